@@ -1,0 +1,3 @@
+from qdc.cli import main
+
+main()

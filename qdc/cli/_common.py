@@ -1,0 +1,230 @@
+"""Shared pieces of the CLI: options, the stderr console, progress bars, error handling, I/O."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Optional, TypeVar
+
+import click
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from qdc.errors import ConfigError, QdcError
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from qdc.embed import EmbedConfig
+    from qdc.io import IOConfig, ReadReport
+
+console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class State:
+    """Global flags set by the app callback."""
+
+    debug: bool = bool(os.environ.get("QDC_DEBUG"))
+    quiet: bool = False
+
+
+# ------------------------------------------------------------------------------------ progress bars
+
+
+class RichReporter:
+    """Draws a progress bar for a task once it has run for half a second; notices go to stderr."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self._bar: Progress | None = None
+        self.tasks: dict[str, Any] = {}
+        self.started: dict[str, float] = {}
+
+    def progress_bar(self) -> Progress:
+        if self._bar is None:
+            self._bar = Progress(
+                TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=False,
+            )
+            self._bar.start()
+        return self._bar
+
+    def progress(self, task: str, done: int, total: int | None) -> None:
+        if self.quiet:
+            return
+        now = time.monotonic()
+        start = self.started.setdefault(task, now)
+        if task not in self.tasks:
+            finished = total is not None and done >= total
+            if finished or now - start < 0.5:
+                return
+            self.tasks[task] = self.progress_bar().add_task(task, total=total)
+        assert self._bar is not None
+        self._bar.update(self.tasks[task], completed=done, total=total)
+
+    def notice(self, message: str) -> None:
+        if not self.quiet:
+            console.print(f"[dim]qdc:[/dim] {message}", markup=True, highlight=False)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+
+
+# ----------------------------------------------------------------------------------- error handling
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def fail(message: str, code: int) -> typer.Exit:
+    console.print(f"[bold red]Error:[/bold red] {message}", markup=True, highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def handle_errors(fn: F) -> F:
+    """Run a command with progress bars; QdcError -> one line on stderr + its exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from qdc.progress import use_reporter
+
+        reporter = RichReporter(State.quiet)
+        try:
+            with use_reporter(reporter):
+                return fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort, click.ClickException):
+            raise
+        except QdcError as exc:
+            reporter.close()
+            if State.debug:
+                raise
+            raise fail(str(exc), exc.exit_code) from None
+        except KeyboardInterrupt:
+            reporter.close()
+            raise fail("interrupted; no output was written", 130) from None
+        except BrokenPipeError:
+            # The reader of stdout went away (e.g. `| head`): not an error of ours.
+            sys.stderr.close()
+            raise typer.Exit(0) from None
+        except Exception as exc:
+            reporter.close()
+            if State.debug:
+                raise
+            raise fail(f"internal error: {type(exc).__name__}: {exc} (rerun with qdc --debug for a traceback)",
+                       1) from None
+        finally:
+            reporter.close()
+
+    return wrapper  # type: ignore[return-value]
+
+
+# ------------------------------------------------------------------------------------------- options
+
+InputArg = Annotated[str, typer.Argument(help="Input file (.jsonl, .jsonl.gz, .jsonl.zst, .parquet) or '-'.",
+                                         show_default=True)]
+OutputOpt = Annotated[str, typer.Option("--output", "-o", help="Output file or '-' for stdout (JSONL).")]
+TextFieldOpt = Annotated[Optional[str], typer.Option(
+    "--text-field", help="Field with the text to analyse [default: text, else instruction/output, else messages].",
+    rich_help_panel="Input")]
+TemplateOpt = Annotated[Optional[str], typer.Option(
+    "--template", help="Build the text from fields, e.g. '{instruction}\\n\\n{output}'.", rich_help_panel="Input")]
+RolesOpt = Annotated[str, typer.Option(
+    "--roles", help="Chat rows: which roles' turns form the text.", rich_help_panel="Input")]
+IdFieldOpt = Annotated[str, typer.Option(
+    "--id-field", help="Field with row ids; rows without one get a content hash id.", rich_help_panel="Input")]
+OnBadRowsOpt = Annotated[str, typer.Option(
+    "--on-bad-rows", help="error: stop at the first bad line; skip: quarantine bad lines and go on.",
+    rich_help_panel="Input")]
+BadRowsFileOpt = Annotated[Optional[str], typer.Option(
+    "--bad-rows-file", help="Where --on-bad-rows skip writes bad lines [default: OUTPUT.bad-rows.jsonl].",
+    rich_help_panel="Input")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for every random step.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")]
+ModelOpt = Annotated[str, typer.Option(
+    "--model", help="default (bundled all-MiniLM-L6-v2), static, hash[:DIM], or a sentence-transformers "
+    "name or folder.", rich_help_panel="Embedding")]
+BatchSizeOpt = Annotated[int, typer.Option("--batch-size", help="Rows per model batch.",
+                                           rich_help_panel="Embedding")]
+DeviceOpt = Annotated[str, typer.Option("--device", help="auto, cpu or cuda.", rich_help_panel="Embedding")]
+NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Do not read or write the embedding cache.",
+                                          rich_help_panel="Embedding")]
+EmbedFieldOpt = Annotated[str, typer.Option(
+    "--embed-field", help="Part of each row to embed: text, prompt or response.", rich_help_panel="Embedding")]
+
+
+def io_config(text_field: str | None, template: str | None, roles: str, id_field: str,
+              on_bad_rows: str) -> IOConfig:
+    from qdc.io import IOConfig
+
+    if on_bad_rows not in ("error", "skip"):
+        raise ConfigError(f"--on-bad-rows {on_bad_rows!r}: expected error or skip")
+    role_list = tuple(r.strip() for r in roles.split(",") if r.strip())
+    if not role_list:
+        raise ConfigError("--roles: name at least one role, e.g. user,assistant")
+    return IOConfig(text_field=text_field, template=template, roles=role_list, id_field=id_field,
+                    on_bad_rows=on_bad_rows)  # type: ignore[arg-type]
+
+
+def embed_config(model: str, batch_size: int, device: str, no_cache: bool, field: str = "text",
+                 force: bool = False) -> EmbedConfig:
+    from qdc.config import validate_config
+    from qdc.embed import EmbedConfig
+
+    if batch_size < 1:
+        raise ConfigError(f"--batch-size must be at least 1 (got {batch_size})")
+    return validate_config(EmbedConfig, {"model": model, "batch_size": batch_size, "device": device,
+                                         "cache": not no_cache, "field": field, "force": force}, "options")  # type: ignore[no-any-return]
+
+
+class Inputs:
+    """Reads the input, remembers quarantined lines, writes them once the command succeeds."""
+
+    def __init__(self, io: IOConfig, bad_rows_file: str | None, output: str) -> None:
+        self.io = io
+        self.bad_rows_file = bad_rows_file
+        self.output = output
+        self.reports: list[ReadReport] = []
+
+    def read(self, path: str) -> pl.DataFrame:
+        from qdc.io import ReadReport, read_records
+
+        report = ReadReport()
+        df = read_records(path, self.io, report)
+        self.reports.append(report)
+        return df
+
+    def finish(self) -> None:
+        from qdc.io import write_bad_rows
+        from qdc.progress import notice
+
+        bad = [b for r in self.reports for b in r.bad_rows]
+        if not bad:
+            return
+        target = self.bad_rows_file
+        if target is None:
+            target = "qdc.bad-rows.jsonl" if self.output == "-" else str(self.output) + ".bad-rows.jsonl"
+        write_bad_rows(bad, target)
+        first = bad[0]
+        notice(f"skipped {len(bad)} bad line(s), written verbatim to {target} "
+               f"(first: {first.source}:{first.line}: {first.reason})")
+
+
+def check_output_path(output: str) -> None:
+    """Fail early (exit 2) on an output name whose format is unknown or whose folder is missing."""
+    from qdc.io import detect_format
+
+    detect_format(output)
+    if output != "-" and not Path(output).parent.exists():
+        raise ConfigError(f"-o {output}: folder {Path(output).parent} does not exist")
+
+
+def print_json(obj: Any) -> None:
+    from qdc.io import write_json
+
+    write_json(obj, "-")

@@ -1,0 +1,41 @@
+"""Exceptions that the CLI turns into one-line messages and documented exit codes.
+
+Exit codes (see README): 0 success, 1 bad data or a run-time failure, 2 usage or configuration error,
+3 a `qdc check` policy failed.
+"""
+
+from __future__ import annotations
+
+
+class QdcError(Exception):
+    """Base class for every error qdc expects; `exit_code` is what the CLI exits with."""
+
+    exit_code: int = 1
+
+
+class DataError(QdcError):
+    """Bad input data: malformed JSON, a missing or mistyped field, a truncated file."""
+
+    exit_code = 1
+
+
+class ConfigError(QdcError):
+    """A bad option or config file: unknown key, wrong type, impossible value."""
+
+    exit_code = 2
+
+
+class MissingColumnError(DataError):
+    """A stage needs a column that an earlier command adds."""
+
+
+class MissingDependencyError(QdcError):
+    """An optional dependency is not installed."""
+
+    exit_code = 1
+
+
+class CheckFailed(QdcError):
+    """A `qdc check` policy failed."""
+
+    exit_code = 3

@@ -1,0 +1,463 @@
+"""Reading and writing datasets: JSONL (.jsonl, .jsonl.gz, .jsonl.zst), Parquet, and '-' for stdin/stdout.
+
+Rows keep every input field, in order, with its value unchanged: a JSONL row is written back from its
+original line (minus any old ``qdc_`` keys) with the ``qdc_`` columns appended. Outputs are atomic: data goes
+to a temporary file in the target folder and is renamed into place only when complete.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io as _io
+import os
+import sys
+import tempfile
+import zlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Literal
+
+import numpy as np
+import orjson
+import polars as pl
+import xxhash
+
+from qdc import schema
+from qdc.errors import ConfigError, DataError
+from qdc.textsel import RowTextError, TextSpec, detect, resolve
+
+STDIO = "-"
+JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
+FORMATS = ("jsonl", "jsonl.gz", "jsonl.zst", "parquet")
+
+
+@dataclass(frozen=True)
+class IOConfig:
+    """How rows are read: the text to analyse, the id field, and what to do with bad rows."""
+
+    text_field: str | None = None
+    template: str | None = None
+    roles: tuple[str, ...] = ("user", "assistant")
+    id_field: str = "id"
+    on_bad_rows: Literal["error", "skip"] = "error"
+
+    def text_spec(self) -> TextSpec:
+        return TextSpec(self.text_field, self.template, self.roles)
+
+
+@dataclass(frozen=True)
+class BadRow:
+    """A line that could not be read, kept verbatim for the quarantine file."""
+
+    source: str
+    line: int
+    reason: str
+    raw: bytes
+
+
+@dataclass
+class ReadReport:
+    """What a read saw besides the good rows."""
+
+    bad_rows: list[BadRow] = field(default_factory=list)
+    text_scheme: str = ""
+
+
+def detect_format(path: str | os.PathLike[str]) -> str:
+    """'jsonl', 'jsonl.gz', 'jsonl.zst' or 'parquet', from the file name ('-' is JSONL)."""
+    name = str(path).lower()
+    if name == STDIO:
+        return "jsonl"
+    if name.endswith(".parquet") or name.endswith(".pq"):
+        return "parquet"
+    for suffix in JSONL_SUFFIXES:
+        if name.endswith(suffix + ".gz"):
+            return "jsonl.gz"
+        if name.endswith(suffix + ".zst") or name.endswith(suffix + ".zstd"):
+            return "jsonl.zst"
+        if name.endswith(suffix):
+            return "jsonl"
+    raise ConfigError(
+        f"{path}: unknown format; use a name ending in .jsonl, .jsonl.gz, .jsonl.zst or .parquet, or '-'"
+    )
+
+
+# ------------------------------------------------------------------------------------------- reading
+
+
+def _read_bytes(path: str, fmt: str) -> bytes:
+    try:
+        if path == STDIO:
+            data = sys.stdin.buffer.read()
+        else:
+            data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a folder, expected a file") from None
+    except PermissionError:
+        raise DataError(f"{path}: permission denied") from None
+    if fmt == "jsonl.gz":
+        try:
+            return gzip.decompress(data)
+        except EOFError:
+            raise DataError(f"{path}: truncated gzip file (the stream ends before its end marker)") from None
+        except (gzip.BadGzipFile, zlib.error, OSError) as exc:
+            raise DataError(f"{path}: not a valid gzip file ({exc})") from None
+    if fmt == "jsonl.zst":
+        import zstandard
+
+        try:
+            reader = zstandard.ZstdDecompressor().stream_reader(_io.BytesIO(data), read_across_frames=True)
+            out = reader.read()
+            while chunk := reader.read():
+                out += chunk
+            return out
+        except zstandard.ZstdError as exc:
+            raise DataError(f"{path}: not a valid or complete zstd file ({exc})") from None
+    return data
+
+
+def _derived_id(obj: dict[str, Any]) -> str:
+    """A content id: xxh3-64 of the row's canonical JSON (keys sorted, qdc_ keys ignored)."""
+    core = {k: v for k, v in obj.items() if not k.startswith(schema.PREFIX)}
+    return xxhash.xxh3_64_hexdigest(orjson.dumps(core, option=orjson.OPT_SORT_KEYS, default=str))
+
+
+class _RowBuilder:
+    """Collects the hidden columns of good rows and the verbatim bytes of bad ones."""
+
+    def __init__(self, source: str, cfg: IOConfig, report: ReadReport) -> None:
+        self.source, self.cfg, self.report = source, cfg, report
+        self.spec: TextSpec | None = None
+        self.lines: list[int] = []
+        self.ids: list[str] = []
+        self.derived: list[bool] = []
+        self.texts: list[str] = []
+        self.prompts: list[str] = []
+        self.responses: list[str] = []
+        self.seen_ids: dict[str, int] = {}
+
+    def bad(self, line: int, reason: str, raw: bytes) -> None:
+        if self.cfg.on_bad_rows == "error":
+            raise DataError(f"{self.source}:{line}: {reason}")
+        self.report.bad_rows.append(BadRow(self.source, line, reason, raw))
+
+    def add(self, line: int, obj: Any, raw: bytes) -> bool:
+        if not isinstance(obj, dict):
+            self.bad(line, f"expected a JSON object, got {type(obj).__name__}", raw)
+            return False
+        try:
+            if self.spec is None:
+                self.spec = detect(obj, self.cfg.text_spec())
+                self.report.text_scheme = self.spec.describe()
+            text, prompt, response = resolve(obj, self.spec)
+        except RowTextError as exc:
+            if self.spec is None:  # the scheme itself cannot be found: every row would fail the same way
+                raise DataError(f"{self.source}:{line}: {exc}") from None
+            self.bad(line, str(exc), raw)
+            return False
+        value = obj.get(self.cfg.id_field)
+        if value is None or isinstance(value, (dict, list)):
+            rid, derived = _derived_id(obj), True
+        else:
+            rid, derived = str(value), False
+        if rid in self.seen_ids:
+            if not derived:
+                self.bad(line, f"duplicate id {rid!r} (first seen at line {self.seen_ids[rid]}); ids in "
+                         f"'{self.cfg.id_field}' must be unique (use --id-field to pick another field)", raw)
+                return False
+            base, k = rid, 2
+            while f"{base}-{k}" in self.seen_ids:  # identical rows: same hash, so number the repeats
+                k += 1
+            rid = f"{base}-{k}"
+        self.seen_ids[rid] = line
+        self.lines.append(line)
+        self.ids.append(rid)
+        self.derived.append(derived)
+        self.texts.append(text)
+        self.prompts.append(prompt)
+        self.responses.append(response)
+        return True
+
+    def hidden_frame(self) -> pl.DataFrame:
+        cols: dict[str, Any] = {
+            schema.ROW_ID: pl.Series(schema.ROW_ID, self.ids, dtype=pl.String),
+            schema.SRC: pl.Series(schema.SRC, [self.source] * len(self.ids), dtype=pl.Categorical),
+            schema.LINE: pl.Series(schema.LINE, self.lines, dtype=pl.Int64),
+            schema.TEXT: pl.Series(schema.TEXT, self.texts, dtype=pl.String),
+            schema.PROMPT: pl.Series(schema.PROMPT, self.prompts, dtype=pl.String),
+            schema.RESPONSE: pl.Series(schema.RESPONSE, self.responses, dtype=pl.String),
+        }
+        return pl.DataFrame(cols)
+
+
+def _user_frame(objs: list[dict[str, Any]], good_lines: list[bytes]) -> pl.DataFrame:
+    """The rows' own fields as typed polars columns (for expressions and Parquet output).
+
+    Values that polars cannot type consistently (a field that is a number in one row and a string in
+    another) become JSON strings here; JSONL output is written from the original lines either way.
+    """
+    try:
+        return pl.read_ndjson(_io.BytesIO(b"\n".join(good_lines)), infer_schema_length=None)
+    except Exception:
+        pass
+    keys: dict[str, None] = {}
+    for obj in objs:
+        keys.update(dict.fromkeys(obj))
+    cols = {}
+    for key in keys:
+        values = [obj.get(key) for obj in objs]
+        try:
+            cols[key] = pl.Series(key, values, strict=True)
+        except Exception:
+            cols[key] = pl.Series(
+                key, [None if v is None else orjson.dumps(v).decode() for v in values], dtype=pl.String
+            )
+    return pl.DataFrame(cols)
+
+
+def _read_jsonl(path: str, fmt: str, cfg: IOConfig, report: ReadReport) -> pl.DataFrame:
+    data = _read_bytes(path, fmt)
+    builder = _RowBuilder(path, cfg, report)
+    objs: list[dict[str, Any]] = []
+    raws: list[str] = []
+    good_lines: list[bytes] = []
+    for lineno, line in enumerate(data.split(b"\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            msg = str(exc).split(":", 1)[0] if "utf-8" not in str(exc).lower() else "invalid UTF-8"
+            builder.bad(lineno, f"malformed JSON ({msg})", line)
+            continue
+        if not builder.add(lineno, obj, line):
+            continue
+        objs.append(obj)
+        if any(k.startswith(schema.PREFIX) for k in obj):
+            # Old qdc_ columns come back as frame columns; keep the raw line free of them.
+            raws.append(orjson.dumps({k: v for k, v in obj.items() if not k.startswith(schema.PREFIX)}).decode())
+        else:
+            raws.append(line.decode("utf-8").strip())
+        good_lines.append(line)
+    if not objs:
+        what = "no readable rows" if report.bad_rows else "empty input (no rows)"
+        raise DataError(f"{path}: {what}")
+    user = _user_frame(objs, good_lines)
+    hidden = builder.hidden_frame().with_columns(pl.Series(schema.RAW, raws, dtype=pl.String))
+    out = pl.concat([user, hidden], how="horizontal")
+    if any(builder.derived):
+        out = out.with_columns(pl.col(schema.ROW_ID).alias(schema.ID))
+    return _normalise_qdc_dtypes(out, path)
+
+
+def _read_parquet(path: str, cfg: IOConfig, report: ReadReport) -> pl.DataFrame:
+    try:
+        if path == STDIO:
+            raise ConfigError("Parquet cannot be read from stdin; pass a file")
+        df = pl.read_parquet(path)
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except ConfigError:
+        raise
+    except Exception as exc:
+        raise DataError(f"{path}: not a readable Parquet file ({str(exc).splitlines()[0]})") from None
+    if df.height == 0:
+        raise DataError(f"{path}: empty input (no rows)")
+    return prepare(df, cfg, source=path, report=report)
+
+
+def prepare(
+    df: pl.DataFrame, cfg: IOConfig | None = None, *, source: str = "<memory>", report: ReadReport | None = None
+) -> pl.DataFrame:
+    """Add qdc's hidden columns (id, text, line) to a frame built in memory or read from Parquet.
+
+    Rows whose text cannot be resolved raise DataError (or are dropped into `report.bad_rows` with
+    ``on_bad_rows="skip"``).
+    """
+    cfg = cfg or IOConfig()
+    report = report if report is not None else ReadReport()
+    user = df.select(schema.visible_columns(df))
+    builder = _RowBuilder(source, cfg, report)
+    keep: list[int] = []
+    for i, row in enumerate(user.iter_rows(named=True)):
+        if builder.add(i + 1, row, orjson.dumps(row, default=str)):
+            keep.append(i)
+    if not keep:
+        raise DataError(f"{source}: no readable rows")
+    if len(keep) < user.height:
+        user = user[keep]
+    out = pl.concat([user, builder.hidden_frame()], how="horizontal")
+    if any(builder.derived) and schema.ID not in out.columns:
+        out = out.with_columns(pl.col(schema.ROW_ID).alias(schema.ID))
+    return _normalise_qdc_dtypes(out, source)
+
+
+def _normalise_qdc_dtypes(df: pl.DataFrame, source: str) -> pl.DataFrame:
+    """Embeddings as fixed-size float32 arrays, whatever format they were stored in."""
+    if schema.EMBEDDING in df.columns and not isinstance(df.schema[schema.EMBEDDING], pl.Array):
+        col = df[schema.EMBEDDING]
+        if col.null_count():
+            bad = int(col.is_null().arg_max() or 0)
+            raise DataError(f"{schema.where(df, bad)}: '{schema.EMBEDDING}' is missing on this row")
+        lengths = col.list.len()
+        if lengths.min() != lengths.max():
+            bad = int((lengths != lengths[0]).arg_max() or 0)
+            raise DataError(f"{schema.where(df, bad)}: '{schema.EMBEDDING}' has {lengths[bad]} values, "
+                            f"expected {lengths[0]} like the first row")
+        dim = int(lengths[0])
+        df = df.with_columns(col.cast(pl.Array(pl.Float32, dim)))
+    return df
+
+
+def read_records(
+    path: str | os.PathLike[str],
+    cfg: IOConfig | None = None,
+    report: ReadReport | None = None,
+) -> pl.DataFrame:
+    """Read a dataset into a frame with qdc's hidden columns.
+
+    Args:
+        path: a .jsonl / .jsonl.gz / .jsonl.zst / .parquet file, or '-' for JSONL on stdin.
+        cfg: text, id and bad-row options.
+        report: receives bad rows (with ``on_bad_rows="skip"``) and the text scheme used.
+
+    Raises:
+        DataError: a malformed line, a missing or non-string text field, an empty or truncated file;
+            the message starts with 'file:line'.
+    """
+    cfg = cfg or IOConfig()
+    report = report if report is not None else ReadReport()
+    spath = str(path)
+    fmt = detect_format(spath)
+    if fmt == "parquet":
+        return _read_parquet(spath, cfg, report)
+    return _read_jsonl(spath, fmt, cfg, report)
+
+
+def read_many(paths: Sequence[str | os.PathLike[str]], cfg: IOConfig | None = None) -> pl.DataFrame:
+    """Read several files into one frame (e.g. the reference sets of `dedup --against`)."""
+    frames = [read_records(p, cfg) for p in paths]
+    return pl.concat(frames, how="diagonal_relaxed")
+
+
+# ------------------------------------------------------------------------------------------- writing
+
+
+def _json_fragments(col: pl.Series) -> list[bytes]:
+    """Each value of a column as JSON bytes."""
+    opt = orjson.OPT_SERIALIZE_NUMPY
+    if isinstance(col.dtype, pl.Array) and col.null_count() == 0:
+        arr = col.to_numpy()
+        return [orjson.dumps(arr[i], option=opt) for i in range(arr.shape[0])]
+    if col.dtype in (pl.Float32, pl.Float64):
+        # NaN/inf are not JSON: write null, as polars and pandas do.
+        return [b"null" if v is None or not np.isfinite(v) else orjson.dumps(v) for v in col.to_list()]
+    return [orjson.dumps(v, option=opt, default=str) for v in col.to_list()]
+
+
+def to_jsonl_lines(df: pl.DataFrame) -> Iterator[bytes]:
+    """JSONL lines for a frame: original lines with qdc_ columns appended, or all visible columns."""
+    visible = schema.visible_columns(df)
+    if schema.RAW in df.columns:
+        extra = schema.qdc_columns(visible)
+        raws = df[schema.RAW].to_list()
+    else:
+        extra, raws = visible, None
+    keys = [orjson.dumps(name) + b":" for name in extra]
+    frags = [_json_fragments(df[name]) for name in extra]
+    for i in range(df.height):
+        parts = b",".join(k + f[i] for k, f in zip(keys, frags, strict=True))
+        if raws is None:
+            yield b"{" + parts + b"}"
+            continue
+        raw = raws[i].encode("utf-8")
+        if not parts:
+            yield raw
+            continue
+        body = raw[:-1].rstrip()  # the original object without its closing brace
+        sep = b"" if body.endswith(b"{") else b","
+        yield body + sep + parts + b"}"
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; rename it into place only if the block succeeds."""
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.exists():
+        raise DataError(f"{path}: folder {folder} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".qdc-tmp", dir=folder)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _write_jsonl_stream(df: pl.DataFrame, out: IO[bytes]) -> None:
+    for line in to_jsonl_lines(df):
+        out.write(line)
+        out.write(b"\n")
+
+
+def write_records(df: pl.DataFrame, path: str | os.PathLike[str], fmt: str | None = None) -> None:
+    """Write a frame (hidden columns dropped) atomically; '-' writes JSONL to stdout.
+
+    The same frame always gives the same bytes (gzip headers carry no timestamp).
+    """
+    spath = str(path)
+    fmt = fmt or detect_format(spath)
+    if spath == STDIO:
+        if fmt == "parquet":
+            raise ConfigError("Parquet cannot be written to stdout; pass -o FILE.parquet")
+        _write_jsonl_stream(df, sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+        return
+    with atomic_path(spath) as tmp:
+        if fmt == "parquet":
+            schema.drop_hidden(df).write_parquet(tmp, compression="zstd", statistics=False)
+        elif fmt == "jsonl.gz":
+            with open(tmp, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
+                _write_jsonl_stream(df, gz)  # type: ignore[arg-type]
+        elif fmt == "jsonl.zst":
+            import zstandard
+
+            with open(tmp, "wb") as raw, zstandard.ZstdCompressor(level=3).stream_writer(raw) as zw:
+                _write_jsonl_stream(df, zw)  # type: ignore[arg-type]
+        else:
+            with open(tmp, "wb") as fh:
+                _write_jsonl_stream(df, fh)
+
+
+def write_bad_rows(bad: Sequence[BadRow], path: str | os.PathLike[str]) -> None:
+    """Write quarantined lines verbatim, one per line, atomically."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        for row in bad:
+            fh.write(row.raw.rstrip(b"\r\n"))
+            fh.write(b"\n")
+
+
+def write_json(obj: Any, path: str | os.PathLike[str]) -> None:
+    """Write a JSON document (manifests, summaries) atomically; '-' writes to stdout."""
+    data = orjson.dumps(obj, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY, default=str) + b"\n"
+    if str(path) == STDIO:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def embeddings_of(df: pl.DataFrame) -> np.ndarray:
+    """The qdc_embedding column as a C-contiguous (n, d) float32 array."""
+    schema.require_columns(df, schema.EMBEDDING)
+    col = df[schema.EMBEDDING]
+    if not isinstance(col.dtype, pl.Array):
+        col = _normalise_qdc_dtypes(df.select(schema.EMBEDDING), "<memory>")[schema.EMBEDDING]
+    return np.ascontiguousarray(col.to_numpy(), dtype=np.float32)

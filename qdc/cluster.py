@@ -49,6 +49,27 @@ class KMeansResult:
     centroids: np.ndarray
 
 
+def kmeans_plus_plus(x: np.ndarray, k: int, seed: int, max_sample: int = 50_000) -> np.ndarray:
+    """k-means++ seeding (D² sampling) on a seeded sample of at most `max_sample` rows.
+
+    faiss seeds with k random points, which on well-separated data often puts two seeds in one group and
+    none in another (11 of 20 seeds split 4 clean blobs wrongly in our tests); D² sampling avoids that.
+    """
+    rng = np.random.default_rng(seed)
+    n = x.shape[0]
+    sample = x if n <= max_sample else x[np.sort(rng.choice(n, size=max_sample, replace=False))]
+    m = sample.shape[0]
+    chosen = [int(rng.integers(m))]
+    # Squared Euclidean distance between unit rows is 2 - 2 cos.
+    d2 = np.maximum(2.0 - 2.0 * (sample @ sample[chosen[0]]), 0.0).astype(np.float64)
+    for _ in range(1, k):
+        total = float(d2.sum())
+        nxt = int(rng.integers(m)) if total <= 0 else int(rng.choice(m, p=d2 / total))
+        chosen.append(nxt)
+        d2 = np.minimum(d2, np.maximum(2.0 - 2.0 * (sample @ sample[nxt]), 0.0))
+    return np.ascontiguousarray(sample[chosen], dtype=np.float32)
+
+
 def kmeans(
     x: np.ndarray, k: int, *, seed: int = 0, niter: int = 25, max_points_per_centroid: int | None = None
 ) -> KMeansResult:
@@ -72,7 +93,7 @@ def kmeans(
             max_points_per_centroid=max_points_per_centroid or max(n, 256),
             min_points_per_centroid=1,
         )
-        km.train(x)
+        km.train(x, init_centroids=kmeans_plus_plus(x, k, seed))
         centroid = np.ascontiguousarray(km.centroids, dtype=np.float32)
         _, assign = km.index.search(x, 1)
         labels = assign[:, 0].astype(np.int64)

@@ -119,7 +119,9 @@ class SentenceTransformerEmbedder:
                     f"could not load embedding model {self.name!r} ({type(exc).__name__}: "
                     f"{str(exc).splitlines()[0][:200]}); pass a local model folder or 'default'"
                 ) from None
-            self.dim = int(self._model.get_sentence_embedding_dimension() or 0)
+            dim_fn = getattr(self._model, "get_embedding_dimension", None) or \
+                self._model.get_sentence_embedding_dimension
+            self.dim = int(dim_fn() or 0)
         return self._model
 
     def encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:

@@ -1,0 +1,111 @@
+"""CLI conventions for embed and cluster: pure stdout, exit codes, one-line errors, no partial output."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import polars as pl
+
+from qdc.cli import app
+
+from .conftest import read_jsonl, write_jsonl
+
+ROWS = [{"id": f"r{i}", "instruction": f"Question number {i} about {topic}?", "output": f"Answer {i}."}
+        for i, topic in enumerate(["cats", "dogs", "cats", "rust", "python", "rust", "cats", "dogs"])]
+
+
+def test_embed_stdin_to_stdout_is_pure_jsonl(runner) -> None:  # type: ignore[no-untyped-def]
+    data = b"".join(orjson.dumps(r) + b"\n" for r in ROWS)
+    result = runner.invoke(app, ["embed", "-", "-o", "-", "--model", "hash:16"], input=data)
+    assert result.exit_code == 0, result.stderr
+    rows = read_jsonl(result.stdout)
+    assert [r["id"] for r in rows] == [r["id"] for r in ROWS]
+    assert all(len(r["qdc_embedding"]) == 16 for r in rows)
+    assert "embedded 8 rows" in result.stderr
+
+
+def test_embed_then_cluster_parquet_pipeline(runner, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    src = write_jsonl(tmp_path / "x.jsonl", ROWS)
+    r1 = runner.invoke(app, ["embed", str(src), "-o", str(tmp_path / "e.parquet"), "--model", "hash:32"])
+    assert r1.exit_code == 0, r1.stderr
+    assert pl.read_parquet(tmp_path / "e.parquet").schema["qdc_embedding"] == pl.Array(pl.Float32, 32)
+    r2 = runner.invoke(app, ["cluster", str(tmp_path / "e.parquet"), "-o", str(tmp_path / "c.parquet"),
+                             "--k", "3", "--json"])
+    assert r2.exit_code == 0, r2.stderr
+    summary = orjson.loads(r2.stdout)
+    assert summary["k"] == 3 and sum(c["size"] for c in summary["clusters"]) == 8
+    out = pl.read_parquet(tmp_path / "c.parquet")
+    assert out.columns[:3] == ["id", "instruction", "output"]
+    assert {"qdc_embedding", "qdc_cluster", "qdc_cluster_distance"} <= set(out.columns)
+
+
+def test_cluster_output_is_byte_identical_for_same_seed(runner, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    src = write_jsonl(tmp_path / "x.jsonl", ROWS)
+    for name in ("a", "b"):
+        res = runner.invoke(app, ["cluster", str(src), "-o", str(tmp_path / f"{name}.jsonl"), "--k", "3",
+                                  "--seed", "5", "--model", "hash:32"])
+        assert res.exit_code == 0, res.stderr
+    assert (tmp_path / "a.jsonl").read_bytes() == (tmp_path / "b.jsonl").read_bytes()
+
+
+def test_malformed_line_gives_file_line_exit_1_and_no_output(runner, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    src = tmp_path / "bad.jsonl"
+    src.write_text('{"text": "fine"}\n{"text": "oops"\n')
+    out = tmp_path / "out.jsonl"
+    result = runner.invoke(app, ["embed", str(src), "-o", str(out), "--model", "hash"])
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"{src}:2: malformed JSON" in lines[0]
+    assert not out.exists() and list(tmp_path.iterdir()) == [src]
+
+
+def test_skip_bad_rows_writes_quarantine(runner, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    src = tmp_path / "bad.jsonl"
+    src.write_text('{"text": "fine"}\n{"text": "oops"\n{"text": "also fine"}\n')
+    out = tmp_path / "out.jsonl"
+    result = runner.invoke(app, ["embed", str(src), "-o", str(out), "--model", "hash", "--on-bad-rows", "skip"])
+    assert result.exit_code == 0, result.stderr
+    assert len(read_jsonl(out.read_bytes())) == 2
+    assert (tmp_path / "out.jsonl.bad-rows.jsonl").read_text() == '{"text": "oops"\n'
+    assert "skipped 1 bad line" in result.stderr
+
+
+def test_usage_errors_exit_2(runner, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    src = write_jsonl(tmp_path / "x.jsonl", ROWS)
+    assert runner.invoke(app, ["embed", str(src), "-o", str(tmp_path / "o.csv")]).exit_code == 2
+    assert runner.invoke(app, ["embed", str(src), "--on-bad-rows", "ignore"]).exit_code == 2
+    assert runner.invoke(app, ["cluster", str(src), "--k", "zero"]).exit_code == 2
+    assert runner.invoke(app, ["embed", str(src), "-o", str(tmp_path / "no" / "o.jsonl")]).exit_code == 2
+
+
+def test_missing_input_file_exit_1(runner, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    result = runner.invoke(app, ["embed", str(tmp_path / "nope.jsonl"), "-o", "-", "--model", "hash"])
+    assert result.exit_code == 1 and "no such file" in result.stderr
+
+
+def test_every_command_has_help_with_an_example(runner) -> None:  # type: ignore[no-untyped-def]
+    import typer.main
+
+    group = typer.main.get_command(app)
+    for name in group.commands:  # type: ignore[attr-defined]
+        res = runner.invoke(app, [name, "--help"])
+        assert res.exit_code == 0, name
+        assert "Example" in res.stdout, f"`qdc {name} --help` has no example"
+
+
+def test_help_does_not_import_heavy_modules() -> None:
+    code = ("import sys; from qdc.cli import app; from typer.testing import CliRunner; "
+            "r = CliRunner().invoke(app, ['--help']); assert r.exit_code == 0; "
+            "heavy = [m for m in ('torch', 'sentence_transformers', 'faiss', 'datasketch', 'polars', 'sklearn') "
+            "if m in sys.modules]; print(','.join(heavy))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_version(runner) -> None:  # type: ignore[no-untyped-def]
+    res = runner.invoke(app, ["--version"])
+    assert res.exit_code == 0 and res.stdout.startswith("qdc ")

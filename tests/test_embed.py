@@ -1,0 +1,94 @@
+"""Embedding: normalisation, the cache, reuse of existing vectors, the real default model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from qdc import schema
+from qdc.embed import EmbedConfig, HashingEmbedder, embed, embed_texts
+from qdc.embed.models import load_embedder
+
+
+class CountingEmbedder(HashingEmbedder):
+    """The hashing model, counting how many texts reach it."""
+
+    def __init__(self) -> None:
+        super().__init__(32)
+        self.seen: list[str] = []
+
+    def encode(self, texts, batch_size=0):  # type: ignore[no-untyped-def]
+        self.seen.extend(texts)
+        return super().encode(texts, batch_size)
+
+
+def test_hash_embedder_is_unit_norm_and_deterministic() -> None:
+    a = HashingEmbedder(64).encode(["hello world", "hello world!", "completely different"])
+    b = HashingEmbedder(64).encode(["hello world", "hello world!", "completely different"])
+    assert a.dtype == np.float32 and a.shape == (3, 64)
+    np.testing.assert_allclose(np.linalg.norm(a, axis=1), 1.0, rtol=1e-5)
+    assert np.array_equal(a, b)
+    assert a[0] @ a[1] > a[0] @ a[2]  # near-identical texts are closer than unrelated ones
+
+
+def test_cache_embeds_only_new_texts(tmp_path: Path) -> None:
+    cfg = EmbedConfig(cache_dir=tmp_path)
+    model = CountingEmbedder()
+    first = embed_texts(["a b c", "d e f", "a b c"], cfg, model)
+    assert model.seen == ["a b c", "d e f"] or sorted(model.seen) == ["a b c", "d e f"]
+    model.seen.clear()
+    second = embed_texts(["d e f", "g h i", "a b c"], cfg, model)
+    assert model.seen == ["g h i"]
+    np.testing.assert_array_equal(second[2], first[0])
+    np.testing.assert_array_equal(second[0], first[1])
+
+
+def test_cache_is_keyed_by_model_identity(tmp_path: Path) -> None:
+    cfg = EmbedConfig(cache_dir=tmp_path)
+    embed_texts(["x y z"], cfg, HashingEmbedder(16))
+    other = CountingEmbedder()  # 32-d: a different identity, so nothing is reused
+    embed_texts(["x y z"], cfg, other)
+    assert other.seen == ["x y z"]
+
+
+def test_no_cache_writes_nothing(tmp_path: Path) -> None:
+    embed_texts(["x"], EmbedConfig(cache=False, cache_dir=tmp_path), HashingEmbedder(16))
+    assert not (tmp_path / "embeddings.sqlite").exists()
+
+
+def test_embed_adds_fixed_size_float32_column(frame, fake_embed_cfg) -> None:  # type: ignore[no-untyped-def]
+    df = embed(frame([{"text": "one"}, {"text": "two"}]), fake_embed_cfg)
+    assert df.schema[schema.EMBEDDING] == pl.Array(pl.Float32, 64)
+
+
+def test_embed_reuses_existing_embeddings_unless_forced(frame, fake_embed_cfg) -> None:  # type: ignore[no-untyped-def]
+    df = embed(frame([{"text": "one"}, {"text": "two"}]), fake_embed_cfg)
+    marked = df.with_columns(pl.Series(schema.EMBEDDING, np.ones((2, 64), np.float32) / 8.0,
+                                       dtype=pl.Array(pl.Float32, 64)))
+    assert embed(marked, fake_embed_cfg)[schema.EMBEDDING].to_list() == marked[schema.EMBEDDING].to_list()
+    forced = embed(marked, fake_embed_cfg.model_copy(update={"force": True}))
+    assert forced[schema.EMBEDDING].to_list() == df[schema.EMBEDDING].to_list()
+
+
+def test_embed_field_prompt_only(frame, fake_embed_cfg) -> None:  # type: ignore[no-untyped-def]
+    rows = [{"instruction": "Same question", "output": "answer one"},
+            {"instruction": "Same question", "output": "a totally different answer"}]
+    x = embed(frame(rows), fake_embed_cfg.model_copy(update={"field": "prompt"}))[schema.EMBEDDING].to_numpy()
+    assert np.allclose(x[0], x[1])
+
+
+@pytest.mark.model
+def test_real_default_model_loads_offline_and_embeds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    cfg = EmbedConfig(cache_dir=tmp_path, device="cpu")
+    model = load_embedder("default", "cpu", tmp_path)
+    x = embed_texts(["A man is eating food.", "A man is eating a piece of bread.", "A man is riding a horse."],
+                    cfg, model)
+    assert x.shape == (3, 384) and x.dtype == np.float32
+    # sentence-transformers' README similarities for all-MiniLM-L6-v2 (documented in environment.md)
+    assert abs(float(x[0] @ x[1]) - 0.7553) < 0.05
+    assert float(x[0] @ x[1]) > float(x[0] @ x[2])
+    assert model.identity.startswith("st:all-MiniLM-L6-v2:")

@@ -1,0 +1,200 @@
+"""The I/O layer: formats, field preservation, ids, text selection, bad input, atomic writes."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import orjson
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from qdc import schema
+from qdc.errors import ConfigError, DataError
+from qdc.io import IOConfig, ReadReport, atomic_path, detect_format, read_records, write_records
+
+from .conftest import write_jsonl
+
+ROWS = [
+    {"id": "a", "instruction": "Say hi", "input": "", "output": "Hi!", "meta": {"k": 1}},
+    {"id": "b", "instruction": "Add 2 and 3", "input": "", "output": "5", "meta": {"other": [1, 2]}},
+    {"id": "c", "instruction": "Name a colour", "output": "Blue", "extra": None},
+]
+
+
+@pytest.mark.parametrize("name", ["x.jsonl", "x.jsonl.gz", "x.jsonl.zst", "x.parquet"])
+def test_round_trip_every_format(tmp_path: Path, name: str) -> None:
+    src = write_jsonl(tmp_path / "in.jsonl", ROWS)
+    df = read_records(src)
+    write_records(df, tmp_path / name)
+    back = read_records(tmp_path / name)
+    assert back[schema.ROW_ID].to_list() == ["a", "b", "c"]
+    assert back[schema.TEXT].to_list() == df[schema.TEXT].to_list()
+
+
+@pytest.mark.parametrize("name", ["x.jsonl", "x.jsonl.gz", "x.jsonl.zst"])
+def test_jsonl_keeps_every_field_in_order_unchanged(tmp_path: Path, name: str) -> None:
+    src = write_jsonl(tmp_path / "in.jsonl", ROWS)
+    df = read_records(src).with_columns(pl.lit(1).alias("qdc_flag"))
+    write_records(df, tmp_path / name)
+    raw = (tmp_path / name).read_bytes()
+    if name.endswith(".gz"):
+        raw = gzip.decompress(raw)
+    if name.endswith(".zst"):
+        import zstandard
+
+        raw = zstandard.ZstdDecompressor().stream_reader(raw).read()
+    out = [orjson.loads(line) for line in raw.splitlines()]
+    for original, written in zip(ROWS, out, strict=True):
+        assert list(written)[: len(original)] == list(original)  # same keys, same order
+        assert {k: written[k] for k in original} == original  # same values (no nulls added to structs)
+        assert written["qdc_flag"] == 1
+
+
+def test_old_qdc_columns_are_replaced_not_duplicated(tmp_path: Path) -> None:
+    src = write_jsonl(tmp_path / "in.jsonl", [{"id": 1, "text": "x", "qdc_cluster": 4}])
+    df = read_records(src).with_columns(pl.lit(7).alias(schema.CLUSTER))
+    write_records(df, tmp_path / "o.jsonl")
+    line = (tmp_path / "o.jsonl").read_text().strip()
+    assert line.count("qdc_cluster") == 1
+    assert json.loads(line) == {"id": 1, "text": "x", "qdc_cluster": 7}
+
+
+def test_same_frame_same_bytes_including_gzip(tmp_path: Path) -> None:
+    df = read_records(write_jsonl(tmp_path / "in.jsonl", ROWS))
+    write_records(df, tmp_path / "a.jsonl.gz")
+    write_records(df, tmp_path / "b.jsonl.gz")
+    assert (tmp_path / "a.jsonl.gz").read_bytes() == (tmp_path / "b.jsonl.gz").read_bytes()
+
+
+def test_text_from_alpaca_fields_skips_empty_input(tmp_path: Path) -> None:
+    df = read_records(write_jsonl(tmp_path / "in.jsonl", ROWS))
+    assert df[schema.TEXT][0] == "Say hi\n\nHi!"
+    assert df[schema.PROMPT][0] == "Say hi"
+    assert df[schema.RESPONSE][1] == "5"
+
+
+def test_text_field_and_template(tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "in.jsonl", [{"q": "Why?", "a": "Because."}])
+    assert read_records(path, IOConfig(text_field="q"))[schema.TEXT][0] == "Why?"
+    df = read_records(path, IOConfig(template="Q: {q}\nA: {a}"))
+    assert df[schema.TEXT][0] == "Q: Why?\nA: Because."
+
+
+def test_chat_messages_with_role_choice(tmp_path: Path) -> None:
+    row = {"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"},
+                        {"role": "assistant", "content": [{"type": "text", "text": "Hello"}]}]}
+    path = write_jsonl(tmp_path / "in.jsonl", [row])
+    df = read_records(path)
+    assert df[schema.TEXT][0] == "Hi\n\nHello"
+    assert df[schema.PROMPT][0] == "Be brief.\n\nHi"
+    assert df[schema.RESPONSE][0] == "Hello"
+    assert read_records(path, IOConfig(roles=("user",)))[schema.TEXT][0] == "Hi"
+
+
+def test_sharegpt_conversations(tmp_path: Path) -> None:
+    row = {"conversations": [{"from": "human", "value": "2+2?"}, {"from": "gpt", "value": "4"}]}
+    df = read_records(write_jsonl(tmp_path / "in.jsonl", [row]))
+    assert (df[schema.PROMPT][0], df[schema.RESPONSE][0]) == ("2+2?", "4")
+
+
+def test_derived_ids_are_stable_and_unique(tmp_path: Path) -> None:
+    rows = [{"text": "same"}, {"text": "same"}, {"text": "other"}]
+    path = write_jsonl(tmp_path / "in.jsonl", rows)
+    a, b = read_records(path), read_records(path)
+    ids = a[schema.ROW_ID].to_list()
+    assert ids == b[schema.ROW_ID].to_list()
+    assert len(set(ids)) == 3 and ids[1] == ids[0] + "-2"
+    assert a[schema.ID].to_list() == ids  # written so later steps can refer to them
+
+
+def test_duplicate_explicit_ids_name_both_lines(tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "in.jsonl", [{"id": 1, "text": "a"}, {"id": 1, "text": "b"}])
+    with pytest.raises(DataError, match=r"in.jsonl:2: duplicate id '1' \(first seen at line 1\)"):
+        read_records(path)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b'{"text": "ok"}\n{"text": "broken"\n', r"in.jsonl:2: malformed JSON"),
+        (b'{"text": "ok"}\n[1, 2]\n', r"in.jsonl:2: expected a JSON object"),
+        (b'{"text": "ok"}\n{"txt": "x"}\n', r"in.jsonl:2: missing text field 'text'"),
+        (b'{"text": "ok"}\n\n{"text": 5}\n', r"in.jsonl:3: field 'text' is a number, expected a string"),
+        (b"", r"in.jsonl: empty input"),
+        (b"\n\n", r"in.jsonl: empty input"),
+        (b'{"id": 1, "text": "ok"}\n{"text": "\xff"}\n', r"in.jsonl:2: malformed JSON"),
+        (b'{"foo": 1}\n', r"in.jsonl:1: no text to analyse"),
+    ],
+)
+def test_bad_input_names_file_and_line(tmp_path: Path, content: bytes, message: str) -> None:
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(content)
+    with pytest.raises(DataError, match=message):
+        read_records(path)
+
+
+def test_truncated_gzip(tmp_path: Path) -> None:
+    path = tmp_path / "in.jsonl.gz"
+    path.write_bytes(gzip.compress(b'{"text": "hello"}\n' * 50)[:-12])
+    with pytest.raises(DataError, match="truncated gzip"):
+        read_records(path)
+
+
+def test_skip_mode_quarantines_bad_lines(tmp_path: Path) -> None:
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(b'{"text": "a"}\n{"text": \n{"text": 3}\n{"text": "b"}\n')
+    report = ReadReport()
+    df = read_records(path, IOConfig(on_bad_rows="skip"), report)
+    assert df[schema.TEXT].to_list() == ["a", "b"]
+    assert df[schema.LINE].to_list() == [1, 4]
+    assert [(b.line, b.raw) for b in report.bad_rows] == [(2, b'{"text": '), (3, b'{"text": 3}')]
+
+
+def test_unknown_extension_is_a_usage_error() -> None:
+    with pytest.raises(ConfigError):
+        detect_format("data.csv")
+
+
+def test_atomic_write_leaves_nothing_on_failure(tmp_path: Path) -> None:
+    target = tmp_path / "out.jsonl"
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("partial")
+        raise RuntimeError("killed")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_mixed_types_in_a_field_survive(tmp_path: Path) -> None:
+    rows = [{"id": 1, "text": "a", "score": 1}, {"id": 2, "text": "b", "score": "high"}]
+    path = write_jsonl(tmp_path / "in.jsonl", rows)
+    df = read_records(path)
+    write_records(df, tmp_path / "o.jsonl")
+    assert [json.loads(x) for x in (tmp_path / "o.jsonl").read_text().splitlines()] == rows
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=20)
+    | st.floats(allow_nan=False, allow_infinity=False, width=64),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3),
+    max_leaves=8,
+)
+rows_strategy = st.lists(
+    st.fixed_dictionaries({"text": st.text(max_size=40)}, optional={"meta": json_values, "n": st.integers()}),
+    min_size=1, max_size=8,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=rows_strategy)
+def test_hypothesis_jsonl_round_trip_preserves_values(tmp_path: Path, rows: list[dict]) -> None:
+    src = tmp_path / "h.jsonl"
+    src.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+    df = read_records(src)
+    write_records(df, tmp_path / "h_out.jsonl")
+    back = [orjson.loads(x) for x in (tmp_path / "h_out.jsonl").read_bytes().splitlines()]
+    stripped = [{k: v for k, v in r.items() if not k.startswith("qdc_")} for r in back]
+    assert stripped == rows
+    assert df[schema.TEXT].to_list() == [r["text"] for r in rows]

@@ -1,0 +1,160 @@
+"""Dispatch a strategy over the pool: per-group quotas, row or token budgets, seeds per run.
+
+Groups: the budget is split over the groups of `group_field` with `allocate` (equal, proportional to the
+eligible rows, or min:N first and the rest proportional), then the strategy runs inside each group with
+its share (clusters come from the whole pool). Each group gets its own seeded generator
+``default_rng([seed, group_index])``; without groups it is ``default_rng(seed)``.
+
+Token budgets: strategies that call no external scorer are rerun with a binary search for the largest row
+count whose picks fit the token budget (deterministic: every trial uses the same seed). Strategies with
+an external scorer run once with B = budget / mean row cost and the picks are trimmed in pick order, so
+the scorer never sees a row that is then thrown away by a retry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from qdc.errors import ConfigError
+from qdc.progress import notice
+from qdc.select.allocate import allocate
+from qdc.select.bandit import bandit
+from qdc.select.deita import deita
+from qdc.select.iterative import iterative
+from qdc.select.kcenter import kcenter
+from qdc.select.kmq import kmq
+from qdc.select.pool import FeedbackSource, Picks, Pool
+from qdc.select.top import top
+from qdc.select.uniform import uniform
+
+Strategy = Callable[[Pool, int, Any, np.random.Generator], Picks]
+
+
+def strategy_fn(cfg: Any, feedback: FeedbackSource | None) -> Strategy:
+    simple: dict[str, Strategy] = {"kmq": kmq, "random": uniform, "top": top, "deita": deita,
+                                   "kcenter": kcenter}
+    if cfg.strategy in simple:
+        return simple[cfg.strategy]
+    assert feedback is not None
+    if cfg.strategy == "iterative":
+        return lambda pool, b, c, rng: iterative(pool, b, c, rng, feedback)
+    if cfg.strategy == "bandit":
+        return lambda pool, b, c, rng: bandit(pool, b, c, rng, feedback)
+    raise ConfigError(f"unknown strategy {cfg.strategy!r}")
+
+
+def quota_counts(sizes: np.ndarray, total: int, quota: str) -> np.ndarray:
+    """Per-group budget: equal, proportional to size, or min:N (N each first, the rest proportional)."""
+    if quota == "equal":
+        return allocate(total, np.ones(sizes.shape[0]), sizes)
+    if quota == "proportional":
+        return allocate(total, sizes.astype(np.float64), sizes)
+    n_min = int(quota.split(":", 1)[1])
+    floor = np.minimum(sizes, n_min)
+    if floor.sum() >= total:
+        return allocate(total, np.ones(sizes.shape[0]), floor)
+    rest = allocate(total - int(floor.sum()), sizes.astype(np.float64), sizes - floor)
+    return floor + rest  # type: ignore[no-any-return]
+
+
+def _rows_run(fn: Strategy, pool: Pool, budget: int, cfg: Any, seed: Any) -> Picks:
+    return fn(pool, min(budget, pool.n), cfg, np.random.default_rng(seed))
+
+
+def _tokens_run(fn: Strategy, pool: Pool, tokens: int, cfg: Any, seed: Any, external: bool) -> Picks:
+    """The picks of the largest row budget whose total cost fits `tokens`."""
+    cost = pool.cost
+    if pool.n == 0 or tokens <= 0:
+        return Picks.empty()
+    if external:
+        est = int(min(pool.n, max(1, tokens // max(float(cost.mean()), 1.0))))
+        picks = _rows_run(fn, pool, est, cfg, seed)
+        keep = np.cumsum(cost[picks.order]) <= tokens
+        stop = int(np.argmin(keep)) if not keep.all() else keep.size
+        return picks.head(stop)
+    # Upper bound: as many of the cheapest rows as fit.
+    hi = int(np.searchsorted(np.cumsum(np.sort(cost)), tokens, side="right"))
+    lo = 0
+    best = Picks.empty()
+    cache: dict[int, Picks] = {}
+
+    def trial(b: int) -> Picks:
+        if b not in cache:
+            cache[b] = _rows_run(fn, pool, b, cfg, seed)
+        return cache[b]
+
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if int(cost[trial(mid).order].sum()) <= tokens:
+            lo = mid
+        else:
+            hi = mid - 1
+    if lo > 0:
+        best = trial(lo)
+        if int(cost[best.order].sum()) > tokens:  # non-monotone corner: fall back to a prefix that fits
+            keep = np.cumsum(cost[best.order]) <= tokens
+            best = best.head(int(np.argmin(keep)) if not keep.all() else keep.size)
+    return best
+
+
+def run_groups(pool: Pool, cfg: Any, feedback: FeedbackSource | None,
+               budget_rows: int | None) -> tuple[Picks, dict[str, Any]]:
+    """Run the strategy (per group when asked); picks are positions in `pool`."""
+    fn = strategy_fn(cfg, feedback)
+    external = feedback is not None and feedback.scorer is not None
+    if (budget_rows is not None and budget_rows == 0) or pool.n == 0:
+        return Picks.empty(), {}
+    if cfg.group_field is None:
+        seed: Any = cfg.seed
+        picks = _rows_run(fn, pool, budget_rows, cfg, seed) if budget_rows is not None else \
+            _tokens_run(fn, pool, int(cfg.budget_tokens), cfg, seed, external)
+        return picks, {"strategy_log": picks.log}
+    if cfg.group_field not in pool.frame.columns:
+        raise ConfigError(f"--group-field {cfg.group_field!r}: no such column")
+    values = ["<null>" if v is None else str(v) for v in pool.frame[cfg.group_field].to_list()]
+    names = sorted(set(values))
+    index = {g: i for i, g in enumerate(names)}
+    gid = np.asarray([index[v] for v in values], dtype=np.int64)
+    sizes = np.bincount(gid, minlength=len(names))
+    if budget_rows is not None:
+        shares = quota_counts(sizes, budget_rows, cfg.quota)
+    else:
+        tok = np.bincount(gid, weights=pool.cost, minlength=len(names)).astype(np.int64)
+        if cfg.quota == "proportional":
+            shares = allocate(int(cfg.budget_tokens), tok.astype(np.float64), tok)
+        else:
+            shares = quota_counts(tok, int(cfg.budget_tokens), "equal")
+            if cfg.quota.startswith("min:"):
+                notice("--quota min:N with --budget-tokens splits the tokens equally over the groups")
+    scorer_shares = None
+    if cfg.strategy == "bandit" and cfg.max_scored is not None:
+        scorer_shares = allocate(int(cfg.max_scored), np.maximum(shares, 1).astype(np.float64),
+                                 np.full(len(names), int(cfg.max_scored)))
+    orders: list[np.ndarray] = []
+    rounds: list[np.ndarray] = []
+    reasons: list[str] = []
+    groups: list[dict[str, Any]] = []
+    for g, name in enumerate(names):
+        members = np.flatnonzero(gid == g)
+        sub = pool.subset(members)
+        gcfg = cfg
+        if scorer_shares is not None:
+            gcfg = cfg.model_copy(update={"max_scored": max(1, int(scorer_shares[g]))})
+        share = int(shares[g])
+        if share == 0:
+            picks = Picks.empty()
+        elif budget_rows is not None:
+            picks = _rows_run(fn, sub, share, gcfg, [cfg.seed, g])
+        else:
+            picks = _tokens_run(fn, sub, share, gcfg, [cfg.seed, g], external)
+        orders.append(members[picks.order])
+        rounds.append(picks.rounds)
+        reasons.extend(f"{r} group={name}" for r in picks.reasons)
+        groups.append({"group": name, "eligible": int(sizes[g]), "quota": share,
+                       "selected": int(picks.order.size), "log": picks.log})
+    merged = Picks(np.concatenate(orders).astype(np.int64), np.concatenate(rounds).astype(np.int64), reasons)
+    return merged, {"groups": {"field": cfg.group_field, "quota": cfg.quota,
+                               "unit": "rows" if budget_rows is not None else "tokens", "per_group": groups}}

@@ -61,6 +61,7 @@ def bandit(pool: Pool, budget: int, cfg: Any, rng: np.random.Generator, feedback
     accepted_blocks = np.zeros(k, dtype=np.int64)
     total = 0
     selected: list[int] = []
+    passed: list[tuple[float, int]] = []  # scored rows not accepted: last resort of the backfill
     why: list[str] = []
     rnd: list[int] = []
     history: list[dict[str, Any]] = []
@@ -116,7 +117,9 @@ def bandit(pool: Pool, budget: int, cfg: Any, rng: np.random.Generator, feedback
             pulls[j] += 1
             total += 1
         history.append({"round": rnd_no, "cluster": c, "probe": len(probe), "reward": round(reward, 6)})
-        if reward > 0 and len(selected) < budget:
+        if not (reward > 0 and len(selected) < budget):
+            passed.extend((v, p) for p, v in zip(probe, r.tolist(), strict=True))
+        else:
             accepted_blocks[c] += 1
             good = [p for p, v in zip(probe, r.tolist(), strict=True) if v >= tau]
             for p, v in zip(probe, r.tolist(), strict=True):
@@ -124,6 +127,8 @@ def bandit(pool: Pool, budget: int, cfg: Any, rng: np.random.Generator, feedback
                     selected.append(p)
                     why.append(f"bandit round={rnd_no} cluster={c} scored={v:.4g}")
                     rnd.append(rnd_no)
+                else:
+                    passed.append((v, p))
             if cfg.accept == "block":
                 room = budget - len(selected)
                 for p in pop(c, min(m - len(good), room)):
@@ -164,6 +169,12 @@ def bandit(pool: Pool, budget: int, cfg: Any, rng: np.random.Generator, feedback
                 why.append(f"bandit backfill cluster={c}")
                 rnd.append(rounds_run + 1)
                 backfill += 1
+        # Only when the unscored rows ran out: scored rows that were passed over, best first.
+        for v, p in sorted(passed, key=lambda t: (-t[0], t[1]))[: max(0, budget - len(selected))]:
+            selected.append(p)
+            why.append(f"bandit backfill scored={v:.4g}")
+            rnd.append(rounds_run + 1)
+            backfill += 1
     log = {
         "k": k, "probe": b, "block": m, "tau": round(tau, 6), "score_range": [lo, hi],
         "max_scored": max_scored, "scorer_calls": feedback.calls - start_calls, "rounds_run": rounds_run,

@@ -1,0 +1,292 @@
+"""Selection strategies: exact budgets, determinism, each strategy's defining property, invariants."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from qdc import schema
+from qdc.errors import ConfigError
+from qdc.select import SelectConfig, run_stage, select
+from qdc.stage import StageContext
+from tests.conftest import make_frame
+
+SIZES = (60, 30, 15, 5)
+
+
+def task_rows(seed: int = 0, sizes: tuple[int, ...] = SIZES, d: int = 16,
+              dups: int = 4) -> list[dict[str, Any]]:
+    """Blobs = tasks, a quality per row, and `dups` exact copies (same text, new id) at the end."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(len(sizes), d))
+    rows = []
+    for t, size in enumerate(sizes):
+        for j in range(size):
+            v = centres[t] + 0.15 * rng.normal(size=d)
+            v /= np.linalg.norm(v)
+            rows.append({"id": f"t{t}-{j}", "text": f"task {t} item {j} {rng.integers(1_000_000)}",
+                         "task": f"task{t}", "qdc_quality": round(float(rng.random()), 4),
+                         "qdc_embedding": v.astype(np.float32).tolist()})
+    for j in range(dups):
+        rows.append(dict(rows[j * 7], id=f"dup{j}"))
+    return rows
+
+
+@pytest.fixture(scope="module")
+def df() -> pl.DataFrame:
+    return make_frame(task_rows())
+
+
+ALL = ("kmq", "iterative", "bandit", "random", "top", "deita", "kcenter")
+
+
+def cfg(**kw: Any) -> SelectConfig:
+    kw.setdefault("dedup", "exact")
+    return SelectConfig(**kw)
+
+
+@pytest.mark.parametrize("strategy", ALL)
+def test_exact_budget_and_determinism(df: pl.DataFrame, strategy: str) -> None:
+    c = cfg(budget=25, strategy=strategy, seed=3, ceiling=0.99)
+    a, b = select(df, c), select(df, c)
+    assert a.selected.height == 25
+    assert a.selected.height + a.unselected.height == df.height
+    assert a.selected.equals(b.selected) and a.manifest == b.manifest
+    ids = a.selected["id"].to_list()
+    assert len(set(ids)) == len(ids)
+    assert not any(i.startswith("dup") for i in ids)  # duplicates are never selected
+    # Output keeps input order.
+    pos = {i: n for n, i in enumerate(df["id"].to_list())}
+    assert [pos[i] for i in ids] == sorted(pos[i] for i in ids)
+    assert a.selected[schema.SELECT_REASON].str.starts_with(strategy.replace("random", "random")).all()
+
+
+def test_fraction_budget(df: pl.DataFrame) -> None:
+    res = select(df, cfg(budget=0.1))
+    assert res.selected.height == round(0.1 * df.height)
+
+
+@pytest.mark.parametrize("strategy", ["kmq", "random", "top", "kcenter", "iterative"])
+def test_token_budget_fits_and_is_tight(df: pl.DataFrame, strategy: str) -> None:
+    res = select(df, cfg(budget_tokens=120, strategy=strategy))
+    used = res.manifest["selected_tokens"]
+    assert 0 < used <= 120
+    cheapest_left = min(len(t.split()) for t in res.unselected[schema.TEXT].to_list())
+    assert used + cheapest_left > 120 - 10  # no big slack left
+
+
+def test_cost_field(df: pl.DataFrame) -> None:
+    d2 = df.with_columns(pl.lit(3).alias("ntok"))
+    res = select(d2, cfg(budget_tokens=30, cost_field="ntok", strategy="random"))
+    assert res.selected.height == 10 and res.manifest["selected_tokens"] == 30
+
+
+def test_seed_changes_random_choice(df: pl.DataFrame) -> None:
+    a = select(df, cfg(budget=20, strategy="random", seed=1)).selected["id"].to_list()
+    b = select(df, cfg(budget=20, strategy="random", seed=2)).selected["id"].to_list()
+    assert a != b
+
+
+def test_top_takes_the_best(df: pl.DataFrame) -> None:
+    res = select(df, cfg(budget=10, strategy="top"))
+    live = df.filter(~pl.col("id").str.starts_with("dup"))
+    assert res.selected["qdc_quality"].min() >= live["qdc_quality"].sort(descending=True)[9]
+
+
+def with_task_clusters(df: pl.DataFrame) -> pl.DataFrame:
+    return df.with_columns(pl.col("task").str.slice(4).cast(pl.Int64).alias(schema.CLUSTER))
+
+
+def test_kmq_covers_every_cluster_and_prefers_quality(df: pl.DataFrame) -> None:
+    df = with_task_clusters(df)
+    res = select(df, cfg(budget=24, strategy="kmq"))
+    assert res.selected["task"].n_unique() == 4
+    # equal allocation with water-filling: the 5-row task gives all it has, the rest is split.
+    counts = dict(res.selected.group_by("task").len().iter_rows())
+    assert counts["task3"] == 5
+    top = select(df, cfg(budget=24, strategy="kmq", within="top"))
+    assert top.selected["qdc_quality"].mean() > res.selected["qdc_quality"].mean() - 0.05
+    assert res.selected["qdc_quality"].mean() > df["qdc_quality"].mean()
+
+
+def test_diversity_weight_endpoints(df: pl.DataFrame) -> None:
+    df = with_task_clusters(df)
+    pure_score = select(df, cfg(budget=15, strategy="kmq", diversity_weight=0.0))
+    top = select(df, cfg(budget=15, strategy="top"))
+    assert sorted(pure_score.selected["id"].to_list()) == sorted(top.selected["id"].to_list())
+    cover = select(df, cfg(budget=15, strategy="kmq", diversity_weight=1.0))
+    assert cover.selected["task"].n_unique() == 4
+    assert cover.manifest["strategy_log"]["rounds"][0]["within"] == "random"
+
+
+def test_reuses_qdc_cluster(df: pl.DataFrame) -> None:
+    res = select(with_task_clusters(df), cfg(budget=20, strategy="kmq"))
+    assert res.manifest["clusters"]["source"] == "qdc_cluster column"
+    assert res.selected["task"].n_unique() == 4
+
+
+def test_deita_respects_the_ceiling(df: pl.DataFrame) -> None:
+    res = select(df, cfg(budget=40, strategy="deita", ceiling=0.9))
+    x = np.asarray(res.selected[schema.EMBEDDING].to_list(), dtype=np.float32)
+    sims = x @ x.T
+    np.fill_diagonal(sims, -1)
+    assert sims.max() <= 0.9 + 1e-6
+    assert res.manifest["strategy_log"]["rejected_by_ceiling"] > 0
+
+
+def test_kcenter_spreads(df: pl.DataFrame) -> None:
+    res = select(df, cfg(budget=4, strategy="kcenter"))
+    assert res.selected["task"].n_unique() == 4
+
+
+class CountingScorer:
+    """Records every row it is asked to score."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def __call__(self, rows: pl.DataFrame) -> np.ndarray:
+        self.seen.extend(rows["id"].to_list())
+        return rows["qdc_quality"].to_numpy()
+
+
+def test_iterative_scores_only_selected_rows(df: pl.DataFrame) -> None:
+    scorer = CountingScorer()
+    res = select(df, cfg(budget=30, strategy="iterative", rounds=3), scorer=scorer)
+    chosen = set(res.selected["id"].to_list())
+    assert scorer.seen and set(scorer.seen) <= chosen
+    assert len(scorer.seen) == len(set(scorer.seen))  # each row once
+    assert res.manifest["scorer_calls"] == len(scorer.seen) <= 30
+    rounds = res.selected[schema.SELECT_ROUND].to_list()
+    assert sorted(set(rounds)) == [0, 1, 2] and rounds.count(2) == 10
+
+
+def test_iterative_starves_bad_clusters() -> None:
+    rows = task_rows(sizes=(40, 40), dups=0)
+    for r in rows:
+        r["qdc_quality"] = 0.05 if r["task"] == "task1" else 0.9
+    d = with_task_clusters(make_frame(rows))
+    res = select(d, cfg(budget=30, strategy="iterative", within="random", explore=0.0))
+    counts = dict(res.selected.group_by("task").len().iter_rows())
+    assert counts["task0"] > counts["task1"]
+
+
+def test_iterative_gap_mode(df: pl.DataFrame) -> None:
+    d2 = df.with_columns((pl.col("qdc_quality") * 2).alias("ref"), pl.col("qdc_quality").alias("cand"))
+    res = select(d2, cfg(budget=20, strategy="iterative", gap=("ref", "cand")))
+    assert res.manifest["feedback"] == "`ref` - `cand`" and res.selected.height == 20
+
+
+@pytest.mark.parametrize("accept", ["block", "scored_only"])
+def test_bandit_never_exceeds_scorer_budget(df: pl.DataFrame, accept: str) -> None:
+    scorer = CountingScorer()
+    res = select(df, cfg(budget=40, strategy="bandit", max_scored=12, probe=3, k=4, accept=accept),
+                 scorer=scorer)
+    assert len(scorer.seen) <= 12 and res.manifest["scorer_calls"] == len(scorer.seen)
+    assert res.selected.height == 40
+    log = res.manifest["strategy_log"]
+    assert log["scorer_calls"] <= 12 and log["arms"]
+
+
+def test_bandit_without_backfill_may_stop_short(df: pl.DataFrame) -> None:
+    res = select(df, cfg(budget=40, strategy="bandit", max_scored=6, probe=3, k=4, accept="scored_only",
+                         backfill=False), scorer=CountingScorer())
+    assert res.selected.height <= 6
+
+
+@pytest.mark.parametrize("quota,expected", [("equal", {"task0": 5, "task1": 5, "task2": 5, "task3": 5}),
+                                            ("min:5", None), ("proportional", None)])
+def test_group_quotas(df: pl.DataFrame, quota: str, expected: dict[str, int] | None) -> None:
+    res = select(df, cfg(budget=20, strategy="kmq", group_field="task", quota=quota))
+    counts = dict(res.selected.group_by("task").len().iter_rows())
+    assert res.selected.height == 20
+    if expected:
+        assert counts == expected
+    if quota == "min:5":
+        assert min(counts.values()) >= 5
+    if quota == "proportional":
+        assert counts["task0"] > counts["task1"] > counts["task2"]
+    per = res.manifest["groups"]["per_group"]
+    assert sum(g["quota"] for g in per) == 20
+
+
+def test_min_quality_floor(df: pl.DataFrame) -> None:
+    res = select(df, cfg(budget=200, strategy="random", min_quality=0.5))
+    assert res.selected["qdc_quality"].min() >= 0.5
+    assert res.manifest["excluded"]["below_min_quality"] > 0
+    low = res.unselected.filter((pl.col("qdc_quality") < 0.5) & ~pl.col("id").str.starts_with("dup"))
+    assert low[schema.SELECT_REASON].str.contains("min-quality").all()
+
+
+def test_dup_of_column_is_respected(df: pl.DataFrame) -> None:
+    dup_of = pl.when(pl.col("id") == "t0-1").then(pl.lit("t0-0")).otherwise(None)
+    d2 = df.with_columns(dup_of.alias(schema.DUP_OF))
+    res = select(d2, cfg(budget=200, strategy="random", dedup="off"))
+    assert "t0-1" not in res.selected["id"].to_list()
+    assert res.manifest["excluded"]["duplicate"] == 1
+
+
+def test_score_expression_and_weights(df: pl.DataFrame) -> None:
+    d2 = df.with_columns((1 - pl.col("qdc_quality")).alias("qdc_complexity"))
+    a = select(d2, cfg(budget=10, strategy="top", score="-quality"))
+    assert a.selected["qdc_quality"].max() < 0.3
+    b = select(d2, cfg(budget=10, strategy="top", weights={"quality": 0.0, "complexity": 1.0}))
+    assert sorted(a.selected["id"].to_list()) == sorted(b.selected["id"].to_list())
+
+
+def test_bad_configs() -> None:
+    with pytest.raises(ValueError):
+        SelectConfig()
+    with pytest.raises(ValueError):
+        SelectConfig(budget=10, budget_tokens=5)
+    with pytest.raises(ValueError):
+        SelectConfig(budget=10, strategy="top", diversity_weight=0.5)
+    with pytest.raises(ValueError):
+        SelectConfig(budget=1.5)
+
+
+def test_missing_score_column_is_explained() -> None:
+    d = make_frame([{"id": "a", "text": "x"}, {"id": "b", "text": "y"}])
+    try:
+        import qdc.quality as q
+        has_quality = hasattr(q, "score_quality")
+    except ImportError:
+        has_quality = False
+    if has_quality:
+        assert select(d, cfg(budget=1, strategy="top")).selected.height == 1
+    else:
+        with pytest.raises(ConfigError.__mro__[1]):
+            select(d, cfg(budget=1, strategy="top"))
+
+
+def test_run_stage_keeps_every_row(df: pl.DataFrame) -> None:
+    out = run_stage(df, cfg(budget=10, strategy="kmq"), StageContext(seed=5))
+    assert out.df.height == 10 and out.removed is not None
+    assert out.df.height + out.removed.height == df.height
+    assert out.removed[schema.SELECT_REASON].null_count() == 0
+
+
+def test_ledger_lists_every_row(df: pl.DataFrame) -> None:
+    res = select(df, cfg(budget=10))
+    led = res.ledger
+    assert led is not None and led.height == df.height and int(led["selected"].sum()) == 10
+    assert led.filter(pl.col("id").str.starts_with("dup"))["reason"].str.starts_with("duplicate of").all()
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(budget=st.integers(1, 140), strategy=st.sampled_from(ALL), seed=st.integers(0, 5))
+def test_invariants(df: pl.DataFrame, budget: int, strategy: str, seed: int) -> None:
+    res = select(df, cfg(budget=budget, strategy=strategy, seed=seed, ceiling=0.999))
+    ids = res.selected["id"].to_list()
+    eligible = res.manifest["eligible"]
+    assert set(ids) <= set(df["id"].to_list())
+    assert len(ids) == len(set(ids))
+    if strategy == "deita":
+        assert len(ids) <= min(budget, eligible)
+    else:
+        assert len(ids) == min(budget, eligible)

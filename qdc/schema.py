@@ -24,12 +24,14 @@ CLUSTER_DISTANCE = "qdc_cluster_distance"  # cosine distance to the cluster cent
 DUP_OF = "qdc_dup_of"
 DUP_METHOD = "qdc_dup_method"
 DUP_SIMILARITY = "qdc_dup_similarity"
+DUP_REF = "qdc_dup_ref"  # dedup --against: the reference file of the matching row (null within the input)
 QUALITY = "qdc_quality"
 QUALITY_SIGNAL_PREFIX = "qdc_q_"
 COMPLEXITY = "qdc_complexity"
 COMPLEXITY_SIGNAL_PREFIX = "qdc_c_"
 SELECT_ROUND = "qdc_select_round"
 SELECT_REASON = "qdc_select_reason"
+REMOVED_BY = "qdc_removed_by"  # in `qdc run` ledgers: the stage that removed the row
 
 # --- hidden columns --------------------------------------------------------------------------------
 ROW_ID = "__qdc_id"  # string id of every row: the id field's value, or the derived id

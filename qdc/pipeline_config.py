@@ -1,0 +1,294 @@
+"""Pipeline configs: the stage registry, YAML/TOML loading, `--set` overrides and validation.
+
+A pipeline file has a top-level ``io`` section (how rows are read), ``seed``, ``embed`` (embedding settings
+shared by every stage that embeds) and an ordered ``stages`` list. Each entry names a registered stage and
+holds only that stage's options, validated into the stage's typed config (unknown keys are errors naming
+the key and the file)::
+
+    io: {text_field: null, id_field: id}
+    seed: 13
+    embed: {model: default}
+    stages:
+      - embed
+      - cluster: {k: 16}
+      - select: {budget: 400}
+
+Stages are registered by import path and loaded lazily, so a stage module that is not installed (or not
+written yet) only matters to pipelines that use it.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from qdc.config import StageConfig, load_yaml, parse_override, validate_config
+from qdc.errors import ConfigError
+from qdc.io import IOConfig
+from qdc.pipeline_cache import hash_json
+
+if TYPE_CHECKING:  # the embed package is imported lazily, when a pipeline is parsed
+    from qdc.embed import EmbedConfig
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """Where a stage lives: module, config class and run function (all looked up lazily)."""
+
+    name: str
+    module: str
+    config: str
+    run: str = "run_stage"
+    summary: str = ""
+
+
+STAGES: dict[str, StageSpec] = {}
+
+
+def register_stage(name: str, module: str, config: str, run: str = "run_stage", summary: str = "") -> None:
+    """Make `name` usable in pipeline files (later registrations replace earlier ones)."""
+    STAGES[name] = StageSpec(name, module, config, run, summary)
+
+
+register_stage("embed", "qdc.embed", "EmbedConfig", summary="add qdc_embedding")
+register_stage("cluster", "qdc.cluster", "ClusterConfig", summary="add qdc_cluster (k-means)")
+register_stage("dedup", "qdc.dedup", "DedupConfig", summary="remove duplicates (exact, minhash, semantic)")
+register_stage("score-quality", "qdc.quality", "QualityConfig", summary="add qdc_quality")
+register_stage("score-complexity", "qdc.complexity", "ComplexityConfig", summary="add qdc_complexity")
+register_stage("select", "qdc.select", "SelectConfig", summary="keep a budgeted subset")
+register_stage("check", "qdc.check", "CheckConfig", summary="fail (exit 3) when a policy check fails")
+
+RunFn = Callable[..., Any]
+
+
+def load_stage(name: str) -> tuple[type[StageConfig], RunFn]:
+    """The config class and run function of a registered stage; ConfigError when it is not available."""
+    spec = STAGES.get(name)
+    if spec is None:
+        raise ConfigError(f"unknown stage '{name}' (known: {', '.join(STAGES)})")
+    try:
+        module = importlib.import_module(spec.module)
+    except ImportError as exc:
+        raise ConfigError(f"stage '{name}' is not available: cannot import {spec.module} ({exc})") from None
+    cls = getattr(module, spec.config, None)
+    fn = getattr(module, spec.run, None)
+    if not (isinstance(cls, type) and issubclass(cls, StageConfig)) or not callable(fn):
+        raise ConfigError(f"stage '{name}' is not available: {spec.module} has no {spec.config} / {spec.run}")
+    return cls, fn
+
+
+def stage_available(name: str) -> bool:
+    """True when the stage's module imports and exposes its config class and run function."""
+    try:
+        load_stage(name)
+    except ConfigError:
+        return False
+    return True
+
+
+def available_stages() -> list[str]:
+    return [name for name in STAGES if stage_available(name)]
+
+
+class IOSection(StageConfig):
+    """The `io` section: how rows are read (see `qdc.io.IOConfig`)."""
+
+    text_field: str | None = None
+    template: str | None = None
+    roles: tuple[str, ...] | str = ("user", "assistant")
+    id_field: str = "id"
+    on_bad_rows: Literal["error", "skip"] = "error"
+
+    def io_config(self) -> IOConfig:
+        roles = self.roles.split(",") if isinstance(self.roles, str) else list(self.roles)
+        role_list = tuple(r.strip() for r in roles if r.strip())
+        if not role_list:
+            raise ConfigError("io.roles: name at least one role, e.g. [user, assistant]")
+        return IOConfig(self.text_field, self.template, role_list, self.id_field, self.on_bad_rows)
+
+
+TOP_LEVEL = ("io", "seed", "embed", "stages", "input", "output", "workdir", "name", "description")
+
+
+@dataclass(frozen=True)
+class PipelineStage:
+    """One entry of the stages list, validated."""
+
+    position: int  # 1-based, as shown in the summary table and accepted by --set stages.N.key
+    name: str
+    config: StageConfig
+    run: RunFn
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """A validated pipeline config."""
+
+    source: str
+    io: IOConfig
+    seed: int
+    embed: EmbedConfig
+    stages: tuple[PipelineStage, ...]
+    resolved: dict[str, Any]
+    overrides: tuple[str, ...] = ()
+    input: str | None = None
+    output: str | None = None
+    workdir: str | None = None
+
+    @property
+    def hash(self) -> str:
+        return hash_json(self.resolved)
+
+    def stage(self, name: str) -> StageConfig | None:
+        """The config of the first stage called `name` (None when the pipeline has none)."""
+        return next((s.config for s in self.stages if s.name == name), None)
+
+
+def _entries(raw: Any, source: str) -> list[tuple[str, dict[str, Any]]]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise ConfigError(f"{source}: 'stages' must be a list, e.g. [embed, {{cluster: {{k: 8}}}}]")
+    out: list[tuple[str, dict[str, Any]]] = []
+    for i, item in enumerate(raw, start=1):
+        if isinstance(item, str):
+            out.append((item, {}))
+            continue
+        if not isinstance(item, dict) or len(item) != 1:
+            raise ConfigError(f"{source}: stages[{i}]: expected a stage name or a one-key mapping "
+                              f"'name: {{options}}' (got {item!r})")
+        (name, body), = item.items()
+        if body is None:
+            body = {}
+        if not isinstance(body, dict):
+            raise ConfigError(f"{source}: stage {i} '{name}': options must be a mapping (got {body!r})")
+        out.append((str(name), copy.deepcopy(body)))
+    return out
+
+
+def _set_nested(target: dict[str, Any], path: Sequence[str], value: Any, item: str) -> None:
+    d = target
+    for part in path[:-1]:
+        nxt = d.setdefault(part, {})
+        if not isinstance(nxt, dict):
+            raise ConfigError(f"--set {item}: '{part}' is not a section")
+        d = nxt
+    d[path[-1]] = value
+
+
+def _apply_override(data: dict[str, Any], entries: list[tuple[str, dict[str, Any]]], item: str,
+                    source: str) -> None:
+    path, value = parse_override(item)
+    top, rest = path[0], path[1:]
+    if top == "stages":
+        if not rest or not rest[0].isdigit() or not 1 <= int(rest[0]) <= len(entries):
+            raise ConfigError(f"--set {item}: expected stages.N.key with N in 1..{len(entries)}")
+        name, body = entries[int(rest[0]) - 1]
+        rest = rest[1:]
+        if rest and rest[0] == name:
+            rest = rest[1:]
+        if not rest:
+            raise ConfigError(f"--set {item}: name a key of stage '{name}'")
+        _set_nested(body, rest, value, item)
+        return
+    matches = [body for name, body in entries if name == top]
+    if top in ("seed", "input", "output", "workdir", "name", "description"):
+        if rest:
+            raise ConfigError(f"--set {item}: '{top}' takes a value, not sub-keys")
+        data[top] = value
+        return
+    if top in ("io", "embed") and rest:
+        section = data.setdefault(top, {})
+        if not isinstance(section, dict):
+            raise ConfigError(f"{source}: '{top}' must be a mapping")
+        _set_nested(section, rest, value, item)
+        # The embed stage's own options sit on top of the embed section: make the override win there too.
+        for body in matches:
+            if rest[0] in body:
+                _set_nested(body, rest, value, item)
+        return
+    if matches:
+        if len(matches) > 1:
+            pos = [str(i) for i, (name, _) in enumerate(entries, start=1) if name == top]
+            raise ConfigError(f"--set {item}: {source} has {len(matches)} '{top}' stages (positions "
+                              f"{', '.join(pos)}); address one as stages.N.{'.'.join(rest) or 'key'}")
+        if not rest:
+            raise ConfigError(f"--set {item}: name a key of stage '{top}', e.g. --set {top}.KEY=VALUE")
+        _set_nested(matches[0], rest, value, item)
+        return
+    if top in STAGES:
+        have = ", ".join(name for name, _ in entries) or "none"
+        raise ConfigError(f"--set {item}: {source} has no '{top}' stage (its stages: {have})")
+    raise ConfigError(f"--set {item}: unknown key '{top}' (top-level keys: {', '.join(TOP_LEVEL)}; "
+                      f"stages: {', '.join(STAGES)})")
+
+
+def parse_pipeline(data: dict[str, Any], source: str = "<config>", overrides: Sequence[str] = ()) -> Pipeline:
+    """Validate a pipeline document (after applying `--set` overrides)."""
+    from qdc.embed import EmbedConfig
+
+    data = copy.deepcopy(data)
+    unknown = [k for k in data if k not in TOP_LEVEL]
+    if unknown:
+        raise ConfigError(f"{source}: unknown key '{unknown[0]}' (allowed: {', '.join(TOP_LEVEL)})")
+    entries = _entries(data.get("stages"), source)
+    for item in overrides:
+        _apply_override(data, entries, item, source)
+    seed = data.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"{source}: 'seed' must be a non-negative integer (got {seed!r})")
+    io_raw = data.get("io") or {}
+    if not isinstance(io_raw, dict):
+        raise ConfigError(f"{source}: 'io' must be a mapping")
+    io_sec = validate_config(IOSection, io_raw, f"{source}: io")
+    embed_raw = data.get("embed") or {}
+    if not isinstance(embed_raw, dict):
+        raise ConfigError(f"{source}: 'embed' must be a mapping")
+    embed_cfg: EmbedConfig = validate_config(EmbedConfig, embed_raw, f"{source}: embed")
+    stages: list[PipelineStage] = []
+    for pos, (name, body) in enumerate(entries, start=1):
+        if name not in STAGES:
+            raise ConfigError(f"{source}: stage {pos}: unknown stage '{name}' (known: {', '.join(STAGES)})")
+        cls, fn = load_stage(name)
+        if name == "embed":
+            body = {**embed_raw, **body}
+        if "seed" in cls.model_fields and "seed" not in body:
+            body = {**body, "seed": seed}  # the global seed flows into every seeded stage unless set
+        cfg = validate_config(cls, body, f"{source}: stage {pos} '{name}'")
+        if name == "embed":
+            embed_cfg = cfg
+        stages.append(PipelineStage(pos, name, cfg, fn))
+    for key in ("input", "output", "workdir"):
+        if data.get(key) is not None and not isinstance(data[key], str):
+            raise ConfigError(f"{source}: '{key}' must be a path string")
+    resolved = {
+        "io": io_sec.model_dump(mode="json"),
+        "seed": seed,
+        "embed": embed_cfg.model_dump(mode="json"),
+        "stages": [{s.name: s.config.model_dump(mode="json")} for s in stages],
+    }
+    return Pipeline(source, io_sec.io_config(), seed, embed_cfg, tuple(stages), resolved, tuple(overrides),
+                    data.get("input"), data.get("output"), data.get("workdir"))
+
+
+def load_pipeline(path: str | Path, overrides: Sequence[str] = ()) -> Pipeline:
+    """Read a pipeline file (.yaml/.yml, or .toml with [[stages]] tables) and validate it."""
+    p = Path(path)
+    if p.suffix.lower() == ".toml":
+        try:
+            import tomllib
+        except ImportError:  # Python 3.10
+            raise ConfigError(f"{path}: TOML configs need Python 3.11 or later; use YAML") from None
+        try:
+            data = tomllib.loads(p.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: no such config file") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: invalid TOML ({exc})") from None
+    else:
+        data = load_yaml(p)
+    return parse_pipeline(data, str(path), overrides)

@@ -1,0 +1,152 @@
+"""The `score-quality` stage: `qdc_quality` in [0, 1] plus one `qdc_q_<signal>` column per signal.
+
+Scorers: `heuristic` (default, no model; see `qdc.quality.heuristic` and docs/scoring.md), `classifier`
+(logistic regression trained with `qdc train-quality`), `judge` (an LLM behind an OpenAI-compatible API).
+The classifier and judge also write the heuristic signals, so `--explain` always has something to show.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import polars as pl
+from pydantic import field_validator
+
+from qdc import schema
+from qdc.config import StageConfig
+from qdc.embed import EmbedConfig, Embedder
+from qdc.errors import ConfigError, DataError
+from qdc.quality.heuristic import SIGNALS, explain_row, score_rows
+from qdc.quality.judge import JudgeConfig
+
+__all__ = ["SIGNALS", "JudgeConfig", "QualityConfig", "explain", "get_scorer", "run_stage", "score_quality"]
+
+JUDGE_ERROR = schema.QUALITY_SIGNAL_PREFIX + "judge_error"
+
+
+class QualityConfig(StageConfig):
+    """Options of the `score-quality` stage."""
+
+    scorer: Literal["heuristic", "classifier", "judge"] = "heuristic"
+    signals: tuple[str, ...] = SIGNALS
+    """Heuristic signals to compute (all by default); the others are left out of qdc_quality."""
+    classifier: Path | None = None
+    """Model file written by `qdc train-quality` (scorer: classifier)."""
+    judge: JudgeConfig = JudgeConfig()
+
+    @field_validator("signals")
+    @classmethod
+    def _known(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [s for s in v if s not in SIGNALS]
+        if unknown:
+            raise ValueError(f"unknown signal(s) {unknown}; known: {', '.join(SIGNALS)}")
+        return tuple(s for s in SIGNALS if s in v)  # canonical order
+
+
+def _parts(df: pl.DataFrame) -> tuple[list[str], list[str]]:
+    schema.require_columns(df, schema.PROMPT, schema.RESPONSE)
+    prompts = df[schema.PROMPT].fill_null("").to_list()
+    responses = df[schema.RESPONSE].fill_null("").to_list()
+    # Plain-text rows have no response part: score the whole text as the response.
+    if all(not r for r in responses) and schema.TEXT in df.columns:
+        responses, prompts = df[schema.TEXT].fill_null("").to_list(), [""] * df.height
+    return prompts, responses
+
+
+def score_quality(df: pl.DataFrame, cfg: QualityConfig | None = None, embed_cfg: EmbedConfig | None = None,
+                  embedder: Embedder | None = None) -> pl.DataFrame:
+    """Add qdc_quality and the qdc_q_* signal columns (replacing earlier ones)."""
+    cfg = cfg or QualityConfig()
+    prompts, responses = _parts(df)
+    heuristic, cols = score_rows(prompts, responses, cfg.signals)
+    new: list[pl.Series] = [pl.Series(schema.QUALITY_SIGNAL_PREFIX + k, v, dtype=pl.Float64)
+                            for k, v in cols.items()]
+    quality = heuristic
+    if cfg.scorer == "classifier":
+        from qdc.quality import classifier
+
+        if cfg.classifier is None:
+            raise ConfigError("the classifier scorer needs a model file (--classifier MODEL.json)")
+        model = classifier.load(cfg.classifier)
+        quality = classifier.predict(model, df, embed_cfg, embedder)
+        new.append(pl.Series(schema.QUALITY_SIGNAL_PREFIX + "classifier", quality, dtype=pl.Float64))
+    elif cfg.scorer == "judge":
+        from qdc.quality.judge import Judge
+
+        judge = Judge(cfg.judge)
+        try:
+            scores, errors = judge.score(prompts, responses)
+        finally:
+            judge.close()
+        new.append(pl.Series(schema.QUALITY_SIGNAL_PREFIX + "judge", scores, dtype=pl.Float64)
+                   .fill_nan(None))
+        new.append(pl.Series(JUDGE_ERROR, errors, dtype=pl.String))
+        missing = np.isnan(scores)
+        quality = np.where(missing, heuristic, scores) if cfg.judge.on_error == "fallback" else scores
+    q = pl.Series(schema.QUALITY, np.clip(quality, 0.0, 1.0), dtype=pl.Float64).fill_nan(None)
+    old = [c for c in df.columns if c == schema.QUALITY or c.startswith(schema.QUALITY_SIGNAL_PREFIX)]
+    return df.drop(old).with_columns(q, *new)
+
+
+def get_scorer(cfg: QualityConfig | None = None, embed_cfg: EmbedConfig | None = None,
+               embedder: Embedder | None = None) -> Callable[[pl.DataFrame], np.ndarray]:
+    """A function rows -> quality array (float64, NaN where a judge gave none), for scoring subsets.
+
+    Selection strategies call it on the rows they are about to pick, so an expensive judge runs only on a
+    fraction of the data. Heavy resources (classifier weights) load once, on first use.
+    """
+    cfg = cfg or QualityConfig()
+
+    def scorer(rows: pl.DataFrame) -> np.ndarray:
+        if rows.height == 0:
+            return np.zeros(0, dtype=np.float64)
+        out = score_quality(rows, cfg, embed_cfg, embedder)[schema.QUALITY]
+        return np.asarray(out.cast(pl.Float64).fill_null(np.nan).to_numpy(), dtype=np.float64)
+
+    return scorer
+
+
+def _find_row(df: pl.DataFrame, row_id: str) -> int:
+    schema.require_columns(df, schema.ROW_ID)
+    hits = np.flatnonzero(np.asarray(df[schema.ROW_ID].cast(pl.String).to_numpy() == str(row_id)))
+    if hits.size == 0:
+        raise DataError(f"no row with id {row_id!r}")
+    return int(hits[0])
+
+
+def explain(df: pl.DataFrame, row_id: str, cfg: QualityConfig | None = None) -> dict[str, Any]:
+    """One row's heuristic signals with their measurements, and any stored quality columns."""
+    cfg = cfg or QualityConfig()
+    i = _find_row(df, row_id)
+    prompts, responses = _parts(df[i:i + 1])
+    out: dict[str, Any] = {"id": str(row_id), "where": schema.where(df, i)}
+    out.update(explain_row(prompts[0], responses[0], cfg.signals))
+    stored = {c: df[c][i] for c in df.columns
+              if c == schema.QUALITY or c.startswith(schema.QUALITY_SIGNAL_PREFIX)}
+    if stored:
+        out["stored"] = stored
+    return out
+
+
+def summary(df: pl.DataFrame) -> dict[str, Any]:
+    """Distribution of qdc_quality and how many rows each signal flagged (< 1)."""
+    q = df[schema.QUALITY].drop_nulls()
+    flagged = {c[len(schema.QUALITY_SIGNAL_PREFIX):]: int((df[c] < 1.0).sum())
+               for c in df.columns if c.startswith(schema.QUALITY_SIGNAL_PREFIX) and df[c].dtype == pl.Float64
+               and c[len(schema.QUALITY_SIGNAL_PREFIX):] in SIGNALS}
+    quantiles = {f"p{p}": round(float(q.quantile(p / 100, "nearest") or 0.0), 4) for p in (10, 50, 90)} \
+        if q.len() else {}
+    mean = q.cast(pl.Float64).mean() if q.len() else None
+    return {"rows": df.height, "mean": round(float(mean), 4) if isinstance(mean, float) else None, **quantiles,
+            "below_0.5": int((q < 0.5).sum()), "flagged": flagged}
+
+
+def run_stage(df: pl.DataFrame, cfg: QualityConfig, ctx: Any) -> Any:
+    """Pipeline adapter: the `score-quality` stage (adds columns, removes nothing)."""
+    from qdc.stage import StageResult
+
+    out = score_quality(df, cfg, ctx.embed, ctx.embedder)
+    return StageResult(out, summary={"scorer": cfg.scorer, **summary(out)})

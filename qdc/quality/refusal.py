@@ -1,0 +1,45 @@
+"""Signal `refusal`: the response refuses, or carries AI-assistant boilerplate instead of an answer.
+
+Scores: a refusal in the first 200 characters of a short response (< 60 words) 0.05, of a longer one 0.3
+(it refuses, then partly answers); each boilerplate phrase anywhere ("As an AI language model", "my
+knowledge cutoff", ...) multiplies by 0.6. Requests that ought to be refused are rare in instruction-tuning
+sets; when they are the point of a dataset, drop this signal with `--signals`.
+"""
+
+from __future__ import annotations
+
+import re
+
+from qdc.quality._row import RowText
+
+REFUSAL = re.compile(
+    r"\b(?:i(?:'m| am) sorry,? but|i apologi[sz]e,? but|i (?:cannot|can't|can not|won't|will not|"
+    r"am unable to|'m unable to|am not able to|'m not able to) "
+    r"(?:help|assist|provide|fulfil+|comply|answer|complete|"
+    r"generate|create|write|do that|support|engage)|i must (?:decline|refuse)|it(?: is|'s) not appropriate "
+    r"(?:for me )?to|i(?:'m| am) not (?:comfortable|permitted|allowed)|i (?:don't|do not) feel comfortable)",
+    re.IGNORECASE,
+)
+BOILERPLATE = re.compile(
+    r"\b(?:as an? (?:ai|artificial intelligence)(?: language model| assistant| model)?|as a language model|"
+    r"i(?:'m| am) (?:just |only )?an ai|i (?:don't|do not) have (?:personal )?(?:opinions|feelings|emotions|"
+    r"beliefs|experiences|preferences|access to real-time|the ability to browse)|my (?:knowledge|training) "
+    r"(?:cutoff|cut-off)|as of my last (?:update|knowledge|training)|i was trained by|openai's guidelines)",
+    re.IGNORECASE,
+)
+
+
+def measure(row: RowText) -> tuple[float, dict[str, object]]:
+    text = row.response
+    head = text[:200]
+    score, found = 1.0, []
+    m = REFUSAL.search(head)
+    if m:
+        found.append(m.group(0))
+        score = 0.05 if len(row.words) < 60 else 0.3
+    for b in BOILERPLATE.finditer(text):
+        found.append(b.group(0))
+        score *= 0.6
+    if not found:
+        return 1.0, {}
+    return max(score, 0.0), {"phrases": found[:5]}

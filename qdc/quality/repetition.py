@@ -1,0 +1,104 @@
+"""Signal `repetition`: Gopher-style repetition rules on the response.
+
+Measured (thresholds from Gopher / datatrove `GopherRepetitionFilter`, see peers.md §10):
+- duplicate-line fraction > 0.3 and characters in duplicate lines > 0.2 (responses with 3+ lines);
+- top n-gram character fraction > 0.20 / 0.18 / 0.16 for n = 2 / 3 / 4;
+- duplicated n-gram character fraction > 0.15, 0.14, 0.13, 0.12, 0.11, 0.10 for n = 5 ... 10.
+The n-gram rules apply from 20 words on (below that a single repeated phrase is a large fraction by chance).
+Score: the worst ratio r = value / threshold; 1 when r <= 1, falling linearly to 0 at r = 2 (twice the
+threshold), so mild excess costs little and a looping response scores 0.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from qdc.quality._row import RowText
+
+TOP_NGRAM = {2: 0.20, 3: 0.18, 4: 0.16}
+DUP_NGRAM = {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10}
+DUP_LINES, DUP_LINE_CHARS = 0.3, 0.2
+MIN_WORDS = 20
+
+
+def line_stats(lines: list[str]) -> tuple[float, float]:
+    """(fraction of lines that repeat an earlier line, fraction of line characters in such lines)."""
+    seen: set[str] = set()
+    dup = dup_chars = total_chars = 0
+    for ln in lines:
+        total_chars += len(ln)
+        if ln in seen:
+            dup += 1
+            dup_chars += len(ln)
+        else:
+            seen.add(ln)
+    if not lines:
+        return 0.0, 0.0
+    return dup / len(lines), dup_chars / max(total_chars, 1)
+
+
+def _second(item: tuple[tuple[str, ...], int]) -> int:
+    return item[1]
+
+
+def top_ngram_fraction(words: list[str], lens: list[int], n: int, total: int) -> float:
+    """Characters covered by the most frequent n-gram (counted at each occurrence) / all word characters."""
+    if len(words) < n + 1:
+        return 0.0
+    counts = Counter(zip(*(words[i:] for i in range(n)), strict=False))
+    gram, c = max(counts.items(), key=_second)
+    if c < 2:
+        return 0.0
+    return c * sum(len(w) for w in gram) / total
+
+
+def dup_ngram_fraction(words: list[str], lens: list[int], n: int, total: int) -> float:
+    """Characters of words inside an n-gram that already occurred earlier / all word characters."""
+    if len(words) < 2 * n:
+        return 0.0
+    seen: set[tuple[str, ...]] = set()
+    marked = [False] * len(words)
+    for i, gram in enumerate(zip(*(words[j:] for j in range(n)), strict=False)):
+        if gram in seen:
+            for k in range(i, i + n):
+                marked[k] = True
+        else:
+            seen.add(gram)
+    return sum(ln for ln, m in zip(lens, marked, strict=True) if m) / total
+
+
+def measure(row: RowText) -> tuple[float, dict[str, object]]:
+    worst, why = 0.0, ""
+    details: dict[str, object] = {}
+    lines = row.lines
+    if len(lines) >= 3:
+        frac, chars = line_stats(lines)
+        details["dup_lines"] = round(frac, 3)
+        for r, name in ((frac / DUP_LINES, "duplicate lines"),
+                        (chars / DUP_LINE_CHARS, "duplicate line chars")):
+            if r > worst:
+                worst, why = r, name
+    words = row.words
+    if len(words) >= MIN_WORDS:
+        lens = [len(w) for w in words]
+        total = sum(lens)
+        for n, thr in TOP_NGRAM.items():
+            v = top_ngram_fraction(words, lens, n, total)
+            if v / thr > worst:
+                worst, why = v / thr, f"top {n}-gram"
+        # The duplicated fraction can only fall as n grows, so when the 5-gram one is at most 0.10 (the
+        # smallest threshold) no longer n can fail: skip them (exact, and most rows stop here).
+        v5 = dup_ngram_fraction(words, lens, 5, total)
+        details["dup_5gram_chars"] = round(v5, 3)
+        if v5 / DUP_NGRAM[5] > worst:
+            worst, why = v5 / DUP_NGRAM[5], "duplicated 5-grams"
+        if v5 > DUP_NGRAM[10]:
+            for n in (6, 7, 8, 9, 10):
+                v = dup_ngram_fraction(words, lens, n, total)
+                if v / DUP_NGRAM[n] > worst:
+                    worst, why = v / DUP_NGRAM[n], f"duplicated {n}-grams"
+    details["worst_ratio"] = round(worst, 3)
+    if worst <= 1.0:
+        return 1.0, details
+    details["reason"] = why
+    return max(0.0, 2.0 - worst), details

@@ -1,0 +1,150 @@
+"""Signal `soup`: token soup, word salad and broken text in the response.
+
+Sub-measures (each 1 under its threshold, falling linearly to 0 at its `zero` value; the signal is their
+product). Code (fenced blocks, or a response that is mostly code) is left out of the symbol measures; all
+scripts count as letters (Devanagari vowel signs, Japanese, ... are not symbols).
+- symbol tokens: share of whitespace tokens with no letter or digit, math operators and table bars not
+  counted; threshold 0.25, zero at 0.6 (NeMo's non-alphanumeric cap is 0.25). 8+ tokens;
+- symbol characters: share of non-space characters in Unicode symbol / private-use / control categories,
+  common signs (°, ±, €, →, ≤, •, ...) and ASCII punctuation excluded; threshold 0.15, zero at 0.5.
+  20+ characters;
+- non-words: share of tokens that look like hashes or noise: 4+ letter/digit alternations ("x7q9z2"),
+  a symbol such as # $ % = between letters ("wo#rd"), or 30+ characters that are not a URL or path;
+  threshold 0.15, zero at 0.5;
+- broken unicode: U+FFFD, mojibake ("Ã©", "â€™") and control characters per 100 characters; any costs
+  0.1, 1 per 100 characters or more scores 0;
+- word salad: among determiners ("the", "a", "an") the share followed by a function word ("the of",
+  "a and"). 0.2% in real LLM answers (measured on three datasets here), about 40% in shuffled text. 8+
+  determiners; threshold 0.15, zero at 0.4;
+- stop words: share of words that are common function words; English prose has 35-50%, random vocabulary
+  soup almost none. Only for 40+ words of prose (lines averaging 12+ words, not code); threshold 0.1 (below
+  it is soup), zero at 0.03;
+- mean length of alphabetic words outside 2.5 ... 12 on 20+ such words (Gopher: 3 ... 10 for web pages).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import unicodedata
+
+from qdc.quality._row import RowText
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+DETERMINERS = frozenset({"the", "a", "an"})
+FUNCTION = _words(
+    "the a an of to in and or is are was were for on with as by at from that this it be but not if then "
+    "than so its their his her our your my we they he she you i"
+)
+STOP = _words(
+    "the a an of to in and or is are was were for on with as by at from that this it be but not if then than "
+    "so its their his her our your my we they he she you i can will have has had do does which these those "
+    "there what when how all more one also into about"
+    # the commonest function words of Spanish, French, German, Portuguese and Italian, so Latin-script
+    # answers in those languages are not taken for soup
+    " de la el en que y los se del las un una por con no su para es al lo como pero le les des du et est "
+    "qui dans pour pas sur au avec ce il elle ne par plus sont ou der die das und ist zu den von mit sich "
+    "auf nicht ein eine als auch es er dass em os um uma il di che non per della sono"
+)
+MATH_OR_TABLE = frozenset("=+-*/×÷<>≤≥≈≠?|:()^%#.,")
+FRIENDLY_SIGNS = set("°±×÷€£¥©®™→←↑↓≤≥≠≈√π∞•µ·§¶✓✔★☆")
+MOJIBAKE = re.compile(r"Ã[\x80-\xbf©¨§ª«®±²³´µ¶·¸¹º»¼½¾¿]|â€|Â[\xa0-\xbf]|\ufffd")
+HAS_DIGIT = re.compile(r"\w*\d\w*")
+ALTERNATION = re.compile(r"(?:[^\W\d_]+\d+){2}[^\W\d_]|(?:\d+[^\W\d_]+){2}\d")
+INSIDE_CHARS = frozenset("#$%^&*=~|\\<>{}[]")
+SYMBOL_INSIDE = re.compile(r"[^\W\d_][#$%^&*=~|\\<>{}\[\]][^\W_]")
+URLISH = re.compile(r"^(?:https?://|www\.|[/~.]|[\w.-]+\.[a-z]{2,}\b)")
+ALPHA_WORD = re.compile(r"[^\W\d_]+")
+SYMBOL_TOKEN = re.compile(r"(?<!\S)[^\w\s]+(?!\S)")
+LONG_TOKEN = re.compile(r"(?<!\S)\S{31,}")
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+def _ramp(value: float, threshold: float, zero: float) -> float:
+    if value <= threshold:
+        return 1.0
+    return max(0.0, 1.0 - (value - threshold) / (zero - threshold))
+
+
+def salad_rate(words: list[str]) -> tuple[float, int]:
+    """(share of determiners followed by a function word, number of determiners seen)."""
+    n = bad = 0
+    for a, b in itertools.pairwise(words):
+        if a in DETERMINERS:
+            n += 1
+            if b in FUNCTION:
+                bad += 1
+    return (bad / n if n else 0.0), n
+
+
+def _odd_char(c: str) -> bool:
+    """A non-ASCII character in a symbol, private-use or unassigned category (friendly signs excepted)."""
+    if c in FRIENDLY_SIGNS:
+        return False
+    cat = unicodedata.category(c)
+    return cat[0] == "S" or cat in ("Co", "Cn", "Cc", "Cs")
+
+
+def measure(row: RowText) -> tuple[float, dict[str, object]]:
+    text = row.prose
+    details: dict[str, object] = {}
+    score = 1.0
+    if not text.strip():
+        return 1.0, {}
+    words = row.words
+    if not row.looks_like_code:
+        # Whole-text regex passes (C speed) instead of per-token Python loops: this signal is the hot spot.
+        toks = text.split()
+        if len(toks) >= 8:
+            sym = sum(1 for t in SYMBOL_TOKEN.findall(text) if not MATH_OR_TABLE.issuperset(t))
+            long_tokens = sum(1 for t in LONG_TOKEN.findall(text) if not URLISH.match(t))
+            noise = long_tokens + sum(1 for t in HAS_DIGIT.findall(text)
+                                      if len(t) >= 5 and ALTERNATION.search(t))
+            if not INSIDE_CHARS.isdisjoint(text):
+                noise += len(SYMBOL_INSIDE.findall(text))
+            noise = min(noise, len(toks))
+            details["symbol_tokens"] = round(sym / len(toks), 3)
+            details["non_words"] = round(noise / len(toks), 3)
+            score *= _ramp(sym / len(toks), 0.25, 0.6) * _ramp(noise / len(toks), 0.15, 0.5)
+        n_chars = sum(map(len, toks))
+        if n_chars >= 20:
+            odd = 0
+            if not text.isascii():
+                odd = sum(1 for c in NON_ASCII.findall(text) if _odd_char(c))
+            details["symbol_chars"] = round(odd / n_chars, 3)
+            score *= _ramp(odd / n_chars, 0.15, 0.5)
+        alpha = ALPHA_WORD.findall(text.lower())
+        joined = "".join(alpha)
+        # Word-shape measures only make sense for Latin-script prose (marks split Indic words, CJK has no
+        # spaces), so they run when nearly all letters are ASCII.
+        latin = bool(joined) and (joined.isascii() or len(NON_ASCII.findall(joined)) <= 0.1 * len(joined))
+        per_line = len(toks) / max(len(row.lines), 1)
+        prose = len(alpha) >= 40 and len(alpha) >= 0.5 * len(toks) and per_line >= 12
+        if latin and prose:
+            stop = sum(map(STOP.__contains__, alpha)) / len(alpha)
+            details["stop_words"] = round(stop, 3)
+            score *= 1.0 if stop >= 0.1 else _ramp(0.1 - stop, 0.0, 0.07)
+        if latin and len(alpha) >= 20:
+            mean_len = len(joined) / len(alpha)
+            details["mean_word_length"] = round(mean_len, 2)
+            if mean_len < 2.5:
+                score *= _ramp(2.5 - mean_len, 0.0, 1.0)
+            elif mean_len > 12:
+                score *= _ramp(mean_len - 12, 0.0, 8.0)
+    bad = len(CONTROL.findall(text)) + (0 if text.isascii() else len(MOJIBAKE.findall(text)))
+    broken = bad * 100.0 / max(len(text), 1)
+    if broken:
+        details["broken_per_100_chars"] = round(broken, 3)
+        score *= min(0.9, _ramp(broken, 0.0, 1.0))
+    rate, n_det = salad_rate(words)
+    if n_det >= 8:
+        details["salad_rate"] = round(rate, 3)
+        score *= _ramp(rate, 0.15, 0.4)
+    if score < 1.0:
+        details["reason"] = "token soup / broken text"
+    return score, details

@@ -1,0 +1,66 @@
+"""Signal `truncation`: the response stops mid-sentence, inside a code fence, or with open brackets.
+
+Scores (lower = more surely cut off):
+- 0.05: the last word is a function word that cannot end a sentence ("the", "and", "of", ...);
+- 0.1: the response ends with ',', ':', ';', a dash or an opening bracket;
+- 0.1: an odd number of ``` fences (a code block was never closed);
+- 0.3: more opening than closing brackets of one kind (outside a closed code block);
+- 0.25: a response of 12+ words whose last line ends in a sentence fragment of 4+ words without final
+  punctuation (hashtags, links, list items, code, quote attributions and "= result" lines excepted);
+- 1.0 otherwise. Short answers ("positive", "42", "Paris") never count as truncated: they need no full stop.
+"""
+
+from __future__ import annotations
+
+import re
+
+from qdc.quality._row import CODE_BLOCK_RE, FENCE_RE, RowText
+
+_DANGLING = (
+    "the a an and or of to in with for that is are was were by as from on at but which this these their its "
+    "be will can your my our than into such whose if because while when where who has have had been being"
+)
+DANGLING = frozenset(_DANGLING.split())
+GOOD_END = set(".!?。！？…\"'”’)]}>*_`|~%°")
+BAD_END = set(",:;-–—([{\\&=")
+LIST_ITEM = re.compile(r"^(?:[-*•+]|\d+[.)]|[a-zA-Z][.)]|#+)\s")
+WORD_AT_END = re.compile(r"([^\W_]+)\W*$")
+SENTENCE_END = re.compile(r"[.!?。！？]['\"”’)]*\s")
+PAIRS = (("(", ")"), ("[", "]"), ("{", "}"))
+
+
+def measure(row: RowText) -> tuple[float, dict[str, object]]:
+    text = row.stripped
+    if not text:
+        return 1.0, {}  # the empty signal covers this
+    fences = len(FENCE_RE.findall(text))
+    if fences % 2 == 1:
+        return 0.1, {"reason": "unclosed code fence", "fences": fences}
+    outside = CODE_BLOCK_RE.sub(" ", text) if fences else text
+    for op, cl in PAIRS:
+        gap = outside.count(op) - outside.count(cl)
+        if gap > 0 and not row.looks_like_code:
+            return 0.3, {"reason": f"unclosed '{op}'", "open": gap}
+    if fences and text.endswith(("```", "~~~")):
+        return 1.0, {"end": "code block"}
+    last = text[-1]
+    if last in GOOD_END or not (last.isalnum() or last in BAD_END):
+        return 1.0, {"end": repr(last)}
+    m = WORD_AT_END.search(text[-40:])
+    last_word = m.group(1).lower() if m else ""
+    n_words = len(row.words)
+    if last_word in DANGLING and n_words >= 3:
+        return 0.05, {"reason": f"ends with the function word '{last_word}'"}
+    if last in BAD_END:
+        return 0.1, {"reason": f"ends with {last!r}"}
+    last_line = row.lines[-1] if row.lines else text
+    last_token = last_line.split()[-1] if last_line.split() else ""
+    if last_token.startswith(("#", "@", "http", "www.")) or LIST_ITEM.match(last_line) or row.looks_like_code:
+        return 1.0, {"end": "hashtag, link, list item or code"}
+    # The fragment after the last sentence end: a cut-off sentence leaves several words there; a quote's
+    # attribution ("-C.S. Lewis") or a result ("= 98.9°C") leaves a few or contains '='.
+    fragment = SENTENCE_END.split(last_line)[-1].strip()
+    if n_words >= 12 and len(fragment.split()) >= 4 and "=" not in fragment \
+            and not fragment.startswith(("-", "—", "–", "~")):
+        return 0.25, {"reason": "prose ends without punctuation", "last": fragment[-40:]}
+    return 1.0, {"end": repr(last)}

@@ -1,0 +1,111 @@
+"""Duplicate groups: union-find over matched pairs, and the keep policy that picks each group's survivor.
+
+Keep policies (ties always break by input order, the earlier row wins):
+
+- ``first``: the earliest row in the input;
+- ``longest``: the row with the most characters in the compared text;
+- ``best:COLUMN``: the row with the highest value of a numeric COLUMN (missing / NaN values rank last).
+
+Rows of ``--against`` reference sets rank before every input row, so a group that touches a reference
+row always keeps the reference row (and reference rows are never written anyway).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from qdc.errors import ConfigError, DataError, MissingColumnError
+
+
+class UnionFind:
+    """Disjoint sets over 0..n-1 with path halving and union by size."""
+
+    def __init__(self, n: int) -> None:
+        self.parent = list(range(n))
+        self.size = [1] * n
+
+    def find(self, x: int) -> int:
+        parent = self.parent
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return
+        if self.size[ra] < self.size[rb] or (self.size[ra] == self.size[rb] and rb < ra):
+            ra, rb = rb, ra
+        self.parent[rb] = ra
+        self.size[ra] += self.size[rb]
+
+    def labels(self) -> np.ndarray:
+        """Component label of every element (the label is the component's root)."""
+        return np.fromiter((self.find(x) for x in range(len(self.parent))), dtype=np.int64,
+                           count=len(self.parent))
+
+
+def components(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Connected-component label of each of n items given edges (i, j): chains become one group."""
+    uf = UnionFind(n)
+    for a, b in zip(i.tolist(), j.tolist(), strict=True):
+        uf.union(a, b)
+    return uf.labels()
+
+
+def parse_keep(keep: str) -> tuple[str, str | None]:
+    """'first' | 'longest' | 'best:COLUMN' -> (policy, column)."""
+    if keep in ("first", "longest"):
+        return keep, None
+    if keep.startswith("best:") and keep[5:].strip():
+        return "best", keep[5:].strip()
+    raise ConfigError(f"keep policy {keep!r}: expected first, longest or best:COLUMN (e.g. best:qdc_quality)")
+
+
+def priority(df: pl.DataFrame, texts: pl.Series, keep: str, n_ref: int = 0) -> np.ndarray:
+    """Rank of every row (0 = kept first); `n_ref` reference rows come first in `df` and rank first.
+
+    `df` and `texts` hold the reference rows followed by the input rows.
+    """
+    policy, column = parse_keep(keep)
+    n = texts.len()
+    index = np.arange(n)
+    is_input = (index >= n_ref).astype(np.int64)
+    if policy == "first":
+        order = np.lexsort((index, is_input))
+    elif policy == "longest":
+        length = texts.fill_null("").str.len_chars().to_numpy().astype(np.int64)
+        order = np.lexsort((index, -length, is_input))
+    else:
+        assert column is not None
+        if column not in df.columns:
+            raise MissingColumnError(f"keep policy best:{column}: the input has no column '{column}'")
+        col = df[column]
+        if not col.dtype.is_numeric() and col.dtype != pl.Boolean:
+            raise DataError(f"keep policy best:{column}: column '{column}' is {col.dtype}, expected numbers")
+        values = col.cast(pl.Float64).to_numpy().astype(np.float64)
+        values = np.where(np.isfinite(values), values, -np.inf)
+        missing = (~np.isfinite(values)).astype(np.int64)
+        order = np.lexsort((index, -np.where(missing == 1, 0.0, values), missing, is_input))
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n)
+    return rank
+
+
+def group_keepers(labels: np.ndarray, rank: np.ndarray) -> np.ndarray:
+    """For each item, the item of its group with the lowest rank (itself when it is the survivor)."""
+    n = labels.shape[0]
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    # Sort by (label, rank): the first item of each label run is that group's keeper.
+    order = np.lexsort((rank, labels))
+    sl = labels[order]
+    first = np.ones(n, dtype=bool)
+    first[1:] = sl[1:] != sl[:-1]
+    run = np.cumsum(first) - 1
+    keeper_sorted = order[first][run]
+    keeper = np.empty(n, dtype=np.int64)
+    keeper[order] = keeper_sorted
+    return keeper

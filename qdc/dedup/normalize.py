@@ -1,0 +1,78 @@
+"""Text normalisation for exact matching, and word tokens for MinHash shingles.
+
+Steps (each switchable, applied in this order):
+
+- ``nfkc``: Unicode NFKC (compatibility forms fold: full-width letters, ligatures, non-breaking spaces).
+  Only rows with non-ASCII characters pay for it (ASCII is NFKC-stable).
+- ``case``: Unicode lower-casing.
+- ``punctuation``: every run of Unicode punctuation (category P*) becomes a space. Symbols (S*: ``+ = $ <``)
+  stay, so ``a + b`` and ``a < b`` still differ (but ``f(a, b)`` and ``f a b`` do not).
+- ``whitespace``: runs of whitespace (spaces, tabs, newlines) become one space; ends are trimmed.
+
+MinHash tokens are the ``\\w+`` runs of the text after ``nfkc`` and ``case`` (when enabled), so
+punctuation and whitespace never matter there.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+import polars as pl
+import xxhash
+
+Step = Literal["nfkc", "case", "punctuation", "whitespace"]
+ALL_STEPS: tuple[Step, ...] = ("nfkc", "case", "punctuation", "whitespace")
+
+
+def nfkc(texts: pl.Series) -> pl.Series:
+    """NFKC-normalise the rows that contain non-ASCII characters (the rest are already normal)."""
+    texts = texts.cast(pl.String).fill_null("")
+    mask = texts.str.contains(r"[^\x00-\x7F]")
+    idx = np.flatnonzero(mask.to_numpy())
+    if idx.size == 0:
+        return texts
+    values = texts.gather(idx).to_list()
+    fixed = pl.Series([unicodedata.normalize("NFKC", v) for v in values], dtype=pl.String)
+    return texts.scatter(idx, fixed)
+
+
+def normalise(texts: pl.Series, steps: Sequence[Step] = ALL_STEPS) -> pl.Series:
+    """The exact-match key text of every row, after the chosen steps."""
+    out = texts.cast(pl.String).fill_null("")
+    if "nfkc" in steps:
+        out = nfkc(out)
+    if "case" in steps:
+        out = out.str.to_lowercase()
+    if "punctuation" in steps:
+        out = out.str.replace_all(r"\p{P}+", " ")
+    if "whitespace" in steps:
+        out = out.str.replace_all(r"\s+", " ").str.strip_chars()
+    return out
+
+
+def word_tokens(texts: pl.Series, steps: Sequence[Step] = ALL_STEPS) -> tuple[pl.Series, np.ndarray]:
+    """All ``\\w+`` tokens of all rows as one flat Series, and the number of tokens of each row."""
+    out = texts.cast(pl.String).fill_null("")
+    if "nfkc" in steps:
+        out = nfkc(out)
+    if "case" in steps:
+        out = out.str.to_lowercase()
+    toks = out.str.extract_all(r"\w+")
+    lens = toks.list.len().fill_null(0).to_numpy().astype(np.int64)
+    flat = toks.explode().drop_nulls()
+    return flat, lens
+
+
+def word_hashes(words: pl.Series) -> np.ndarray:
+    """A stable 64-bit hash (xxh3) of every word, hashing each distinct word once."""
+    if words.len() == 0:
+        return np.zeros(0, dtype=np.uint64)
+    uniq = words.unique(maintain_order=True)
+    hashes = np.fromiter((xxhash.xxh3_64_intdigest(w.encode("utf-8")) for w in uniq.to_list()),
+                         dtype=np.uint64, count=uniq.len())
+    table = pl.DataFrame({"w": uniq, "h": pl.Series("h", hashes, dtype=pl.UInt64)})
+    joined = pl.DataFrame({"w": words}).join(table, on="w", how="left", maintain_order="left")
+    return joined["h"].to_numpy()

@@ -1,0 +1,68 @@
+"""What a dedup run found, for `--dry-run`, `--json` and the pipeline summary: group sizes, the largest
+groups with example texts, and the memory a run needs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+SIZE_BUCKETS = ((2, 2), (3, 3), (4, 4), (5, 9), (10, 99), (100, None))
+
+
+def _bucket_name(lo: int, hi: int | None) -> str:
+    if hi is None:
+        return f"{lo}+"
+    return str(lo) if lo == hi else f"{lo}-{hi}"
+
+
+def group_size_histogram(final: np.ndarray, removed: np.ndarray) -> dict[str, int]:
+    """Number of duplicate groups by size (the surviving row plus every row that points at it)."""
+    if not removed.any():
+        return {_bucket_name(lo, hi): 0 for lo, hi in SIZE_BUCKETS}
+    counts = np.bincount(final[removed]) + 1
+    sizes = counts[counts >= 2]
+    out = {}
+    for lo, hi in SIZE_BUCKETS:
+        sel = sizes >= lo if hi is None else (sizes >= lo) & (sizes <= hi)
+        out[_bucket_name(lo, hi)] = int(sel.sum())
+    return out
+
+
+def _snippet(text: str, width: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def largest_groups(final: np.ndarray, removed: np.ndarray, ids: list[str], texts: list[str],
+                   methods: list[str], sims: np.ndarray, is_ref: np.ndarray, top: int = 5,
+                   examples: int = 3, width: int = 100) -> list[dict[str, Any]]:
+    """The `top` largest groups (ties: the earliest survivor first) with a few removed examples each."""
+    rows = np.flatnonzero(removed)
+    if rows.size == 0 or top <= 0:
+        return []
+    counts = np.bincount(final[rows], minlength=final.shape[0])
+    keepers = np.flatnonzero(counts)
+    order = keepers[np.lexsort((keepers, -counts[keepers]))][:top]
+    out = []
+    for k in order.tolist():
+        members = rows[final[rows] == k][:examples]
+        out.append({
+            "size": int(counts[k]) + 1,
+            "kept_id": ids[k],
+            "kept_is_reference": bool(is_ref[k]),
+            "kept_text": _snippet(texts[k], width),
+            "examples": [{"id": ids[m], "method": methods[m], "similarity": round(float(sims[m]), 4),
+                          "text": _snippet(texts[m], width)} for m in members.tolist()],
+        })
+    return out
+
+
+def human_bytes(n: int) -> str:
+    """1234567 -> '1.2 MB' (decimal units)."""
+    value = float(n)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if value < 1000 or unit == "TB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{n} B"

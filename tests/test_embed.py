@@ -92,3 +92,36 @@ def test_real_default_model_loads_offline_and_embeds(tmp_path: Path, monkeypatch
     assert abs(float(x[0] @ x[1]) - 0.7553) < 0.05
     assert float(x[0] @ x[1]) > float(x[0] @ x[2])
     assert model.identity.startswith("st:all-MiniLM-L6-v2:")
+
+
+def test_cuda_without_gpu_falls_back_with_one_notice(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    from qdc.embed.models import resolve_device
+    from qdc.progress import use_reporter
+
+    class Capture:
+        def __init__(self) -> None:
+            self.notices: list[str] = []
+
+        def progress(self, task: str, done: int, total: int | None) -> None:
+            pass
+
+        def notice(self, message: str) -> None:
+            self.notices.append(message)
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    cap = Capture()
+    with use_reporter(cap):
+        assert resolve_device("cuda") == "cpu"
+        assert resolve_device("auto") == "cpu"
+        assert resolve_device("cpu") == "cpu"
+    assert cap.notices == ["--device cuda: no CUDA GPU is visible; embedding on the CPU instead"]
+
+
+def test_unknown_device_is_a_usage_error() -> None:
+    from qdc.embed.models import resolve_device
+    from qdc.errors import ConfigError
+
+    with pytest.raises(ConfigError):
+        resolve_device("tpu")

@@ -90,6 +90,19 @@ class Duplicates:
     method: str
 
 
+def _describe_methods(methods: Any) -> str:
+    """'exact (61 rows), minhash (253 rows)' from the dedup stage's per-method summary."""
+    if isinstance(methods, dict):
+        parts = []
+        for name, info in methods.items():
+            removed = info.get("removed") if isinstance(info, dict) else None
+            parts.append(f"{name} ({removed} rows)" if removed is not None else str(name))
+        return ", ".join(parts)
+    if isinstance(methods, (list, tuple)):
+        return ", ".join(str(m) for m in methods)
+    return str(methods)
+
+
 def duplicates(df: pl.DataFrame, ctx: StageContext, options: dict[str, Any] | None = None) -> Duplicates:
     """Duplicates by the dedup stage (its defaults, or `options`); fallback: exact on normalised text.
 
@@ -100,7 +113,7 @@ def duplicates(df: pl.DataFrame, ctx: StageContext, options: dict[str, Any] | No
     res = run_optional_stage("qdc.dedup", "DedupConfig", df, options or {}, ctx, "dedup options")
     if res is not None:
         removed = res.removed if res.removed is not None else df.clear()
-        method = str(res.summary.get("methods", res.summary.get("method", "dedup stage")))
+        method = _describe_methods(res.summary.get("methods", res.summary.get("method", "dedup stage")))
         return Duplicates(removed.height / n, removed, method)
     keys = [_norm(t) for t in df[schema.TEXT].to_list()]
     first: dict[str, int] = {}

@@ -1,0 +1,65 @@
+"""Run every benchmark and assemble benchmarks/README.md from benchmarks/results/*.md.
+
+Run: .venv/bin/python benchmarks/run_all.py [--quick] [--only embed,dedup,...] [--assemble-only]
+The GPU embedding benchmark needs a CUDA machine and is run there by hand (see its docstring); its last
+results file is kept and included.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ORDER = ["embed", "gpu_embed", "dedup", "scoring", "select", "pipeline", "scale"]
+SCRIPTS = {"embed": "bench_embed.py", "dedup": "bench_dedup.py", "scoring": "bench_scoring.py",
+           "select": "bench_select.py", "pipeline": "bench_pipeline.py", "scale": "bench_scale.py"}
+
+HEADER = """# qdc benchmarks
+
+Every figure below was measured by the scripts in this folder; each section names its machine, date and
+exact command. `make bench` (= `.venv/bin/python benchmarks/run_all.py`) reruns them all and rewrites this
+file; `make bench-quick` is a small smoke run. This machine is shared and noisy: sections quote medians of
+repeats and ratios measured side by side in one run, not lone absolute times.
+"""
+
+
+def assemble() -> None:
+    parts = [HEADER]
+    results = HERE / "results"
+    known = [a for a in ORDER if (results / f"{a}.md").exists()]
+    extra = sorted(p.stem for p in results.glob("*.md") if p.stem not in ORDER)
+    for area in known + extra:
+        parts.append((results / f"{area}.md").read_text(encoding="utf-8").strip())
+    (HERE / "README.md").write_text("\n\n".join(parts) + "\n", encoding="utf-8")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--only", default="")
+    ap.add_argument("--assemble-only", action="store_true")
+    args = ap.parse_args()
+    if not args.assemble_only:
+        wanted = [a for a in args.only.split(",") if a] or list(SCRIPTS)
+        failed = []
+        for area in wanted:
+            script = HERE / SCRIPTS[area]
+            if not script.exists():
+                continue
+            cmd = [sys.executable, str(script)] + (["--quick"] if args.quick else [])
+            print(f"== {area}: {' '.join(cmd)}", flush=True)
+            t0 = time.perf_counter()
+            if subprocess.run(cmd).returncode != 0:
+                failed.append(area)
+            print(f"== {area}: {time.perf_counter() - t0:.0f}s", flush=True)
+        if failed:
+            print(f"failed: {', '.join(failed)}", file=sys.stderr)
+    assemble()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+"""Dataset-level diversity figures (`qdc diversity`): embedding Vendi and its q-orders, MPCD, lexical
+measures, cluster spread, optionally per group.
+
+JSON keys (cli.md): n, vendi (q = 1, cosine kernel on embeddings), vendi_q {"0.1", "0.5", "1", "2", "inf"},
+distinct_1, distinct_2, compression_ratio; and also distinct_3, entropy_1, entropy_2 (nats), self_bleu
+(BLEU-3 on a seeded sample), ngram_vendi (n = 1..4 kernel on a seeded sample), mpcd, tokens, and, when
+rows carry qdc_cluster, clusters / cluster_entropy / cluster_entropy_norm / effective_clusters /
+cluster_coverage. With a group field, `groups` maps each value to the same figures for its rows.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+import polars as pl
+
+from qdc import schema
+from qdc.config import StageConfig
+from qdc.diversity.bleu import self_bleu
+from qdc.diversity.embedding import cluster_spread, mean_pairwise_cosine_distance
+from qdc.diversity.lexical import compression_ratio, distinct_n, ngram_entropy, ngram_vendi, tokenize
+from qdc.diversity.vendi import ORDERS, order_key, vendi_embeddings
+from qdc.embed import FIELD_COLUMNS, EmbedConfig, Embedder, ensure_embeddings
+from qdc.errors import ConfigError
+
+__all__ = ["DiversityConfig", "diversity_report", "run_stage"]
+
+
+class DiversityConfig(StageConfig):
+    """Options of the diversity report."""
+
+    field: Literal["text", "prompt", "response"] = "text"
+    """Which part of each row the lexical measures read."""
+    embeddings: bool = True
+    """Compute the embedding measures (embedding rows that lack qdc_embedding)."""
+    sample: int = 500
+    """Rows (seeded sample) for self-BLEU and the n-gram Vendi score, whose cost grows as rows^2."""
+    bleu_n: int = 3
+    ngram_ns: tuple[int, ...] = (1, 2, 3, 4)
+    group_field: str | None = None
+    max_groups: int = 50
+    seed: int = 0
+
+
+def _sample(n: int, size: int, seed: int) -> np.ndarray:
+    """Sorted indices of a seeded sample without replacement (all rows when n <= size)."""
+    if n <= size:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size=size, replace=False))
+
+
+def _figures(texts: list[str], x: np.ndarray | None, labels: np.ndarray | None, k: int | None,
+             cfg: DiversityConfig) -> dict[str, Any]:
+    docs = [tokenize(t) for t in texts]
+    out: dict[str, Any] = {"n": len(texts)}
+    if x is not None:
+        vq = vendi_embeddings(x, ORDERS)
+        out["vendi"] = vq[1.0]
+        out["vendi_q"] = {order_key(q): v for q, v in vq.items()}
+        out["mpcd"] = mean_pairwise_cosine_distance(x)
+    out["distinct_1"] = distinct_n(docs, 1)
+    out["distinct_2"] = distinct_n(docs, 2)
+    out["distinct_3"] = distinct_n(docs, 3)
+    out["compression_ratio"] = compression_ratio(texts)
+    out["entropy_1"] = ngram_entropy(docs, 1)
+    out["entropy_2"] = ngram_entropy(docs, 2)
+    idx = _sample(len(docs), cfg.sample, cfg.seed)
+    picked = [docs[i] for i in idx]
+    out["self_bleu"] = self_bleu(picked, cfg.bleu_n)
+    out["ngram_vendi"] = ngram_vendi(picked, cfg.ngram_ns)[1.0] if picked else 0.0
+    out["sample"] = len(picked)
+    out["tokens"] = sum(len(d) for d in docs)
+    if labels is not None:
+        out.update(cluster_spread(labels, k))
+    return {key: (round(v, 6) if isinstance(v, float) else v) for key, v in out.items()} | (
+        {"vendi_q": {q: round(v, 6) for q, v in out["vendi_q"].items()}} if "vendi_q" in out else {})
+
+
+def diversity_report(df: pl.DataFrame, cfg: DiversityConfig | None = None,
+                     embed_cfg: EmbedConfig | None = None, embedder: Embedder | None = None) -> dict[str, Any]:
+    """The figures for the whole frame (and per group when cfg.group_field is set)."""
+    cfg = cfg or DiversityConfig()
+    if cfg.sample < 2:
+        raise ConfigError(f"diversity sample must be at least 2 (got {cfg.sample})")
+    column = FIELD_COLUMNS[cfg.field]
+    schema.require_columns(df, column)
+    x: np.ndarray | None = None
+    if cfg.embeddings and df.height:
+        df, x = ensure_embeddings(df, embed_cfg, embedder)
+    texts = df[column].fill_null("").to_list()
+    labels = k = None
+    if schema.CLUSTER in df.columns:
+        labels = df[schema.CLUSTER].fill_null(-1).to_numpy().astype(np.int64)
+        k = int(labels.max()) + 1 if labels.size and labels.max() >= 0 else 0
+    report = _figures(texts, x, labels, k, cfg)
+    if cfg.group_field is not None:
+        if cfg.group_field not in df.columns:
+            raise ConfigError(f"--group-field {cfg.group_field!r}: no such field in the rows")
+        keys = df[cfg.group_field].cast(pl.String).fill_null("(none)").to_numpy()
+        values = sorted(set(keys.tolist()))
+        if len(values) > cfg.max_groups:
+            raise ConfigError(f"--group-field {cfg.group_field!r} has {len(values)} values; at most "
+                              f"{cfg.max_groups} are reported (raise max_groups)")
+        groups = {}
+        for value in values:
+            rows = np.flatnonzero(keys == value)
+            groups[value] = _figures([texts[i] for i in rows], None if x is None else x[rows],
+                                     None if labels is None else labels[rows], k, cfg)
+        report["group_field"] = cfg.group_field
+        report["groups"] = groups
+    return report
+
+
+def run_stage(df: pl.DataFrame, cfg: DiversityConfig, ctx: Any) -> Any:
+    """Pipeline adapter: measures only (rows pass through unchanged; figures go to the summary)."""
+    from qdc.stage import StageResult
+
+    report = diversity_report(df, cfg, ctx.embed, ctx.embedder)
+    return StageResult(df, summary=report)

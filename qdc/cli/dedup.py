@@ -2,16 +2,35 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, List, Optional
+from typing import TYPE_CHECKING, Annotated, Any, List
 
 import typer
 from rich.table import Table
 
 from qdc.cli import app
 from qdc.cli._common import (
-    BadRowsFileOpt, BatchSizeOpt, DeviceOpt, IdFieldOpt, InputArg, Inputs, JsonOpt, ModelOpt, NoCacheOpt,
-    OnBadRowsOpt, OutputOpt, RolesOpt, SeedOpt, State, TemplateOpt, TextFieldOpt, check_output_path, console,
-    embed_config, handle_errors, io_config, print_json,
+    BadRowsFileOpt,
+    BatchSizeOpt,
+    DeviceOpt,
+    IdFieldOpt,
+    InputArg,
+    Inputs,
+    JsonOpt,
+    ModelOpt,
+    NoCacheOpt,
+    OnBadRowsOpt,
+    OutputOpt,
+    RolesOpt,
+    SeedOpt,
+    State,
+    TemplateOpt,
+    TextFieldOpt,
+    check_output_path,
+    console,
+    embed_config,
+    handle_errors,
+    io_config,
+    print_json,
 )
 
 if TYPE_CHECKING:
@@ -79,11 +98,12 @@ def dedup_cmd(
     threshold: Annotated[float, typer.Option(
         "--threshold", help="Jaccard similarity of word n-gram sets that makes a near-duplicate.",
         rich_help_panel=_MH)] = 0.8,
-    num_perm: Annotated[int, typer.Option("--num-perm", help="MinHash permutations.", rich_help_panel=_MH)] = 128,
+    num_perm: Annotated[int, typer.Option(
+        "--num-perm", help="MinHash permutations.", rich_help_panel=_MH)] = 128,
     ngram: Annotated[int, typer.Option("--ngram", help="Words per shingle.", rich_help_panel=_MH)] = 5,
-    bands: Annotated[Optional[int], typer.Option(
+    bands: Annotated[int | None, typer.Option(
         "--bands", help="LSH bands [default: derived from --threshold].", rich_help_panel=_MH)] = None,
-    rows: Annotated[Optional[int], typer.Option(
+    rows: Annotated[int | None, typer.Option(
         "--rows", help="Rows per band [default: derived from --threshold].", rich_help_panel=_MH)] = None,
     no_verify: Annotated[bool, typer.Option(
         "--no-verify", help="Trust the signature estimate instead of computing true Jaccard.",
@@ -97,21 +117,21 @@ def dedup_cmd(
         "--semantic-mode", help="faithful (SemDeDup: compare with every earlier row) or greedy (only with "
         "rows still kept).", rich_help_panel=_SEM)] = "faithful",
     semantic_order: Annotated[str, typer.Option(
-        "--semantic-order", help="Order within a cluster: auto, hard (farthest from centroid survives), easy, "
-        "or keep (the --keep policy).", rich_help_panel=_SEM)] = "auto",
-    clusters: Annotated[Optional[int], typer.Option(
+        "--semantic-order", help="Order within a cluster: auto, hard (farthest from centroid survives), "
+        "easy, or keep (the --keep policy).", rich_help_panel=_SEM)] = "auto",
+    clusters: Annotated[int | None, typer.Option(
         "--clusters", help="k-means clusters [default: 1 (exhaustive) up to 10,000 rows, else sqrt(n)].",
         rich_help_panel=_SEM)] = None,
     model: ModelOpt = "default",
     batch_size: BatchSizeOpt = 64,
     device: DeviceOpt = "auto",
     no_cache: NoCacheOpt = False,
-    against: Annotated[Optional[List[str]], typer.Option(
+    against: Annotated[List[str] | None, typer.Option(
         "--against", help="Reference file (repeatable): remove input rows that duplicate its rows; its rows "
         "are never written.")] = None,
     against_only: Annotated[bool, typer.Option(
         "--against-only", help="With --against: remove only rows that duplicate a reference row.")] = False,
-    removed: Annotated[Optional[str], typer.Option(
+    removed: Annotated[str | None, typer.Option(
         "--removed", help="Write every removed row here, with qdc_dup_of, qdc_dup_method, qdc_dup_similarity "
         "and qdc_dup_ref.")] = None,
     dry_run: Annotated[bool, typer.Option(
@@ -136,16 +156,17 @@ def dedup_cmd(
     """
     from qdc.config import validate_config
     from qdc.dedup import DedupConfig, dedup
+    from qdc.errors import ConfigError
     from qdc.io import write_records
 
     if not dry_run:
         check_output_path(output)
         if json and output == "-":
-            raise typer.BadParameter("--json prints a summary on stdout; pass -o FILE for the rows")
+            raise ConfigError("--json prints a summary on stdout; pass -o FILE for the rows (or --dry-run)")
     if removed is not None and not dry_run:
         check_output_path(removed)
     if against_only and not against:
-        raise typer.BadParameter("--against-only needs --against FILE")
+        raise ConfigError("--against-only needs --against FILE")
     cfg: DedupConfig = validate_config(DedupConfig, {
         "methods": method, "keep": keep, "field": field, "normalize": normalize, "threshold": threshold,
         "num_perm": num_perm, "ngram": ngram, "bands": bands, "rows": rows, "verify": not no_verify,

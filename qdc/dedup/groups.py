@@ -83,7 +83,7 @@ def priority(df: pl.DataFrame, texts: pl.Series, keep: str, n_ref: int = 0) -> n
         if column not in df.columns:
             raise MissingColumnError(f"keep policy best:{column}: the input has no column '{column}'")
         col = df[column]
-        if not col.dtype.is_numeric() and col.dtype != pl.Boolean:
+        if not col.dtype.is_numeric() and col.dtype not in (pl.Boolean, pl.Null):
             raise DataError(f"keep policy best:{column}: column '{column}' is {col.dtype}, expected numbers")
         values = col.cast(pl.Float64).to_numpy().astype(np.float64)
         values = np.where(np.isfinite(values), values, -np.inf)

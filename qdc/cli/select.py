@@ -98,7 +98,7 @@ def select_cmd(
     within: Annotated[str, typer.Option(
         "--within", help="Inside a cluster: softmax, top or random.", rich_help_panel=_S)] = "softmax",
     temperature: Annotated[float, typer.Option(
-        "--temperature", help="Softmax temperature on the standardised score.", rich_help_panel=_S)] = 1.0,
+        "--temperature", help="Softmax temperature on the standardised score.", rich_help_panel=_S)] = 0.2,
     diversity_weight: Annotated[float | None, typer.Option(
         "--diversity-weight", help="kmq/iterative: 0 = pure score (top-B) .. 1 = pure coverage.",
         rich_help_panel=_S)] = None,
@@ -120,7 +120,7 @@ def select_cmd(
     probe: Annotated[int, typer.Option("--probe", help="bandit: rows scored per pull.",
     rich_help_panel=_S)] = 10,
     alpha: Annotated[float, typer.Option("--alpha", help="bandit: UCB exploration.",
-    rich_help_panel=_S)] = 1.0,
+    rich_help_panel=_S)] = 0.2,
     tau: Annotated[float | None, typer.Option(
         "--tau", help="bandit: acceptance threshold on the normalised score [default: warm-up median].",
         rich_help_panel=_S)] = None,

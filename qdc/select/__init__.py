@@ -67,8 +67,8 @@ class SelectConfig(StageConfig):
     niter: int = 25
     allocation: Literal["equal", "proportional"] = "equal"
     within: Literal["softmax", "top", "random"] = "softmax"
-    temperature: float = 1.0
-    """Within-cluster softmax temperature on the standardised score."""
+    temperature: float = 0.2
+    """Within-cluster softmax temperature on the standardised score (0.2 ≈ the original's peakedness)."""
     diversity_weight: float | None = None
     """0 = pure score (top-B), 1 = pure coverage (uniform over clusters); kmq and iterative."""
     # iterative

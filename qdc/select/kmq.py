@@ -5,7 +5,8 @@ Cluster the pool with k-means, split the budget over clusters (`equal` as in the
 leaves small clusters' shortfall unspent), then sample inside each cluster:
 
 - ``softmax``: without replacement with p ∝ exp(z / T), z = the standardised score (the original uses raw
-  1..36 integer scores at T=1; standardising makes T mean the same for any score scale);
+  1..36 integer scores at T=1; standardising makes T mean the same for any score scale; the default
+  T=0.2 on z keeps the original's peakedness: raw scores with a spread of ~5 points at T=1 ≈ z/0.2);
 - ``top``: the highest scores; ``random``: uniform (the original's KMeansRandom).
 
 Sampling without replacement uses Gumbel-top-k keys (key = z/T + Gumbel noise, take the k largest per

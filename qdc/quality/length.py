@@ -8,7 +8,9 @@ The instruction sets an expected scale `lo` (words) and a ceiling `hi`:
 - a request for brevity ("briefly", "concise", "short", "one sentence", "summarize"): lo = 8, hi = 200;
 - an open-ended task ("write", "explain", "describe", "essay", "story", "compare", "code", "step by step",
   "how do/can", "why"): lo = 60, hi = 2,000;
-- anything else: lo = 15, hi = 1,500.
+- anything else: lo = 15, hi = 1,500;
+- a response of at most 5 words that stands in the prompt as a list item (it picks one of the listed
+  options: "positive or negative", "tones: worried, confident, ..."): as a short-answer task.
 Score = (1 - exp(-2 w / lo)) * min(1, sqrt(hi / w)) for a response of w words: 0.86 at w = lo, 0.98 at
 2 lo, saturating, so length is never rewarded beyond what the task calls for; far over `hi` it decays
 slowly (4x hi -> 0.5). This is the graded part of `qdc_quality` (see `qdc.quality.heuristic`).
@@ -90,7 +92,19 @@ def fit(words: int, lo: float, hi: float) -> float:
     return (1.0 - math.exp(-2.0 * words / lo)) * min(1.0, math.sqrt(hi / words))
 
 
+def _listed_option(answer: str, prompt: str) -> bool:
+    """True when `answer` stands in the prompt as an item of a list: between commas, slashes, brackets,
+    line breaks, a colon or "or" (e.g. "positive or negative", "tones: worried, confident, ...")."""
+    if not answer or answer not in prompt:
+        return False
+    pattern = r"(?:^|[,(/:\n•*-]|\bor\b)\s*[\"'(]?" + re.escape(answer) + r"[\"')]?\s*(?:$|[,)/.;?\n]|\bor\b)"
+    return re.search(pattern, prompt) is not None
+
+
 def measure(row: RowText) -> tuple[float, dict[str, object]]:
-    lo, hi, kind = expected(row.prompt)
     w = len(row.words)
+    if 0 < w <= 5 and _listed_option(" ".join(row.words), row.prompt.lower()):
+        # A short answer that is one of the options the prompt lists ("Confident" among named tones).
+        return fit(w, 0.5, 400.0), {"words": w, "expected": "option from the prompt", "lo": 0.5, "hi": 400.0}
+    lo, hi, kind = expected(row.prompt)
     return fit(w, lo, hi), {"words": w, "expected": kind, "lo": lo, "hi": hi}

@@ -6,6 +6,8 @@ import json
 import os
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import orjson
@@ -328,3 +330,43 @@ def test_golden_default_pipeline_ids(tmp_path: Path) -> None:
     assert golden.exists(), "run with QDC_UPDATE_GOLDEN=1 to create the golden file"
     assert ids == golden.read_text()
     assert pl.Series(res.df[schema.ROW_ID]).n_unique() == 400
+
+
+class _Judge(BaseHTTPRequestHandler):
+    """A chat-completions endpoint that scores every answer 5 and counts its calls."""
+
+    calls = 0
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length", 0))
+        body = json.loads(self.rfile.read(length))
+        assert body["messages"]
+        type(self).calls += 1
+        message = {"role": "assistant", "content": '{"score": 5}'}
+        out = json.dumps({"choices": [{"index": 0, "message": message, "finish_reason": "stop"}]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+
+    def log_message(self, *args: object) -> None:
+        return None
+
+
+def test_judge_preset_calls_the_judge_at_most_its_budget(tmp_path: Path, data: Path) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Judge)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    _Judge.calls = 0
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+        p = load_pipeline(ROOT / "configs" / "judge.yaml", [
+            *HASH, "stages.6.budget=20", "stages.8.budget=10", f"stages.7.judge.base_url={url}",
+            "stages.7.judge.cache=false", "stages.6.min_quality=0"])
+        res = run_file(p, str(data), str(tmp_path / "o.jsonl"), workdir=None)
+    finally:
+        server.shutdown()
+    assert 0 < _Judge.calls <= 20
+    assert [s.rows_out for s in res.stages][-3:] == [20, 20, 10]
+    assert res.df[schema.QUALITY].to_list() == pytest.approx([0.8] * 10)  # judge 5 on 1..6 -> 0.8

@@ -140,7 +140,8 @@ def summary(df: pl.DataFrame) -> dict[str, Any]:
     quantiles = {f"p{p}": round(float(q.quantile(p / 100, "nearest") or 0.0), 4) for p in (10, 50, 90)} \
         if q.len() else {}
     mean = q.cast(pl.Float64).mean() if q.len() else None
-    return {"rows": df.height, "mean": round(float(mean), 4) if isinstance(mean, float) else None, **quantiles,
+    return {"rows": df.height, "mean": round(float(mean), 4) if isinstance(mean, float) else None,
+            **quantiles,
             "below_0.5": int((q < 0.5).sum()), "flagged": flagged}
 
 

@@ -3,8 +3,11 @@
 Sub-measures (each 1 under its threshold, falling linearly to 0 at its `zero` value; the signal is their
 product). Code (fenced blocks, or a response that is mostly code) is left out of the symbol measures; all
 scripts count as letters (Devanagari vowel signs, Japanese, ... are not symbols).
-- symbol tokens: share of whitespace tokens with no letter or digit, math operators and table bars not
-  counted; threshold 0.25, zero at 0.6 (NeMo's non-alphanumeric cap is 0.25). 8+ tokens;
+- symbol tokens: share of whitespace tokens with no letter or digit (lone math operators and table bars
+  of 1-2 characters not counted); threshold 0.25, zero at 0.6 (NeMo's non-alphanumeric cap is 0.25).
+  8+ tokens;
+- punctuation characters: share of non-space characters that are not letters or digits; prose has
+  3-8%, arithmetic and tables up to 30%; threshold 0.35, zero at 0.7. 20+ characters;
 - symbol characters: share of non-space characters in Unicode symbol / private-use / control categories,
   common signs (°, ±, €, →, ≤, •, ...) and ASCII punctuation excluded; threshold 0.15, zero at 0.5.
   20+ characters;
@@ -61,6 +64,7 @@ URLISH = re.compile(r"^(?:https?://|www\.|[/~.]|[\w.-]+\.[a-z]{2,}\b)")
 ALPHA_WORD = re.compile(r"[^\W\d_]+")
 SYMBOL_TOKEN = re.compile(r"(?<!\S)[^\w\s]+(?!\S)")
 LONG_TOKEN = re.compile(r"(?<!\S)\S{31,}")
+PUNCT_CHAR = re.compile(r"[^\w\s]")
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
@@ -101,7 +105,7 @@ def measure(row: RowText) -> tuple[float, dict[str, object]]:
         # Whole-text regex passes (C speed) instead of per-token Python loops: this signal is the hot spot.
         toks = text.split()
         if len(toks) >= 8:
-            sym = sum(1 for t in SYMBOL_TOKEN.findall(text) if not MATH_OR_TABLE.issuperset(t))
+            sym = sum(1 for t in SYMBOL_TOKEN.findall(text) if len(t) > 2 or not MATH_OR_TABLE.issuperset(t))
             long_tokens = sum(1 for t in LONG_TOKEN.findall(text) if not URLISH.match(t))
             noise = long_tokens + sum(1 for t in HAS_DIGIT.findall(text)
                                       if len(t) >= 5 and ALTERNATION.search(t))
@@ -113,6 +117,9 @@ def measure(row: RowText) -> tuple[float, dict[str, object]]:
             score *= _ramp(sym / len(toks), 0.25, 0.6) * _ramp(noise / len(toks), 0.15, 0.5)
         n_chars = sum(map(len, toks))
         if n_chars >= 20:
+            punct = len(PUNCT_CHAR.findall(text)) / n_chars
+            details["punct_chars"] = round(punct, 3)
+            score *= _ramp(punct, 0.35, 0.7)
             odd = 0
             if not text.isascii():
                 odd = sum(1 for c in NON_ASCII.findall(text) if _odd_char(c))

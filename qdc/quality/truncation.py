@@ -5,8 +5,9 @@ Scores (lower = more surely cut off):
 - 0.1: the response ends with ',', ':', ';', a dash or an opening bracket;
 - 0.1: an odd number of ``` fences (a code block was never closed);
 - 0.3: more opening than closing brackets of one kind (outside a closed code block);
-- 0.25: a response of 12+ words whose last line ends in a sentence fragment of 4+ words without final
-  punctuation (hashtags, links, list items, code, quote attributions and "= result" lines excepted);
+- 0.25: a response of 12+ words whose last line ends without final punctuation in a sentence fragment of
+  2+ words after a full stop on that line, or is a 4+ word line without one (hashtags, links, list items,
+  code, quote attributions and "= result" lines excepted);
 - 1.0 otherwise. Short answers ("positive", "42", "Paris") never count as truncated: they need no full stop.
 """
 
@@ -59,8 +60,11 @@ def measure(row: RowText) -> tuple[float, dict[str, object]]:
         return 1.0, {"end": "hashtag, link, list item or code"}
     # The fragment after the last sentence end: a cut-off sentence leaves several words there; a quote's
     # attribution ("-C.S. Lewis") or a result ("= 98.9°C") leaves a few or contains '='.
-    fragment = SENTENCE_END.split(last_line)[-1].strip()
-    if n_words >= 12 and len(fragment.split()) >= 4 and "=" not in fragment \
+    pieces = SENTENCE_END.split(last_line)
+    fragment = pieces[-1].strip()
+    # After a full stop on the same line 2 words are enough; a whole line (a sign-off, a name) needs 4.
+    need = 2 if len(pieces) > 1 else 4
+    if n_words >= 12 and len(fragment.split()) >= need and "=" not in fragment \
             and not fragment.startswith(("-", "—", "–", "~")):
         return 0.25, {"reason": "prose ends without punctuation", "last": fragment[-40:]}
     return 1.0, {"end": repr(last)}

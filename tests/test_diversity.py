@@ -1,0 +1,114 @@
+"""Lexical and embedding diversity measures (algorithms.md §3.4 test vectors), the report, the CLI."""
+
+from __future__ import annotations
+
+import orjson
+import numpy as np
+import pytest
+
+from qdc.cli import app
+from qdc.complexity.mtld import mtld_text, tokens
+from qdc.diversity import DiversityConfig, diversity_report
+from qdc.diversity.bleu import self_bleu
+from qdc.diversity.embedding import cluster_spread, mean_pairwise_cosine_distance
+from qdc.diversity.lexical import compression_ratio, distinct_n, ngram_entropy, ngram_vendi, tokenize
+from tests.conftest import write_jsonl
+
+DOCS = ["the cat sat on the mat", "the cat sat on the hat", "a dog ran in the park"]
+TOKS = [tokenize(d) for d in DOCS]
+LR_TEXT = """Measure of textual lexical diversity, computed as the mean length of sequential words in
+                a text that maintains a minimum threshold TTR score.
+
+                Iterates over words until TTR scores falls below a threshold, then increase factor
+                counter by 1 and start over. McCarthy and Jarvis (2010, pg. 385) recommends a factor
+                threshold in the range of [0.660, 0.750].
+                (McCarthy 2005, McCarthy and Jarvis 2010)"""
+
+
+def test_distinct_n():
+    assert distinct_n(TOKS, 1) == pytest.approx(0.611111, abs=1e-6)
+    assert distinct_n(TOKS, 2) == pytest.approx(0.733333, abs=1e-6)
+    assert distinct_n(TOKS, 3) == pytest.approx(0.75, abs=1e-6)
+    # n-grams never cross documents: two one-word docs have no bigrams at all
+    assert distinct_n([["a"], ["b"]], 2) == 0.0
+
+
+def test_self_bleu():
+    assert self_bleu(TOKS, 3) == pytest.approx(0.543693, abs=1e-6)
+    assert self_bleu(TOKS, 4) == pytest.approx(0.520165, abs=1e-6)
+    assert self_bleu([TOKS[0]] * 3, 3) == pytest.approx(1.0)
+    assert self_bleu([["x", "y"], ["p", "q"]], 3) == 0.0
+
+
+def test_compression_and_entropy():
+    assert compression_ratio(DOCS) == pytest.approx(1.0984, abs=1e-4)
+    assert compression_ratio(DOCS * 20) == pytest.approx(18.12, abs=1e-2)
+    assert ngram_entropy(TOKS, 1) == pytest.approx(2.212257, abs=1e-6)
+    assert ngram_entropy(TOKS, 2) == pytest.approx(2.338372, abs=1e-6)
+
+
+def test_mtld_vectors():
+    words = tokens(LR_TEXT)
+    assert len(words) == 57 and len(set(words)) == 39
+    assert len(set(words)) / len(words) == pytest.approx(0.6842105263157895, abs=1e-12)
+    assert mtld_text(LR_TEXT) == pytest.approx(46.79226361031519, abs=1e-6)
+    s1 = "TEST text with some text numbers 42, hyphen-here, and text punctuations."
+    assert tokens(s1) == ["test", "text", "with", "some", "text", "numbers", "hyphenhere", "and", "text",
+                          "punctuations"]
+    assert mtld_text(s1) == pytest.approx(14.000000000000004, abs=1e-9)
+    assert mtld_text("only unique terms in this little string") == 7.0
+    assert mtld_text("") == 0.0
+
+
+def test_mpcd_closed_form_matches_pairs():
+    x = np.random.default_rng(1).normal(size=(30, 6))
+    u = x / np.linalg.norm(x, axis=1, keepdims=True)
+    sims = u @ u.T
+    brute = 1 - (sims.sum() - np.trace(sims)) / (30 * 29)
+    assert mean_pairwise_cosine_distance(x) == pytest.approx(brute, abs=1e-12)
+    assert mean_pairwise_cosine_distance(np.ones((5, 3))) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_cluster_spread():
+    got = cluster_spread(np.array([0, 0, 1, 1]), k=4)
+    assert got["cluster_entropy"] == pytest.approx(np.log(2))
+    assert got["effective_clusters"] == pytest.approx(2.0)
+    assert got["cluster_coverage"] == 0.5
+
+
+def test_ngram_vendi_bounds():
+    assert ngram_vendi([TOKS[0]] * 4)[1.0] == pytest.approx(1.0, abs=1e-9)
+    disjoint = [["a", "b"], ["c", "d"], ["e", "f"]]
+    assert ngram_vendi(disjoint, (1, 2))[1.0] == pytest.approx(3.0, abs=1e-9)
+
+
+def test_report_keys_groups_and_clusters(frame, fake_embedder, fake_embed_cfg):
+    rows = [{"id": str(i), "text": f"sample {i} about topic {i % 3} " * (1 + i % 2), "cat": "ab"[i % 2],
+             "qdc_cluster": i % 3} for i in range(12)]
+    df = frame(rows)
+    rep = diversity_report(df, DiversityConfig(group_field="cat", sample=5), fake_embed_cfg, fake_embedder)
+    for key in ("n", "vendi", "vendi_q", "distinct_1", "distinct_2", "compression_ratio", "self_bleu",
+                "ngram_vendi", "mpcd", "cluster_coverage"):
+        assert key in rep
+    assert set(rep["vendi_q"]) == {"0.1", "0.5", "1", "2", "inf"}
+    assert rep["n"] == 12 and rep["sample"] == 5
+    assert set(rep["groups"]) == {"a", "b"} and rep["groups"]["a"]["n"] == 6
+    assert 1.0 <= rep["vendi"] <= 12
+    again = diversity_report(df, DiversityConfig(group_field="cat", sample=5), fake_embed_cfg, fake_embedder)
+    assert again == rep  # seeded sample: same figures
+
+
+def test_cli_json_and_table(tmp_path, runner):
+    path = write_jsonl(tmp_path / "d.jsonl", [{"id": str(i), "text": d, "g": "xy"[i % 2]}
+                                              for i, d in enumerate(DOCS * 2)])
+    res = runner.invoke(app, ["diversity", str(path), "--json", "--model", "hash:32", "--no-cache"])
+    assert res.exit_code == 0, res.output
+    rep = orjson.loads(res.stdout)
+    assert rep["n"] == 6 and rep["distinct_1"] == pytest.approx(11 / 36, abs=1e-6)
+    res = runner.invoke(app, ["diversity", str(path), "--model", "hash:32", "--group-field", "g"])
+    assert res.exit_code == 0 and res.stdout == ""
+    assert "Vendi" in res.stderr and "distinct-1" in res.stderr
+    res = runner.invoke(app, ["diversity", str(path), "--no-embeddings", "--json"])
+    assert "vendi" not in orjson.loads(res.stdout)
+    res = runner.invoke(app, ["diversity", str(path), "--group-field", "nope", "--no-embeddings"])
+    assert res.exit_code == 2

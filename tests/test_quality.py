@@ -1,0 +1,179 @@
+"""Heuristic quality signals (a positive and a negative case each), scoring, explain, classifier, CLI."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import orjson
+import pytest
+
+from qdc import schema
+from qdc.cli import app
+from qdc.errors import ConfigError, DataError
+from qdc.quality import QualityConfig, explain, get_scorer, score_quality
+from qdc.quality import classifier as clf
+from qdc.quality._row import RowText
+from qdc.quality.heuristic import GATES, score_rows
+from qdc.quality.length import expected, fit
+from tests.conftest import read_jsonl, write_jsonl
+
+GOOD = ("Photosynthesis is the process by which plants turn light into chemical energy. Chlorophyll in the "
+        "leaves absorbs sunlight, which drives the conversion of carbon dioxide and water into glucose. "
+        "Oxygen is released as a by-product, and the glucose fuels the plant's growth.")
+ASK = "Explain how photosynthesis works."
+_words = (GOOD + " The light reactions happen in the thylakoid membranes, and the Calvin cycle runs in the "
+          "stroma of the chloroplast, where the enzyme captures carbon from the air.").split()
+random.Random(0).shuffle(_words)
+SALAD = " ".join(_words)
+
+
+def sig(name: str, response: str, prompt: str = ASK) -> float:
+    return GATES[name](RowText(prompt, response))[0] if name in GATES else \
+        __import__("qdc.quality.length", fromlist=["measure"]).measure(RowText(prompt, response))[0]
+
+
+@pytest.mark.parametrize(("name", "bad"), [
+    ("empty", "   \n "),
+    ("truncation", GOOD[:-60]),
+    ("truncation", GOOD + "\n\n```python\nprint('hi')\n"),
+    ("truncation", "The main reasons are the following: cost, speed, and the"),
+    ("refusal", "I'm sorry, but I cannot help with that request."),
+    ("refusal", "As an AI language model, I don't have personal opinions. " + GOOD),
+    ("repetition", "\n".join(["The plant grows in the sun."] * 8)),
+    ("repetition", " ".join(["light makes sugar in the leaf"] * 12)),
+    ("echo", ASK + " " + ASK),
+    ("soup", "ing the qz ## @@ ~~ %% ^^ !! ;; || xq7z9r2 pl0k8j3 &&& === ... ??? $$$ <<< >>> ** //"),
+    ("soup", SALAD),  # word salad: real words, no syntax
+    ("soup", "The result is Ã©tÃ© and â€™quoted â€™ text with \ufffd\ufffd broken bytes everywhere here."),
+    ("placeholder", "Lorem ipsum dolor sit amet, consectetur adipiscing elit."),
+    ("placeholder", "[Insert your answer here]"),
+    ("length", "Light."),
+])
+def test_signal_flags_bad_and_passes_good(name, bad):
+    assert sig(name, bad) < 0.6, f"{name} missed: {bad[:60]!r}"
+    assert sig(name, GOOD) == 1.0 or (name == "length" and sig(name, GOOD) > 0.7)
+
+
+@pytest.mark.parametrize(("prompt", "answer"), [
+    ("Classify the sentiment of this review as positive or negative: 'I loved every minute.'", "positive"),
+    ("What is 6 times 7?", "42"),
+    ("What is the capital of France?", "Paris"),
+    ("Is the following statement true or false? Water boils at 100 C at sea level.", "True"),
+    ("Which tone fits this email best? Options: formal, casual, angry, worried", "formal"),
+    ("Answer with one word: the opposite of hot.", "cold"),
+])
+def test_short_correct_answers_score_high(frame, prompt, answer):
+    df = score_quality(frame([{"instruction": prompt, "output": answer}]))
+    assert df[schema.QUALITY][0] > 0.9, explain(df, df[schema.ROW_ID][0])
+
+
+def test_length_is_not_rewarded_beyond_the_task():
+    lo, hi, kind = expected("Write an essay about the history of Rome.")
+    assert kind == "open-ended" and lo == 60
+    q, _ = score_rows([ASK] * 2, ["Light.", GOOD])
+    assert q[0] < 0.6 < q[1]
+    assert abs(fit(150, lo, hi) - fit(600, lo, hi)) < 0.01  # saturated: 4x longer earns nothing
+    assert fit(1, 0.5, 400) > 0.98 and fit(1, 0.5, 400) == pytest.approx(fit(40, 0.5, 400), abs=0.02)
+    assert fit(3000, 0.5, 400) < 0.5  # far longer than a short-answer task calls for
+    lo, hi, kind = expected("Summarize this in 20 words: ...")
+    assert (lo, hi) == (10, 70)
+
+
+def test_junk_ranks_below_honest_answers(frame):
+    rows = [{"instruction": ASK, "output": GOOD},
+            {"instruction": ASK, "output": SALAD},
+            {"instruction": ASK, "output": GOOD[: len(GOOD) // 2]},
+            {"instruction": ASK, "output": "I'm sorry, but I can't assist with that."},
+            {"instruction": ASK, "output": ASK}]
+    q = score_quality(frame(rows))[schema.QUALITY].to_list()
+    assert q[0] > 0.8 and max(q[1:]) < 0.35
+
+
+def test_columns_range_and_rerun(frame):
+    df = frame([{"instruction": ASK, "output": GOOD}, {"instruction": ASK, "output": ""}])
+    out = score_quality(df)
+    cols = [c for c in out.columns if c.startswith("qdc_q_")]
+    assert len(cols) == 8 and out[schema.QUALITY].to_list()[1] == 0.0
+    assert all(0.0 <= v <= 1.0 for c in [*cols, schema.QUALITY] for v in out[c].to_list())
+    again = score_quality(out, QualityConfig(signals=("empty", "length")))
+    assert [c for c in again.columns if c.startswith("qdc_q_")] == ["qdc_q_empty", "qdc_q_length"]
+
+
+def test_explain_and_scorer(frame):
+    df = frame([{"id": "a", "instruction": ASK, "output": GOOD}, {"id": "b", "instruction": ASK, "output": "x y"}])
+    info = explain(score_quality(df), "b")
+    assert info["where"].endswith(":2") and info["signals"]["length"]["expected"] == "open-ended"
+    assert info["quality"] == pytest.approx(info["stored"]["qdc_quality"], abs=1e-4)
+    with pytest.raises(DataError, match="no row with id"):
+        explain(df, "zzz")
+    scorer = get_scorer(QualityConfig())
+    got = scorer(df[1:])
+    assert got.shape == (1,) and got[0] == pytest.approx(score_quality(df)[schema.QUALITY][1])
+    assert scorer(df[:0]).shape == (0,)
+
+
+def test_unknown_signal_rejected():
+    with pytest.raises(ValueError, match="unknown signal"):
+        QualityConfig(signals=("nope",))
+
+
+def _pairs(n: int) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    topics = ["rivers", "volcanoes", "bees", "tides", "comets", "glaciers", "forests", "deserts"]
+    good = [{"instruction": f"Explain {t} to a child.", "output": f"{t.title()} are fascinating. " + GOOD}
+            for t in topics[:n]]
+    bad = [{"instruction": f"Explain {t} to a child.", "output": f"{t} " + " ".join(sorted(GOOD.split()))[:90]}
+           for t in topics[:n]]
+    return good, bad
+
+
+def test_classifier_train_save_load_predict(tmp_path, frame, fake_embedder, fake_embed_cfg):
+    good, bad = _pairs(8)
+    model = clf.train(frame(good), frame(bad), fake_embed_cfg, fake_embedder)
+    path = tmp_path / "m.json"
+    clf.save(model, path)
+    text = path.read_text()
+    assert json.loads(text)["format"] == "qdc-quality-classifier"
+    loaded = clf.load(path)
+    p = clf.predict(loaded, frame(good[:2] + bad[:2]), fake_embed_cfg, fake_embedder)
+    assert p[0] > 0.5 > p[3]
+    path.write_text('{"format": "something else"}')
+    with pytest.raises(ConfigError):
+        clf.load(path)
+    with pytest.raises(DataError):
+        clf.train(frame(good[:1]), frame(bad), fake_embed_cfg, fake_embedder)
+
+
+def test_cli_score_quality_explain_and_train(tmp_path: Path, runner):
+    good, bad = _pairs(6)
+    rows = [{"id": "g", **good[0]}, {"id": "b", **bad[0]}]
+    src = write_jsonl(tmp_path / "in.jsonl", rows)
+    res = runner.invoke(app, ["score-quality", str(src)])
+    assert res.exit_code == 0, res.output
+    out = read_jsonl(res.stdout)
+    assert [r["id"] for r in out] == ["g", "b"] and out[0]["qdc_quality"] > out[1]["qdc_quality"]
+    res = runner.invoke(app, ["score-quality", str(src), "--explain", "b"])
+    info = orjson.loads(res.stdout)
+    assert res.exit_code == 0 and info["id"] == "b" and "soup" in info["signals"]
+    assert runner.invoke(app, ["score-quality", str(src), "--explain", "nope"]).exit_code == 1
+    assert runner.invoke(app, ["score-quality", str(src), "--signals", "bogus"]).exit_code == 2
+    g, b = write_jsonl(tmp_path / "g.jsonl", good), write_jsonl(tmp_path / "b.jsonl", bad)
+    model = tmp_path / "q.json"
+    res = runner.invoke(app, ["train-quality", "--good", str(g), "--bad", str(b), "-o", str(model),
+                              "--model", "hash:64", "--no-cache", "--json"])
+    assert res.exit_code == 0, res.output
+    assert orjson.loads(res.stdout)["good"] == 6 and model.exists()
+    res = runner.invoke(app, ["score-quality", str(src), "--scorer", "classifier", "--classifier", str(model),
+                              "--no-cache"])
+    assert res.exit_code == 0, res.output
+    scored = read_jsonl(res.stdout)
+    assert scored[0]["qdc_quality"] > scored[1]["qdc_quality"] and "qdc_q_classifier" in scored[0]
+    res = runner.invoke(app, ["score-quality", str(src), "--scorer", "classifier"])
+    assert res.exit_code == 2  # no model file given
+
+
+def test_score_rows_speed_shape():
+    q, cols = score_rows(["p"] * 3, ["a b c.", "", "word " * 50])
+    assert q.shape == (3,) and np.all((q >= 0) & (q <= 1)) and set(cols) >= {"empty", "soup"}

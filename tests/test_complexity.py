@@ -30,7 +30,7 @@ def averages(path):
                     counts[k] = counts.get(k, 0) + 1
     return json.dumps({k: sums[k] / counts[k] for k in sums})
 ```
-The cost is O(n) = 1 pass, so a 10 GB file takes time proportional to its size; therefore memory stays flat."""
+The cost is O(n) = 1 pass, so a 10 GB file takes time in proportion to size; therefore memory stays flat."""
 
 
 def test_signals_positive_and_negative():
@@ -59,8 +59,8 @@ def test_score_order_range_and_explain(frame):
     out = score_complexity(df)
     c = out[schema.COMPLEXITY].to_list()
     assert 0 <= c[0] < 0.1 < 0.5 < c[1] <= 1
-    assert {f"qdc_c_{k}" for k in ("tokens", "constraints", "questions", "steps", "code_blocks", "ast_nodes",
-                                    "mtld")} <= set(out.columns)
+    names = ("tokens", "constraints", "questions", "steps", "code_blocks", "ast_nodes", "mtld")
+    assert {f"qdc_c_{k}" for k in names} <= set(out.columns)
     info = explain(out, "h")
     assert info["complexity"] == pytest.approx(c[1], abs=1e-4) and info["signals"]["code_blocks"] == 1
 

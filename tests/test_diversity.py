@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import orjson
 import numpy as np
+import orjson
 import pytest
 
 from qdc.cli import app

@@ -7,6 +7,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from typing import ClassVar
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -23,8 +24,8 @@ KEY = "sk-test-secret-123"
 
 
 class _Handler(BaseHTTPRequestHandler):
-    calls: Counter[str] = Counter()
-    auth: list[str] = []
+    calls: ClassVar[Counter[str]] = Counter()
+    auth: ClassVar[list[str]] = []
 
     def log_message(self, *args: object) -> None:  # keep test output clean
         return
@@ -38,7 +39,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         assert self.path.endswith("/chat/completions")
         _Handler.auth.append(self.headers.get("Authorization", ""))

@@ -144,7 +144,8 @@ def test_toml_config(tmp_path: Path) -> None:
 
 
 def test_registry_names_the_issue_stages() -> None:
-    for name in ("embed", "cluster", "dedup", "score-quality", "score-complexity", "select", "check"):
+    for name in ("embed", "cluster", "dedup", "score-quality", "score-complexity", "select", "diversity",
+                 "check"):
         assert name in STAGES
 
 
@@ -275,7 +276,8 @@ def test_cli_run_default_preset_with_budget(tmp_path: Path, runner) -> None:
     assert res.stdout == ""
     m = orjson.loads((tmp_path / "o.jsonl.manifest.json").read_bytes())
     assert [s["stage"] for s in m["stages"]] == ["embed", "cluster", "dedup", "score-quality",
-                                                 "score-complexity", "select"]
+                                                 "score-complexity", "select", "diversity"]
+    assert m["stages"][-1]["summary"]["n"] == 400 and m["stages"][-1]["summary"]["vendi"] > 1
 
 
 def test_cli_quiet_and_json(tmp_path: Path, runner, data: Path) -> None:

@@ -103,7 +103,8 @@ def test_columns_range_and_rerun(frame):
 
 
 def test_explain_and_scorer(frame):
-    df = frame([{"id": "a", "instruction": ASK, "output": GOOD}, {"id": "b", "instruction": ASK, "output": "x y"}])
+    df = frame([{"id": "a", "instruction": ASK, "output": GOOD},
+                {"id": "b", "instruction": ASK, "output": "x y"}])
     info = explain(score_quality(df), "b")
     assert info["where"].endswith(":2") and info["signals"]["length"]["expected"] == "open-ended"
     assert info["quality"] == pytest.approx(info["stored"]["qdc_quality"], abs=1e-4)
@@ -124,8 +125,8 @@ def _pairs(n: int) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
     topics = ["rivers", "volcanoes", "bees", "tides", "comets", "glaciers", "forests", "deserts"]
     good = [{"instruction": f"Explain {t} to a child.", "output": f"{t.title()} are fascinating. " + GOOD}
             for t in topics[:n]]
-    bad = [{"instruction": f"Explain {t} to a child.", "output": f"{t} " + " ".join(sorted(GOOD.split()))[:90]}
-           for t in topics[:n]]
+    junk = " ".join(sorted(GOOD.split()))[:90]
+    bad = [{"instruction": f"Explain {t} to a child.", "output": f"{t} {junk}"} for t in topics[:n]]
     return good, bad
 
 

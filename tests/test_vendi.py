@@ -10,7 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qdc.diversity.vendi import (
-    ORDERS, gram_dual, intdiv_kernel, order_key, vendi_embeddings, vendi_from_eigenvalues, vendi_kernel,
+    ORDERS,
+    gram_dual,
+    intdiv_kernel,
+    order_key,
+    vendi_embeddings,
+    vendi_from_eigenvalues,
+    vendi_kernel,
 )
 
 INF = float("inf")

@@ -136,11 +136,14 @@ def duplicates(df: pl.DataFrame, ctx: StageContext, options: dict[str, Any] | No
 def vendi_of(x: np.ndarray) -> float:
     """Vendi score (order 1) with the cosine kernel: exp of the entropy of the eigenvalues of X^T X / n.
 
-    X has unit rows, so the n x n kernel K = X X^T / n shares its non-zero eigenvalues with the d x d
-    matrix X^T X / n, which is far cheaper for n >> d.
+    Uses `qdc.diversity.vendi.vendi_embeddings` when installed. X has unit rows, so the n x n kernel
+    K = X X^T / n shares its non-zero eigenvalues with the d x d matrix X^T X / n, far cheaper for n >> d.
     """
     if x.shape[0] == 0:
         return 0.0
+    div = optional("qdc.diversity.vendi", "vendi_embeddings")
+    if div is not None:  # the diversity module's implementation (same formula, with eigenvalue clipping)
+        return float(div.vendi_embeddings(x, (1.0,))[1.0])
     x64 = x.astype(np.float64)
     lam = np.linalg.eigvalsh(x64.T @ x64 / x64.shape[0])
     lam = lam[lam > 1e-12]
@@ -153,12 +156,6 @@ def vendi(df: pl.DataFrame, ctx: StageContext) -> tuple[float, pl.DataFrame]:
     from qdc.embed import ensure_embeddings
 
     df, x = ensure_embeddings(df, ctx.embed, ctx.embedder)
-    div = optional("qdc.diversity", "vendi_score")
-    if div is not None:
-        try:
-            return float(div.vendi_score(x)), df
-        except TypeError:  # a different signature than expected: the reference formula below is the same
-            pass
     return vendi_of(x), df
 
 

@@ -60,6 +60,7 @@ register_stage("dedup", "qdc.dedup", "DedupConfig", summary="remove duplicates (
 register_stage("score-quality", "qdc.quality", "QualityConfig", summary="add qdc_quality")
 register_stage("score-complexity", "qdc.complexity", "ComplexityConfig", summary="add qdc_complexity")
 register_stage("select", "qdc.select", "SelectConfig", summary="keep a budgeted subset")
+register_stage("diversity", "qdc.diversity", "DiversityConfig", summary="measure diversity (rows unchanged)")
 register_stage("check", "qdc.check", "CheckConfig", summary="fail (exit 3) when a policy check fails")
 
 RunFn = Callable[..., Any]

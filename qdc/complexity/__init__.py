@@ -100,5 +100,6 @@ def run_stage(df: pl.DataFrame, cfg: ComplexityConfig, ctx: Any) -> Any:
 
     out = score_complexity(df, cfg)
     c = out[schema.COMPLEXITY].to_numpy()
-    return StageResult(out, summary={"scorer": cfg.scorer, "mean": round(float(c.mean()), 4) if c.size else None,
+    mean = round(float(c.mean()), 4) if c.size else None
+    return StageResult(out, summary={"scorer": cfg.scorer, "mean": mean,
                                      "p90": round(float(np.quantile(c, 0.9)), 4) if c.size else None})

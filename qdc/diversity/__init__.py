@@ -78,7 +78,8 @@ def _figures(texts: list[str], x: np.ndarray | None, labels: np.ndarray | None, 
 
 
 def diversity_report(df: pl.DataFrame, cfg: DiversityConfig | None = None,
-                     embed_cfg: EmbedConfig | None = None, embedder: Embedder | None = None) -> dict[str, Any]:
+                     embed_cfg: EmbedConfig | None = None,
+                     embedder: Embedder | None = None) -> dict[str, Any]:
     """The figures for the whole frame (and per group when cfg.group_field is set)."""
     cfg = cfg or DiversityConfig()
     if cfg.sample < 2:

@@ -8,7 +8,7 @@ import numpy as np
 def mean_pairwise_cosine_distance(x: np.ndarray) -> float:
     """1 - mean cosine over pairs i != j, exact in O(n d): (|s|^2 - n) / (n (n - 1)), s = sum of unit rows.
 
-    Zero rows count as unit rows would not; they are left as they are (cosine 0 with everything).
+    Zero rows stay zero (cosine 0 with everything) and are left out of the diagonal term.
     """
     x = np.asarray(x, dtype=np.float64)
     n = x.shape[0]

@@ -22,9 +22,13 @@ from qdc.errors import ConfigError, DataError
 from qdc.quality.heuristic import SIGNALS, explain_row, score_rows
 from qdc.quality.judge import JudgeConfig
 
-__all__ = ["SIGNALS", "JudgeConfig", "QualityConfig", "explain", "get_scorer", "run_stage", "score_quality"]
+__all__ = ["JUNK_THRESHOLD", "SIGNALS", "JudgeConfig", "QualityConfig", "explain", "get_scorer", "run_stage",
+           "score_quality"]
 
 JUDGE_ERROR = schema.QUALITY_SIGNAL_PREFIX + "judge_error"
+JUNK_THRESHOLD = 0.3
+"""Heuristic qdc_quality below this means a clear defect (one gate near 0); honest answers, even terse
+ones to open questions, stay above it (a one-word reply to an open question scores about 0.42)."""
 
 
 class QualityConfig(StageConfig):

@@ -183,14 +183,28 @@ EMAIL_SITUATIONS = [("ask a landlord to fix a leaking tap", "landlord", "the kit
                     ("ask a neighbour to keep the noise down at night", "neighbour", "I start work early")]
 
 
+OPENERS = {"formal": ["I am writing to you regarding the matter below.", "Please allow me to raise the following."],
+           "friendly": ["Hope your week is going well!", "Quick note from me today."],
+           "polite": ["I hope you are well.", "I hope this message finds you well."],
+           "brief": ["", "Short one:"]}
+ASKS = ["Could we find a solution this week?", "Would you be able to look into it when convenient?",
+        "Please tell me what would work for you.", "I would appreciate a reply by Friday if possible.",
+        "Let me know if you need anything else from me."]
+CLOSINGS = ["Best regards", "Kind regards", "Thanks again", "Many thanks", "Sincerely", "Cheers"]
+DETAILS = ["I can share more details if that helps.", "I have attached a short summary.",
+           "I am free most afternoons for a call.", "This has been on my mind for a few days.",
+           "I know you are busy, so I kept this short.", ""]
+
+
 def email_task(rng: random.Random) -> Row:
     goal, to, why = rng.choice(EMAIL_SITUATIONS)
     name = rng.choice(NAMES)
-    tone = rng.choice(["polite", "friendly", "formal", "brief"])
+    tone = rng.choice(list(OPENERS))
     ins = f"Write a {tone} email to {goal}. Sign it as {name}."
-    out = (f"Subject: {goal[0].upper() + goal[1:]}\n\nDear {to.title()},\n\nI hope you are well. I am writing "
-           f"because {why}. I would be grateful if we could find a solution soon. Please let me know what "
-           f"works for you.\n\nThank you for your time.\n\nBest regards,\n{name}")
+    body = " ".join(x for x in [rng.choice(OPENERS[tone]), f"I am getting in touch because {why}.",
+                                rng.choice(DETAILS), rng.choice(ASKS)] if x)
+    out = (f"Subject: {goal[0].upper() + goal[1:]}\n\nDear {to.title()},\n\n{body}\n\n"
+           f"{rng.choice(CLOSINGS)},\n{name}")
     return {"instruction": ins, "input": "", "output": out, "task": "email"}
 
 
@@ -318,36 +332,54 @@ def junk(row: Row, kind: str, rng: random.Random) -> Row:
     return new
 
 
+def _grams(row: Row) -> set[tuple[str, ...]]:
+    words = " ".join([row["instruction"], row["input"], row["output"]]).lower().split()
+    return {tuple(words[i:i + 3]) for i in range(max(1, len(words) - 2))}
+
+
 def generate(n_base: int, seed: int) -> tuple[list[dict[str, str]], dict[str, list[str]]]:
     rng = random.Random(seed)
     funcs, weights = zip(*FAMILIES, strict=True)
     base: list[Row] = []
-    seen: set[tuple[str, str, str]] = set()
-    while len(base) < n_base:
-        row = rng.choices(funcs, weights=weights)[0](rng)
-        key = (row["instruction"], row["input"], row["output"])
-        if key in seen:  # base rows are distinct; duplicates are only the planted ones
+    shingles: dict[str, list[set[tuple[str, ...]]]] = {}
+    misses = dict.fromkeys(funcs, 0)
+    quota = {f: round(w * n_base) for f, w in FAMILIES}
+    taken = dict.fromkeys(funcs, 0)
+    while any(misses[f] < 300 and taken[f] < quota[f] for f in funcs):
+        func = rng.choices(funcs, weights=weights)[0]
+        if misses[func] >= 300 or taken[func] >= quota[func]:  # full, or no new variety left
             continue
-        seen.add(key)
+        row = func(rng)
+        # Base rows must not be near-duplicates of each other (word 3-gram Jaccard < 0.5 within a
+        # family), so the only duplicates in the file are the planted ones.
+        grams = _grams(row)
+        family = shingles.setdefault(row["task"], [])
+        if any(len(grams & g) / max(1, len(grams | g)) >= 0.5 for g in family):
+            misses[func] += 1
+            continue
+        misses[func] = 0
+        taken[func] += 1
+        family.append(grams)
         base.append(row)
+    n_found, requested = len(base), n_base
     planted: dict[str, list[str]] = {k: [] for k in (
         "exact_duplicate", "near_duplicate", "paraphrase", "junk_empty", "junk_truncated", "junk_refusal",
         "junk_repetitive", "junk_echo", "junk_soup", "junk_placeholder")}
     extra: list[tuple[str, Row, str]] = []  # (kind, row, original index)
-    for _ in range(n_base // 25):
-        i = rng.randrange(n_base)
+    for _ in range(requested // 25):
+        i = rng.randrange(n_found)
         extra.append(("exact_duplicate", dict(base[i]), str(i)))
-    for _ in range(n_base // 20):
-        i = rng.randrange(n_base)
+    for _ in range(requested // 20):
+        i = rng.randrange(n_found)
         extra.append(("near_duplicate", near_dup(base[i], rng), str(i)))
-    for _ in range(n_base // 30):
-        i = rng.randrange(n_base)
+    for _ in range(requested // 30):
+        i = rng.randrange(n_found)
         p = paraphrase(base[i])
         if p is not None:
             extra.append(("paraphrase", p, str(i)))
     for kind in ("empty", "truncated", "refusal", "repetitive", "echo", "soup", "placeholder"):
-        for _ in range(max(3, n_base // 100)):
-            i = rng.randrange(n_base)
+        for _ in range(max(3, requested // 100)):
+            i = rng.randrange(n_found)
             extra.append((f"junk_{kind}", junk(base[i], kind, rng), str(i)))
     # Interleave planted rows at random positions so order does not give them away.
     rows: list[tuple[str | None, Row, str | None]] = [(None, r, None) for r in base]

@@ -178,3 +178,17 @@ def test_cli_score_quality_explain_and_train(tmp_path: Path, runner):
 def test_score_rows_speed_shape():
     q, cols = score_rows(["p"] * 3, ["a b c.", "", "word " * 50])
     assert q.shape == (3,) and np.all((q >= 0) & (q <= 1)) and set(cols) >= {"empty", "soup"}
+
+
+def test_numpy_ngram_path_matches_python_path():
+    from qdc.quality.repetition import NgramIndex, dup_ngram_fraction, top_ngram_fraction
+
+    rng = random.Random(1)
+    for _ in range(20):
+        words = [rng.choice("a b c d e f the of plant light".split()) for _ in range(rng.randint(12, 400))]
+        lens = [len(w) for w in words]
+        index, total = NgramIndex(words, lens), sum(lens)
+        for n in (2, 3, 4):
+            assert index.top_fraction(n) == pytest.approx(top_ngram_fraction(words, lens, n, total))
+        for n in range(5, 11):
+            assert index.dup_fraction(n) == pytest.approx(dup_ngram_fraction(words, lens, n, total))

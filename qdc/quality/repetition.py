@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+import numpy as np
+
 from qdc.quality._row import RowText
 
 TOP_NGRAM = {2: 0.20, 3: 0.18, 4: 0.16}
@@ -67,6 +69,54 @@ def dup_ngram_fraction(words: list[str], lens: list[int], n: int, total: int) ->
     return sum(ln for ln, m in zip(lens, marked, strict=True) if m) / total
 
 
+class NgramIndex:
+    """Collision-free integer ids of a word list's n-grams, built incrementally with numpy (for long texts,
+    where per-tuple Python loops dominate the scorer's time)."""
+
+    def __init__(self, words: list[str], lens: list[int]) -> None:
+        vocab: dict[str, int] = {}
+        self.ids = np.fromiter((vocab.setdefault(w, len(vocab)) for w in words), dtype=np.int64,
+                               count=len(words))
+        self.lens = np.asarray(lens, dtype=np.int64)
+        self.total = int(self.lens.sum())
+        self.base = len(vocab) + 1
+        self.keys = {1: self.ids}
+
+    def grams(self, n: int) -> np.ndarray:
+        """Dense ids of the n-grams at positions 0 .. len - n (equal ids = equal n-grams)."""
+        if n not in self.keys:
+            prev = self.grams(n - 1)
+            raw = prev[:-1] * self.base + self.ids[n - 1:]
+            self.keys[n] = np.unique(raw, return_inverse=True)[1].astype(np.int64)
+        return self.keys[n]
+
+    def top_fraction(self, n: int) -> float:
+        keys = self.grams(n)
+        if keys.size < 2:
+            return 0.0
+        counts = np.bincount(keys)
+        top = int(counts.max())
+        if top < 2:
+            return 0.0
+        first = int(np.flatnonzero(counts[keys] == top)[0])  # ties: the n-gram that occurs first
+        return float(top * self.lens[first:first + n].sum() / self.total)
+
+    def dup_fraction(self, n: int) -> float:
+        keys = self.grams(n)
+        if keys.size < n:
+            return 0.0
+        _, first = np.unique(keys, return_index=True)
+        dup = np.ones(keys.size, dtype=bool)
+        dup[first] = False
+        pos = np.flatnonzero(dup)
+        size = self.ids.size + n + 1
+        cover = np.cumsum(np.bincount(pos, minlength=size) - np.bincount(pos + n, minlength=size))
+        return float(self.lens[cover[: self.ids.size] > 0].sum() / self.total)
+
+
+LONG = 300  # words: from here on the numpy path is faster than Python tuples
+
+
 def measure(row: RowText) -> tuple[float, dict[str, object]]:
     worst, why = 0.0, ""
     details: dict[str, object] = {}
@@ -82,19 +132,20 @@ def measure(row: RowText) -> tuple[float, dict[str, object]]:
     if len(words) >= MIN_WORDS:
         lens = [len(w) for w in words]
         total = sum(lens)
+        index = NgramIndex(words, lens) if len(words) >= LONG else None
         for n, thr in TOP_NGRAM.items():
-            v = top_ngram_fraction(words, lens, n, total)
+            v = index.top_fraction(n) if index else top_ngram_fraction(words, lens, n, total)
             if v / thr > worst:
                 worst, why = v / thr, f"top {n}-gram"
         # The duplicated fraction can only fall as n grows, so when the 5-gram one is at most 0.10 (the
         # smallest threshold) no longer n can fail: skip them (exact, and most rows stop here).
-        v5 = dup_ngram_fraction(words, lens, 5, total)
+        v5 = index.dup_fraction(5) if index else dup_ngram_fraction(words, lens, 5, total)
         details["dup_5gram_chars"] = round(v5, 3)
         if v5 / DUP_NGRAM[5] > worst:
             worst, why = v5 / DUP_NGRAM[5], "duplicated 5-grams"
         if v5 > DUP_NGRAM[10]:
             for n in (6, 7, 8, 9, 10):
-                v = dup_ngram_fraction(words, lens, n, total)
+                v = index.dup_fraction(n) if index else dup_ngram_fraction(words, lens, n, total)
                 if v / DUP_NGRAM[n] > worst:
                     worst, why = v / DUP_NGRAM[n], f"duplicated {n}-grams"
     details["worst_ratio"] = round(worst, 3)

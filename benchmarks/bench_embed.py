@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, SHARED_DATA, instruction_text, machine, read_jsonl, write_results  # noqa: E402
+from common import SHARED_DATA, instruction_text, machine, read_jsonl, write_results
 
-from qdc.embed import EmbedConfig, embed_texts  # noqa: E402
-from qdc.embed.models import SentenceTransformerEmbedder, StaticEmbedder  # noqa: E402
+from qdc.embed import EmbedConfig, embed_texts
+from qdc.embed.models import SentenceTransformerEmbedder, StaticEmbedder
 
 
 def load_texts(n: int) -> list[str]:

@@ -43,7 +43,8 @@ def main() -> None:
 
     models = load_models_module()
     if args.texts:
-        texts = [json.loads(line)["text"] for line in open(args.texts, encoding="utf-8") if line.strip()]
+        lines = Path(args.texts).read_text(encoding="utf-8").splitlines()
+        texts = [json.loads(line)["text"] for line in lines if line.strip()]
     else:
         sys.path.insert(0, str(ROOT / "benchmarks"))
         from bench_embed import load_texts

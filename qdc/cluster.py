@@ -140,7 +140,7 @@ def cluster_summary(df: pl.DataFrame, examples: int = 2, width: int = 80) -> lis
     sort_by = [schema.CLUSTER_DISTANCE, "_i"] if schema.CLUSTER_DISTANCE in df.columns else ["_i"]
     for (cid,), group in frame.sort(sort_by).group_by([schema.CLUSTER], maintain_order=False):
         texts = [" ".join(t.split())[:width] for t in group["_t"].head(examples).to_list()]
-        item: dict[str, object] = {"cluster": int(cid), "size": group.height, "examples": texts}  # type: ignore[call-overload]
+        item: dict[str, object] = {"cluster": int(cid), "size": group.height, "examples": texts}
         if schema.CLUSTER_DISTANCE in group.columns:
             item["mean_distance"] = round(float(group[schema.CLUSTER_DISTANCE].mean() or 0.0), 4)  # type: ignore[arg-type]
         out.append(item)

@@ -89,10 +89,7 @@ def detect_format(path: str | os.PathLike[str]) -> str:
 
 def _read_bytes(path: str, fmt: str) -> bytes:
     try:
-        if path == STDIO:
-            data = sys.stdin.buffer.read()
-        else:
-            data = Path(path).read_bytes()
+        data = sys.stdin.buffer.read() if path == STDIO else Path(path).read_bytes()
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
     except IsADirectoryError:
@@ -429,7 +426,7 @@ def write_records(df: pl.DataFrame, path: str | os.PathLike[str], fmt: str | Non
             import zstandard
 
             with open(tmp, "wb") as raw, zstandard.ZstdCompressor(level=3).stream_writer(raw) as zw:
-                _write_jsonl_stream(df, zw)  # type: ignore[arg-type]
+                _write_jsonl_stream(df, zw)
         else:
             with open(tmp, "wb") as fh:
                 _write_jsonl_stream(df, fh)

@@ -32,7 +32,8 @@ class _NullReporter:
         log.info(message)
 
 
-_current: ContextVar[Reporter] = ContextVar("qdc_reporter", default=_NullReporter())
+_NULL = _NullReporter()
+_current: ContextVar[Reporter] = ContextVar("qdc_reporter", default=_NULL)
 
 
 def progress(task: str, done: int, total: int | None = None) -> None:

@@ -151,7 +151,9 @@ def resolve(row: dict[str, Any], spec: TextSpec) -> tuple[str, str, str]:
         if not isinstance(turns, list):
             raise RowTextError(f"field '{key}' is {'missing' if turns is None else _type_name(turns)}, "
                                "expected a list of messages")
-        picked, prompt, response = [], [], []
+        picked: list[str] = []
+        prompt_parts: list[str] = []
+        response_parts: list[str] = []
         for turn in turns:
             if not isinstance(turn, dict):
                 raise RowTextError(f"a message in '{key}' is {_type_name(turn)}, expected an object")
@@ -161,8 +163,8 @@ def resolve(row: dict[str, Any], spec: TextSpec) -> tuple[str, str, str]:
             if role in spec.roles:
                 picked.append(content)
             if role in PROMPT_ROLES:
-                prompt.append(content)
+                prompt_parts.append(content)
             elif role == "assistant":
-                response.append(content)
-        return _join(picked), _join(prompt), _join(response)
+                response_parts.append(content)
+        return _join(picked), _join(prompt_parts), _join(response_parts)
     raise RowTextError(f"unknown text scheme {scheme!r}")

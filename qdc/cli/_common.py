@@ -8,12 +8,19 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import click
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from qdc.errors import ConfigError, QdcError
 
@@ -129,10 +136,10 @@ def handle_errors(fn: F) -> F:
 InputArg = Annotated[str, typer.Argument(help="Input file (.jsonl, .jsonl.gz, .jsonl.zst, .parquet) or '-'.",
                                          show_default=True)]
 OutputOpt = Annotated[str, typer.Option("--output", "-o", help="Output file or '-' for stdout (JSONL).")]
-TextFieldOpt = Annotated[Optional[str], typer.Option(
+TextFieldOpt = Annotated[str | None, typer.Option(
     "--text-field", help="Field with the text to analyse [default: text, else instruction/output, else messages].",
     rich_help_panel="Input")]
-TemplateOpt = Annotated[Optional[str], typer.Option(
+TemplateOpt = Annotated[str | None, typer.Option(
     "--template", help="Build the text from fields, e.g. '{instruction}\\n\\n{output}'.", rich_help_panel="Input")]
 RolesOpt = Annotated[str, typer.Option(
     "--roles", help="Chat rows: which roles' turns form the text.", rich_help_panel="Input")]
@@ -141,7 +148,7 @@ IdFieldOpt = Annotated[str, typer.Option(
 OnBadRowsOpt = Annotated[str, typer.Option(
     "--on-bad-rows", help="error: stop at the first bad line; skip: quarantine bad lines and go on.",
     rich_help_panel="Input")]
-BadRowsFileOpt = Annotated[Optional[str], typer.Option(
+BadRowsFileOpt = Annotated[str | None, typer.Option(
     "--bad-rows-file", help="Where --on-bad-rows skip writes bad lines [default: OUTPUT.bad-rows.jsonl].",
     rich_help_panel="Input")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for every random step.")]
@@ -178,8 +185,10 @@ def embed_config(model: str, batch_size: int, device: str, no_cache: bool, field
 
     if batch_size < 1:
         raise ConfigError(f"--batch-size must be at least 1 (got {batch_size})")
-    return validate_config(EmbedConfig, {"model": model, "batch_size": batch_size, "device": device,
-                                         "cache": not no_cache, "field": field, "force": force}, "options")  # type: ignore[no-any-return]
+    cfg: EmbedConfig = validate_config(
+        EmbedConfig, {"model": model, "batch_size": batch_size, "device": device, "cache": not no_cache,
+                      "field": field, "force": force}, "options")
+    return cfg
 
 
 class Inputs:

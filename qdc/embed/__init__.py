@@ -70,7 +70,7 @@ def embed_texts(
     cache = EmbeddingCache(cache_dir, model.identity) if cfg.cache else None
     found = cache.get(keys) if cache else {}
     todo_keys = list(dict.fromkeys(k for k in keys if k not in found))
-    by_key = {k: t for k, t in zip(keys, texts, strict=True)}
+    by_key = dict(zip(keys, texts, strict=True))
     if todo_keys:
         # Longest first so each batch pads to similar lengths (sentence-transformers does the same).
         todo_keys.sort(key=lambda k: -len(by_key[k]))

@@ -41,7 +41,8 @@ def l2_normalise(x: np.ndarray) -> np.ndarray:
     """Rows scaled to unit length (zero rows stay zero), as float32."""
     x = np.asarray(x, dtype=np.float32)
     norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
+    out: np.ndarray = np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
+    return out
 
 
 def _dir_identity(path: Path) -> str:

@@ -1,4 +1,3 @@
-# ruff: noqa: E501
 """Selection quality, downstream proxy, and kmq speed/memory (`qdc select`).
 
 1. Instruction mix from ../shared/data: real sources are the ground-truth tasks (imbalanced sizes), plus

@@ -99,10 +99,8 @@ def bandit(pool: Pool, budget: int, cfg: Any, rng: np.random.Generator, feedback
     if lo_hi is None:
         lo_hi = (float(all_warm.min()), float(all_warm.max())) if all_warm.size else (0.0, 1.0)
     lo, hi = lo_hi
-    if cfg.tau is not None:
-        tau = float(cfg.tau)
-    else:
-        tau = float(np.median(norm(all_warm, lo, hi))) if all_warm.size else 0.5
+    warm_median = float(np.median(norm(all_warm, lo, hi))) if all_warm.size else 0.5
+    tau = float(cfg.tau) if cfg.tau is not None else warm_median
 
     def update(c: int, probe: list[int], raw: np.ndarray, rnd_no: int) -> None:
         nonlocal total

@@ -8,6 +8,7 @@ Scores (lower = more surely cut off):
 - 0.25: a response of 12+ words whose last line ends without final punctuation in a sentence fragment of
   2+ words after a full stop on that line, or is a 4+ word line without one (hashtags, links, list items,
   code, quote attributions and "= result" lines excepted);
+- 0.3: the last item of a list stops without the final punctuation that 80%+ of the other items have.
 - 1.0 otherwise. Short answers ("positive", "42", "Paris") never count as truncated: they need no full stop.
 """
 
@@ -56,6 +57,12 @@ def measure(row: RowText) -> tuple[float, dict[str, object]]:
         return 0.1, {"reason": f"ends with {last!r}"}
     last_line = row.lines[-1] if row.lines else text
     last_token = last_line.split()[-1] if last_line.split() else ""
+    if LIST_ITEM.match(last_line) and not row.looks_like_code:
+        # A list whose other items end with punctuation but whose last item does not was cut off.
+        items = [ln for ln in row.lines[:-1] if LIST_ITEM.match(ln)]
+        punctuated = sum(1 for ln in items if ln[-1] in ".!?:;")
+        if len(items) >= 2 and punctuated >= 0.8 * len(items) and len(last_line.split()) >= 3:
+            return 0.3, {"reason": "last list item ends without the punctuation the others have"}
     if last_token.startswith(("#", "@", "http", "www.")) or LIST_ITEM.match(last_line) or row.looks_like_code:
         return 1.0, {"end": "hashtag, link, list item or code"}
     # The fragment after the last sentence end: a cut-off sentence leaves several words there; a quote's

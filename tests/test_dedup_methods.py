@@ -62,6 +62,16 @@ def test_exact_dedup_removes_and_points_to_first():
 # ------------------------------------------------------------------------------------------ minhash
 
 
+def test_default_three_grams_survive_one_substitution_in_short_rows():
+    words = BASE.split()[:40]
+    a = " ".join(words)
+    words[20] = "zebra"
+    df = make_frame([{"id": "a", "text": a}, {"id": "b", "text": " ".join(words)}])
+    assert DedupConfig().ngram == 3
+    assert dedup(df, DedupConfig()).removed.height == 1  # 3-grams: J = 35/41 = 0.85
+    assert dedup(df, DedupConfig(ngram=5)).removed.height == 0  # 5-grams: J = 31/41 = 0.76
+
+
 def test_shingles_short_rows_and_empty_rows():
     sh, off = shingle_hashes(pl.Series(["one two three four five six", "tiny row", "", "!!!"]), 5)
     counts = np.diff(off.astype(np.int64)).tolist()
@@ -132,10 +142,10 @@ def test_minhash_chain_is_one_group():
     b = " ".join(words)  # J(a, b) = 71/81 = 0.88
     words[60] = "giraffe"
     c = " ".join(words)  # J(b, c) = 0.88, J(a, c) = 66/86 = 0.77
-    pa = find_pairs(pl.Series([a, c]), MinHashParams(threshold=0.8))
+    pa = find_pairs(pl.Series([a, c]), MinHashParams(threshold=0.8, ngram=5))
     assert pa.i.shape[0] == 0  # a and c alone are not duplicates
     df = make_frame([{"id": "a", "text": a}, {"id": "b", "text": b}, {"id": "c", "text": c}])
-    res = dedup(df, DedupConfig(methods=["minhash"], threshold=0.8))
+    res = dedup(df, DedupConfig(methods=["minhash"], threshold=0.8, ngram=5))
     assert ids_of(res.kept) == ["a"]
     led = ledger(res)
     assert led["b"][0] == "a" and led["c"][0] == "a"

@@ -100,7 +100,7 @@ def dedup_cmd(
         rich_help_panel=_MH)] = 0.8,
     num_perm: Annotated[int, typer.Option(
         "--num-perm", help="MinHash permutations.", rich_help_panel=_MH)] = 128,
-    ngram: Annotated[int, typer.Option("--ngram", help="Words per shingle.", rich_help_panel=_MH)] = 5,
+    ngram: Annotated[int, typer.Option("--ngram", help="Words per shingle.", rich_help_panel=_MH)] = 3,
     bands: Annotated[int | None, typer.Option(
         "--bands", help="LSH bands [default: derived from --threshold].", rich_help_panel=_MH)] = None,
     rows: Annotated[int | None, typer.Option(
@@ -148,7 +148,7 @@ def dedup_cmd(
     """Remove duplicate rows: exact (normalised text), near (MinHash-LSH) and semantic (SemDeDup).
 
     Methods run in order, each on the rows the previous kept; one row per group survives (`--keep`). The
-    default, exact then MinHash at Jaccard 0.8 over word 5-grams, needs no model. `--removed` gets every
+    default, exact then MinHash at Jaccard 0.8 over word 3-grams, needs no model. `--removed` gets every
     removed row with the id it duplicates; `--against` decontaminates against reference files; `--dry-run
     --json` prints rates, group sizes, the largest groups and the memory needed, and writes nothing.
 

@@ -44,7 +44,7 @@ class MinHashParams:
 
     threshold: float = 0.8
     num_perm: int = 128
-    ngram: int = 5
+    ngram: int = 3
     bands: int | None = None
     rows: int | None = None
     verify: bool = True

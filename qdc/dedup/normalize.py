@@ -73,6 +73,6 @@ def word_hashes(words: pl.Series) -> np.ndarray:
     uniq = words.unique(maintain_order=True)
     hashes = np.fromiter((xxhash.xxh3_64_intdigest(w.encode("utf-8")) for w in uniq.to_list()),
                          dtype=np.uint64, count=uniq.len())
-    table = pl.DataFrame({"w": uniq, "h": pl.Series("h", hashes, dtype=pl.UInt64)})
-    joined = pl.DataFrame({"w": words}).join(table, on="w", how="left", maintain_order="left")
-    return joined["h"].to_numpy()
+    # Casting to an Enum of the distinct words gives each word's index into `uniq` (a hash lookup in Rust).
+    codes = words.cast(pl.Enum(uniq)).to_physical().to_numpy()
+    return hashes[codes]

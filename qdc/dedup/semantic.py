@@ -94,14 +94,14 @@ def cluster_dedup(x: np.ndarray, order: np.ndarray, eps: float, mode: Mode = "fa
         j1 = min(m, j0 + step)
         if j1 <= 1:
             continue
-        s = xs[:j1] @ xs[j0:j1].T  # (j1, block): column c is member j0 + c against all earlier ones
-        rows = np.arange(j1)[:, None]
-        cols = np.arange(j0, j1)[None, :]
-        s[rows >= cols] = -np.inf
+        b = j1 - j0
+        s = xs[j0:j1] @ xs[:j1].T  # row r is member j0 + r against members 0..j1-1
+        sub = s[:, j0:j1]
+        sub[np.triu_indices(b)] = -np.inf  # only earlier members (c < j0 + r) count
         if against_only:
-            s[~ref[:j1]] = -np.inf
-        arg = np.argmax(s, axis=0)
-        val = s[arg, np.arange(j1 - j0)]
+            s[:, ~ref[:j1]] = -np.inf
+        arg = np.argmax(s, axis=1)
+        val = s[np.arange(b), arg]
         has = np.isfinite(val)
         best[j0:j1] = np.where(has, val, 0.0)
         match[j0:j1] = np.where(has, arg, -1)

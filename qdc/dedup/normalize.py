@@ -75,4 +75,5 @@ def word_hashes(words: pl.Series) -> np.ndarray:
                          dtype=np.uint64, count=uniq.len())
     # Casting to an Enum of the distinct words gives each word's index into `uniq` (a hash lookup in Rust).
     codes = words.cast(pl.Enum(uniq)).to_physical().to_numpy()
-    return hashes[codes]
+    out: np.ndarray = hashes[codes]
+    return out

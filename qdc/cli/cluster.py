@@ -2,16 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from qdc.cli import app
 from qdc.cli._common import (
-    BadRowsFileOpt, BatchSizeOpt, DeviceOpt, EmbedFieldOpt, IdFieldOpt, InputArg, Inputs, JsonOpt, ModelOpt,
-    NoCacheOpt, OnBadRowsOpt, OutputOpt, RolesOpt, SeedOpt, State, TemplateOpt, TextFieldOpt,
-    check_output_path, console, embed_config, handle_errors, io_config, print_json,
+    BadRowsFileOpt,
+    BatchSizeOpt,
+    DeviceOpt,
+    EmbedFieldOpt,
+    IdFieldOpt,
+    InputArg,
+    Inputs,
+    JsonOpt,
+    ModelOpt,
+    NoCacheOpt,
+    OnBadRowsOpt,
+    OutputOpt,
+    RolesOpt,
+    SeedOpt,
+    State,
+    TemplateOpt,
+    TextFieldOpt,
+    check_output_path,
+    console,
+    embed_config,
+    handle_errors,
+    io_config,
+    print_json,
 )
 
 
@@ -20,10 +40,10 @@ from qdc.cli._common import (
 def cluster_cmd(
     input: InputArg = "-",
     output: OutputOpt = "-",
-    k: Annotated[Optional[int], typer.Option("--k", help="Number of clusters [default: round(sqrt(n/2)), "
+    k: Annotated[int | None, typer.Option("--k", help="Number of clusters [default: round(sqrt(n/2)), "
                                              "2..1024].")] = None,
     niter: Annotated[int, typer.Option("--niter", help="k-means iterations.")] = 25,
-    sample_per_centroid: Annotated[Optional[int], typer.Option(
+    sample_per_centroid: Annotated[int | None, typer.Option(
         "--sample-per-centroid", help="Train on at most this many points per centroid (faster on huge "
         "inputs) [default: all points].")] = None,
     seed: SeedOpt = 0,

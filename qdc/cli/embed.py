@@ -8,9 +8,28 @@ import typer
 
 from qdc.cli import app
 from qdc.cli._common import (
-    BadRowsFileOpt, BatchSizeOpt, DeviceOpt, EmbedFieldOpt, IdFieldOpt, InputArg, Inputs, JsonOpt, ModelOpt,
-    NoCacheOpt, OnBadRowsOpt, OutputOpt, RolesOpt, TemplateOpt, TextFieldOpt, check_output_path, console,
-    embed_config, handle_errors, io_config, print_json, State,
+    BadRowsFileOpt,
+    BatchSizeOpt,
+    DeviceOpt,
+    EmbedFieldOpt,
+    IdFieldOpt,
+    InputArg,
+    Inputs,
+    JsonOpt,
+    ModelOpt,
+    NoCacheOpt,
+    OnBadRowsOpt,
+    OutputOpt,
+    RolesOpt,
+    State,
+    TemplateOpt,
+    TextFieldOpt,
+    check_output_path,
+    console,
+    embed_config,
+    handle_errors,
+    io_config,
+    print_json,
 )
 
 

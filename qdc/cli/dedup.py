@@ -40,7 +40,7 @@ _MH = "MinHash"
 _SEM = "Semantic"
 
 
-def _explain(cfg: DedupConfig, n: int, text_bytes: int) -> None:
+def _explain(cfg: DedupConfig, n: int, text_bytes: int, frame_bytes: int) -> None:
     from qdc.dedup import estimate_memory
     from qdc.dedup.lsh import s_curve
     from qdc.dedup.report import human_bytes
@@ -56,7 +56,8 @@ def _explain(cfg: DedupConfig, n: int, text_bytes: int) -> None:
         table.caption = ("pairs that become candidates are then " +
                          ("checked by true Jaccard" if cfg.verify else "checked by the signature estimate"))
         console.print(table)
-    console.print(f"memory estimate for {n} rows: {human_bytes(estimate_memory(n, text_bytes, cfg))}")
+    need = estimate_memory(n, text_bytes, cfg, frame_bytes=frame_bytes)
+    console.print(f"memory estimate for {n} rows: {human_bytes(need)}")
 
 
 def _print_summary(stats: dict[str, Any], dry_run: bool) -> None:
@@ -183,7 +184,7 @@ def dedup_cmd(
         n = df.height + sum(r.height for r in refs)
         text_bytes = int(df[col].str.len_bytes().sum() or 0) + sum(int(r[col].str.len_bytes().sum() or 0)
                                                                    for r in refs)
-        _explain(cfg, n, text_bytes)
+        _explain(cfg, n, text_bytes, int(df.estimated_size()) + sum(int(r.estimated_size()) for r in refs))
     result = dedup(df, cfg, ecfg, against=refs)
     if not dry_run:
         write_records(result.kept, output)

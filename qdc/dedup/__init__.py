@@ -123,19 +123,26 @@ class DedupResult:
     stats: dict[str, Any] = field(default_factory=dict)
 
 
-def estimate_memory(n: int, text_bytes: int, cfg: DedupConfig, dim: int = 384) -> int:
-    """Bytes a run needs beyond the loaded frame: the largest method's working set (methods run in turn)."""
+def estimate_memory(n: int, text_bytes: int, cfg: DedupConfig, dim: int = 384, frame_bytes: int = 0) -> int:
+    """Bytes a run needs beyond the loaded frame (`frame_bytes` = its size, for the kept/removed copies).
+
+    Methods run in turn, so the largest working set counts: exact = a normalised copy of the text + 24 B/row;
+    minhash = 4 x num_perm + 8 x bands + 8 B/row, the 32-bit shingle cache (about 4 B per word, at most
+    128 MB) and one chunk's work space; semantic = two copies of the embeddings (4 x dim B/row each) +
+    40 B/row + one similarity block. The output frames copy the input once more.
+    """
     need = [0]
     if "exact" in cfg.methods:
         need.append(exact_mod.memory_bytes(n, text_bytes))
     if "minhash" in cfg.methods:
-        chunk = min(n, minhash_mod.CHUNK_ROWS)
-        per_row_text = text_bytes / max(n, 1)
-        need.append(minhash_mod.memory_bytes(n, cfg.minhash_params()) + int(chunk * per_row_text * 60))
+        words = text_bytes / 6  # about 6 bytes per word in English text
+        chunk = min(n, minhash_mod.CHUNK_ROWS) * (words / max(n, 1)) * 64
+        cache = min(4 * words, 4 * minhash_mod.CACHE_SHINGLES)
+        need.append(minhash_mod.memory_bytes(n, cfg.minhash_params()) + int(chunk + cache))
     if "semantic" in cfg.methods:
         k = cfg.clusters or semantic_mod.default_clusters(n, cfg.global_max_rows)
-        need.append(semantic_mod.memory_bytes(n, dim, k))
-    return max(need) + 48 * n
+        need.append(semantic_mod.memory_bytes(n, dim, k) + 4 * dim * n)
+    return max(need) + 48 * n + frame_bytes
 
 
 def _texts(frames: Sequence[pl.DataFrame], column: str) -> pl.Series:
@@ -233,7 +240,8 @@ def dedup(
             if x_all is None:
                 x_all = _embeddings([*refs, df], cfg, embed_cfg, embedder)
             params_s = cfg.semantic_params()
-            sm = semantic_mod.semantic_matches(x_all[idx], rank[idx], is_ref[idx], params_s, cfg.against_only)
+            x = x_all if idx.shape[0] == total else x_all[idx]  # no copy when every row is still alive
+            sm = semantic_mod.semantic_matches(x, rank[idx], is_ref[idx], params_s, cfg.against_only)
             hit_idx = np.flatnonzero(sm.removed)
             rm, to, sims = idx[hit_idx], idx[sm.match[hit_idx]], sm.sim[hit_idx].astype(np.float64)
             info = {"eps": cfg.eps, "mode": params_s.mode, "order": params_s.order, "clusters": sm.clusters}
@@ -274,10 +282,12 @@ def dedup(
         "keep": cfg.keep,
         "methods": per_method,
         "group_sizes": group_size_histogram(final, ~alive),
-        "largest_groups": largest_groups(final, ~alive, ids, texts.to_list(), methods_txt, sim, is_ref,
+        "largest_groups": largest_groups(final, ~alive, ids, texts, methods_txt, sim, is_ref,
                                          top=cfg.top_groups),
         "memory_estimate_bytes": estimate_memory(total, text_bytes, cfg,
-                                                 x_all.shape[1] if x_all is not None else 384),
+                                                 x_all.shape[1] if x_all is not None else 384,
+                                                 int(df.estimated_size()) + sum(int(f.estimated_size())
+                                                                                for f in refs)),
     }
     stats["memory_estimate"] = human_bytes(stats["memory_estimate_bytes"])
     if "minhash" in cfg.methods:

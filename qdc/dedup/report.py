@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import polars as pl
 
 SIZE_BUCKETS = ((2, 2), (3, 3), (4, 4), (5, 9), (10, 99), (100, None))
 
@@ -34,7 +35,7 @@ def _snippet(text: str, width: int) -> str:
     return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
-def largest_groups(final: np.ndarray, removed: np.ndarray, ids: list[str], texts: list[str],
+def largest_groups(final: np.ndarray, removed: np.ndarray, ids: list[str], texts: pl.Series,
                    methods: list[str], sims: np.ndarray, is_ref: np.ndarray, top: int = 5,
                    examples: int = 3, width: int = 100) -> list[dict[str, Any]]:
     """The `top` largest groups (ties: the earliest survivor first) with a few removed examples each."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import io as _io
+import json
 import os
 import sys
 import tempfile
@@ -117,10 +118,32 @@ def _read_bytes(path: str, fmt: str) -> bytes:
     return data
 
 
+def _loads(line: bytes) -> Any:
+    """Parse one JSON line; integers beyond 64 bits (which orjson refuses) go through the stdlib parser."""
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        if "64-bit" not in str(exc):
+            raise
+        try:
+            return json.loads(line)
+        except ValueError as exc2:
+            raise orjson.JSONDecodeError(str(exc2), "", 0) from None
+
+
+def _dumps(obj: Any, sort_keys: bool = False) -> bytes:
+    """Compact JSON; falls back to the stdlib for integers beyond 64 bits."""
+    try:
+        return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS if sort_keys else 0, default=str)
+    except TypeError:
+        return json.dumps(obj, sort_keys=sort_keys, ensure_ascii=False, separators=(",", ":"),
+                          default=str).encode("utf-8")
+
+
 def _derived_id(obj: dict[str, Any]) -> str:
     """A content id: xxh3-64 of the row's canonical JSON (keys sorted, qdc_ keys ignored)."""
     core = {k: v for k, v in obj.items() if not k.startswith(schema.PREFIX)}
-    return xxhash.xxh3_64_hexdigest(orjson.dumps(core, option=orjson.OPT_SORT_KEYS, default=str))
+    return xxhash.xxh3_64_hexdigest(_dumps(core, sort_keys=True))
 
 
 class _RowBuilder:
@@ -211,7 +234,7 @@ def _user_frame(objs: list[dict[str, Any]], good_lines: list[bytes]) -> pl.DataF
             cols[key] = pl.Series(key, values, strict=True)
         except Exception:
             cols[key] = pl.Series(
-                key, [None if v is None else orjson.dumps(v).decode() for v in values], dtype=pl.String
+                key, [None if v is None else _dumps(v).decode() for v in values], dtype=pl.String
             )
     return pl.DataFrame(cols)
 
@@ -226,7 +249,7 @@ def _read_jsonl(path: str, fmt: str, cfg: IOConfig, report: ReadReport) -> pl.Da
         if not line.strip():
             continue
         try:
-            obj = orjson.loads(line)
+            obj = _loads(line)
         except orjson.JSONDecodeError as exc:
             msg = str(exc).split(":", 1)[0] if "utf-8" not in str(exc).lower() else "invalid UTF-8"
             builder.bad(lineno, f"malformed JSON ({msg})", line)
@@ -236,7 +259,7 @@ def _read_jsonl(path: str, fmt: str, cfg: IOConfig, report: ReadReport) -> pl.Da
         objs.append(obj)
         if any(k.startswith(schema.PREFIX) for k in obj):
             # Old qdc_ columns come back as frame columns; keep the raw line free of them.
-            raws.append(orjson.dumps({k: v for k, v in obj.items() if not k.startswith(schema.PREFIX)}).decode())
+            raws.append(_dumps({k: v for k, v in obj.items() if not k.startswith(schema.PREFIX)}).decode())
         else:
             raws.append(line.decode("utf-8").strip())
         good_lines.append(line)
@@ -281,7 +304,7 @@ def prepare(
     builder = _RowBuilder(source, cfg, report)
     keep: list[int] = []
     for i, row in enumerate(user.iter_rows(named=True)):
-        if builder.add(i + 1, row, orjson.dumps(row, default=str)):
+        if builder.add(i + 1, row, _dumps(row)):
             keep.append(i)
     if not keep:
         raise DataError(f"{source}: no readable rows")

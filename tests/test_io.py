@@ -167,6 +167,15 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+def test_integers_beyond_64_bits_survive(tmp_path: Path) -> None:
+    path = tmp_path / "in.jsonl"
+    path.write_text('{"text": "a", "big": 123456789012345678901234567890}\n{"text": "b", "big": 1}\n')
+    df = read_records(path)
+    write_records(df.with_columns(pl.lit(1).alias("qdc_x")), tmp_path / "o.jsonl")
+    rows = [json.loads(x) for x in (tmp_path / "o.jsonl").read_text().splitlines()]
+    assert rows[0]["big"] == 123456789012345678901234567890 and rows[1]["big"] == 1
+
+
 def test_mixed_types_in_a_field_survive(tmp_path: Path) -> None:
     rows = [{"id": 1, "text": "a", "score": 1}, {"id": 2, "text": "b", "score": "high"}]
     path = write_jsonl(tmp_path / "in.jsonl", rows)
@@ -191,10 +200,10 @@ rows_strategy = st.lists(
 @given(rows=rows_strategy)
 def test_hypothesis_jsonl_round_trip_preserves_values(tmp_path: Path, rows: list[dict]) -> None:
     src = tmp_path / "h.jsonl"
-    src.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+    src.write_bytes(b"".join(json.dumps(r).encode() + b"\n" for r in rows))
     df = read_records(src)
     write_records(df, tmp_path / "h_out.jsonl")
-    back = [orjson.loads(x) for x in (tmp_path / "h_out.jsonl").read_bytes().splitlines()]
+    back = [json.loads(x) for x in (tmp_path / "h_out.jsonl").read_bytes().splitlines()]
     stripped = [{k: v for k, v in r.items() if not k.startswith("qdc_")} for r in back]
     assert stripped == rows
     assert df[schema.TEXT].to_list() == [r["text"] for r in rows]

@@ -166,8 +166,10 @@ def explain_task(rng: random.Random) -> Row:
     ins = ask.format(t=topic)
     if "bullet" in ask:
         parts = [p.strip() for p in fact.replace(";", ".").split(".") if p.strip()]
+        fillers = [f"It matters because it explains everyday observations about {topic}",
+                   f"You meet {topic} in school science and in the news"]
         while len(parts) < 3:
-            parts.append(f"It matters because it explains everyday observations about {topic}")
+            parts.append(fillers[len(parts) - 1] if len(parts) >= 1 else fillers[0])
         out = "\n".join(f"- {p}." for p in parts[:3])
     else:
         out = fact + rng.choice(["", " In short, it is a cycle of cause and effect.",

@@ -193,3 +193,28 @@ def test_numpy_ngram_path_matches_python_path():
             assert index.top_fraction(n) == pytest.approx(top_ngram_fraction(words, lens, n, total))
         for n in range(5, 11):
             assert index.dup_fraction(n) == pytest.approx(dup_ngram_fraction(words, lens, n, total))
+
+
+@pytest.mark.parametrize(("name", "prompt", "bad", "good"), [
+    # a short loop of one word: below the 20 words the n-gram rules need
+    ("repetition", "Classify the sentiment of this review.", "positive " * 12, "positive"),
+    ("repetition", "What is 5 + 7?", "12 12 12 12 12 12 12 12 12 12", "5 + 7 = 12, so the answer is 12."),
+    # a response that is nothing but a template tag
+    ("placeholder", ASK, "<response>", "Plants turn light into sugar."),
+    ("placeholder", ASK, "[answer]", "See the [1] reference below for details on light reactions."),
+    # a short sentence that stops on a lower-case word
+    ("truncation", "A box has 42 pens; 15 are given away. How many are left?",
+     "Start with 42 and subtract the 15 given", "Start with 42 and subtract the 15 given away: 27."),
+])
+def test_short_junk_signals(name: str, prompt: str, bad: str, good: str) -> None:
+    assert sig(name, bad, prompt) <= 0.4
+    assert sig(name, good, prompt) == 1.0
+
+
+def test_rewrite_of_the_input_is_not_an_echo_but_restating_the_request_is() -> None:
+    instruction = "Rewrite the sentence with correct capitalisation and punctuation."
+    sentence = "the library will close early on friday for maintenance"
+    prompt = f"{instruction}\n\n{sentence}"
+    assert sig("echo", "The library will close early on Friday for maintenance.", prompt) == 1.0
+    assert sig("echo", instruction, instruction) == 0.0
+    assert sig("echo", "Rewrite the sentence with correct capitalisation and punctuation please", prompt) < 0.5

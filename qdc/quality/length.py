@@ -43,7 +43,8 @@ SHORT = re.compile(
     r"yes or no|true or false|answer with|one word|single word|a word|only (?:the|output|answer|respond)|"
     r"just (?:the|answer|output)|respond with|reply with|(?:is|was) (?:this|the) (?:review|tweet|sentence|"
     r"statement|text|review) (?:positive|negative)|the answer is|\(a\)|\ba\)|fill in the blank|what is the "
-    r"(?:capital|sum|product|result|value|answer)|how many|how much|calculate|compute|evaluate|solve)",
+    r"(?:capital|sum|product|result|value|answer)|how many|how much|what number of|count the|calculate|compute|"
+    r"evaluate|solve)",
     re.IGNORECASE,
 )
 BRIEF = re.compile(r"\b(?:briefly|brief|concise(?:ly)?|short|one sentence|a sentence|summari[sz]e|tl;?dr|"

@@ -1,6 +1,7 @@
 """Signal `placeholder`: template text left in place of an answer.
 
-Scores: filler that stands for missing content ("lorem ipsum", "[insert ... here]", "<your answer here>",
+Scores: a response that is only a template tag ("<response>", "[answer]", "{output}") 0.1; filler that
+stands for missing content ("lorem ipsum", "[insert ... here]", "<your answer here>",
 "TODO: write ...", "placeholder text") 0.1; a bare "..." or "N/A"-style non-answer of 1-2 tokens 0.2;
 fill-in slots typical of generated letters ("[Your Name]", "[Company Name]", "[Date]") 0.8 each, down to 0.5
 (they are often acceptable in letter templates, so they cost little).
@@ -27,12 +28,16 @@ SLOT = re.compile(
     re.IGNORECASE,
 )
 NON_ANSWER = re.compile(r"^(?:\.{2,}|…|n/?a|none|null|nan|tbd|-+|\?+)$", re.IGNORECASE)
+# A response that is nothing but a template tag: "<response>", "[answer]", "{output}", "<|assistant|>".
+BARE_TAG = re.compile(r"^(?:<\|?[\w ./-]{1,30}\|?>|\[[\w ./-]{1,30}\]|\{\{?[\w ./-]{1,30}\}?\})$")
 
 
 def measure(row: RowText) -> tuple[float, dict[str, object]]:
     text = row.stripped
     if NON_ANSWER.match(text):
         return 0.2, {"reason": f"non-answer {text[:10]!r}"}
+    if BARE_TAG.match(text):
+        return 0.1, {"reason": f"a bare template tag {text[:30]!r}"}
     low = row.response.lower()
     cues = ("lorem", "insert", "your ", "todo", "fixme", "placeholder", "add ", "fill")
     m = FILLER.search(row.response) if any(c in low for c in cues) else None

@@ -4,7 +4,9 @@ Measured (thresholds from Gopher / datatrove `GopherRepetitionFilter`, see peers
 - duplicate-line fraction > 0.3 and characters in duplicate lines > 0.2 (responses with 3+ lines);
 - top n-gram character fraction > 0.20 / 0.18 / 0.16 for n = 2 / 3 / 4;
 - duplicated n-gram character fraction > 0.15, 0.14, 0.13, 0.12, 0.11, 0.10 for n = 5 ... 10.
-The n-gram rules apply from 20 words on (below that a single repeated phrase is a large fraction by chance).
+The n-gram rules apply from 20 words on (below that a single repeated phrase is a large fraction by chance);
+responses of 6-19 words are flagged when one word fills at least half of them and at most a third of the
+words are distinct (a short loop such as "positive positive positive ...").
 Score: the worst ratio r = value / threshold; 1 when r <= 1, falling linearly to 0 at r = 2 (twice the
 threshold), so mild excess costs little and a looping response scores 0.
 """
@@ -21,6 +23,7 @@ TOP_NGRAM = {2: 0.20, 3: 0.18, 4: 0.16}
 DUP_NGRAM = {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10}
 DUP_LINES, DUP_LINE_CHARS = 0.3, 0.2
 MIN_WORDS = 20
+SHORT_LOOP_WORDS = 6
 
 
 def line_stats(lines: list[str]) -> tuple[float, float]:
@@ -148,6 +151,15 @@ def measure(row: RowText) -> tuple[float, dict[str, object]]:
                 v = index.dup_fraction(n) if index else dup_ngram_fraction(words, lens, n, total)
                 if v / DUP_NGRAM[n] > worst:
                     worst, why = v / DUP_NGRAM[n], f"duplicated {n}-grams"
+    elif len(words) >= SHORT_LOOP_WORDS:
+        # Short loops ("positive positive positive ...", "12 12 12 ..."): the n-gram rules need 20 words,
+        # so below that flag a response whose most common word fills half of it and that has few distinct
+        # words. Ratio 2 (score 0) when one word is everything.
+        top = Counter(words).most_common(1)[0][1]
+        distinct = len(set(words)) / len(words)
+        details["top_word_share"] = round(top / len(words), 3)
+        if top >= 4 and top / len(words) >= 0.5 and distinct <= 0.34:
+            worst, why = max(worst, 1.0 + top / len(words)), "one word repeated"
     details["worst_ratio"] = round(worst, 3)
     if worst <= 1.0:
         return 1.0, details

@@ -8,6 +8,8 @@ Scores (lower = more surely cut off):
 - 0.25: a response of 12+ words whose last line ends without final punctuation in a sentence fragment of
   2+ words after a full stop on that line, or is a 4+ word line without one (hashtags, links, list items,
   code, quote attributions and "= result" lines excepted);
+- 0.4: a one-line sentence of 6-11 words that starts with a capital and stops on a lower-case word
+  without final punctuation;
 - 0.3: the last item of a list stops without the final punctuation that 80%+ of the other items have.
 - 1.0 otherwise. Short answers ("positive", "42", "Paris") never count as truncated: they need no full stop.
 """
@@ -74,4 +76,9 @@ def measure(row: RowText) -> tuple[float, dict[str, object]]:
     if n_words >= 12 and len(fragment.split()) >= need and "=" not in fragment \
             and not fragment.startswith(("-", "—", "–", "~")):
         return 0.25, {"reason": "prose ends without punctuation", "last": fragment[-40:]}
+    # A one-line sentence of 6-11 words that starts with a capital and stops on a lower-case word
+    # ("Start with 42 and subtract the 15 given") reads as cut off; a label or number answer is shorter.
+    if 6 <= n_words < 12 and len(row.lines) <= 1 and fragment[:1].isupper() and last_token.isalpha() \
+            and last_token.islower() and "=" not in fragment:
+        return 0.4, {"reason": "sentence stops without punctuation", "last": fragment[-40:]}
     return 1.0, {"end": repr(last)}

@@ -109,3 +109,10 @@ def test_help_does_not_import_heavy_modules() -> None:
 def test_version(runner) -> None:  # type: ignore[no-untyped-def]
     res = runner.invoke(app, ["--version"])
     assert res.exit_code == 0 and res.stdout.startswith("qdc ")
+
+
+def test_bad_parameter_inside_a_command_is_a_usage_error(runner, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    src = write_jsonl(tmp_path / "x.jsonl", ROWS)
+    result = runner.invoke(app, ["embed", str(src), "-o", "-", "--json", "--model", "hash"])
+    assert result.exit_code == 2
+    assert "internal error" not in result.stderr and "--json" in result.stderr

@@ -87,6 +87,12 @@ class RichReporter:
 # ----------------------------------------------------------------------------------- error handling
 
 F = TypeVar("F", bound=Callable[..., Any])
+# Usage errors raised inside a command (typer.BadParameter) keep click's own handling (exit 2). Recent typer
+# versions ship their own copy of click, so take the base class from typer's exception itself.
+_CLICK_ERRORS: tuple[type[BaseException], ...] = tuple(
+    {click.ClickException, *(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")}
+)
+_PASS_THROUGH: tuple[type[BaseException], ...] = (typer.Exit, typer.Abort, *_CLICK_ERRORS)
 
 
 def fail(message: str, code: int) -> typer.Exit:
@@ -105,7 +111,7 @@ def handle_errors(fn: F) -> F:
         try:
             with use_reporter(reporter):
                 return fn(*args, **kwargs)
-        except (typer.Exit, typer.Abort, click.ClickException):
+        except _PASS_THROUGH:
             raise
         except QdcError as exc:
             reporter.close()

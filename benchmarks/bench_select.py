@@ -143,6 +143,7 @@ STRATEGIES: list[tuple[str, dict[str, Any]]] = [
     ("kcenter", {"strategy": "kcenter"}),
     ("kmq", {"strategy": "kmq"}),
     ("kmq proportional", {"strategy": "kmq", "allocation": "proportional"}),
+    ("kmq + min-quality 0.3 (the presets)", {"strategy": "kmq", "min_quality": 0.3}),
     ("kmq + min-quality 0.5", {"strategy": "kmq", "min_quality": 0.5}),
     ("iterative", {"strategy": "iterative"}),
     ("bandit (max-scored 0.2B)", {"strategy": "bandit"}),

@@ -10,17 +10,16 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-# Lazy re-exports keep `import qdc` (and `qdc --help`) light.
+# Lazy re-exports keep `import qdc` (and `qdc --help`) light. Stage functions live in their modules
+# (`from qdc.embed import embed`): a re-export named like its submodule would be shadowed by it.
 _EXPORTS = {
     "IOConfig": "qdc.io",
     "read_records": "qdc.io",
     "write_records": "qdc.io",
     "prepare": "qdc.io",
     "EmbedConfig": "qdc.embed",
-    "embed": "qdc.embed",
     "embed_texts": "qdc.embed",
     "ClusterConfig": "qdc.cluster",
-    "cluster": "qdc.cluster",
     "QdcError": "qdc.errors",
     "DataError": "qdc.errors",
     "ConfigError": "qdc.errors",

@@ -18,9 +18,10 @@ def test_python_api_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     start = README.index("```python\n") + len("```python\n")
     code = README[start:README.index("```", start)]
     # Same code, with the model-free embedder (no torch in unit tests) and the output in tmp.
-    code = code.replace('model="static"', 'model="hash:64"').replace('"subset.parquet"', repr(str(tmp_path / "s.parquet")))
+    code = code.replace('model="static"', 'model="hash:64"')
+    code = code.replace('"subset.parquet"', repr(str(tmp_path / "s.parquet")))
     monkeypatch.chdir(ROOT)
-    exec(compile(code, "README.md", "exec"), {})  # noqa: S102 - our own README
+    exec(compile(code, "README.md", "exec"), {})  # our own README's example
     assert (tmp_path / "s.parquet").exists()
 
 

@@ -1,0 +1,402 @@
+"""Out-of-core exact + MinHash-LSH dedup: the same kept rows as `qdc.dedup.dedup`, in bounded memory.
+
+Pass 1 reads the input in batches (`qdc.scale.reader`) and, per batch, computes with the functions of
+`qdc.dedup` (so results match the in-memory path bit for bit):
+
+- exact: a 128-bit hash of the normalised text (`qdc.dedup.normalize.normalise`), 16 B per row in RAM;
+- MinHash: word-n-gram shingles (`shingle_hashes`), signatures (`signatures`) and band keys (`band_keys`).
+  The 32-bit shingles go to a flat file on disk (read back through a memory map for verification); every
+  band key goes, as a (key, row, band) record, to one of P partition files chosen by key, so all rows
+  sharing a key land in the same partition.
+
+Then exact groups come from sorting the hashes (keeper: the best row by the keep policy, ties to the earlier
+row). MinHash runs on the rows exact kept: each partition is loaded alone, its records sorted by
+(band, key, row), candidate pairs made exactly as `qdc.dedup.lsh.candidate_pairs` makes them (every pair in
+a bucket; in buckets over cap + 1 rows, pairs at most cap apart), and verified by the true Jaccard of the
+shingle sets (`qdc.dedup.jaccard`, the in-memory verification). Verified pairs are joined by union-find
+(connected components) into groups; each group keeps its best row. Pass 2 reads the input again and writes
+the kept rows and the ledger of removed rows (same columns and bytes as `qdc dedup`).
+
+Not streamed (refused with exit 2): the semantic method, `--against` reference sets, `--no-verify`, and a
+method order other than exact before minhash.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import polars as pl
+
+from qdc import schema
+from qdc.dedup import FIELD_COLUMNS, DedupConfig
+from qdc.dedup.groups import group_keepers, parse_keep
+from qdc.dedup.jaccard import ShingleSets, ragged_gather
+from qdc.dedup.lsh import band_keys
+from qdc.dedup.minhash import CHUNK_ROWS, shingle_hashes, signatures
+from qdc.dedup.normalize import normalise
+from qdc.errors import ConfigError, DataError
+from qdc.io import IOConfig, ReadReport
+from qdc.progress import notice, progress
+from qdc.scale import memory
+from qdc.scale.reader import DEFAULT_BATCH_ROWS, iter_batches, sample_lines
+from qdc.scale.sink import open_sink
+from qdc.scale.store import release_all
+
+RECORD = np.dtype([("key", "<u8"), ("row", "<i8"), ("band", "<u2")])
+"""One LSH band key of one row, as stored in the partition files (18 bytes)."""
+PAIR_CAP = 200
+"""As `qdc.dedup.lsh.candidate_pairs`: buckets over cap + 1 rows give pairs at most cap apart."""
+SIM_PAIRS = 500_000
+"""Member-to-keeper similarities are computed this many pairs at a time."""
+
+
+@dataclass
+class StreamOptions:
+    """How the streaming run is organised (not what it finds)."""
+
+    batch_rows: int = DEFAULT_BATCH_ROWS
+    partitions: int | None = None
+    """Band-key partition files; default: enough for about 4M records (72 MB) each, at least 16."""
+    work_dir: str | None = None
+    """Folder for the temporary files (default: the system temp folder); removed at the end."""
+    max_memory: int | None = None
+    keep_work: bool = False
+
+
+@dataclass
+class _Pass1:
+    n: int = 0
+    batches: int = 0
+    h1: list[np.ndarray] = field(default_factory=list)
+    h2: list[np.ndarray] = field(default_factory=list)
+    counts: list[np.ndarray] = field(default_factory=list)
+    id_lens: list[np.ndarray] = field(default_factory=list)
+    prio: list[np.ndarray] = field(default_factory=list)
+    records: int = 0
+
+
+def _check(cfg: DedupConfig) -> None:
+    methods = tuple(cfg.methods)
+    if "semantic" in methods:
+        raise ConfigError("streaming dedup does exact and minhash; run semantic dedup on the (smaller) output "
+                          "with `qdc dedup --method semantic`")
+    if methods not in (("exact",), ("minhash",), ("exact", "minhash")):
+        raise ConfigError("streaming dedup runs exact before minhash; use --method exact,minhash")
+    if "minhash" in methods and not cfg.verify:
+        raise ConfigError("streaming dedup always verifies candidates by true Jaccard; drop --no-verify")
+
+
+def default_partitions(rows: int, bands: int) -> int:
+    """Enough partitions for about 4M band records each (72 MB on disk, ~250 MB to group), at least 16."""
+    return max(16, -(-rows * bands // 4_000_000))
+
+
+def estimate(path: str, cfg: DedupConfig, opts: StreamOptions) -> tuple[memory.Estimate, int, int]:
+    """(estimate, batch rows, partitions) for a run on `path`, the batch shrunk to fit --max-memory."""
+    rows, row_bytes = sample_lines(path)
+    bands = cfg.minhash_params().band_rows()[0] if "minhash" in cfg.methods else 0
+    parts = opts.partitions or default_partitions(rows, max(bands, 1))
+
+    def make(batch: int) -> memory.Estimate:
+        return memory.dedup_estimate(rows, row_bytes, batch, cfg.num_perm, bands, parts, cfg.keep)
+
+    est, batch_rows = memory.plan(make, opts.batch_rows, opts.max_memory)
+    return est, batch_rows, parts
+
+
+def _priority(batch: pl.DataFrame, texts: pl.Series, keep: str) -> np.ndarray | None:
+    """Lower is kept first (ties: earlier row), matching `qdc.dedup.groups.priority`; None for first."""
+    policy, column = parse_keep(keep)
+    if policy == "first":
+        return None
+    if policy == "longest":
+        return -texts.str.len_chars().to_numpy().astype(np.float64)
+    assert column is not None
+    if column not in batch.columns:
+        raise DataError(f"keep policy best:{column}: the input has no column '{column}'")
+    col = batch[column]
+    if not col.dtype.is_numeric() and col.dtype not in (pl.Boolean, pl.Null):
+        raise DataError(f"keep policy best:{column}: column '{column}' is {col.dtype}, expected numbers")
+    values = col.cast(pl.Float64).to_numpy().astype(np.float64)
+    # Missing / NaN rank after every number (the in-memory rule).
+    return np.where(np.isfinite(values), -values, np.inf)
+
+
+def _sign_batch(texts: pl.Series, cfg: DedupConfig, base: int, sh_out: IO[bytes],
+                parts: Sequence[IO[bytes]]) -> tuple[np.ndarray, int]:
+    """Shingles to disk, band records to their partitions; returns the shingle counts and records written."""
+    params = cfg.minhash_params()
+    bands, rows = params.band_rows()
+    counts: list[np.ndarray] = []
+    recs: list[np.ndarray] = []
+    for start in range(0, texts.len(), CHUNK_ROWS):
+        sh, off = shingle_hashes(texts.slice(start, CHUNK_ROWS), params.ngram, params.steps)
+        sig = signatures(sh, off, params.num_perm, params.seed, params.backend)
+        keys = band_keys(sig, bands, rows)
+        cnt = np.diff(off.astype(np.int64))
+        sh_out.write(sh.astype(np.uint32).tobytes())
+        counts.append(cnt)
+        valid = np.flatnonzero(cnt > 0)
+        rec = np.empty(valid.shape[0] * bands, dtype=RECORD)
+        rec["key"] = keys[valid].ravel()
+        rec["row"] = np.repeat(base + start + valid, bands)
+        rec["band"] = np.tile(np.arange(bands, dtype=np.uint16), valid.shape[0])
+        recs.append(rec)
+    allrec = np.concatenate(recs) if recs else np.zeros(0, dtype=RECORD)
+    p = (allrec["key"] % np.uint64(len(parts))).astype(np.int64)
+    order = np.argsort(p, kind="stable")
+    allrec, p = allrec[order], p[order]
+    bounds = np.searchsorted(p, np.arange(len(parts) + 1))
+    for k, fh in enumerate(parts):
+        if bounds[k + 1] > bounds[k]:
+            fh.write(allrec[bounds[k]:bounds[k + 1]].tobytes())
+    return (np.concatenate(counts) if counts else np.zeros(0, np.int64)), int(allrec.shape[0])
+
+
+def _pass1(path: str, cfg: DedupConfig, io_cfg: IOConfig, batch_rows: int, work: Path, parts_n: int,
+           rows_hint: int, report: ReadReport) -> _Pass1:
+    column = FIELD_COLUMNS[cfg.field]
+    state = _Pass1()
+    policy, _ = parse_keep(cfg.keep)
+    use_mh = "minhash" in cfg.methods
+    with ExitStack() as stack:
+        parts = [stack.enter_context(open(work / f"band-{k:04d}.bin", "wb"))
+                 for k in range(parts_n if use_mh else 0)]
+        sh_out = stack.enter_context(open(work / "shingles.u32", "wb"))
+        id_out = stack.enter_context(open(work / "ids.bin", "wb"))
+        for batch in iter_batches(path, io_cfg, batch_rows, user_columns=policy == "best", report=report):
+            texts = batch[column].cast(pl.String).fill_null("")
+            ids = batch[schema.ROW_ID]
+            id_out.write("".join(ids.to_list()).encode("utf-8"))
+            state.id_lens.append(ids.str.len_bytes().to_numpy().astype(np.int64))
+            if "exact" in cfg.methods:
+                keys = normalise(texts, cfg.normalize)
+                state.h1.append(keys.hash(seed=0x51A7).to_numpy())
+                state.h2.append(keys.hash(seed=0x2C0FFEE).to_numpy())
+            prio = _priority(batch, texts, cfg.keep)
+            if prio is not None:
+                state.prio.append(prio)
+            if use_mh:
+                cnt, nrec = _sign_batch(texts, cfg, state.n, sh_out, parts)
+                state.counts.append(cnt)
+                state.records += nrec
+            state.n += batch.height
+            state.batches += 1
+            progress("scale dedup: read and sign", state.n, max(rows_hint, state.n))
+    return state
+
+
+def _first_of_groups(keys: list[np.ndarray], prio: np.ndarray | None, n: int) -> np.ndarray:
+    """For every row, the best row (lowest priority, then index) with the same key tuple."""
+    idx = np.arange(n, dtype=np.int64)
+    sort_keys: list[np.ndarray] = [idx] + ([prio] if prio is not None else []) + keys[::-1]
+    order = np.lexsort(sort_keys)
+    same = np.ones(n, dtype=bool)
+    same[0] = False
+    for k in keys:
+        ks = k[order]
+        same[1:] &= ks[1:] == ks[:-1]
+    run = np.cumsum(~same) - 1
+    keeper = np.empty(n, dtype=np.int64)
+    keeper[order] = order[~same][run]
+    return keeper
+
+
+def _bucket_pairs(rec: np.ndarray, n: int) -> np.ndarray:
+    """Unique pair codes i * n + j (i < j) of rows sharing a (band, key) bucket, as candidate_pairs does."""
+    order = np.lexsort((rec["row"], rec["key"], rec["band"]))
+    key, band, row = rec["key"][order], rec["band"][order], rec["row"][order]
+    new = np.ones(row.shape[0], dtype=bool)
+    new[1:] = (key[1:] != key[:-1]) | (band[1:] != band[:-1])
+    run = np.cumsum(new) - 1
+    sizes = np.bincount(run)
+    dup = sizes[run] >= 2
+    pos, rid = row[dup], run[dup]
+    out: list[np.ndarray] = []
+    for d in range(1, PAIR_CAP + 1):
+        if pos.shape[0] <= d:
+            break
+        same = rid[d:] == rid[:-d]
+        if not same.any():
+            break
+        out.append(pos[:-d][same].astype(np.uint64) * np.uint64(n) + pos[d:][same].astype(np.uint64))
+    return np.unique(np.concatenate(out)) if out else np.zeros(0, dtype=np.uint64)
+
+
+def _sets(shingles: np.ndarray, offsets: np.ndarray, rows: np.ndarray) -> ShingleSets:
+    rows = np.unique(rows)
+    values, off = ragged_gather(shingles, offsets, rows)
+    release_all(shingles)
+    return ShingleSets(rows, values, off)
+
+
+def _components(n_nodes: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Connected-component labels (union-find over the verified pairs; scipy's linear-time version)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    graph = coo_matrix((np.ones(a.shape[0], dtype=np.int8), (a, b)), shape=(n_nodes, n_nodes))
+    _, labels = connected_components(graph, directed=False)
+    return np.asarray(labels, dtype=np.int64)
+
+
+def _minhash(cfg: DedupConfig, work: Path, parts_n: int, n: int, alive: np.ndarray, counts: np.ndarray,
+             prio: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+    """(removed rows, their keepers, their Jaccard to the keeper, info) for the rows still alive."""
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    sh_path = work / "shingles.u32"
+    shingles: np.ndarray = (np.memmap(sh_path, dtype=np.uint32, mode="r") if offsets[-1] > 0
+                            else np.zeros(0, dtype=np.uint32))
+    candidates = 0
+    verified: list[np.ndarray] = []
+    for k in range(parts_n):
+        rec = np.fromfile(work / f"band-{k:04d}.bin", dtype=RECORD)
+        rec = rec[alive[rec["row"]]]
+        if rec.shape[0] >= 2:
+            codes = _bucket_pairs(rec, n)
+            del rec
+            candidates += int(codes.shape[0])
+            if codes.shape[0]:
+                ci = (codes // np.uint64(n)).astype(np.int64)
+                cj = (codes % np.uint64(n)).astype(np.int64)
+                sim = _sets(shingles, offsets, np.concatenate([ci, cj])).jaccard(ci, cj)
+                verified.append(codes[sim >= cfg.threshold - 1e-12])
+        (work / f"band-{k:04d}.bin").unlink()
+        progress("scale dedup: group partitions", k + 1, parts_n)
+    codes = np.unique(np.concatenate(verified)) if verified else np.zeros(0, dtype=np.uint64)
+    # A pair whose rows share keys in several partitions is checked once in each of them.
+    info: dict[str, Any] = {"candidate_checks": candidates, "duplicate_pairs": int(codes.shape[0])}
+    empty = np.zeros(0, dtype=np.int64)
+    if codes.shape[0] == 0:
+        return empty, empty, np.zeros(0), info
+    ei = (codes // np.uint64(n)).astype(np.int64)
+    ej = (codes % np.uint64(n)).astype(np.int64)
+    nodes = np.unique(np.concatenate([ei, ej]))
+    labels = _components(nodes.shape[0], np.searchsorted(nodes, ei), np.searchsorted(nodes, ej))
+    order = np.lexsort((nodes,) if prio is None else (nodes, prio[nodes]))
+    rank = np.empty(nodes.shape[0], dtype=np.int64)
+    rank[order] = np.arange(nodes.shape[0])
+    keeper = nodes[group_keepers(labels, rank)]
+    hit = keeper != nodes
+    members, keepers = nodes[hit], keeper[hit]
+    sims = np.empty(members.shape[0], dtype=np.float64)
+    for s in range(0, members.shape[0], SIM_PAIRS):
+        a, b = members[s:s + SIM_PAIRS], keepers[s:s + SIM_PAIRS]
+        sims[s:s + SIM_PAIRS] = _sets(shingles, offsets, np.concatenate([a, b])).jaccard(a, b)
+    return members, keepers, sims, info
+
+
+def _id_reader(work: Path, id_lens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    off = np.zeros(id_lens.shape[0] + 1, dtype=np.int64)
+    np.cumsum(id_lens, out=off[1:])
+    data = (np.memmap(work / "ids.bin", dtype=np.uint8, mode="r") if off[-1] > 0
+            else np.zeros(0, dtype=np.uint8))
+    return data, off
+
+
+def _write(path: str, io_cfg: IOConfig, batch_rows: int, cfg: DedupConfig, output: str | None,
+           removed_path: str | None, method: np.ndarray, final: np.ndarray, sim: np.ndarray, work: Path,
+           id_lens: np.ndarray) -> None:
+    names = {1: "exact", 2: "minhash"}
+    id_data, id_off = _id_reader(work, id_lens)
+    start = 0
+    n = method.shape[0]
+    with open_sink(output) as out, open_sink(removed_path) as ledger:
+        for batch in iter_batches(path, io_cfg, batch_rows, user_columns=True):
+            stop = start + batch.height
+            m = method[start:stop]
+            gone = m != 0
+            if out is not None:
+                out.write(batch.filter(pl.Series(~gone)))
+            if ledger is not None and gone.any():
+                rows = np.flatnonzero(gone)
+                fin = final[start + rows]
+                dup_of = [bytes(id_data[id_off[f]:id_off[f + 1]]).decode("utf-8") for f in fin.tolist()]
+                ledger.write(batch[rows].with_columns(
+                    pl.Series(schema.DUP_OF, dup_of, dtype=pl.String),
+                    pl.Series(schema.DUP_METHOD, [names[int(k)] for k in m[rows]], dtype=pl.String),
+                    pl.Series(schema.DUP_SIMILARITY, np.round(sim[start + rows], 6), dtype=pl.Float64),
+                    pl.Series(schema.DUP_REF, [None] * rows.shape[0], dtype=pl.String),
+                ))
+            start = stop
+            progress("scale dedup: write", start, n)
+    if start != n:
+        raise DataError(f"{path}: the input changed during the run ({n} rows read first, {start} now)")
+
+
+def stream_dedup(path: str, cfg: DedupConfig | None = None, io_cfg: IOConfig | None = None,
+                 opts: StreamOptions | None = None, *, output: str | None = None,
+                 removed: str | None = None, report: ReadReport | None = None) -> dict[str, Any]:
+    """Deduplicate the file `path` in bounded memory; write kept rows to `output`, removed ones to `removed`.
+
+    Returns the run summary (rows in/kept/removed, per-method counts and timings, the estimate, disk used).
+    With neither output nor removed path it is a dry run (one pass over the input).
+    """
+    cfg = cfg or DedupConfig()
+    io_cfg = io_cfg or IOConfig()
+    opts = opts or StreamOptions()
+    _check(cfg)
+    est, batch_rows, parts_n = estimate(path, cfg, opts)
+    if batch_rows != opts.batch_rows:
+        notice(f"batches of {batch_rows:,} rows (not {opts.batch_rows:,}) to stay under --max-memory "
+               f"{memory.human(opts.max_memory or 0)}")
+    work = Path(tempfile.mkdtemp(prefix="qdc-scale-", dir=opts.work_dir))
+    t0 = time.perf_counter()
+    try:
+        st = _pass1(path, cfg, io_cfg, batch_rows, work, parts_n, est.rows, report or ReadReport())
+        t1 = time.perf_counter()
+        n = st.n
+        disk = sum(f.stat().st_size for f in work.iterdir())
+        prio = np.concatenate(st.prio) if st.prio else None
+        method = np.zeros(n, dtype=np.int8)
+        target = np.arange(n, dtype=np.int64)
+        sim = np.zeros(n, dtype=np.float64)
+        per_method: dict[str, dict[str, Any]] = {}
+        if "exact" in cfg.methods:
+            keeper = _first_of_groups([np.concatenate(st.h1), np.concatenate(st.h2)], prio, n)
+            st.h1, st.h2 = [], []
+            rm = np.flatnonzero(keeper != np.arange(n))
+            method[rm], target[rm], sim[rm] = 1, keeper[rm], 1.0
+            per_method["exact"] = {"removed": int(rm.shape[0])}
+        t2 = time.perf_counter()
+        if "minhash" in cfg.methods:
+            counts = np.concatenate(st.counts) if st.counts else np.zeros(0, np.int64)
+            members, keepers, sims, info = _minhash(cfg, work, parts_n, n, method == 0, counts, prio)
+            method[members], target[members], sim[members] = 2, keepers, sims
+            b, r = cfg.minhash_params().band_rows()
+            per_method["minhash"] = {"threshold": cfg.threshold, "num_perm": cfg.num_perm, "ngram": cfg.ngram,
+                                     "bands": b, "rows": r, **info, "removed": int(members.shape[0])}
+        t3 = time.perf_counter()
+        final = target.copy()
+        moved = method[final] != 0
+        while moved.any():  # an exact keeper that minhash removed: follow it to the final survivor
+            final[moved] = target[final[moved]]
+            moved = method[final] != 0
+        if output is not None or removed is not None:
+            _write(path, io_cfg, batch_rows, cfg, output, removed, method, final, sim, work,
+                   np.concatenate(st.id_lens) if st.id_lens else np.zeros(0, np.int64))
+        t4 = time.perf_counter()
+    finally:
+        if not opts.keep_work:
+            shutil.rmtree(work, ignore_errors=True)
+    n_rm = int((method != 0).sum())
+    return {
+        "rows_in": n, "rows_kept": n - n_rm, "rows_removed": n_rm,
+        "duplicate_rate": round(n_rm / max(n, 1), 6), "keep": cfg.keep, "methods": per_method,
+        "batches": st.batches, "batch_rows": batch_rows, "partitions": parts_n, "band_records": st.records,
+        "work_disk_bytes": disk,
+        "seconds": {"read_and_sign": round(t1 - t0, 3), "exact_groups": round(t2 - t1, 3),
+                    "minhash_groups": round(t3 - t2, 3), "write": round(t4 - t3, 3),
+                    "total": round(t4 - t0, 3)},
+        "estimate": {"rows": est.rows, "memory_bytes": est.memory, "disk_bytes": est.disk,
+                     "text": est.describe()},
+    }

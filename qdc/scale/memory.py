@@ -1,0 +1,124 @@
+"""What a streaming run expects to need, and the `--max-memory` check.
+
+Every figure is bytes. Per-row state stays resident for the whole run; the batch working set is paid
+once (one batch at a time); the disk figures are the temporary files in the work folder. When the
+estimate exceeds `--max-memory`, `fit_batch_rows` shrinks the batch until it fits, and `check` refuses
+(ConfigError, exit 2) when even a small batch would not fit, because the per-row state alone is too big.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from qdc.errors import ConfigError
+
+BASE_BYTES = 300 << 20
+"""The interpreter with polars, numpy, pyarrow and faiss loaded (measured: about 250-300 MB)."""
+ID_TABLE_BYTES = 110
+"""The reader's id table (a Python dict of id strings): measured about 100-120 B per row."""
+MIN_BATCH_ROWS = 1_000
+
+_UNITS = {"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "m": 1 << 20, "mb": 1 << 20, "g": 1 << 30,
+          "gb": 1 << 30, "t": 1 << 40, "tb": 1 << 40, "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30}
+
+
+def parse_size(text: str) -> int:
+    """'16G', '800MB', '1.5g', '123456' -> bytes (binary units: 1G = 2^30)."""
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([a-zA-Z]*)\s*", text)
+    if not m or m.group(2).lower() not in _UNITS:
+        raise ConfigError(f"--max-memory {text!r}: expected a size such as 16G, 800M or 2.5GB")
+    return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
+
+
+def human(n: float) -> str:
+    """Bytes as a short readable size."""
+    for unit in ("B", "KB", "MB", "GB"):
+        if abs(n) < 1024:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TB"
+
+
+@dataclass
+class Estimate:
+    """Resident memory (per-row state + one batch + fixed) and temporary disk of a run."""
+
+    rows: int
+    per_row: int
+    batch: int
+    fixed: int
+    disk: int
+    parts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def memory(self) -> int:
+        return self.per_row * self.rows + self.batch + self.fixed
+
+    def describe(self) -> str:
+        detail = ", ".join(f"{k} {human(v)}" for k, v in self.parts.items())
+        return (f"expects about {human(self.memory)} of memory for ~{self.rows:,} rows "
+                f"({self.per_row} B/row = {human(self.per_row * self.rows)}; one batch {human(self.batch)}; "
+                f"fixed {human(self.fixed)}) and {human(self.disk)} of temporary disk"
+                + (f" [{detail}]" if detail else ""))
+
+
+def dedup_estimate(rows: int, row_bytes: float, batch_rows: int, num_perm: int = 128, bands: int = 14,
+                   partitions: int = 64, keep: str = "first") -> Estimate:
+    """Streaming exact + MinHash dedup.
+
+    Per row: id table 110, exact-key hashes 16 (+16 while sorted), shingle offsets 8, id offsets 8,
+    keep priority 8 (not for keep=first), state (alive, target, method, similarity) 14; total about
+    170-180 B. One batch: the frame (about 3x the JSON bytes: text, prompt, response), the word tokens and
+    64-bit shingle hashes (about 40 B per word), signatures (4 x num_perm B/row) and band keys
+    (8 x bands B/row), doubled for the sort into partitions. Grouping holds one partition of band records
+    (18 B per record, plus 40 B of sort work) and the shingle sets of its candidate rows. Disk: 32-bit
+    shingles (4 B per word), band records (18 B x bands per row), ids (their bytes + 8 B offsets).
+    """
+    words = max(row_bytes / 6.0, 1.0)
+    per_row = ID_TABLE_BYTES + 32 + 8 + 8 + 14 + (0 if keep == "first" else 8)
+    batch_per_row = 3 * row_bytes + 40 * words + 4 * num_perm + 2 * 8 * bands + 64
+    batch = int(batch_rows * batch_per_row)
+    part_records = rows * bands / max(partitions, 1)
+    grouping = int(part_records * (18 + 40) * 1.5)
+    disk = int(rows * (4 * words + 18 * bands + 24))
+    fixed = BASE_BYTES + grouping
+    return Estimate(rows, per_row, batch, fixed, disk,
+                    {"per-row state": per_row * rows, "batch": batch, "partition grouping": grouping})
+
+
+def select_estimate(rows: int, dim: int, k: int, batch_rows: int, points_per_centroid: int = 64) -> Estimate:
+    """Streaming kMQ over memory-mapped embeddings.
+
+    Per row: id table 110, score 8, labels 8, keys 8 and the sort in `take_per_cluster` (about 40 B).
+    Fixed: the k-means training sample (k x points_per_centroid x dim x 4 B) and the faiss distance block
+    for one 65,536-row assignment block (65,536 x (k + dim) x 4 B). One batch: the frame for writing
+    (about 1 KB/row assumed). The embedding file is mapped, not loaded, and released block by block.
+    """
+    per_row = ID_TABLE_BYTES + 8 + 8 + 8 + 40
+    sample = min(rows, k * points_per_centroid) * dim * 4
+    assign = 65_536 * (k + dim) * 4
+    batch = batch_rows * 1024
+    return Estimate(rows, per_row, batch, BASE_BYTES + sample + assign, 0,
+                    {"per-row state": per_row * rows, "k-means sample": sample, "assignment block": assign})
+
+
+def plan(make: Callable[[int], Estimate], batch_rows: int, limit: int | None) -> tuple[Estimate, int]:
+    """The estimate for `batch_rows`, or for a smaller batch that fits `limit` (halving, down to 1,000).
+
+    Raises ConfigError (exit 2) when even the smallest batch does not fit: the per-row state and the
+    fixed part cannot be batched away.
+    """
+    est = make(batch_rows)
+    if limit is None or est.memory <= limit:
+        return est, batch_rows
+    rows = batch_rows
+    while rows > MIN_BATCH_ROWS:
+        rows = max(MIN_BATCH_ROWS, rows // 2)
+        smaller = make(rows)
+        if smaller.memory <= limit:
+            return smaller, rows
+    raise ConfigError(f"--max-memory {human(limit)} is too small: this run {est.describe()}; even with "
+                      f"--batch-rows {MIN_BATCH_ROWS} it needs {human(make(MIN_BATCH_ROWS).memory)}. "
+                      "Raise --max-memory (the per-row state cannot be batched away)")

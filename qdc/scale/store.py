@@ -1,0 +1,77 @@
+"""Embeddings in a memory-mapped ``.npy`` file, so an (n, d) matrix never has to fit in RAM.
+
+The file is a plain NumPy ``.npy`` (float16 halves the disk and page-cache footprint; float32 is exact).
+Readers take row ranges (`block`) as float32 copies; `release` tells the kernel the process no longer
+needs the pages of a range, so a sequential scan does not grow the resident set by the whole file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import mmap
+import os
+from collections.abc import Iterator
+
+import numpy as np
+
+from qdc.errors import ConfigError, DataError
+
+DTYPES = {"float16": np.float16, "float32": np.float32}
+
+
+def create(path: str | os.PathLike[str], n: int, dim: int, dtype: str = "float16") -> np.memmap:
+    """A new writable (n, dim) memory-mapped ``.npy`` file."""
+    if dtype not in DTYPES:
+        raise ConfigError(f"embedding dtype {dtype!r}: expected float16 or float32")
+    out: np.memmap = np.lib.format.open_memmap(str(path), mode="w+", dtype=DTYPES[dtype], shape=(n, dim))
+    return out
+
+
+def open_store(path: str | os.PathLike[str], rows: int | None = None) -> np.memmap:
+    """Open an existing (n, d) ``.npy`` read-only; `rows` checks n against the input's row count."""
+    try:
+        x = np.load(str(path), mmap_mode="r")
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except ValueError as exc:
+        raise DataError(f"{path}: not a .npy file ({exc})") from None
+    if x.ndim != 2 or x.dtype not in (np.float16, np.float32):
+        raise DataError(f"{path}: expected a 2-d float16 or float32 array, got {x.dtype} {x.shape}")
+    if rows is not None and x.shape[0] != rows:
+        raise DataError(f"{path}: {x.shape[0]} embedding rows for {rows} input rows (row i must embed row i)")
+    assert isinstance(x, np.memmap)
+    return x
+
+
+def release(x: np.ndarray, start: int, stop: int) -> None:
+    """Drop the resident pages of rows [start, stop) of a read-only memmap (they stay in the page cache)."""
+    mm = getattr(x, "_mmap", None)
+    if mm is None or not hasattr(mm, "madvise") or not hasattr(mmap, "MADV_DONTNEED"):
+        return
+    # np.memmap maps from the offset rounded down to the allocation granularity.
+    offset = int(getattr(x, "offset", 0)) % mmap.ALLOCATIONGRANULARITY
+    row_bytes = int(np.prod(x.shape[1:], dtype=np.int64)) * x.dtype.itemsize
+    lo = offset + start * row_bytes
+    hi = offset + stop * row_bytes
+    page = mmap.PAGESIZE
+    lo_aligned = (lo // page + 1) * page if lo % page else lo  # only whole pages inside the range
+    hi_aligned = (hi // page) * page
+    if hi_aligned > lo_aligned:
+        # Not every platform allows it on file mappings; it is only a hint.
+        with contextlib.suppress(OSError, ValueError):
+            mm.madvise(mmap.MADV_DONTNEED, lo_aligned, hi_aligned - lo_aligned)
+
+
+def release_all(x: np.ndarray) -> None:
+    """Drop every resident page of a read-only memmap (after a scattered read such as a gather)."""
+    if x.shape[0]:
+        release(x, 0, x.shape[0])
+
+
+def blocks(x: np.ndarray, block_rows: int = 65_536) -> Iterator[tuple[int, np.ndarray]]:
+    """(start, float32 copy of rows [start, start + block_rows)) over the whole matrix, releasing as it goes."""
+    n = x.shape[0]
+    for start in range(0, n, block_rows):
+        stop = min(n, start + block_rows)
+        yield start, np.ascontiguousarray(x[start:stop], dtype=np.float32)
+        release(x, start, stop)

@@ -22,7 +22,7 @@ install: $(STAMP)
 demo: $(STAMP)
 	mkdir -p out
 	$(QDC) run configs/default.yaml sample_data/instructions.jsonl -o out/curated.jsonl --workdir out/work
-	@echo "curated subset: out/curated.jsonl (run manifest and removed-row ledger in out/work/)"
+	@echo "curated subset: out/curated.jsonl; every removed row and why: out/curated.jsonl.removed.jsonl; run manifest: out/curated.jsonl.manifest.json"
 
 ## The whole test suite, the real-model test included.
 test: $(STAMP)

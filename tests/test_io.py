@@ -154,6 +154,16 @@ def test_skip_mode_quarantines_bad_lines(tmp_path: Path) -> None:
     assert [(b.line, b.raw) for b in report.bad_rows] == [(2, b'{"text": '), (3, b'{"text": 3}')]
 
 
+def test_outputs_get_ordinary_file_permissions(tmp_path: Path) -> None:
+    import os
+
+    df = read_records(write_jsonl(tmp_path / "in.jsonl", ROWS))
+    write_records(df, tmp_path / "o.jsonl")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (tmp_path / "o.jsonl").stat().st_mode & 0o777 == 0o666 & ~mask
+
+
 def test_unknown_extension_is_a_usage_error() -> None:
     with pytest.raises(ConfigError):
         detect_format("data.csv")

@@ -49,7 +49,7 @@ def _root(
 # Commands register themselves on `app` when their module is imported; a module that has not landed yet
 # is skipped, so stages plug in as they are written.
 _COMMANDS = (
-    "embed", "cluster", "dedup", "quality", "complexity", "diversity", "select", "run", "check", "report",
+    "embed", "cluster", "dedup", "quality", "complexity", "diversity", "select", "run", "check", "report", "scale",
 )
 for _name in _COMMANDS:
     if importlib.util.find_spec(f"qdc.cli.{_name}") is not None:

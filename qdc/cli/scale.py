@@ -1,0 +1,203 @@
+"""`qdc scale dedup` and `qdc scale select`: the out-of-core versions of dedup and kmq selection."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from qdc.cli import app
+from qdc.cli._common import (
+    BadRowsFileOpt,
+    IdFieldOpt,
+    InputArg,
+    JsonOpt,
+    OnBadRowsOpt,
+    OutputOpt,
+    RolesOpt,
+    SeedOpt,
+    State,
+    TemplateOpt,
+    TextFieldOpt,
+    check_output_path,
+    console,
+    handle_errors,
+    io_config,
+    print_json,
+)
+
+scale_app = typer.Typer(
+    name="scale", no_args_is_help=True, rich_markup_mode="markdown",
+    help="Out-of-core dedup and selection for inputs larger than memory (streamed in batches, temporary "
+    "files on disk, memory-mapped embeddings).",
+)
+app.add_typer(scale_app, name="scale")
+
+_RUN = "Streaming"
+BatchRowsOpt = Annotated[int, typer.Option("--batch-rows", help="Rows read and processed at a time.",
+                                           rich_help_panel=_RUN)]
+MaxMemoryOpt = Annotated[str | None, typer.Option(
+    "--max-memory", help="Memory limit, e.g. 16G: smaller batches when the estimate exceeds it, exit 2 when even "
+    "those do not fit.", rich_help_panel=_RUN)]
+WorkDirOpt = Annotated[str | None, typer.Option(
+    "--work-dir", help="Folder for temporary files [default: the system temp folder].", rich_help_panel=_RUN)]
+
+
+def _file_input(path: str) -> None:
+    from qdc.errors import ConfigError
+
+    if path == "-":
+        raise ConfigError("streaming runs read the input twice: pass a file, not '-'")
+
+
+def _limit(max_memory: str | None) -> int | None:
+    from qdc.scale.memory import parse_size
+
+    return None if max_memory is None else parse_size(max_memory)
+
+
+def _finish_bad_rows(report: Any, bad_rows_file: str | None, output: str) -> None:
+    from qdc.io import write_bad_rows
+    from qdc.progress import notice
+
+    if not report.bad_rows:
+        return
+    target = bad_rows_file or ("qdc.bad-rows.jsonl" if output == "-" else output + ".bad-rows.jsonl")
+    write_bad_rows(report.bad_rows, target)
+    notice(f"skipped {len(report.bad_rows)} bad line(s), written verbatim to {target}")
+
+
+@scale_app.command("dedup")
+@handle_errors
+def scale_dedup_cmd(
+    input: InputArg,
+    output: OutputOpt = "-",
+    method: Annotated[str, typer.Option("--method", "-m", help="exact, minhash, or exact,minhash.")
+                      ] = "exact,minhash",
+    keep: Annotated[str, typer.Option("--keep", help="first, longest or best:COLUMN.")] = "first",
+    field: Annotated[str, typer.Option("--field", help="text, prompt or response.")] = "text",
+    normalize: Annotated[str, typer.Option("--normalize", help="Exact-match normalisation steps.")
+                         ] = "nfkc,case,punctuation,whitespace",
+    threshold: Annotated[float, typer.Option("--threshold", help="MinHash Jaccard threshold.")] = 0.8,
+    num_perm: Annotated[int, typer.Option("--num-perm", help="MinHash permutations.")] = 128,
+    ngram: Annotated[int, typer.Option("--ngram", help="Words per shingle.")] = 3,
+    removed: Annotated[str | None, typer.Option("--removed", help="Ledger of removed rows (as qdc dedup).")
+                       ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count duplicates; write nothing.")] = False,
+    batch_rows: BatchRowsOpt = 100_000,
+    partitions: Annotated[int | None, typer.Option(
+        "--partitions", help="Band-key partition files [default: ~4M records each].", rich_help_panel=_RUN)
+    ] = None,
+    max_memory: MaxMemoryOpt = None,
+    work_dir: WorkDirOpt = None,
+    seed: SeedOpt = 0,
+    text_field: TextFieldOpt = None,
+    template: TemplateOpt = None,
+    roles: RolesOpt = "user,assistant",
+    id_field: IdFieldOpt = "id",
+    on_bad_rows: OnBadRowsOpt = "error",
+    bad_rows_file: BadRowsFileOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Exact + MinHash dedup of a file larger than memory: the same kept rows and ledger as `qdc dedup`.
+
+    Reads the input twice in batches; shingles and LSH band keys go to temporary files (partitioned by key,
+    grouped one partition at a time). Prints the memory and disk it expects first; `--max-memory` shrinks
+    the batches to fit or refuses (exit 2).
+
+    **Example:** `qdc scale dedup big.jsonl -o unique.jsonl --removed dups.jsonl --max-memory 8G`
+    """
+    from qdc.config import validate_config
+    from qdc.dedup import DedupConfig
+    from qdc.errors import ConfigError
+    from qdc.io import ReadReport
+    from qdc.scale.dedup import StreamOptions, estimate, stream_dedup
+
+    _file_input(input)
+    if not dry_run:
+        check_output_path(output)
+        if json and output == "-":
+            raise ConfigError("--json prints a summary on stdout; pass -o FILE for the rows (or --dry-run)")
+        if removed is not None:
+            check_output_path(removed)
+    cfg: DedupConfig = validate_config(DedupConfig, {
+        "methods": method, "keep": keep, "field": field, "normalize": normalize, "threshold": threshold,
+        "num_perm": num_perm, "ngram": ngram, "seed": seed}, "options")
+    opts = StreamOptions(batch_rows=batch_rows, partitions=partitions, work_dir=work_dir,
+                         max_memory=_limit(max_memory))
+    est, _, _ = estimate(input, cfg, opts)
+    if not State.quiet:
+        console.print(f"qdc scale dedup {est.describe()}", markup=False)
+    report = ReadReport()
+    stats = stream_dedup(input, cfg, io_config(text_field, template, roles, id_field, on_bad_rows), opts,
+                         output=None if dry_run else output, removed=None if dry_run else removed, report=report)
+    if not dry_run:
+        _finish_bad_rows(report, bad_rows_file, output)
+    stats["dry_run"] = dry_run
+    if json:
+        print_json(stats)
+    elif not State.quiet:
+        verb = "would remove" if dry_run else "removed"
+        per = ", ".join(f"{m} {info['removed']}" for m, info in stats["methods"].items())
+        console.print(f"{verb} {stats['rows_removed']} of {stats['rows_in']} rows ({per}); kept "
+                      f"{stats['rows_kept']} in {stats['seconds']['total']} s", markup=False)
+
+
+@scale_app.command("select")
+@handle_errors
+def scale_select_cmd(
+    input: InputArg,
+    embeddings: Annotated[str, typer.Option(
+        "--embeddings", "-e", help="(n, d) float16/float32 .npy file; row i embeds input row i (memory-mapped).")],
+    output: OutputOpt = "-",
+    budget: Annotated[float, typer.Option("--budget", help="Rows to select, or a fraction (0 < f < 1).")] = 0.1,
+    score: Annotated[str | None, typer.Option(
+        "--score", help="Score expression [default: qdc_quality when present].")] = None,
+    k: Annotated[int | None, typer.Option("--k", help="Clusters [default: clamp(B/10, 2, 1024)].")] = None,
+    allocation: Annotated[str, typer.Option("--allocation", help="equal or proportional.")] = "equal",
+    within: Annotated[str, typer.Option("--within", help="softmax, top or random.")] = "softmax",
+    temperature: Annotated[float, typer.Option("--temperature", help="Softmax temperature on z-scores.")] = 0.2,
+    points_per_centroid: Annotated[int, typer.Option(
+        "--points-per-centroid", help="k-means trains on this many sampled rows per centroid.")] = 64,
+    batch_rows: BatchRowsOpt = 100_000,
+    max_memory: MaxMemoryOpt = None,
+    seed: SeedOpt = 0,
+    text_field: TextFieldOpt = None,
+    template: TemplateOpt = None,
+    roles: RolesOpt = "user,assistant",
+    id_field: IdFieldOpt = "id",
+    on_bad_rows: OnBadRowsOpt = "error",
+    json: JsonOpt = False,
+) -> None:
+    """kMQ selection over memory-mapped embeddings: k-means on a seeded sample, assignment in blocks.
+
+    Selects exactly min(budget, rows) rows with the allocation and sampling of `qdc select --strategy kmq`;
+    writes them in input order with qdc_select_round and qdc_select_reason.
+
+    **Example:** `qdc scale select big.jsonl --embeddings big.npy --budget 100000 -o picked.jsonl`
+    """
+    from qdc.config import validate_config
+    from qdc.errors import ConfigError
+    from qdc.scale.select import ScaleSelectConfig, estimate, stream_select
+
+    _file_input(input)
+    check_output_path(output)
+    if json and output == "-":
+        raise ConfigError("--json prints a summary on stdout; pass -o FILE for the rows")
+    value: int | float = int(budget) if budget >= 1 else budget
+    if budget >= 1 and not float(budget).is_integer():
+        raise ConfigError("--budget: a budget >= 1 must be a whole number of rows")
+    cfg: ScaleSelectConfig = validate_config(ScaleSelectConfig, {
+        "budget": value, "score": score, "k": k, "allocation": allocation, "within": within,
+        "temperature": temperature, "points_per_centroid": points_per_centroid, "seed": seed}, "options")
+    limit = _limit(max_memory)
+    est, _ = estimate(input, embeddings, cfg, batch_rows, limit)
+    if not State.quiet:
+        console.print(f"qdc scale select {est.describe()}", markup=False)
+    stats = stream_select(input, embeddings, cfg, io_config(text_field, template, roles, id_field, on_bad_rows),
+                          output=output, batch_rows=batch_rows, max_memory=limit)
+    if json:
+        print_json(stats)
+    elif not State.quiet:
+        console.print(f"selected {stats['selected']} of {stats['rows_in']} rows (k={stats['clusters']['k']}) in "
+                      f"{stats['seconds']['total']} s", markup=False)

@@ -1,0 +1,221 @@
+"""kMQ selection over memory-mapped embeddings, for inputs whose embedding matrix does not fit in RAM.
+
+1. Pass 1 streams the input (`qdc.scale.reader`) and keeps one float64 score per row (the `--score`
+   expression of `qdc select`, evaluated batch by batch; default `qdc_quality` when the input has it, else
+   no score and uniform sampling inside clusters).
+2. Spherical k-means (faiss) is trained on a seeded sample of `points_per_centroid` x K rows gathered from
+   the memory map, seeded with k-means++ (`qdc.cluster.kmeans_plus_plus`); every row is then assigned to
+   its nearest centroid in blocks of 65,536 rows, whose pages are released after use.
+3. The per-cluster allocation and sampling are `qdc.select.kmq.kmq_arrays` itself (water-filling, Gumbel
+   top-k inside clusters), so the output has exactly min(budget, rows) rows.
+4. Pass 2 writes the selected rows in input order with `qdc_select_round` and `qdc_select_reason`, as
+   `qdc select` does.
+
+Same input + embeddings + options + seed = the same bytes. Not streamed: on-the-fly dedup (run
+`qdc scale dedup` first), token budgets, groups, and the strategies other than kmq.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Literal
+
+import numpy as np
+import polars as pl
+from pydantic import Field, field_validator
+
+from qdc import schema
+from qdc.config import StageConfig
+from qdc.errors import ConfigError, DataError
+from qdc.io import IOConfig
+from qdc.progress import notice, progress
+from qdc.scale import memory
+from qdc.scale.reader import DEFAULT_BATCH_ROWS, iter_batches, sample_lines
+from qdc.scale.sink import open_sink
+from qdc.scale.store import blocks, open_store, release_all
+
+BLOCK_ROWS = 65_536
+
+
+class ScaleSelectConfig(StageConfig):
+    """Options of streaming kMQ (the names and defaults of `qdc select`)."""
+
+    budget: int | float
+    """Rows to select (an integer), or a fraction of the input rows (0 < f < 1)."""
+    score: str | None = None
+    """Score expression over columns [default: qdc_quality when present, else no score]."""
+    k: int | None = None
+    """Clusters [default: clamp(B/10, 2, 1024)]."""
+    niter: int = Field(default=20, ge=1)
+    points_per_centroid: int = Field(default=64, ge=4)
+    """k-means trains on a seeded sample of this many rows per centroid."""
+    allocation: Literal["equal", "proportional"] = "equal"
+    within: Literal["softmax", "top", "random"] = "softmax"
+    temperature: float = 0.2
+    diversity_weight: float | None = None
+    seed: int = 0
+
+    @field_validator("budget")
+    @classmethod
+    def _budget(cls, v: int | float) -> int | float:
+        if v <= 0:
+            raise ValueError("budget must be positive")
+        if isinstance(v, float) and v >= 1:
+            if not v.is_integer():
+                raise ValueError("a budget >= 1 must be a whole number of rows")
+            return int(v)
+        return v
+
+    def rows(self, n: int) -> int:
+        """The budget in rows for n input rows."""
+        return min(n, round(self.budget * n) if isinstance(self.budget, float) else int(self.budget))
+
+
+def _default_k(budget: int, n: int) -> int:
+    return max(1, min(n, max(2, min(1024, budget // 10))))
+
+
+def _scores(path: str, cfg: ScaleSelectConfig, io_cfg: IOConfig, batch_rows: int,
+            rows_hint: int) -> tuple[int, np.ndarray | None, str | None]:
+    from qdc.select.score import parse_score
+
+    n = 0
+    parts: list[np.ndarray] = []
+    expr_text = cfg.score
+    checked = False
+    for batch in iter_batches(path, io_cfg, batch_rows, user_columns=True):
+        if not checked:
+            if expr_text is None and schema.QUALITY in batch.columns:
+                expr_text = schema.QUALITY
+            checked = True
+        if expr_text is not None:
+            expr, _ = parse_score(expr_text, batch.columns)
+            parts.append(batch.select(expr.cast(pl.Float64)).to_series().to_numpy().astype(np.float64))
+        n += batch.height
+        progress("scale select: read scores", n, max(rows_hint, n))
+    if expr_text is None:
+        return n, None, None
+    score = np.concatenate(parts)
+    finite = np.isfinite(score)
+    if not finite.all():  # non-finite scores rank lowest, as in `qdc select`
+        low = float(score[finite].min()) - 1.0 if finite.any() else 0.0
+        score = np.where(finite, score, low)
+    return n, score, expr_text
+
+
+def train_kmeans(x: np.ndarray, k: int, *, seed: int, niter: int, points_per_centroid: int) -> np.ndarray:
+    """Unit (k, d) centroids of spherical k-means trained on a seeded sample of the rows of `x`."""
+    import faiss
+
+    from qdc.cluster import kmeans_plus_plus
+
+    n, d = x.shape
+    rng = np.random.default_rng(seed)
+    m = min(n, k * points_per_centroid)
+    sample = np.sort(rng.choice(n, size=m, replace=False)) if m < n else np.arange(n)
+    xs = np.ascontiguousarray(x[sample], dtype=np.float32)
+    release_all(x)
+    km = faiss.Kmeans(d, k, niter=niter, seed=seed, spherical=True, verbose=False,
+                      max_points_per_centroid=math.ceil(m / k) + 1, min_points_per_centroid=1)
+    km.train(xs, init_centroids=kmeans_plus_plus(xs, k, seed))
+    return np.ascontiguousarray(km.centroids, dtype=np.float32)
+
+
+def assign(x: np.ndarray, centroids: np.ndarray, block_rows: int = BLOCK_ROWS) -> np.ndarray:
+    """Dense cluster labels (0..K'-1, by centroid id) of every row, searched block by block."""
+    import faiss
+
+    index = faiss.IndexFlatIP(centroids.shape[1])
+    index.add(centroids)
+    labels = np.empty(x.shape[0], dtype=np.int64)
+    for start, block in blocks(x, block_rows):
+        _, a = index.search(block, 1)
+        labels[start:start + block.shape[0]] = a[:, 0]
+        progress("scale select: assign", start + block.shape[0], x.shape[0])
+    _, dense = np.unique(labels, return_inverse=True)
+    return dense.astype(np.int64)
+
+
+def estimate(path: str, embeddings: str, cfg: ScaleSelectConfig, batch_rows: int,
+             max_memory: int | None) -> tuple[memory.Estimate, int]:
+    """(estimate, batch rows) for a run, the batch shrunk to fit --max-memory."""
+    x = open_store(embeddings)
+    rows, _ = sample_lines(path)
+    rows = rows or x.shape[0]
+    budget = cfg.rows(rows)
+    k = cfg.k or _default_k(budget, rows)
+    return memory.plan(lambda b: memory.select_estimate(rows, x.shape[1], k, b, cfg.points_per_centroid),
+                       batch_rows, max_memory)
+
+
+def stream_select(path: str, embeddings: str, cfg: ScaleSelectConfig, io_cfg: IOConfig | None = None, *,
+                  output: str | None = None, batch_rows: int = DEFAULT_BATCH_ROWS,
+                  max_memory: int | None = None) -> dict[str, Any]:
+    """Select `cfg.budget` rows of `path` by kMQ over the (n, d) ``.npy`` `embeddings` (row i embeds row i).
+
+    Writes the selected rows (input order) to `output` when given; returns the run summary.
+    """
+    from qdc.select.kmq import kmq_arrays
+
+    io_cfg = io_cfg or IOConfig()
+    est, rows_per_batch = estimate(path, embeddings, cfg, batch_rows, max_memory)
+    if rows_per_batch != batch_rows:
+        notice(f"batches of {rows_per_batch:,} rows (not {batch_rows:,}) to stay under --max-memory")
+    t0 = time.perf_counter()
+    n, score, expr_text = _scores(path, cfg, io_cfg, rows_per_batch, est.rows)
+    if cfg.within != "random" and score is None and cfg.diversity_weight != 1:
+        raise ConfigError("kmq samples by score inside clusters: the input has no qdc_quality; pass --score "
+                          "EXPR or --within random")
+    x = open_store(embeddings, rows=n)
+    budget = cfg.rows(n)
+    k = min(n, cfg.k or _default_k(budget, n))
+    t1 = time.perf_counter()
+    centroids = train_kmeans(x, k, seed=cfg.seed, niter=cfg.niter, points_per_centroid=cfg.points_per_centroid)
+    t2 = time.perf_counter()
+    labels = assign(x, centroids)
+    t3 = time.perf_counter()
+    picked, log = kmq_arrays(labels, score, budget, allocation=cfg.allocation, within=cfg.within,
+                             temperature=cfg.temperature, diversity_weight=cfg.diversity_weight, seed=cfg.seed)
+    picked = np.sort(picked)
+    t4 = time.perf_counter()
+    if output is not None:
+        _write(path, io_cfg, rows_per_batch, output, picked, labels, score, n)
+    t5 = time.perf_counter()
+    sizes = np.bincount(labels)
+    return {
+        "rows_in": n, "selected": int(picked.shape[0]), "budget": budget, "strategy": "kmq", "seed": cfg.seed,
+        "score": expr_text, "embeddings": {"path": embeddings, "rows": int(x.shape[0]), "dim": int(x.shape[1]),
+                                           "dtype": str(x.dtype)},
+        "clusters": {"k": int(sizes.shape[0]), "trained_on": min(n, k * cfg.points_per_centroid),
+                     "largest": int(sizes.max()), "smallest": int(sizes.min())},
+        "kmq": {key: log[key] for key in ("within", "temperature")},
+        "batch_rows": rows_per_batch,
+        "seconds": {"read_scores": round(t1 - t0, 3), "train": round(t2 - t1, 3), "assign": round(t3 - t2, 3),
+                    "allocate_sample": round(t4 - t3, 3), "write": round(t5 - t4, 3), "total": round(t5 - t0, 3)},
+        "estimate": {"rows": est.rows, "memory_bytes": est.memory, "text": est.describe()},
+    }
+
+
+def _write(path: str, io_cfg: IOConfig, batch_rows: int, output: str, picked: np.ndarray, labels: np.ndarray,
+           score: np.ndarray | None, n: int) -> None:
+    start = 0
+    with open_sink(output) as sink:
+        assert sink is not None
+        for batch in iter_batches(path, io_cfg, batch_rows, user_columns=True):
+            stop = start + batch.height
+            lo, hi = np.searchsorted(picked, [start, stop])
+            local = picked[lo:hi] - start
+            if local.shape[0]:
+                rows = picked[lo:hi]
+                reasons = [f"kmq cluster={int(c)}" + ("" if score is None else f" score={s:.4g}")
+                           for c, s in zip(labels[rows].tolist(),
+                                           (score[rows] if score is not None else np.zeros(rows.shape[0])).tolist(),
+                                           strict=True)]
+                sink.write(batch[local].with_columns(
+                    pl.Series(schema.SELECT_ROUND, np.zeros(local.shape[0], dtype=np.int64), dtype=pl.Int64),
+                    pl.Series(schema.SELECT_REASON, reasons, dtype=pl.String)))
+            start = stop
+            progress("scale select: write", start, n)
+    if start != n:
+        raise DataError(f"{path}: the input changed during the run ({n} rows read first, {start} now)")

@@ -1,0 +1,191 @@
+"""Out-of-core (qdc.scale): the streaming paths give the in-memory results, in bounded memory."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import polars as pl
+import pytest
+
+from qdc.cli import app
+from qdc.dedup import DedupConfig, dedup
+from qdc.errors import ConfigError
+from qdc.io import IOConfig, read_records, write_records
+from qdc.scale import memory
+from qdc.scale.dedup import StreamOptions, stream_dedup
+from qdc.scale.reader import iter_batches
+from qdc.scale.select import ScaleSelectConfig, stream_select
+from qdc.scale.store import blocks, create, open_store
+from tests.conftest import write_jsonl
+
+
+def _rows(n: int = 360, seed: int = 1) -> list[dict[str, Any]]:
+    """Random word rows with planted exact copies (case/punctuation changes) and one-word substitutions."""
+    rng = random.Random(seed)
+    vocab = [f"w{i}" for i in range(400)]
+    rows: list[dict[str, Any]] = []
+    for i in range(n):
+        r = rng.random()
+        if rows and r < 0.15:
+            words = rng.choice(rows)["text"].split()
+            words[rng.randrange(len(words))] = rng.choice(vocab)
+            text = " ".join(words)
+        elif rows and r < 0.25:
+            text = rng.choice(rows)["text"].upper() + " !"
+        elif r < 0.27:
+            text = "..."  # no words: never a near-duplicate, exact still groups these
+        else:
+            text = " ".join(rng.choice(vocab) for _ in range(rng.randint(1, 45)))
+        score = None if rng.random() < 0.1 else round(rng.random(), 3)
+        rows.append({"id": f"r{i}", "text": text, "score": score})
+    return rows
+
+
+@pytest.mark.parametrize("keep", ["first", "longest", "best:score"])
+def test_streaming_dedup_matches_in_memory(tmp_path: Path, keep: str) -> None:
+    src = write_jsonl(tmp_path / "in.jsonl", _rows())
+    cfg = DedupConfig(keep=keep)
+    res = dedup(read_records(src), cfg)
+    write_records(res.kept, tmp_path / "mem.jsonl")
+    write_records(res.removed, tmp_path / "mem_removed.jsonl")
+    stats = stream_dedup(str(src), cfg, opts=StreamOptions(batch_rows=23, partitions=7),
+                         output=str(tmp_path / "s.jsonl"), removed=str(tmp_path / "s_removed.jsonl"))
+    assert res.stats["methods"]["exact"]["removed"] > 10
+    assert res.stats["methods"]["minhash"]["removed"] > 10
+    assert stats["batches"] == -(-360 // 23)
+    assert stats["rows_removed"] == res.stats["rows_removed"]
+    assert stats["methods"]["minhash"]["duplicate_pairs"] == res.stats["methods"]["minhash"]["duplicate_pairs"]
+    assert (tmp_path / "s.jsonl").read_bytes() == (tmp_path / "mem.jsonl").read_bytes()
+    assert (tmp_path / "s_removed.jsonl").read_bytes() == (tmp_path / "mem_removed.jsonl").read_bytes()
+    assert not list(tmp_path.glob("qdc-scale-*"))
+
+
+@pytest.mark.parametrize("methods", ["exact", "minhash"])
+def test_streaming_single_method_matches(tmp_path: Path, methods: str) -> None:
+    src = write_jsonl(tmp_path / "in.jsonl", _rows(200, seed=4))
+    cfg = DedupConfig(methods=methods, ngram=2, threshold=0.7)
+    res = dedup(read_records(src), cfg)
+    stats = stream_dedup(str(src), cfg, opts=StreamOptions(batch_rows=50, partitions=3),
+                         output=str(tmp_path / "s.jsonl"))
+    assert stats["rows_kept"] == res.kept.height
+    kept = [orjson.loads(line)["id"] for line in (tmp_path / "s.jsonl").read_bytes().splitlines()]
+    assert kept == res.kept["id"].to_list()
+
+
+def test_streaming_dedup_refuses_what_it_does_not_stream(tmp_path: Path) -> None:
+    src = write_jsonl(tmp_path / "in.jsonl", _rows(20))
+    for cfg in (DedupConfig(methods="exact,semantic"), DedupConfig(methods="minhash,exact"),
+                DedupConfig(verify=False)):
+        with pytest.raises(ConfigError):
+            stream_dedup(str(src), cfg, output=str(tmp_path / "o.jsonl"))
+
+
+def test_reader_batches_equal_read_records(tmp_path: Path) -> None:
+    rows = [{"text": f"t{i % 7}", "n": i} for i in range(50)] + [{"text": "t1", "n": 1}] * 3  # derived ids repeat
+    src = write_jsonl(tmp_path / "in.jsonl", rows)
+    whole = read_records(src)
+    parts = list(iter_batches(str(src), IOConfig(), batch_rows=8))
+    assert [p.height for p in parts] == [8] * 6 + [5]
+    joined = pl.concat(parts, how="vertical_relaxed")
+    for col in whole.columns:
+        assert joined[col].cast(pl.String).to_list() == whole[col].cast(pl.String).to_list(), col
+    pq = tmp_path / "in.parquet"
+    pl.DataFrame(rows).write_parquet(pq)
+    pq_parts = list(iter_batches(str(pq), IOConfig(), batch_rows=16, user_columns=False))
+    assert pl.concat(pq_parts)["__qdc_id"].to_list() == read_records(pq)["__qdc_id"].to_list()
+
+
+def test_memmap_store_roundtrip(tmp_path: Path) -> None:
+    x = create(tmp_path / "e.npy", 10, 4, "float16")
+    x[:] = np.arange(40, dtype=np.float16).reshape(10, 4)
+    x.flush()
+    y = open_store(tmp_path / "e.npy", rows=10)
+    assert y.dtype == np.float16
+    got = np.concatenate([b for _, b in blocks(y, 3)])
+    assert got.dtype == np.float32 and np.array_equal(got, np.arange(40).reshape(10, 4))
+    with pytest.raises(Exception, match="embedding rows"):
+        open_store(tmp_path / "e.npy", rows=11)
+
+
+def _select_input(tmp_path: Path, n: int = 900, dim: int = 16) -> tuple[Path, Path]:
+    rng = np.random.default_rng(0)
+    rows = [{"id": f"r{i}", "text": f"row {i}", "qdc_quality": float(rng.random())} for i in range(n)]
+    src = write_jsonl(tmp_path / "sel.jsonl", rows)
+    v = rng.normal(size=(n, dim))
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    x = create(tmp_path / "emb.npy", n, dim, "float16")
+    x[:] = v
+    x.flush()
+    return src, tmp_path / "emb.npy"
+
+
+def test_kmq_over_memmap_selects_exactly_the_budget_deterministically(tmp_path: Path) -> None:
+    src, emb = _select_input(tmp_path)
+    outs = []
+    for i, seed in enumerate((5, 5, 6)):
+        out = tmp_path / f"o{i}.jsonl"
+        stats = stream_select(str(src), str(emb), ScaleSelectConfig(budget=120, seed=seed), output=str(out),
+                              batch_rows=200)
+        assert stats["selected"] == 120 and stats["clusters"]["k"] == 12
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1]
+    assert outs[0] != outs[2]
+    picked = [orjson.loads(line) for line in outs[0].splitlines()]
+    assert len(picked) == 120
+    ids = [int(p["id"][1:]) for p in picked]
+    assert ids == sorted(ids)  # input order
+    assert all(p["qdc_select_reason"].startswith("kmq cluster=") for p in picked)
+    # The softmax on quality favours good rows.
+    assert np.mean([p["qdc_quality"] for p in picked]) > 0.6
+    frac = stream_select(str(src), str(emb), ScaleSelectConfig(budget=0.1, within="random"), batch_rows=64)
+    assert frac["selected"] == 90
+
+
+def test_memory_estimate_and_limits() -> None:
+    assert memory.parse_size("16G") == 16 << 30
+    assert memory.parse_size("1.5m") == int(1.5 * (1 << 20))
+    with pytest.raises(ConfigError):
+        memory.parse_size("lots")
+
+    def make(batch: int) -> memory.Estimate:
+        return memory.dedup_estimate(10_000_000, 300.0, batch)
+
+    big = make(100_000)
+    assert big.per_row * 10_000_000 < big.memory
+    est, rows = memory.plan(make, 100_000, big.memory - 1)  # shrinks the batch to fit
+    assert rows < 100_000 and est.memory < big.memory
+    with pytest.raises(ConfigError, match="--max-memory"):
+        memory.plan(make, 100_000, 1 << 30)  # the per-row state alone is bigger than 1 GB
+
+
+def test_cli_scale_dedup_matches_dedup_and_refuses_small_memory(tmp_path: Path, runner: Any) -> None:
+    src = write_jsonl(tmp_path / "in.jsonl", _rows(150, seed=9))
+    res = runner.invoke(app, ["scale", "dedup", str(src), "-o", str(tmp_path / "s.jsonl"), "--batch-rows", "40"])
+    assert res.exit_code == 0, res.stderr
+    assert "expects about" in res.stderr
+    res2 = runner.invoke(app, ["dedup", str(src), "-o", str(tmp_path / "m.jsonl")])
+    assert res2.exit_code == 0
+    assert (tmp_path / "s.jsonl").read_bytes() == (tmp_path / "m.jsonl").read_bytes()
+    small = runner.invoke(app, ["scale", "dedup", str(src), "-o", str(tmp_path / "x.jsonl"), "--max-memory", "1M"])
+    assert small.exit_code == 2
+    assert "--max-memory" in small.stderr and "too small" in small.stderr
+    assert not (tmp_path / "x.jsonl").exists()
+    stdin = runner.invoke(app, ["scale", "dedup", "-", "-o", str(tmp_path / "y.jsonl")])
+    assert stdin.exit_code == 2
+
+
+def test_cli_scale_select(tmp_path: Path, runner: Any) -> None:
+    src, emb = _select_input(tmp_path, n=300)
+    out = tmp_path / "p.jsonl"
+    res = runner.invoke(app, ["scale", "select", str(src), "--embeddings", str(emb), "--budget", "40", "-o",
+                              str(out), "--json"])
+    assert res.exit_code == 0, res.stderr
+    assert orjson.loads(res.stdout)["selected"] == 40
+    assert len(out.read_bytes().splitlines()) == 40
+    small = runner.invoke(app, ["scale", "select", str(src), "--embeddings", str(emb), "--budget", "40",
+                                "-o", str(out), "--max-memory", "10M"])
+    assert small.exit_code == 2

@@ -236,7 +236,12 @@ def sst2_benchmark(n_pos: int, n_neg: int, n_junk: int, budget: int, seeds: list
     y = df["label"].to_numpy()
     idx_of = {rid: i for i, rid in enumerate(df["id"].to_list())}
     results: dict[str, Any] = {}
-    for name, kw in [*STRATEGIES, ("apricot facility location", {})]:
+    # Curating a labelled set, a user can also give every class its share (--group-field label --quota equal);
+    # shown for random and kmq alike so the comparison stays like for like.
+    balanced = [("random, classes balanced", {"strategy": "random", "group_field": "label", "quota": "equal"}),
+                ("kmq + min-quality 0.3, classes balanced",
+                 {"strategy": "kmq", "min_quality": 0.3, "group_field": "label", "quota": "equal"})]
+    for name, kw in [*STRATEGIES, *balanced, ("apricot facility location", {})]:
         accs, junk = [], []
         for seed in seeds:
             if name.startswith("apricot"):

@@ -1,0 +1,290 @@
+"""Out-of-core benchmark: synthetic rows through `qdc scale dedup` (exact + MinHash) and `qdc scale select`.
+
+Rows: 30-60 words each from a Zipf-distributed synthetic vocabulary of 50,000 words; 10% are exact copies of
+an earlier row (half with a trailing '!', which normalisation removes) and 10% near copies (one word
+replaced), their sources drawn from a reservoir of earlier rows so that copies land far from their
+originals (across batches). Each stage runs in its own child process, which reports its wall time and its
+peak RSS (getrusage ru_maxrss: anonymous memory plus the mapped file pages it touched) and aborts if its
+RSS passes --rss-limit. Select runs on the dedup output with random unit float16 embeddings (one row per
+kept row) in a memory-mapped .npy, budget 10% of its rows, score = the rows' `quality` field.
+
+Run: .venv/bin/python benchmarks/bench_scale.py [--rows 1000000] [--quick] [--append]
+(--append merges the run into an existing results/scale.json, so 1M and 10M runs share one table.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.common import RESULTS, machine, write_results
+
+VOCAB = 50_000
+BLOCK = 200_000
+RESERVOIR = 200_000
+
+
+def _vocab(rng: np.random.Generator) -> np.ndarray:
+    letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
+    lens = rng.integers(3, 10, size=VOCAB)
+    words = {"".join(rng.choice(letters, size=int(n))) for n in lens}
+    return np.array(sorted(words))
+
+
+def generate(path: Path, rows: int, seed: int = 0) -> dict[str, Any]:
+    """Write `rows` JSONL rows with planted exact and near copies; returns the planted counts."""
+    import polars as pl
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    rng = np.random.default_rng(seed)
+    vocab = _vocab(rng)
+    vocab_arrow = pa.array(vocab.tolist(), type=pa.string())
+    ranks = np.arange(1, vocab.shape[0] + 1, dtype=np.float64)
+    p = 1.0 / ranks
+    p /= p.sum()
+    cdf = np.cumsum(p)
+    lmax = 60
+    res_words = np.zeros((RESERVOIR, lmax), dtype=np.int32)
+    res_len = np.zeros(RESERVOIR, dtype=np.int64)
+    filled = 0
+    planted = {"exact": 0, "near": 0}
+    with open(path, "wb") as fh:
+        block = min(BLOCK, max(1_000, rows // 10))
+        for start in range(0, rows, block):
+            b = min(block, rows - start)
+            words = np.searchsorted(cdf, rng.random((b, lmax))).astype(np.int32)
+            words = np.minimum(words, vocab.shape[0] - 1)
+            lens = rng.integers(30, 61, size=b)
+            kind = rng.random(b)
+            bang = np.zeros(b, dtype=bool)
+            if filled:
+                ex = np.flatnonzero(kind < 0.10)
+                nr = np.flatnonzero((kind >= 0.10) & (kind < 0.20))
+                for sel, name in ((ex, "exact"), (nr, "near")):
+                    src = rng.integers(0, filled, size=sel.shape[0])
+                    words[sel] = res_words[src]
+                    lens[sel] = res_len[src]
+                    planted[name] += int(sel.shape[0])
+                pos = (rng.random(nr.shape[0]) * lens[nr]).astype(np.int64)
+                words[nr, pos] = rng.integers(0, vocab.shape[0], size=nr.shape[0])
+                bang[ex] = rng.random(ex.shape[0]) < 0.5
+            # Refresh the reservoir with a random part of this block.
+            take = min(b, RESERVOIR // 4)
+            slots = rng.integers(0, RESERVOIR, size=take) if filled >= RESERVOIR else \
+                np.arange(filled, min(RESERVOIR, filled + take))
+            pick = rng.choice(b, size=slots.shape[0], replace=False)
+            res_words[slots], res_len[slots] = words[pick], lens[pick]
+            filled = max(filled, int(slots.max()) + 1 if slots.shape[0] else filled)
+            mask = np.arange(lmax)[None, :] < lens[:, None]
+            flat = vocab_arrow.take(pa.array(words[mask]))
+            offsets = np.zeros(b + 1, dtype=np.int32)
+            np.cumsum(lens, out=offsets[1:])
+            text = pc.binary_join(pa.ListArray.from_arrays(pa.array(offsets), flat), " ")
+            frame = pl.DataFrame({
+                "id": pl.int_range(start, start + b, eager=True).cast(pl.String).str.replace(r"^", "row"),
+                "text": pl.from_arrow(text),
+                "quality": np.round(rng.random(b), 4),
+            }).with_columns(pl.when(pl.Series(bang)).then(pl.col("text") + " !").otherwise(pl.col("text"))
+                            .alias("text"))
+            frame.write_ndjson(fh)
+    return planted
+
+
+def _watchdog(limit: int) -> None:
+    import psutil
+
+    proc = psutil.Process()
+
+    def run() -> None:
+        while True:
+            if proc.memory_info().rss > limit:
+                print(json.dumps({"error": f"RSS passed the limit of {limit / 2**30:.1f} GiB; aborted"}),
+                      flush=True)
+                os._exit(3)
+            time.sleep(0.2)
+
+    threading.Thread(target=run, daemon=True).start()
+
+
+def _peak_rss() -> int:
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+
+
+def child(stage: str, args: argparse.Namespace) -> None:
+    """One stage in this process; prints one JSON line."""
+    _watchdog(int(args.rss_limit * 2**30))
+    work = Path(args.work)
+    t0 = time.perf_counter()
+    out: dict[str, Any] = {}
+    if stage == "gen":
+        out["planted"] = generate(work / "in.jsonl", args.rows)
+        out["bytes"] = (work / "in.jsonl").stat().st_size
+    elif stage == "dedup":
+        from qdc.dedup import DedupConfig
+        from qdc.scale.dedup import StreamOptions, stream_dedup
+
+        out["stats"] = stream_dedup(str(work / "in.jsonl"), DedupConfig(),
+                                    opts=StreamOptions(batch_rows=args.batch_rows, work_dir=str(work)),
+                                    output=str(work / "kept.jsonl"), removed=str(work / "removed.jsonl"))
+    elif stage == "dedup-memory":
+        from qdc.dedup import DedupConfig, dedup
+        from qdc.io import read_records, write_records
+
+        df = read_records(work / "in.jsonl")
+        res = dedup(df, DedupConfig())
+        write_records(res.kept, work / "kept_mem.jsonl")
+        out["stats"] = {"rows_removed": res.stats["rows_removed"]}
+    elif stage == "emb":
+        from qdc.scale.store import create, release
+
+        with open(work / "kept.jsonl", "rb") as fh:
+            n = sum(1 for _ in fh)
+        x = create(work / "emb.npy", n, args.dim, "float16")
+        rng = np.random.default_rng(1)
+        for s in range(0, n, 262_144):
+            v = rng.standard_normal((min(262_144, n - s), args.dim), dtype=np.float32)
+            v /= np.linalg.norm(v, axis=1, keepdims=True)
+            x[s:s + v.shape[0]] = v
+            x.flush()
+            release(x, s, s + v.shape[0])  # written pages leave the resident set (they stay in the page cache)
+        x.flush()
+        out["rows"], out["bytes"] = n, (work / "emb.npy").stat().st_size
+    elif stage == "select":
+        from qdc.scale.select import ScaleSelectConfig, stream_select
+
+        out["stats"] = stream_select(str(work / "kept.jsonl"), str(work / "emb.npy"),
+                                     ScaleSelectConfig(budget=0.1, score="quality"),
+                                     output=str(work / "picked.jsonl"), batch_rows=args.batch_rows)
+    out["seconds"] = round(time.perf_counter() - t0, 2)
+    out["peak_rss_bytes"] = _peak_rss()
+    print(json.dumps(out, default=str), flush=True)
+
+
+def _run(stage: str, args: argparse.Namespace) -> dict[str, Any]:
+    cmd = [sys.executable, __file__, "--stage", stage, "--rows", str(args.rows), "--work", args.work,
+           "--dim", str(args.dim), "--batch-rows", str(args.batch_rows), "--rss-limit", str(args.rss_limit)]
+    print(f"[{time.strftime('%H:%M:%S')}] {stage} ...", file=sys.stderr, flush=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "QDC_QUIET": "1"})
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        raise SystemExit(f"stage {stage} failed ({proc.returncode}): {proc.stderr[-2000:]} {proc.stdout[-500:]}")
+    res: dict[str, Any] = json.loads(lines[-1])
+    print(f"    {stage}: {res['seconds']} s, peak RSS {res['peak_rss_bytes'] / 2**30:.2f} GiB", file=sys.stderr)
+    return res
+
+
+def _gib(b: float) -> str:
+    return f"{b / 2**30:.2f}"
+
+
+def render(runs: list[dict[str, Any]]) -> str:
+    lines = [
+        "## Out-of-core dedup and selection (`qdc scale`)",
+        "",
+        f"Machine: {runs[-1]['machine']}. Command: `{runs[-1]['command']}` (one run per size; each stage in its "
+        "own process; times are single runs on a shared 2-core machine). Peak RSS is `getrusage` ru_maxrss of "
+        "the stage's process (it counts the file pages the process touched through memory maps as well).",
+        "",
+        "Input: synthetic JSONL, 30-60 words per row (Zipf vocabulary of 50k words), 10% planted exact copies "
+        "and 10% near copies (one word replaced) of earlier rows, drawn from across the whole file. Dedup: "
+        "exact then MinHash (Jaccard 0.8, 128 permutations, 3-grams, 14 x 9 bands), batches of "
+        f"{runs[-1]['batch_rows']:,} rows, kept rows and ledger written. Select: kMQ, budget 10% of the kept "
+        "rows, k = clamp(B/10, 2, 1024), given random unit float16 embeddings in a memory-mapped .npy.",
+        "",
+        "| rows | input | stage | seconds | rows/s | peak RSS GiB | estimate GiB | notes |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for run in runs:
+        n = run["rows"]
+        d = run["dedup"]
+        st = d["stats"]
+        sec = st["seconds"]
+        lines.append(
+            f"| {n:,} | {run['gen']['bytes'] / 2**30:.2f} GiB | dedup (exact + minhash) | {d['seconds']} | "
+            f"{n / d['seconds']:,.0f} | {_gib(d['peak_rss_bytes'])} | {_gib(st['estimate']['memory_bytes'])} | "
+            f"removed {st['methods']['exact']['removed']:,} exact + {st['methods']['minhash']['removed']:,} "
+            f"minhash (planted {run['gen']['planted']['exact']:,} + {run['gen']['planted']['near']:,}); read+sign "
+            f"{sec['read_and_sign']} s, group {sec['exact_groups'] + sec['minhash_groups']:.1f} s, write "
+            f"{sec['write']} s; temp disk {st['work_disk_bytes'] / 2**30:.2f} GiB |")
+        s = run["select"]
+        ss = s["stats"]
+        lines.append(
+            f"| {ss['rows_in']:,} | {run['emb']['bytes'] / 2**30:.2f} GiB emb | select (kmq) | {s['seconds']} | "
+            f"{ss['rows_in'] / s['seconds']:,.0f} | {_gib(s['peak_rss_bytes'])} | "
+            f"{_gib(ss['estimate']['memory_bytes'])} | {ss['selected']:,} selected, k={ss['clusters']['k']}, "
+            f"{ss['embeddings']['dim']}-d; scores {ss['seconds']['read_scores']} s, train "
+            f"{ss['seconds']['train']} s, assign {ss['seconds']['assign']} s, write {ss['seconds']['write']} s |")
+        if "dedup_memory" in run:
+            m = run["dedup_memory"]
+            lines.append(f"| {n:,} | | in-memory `qdc.dedup` (for comparison) | {m['seconds']} | "
+                         f"{n / m['seconds']:,.0f} | {_gib(m['peak_rss_bytes'])} | | same rows removed: "
+                         f"{m['stats']['rows_removed'] == st['rows_removed']} |")
+    for run in runs:
+        if run.get("note"):
+            lines += ["", run["note"]]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--quick", action="store_true", help="20,000 rows, 64-d embeddings")
+    ap.add_argument("--dim", type=int, default=384)
+    ap.add_argument("--batch-rows", type=int, default=100_000)
+    ap.add_argument("--work", default=None, help="folder for the data (default: a temp folder, removed after)")
+    ap.add_argument("--rss-limit", type=float, default=16.0, help="GiB; a stage above it is aborted")
+    ap.add_argument("--compare-in-memory", action="store_true", help="also time qdc.dedup on the whole input")
+    ap.add_argument("--append", action="store_true", help="merge into the existing results/scale.json")
+    ap.add_argument("--note", default="")
+    ap.add_argument("--stage", default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.quick:
+        args.rows, args.dim, args.batch_rows = 20_000, 64, 5_000
+    if args.stage:
+        child(args.stage, args)
+        return
+    own = args.work is None
+    if own:
+        args.work = str(Path(os.environ.get("TMPDIR", "/tmp")) / f"qdc-bench-scale-{os.getpid()}")
+    Path(args.work).mkdir(parents=True, exist_ok=True)
+    try:
+        run: dict[str, Any] = {"rows": args.rows, "batch_rows": args.batch_rows, "machine": machine(),
+                               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                               "command": "python benchmarks/bench_scale.py " + " ".join(sys.argv[1:]),
+                               "note": args.note}
+        run["gen"] = _run("gen", args)
+        run["dedup"] = _run("dedup", args)
+        if args.compare_in_memory:
+            run["dedup_memory"] = _run("dedup-memory", args)
+        run["emb"] = _run("emb", args)
+        run["select"] = _run("select", args)
+    finally:
+        if own:
+            shutil.rmtree(args.work, ignore_errors=True)
+    runs = [run]
+    path = RESULTS / "scale.json"
+    if args.append and path.exists():
+        old = json.loads(path.read_text()).get("runs", [])
+        runs = sorted([r for r in old if r["rows"] != run["rows"]] + [run], key=lambda r: r["rows"])
+    if args.quick and not args.append:
+        print(render(runs))
+        return
+    write_results("scale", render(runs), {"runs": runs})
+    print(render(runs))
+
+
+if __name__ == "__main__":
+    main()

@@ -87,14 +87,22 @@ def test_missing_input_file_exit_1(runner, tmp_path: Path) -> None:  # type: ign
     assert result.exit_code == 1 and "no such file" in result.stderr
 
 
+def _leaf_commands(group, prefix=()):  # type: ignore[no-untyped-def]
+    """Every runnable command path, e.g. ('embed',) or ('scale', 'dedup')."""
+    for name, cmd in group.commands.items():
+        if hasattr(cmd, "commands"):
+            yield from _leaf_commands(cmd, (*prefix, name))
+        else:
+            yield (*prefix, name)
+
+
 def test_every_command_has_help_with_an_example(runner) -> None:  # type: ignore[no-untyped-def]
     import typer.main
 
-    group = typer.main.get_command(app)
-    for name in group.commands:  # type: ignore[attr-defined]
-        res = runner.invoke(app, [name, "--help"])
-        assert res.exit_code == 0, name
-        assert "Example" in res.stdout, f"`qdc {name} --help` has no example"
+    for path in _leaf_commands(typer.main.get_command(app)):
+        res = runner.invoke(app, [*path, "--help"])
+        assert res.exit_code == 0, path
+        assert "Example" in res.stdout, f"`qdc {' '.join(path)} --help` has no example"
 
 
 def test_help_does_not_import_heavy_modules() -> None:

@@ -26,8 +26,10 @@ def test_python_api_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
 
 def test_readme_tour_mentions_every_command() -> None:
-    commands = typer.main.get_command(app).commands  # type: ignore[attr-defined]
-    missing = [name for name in commands if f"qdc {name}" not in README]
+    from tests.test_cli_foundation import _leaf_commands
+
+    paths = [" ".join(p) for p in _leaf_commands(typer.main.get_command(app))]
+    missing = [p for p in paths if f"qdc {p}" not in README]
     assert missing == []
 
 

@@ -107,7 +107,9 @@ def histogram(series: Sequence[tuple[str, Sequence[int]]], edges: Sequence[float
 
 
 def _legend(names: Sequence[str]) -> list[str]:
-    out = []
+    # A translucent panel keeps the legend readable where it sits over the data.
+    out = [f'<rect x="{W - M["r"] - 156}" y="{M["t"] - 6}" width="152" height="{16 * len(names) + 6}" '
+           f'fill="#ffffff" fill-opacity="0.85" stroke="#dddddd" rx="3"/>'] if names else []
     for i, name in enumerate(names):
         y = M["t"] + 6 + 16 * i
         out.append(f'<rect x="{W - M["r"] - 150}" y="{y - 9}" width="10" height="10" fill="{colour(i)}"/>')

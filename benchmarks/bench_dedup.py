@@ -421,8 +421,8 @@ def render(data: dict[str, Any], command: str) -> str:
            "similarity block.", "",
            table([[k, f"{v['rows']:,}", v["frame_mb"], v["measured_extra_mb"], v["estimate_mb"],
                    v["measured_extra_per_million_mb"], v["estimate_per_million_mb"]] for k, v in mem.items()],
-                 ["method", "rows measured", "extra MB", "measured MB / 1M rows", "computed MB / 1M "
-                     "rows"]), ""]
+                 ["method", "rows measured", "input frame MB", "extra MB (measured)", "extra MB (computed)",
+                  "measured MB / 1M rows", "computed MB / 1M rows"]), ""]
     acc = data["accuracy"]
     md += ["### Accuracy on planted copies of real rows", "",
            f"{acc['base_rows']:,} real instruction rows (Alpaca-GPT4 demo, GPTeacher, Code Alpaca, GSM8K, "

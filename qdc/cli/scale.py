@@ -90,6 +90,14 @@ def scale_dedup_cmd(
     ] = None,
     max_memory: MaxMemoryOpt = None,
     work_dir: WorkDirOpt = None,
+    backend: Annotated[str, typer.Option(
+        "--backend", help="local, or ray: MinHash signatures and band grouping as Ray Data operations "
+        "(needs qdc[ray]; the driver holds the texts).", rich_help_panel=_RUN)] = "local",
+    ray_address: Annotated[str | None, typer.Option(
+        "--ray-address", help="Existing Ray cluster, e.g. auto or ray://head:10001 [default: start a local one].",
+        rich_help_panel=_RUN)] = None,
+    ray_cpus: Annotated[int | None, typer.Option(
+        "--ray-cpus", help="CPUs of the local Ray instance [default: all].", rich_help_panel=_RUN)] = None,
     seed: SeedOpt = 0,
     text_field: TextFieldOpt = None,
     template: TemplateOpt = None,
@@ -123,8 +131,15 @@ def scale_dedup_cmd(
     cfg: DedupConfig = validate_config(DedupConfig, {
         "methods": method, "keep": keep, "field": field, "normalize": normalize, "threshold": threshold,
         "num_perm": num_perm, "ngram": ngram, "seed": seed}, "options")
+    if backend not in ("local", "ray"):
+        raise ConfigError(f"--backend {backend!r}: expected local or ray")
+    if backend == "ray":
+        from qdc.scale.ray_backend import require_ray
+
+        require_ray()
     opts = StreamOptions(batch_rows=batch_rows, partitions=partitions, work_dir=work_dir,
-                         max_memory=_limit(max_memory))
+                         max_memory=_limit(max_memory), backend=backend,  # type: ignore[arg-type]
+                         ray_address=ray_address, ray_cpus=ray_cpus)
     est, _, _ = estimate(input, cfg, opts)
     if not State.quiet:
         console.print(f"qdc scale dedup {est.describe()}", markup=False)

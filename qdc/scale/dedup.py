@@ -26,11 +26,11 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 import numpy as np
 import polars as pl
@@ -69,6 +69,10 @@ class StreamOptions:
     """Folder for the temporary files (default: the system temp folder); removed at the end."""
     max_memory: int | None = None
     keep_work: bool = False
+    backend: Literal["local", "ray"] = "local"
+    """ray: MinHash signatures and band grouping run as Ray Data operations (`qdc.scale.ray_backend`)."""
+    ray_address: str | None = None
+    ray_cpus: int | None = None
 
 
 @dataclass
@@ -81,6 +85,8 @@ class _Pass1:
     id_lens: list[np.ndarray] = field(default_factory=list)
     prio: list[np.ndarray] = field(default_factory=list)
     records: int = 0
+    texts: list[tuple[np.ndarray, list[str]]] = field(default_factory=list)
+    """With the Ray backend: (rows, texts) of every batch, handed to Ray after the exact step."""
 
 
 def _check(cfg: DedupConfig) -> None:
@@ -161,15 +167,26 @@ def _sign_batch(texts: pl.Series, cfg: DedupConfig, base: int, sh_out: IO[bytes]
     return (np.concatenate(counts) if counts else np.zeros(0, np.int64)), int(allrec.shape[0])
 
 
+def _shingle_batch(texts: pl.Series, cfg: DedupConfig, sh_out: IO[bytes]) -> np.ndarray:
+    """Shingles to disk only (the Ray backend signs elsewhere); returns the shingle counts."""
+    params = cfg.minhash_params()
+    counts: list[np.ndarray] = []
+    for start in range(0, texts.len(), CHUNK_ROWS):
+        sh, off = shingle_hashes(texts.slice(start, CHUNK_ROWS), params.ngram, params.steps)
+        sh_out.write(sh.astype(np.uint32).tobytes())
+        counts.append(np.diff(off.astype(np.int64)))
+    return np.concatenate(counts) if counts else np.zeros(0, np.int64)
+
+
 def _pass1(path: str, cfg: DedupConfig, io_cfg: IOConfig, batch_rows: int, work: Path, parts_n: int,
-           rows_hint: int, report: ReadReport) -> _Pass1:
+           rows_hint: int, report: ReadReport, ray: bool = False) -> _Pass1:
     column = FIELD_COLUMNS[cfg.field]
     state = _Pass1()
     policy, _ = parse_keep(cfg.keep)
     use_mh = "minhash" in cfg.methods
     with ExitStack() as stack:
         parts = [stack.enter_context(open(work / f"band-{k:04d}.bin", "wb"))
-                 for k in range(parts_n if use_mh else 0)]
+                 for k in range(parts_n if use_mh and not ray else 0)]
         sh_out = stack.enter_context(open(work / "shingles.u32", "wb"))
         id_out = stack.enter_context(open(work / "ids.bin", "wb"))
         for batch in iter_batches(path, io_cfg, batch_rows, user_columns=policy == "best", report=report):
@@ -248,33 +265,53 @@ def _components(n_nodes: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.asarray(labels, dtype=np.int64)
 
 
-def _minhash(cfg: DedupConfig, work: Path, parts_n: int, n: int, alive: np.ndarray, counts: np.ndarray,
+def _local_candidates(work: Path, parts_n: int, n: int, alive: np.ndarray) -> Iterator[np.ndarray]:
+    """Candidate pair codes, one partition file at a time (each deleted once read)."""
+    for k in range(parts_n):
+        part = work / f"band-{k:04d}.bin"
+        rec = np.fromfile(part, dtype=RECORD)
+        rec = rec[alive[rec["row"]]]
+        if rec.shape[0] >= 2:
+            yield _bucket_pairs(rec, n)
+        del rec
+        part.unlink()
+        progress("scale dedup: group partitions", k + 1, parts_n)
+
+
+def _ray_candidates(texts: list[tuple[np.ndarray, list[str]]], cfg: DedupConfig, opts: StreamOptions, n: int,
+                    alive: np.ndarray) -> Iterator[np.ndarray]:
+    from qdc.scale import ray_backend
+
+    ray_backend.init(opts.ray_address, opts.ray_cpus)
+    live = []
+    for rows, part in texts:
+        keep = alive[rows]
+        live.append((rows[keep], [t for t, k in zip(part, keep.tolist(), strict=True) if k]))
+    codes = ray_backend.candidate_codes(live, cfg.minhash_params(), n)
+    for s in range(0, codes.shape[0], 1 << 22):
+        yield codes[s:s + (1 << 22)]
+
+
+def _minhash(cfg: DedupConfig, work: Path, candidates: Iterator[np.ndarray], n: int, counts: np.ndarray,
              prio: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
-    """(removed rows, their keepers, their Jaccard to the keeper, info) for the rows still alive."""
+    """(removed rows, their keepers, their Jaccard to the keeper, info) from batches of candidate codes."""
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
     sh_path = work / "shingles.u32"
     shingles: np.ndarray = (np.memmap(sh_path, dtype=np.uint32, mode="r") if offsets[-1] > 0
                             else np.zeros(0, dtype=np.uint32))
-    candidates = 0
+    checks = 0
     verified: list[np.ndarray] = []
-    for k in range(parts_n):
-        rec = np.fromfile(work / f"band-{k:04d}.bin", dtype=RECORD)
-        rec = rec[alive[rec["row"]]]
-        if rec.shape[0] >= 2:
-            codes = _bucket_pairs(rec, n)
-            del rec
-            candidates += int(codes.shape[0])
-            if codes.shape[0]:
-                ci = (codes // np.uint64(n)).astype(np.int64)
-                cj = (codes % np.uint64(n)).astype(np.int64)
-                sim = _sets(shingles, offsets, np.concatenate([ci, cj])).jaccard(ci, cj)
-                verified.append(codes[sim >= cfg.threshold - 1e-12])
-        (work / f"band-{k:04d}.bin").unlink()
-        progress("scale dedup: group partitions", k + 1, parts_n)
+    for codes in candidates:
+        checks += int(codes.shape[0])
+        if codes.shape[0]:
+            ci = (codes // np.uint64(n)).astype(np.int64)
+            cj = (codes % np.uint64(n)).astype(np.int64)
+            sim = _sets(shingles, offsets, np.concatenate([ci, cj])).jaccard(ci, cj)
+            verified.append(codes[sim >= cfg.threshold - 1e-12])
     codes = np.unique(np.concatenate(verified)) if verified else np.zeros(0, dtype=np.uint64)
     # A pair whose rows share keys in several partitions is checked once in each of them.
-    info: dict[str, Any] = {"candidate_checks": candidates, "duplicate_pairs": int(codes.shape[0])}
+    info: dict[str, Any] = {"candidate_checks": checks, "duplicate_pairs": int(codes.shape[0])}
     empty = np.zeros(0, dtype=np.int64)
     if codes.shape[0] == 0:
         return empty, empty, np.zeros(0), info
@@ -352,7 +389,8 @@ def stream_dedup(path: str, cfg: DedupConfig | None = None, io_cfg: IOConfig | N
     work = Path(tempfile.mkdtemp(prefix="qdc-scale-", dir=opts.work_dir))
     t0 = time.perf_counter()
     try:
-        st = _pass1(path, cfg, io_cfg, batch_rows, work, parts_n, est.rows, report or ReadReport())
+        st = _pass1(path, cfg, io_cfg, batch_rows, work, parts_n, est.rows, report or ReadReport(),
+                    ray=opts.backend == "ray")
         t1 = time.perf_counter()
         n = st.n
         disk = sum(f.stat().st_size for f in work.iterdir())
@@ -370,7 +408,11 @@ def stream_dedup(path: str, cfg: DedupConfig | None = None, io_cfg: IOConfig | N
         t2 = time.perf_counter()
         if "minhash" in cfg.methods:
             counts = np.concatenate(st.counts) if st.counts else np.zeros(0, np.int64)
-            members, keepers, sims, info = _minhash(cfg, work, parts_n, n, method == 0, counts, prio)
+            alive = method == 0
+            cands = (_ray_candidates(st.texts, cfg, opts, n, alive) if opts.backend == "ray"
+                     else _local_candidates(work, parts_n, n, alive))
+            members, keepers, sims, info = _minhash(cfg, work, cands, n, counts, prio)
+            st.texts = []
             method[members], target[members], sim[members] = 2, keepers, sims
             b, r = cfg.minhash_params().band_rows()
             per_method["minhash"] = {"threshold": cfg.threshold, "num_perm": cfg.num_perm, "ngram": cfg.ngram,
@@ -392,7 +434,8 @@ def stream_dedup(path: str, cfg: DedupConfig | None = None, io_cfg: IOConfig | N
     return {
         "rows_in": n, "rows_kept": n - n_rm, "rows_removed": n_rm,
         "duplicate_rate": round(n_rm / max(n, 1), 6), "keep": cfg.keep, "methods": per_method,
-        "batches": st.batches, "batch_rows": batch_rows, "partitions": parts_n, "band_records": st.records,
+        "batches": st.batches, "batch_rows": batch_rows, "backend": opts.backend,
+        "partitions": parts_n if opts.backend == "local" else None, "band_records": st.records,
         "work_disk_bytes": disk,
         "seconds": {"read_and_sign": round(t1 - t0, 3), "exact_groups": round(t2 - t1, 3),
                     "minhash_groups": round(t3 - t2, 3), "write": round(t4 - t3, 3),

@@ -1,0 +1,103 @@
+"""MinHash signatures and LSH band grouping as Ray Data operations (`qdc scale dedup --backend ray`).
+
+Ray is an optional extra (``pip install 'qdc[ray]'``). The driver still reads the input, finds exact
+duplicates and keeps the shingles for verification (as the local backend does); what moves to Ray:
+
+1. signatures: ``map_batches`` over (row, text) blocks computes shingles, rensa signatures and band keys
+   with the functions of `qdc.dedup` and emits one (band, key, row) record per band of every row;
+2. band grouping: ``groupby(["band", "key"]).map_groups`` turns each bucket into candidate pairs exactly as
+   `qdc.dedup.lsh.candidate_pairs` does (every pair; pairs at most 200 apart in buckets over 201 rows).
+
+The candidate pairs come back to the driver, which verifies them by true Jaccard and joins them by
+union-find, so the kept rows are the local backend's. `address` points at an existing cluster (``ray
+start --head`` prints it, e.g. ``ray://host:10001`` or ``auto``); without it a local Ray instance starts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from qdc.dedup.minhash import MinHashParams
+from qdc.errors import ConfigError
+
+PAIR_CAP = 200
+
+
+def require_ray() -> Any:
+    """The ray module, or a ConfigError (exit 2) saying how to install it."""
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError("--backend ray needs Ray: pip install 'qdc[ray]' (or pip install 'ray[data]')") from None
+    return ray
+
+
+def init(address: str | None = None, num_cpus: int | None = None) -> None:
+    """Connect to `address` (a running cluster) or start a local instance with `num_cpus` workers."""
+    ray = require_ray()
+    if ray.is_initialized():
+        return
+    if address:
+        ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
+    else:
+        ray.init(num_cpus=num_cpus, include_dashboard=False, ignore_reinit_error=True, log_to_driver=False)
+
+
+def _sign(batch: dict[str, np.ndarray], params: MinHashParams) -> dict[str, np.ndarray]:
+    """(row, text) -> one (band, key, row) record per band of each row that has shingles."""
+    from qdc.dedup.lsh import band_keys
+    from qdc.dedup.minhash import shingle_hashes, signatures
+
+    bands, rows = params.band_rows()
+    texts = pl.Series([str(t) for t in batch["text"]], dtype=pl.String)
+    row = np.asarray(batch["row"], dtype=np.int64)
+    sh, off = shingle_hashes(texts, params.ngram, params.steps)
+    sig = signatures(sh, off, params.num_perm, params.seed, params.backend)
+    keys = band_keys(sig, bands, rows)
+    valid = np.flatnonzero(np.diff(off.astype(np.int64)) > 0)
+    return {
+        "band": np.tile(np.arange(bands, dtype=np.int64), valid.shape[0]),
+        "key": keys[valid].ravel().view(np.int64),  # Arrow sorts int64 everywhere; the bits are the key
+        "row": np.repeat(row[valid], bands),
+    }
+
+
+def _pairs(group: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """All pairs (i < j) of one bucket; in buckets over PAIR_CAP + 1 rows only pairs at most PAIR_CAP apart."""
+    rows = np.sort(np.asarray(group["row"], dtype=np.int64))
+    out_i: list[np.ndarray] = []
+    out_j: list[np.ndarray] = []
+    for d in range(1, min(PAIR_CAP, rows.shape[0] - 1) + 1):
+        out_i.append(rows[:-d])
+        out_j.append(rows[d:])
+    if not out_i:
+        empty = np.zeros(0, dtype=np.int64)
+        return {"i": empty, "j": empty}
+    return {"i": np.concatenate(out_i), "j": np.concatenate(out_j)}
+
+
+def candidate_codes(texts: list[tuple[np.ndarray, list[str]]], params: MinHashParams, n: int,
+                    blocks: int | None = None) -> np.ndarray:
+    """Unique candidate pair codes i * n + j (i < j) of the given (rows, texts) parts, computed by Ray Data."""
+    ray = require_ray()
+    import pyarrow as pa
+
+    tables = [pa.table({"row": pa.array(r, pa.int64()), "text": pa.array(t, pa.string())}) for r, t in texts
+              if r.shape[0]]
+    if not tables:
+        return np.zeros(0, dtype=np.uint64)
+    ds = ray.data.from_arrow(tables)
+    if blocks:
+        ds = ds.repartition(blocks)
+    records = ds.map_batches(_sign, fn_kwargs={"params": params}, batch_format="numpy")
+    pairs = records.groupby(["band", "key"]).map_groups(_pairs, batch_format="numpy")
+    parts: list[np.ndarray] = []
+    for batch in pairs.iter_batches(batch_format="numpy", batch_size=1 << 20):
+        i = np.asarray(batch["i"], dtype=np.uint64)
+        j = np.asarray(batch["j"], dtype=np.uint64)
+        if i.shape[0]:
+            parts.append(np.unique(i * np.uint64(n) + j))
+    return np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.uint64)

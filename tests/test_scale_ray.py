@@ -1,0 +1,41 @@
+"""`qdc scale dedup --backend ray`: the same kept rows as the local backend (skipped without Ray)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from qdc.dedup import DedupConfig
+from qdc.scale.dedup import StreamOptions, stream_dedup
+from tests.conftest import write_jsonl
+from tests.test_scale import _rows
+
+ray = pytest.importorskip("ray")
+
+
+@pytest.fixture(scope="module")
+def local_ray() -> Iterator[None]:
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
+    with contextlib.suppress(AttributeError):  # older Ray versions name it differently
+        ray.data.DataContext.get_current().enable_progress_bars = False
+    yield
+    ray.shutdown()
+
+
+@pytest.mark.parametrize("keep", ["first", "longest"])
+def test_ray_backend_keeps_the_local_rows(tmp_path: Path, local_ray: Any, keep: str) -> None:
+    src = write_jsonl(tmp_path / "in.jsonl", _rows(300, seed=3))
+    cfg = DedupConfig(keep=keep)
+    local = stream_dedup(str(src), cfg, opts=StreamOptions(batch_rows=64, partitions=4),
+                         output=str(tmp_path / "l.jsonl"), removed=str(tmp_path / "l_removed.jsonl"))
+    dist = stream_dedup(str(src), cfg, opts=StreamOptions(batch_rows=64, backend="ray"),
+                        output=str(tmp_path / "r.jsonl"), removed=str(tmp_path / "r_removed.jsonl"))
+    assert local["methods"]["minhash"]["removed"] > 10
+    assert dist["backend"] == "ray"
+    assert dist["methods"]["minhash"]["duplicate_pairs"] == local["methods"]["minhash"]["duplicate_pairs"]
+    assert (tmp_path / "r.jsonl").read_bytes() == (tmp_path / "l.jsonl").read_bytes()
+    assert (tmp_path / "r_removed.jsonl").read_bytes() == (tmp_path / "l_removed.jsonl").read_bytes()

@@ -218,3 +218,11 @@ def test_rewrite_of_the_input_is_not_an_echo_but_restating_the_request_is() -> N
     assert sig("echo", "The library will close early on Friday for maintenance.", prompt) == 1.0
     assert sig("echo", instruction, instruction) == 0.0
     assert sig("echo", "Rewrite the sentence with correct capitalisation and punctuation please", prompt) < 0.5
+
+
+def test_keyboard_mash_soup_is_caught_but_urls_and_units_are_not() -> None:
+    mash = "zpj%#hb l^&* xwt ^kk bds# chr@& %rv ^kdvkdfj wrtz qnm"
+    assert sig("soup", mash) <= 0.3
+    prose = ("See https://www.example.com/docs.html for the spec; the car went 60 mph, then 72 mph, "
+             "with the pdf and the html files attached as the brief asked.")
+    assert sig("soup", prose) == 1.0

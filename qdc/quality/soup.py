@@ -22,7 +22,10 @@ scripts count as letters (Devanagari vowel signs, Japanese, ... are not symbols)
 - stop words: share of words that are common function words; English prose has 35-50%, random vocabulary
   soup almost none. Only for 40+ words of prose (lines averaging 12+ words, not code); threshold 0.1 (below
   it is soup), zero at 0.03;
-- mean length of alphabetic words outside 2.5 ... 12 on 20+ such words (Gopher: 3 ... 10 for web pages).
+- mean length of alphabetic words outside 2.5 ... 12 on 20+ such words (Gopher: 3 ... 10 for web pages);
+- vowelless words: share of lower-case letter runs of 3+ letters without a vowel (a, e, i, o, u, y), on 6+
+  such runs (URLs and a few vowelless words such as "html", "mph" left out); keyboard-mash soup is nearly
+  all vowelless, prose almost never; threshold 0.3, zero at 0.6.
 """
 
 from __future__ import annotations
@@ -67,6 +70,12 @@ LONG_TOKEN = re.compile(r"(?<!\S)\S{31,}")
 PUNCT_CHAR = re.compile(r"[^\w\s]")
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 NON_ASCII = re.compile(r"[^\x00-\x7f]")
+ALPHA_RUN = re.compile(r"(?<![A-Za-z])[a-z]+(?![A-Za-z])")
+URL_RE = re.compile(r"\S*(?:https?://|www\.|\.(?:com|org|net|io|html?)\b)\S*")
+# Real words and abbreviations with no vowel letter.
+CONSONANT_WORDS = _words("www http https html htm xml css sql pdf png jpg gif svg mph kph kmh mpg nth hmm shh "
+                         "psst brr grr tsk pst cwd pwd src std dst ctx cfg msg tmp pkg lbs kgs mrs")
+VOWELS = frozenset("aeiouy")
 
 
 def _ramp(value: float, threshold: float, zero: float) -> float:
@@ -136,6 +145,15 @@ def measure(row: RowText) -> tuple[float, dict[str, object]]:
             stop = sum(map(STOP.__contains__, alpha)) / len(alpha)
             details["stop_words"] = round(stop, 3)
             score *= 1.0 if stop >= 0.1 else _ramp(0.1 - stop, 0.0, 0.07)
+        if latin:
+            # Keyboard-mash soup: lower-case letter runs of 3+ with no vowel at all ("zpj", "kdfvkd").
+            # English prose has almost none ("nth", "rhythm" has y); acronyms are upper case and code is
+            # left out above.
+            runs = [w for w in ALPHA_RUN.findall(URL_RE.sub(" ", text)) if len(w) >= 3 and w not in CONSONANT_WORDS]
+            if len(runs) >= 6:
+                share = sum(1 for w in runs if not VOWELS.intersection(w)) / len(runs)
+                details["vowelless_words"] = round(share, 3)
+                score *= _ramp(share, 0.3, 0.6)
         if latin and len(alpha) >= 20:
             mean_len = len(joined) / len(alpha)
             details["mean_word_length"] = round(mean_len, 2)

@@ -13,13 +13,15 @@ import pytest
 
 from qdc.cli import app
 from qdc.dedup import DedupConfig, dedup
+from qdc.dedup.jaccard import ragged_gather
 from qdc.errors import ConfigError
 from qdc.io import IOConfig, read_records, write_records
 from qdc.scale import memory
 from qdc.scale.dedup import StreamOptions, stream_dedup
 from qdc.scale.reader import iter_batches
 from qdc.scale.select import ScaleSelectConfig, stream_select
-from qdc.scale.store import blocks, create, open_store
+from qdc.scale.store import blocks, create, gather, open_store
+from qdc.scale.store import ragged_gather as store_ragged_gather
 from tests.conftest import write_jsonl
 
 
@@ -109,6 +111,14 @@ def test_memmap_store_roundtrip(tmp_path: Path) -> None:
     assert got.dtype == np.float32 and np.array_equal(got, np.arange(40).reshape(10, 4))
     with pytest.raises(Exception, match="embedding rows"):
         open_store(tmp_path / "e.npy", rows=11)
+    rows = np.array([0, 2, 3, 9])
+    assert np.array_equal(gather(y, rows, np.float32), np.asarray(y[rows], dtype=np.float32))
+    values = np.arange(20, dtype=np.uint32)
+    offsets = np.array([0, 3, 3, 10, 20])
+    pick = np.array([0, 1, 3])
+    got_v, got_o = store_ragged_gather(values, offsets, pick)
+    want_v, want_o = ragged_gather(values, offsets, pick)
+    assert np.array_equal(got_v, want_v) and np.array_equal(got_o, want_o)
 
 
 def _select_input(tmp_path: Path, n: int = 900, dim: int = 16) -> tuple[Path, Path]:

@@ -38,7 +38,7 @@ import polars as pl
 from qdc import schema
 from qdc.dedup import FIELD_COLUMNS, DedupConfig
 from qdc.dedup.groups import group_keepers, parse_keep
-from qdc.dedup.jaccard import ShingleSets, ragged_gather
+from qdc.dedup.jaccard import ShingleSets
 from qdc.dedup.lsh import band_keys
 from qdc.dedup.minhash import CHUNK_ROWS, shingle_hashes, signatures
 from qdc.dedup.normalize import normalise
@@ -48,7 +48,7 @@ from qdc.progress import notice, progress
 from qdc.scale import memory
 from qdc.scale.reader import DEFAULT_BATCH_ROWS, iter_batches, sample_lines
 from qdc.scale.sink import open_sink
-from qdc.scale.store import release_all
+from qdc.scale.store import ragged_gather
 
 RECORD = np.dtype([("key", "<u8"), ("row", "<i8"), ("band", "<u2")])
 """One LSH band key of one row, as stored in the partition files (18 bytes)."""
@@ -251,7 +251,6 @@ def _bucket_pairs(rec: np.ndarray, n: int) -> np.ndarray:
 def _sets(shingles: np.ndarray, offsets: np.ndarray, rows: np.ndarray) -> ShingleSets:
     rows = np.unique(rows)
     values, off = ragged_gather(shingles, offsets, rows)
-    release_all(shingles)
     return ShingleSets(rows, values, off)
 
 

@@ -33,7 +33,7 @@ from qdc.progress import notice, progress
 from qdc.scale import memory
 from qdc.scale.reader import DEFAULT_BATCH_ROWS, iter_batches, sample_lines
 from qdc.scale.sink import open_sink
-from qdc.scale.store import blocks, open_store, release_all
+from qdc.scale.store import blocks, gather, open_store
 
 BLOCK_ROWS = 65_536
 
@@ -114,8 +114,7 @@ def train_kmeans(x: np.ndarray, k: int, *, seed: int, niter: int, points_per_cen
     rng = np.random.default_rng(seed)
     m = min(n, k * points_per_centroid)
     sample = np.sort(rng.choice(n, size=m, replace=False)) if m < n else np.arange(n)
-    xs = np.ascontiguousarray(x[sample], dtype=np.float32)
-    release_all(x)
+    xs = gather(x, sample, np.float32)
     km = faiss.Kmeans(d, k, niter=niter, seed=seed, spherical=True, verbose=False,
                       max_points_per_centroid=math.ceil(m / k) + 1, min_points_per_centroid=1)
     km.train(xs, init_centroids=kmeans_plus_plus(xs, k, seed))

@@ -68,6 +68,38 @@ def release_all(x: np.ndarray) -> None:
         release(x, 0, x.shape[0])
 
 
+GATHER_ROWS = 1024
+"""Rows gathered per step: a page fault maps its neighbours too (fault-around, readahead), so a scattered
+gather over a whole file would otherwise make most of the file resident before it could be released."""
+
+
+def gather(x: np.ndarray, rows: np.ndarray, dtype: type | None = None) -> np.ndarray:
+    """x[rows] for sorted `rows`, `GATHER_ROWS` at a time, releasing each step's span of the memmap."""
+    out = np.empty((rows.shape[0], *x.shape[1:]), dtype=dtype or x.dtype)
+    for s in range(0, rows.shape[0], GATHER_ROWS):
+        part = rows[s:s + GATHER_ROWS]
+        out[s:s + part.shape[0]] = x[part]
+        release(x, int(part[0]), int(part[-1]) + 1)
+    return out
+
+
+def ragged_gather(values: np.ndarray, offsets: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`qdc.dedup.jaccard.ragged_gather` over a memory-mapped `values`, for sorted `rows`, step by step."""
+    from qdc.dedup.jaccard import ragged_gather as gather_all
+
+    offsets = offsets.astype(np.int64, copy=False)
+    lens = offsets[rows + 1] - offsets[rows]
+    new_off = np.zeros(rows.shape[0] + 1, dtype=np.int64)
+    np.cumsum(lens, out=new_off[1:])
+    out = np.empty(int(new_off[-1]), dtype=values.dtype)
+    for s in range(0, rows.shape[0], GATHER_ROWS):
+        part = rows[s:s + GATHER_ROWS]
+        vals, _ = gather_all(values, offsets, part)
+        out[new_off[s]:new_off[s] + vals.shape[0]] = vals
+        release(values, int(offsets[part[0]]), int(offsets[part[-1] + 1]))
+    return out, new_off
+
+
 def blocks(x: np.ndarray, block_rows: int = 65_536) -> Iterator[tuple[int, np.ndarray]]:
     """(start, float32 copy of rows [start, start + block_rows)) over the whole matrix, releasing as it goes."""
     n = x.shape[0]

@@ -139,6 +139,23 @@ def child(stage: str, args: argparse.Namespace) -> None:
         out["stats"] = stream_dedup(str(work / "in.jsonl"), DedupConfig(),
                                     opts=StreamOptions(batch_rows=args.batch_rows, work_dir=str(work)),
                                     output=str(work / "kept.jsonl"), removed=str(work / "removed.jsonl"))
+    elif stage.startswith("ray-"):
+        from qdc.dedup import DedupConfig
+        from qdc.scale.dedup import StreamOptions, stream_dedup
+
+        workers = None if stage == "ray-local" else int(stage.split("-")[1])
+        opts = StreamOptions(batch_rows=args.batch_rows, work_dir=str(work),
+                             backend="local" if workers is None else "ray", ray_cpus=workers)
+        out["stats"] = stream_dedup(str(work / "in.jsonl"), DedupConfig(), opts=opts,
+                                    output=str(work / f"kept-{stage}.jsonl"))
+        if workers is not None:
+            import ray
+
+            ray.shutdown()
+        out["same_as_local"] = None
+        local = work / "kept-ray-local.jsonl"
+        if workers is not None and local.exists():
+            out["same_as_local"] = local.read_bytes() == (work / f"kept-{stage}.jsonl").read_bytes()
     elif stage == "dedup-memory":
         from qdc.dedup import DedupConfig, dedup
         from qdc.io import read_records, write_records
@@ -184,6 +201,15 @@ def _run(stage: str, args: argparse.Namespace) -> dict[str, Any]:
     res: dict[str, Any] = json.loads(lines[-1])
     print(f"    {stage}: {res['seconds']} s, peak RSS {res['peak_rss_bytes'] / 2**30:.2f} GiB", file=sys.stderr)
     return res
+
+
+def _ray_version() -> str:
+    try:
+        import ray
+
+        return str(ray.__version__)
+    except ImportError:
+        return ""
 
 
 def _gib(b: float) -> str:
@@ -238,6 +264,30 @@ def render(runs: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _write_ray(run: dict[str, Any]) -> None:
+    """The Ray comparison goes into scale.json under "ray" and into scale.md as its own table."""
+    path = RESULTS / "scale.json"
+    data = json.loads(path.read_text()) if path.exists() else {"runs": []}
+    data["ray"] = run
+    md = render(data["runs"]) if data["runs"] else "## Out-of-core dedup and selection (`qdc scale`)\n"
+    write_results("scale", md + render_ray(run), data)
+    print(render_ray(run))
+
+
+def render_ray(run: dict[str, Any]) -> str:
+    n = run["rows"]
+    lines = ["", "### Local backend against Ray (`--backend ray`)", "",
+             f"{n:,} rows of the same synthetic input; `qdc scale dedup` (exact + MinHash, kept rows written), "
+             f"Ray {run.get('ray_version', '')} started locally with 1 or 2 worker CPUs on the same 2-core machine; "
+             f"single runs, {run['date']}. Command: `{run['command']}`.", "",
+             "| backend | seconds | rows/s | peak RSS GiB (driver) | same kept rows as local |", "|---|---|---|---|---|"]
+    for name, label in (("ray-local", "local"), ("ray-1", "ray, 1 worker"), ("ray-2", "ray, 2 workers")):
+        r = run["ray"][name]
+        same = "—" if name == "ray-local" else str(r["same_as_local"])
+        lines.append(f"| {label} | {r['seconds']} | {n / r['seconds']:,.0f} | {_gib(r['peak_rss_bytes'])} | {same} |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--rows", type=int, default=1_000_000)
@@ -249,6 +299,8 @@ def main() -> None:
     ap.add_argument("--compare-in-memory", action="store_true", help="also time qdc.dedup on the whole input")
     ap.add_argument("--append", action="store_true", help="merge into the existing results/scale.json")
     ap.add_argument("--note", default="")
+    ap.add_argument("--ray", action="store_true",
+                    help="instead: time scale dedup with the local backend and with Ray (1 and 2 workers)")
     ap.add_argument("--stage", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.quick:
@@ -262,10 +314,15 @@ def main() -> None:
     Path(args.work).mkdir(parents=True, exist_ok=True)
     try:
         run: dict[str, Any] = {"rows": args.rows, "batch_rows": args.batch_rows, "machine": machine(),
+                               "ray_version": _ray_version(),
                                "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                                "command": "python benchmarks/bench_scale.py " + " ".join(sys.argv[1:]),
                                "note": args.note}
         run["gen"] = _run("gen", args)
+        if args.ray:
+            run["ray"] = {name: _run(name, args) for name in ("ray-local", "ray-1", "ray-2")}
+            _write_ray(run)
+            return
         run["dedup"] = _run("dedup", args)
         if args.compare_in_memory:
             run["dedup_memory"] = _run("dedup-memory", args)

@@ -37,7 +37,11 @@ def require_ray() -> Any:
 
 def init(address: str | None = None, num_cpus: int | None = None) -> None:
     """Connect to `address` (a running cluster) or start a local instance with `num_cpus` workers."""
+    import contextlib
+
     ray = require_ray()
+    with contextlib.suppress(AttributeError):  # stderr is for qdc's own progress
+        ray.data.DataContext.get_current().enable_progress_bars = False
     if ray.is_initialized():
         return
     if address:
@@ -96,6 +100,8 @@ def candidate_codes(texts: list[tuple[np.ndarray, list[str]]], params: MinHashPa
     pairs = records.groupby(["band", "key"]).map_groups(_pairs, batch_format="numpy")
     parts: list[np.ndarray] = []
     for batch in pairs.iter_batches(batch_format="numpy", batch_size=1 << 20):
+        if "i" not in batch:
+            continue
         i = np.asarray(batch["i"], dtype=np.uint64)
         j = np.asarray(batch["j"], dtype=np.uint64)
         if i.shape[0]:

@@ -34,7 +34,7 @@ def test_ray_backend_keeps_the_local_rows(tmp_path: Path, local_ray: Any, keep: 
                          output=str(tmp_path / "l.jsonl"), removed=str(tmp_path / "l_removed.jsonl"))
     dist = stream_dedup(str(src), cfg, opts=StreamOptions(batch_rows=64, backend="ray"),
                         output=str(tmp_path / "r.jsonl"), removed=str(tmp_path / "r_removed.jsonl"))
-    assert local["methods"]["minhash"]["removed"] > 10
+    assert local["methods"]["minhash"]["removed"] > 3
     assert dist["backend"] == "ray"
     assert dist["methods"]["minhash"]["duplicate_pairs"] == local["methods"]["minhash"]["duplicate_pairs"]
     assert (tmp_path / "r.jsonl").read_bytes() == (tmp_path / "l.jsonl").read_bytes()

@@ -201,7 +201,10 @@ def _pass1(path: str, cfg: DedupConfig, io_cfg: IOConfig, batch_rows: int, work:
             prio = _priority(batch, texts, cfg.keep)
             if prio is not None:
                 state.prio.append(prio)
-            if use_mh:
+            if use_mh and ray:
+                state.counts.append(_shingle_batch(texts, cfg, sh_out))
+                state.texts.append((np.arange(state.n, state.n + batch.height, dtype=np.int64), texts.to_list()))
+            elif use_mh:
                 cnt, nrec = _sign_batch(texts, cfg, state.n, sh_out, parts)
                 state.counts.append(cnt)
                 state.records += nrec

@@ -220,9 +220,11 @@ def render(runs: list[dict[str, Any]]) -> str:
     lines = [
         "## Out-of-core dedup and selection (`qdc scale`)",
         "",
-        f"Machine: {runs[-1]['machine']}. Command: `{runs[-1]['command']}` (one run per size; each stage in its "
-        "own process; times are single runs on a shared 2-core machine). Peak RSS is `getrusage` ru_maxrss of "
-        "the stage's process (it counts the file pages the process touched through memory maps as well).",
+        f"Machine: {runs[-1]['machine']}. Commands: "
+        + "; ".join(f"`{r['command']}` ({r['date']})" for r in runs)
+        + ". One run per size, each stage in its own process; times are single runs on a shared 2-core machine; "
+        "every figure is measured, none extrapolated. Peak RSS is `getrusage` ru_maxrss of the stage's process "
+        "(it also counts the file pages the process touched through memory maps).",
         "",
         "Input: synthetic JSONL, 30-60 words per row (Zipf vocabulary of 50k words), 10% planted exact copies "
         "and 10% near copies (one word replaced) of earlier rows, drawn from across the whole file. Dedup: "
@@ -259,8 +261,10 @@ def render(runs: list[dict[str, Any]]) -> str:
                          f"{n / m['seconds']:,.0f} | {_gib(m['peak_rss_bytes'])} | | same rows removed: "
                          f"{m['stats']['rows_removed'] == st['rows_removed']} |")
     for run in runs:
-        if run.get("note"):
-            lines += ["", run["note"]]
+        total = run["dedup"]["seconds"] + run["select"]["seconds"]
+        peak = max(run["dedup"]["peak_rss_bytes"], run["select"]["peak_rss_bytes"])
+        lines += ["", f"{run['rows']:,} rows: dedup + select {total:.0f} s ({total / 60:.1f} min), highest peak RSS "
+                  f"{_gib(peak)} GiB." + (f" {run['note']}" if run.get("note") else "")]
     return "\n".join(lines) + "\n"
 
 
@@ -301,8 +305,14 @@ def main() -> None:
     ap.add_argument("--note", default="")
     ap.add_argument("--ray", action="store_true",
                     help="instead: time scale dedup with the local backend and with Ray (1 and 2 workers)")
+    ap.add_argument("--render-only", action="store_true", help="rewrite scale.md from scale.json")
     ap.add_argument("--stage", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.render_only:
+        data = json.loads((RESULTS / "scale.json").read_text())
+        md = render(data["runs"]) + (render_ray(data["ray"]) if "ray" in data else "")
+        write_results("scale", md, data)
+        return
     if args.quick:
         args.rows, args.dim, args.batch_rows = 20_000, 64, 5_000
     if args.stage:

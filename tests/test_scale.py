@@ -199,3 +199,23 @@ def test_cli_scale_select(tmp_path: Path, runner: Any) -> None:
     small = runner.invoke(app, ["scale", "select", str(src), "--embeddings", str(emb), "--budget", "40",
                                 "-o", str(out), "--max-memory", "10M"])
     assert small.exit_code == 2
+
+
+def test_stream_embed_then_select(tmp_path: Path, runner: Any, fake_embed_cfg: Any) -> None:
+    from qdc.embed import embed_texts
+    from qdc.scale.embed import stream_embed
+
+    rows = [{"id": f"r{i}", "text": f"topic {i % 9} words {i}", "qdc_quality": (i % 10) / 10} for i in range(120)]
+    src = write_jsonl(tmp_path / "in.jsonl", rows)
+    stats = stream_embed(str(src), tmp_path / "e.npy", fake_embed_cfg, batch_rows=50)
+    assert stats["rows"] == 120 and stats["dim"] == 64
+    x = open_store(tmp_path / "e.npy", rows=120)
+    want = embed_texts([r["text"] for r in rows], fake_embed_cfg)
+    assert np.allclose(np.asarray(x, dtype=np.float32), want, atol=2e-3)
+    assert not list(tmp_path.glob("*.qdc-tmp"))
+    res = runner.invoke(app, ["scale", "embed", str(src), "-o", str(tmp_path / "c.npy"), "--model", "hash:64",
+                              "--no-cache", "--json"])
+    assert res.exit_code == 0, res.stderr
+    assert np.array_equal(np.load(tmp_path / "c.npy"), np.load(tmp_path / "e.npy"))
+    picked = stream_select(str(src), str(tmp_path / "e.npy"), ScaleSelectConfig(budget=30), batch_rows=50)
+    assert picked["selected"] == 30

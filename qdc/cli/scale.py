@@ -1,4 +1,4 @@
-"""`qdc scale dedup` and `qdc scale select`: the out-of-core versions of dedup and kmq selection."""
+"""`qdc scale dedup | select | embed`: out-of-core dedup, kmq selection and embedding into a memmap."""
 
 from __future__ import annotations
 
@@ -9,9 +9,14 @@ import typer
 from qdc.cli import app
 from qdc.cli._common import (
     BadRowsFileOpt,
+    BatchSizeOpt,
+    DeviceOpt,
+    EmbedFieldOpt,
     IdFieldOpt,
     InputArg,
     JsonOpt,
+    ModelOpt,
+    NoCacheOpt,
     OnBadRowsOpt,
     OutputOpt,
     RolesOpt,
@@ -21,6 +26,7 @@ from qdc.cli._common import (
     TextFieldOpt,
     check_output_path,
     console,
+    embed_config,
     handle_errors,
     io_config,
     print_json,
@@ -216,3 +222,46 @@ def scale_select_cmd(
     elif not State.quiet:
         console.print(f"selected {stats['selected']} of {stats['rows_in']} rows (k={stats['clusters']['k']}) in "
                       f"{stats['seconds']['total']} s", markup=False)
+
+
+@scale_app.command("embed")
+@handle_errors
+def scale_embed_cmd(
+    input: InputArg,
+    out: Annotated[str, typer.Option("--out", "-o", help="The .npy file to write: row i embeds input row i.")],
+    dtype: Annotated[str, typer.Option("--dtype", help="float16 (half the disk) or float32.")] = "float16",
+    model: ModelOpt = "default",
+    batch_size: BatchSizeOpt = 64,
+    device: DeviceOpt = "auto",
+    no_cache: NoCacheOpt = False,
+    embed_field: EmbedFieldOpt = "text",
+    batch_rows: BatchRowsOpt = 100_000,
+    text_field: TextFieldOpt = None,
+    template: TemplateOpt = None,
+    roles: RolesOpt = "user,assistant",
+    id_field: IdFieldOpt = "id",
+    on_bad_rows: OnBadRowsOpt = "error",
+    json: JsonOpt = False,
+) -> None:
+    """Embed a large input into a memory-mapped .npy (the --embeddings of `qdc scale select`).
+
+    Streams the input in batches; rows with qdc_embedding are copied, the others embedded (with the cache).
+
+    **Example:** `qdc scale embed big.jsonl -o big.npy --dtype float16`
+    """
+    from qdc.errors import ConfigError
+    from qdc.scale.embed import stream_embed
+
+    _file_input(input)
+    if not out.endswith(".npy"):
+        raise ConfigError(f"--out {out}: expected a .npy file name")
+    if dtype not in ("float16", "float32"):
+        raise ConfigError(f"--dtype {dtype!r}: expected float16 or float32")
+    stats = stream_embed(input, out, embed_config(model, batch_size, device, no_cache, embed_field),
+                         io_config(text_field, template, roles, id_field, on_bad_rows), dtype=dtype,
+                         batch_rows=batch_rows)
+    if json:
+        print_json(stats)
+    elif not State.quiet:
+        console.print(f"embedded {stats['rows']} rows ({stats['dim']}-d {dtype}) into {out} in {stats['seconds']} s",
+                      markup=False)

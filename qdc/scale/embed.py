@@ -1,0 +1,72 @@
+"""Embeddings of a large input written to a memory-mapped ``.npy`` (the input of `qdc scale select`).
+
+Two passes: the first counts the rows (hidden columns only), the second embeds batch by batch with
+`qdc.embed.embed_texts` (cache and model as in `qdc embed`) and writes each batch's rows into the file,
+releasing the written pages. Rows that already carry `qdc_embedding` are copied, not re-embedded (unless
+`force`). Row i of the file embeds row i of the input.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qdc import schema
+from qdc.embed import EmbedConfig, Embedder
+from qdc.errors import DataError
+from qdc.io import IOConfig, embeddings_of
+from qdc.progress import progress
+from qdc.scale.reader import DEFAULT_BATCH_ROWS, iter_batches
+from qdc.scale.store import create, release
+
+FIELD_COLUMNS = {"text": schema.TEXT, "prompt": schema.PROMPT, "response": schema.RESPONSE}
+
+
+def stream_embed(path: str, out: str | os.PathLike[str], embed_cfg: EmbedConfig | None = None,
+                 io_cfg: IOConfig | None = None, *, dtype: str = "float16", batch_rows: int = DEFAULT_BATCH_ROWS,
+                 embedder: Embedder | None = None) -> dict[str, Any]:
+    """Embed every row of `path` into the (n, d) ``.npy`` `out`; returns rows, dim, dtype and seconds."""
+    cfg = embed_cfg or EmbedConfig()
+    io_cfg = io_cfg or IOConfig()
+    t0 = time.perf_counter()
+    n = sum(b.height for b in iter_batches(path, io_cfg, batch_rows, user_columns=False))
+    column = FIELD_COLUMNS[cfg.field]
+    tmp = Path(f"{out}.qdc-tmp")  # renamed into place only when complete, like every qdc output
+    try:
+        _fill(path, io_cfg, batch_rows, cfg, embedder, tmp, n, column, dtype)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    dim = int(np.load(str(out), mmap_mode="r").shape[1])
+    return {"rows": n, "dim": dim, "dtype": dtype, "path": str(out),
+            "bytes": int(os.path.getsize(out)), "seconds": round(time.perf_counter() - t0, 3)}
+
+
+def _fill(path: str, io_cfg: IOConfig, batch_rows: int, cfg: EmbedConfig, embedder: Embedder | None, tmp: Path,
+          n: int, column: str, dtype: str = "float16") -> None:
+    from qdc.embed import embed_texts
+
+    x: np.memmap | None = None
+    start = 0
+    for batch in iter_batches(path, io_cfg, batch_rows, user_columns=True):
+        if schema.EMBEDDING in batch.columns and not cfg.force:
+            v = embeddings_of(batch)
+        else:
+            v = embed_texts(batch[column].cast(str).fill_null("").to_list(), cfg, embedder)
+        if x is None:
+            x = create(tmp, n, v.shape[1], dtype)
+        if v.shape[1] != x.shape[1]:
+            raise DataError(f"{path}: embeddings change size at row {start + 1} ({v.shape[1]} != {x.shape[1]})")
+        x[start:start + v.shape[0]] = v
+        x.flush()
+        release(x, start, start + v.shape[0])
+        start += v.shape[0]
+        progress("scale embed", start, n)
+    if x is None or start != n:
+        raise DataError(f"{path}: the input changed during the run ({n} rows counted, {start} embedded)")
+    x.flush()
+    del x

@@ -10,6 +10,8 @@ import numpy as np
 import orjson
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from qdc.cli import app
 from qdc.dedup import DedupConfig, dedup
@@ -219,3 +221,14 @@ def test_stream_embed_then_select(tmp_path: Path, runner: Any, fake_embed_cfg: A
     assert np.array_equal(np.load(tmp_path / "c.npy"), np.load(tmp_path / "e.npy"))
     picked = stream_select(str(src), str(tmp_path / "e.npy"), ScaleSelectConfig(budget=30), batch_rows=50)
     assert picked["selected"] == 30
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batch=st.integers(1, 90), parts=st.integers(1, 9), seed=st.integers(0, 10_000))
+def test_streaming_dedup_is_independent_of_batches_and_partitions(tmp_path: Path, batch: int, parts: int,
+                                                                  seed: int) -> None:
+    src = write_jsonl(tmp_path / f"in-{seed}.jsonl", _rows(90, seed=seed))
+    want = dedup(read_records(src), DedupConfig()).kept["id"].to_list()
+    out = tmp_path / f"out-{seed}-{batch}-{parts}.jsonl"
+    stream_dedup(str(src), DedupConfig(), opts=StreamOptions(batch_rows=batch, partitions=parts), output=str(out))
+    assert [orjson.loads(line)["id"] for line in out.read_bytes().splitlines()] == want

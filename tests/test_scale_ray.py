@@ -39,3 +39,17 @@ def test_ray_backend_keeps_the_local_rows(tmp_path: Path, local_ray: Any, keep: 
     assert dist["methods"]["minhash"]["duplicate_pairs"] == local["methods"]["minhash"]["duplicate_pairs"]
     assert (tmp_path / "r.jsonl").read_bytes() == (tmp_path / "l.jsonl").read_bytes()
     assert (tmp_path / "r_removed.jsonl").read_bytes() == (tmp_path / "l_removed.jsonl").read_bytes()
+
+
+def test_ray_select_assignment_matches_local(tmp_path: Path, local_ray: Any, monkeypatch: Any) -> None:
+    from qdc.scale import ray_backend
+    from qdc.scale.select import ScaleSelectConfig, stream_select
+    from tests.test_scale import _select_input
+
+    monkeypatch.setattr(ray_backend, "RANGE_ROWS", 100)  # 7 tasks over the 700 rows
+    src, emb = _select_input(tmp_path, n=700)
+    cfg = ScaleSelectConfig(budget=90, seed=2)
+    local = stream_select(str(src), str(emb), cfg, output=str(tmp_path / "l.jsonl"), batch_rows=200)
+    dist = stream_select(str(src), str(emb), cfg, output=str(tmp_path / "r.jsonl"), batch_rows=200, backend="ray")
+    assert dist["backend"] == "ray" and dist["selected"] == local["selected"] == 90
+    assert (tmp_path / "r.jsonl").read_bytes() == (tmp_path / "l.jsonl").read_bytes()

@@ -49,6 +49,28 @@ WorkDirOpt = Annotated[str | None, typer.Option(
     "--work-dir", help="Folder for temporary files [default: the system temp folder].", rich_help_panel=_RUN)]
 
 
+BackendOpt = Annotated[str, typer.Option(
+    "--backend", help="local, or ray (needs qdc[ray]): dedup signs and groups band keys with Ray Data; select "
+    "assigns rows to centroids on Ray workers.", rich_help_panel=_RUN)]
+RayAddressOpt = Annotated[str | None, typer.Option(
+    "--ray-address", help="Existing Ray cluster, e.g. auto or ray://head:10001 [default: start a local one].",
+    rich_help_panel=_RUN)]
+RayCpusOpt = Annotated[int | None, typer.Option(
+    "--ray-cpus", help="CPUs of the local Ray instance [default: all].", rich_help_panel=_RUN)]
+
+
+def _backend(backend: str) -> str:
+    from qdc.errors import ConfigError
+
+    if backend not in ("local", "ray"):
+        raise ConfigError(f"--backend {backend!r}: expected local or ray")
+    if backend == "ray":
+        from qdc.scale.ray_backend import require_ray
+
+        require_ray()
+    return backend
+
+
 def _file_input(path: str) -> None:
     from qdc.errors import ConfigError
 
@@ -96,14 +118,9 @@ def scale_dedup_cmd(
     ] = None,
     max_memory: MaxMemoryOpt = None,
     work_dir: WorkDirOpt = None,
-    backend: Annotated[str, typer.Option(
-        "--backend", help="local, or ray: MinHash signatures and band grouping as Ray Data operations "
-        "(needs qdc[ray]; the driver holds the texts).", rich_help_panel=_RUN)] = "local",
-    ray_address: Annotated[str | None, typer.Option(
-        "--ray-address", help="Existing Ray cluster, e.g. auto or ray://head:10001 [default: start a local one].",
-        rich_help_panel=_RUN)] = None,
-    ray_cpus: Annotated[int | None, typer.Option(
-        "--ray-cpus", help="CPUs of the local Ray instance [default: all].", rich_help_panel=_RUN)] = None,
+    backend: BackendOpt = "local",
+    ray_address: RayAddressOpt = None,
+    ray_cpus: RayCpusOpt = None,
     seed: SeedOpt = 0,
     text_field: TextFieldOpt = None,
     template: TemplateOpt = None,
@@ -137,12 +154,7 @@ def scale_dedup_cmd(
     cfg: DedupConfig = validate_config(DedupConfig, {
         "methods": method, "keep": keep, "field": field, "normalize": normalize, "threshold": threshold,
         "num_perm": num_perm, "ngram": ngram, "seed": seed}, "options")
-    if backend not in ("local", "ray"):
-        raise ConfigError(f"--backend {backend!r}: expected local or ray")
-    if backend == "ray":
-        from qdc.scale.ray_backend import require_ray
-
-        require_ray()
+    _backend(backend)
     opts = StreamOptions(batch_rows=batch_rows, partitions=partitions, work_dir=work_dir,
                          max_memory=_limit(max_memory), backend=backend,  # type: ignore[arg-type]
                          ray_address=ray_address, ray_cpus=ray_cpus)
@@ -182,6 +194,9 @@ def scale_select_cmd(
         "--points-per-centroid", help="k-means trains on this many sampled rows per centroid.")] = 64,
     batch_rows: BatchRowsOpt = 100_000,
     max_memory: MaxMemoryOpt = None,
+    backend: BackendOpt = "local",
+    ray_address: RayAddressOpt = None,
+    ray_cpus: RayCpusOpt = None,
     seed: SeedOpt = 0,
     text_field: TextFieldOpt = None,
     template: TemplateOpt = None,
@@ -216,7 +231,8 @@ def scale_select_cmd(
     if not State.quiet:
         console.print(f"qdc scale select {est.describe()}", markup=False)
     stats = stream_select(input, embeddings, cfg, io_config(text_field, template, roles, id_field, on_bad_rows),
-                          output=output, batch_rows=batch_rows, max_memory=limit)
+                          output=output, batch_rows=batch_rows, max_memory=limit, backend=_backend(backend),
+                          ray_address=ray_address, ray_cpus=ray_cpus)
     if json:
         print_json(stats)
     elif not State.quiet:

@@ -8,6 +8,10 @@ duplicates and keeps the shingles for verification (as the local backend does); 
 2. band grouping: ``groupby(["band", "key"]).map_groups`` turns each bucket into candidate pairs exactly as
    `qdc.dedup.lsh.candidate_pairs` does (every pair; pairs at most 200 apart in buckets over 201 rows).
 
+For `qdc scale select --backend ray`, the assignment of every row to its nearest k-means centroid runs as
+a ``map_batches`` over row ranges of the memory-mapped embedding file (each worker maps the file itself);
+the k-means training sample stays on the driver.
+
 The candidate pairs come back to the driver, which verifies them by true Jaccard and joins them by
 union-find, so the kept rows are the local backend's. `address` points at an existing cluster (``ray
 start --head`` prints it, e.g. ``ray://host:10001`` or ``auto``); without it a local Ray instance starts.
@@ -24,6 +28,8 @@ from qdc.dedup.minhash import MinHashParams
 from qdc.errors import ConfigError
 
 PAIR_CAP = 200
+RANGE_ROWS = 262_144
+"""Rows of the embedding file per Ray assignment task."""
 
 
 def require_ray() -> Any:
@@ -38,8 +44,10 @@ def require_ray() -> Any:
 def init(address: str | None = None, num_cpus: int | None = None) -> None:
     """Connect to `address` (a running cluster) or start a local instance with `num_cpus` workers."""
     import contextlib
+    import logging
 
     ray = require_ray()
+    logging.getLogger("ray.data").setLevel(logging.WARNING)  # no per-dataset INFO lines on stderr
     with contextlib.suppress(AttributeError):  # stderr is for qdc's own progress
         ray.data.DataContext.get_current().enable_progress_bars = False
     if ray.is_initialized():
@@ -107,3 +115,39 @@ def candidate_codes(texts: list[tuple[np.ndarray, list[str]]], params: MinHashPa
         if i.shape[0]:
             parts.append(np.unique(i * np.uint64(n) + j))
     return np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.uint64)
+
+
+def _assign_ranges(batch: dict[str, np.ndarray], path: str, centroids: np.ndarray) -> dict[str, np.ndarray]:
+    """Nearest centroid (inner product) of every row in the given [start, stop) ranges of the .npy at `path`."""
+    import faiss
+
+    from qdc.scale.store import open_store, release
+
+    x = open_store(path)
+    index = faiss.IndexFlatIP(centroids.shape[1])
+    index.add(np.ascontiguousarray(centroids, dtype=np.float32))
+    rows: list[np.ndarray] = []
+    labels: list[np.ndarray] = []
+    for start, stop in zip(batch["start"].tolist(), batch["stop"].tolist(), strict=True):
+        for s in range(start, stop, 65_536):
+            e = min(stop, s + 65_536)
+            _, a = index.search(np.ascontiguousarray(x[s:e], dtype=np.float32), 1)
+            release(x, s, e)
+            rows.append(np.arange(s, e, dtype=np.int64))
+            labels.append(a[:, 0].astype(np.int64))
+    return {"row": np.concatenate(rows), "label": np.concatenate(labels)}
+
+
+def assign(path: str, n: int, centroids: np.ndarray, range_rows: int | None = None) -> np.ndarray:
+    """Raw nearest-centroid ids of the n rows of the .npy at `path`, computed by Ray workers."""
+    ray = require_ray()
+    range_rows = range_rows or RANGE_ROWS
+    ranges = [{"start": s, "stop": min(n, s + range_rows)} for s in range(0, n, range_rows)]
+    ds = ray.data.from_items(ranges).map_batches(
+        _assign_ranges, fn_kwargs={"path": path, "centroids": centroids}, batch_size=1, batch_format="numpy")
+    labels = np.full(n, -1, dtype=np.int64)
+    for batch in ds.iter_batches(batch_format="numpy", batch_size=1 << 20):
+        labels[np.asarray(batch["row"], dtype=np.int64)] = np.asarray(batch["label"], dtype=np.int64)
+    if (labels < 0).any():
+        raise RuntimeError("Ray assignment left rows without a cluster")
+    return labels

@@ -121,17 +121,26 @@ def train_kmeans(x: np.ndarray, k: int, *, seed: int, niter: int, points_per_cen
     return np.ascontiguousarray(km.centroids, dtype=np.float32)
 
 
-def assign(x: np.ndarray, centroids: np.ndarray, block_rows: int = BLOCK_ROWS) -> np.ndarray:
-    """Dense cluster labels (0..K'-1, by centroid id) of every row, searched block by block."""
-    import faiss
+def assign(x: np.ndarray, centroids: np.ndarray, block_rows: int = BLOCK_ROWS, *, ray_path: str | None = None
+           ) -> np.ndarray:
+    """Dense cluster labels (0..K'-1, by centroid id) of every row, searched block by block.
 
-    index = faiss.IndexFlatIP(centroids.shape[1])
-    index.add(centroids)
-    labels = np.empty(x.shape[0], dtype=np.int64)
-    for start, block in blocks(x, block_rows):
-        _, a = index.search(block, 1)
-        labels[start:start + block.shape[0]] = a[:, 0]
-        progress("scale select: assign", start + block.shape[0], x.shape[0])
+    With `ray_path` (the .npy behind `x`), Ray workers search row ranges in parallel (same labels).
+    """
+    if ray_path is not None:
+        from qdc.scale import ray_backend
+
+        labels = ray_backend.assign(ray_path, x.shape[0], centroids)
+    else:
+        import faiss
+
+        index = faiss.IndexFlatIP(centroids.shape[1])
+        index.add(centroids)
+        labels = np.empty(x.shape[0], dtype=np.int64)
+        for start, block in blocks(x, block_rows):
+            _, a = index.search(block, 1)
+            labels[start:start + block.shape[0]] = a[:, 0]
+            progress("scale select: assign", start + block.shape[0], x.shape[0])
     _, dense = np.unique(labels, return_inverse=True)
     return dense.astype(np.int64)
 
@@ -150,7 +159,8 @@ def estimate(path: str, embeddings: str, cfg: ScaleSelectConfig, batch_rows: int
 
 def stream_select(path: str, embeddings: str, cfg: ScaleSelectConfig, io_cfg: IOConfig | None = None, *,
                   output: str | None = None, batch_rows: int = DEFAULT_BATCH_ROWS,
-                  max_memory: int | None = None) -> dict[str, Any]:
+                  max_memory: int | None = None, backend: str = "local", ray_address: str | None = None,
+                  ray_cpus: int | None = None) -> dict[str, Any]:
     """Select `cfg.budget` rows of `path` by kMQ over the (n, d) ``.npy`` `embeddings` (row i embeds row i).
 
     Writes the selected rows (input order) to `output` when given; returns the run summary.
@@ -172,7 +182,11 @@ def stream_select(path: str, embeddings: str, cfg: ScaleSelectConfig, io_cfg: IO
     t1 = time.perf_counter()
     centroids = train_kmeans(x, k, seed=cfg.seed, niter=cfg.niter, points_per_centroid=cfg.points_per_centroid)
     t2 = time.perf_counter()
-    labels = assign(x, centroids)
+    if backend == "ray":
+        from qdc.scale import ray_backend
+
+        ray_backend.init(ray_address, ray_cpus)
+    labels = assign(x, centroids, ray_path=embeddings if backend == "ray" else None)
     t3 = time.perf_counter()
     picked, log = kmq_arrays(labels, score, budget, allocation=cfg.allocation, within=cfg.within,
                              temperature=cfg.temperature, diversity_weight=cfg.diversity_weight, seed=cfg.seed)
@@ -189,7 +203,7 @@ def stream_select(path: str, embeddings: str, cfg: ScaleSelectConfig, io_cfg: IO
         "clusters": {"k": int(sizes.shape[0]), "trained_on": min(n, k * cfg.points_per_centroid),
                      "largest": int(sizes.max()), "smallest": int(sizes.min())},
         "kmq": {key: log[key] for key in ("within", "temperature")},
-        "batch_rows": rows_per_batch,
+        "batch_rows": rows_per_batch, "backend": backend,
         "seconds": {"read_scores": round(t1 - t0, 3), "train": round(t2 - t1, 3), "assign": round(t3 - t2, 3),
                     "allocate_sample": round(t4 - t3, 3), "write": round(t5 - t4, 3), "total": round(t5 - t0, 3)},
         "estimate": {"rows": est.rows, "memory_bytes": est.memory, "text": est.describe()},

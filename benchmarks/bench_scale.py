@@ -164,10 +164,10 @@ def child(stage: str, args: argparse.Namespace) -> None:
         res = dedup(df, DedupConfig())
         write_records(res.kept, work / "kept_mem.jsonl")
         out["stats"] = {"rows_removed": res.stats["rows_removed"]}
-    elif stage == "emb":
+    elif stage in ("emb", "emb-in"):
         from qdc.scale.store import create, release
 
-        with open(work / "kept.jsonl", "rb") as fh:
+        with open(work / ("kept.jsonl" if stage == "emb" else "in.jsonl"), "rb") as fh:
             n = sum(1 for _ in fh)
         x = create(work / "emb.npy", n, args.dim, "float16")
         rng = np.random.default_rng(1)
@@ -179,6 +179,17 @@ def child(stage: str, args: argparse.Namespace) -> None:
             release(x, s, s + v.shape[0])  # written pages leave the resident set (they stay in the page cache)
         x.flush()
         out["rows"], out["bytes"] = n, (work / "emb.npy").stat().st_size
+    elif stage.startswith("rsel-"):
+        from qdc.scale.select import ScaleSelectConfig, stream_select
+
+        workers = None if stage == "rsel-local" else int(stage.split("-")[1])
+        out["stats"] = stream_select(str(work / "in.jsonl"), str(work / "emb.npy"),
+                                     ScaleSelectConfig(budget=0.1, score="quality"),
+                                     output=str(work / f"picked-{stage}.jsonl"), batch_rows=args.batch_rows,
+                                     backend="local" if workers is None else "ray", ray_cpus=workers)
+        local = work / "picked-rsel-local.jsonl"
+        out["same_as_local"] = (None if workers is None else
+                                local.read_bytes() == (work / f"picked-{stage}.jsonl").read_bytes())
     elif stage == "select":
         from qdc.scale.select import ScaleSelectConfig, stream_select
 
@@ -281,14 +292,23 @@ def _write_ray(run: dict[str, Any]) -> None:
 def render_ray(run: dict[str, Any]) -> str:
     n = run["rows"]
     lines = ["", "### Local backend against Ray (`--backend ray`)", "",
-             f"{n:,} rows of the same synthetic input; `qdc scale dedup` (exact + MinHash, kept rows written), "
+             f"{n:,} rows of the same synthetic input; `qdc scale dedup` (exact + MinHash, kept rows written) and "
+             "`qdc scale select` (kmq, 10%, random 384-d float16 embeddings of all rows), "
              f"Ray {run.get('ray_version', '')} started locally with 1 or 2 worker CPUs on the same 2-core machine; "
              f"single runs, {run['date']}. Command: `{run['command']}`.", "",
-             "| backend | seconds | rows/s | peak RSS GiB (driver) | same kept rows as local |", "|---|---|---|---|---|"]
-    for name, label in (("ray-local", "local"), ("ray-1", "ray, 1 worker"), ("ray-2", "ray, 2 workers")):
-        r = run["ray"][name]
-        same = "—" if name == "ray-local" else str(r["same_as_local"])
-        lines.append(f"| {label} | {r['seconds']} | {n / r['seconds']:,.0f} | {_gib(r['peak_rss_bytes'])} | {same} |")
+             "| run | seconds | rows/s | peak RSS GiB (driver) | same output as local |", "|---|---|---|---|---|"]
+    for name, label in (("ray-local", "dedup, local"), ("ray-1", "dedup, ray 1 worker"),
+                        ("ray-2", "dedup, ray 2 workers"), ("rsel-local", "select, local"),
+                        ("rsel-1", "select, ray 1 worker"), ("rsel-2", "select, ray 2 workers")):
+        r = run["ray"].get(name)
+        if r is None:
+            continue
+        same = "—" if name.endswith("local") else str(r["same_as_local"])
+        extra = ""
+        if name.startswith("rsel"):
+            extra = f" (assign {r['stats']['seconds']['assign']} s)"
+        lines.append(f"| {label} | {r['seconds']}{extra} | {n / r['seconds']:,.0f} | {_gib(r['peak_rss_bytes'])} | "
+                     f"{same} |")
     return "\n".join(lines) + "\n"
 
 
@@ -330,7 +350,8 @@ def main() -> None:
                                "note": args.note}
         run["gen"] = _run("gen", args)
         if args.ray:
-            run["ray"] = {name: _run(name, args) for name in ("ray-local", "ray-1", "ray-2")}
+            run["ray"] = {name: _run(name, args) for name in ("ray-local", "ray-1", "ray-2", "emb-in",
+                                                              "rsel-local", "rsel-1", "rsel-2")}
             _write_ray(run)
             return
         run["dedup"] = _run("dedup", args)

@@ -112,7 +112,8 @@ def estimate(path: str, cfg: DedupConfig, opts: StreamOptions) -> tuple[memory.E
     parts = opts.partitions or default_partitions(rows, max(bands, 1))
 
     def make(batch: int) -> memory.Estimate:
-        return memory.dedup_estimate(rows, row_bytes, batch, cfg.num_perm, bands, parts, cfg.keep)
+        return memory.dedup_estimate(rows, row_bytes, batch, cfg.num_perm, bands, parts, cfg.keep,
+                                     driver_texts=opts.backend == "ray")
 
     est, batch_rows = memory.plan(make, opts.batch_rows, opts.max_memory)
     return est, batch_rows, parts

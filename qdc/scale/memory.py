@@ -68,7 +68,7 @@ class Estimate:
 
 
 def dedup_estimate(rows: int, row_bytes: float, batch_rows: int, num_perm: int = 128, bands: int = 14,
-                   partitions: int = 64, keep: str = "first") -> Estimate:
+                   partitions: int = 64, keep: str = "first", driver_texts: bool = False) -> Estimate:
     """Streaming exact + MinHash dedup.
 
     Per row: id table 110, exact-key hashes 16 (+16 while sorted), shingle offsets 8, id offsets 8,
@@ -78,14 +78,16 @@ def dedup_estimate(rows: int, row_bytes: float, batch_rows: int, num_perm: int =
     (8 x bands B/row), doubled for the sort into partitions. Grouping holds one partition of band records
     (18 B per record, plus 40 B of sort work) and the shingle sets of its candidate rows. Disk: 32-bit
     shingles (4 B per word), band records (18 B x bands per row), ids (their bytes + 8 B offsets).
+    With the Ray backend (`driver_texts`) the driver also holds every text until Ray has it (about 2x the
+    JSON bytes as Python strings) and there are no band-record files.
     """
     words = max(row_bytes / 6.0, 1.0)
-    per_row = ID_TABLE_BYTES + 32 + 8 + 8 + 14 + (0 if keep == "first" else 8)
+    per_row = ID_TABLE_BYTES + 32 + 8 + 8 + 14 + (0 if keep == "first" else 8) + int(2 * row_bytes * driver_texts)
     batch_per_row = 3 * row_bytes + 40 * words + 4 * num_perm + 2 * 8 * bands + 64
     batch = int(batch_rows * batch_per_row)
     part_records = rows * bands / max(partitions, 1)
     grouping = int(part_records * (18 + 40) * 1.5)
-    disk = int(rows * (4 * words + 18 * bands + 24))
+    disk = int(rows * (4 * words + (0 if driver_texts else 18 * bands) + 24))
     fixed = BASE_BYTES + DEDUP_EXTRA_BYTES + grouping
     return Estimate(rows, per_row, batch, fixed, disk,
                     {"per-row state": per_row * rows, "batch": batch, "partition grouping": grouping})

@@ -46,6 +46,11 @@ def notice(message: str) -> None:
     _current.get().notice(message)
 
 
+def current_reporter() -> Reporter:
+    """The reporter installed now (the CLI's, or the silent default)."""
+    return _current.get()
+
+
 @contextmanager
 def use_reporter(reporter: Reporter) -> Iterator[None]:
     """Install `reporter` for the duration of the block."""

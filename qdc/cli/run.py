@@ -98,9 +98,9 @@ def run_cmd(
     if json:
         print_json(result.manifest)
     if not State.quiet:
-        from qdc.progress import _current
+        from qdc.progress import current_reporter
 
-        close = getattr(_current.get(), "close", None)  # finish the stage bars before the table
+        close = getattr(current_reporter(), "close", None)  # finish the stage bars before the table
         if callable(close):
             close()
         print_summary(result, config)

@@ -53,3 +53,18 @@ def test_ray_select_assignment_matches_local(tmp_path: Path, local_ray: Any, mon
     dist = stream_select(str(src), str(emb), cfg, output=str(tmp_path / "r.jsonl"), batch_rows=200, backend="ray")
     assert dist["backend"] == "ray" and dist["selected"] == local["selected"] == 90
     assert (tmp_path / "r.jsonl").read_bytes() == (tmp_path / "l.jsonl").read_bytes()
+
+
+def test_ray_embedding_batch_map_matches_local(tmp_path: Path, local_ray: Any) -> None:
+    import numpy as np
+
+    from qdc.embed import EmbedConfig
+    from qdc.scale.embed import stream_embed
+
+    src = write_jsonl(tmp_path / "in.jsonl", _rows(120, seed=5))
+    cfg = EmbedConfig(model="hash:32", cache=False)
+    local = stream_embed(str(src), tmp_path / "l.npy", cfg, dtype="float32", batch_rows=50)
+    dist = stream_embed(str(src), tmp_path / "r.npy", cfg, dtype="float32", batch_rows=50, backend="ray",
+                        ray_workers=2)
+    assert dist["backend"] == "ray" and dist["rows"] == local["rows"] == 120
+    assert np.array_equal(np.load(tmp_path / "r.npy"), np.load(tmp_path / "l.npy"))

@@ -252,6 +252,12 @@ def scale_embed_cmd(
     no_cache: NoCacheOpt = False,
     embed_field: EmbedFieldOpt = "text",
     batch_rows: BatchRowsOpt = 100_000,
+    backend: Annotated[str, typer.Option(
+        "--backend", help="local, or ray (needs qdc[ray]): each batch is embedded by model-holding Ray workers.",
+        rich_help_panel=_RUN)] = "local",
+    ray_address: RayAddressOpt = None,
+    ray_cpus: Annotated[int, typer.Option("--ray-cpus", help="Ray embedding workers (and local Ray CPUs).",
+                                          rich_help_panel=_RUN)] = 2,
     text_field: TextFieldOpt = None,
     template: TemplateOpt = None,
     roles: RolesOpt = "user,assistant",
@@ -275,7 +281,8 @@ def scale_embed_cmd(
         raise ConfigError(f"--dtype {dtype!r}: expected float16 or float32")
     stats = stream_embed(input, out, embed_config(model, batch_size, device, no_cache, embed_field),
                          io_config(text_field, template, roles, id_field, on_bad_rows), dtype=dtype,
-                         batch_rows=batch_rows)
+                         batch_rows=batch_rows, backend=_backend(backend), ray_workers=ray_cpus,
+                         ray_address=ray_address)
     if json:
         print_json(stats)
     elif not State.quiet:

@@ -28,26 +28,35 @@ FIELD_COLUMNS = {"text": schema.TEXT, "prompt": schema.PROMPT, "response": schem
 
 def stream_embed(path: str, out: str | os.PathLike[str], embed_cfg: EmbedConfig | None = None,
                  io_cfg: IOConfig | None = None, *, dtype: str = "float16", batch_rows: int = DEFAULT_BATCH_ROWS,
-                 embedder: Embedder | None = None) -> dict[str, Any]:
-    """Embed every row of `path` into the (n, d) ``.npy`` `out`; returns rows, dim, dtype and seconds."""
+                 embedder: Embedder | None = None, backend: str = "local", ray_workers: int = 2,
+                 ray_address: str | None = None) -> dict[str, Any]:
+    """Embed every row of `path` into the (n, d) ``.npy`` `out`; returns rows, dim, dtype and seconds.
+
+    With ``backend="ray"`` each batch is embedded as a Ray Data `map_batches` over `ray_workers`
+    model-holding workers (a local Ray instance, or the cluster at `ray_address`); the file is the local one.
+    """
     cfg = embed_cfg or EmbedConfig()
+    if backend == "ray":
+        from qdc.scale import ray_backend
+
+        ray_backend.init(ray_address, ray_workers)
     io_cfg = io_cfg or IOConfig()
     t0 = time.perf_counter()
     n = sum(b.height for b in iter_batches(path, io_cfg, batch_rows, user_columns=False))
     column = FIELD_COLUMNS[cfg.field]
     tmp = Path(f"{out}.qdc-tmp")  # renamed into place only when complete, like every qdc output
     try:
-        _fill(path, io_cfg, batch_rows, cfg, embedder, tmp, n, column, dtype)
+        _fill(path, io_cfg, batch_rows, cfg, embedder, tmp, n, column, dtype, backend, ray_workers)
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
     dim = int(np.load(str(out), mmap_mode="r").shape[1])
-    return {"rows": n, "dim": dim, "dtype": dtype, "path": str(out),
+    return {"rows": n, "dim": dim, "dtype": dtype, "path": str(out), "backend": backend,
             "bytes": int(os.path.getsize(out)), "seconds": round(time.perf_counter() - t0, 3)}
 
 
 def _fill(path: str, io_cfg: IOConfig, batch_rows: int, cfg: EmbedConfig, embedder: Embedder | None, tmp: Path,
-          n: int, column: str, dtype: str = "float16") -> None:
+          n: int, column: str, dtype: str = "float16", backend: str = "local", ray_workers: int = 2) -> None:
     from qdc.embed import embed_texts
 
     x: np.memmap | None = None
@@ -56,7 +65,13 @@ def _fill(path: str, io_cfg: IOConfig, batch_rows: int, cfg: EmbedConfig, embedd
         if schema.EMBEDDING in batch.columns and not cfg.force:
             v = embeddings_of(batch)
         else:
-            v = embed_texts(batch[column].cast(str).fill_null("").to_list(), cfg, embedder)
+            texts = batch[column].cast(str).fill_null("").to_list()
+            if backend == "ray":
+                from qdc.scale.ray_backend import embed_texts_ray
+
+                v = embed_texts_ray(texts, cfg, ray_workers)
+            else:
+                v = embed_texts(texts, cfg, embedder)
         if x is None:
             x = create(tmp, n, v.shape[1], dtype)
         if v.shape[1] != x.shape[1]:

@@ -151,3 +151,43 @@ def assign(path: str, n: int, centroids: np.ndarray, range_rows: int | None = No
     if (labels < 0).any():
         raise RuntimeError("Ray assignment left rows without a cluster")
     return labels
+
+
+class _EmbedBatches:
+    """A Ray Data callable class: each worker loads the embedding model once and embeds its batches."""
+
+    def __init__(self, cfg: dict[str, Any]) -> None:
+        from qdc.embed import EmbedConfig
+        from qdc.embed.cache import default_cache_dir
+        from qdc.embed.models import load_embedder
+
+        self.cfg = EmbedConfig.model_validate(cfg)
+        self.model = load_embedder(self.cfg.model, self.cfg.device, self.cfg.cache_dir or default_cache_dir())
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        from qdc.embed import embed_texts
+
+        vecs = embed_texts([str(t) for t in batch["text"]], self.cfg, self.model)
+        return {"row": batch["row"], "vec": vecs}
+
+
+def embed_texts_ray(texts: list[str], cfg: Any, workers: int = 2) -> np.ndarray:
+    """Embed `texts` as a Ray Data `map_batches` over a pool of model-holding workers.
+
+    Each worker loads the model once and uses the same embedding cache as the local path, so the vectors
+    are the local ones (same model, same normalisation); rows come back in input order.
+    """
+    ray = require_ray()
+    if not texts:
+        return np.zeros((0, 0), dtype=np.float32)
+    ds = ray.data.from_items([{"row": i, "text": t} for i, t in enumerate(texts)])
+    out = ds.map_batches(_EmbedBatches, fn_constructor_kwargs={"cfg": cfg.model_dump(mode="json")},
+                         batch_size=max(cfg.batch_size * 4, 64), concurrency=max(1, workers),
+                         batch_format="numpy")
+    rows: list[np.ndarray] = []
+    vecs: list[np.ndarray] = []
+    for block in out.iter_batches(batch_format="numpy", batch_size=None):
+        rows.append(np.asarray(block["row"], dtype=np.int64))
+        vecs.append(np.asarray(block["vec"], dtype=np.float32))
+    order = np.argsort(np.concatenate(rows), kind="stable")
+    return np.ascontiguousarray(np.concatenate(vecs)[order])

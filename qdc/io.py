@@ -239,6 +239,35 @@ def _user_frame(objs: list[dict[str, Any]], good_lines: list[bytes]) -> pl.DataF
     return pl.DataFrame(cols)
 
 
+def parse_line(builder: _RowBuilder, lineno: int, line: bytes,
+               keep_raw: bool = True) -> tuple[dict[str, Any], str, bytes] | None:
+    """One JSONL line -> (object, raw line without qdc_ keys, line bytes), or None for a blank or bad line.
+
+    With ``keep_raw=False`` the raw line is not built ("" instead): for readers that need only ids and text.
+    Bad lines go to `builder.bad` (an error, or the quarantine with on_bad_rows="skip"). Shared by the
+    in-memory reader and the streaming one (`qdc.scale.reader`), so both read rows the same way.
+    """
+    line = line.rstrip(b"\r\n")
+    if not line.strip():
+        return None
+    try:
+        obj = _loads(line)
+    except orjson.JSONDecodeError as exc:
+        msg = str(exc).split(":", 1)[0] if "utf-8" not in str(exc).lower() else "invalid UTF-8"
+        builder.bad(lineno, f"malformed JSON ({msg})", line)
+        return None
+    if not builder.add(lineno, obj, line):
+        return None
+    if not keep_raw:
+        return obj, "", line
+    if any(k.startswith(schema.PREFIX) for k in obj):
+        # Old qdc_ columns come back as frame columns; keep the raw line free of them.
+        raw = _dumps({k: v for k, v in obj.items() if not k.startswith(schema.PREFIX)}).decode()
+    else:
+        raw = line.decode("utf-8").strip()
+    return obj, raw, line
+
+
 def _read_jsonl(path: str, fmt: str, cfg: IOConfig, report: ReadReport) -> pl.DataFrame:
     data = _read_bytes(path, fmt)
     builder = _RowBuilder(path, cfg, report)
@@ -246,23 +275,12 @@ def _read_jsonl(path: str, fmt: str, cfg: IOConfig, report: ReadReport) -> pl.Da
     raws: list[str] = []
     good_lines: list[bytes] = []
     for lineno, line in enumerate(data.split(b"\n"), start=1):
-        if not line.strip():
+        parsed = parse_line(builder, lineno, line)
+        if parsed is None:
             continue
-        try:
-            obj = _loads(line)
-        except orjson.JSONDecodeError as exc:
-            msg = str(exc).split(":", 1)[0] if "utf-8" not in str(exc).lower() else "invalid UTF-8"
-            builder.bad(lineno, f"malformed JSON ({msg})", line)
-            continue
-        if not builder.add(lineno, obj, line):
-            continue
-        objs.append(obj)
-        if any(k.startswith(schema.PREFIX) for k in obj):
-            # Old qdc_ columns come back as frame columns; keep the raw line free of them.
-            raws.append(_dumps({k: v for k, v in obj.items() if not k.startswith(schema.PREFIX)}).decode())
-        else:
-            raws.append(line.decode("utf-8").strip())
-        good_lines.append(line)
+        objs.append(parsed[0])
+        raws.append(parsed[1])
+        good_lines.append(parsed[2])
     if not objs:
         what = "no readable rows" if report.bad_rows else "empty input (no rows)"
         raise DataError(f"{path}: {what}")

@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO, Any
 
-import orjson
 import polars as pl
 
 from qdc import schema
@@ -26,11 +25,11 @@ from qdc.io import (
     IOConfig,
     ReadReport,
     _dumps,
-    _loads,
     _normalise_qdc_dtypes,
     _RowBuilder,
     _user_frame,
     detect_format,
+    parse_line,
 )
 
 DEFAULT_BATCH_ROWS = 100_000
@@ -93,24 +92,13 @@ def _iter_jsonl(path: str, fmt: str, cfg: IOConfig, batch_rows: int, user_column
     total = 0
     with _open_lines(path, fmt) as fh:
         for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = _loads(line)
-            except orjson.JSONDecodeError as exc:
-                msg = str(exc).split(":", 1)[0] if "utf-8" not in str(exc).lower() else "invalid UTF-8"
-                builder.bad(lineno, f"malformed JSON ({msg})", line.rstrip(b"\r\n"))
-                continue
-            if not builder.add(lineno, obj, line.rstrip(b"\r\n")):
+            parsed = parse_line(builder, lineno, line, keep_raw=user_columns)
+            if parsed is None:
                 continue
             if user_columns:
-                objs.append(obj)
-                if any(k.startswith(schema.PREFIX) for k in obj):
-                    raws.append(_dumps({k: v for k, v in obj.items()
-                                        if not k.startswith(schema.PREFIX)}).decode())
-                else:
-                    raws.append(line.decode("utf-8").strip())
-                good.append(line.rstrip(b"\r\n"))
+                objs.append(parsed[0])
+                raws.append(parsed[1])
+                good.append(parsed[2])
             if len(builder.ids) >= batch_rows:
                 total += len(builder.ids)
                 yield _jsonl_frame(builder, objs, raws, good, user_columns, path)

@@ -64,6 +64,20 @@ def parse_keep(keep: str) -> tuple[str, str | None]:
     raise ConfigError(f"keep policy {keep!r}: expected first, longest or best:COLUMN (e.g. best:qdc_quality)")
 
 
+def best_values(df: pl.DataFrame, column: str) -> np.ndarray:
+    """The numbers of a `best:COLUMN` keep policy as float64 (missing values NaN).
+
+    Raises MissingColumnError when the column is absent and DataError when it does not hold numbers.
+    """
+    if column not in df.columns:
+        raise MissingColumnError(f"keep policy best:{column}: the input has no column '{column}'")
+    col = df[column]
+    if not col.dtype.is_numeric() and col.dtype not in (pl.Boolean, pl.Null):
+        raise DataError(f"keep policy best:{column}: column '{column}' is {col.dtype}, expected numbers")
+    values: np.ndarray = col.cast(pl.Float64).to_numpy().astype(np.float64)
+    return values
+
+
 def priority(df: pl.DataFrame, texts: pl.Series, keep: str, n_ref: int = 0) -> np.ndarray:
     """Rank of every row (0 = kept first); `n_ref` reference rows come first in `df` and rank first.
 
@@ -80,12 +94,7 @@ def priority(df: pl.DataFrame, texts: pl.Series, keep: str, n_ref: int = 0) -> n
         order = np.lexsort((index, -length, is_input))
     else:
         assert column is not None
-        if column not in df.columns:
-            raise MissingColumnError(f"keep policy best:{column}: the input has no column '{column}'")
-        col = df[column]
-        if not col.dtype.is_numeric() and col.dtype not in (pl.Boolean, pl.Null):
-            raise DataError(f"keep policy best:{column}: column '{column}' is {col.dtype}, expected numbers")
-        values = col.cast(pl.Float64).to_numpy().astype(np.float64)
+        values = best_values(df, column)
         values = np.where(np.isfinite(values), values, -np.inf)
         missing = (~np.isfinite(values)).astype(np.int64)
         order = np.lexsort((index, -np.where(missing == 1, 0.0, values), missing, is_input))

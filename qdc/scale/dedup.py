@@ -37,7 +37,7 @@ import polars as pl
 
 from qdc import schema
 from qdc.dedup import FIELD_COLUMNS, DedupConfig
-from qdc.dedup.groups import group_keepers, parse_keep
+from qdc.dedup.groups import best_values, group_keepers, parse_keep
 from qdc.dedup.jaccard import ShingleSets
 from qdc.dedup.lsh import band_keys
 from qdc.dedup.minhash import CHUNK_ROWS, shingle_hashes, signatures
@@ -127,12 +127,7 @@ def _priority(batch: pl.DataFrame, texts: pl.Series, keep: str) -> np.ndarray | 
     if policy == "longest":
         return -texts.str.len_chars().to_numpy().astype(np.float64)
     assert column is not None
-    if column not in batch.columns:
-        raise DataError(f"keep policy best:{column}: the input has no column '{column}'")
-    col = batch[column]
-    if not col.dtype.is_numeric() and col.dtype not in (pl.Boolean, pl.Null):
-        raise DataError(f"keep policy best:{column}: column '{column}' is {col.dtype}, expected numbers")
-    values = col.cast(pl.Float64).to_numpy().astype(np.float64)
+    values = best_values(batch, column)
     # Missing / NaN rank after every number (the in-memory rule).
     return np.where(np.isfinite(values), -values, np.inf)
 

@@ -43,6 +43,8 @@ PROMPT = "__qdc_prompt"  # the instruction part (user turns / instruction + inpu
 RESPONSE = "__qdc_response"  # the response part (assistant turns / output); "" for plain text rows
 
 HIDDEN = (ROW_ID, SRC, LINE, RAW, TEXT, PROMPT, RESPONSE)
+# The hidden column behind each `field` option value (embed, dedup, ...: which part of a row to use).
+PART_COLUMNS = {"text": TEXT, "prompt": PROMPT, "response": RESPONSE}
 
 
 def is_hidden(name: str) -> bool:

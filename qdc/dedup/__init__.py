@@ -38,7 +38,7 @@ __all__ = ["METHODS", "DedupConfig", "DedupResult", "dedup", "estimate_memory", 
 
 Method = Literal["exact", "minhash", "semantic"]
 METHODS: tuple[Method, ...] = ("exact", "minhash", "semantic")
-FIELD_COLUMNS = {"text": schema.TEXT, "prompt": schema.PROMPT, "response": schema.RESPONSE}
+FIELD_COLUMNS = schema.PART_COLUMNS
 
 
 class DedupConfig(StageConfig):

@@ -76,6 +76,10 @@ def band_keys(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
     return keys
 
 
+PAIR_CAP = 200
+"""A bucket of more rows than PAIR_CAP + 1 yields only the pairs at most PAIR_CAP apart."""
+
+
 def _band_pairs(col: np.ndarray, cap: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Index pairs (i < j) of rows sharing a key in one band.
 
@@ -90,7 +94,14 @@ def _band_pairs(col: np.ndarray, cap: int) -> tuple[list[np.ndarray], list[np.nd
     run = np.cumsum(new) - 1
     sizes = np.bincount(run)
     dup = sizes[run] >= 2
-    pos, rid = order[dup], run[dup]
+    return run_pairs(order[dup], run[dup], cap)
+
+
+def run_pairs(pos: np.ndarray, rid: np.ndarray, cap: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Pairs (pos[a], pos[b]), a < b, of entries in the same run of `rid` (sorted), at most `cap` apart.
+
+    Every pair of a run of up to cap + 1 entries; in a longer run only the pairs `cap` or fewer apart.
+    """
     out_i: list[np.ndarray] = []
     out_j: list[np.ndarray] = []
     for d in range(1, cap + 1):
@@ -104,7 +115,7 @@ def _band_pairs(col: np.ndarray, cap: int) -> tuple[list[np.ndarray], list[np.nd
     return out_i, out_j
 
 
-def candidate_pairs(keys: np.ndarray, cap: int = 200) -> tuple[np.ndarray, np.ndarray]:
+def candidate_pairs(keys: np.ndarray, cap: int = PAIR_CAP) -> tuple[np.ndarray, np.ndarray]:
     """Unique pairs (i < j) of rows that share at least one band key, sorted by (i, j)."""
     n = keys.shape[0]
     parts_i: list[np.ndarray] = []

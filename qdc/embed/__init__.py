@@ -37,7 +37,7 @@ __all__ = [
     "load_embedder",
 ]
 
-FIELD_COLUMNS = {"text": schema.TEXT, "prompt": schema.PROMPT, "response": schema.RESPONSE}
+FIELD_COLUMNS = schema.PART_COLUMNS
 
 
 class EmbedConfig(StageConfig):

@@ -39,7 +39,7 @@ from qdc import schema
 from qdc.dedup import FIELD_COLUMNS, DedupConfig
 from qdc.dedup.groups import best_values, group_keepers, parse_keep
 from qdc.dedup.jaccard import ShingleSets
-from qdc.dedup.lsh import band_keys
+from qdc.dedup.lsh import PAIR_CAP, band_keys, run_pairs
 from qdc.dedup.minhash import CHUNK_ROWS, shingle_hashes, signatures
 from qdc.dedup.normalize import normalise
 from qdc.errors import ConfigError, DataError
@@ -52,8 +52,6 @@ from qdc.scale.store import ragged_gather
 
 RECORD = np.dtype([("key", "<u8"), ("row", "<i8"), ("band", "<u2")])
 """One LSH band key of one row, as stored in the partition files (18 bytes)."""
-PAIR_CAP = 200
-"""As `qdc.dedup.lsh.candidate_pairs`: buckets over cap + 1 rows give pairs at most cap apart."""
 SIM_PAIRS = 500_000
 """Member-to-keeper similarities are computed this many pairs at a time."""
 
@@ -235,15 +233,8 @@ def _bucket_pairs(rec: np.ndarray, n: int) -> np.ndarray:
     run = np.cumsum(new) - 1
     sizes = np.bincount(run)
     dup = sizes[run] >= 2
-    pos, rid = row[dup], run[dup]
-    out: list[np.ndarray] = []
-    for d in range(1, PAIR_CAP + 1):
-        if pos.shape[0] <= d:
-            break
-        same = rid[d:] == rid[:-d]
-        if not same.any():
-            break
-        out.append(pos[:-d][same].astype(np.uint64) * np.uint64(n) + pos[d:][same].astype(np.uint64))
+    out_i, out_j = run_pairs(row[dup], run[dup], PAIR_CAP)
+    out = [i.astype(np.uint64) * np.uint64(n) + j.astype(np.uint64) for i, j in zip(out_i, out_j, strict=True)]
     return np.unique(np.concatenate(out)) if out else np.zeros(0, dtype=np.uint64)
 
 

@@ -23,7 +23,7 @@ from qdc.progress import progress
 from qdc.scale.reader import DEFAULT_BATCH_ROWS, iter_batches
 from qdc.scale.store import create, release
 
-FIELD_COLUMNS = {"text": schema.TEXT, "prompt": schema.PROMPT, "response": schema.RESPONSE}
+FIELD_COLUMNS = schema.PART_COLUMNS
 
 
 def stream_embed(path: str, out: str | os.PathLike[str], embed_cfg: EmbedConfig | None = None,

@@ -24,10 +24,10 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from qdc.dedup.lsh import PAIR_CAP, run_pairs
 from qdc.dedup.minhash import MinHashParams
 from qdc.errors import ConfigError
 
-PAIR_CAP = 200
 RANGE_ROWS = 262_144
 """Rows of the embedding file per Ray assignment task."""
 
@@ -80,11 +80,7 @@ def _sign(batch: dict[str, np.ndarray], params: MinHashParams) -> dict[str, np.n
 def _pairs(group: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """All pairs (i < j) of one bucket; in buckets over PAIR_CAP + 1 rows only pairs at most PAIR_CAP apart."""
     rows = np.sort(np.asarray(group["row"], dtype=np.int64))
-    out_i: list[np.ndarray] = []
-    out_j: list[np.ndarray] = []
-    for d in range(1, min(PAIR_CAP, rows.shape[0] - 1) + 1):
-        out_i.append(rows[:-d])
-        out_j.append(rows[d:])
+    out_i, out_j = run_pairs(rows, np.zeros(rows.shape[0], dtype=np.int64), PAIR_CAP)
     if not out_i:
         empty = np.zeros(0, dtype=np.int64)
         return {"i": empty, "j": empty}

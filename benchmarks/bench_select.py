@@ -5,8 +5,13 @@
    duplicates (exact copies and case/whitespace variants). At one budget, every strategy and apricot's
    facility location: junk rate, duplicate pairs, task coverage and entropy, Vendi, mean quality.
 2. Downstream proxy: SST-2 train with planted junk (random labels) and a 4:1 class imbalance; select B rows,
-   train a logistic regression on their MiniLM embeddings, test on SST-2 test; mean and sd over seeds.
-3. kmq on N x 384 unit vectors (1,000,000 in the full run): wall time and peak RSS vs the matrix size,
+   train a logistic regression on their MiniLM embeddings, test on SST-2 test; mean and sd over seeds, and
+   the per-seed (paired) difference against random.
+3. Task probe on the mix at several budgets: a logistic regression trained on the selected rows' embeddings
+   to tell the 8 source tasks apart, tested on held-out rows (25 per task, none in the pool), scored by
+   balanced accuracy; with task coverage and entropy of the selection at each budget. This is where the
+   pool's imbalance lies along the embedding geometry, unlike SST-2's label imbalance.
+4. kmq on N x 384 unit vectors (1,000,000 in the full run): wall time and peak RSS vs the matrix size,
    in a fresh subprocess.
 
 Embeddings: the real all-MiniLM-L6-v2 (bundled), cached by qdc's embedding cache. Quality: qdc's heuristic
@@ -142,6 +147,7 @@ STRATEGIES: list[tuple[str, dict[str, Any]]] = [
     ("deita", {"strategy": "deita"}),
     ("kcenter", {"strategy": "kcenter"}),
     ("kmq", {"strategy": "kmq"}),
+    ("kmq, the paper's plain split (--no-cluster-quality)", {"strategy": "kmq", "cluster_quality": False}),
     ("kmq proportional", {"strategy": "kmq", "allocation": "proportional"}),
     ("kmq + min-quality 0.3 (the presets)", {"strategy": "kmq", "min_quality": 0.3}),
     ("kmq + min-quality 0.5", {"strategy": "kmq", "min_quality": 0.5}),
@@ -172,18 +178,26 @@ def run_selection(df: pl.DataFrame, x: np.ndarray, budget: int, seeds: list[int]
     return out
 
 
-def mix_benchmark(scale: float, budget: int, seeds: list[int]) -> dict[str, Any]:
+def embedded(rows: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray]:
+    """Rows prepared and embedded with the bundled MiniLM (cached), and their embedding matrix."""
     from qdc.embed import EmbedConfig, embed
     from qdc.io import IOConfig, prepare
+
+    df = embed(prepare(rows, IOConfig()), EmbedConfig(model="default", cache=True))
+    return df, np.asarray(df["qdc_embedding"].to_list(), dtype=np.float32)
+
+
+def load_mix(scale: float) -> tuple[pl.DataFrame, np.ndarray, float]:
+    """The mix, embedded and quality-scored, its embeddings, and the embedding seconds."""
     from qdc.quality import QualityConfig, score_quality
 
-    raw = build_mix(scale)
-    df = prepare(raw, IOConfig())
     t0 = time.perf_counter()
-    df = embed(df, EmbedConfig(model="default", cache=True))
-    embed_s = time.perf_counter() - t0
-    df = score_quality(df, QualityConfig())
-    x = np.asarray(df["qdc_embedding"].to_list(), dtype=np.float32)
+    df, x = embedded(build_mix(scale))
+    return score_quality(df, QualityConfig()), x, time.perf_counter() - t0
+
+
+def mix_benchmark(scale: float, budget: int, seeds: list[int]) -> dict[str, Any]:
+    df, x, embed_s = load_mix(scale)
     tasks = [t for t, _, _ in SOURCES]
     runs = run_selection(df, x, budget, seeds, STRATEGIES, tasks)
     table: dict[str, Any] = {}
@@ -196,6 +210,66 @@ def mix_benchmark(scale: float, budget: int, seeds: list[int]) -> dict[str, Any]
     kinds = df["bench_kind"].value_counts().sort("bench_kind")
     return {"rows": df.height, "budget": budget, "seeds": seeds, "embed_seconds": embed_s,
             "composition": dict(kinds.iter_rows()), "pool": pool, "table": table}
+
+
+PROBE_STRATEGIES: list[tuple[str, dict[str, Any]]] = [
+    ("random", {"strategy": "random"}),
+    ("kmq", {"strategy": "kmq"}),
+    ("kmq, the paper's plain split", {"strategy": "kmq", "cluster_quality": False}),
+    ("kmq + min-quality 0.3", {"strategy": "kmq", "min_quality": 0.3}),
+    ("iterative", {"strategy": "iterative"}),
+    ("top", {"strategy": "top"}),
+    ("deita", {"strategy": "deita"}),
+    ("kcenter", {"strategy": "kcenter"}),
+]
+
+
+def held_out_tasks(used: set[str], per_task: int, seed: int = 7) -> pl.DataFrame:
+    """`per_task` rows of every source that are not in the pool (a balanced test set)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for task, rel, _ in SOURCES:
+        src = list(read_jsonl(SHARED_DATA / rel))
+        free = [i for i in range(len(src)) if f"{task}-{i}" not in used]
+        for i in sorted(rng.choice(free, size=min(per_task, len(free)), replace=False).tolist()):
+            r = src[i]
+            rows.append({"id": f"test-{task}-{i}", "instruction": r.get("instruction") or "",
+                         "input": r.get("input") or "", "output": r.get("output") or "", "bench_task": task})
+    return pl.DataFrame(rows)
+
+
+def paired(accs: list[float], base: list[float]) -> tuple[float, float]:
+    """Mean and sd of the per-seed differences against the baseline run with the same seed."""
+    d = [a - b for a, b in zip(accs, base, strict=True)]
+    return statistics.mean(d), statistics.pstdev(d)
+
+
+def task_probe_benchmark(scale: float, budgets: list[int], seeds: list[int]) -> dict[str, Any]:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import balanced_accuracy_score
+
+    df, x, _ = load_mix(scale)
+    test, xt = embedded(held_out_tasks(set(df["id"].to_list()), 25))
+    yt = np.asarray(test["bench_task"].to_list())
+    y = np.asarray(df["bench_task"].to_list())
+    tasks = [t for t, _, _ in SOURCES]
+    out: dict[str, Any] = {"rows": df.height, "test_rows": test.height, "seeds": seeds, "budgets": {}}
+    for budget in budgets:
+        runs = run_selection(df, x, budget, seeds, PROBE_STRATEGIES, tasks)
+        table: dict[str, Any] = {}
+        for name, rs in runs.items():
+            accs = []
+            for r in rs:
+                clf = LogisticRegression(max_iter=2000, C=10.0).fit(x[r["idx"]], y[r["idx"]])
+                accs.append(float(balanced_accuracy_score(yt, clf.predict(xt))))
+            ms = [subset_metrics(df, r["idx"], x, tasks) for r in rs]
+            table[name] = {"acc_mean": statistics.mean(accs), "acc_sd": statistics.pstdev(accs), "accs": accs,
+                           **{k: statistics.mean(m[k] for m in ms) for k in ("coverage", "task_entropy",
+                                                                             "junk_rate")}}
+        for m in table.values():
+            m["diff_mean"], m["diff_sd"] = paired(m["accs"], table["random"]["accs"])
+        out["budgets"][str(budget)] = table
+    return out
 
 
 def sst2_benchmark(n_pos: int, n_neg: int, n_junk: int, budget: int, seeds: list[int]) -> dict[str, Any]:
@@ -239,10 +313,11 @@ def sst2_benchmark(n_pos: int, n_neg: int, n_junk: int, budget: int, seeds: list
     # Curating a labelled set, a user can also give every class its share (--group-field label --quota equal);
     # shown for random and kmq alike so the comparison stays like for like.
     balanced = [("random, classes balanced", {"strategy": "random", "group_field": "label", "quota": "equal"}),
+                ("kmq, classes balanced", {"strategy": "kmq", "group_field": "label", "quota": "equal"}),
                 ("kmq + min-quality 0.3, classes balanced",
                  {"strategy": "kmq", "min_quality": 0.3, "group_field": "label", "quota": "equal"})]
     for name, kw in [*STRATEGIES, *balanced, ("apricot facility location", {})]:
-        accs, junk = [], []
+        accs, junk, pos = [], [], []
         for seed in seeds:
             if name.startswith("apricot"):
                 idx = apricot_fl(x, budget, seed)
@@ -255,8 +330,12 @@ def sst2_benchmark(n_pos: int, n_neg: int, n_junk: int, budget: int, seeds: list
             clf = LogisticRegression(max_iter=2000, C=10.0).fit(x[idx], y[idx])
             accs.append(float((clf.predict(xt) == yt).mean()))
             junk.append(float(np.mean([k.startswith("junk") for k in df["bench_kind"][idx].to_list()])))
+            pos.append(float(y[idx].mean()))
         results[name] = {"acc_mean": statistics.mean(accs), "acc_sd": statistics.pstdev(accs),
-                         "junk_rate": statistics.mean(junk) if junk else float("nan"), "accs": accs}
+                         "junk_rate": statistics.mean(junk) if junk else float("nan"), "accs": accs,
+                         "pos_share": statistics.mean(pos) if pos else float("nan")}
+    for m in results.values():
+        m["diff_mean"], m["diff_sd"] = paired(m["accs"], results["random"]["accs"])
     return {"pool_rows": df.height, "positive": n_pos, "negative": n_neg, "junk": n_junk,
             "duplicates": n_junk // 2, "budget": budget, "seeds": seeds, "test_rows": len(yt), "results": results}
 
@@ -317,7 +396,8 @@ def fmt(v: float, pct: bool = False) -> str:
     return f"{100 * v:.1f}%" if pct else f"{v:.3f}"
 
 
-def render(mix: dict[str, Any], sst: dict[str, Any], speed: dict[str, Any], command: str) -> str:
+def render(mix: dict[str, Any], sst: dict[str, Any], probe: dict[str, Any], speed: dict[str, Any],
+           command: str) -> str:
     t = mix["table"]
     rnd = t["random"]
     lines = [
@@ -347,12 +427,25 @@ def render(mix: dict[str, Any], sst: dict[str, Any], speed: dict[str, Any], comm
         f"negative, {sst['junk']} junk with random labels, {sst['duplicates']} duplicates); logistic regression on "
         f"MiniLM embeddings of the {sst['budget']} selected rows; accuracy on SST-2 test ({sst['test_rows']} rows), "
         f"mean ± sd over seeds {sst['seeds']}.", "",
-        "| strategy | test accuracy | vs random | junk rate |", "|---|---|---|---|",
+        "| strategy | test accuracy | vs random, paired by seed | junk rate | positive share |",
+        "|---|---|---|---|---|",
     ]
-    base = r["random"]["acc_mean"]
     for name, m in r.items():
-        lines.append(f"| {name} | {m['acc_mean']:.4f} ± {m['acc_sd']:.4f} | {m['acc_mean'] - base:+.4f} | "
-                     f"{fmt(m['junk_rate'], True)} |")
+        lines.append(f"| {name} | {m['acc_mean']:.4f} ± {m['acc_sd']:.4f} | {m['diff_mean']:+.4f} ± "
+                     f"{m['diff_sd']:.4f} | {fmt(m['junk_rate'], True)} | {fmt(m['pos_share'])} |")
+    lines += [
+        "", f"Task probe on the mix ({probe['rows']} rows): logistic regression on the selected rows' MiniLM "
+        "embeddings, predicting the source task; balanced accuracy on "
+        f"{probe['test_rows']} held-out rows (25 per task, none in the pool); mean ± sd over seeds "
+        f"{probe['seeds']}, and the per-seed difference against random.", "",
+        "| budget | strategy | task coverage | task entropy | junk rate | balanced accuracy | vs random, paired |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for budget, table in probe["budgets"].items():
+        for name, m in table.items():
+            lines.append(f"| {budget} | {name} | {fmt(m['coverage'])} | {fmt(m['task_entropy'])} | "
+                         f"{fmt(m['junk_rate'], True)} | {m['acc_mean']:.4f} ± {m['acc_sd']:.4f} | "
+                         f"{m['diff_mean']:+.4f} ± {m['diff_sd']:.4f} |")
     lines += ["", f"kmq speed and memory: {speed['n']:,} x {speed['d']} float32 unit vectors (2,000 noisy centres), "
               f"budget {speed['budget']:,}, K={speed['k']}: clustering {speed['cluster_seconds']:.1f} s + "
               f"selection {speed['select_seconds']:.2f} s = **{speed['total_seconds']:.1f} s** (goal < 60 s); peak RSS "
@@ -369,14 +462,17 @@ def main() -> None:
     if args.quick:
         mix = mix_benchmark(0.25, 80, [0])
         sst = sst2_benchmark(400, 100, 50, 80, [0, 1])
+        probe = task_probe_benchmark(0.25, [40], [0, 1])
         speed = speed_benchmark(100_000)
     else:
         mix = mix_benchmark(1.0, 300, [0, 1, 2])
-        sst = sst2_benchmark(1600, 400, 200, 200, [0, 1, 2, 3, 4])
+        sst = sst2_benchmark(1600, 400, 200, 200, list(range(10)))
+        probe = task_probe_benchmark(1.0, [40, 100, 300], list(range(10)))
         speed = speed_benchmark(1_000_000)
     command = ".venv/bin/python benchmarks/bench_select.py" + (" --quick" if args.quick else "")
-    md = render(mix, sst, speed, command)
-    write_results("select", md, {"mix": mix, "sst2": sst, "speed": speed, "command": command, "machine": machine()})
+    md = render(mix, sst, probe, speed, command)
+    write_results("select", md, {"mix": mix, "sst2": sst, "task_probe": probe, "speed": speed, "command": command,
+                                 "machine": machine()})
     print(md)
 
 

@@ -14,7 +14,7 @@ from qdc.select.allocate import allocate, equal_split
 from qdc.select.bandit import ucb
 from qdc.select.deita import deita_arrays
 from qdc.select.iterative import cluster_weights
-from qdc.select.kmq import take_per_cluster, within_keys
+from qdc.select.kmq import kmq_arrays, percentile_rank, quality_factors, take_per_cluster, within_keys
 from qdc.select.pool import softmax, standardise
 
 
@@ -92,3 +92,41 @@ def test_cluster_weights_floor_and_exhausted() -> None:
 
 def test_standardise_constant_is_zero() -> None:
     assert standardise(np.array([3.0, 3.0])).tolist() == [0.0, 0.0]
+
+
+def test_percentile_rank_vector_averages_ties() -> None:
+    # ranks 4, 1, 2.5, 2.5 of n=4 -> (r - 0.5) / 4
+    assert np.allclose(percentile_rank(np.array([3.0, 1.0, 2.0, 2.0])), [0.875, 0.125, 0.5, 0.5])
+    assert percentile_rank(np.zeros(0)).size == 0
+
+
+def test_quality_factor_spares_typical_clusters_and_starves_junk() -> None:
+    labels = np.array([0, 0, 0, 1, 1, 1, 2, 2, 2])
+    score = np.array([0.0, 0.0, 0.01, 0.8, 0.9, 0.7, 0.95, 0.85, 0.75])
+    f = quality_factors(labels, 3, score)
+    assert f[1] == 1.0 and f[2] == 1.0  # mean percentile >= 0.5: full share
+    assert f[0] < 0.35  # the junk cluster's mean percentile is 2/9 -> factor 4/9 at most
+    assert np.isclose(f[0], 2 * np.mean(percentile_rank(score)[:3]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 4), min_size=5, max_size=60), st.integers(1, 60), st.integers(0, 3))
+def test_kmq_with_cluster_quality_still_lands_on_the_budget(labs: list[int], budget: int, seed: int) -> None:
+    labels = np.array(labs)
+    labels = np.unique(labels, return_inverse=True)[1].reshape(-1)
+    score = np.random.default_rng(seed).random(labels.size)
+    picked, log = kmq_arrays(labels, score, budget, seed=seed)
+    assert picked.size == min(budget, labels.size) and np.unique(picked).size == picked.size
+    assert log["cluster_quality"] is not None
+
+
+def test_kmq_junk_cluster_share_with_and_without_cluster_quality() -> None:
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(5), 100)  # cluster 0 is junk: every score below every other cluster's
+    score = np.where(labels == 0, rng.random(500) * 0.05, 0.5 + 0.5 * rng.random(500))
+    plain, _ = kmq_arrays(labels, score, 100, cluster_quality=False, seed=0)
+    aware, _ = kmq_arrays(labels, score, 100, seed=0)
+    assert int((labels[plain] == 0).sum()) == 20  # the paper's equal split: a full B/K share
+    # junk mean percentile 0.1 -> factor 0.2: 100 x 0.2/4.2 = 4.76, floored to 4 (the other clusters' .81
+    # remainders win the four leftover rows)
+    assert int((labels[aware] == 0).sum()) == 4

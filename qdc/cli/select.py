@@ -97,6 +97,10 @@ def select_cmd(
         "--allocation", help="Budget per cluster: equal or proportional.", rich_help_panel=_S)] = "equal",
     within: Annotated[str, typer.Option(
         "--within", help="Inside a cluster: softmax, top or random.", rich_help_panel=_S)] = "softmax",
+    cluster_quality: Annotated[bool, typer.Option(
+        "--cluster-quality/--no-cluster-quality", help="kmq/iterative: scale each cluster's share by "
+        "min(1, 2 x its mean score percentile), so clusters of junk get almost nothing; off = the paper's "
+        "plain split.", rich_help_panel=_S)] = True,
     temperature: Annotated[float, typer.Option(
         "--temperature", help="Softmax temperature on the standardised score.", rich_help_panel=_S)] = 0.2,
     diversity_weight: Annotated[float | None, typer.Option(
@@ -173,7 +177,8 @@ def select_cmd(
         "score": score, "weights": parse_weights(weights) if weights else None, "min_quality": min_quality,
         "dedup": dedup, "cost_field": cost_field, "group_field": group_field, "quota": quota, "k": k,
         "allocation": allocation, "within": within, "temperature": temperature,
-        "diversity_weight": diversity_weight, "rounds": rounds, "explore": explore, "feedback": feedback,
+        "cluster_quality": cluster_quality, "diversity_weight": diversity_weight, "rounds": rounds,
+        "explore": explore, "feedback": feedback,
         "gap": gap_pair, "scorer": scorer, "max_scored": max_scored, "probe": probe, "alpha": alpha,
         "tau": tau, "accept": accept.replace("-", "_"), "ceiling": ceiling,
     }

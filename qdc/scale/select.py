@@ -53,6 +53,7 @@ class ScaleSelectConfig(StageConfig):
     allocation: Literal["equal", "proportional"] = "equal"
     within: Literal["softmax", "top", "random"] = "softmax"
     temperature: float = 0.2
+    cluster_quality: bool = True
     diversity_weight: float | None = None
     seed: int = 0
 
@@ -189,7 +190,8 @@ def stream_select(path: str, embeddings: str, cfg: ScaleSelectConfig, io_cfg: IO
     labels = assign(x, centroids, ray_path=embeddings if backend == "ray" else None)
     t3 = time.perf_counter()
     picked, log = kmq_arrays(labels, score, budget, allocation=cfg.allocation, within=cfg.within,
-                             temperature=cfg.temperature, diversity_weight=cfg.diversity_weight, seed=cfg.seed)
+                             temperature=cfg.temperature, diversity_weight=cfg.diversity_weight,
+                             cluster_quality=cfg.cluster_quality, seed=cfg.seed)
     picked = np.sort(picked)
     t4 = time.perf_counter()
     if output is not None:

@@ -69,6 +69,8 @@ class SelectConfig(StageConfig):
     within: Literal["softmax", "top", "random"] = "softmax"
     temperature: float = 0.2
     """Within-cluster softmax temperature on the standardised score (0.2 ≈ the original's peakedness)."""
+    cluster_quality: bool = True
+    """Scale cluster shares by min(1, 2·mean score percentile) so junk-only clusters get ~nothing."""
     diversity_weight: float | None = None
     """0 = pure score (top-B), 1 = pure coverage (uniform over clusters); kmq and iterative."""
     # iterative

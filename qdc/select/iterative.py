@@ -1,10 +1,11 @@
 """Iterative refinement (Diversify and Conquer, Yu et al. 2024; algorithms.md §1.3), without training.
 
 The budget is split over R rounds (floor(B/R) each, the remainder in the last). Round 0 spreads over the
-clusters (equal or proportional water-filling). After each round, the rows selected so far that have no
-feedback yet are scored (a score column, a `gap` of two columns, or an external scorer such as an LLM
-judge); each cluster's weight for the next round is the softmax of the standardised mean feedback of its
-selected rows, mixed with an exploration floor ``eps/|active clusters|``, and zero for exhausted clusters.
+clusters (equal or proportional water-filling, scaled by kmq's quality factor when on). After each
+round, the rows selected so far that have no feedback yet are scored (a score column, a `gap` of two
+columns, or an external scorer such as an LLM judge); each cluster's weight for the next round is the
+softmax of the standardised mean feedback of its selected rows, mixed with an exploration floor
+``eps/|active clusters|``, and zero for exhausted clusters.
 
 The scorer only ever sees rows that are already selected, and each row at most once, so an expensive
 scorer runs fewer than B times (the last round's picks are never scored: nothing follows them).
@@ -21,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from qdc.select.allocate import allocate, equal_split
-from qdc.select.kmq import base_weights, effective_within, take_per_cluster, within_keys
+from qdc.select.kmq import base_weights, effective_within, quality_factors, take_per_cluster, within_keys
 from qdc.select.pool import FeedbackSource, Picks, Pool, softmax, standardise
 
 
@@ -65,6 +66,8 @@ def iterative(pool: Pool, budget: int, cfg: Any, rng: np.random.Generator, feedb
         entry: dict[str, Any] = {"round": r, "budget": per_round[r]}
         if r == 0:
             weights = base_weights(np.bincount(labels, minlength=k), cfg.allocation)
+            if cfg.cluster_quality and pool.score is not None:
+                weights = weights * quality_factors(labels, k, pool.score)
         else:
             new = np.concatenate(unscored) if unscored else np.zeros(0, dtype=np.int64)
             unscored = []

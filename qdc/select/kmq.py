@@ -13,6 +13,14 @@ Sampling without replacement uses Gumbel-top-k keys (key = z/T + Gumbel noise, t
 cluster), which draws from the same distribution as numpy's sequential ``choice(replace=False, p=...)``
 and is vectorised, so 1M rows take well under a second. Ties break by input order (stable sorts).
 
+Quality-aware cluster shares (``cluster_quality``, on by default; ours, not the paper's): each cluster's
+share is multiplied by ``min(1, 2·m_c)`` where m_c is the mean percentile rank (ties averaged) of its
+rows' scores in the pool. A cluster whose rows are at least typical (m_c >= 0.5) keeps its full share; a
+cluster made of junk (empty answers, refusals, token soup all land together in embedding space) has
+m_c near 0 and gets almost nothing. Without it the equal split hands such a cluster a full B/K share
+and softmax sampling inside it can only pick among junk: on our SST-2 proxy plain kmq picked more junk
+than random (6.6% against 5.7%). Percentile ranks make it independent of the score's scale.
+
 `diversity_weight` w walks the quality-diversity trade-off: cluster shares blend (1-w)·(shares of the
 global top-B by score) with w·(the allocation's shares), and the within-cluster temperature is T·w/(1-w).
 w=0 returns exactly the top-B rows by score; w=1 is uniform sampling spread over the clusters.
@@ -36,6 +44,23 @@ def base_weights(sizes: np.ndarray, allocation: str) -> np.ndarray:
     if allocation == "proportional":
         return sizes.astype(np.float64)
     raise ConfigError(f"--allocation {allocation!r}: expected equal or proportional")
+
+
+def percentile_rank(v: np.ndarray) -> np.ndarray:
+    """Mid-rank percentile of each value in (0, 1); tied values share their average rank."""
+    v = np.asarray(v, dtype=np.float64)
+    if v.size == 0:
+        return v
+    _, inv, cnt = np.unique(v, return_inverse=True, return_counts=True)
+    mid = np.cumsum(cnt) - (cnt - 1) / 2.0  # average 1-based rank of each distinct value
+    return (mid[inv.reshape(-1)] - 0.5) / v.size
+
+
+def quality_factors(labels: np.ndarray, k: int, score: np.ndarray) -> np.ndarray:
+    """Per-cluster share multiplier min(1, 2·mean percentile rank of the cluster's scores)."""
+    sums = np.bincount(labels, weights=percentile_rank(score), minlength=k)
+    sizes = np.bincount(labels, minlength=k)
+    return np.minimum(1.0, 2.0 * sums / np.maximum(sizes, 1))
 
 
 def within_keys(
@@ -111,6 +136,7 @@ def kmq_arrays(
     within: str = "softmax",
     temperature: float = 1.0,
     diversity_weight: float | None = None,
+    cluster_quality: bool = True,
     seed: int = 0,
     rng: np.random.Generator | None = None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
@@ -120,6 +146,10 @@ def kmq_arrays(
     k = int(labels.max()) + 1 if labels.size else 0
     sizes = np.bincount(labels, minlength=k)
     base = base_weights(sizes, allocation)
+    factors = None
+    if cluster_quality and score is not None:
+        factors = quality_factors(labels, k, score)
+        base = base * factors
     weights = base
     if diversity_weight is not None and diversity_weight < 1:
         weights = blended_weights(labels, k, score, budget, base, float(diversity_weight))
@@ -133,6 +163,7 @@ def kmq_arrays(
         "within": mode,
         "temperature": None if not np.isfinite(temp) else round(float(temp), 6),
         "cluster_sizes": sizes.tolist(),
+        "cluster_quality": None if factors is None else [round(float(x), 6) for x in factors],
         "cluster_weights": [round(float(x), 6) for x in weights / max(weights.sum(), 1e-300)],
         "cluster_counts": counts.tolist(),
     }
@@ -148,7 +179,7 @@ def kmq(pool: Pool, budget: int, cfg: Any, rng: np.random.Generator) -> Picks:
     labels = pool.labels()
     picked, log = kmq_arrays(
         labels, score, budget, allocation=cfg.allocation, within=cfg.within, temperature=cfg.temperature,
-        diversity_weight=cfg.diversity_weight, rng=rng,
+        diversity_weight=cfg.diversity_weight, cluster_quality=cfg.cluster_quality, rng=rng,
     )
     reasons = [
         f"kmq cluster={int(labels[p])}" + ("" if score is None else f" score={score[p]:.4g}") for p in picked

@@ -1,4 +1,5 @@
-"""Out-of-core benchmark: synthetic rows through `qdc scale dedup` (exact + MinHash) and `qdc scale select`.
+"""Out-of-core benchmark: synthetic rows through `qdc scale dedup` (exact + MinHash), `qdc scale select` and
+`qdc scale score` (heuristic quality + complexity).
 
 Rows: 30-60 words each from a Zipf-distributed synthetic vocabulary of 50,000 words; 10% are exact copies of
 an earlier row (half with a trailing '!', which normalisation removes) and 10% near copies (one word
@@ -6,10 +7,14 @@ replaced), their sources drawn from a reservoir of earlier rows so that copies l
 originals (across batches). Each stage runs in its own child process, which reports its wall time and its
 peak RSS (getrusage ru_maxrss: anonymous memory plus the mapped file pages it touched) and aborts if its
 RSS passes --rss-limit. Select runs on the dedup output with random unit float16 embeddings (one row per
-kept row) in a memory-mapped .npy, budget 10% of its rows, score = the rows' `quality` field.
+kept row) in a memory-mapped .npy, budget 10% of its rows, score = the rows' `quality` field. Score streams
+the whole input (plain text rows: the text is scored as the response for quality, as the instruction for
+complexity) and writes every row with the 17 score columns.
 
 Run: .venv/bin/python benchmarks/bench_scale.py [--rows 1000000] [--quick] [--append]
 (--append merges the run into an existing results/scale.json, so 1M and 10M runs share one table.)
+--only-score times just `scale score` and adds it to the stored run of the same --rows (with --ray: local,
+Ray 1 and 2 workers, added to the stored Ray table), leaving every other stored figure as it is.
 """
 
 from __future__ import annotations
@@ -190,13 +195,34 @@ def child(stage: str, args: argparse.Namespace) -> None:
         local = work / "picked-rsel-local.jsonl"
         out["same_as_local"] = (None if workers is None else
                                 local.read_bytes() == (work / f"picked-{stage}.jsonl").read_bytes())
+    elif stage.startswith("score"):
+        from qdc.complexity import ComplexityConfig
+        from qdc.quality import QualityConfig
+        from qdc.scale.score import stream_score
+
+        workers = None if stage in ("score", "score-local") else int(stage.split("-")[1])
+        scored = work / f"scored-{stage}.jsonl"
+        out["stats"] = stream_score(str(work / "in.jsonl"), quality=QualityConfig(), complexity=ComplexityConfig(),
+                                    output=str(scored), batch_rows=args.batch_rows,
+                                    backend="local" if workers is None else "ray", ray_cpus=workers)
+        out["output_bytes"] = scored.stat().st_size
+        out["seconds"] = round(time.perf_counter() - t0, 2)  # before the comparison below
+        local = work / "scored-score-local.jsonl"
+        out["same_as_local"] = (None if workers is None else
+                                local.read_bytes() == scored.read_bytes())
+        if stage == "score":
+            scored.unlink()  # at 10M rows the scored copy is large; nothing reads it
+        if workers is not None:
+            import ray
+
+            ray.shutdown()
     elif stage == "select":
         from qdc.scale.select import ScaleSelectConfig, stream_select
 
         out["stats"] = stream_select(str(work / "kept.jsonl"), str(work / "emb.npy"),
                                      ScaleSelectConfig(budget=0.1, score="quality"),
                                      output=str(work / "picked.jsonl"), batch_rows=args.batch_rows)
-    out["seconds"] = round(time.perf_counter() - t0, 2)
+    out.setdefault("seconds", round(time.perf_counter() - t0, 2))
     out["peak_rss_bytes"] = _peak_rss()
     print(json.dumps(out, default=str), flush=True)
 
@@ -241,7 +267,10 @@ def render(runs: list[dict[str, Any]]) -> str:
         "and 10% near copies (one word replaced) of earlier rows, drawn from across the whole file. Dedup: "
         "exact then MinHash (Jaccard 0.8, 128 permutations, 3-grams, 14 x 9 bands), batches of "
         f"{runs[-1]['batch_rows']:,} rows, kept rows and ledger written. Select: kMQ, budget 10% of the kept "
-        "rows, k = clamp(B/10, 2, 1024), given random unit float16 embeddings in a memory-mapped .npy.",
+        "rows, k = clamp(B/10, 2, 1024), given random unit float16 embeddings in a memory-mapped .npy."
+        + (" Score: `qdc scale score` of the whole input (heuristic quality + complexity; plain text rows, so the "
+           "text is the response for quality and the instruction for complexity), every row written with its "
+           "17 score columns." if any("score" in r for r in runs) else ""),
         "",
         "| rows | input | stage | seconds | rows/s | peak RSS GiB | estimate GiB | notes |",
         "|---|---|---|---|---|---|---|---|",
@@ -266,6 +295,8 @@ def render(runs: list[dict[str, Any]]) -> str:
             f"{_gib(ss['estimate']['memory_bytes'])} | {ss['selected']:,} selected, k={ss['clusters']['k']}, "
             f"{ss['embeddings']['dim']}-d; scores {ss['seconds']['read_scores']} s, train "
             f"{ss['seconds']['train']} s, assign {ss['seconds']['assign']} s, write {ss['seconds']['write']} s |")
+        if "score" in run:
+            lines.append(_score_row(run))
         if "dedup_memory" in run:
             m = run["dedup_memory"]
             lines.append(f"| {n:,} | | in-memory `qdc.dedup` (for comparison) | {m['seconds']} | "
@@ -277,6 +308,18 @@ def render(runs: list[dict[str, Any]]) -> str:
         lines += ["", f"{run['rows']:,} rows: dedup + select {total:.0f} s ({total / 60:.1f} min), highest peak RSS "
                   f"{_gib(peak)} GiB." + (f" {run['note']}" if run.get("note") else "")]
     return "\n".join(lines) + "\n"
+
+
+def _score_row(run: dict[str, Any]) -> str:
+    r = run["score"]
+    st = r["stats"]
+    when = f"; `{run['score_command']}` ({run['score_date']})" if run.get("score_command") else ""
+    return (f"| {st['rows']:,} | {run['gen']['bytes'] / 2**30:.2f} GiB | score (quality + complexity) | "
+            f"{r['seconds']} | {st['rows'] / r['seconds']:,.0f} | {_gib(r['peak_rss_bytes'])} | "
+            f"{_gib(st['estimate']['memory_bytes'])} | every row written with 17 score columns "
+            f"({r['output_bytes'] / 2**30:.2f} GiB); scan {st['seconds']['scan']} s, score + write "
+            f"{st['seconds']['score_and_write']} s; mean quality {st['quality']['mean']}, complexity "
+            f"{st['complexity']['mean']}{when} |")
 
 
 def _write_ray(run: dict[str, Any]) -> None:
@@ -299,7 +342,10 @@ def render_ray(run: dict[str, Any]) -> str:
              "| run | seconds | rows/s | peak RSS GiB (driver) | same output as local |", "|---|---|---|---|---|"]
     for name, label in (("ray-local", "dedup, local"), ("ray-1", "dedup, ray 1 worker"),
                         ("ray-2", "dedup, ray 2 workers"), ("rsel-local", "select, local"),
-                        ("rsel-1", "select, ray 1 worker"), ("rsel-2", "select, ray 2 workers")):
+                        ("rsel-1", "select, ray 1 worker"), ("rsel-2", "select, ray 2 workers"),
+                        ("score-local", "score (quality + complexity), local"),
+                        ("score-1", "score (quality + complexity), ray 1 worker"),
+                        ("score-2", "score (quality + complexity), ray 2 workers")):
         r = run["ray"].get(name)
         if r is None:
             continue
@@ -307,9 +353,39 @@ def render_ray(run: dict[str, Any]) -> str:
         extra = ""
         if name.startswith("rsel"):
             extra = f" (assign {r['stats']['seconds']['assign']} s)"
-        lines.append(f"| {label} | {r['seconds']}{extra} | {n / r['seconds']:,.0f} | {_gib(r['peak_rss_bytes'])} | "
-                     f"{same} |")
+        if name.startswith("score"):
+            extra = f" (run {r['stats']['seconds']['total']} s)"
+        rows = r["stats"]["rows"] if name.startswith("score") else n
+        lines.append(f"| {label} | {r['seconds']}{extra} | {rows / r['seconds']:,.0f} | "
+                     f"{_gib(r['peak_rss_bytes'])} | {same} |")
+    if run.get("score_command"):
+        lines += ["", f"The three scoring rows (`qdc scale score`, heuristic quality + complexity of every row, "
+                  f"batches of {run['score_batch_rows']:,} rows, each batch a Ray Data `map_batches` over 2 slices "
+                  f"per worker CPU, two batches in flight) were measured later: `{run['score_command']}` "
+                  f"({run['score_date']}). Their seconds include starting Ray; \"run\" is the scoring run alone."]
     return "\n".join(lines) + "\n"
+
+
+def _add_score(run: dict[str, Any], args: argparse.Namespace) -> None:
+    """--only-score: time scale score and merge it into the stored results, keeping every other figure."""
+    path = RESULTS / "scale.json"
+    data = json.loads(path.read_text()) if path.exists() else {"runs": []}
+    stamp = {"score_command": run["command"], "score_date": run["date"], "score_batch_rows": args.batch_rows}
+    if args.ray:
+        stored = data.get("ray")
+        if stored is None or stored["rows"] != args.rows:
+            raise SystemExit(f"no stored Ray run of {args.rows:,} rows to add scoring to; run --ray first")
+        stored["ray"].update({name: _run(name, args) for name in ("score-local", "score-1", "score-2")})
+        stored.update(stamp)
+    else:
+        same = [r for r in data["runs"] if r["rows"] == args.rows]
+        if not same:
+            raise SystemExit(f"no stored run of {args.rows:,} rows to add scoring to; run without --only-score")
+        same[0]["score"] = _run("score", args)
+        same[0].update(stamp)
+    md = render(data["runs"]) if data["runs"] else "## Out-of-core dedup and selection (`qdc scale`)\n"
+    write_results("scale", md + (render_ray(data["ray"]) if "ray" in data else ""), data)
+    print(md + (render_ray(data["ray"]) if "ray" in data else ""))
 
 
 def main() -> None:
@@ -325,6 +401,9 @@ def main() -> None:
     ap.add_argument("--note", default="")
     ap.add_argument("--ray", action="store_true",
                     help="instead: time scale dedup with the local backend and with Ray (1 and 2 workers)")
+    ap.add_argument("--only-score", action="store_true",
+                    help="time only scale score and add it to the stored run of the same --rows (with --ray: "
+                    "local, Ray 1 and 2 workers, added to the stored Ray table)")
     ap.add_argument("--render-only", action="store_true", help="rewrite scale.md from scale.json")
     ap.add_argument("--stage", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -349,9 +428,13 @@ def main() -> None:
                                "command": "python benchmarks/bench_scale.py " + " ".join(sys.argv[1:]),
                                "note": args.note}
         run["gen"] = _run("gen", args)
+        if args.only_score:
+            _add_score(run, args)
+            return
         if args.ray:
             run["ray"] = {name: _run(name, args) for name in ("ray-local", "ray-1", "ray-2", "emb-in",
-                                                              "rsel-local", "rsel-1", "rsel-2")}
+                                                              "rsel-local", "rsel-1", "rsel-2", "score-local",
+                                                              "score-1", "score-2")}
             _write_ray(run)
             return
         run["dedup"] = _run("dedup", args)
@@ -359,6 +442,7 @@ def main() -> None:
             run["dedup_memory"] = _run("dedup-memory", args)
         run["emb"] = _run("emb", args)
         run["select"] = _run("select", args)
+        run["score"] = _run("score", args)
     finally:
         if own:
             shutil.rmtree(args.work, ignore_errors=True)

@@ -217,3 +217,19 @@ def test_hypothesis_jsonl_round_trip_preserves_values(tmp_path: Path, rows: list
     stripped = [{k: v for k, v in r.items() if not k.startswith("qdc_")} for r in back]
     assert stripped == rows
     assert df[schema.TEXT].to_list() == [r["text"] for r in rows]
+
+
+@settings(max_examples=40, deadline=None)
+@given(values=st.lists(st.one_of(st.none(), st.floats(width=64), st.integers(-2**63, 2**63 - 1)), max_size=30))
+def test_number_fragments_are_the_one_by_one_json(values: list[float | int | None]) -> None:
+    from qdc.io import _json_fragments
+
+    floats = pl.Series([None if v is None else float(v) for v in values], dtype=pl.Float64)
+    want = [b"null" if v is None or v != v or v in (float("inf"), float("-inf")) else orjson.dumps(v)
+            for v in floats.to_list()]
+    assert _json_fragments(floats) == want
+    ints = pl.Series([v if isinstance(v, int) else None for v in values], dtype=pl.Int64)
+    assert _json_fragments(ints) == [orjson.dumps(v) for v in ints.to_list()]
+    flags = pl.Series([None if v is None else bool(v) for v in values], dtype=pl.Boolean)
+    assert _json_fragments(flags) == [orjson.dumps(v) for v in flags.to_list()]
+    assert _json_fragments(pl.Series(["a,b", None, "c"])) == [b'"a,b"', b"null", b'"c"']

@@ -232,3 +232,115 @@ def test_streaming_dedup_is_independent_of_batches_and_partitions(tmp_path: Path
     out = tmp_path / f"out-{seed}-{batch}-{parts}.jsonl"
     stream_dedup(str(src), DedupConfig(), opts=StreamOptions(batch_rows=batch, partitions=parts), output=str(out))
     assert [orjson.loads(line)["id"] for line in out.read_bytes().splitlines()] == want
+
+
+def _score_rows() -> list[bytes]:
+    """Alpaca rows: 8 without a response, then 8 without an instruction, then both; one bad line (line 8)."""
+    rng = random.Random(7)
+    words = ["Explain", "why?", "must", "in JSON", "step by step", "1.", "x = 2", "therefore", "Step 1:",
+             "I'm sorry, I cannot", "alpha", "beta", "```python\nprint(1)\n```", "\n"]
+    lines = []
+    for i in range(40):
+        ins = "" if 8 <= i < 16 else " ".join(rng.choice(words) for _ in range(rng.randint(1, 20)))
+        out = "" if i < 8 else " ".join(rng.choice(words) for _ in range(rng.randint(0, 40)))
+        row: dict[str, Any] = {"id": f"r{i}", "instruction": ins, "output": out}
+        row["qdc_complexity"] = 0.5  # earlier scores are replaced, as the in-memory scorers replace them
+        if i % 5 == 0:
+            row.update(qdc_quality=0.5, qdc_q_empty=0.5)
+        lines.append(orjson.dumps(row))
+    lines.insert(7, b'{"id": "bad", oops')
+    return lines
+
+
+def test_streamed_scores_are_the_in_memory_scores(tmp_path: Path) -> None:
+    from qdc.complexity import ComplexityConfig, score_complexity
+    from qdc.io import ReadReport
+    from qdc.quality import QualityConfig, score_quality
+    from qdc.scale.score import stream_score
+
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(b"\n".join(_score_rows()) + b"\n")
+    io = IOConfig(on_bad_rows="skip")
+    write_records(score_complexity(score_quality(read_records(src, io))), tmp_path / "mem.jsonl")
+    want = (tmp_path / "mem.jsonl").read_bytes()
+    for batch in (3, 1000):
+        report = ReadReport()
+        stats = stream_score(str(src), io, quality=QualityConfig(), complexity=ComplexityConfig(),
+                             output=str(tmp_path / f"s{batch}.jsonl"), batch_rows=batch, report=report)
+        assert (tmp_path / f"s{batch}.jsonl").read_bytes() == want
+        assert stats["rows"] == 40 and stats["batches"] == -(-40 // batch)
+        assert [(b.line, b.source) for b in report.bad_rows] == [(8, str(src))]
+    rows = [orjson.loads(line) for line in want.splitlines()]
+    assert [r["id"] for r in rows] == [f"r{i}" for i in range(40)]
+    assert list(rows[5])[-17:] == ["qdc_quality", *(f"qdc_q_{s}" for s in ("empty", "truncation", "refusal",
+                                   "repetition", "echo", "soup", "placeholder", "length")),
+                                   "qdc_complexity", *(f"qdc_c_{s}" for s in ("tokens", "constraints",
+                                   "questions", "steps", "code_blocks", "ast_nodes", "mtld"))]
+    # The first batches have no response (no instruction): scored alone they would fall back to the text.
+    # The file has both, so they keep the empty part, as in the in-memory run of the whole file.
+    assert all(r["qdc_quality"] == 0.0 for r in rows[:8])
+    alone = score_quality(read_records(write_jsonl(tmp_path / "head.jsonl", [orjson.loads(x) for x in
+                                                                             _score_rows()[:3]])))
+    assert alone["qdc_quality"].to_list() != [0.0, 0.0, 0.0]
+    only_q = stream_score(str(src), io, quality=QualityConfig(signals=("empty", "length")),
+                          output=str(tmp_path / "q.jsonl"), batch_rows=4)
+    assert "complexity" not in only_q
+    write_records(score_quality(read_records(src, io), QualityConfig(signals=("empty", "length"))),
+                  tmp_path / "mem_q.jsonl")
+    assert (tmp_path / "q.jsonl").read_bytes() == (tmp_path / "mem_q.jsonl").read_bytes()
+
+
+def test_streamed_scoring_falls_back_to_the_text_as_the_whole_file_does(tmp_path: Path) -> None:
+    from qdc.complexity import ComplexityConfig, score_complexity
+    from qdc.quality import QualityConfig, score_quality
+    from qdc.scale.score import stream_score
+
+    texts = [f"Why {i}? Step 1: x = {i}. " * (i % 4) for i in range(1, 12)]
+    plain = write_jsonl(tmp_path / "plain.jsonl", [{"text": t} for t in texts])  # no responses anywhere
+    no_prompt = write_jsonl(tmp_path / "np.jsonl", [{"instruction": "", "output": t} for t in texts])
+    for src, flag in ((plain, "text_as_response"), (no_prompt, "text_as_prompt")):
+        write_records(score_complexity(score_quality(read_records(src))), tmp_path / "mem.jsonl")
+        stats = stream_score(str(src), output=str(tmp_path / "s.jsonl"), batch_rows=2,
+                             quality=QualityConfig(), complexity=ComplexityConfig())
+        assert stats[flag] and stats["rows"] == 11
+        assert (tmp_path / "s.jsonl").read_bytes() == (tmp_path / "mem.jsonl").read_bytes()
+
+
+def test_cli_scale_score(tmp_path: Path, runner: Any) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(b"\n".join(_score_rows()) + b"\n")
+    bad = runner.invoke(app, ["scale", "score", str(src), "-o", str(tmp_path / "x.jsonl")])
+    assert bad.exit_code == 1 and f"{src}:8:" in bad.stderr
+    assert not (tmp_path / "x.jsonl").exists()
+    res = runner.invoke(app, ["scale", "score", str(src), "-o", str(tmp_path / "s.jsonl"), "--batch-rows", "6",
+                              "--on-bad-rows", "skip", "--json"])
+    assert res.exit_code == 0, res.stderr
+    assert orjson.loads(res.stdout)["rows"] == 40
+    assert "expects about" in res.stderr
+    assert (tmp_path / "s.jsonl.bad-rows.jsonl").read_bytes() == b'{"id": "bad", oops\n'
+    for cmd in (["score-quality", str(src), "-o", str(tmp_path / "q.jsonl")],
+                ["score-complexity", str(tmp_path / "q.jsonl"), "-o", str(tmp_path / "qc.jsonl")],
+                ["scale", "score", str(src), "-o", str(tmp_path / "c.jsonl"), "--no-quality"],
+                ["score-complexity", str(src), "-o", str(tmp_path / "mc.jsonl")]):
+        assert runner.invoke(app, [*cmd, "--on-bad-rows", "skip"]).exit_code == 0, cmd
+    assert (tmp_path / "s.jsonl").read_bytes() == (tmp_path / "qc.jsonl").read_bytes()
+    assert (tmp_path / "c.jsonl").read_bytes() == (tmp_path / "mc.jsonl").read_bytes()
+    small = runner.invoke(app, ["scale", "score", str(src), "-o", str(tmp_path / "y.jsonl"), "--max-memory", "1M"])
+    assert small.exit_code == 2 and "too small" in small.stderr
+    assert not (tmp_path / "y.jsonl").exists()
+    none = runner.invoke(app, ["scale", "score", str(src), "-o", str(tmp_path / "y.jsonl"), "--no-quality",
+                               "--no-complexity"])
+    assert none.exit_code == 2
+
+
+def test_score_estimate_shrinks_the_batch_then_refuses() -> None:
+    def make(batch: int) -> memory.Estimate:
+        return memory.score_estimate(10_000_000, 400.0, batch)
+
+    big = make(100_000)
+    assert big.memory > big.per_row * 10_000_000 + memory.BASE_BYTES
+    est, rows = memory.plan(make, 100_000, big.memory - 1)
+    assert rows < 100_000 and est.memory <= big.memory - 1
+    assert memory.score_estimate(1000, 400.0, 1000, ray=True).memory > memory.score_estimate(1000, 400.0, 1000).memory
+    with pytest.raises(ConfigError, match="--max-memory"):
+        memory.plan(make, 100_000, 1 << 30)  # 10M ids + the interpreter do not fit 1 GB

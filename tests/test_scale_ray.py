@@ -68,3 +68,21 @@ def test_ray_embedding_batch_map_matches_local(tmp_path: Path, local_ray: Any) -
                         ray_workers=2)
     assert dist["backend"] == "ray" and dist["rows"] == local["rows"] == 120
     assert np.array_equal(np.load(tmp_path / "r.npy"), np.load(tmp_path / "l.npy"))
+
+
+def test_ray_scoring_batch_map_matches_local(tmp_path: Path, local_ray: Any) -> None:
+    from qdc.complexity import ComplexityConfig
+    from qdc.io import IOConfig
+    from qdc.quality import QualityConfig
+    from qdc.scale.score import stream_score
+    from tests.test_scale import _score_rows
+
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(b"\n".join(_score_rows()) + b"\n")
+    io = IOConfig(on_bad_rows="skip")
+    kw: dict[str, Any] = {"quality": QualityConfig(), "complexity": ComplexityConfig(), "batch_rows": 15}
+    local = stream_score(str(src), io, output=str(tmp_path / "l.jsonl"), **kw)
+    dist = stream_score(str(src), io, output=str(tmp_path / "r.jsonl"), backend="ray", **kw)
+    assert dist["backend"] == "ray" and dist["rows"] == local["rows"] == 40 and dist["batches"] == 3
+    assert dist["quality"] == local["quality"] and dist["complexity"] == local["complexity"]
+    assert (tmp_path / "r.jsonl").read_bytes() == (tmp_path / "l.jsonl").read_bytes()

@@ -1,4 +1,5 @@
-"""`qdc scale dedup | select | embed`: out-of-core dedup, kmq selection and embedding into a memmap."""
+"""`qdc scale dedup | select | embed | score`: out-of-core dedup, kmq selection, embedding into a memmap and
+heuristic scoring."""
 
 from __future__ import annotations
 
@@ -34,8 +35,8 @@ from qdc.cli._common import (
 
 scale_app = typer.Typer(
     name="scale", no_args_is_help=True, rich_markup_mode="markdown",
-    help="Out-of-core dedup and selection for inputs larger than memory (streamed in batches, temporary "
-    "files on disk, memory-mapped embeddings).",
+    help="Out-of-core dedup, selection, embedding and scoring for inputs larger than memory (streamed in "
+    "batches, temporary files on disk, memory-mapped embeddings).",
 )
 app.add_typer(scale_app, name="scale")
 
@@ -288,3 +289,75 @@ def scale_embed_cmd(
     elif not State.quiet:
         console.print(f"embedded {stats['rows']} rows ({stats['dim']}-d {dtype}) into {out} in {stats['seconds']} s",
                       markup=False)
+
+
+@scale_app.command("score")
+@handle_errors
+def scale_score_cmd(
+    input: InputArg,
+    output: OutputOpt = "-",
+    quality: Annotated[bool, typer.Option("--quality/--no-quality", help="Add qdc_quality and the qdc_q_* "
+                                          "signals (heuristic scorer, as `qdc score-quality`).")] = True,
+    complexity: Annotated[bool, typer.Option("--complexity/--no-complexity", help="Add qdc_complexity and the "
+                                             "qdc_c_* signals (as `qdc score-complexity`).")] = True,
+    signals: Annotated[str | None, typer.Option("--signals", help="Comma-separated quality signals to use "
+                                                "[default: all].")] = None,
+    batch_rows: BatchRowsOpt = 100_000,
+    max_memory: MaxMemoryOpt = None,
+    backend: Annotated[str, typer.Option(
+        "--backend", help="local, or ray (needs qdc[ray]): each batch is scored as a Ray Data map_batches "
+        "over slices of its rows.", rich_help_panel=_RUN)] = "local",
+    ray_address: RayAddressOpt = None,
+    ray_cpus: RayCpusOpt = None,
+    text_field: TextFieldOpt = None,
+    template: TemplateOpt = None,
+    roles: RolesOpt = "user,assistant",
+    id_field: IdFieldOpt = "id",
+    on_bad_rows: OnBadRowsOpt = "error",
+    bad_rows_file: BadRowsFileOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Heuristic quality and complexity scores of a file larger than memory, streamed in batches.
+
+    Writes every row with the columns and values of `qdc score-quality` followed by `qdc score-complexity`
+    (same bytes), in input order, whatever the batch size or backend. Prints the memory it expects first;
+    `--max-memory` shrinks the batches to fit or refuses (exit 2).
+
+    **Example:** `qdc scale score big.jsonl -o scored.jsonl --max-memory 4G`
+    """
+    from qdc.complexity import ComplexityConfig
+    from qdc.config import validate_config
+    from qdc.errors import ConfigError
+    from qdc.io import ReadReport
+    from qdc.quality import QualityConfig
+    from qdc.scale.score import estimate, stream_score
+
+    _file_input(input)
+    check_output_path(output)
+    if json and output == "-":
+        raise ConfigError("--json prints a summary on stdout; pass -o FILE for the rows")
+    if not quality and not complexity:
+        raise ConfigError("nothing to score: --no-quality and --no-complexity together leave nothing")
+    if signals is not None and not quality:
+        raise ConfigError("--signals chooses quality signals; drop it or drop --no-quality")
+    qcfg: QualityConfig | None = None
+    if quality:
+        data: dict[str, object] = {}
+        if signals is not None:
+            data["signals"] = tuple(s.strip() for s in signals.split(",") if s.strip())
+        qcfg = validate_config(QualityConfig, data, "options")
+    ccfg = ComplexityConfig() if complexity else None
+    limit = _limit(max_memory)
+    est, _ = estimate(input, batch_rows, limit, _backend(backend))
+    if not State.quiet:
+        console.print(f"qdc scale score {est.describe()}", markup=False)
+    report = ReadReport()
+    stats = stream_score(input, io_config(text_field, template, roles, id_field, on_bad_rows), quality=qcfg,
+                         complexity=ccfg, output=output, batch_rows=batch_rows, max_memory=limit, backend=backend,
+                         ray_address=ray_address, ray_cpus=ray_cpus, report=report)
+    _finish_bad_rows(report, bad_rows_file, output)
+    if json:
+        print_json(stats)
+    elif not State.quiet:
+        means = ", ".join(f"mean {k} {stats[k]['mean']}" for k in ("quality", "complexity") if k in stats)
+        console.print(f"scored {stats['rows']} rows in {stats['seconds']['total']} s ({means})", markup=False)

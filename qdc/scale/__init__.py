@@ -7,5 +7,7 @@
   shingles and LSH band keys on disk (band keys in hash partitions, grouped one partition at a time);
 - `qdc.scale.select`: kMQ selection over memory-mapped embeddings (k-means trained on a seeded sample,
   assignment in batches);
+- `qdc.scale.score`: heuristic quality and complexity of every row, batch by batch (the in-memory scorers'
+  columns and bytes);
 - `qdc.scale.memory`: the memory and disk a run expects, checked against ``--max-memory``.
 """

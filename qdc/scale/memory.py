@@ -22,6 +22,13 @@ was 0.18 GB above an estimate without it, with the same per-row slope (about 200
 ID_TABLE_BYTES = 110
 """The reader's id table (a Python dict of id strings): measured about 100-120 B per row."""
 MIN_BATCH_ROWS = 1_000
+SCORE_BATCH_FACTOR = 8.5
+"""Streamed scoring: batch bytes per JSON byte of a row (see `score_estimate`)."""
+SCORE_BATCH_ROW_BYTES = 1_500
+"""Streamed scoring: batch bytes per row beyond its text (score columns, signal dicts, Python objects)."""
+RAY_DRIVER_BYTES = 200 << 20
+"""Ray's client side in a driver process, beyond BASE_BYTES (a streamed scoring driver measured ~300 MB above
+the local one at the same batch; BASE_BYTES already has ~150 MB of slack there)."""
 
 _UNITS = {"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "m": 1 << 20, "mb": 1 << 20, "g": 1 << 30,
           "gb": 1 << 30, "t": 1 << 40, "tb": 1 << 40, "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30}
@@ -107,6 +114,27 @@ def select_estimate(rows: int, dim: int, k: int, batch_rows: int, points_per_cen
     batch = batch_rows * 1024
     return Estimate(rows, per_row, batch, BASE_BYTES + sample + assign, 0,
                     {"per-row state": per_row * rows, "k-means sample": sample, "assignment block": assign})
+
+
+def score_estimate(rows: int, row_bytes: float, batch_rows: int, ray: bool = False) -> Estimate:
+    """Streamed heuristic scoring (quality and complexity).
+
+    Per row: only the reader's id table (110 B); the scores are written batch by batch. One batch: the
+    frame with the user columns, the raw line and the text, prompt and response (about 4x the JSON bytes),
+    the scorers' Python strings and per-row signal dicts, the score columns and the output lines. Measured
+    (peak RSS at two batch sizes, quality + complexity): 4.4 KB per batch row for 354-byte rows, 22.2 KB for
+    2.5 KB rows, i.e. about 8.2 x the JSON bytes + 1.5 KB; the estimate uses SCORE_BATCH_FACTOR x the JSON
+    bytes + SCORE_BATCH_ROW_BYTES, and the measured fixed part was about 150 MB (BASE_BYTES is 300).
+    With the Ray backend the driver holds two batches in flight with their (prompt, response, text) Arrow
+    tables and the scores coming back, and Ray's own client libraries: measured 7.5 KB per batch row for
+    354-byte rows (3.1 KB more than local, taken as 6 x the JSON bytes + 1 KB) and about 300 MB more fixed
+    (RAY_DRIVER_BYTES on top of BASE_BYTES). The Ray workers' memory is their own and not counted.
+    """
+    per_row = ID_TABLE_BYTES
+    batch_per_row = SCORE_BATCH_FACTOR * row_bytes + SCORE_BATCH_ROW_BYTES + (6 * row_bytes + 1_000 if ray else 0)
+    batch = int(batch_rows * batch_per_row)
+    fixed = BASE_BYTES + (RAY_DRIVER_BYTES if ray else 0)
+    return Estimate(rows, per_row, batch, fixed, 0, {"per-row state": per_row * rows, "batch": batch})
 
 
 def plan(make: Callable[[int], Estimate], batch_rows: int, limit: int | None) -> tuple[Estimate, int]:

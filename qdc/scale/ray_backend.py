@@ -10,7 +10,8 @@ duplicates and keeps the shingles for verification (as the local backend does); 
 
 For `qdc scale select --backend ray`, the assignment of every row to its nearest k-means centroid runs as
 a ``map_batches`` over row ranges of the memory-mapped embedding file (each worker maps the file itself);
-the k-means training sample stays on the driver.
+the k-means training sample stays on the driver. For `qdc scale score --backend ray`, each batch is scored
+as a ``map_batches`` over slices of its (prompt, response, text) columns (`score_ray`).
 
 The candidate pairs come back to the driver, which verifies them by true Jaccard and joins them by
 union-find, so the kept rows are the local backend's. `address` points at an existing cluster (``ray
@@ -187,3 +188,47 @@ def embed_texts_ray(texts: list[str], cfg: Any, workers: int = 2) -> np.ndarray:
         vecs.append(np.asarray(block["vec"], dtype=np.float32))
     order = np.argsort(np.concatenate(rows), kind="stable")
     return np.ascontiguousarray(np.concatenate(vecs)[order])
+
+
+def cluster_cpus() -> int:
+    """CPUs of the Ray instance this process is connected to (at least 1)."""
+    ray = require_ray()
+    return max(1, int(ray.cluster_resources().get("CPU", 1)))
+
+
+def _score_block(batch: Any, how: Any) -> Any:
+    """(row, prompt, response, text) Arrow block -> (row, score columns) Arrow table, by `score_columns`."""
+    from qdc import schema
+    from qdc.scale.score import score_columns
+
+    frame = pl.from_arrow(batch)
+    assert isinstance(frame, pl.DataFrame)
+    parts = frame.select(pl.col("prompt").alias(schema.PROMPT), pl.col("response").alias(schema.RESPONSE),
+                         pl.col("text").alias(schema.TEXT))
+    return score_columns(parts, how).with_columns(frame["row"]).to_arrow()
+
+
+def score_ray(parts: pl.DataFrame, how: Any, workers: int = 2) -> pl.DataFrame:
+    """`qdc.scale.score.score_columns` of a batch as a Ray Data `map_batches` over `2 x workers` slices.
+
+    Each task scores its slice with the local function (per-row signals, and the file-level `how` decides
+    the text fallbacks), so the columns are the local ones; rows come back in input order.
+    """
+    from qdc import schema
+
+    ray = require_ray()
+    n = parts.height
+    table = pl.DataFrame({"row": np.arange(n, dtype=np.int64), "prompt": parts[schema.PROMPT],
+                          "response": parts[schema.RESPONSE], "text": parts[schema.TEXT]}).to_arrow()
+    step = max(1, -(-n // (2 * max(1, workers))))
+    ds = ray.data.from_arrow([table.slice(s, step) for s in range(0, n, step)])
+    out = ds.map_batches(_score_block, fn_kwargs={"how": how}, batch_size=None, batch_format="pyarrow")
+    blocks: list[pl.DataFrame] = []
+    for block in out.iter_batches(batch_format="pyarrow", batch_size=None):
+        frame = pl.from_arrow(block)
+        assert isinstance(frame, pl.DataFrame)
+        blocks.append(frame)
+    scores = pl.concat(blocks, how="vertical").sort("row")
+    if scores.height != n or not np.array_equal(scores["row"].to_numpy(), np.arange(n)):
+        raise RuntimeError("Ray scoring lost or repeated rows")
+    return scores.drop("row")

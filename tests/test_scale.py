@@ -201,6 +201,12 @@ def test_cli_scale_select(tmp_path: Path, runner: Any) -> None:
     small = runner.invoke(app, ["scale", "select", str(src), "--embeddings", str(emb), "--budget", "40",
                                 "-o", str(out), "--max-memory", "10M"])
     assert small.exit_code == 2
+    plain = tmp_path / "plain.jsonl"
+    res = runner.invoke(app, ["scale", "select", str(src), "--embeddings", str(emb), "--budget", "40", "-o",
+                              str(plain), "--no-cluster-quality"])
+    assert res.exit_code == 0, res.stderr
+    assert len(plain.read_bytes().splitlines()) == 40
+    assert plain.read_bytes() != out.read_bytes()  # random scores: some cluster's factor is below 1
 
 
 def test_stream_embed_then_select(tmp_path: Path, runner: Any, fake_embed_cfg: Any) -> None:

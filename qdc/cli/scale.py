@@ -191,6 +191,9 @@ def scale_select_cmd(
     allocation: Annotated[str, typer.Option("--allocation", help="equal or proportional.")] = "equal",
     within: Annotated[str, typer.Option("--within", help="softmax, top or random.")] = "softmax",
     temperature: Annotated[float, typer.Option("--temperature", help="Softmax temperature on z-scores.")] = 0.2,
+    cluster_quality: Annotated[bool, typer.Option(
+        "--cluster-quality/--no-cluster-quality",
+        help="Scale cluster shares by min(1, 2 x mean score percentile), as qdc select does.")] = True,
     points_per_centroid: Annotated[int, typer.Option(
         "--points-per-centroid", help="k-means trains on this many sampled rows per centroid.")] = 64,
     batch_rows: BatchRowsOpt = 100_000,
@@ -226,7 +229,8 @@ def scale_select_cmd(
         raise ConfigError("--budget: a budget >= 1 must be a whole number of rows")
     cfg: ScaleSelectConfig = validate_config(ScaleSelectConfig, {
         "budget": value, "score": score, "k": k, "allocation": allocation, "within": within,
-        "temperature": temperature, "points_per_centroid": points_per_centroid, "seed": seed}, "options")
+        "temperature": temperature, "cluster_quality": cluster_quality, "points_per_centroid": points_per_centroid,
+        "seed": seed}, "options")
     limit = _limit(max_memory)
     est, _ = estimate(input, embeddings, cfg, batch_rows, limit)
     if not State.quiet:

@@ -15,6 +15,10 @@ Run: .venv/bin/python benchmarks/bench_scale.py [--rows 1000000] [--quick] [--ap
 (--append merges the run into an existing results/scale.json, so 1M and 10M runs share one table.)
 --only-score times just `scale score` and adds it to the stored run of the same --rows (with --ray: local,
 Ray 1 and 2 workers, added to the stored Ray table), leaving every other stored figure as it is.
+--ray --only-embed times `scale embed` (the bundled all-MiniLM-L6-v2, embedding cache off, float16 .npy) of
+--embed-rows real instruction rows (GPTeacher from the shared data, the three subsets in turn; the synthetic
+input if that is missing) with the local backend and with Ray 1 and 2 workers, compares each Ray .npy with the
+local one and adds the three rows to the stored Ray table, leaving every other stored figure as it is.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks.common import RESULTS, machine, write_results
+from benchmarks.common import RESULTS, SHARED_DATA, machine, write_results
 
 VOCAB = 50_000
 BLOCK = 200_000
@@ -106,6 +110,33 @@ def generate(path: Path, rows: int, seed: int = 0) -> dict[str, Any]:
                             .alias("text"))
             frame.write_ndjson(fh)
     return planted
+
+
+def embed_input(path: Path, rows: int) -> str:
+    """Write `rows` real instruction rows to `path` (GPTeacher codegen, roleplay, toolformer in turn, from the
+    top of each file); the synthetic input when the shared data is missing. Returns what was written."""
+    files = sorted((SHARED_DATA / "gpteacher").glob("*.jsonl"))
+    if not files:
+        generate(path, rows, seed=2)
+        return f"{rows:,} synthetic rows (the shared GPTeacher data was missing)"
+    handles = [open(f, encoding="utf-8") for f in files]  # noqa: SIM115 - closed below
+    taken = 0
+    try:
+        with open(path, "w", encoding="utf-8") as out:
+            while taken < rows and handles:
+                for fh in list(handles):
+                    line = fh.readline()
+                    if not line:
+                        handles.remove(fh)
+                        continue
+                    if line.strip() and taken < rows:
+                        out.write(line if line.endswith("\n") else line + "\n")
+                        taken += 1
+    finally:
+        for fh in handles:
+            fh.close()
+    names = ", ".join(f.stem for f in files)
+    return f"{taken:,} GPTeacher rows ({names} in turn, from the top of each file)"
 
 
 def _watchdog(limit: int) -> None:
@@ -216,6 +247,31 @@ def child(stage: str, args: argparse.Namespace) -> None:
             import ray
 
             ray.shutdown()
+    elif stage.startswith("embed-"):
+        from qdc.embed import EmbedConfig
+        from qdc.scale.embed import stream_embed
+
+        workers = None if stage == "embed-local" else int(stage.split("-")[1])
+        npy = work / f"vec-{stage}.npy"
+        # What `qdc scale embed embed-in.jsonl -o vec.npy --no-cache [--backend ray --ray-cpus N]` runs.
+        cfg = EmbedConfig(model="default", cache=False, cache_dir=work / "cache")
+        out["stats"] = stream_embed(str(work / "embed-in.jsonl"), npy, cfg, dtype="float16",
+                                    batch_rows=args.batch_rows, backend="local" if workers is None else "ray",
+                                    ray_workers=workers or 2)
+        out["seconds"] = round(time.perf_counter() - t0, 2)  # before the comparison below
+        if workers is not None:
+            import ray
+
+            ray.shutdown()
+            ref = np.load(str(work / "vec-embed-local.npy"))
+            got = np.load(str(npy))
+            out["same_as_local"] = bool(ref.shape == got.shape and np.array_equal(ref, got))
+            diff = np.abs(ref.astype(np.float32) - got.astype(np.float32))
+            out["max_abs_diff"] = float(diff.max()) if diff.size else 0.0
+            out["rows_differing"] = int((diff > 0).any(axis=1).sum())
+            a, b = ref.astype(np.float32), got.astype(np.float32)
+            cos = (a * b).sum(axis=1) / np.maximum(np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1), 1e-12)
+            out["min_row_cosine"] = float(cos.min()) if cos.size else 1.0
     elif stage == "select":
         from qdc.scale.select import ScaleSelectConfig, stream_select
 
@@ -229,6 +285,7 @@ def child(stage: str, args: argparse.Namespace) -> None:
 
 def _run(stage: str, args: argparse.Namespace) -> dict[str, Any]:
     cmd = [sys.executable, __file__, "--stage", stage, "--rows", str(args.rows), "--work", args.work,
+           "--embed-rows", str(args.embed_rows),
            "--dim", str(args.dim), "--batch-rows", str(args.batch_rows), "--rss-limit", str(args.rss_limit)]
     print(f"[{time.strftime('%H:%M:%S')}] {stage} ...", file=sys.stderr, flush=True)
     proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "QDC_QUIET": "1"})
@@ -345,17 +402,25 @@ def render_ray(run: dict[str, Any]) -> str:
                         ("rsel-1", "select, ray 1 worker"), ("rsel-2", "select, ray 2 workers"),
                         ("score-local", "score (quality + complexity), local"),
                         ("score-1", "score (quality + complexity), ray 1 worker"),
-                        ("score-2", "score (quality + complexity), ray 2 workers")):
+                        ("score-2", "score (quality + complexity), ray 2 workers"),
+                        ("embed-local", "embed (MiniLM, cache off), local"),
+                        ("embed-1", "embed (MiniLM, cache off), ray 1 worker"),
+                        ("embed-2", "embed (MiniLM, cache off), ray 2 workers")):
         r = run["ray"].get(name)
         if r is None:
             continue
         same = "—" if name.endswith("local") else str(r["same_as_local"])
+        if name.startswith("embed-") and not name.endswith("local") and not r["same_as_local"]:
+            same = (f"False: max abs diff {r['max_abs_diff']:.2g} ({r['rows_differing']:,} of "
+                    f"{r['stats']['rows']:,} rows differ; lowest row cosine {r['min_row_cosine']:.7f})")
         extra = ""
         if name.startswith("rsel"):
             extra = f" (assign {r['stats']['seconds']['assign']} s)"
         if name.startswith("score"):
             extra = f" (run {r['stats']['seconds']['total']} s)"
-        rows = r["stats"]["rows"] if name.startswith("score") else n
+        if name.startswith("embed-"):
+            extra = f" (run {r['stats']['seconds']} s)"
+        rows = r["stats"]["rows"] if name.startswith(("score", "embed-")) else n
         lines.append(f"| {label} | {r['seconds']}{extra} | {rows / r['seconds']:,.0f} | "
                      f"{_gib(r['peak_rss_bytes'])} | {same} |")
     if run.get("score_command"):
@@ -363,6 +428,21 @@ def render_ray(run: dict[str, Any]) -> str:
                   f"batches of {run['score_batch_rows']:,} rows, each batch a Ray Data `map_batches` over 2 slices "
                   f"per worker CPU, two batches in flight) were measured later: `{run['score_command']}` "
                   f"({run['score_date']}). Their seconds include starting Ray; \"run\" is the scoring run alone."]
+    if run.get("embed_command"):
+        when = "in the same run" if run["embed_command"] == run["command"] else "later"
+        step = run["embed_batch_rows"]
+        batches = "in one batch" if step >= run["embed_rows"] else f"in batches of {step:,} rows"
+        lines += ["", f"The three embedding rows were measured {when}, single runs: `{run['embed_command']}` "
+                  f"({run['embed_date']}; {run['embed_machine']}). Each is `qdc scale embed --model default "
+                  f"--no-cache` of {run['embed_input']}, {batches}: the bundled all-MiniLM-L6-v2 on the CPU, "
+                  "loaded offline; the embedding cache off, so every run computes every vector; a float16 .npy "
+                  "(the command's default). With Ray each worker loads its own copy of the model and embeds "
+                  "blocks of 256 texts (Ray Data `map_batches` over `--ray-cpus` model-holding workers), each "
+                  "block sorted by length on its own, where the local backend sorts the whole batch before "
+                  "cutting it into groups of 64, so texts are padded in other groups. Their seconds include "
+                  "loading the model and starting Ray; \"run\" is the `stream_embed` call without starting Ray "
+                  "(model load included). Peak RSS is the driver's: with Ray the model lives in the workers, which "
+                  "are not counted. \"Same output\" compares each Ray .npy with the local one element by element."]
     return "\n".join(lines) + "\n"
 
 
@@ -388,6 +468,22 @@ def _add_score(run: dict[str, Any], args: argparse.Namespace) -> None:
     print(md + (render_ray(data["ray"]) if "ray" in data else ""))
 
 
+def _add_embed(run: dict[str, Any], args: argparse.Namespace) -> None:
+    """--ray --only-embed: time scale embed (local, Ray 1 and 2 workers) into the stored Ray table."""
+    path = RESULTS / "scale.json"
+    data = json.loads(path.read_text()) if path.exists() else {"runs": []}
+    stored = data.get("ray")
+    if stored is None:
+        raise SystemExit("no stored Ray run to add embedding to; run --ray first")
+    source = embed_input(Path(args.work) / "embed-in.jsonl", args.embed_rows)
+    stored["ray"].update({name: _run(name, args) for name in ("embed-local", "embed-1", "embed-2")})
+    stored.update({"embed_command": run["command"], "embed_date": run["date"], "embed_machine": run["machine"],
+                   "embed_rows": args.embed_rows, "embed_batch_rows": args.batch_rows, "embed_input": source})
+    md = render(data["runs"]) if data["runs"] else "## Out-of-core dedup and selection (`qdc scale`)\n"
+    write_results("scale", md + render_ray(stored), data)
+    print(md + render_ray(stored))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--rows", type=int, default=1_000_000)
@@ -404,6 +500,10 @@ def main() -> None:
     ap.add_argument("--only-score", action="store_true",
                     help="time only scale score and add it to the stored run of the same --rows (with --ray: "
                     "local, Ray 1 and 2 workers, added to the stored Ray table)")
+    ap.add_argument("--only-embed", action="store_true",
+                    help="with --ray: time only scale embed (default model, cache off) of --embed-rows real rows, "
+                    "local and Ray 1 and 2 workers, and add them to the stored Ray table")
+    ap.add_argument("--embed-rows", type=int, default=2_000, help="rows embedded by --ray --only-embed")
     ap.add_argument("--render-only", action="store_true", help="rewrite scale.md from scale.json")
     ap.add_argument("--stage", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -427,6 +527,11 @@ def main() -> None:
                                "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                                "command": "python benchmarks/bench_scale.py " + " ".join(sys.argv[1:]),
                                "note": args.note}
+        if args.only_embed:
+            if not args.ray:
+                raise SystemExit("--only-embed goes with --ray (the embedding rows live in the Ray table)")
+            _add_embed(run, args)
+            return
         run["gen"] = _run("gen", args)
         if args.only_score:
             _add_score(run, args)
@@ -435,6 +540,11 @@ def main() -> None:
             run["ray"] = {name: _run(name, args) for name in ("ray-local", "ray-1", "ray-2", "emb-in",
                                                               "rsel-local", "rsel-1", "rsel-2", "score-local",
                                                               "score-1", "score-2")}
+            run["embed_input"] = embed_input(Path(args.work) / "embed-in.jsonl", args.embed_rows)
+            run["ray"].update({name: _run(name, args) for name in ("embed-local", "embed-1", "embed-2")})
+            run.update({"embed_command": run["command"], "embed_date": run["date"],
+                        "embed_machine": run["machine"], "embed_rows": args.embed_rows,
+                        "embed_batch_rows": args.batch_rows})
             _write_ray(run)
             return
         run["dedup"] = _run("dedup", args)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -125,3 +126,35 @@ def test_unknown_device_is_a_usage_error() -> None:
 
     with pytest.raises(ConfigError):
         resolve_device("tpu")
+
+
+class _ChunkSensitive:
+    """A fake model whose vectors depend on the whole chunk (as padding does in a real model's batches)."""
+
+    identity = "test:chunk-sensitive"
+    dim = 4
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    def encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
+        self.calls.append(list(texts))
+        longest = max(len(t) for t in texts)
+        return np.asarray([[len(t), longest, batch_size, 1.0] for t in texts], dtype=np.float32)
+
+
+def test_chunk_encoder_gets_exactly_the_local_chunks() -> None:
+    texts = [("x" * (i % 450 % 37)) + f" {i % 450}" for i in range(600)]  # 450 distinct, many equal lengths
+    cfg = EmbedConfig(batch_size=16, cache=False)
+    local_model = _ChunkSensitive()
+    local = embed_texts(texts, cfg, local_model)
+    remote_model, seen = _ChunkSensitive(), []
+
+    def encode_chunks(chunks: list[list[str]]) -> Iterator[np.ndarray]:
+        seen.extend(chunks)
+        return iter([remote_model.encode(c, cfg.batch_size) for c in reversed(chunks)][::-1])
+
+    other = embed_texts(texts, cfg, _ChunkSensitive(), encode_chunks=encode_chunks)
+    assert seen == local_model.calls
+    assert [len(c) for c in seen] == [256, 194]  # deduplicated, chunks of max(8 x 16, 256)
+    assert np.array_equal(other, local)

@@ -86,3 +86,22 @@ def test_ray_scoring_batch_map_matches_local(tmp_path: Path, local_ray: Any) -> 
     assert dist["backend"] == "ray" and dist["rows"] == local["rows"] == 40 and dist["batches"] == 3
     assert dist["quality"] == local["quality"] and dist["complexity"] == local["complexity"]
     assert (tmp_path / "r.jsonl").read_bytes() == (tmp_path / "l.jsonl").read_bytes()
+
+
+@pytest.mark.model
+def test_ray_embedding_with_the_real_model_is_byte_identical(tmp_path: Path, local_ray: Any) -> None:
+    # The real model pads each batch to its longest text: a different grouping changes the vectors in the
+    # last float32 bits, so equality here shows the Ray workers encode exactly the local chunks.
+    import numpy as np
+
+    from qdc.embed import EmbedConfig
+    from qdc.scale.embed import stream_embed
+
+    rng = np.random.default_rng(0)
+    words = ["the", "a", "quick", "brown", "fox", "jumps", "over", "lazy", "dog", "data", "model", "row", "text", "selection"]
+    rows = [{"id": i, "text": " ".join(rng.choice(words, size=int(rng.integers(2, 40))))} for i in range(300)]
+    src = write_jsonl(tmp_path / "in.jsonl", rows)
+    cfg = EmbedConfig(model="default", device="cpu", cache=False, batch_size=16)
+    stream_embed(str(src), tmp_path / "l.npy", cfg, dtype="float32", batch_rows=1000)
+    stream_embed(str(src), tmp_path / "r.npy", cfg, dtype="float32", batch_rows=1000, backend="ray", ray_workers=2)
+    assert np.array_equal(np.load(tmp_path / "r.npy"), np.load(tmp_path / "l.npy"))

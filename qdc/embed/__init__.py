@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -55,10 +55,20 @@ class EmbedConfig(StageConfig):
     """Re-embed even when rows already carry qdc_embedding."""
 
 
+ChunkEncoder = Callable[[list[list[str]]], Iterator[np.ndarray]]
+"""Encodes chunks of texts (each chunk one `Embedder.encode` call), yielding their vectors in chunk order."""
+
+
 def embed_texts(
-    texts: Sequence[str], cfg: EmbedConfig | None = None, embedder: Embedder | None = None
+    texts: Sequence[str], cfg: EmbedConfig | None = None, embedder: Embedder | None = None,
+    encode_chunks: ChunkEncoder | None = None,
 ) -> np.ndarray:
     """Embed texts with the cache; only texts the cache lacks reach the model (loaded lazily).
+
+    The texts the cache lacks are deduplicated, sorted longest first (ties in first-seen order) and cut
+    into chunks of max(8 x batch_size, 256); each chunk is one `encode` call. `encode_chunks` replaces the
+    sequential loop over those chunks (the Ray backend spreads them over workers): the chunks, and so the
+    padding inside the model's batches, are the same either way, which keeps the vectors byte-identical.
 
     Returns an (n, d) float32 array of unit rows, in input order.
     """
@@ -74,15 +84,17 @@ def embed_texts(
     if todo_keys:
         # Longest first so each batch pads to similar lengths (sentence-transformers does the same).
         todo_keys.sort(key=lambda k: -len(by_key[k]))
-        chunk = max(cfg.batch_size * 8, 256)
+        size = max(cfg.batch_size * 8, 256)
+        parts = [todo_keys[s:s + size] for s in range(0, len(todo_keys), size)]
         done = n - sum(1 for k in keys if k not in found)
         progress("embed", done, n)
         counts: dict[bytes, int] = {}
         for k in keys:
             counts[k] = counts.get(k, 0) + 1
-        for start in range(0, len(todo_keys), chunk):
-            part = todo_keys[start:start + chunk]
-            vecs = model.encode([by_key[k] for k in part], cfg.batch_size)
+        chunks = [[by_key[k] for k in part] for part in parts]
+        vectors = encode_chunks(chunks) if encode_chunks is not None else \
+            (model.encode(chunk, cfg.batch_size) for chunk in chunks)
+        for part, vecs in zip(parts, vectors, strict=True):
             if cache:
                 cache.put(part, vecs)
             for k, v in zip(part, vecs, strict=True):

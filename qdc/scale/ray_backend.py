@@ -11,7 +11,9 @@ duplicates and keeps the shingles for verification (as the local backend does); 
 For `qdc scale select --backend ray`, the assignment of every row to its nearest k-means centroid runs as
 a ``map_batches`` over row ranges of the memory-mapped embedding file (each worker maps the file itself);
 the k-means training sample stays on the driver. For `qdc scale score --backend ray`, each batch is scored
-as a ``map_batches`` over slices of its (prompt, response, text) columns (`score_ray`).
+as a ``map_batches`` over slices of its (prompt, response, text) columns (`score_ray`). For `qdc scale
+embed --backend ray`, model-holding workers encode the chunks `qdc.embed.embed_texts` plans on the driver
+(`encode_chunks_ray`), so the vectors are byte-identical to the local ones.
 
 The candidate pairs come back to the driver, which verifies them by true Jaccard and joins them by
 union-find, so the kept rows are the local backend's. `address` points at an existing cluster (``ray
@@ -20,6 +22,7 @@ start --head`` prints it, e.g. ``ray://host:10001`` or ``auto``); without it a l
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -150,8 +153,8 @@ def assign(path: str, n: int, centroids: np.ndarray, range_rows: int | None = No
     return labels
 
 
-class _EmbedBatches:
-    """A Ray Data callable class: each worker loads the embedding model once and embeds its batches."""
+class _EncodeChunks:
+    """A Ray Data callable class: each worker loads the embedding model once and encodes whole chunks."""
 
     def __init__(self, cfg: dict[str, Any]) -> None:
         from qdc.embed import EmbedConfig
@@ -162,32 +165,52 @@ class _EmbedBatches:
         self.model = load_embedder(self.cfg.model, self.cfg.device, self.cfg.cache_dir or default_cache_dir())
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        from qdc.embed import embed_texts
+        chunks, rows, vecs = [], [], []
+        for chunk, texts in zip(batch["chunk"], batch["texts"], strict=True):
+            v = self.model.encode([str(t) for t in texts], self.cfg.batch_size)
+            chunks.append(np.full(v.shape[0], int(chunk), dtype=np.int64))
+            rows.append(np.arange(v.shape[0], dtype=np.int64))
+            vecs.append(np.asarray(v, dtype=np.float32))
+        return {"chunk": np.concatenate(chunks), "row": np.concatenate(rows), "vec": np.concatenate(vecs)}
 
-        vecs = embed_texts([str(t) for t in batch["text"]], self.cfg, self.model)
-        return {"row": batch["row"], "vec": vecs}
+
+def encode_chunks_ray(chunks: list[list[str]], cfg: Any, workers: int = 2) -> Iterator[np.ndarray]:
+    """Each chunk's vectors, in chunk order, from one `encode` call per chunk on a pool of Ray workers.
+
+    A chunk is never split or merged, so each worker makes exactly the calls the local loop makes.
+    """
+    ray = require_ray()
+    ds = ray.data.from_items([{"chunk": i, "texts": list(c)} for i, c in enumerate(chunks)])
+    out = ds.map_batches(_EncodeChunks, fn_constructor_kwargs={"cfg": cfg.model_dump(mode="json")},
+                         batch_size=1, concurrency=max(1, workers), batch_format="numpy")
+    got: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
+    for block in out.iter_batches(batch_format="numpy", batch_size=None):
+        ids = np.asarray(block["chunk"], dtype=np.int64)
+        rows = np.asarray(block["row"], dtype=np.int64)
+        vecs = np.asarray(block["vec"], dtype=np.float32)
+        for c in np.unique(ids).tolist():
+            m = ids == c
+            got.setdefault(int(c), []).append((rows[m], vecs[m]))
+    for i, chunk in enumerate(chunks):
+        parts = got.get(i, [])
+        rows = np.concatenate([r for r, _ in parts]) if parts else np.zeros(0, dtype=np.int64)
+        if rows.shape[0] != len(chunk):
+            raise RuntimeError(f"Ray embedding returned {rows.shape[0]} of the {len(chunk)} vectors of chunk {i}")
+        vecs = np.concatenate([v for _, v in parts])
+        yield vecs[np.argsort(rows, kind="stable")]
 
 
 def embed_texts_ray(texts: list[str], cfg: Any, workers: int = 2) -> np.ndarray:
-    """Embed `texts` as a Ray Data `map_batches` over a pool of model-holding workers.
+    """`qdc.embed.embed_texts` with its chunks encoded by Ray workers (`encode_chunks_ray`).
 
-    Each worker loads the model once and uses the same embedding cache as the local path, so the vectors
-    are the local ones (same model, same normalisation); rows come back in input order.
+    The driver does the cache lookups and writes, deduplication and length sort, so the chunks, and the
+    vectors, are byte-identical to the local path's; rows come back in input order.
     """
-    ray = require_ray()
-    if not texts:
-        return np.zeros((0, 0), dtype=np.float32)
-    ds = ray.data.from_items([{"row": i, "text": t} for i, t in enumerate(texts)])
-    out = ds.map_batches(_EmbedBatches, fn_constructor_kwargs={"cfg": cfg.model_dump(mode="json")},
-                         batch_size=max(cfg.batch_size * 4, 64), concurrency=max(1, workers),
-                         batch_format="numpy")
-    rows: list[np.ndarray] = []
-    vecs: list[np.ndarray] = []
-    for block in out.iter_batches(batch_format="numpy", batch_size=None):
-        rows.append(np.asarray(block["row"], dtype=np.int64))
-        vecs.append(np.asarray(block["vec"], dtype=np.float32))
-    order = np.argsort(np.concatenate(rows), kind="stable")
-    return np.ascontiguousarray(np.concatenate(vecs)[order])
+    from functools import partial
+
+    from qdc.embed import embed_texts
+
+    return embed_texts(texts, cfg, encode_chunks=partial(encode_chunks_ray, cfg=cfg, workers=workers))
 
 
 def cluster_cpus() -> int:

@@ -98,7 +98,8 @@ def test_ray_embedding_with_the_real_model_is_byte_identical(tmp_path: Path, loc
     from qdc.scale.embed import stream_embed
 
     rng = np.random.default_rng(0)
-    words = ["the", "a", "quick", "brown", "fox", "jumps", "over", "lazy", "dog", "data", "model", "row", "text", "selection"]
+    words = ["the", "a", "quick", "brown", "fox", "jumps", "over", "lazy", "dog", "data", "model", "row", "text",
+             "selection"]
     rows = [{"id": i, "text": " ".join(rng.choice(words, size=int(rng.integers(2, 40))))} for i in range(300)]
     src = write_jsonl(tmp_path / "in.jsonl", rows)
     cfg = EmbedConfig(model="default", device="cpu", cache=False, batch_size=16)

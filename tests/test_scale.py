@@ -229,6 +229,27 @@ def test_stream_embed_then_select(tmp_path: Path, runner: Any, fake_embed_cfg: A
     assert picked["selected"] == 30
 
 
+def test_scale_embed_prints_its_estimate_and_honours_max_memory(tmp_path: Path, runner: Any) -> None:
+    from qdc.scale.memory import BASE_BYTES, MODEL_BYTES, embed_estimate
+
+    est = embed_estimate(1_000_000, 300.0, 100_000, "default", 2)
+    assert est.disk == 1_000_000 * 384 * 2  # the float16 .npy
+    assert est.fixed == BASE_BYTES + MODEL_BYTES["default"]
+    assert embed_estimate(1_000_000, 300.0, 100_000, "default", 2, ray=True).fixed < est.fixed  # model on workers
+    src = write_jsonl(tmp_path / "in.jsonl", [{"id": i, "text": f"row {i} " * 20} for i in range(3000)])
+    out = tmp_path / "e.npy"
+    ok = runner.invoke(app, ["scale", "embed", str(src), "-o", str(out), "--model", "hash:64", "--no-cache",
+                             "--max-memory", "310M", "--json"])
+    assert ok.exit_code == 0, ok.stderr
+    fitted = orjson.loads(ok.stdout)["batch_rows"]
+    assert "expects about" in ok.stderr and f"batches of {fitted:,} rows" in ok.stderr
+    assert 1000 <= fitted < 100_000 and np.load(out).shape == (3000, 64)
+    refused = runner.invoke(app, ["scale", "embed", str(src), "-o", str(tmp_path / "no.npy"), "--model",
+                                  "default", "--max-memory", "800M"])
+    assert refused.exit_code == 2 and "too small" in refused.stderr
+    assert not list(tmp_path.glob("no.npy*"))  # refused before anything is written
+
+
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(batch=st.integers(1, 90), parts=st.integers(1, 9), seed=st.integers(0, 10_000))
 def test_streaming_dedup_is_independent_of_batches_and_partitions(tmp_path: Path, batch: int, parts: int,

@@ -257,6 +257,7 @@ def scale_embed_cmd(
     no_cache: NoCacheOpt = False,
     embed_field: EmbedFieldOpt = "text",
     batch_rows: BatchRowsOpt = 100_000,
+    max_memory: MaxMemoryOpt = None,
     backend: Annotated[str, typer.Option(
         "--backend", help="local, or ray (needs qdc[ray]): each batch is embedded by model-holding Ray workers.",
         rich_help_panel=_RUN)] = "local",
@@ -273,21 +274,27 @@ def scale_embed_cmd(
     """Embed a large input into a memory-mapped .npy (the --embeddings of `qdc scale select`).
 
     Streams the input in batches; rows with qdc_embedding are copied, the others embedded (with the cache).
+    Prints the memory and disk it expects first; `--max-memory` shrinks the batches to fit or refuses
+    (exit 2).
 
-    **Example:** `qdc scale embed big.jsonl -o big.npy --dtype float16`
+    **Example:** `qdc scale embed big.jsonl -o big.npy --dtype float16 --max-memory 4G`
     """
     from qdc.errors import ConfigError
-    from qdc.scale.embed import stream_embed
+    from qdc.scale.embed import estimate, stream_embed
 
     _file_input(input)
     if not out.endswith(".npy"):
         raise ConfigError(f"--out {out}: expected a .npy file name")
     if dtype not in ("float16", "float32"):
         raise ConfigError(f"--dtype {dtype!r}: expected float16 or float32")
-    stats = stream_embed(input, out, embed_config(model, batch_size, device, no_cache, embed_field),
-                         io_config(text_field, template, roles, id_field, on_bad_rows), dtype=dtype,
-                         batch_rows=batch_rows, backend=_backend(backend), ray_workers=ray_cpus,
-                         ray_address=ray_address)
+    ecfg = embed_config(model, batch_size, device, no_cache, embed_field)
+    limit = _limit(max_memory)
+    est, _ = estimate(input, ecfg, dtype, batch_rows, limit, _backend(backend))
+    if not State.quiet:
+        console.print(f"qdc scale embed {est.describe()}", markup=False)
+    stats = stream_embed(input, out, ecfg, io_config(text_field, template, roles, id_field, on_bad_rows),
+                         dtype=dtype, batch_rows=batch_rows, backend=backend, ray_workers=ray_cpus,
+                         ray_address=ray_address, max_memory=limit)
     if json:
         print_json(stats)
     elif not State.quiet:

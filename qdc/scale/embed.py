@@ -19,23 +19,38 @@ from qdc import schema
 from qdc.embed import EmbedConfig, Embedder
 from qdc.errors import DataError
 from qdc.io import IOConfig, embeddings_of
-from qdc.progress import progress
-from qdc.scale.reader import DEFAULT_BATCH_ROWS, iter_batches
+from qdc.progress import notice, progress
+from qdc.scale import memory
+from qdc.scale.reader import DEFAULT_BATCH_ROWS, iter_batches, sample_lines
 from qdc.scale.store import create, release
 
 FIELD_COLUMNS = schema.PART_COLUMNS
 
 
+def estimate(path: str, cfg: EmbedConfig, dtype: str, batch_rows: int, max_memory: int | None,
+             backend: str = "local") -> tuple[memory.Estimate, int]:
+    """(estimate, batch rows) for embedding `path`, the batch shrunk to fit --max-memory."""
+    rows, row_bytes = sample_lines(path)
+    width = 2 if dtype == "float16" else 4
+    return memory.plan(lambda b: memory.embed_estimate(rows, row_bytes, b, cfg.model, width, backend == "ray"),
+                       batch_rows, max_memory)
+
+
 def stream_embed(path: str, out: str | os.PathLike[str], embed_cfg: EmbedConfig | None = None,
                  io_cfg: IOConfig | None = None, *, dtype: str = "float16", batch_rows: int = DEFAULT_BATCH_ROWS,
                  embedder: Embedder | None = None, backend: str = "local", ray_workers: int = 2,
-                 ray_address: str | None = None) -> dict[str, Any]:
+                 ray_address: str | None = None, max_memory: int | None = None) -> dict[str, Any]:
     """Embed every row of `path` into the (n, d) ``.npy`` `out`; returns rows, dim, dtype and seconds.
 
     With ``backend="ray"`` each batch is embedded as a Ray Data `map_batches` over `ray_workers`
     model-holding workers (a local Ray instance, or the cluster at `ray_address`); the file is the local one.
+    `max_memory` shrinks the batches to fit the estimate, or refuses (ConfigError) when nothing fits.
     """
     cfg = embed_cfg or EmbedConfig()
+    est, fitted = estimate(path, cfg, dtype, batch_rows, max_memory, backend)
+    if fitted != batch_rows:
+        notice(f"batches of {fitted:,} rows (not {batch_rows:,}) to stay under --max-memory")
+        batch_rows = fitted
     if backend == "ray":
         from qdc.scale import ray_backend
 
@@ -51,8 +66,9 @@ def stream_embed(path: str, out: str | os.PathLike[str], embed_cfg: EmbedConfig 
     finally:
         tmp.unlink(missing_ok=True)
     dim = int(np.load(str(out), mmap_mode="r").shape[1])
-    return {"rows": n, "dim": dim, "dtype": dtype, "path": str(out), "backend": backend,
-            "bytes": int(os.path.getsize(out)), "seconds": round(time.perf_counter() - t0, 3)}
+    return {"rows": n, "dim": dim, "dtype": dtype, "path": str(out), "backend": backend, "batch_rows": batch_rows,
+            "bytes": int(os.path.getsize(out)), "seconds": round(time.perf_counter() - t0, 3),
+            "estimate": {"rows": est.rows, "memory_bytes": est.memory, "text": est.describe()}}
 
 
 def _fill(path: str, io_cfg: IOConfig, batch_rows: int, cfg: EmbedConfig, embedder: Embedder | None, tmp: Path,

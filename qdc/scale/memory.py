@@ -137,6 +137,44 @@ def score_estimate(rows: int, row_bytes: float, batch_rows: int, ray: bool = Fal
     return Estimate(rows, per_row, batch, fixed, 0, {"per-row state": per_row * rows, "batch": batch})
 
 
+MODEL_BYTES = {"default": 950 << 20, "static": 250 << 20, "hash": 0}
+"""Resident model (and its libraries) beyond BASE_BYTES: torch + MiniLM measured ~0.95 GB (a 2,000-row
+`scale embed` peaked at 1.25 GiB); the model2vec static model and its tokenizer ~0.25 GB; hashing none."""
+OTHER_MODEL_BYTES = 2 << 30
+"""A user's sentence-transformers model: unknown size, so a base-sized transformer's worth is assumed."""
+
+
+def model_shape(model: str) -> tuple[int, int]:
+    """(resident bytes, embedding dim) expected of an embedding model name (see MODEL_BYTES)."""
+    if model.startswith("hash"):
+        dim = model.partition(":")[2]
+        return 0, int(dim) if dim.isdigit() else 256
+    if model in MODEL_BYTES:
+        return MODEL_BYTES[model], 384 if model == "default" else 256
+    return OTHER_MODEL_BYTES, 1024
+
+
+def embed_estimate(rows: int, row_bytes: float, batch_rows: int, model: str, dtype_bytes: int,
+                   ray: bool = False) -> Estimate:
+    """Streamed embedding into a memory-mapped .npy.
+
+    Per row: the reader's id table (110 B). One batch: the frame (about 4x the JSON bytes with the hidden
+    columns), the texts as Python strings and their cache keys (about 4x the JSON bytes + 200 B), and the
+    batch's vectors as they pass from the model to the file (per-text arrays, the stacked float32 matrix,
+    its normalised copy, the float16 cast): 16 x dim B. Measured with the hashing embedder (384-d, 285-byte
+    rows): 8.6 KB per batch row (peak RSS 0.35 GiB at 20,000-row batches, 1.00 GiB at 100,000), which
+    this formula gives; the fixed part measured ~0.19 GB (BASE_BYTES is 0.29). Fixed: the model
+    (MODEL_BYTES, in the driver unless Ray workers hold it). The .npy itself is mapped and its written
+    pages released, so it costs disk (rows x dim x dtype bytes, written beside the target and renamed),
+    not memory.
+    """
+    model_bytes, dim = model_shape(model)
+    batch = int(batch_rows * (8 * row_bytes + 200 + 16 * dim))
+    fixed = BASE_BYTES + (RAY_DRIVER_BYTES if ray else model_bytes)
+    return Estimate(rows, ID_TABLE_BYTES, batch, fixed, rows * dim * dtype_bytes,
+                    {"per-row state": ID_TABLE_BYTES * rows, "batch": batch, "model": 0 if ray else model_bytes})
+
+
 def plan(make: Callable[[int], Estimate], batch_rows: int, limit: int | None) -> tuple[Estimate, int]:
     """The estimate for `batch_rows`, or for a smaller batch that fits `limit` (halving, down to 1,000).
 
@@ -154,4 +192,4 @@ def plan(make: Callable[[int], Estimate], batch_rows: int, limit: int | None) ->
             return smaller, rows
     raise ConfigError(f"--max-memory {human(limit)} is too small: this run {est.describe()}; even with "
                       f"--batch-rows {MIN_BATCH_ROWS} it needs {human(make(MIN_BATCH_ROWS).memory)}. "
-                      "Raise --max-memory (the per-row state cannot be batched away)")
+                      "Raise --max-memory (the per-row state and the fixed part cannot be batched away)")

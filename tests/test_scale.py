@@ -82,7 +82,8 @@ def test_streaming_single_method_matches(tmp_path: Path, methods: str) -> None:
 
 def test_streaming_dedup_refuses_what_it_does_not_stream(tmp_path: Path) -> None:
     src = write_jsonl(tmp_path / "in.jsonl", _rows(20))
-    for cfg in (DedupConfig(methods="exact,semantic"), DedupConfig(methods="minhash,exact"),
+    for cfg in (DedupConfig(methods="semantic,exact"), DedupConfig(methods="exact,semantic"),
+                DedupConfig(methods="minhash,exact"),
                 DedupConfig(verify=False)):
         with pytest.raises(ConfigError):
             stream_dedup(str(src), cfg, output=str(tmp_path / "o.jsonl"))
@@ -371,3 +372,109 @@ def test_score_estimate_shrinks_the_batch_then_refuses() -> None:
     assert memory.score_estimate(1000, 400.0, 1000, ray=True).memory > memory.score_estimate(1000, 400.0, 1000).memory
     with pytest.raises(ConfigError, match="--max-memory"):
         memory.plan(make, 100_000, 1 << 30)  # 10M ids + the interpreter do not fit 1 GB
+
+
+def _semantic_runs(tmp_path: Path, runner: Any, method: str, extra: list[str], rows: int = 300
+                   ) -> tuple[Path, Path]:
+    """`qdc dedup` (hashing embedder) and `qdc scale dedup --embeddings` (the same vectors in a float32 .npy)."""
+    src = write_jsonl(tmp_path / "in.jsonl", _rows(rows, seed=5))
+    npy = tmp_path / "e.npy"
+    emb = runner.invoke(app, ["scale", "embed", str(src), "-o", str(npy), "--model", "hash:64", "--dtype", "float32",
+                              "--no-cache"])
+    assert emb.exit_code == 0, emb.stderr
+    mem = runner.invoke(app, ["dedup", str(src), "-o", str(tmp_path / "m.jsonl"), "--removed",
+                              str(tmp_path / "m_removed.jsonl"), "--method", method, "--model", "hash:64",
+                              "--no-cache", *extra])
+    assert mem.exit_code == 0, mem.stderr
+    res = runner.invoke(app, ["scale", "dedup", str(src), "-o", str(tmp_path / "s.jsonl"), "--removed",
+                              str(tmp_path / "s_removed.jsonl"), "--method", method, "--embeddings", str(npy),
+                              "--batch-rows", "40", *extra])
+    assert res.exit_code == 0, res.stderr
+    assert "expects about" in res.stderr and "largest cluster block" in res.stderr
+    return src, npy
+
+
+@pytest.mark.parametrize(("method", "extra"), [
+    ("semantic", ["--eps", "0.2"]),
+    ("exact,minhash,semantic", ["--eps", "0.3", "--keep", "longest"]),
+    ("exact,semantic", ["--eps", "0.25", "--semantic-mode", "greedy", "--semantic-order", "easy"]),
+])
+def test_streamed_semantic_dedup_is_qdc_dedup_byte_for_byte(tmp_path: Path, runner: Any, method: str,
+                                                            extra: list[str]) -> None:
+    _semantic_runs(tmp_path, runner, method, extra)
+    assert (tmp_path / "s.jsonl").read_bytes() == (tmp_path / "m.jsonl").read_bytes()
+    ledger = (tmp_path / "s_removed.jsonl").read_bytes()
+    assert ledger == (tmp_path / "m_removed.jsonl").read_bytes()
+    removed = [orjson.loads(line) for line in ledger.splitlines()]
+    assert sum(r["qdc_dup_method"] == "semantic" for r in removed) > 5
+    kept = {orjson.loads(line)["id"] for line in (tmp_path / "s.jsonl").read_bytes().splitlines()}
+    assert all(r["qdc_dup_of"] in kept for r in removed)
+
+
+def test_streamed_semantic_with_clusters_finds_planted_copies(tmp_path: Path) -> None:
+    n, dim = 2_000, 32
+    rng = np.random.default_rng(3)
+    v = rng.normal(size=(n, dim)).astype(np.float32)
+    copies = rng.choice(np.arange(1, n), size=100, replace=False)
+    for c in copies.tolist():  # a near copy of an earlier row
+        v[c] = v[rng.integers(0, c)] + 0.01 * rng.normal(size=dim)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    x = create(tmp_path / "e.npy", n, dim, "float32")
+    x[:] = v
+    x.flush()
+    src = write_jsonl(tmp_path / "in.jsonl", [{"id": f"r{i}", "text": f"row {i}"} for i in range(n)])
+    cfg = DedupConfig(methods="semantic", clusters=8)
+    opts = StreamOptions(batch_rows=500, embeddings=str(tmp_path / "e.npy"))
+    stats = stream_dedup(str(src), cfg, opts=opts, output=str(tmp_path / "o.jsonl"))
+    sem = stats["methods"]["semantic"]
+    assert sem["clusters"] == 8 and sem["trained_on"] == 512
+    assert 95 <= stats["rows_removed"] <= 100  # a copy can land in another cluster than its source
+    again = stream_dedup(str(src), cfg, opts=opts, output=str(tmp_path / "o2.jsonl"))
+    assert again["rows_removed"] == stats["rows_removed"]
+    assert (tmp_path / "o.jsonl").read_bytes() == (tmp_path / "o2.jsonl").read_bytes()
+
+
+def test_streamed_semantic_refusals(tmp_path: Path, runner: Any) -> None:
+    src = write_jsonl(tmp_path / "in.jsonl", _rows(50))
+    x = create(tmp_path / "e.npy", 49, 8, "float16")  # one row short
+    x[:] = 0.5
+    x.flush()
+    short = runner.invoke(app, ["scale", "dedup", str(src), "-o", str(tmp_path / "o.jsonl"), "--method", "semantic",
+                                "--embeddings", str(tmp_path / "e.npy")])
+    assert short.exit_code == 1
+    assert "49 embedding rows for 50 input rows" in short.stderr
+    assert not (tmp_path / "o.jsonl").exists()
+    for method, emb in (("semantic", []), ("semantic,exact", ["--embeddings", str(tmp_path / "e.npy")]),
+                        ("exact", ["--embeddings", str(tmp_path / "e.npy")])):
+        res = runner.invoke(app, ["scale", "dedup", str(src), "-o", str(tmp_path / "o.jsonl"), "--method", method,
+                                  *emb])
+        assert res.exit_code == 2, (method, res.stderr)
+    assert "--embeddings" in runner.invoke(app, ["scale", "dedup", str(src), "--method", "semantic"]).stderr
+
+
+def test_streamed_semantic_memory_estimate_and_max_memory(tmp_path: Path, runner: Any) -> None:
+    one = memory.dedup_estimate(1_000_000, 300.0, 100_000, semantic=(384, 1, 64))
+    many = memory.dedup_estimate(1_000_000, 300.0, 100_000, semantic=(384, 1_000, 64))
+    plain = memory.dedup_estimate(1_000_000, 300.0, 100_000)
+    # One global cluster gathers every row (2 x 1M x 384 x 4 B); 1,000 clusters gather ~4,000 rows at a time.
+    assert one.parts["largest cluster block"] > 2 * 1_000_000 * 384 * 4
+    assert many.parts["largest cluster block"] < 100 << 20
+    assert many.parts["k-means sample"] == 64_000 * 384 * 4
+    assert many.memory - plain.memory == many.parts["largest cluster block"] + many.parts["k-means sample"] + \
+        many.parts["assignment block"] + memory.SEMANTIC_ROW_BYTES * 1_000_000
+    src = write_jsonl(tmp_path / "in.jsonl", _rows(100))
+    x = create(tmp_path / "e.npy", 100, 8, "float16")
+    x[:] = 0.5
+    x.flush()
+    args = ["scale", "dedup", str(src), "-o", str(tmp_path / "o.jsonl"), "--method", "semantic", "--embeddings",
+            str(tmp_path / "e.npy")]
+    small = runner.invoke(app, [*args, "--max-memory", "100M"])
+    assert small.exit_code == 2
+    assert "too small" in small.stderr
+    assert not (tmp_path / "o.jsonl").exists()
+    ok = runner.invoke(app, [*args, "--max-memory", "2G", "--json"])
+    assert ok.exit_code == 0, ok.stderr
+    stats = orjson.loads(ok.stdout)
+    assert stats["rows_removed"] == 99  # every vector equal: all but the first go (order hard, ties by input)
+    assert stats["estimate"]["memory_bytes"] < 2 << 30
+    assert "largest cluster block" in stats["estimate"]["text"] and "largest cluster block" in ok.stderr

@@ -41,6 +41,7 @@ scale_app = typer.Typer(
 app.add_typer(scale_app, name="scale")
 
 _RUN = "Streaming"
+_SEM = "Semantic"
 BatchRowsOpt = Annotated[int, typer.Option("--batch-rows", help="Rows read and processed at a time.",
                                            rich_help_panel=_RUN)]
 MaxMemoryOpt = Annotated[str | None, typer.Option(
@@ -101,8 +102,9 @@ def _finish_bad_rows(report: Any, bad_rows_file: str | None, output: str) -> Non
 def scale_dedup_cmd(
     input: InputArg,
     output: OutputOpt = "-",
-    method: Annotated[str, typer.Option("--method", "-m", help="exact, minhash, or exact,minhash.")
-                      ] = "exact,minhash",
+    method: Annotated[str, typer.Option(
+        "--method", "-m", help="exact, minhash, semantic, in that order (any may be left out), e.g. "
+        "exact,minhash,semantic.")] = "exact,minhash",
     keep: Annotated[str, typer.Option("--keep", help="first, longest or best:COLUMN.")] = "first",
     field: Annotated[str, typer.Option("--field", help="text, prompt or response.")] = "text",
     normalize: Annotated[str, typer.Option("--normalize", help="Exact-match normalisation steps.")
@@ -110,6 +112,20 @@ def scale_dedup_cmd(
     threshold: Annotated[float, typer.Option("--threshold", help="MinHash Jaccard threshold.")] = 0.8,
     num_perm: Annotated[int, typer.Option("--num-perm", help="MinHash permutations.")] = 128,
     ngram: Annotated[int, typer.Option("--ngram", help="Words per shingle.")] = 3,
+    embeddings: Annotated[str | None, typer.Option(
+        "--embeddings", "-e", help="Semantic: (n, d) float16/float32 .npy, row i embeds input row i (memory-mapped; "
+        "`qdc scale embed` writes it).", rich_help_panel=_SEM)] = None,
+    eps: Annotated[float, typer.Option(
+        "--eps", help="Semantic: cosine above 1 - eps is a duplicate.", rich_help_panel=_SEM)] = 0.05,
+    semantic_mode: Annotated[str, typer.Option(
+        "--semantic-mode", help="faithful (compare with every earlier row) or greedy (only with rows still kept).",
+        rich_help_panel=_SEM)] = "faithful",
+    semantic_order: Annotated[str, typer.Option(
+        "--semantic-order", help="Order within a cluster: auto, hard, easy or keep.", rich_help_panel=_SEM)
+    ] = "auto",
+    clusters: Annotated[int | None, typer.Option(
+        "--clusters", help="Semantic k-means clusters [default: 1 (exhaustive) up to 10,000 rows, else sqrt(n)]; "
+        "trained on a seeded sample, rows assigned in blocks.", rich_help_panel=_SEM)] = None,
     removed: Annotated[str | None, typer.Option("--removed", help="Ledger of removed rows (as qdc dedup).")
                        ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Count duplicates; write nothing.")] = False,
@@ -131,11 +147,12 @@ def scale_dedup_cmd(
     bad_rows_file: BadRowsFileOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    """Exact + MinHash dedup of a file larger than memory: the same kept rows and ledger as `qdc dedup`.
+    """Exact + MinHash (+ semantic) dedup of a file larger than memory, with the ledger of `qdc dedup`.
 
     Reads the input twice in batches; shingles and LSH band keys go to temporary files (partitioned by key,
-    grouped one partition at a time). Prints the memory and disk it expects first; `--max-memory` shrinks
-    the batches to fit or refuses (exit 2).
+    grouped one partition at a time). Semantic (SemDeDup, last) reads a memory-mapped `--embeddings` .npy:
+    k-means on a seeded sample, rows assigned in blocks, one cluster gathered at a time. Prints the memory
+    and disk it expects first; `--max-memory` shrinks the batches to fit or refuses (exit 2).
 
     **Example:** `qdc scale dedup big.jsonl -o unique.jsonl --removed dups.jsonl --max-memory 8G`
     """
@@ -154,11 +171,14 @@ def scale_dedup_cmd(
             check_output_path(removed)
     cfg: DedupConfig = validate_config(DedupConfig, {
         "methods": method, "keep": keep, "field": field, "normalize": normalize, "threshold": threshold,
-        "num_perm": num_perm, "ngram": ngram, "seed": seed}, "options")
+        "num_perm": num_perm, "ngram": ngram, "eps": eps, "semantic_mode": semantic_mode,
+        "semantic_order": semantic_order, "clusters": clusters, "seed": seed}, "options")
+    if embeddings is not None and "semantic" not in cfg.methods:
+        raise ConfigError("--embeddings is for the semantic method; add semantic to --method")
     _backend(backend)
     opts = StreamOptions(batch_rows=batch_rows, partitions=partitions, work_dir=work_dir,
                          max_memory=_limit(max_memory), backend=backend,  # type: ignore[arg-type]
-                         ray_address=ray_address, ray_cpus=ray_cpus)
+                         ray_address=ray_address, ray_cpus=ray_cpus, embeddings=embeddings)
     est, _, _ = estimate(input, cfg, opts)
     if not State.quiet:
         console.print(f"qdc scale dedup {est.describe()}", markup=False)

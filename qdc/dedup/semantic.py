@@ -134,6 +134,27 @@ class SemanticMatches:
     clusters: int
 
 
+def global_distances(x: np.ndarray) -> np.ndarray:
+    """Cosine distance of every row of `x` to the normalised mean (the single global cluster's centroid)."""
+    centroid = x.mean(axis=0)
+    centroid /= max(float(np.linalg.norm(centroid)), 1e-12)
+    dist: np.ndarray = (1.0 - x @ centroid).astype(np.float32)
+    return dist
+
+
+def dedup_members(out: SemanticMatches, xm: np.ndarray, members: np.ndarray, dist: np.ndarray, rank: np.ndarray,
+                  is_ref: np.ndarray, params: SemanticParams, against_only: bool = False) -> None:
+    """SemDeDup of one cluster: `xm` = the (m, d) rows of the global indices `members` (increasing), with their
+    distances to the centroid, keep ranks and reference flags; removals are recorded in `out` (global)."""
+    local = order_members(dist, rank, is_ref, params.order)
+    res_c = cluster_dedup(xm, local, params.eps, params.mode, is_ref, against_only)
+    glob = members[res_c.order]
+    hit = res_c.removed
+    out.removed[glob[hit]] = True
+    out.match[glob[hit]] = glob[res_c.match[hit]]
+    out.sim[glob[hit]] = res_c.m[hit]
+
+
 def semantic_matches(x: np.ndarray, rank: np.ndarray, is_ref: np.ndarray, params: SemanticParams,
                      against_only: bool = False) -> SemanticMatches:
     """SemDeDup over all rows of `x` ((n, d) unit float32)."""
@@ -146,10 +167,8 @@ def semantic_matches(x: np.ndarray, rank: np.ndarray, is_ref: np.ndarray, params
     k = params.clusters if params.clusters is not None else default_clusters(n, params.global_max_rows)
     k = max(1, min(k, n))
     if k == 1:
-        centroid = x.mean(axis=0)
-        centroid /= max(float(np.linalg.norm(centroid)), 1e-12)
         labels = np.zeros(n, dtype=np.int64)
-        dist = (1.0 - x @ centroid).astype(np.float32)
+        dist = global_distances(x)
     else:
         from qdc.cluster import kmeans
 
@@ -159,20 +178,16 @@ def semantic_matches(x: np.ndarray, rank: np.ndarray, is_ref: np.ndarray, params
     by_label = np.argsort(labels, kind="stable")
     sizes = np.bincount(labels)
     bounds = np.concatenate([[0], np.cumsum(sizes)])
+    out = SemanticMatches(removed, match, sim, int(sizes.shape[0]))
     done = 0
     for c in range(sizes.shape[0]):
         members = by_label[bounds[c]:bounds[c + 1]]
         if members.shape[0] >= 2:
-            local = order_members(dist[members], rank[members], is_ref[members], params.order)
-            res_c = cluster_dedup(x[members], local, params.eps, params.mode, is_ref[members], against_only)
-            glob = members[res_c.order]
-            hit = res_c.removed
-            removed[glob[hit]] = True
-            match[glob[hit]] = glob[res_c.match[hit]]
-            sim[glob[hit]] = res_c.m[hit]
+            dedup_members(out, x[members], members, dist[members], rank[members], is_ref[members], params,
+                          against_only)
         done += members.shape[0]
         progress("semantic dedup", done, n)
-    return SemanticMatches(removed, match, sim, int(sizes.shape[0]))
+    return out
 
 
 def memory_bytes(n: int, dim: int, clusters: int) -> int:

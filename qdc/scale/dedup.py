@@ -17,8 +17,11 @@ shingle sets (`qdc.dedup.jaccard`, the in-memory verification). Verified pairs a
 (connected components) into groups; each group keeps its best row. Pass 2 reads the input again and writes
 the kept rows and the ledger of removed rows (same columns and bytes as `qdc dedup`).
 
-Not streamed (refused with exit 2): the semantic method, `--against` reference sets, `--no-verify`, and a
-method order other than exact before minhash.
+Semantic dedup (SemDeDup) runs last, on the rows exact and MinHash kept, over a memory-mapped embedding file
+(`StreamOptions.embeddings`, one row per input row): `qdc.scale.semantic`.
+
+Not streamed (refused with exit 2): `--against` reference sets, `--no-verify`, and a method order other
+than exact, minhash, semantic (any of them may be left out).
 """
 
 from __future__ import annotations
@@ -71,6 +74,8 @@ class StreamOptions:
     """ray: MinHash signatures and band grouping run as Ray Data operations (`qdc.scale.ray_backend`)."""
     ray_address: str | None = None
     ray_cpus: int | None = None
+    embeddings: str | None = None
+    """The (n, d) float16/float32 .npy of the semantic method (row i embeds input row i), memory-mapped."""
 
 
 @dataclass
@@ -87,13 +92,20 @@ class _Pass1:
     """With the Ray backend: (rows, texts) of every batch, handed to Ray after the exact step."""
 
 
-def _check(cfg: DedupConfig) -> None:
+ORDER = ("exact", "minhash", "semantic")
+METHOD_CODES = {"exact": 1, "minhash": 2, "semantic": 3}
+
+
+def _check(cfg: DedupConfig, opts: StreamOptions) -> None:
     methods = tuple(cfg.methods)
-    if "semantic" in methods:
-        raise ConfigError("streaming dedup does exact and minhash; run semantic dedup on the (smaller) output "
-                          "with `qdc dedup --method semantic`")
-    if methods not in (("exact",), ("minhash",), ("exact", "minhash")):
-        raise ConfigError("streaming dedup runs exact before minhash; use --method exact,minhash")
+    if list(methods) != [m for m in ORDER if m in methods]:
+        raise ConfigError("streaming dedup runs its methods in the order exact, minhash, semantic (any may be "
+                          "left out); e.g. --method exact,minhash,semantic")
+    if "semantic" in methods and opts.embeddings is None:
+        raise ConfigError("streaming semantic dedup needs --embeddings X.npy (one row per input row; "
+                          "`qdc scale embed INPUT -o X.npy` writes it)")
+    if "minhash" in methods and not cfg.verify:
+        raise ConfigError("streaming dedup always verifies candidates by true Jaccard; drop --no-verify")
     if "minhash" in methods and not cfg.verify:
         raise ConfigError("streaming dedup always verifies candidates by true Jaccard; drop --no-verify")
 
@@ -105,13 +117,23 @@ def default_partitions(rows: int, bands: int) -> int:
 
 def estimate(path: str, cfg: DedupConfig, opts: StreamOptions) -> tuple[memory.Estimate, int, int]:
     """(estimate, batch rows, partitions) for a run on `path`, the batch shrunk to fit --max-memory."""
+    _check(cfg, opts)
     rows, row_bytes = sample_lines(path)
     bands = cfg.minhash_params().band_rows()[0] if "minhash" in cfg.methods else 0
     parts = opts.partitions or default_partitions(rows, max(bands, 1))
+    sem: tuple[int, int, int] | None = None
+    if "semantic" in cfg.methods:
+        from qdc.scale.semantic import clusters_for
+        from qdc.scale.store import open_store
+
+        x = open_store(opts.embeddings or "")
+        params = cfg.semantic_params()
+        rows = rows or x.shape[0]
+        sem = (x.shape[1], clusters_for(max(rows, 1), params), params.points_per_centroid)
 
     def make(batch: int) -> memory.Estimate:
         return memory.dedup_estimate(rows, row_bytes, batch, cfg.num_perm, bands, parts, cfg.keep,
-                                     driver_texts=opts.backend == "ray")
+                                     driver_texts=opts.backend == "ray", semantic=sem)
 
     est, batch_rows = memory.plan(make, opts.batch_rows, opts.max_memory)
     return est, batch_rows, parts
@@ -332,7 +354,7 @@ def _id_reader(work: Path, id_lens: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 def _write(path: str, io_cfg: IOConfig, batch_rows: int, cfg: DedupConfig, output: str | None,
            removed_path: str | None, method: np.ndarray, final: np.ndarray, sim: np.ndarray, work: Path,
            id_lens: np.ndarray) -> None:
-    names = {1: "exact", 2: "minhash"}
+    names = {code: name for name, code in METHOD_CODES.items()}
     id_data, id_off = _id_reader(work, id_lens)
     start = 0
     n = method.shape[0]
@@ -370,7 +392,6 @@ def stream_dedup(path: str, cfg: DedupConfig | None = None, io_cfg: IOConfig | N
     cfg = cfg or DedupConfig()
     io_cfg = io_cfg or IOConfig()
     opts = opts or StreamOptions()
-    _check(cfg)
     est, batch_rows, parts_n = estimate(path, cfg, opts)
     if batch_rows != opts.batch_rows:
         notice(f"batches of {batch_rows:,} rows (not {opts.batch_rows:,}) to stay under --max-memory "
@@ -407,6 +428,17 @@ def stream_dedup(path: str, cfg: DedupConfig | None = None, io_cfg: IOConfig | N
             per_method["minhash"] = {"threshold": cfg.threshold, "num_perm": cfg.num_perm, "ngram": cfg.ngram,
                                      "bands": b, "rows": r, **info, "removed": int(members.shape[0])}
         t3 = time.perf_counter()
+        if "semantic" in cfg.methods:
+            from qdc.scale.semantic import stream_semantic
+            from qdc.scale.store import open_store
+
+            x = open_store(opts.embeddings or "", rows=n)
+            members, keepers, sims, info = stream_semantic(x, np.flatnonzero(method == 0), prio,
+                                                           cfg.semantic_params())
+            del x
+            method[members], target[members], sim[members] = 3, keepers, sims
+            per_method["semantic"] = {**info, "removed": int(members.shape[0])}
+        t_sem = time.perf_counter()
         final = target.copy()
         moved = method[final] != 0
         while moved.any():  # an exact keeper that minhash removed: follow it to the final survivor
@@ -427,7 +459,8 @@ def stream_dedup(path: str, cfg: DedupConfig | None = None, io_cfg: IOConfig | N
         "partitions": parts_n if opts.backend == "local" else None, "band_records": st.records,
         "work_disk_bytes": disk,
         "seconds": {"read_and_sign": round(t1 - t0, 3), "exact_groups": round(t2 - t1, 3),
-                    "minhash_groups": round(t3 - t2, 3), "write": round(t4 - t3, 3),
+                    "minhash_groups": round(t3 - t2, 3), "semantic": round(t_sem - t3, 3),
+                    "write": round(t4 - t_sem, 3),
                     "total": round(t4 - t0, 3)},
         "estimate": {"rows": est.rows, "memory_bytes": est.memory, "disk_bytes": est.disk,
                      "text": est.describe()},

@@ -75,7 +75,8 @@ class Estimate:
 
 
 def dedup_estimate(rows: int, row_bytes: float, batch_rows: int, num_perm: int = 128, bands: int = 14,
-                   partitions: int = 64, keep: str = "first", driver_texts: bool = False) -> Estimate:
+                   partitions: int = 64, keep: str = "first", driver_texts: bool = False,
+                   semantic: tuple[int, int, int] | None = None) -> Estimate:
     """Streaming exact + MinHash dedup.
 
     Per row: id table 110, exact-key hashes 16 (+16 while sorted), shingle offsets 8, id offsets 8,
@@ -87,6 +88,7 @@ def dedup_estimate(rows: int, row_bytes: float, batch_rows: int, num_perm: int =
     shingles (4 B per word), band records (18 B x bands per row), ids (their bytes + 8 B offsets).
     With the Ray backend (`driver_texts`) the driver also holds every text until Ray has it (about 2x the
     JSON bytes as Python strings) and there are no band-record files.
+    `semantic` = (dim, k, points per centroid) adds the streamed SemDeDup (`semantic_parts`).
     """
     words = max(row_bytes / 6.0, 1.0)
     per_row = ID_TABLE_BYTES + 32 + 8 + 8 + 14 + (0 if keep == "first" else 8) + int(2 * row_bytes * driver_texts)
@@ -96,8 +98,39 @@ def dedup_estimate(rows: int, row_bytes: float, batch_rows: int, num_perm: int =
     grouping = int(part_records * (18 + 40) * 1.5)
     disk = int(rows * (4 * words + (0 if driver_texts else 18 * bands) + 24))
     fixed = BASE_BYTES + DEDUP_EXTRA_BYTES + grouping
-    return Estimate(rows, per_row, batch, fixed, disk,
-                    {"per-row state": per_row * rows, "batch": batch, "partition grouping": grouping})
+    parts = {"per-row state": per_row * rows, "batch": batch, "partition grouping": grouping}
+    if semantic is not None:
+        sem_row, sem_parts = semantic_parts(rows, *semantic)
+        per_row += sem_row
+        parts["per-row state"] = per_row * rows
+        parts.update(sem_parts)
+        fixed += sum(sem_parts.values())
+    return Estimate(rows, per_row, batch, fixed, disk, parts)
+
+
+SEMANTIC_ROW_BYTES = 64
+"""Streamed SemDeDup per row: label 8 + distance 4 for every row, and for the alive rows their index 8, a
+copy of label and distance 12, the sort by label 8, the keep rank 8 and the result (flag, match, cosine) 13."""
+CLUSTER_SKEW = 4
+"""The largest k-means cluster is assumed this many times the mean size (k-means clusters are uneven)."""
+
+
+def semantic_parts(rows: int, dim: int, k: int, points_per_centroid: int = 64) -> tuple[int, dict[str, int]]:
+    """(bytes per row, fixed parts) of streamed SemDeDup over an (n, dim) embedding memmap with k clusters.
+
+    Fixed: the largest cluster's gathered block, twice (the float32 rows and their copy in processing order)
+    plus one similarity block (at most 64 MB); with k > 1 also the k-means sample (k x points_per_centroid
+    rows x dim x 4 B) and one 65,536-row assignment block (65,536 x (k + dim) x 4 B). One cluster (k = 1) is
+    every alive row in one block.
+    """
+    from qdc.dedup.semantic import BLOCK_FLOATS
+
+    largest = rows if k <= 1 else min(rows, CLUSTER_SKEW * -(-rows // k))
+    parts = {"largest cluster block": 2 * largest * dim * 4 + 4 * min(BLOCK_FLOATS, largest * largest)}
+    if k > 1:
+        parts["k-means sample"] = min(rows, k * points_per_centroid) * dim * 4
+        parts["assignment block"] = 65_536 * (k + dim) * 4
+    return SEMANTIC_ROW_BYTES, parts
 
 
 def select_estimate(rows: int, dim: int, k: int, batch_rows: int, points_per_centroid: int = 64) -> Estimate:

@@ -105,21 +105,44 @@ def _scores(path: str, cfg: ScaleSelectConfig, io_cfg: IOConfig, batch_rows: int
     return n, score, expr_text
 
 
-def train_kmeans(x: np.ndarray, k: int, *, seed: int, niter: int, points_per_centroid: int) -> np.ndarray:
-    """Unit (k, d) centroids of spherical k-means trained on a seeded sample of the rows of `x`."""
+def train_kmeans(x: np.ndarray, k: int, *, seed: int, niter: int, points_per_centroid: int,
+                 rows: np.ndarray | None = None) -> np.ndarray:
+    """Unit (k, d) centroids of spherical k-means trained on a seeded sample of the rows of `x`.
+
+    `rows` (sorted indices) restricts the sample to those rows (e.g. the rows earlier dedup steps kept).
+    """
     import faiss
 
     from qdc.cluster import kmeans_plus_plus
 
-    n, d = x.shape
+    n, d = x.shape if rows is None else (rows.shape[0], x.shape[1])
     rng = np.random.default_rng(seed)
     m = min(n, k * points_per_centroid)
     sample = np.sort(rng.choice(n, size=m, replace=False)) if m < n else np.arange(n)
+    if rows is not None:
+        sample = rows[sample]
     xs = gather(x, sample, np.float32)
     km = faiss.Kmeans(d, k, niter=niter, seed=seed, spherical=True, verbose=False,
                       max_points_per_centroid=math.ceil(m / k) + 1, min_points_per_centroid=1)
     km.train(xs, init_centroids=kmeans_plus_plus(xs, k, seed))
     return np.ascontiguousarray(km.centroids, dtype=np.float32)
+
+
+def nearest(x: np.ndarray, centroids: np.ndarray, block_rows: int = BLOCK_ROWS, task: str = "scale select: assign"
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """(centroid id, cosine distance to it as float32) of every row, searched block by block on this machine."""
+    import faiss
+
+    index = faiss.IndexFlatIP(centroids.shape[1])
+    index.add(centroids)
+    labels = np.empty(x.shape[0], dtype=np.int64)
+    dist = np.empty(x.shape[0], dtype=np.float32)
+    for start, block in blocks(x, block_rows):
+        d, a = index.search(block, 1)
+        labels[start:start + block.shape[0]] = a[:, 0]
+        dist[start:start + block.shape[0]] = np.clip(1.0 - d[:, 0], 0.0, 2.0)
+        progress(task, start + block.shape[0], x.shape[0])
+    return labels, dist
 
 
 def assign(x: np.ndarray, centroids: np.ndarray, block_rows: int = BLOCK_ROWS, *, ray_path: str | None = None
@@ -133,15 +156,7 @@ def assign(x: np.ndarray, centroids: np.ndarray, block_rows: int = BLOCK_ROWS, *
 
         labels = ray_backend.assign(ray_path, x.shape[0], centroids)
     else:
-        import faiss
-
-        index = faiss.IndexFlatIP(centroids.shape[1])
-        index.add(centroids)
-        labels = np.empty(x.shape[0], dtype=np.int64)
-        for start, block in blocks(x, block_rows):
-            _, a = index.search(block, 1)
-            labels[start:start + block.shape[0]] = a[:, 0]
-            progress("scale select: assign", start + block.shape[0], x.shape[0])
+        labels, _ = nearest(x, centroids, block_rows)
     _, dense = np.unique(labels, return_inverse=True)
     return dense.astype(np.int64)
 

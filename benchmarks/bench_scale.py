@@ -19,6 +19,10 @@ Ray 1 and 2 workers, added to the stored Ray table), leaving every other stored 
 --embed-rows real instruction rows (GPTeacher from the shared data, the three subsets in turn; the synthetic
 input if that is missing) with the local backend and with Ray 1 and 2 workers, compares each Ray .npy with the
 local one and adds the three rows to the stored Ray table, leaving every other stored figure as it is.
+--only-semantic times `scale dedup --method semantic` on --rows synthetic rows with a float16 384-d embedding
+file in which ~5% of rows are planted near copies (another row's vector + small noise, renormalised), and the
+in-memory `qdc.dedup` semantic path against the streamed one on the first --semantic-memory-rows rows (the
+embeddings handed over as the qdc_embedding column); stored under "semantic", every other figure kept.
 """
 
 from __future__ import annotations
@@ -272,6 +276,37 @@ def child(stage: str, args: argparse.Namespace) -> None:
             a, b = ref.astype(np.float32), got.astype(np.float32)
             cos = (a * b).sum(axis=1) / np.maximum(np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1), 1e-12)
             out["min_row_cosine"] = float(cos.min()) if cos.size else 1.0
+    elif stage == "sem-emb":
+        out.update(semantic_embeddings(work, args.rows, args.dim))
+    elif stage.startswith("sem-stream"):
+        from qdc.dedup import DedupConfig
+        from qdc.scale.dedup import StreamOptions, stream_dedup
+
+        name = "in.jsonl" if stage == "sem-stream" else "sub.jsonl"
+        emb = "sem.npy" if stage == "sem-stream" else "sub.npy"
+        out["stats"] = stream_dedup(str(work / name), DedupConfig(methods="semantic"),
+                                    opts=StreamOptions(batch_rows=args.batch_rows, work_dir=str(work),
+                                                       embeddings=str(work / emb)),
+                                    output=str(work / f"kept-{stage}.jsonl"), removed=str(work / f"rm-{stage}.jsonl"))
+        out["planted_removed"] = _planted_removed(work / f"rm-{stage}.jsonl", work / "planted.npy")
+    elif stage == "sem-memory":
+        import polars as pl
+
+        from qdc import schema
+        from qdc.dedup import DedupConfig, dedup
+        from qdc.io import read_records, write_records
+
+        df = read_records(work / "sub.jsonl")
+        x = np.load(str(work / "sub.npy"))
+        df = df.with_columns(pl.Series(schema.EMBEDDING, x.astype(np.float32)))
+        del x
+        t_read = time.perf_counter() - t0
+        res = dedup(df, DedupConfig(methods="semantic"))
+        write_records(res.kept, work / "kept-sem-memory.jsonl")
+        write_records(res.removed, work / "rm-sem-memory.jsonl")
+        out["stats"] = {"rows_in": df.height, "rows_removed": res.stats["rows_removed"],
+                        "methods": res.stats["methods"], "read_seconds": round(t_read, 2)}
+        out["planted_removed"] = _planted_removed(work / "rm-sem-memory.jsonl", work / "planted.npy")
     elif stage == "select":
         from qdc.scale.select import ScaleSelectConfig, stream_select
 
@@ -283,8 +318,67 @@ def child(stage: str, args: argparse.Namespace) -> None:
     print(json.dumps(out, default=str), flush=True)
 
 
+PLANT_RATE = 0.05
+PLANT_NOISE = 0.1
+"""Noise norm relative to the unit vector: cosine ~ 1 / sqrt(1 + 0.01), about 0.995, above 1 - eps = 0.95."""
+
+
+def semantic_embeddings(work: Path, n: int, dim: int, seed: int = 7) -> dict[str, Any]:
+    """Random unit float16 (n, dim) vectors in work/sem.npy; ~5% of rows are near copies of an earlier row
+    (that row's vector + noise of norm PLANT_NOISE, renormalised). Planted rows go to work/planted.npy."""
+    from qdc.scale.store import create, release
+
+    rng = np.random.default_rng(seed)
+    x = create(work / "sem.npy", n, dim, "float16")
+    step = 262_144
+    planted: list[np.ndarray] = []
+    for s in range(0, n, step):
+        b = min(step, n - s)
+        v = rng.standard_normal((b, dim), dtype=np.float32)
+        v /= np.linalg.norm(v, axis=1, keepdims=True)
+        local = np.flatnonzero(rng.random(b) < PLANT_RATE)
+        local = local[(s + local) > 0]
+        src = (rng.random(local.shape[0]) * (s + local)).astype(np.int64)  # any earlier row
+        noise = rng.standard_normal((local.shape[0], dim), dtype=np.float32)
+        noise *= PLANT_NOISE / np.linalg.norm(noise, axis=1, keepdims=True)
+        old = np.flatnonzero(src < s)
+        if old.shape[0]:
+            order = old[np.argsort(src[old], kind="stable")]
+            w = np.asarray(x[src[order]], dtype=np.float32) + noise[order]
+            v[local[order]] = w / np.linalg.norm(w, axis=1, keepdims=True)
+        for i in np.flatnonzero(src >= s).tolist():  # sources in this block, in order (copies of copies too)
+            w1 = v[src[i] - s] + noise[i]
+            v[local[i]] = w1 / np.linalg.norm(w1)
+        x[s:s + b] = v
+        x.flush()
+        release(x, s, s + b)
+        planted.append(np.stack([s + local, src], axis=1))
+    np.save(work / "planted.npy", np.concatenate(planted))  # (copy, source) pairs
+    return {"rows": n, "dim": dim, "planted": int(sum(p.shape[0] for p in planted)),
+            "bytes": (work / "sem.npy").stat().st_size}
+
+
+def _planted_removed(ledger: Path, planted_path: Path) -> dict[str, int]:
+    """Rows removed, and planted (copy, source) pairs within the file of which one side was removed (SemDeDup's
+    order hard keeps the member farther from the centroid, which may be the copy)."""
+    import polars as pl
+
+    pairs = np.load(planted_path)
+    ids = (pl.read_ndjson(ledger, schema={"id": pl.String})["id"].to_list() if ledger.stat().st_size else [])
+    gone = np.zeros(int(pairs.max()) + 2 if pairs.size else 1, dtype=bool)
+    rows = np.array([int(i[3:]) for i in ids], dtype=np.int64)
+    rows = rows[rows < gone.shape[0]]
+    gone[rows] = True
+    with open(ledger.parent / ledger.name.replace("rm-", "kept-"), "rb") as fh:
+        n = sum(1 for _ in fh) + len(ids)
+    inside = pairs[pairs[:, 0] < n]
+    caught = gone[inside[:, 0]] | gone[inside[:, 1]]
+    return {"removed": len(ids), "planted_caught": int(caught.sum()), "planted": int(inside.shape[0])}
+
+
 def _run(stage: str, args: argparse.Namespace) -> dict[str, Any]:
     cmd = [sys.executable, __file__, "--stage", stage, "--rows", str(args.rows), "--work", args.work,
+           "--semantic-memory-rows", str(args.semantic_memory_rows),
            "--embed-rows", str(args.embed_rows),
            "--dim", str(args.dim), "--batch-rows", str(args.batch_rows), "--rss-limit", str(args.rss_limit)]
     print(f"[{time.strftime('%H:%M:%S')}] {stage} ...", file=sys.stderr, flush=True)
@@ -385,7 +479,7 @@ def _write_ray(run: dict[str, Any]) -> None:
     data = json.loads(path.read_text()) if path.exists() else {"runs": []}
     data["ray"] = run
     md = render(data["runs"]) if data["runs"] else "## Out-of-core dedup and selection (`qdc scale`)\n"
-    write_results("scale", md + render_ray(run), data)
+    write_results("scale", md + _extras(data), data)
     print(render_ray(run))
 
 
@@ -447,6 +541,78 @@ def render_ray(run: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_semantic(sem: dict[str, Any]) -> str:
+    """The streamed semantic dedup section of scale.md."""
+    emb = sem["emb"]
+    lines = ["", "### Streamed semantic dedup (`qdc scale dedup --method semantic --embeddings X.npy`)", "",
+             f"{sem['rows']:,} synthetic rows (the generator above) with a {emb['dim']}-d float16 embedding file "
+             f"({emb['bytes'] / 2**30:.2f} GiB) of random unit vectors in which {emb['planted']:,} rows "
+             f"({100 * emb['planted'] / sem['rows']:.1f}%) are planted near copies: an earlier row's vector plus "
+             f"noise of norm {sem['noise']}, renormalised (cosine about 0.995). SemDeDup at the defaults (eps 0.05, "
+             "faithful, order hard, k = round(sqrt(n))), kept rows and ledger written, batches of "
+             f"{sem['batch_rows']:,} rows. The in-memory `qdc.dedup` semantic path runs on the first "
+             f"{sem['memory_rows']:,} rows (its embeddings handed over as the qdc_embedding column), beside the "
+             "streamed path on the same rows. Single runs, each in its own process; "
+             f"{sem['machine']}; {sem['date']}. Command: `{sem['command']}`.", "",
+             "| rows | run | seconds | rows/s | peak RSS GiB | estimate GiB | removed / planted (pairs caught) | notes |",
+             "|---|---|---|---|---|---|---|---|"]
+    for key, label in (("stream", "scale dedup (streamed)"), ("stream_sub", "scale dedup (streamed)"),
+                       ("memory", "in-memory `qdc.dedup`")):
+        r = sem.get(key)
+        if r is None:
+            continue
+        st = r["stats"]
+        n = st["rows_in"]
+        planted = r["planted_removed"]["planted"]
+        info = st["methods"]["semantic"]
+        est = _gib(st["estimate"]["memory_bytes"]) if "estimate" in st else ""
+        if key == "memory":
+            notes = f"k={info['clusters']}; read + embedding column {st['read_seconds']} s, semantic {info['seconds']} s"
+        else:
+            sec = st["seconds"]
+            trained = (f"trained on {info['trained_on']:,}" if "trained_on" in info else "one global cluster")
+            notes = (f"k={info['clusters']} ({trained}), largest cluster "
+                     f"{info['largest_cluster']:,}; read {sec['read_and_sign']} s, k-means + clusters {sec['semantic']} s, "
+                     f"write {sec['write']} s")
+        pr = r["planted_removed"]
+        lines.append(f"| {n:,} | {label} | {r['seconds']} | {n / r['seconds']:,.0f} | {_gib(r['peak_rss_bytes'])} | "
+                     f"{est} | {pr['removed']:,} / {planted:,} ({pr['planted_caught']:,} caught) | {notes} |")
+    return "\n".join(lines) + "\n"
+
+
+def _extras(data: dict[str, Any]) -> str:
+    """The sections after the main table: the Ray comparison and streamed semantic dedup, when stored."""
+    return (render_ray(data["ray"]) if "ray" in data else "") + \
+        (render_semantic(data["semantic"]) if "semantic" in data else "")
+
+
+def _add_semantic(run: dict[str, Any], args: argparse.Namespace) -> None:
+    """--only-semantic: streamed semantic dedup at --rows and both paths at --semantic-memory-rows, stored
+    under "semantic" in scale.json, every other stored figure kept."""
+    work = Path(args.work)
+    run["emb"] = _run("sem-emb", args)
+    planted = np.load(work / "planted.npy")
+    m = min(args.semantic_memory_rows, args.rows)
+    with open(work / "in.jsonl", "rb") as src, open(work / "sub.jsonl", "wb") as dst:
+        for i, line in enumerate(src):
+            if i >= m:
+                break
+            dst.write(line)
+    np.save(work / "sub.npy", np.load(str(work / "sem.npy"), mmap_mode="r")[:m])
+    sem = {"rows": args.rows, "memory_rows": m, "batch_rows": args.batch_rows, "noise": PLANT_NOISE,
+           "machine": run["machine"], "date": run["date"], "command": run["command"], "emb": run["emb"],
+           "planted_full": int(planted.shape[0]), "planted_sub": int((planted[:, 0] < m).sum())}
+    sem["stream"] = _run("sem-stream", args)
+    sem["stream_sub"] = _run("sem-stream-sub", args)
+    sem["memory"] = _run("sem-memory", args)
+    path = RESULTS / "scale.json"
+    data = json.loads(path.read_text()) if path.exists() else {"runs": []}
+    data["semantic"] = sem
+    md = (render(data["runs"]) if data["runs"] else "## Out-of-core dedup and selection (`qdc scale`)\n") + _extras(data)
+    write_results("scale", md, data)
+    print(md)
+
+
 def _add_score(run: dict[str, Any], args: argparse.Namespace) -> None:
     """--only-score: time scale score and merge it into the stored results, keeping every other figure."""
     path = RESULTS / "scale.json"
@@ -465,8 +631,8 @@ def _add_score(run: dict[str, Any], args: argparse.Namespace) -> None:
         same[0]["score"] = _run("score", args)
         same[0].update(stamp)
     md = render(data["runs"]) if data["runs"] else "## Out-of-core dedup and selection (`qdc scale`)\n"
-    write_results("scale", md + (render_ray(data["ray"]) if "ray" in data else ""), data)
-    print(md + (render_ray(data["ray"]) if "ray" in data else ""))
+    write_results("scale", md + _extras(data), data)
+    print(md + _extras(data))
 
 
 def _add_embed(run: dict[str, Any], args: argparse.Namespace) -> None:
@@ -481,8 +647,8 @@ def _add_embed(run: dict[str, Any], args: argparse.Namespace) -> None:
     stored.update({"embed_command": run["command"], "embed_date": run["date"], "embed_machine": run["machine"],
                    "embed_rows": args.embed_rows, "embed_batch_rows": args.batch_rows, "embed_input": source})
     md = render(data["runs"]) if data["runs"] else "## Out-of-core dedup and selection (`qdc scale`)\n"
-    write_results("scale", md + render_ray(stored), data)
-    print(md + render_ray(stored))
+    write_results("scale", md + _extras(data), data)
+    print(md + _extras(data))
 
 
 def main() -> None:
@@ -505,16 +671,21 @@ def main() -> None:
                     help="with --ray: time only scale embed (default model, cache off) of --embed-rows real rows, "
                     "local and Ray 1 and 2 workers, and add them to the stored Ray table")
     ap.add_argument("--embed-rows", type=int, default=2_000, help="rows embedded by --ray --only-embed")
+    ap.add_argument("--only-semantic", action="store_true",
+                    help="time only streamed semantic dedup (--rows, planted 5%% near-copy embeddings) and the "
+                    "in-memory path at --semantic-memory-rows; stored under \"semantic\", the rest kept")
+    ap.add_argument("--semantic-memory-rows", type=int, default=200_000,
+                    help="rows of the in-memory semantic comparison")
     ap.add_argument("--render-only", action="store_true", help="rewrite scale.md from scale.json")
     ap.add_argument("--stage", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.render_only:
         data = json.loads((RESULTS / "scale.json").read_text())
-        md = render(data["runs"]) + (render_ray(data["ray"]) if "ray" in data else "")
-        write_results("scale", md, data)
+        write_results("scale", render(data["runs"]) + _extras(data), data)
         return
     if args.quick:
         args.rows, args.dim, args.batch_rows = 20_000, 64, 5_000
+        args.semantic_memory_rows = min(args.semantic_memory_rows, 5_000)
     if args.stage:
         child(args.stage, args)
         return
@@ -534,6 +705,9 @@ def main() -> None:
             _add_embed(run, args)
             return
         run["gen"] = _run("gen", args)
+        if args.only_semantic:
+            _add_semantic(run, args)
+            return
         if args.only_score:
             _add_score(run, args)
             return

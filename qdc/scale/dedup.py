@@ -106,8 +106,6 @@ def _check(cfg: DedupConfig, opts: StreamOptions) -> None:
                           "`qdc scale embed INPUT -o X.npy` writes it)")
     if "minhash" in methods and not cfg.verify:
         raise ConfigError("streaming dedup always verifies candidates by true Jaccard; drop --no-verify")
-    if "minhash" in methods and not cfg.verify:
-        raise ConfigError("streaming dedup always verifies candidates by true Jaccard; drop --no-verify")
 
 
 def default_partitions(rows: int, bands: int) -> int:
@@ -413,7 +411,7 @@ def stream_dedup(path: str, cfg: DedupConfig | None = None, io_cfg: IOConfig | N
             keeper = _first_of_groups([np.concatenate(st.h1), np.concatenate(st.h2)], prio, n)
             st.h1, st.h2 = [], []
             rm = np.flatnonzero(keeper != np.arange(n))
-            method[rm], target[rm], sim[rm] = 1, keeper[rm], 1.0
+            method[rm], target[rm], sim[rm] = METHOD_CODES["exact"], keeper[rm], 1.0
             per_method["exact"] = {"removed": int(rm.shape[0])}
         t2 = time.perf_counter()
         if "minhash" in cfg.methods:
@@ -423,7 +421,7 @@ def stream_dedup(path: str, cfg: DedupConfig | None = None, io_cfg: IOConfig | N
                      else _local_candidates(work, parts_n, n, alive))
             members, keepers, sims, info = _minhash(cfg, work, cands, n, counts, prio)
             st.texts = []
-            method[members], target[members], sim[members] = 2, keepers, sims
+            method[members], target[members], sim[members] = METHOD_CODES["minhash"], keepers, sims
             b, r = cfg.minhash_params().band_rows()
             per_method["minhash"] = {"threshold": cfg.threshold, "num_perm": cfg.num_perm, "ngram": cfg.ngram,
                                      "bands": b, "rows": r, **info, "removed": int(members.shape[0])}
@@ -436,7 +434,7 @@ def stream_dedup(path: str, cfg: DedupConfig | None = None, io_cfg: IOConfig | N
             members, keepers, sims, info = stream_semantic(x, np.flatnonzero(method == 0), prio,
                                                            cfg.semantic_params())
             del x
-            method[members], target[members], sim[members] = 3, keepers, sims
+            method[members], target[members], sim[members] = METHOD_CODES["semantic"], keepers, sims
             per_method["semantic"] = {**info, "removed": int(members.shape[0])}
         t_sem = time.perf_counter()
         final = target.copy()

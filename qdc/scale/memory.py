@@ -128,9 +128,15 @@ def semantic_parts(rows: int, dim: int, k: int, points_per_centroid: int = 64) -
     largest = rows if k <= 1 else min(rows, CLUSTER_SKEW * -(-rows // k))
     parts = {"largest cluster block": 2 * largest * dim * 4 + 4 * min(BLOCK_FLOATS, largest * largest)}
     if k > 1:
-        parts["k-means sample"] = min(rows, k * points_per_centroid) * dim * 4
-        parts["assignment block"] = 65_536 * (k + dim) * 4
+        parts.update(kmeans_parts(rows, dim, k, points_per_centroid))
     return SEMANTIC_ROW_BYTES, parts
+
+
+def kmeans_parts(rows: int, dim: int, k: int, points_per_centroid: int = 64) -> dict[str, int]:
+    """k-means on a sample with block assignment (`qdc.scale.select`): the training sample
+    (k x points_per_centroid rows x dim x 4 B) and one 65,536-row assignment block (65,536 x (k + dim) x 4 B)."""
+    return {"k-means sample": min(rows, k * points_per_centroid) * dim * 4,
+            "assignment block": 65_536 * (k + dim) * 4}
 
 
 def select_estimate(rows: int, dim: int, k: int, batch_rows: int, points_per_centroid: int = 64) -> Estimate:
@@ -142,11 +148,9 @@ def select_estimate(rows: int, dim: int, k: int, batch_rows: int, points_per_cen
     (about 1 KB/row assumed). The embedding file is mapped, not loaded, and released block by block.
     """
     per_row = ID_TABLE_BYTES + 8 + 8 + 8 + 40
-    sample = min(rows, k * points_per_centroid) * dim * 4
-    assign = 65_536 * (k + dim) * 4
+    km = kmeans_parts(rows, dim, k, points_per_centroid)
     batch = batch_rows * 1024
-    return Estimate(rows, per_row, batch, BASE_BYTES + sample + assign, 0,
-                    {"per-row state": per_row * rows, "k-means sample": sample, "assignment block": assign})
+    return Estimate(rows, per_row, batch, BASE_BYTES + sum(km.values()), 0, {"per-row state": per_row * rows, **km})
 
 
 def score_estimate(rows: int, row_bytes: float, batch_rows: int, ray: bool = False) -> Estimate:

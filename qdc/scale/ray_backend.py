@@ -119,22 +119,15 @@ def candidate_codes(texts: list[tuple[np.ndarray, list[str]]], params: MinHashPa
 
 def _assign_ranges(batch: dict[str, np.ndarray], path: str, centroids: np.ndarray) -> dict[str, np.ndarray]:
     """Nearest centroid (inner product) of every row in the given [start, stop) ranges of the .npy at `path`."""
-    import faiss
-
-    from qdc.scale.store import open_store, release
+    from qdc.scale.select import nearest
+    from qdc.scale.store import open_store
 
     x = open_store(path)
-    index = faiss.IndexFlatIP(centroids.shape[1])
-    index.add(np.ascontiguousarray(centroids, dtype=np.float32))
     rows: list[np.ndarray] = []
     labels: list[np.ndarray] = []
     for start, stop in zip(batch["start"].tolist(), batch["stop"].tolist(), strict=True):
-        for s in range(start, stop, 65_536):
-            e = min(stop, s + 65_536)
-            _, a = index.search(np.ascontiguousarray(x[s:e], dtype=np.float32), 1)
-            release(x, s, e)
-            rows.append(np.arange(s, e, dtype=np.int64))
-            labels.append(a[:, 0].astype(np.int64))
+        rows.append(np.arange(start, stop, dtype=np.int64))
+        labels.append(nearest(x, centroids, lo=start, hi=stop)[0])
     return {"row": np.concatenate(rows), "label": np.concatenate(labels)}
 
 

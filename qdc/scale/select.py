@@ -128,20 +128,24 @@ def train_kmeans(x: np.ndarray, k: int, *, seed: int, niter: int, points_per_cen
     return np.ascontiguousarray(km.centroids, dtype=np.float32)
 
 
-def nearest(x: np.ndarray, centroids: np.ndarray, block_rows: int = BLOCK_ROWS, task: str = "scale select: assign"
-            ) -> tuple[np.ndarray, np.ndarray]:
-    """(centroid id, cosine distance to it as float32) of every row, searched block by block on this machine."""
+def nearest(x: np.ndarray, centroids: np.ndarray, block_rows: int = BLOCK_ROWS, task: str = "scale select: assign",
+            lo: int = 0, hi: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(centroid id, cosine distance to it as float32) of rows [lo, hi) (default: all), searched block by block.
+
+    Used on this machine and, per row range, by the Ray workers (`qdc.scale.ray_backend`).
+    """
     import faiss
 
+    hi = x.shape[0] if hi is None else min(hi, x.shape[0])
     index = faiss.IndexFlatIP(centroids.shape[1])
-    index.add(centroids)
-    labels = np.empty(x.shape[0], dtype=np.int64)
-    dist = np.empty(x.shape[0], dtype=np.float32)
-    for start, block in blocks(x, block_rows):
+    index.add(np.ascontiguousarray(centroids, dtype=np.float32))
+    labels = np.empty(max(hi - lo, 0), dtype=np.int64)
+    dist = np.empty(max(hi - lo, 0), dtype=np.float32)
+    for start, block in blocks(x, block_rows, lo, hi):
         d, a = index.search(block, 1)
-        labels[start:start + block.shape[0]] = a[:, 0]
-        dist[start:start + block.shape[0]] = np.clip(1.0 - d[:, 0], 0.0, 2.0)
-        progress(task, start + block.shape[0], x.shape[0])
+        labels[start - lo:start - lo + block.shape[0]] = a[:, 0]
+        dist[start - lo:start - lo + block.shape[0]] = np.clip(1.0 - d[:, 0], 0.0, 2.0)
+        progress(task, start - lo + block.shape[0], hi - lo)
     return labels, dist
 
 

@@ -100,10 +100,12 @@ def ragged_gather(values: np.ndarray, offsets: np.ndarray, rows: np.ndarray) -> 
     return out, new_off
 
 
-def blocks(x: np.ndarray, block_rows: int = 65_536) -> Iterator[tuple[int, np.ndarray]]:
-    """(start, float32 copy of rows [start, start + block_rows)) over the whole matrix, releasing as it goes."""
-    n = x.shape[0]
-    for start in range(0, n, block_rows):
+def blocks(x: np.ndarray, block_rows: int = 65_536, lo: int = 0, hi: int | None = None
+           ) -> Iterator[tuple[int, np.ndarray]]:
+    """(start, float32 copy of rows [start, start + block_rows)) over rows [lo, hi) (default: all), releasing
+    as it goes."""
+    n = x.shape[0] if hi is None else min(hi, x.shape[0])
+    for start in range(lo, n, block_rows):
         stop = min(n, start + block_rows)
         yield start, np.ascontiguousarray(x[start:stop], dtype=np.float32)
         release(x, start, stop)

@@ -215,6 +215,26 @@ def test_group_quotas(df: pl.DataFrame, quota: str, expected: dict[str, int] | N
     assert sum(g["quota"] for g in per) == 20
 
 
+def test_groups_are_clustered_on_their_own_rows(df: pl.DataFrame) -> None:
+    # K per group is sized for the group's share (clamp(share/10, 2, rows)); clusters drawn for the whole
+    # pool would cut the 5-row group into fragments of clusters sized for the whole budget.
+    res = select(df, cfg(budget=80, strategy="kmq", group_field="task", quota="proportional"))
+    per = {g["group"]: g for g in res.manifest["groups"]["per_group"]}
+    for g in per.values():
+        assert g["k"] == max(2, min(g["eligible"], g["quota"] // 10))
+        assert g["log"]["rounds"][0]["k"] == g["k"]
+        assert sum(g["log"]["rounds"][0]["cluster_sizes"]) == g["eligible"]
+    assert res.manifest["clusters"]["k"] == sum(g["k"] for g in per.values())
+
+
+def test_reused_cluster_column_is_restricted_to_each_group(df: pl.DataFrame) -> None:
+    d2 = df.with_columns((pl.col("qdc_quality") * 6).floor().cast(pl.Int64).alias(schema.CLUSTER))
+    res = select(d2, cfg(budget=20, strategy="kmq", group_field="task", quota="equal"))
+    for g in res.manifest["groups"]["per_group"]:
+        rows = d2.filter((pl.col("task") == g["group"]) & ~pl.col("id").str.starts_with("dup"))
+        assert g["k"] == rows[schema.CLUSTER].n_unique()
+
+
 def test_min_quality_floor(df: pl.DataFrame) -> None:
     res = select(df, cfg(budget=200, strategy="random", min_quality=0.5))
     assert res.selected["qdc_quality"].min() >= 0.5

@@ -241,20 +241,21 @@ def select(
     est_rows = budget_rows if budget_rows is not None else int(
         min(live.size, (cfg.budget_tokens or 0) // max(float(cost.mean()) if cost.size else 1.0, 1.0)))
     reuse = schema.CLUSTER in frame.columns and cfg.k is None and frame[schema.CLUSTER].null_count() == 0
-    k = cfg.k if cfg.k is not None else _clusters.default_k(max(est_rows, 1), max(live.size, 1))
-    cluster_info: dict[str, Any] = {"source": "qdc_cluster column" if reuse else "k-means", "k": k}
+    cluster_info: dict[str, Any] = {"source": "qdc_cluster column" if reuse else "k-means"}
 
     def embed_fn() -> np.ndarray:
         return ensure_embeddings(frame, embed_cfg, embedder)[1]
 
-    def cluster_fn(x: np.ndarray) -> np.ndarray:
+    def cluster_fn(p: Pool) -> np.ndarray:
         if reuse:
-            _, dense = np.unique(frame[schema.CLUSTER].to_numpy(), return_inverse=True)
+            _, dense = np.unique(p.frame[schema.CLUSTER].to_numpy(), return_inverse=True)
             return np.asarray(dense, dtype=np.int64)
-        return _clusters.compute_labels(x, k, cfg.seed, cfg.niter)
+        k = cfg.k if cfg.k is not None else _clusters.default_k(max(p.cluster_budget, 1), max(p.n, 1))
+        return _clusters.compute_labels(p.embeddings(), min(k, max(p.n, 1)), cfg.seed, cfg.niter)
 
     score = None if score_all is None else score_all[live]
-    pool = Pool(frame=frame, score=score, cost=cost, embed_fn=embed_fn, cluster_fn=cluster_fn)
+    pool = Pool(frame=frame, score=score, cost=cost, embed_fn=embed_fn, cluster_fn=cluster_fn,
+                cluster_budget=est_rows)
     feedback = None
     if uses_feedback and live.size:
         feedback, frame = _feedback_source(cfg, frame, score, scorer)
@@ -277,8 +278,10 @@ def select(
                           pl.Series(schema.SELECT_REASON, reason_col, dtype=pl.Utf8))
     selected = out.filter(pl.Series(selected_mask))
     unselected = out.filter(~pl.Series(selected_mask)).drop(schema.SELECT_ROUND)
-    if pool._labels is not None and pool._labels.size:
-        cluster_info["k"] = int(pool._labels.max()) + 1
+    ks = [pool.cluster_count()] + [g.get("k") for g in run_log.get("groups", {}).get("per_group", [])]
+    clustered = [k for k in ks if k is not None]
+    if clustered:
+        cluster_info["k"] = clustered[0] if len(clustered) == 1 else sum(clustered)
     tokens = int(cost[picks.order].sum()) if picks.order.size else 0
     manifest: dict[str, Any] = {
         "stage": "select",
@@ -293,7 +296,7 @@ def select(
         "budget": {"rows": budget_rows, "tokens": cfg.budget_tokens},
         "selected": int(sel_pos.size),
         "selected_tokens": tokens,
-        "clusters": cluster_info if pool._labels is not None else None,
+        "clusters": cluster_info if clustered else None,
         "scorer_calls": feedback.calls if feedback is not None else 0,
         "feedback": None if feedback is None else feedback.label,
         "mean_score_selected": None if score is None or not picks.order.size

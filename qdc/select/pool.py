@@ -1,7 +1,9 @@
 """The candidate pool every strategy draws from: eligible rows, their score, embeddings and clusters.
 
-Embeddings and clusters are computed on first use, once for the whole pool, and shared by the per-group
-sub-pools (a sub-pool is a view: `positions` into the parent). Strategies see pool positions 0..n-1.
+Embeddings are computed on first use, once for the whole pool, and shared by the per-group sub-pools (a
+sub-pool is a view: `positions` into the parent). Clusters are computed per pool, on first use, sized for
+the budget that pool was given: a group is clustered on its own rows, so a small group is not cut into
+fragments of clusters drawn for the whole pool. Strategies see pool positions 0..n-1.
 """
 
 from __future__ import annotations
@@ -89,7 +91,10 @@ class Pool:
     score: np.ndarray | None
     cost: np.ndarray
     embed_fn: Callable[[], np.ndarray]
-    cluster_fn: Callable[[np.ndarray], np.ndarray]
+    cluster_fn: Callable[[Pool], np.ndarray]
+    """Dense cluster ids 0..K-1 for a pool (its rows, its `cluster_budget`)."""
+    cluster_budget: int = 0
+    """Rows this pool's clustering is sized for (the default K is about a tenth of it)."""
     positions: np.ndarray | None = None  # sub-pool: rows of the parent pool
     parent: Pool | None = None
     _x: np.ndarray | None = None
@@ -109,15 +114,14 @@ class Pool:
         return self._x
 
     def labels(self) -> np.ndarray:
-        """Dense cluster ids 0..K-1 over this pool (renumbered when a sub-pool misses some clusters)."""
-        if self.parent is not None:
-            assert self.positions is not None
-            raw = self.parent.labels()[self.positions]
-            _, dense = np.unique(raw, return_inverse=True)
-            return dense.astype(np.int64)
+        """Dense cluster ids 0..K-1 over this pool's rows (computed once, on first use)."""
         if self._labels is None:
-            self._labels = self.cluster_fn(self.embeddings())
+            self._labels = self.cluster_fn(self)
         return self._labels
+
+    def cluster_count(self) -> int | None:
+        """K of this pool's clustering, or None when no strategy asked for clusters."""
+        return None if self._labels is None else int(self._labels.max()) + 1 if self._labels.size else 0
 
     def require_score(self, strategy: str) -> np.ndarray:
         if self.score is None:
@@ -131,12 +135,13 @@ class Pool:
         assert self.positions is not None
         return np.asarray(self.parent.root_positions()[self.positions], dtype=np.int64)
 
-    def subset(self, positions: np.ndarray) -> Pool:
+    def subset(self, positions: np.ndarray, cluster_budget: int) -> Pool:
+        """A sub-pool of these rows, clustered on its own for `cluster_budget` rows."""
         positions = np.asarray(positions, dtype=np.int64)
         return Pool(
             frame=self.frame[positions], score=None if self.score is None else self.score[positions],
             cost=self.cost[positions], embed_fn=self.embed_fn, cluster_fn=self.cluster_fn,
-            positions=positions, parent=self,
+            cluster_budget=cluster_budget, positions=positions, parent=self,
         )
 
 

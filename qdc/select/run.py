@@ -2,8 +2,11 @@
 
 Groups: the budget is split over the groups of `group_field` with `allocate` (equal, proportional to the
 eligible rows, or min:N first and the rest proportional), then the strategy runs inside each group with
-its share (clusters come from the whole pool). Each group gets its own seeded generator
-``default_rng([seed, group_index])``; without groups it is ``default_rng(seed)``.
+its share. Each group is clustered on its own rows, with K sized for its share (or the `qdc_cluster`
+column restricted to the group): clusters drawn for the whole pool would cut a small group into fragments,
+and equal shares over fragments let odd rows (junk that happens to carry the group's value) in. Each group
+gets its own seeded generator ``default_rng([seed, group_index])``; without groups it is
+``default_rng(seed)``.
 
 Token budgets: strategies that call no external scorer are rerun with a binary search for the largest row
 count whose picks fit the token budget (deterministic: every trial uses the same seed). Strategies with
@@ -139,11 +142,13 @@ def run_groups(pool: Pool, cfg: Any, feedback: FeedbackSource | None,
     groups: list[dict[str, Any]] = []
     for g, name in enumerate(names):
         members = np.flatnonzero(gid == g)
-        sub = pool.subset(members)
+        share = int(shares[g])
+        rows_share = share if budget_rows is not None else \
+            int(share // max(float(pool.cost[members].mean()) if members.size else 1.0, 1.0))
+        sub = pool.subset(members, rows_share)
         gcfg = cfg
         if scorer_shares is not None:
             gcfg = cfg.model_copy(update={"max_scored": max(1, int(scorer_shares[g]))})
-        share = int(shares[g])
         if share == 0:
             picks = Picks.empty()
         elif budget_rows is not None:
@@ -154,7 +159,7 @@ def run_groups(pool: Pool, cfg: Any, feedback: FeedbackSource | None,
         rounds.append(picks.rounds)
         reasons.extend(f"{r} group={name}" for r in picks.reasons)
         groups.append({"group": name, "eligible": int(sizes[g]), "quota": share,
-                       "selected": int(picks.order.size), "log": picks.log})
+                       "selected": int(picks.order.size), "k": sub.cluster_count(), "log": picks.log})
     merged = Picks(np.concatenate(orders).astype(np.int64), np.concatenate(rounds).astype(np.int64), reasons)
     return merged, {"groups": {"field": cfg.group_field, "quota": cfg.quota,
                                "unit": "rows" if budget_rows is not None else "tokens", "per_group": groups}}

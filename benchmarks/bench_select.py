@@ -4,9 +4,10 @@
    planted junk (empty, truncated, refusal, repetitive, echo, token soup — made here from real rows) and
    duplicates (exact copies and case/whitespace variants). At one budget, every strategy and apricot's
    facility location: junk rate, duplicate pairs, task coverage and entropy, Vendi, mean quality.
-2. Downstream proxy: SST-2 train with planted junk (random labels) and a 4:1 class imbalance; select B rows,
-   train a logistic regression on their MiniLM embeddings, test on SST-2 test; mean and sd over seeds, and
-   the per-seed (paired) difference against random.
+2. Downstream proxy on binary labelled sets (SST-2, SMS Spam; `--proxy NAME=PATH` for others): the rarer
+   class cut to 1:4, planted junk (random labels) and copies; select B rows, train a logistic regression on
+   their MiniLM embeddings, test on held-out rows; mean and sd over seeds, the per-seed (paired) difference
+   against random, and two oracle rows (random over the clean rows) that bound what cleaning can buy.
 3. Task probe on the mix at several budgets: a logistic regression trained on the selected rows' embeddings
    to tell the 8 source tasks apart, tested on held-out rows (25 per task, none in the pool), scored by
    balanced accuracy; with task coverage and entropy of the selection at each budget. This is where the
@@ -272,72 +273,172 @@ def task_probe_benchmark(scale: float, budgets: list[int], seeds: list[int]) -> 
     return out
 
 
-def sst2_benchmark(n_pos: int, n_neg: int, n_junk: int, budget: int, seeds: list[int]) -> dict[str, Any]:
-    from sklearn.linear_model import LogisticRegression
+def proxy_split(source: Path, test_per_class: int = 300, seed: int = 11) -> tuple[list[dict[str, Any]],
+                                                                               list[dict[str, Any]]]:
+    """(train pool, test rows) of a binary labelled set: `train.jsonl` + `test.jsonl` in a folder, or one
+    JSONL file from which `test_per_class` rows of each class are held out (seeded)."""
+    if source.is_dir():
+        return list(read_jsonl(source / "train.jsonl")), list(read_jsonl(source / "test.jsonl"))
+    rows = list(read_jsonl(source))
+    rng = np.random.default_rng(seed)
+    train: list[dict[str, Any]] = []
+    test: list[dict[str, Any]] = []
+    for label in sorted({int(r["label"]) for r in rows}):
+        cls = [r for r in rows if int(r["label"]) == label]
+        order = rng.permutation(len(cls)).tolist()
+        n_test = min(test_per_class, len(cls) // 3)
+        test += [cls[i] for i in order[:n_test]]
+        train += [cls[i] for i in order[n_test:]]
+    return train, test
 
-    from qdc.embed import EmbedConfig, embed
-    from qdc.io import IOConfig, prepare
-    from qdc.quality import QualityConfig, score_quality
-    from qdc.select import SelectConfig, select
 
-    rng = np.random.default_rng(1)
-    train = list(read_jsonl(SHARED_DATA / "sst2" / "train.jsonl"))
-    pos = [r for r in train if r["label"] == 1]
-    neg = [r for r in train if r["label"] == 0]
-    rows = [pos[i] for i in rng.choice(len(pos), n_pos, replace=False)] + \
-           [neg[i] for i in rng.choice(len(neg), n_neg, replace=False)]
-    rows = [dict(r, bench_kind="clean") for r in rows]
+def proxy_pool(train: list[dict[str, Any]], n_major: int, n_minor: int, n_junk: int, seed: int = 1,
+               ratio: int = 4) -> tuple[pl.DataFrame, dict[str, int]]:
+    """Planted pool: the rarer class cut to 1:`ratio` against the other, junk with random labels (made from
+    real rows), and exact copies; sizes shrink (keeping the ratio) when the source is smaller."""
+    rng = np.random.default_rng(seed)
+    by = {lab: [r for r in train if int(r["label"]) == lab] for lab in sorted({int(r["label"]) for r in train})}
+    if len(by) != 2:
+        raise SystemExit(f"the downstream proxy needs exactly two labels, got {sorted(by)}")
+    minor, major = sorted(by, key=lambda lab: (len(by[lab]), lab))
+    n_minor = min(n_minor, len(by[minor]), len(by[major]) // ratio)
+    n_major = min(n_major, ratio * n_minor)
+    rows = [dict(by[major][i], bench_kind="clean") for i in rng.choice(len(by[major]), n_major, replace=False)] + \
+           [dict(by[minor][i], bench_kind="clean") for i in rng.choice(len(by[minor]), n_minor, replace=False)]
+    n_clean = len(rows)
     for j in range(n_junk):  # junk with random labels, made from real sentences
-        r = rows[int(rng.integers(len(rows)))]
+        r = rows[int(rng.integers(n_clean))]
         kind = ("empty", "soup", "repetitive", "refusal", "truncated")[j % 5]
         words = r["text"].split()
         text = {"empty": " ", "soup": _soup(rng, 15), "repetitive": " ".join([" ".join(words[:3])] * 10),
                 "refusal": REFUSALS[j % len(REFUSALS)], "truncated": " ".join(words[:2])}[kind]
-        rows.append({"id": f"junk-{j}", "text": text, "label": int(rng.integers(2)),
-                     "label_name": "?", "bench_kind": f"junk:{kind}"})
+        rows.append({"id": f"junk-{j}", "text": text, "label": int(rng.choice([minor, major])),
+                     "bench_kind": f"junk:{kind}"})
     for j in range(n_junk // 2):  # duplicates
-        r = rows[int(rng.integers(n_pos + n_neg))]
+        r = rows[int(rng.integers(n_clean))]
         rows.append(dict(r, id=f"dup-{j}", bench_kind="duplicate"))
     order = rng.permutation(len(rows))
-    df = prepare(pl.DataFrame([rows[i] for i in order]), IOConfig())
+    keep = ("id", "text", "label", "bench_kind")
+    frame = pl.DataFrame([{k: rows[i][k] for k in keep} for i in order])
+    return frame, {"major_label": major, "minor_label": minor, "major": n_major, "minor": n_minor,
+                   "junk": n_junk, "duplicates": n_junk // 2}
+
+
+PROXIES = [("SST-2", str(SHARED_DATA / "sst2")), ("SMS Spam", str(SHARED_DATA / "sms_spam" / "data.jsonl"))]
+# Curating a labelled set, a user can also give every class its share (--group-field label --quota equal);
+# shown for random and kmq alike so the comparison stays like for like.
+BALANCED: list[tuple[str, dict[str, Any]]] = [
+    ("random, classes balanced", {"strategy": "random", "group_field": "label", "quota": "equal"}),
+    ("kmq, classes balanced", {"strategy": "kmq", "group_field": "label", "quota": "equal"}),
+    ("kmq + min-quality 0.3, classes balanced",
+     {"strategy": "kmq", "min_quality": 0.3, "group_field": "label", "quota": "equal"}),
+]
+# Headroom: random over the clean rows only (it knows the planted junk and copies, no selector does).
+ORACLES: list[tuple[str, dict[str, Any]]] = [
+    ("oracle: random over clean rows", {"strategy": "random"}),
+    ("oracle: random over clean rows, classes balanced",
+     {"strategy": "random", "group_field": "label", "quota": "equal"}),
+]
+
+
+def probe_data(pool: pl.DataFrame,
+               test_rows: list[dict[str, Any]]) -> tuple[pl.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
+    """The pool embedded and quality-scored, and the embeddings of pool and test with the test labels."""
+    from qdc.embed import EmbedConfig, embed
+    from qdc.io import IOConfig, prepare
+    from qdc.quality import QualityConfig, score_quality
+
     ecfg = EmbedConfig(model="default", cache=True)
-    df = score_quality(embed(df, ecfg), QualityConfig())
-    test = prepare(pl.DataFrame(list(read_jsonl(SHARED_DATA / "sst2" / "test.jsonl"))), IOConfig())
-    test = embed(test, ecfg)
-    xt = np.asarray(test["qdc_embedding"].to_list(), dtype=np.float32)
-    yt = test["label"].to_numpy()
-    x = np.asarray(df["qdc_embedding"].to_list(), dtype=np.float32)
+    df = score_quality(embed(prepare(pool, IOConfig()), ecfg), QualityConfig())
+    test = embed(prepare(pl.DataFrame([{"text": r["text"], "label": int(r["label"])} for r in test_rows]),
+                         IOConfig()), ecfg)
+    return (df, np.asarray(df["qdc_embedding"].to_list(), dtype=np.float32),
+            np.asarray(test["qdc_embedding"].to_list(), dtype=np.float32), test["label"].to_numpy())
+
+
+def probe_runs(df: pl.DataFrame, x: np.ndarray, xt: np.ndarray, yt: np.ndarray, minor: int, budget: int,
+               seeds: list[int], strategies: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    """Per strategy and seed: select, fit a logistic regression on the picks, test accuracy; with the
+    junk rate, minority share and mean words of the picks, and the per-seed difference against random."""
+    from sklearn.linear_model import LogisticRegression
+
+    from qdc.select import SelectConfig, select
+
     y = df["label"].to_numpy()
+    words = np.asarray([len(t.split()) for t in df["text"].to_list()], dtype=np.float64)
     idx_of = {rid: i for i, rid in enumerate(df["id"].to_list())}
+    clean = df.filter(pl.col("bench_kind") == "clean")
     results: dict[str, Any] = {}
-    # Curating a labelled set, a user can also give every class its share (--group-field label --quota equal);
-    # shown for random and kmq alike so the comparison stays like for like.
-    balanced = [("random, classes balanced", {"strategy": "random", "group_field": "label", "quota": "equal"}),
-                ("kmq, classes balanced", {"strategy": "kmq", "group_field": "label", "quota": "equal"}),
-                ("kmq + min-quality 0.3, classes balanced",
-                 {"strategy": "kmq", "min_quality": 0.3, "group_field": "label", "quota": "equal"})]
-    for name, kw in [*STRATEGIES, *balanced, ("apricot facility location", {})]:
-        accs, junk, pos = [], [], []
+    for label, kw in strategies:
+        accs, junk, minor_share, mean_words = [], [], [], []
         for seed in seeds:
-            if name.startswith("apricot"):
+            if label.startswith("apricot"):
                 idx = apricot_fl(x, budget, seed)
             else:
-                res = select(df, SelectConfig(budget=budget, seed=seed, **kw))
+                res = select(clean if label.startswith("oracle") else df,
+                             SelectConfig(budget=budget, seed=seed, **kw))
                 idx = np.asarray([idx_of[r] for r in res.selected["id"].to_list()], dtype=np.int64)
+            junk.append(float(np.mean([k.startswith("junk") for k in df["bench_kind"][idx].to_list()])))
+            minor_share.append(float(np.mean(y[idx] == minor)))
+            mean_words.append(float(words[idx].mean()))
             if len(set(y[idx].tolist())) < 2:
-                accs.append(0.5)
+                accs.append(float(np.mean(yt == y[idx][0])))  # a one-class probe predicts that class
                 continue
             clf = LogisticRegression(max_iter=2000, C=10.0).fit(x[idx], y[idx])
             accs.append(float((clf.predict(xt) == yt).mean()))
-            junk.append(float(np.mean([k.startswith("junk") for k in df["bench_kind"][idx].to_list()])))
-            pos.append(float(y[idx].mean()))
-        results[name] = {"acc_mean": statistics.mean(accs), "acc_sd": statistics.pstdev(accs),
-                         "junk_rate": statistics.mean(junk) if junk else float("nan"), "accs": accs,
-                         "pos_share": statistics.mean(pos) if pos else float("nan")}
+        results[label] = {"acc_mean": statistics.mean(accs), "acc_sd": statistics.pstdev(accs), "accs": accs,
+                          "junk_rate": statistics.mean(junk), "minor_share": statistics.mean(minor_share),
+                          "minor_shares": minor_share, "mean_words": statistics.mean(mean_words)}
     for m in results.values():
         m["diff_mean"], m["diff_sd"] = paired(m["accs"], results["random"]["accs"])
-    return {"pool_rows": df.height, "positive": n_pos, "negative": n_neg, "junk": n_junk,
-            "duplicates": n_junk // 2, "budget": budget, "seeds": seeds, "test_rows": len(yt), "results": results}
+        m["wins"] = sum(a > b for a, b in zip(m["accs"], results["random"]["accs"], strict=True))
+    return results
+
+
+def shown_path(source: Path) -> str:
+    return f"../shared/{source.relative_to(SHARED_DATA.parent)}" if source.is_relative_to(SHARED_DATA.parent) \
+        else str(source)
+
+
+def proxy_benchmark(name: str, source: Path, n_major: int, n_minor: int, n_junk: int, budget: int,
+                    seeds: list[int]) -> dict[str, Any]:
+    """Downstream proxy on one binary labelled set: select, fit a linear probe, test accuracy per seed."""
+    train, test_rows = proxy_split(source)
+    pool, planted = proxy_pool(train, n_major, n_minor, n_junk)
+    df, x, xt, yt = probe_data(pool, test_rows)
+    minor = planted["minor_label"]
+    results = probe_runs(df, x, xt, yt, minor, budget, seeds,
+                         [*STRATEGIES, *BALANCED, ("apricot facility location", {}), *ORACLES])
+    # How much of the label-blind rows' accuracy the minority share alone explains (every run, every seed).
+    blind = [m for lab, m in results.items() if "balanced" not in lab]
+    share_acc_r = float(np.corrcoef([s for m in blind for s in m["minor_shares"]],
+                                    [a for m in blind for a in m["accs"]])[0, 1])
+    return {"name": name, "source": shown_path(source), "pool_rows": df.height, **planted, "budget": budget,
+            "seeds": seeds, "test_rows": len(yt), "test_minor_share": float(np.mean(yt == minor)),
+            "share_acc_r": share_acc_r, "results": results}
+
+
+# Where kmq's in-distribution cost comes from: clean rows, classes balanced, nothing planted.
+ATTRIBUTION: list[tuple[str, dict[str, Any]]] = [
+    ("random", {"strategy": "random"}),
+    ("kmq", {"strategy": "kmq"}),
+    ("kmq --within random (clusters only, no score inside them)", {"strategy": "kmq", "within": "random"}),
+    ("kmq --allocation proportional --within random (stratified random)",
+     {"strategy": "kmq", "within": "random", "allocation": "proportional"}),
+    ("top (score only)", {"strategy": "top"}),
+]
+
+
+def attribution_benchmark(name: str, source: Path, per_class: int, budget: int,
+                          seeds: list[int]) -> dict[str, Any]:
+    """The proxy on a clean, balanced pool: the part of kmq's result due to clusters vs the score."""
+    train, test_rows = proxy_split(source)
+    pool, planted = proxy_pool(train, per_class, per_class, 0, ratio=1)
+    df, x, xt, yt = probe_data(pool, test_rows)
+    results = probe_runs(df, x, xt, yt, planted["minor_label"], budget, seeds, ATTRIBUTION)
+    test_words = float(np.mean([len(r["text"].split()) for r in test_rows]))
+    return {"name": name, "source": shown_path(source), "pool_rows": df.height, "budget": budget, "seeds": seeds,
+            "test_rows": len(yt), "test_mean_words": test_words, "results": results}
 
 
 SPEED_CODE = r"""
@@ -396,8 +497,50 @@ def fmt(v: float, pct: bool = False) -> str:
     return f"{100 * v:.1f}%" if pct else f"{v:.3f}"
 
 
-def render(mix: dict[str, Any], sst: dict[str, Any], probe: dict[str, Any], speed: dict[str, Any],
-           command: str) -> str:
+def render_proxy(px: dict[str, Any]) -> list[str]:
+    """Markdown lines for one downstream proxy."""
+    r = px["results"]
+    rnd, oracle = r["random"], r["oracle: random over clean rows"]
+    lines = [
+        f"Downstream proxy ({px['name']}, `{px['source']}`): pool {px['pool_rows']} rows ({px['major']} of label "
+        f"{px['major_label']}, {px['minor']} of label {px['minor_label']}, {px['junk']} junk with random labels, "
+        f"{px['duplicates']} exact copies); logistic regression on MiniLM embeddings of the {px['budget']} "
+        f"selected rows; accuracy on {px['test_rows']} test rows (label {px['minor_label']} share "
+        f"{px['test_minor_share']:.2f}), mean ± sd over seeds {px['seeds']}; wins = seeds where the strategy "
+        "beats random. The oracle rows sample only the clean rows, which no selector can know: they bound "
+        "what removing the planted junk and copies can buy.", "",
+        "| strategy | test accuracy | vs random, paired by seed | wins | junk rate | minority share |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, m in r.items():
+        lines.append(f"| {name} | {m['acc_mean']:.4f} ± {m['acc_sd']:.4f} | {m['diff_mean']:+.4f} ± "
+                     f"{m['diff_sd']:.4f} | {m['wins']}/{len(m['accs'])} | {fmt(m['junk_rate'], True)} | "
+                     f"{fmt(m['minor_share'])} |")
+    lines += ["", f"Headroom without labels: the clean-rows oracle is {oracle['acc_mean'] - rnd['acc_mean']:+.4f} "
+              "over random; with classes balanced, "
+              f"{r['oracle: random over clean rows, classes balanced']['acc_mean'] - rnd['acc_mean']:+.4f}. "
+              "Across the label-blind rows (every seed), the correlation between the selection's minority share "
+              f"and test accuracy is r = {px['share_acc_r']:.2f}.", ""]
+    return lines
+
+
+def render_attribution(at: dict[str, Any]) -> list[str]:
+    """Markdown lines for the clean, balanced pool."""
+    lines = [
+        f"Where kmq's in-distribution result comes from ({at['name']}, clean and balanced: {at['pool_rows']} rows, "
+        f"nothing planted; B = {at['budget']}, seeds {at['seeds']}; test rows average "
+        f"{at['test_mean_words']:.1f} words):", "",
+        "| strategy | test accuracy | vs random, paired by seed | wins | mean words of the picks |",
+        "|---|---|---|---|---|",
+    ]
+    for name, m in at["results"].items():
+        lines.append(f"| {name} | {m['acc_mean']:.4f} ± {m['acc_sd']:.4f} | {m['diff_mean']:+.4f} ± "
+                     f"{m['diff_sd']:.4f} | {m['wins']}/{len(m['accs'])} | {m['mean_words']:.1f} |")
+    return [*lines, ""]
+
+
+def render(mix: dict[str, Any], proxies: list[dict[str, Any]], attribution: dict[str, Any],
+           probe: dict[str, Any], speed: dict[str, Any], command: str) -> str:
     t = mix["table"]
     rnd = t["random"]
     lines = [
@@ -421,18 +564,9 @@ def render(mix: dict[str, Any], sst: dict[str, Any], probe: dict[str, Any], spee
               f"(goal <= {fmt(rnd['junk_rate'] / 5, True)}); dup pairs {t['kmq']['dup_pairs']:.1f} (goal 0); "
               f"coverage {fmt(t['kmq']['coverage'])} vs {fmt(rnd['coverage'])}; entropy "
               f"{fmt(t['kmq']['task_entropy'])} vs {fmt(rnd['task_entropy'])}.", ""]
-    r = sst["results"]
-    lines += [
-        f"Downstream proxy (SST-2): pool {sst['pool_rows']} rows ({sst['positive']} positive, {sst['negative']} "
-        f"negative, {sst['junk']} junk with random labels, {sst['duplicates']} duplicates); logistic regression on "
-        f"MiniLM embeddings of the {sst['budget']} selected rows; accuracy on SST-2 test ({sst['test_rows']} rows), "
-        f"mean ± sd over seeds {sst['seeds']}.", "",
-        "| strategy | test accuracy | vs random, paired by seed | junk rate | positive share |",
-        "|---|---|---|---|---|",
-    ]
-    for name, m in r.items():
-        lines.append(f"| {name} | {m['acc_mean']:.4f} ± {m['acc_sd']:.4f} | {m['diff_mean']:+.4f} ± "
-                     f"{m['diff_sd']:.4f} | {fmt(m['junk_rate'], True)} | {fmt(m['pos_share'])} |")
+    for px in proxies:
+        lines += render_proxy(px)
+    lines += render_attribution(attribution)
     lines += [
         "", f"Task probe on the mix ({probe['rows']} rows): logistic regression on the selected rows' MiniLM "
         "embeddings, predicting the source task; balanced accuracy on "
@@ -458,21 +592,27 @@ def render(mix: dict[str, Any], sst: dict[str, Any], probe: dict[str, Any], spee
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small smoke run")
+    ap.add_argument("--proxy", action="append", metavar="NAME=PATH",
+                    help="a binary labelled set (JSONL with text and label, or a folder with train.jsonl and "
+                         "test.jsonl) for the downstream proxy; repeatable [default: SST-2 and SMS Spam]")
     args = ap.parse_args()
+    sources = [tuple(p.split("=", 1)) for p in args.proxy] if args.proxy else list(PROXIES)
     if args.quick:
         mix = mix_benchmark(0.25, 80, [0])
-        sst = sst2_benchmark(400, 100, 50, 80, [0, 1])
+        proxies = [proxy_benchmark(n, Path(p), 400, 100, 50, 80, [0, 1]) for n, p in sources]
+        attribution = attribution_benchmark(PROXIES[0][0], Path(PROXIES[0][1]), 250, 80, [0, 1])
         probe = task_probe_benchmark(0.25, [40], [0, 1])
         speed = speed_benchmark(100_000)
     else:
         mix = mix_benchmark(1.0, 300, [0, 1, 2])
-        sst = sst2_benchmark(1600, 400, 200, 200, list(range(10)))
+        proxies = [proxy_benchmark(n, Path(p), 1600, 400, 200, 200, list(range(10))) for n, p in sources]
+        attribution = attribution_benchmark(PROXIES[0][0], Path(PROXIES[0][1]), 1000, 200, list(range(10)))
         probe = task_probe_benchmark(1.0, [40, 100, 300], list(range(10)))
         speed = speed_benchmark(1_000_000)
     command = ".venv/bin/python benchmarks/bench_select.py" + (" --quick" if args.quick else "")
-    md = render(mix, sst, probe, speed, command)
-    write_results("select", md, {"mix": mix, "sst2": sst, "task_probe": probe, "speed": speed, "command": command,
-                                 "machine": machine()})
+    md = render(mix, proxies, attribution, probe, speed, command)
+    write_results("select", md, {"mix": mix, "proxies": proxies, "attribution": attribution, "task_probe": probe,
+                                 "speed": speed, "command": command, "machine": machine()})
     print(md)
 
 

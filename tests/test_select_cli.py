@@ -56,6 +56,19 @@ def test_select_to_stdout_with_fraction_and_group_quota(tmp_path: Path, runner: 
     assert min(tasks.count(t) for t in set(tasks)) >= 2 and len(set(tasks)) == 4
 
 
+def test_select_semantic_dedup_option(tmp_path: Path, runner: CliRunner) -> None:
+    src = write_jsonl(tmp_path / "in.jsonl", rows())
+    res = runner.invoke(app, ["-q", "select", str(src), "-o", str(tmp_path / "o.jsonl"), "--budget", "20",
+                              "--dedup", "semantic", "--dedup-eps", "0.3", "--manifest",
+                              str(tmp_path / "m.json"), *HASH])
+    assert res.exit_code == 0, res.output
+    manifest = orjson.loads((tmp_path / "m.json").read_bytes())
+    assert manifest["dedup"] == "qdc.dedup exact+minhash+semantic (eps 0.3)"
+    assert manifest["config"]["dedup_eps"] == 0.3 and manifest["selected"] == 20
+    bad = runner.invoke(app, ["select", str(src), "--budget", "5", "--dedup-eps", "1.5", *HASH])
+    assert bad.exit_code == 2 and "dedup_eps" in bad.output
+
+
 def test_select_json_summary_and_score_expression(tmp_path: Path, runner: CliRunner) -> None:
     src = write_jsonl(tmp_path / "in.jsonl", rows())
     res = runner.invoke(app, ["select", str(src), "-o", str(tmp_path / "o.jsonl"), "--budget", "5",

@@ -235,6 +235,56 @@ def test_reused_cluster_column_is_restricted_to_each_group(df: pl.DataFrame) -> 
         assert g["k"] == rows[schema.CLUSTER].n_unique()
 
 
+def paraphrase_rows(n_topics: int = 12, copies: int = 5, d: int = 16) -> list[dict[str, Any]]:
+    """Each topic written `copies` times in different words (MinHash sees no overlap) on one embedding."""
+    rng = np.random.default_rng(4)
+    rows = []
+    for t in range(n_topics):
+        centre = rng.normal(size=d)
+        for c in range(copies):
+            v = centre + 0.01 * rng.normal(size=d)
+            words = " ".join(f"w{t}x{c}y{j}" for j in range(8))
+            rows.append({"id": f"p{t}-{c}", "text": words, "qdc_quality": round(float(rng.random()), 4),
+                         "qdc_embedding": (v / np.linalg.norm(v)).astype(np.float32).tolist()})
+    return rows
+
+
+def test_semantic_dedup_never_selects_two_paraphrases() -> None:
+    d = make_frame(paraphrase_rows())
+    res = select(d, cfg(budget=30, strategy="random", dedup="semantic"))
+    topics = [i.split("-")[0] for i in res.selected["id"].to_list()]
+    assert sorted(topics) == sorted(set(topics)) and len(topics) == 12  # one per topic, budget capped
+    assert res.manifest["dedup"].endswith("+semantic (eps 0.05)")
+    assert res.manifest["excluded"]["duplicate"] == 12 * 4
+    # The earlier row of each group stays eligible; the others name it.
+    later = res.unselected.filter(pl.col("id").str.ends_with("-3"))
+    assert later[schema.SELECT_REASON].to_list() == [f"duplicate of p{t}-0" for t in range(12)]
+    # Without it, MinHash sees different words and random takes several copies of a topic.
+    plain = select(d, cfg(budget=30, strategy="random", dedup="auto"))
+    assert len({i.split("-")[0] for i in plain.selected["id"].to_list()}) < 30
+
+
+def test_semantic_dedup_embeds_each_row_once(fake_embed_cfg: Any) -> None:
+    calls: list[int] = []
+
+    class Counting:
+        dim, identity = 64, "counting-hash:64"
+
+        def __init__(self) -> None:
+            from qdc.embed import HashingEmbedder
+
+            self.inner = HashingEmbedder(64)
+
+        def encode(self, texts: Any, batch_size: int = 0) -> np.ndarray:
+            calls.append(len(texts))
+            return self.inner.encode(texts)
+
+    rows = [{k: v for k, v in r.items() if k != "qdc_embedding"} for r in task_rows(dups=0)]
+    res = select(make_frame(rows), cfg(budget=20, strategy="kmq", dedup="semantic"), fake_embed_cfg, Counting())
+    assert res.selected.height == 20
+    assert sum(calls) == len(rows)
+
+
 def test_min_quality_floor(df: pl.DataFrame) -> None:
     res = select(df, cfg(budget=200, strategy="random", min_quality=0.5))
     assert res.selected["qdc_quality"].min() >= 0.5

@@ -81,7 +81,11 @@ def select_cmd(
         "--min-quality", help="Never select rows with qdc_quality below this.", rich_help_panel=_Q)] = None,
     dedup: Annotated[str, typer.Option(
         "--dedup", help="Duplicates are never selected twice: auto (qdc dedup exact+minhash when available, "
-        "else exact text), exact, or off (trust the input).", rich_help_panel=_Q)] = "auto",
+        "else exact text), semantic (exact+minhash, then SemDeDup on the embeddings: near-paraphrases too), "
+        "exact, or off (trust the input).", rich_help_panel=_Q)] = "auto",
+    dedup_eps: Annotated[float, typer.Option(
+        "--dedup-eps", help="--dedup semantic: rows with cosine > 1 - eps to an earlier row are duplicates.",
+        rich_help_panel=_Q)] = 0.05,
     cost_field: Annotated[str | None, typer.Option(
         "--cost-field", help="Numeric field with each row's cost for --budget-tokens [default: tokens of the "
         "text].", rich_help_panel=_Q)] = None,
@@ -175,7 +179,8 @@ def select_cmd(
     data: dict[str, Any] = {
         "budget": _budget(budget), "budget_tokens": budget_tokens, "strategy": strategy, "seed": seed,
         "score": score, "weights": parse_weights(weights) if weights else None, "min_quality": min_quality,
-        "dedup": dedup, "cost_field": cost_field, "group_field": group_field, "quota": quota, "k": k,
+        "dedup": dedup, "dedup_eps": dedup_eps, "cost_field": cost_field, "group_field": group_field,
+        "quota": quota, "k": k,
         "allocation": allocation, "within": within, "temperature": temperature,
         "cluster_quality": cluster_quality, "diversity_weight": diversity_weight, "rounds": rounds,
         "explore": explore, "feedback": feedback,

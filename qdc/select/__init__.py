@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import numpy as np
 import polars as pl
-from pydantic import field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from qdc import schema
 from qdc.config import StageConfig
@@ -54,8 +54,11 @@ class SelectConfig(StageConfig):
     """Score as a weighted sum, e.g. {quality: 1, complexity: 0.5}."""
     min_quality: float | None = None
     """Rows with qdc_quality below this are never selected."""
-    dedup: Literal["auto", "exact", "off"] = "auto"
-    """Duplicates found on the fly: auto = qdc.dedup exact+minhash when installed, else exact text."""
+    dedup: Literal["auto", "exact", "semantic", "off"] = "auto"
+    """Duplicates found on the fly: auto = qdc.dedup exact+minhash when installed, else exact text;
+    semantic = exact+minhash, then SemDeDup on the embeddings (near-paraphrases too)."""
+    dedup_eps: float = Field(default=0.05, gt=0.0, lt=1.0)
+    """--dedup semantic: rows with cosine > 1 - eps to an earlier eligible row are duplicates."""
     cost_field: str | None = None
     """Numeric column giving each row's cost for --budget-tokens [default: word+punctuation tokens]."""
     group_field: str | None = None
@@ -209,7 +212,16 @@ def select(
         for i, d in enumerate(df[schema.DUP_OF].cast(pl.Utf8).to_list()):
             if d is not None and d != "":
                 excluded[i] = f"duplicate of {d}"
-    dups, dedup_how = dedup_duplicates(df, excluded, cfg.dedup) if n else ({}, "off")
+    full_x: list[np.ndarray] = []
+
+    def all_embeddings() -> np.ndarray:
+        """Embeddings of every input row, computed once (semantic dedup and the strategy share them)."""
+        if not full_x:
+            full_x.append(ensure_embeddings(df, embed_cfg, embedder)[1])
+        return full_x[0]
+
+    dups, dedup_how = dedup_duplicates(df, excluded, cfg.dedup, all_embeddings, cfg.dedup_eps) if n \
+        else ({}, "off")
     for i, d in dups.items():
         excluded[i] = f"duplicate of {d}"
     counts["duplicate"] = sum(1 for e in excluded if e is not None)
@@ -244,6 +256,8 @@ def select(
     cluster_info: dict[str, Any] = {"source": "qdc_cluster column" if reuse else "k-means"}
 
     def embed_fn() -> np.ndarray:
+        if full_x:
+            return full_x[0][live]
         return ensure_embeddings(frame, embed_cfg, embedder)[1]
 
     def cluster_fn(p: Pool) -> np.ndarray:

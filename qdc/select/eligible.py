@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import re
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -79,18 +80,36 @@ def exact_duplicates(df: pl.DataFrame, skip: list[str | None]) -> dict[int, str]
     return out
 
 
-def dedup_duplicates(df: pl.DataFrame, skip: list[str | None], mode: str) -> tuple[dict[int, str], str]:
-    """Duplicates found on the fly: qdc.dedup (exact+minhash) when mode is auto and it is installed."""
+def dedup_duplicates(df: pl.DataFrame, skip: list[str | None], mode: str,
+                     embeddings: Callable[[], np.ndarray] | None = None,
+                     eps: float = 0.05) -> tuple[dict[int, str], str]:
+    """Duplicates found on the fly: position -> id of the earlier row it duplicates, and how they were found.
+
+    auto: qdc.dedup exact+minhash when installed, else exact normalised text; semantic: exact+minhash and
+    then SemDeDup (cosine > 1 - eps) on `embeddings()` (every row of `df`), keeping the earlier row of each
+    group like the other methods.
+    """
     if mode == "off":
         return {}, "off"
-    if mode == "auto":
+    if mode in ("auto", "semantic"):
         mod = optional_module("qdc.dedup", "dedup", "DedupConfig")
+        if mod is None and mode == "semantic":
+            raise ConfigError("--dedup semantic needs qdc.dedup, which is not installed")
         if mod is None:
             mode = "exact"
         else:
             live = [i for i, s in enumerate(skip) if s is None]
             sub = df[live].with_columns(pl.Series(POS, live, dtype=pl.Int64))
-            res: Any = mod.dedup(sub, mod.DedupConfig(methods=["exact", "minhash"]))
+            methods = ["exact", "minhash"]
+            extra: dict[str, Any] = {}
+            if mode == "semantic":
+                if embeddings is None:
+                    raise ConfigError("--dedup semantic needs the rows' embeddings")
+                x = embeddings()[live]
+                sub = sub.with_columns(pl.Series(schema.EMBEDDING, x, dtype=pl.Array(pl.Float32, x.shape[1])))
+                methods.append("semantic")
+                extra = {"eps": eps, "semantic_order": "keep"}
+            res: Any = mod.dedup(sub, mod.DedupConfig(methods=methods, **extra))
             removed = res.removed
             out: dict[int, str] = {}
             if removed is not None and removed.height:
@@ -101,7 +120,8 @@ def dedup_duplicates(df: pl.DataFrame, skip: list[str | None], mode: str) -> tup
                     pos = [where[str(r)] for r in removed[schema.ROW_ID].to_list()]
                 dup_of = removed[schema.DUP_OF].cast(pl.Utf8).to_list()
                 out = {int(p): str(d) for p, d in zip(pos, dup_of, strict=True)}
-            return out, "qdc.dedup exact+minhash"
+            how = "qdc.dedup exact+minhash" + (f"+semantic (eps {eps:g})" if mode == "semantic" else "")
+            return out, how
     return exact_duplicates(df, skip), "exact normalised text"
 
 

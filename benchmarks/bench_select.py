@@ -545,6 +545,12 @@ def fmt(v: float, pct: bool = False) -> str:
     return f"{100 * v:.1f}%" if pct else f"{v:.3f}"
 
 
+def md_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """A markdown table: header, separator, one line a row, then a blank line."""
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
+            *("| " + " | ".join(r) + " |" for r in rows), ""]
+
+
 def render_proxy(px: dict[str, Any]) -> list[str]:
     """Markdown lines for one downstream proxy."""
     r = px["results"]
@@ -557,14 +563,12 @@ def render_proxy(px: dict[str, Any]) -> list[str]:
         f"{px['test_minor_share']:.2f}), mean ± sd over seeds {px['seeds']}; wins = seeds where the strategy "
         "beats random. The oracle rows sample only the clean rows, which no selector can know: they bound "
         "what removing the planted junk and copies can buy.", "",
-        "| strategy | test accuracy | vs random, paired by seed | wins | junk rate | minority share |",
-        "|---|---|---|---|---|---|",
     ]
-    for name, m in r.items():
-        lines.append(f"| {name} | {m['acc_mean']:.4f} ± {m['acc_sd']:.4f} | {m['diff_mean']:+.4f} ± "
-                     f"{m['diff_sd']:.4f} | {m['wins']}/{len(m['accs'])} | {fmt(m['junk_rate'], True)} | "
-                     f"{fmt(m['minor_share'])} |")
-    lines += ["", f"Headroom without labels: the clean-rows oracle is {oracle['acc_mean'] - rnd['acc_mean']:+.4f} "
+    lines += md_table(["strategy", "test accuracy", "vs random, paired by seed", "wins", "junk rate", "minority share"],
+                      [[name, f"{m['acc_mean']:.4f} ± {m['acc_sd']:.4f}", f"{m['diff_mean']:+.4f} ± {m['diff_sd']:.4f}",
+                        f"{m['wins']}/{len(m['accs'])}", fmt(m["junk_rate"], True), fmt(m["minor_share"])]
+                       for name, m in r.items()])
+    lines += [f"Headroom without labels: the clean-rows oracle is {oracle['acc_mean'] - rnd['acc_mean']:+.4f} "
               "over random; with classes balanced, "
               f"{r['oracle: random over clean rows, classes balanced']['acc_mean'] - rnd['acc_mean']:+.4f}. "
               "Across the label-blind rows (every seed), the correlation between the selection's minority share "
@@ -578,13 +582,12 @@ def render_attribution(at: dict[str, Any]) -> list[str]:
         f"Where kmq's in-distribution result comes from ({at['name']}, clean and balanced: {at['pool_rows']} rows, "
         f"nothing planted; B = {at['budget']}, seeds {at['seeds']}; test rows average "
         f"{at['test_mean_words']:.1f} words):", "",
-        "| strategy | test accuracy | vs random, paired by seed | wins | mean words of the picks |",
-        "|---|---|---|---|---|",
     ]
-    for name, m in at["results"].items():
-        lines.append(f"| {name} | {m['acc_mean']:.4f} ± {m['acc_sd']:.4f} | {m['diff_mean']:+.4f} ± "
-                     f"{m['diff_sd']:.4f} | {m['wins']}/{len(m['accs'])} | {m['mean_words']:.1f} |")
-    return [*lines, ""]
+    return lines + md_table(["strategy", "test accuracy", "vs random, paired by seed", "wins",
+                             "mean words of the picks"],
+                            [[name, f"{m['acc_mean']:.4f} ± {m['acc_sd']:.4f}",
+                              f"{m['diff_mean']:+.4f} ± {m['diff_sd']:.4f}", f"{m['wins']}/{len(m['accs'])}",
+                              f"{m['mean_words']:.1f}"] for name, m in at["results"].items()])
 
 
 def render_redundancy(rd: dict[str, Any]) -> list[str]:
@@ -595,13 +598,12 @@ def render_redundancy(rd: dict[str, Any]) -> list[str]:
         f"mean over seeds {rd['seeds']}. Pairs = pairs of picks with MiniLM cosine above 0.95 / 0.9; "
         "'authors dropped' = share of picks that filter removed (its metric is undocumented, so this is a weak "
         "outside reference); 'flagged' = rows the on-the-fly dedup excluded.", "",
-        "| strategy | pairs > 0.95 | pairs > 0.9 | authors dropped | Vendi | mean quality | flagged |",
-        "|---|---|---|---|---|---|---|",
     ]
-    for name, m in rd["table"].items():
-        lines.append(f"| {name} | {m['pairs_095']:.1f} | {m['pairs_090']:.1f} | {fmt(m['authors_dropped'], True)} | "
-                     f"{m['vendi']:.1f} | {fmt(m['mean_quality'])} | {m['duplicates_excluded']:.0f} |")
-    return [*lines, ""]
+    return lines + md_table(["strategy", "pairs > 0.95", "pairs > 0.9", "authors dropped", "Vendi", "mean quality",
+                             "flagged"],
+                            [[name, f"{m['pairs_095']:.1f}", f"{m['pairs_090']:.1f}", fmt(m["authors_dropped"], True),
+                              f"{m['vendi']:.1f}", fmt(m["mean_quality"]), f"{m['duplicates_excluded']:.0f}"]
+                             for name, m in rd["table"].items()])
 
 
 def render(mix: dict[str, Any], redundancy: dict[str, Any], proxies: list[dict[str, Any]],

@@ -198,7 +198,7 @@ def select_cmd(
         write_records(res.ledger, ledger)
     inputs.finish()
     m = res.manifest
-    keys = ("strategy", "rows_in", "eligible", "excluded", "budget", "selected", "selected_tokens",
+    keys = ("strategy", "rows_in", "dedup", "eligible", "excluded", "budget", "selected", "selected_tokens",
             "scorer_calls", "mean_score_selected", "mean_score_eligible")
     summary = {key: m[key] for key in keys}
     if json:

@@ -380,6 +380,14 @@ BALANCED: list[tuple[str, dict[str, Any]]] = [
     ("kmq, classes balanced", {"strategy": "kmq", "group_field": "label", "quota": "equal"}),
     ("kmq + min-quality 0.3, classes balanced",
      {"strategy": "kmq", "min_quality": 0.3, "group_field": "label", "quota": "equal"}),
+    # Label agreement (score-quality --label-field): the one quality signal here that looks at the labels.
+    ("kmq --score qdc_label_agreement, classes balanced",
+     {"strategy": "kmq", "score": "qdc_label_agreement", "group_field": "label", "quota": "equal"}),
+    ("kmq --score 'qdc_quality * qdc_label_agreement', classes balanced",
+     {"strategy": "kmq", "score": "qdc_quality * qdc_label_agreement", "group_field": "label", "quota": "equal"}),
+    ("kmq --score qdc_label_agreement --min-quality 0.1, classes balanced (configs/labelled.yaml)",
+     {"strategy": "kmq", "score": "qdc_label_agreement", "min_quality": 0.1, "group_field": "label",
+      "quota": "equal"}),
 ]
 # Headroom: random over the clean rows only (it knows the planted junk and copies, no selector does).
 ORACLES: list[tuple[str, dict[str, Any]]] = [
@@ -391,13 +399,14 @@ ORACLES: list[tuple[str, dict[str, Any]]] = [
 
 def probe_data(pool: pl.DataFrame,
                test_rows: list[dict[str, Any]]) -> tuple[pl.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
-    """The pool embedded and quality-scored, and the embeddings of pool and test with the test labels."""
+    """The pool embedded and scored (quality, and label agreement with k = 10), and the embeddings of pool
+    and test with the test labels."""
     from qdc.embed import EmbedConfig, embed
     from qdc.io import IOConfig, prepare
     from qdc.quality import QualityConfig, score_quality
 
     ecfg = EmbedConfig(model="default", cache=True)
-    df = score_quality(embed(prepare(pool, IOConfig()), ecfg), QualityConfig())
+    df = score_quality(embed(prepare(pool, IOConfig()), ecfg), QualityConfig(label_field="label"))
     test = embed(prepare(pl.DataFrame([{"text": r["text"], "label": int(r["label"])} for r in test_rows]),
                          IOConfig()), ecfg)
     return (df, np.asarray(df["qdc_embedding"].to_list(), dtype=np.float32),
@@ -474,6 +483,8 @@ ATTRIBUTION: list[tuple[str, dict[str, Any]]] = [
     ("kmq --allocation proportional --within random (stratified random)",
      {"strategy": "kmq", "within": "random", "allocation": "proportional"}),
     ("top (score only)", {"strategy": "top"}),
+    ("kmq --score qdc_label_agreement, classes balanced",
+     {"strategy": "kmq", "score": "qdc_label_agreement", "group_field": "label", "quota": "equal"}),
 ]
 
 
@@ -541,6 +552,31 @@ def speed_benchmark(n: int) -> dict[str, Any]:
     return res
 
 
+AGREEMENT_CODE = r"""
+import sys, time, json, resource
+import numpy as np
+from qdc.quality.agreement import label_agreement
+import faiss  # noqa: loaded before the clock starts
+n = int(sys.argv[1])
+rng = np.random.default_rng(0)
+x = rng.standard_normal((n, 384), dtype=np.float32)
+x /= np.linalg.norm(x, axis=1, keepdims=True)
+labels = rng.integers(0, 2, n).tolist()
+t0 = time.perf_counter()
+label_agreement(x, labels, 10)
+print(json.dumps({"n": n, "seconds": time.perf_counter() - t0,
+                  "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+"""
+
+
+def agreement_speed(ns: list[int]) -> list[dict[str, Any]]:
+    """score-quality --label-field cost: k = 10 exact neighbours on n x 384 unit vectors, fresh process each."""
+    root = Path(__file__).resolve().parent.parent
+    return [json.loads(subprocess.run([sys.executable, "-c", AGREEMENT_CODE, str(n)], capture_output=True,
+                                      text=True, cwd=root, check=True).stdout.strip().splitlines()[-1])
+            for n in ns]
+
+
 def fmt(v: float, pct: bool = False) -> str:
     return f"{100 * v:.1f}%" if pct else f"{v:.3f}"
 
@@ -572,7 +608,12 @@ def render_proxy(px: dict[str, Any]) -> list[str]:
               "over random; with classes balanced, "
               f"{r['oracle: random over clean rows, classes balanced']['acc_mean'] - rnd['acc_mean']:+.4f}. "
               "Across the label-blind rows (every seed), the correlation between the selection's minority share "
-              f"and test accuracy is r = {px['share_acc_r']:.2f}.", ""]
+              f"and test accuracy is r = {px['share_acc_r']:.2f}."]
+    base = r["random, classes balanced"]["accs"]
+    against = [(name, *paired(m["accs"], base), sum(a > b for a, b in zip(m["accs"], base, strict=True)))
+               for name, m in r.items() if "classes balanced" in name and not name.startswith(("random", "oracle"))]
+    lines += ["Against random with classes balanced, paired by seed: " + "; ".join(
+        f"{name} {d:+.4f} ± {sd:.4f} ({w}/{len(base)})" for name, d, sd, w in against) + ".", ""]
     return lines
 
 
@@ -607,7 +648,8 @@ def render_redundancy(rd: dict[str, Any]) -> list[str]:
 
 
 def render(mix: dict[str, Any], redundancy: dict[str, Any], proxies: list[dict[str, Any]],
-           attribution: dict[str, Any], probe: dict[str, Any], speed: dict[str, Any], command: str) -> str:
+           attribution: list[dict[str, Any]], probe: dict[str, Any], speed: dict[str, Any],
+           agreement: list[dict[str, Any]], command: str) -> str:
     t = mix["table"]
     rnd = t["random"]
     lines = [
@@ -634,7 +676,8 @@ def render(mix: dict[str, Any], redundancy: dict[str, Any], proxies: list[dict[s
     lines += render_redundancy(redundancy)
     for px in proxies:
         lines += render_proxy(px)
-    lines += render_attribution(attribution)
+    for at in attribution:
+        lines += render_attribution(at)
     lines += [
         "", f"Task probe on the mix ({probe['rows']} rows): logistic regression on the selected rows' MiniLM "
         "embeddings, predicting the source task; balanced accuracy on "
@@ -653,7 +696,10 @@ def render(mix: dict[str, Any], redundancy: dict[str, Any], proxies: list[dict[s
               f"selection {speed['select_seconds']:.2f} s = **{speed['total_seconds']:.1f} s** (goal < 60 s); peak RSS "
               f"{speed['peak_rss_bytes'] / 2**30:.2f} GiB = **{speed['peak_over_matrix']:.2f}x** the "
               f"{speed['matrix_bytes'] / 2**30:.2f} GiB matrix (goal < 2x; includes the interpreter and libraries); "
-              f"growth during kmq {speed['extra_over_matrix']:.2f}x. One run in a fresh process."]
+              f"growth during kmq {speed['extra_over_matrix']:.2f}x. One run in a fresh process.", "",
+              "Label agreement (`score-quality --label-field`, k = 10, exact search) on n x 384 unit vectors, one "
+              "fresh process each: " + "; ".join(f"{a['n']:,} rows {a['seconds']:.1f} s, peak RSS "
+                                                  f"{a['peak_rss_bytes'] / 2**30:.2f} GiB" for a in agreement) + "."]
     return "\n".join(lines)
 
 
@@ -669,20 +715,23 @@ def main() -> None:
         mix = mix_benchmark(0.25, 80, [0])
         redundancy = redundancy_benchmark(1500, 100, [0])
         proxies = [proxy_benchmark(n, Path(p), 400, 100, 50, 80, [0, 1]) for n, p in sources]
-        attribution = attribution_benchmark(PROXIES[0][0], Path(PROXIES[0][1]), 250, 80, [0, 1])
+        attribution = [attribution_benchmark(n, Path(p), 250, 80, [0, 1]) for n, p in sources]
         probe = task_probe_benchmark(0.25, [40], [0, 1])
         speed = speed_benchmark(100_000)
+        agreement = agreement_speed([20_000])
     else:
         mix = mix_benchmark(1.0, 300, [0, 1, 2])
         redundancy = redundancy_benchmark(None, 500, [0, 1, 2])
         proxies = [proxy_benchmark(n, Path(p), 1600, 400, 200, 200, list(range(10))) for n, p in sources]
-        attribution = attribution_benchmark(PROXIES[0][0], Path(PROXIES[0][1]), 1000, 200, list(range(10)))
+        attribution = [attribution_benchmark(n, Path(p), 1000, 200, list(range(10))) for n, p in sources]
         probe = task_probe_benchmark(1.0, [40, 100, 300], list(range(10)))
         speed = speed_benchmark(1_000_000)
+        agreement = agreement_speed([20_000, 100_000])
     command = ".venv/bin/python benchmarks/bench_select.py" + (" --quick" if args.quick else "")
-    md = render(mix, redundancy, proxies, attribution, probe, speed, command)
-    write_results("select", md, {"mix": mix, "redundancy": redundancy, "proxies": proxies, "attribution": attribution, "task_probe": probe,
-                                 "speed": speed, "command": command, "machine": machine()})
+    md = render(mix, redundancy, proxies, attribution, probe, speed, agreement, command)
+    write_results("select", md, {"mix": mix, "redundancy": redundancy, "proxies": proxies, "attribution": attribution,
+                                 "task_probe": probe, "speed": speed, "agreement_speed": agreement,
+                                 "command": command, "machine": machine()})
     print(md)
 
 

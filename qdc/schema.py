@@ -27,6 +27,7 @@ DUP_SIMILARITY = "qdc_dup_similarity"
 DUP_REF = "qdc_dup_ref"  # dedup --against: the reference file of the matching row (null within the input)
 QUALITY = "qdc_quality"
 QUALITY_SIGNAL_PREFIX = "qdc_q_"
+LABEL_AGREEMENT = "qdc_label_agreement"  # score-quality --label-field: k-NN agreement with the row's label
 COMPLEXITY = "qdc_complexity"
 COMPLEXITY_SIGNAL_PREFIX = "qdc_c_"
 SELECT_ROUND = "qdc_select_round"

@@ -320,6 +320,27 @@ def test_presets_run_on_small_input(tmp_path: Path, runner, data: Path, name: st
     assert {"qdc_quality", "qdc_complexity", "qdc_cluster"} <= set(kept[0])
 
 
+def test_labelled_preset_balances_classes_and_prefers_agreeing_labels(tmp_path: Path, runner) -> None:
+    # Two topics, labelled by topic (3:1), with four rows of each topic carrying the other topic's label.
+    src = []
+    for i in range(80):
+        topic = 0 if i < 60 else 1
+        label = 1 - topic if i % 15 == 7 else topic
+        words = ("tide moon ocean shore wave" if topic == 0 else "jazz chord piano swing note").split()
+        src.append({"id": f"r{i:02d}", "text": f"{' '.join(words)} {words[i % 5]} item {i}", "label": label})
+    data = write_jsonl(tmp_path / "lab.jsonl", src)
+    out = tmp_path / "o.jsonl"
+    res = runner.invoke(app, ["run", str(ROOT / "configs" / "labelled.yaml"), str(data), "-o", str(out),
+                              "--no-workdir", "--set", "embed.model=hash:64", "--set", "select.budget=20"])
+    assert res.exit_code == 0, res.stderr
+    kept = read_jsonl(out.read_bytes())
+    assert sorted(k["label"] for k in kept) == [0] * 10 + [1] * 10
+    scores = {r["id"]: r["qdc_label_agreement"] for r in kept}
+    flipped = {f"r{i:02d}" for i in range(80) if i % 15 == 7}
+    assert all(scores[i] > 0.5 for i in scores if i not in flipped)
+    assert len(flipped & set(scores)) <= 2  # of 5 flipped rows (they form a small cluster of their class)
+
+
 def test_golden_default_pipeline_ids(tmp_path: Path) -> None:
     """The default preset (hash embeddings) on sample_data keeps the same ids. Regenerate deliberately
     with QDC_UPDATE_GOLDEN=1 after an intended change to a stage."""

@@ -80,6 +80,11 @@ def score_quality_cmd(
                                                        "`qdc train-quality`.")] = None,
     explain_id: Annotated[str | None, typer.Option("--explain", help="Print one row's signals as JSON on "
                                                       "stdout (rows are written only with -o FILE).")] = None,
+    label_field: Annotated[str | None, typer.Option(
+        "--label-field", help="For labelled rows: also write qdc_label_agreement, how far each row's label "
+        "agrees with its nearest neighbours' labels (low = mislabeled or ambiguous; embeds the rows unless they "
+        "carry qdc_embedding).")] = None,
+    label_k: Annotated[int, typer.Option("--label-k", help="Neighbours per row for --label-field.")] = 10,
     base_url: JudgeUrlOpt = "http://127.0.0.1:8000/v1",
     model: JudgeModelOpt = "",
     api_key_env: ApiKeyEnvOpt = "OPENAI_API_KEY",
@@ -115,7 +120,8 @@ def score_quality_cmd(
     if json and output == "-":
         raise typer.BadParameter("--json prints a summary on stdout; pass -o FILE for the rows")
     judge = judge_options(base_url, model, api_key_env, rubric, concurrency, timeout, max_retries, no_cache)
-    data: dict[str, object] = {"scorer": scorer, "classifier": classifier, "judge": judge}
+    data: dict[str, object] = {"scorer": scorer, "classifier": classifier, "judge": judge,
+                               "label_field": label_field, "label_k": label_k}
     if signals is not None:
         data["signals"] = tuple(s.strip() for s in signals.split(",") if s.strip())
     cfg = validate_config(QualityConfig, data, "options")

@@ -13,11 +13,11 @@ from typing import Any, Literal
 
 import numpy as np
 import polars as pl
-from pydantic import field_validator
+from pydantic import Field, field_validator
 
 from qdc import schema
 from qdc.config import StageConfig
-from qdc.embed import EmbedConfig, Embedder
+from qdc.embed import EmbedConfig, Embedder, ensure_embeddings
 from qdc.errors import ConfigError, DataError
 from qdc.quality.heuristic import SIGNALS, explain_row, score_rows
 from qdc.quality.judge import JudgeConfig
@@ -40,6 +40,11 @@ class QualityConfig(StageConfig):
     classifier: Path | None = None
     """Model file written by `qdc train-quality` (scorer: classifier)."""
     judge: JudgeConfig = JudgeConfig()
+    label_field: str | None = None
+    """Also write qdc_label_agreement: how far each row's label (this field) agrees with its k nearest
+    neighbours' labels (needs embeddings: qdc_embedding, else computed)."""
+    label_k: int = Field(default=10, ge=1)
+    """Neighbours per row for the label agreement."""
 
     @field_validator("signals")
     @classmethod
@@ -91,8 +96,24 @@ def score_quality(df: pl.DataFrame, cfg: QualityConfig | None = None, embed_cfg:
         missing = np.isnan(scores)
         quality = np.where(missing, heuristic, scores) if cfg.judge.on_error == "fallback" else scores
     q = pl.Series(schema.QUALITY, np.clip(quality, 0.0, 1.0), dtype=pl.Float64).fill_nan(None)
-    old = [c for c in df.columns if c == schema.QUALITY or c.startswith(schema.QUALITY_SIGNAL_PREFIX)]
+    if cfg.label_field is not None:
+        new.append(_label_agreement(df, cfg, embed_cfg, embedder))
+    old = [c for c in df.columns if c == schema.QUALITY or c.startswith(schema.QUALITY_SIGNAL_PREFIX)
+           or c == schema.LABEL_AGREEMENT]
     return df.drop(old).with_columns(q, *new)
+
+
+def _label_agreement(df: pl.DataFrame, cfg: QualityConfig, embed_cfg: EmbedConfig | None,
+                     embedder: Embedder | None) -> pl.Series:
+    """The qdc_label_agreement column (null where the label is null)."""
+    from qdc.quality.agreement import label_agreement
+
+    assert cfg.label_field is not None
+    schema.require_columns(df, cfg.label_field, hint="--label-field names a field every row may carry")
+    labels = df[cfg.label_field].to_list()
+    x = ensure_embeddings(df, embed_cfg, embedder)[1]
+    return pl.Series(schema.LABEL_AGREEMENT, label_agreement(x, labels, cfg.label_k),
+                     dtype=pl.Float64).fill_nan(None)
 
 
 def get_scorer(cfg: QualityConfig | None = None, embed_cfg: EmbedConfig | None = None,

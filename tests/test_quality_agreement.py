@@ -16,7 +16,7 @@ from qdc import schema
 from qdc.cli import app
 from qdc.errors import MissingColumnError
 from qdc.quality import QualityConfig, score_quality
-from qdc.quality.agreement import label_agreement
+from qdc.quality.agreement import label_agreement, neighbour_index
 from tests.conftest import make_frame, read_jsonl, write_jsonl
 
 
@@ -64,6 +64,20 @@ def test_permutation_and_renaming_invariance(seed: int, labels: list[int]) -> No
     renamed = label_agreement(x, [f"class-{2 - v}" for v in labels], k=4)
     np.testing.assert_allclose(renamed, base, atol=1e-12)
     assert ((base >= 0) & (base <= 1)).all()
+
+
+def test_ivf_index_above_the_exact_limit_finds_nearly_the_same_neighbours() -> None:
+    rng = np.random.default_rng(3)
+    centres = rng.normal(size=(40, 32))
+    which = rng.integers(0, 40, 3000)
+    x = (centres[which] + 0.5 * rng.normal(size=(3000, 32))).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    labels = np.where(rng.random(3000) < 0.8, which % 3, (which + 1) % 3).tolist()
+    assert type(neighbour_index(x, 500)).__name__ == "IndexIVFFlat"
+    exact = label_agreement(x, labels, k=10)
+    ivf = label_agreement(x, labels, k=10, exact_max_rows=500)  # 76 lists (39 rows each at least), 16 probed
+    assert np.array_equal(ivf, label_agreement(x, labels, k=10, exact_max_rows=500))  # repeatable
+    assert np.abs(ivf - exact).mean() < 0.02 and np.corrcoef(ivf, exact)[0, 1] > 0.95
 
 
 def labelled_rows() -> list[dict[str, Any]]:

@@ -321,7 +321,7 @@ def test_presets_run_on_small_input(tmp_path: Path, runner, data: Path, name: st
 
 
 def test_labelled_preset_balances_classes_and_prefers_agreeing_labels(tmp_path: Path, runner) -> None:
-    # Two topics, labelled by topic (3:1), with four rows of each topic carrying the other topic's label.
+    # Two topics, labelled by topic (3:1); five rows (four of topic 0, one of topic 1) carry the other label.
     src = []
     for i in range(80):
         topic = 0 if i < 60 else 1

@@ -160,6 +160,9 @@ def test_cli_score_quality_explain_and_train(tmp_path: Path, runner):
     assert res.exit_code == 0 and info["id"] == "b" and "soup" in info["signals"]
     assert runner.invoke(app, ["score-quality", str(src), "--explain", "nope"]).exit_code == 1
     assert runner.invoke(app, ["score-quality", str(src), "--signals", "bogus"]).exit_code == 2
+    res = runner.invoke(app, ["score-quality", str(src), "--signals", "soup, empty"])
+    assert res.exit_code == 0, res.output
+    assert sorted(k for k in read_jsonl(res.stdout)[0] if k.startswith("qdc_q_")) == ["qdc_q_empty", "qdc_q_soup"]
     g, b = write_jsonl(tmp_path / "g.jsonl", good), write_jsonl(tmp_path / "b.jsonl", bad)
     model = tmp_path / "q.json"
     res = runner.invoke(app, ["train-quality", "--good", str(g), "--bad", str(b), "-o", str(model),

@@ -123,7 +123,7 @@ def score_quality_cmd(
     data: dict[str, object] = {"scorer": scorer, "classifier": classifier, "judge": judge,
                                "label_field": label_field, "label_k": label_k}
     if signals is not None:
-        data["signals"] = tuple(s.strip() for s in signals.split(",") if s.strip())
+        data["signals"] = signals
     cfg = validate_config(QualityConfig, data, "options")
     ecfg = embed_config("default", batch_size, device, no_cache)
     inputs = Inputs(io_config(text_field, template, roles, id_field, on_bad_rows), bad_rows_file, output)

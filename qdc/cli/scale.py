@@ -375,7 +375,7 @@ def scale_score_cmd(
     if quality:
         data: dict[str, object] = {}
         if signals is not None:
-            data["signals"] = tuple(s.strip() for s in signals.split(",") if s.strip())
+            data["signals"] = signals
         qcfg = validate_config(QualityConfig, data, "options")
     ccfg = ComplexityConfig() if complexity else None
     limit = _limit(max_memory)

@@ -46,6 +46,14 @@ class QualityConfig(StageConfig):
     label_k: int = Field(default=10, ge=1)
     """Neighbours per row for the label agreement."""
 
+    @field_validator("signals", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        """'a,b' (the CLI's --signals, a YAML string) as a tuple of names."""
+        if isinstance(value, str):
+            return tuple(s.strip() for s in value.split(",") if s.strip())
+        return value
+
     @field_validator("signals")
     @classmethod
     def _known(cls, v: tuple[str, ...]) -> tuple[str, ...]:

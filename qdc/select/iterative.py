@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from qdc.select.allocate import allocate, equal_split
-from qdc.select.kmq import base_weights, effective_within, quality_factors, take_per_cluster, within_keys
+from qdc.select.kmq import effective_within, start_weights, take_per_cluster, within_keys
 from qdc.select.pool import FeedbackSource, Picks, Pool, softmax, standardise
 
 
@@ -65,9 +65,7 @@ def iterative(pool: Pool, budget: int, cfg: Any, rng: np.random.Generator, feedb
         remaining = np.bincount(labels[available], minlength=k)
         entry: dict[str, Any] = {"round": r, "budget": per_round[r]}
         if r == 0:
-            weights = base_weights(np.bincount(labels, minlength=k), cfg.allocation)
-            if cfg.cluster_quality and pool.score is not None:
-                weights = weights * quality_factors(labels, k, pool.score)
+            weights = start_weights(labels, k, pool.score, cfg.allocation, cfg.cluster_quality)[0]
         else:
             new = np.concatenate(unscored) if unscored else np.zeros(0, dtype=np.int64)
             unscored = []

@@ -64,6 +64,17 @@ def quality_factors(labels: np.ndarray, k: int, score: np.ndarray) -> np.ndarray
     return np.minimum(1.0, 2.0 * sums / np.maximum(sizes, 1))
 
 
+def start_weights(labels: np.ndarray, k: int, score: np.ndarray | None, allocation: str,
+                  cluster_quality: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """(cluster weights before any feedback, the quality factors or None): the allocation's weights,
+    scaled by `quality_factors` when `cluster_quality` is on and there is a score (kmq, iterative round 0)."""
+    base = base_weights(np.bincount(labels, minlength=k), allocation)
+    if not cluster_quality or score is None:
+        return base, None
+    factors = quality_factors(labels, k, score)
+    return base * factors, factors
+
+
 def within_keys(
     n: int, z: np.ndarray | None, within: str, temperature: float, rng: np.random.Generator
 ) -> np.ndarray:
@@ -146,11 +157,7 @@ def kmq_arrays(
     labels = np.asarray(labels, dtype=np.int64)
     k = int(labels.max()) + 1 if labels.size else 0
     sizes = np.bincount(labels, minlength=k)
-    base = base_weights(sizes, allocation)
-    factors = None
-    if cluster_quality and score is not None:
-        factors = quality_factors(labels, k, score)
-        base = base * factors
+    base, factors = start_weights(labels, k, score, allocation, cluster_quality)
     weights = base
     if diversity_weight is not None and diversity_weight < 1:
         weights = blended_weights(labels, k, score, budget, base, float(diversity_weight))

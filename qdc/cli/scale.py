@@ -86,6 +86,13 @@ def _limit(max_memory: str | None) -> int | None:
     return None if max_memory is None else parse_size(max_memory)
 
 
+def _announce(command: str) -> Any:
+    """The on_estimate of a scale command: print its memory/disk estimate before the run (unless -q)."""
+    if State.quiet:
+        return None
+    return lambda est: console.print(f"qdc scale {command} {est.describe()}", markup=False)
+
+
 def _finish_bad_rows(report: Any, bad_rows_file: str | None, output: str) -> None:
     from qdc.io import write_bad_rows
     from qdc.progress import notice
@@ -160,7 +167,7 @@ def scale_dedup_cmd(
     from qdc.dedup import DedupConfig
     from qdc.errors import ConfigError
     from qdc.io import ReadReport
-    from qdc.scale.dedup import StreamOptions, estimate, stream_dedup
+    from qdc.scale.dedup import StreamOptions, stream_dedup
 
     _file_input(input)
     if not dry_run:
@@ -179,12 +186,10 @@ def scale_dedup_cmd(
     opts = StreamOptions(batch_rows=batch_rows, partitions=partitions, work_dir=work_dir,
                          max_memory=_limit(max_memory), backend=backend,  # type: ignore[arg-type]
                          ray_address=ray_address, ray_cpus=ray_cpus, embeddings=embeddings)
-    est, _, _ = estimate(input, cfg, opts)
-    if not State.quiet:
-        console.print(f"qdc scale dedup {est.describe()}", markup=False)
     report = ReadReport()
     stats = stream_dedup(input, cfg, io_config(text_field, template, roles, id_field, on_bad_rows), opts,
-                         output=None if dry_run else output, removed=None if dry_run else removed, report=report)
+                         output=None if dry_run else output, removed=None if dry_run else removed, report=report,
+                         on_estimate=_announce("dedup"))
     if not dry_run:
         _finish_bad_rows(report, bad_rows_file, output)
     stats["dry_run"] = dry_run
@@ -238,7 +243,7 @@ def scale_select_cmd(
     """
     from qdc.config import validate_config
     from qdc.errors import ConfigError
-    from qdc.scale.select import ScaleSelectConfig, estimate, stream_select
+    from qdc.scale.select import ScaleSelectConfig, stream_select
 
     _file_input(input)
     check_output_path(output)
@@ -252,12 +257,9 @@ def scale_select_cmd(
         "temperature": temperature, "cluster_quality": cluster_quality, "points_per_centroid": points_per_centroid,
         "seed": seed}, "options")
     limit = _limit(max_memory)
-    est, _ = estimate(input, embeddings, cfg, batch_rows, limit)
-    if not State.quiet:
-        console.print(f"qdc scale select {est.describe()}", markup=False)
     stats = stream_select(input, embeddings, cfg, io_config(text_field, template, roles, id_field, on_bad_rows),
                           output=output, batch_rows=batch_rows, max_memory=limit, backend=_backend(backend),
-                          ray_address=ray_address, ray_cpus=ray_cpus)
+                          ray_address=ray_address, ray_cpus=ray_cpus, on_estimate=_announce("select"))
     if json:
         print_json(stats)
     elif not State.quiet:
@@ -300,7 +302,7 @@ def scale_embed_cmd(
     **Example:** `qdc scale embed big.jsonl -o big.npy --dtype float16 --max-memory 4G`
     """
     from qdc.errors import ConfigError
-    from qdc.scale.embed import estimate, stream_embed
+    from qdc.scale.embed import stream_embed
 
     _file_input(input)
     if not out.endswith(".npy"):
@@ -309,12 +311,9 @@ def scale_embed_cmd(
         raise ConfigError(f"--dtype {dtype!r}: expected float16 or float32")
     ecfg = embed_config(model, batch_size, device, no_cache, embed_field)
     limit = _limit(max_memory)
-    est, _ = estimate(input, ecfg, dtype, batch_rows, limit, _backend(backend))
-    if not State.quiet:
-        console.print(f"qdc scale embed {est.describe()}", markup=False)
     stats = stream_embed(input, out, ecfg, io_config(text_field, template, roles, id_field, on_bad_rows),
-                         dtype=dtype, batch_rows=batch_rows, backend=backend, ray_workers=ray_cpus,
-                         ray_address=ray_address, max_memory=limit)
+                         dtype=dtype, batch_rows=batch_rows, backend=_backend(backend), ray_workers=ray_cpus,
+                         ray_address=ray_address, max_memory=limit, on_estimate=_announce("embed"))
     if json:
         print_json(stats)
     elif not State.quiet:
@@ -361,7 +360,7 @@ def scale_score_cmd(
     from qdc.errors import ConfigError
     from qdc.io import ReadReport
     from qdc.quality import QualityConfig
-    from qdc.scale.score import estimate, stream_score
+    from qdc.scale.score import stream_score
 
     _file_input(input)
     check_output_path(output)
@@ -379,13 +378,11 @@ def scale_score_cmd(
         qcfg = validate_config(QualityConfig, data, "options")
     ccfg = ComplexityConfig() if complexity else None
     limit = _limit(max_memory)
-    est, _ = estimate(input, batch_rows, limit, _backend(backend))
-    if not State.quiet:
-        console.print(f"qdc scale score {est.describe()}", markup=False)
     report = ReadReport()
     stats = stream_score(input, io_config(text_field, template, roles, id_field, on_bad_rows), quality=qcfg,
-                         complexity=ccfg, output=output, batch_rows=batch_rows, max_memory=limit, backend=backend,
-                         ray_address=ray_address, ray_cpus=ray_cpus, report=report)
+                         complexity=ccfg, output=output, batch_rows=batch_rows, max_memory=limit,
+                         backend=_backend(backend), ray_address=ray_address, ray_cpus=ray_cpus, report=report,
+                         on_estimate=_announce("score"))
     _finish_bad_rows(report, bad_rows_file, output)
     if json:
         print_json(stats)

@@ -47,7 +47,7 @@ from qdc.dedup.minhash import CHUNK_ROWS, shingle_hashes, signatures
 from qdc.dedup.normalize import normalise
 from qdc.errors import ConfigError, DataError
 from qdc.io import IOConfig, ReadReport
-from qdc.progress import notice, progress
+from qdc.progress import progress
 from qdc.scale import memory
 from qdc.scale.reader import DEFAULT_BATCH_ROWS, iter_batches, sample_lines
 from qdc.scale.sink import open_sink
@@ -381,7 +381,8 @@ def _write(path: str, io_cfg: IOConfig, batch_rows: int, cfg: DedupConfig, outpu
 
 def stream_dedup(path: str, cfg: DedupConfig | None = None, io_cfg: IOConfig | None = None,
                  opts: StreamOptions | None = None, *, output: str | None = None,
-                 removed: str | None = None, report: ReadReport | None = None) -> dict[str, Any]:
+                 removed: str | None = None, report: ReadReport | None = None,
+                 on_estimate: memory.OnEstimate | None = None) -> dict[str, Any]:
     """Deduplicate the file `path` in bounded memory; write kept rows to `output`, removed ones to `removed`.
 
     Returns the run summary (rows in/kept/removed, per-method counts and timings, the estimate, disk used).
@@ -391,9 +392,7 @@ def stream_dedup(path: str, cfg: DedupConfig | None = None, io_cfg: IOConfig | N
     io_cfg = io_cfg or IOConfig()
     opts = opts or StreamOptions()
     est, batch_rows, parts_n = estimate(path, cfg, opts)
-    if batch_rows != opts.batch_rows:
-        notice(f"batches of {batch_rows:,} rows (not {opts.batch_rows:,}) to stay under --max-memory "
-               f"{memory.human(opts.max_memory or 0)}")
+    memory.announce(est, batch_rows, opts.batch_rows, opts.max_memory, on_estimate)
     work = Path(tempfile.mkdtemp(prefix="qdc-scale-", dir=opts.work_dir))
     t0 = time.perf_counter()
     try:

@@ -19,7 +19,7 @@ from qdc import schema
 from qdc.embed import EmbedConfig, Embedder
 from qdc.errors import DataError
 from qdc.io import IOConfig, embeddings_of
-from qdc.progress import notice, progress
+from qdc.progress import progress
 from qdc.scale import memory
 from qdc.scale.reader import DEFAULT_BATCH_ROWS, iter_batches, sample_lines
 from qdc.scale.store import create, release
@@ -39,7 +39,8 @@ def estimate(path: str, cfg: EmbedConfig, dtype: str, batch_rows: int, max_memor
 def stream_embed(path: str, out: str | os.PathLike[str], embed_cfg: EmbedConfig | None = None,
                  io_cfg: IOConfig | None = None, *, dtype: str = "float16", batch_rows: int = DEFAULT_BATCH_ROWS,
                  embedder: Embedder | None = None, backend: str = "local", ray_workers: int = 2,
-                 ray_address: str | None = None, max_memory: int | None = None) -> dict[str, Any]:
+                 ray_address: str | None = None, max_memory: int | None = None,
+                 on_estimate: memory.OnEstimate | None = None) -> dict[str, Any]:
     """Embed every row of `path` into the (n, d) ``.npy`` `out`; returns rows, dim, dtype and seconds.
 
     With ``backend="ray"`` each batch is embedded as a Ray Data `map_batches` over `ray_workers`
@@ -48,9 +49,8 @@ def stream_embed(path: str, out: str | os.PathLike[str], embed_cfg: EmbedConfig 
     """
     cfg = embed_cfg or EmbedConfig()
     est, fitted = estimate(path, cfg, dtype, batch_rows, max_memory, backend)
-    if fitted != batch_rows:
-        notice(f"batches of {fitted:,} rows (not {batch_rows:,}) to stay under --max-memory")
-        batch_rows = fitted
+    memory.announce(est, fitted, batch_rows, max_memory, on_estimate)
+    batch_rows = fitted
     if backend == "ray":
         from qdc.scale import ray_backend
 

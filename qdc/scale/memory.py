@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from qdc.errors import ConfigError
+from qdc.progress import notice
 
 BASE_BYTES = 300 << 20
 """The interpreter with polars, numpy, pyarrow and faiss loaded (measured: about 250-300 MB)."""
@@ -230,3 +231,15 @@ def plan(make: Callable[[int], Estimate], batch_rows: int, limit: int | None) ->
     raise ConfigError(f"--max-memory {human(limit)} is too small: this run {est.describe()}; even with "
                       f"--batch-rows {MIN_BATCH_ROWS} it needs {human(make(MIN_BATCH_ROWS).memory)}. "
                       "Raise --max-memory (the per-row state and the fixed part cannot be batched away)")
+
+
+OnEstimate = Callable[[Estimate], None]
+"""Called with a run's estimate before any work starts (the CLI prints it)."""
+
+
+def announce(est: Estimate, fitted: int, asked: int, limit: int | None, on_estimate: OnEstimate | None) -> None:
+    """Hand the estimate to `on_estimate`, and say when the batches were shrunk to fit --max-memory."""
+    if on_estimate is not None:
+        on_estimate(est)
+    if fitted != asked:
+        notice(f"batches of {fitted:,} rows (not {asked:,}) to stay under --max-memory {human(limit or 0)}")

@@ -31,7 +31,7 @@ from qdc import schema
 from qdc.complexity import ComplexityConfig, score_complexity
 from qdc.errors import ConfigError, DataError
 from qdc.io import IOConfig, ReadReport
-from qdc.progress import notice, progress
+from qdc.progress import progress
 from qdc.quality import SIGNALS, QualityConfig, score_quality
 from qdc.scale import memory
 from qdc.scale.reader import DEFAULT_BATCH_ROWS, iter_batches, sample_lines
@@ -174,7 +174,7 @@ def stream_score(path: str, io_cfg: IOConfig | None = None, *, quality: QualityC
                  complexity: ComplexityConfig | None = None, output: str | None = None,
                  batch_rows: int = DEFAULT_BATCH_ROWS, max_memory: int | None = None, backend: str = "local",
                  ray_address: str | None = None, ray_cpus: int | None = None,
-                 report: ReadReport | None = None) -> dict[str, Any]:
+                 report: ReadReport | None = None, on_estimate: memory.OnEstimate | None = None) -> dict[str, Any]:
     """Score every row of `path` (heuristic quality and/or complexity) and write it to `output`.
 
     Same columns, values and bytes as `qdc score-quality` then `qdc score-complexity` on the whole file;
@@ -186,8 +186,7 @@ def stream_score(path: str, io_cfg: IOConfig | None = None, *, quality: QualityC
         raise ConfigError(f"backend {backend!r}: expected local or ray")
     io_cfg = io_cfg or IOConfig()
     est, rows_per_batch = estimate(path, batch_rows, max_memory, backend)
-    if rows_per_batch != batch_rows:
-        notice(f"batches of {rows_per_batch:,} rows (not {batch_rows:,}) to stay under --max-memory")
+    memory.announce(est, rows_per_batch, batch_rows, max_memory, on_estimate)
     workers = 1
     if backend == "ray":
         from qdc.scale import ray_backend

@@ -29,7 +29,7 @@ from qdc import schema
 from qdc.config import StageConfig
 from qdc.errors import ConfigError, DataError
 from qdc.io import IOConfig
-from qdc.progress import notice, progress
+from qdc.progress import progress
 from qdc.scale import memory
 from qdc.scale.reader import DEFAULT_BATCH_ROWS, iter_batches, sample_lines
 from qdc.scale.sink import open_sink
@@ -180,7 +180,7 @@ def estimate(path: str, embeddings: str, cfg: ScaleSelectConfig, batch_rows: int
 def stream_select(path: str, embeddings: str, cfg: ScaleSelectConfig, io_cfg: IOConfig | None = None, *,
                   output: str | None = None, batch_rows: int = DEFAULT_BATCH_ROWS,
                   max_memory: int | None = None, backend: str = "local", ray_address: str | None = None,
-                  ray_cpus: int | None = None) -> dict[str, Any]:
+                  ray_cpus: int | None = None, on_estimate: memory.OnEstimate | None = None) -> dict[str, Any]:
     """Select `cfg.budget` rows of `path` by kMQ over the (n, d) ``.npy`` `embeddings` (row i embeds row i).
 
     Writes the selected rows (input order) to `output` when given; returns the run summary.
@@ -189,8 +189,7 @@ def stream_select(path: str, embeddings: str, cfg: ScaleSelectConfig, io_cfg: IO
 
     io_cfg = io_cfg or IOConfig()
     est, rows_per_batch = estimate(path, embeddings, cfg, batch_rows, max_memory)
-    if rows_per_batch != batch_rows:
-        notice(f"batches of {rows_per_batch:,} rows (not {batch_rows:,}) to stay under --max-memory")
+    memory.announce(est, rows_per_batch, batch_rows, max_memory, on_estimate)
     t0 = time.perf_counter()
     n, score, expr_text = _scores(path, cfg, io_cfg, rows_per_batch, est.rows)
     if cfg.within != "random" and score is None and cfg.diversity_weight != 1:

@@ -27,11 +27,22 @@ from qdc import schema
 from qdc.dedup import DedupConfig, dedup
 from qdc.io import IOConfig, prepare
 
-SOURCES = ["llamafactory_demo/alpaca_en_demo.jsonl", "gpteacher/codegen.jsonl", "gpteacher/roleplay.jsonl",
-           "gpteacher/toolformer.jsonl", "code_alpaca_2k/data.jsonl", "gsm8k/train.jsonl",
-           "self_instruct/user_oriented_predictions.jsonl"]
-PREFIXES = ["Please answer the following question. ", "You are a helpful assistant. ",
-            "Answer carefully and concisely: ", "Task: ", "Respond to the instruction below.\n\n"]
+SOURCES = [
+    "llamafactory_demo/alpaca_en_demo.jsonl",
+    "gpteacher/codegen.jsonl",
+    "gpteacher/roleplay.jsonl",
+    "gpteacher/toolformer.jsonl",
+    "code_alpaca_2k/data.jsonl",
+    "gsm8k/train.jsonl",
+    "self_instruct/user_oriented_predictions.jsonl",
+]
+PREFIXES = [
+    "Please answer the following question. ",
+    "You are a helpful assistant. ",
+    "Answer carefully and concisely: ",
+    "Task: ",
+    "Respond to the instruction below.\n\n",
+]
 
 
 # ------------------------------------------------------------------------------------------ data
@@ -82,7 +93,7 @@ def shingles_py(text: str, n: int = 5) -> list[bytes]:
     w = text.lower().split()
     if len(w) < n:
         return [" ".join(w).encode()]
-    return [" ".join(w[i:i + n]).encode() for i in range(len(w) - n + 1)]
+    return [" ".join(w[i : i + n]).encode() for i in range(len(w) - n + 1)]
 
 
 def run_datasketch(texts: list[str], threshold: float = 0.8, num_perm: int = 128) -> int:
@@ -126,8 +137,7 @@ def timed(fn: Any, *args: Any) -> tuple[float, Any]:
     return time.perf_counter() - t0, out
 
 
-def speed(rows: list[str], sizes: list[int], repeats: int,
-          ds_repeats: dict[int, int]) -> list[dict[str, Any]]:
+def speed(rows: list[str], sizes: list[int], repeats: int, ds_repeats: dict[int, int]) -> list[dict[str, Any]]:
     results = []
     for n in sizes:
         texts = speed_docs(rows, n)
@@ -143,12 +153,17 @@ def speed(rows: list[str], sizes: list[int], repeats: int,
             t, found["qdc"] = timed(run_qdc, df)
             times["qdc"].append(t)
         med = {k: statistics.median(v) for k, v in times.items()}
-        results.append({
-            "docs": n, "words_per_doc": 200, "times_s": times, "median_s": med,
-            "docs_per_s": {k: round(n / v) for k, v in med.items()},
-            "speedup_vs_datasketch": {k: round(med["datasketch"] / v, 1) for k, v in med.items()},
-            "flagged": found,
-        })
+        results.append(
+            {
+                "docs": n,
+                "words_per_doc": 200,
+                "times_s": times,
+                "median_s": med,
+                "docs_per_s": {k: round(n / v) for k, v in med.items()},
+                "speedup_vs_datasketch": {k: round(med["datasketch"] / v, 1) for k, v in med.items()},
+                "flagged": found,
+            }
+        )
         print(json.dumps(results[-1]["docs_per_s"]), results[-1]["speedup_vs_datasketch"], flush=True)
     return results
 
@@ -195,10 +210,17 @@ def semantic_speed(n: int, dim: int = 384) -> dict[str, Any]:
     planted = int((origin >= 0).sum())
     good = family[rm] == family[to] if rm.size else np.zeros(0, dtype=bool)
     found = np.unique(family[rm][good]).shape[0] if rm.size else 0
-    return {"rows": n, "dim": dim, "planted": planted, "times_s": [round(t, 2) for t in times],
-            "median_s": round(statistics.median(times), 2), "removed": int(rm.shape[0]),
-            "recall": round(found / max(planted, 1), 4), "precision": round(float(good.mean()) if rm.size else 0, 4),
-            "clusters": res.stats["methods"]["semantic"]["clusters"]}
+    return {
+        "rows": n,
+        "dim": dim,
+        "planted": planted,
+        "times_s": [round(t, 2) for t in times],
+        "median_s": round(statistics.median(times), 2),
+        "removed": int(rm.shape[0]),
+        "recall": round(found / max(planted, 1), 4),
+        "precision": round(float(good.mean()) if rm.size else 0, 4),
+        "clusters": res.stats["methods"]["semantic"]["clusters"],
+    }
 
 
 # ------------------------------------------------------------------------------------------ memory
@@ -246,21 +268,25 @@ print(before, peak[0], res.stats["memory_estimate_bytes"], est_m, int(df.estimat
 
 def memory(what: str, n: int) -> dict[str, Any]:
     code = MEM_CHILD.format(root=str(Path(__file__).resolve().parent.parent))
-    out = subprocess.run([sys.executable, "-c", code, what, str(n)], capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run([sys.executable, "-c", code, what, str(n)], capture_output=True, text=True, check=True)
     before, peak, est, est_m, frame = (int(v) for v in out.stdout.split()[-5:])
     extra = max(peak - before, 0)
-    return {"rows": n, "rss_before_mb": round(before / 1e6, 1), "peak_rss_mb": round(peak / 1e6, 1),
-            "frame_mb": round(frame / 1e6, 1), "measured_extra_mb": round(extra / 1e6, 1),
-            "estimate_mb": round(est / 1e6, 1), "measured_extra_per_million_mb": round(extra / 1e6 * 1e6 / n),
-            "estimate_per_million_mb": round(est_m / 1e6)}
+    return {
+        "rows": n,
+        "rss_before_mb": round(before / 1e6, 1),
+        "peak_rss_mb": round(peak / 1e6, 1),
+        "frame_mb": round(frame / 1e6, 1),
+        "measured_extra_mb": round(extra / 1e6, 1),
+        "estimate_mb": round(est / 1e6, 1),
+        "measured_extra_per_million_mb": round(extra / 1e6 * 1e6 / n),
+        "estimate_per_million_mb": round(est_m / 1e6),
+    }
 
 
 # ------------------------------------------------------------------------------------------ accuracy
 
 
-def plant(rows: list[str], n_base: int, per_kind: int,
-          seed: int = 1) -> tuple[list[str], list[int], list[str]]:
+def plant(rows: list[str], n_base: int, per_kind: int, seed: int = 1) -> tuple[list[str], list[int], list[str]]:
     """Base rows (no near-duplicates among them) plus planted copies: returns texts, origin (-1 for base rows)
     and kind per row."""
     rng = np.random.default_rng(seed)
@@ -271,7 +297,7 @@ def plant(rows: list[str], n_base: int, per_kind: int,
     texts, origin, kinds = list(base), [-1] * len(base), ["base"] * len(base)
     picks = rng.choice(len(base), size=4 * per_kind, replace=False)
     for k, kind in enumerate(["exact", "case_space", "substitution", "prefix"]):
-        for b in picks[k * per_kind:(k + 1) * per_kind].tolist():
+        for b in picks[k * per_kind : (k + 1) * per_kind].tolist():
             t = base[b]
             if kind == "case_space":
                 words = t.split(" ")
@@ -307,8 +333,15 @@ def score(res_removed: pl.DataFrame, origin: list[int], kinds: list[str]) -> dic
     for kind in ("exact", "case_space", "substitution", "prefix"):
         fams = [family[i] for i, k in enumerate(kinds) if k == kind]
         per_kind[kind] = round(sum(1 for f in fams if f in hit_family) / max(len(fams), 1), 4)
-    return {"precision": round(p, 4), "recall": round(r, 4), "f1": round(f1, 4), "tp": tp, "fp": fp,
-            "removed": len(removed), "recall_by_kind": per_kind}
+    return {
+        "precision": round(p, 4),
+        "recall": round(r, 4),
+        "f1": round(f1, 4),
+        "tp": tp,
+        "fp": fp,
+        "removed": len(removed),
+        "recall_by_kind": per_kind,
+    }
 
 
 def accuracy(rows: list[str], n_base: int, per_kind: int, with_model: bool) -> dict[str, Any]:
@@ -382,67 +415,130 @@ def table(rows: list[list[Any]], header: list[str]) -> str:
 
 
 def render(data: dict[str, Any], command: str) -> str:
-    md = ["## Deduplication (`qdc dedup`)", "",
-          f"Machine: {data['machine']}. Command: `{command}`. Wall times are medians of interleaved repeats "
-          "(this 2-core machine is shared and noisy; compare the ratios).", "",
-          "### MinHash speed at threshold 0.8, 128 permutations, word 5-grams (whole process)", "",
-          "Documents: about 200 words each, built from random real rows of ../shared/data, 10% planted "
-          "near-copies (3 words substituted). *datasketch*: the plain per-document loop "
-          "(`MinHash.update_batch`, "
-          "`MinHashLSH.query` + `insert`); *rensa*: the same loop with `RMinHash` / `RMinHashLSH` "
-          "(16 bands); "
-          "*qdc*: `qdc.dedup.dedup(df, DedupConfig(methods=['minhash']))` on a prepared frame "
-          "(tokenise, sign, "
-          "band, verify every candidate by true Jaccard, connected components, output frames).", ""]
+    md = [
+        "## Deduplication (`qdc dedup`)",
+        "",
+        f"Machine: {data['machine']}. Command: `{command}`. Wall times are medians of interleaved repeats "
+        "(this 2-core machine is shared and noisy; compare the ratios).",
+        "",
+        "### MinHash speed at threshold 0.8, 128 permutations, word 5-grams (whole process)",
+        "",
+        "Documents: about 200 words each, built from random real rows of ../shared/data, 10% planted "
+        "near-copies (3 words substituted). *datasketch*: the plain per-document loop "
+        "(`MinHash.update_batch`, "
+        "`MinHashLSH.query` + `insert`); *rensa*: the same loop with `RMinHash` / `RMinHashLSH` "
+        "(16 bands); "
+        "*qdc*: `qdc.dedup.dedup(df, DedupConfig(methods=['minhash']))` on a prepared frame "
+        "(tokenise, sign, "
+        "band, verify every candidate by true Jaccard, connected components, output frames).",
+        "",
+    ]
     rows = []
     for s in data["speed"]:
         for k in ("datasketch", "rensa", "qdc"):
-            rows.append([f"{s['docs']:,}", k, f"{s['median_s'][k]:.2f}", f"{s['docs_per_s'][k]:,}",
-                         f"{s['speedup_vs_datasketch'][k]}x", len(s["times_s"][k])])
+            rows.append(
+                [
+                    f"{s['docs']:,}",
+                    k,
+                    f"{s['median_s'][k]:.2f}",
+                    f"{s['docs_per_s'][k]:,}",
+                    f"{s['speedup_vs_datasketch'][k]}x",
+                    len(s["times_s"][k]),
+                ]
+            )
     md += [table(rows, ["docs", "implementation", "median s", "docs/s", "vs datasketch", "repeats"]), ""]
     sem = data["semantic_speed"]
-    md += ["### Semantic dedup (SemDeDup) of synthetic embeddings", "",
-           f"{sem['rows']:,} x {sem['dim']} unit vectors around 2,000 topic centres, "
-           f"{sem['planted']:,} planted "
-           f"near-copies (cosine about 0.99); eps 0.05, k = {sem['clusters']} clusters (sqrt(n)), faithful "
-           "hard order.", "",
-           table([[f"{sem['rows']:,}", sem["median_s"], sem["removed"], sem["precision"], sem["recall"]]],
-                 ["rows", "median s (goal < 30)", "removed", "precision", "recall"]), ""]
+    md += [
+        "### Semantic dedup (SemDeDup) of synthetic embeddings",
+        "",
+        f"{sem['rows']:,} x {sem['dim']} unit vectors around 2,000 topic centres, "
+        f"{sem['planted']:,} planted "
+        f"near-copies (cosine about 0.99); eps 0.05, k = {sem['clusters']} clusters (sqrt(n)), faithful "
+        "hard order.",
+        "",
+        table(
+            [[f"{sem['rows']:,}", sem["median_s"], sem["removed"], sem["precision"], sem["recall"]]],
+            ["rows", "median s (goal < 30)", "removed", "precision", "recall"],
+        ),
+        "",
+    ]
     mem = data["memory"]
-    md += ["### Memory per million rows", "",
-           "Measured: peak RSS (sampled every 5 ms by a thread) of a child process during `dedup()` minus "
-           "its RSS just before (input frame already loaded); the per-million column scales that linearly "
-           "(an upper bound: it also scales the fixed chunk work space). Estimate: "
-           "`qdc.dedup.estimate_memory` (what `--explain` / `--dry-run` report), evaluated at 1M rows of the "
-           "same shape. Formula: the largest method working set + the output frames (one more copy of the "
-           "input frame) + 48 B/row; exact = normalised text + 24 B/row; MinHash = (4 x num_perm + 8 x bands "
-           "+ 8) B/row = 648 B at the defaults + a 32-bit shingle cache (4 B/word, <= 128 MB) + one "
-           "8,192-row chunk of work space; semantic = 2 x 4 x dim + 40 B/row (3,112 B at 384-d) + one 64 MB "
-           "similarity block.", "",
-           table([[k, f"{v['rows']:,}", v["frame_mb"], v["measured_extra_mb"], v["estimate_mb"],
-                   v["measured_extra_per_million_mb"], v["estimate_per_million_mb"]] for k, v in mem.items()],
-                 ["method", "rows measured", "input frame MB", "extra MB (measured)", "extra MB (computed)",
-                  "measured MB / 1M rows", "computed MB / 1M rows"]), ""]
+    md += [
+        "### Memory per million rows",
+        "",
+        "Measured: peak RSS (sampled every 5 ms by a thread) of a child process during `dedup()` minus "
+        "its RSS just before (input frame already loaded); the per-million column scales that linearly "
+        "(an upper bound: it also scales the fixed chunk work space). Estimate: "
+        "`qdc.dedup.estimate_memory` (what `--explain` / `--dry-run` report), evaluated at 1M rows of the "
+        "same shape. Formula: the largest method working set + the output frames (one more copy of the "
+        "input frame) + 48 B/row; exact = normalised text + 24 B/row; MinHash = (4 x num_perm + 8 x bands "
+        "+ 8) B/row = 648 B at the defaults + a 32-bit shingle cache (4 B/word, <= 128 MB) + one "
+        "8,192-row chunk of work space; semantic = 2 x 4 x dim + 40 B/row (3,112 B at 384-d) + one 64 MB "
+        "similarity block.",
+        "",
+        table(
+            [
+                [
+                    k,
+                    f"{v['rows']:,}",
+                    v["frame_mb"],
+                    v["measured_extra_mb"],
+                    v["estimate_mb"],
+                    v["measured_extra_per_million_mb"],
+                    v["estimate_per_million_mb"],
+                ]
+                for k, v in mem.items()
+            ],
+            [
+                "method",
+                "rows measured",
+                "input frame MB",
+                "extra MB (measured)",
+                "extra MB (computed)",
+                "measured MB / 1M rows",
+                "computed MB / 1M rows",
+            ],
+        ),
+        "",
+    ]
     acc = data["accuracy"]
-    md += ["### Accuracy on planted copies of real rows", "",
-           f"{acc['base_rows']:,} real instruction rows (Alpaca-GPT4 demo, GPTeacher, Code Alpaca, GSM8K, "
-           "Self-Instruct predictions; rows with a near-duplicate among themselves at Jaccard 0.5 "
-           "over 3-grams "
-           f"dropped first) plus {acc['planted']} planted copies, a quarter each: exact copy; case and "
-           "whitespace changes; word substitutions (1 per 50 words); a prefixed instruction. A removed copy "
-           "counts as correct when its `qdc_dup_of` is in its own family.", ""]
+    md += [
+        "### Accuracy on planted copies of real rows",
+        "",
+        f"{acc['base_rows']:,} real instruction rows (Alpaca-GPT4 demo, GPTeacher, Code Alpaca, GSM8K, "
+        "Self-Instruct predictions; rows with a near-duplicate among themselves at Jaccard 0.5 "
+        "over 3-grams "
+        f"dropped first) plus {acc['planted']} planted copies, a quarter each: exact copy; case and "
+        "whitespace changes; word substitutions (1 per 50 words); a prefixed instruction. A removed copy "
+        "counts as correct when its `qdc_dup_of` is in its own family.",
+        "",
+    ]
     rows = []
     for name, r in acc["results"].items():
         k = r["recall_by_kind"]
-        rows.append([name, r["precision"], r["recall"], f"**{r['f1']}**", k["exact"], k["case_space"],
-                     k["substitution"], k["prefix"], r["seconds"]])
-    md += [table(rows, ["method", "P", "R", "F1", "R exact", "R case/space", "R subst.", "R "
-        "prefix", "s"]), ""]
+        rows.append(
+            [
+                name,
+                r["precision"],
+                r["recall"],
+                f"**{r['f1']}**",
+                k["exact"],
+                k["case_space"],
+                k["substitution"],
+                k["prefix"],
+                r["seconds"],
+            ]
+        )
+    md += [table(rows, ["method", "P", "R", "F1", "R exact", "R case/space", "R subst.", "R prefix", "s"]), ""]
     mr = data["mrpc"]
-    md += ["### MRPC paraphrase pairs (test split)", "",
-           f"{mr['pairs']:,} sentence pairs, {mr['positives']:,} judged paraphrases. A pair is predicted "
-           "duplicate when the method's rule fires on the pair (exact: equal normalised text; minhash: true "
-           "Jaccard of the shingle sets; semantic: MiniLM cosine > 1 - eps).", ""]
+    md += [
+        "### MRPC paraphrase pairs (test split)",
+        "",
+        f"{mr['pairs']:,} sentence pairs, {mr['positives']:,} judged paraphrases. A pair is predicted "
+        "duplicate when the method's rule fires on the pair (exact: equal normalised text; minhash: true "
+        "Jaccard of the shingle sets; semantic: MiniLM cosine > 1 - eps).",
+        "",
+    ]
     rows = [[k, v["precision"], v["recall"], v["f1"]] for k, v in mr.items() if isinstance(v, dict)]
     md += [table(rows, ["rule", "P", "R", "F1"]), ""]
     md += ["### Defaults chosen from these numbers", "", data["defaults_note"], ""]
@@ -452,8 +548,11 @@ def render(data: dict[str, Any], command: str) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="small smoke run")
-    ap.add_argument("--sections", default="speed,semantic,memory,accuracy,mrpc",
-                    help="run only these sections; the others are kept from the last dedup.json")
+    ap.add_argument(
+        "--sections",
+        default="speed,semantic,memory,accuracy,mrpc",
+        help="run only these sections; the others are kept from the last dedup.json",
+    )
     args = ap.parse_args()
     todo = set(args.sections.split(","))
     command = ".venv/bin/python benchmarks/bench_dedup.py" + (" --quick" if args.quick else "")
@@ -465,13 +564,18 @@ def main() -> None:
     data.update({"machine": machine(), "command": command})
     q = args.quick
     if "speed" in todo:
-        data["speed"] = (speed(rows, [5000], repeats=1, ds_repeats={}) if q else
-                         speed(rows, [20000, 100000], repeats=3, ds_repeats={100000: 1}))
+        data["speed"] = (
+            speed(rows, [5000], repeats=1, ds_repeats={})
+            if q
+            else speed(rows, [20000, 100000], repeats=3, ds_repeats={100000: 1})
+        )
     if "semantic" in todo:
         data["semantic_speed"] = semantic_speed(20000 if q else 200000)
     if "memory" in todo:
-        data["memory"] = {"minhash": memory("minhash", 5000 if q else 100000),
-                          "semantic": memory("semantic", 20000 if q else 200000)}
+        data["memory"] = {
+            "minhash": memory("minhash", 5000 if q else 100000),
+            "semantic": memory("semantic", 20000 if q else 200000),
+        }
     if "accuracy" in todo:
         data["accuracy"] = accuracy(rows, 600, 25, with_model=False) if q else accuracy(rows, 3000, 150, True)
     if "mrpc" in todo:
@@ -510,9 +614,13 @@ def defaults_note(data: dict[str, Any]) -> str:
     ]
     sem = {k: v for k, v in res.items() if k.startswith("semantic")}
     if sem:
-        lines.append("- Semantic on planted copies: " + "; ".join(f"{k}: F1 {v['f1']} (P {v['precision']})"
-                                                                   for k, v in sem.items()) + ".")
+        lines.append(
+            "- Semantic on planted copies: "
+            + "; ".join(f"{k}: F1 {v['f1']} (P {v['precision']})" for k, v in sem.items())
+            + "."
+        )
     return "\n".join(lines)
+
 
 if __name__ == "__main__":
     main()

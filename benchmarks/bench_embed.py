@@ -25,8 +25,9 @@ from qdc.embed.models import SentenceTransformerEmbedder, StaticEmbedder
 
 def load_texts(n: int) -> list[str]:
     """n real instruction rows, round-robin over the three GPTeacher subsets."""
-    sources = [list(read_jsonl(SHARED_DATA / "gpteacher" / f"{name}.jsonl"))
-               for name in ("codegen", "roleplay", "toolformer")]
+    sources = [
+        list(read_jsonl(SHARED_DATA / "gpteacher" / f"{name}.jsonl")) for name in ("codegen", "roleplay", "toolformer")
+    ]
     out: list[str] = []
     i = 0
     while len(out) < n:
@@ -44,8 +45,10 @@ def pair_quality(model: object, cache_dir: Path) -> dict[str, float]:
 
     out: dict[str, float] = {}
     cfg = EmbedConfig(cache_dir=cache_dir, batch_size=64)
-    for name, file, metric in (("stsb_spearman", "stsb/test.jsonl", "spearman"),
-                               ("mrpc_roc_auc", "mrpc/test.jsonl", "auc")):
+    for name, file, metric in (
+        ("stsb_spearman", "stsb/test.jsonl", "spearman"),
+        ("mrpc_roc_auc", "mrpc/test.jsonl", "auc"),
+    ):
         rows = list(read_jsonl(SHARED_DATA / file))
         a = embed_texts([r["text_a"] for r in rows], cfg, model)  # type: ignore[arg-type]
         b = embed_texts([r["text_b"] for r in rows], cfg, model)  # type: ignore[arg-type]
@@ -83,8 +86,13 @@ def main() -> None:
         qdc_t.append(time.perf_counter() - t0)
     plain_rps = n / float(np.median(plain_t))
     qdc_rps = n / float(np.median(qdc_t))
-    results.update(plain_rows_per_s=plain_rps, qdc_rows_per_s=qdc_rps, plain_times=plain_t, qdc_times=qdc_t,
-                   overhead_pct=100.0 * (plain_rps / qdc_rps - 1.0))
+    results.update(
+        plain_rows_per_s=plain_rps,
+        qdc_rows_per_s=qdc_rps,
+        plain_times=plain_t,
+        qdc_times=qdc_t,
+        overhead_pct=100.0 * (plain_rps / qdc_rps - 1.0),
+    )
 
     # 2. The CLI, whole process: a cold run (empty cache) and a cached re-run.
     src = work / "rows.jsonl"
@@ -96,12 +104,14 @@ def main() -> None:
     cli = []
     for run in ("cold", "cached"):
         t0 = time.perf_counter()
-        subprocess.run([qdc_bin, "-q", "embed", str(src), "-o", str(work / f"{run}.parquet"), "--device", "cpu"],
-                       check=True, env=env)
+        subprocess.run(
+            [qdc_bin, "-q", "embed", str(src), "-o", str(work / f"{run}.parquet"), "--device", "cpu"],
+            check=True,
+            env=env,
+        )
         cli.append(time.perf_counter() - t0)
     same = (work / "cold.parquet").read_bytes() == (work / "cached.parquet").read_bytes()
-    results.update(cli_cold_s=cli[0], cli_cached_s=cli[1], cached_speedup=cli[0] / cli[1],
-                   cached_output_identical=same)
+    results.update(cli_cold_s=cli[0], cli_cached_s=cli[1], cached_speedup=cli[0] / cli[1], cached_output_identical=same)
 
     # 3. The static model: build once (timed), then throughput against MiniLM's plain encode.
     t0 = time.perf_counter()
@@ -123,7 +133,7 @@ def main() -> None:
     qm, qs = results["quality_minilm"], results["quality_static"]
     md = f"""## Embedding (`qdc embed`)
 
-Machine: {results['machine']}. Command: `.venv/bin/python benchmarks/bench_embed.py{' --quick' if args.quick else ''}`.
+Machine: {results["machine"]}. Command: `.venv/bin/python benchmarks/bench_embed.py{" --quick" if args.quick else ""}`.
 Data: {n} real rows (GPTeacher codegen/roleplay/toolformer, instruction + input + output), batch 64, CPU,
 median of {repeats} alternating repeats with the same loaded model.
 
@@ -131,17 +141,17 @@ median of {repeats} alternating repeats with the same loaded model.
 |---|---|---|
 | plain `SentenceTransformer.encode` | {plain_rps:.1f} rows/s | |
 | qdc embedding path (`embed_texts`, no cache) | {qdc_rps:.1f} rows/s | |
-| qdc overhead | {results['overhead_pct']:+.1f}% | <= 10% |
+| qdc overhead | {results["overhead_pct"]:+.1f}% | <= 10% |
 | `qdc embed` CLI, cold (model load + {n} rows) | {cli[0]:.1f} s | |
-| `qdc embed` CLI, cached re-run | {cli[1]:.2f} s ({results['cached_speedup']:.0f}x faster; output identical: {same}) | >= 20x |
-| `--model static` (model2vec, distilled once in {results['static_build_s']:.0f} s) | {static_rps:,.0f} rows/s ({results['static_speedup']:.0f}x MiniLM) | >= 20x |
+| `qdc embed` CLI, cached re-run | {cli[1]:.2f} s ({results["cached_speedup"]:.0f}x faster; output identical: {same}) | >= 20x |
+| `--model static` (model2vec, distilled once in {results["static_build_s"]:.0f} s) | {static_rps:,.0f} rows/s ({results["static_speedup"]:.0f}x MiniLM) | >= 20x |
 
 Quality cost of the static model (cosine similarity of sentence pairs):
 
 | model | STS-B test Spearman | MRPC test ROC-AUC |
 |---|---|---|
-| all-MiniLM-L6-v2 (default) | {qm['stsb_spearman']:.4f} | {qm['mrpc_roc_auc']:.4f} |
-| static (model2vec from MiniLM, PCA 256) | {qs['stsb_spearman']:.4f} | {qs['mrpc_roc_auc']:.4f} |
+| all-MiniLM-L6-v2 (default) | {qm["stsb_spearman"]:.4f} | {qm["mrpc_roc_auc"]:.4f} |
+| static (model2vec from MiniLM, PCA 256) | {qs["stsb_spearman"]:.4f} | {qs["mrpc_roc_auc"]:.4f} |
 """
     write_results("embed", md, results)
     print(md)

@@ -52,8 +52,13 @@ def main() -> None:
         texts = load_texts(args.rows)
     texts = texts[: args.rows]
     gpu = torch.cuda.is_available()
-    info = {"rows": len(texts), "torch": torch.__version__, "cpu_threads": torch.get_num_threads(),
-            "gpu": torch.cuda.get_device_name(0) if gpu else None, "python": platform.python_version()}
+    info = {
+        "rows": len(texts),
+        "torch": torch.__version__,
+        "cpu_threads": torch.get_num_threads(),
+        "gpu": torch.cuda.get_device_name(0) if gpu else None,
+        "python": platform.python_version(),
+    }
     results: dict[str, object] = {"info": info, "runs": []}
 
     def bench(device: str, batch: int, repeats: int) -> None:
@@ -71,8 +76,14 @@ def main() -> None:
                 torch.cuda.synchronize()
             times.append(time.perf_counter() - t0)
         med = statistics.median(times)
-        run = {"device": device, "resolved": str(model.device), "batch_size": batch,
-               "rows_per_s": len(texts) / med, "times": times, "dim": int(x.shape[1])}
+        run = {
+            "device": device,
+            "resolved": str(model.device),
+            "batch_size": batch,
+            "rows_per_s": len(texts) / med,
+            "times": times,
+            "dim": int(x.shape[1]),
+        }
         results["runs"].append(run)  # type: ignore[union-attr]
         print(json.dumps(run), flush=True)
 

@@ -96,8 +96,11 @@ def generate(path: Path, rows: int, seed: int = 0) -> dict[str, Any]:
                 bang[ex] = rng.random(ex.shape[0]) < 0.5
             # Refresh the reservoir with a random part of this block.
             take = min(b, RESERVOIR // 4)
-            slots = rng.integers(0, RESERVOIR, size=take) if filled >= RESERVOIR else \
-                np.arange(filled, min(RESERVOIR, filled + take))
+            slots = (
+                rng.integers(0, RESERVOIR, size=take)
+                if filled >= RESERVOIR
+                else np.arange(filled, min(RESERVOIR, filled + take))
+            )
             pick = rng.choice(b, size=slots.shape[0], replace=False)
             res_words[slots], res_len[slots] = words[pick], lens[pick]
             filled = max(filled, int(slots.max()) + 1 if slots.shape[0] else filled)
@@ -106,12 +109,13 @@ def generate(path: Path, rows: int, seed: int = 0) -> dict[str, Any]:
             offsets = np.zeros(b + 1, dtype=np.int32)
             np.cumsum(lens, out=offsets[1:])
             text = pc.binary_join(pa.ListArray.from_arrays(pa.array(offsets), flat), " ")
-            frame = pl.DataFrame({
-                "id": pl.int_range(start, start + b, eager=True).cast(pl.String).str.replace(r"^", "row"),
-                "text": pl.from_arrow(text),
-                "quality": np.round(rng.random(b), 4),
-            }).with_columns(pl.when(pl.Series(bang)).then(pl.col("text") + " !").otherwise(pl.col("text"))
-                            .alias("text"))
+            frame = pl.DataFrame(
+                {
+                    "id": pl.int_range(start, start + b, eager=True).cast(pl.String).str.replace(r"^", "row"),
+                    "text": pl.from_arrow(text),
+                    "quality": np.round(rng.random(b), 4),
+                }
+            ).with_columns(pl.when(pl.Series(bang)).then(pl.col("text") + " !").otherwise(pl.col("text")).alias("text"))
             frame.write_ndjson(fh)
     return planted
 
@@ -151,8 +155,7 @@ def _watchdog(limit: int) -> None:
     def run() -> None:
         while True:
             if proc.memory_info().rss > limit:
-                print(json.dumps({"error": f"RSS passed the limit of {limit / 2**30:.1f} GiB; aborted"}),
-                      flush=True)
+                print(json.dumps({"error": f"RSS passed the limit of {limit / 2**30:.1f} GiB; aborted"}), flush=True)
                 os._exit(3)
             time.sleep(0.2)
 
@@ -176,18 +179,27 @@ def child(stage: str, args: argparse.Namespace) -> None:
         from qdc.dedup import DedupConfig
         from qdc.scale.dedup import StreamOptions, stream_dedup
 
-        out["stats"] = stream_dedup(str(work / "in.jsonl"), DedupConfig(),
-                                    opts=StreamOptions(batch_rows=args.batch_rows, work_dir=str(work)),
-                                    output=str(work / "kept.jsonl"), removed=str(work / "removed.jsonl"))
+        out["stats"] = stream_dedup(
+            str(work / "in.jsonl"),
+            DedupConfig(),
+            opts=StreamOptions(batch_rows=args.batch_rows, work_dir=str(work)),
+            output=str(work / "kept.jsonl"),
+            removed=str(work / "removed.jsonl"),
+        )
     elif stage.startswith("ray-"):
         from qdc.dedup import DedupConfig
         from qdc.scale.dedup import StreamOptions, stream_dedup
 
         workers = None if stage == "ray-local" else int(stage.split("-")[1])
-        opts = StreamOptions(batch_rows=args.batch_rows, work_dir=str(work),
-                             backend="local" if workers is None else "ray", ray_cpus=workers)
-        out["stats"] = stream_dedup(str(work / "in.jsonl"), DedupConfig(), opts=opts,
-                                    output=str(work / f"kept-{stage}.jsonl"))
+        opts = StreamOptions(
+            batch_rows=args.batch_rows,
+            work_dir=str(work),
+            backend="local" if workers is None else "ray",
+            ray_cpus=workers,
+        )
+        out["stats"] = stream_dedup(
+            str(work / "in.jsonl"), DedupConfig(), opts=opts, output=str(work / f"kept-{stage}.jsonl")
+        )
         if workers is not None:
             import ray
 
@@ -214,7 +226,7 @@ def child(stage: str, args: argparse.Namespace) -> None:
         for s in range(0, n, 262_144):
             v = rng.standard_normal((min(262_144, n - s), args.dim), dtype=np.float32)
             v /= np.linalg.norm(v, axis=1, keepdims=True)
-            x[s:s + v.shape[0]] = v
+            x[s : s + v.shape[0]] = v
             x.flush()
             release(x, s, s + v.shape[0])  # written pages leave the resident set (they stay in the page cache)
         x.flush()
@@ -223,13 +235,19 @@ def child(stage: str, args: argparse.Namespace) -> None:
         from qdc.scale.select import ScaleSelectConfig, stream_select
 
         workers = None if stage == "rsel-local" else int(stage.split("-")[1])
-        out["stats"] = stream_select(str(work / "in.jsonl"), str(work / "emb.npy"),
-                                     ScaleSelectConfig(budget=0.1, score="quality"),
-                                     output=str(work / f"picked-{stage}.jsonl"), batch_rows=args.batch_rows,
-                                     backend="local" if workers is None else "ray", ray_cpus=workers)
+        out["stats"] = stream_select(
+            str(work / "in.jsonl"),
+            str(work / "emb.npy"),
+            ScaleSelectConfig(budget=0.1, score="quality"),
+            output=str(work / f"picked-{stage}.jsonl"),
+            batch_rows=args.batch_rows,
+            backend="local" if workers is None else "ray",
+            ray_cpus=workers,
+        )
         local = work / "picked-rsel-local.jsonl"
-        out["same_as_local"] = (None if workers is None else
-                                local.read_bytes() == (work / f"picked-{stage}.jsonl").read_bytes())
+        out["same_as_local"] = (
+            None if workers is None else local.read_bytes() == (work / f"picked-{stage}.jsonl").read_bytes()
+        )
     elif stage.startswith("score"):
         from qdc.complexity import ComplexityConfig
         from qdc.quality import QualityConfig
@@ -237,14 +255,19 @@ def child(stage: str, args: argparse.Namespace) -> None:
 
         workers = None if stage in ("score", "score-local") else int(stage.split("-")[1])
         scored = work / f"scored-{stage}.jsonl"
-        out["stats"] = stream_score(str(work / "in.jsonl"), quality=QualityConfig(), complexity=ComplexityConfig(),
-                                    output=str(scored), batch_rows=args.batch_rows,
-                                    backend="local" if workers is None else "ray", ray_cpus=workers)
+        out["stats"] = stream_score(
+            str(work / "in.jsonl"),
+            quality=QualityConfig(),
+            complexity=ComplexityConfig(),
+            output=str(scored),
+            batch_rows=args.batch_rows,
+            backend="local" if workers is None else "ray",
+            ray_cpus=workers,
+        )
         out["output_bytes"] = scored.stat().st_size
         out["seconds"] = round(time.perf_counter() - t0, 2)  # before the comparison below
         local = work / "scored-score-local.jsonl"
-        out["same_as_local"] = (None if workers is None else
-                                local.read_bytes() == scored.read_bytes())
+        out["same_as_local"] = None if workers is None else local.read_bytes() == scored.read_bytes()
         if stage == "score":
             scored.unlink()  # at 10M rows the scored copy is large; nothing reads it
         if workers is not None:
@@ -259,9 +282,15 @@ def child(stage: str, args: argparse.Namespace) -> None:
         npy = work / f"vec-{stage}.npy"
         # What `qdc scale embed embed-in.jsonl -o vec.npy --no-cache [--backend ray --ray-cpus N]` runs.
         cfg = EmbedConfig(model="default", cache=False, cache_dir=work / "cache")
-        out["stats"] = stream_embed(str(work / "embed-in.jsonl"), npy, cfg, dtype="float16",
-                                    batch_rows=args.batch_rows, backend="local" if workers is None else "ray",
-                                    ray_workers=workers or 2)
+        out["stats"] = stream_embed(
+            str(work / "embed-in.jsonl"),
+            npy,
+            cfg,
+            dtype="float16",
+            batch_rows=args.batch_rows,
+            backend="local" if workers is None else "ray",
+            ray_workers=workers or 2,
+        )
         out["seconds"] = round(time.perf_counter() - t0, 2)  # before the comparison below
         if workers is not None:
             import ray
@@ -284,10 +313,13 @@ def child(stage: str, args: argparse.Namespace) -> None:
 
         name = "in.jsonl" if stage == "sem-stream" else "sub.jsonl"
         emb = "sem.npy" if stage == "sem-stream" else "sub.npy"
-        out["stats"] = stream_dedup(str(work / name), DedupConfig(methods="semantic"),
-                                    opts=StreamOptions(batch_rows=args.batch_rows, work_dir=str(work),
-                                                       embeddings=str(work / emb)),
-                                    output=str(work / f"kept-{stage}.jsonl"), removed=str(work / f"rm-{stage}.jsonl"))
+        out["stats"] = stream_dedup(
+            str(work / name),
+            DedupConfig(methods="semantic"),
+            opts=StreamOptions(batch_rows=args.batch_rows, work_dir=str(work), embeddings=str(work / emb)),
+            output=str(work / f"kept-{stage}.jsonl"),
+            removed=str(work / f"rm-{stage}.jsonl"),
+        )
         out["planted_removed"] = _planted_removed(work / f"rm-{stage}.jsonl", work / "planted.npy")
     elif stage == "sem-memory":
         import polars as pl
@@ -304,15 +336,23 @@ def child(stage: str, args: argparse.Namespace) -> None:
         res = dedup(df, DedupConfig(methods="semantic"))
         write_records(res.kept, work / "kept-sem-memory.jsonl")
         write_records(res.removed, work / "rm-sem-memory.jsonl")
-        out["stats"] = {"rows_in": df.height, "rows_removed": res.stats["rows_removed"],
-                        "methods": res.stats["methods"], "read_seconds": round(t_read, 2)}
+        out["stats"] = {
+            "rows_in": df.height,
+            "rows_removed": res.stats["rows_removed"],
+            "methods": res.stats["methods"],
+            "read_seconds": round(t_read, 2),
+        }
         out["planted_removed"] = _planted_removed(work / "rm-sem-memory.jsonl", work / "planted.npy")
     elif stage == "select":
         from qdc.scale.select import ScaleSelectConfig, stream_select
 
-        out["stats"] = stream_select(str(work / "kept.jsonl"), str(work / "emb.npy"),
-                                     ScaleSelectConfig(budget=0.1, score="quality"),
-                                     output=str(work / "picked.jsonl"), batch_rows=args.batch_rows)
+        out["stats"] = stream_select(
+            str(work / "kept.jsonl"),
+            str(work / "emb.npy"),
+            ScaleSelectConfig(budget=0.1, score="quality"),
+            output=str(work / "picked.jsonl"),
+            batch_rows=args.batch_rows,
+        )
     out.setdefault("seconds", round(time.perf_counter() - t0, 2))
     out["peak_rss_bytes"] = _peak_rss()
     print(json.dumps(out, default=str), flush=True)
@@ -349,13 +389,17 @@ def semantic_embeddings(work: Path, n: int, dim: int, seed: int = 7) -> dict[str
         for i in np.flatnonzero(src >= s).tolist():  # sources in this block, in order (copies of copies too)
             w1 = v[src[i] - s] + noise[i]
             v[local[i]] = w1 / np.linalg.norm(w1)
-        x[s:s + b] = v
+        x[s : s + b] = v
         x.flush()
         release(x, s, s + b)
         planted.append(np.stack([s + local, src], axis=1))
     np.save(work / "planted.npy", np.concatenate(planted))  # (copy, source) pairs
-    return {"rows": n, "dim": dim, "planted": int(sum(p.shape[0] for p in planted)),
-            "bytes": (work / "sem.npy").stat().st_size}
+    return {
+        "rows": n,
+        "dim": dim,
+        "planted": int(sum(p.shape[0] for p in planted)),
+        "bytes": (work / "sem.npy").stat().st_size,
+    }
 
 
 def _planted_removed(ledger: Path, planted_path: Path) -> dict[str, int]:
@@ -364,7 +408,7 @@ def _planted_removed(ledger: Path, planted_path: Path) -> dict[str, int]:
     import polars as pl
 
     pairs = np.load(planted_path)
-    ids = (pl.read_ndjson(ledger, schema={"id": pl.String})["id"].to_list() if ledger.stat().st_size else [])
+    ids = pl.read_ndjson(ledger, schema={"id": pl.String})["id"].to_list() if ledger.stat().st_size else []
     gone = np.zeros(int(pairs.max()) + 2 if pairs.size else 1, dtype=bool)
     rows = np.array([int(i[3:]) for i in ids], dtype=np.int64)
     rows = rows[rows < gone.shape[0]]
@@ -377,10 +421,26 @@ def _planted_removed(ledger: Path, planted_path: Path) -> dict[str, int]:
 
 
 def _run(stage: str, args: argparse.Namespace) -> dict[str, Any]:
-    cmd = [sys.executable, __file__, "--stage", stage, "--rows", str(args.rows), "--work", args.work,
-           "--semantic-memory-rows", str(args.semantic_memory_rows),
-           "--embed-rows", str(args.embed_rows),
-           "--dim", str(args.dim), "--batch-rows", str(args.batch_rows), "--rss-limit", str(args.rss_limit)]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--stage",
+        stage,
+        "--rows",
+        str(args.rows),
+        "--work",
+        args.work,
+        "--semantic-memory-rows",
+        str(args.semantic_memory_rows),
+        "--embed-rows",
+        str(args.embed_rows),
+        "--dim",
+        str(args.dim),
+        "--batch-rows",
+        str(args.batch_rows),
+        "--rss-limit",
+        str(args.rss_limit),
+    ]
     print(f"[{time.strftime('%H:%M:%S')}] {stage} ...", file=sys.stderr, flush=True)
     proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "QDC_QUIET": "1"})
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
@@ -419,9 +479,13 @@ def render(runs: list[dict[str, Any]]) -> str:
         "exact then MinHash (Jaccard 0.8, 128 permutations, 3-grams, 14 x 9 bands), batches of "
         f"{runs[-1]['batch_rows']:,} rows, kept rows and ledger written. Select: kMQ, budget 10% of the kept "
         "rows, k = clamp(B/10, 2, 1024), given random unit float16 embeddings in a memory-mapped .npy."
-        + (" Score: `qdc scale score` of the whole input (heuristic quality + complexity; plain text rows, so the "
-           "text is the response for quality and the instruction for complexity), every row written with its "
-           "17 score columns." if any("score" in r for r in runs) else ""),
+        + (
+            " Score: `qdc scale score` of the whole input (heuristic quality + complexity; plain text rows, so the "
+            "text is the response for quality and the instruction for complexity), every row written with its "
+            "17 score columns."
+            if any("score" in r for r in runs)
+            else ""
+        ),
         "",
         "| rows | input | stage | seconds | rows/s | peak RSS GiB | estimate GiB | notes |",
         "|---|---|---|---|---|---|---|---|",
@@ -437,7 +501,8 @@ def render(runs: list[dict[str, Any]]) -> str:
             f"removed {st['methods']['exact']['removed']:,} exact + {st['methods']['minhash']['removed']:,} "
             f"minhash (planted {run['gen']['planted']['exact']:,} + {run['gen']['planted']['near']:,}); read+sign "
             f"{sec['read_and_sign']} s, group {sec['exact_groups'] + sec['minhash_groups']:.1f} s, write "
-            f"{sec['write']} s; temp disk {st['work_disk_bytes'] / 2**30:.2f} GiB |")
+            f"{sec['write']} s; temp disk {st['work_disk_bytes'] / 2**30:.2f} GiB |"
+        )
         s = run["select"]
         ss = s["stats"]
         lines.append(
@@ -445,19 +510,25 @@ def render(runs: list[dict[str, Any]]) -> str:
             f"{ss['rows_in'] / s['seconds']:,.0f} | {_gib(s['peak_rss_bytes'])} | "
             f"{_gib(ss['estimate']['memory_bytes'])} | {ss['selected']:,} selected, k={ss['clusters']['k']}, "
             f"{ss['embeddings']['dim']}-d; scores {ss['seconds']['read_scores']} s, train "
-            f"{ss['seconds']['train']} s, assign {ss['seconds']['assign']} s, write {ss['seconds']['write']} s |")
+            f"{ss['seconds']['train']} s, assign {ss['seconds']['assign']} s, write {ss['seconds']['write']} s |"
+        )
         if "score" in run:
             lines.append(_score_row(run))
         if "dedup_memory" in run:
             m = run["dedup_memory"]
-            lines.append(f"| {n:,} | | in-memory `qdc.dedup` (for comparison) | {m['seconds']} | "
-                         f"{n / m['seconds']:,.0f} | {_gib(m['peak_rss_bytes'])} | | same rows removed: "
-                         f"{m['stats']['rows_removed'] == st['rows_removed']} |")
+            lines.append(
+                f"| {n:,} | | in-memory `qdc.dedup` (for comparison) | {m['seconds']} | "
+                f"{n / m['seconds']:,.0f} | {_gib(m['peak_rss_bytes'])} | | same rows removed: "
+                f"{m['stats']['rows_removed'] == st['rows_removed']} |"
+            )
     for run in runs:
         total = run["dedup"]["seconds"] + run["select"]["seconds"]
         peak = max(run["dedup"]["peak_rss_bytes"], run["select"]["peak_rss_bytes"])
-        lines += ["", f"{run['rows']:,} rows: dedup + select {total:.0f} s ({total / 60:.1f} min), highest peak RSS "
-                  f"{_gib(peak)} GiB." + (f" {run['note']}" if run.get("note") else "")]
+        lines += [
+            "",
+            f"{run['rows']:,} rows: dedup + select {total:.0f} s ({total / 60:.1f} min), highest peak RSS "
+            f"{_gib(peak)} GiB." + (f" {run['note']}" if run.get("note") else ""),
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -465,12 +536,14 @@ def _score_row(run: dict[str, Any]) -> str:
     r = run["score"]
     st = r["stats"]
     when = f"; `{run['score_command']}` ({run['score_date']})" if run.get("score_command") else ""
-    return (f"| {st['rows']:,} | {run['gen']['bytes'] / 2**30:.2f} GiB | score (quality + complexity) | "
-            f"{r['seconds']} | {st['rows'] / r['seconds']:,.0f} | {_gib(r['peak_rss_bytes'])} | "
-            f"{_gib(st['estimate']['memory_bytes'])} | every row written with 17 score columns "
-            f"({r['output_bytes'] / 2**30:.2f} GiB); scan {st['seconds']['scan']} s, score + write "
-            f"{st['seconds']['score_and_write']} s; mean quality {st['quality']['mean']}, complexity "
-            f"{st['complexity']['mean']}{when} |")
+    return (
+        f"| {st['rows']:,} | {run['gen']['bytes'] / 2**30:.2f} GiB | score (quality + complexity) | "
+        f"{r['seconds']} | {st['rows'] / r['seconds']:,.0f} | {_gib(r['peak_rss_bytes'])} | "
+        f"{_gib(st['estimate']['memory_bytes'])} | every row written with 17 score columns "
+        f"({r['output_bytes'] / 2**30:.2f} GiB); scan {st['seconds']['scan']} s, score + write "
+        f"{st['seconds']['score_and_write']} s; mean quality {st['quality']['mean']}, complexity "
+        f"{st['complexity']['mean']}{when} |"
+    )
 
 
 def _write_ray(run: dict[str, Any]) -> None:
@@ -485,28 +558,41 @@ def _write_ray(run: dict[str, Any]) -> None:
 
 def render_ray(run: dict[str, Any]) -> str:
     n = run["rows"]
-    lines = ["", "### Local backend against Ray (`--backend ray`)", "",
-             f"{n:,} rows of the same synthetic input; `qdc scale dedup` (exact + MinHash, kept rows written) and "
-             "`qdc scale select` (kmq, 10%, random 384-d float16 embeddings of all rows), "
-             f"Ray {run.get('ray_version', '')} started locally with 1 or 2 worker CPUs on the same 2-core machine; "
-             f"single runs, {run['date']}. Command: `{run['command']}`.", "",
-             "| run | seconds | rows/s | peak RSS GiB (driver) | same output as local |", "|---|---|---|---|---|"]
-    for name, label in (("ray-local", "dedup, local"), ("ray-1", "dedup, ray 1 worker"),
-                        ("ray-2", "dedup, ray 2 workers"), ("rsel-local", "select, local"),
-                        ("rsel-1", "select, ray 1 worker"), ("rsel-2", "select, ray 2 workers"),
-                        ("score-local", "score (quality + complexity), local"),
-                        ("score-1", "score (quality + complexity), ray 1 worker"),
-                        ("score-2", "score (quality + complexity), ray 2 workers"),
-                        ("embed-local", "embed (MiniLM, cache off), local"),
-                        ("embed-1", "embed (MiniLM, cache off), ray 1 worker"),
-                        ("embed-2", "embed (MiniLM, cache off), ray 2 workers")):
+    lines = [
+        "",
+        "### Local backend against Ray (`--backend ray`)",
+        "",
+        f"{n:,} rows of the same synthetic input; `qdc scale dedup` (exact + MinHash, kept rows written) and "
+        "`qdc scale select` (kmq, 10%, random 384-d float16 embeddings of all rows), "
+        f"Ray {run.get('ray_version', '')} started locally with 1 or 2 worker CPUs on the same 2-core machine; "
+        f"single runs, {run['date']}. Command: `{run['command']}`.",
+        "",
+        "| run | seconds | rows/s | peak RSS GiB (driver) | same output as local |",
+        "|---|---|---|---|---|",
+    ]
+    for name, label in (
+        ("ray-local", "dedup, local"),
+        ("ray-1", "dedup, ray 1 worker"),
+        ("ray-2", "dedup, ray 2 workers"),
+        ("rsel-local", "select, local"),
+        ("rsel-1", "select, ray 1 worker"),
+        ("rsel-2", "select, ray 2 workers"),
+        ("score-local", "score (quality + complexity), local"),
+        ("score-1", "score (quality + complexity), ray 1 worker"),
+        ("score-2", "score (quality + complexity), ray 2 workers"),
+        ("embed-local", "embed (MiniLM, cache off), local"),
+        ("embed-1", "embed (MiniLM, cache off), ray 1 worker"),
+        ("embed-2", "embed (MiniLM, cache off), ray 2 workers"),
+    ):
         r = run["ray"].get(name)
         if r is None:
             continue
         same = "—" if name.endswith("local") else str(r["same_as_local"])
         if name.startswith("embed-") and not name.endswith("local") and not r["same_as_local"]:
-            same = (f"False: max abs diff {r['max_abs_diff']:.2g} ({r['rows_differing']:,} of "
-                    f"{r['stats']['rows']:,} rows differ; lowest row cosine {r['min_row_cosine']:.7f})")
+            same = (
+                f"False: max abs diff {r['max_abs_diff']:.2g} ({r['rows_differing']:,} of "
+                f"{r['stats']['rows']:,} rows differ; lowest row cosine {r['min_row_cosine']:.7f})"
+            )
         extra = ""
         if name.startswith("rsel"):
             extra = f" (assign {r['stats']['seconds']['assign']} s)"
@@ -515,49 +601,64 @@ def render_ray(run: dict[str, Any]) -> str:
         if name.startswith("embed-"):
             extra = f" (run {r['stats']['seconds']} s)"
         rows = r["stats"]["rows"] if name.startswith(("score", "embed-")) else n
-        lines.append(f"| {label} | {r['seconds']}{extra} | {rows / r['seconds']:,.0f} | "
-                     f"{_gib(r['peak_rss_bytes'])} | {same} |")
+        lines.append(
+            f"| {label} | {r['seconds']}{extra} | {rows / r['seconds']:,.0f} | {_gib(r['peak_rss_bytes'])} | {same} |"
+        )
     if run.get("score_command"):
-        lines += ["", f"The three scoring rows (`qdc scale score`, heuristic quality + complexity of every row, "
-                  f"batches of {run['score_batch_rows']:,} rows, each batch a Ray Data `map_batches` over 2 slices "
-                  f"per worker CPU, two batches in flight) were measured later: `{run['score_command']}` "
-                  f"({run['score_date']}). Their seconds include starting Ray; \"run\" is the scoring run alone."]
+        lines += [
+            "",
+            f"The three scoring rows (`qdc scale score`, heuristic quality + complexity of every row, "
+            f"batches of {run['score_batch_rows']:,} rows, each batch a Ray Data `map_batches` over 2 slices "
+            f"per worker CPU, two batches in flight) were measured later: `{run['score_command']}` "
+            f'({run["score_date"]}). Their seconds include starting Ray; "run" is the scoring run alone.',
+        ]
     if run.get("embed_command"):
         when = "in the same run" if run["embed_command"] == run["command"] else "later"
         step = run["embed_batch_rows"]
         batches = "in one batch" if step >= run["embed_rows"] else f"in batches of {step:,} rows"
-        lines += ["", f"The three embedding rows were measured {when}, single runs: `{run['embed_command']}` "
-                  f"({run['embed_date']}; {run['embed_machine']}). Each is `qdc scale embed --model default "
-                  f"--no-cache` of {run['embed_input']}, {batches}: the bundled all-MiniLM-L6-v2 on the CPU, "
-                  "loaded offline; the embedding cache off, so every run computes every vector; a float16 .npy "
-                  "(the command's default). With Ray each worker loads its own copy of the model; the driver "
-                  "sorts the batch's texts longest first and cuts them into the chunks of 512 texts the local "
-                  "backend encodes, and each Ray task encodes whole chunks (Ray Data `map_batches` over "
-                  "`--ray-cpus` model-holding workers), so every text is padded in the same group as locally. "
-                  "Their seconds include "
-                  "loading the model and starting Ray; \"run\" is the `stream_embed` call without starting Ray "
-                  "(model load included). Peak RSS is the driver's: with Ray the model lives in the workers, which "
-                  "are not counted. \"Same output\" compares each Ray .npy with the local one element by element."]
+        lines += [
+            "",
+            f"The three embedding rows were measured {when}, single runs: `{run['embed_command']}` "
+            f"({run['embed_date']}; {run['embed_machine']}). Each is `qdc scale embed --model default "
+            f"--no-cache` of {run['embed_input']}, {batches}: the bundled all-MiniLM-L6-v2 on the CPU, "
+            "loaded offline; the embedding cache off, so every run computes every vector; a float16 .npy "
+            "(the command's default). With Ray each worker loads its own copy of the model; the driver "
+            "sorts the batch's texts longest first and cuts them into the chunks of 512 texts the local "
+            "backend encodes, and each Ray task encodes whole chunks (Ray Data `map_batches` over "
+            "`--ray-cpus` model-holding workers), so every text is padded in the same group as locally. "
+            "Their seconds include "
+            'loading the model and starting Ray; "run" is the `stream_embed` call without starting Ray '
+            "(model load included). Peak RSS is the driver's: with Ray the model lives in the workers, which "
+            'are not counted. "Same output" compares each Ray .npy with the local one element by element.',
+        ]
     return "\n".join(lines) + "\n"
 
 
 def render_semantic(sem: dict[str, Any]) -> str:
     """The streamed semantic dedup section of scale.md."""
     emb = sem["emb"]
-    lines = ["", "### Streamed semantic dedup (`qdc scale dedup --method semantic --embeddings X.npy`)", "",
-             f"{sem['rows']:,} synthetic rows (the generator above) with a {emb['dim']}-d float16 embedding file "
-             f"({emb['bytes'] / 2**30:.2f} GiB) of random unit vectors in which {emb['planted']:,} rows "
-             f"({100 * emb['planted'] / sem['rows']:.1f}%) are planted near copies: an earlier row's vector plus "
-             f"noise of norm {sem['noise']}, renormalised (cosine about 0.995). SemDeDup at the defaults (eps 0.05, "
-             "faithful, order hard, k = round(sqrt(n))), kept rows and ledger written, batches of "
-             f"{sem['batch_rows']:,} rows. The in-memory `qdc.dedup` semantic path runs on the first "
-             f"{sem['memory_rows']:,} rows (its embeddings handed over as the qdc_embedding column), beside the "
-             "streamed path on the same rows. Single runs, each in its own process; "
-             f"{sem['machine']}; {sem['date']}. Command: `{sem['command']}`.", "",
-             "| rows | run | seconds | rows/s | peak RSS GiB | estimate GiB | removed / planted (pairs caught) | notes |",
-             "|---|---|---|---|---|---|---|---|"]
-    for key, label in (("stream", "scale dedup (streamed)"), ("stream_sub", "scale dedup (streamed)"),
-                       ("memory", "in-memory `qdc.dedup`")):
+    lines = [
+        "",
+        "### Streamed semantic dedup (`qdc scale dedup --method semantic --embeddings X.npy`)",
+        "",
+        f"{sem['rows']:,} synthetic rows (the generator above) with a {emb['dim']}-d float16 embedding file "
+        f"({emb['bytes'] / 2**30:.2f} GiB) of random unit vectors in which {emb['planted']:,} rows "
+        f"({100 * emb['planted'] / sem['rows']:.1f}%) are planted near copies: an earlier row's vector plus "
+        f"noise of norm {sem['noise']}, renormalised (cosine about 0.995). SemDeDup at the defaults (eps 0.05, "
+        "faithful, order hard, k = round(sqrt(n))), kept rows and ledger written, batches of "
+        f"{sem['batch_rows']:,} rows. The in-memory `qdc.dedup` semantic path runs on the first "
+        f"{sem['memory_rows']:,} rows (its embeddings handed over as the qdc_embedding column), beside the "
+        "streamed path on the same rows. Single runs, each in its own process; "
+        f"{sem['machine']}; {sem['date']}. Command: `{sem['command']}`.",
+        "",
+        "| rows | run | seconds | rows/s | peak RSS GiB | estimate GiB | removed / planted (pairs caught) | notes |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for key, label in (
+        ("stream", "scale dedup (streamed)"),
+        ("stream_sub", "scale dedup (streamed)"),
+        ("memory", "in-memory `qdc.dedup`"),
+    ):
         r = sem.get(key)
         if r is None:
             continue
@@ -567,23 +668,30 @@ def render_semantic(sem: dict[str, Any]) -> str:
         info = st["methods"]["semantic"]
         est = _gib(st["estimate"]["memory_bytes"]) if "estimate" in st else ""
         if key == "memory":
-            notes = f"k={info['clusters']}; read + embedding column {st['read_seconds']} s, semantic {info['seconds']} s"
+            notes = (
+                f"k={info['clusters']}; read + embedding column {st['read_seconds']} s, semantic {info['seconds']} s"
+            )
         else:
             sec = st["seconds"]
-            trained = (f"trained on {info['trained_on']:,}" if "trained_on" in info else "one global cluster")
-            notes = (f"k={info['clusters']} ({trained}), largest cluster "
-                     f"{info['largest_cluster']:,}; read {sec['read_and_sign']} s, k-means + clusters {sec['semantic']} s, "
-                     f"write {sec['write']} s")
+            trained = f"trained on {info['trained_on']:,}" if "trained_on" in info else "one global cluster"
+            notes = (
+                f"k={info['clusters']} ({trained}), largest cluster "
+                f"{info['largest_cluster']:,}; read {sec['read_and_sign']} s, k-means + clusters {sec['semantic']} s, "
+                f"write {sec['write']} s"
+            )
         pr = r["planted_removed"]
-        lines.append(f"| {n:,} | {label} | {r['seconds']} | {n / r['seconds']:,.0f} | {_gib(r['peak_rss_bytes'])} | "
-                     f"{est} | {pr['removed']:,} / {planted:,} ({pr['planted_caught']:,} caught) | {notes} |")
+        lines.append(
+            f"| {n:,} | {label} | {r['seconds']} | {n / r['seconds']:,.0f} | {_gib(r['peak_rss_bytes'])} | "
+            f"{est} | {pr['removed']:,} / {planted:,} ({pr['planted_caught']:,} caught) | {notes} |"
+        )
     return "\n".join(lines) + "\n"
 
 
 def _extras(data: dict[str, Any]) -> str:
     """The sections after the main table: the Ray comparison and streamed semantic dedup, when stored."""
-    return (render_ray(data["ray"]) if "ray" in data else "") + \
-        (render_semantic(data["semantic"]) if "semantic" in data else "")
+    return (render_ray(data["ray"]) if "ray" in data else "") + (
+        render_semantic(data["semantic"]) if "semantic" in data else ""
+    )
 
 
 def _add_semantic(run: dict[str, Any], args: argparse.Namespace) -> None:
@@ -599,16 +707,27 @@ def _add_semantic(run: dict[str, Any], args: argparse.Namespace) -> None:
                 break
             dst.write(line)
     np.save(work / "sub.npy", np.load(str(work / "sem.npy"), mmap_mode="r")[:m])
-    sem = {"rows": args.rows, "memory_rows": m, "batch_rows": args.batch_rows, "noise": PLANT_NOISE,
-           "machine": run["machine"], "date": run["date"], "command": run["command"], "emb": run["emb"],
-           "planted_full": int(planted.shape[0]), "planted_sub": int((planted[:, 0] < m).sum())}
+    sem = {
+        "rows": args.rows,
+        "memory_rows": m,
+        "batch_rows": args.batch_rows,
+        "noise": PLANT_NOISE,
+        "machine": run["machine"],
+        "date": run["date"],
+        "command": run["command"],
+        "emb": run["emb"],
+        "planted_full": int(planted.shape[0]),
+        "planted_sub": int((planted[:, 0] < m).sum()),
+    }
     sem["stream"] = _run("sem-stream", args)
     sem["stream_sub"] = _run("sem-stream-sub", args)
     sem["memory"] = _run("sem-memory", args)
     path = RESULTS / "scale.json"
     data = json.loads(path.read_text()) if path.exists() else {"runs": []}
     data["semantic"] = sem
-    md = (render(data["runs"]) if data["runs"] else "## Out-of-core dedup and selection (`qdc scale`)\n") + _extras(data)
+    md = (render(data["runs"]) if data["runs"] else "## Out-of-core dedup and selection (`qdc scale`)\n") + _extras(
+        data
+    )
     write_results("scale", md, data)
     print(md)
 
@@ -644,8 +763,16 @@ def _add_embed(run: dict[str, Any], args: argparse.Namespace) -> None:
         raise SystemExit("no stored Ray run to add embedding to; run --ray first")
     source = embed_input(Path(args.work) / "embed-in.jsonl", args.embed_rows)
     stored["ray"].update({name: _run(name, args) for name in ("embed-local", "embed-1", "embed-2")})
-    stored.update({"embed_command": run["command"], "embed_date": run["date"], "embed_machine": run["machine"],
-                   "embed_rows": args.embed_rows, "embed_batch_rows": args.batch_rows, "embed_input": source})
+    stored.update(
+        {
+            "embed_command": run["command"],
+            "embed_date": run["date"],
+            "embed_machine": run["machine"],
+            "embed_rows": args.embed_rows,
+            "embed_batch_rows": args.batch_rows,
+            "embed_input": source,
+        }
+    )
     md = render(data["runs"]) if data["runs"] else "## Out-of-core dedup and selection (`qdc scale`)\n"
     write_results("scale", md + _extras(data), data)
     print(md + _extras(data))
@@ -662,20 +789,33 @@ def main() -> None:
     ap.add_argument("--compare-in-memory", action="store_true", help="also time qdc.dedup on the whole input")
     ap.add_argument("--append", action="store_true", help="merge into the existing results/scale.json")
     ap.add_argument("--note", default="")
-    ap.add_argument("--ray", action="store_true",
-                    help="instead: time scale dedup with the local backend and with Ray (1 and 2 workers)")
-    ap.add_argument("--only-score", action="store_true",
-                    help="time only scale score and add it to the stored run of the same --rows (with --ray: "
-                    "local, Ray 1 and 2 workers, added to the stored Ray table)")
-    ap.add_argument("--only-embed", action="store_true",
-                    help="with --ray: time only scale embed (default model, cache off) of --embed-rows real rows, "
-                    "local and Ray 1 and 2 workers, and add them to the stored Ray table")
+    ap.add_argument(
+        "--ray",
+        action="store_true",
+        help="instead: time scale dedup with the local backend and with Ray (1 and 2 workers)",
+    )
+    ap.add_argument(
+        "--only-score",
+        action="store_true",
+        help="time only scale score and add it to the stored run of the same --rows (with --ray: "
+        "local, Ray 1 and 2 workers, added to the stored Ray table)",
+    )
+    ap.add_argument(
+        "--only-embed",
+        action="store_true",
+        help="with --ray: time only scale embed (default model, cache off) of --embed-rows real rows, "
+        "local and Ray 1 and 2 workers, and add them to the stored Ray table",
+    )
     ap.add_argument("--embed-rows", type=int, default=2_000, help="rows embedded by --ray --only-embed")
-    ap.add_argument("--only-semantic", action="store_true",
-                    help="time only streamed semantic dedup (--rows, planted 5%% near-copy embeddings) and the "
-                    "in-memory path at --semantic-memory-rows; stored under \"semantic\", the rest kept")
-    ap.add_argument("--semantic-memory-rows", type=int, default=200_000,
-                    help="rows of the in-memory semantic comparison")
+    ap.add_argument(
+        "--only-semantic",
+        action="store_true",
+        help="time only streamed semantic dedup (--rows, planted 5%% near-copy embeddings) and the "
+        'in-memory path at --semantic-memory-rows; stored under "semantic", the rest kept',
+    )
+    ap.add_argument(
+        "--semantic-memory-rows", type=int, default=200_000, help="rows of the in-memory semantic comparison"
+    )
     ap.add_argument("--render-only", action="store_true", help="rewrite scale.md from scale.json")
     ap.add_argument("--stage", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -694,11 +834,15 @@ def main() -> None:
         args.work = str(Path(os.environ.get("TMPDIR", "/tmp")) / f"qdc-bench-scale-{os.getpid()}")
     Path(args.work).mkdir(parents=True, exist_ok=True)
     try:
-        run: dict[str, Any] = {"rows": args.rows, "batch_rows": args.batch_rows, "machine": machine(),
-                               "ray_version": _ray_version(),
-                               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                               "command": "python benchmarks/bench_scale.py " + " ".join(sys.argv[1:]),
-                               "note": args.note}
+        run: dict[str, Any] = {
+            "rows": args.rows,
+            "batch_rows": args.batch_rows,
+            "machine": machine(),
+            "ray_version": _ray_version(),
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "command": "python benchmarks/bench_scale.py " + " ".join(sys.argv[1:]),
+            "note": args.note,
+        }
         if args.only_embed:
             if not args.ray:
                 raise SystemExit("--only-embed goes with --ray (the embedding rows live in the Ray table)")
@@ -712,14 +856,32 @@ def main() -> None:
             _add_score(run, args)
             return
         if args.ray:
-            run["ray"] = {name: _run(name, args) for name in ("ray-local", "ray-1", "ray-2", "emb-in",
-                                                              "rsel-local", "rsel-1", "rsel-2", "score-local",
-                                                              "score-1", "score-2")}
+            run["ray"] = {
+                name: _run(name, args)
+                for name in (
+                    "ray-local",
+                    "ray-1",
+                    "ray-2",
+                    "emb-in",
+                    "rsel-local",
+                    "rsel-1",
+                    "rsel-2",
+                    "score-local",
+                    "score-1",
+                    "score-2",
+                )
+            }
             run["embed_input"] = embed_input(Path(args.work) / "embed-in.jsonl", args.embed_rows)
             run["ray"].update({name: _run(name, args) for name in ("embed-local", "embed-1", "embed-2")})
-            run.update({"embed_command": run["command"], "embed_date": run["date"],
-                        "embed_machine": run["machine"], "embed_rows": args.embed_rows,
-                        "embed_batch_rows": args.batch_rows})
+            run.update(
+                {
+                    "embed_command": run["command"],
+                    "embed_date": run["date"],
+                    "embed_machine": run["machine"],
+                    "embed_rows": args.embed_rows,
+                    "embed_batch_rows": args.batch_rows,
+                }
+            )
             _write_ray(run)
             return
         run["dedup"] = _run("dedup", args)

@@ -52,10 +52,12 @@ SOURCES = [  # (task, file, rows in the full mix) — imbalanced on purpose
     ("seed_tasks", "self_instruct/seed_tasks.jsonl", 25),
 ]
 JUNK = ("empty", "truncated", "refusal", "repetitive", "echo", "soup")
-REFUSALS = ["I'm sorry, but as an AI language model I cannot help with that request.",
-            "As an AI language model, I am unable to provide that information.",
-            "I apologize, but I can't assist with this.",
-            "Sorry, I cannot comply with this request as it goes against my guidelines."]
+REFUSALS = [
+    "I'm sorry, but as an AI language model I cannot help with that request.",
+    "As an AI language model, I am unable to provide that information.",
+    "I apologize, but I can't assist with this.",
+    "Sorry, I cannot comply with this request as it goes against my guidelines.",
+]
 
 
 def _soup(rng: np.random.Generator, n: int) -> str:
@@ -91,9 +93,17 @@ def build_mix(scale: float, seed: int = 0) -> pl.DataFrame:
         take = rng.choice(len(src), size=max(5, int(size * scale)), replace=False)
         for i in sorted(take.tolist()):
             r = src[i]
-            rows.append({"id": f"{task}-{i}", "instruction": r.get("instruction") or "",
-                         "input": r.get("input") or "", "output": r.get("output") or "",
-                         "bench_task": task, "bench_kind": "clean", "bench_group": f"{task}-{i}"})
+            rows.append(
+                {
+                    "id": f"{task}-{i}",
+                    "instruction": r.get("instruction") or "",
+                    "input": r.get("input") or "",
+                    "output": r.get("output") or "",
+                    "bench_task": task,
+                    "bench_kind": "clean",
+                    "bench_group": f"{task}-{i}",
+                }
+            )
     clean = list(rows)
     per_junk = max(4, int(35 * scale))
     for kind in JUNK:
@@ -132,9 +142,15 @@ def subset_metrics(df: pl.DataFrame, idx: np.ndarray, x: np.ndarray, tasks: list
     counts = np.array([clean.filter(pl.col("bench_task") == t).height for t in tasks], dtype=np.float64)
     p = counts[counts > 0] / max(counts.sum(), 1)
     entropy = float(-(p * np.log(p)).sum() / math.log(len(tasks))) if p.size else 0.0
-    return {"junk_rate": junk, "dup_pairs": dup_pairs, "dup_rate": dup_pairs / max(len(kinds), 1),
-            "coverage": float((counts > 0).mean()), "task_entropy": entropy, "vendi": vendi(x[idx]),
-            "mean_quality": float(sub["qdc_quality"].mean() or 0.0)}  # type: ignore[arg-type]
+    return {
+        "junk_rate": junk,
+        "dup_pairs": dup_pairs,
+        "dup_rate": dup_pairs / max(len(kinds), 1),
+        "coverage": float((counts > 0).mean()),
+        "task_entropy": entropy,
+        "vendi": vendi(x[idx]),
+        "mean_quality": float(sub["qdc_quality"].mean() or 0.0),
+    }  # type: ignore[arg-type]
 
 
 def apricot_fl(x: np.ndarray, budget: int, seed: int) -> np.ndarray:
@@ -160,8 +176,14 @@ STRATEGIES: list[tuple[str, dict[str, Any]]] = [
 ]
 
 
-def run_selection(df: pl.DataFrame, x: np.ndarray, budget: int, seeds: list[int],
-                  strategies: list[tuple[str, dict[str, Any]]], tasks: list[str] | None) -> dict[str, Any]:
+def run_selection(
+    df: pl.DataFrame,
+    x: np.ndarray,
+    budget: int,
+    seeds: list[int],
+    strategies: list[tuple[str, dict[str, Any]]],
+    tasks: list[str] | None,
+) -> dict[str, Any]:
     from qdc.select import SelectConfig, select
 
     idx_of = {rid: i for i, rid in enumerate(df["id"].to_list())}
@@ -212,8 +234,15 @@ def mix_benchmark(scale: float, budget: int, seeds: list[int]) -> dict[str, Any]
         table[name]["scorer_calls"] = statistics.mean(r["scorer_calls"] for r in rs)
     pool = subset_metrics(df, np.arange(df.height), x, tasks)
     kinds = df["bench_kind"].value_counts().sort("bench_kind")
-    return {"rows": df.height, "budget": budget, "seeds": seeds, "embed_seconds": embed_s,
-            "composition": dict(kinds.iter_rows()), "pool": pool, "table": table}
+    return {
+        "rows": df.height,
+        "budget": budget,
+        "seeds": seeds,
+        "embed_seconds": embed_s,
+        "composition": dict(kinds.iter_rows()),
+        "pool": pool,
+        "table": table,
+    }
 
 
 PROBE_STRATEGIES: list[tuple[str, dict[str, Any]]] = [
@@ -237,8 +266,15 @@ def held_out_tasks(used: set[str], per_task: int, seed: int = 7) -> pl.DataFrame
         free = [i for i in range(len(src)) if f"{task}-{i}" not in used]
         for i in sorted(rng.choice(free, size=min(per_task, len(free)), replace=False).tolist()):
             r = src[i]
-            rows.append({"id": f"test-{task}-{i}", "instruction": r.get("instruction") or "",
-                         "input": r.get("input") or "", "output": r.get("output") or "", "bench_task": task})
+            rows.append(
+                {
+                    "id": f"test-{task}-{i}",
+                    "instruction": r.get("instruction") or "",
+                    "input": r.get("input") or "",
+                    "output": r.get("output") or "",
+                    "bench_task": task,
+                }
+            )
     return pl.DataFrame(rows)
 
 
@@ -267,9 +303,16 @@ def redundancy_benchmark(limit: int | None, budget: int, seeds: list[int]) -> di
     from qdc.select import SelectConfig, select
 
     src = SHARED_DATA / "gpteacher_toolformer_dedup" / "data.jsonl"
-    rows = [{"id": f"tf-{i}", "instruction": r.get("instruction") or "", "input": r.get("input") or "",
-             "output": r.get("output") or "", "bench_dropped_09": not r["kept_sim_lt_0.9"]}
-            for i, r in enumerate(read_jsonl(src, limit))]
+    rows = [
+        {
+            "id": f"tf-{i}",
+            "instruction": r.get("instruction") or "",
+            "input": r.get("input") or "",
+            "output": r.get("output") or "",
+            "bench_dropped_09": not r["kept_sim_lt_0.9"],
+        }
+        for i, r in enumerate(read_jsonl(src, limit))
+    ]
     t0 = time.perf_counter()
     df, x = embedded(pl.DataFrame(rows))
     embed_s = time.perf_counter() - t0
@@ -284,13 +327,26 @@ def redundancy_benchmark(limit: int | None, budget: int, seeds: list[int]) -> di
             res = select(df, SelectConfig(budget=budget, seed=seed, **kw))
             idx = np.asarray([idx_of[r] for r in res.selected["id"].to_list()], dtype=np.int64)
             sims = (x[idx] @ x[idx].T)[np.triu_indices(idx.size, 1)]
-            runs.append({"pairs_095": int((sims > 0.95).sum()), "pairs_090": int((sims > 0.9).sum()),
-                         "authors_dropped": float(dropped[idx].mean()), "vendi": vendi(x[idx]),
-                         "mean_quality": float(quality[idx].mean()),
-                         "duplicates_excluded": int(res.manifest["excluded"]["duplicate"])})
+            runs.append(
+                {
+                    "pairs_095": int((sims > 0.95).sum()),
+                    "pairs_090": int((sims > 0.9).sum()),
+                    "authors_dropped": float(dropped[idx].mean()),
+                    "vendi": vendi(x[idx]),
+                    "mean_quality": float(quality[idx].mean()),
+                    "duplicates_excluded": int(res.manifest["excluded"]["duplicate"]),
+                }
+            )
         table[name] = {k: statistics.mean(r[k] for r in runs) for k in runs[0]}
-    return {"rows": df.height, "source": shown_path(src), "budget": budget, "seeds": seeds,
-            "embed_seconds": embed_s, "pool_authors_dropped": float(dropped.mean()), "table": table}
+    return {
+        "rows": df.height,
+        "source": shown_path(src),
+        "budget": budget,
+        "seeds": seeds,
+        "embed_seconds": embed_s,
+        "pool_authors_dropped": float(dropped.mean()),
+        "table": table,
+    }
 
 
 def task_probe_benchmark(scale: float, budgets: list[int], seeds: list[int]) -> dict[str, Any]:
@@ -312,17 +368,21 @@ def task_probe_benchmark(scale: float, budgets: list[int], seeds: list[int]) -> 
                 clf = LogisticRegression(max_iter=2000, C=10.0).fit(x[r["idx"]], y[r["idx"]])
                 accs.append(float(balanced_accuracy_score(yt, clf.predict(xt))))
             ms = [subset_metrics(df, r["idx"], x, tasks) for r in rs]
-            table[name] = {"acc_mean": statistics.mean(accs), "acc_sd": statistics.pstdev(accs), "accs": accs,
-                           **{k: statistics.mean(m[k] for m in ms) for k in ("coverage", "task_entropy",
-                                                                             "junk_rate")}}
+            table[name] = {
+                "acc_mean": statistics.mean(accs),
+                "acc_sd": statistics.pstdev(accs),
+                "accs": accs,
+                **{k: statistics.mean(m[k] for m in ms) for k in ("coverage", "task_entropy", "junk_rate")},
+            }
         for m in table.values():
             m["diff_mean"], m["diff_sd"] = paired(m["accs"], table["random"]["accs"])
         out["budgets"][str(budget)] = table
     return out
 
 
-def proxy_split(source: Path, test_per_class: int = 300, seed: int = 11) -> tuple[list[dict[str, Any]],
-                                                                               list[dict[str, Any]]]:
+def proxy_split(
+    source: Path, test_per_class: int = 300, seed: int = 11
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(train pool, test rows) of a binary labelled set: `train.jsonl` + `test.jsonl` in a folder, or one
     JSONL file from which `test_per_class` rows of each class are held out (seeded)."""
     if source.is_dir():
@@ -340,8 +400,9 @@ def proxy_split(source: Path, test_per_class: int = 300, seed: int = 11) -> tupl
     return train, test
 
 
-def proxy_pool(train: list[dict[str, Any]], n_major: int, n_minor: int, n_junk: int, seed: int = 1,
-               ratio: int = 4) -> tuple[pl.DataFrame, dict[str, int]]:
+def proxy_pool(
+    train: list[dict[str, Any]], n_major: int, n_minor: int, n_junk: int, seed: int = 1, ratio: int = 4
+) -> tuple[pl.DataFrame, dict[str, int]]:
     """Planted pool: the rarer class cut to 1:`ratio` against the other, junk with random labels (made from
     real rows), and exact copies; sizes shrink (keeping the ratio) when the source is smaller."""
     rng = np.random.default_rng(seed)
@@ -351,25 +412,38 @@ def proxy_pool(train: list[dict[str, Any]], n_major: int, n_minor: int, n_junk: 
     minor, major = sorted(by, key=lambda lab: (len(by[lab]), lab))
     n_minor = min(n_minor, len(by[minor]), len(by[major]) // ratio)
     n_major = min(n_major, ratio * n_minor)
-    rows = [dict(by[major][i], bench_kind="clean") for i in rng.choice(len(by[major]), n_major, replace=False)] + \
-           [dict(by[minor][i], bench_kind="clean") for i in rng.choice(len(by[minor]), n_minor, replace=False)]
+    rows = [dict(by[major][i], bench_kind="clean") for i in rng.choice(len(by[major]), n_major, replace=False)] + [
+        dict(by[minor][i], bench_kind="clean") for i in rng.choice(len(by[minor]), n_minor, replace=False)
+    ]
     n_clean = len(rows)
     for j in range(n_junk):  # junk with random labels, made from real sentences
         r = rows[int(rng.integers(n_clean))]
         kind = ("empty", "soup", "repetitive", "refusal", "truncated")[j % 5]
         words = r["text"].split()
-        text = {"empty": " ", "soup": _soup(rng, 15), "repetitive": " ".join([" ".join(words[:3])] * 10),
-                "refusal": REFUSALS[j % len(REFUSALS)], "truncated": " ".join(words[:2])}[kind]
-        rows.append({"id": f"junk-{j}", "text": text, "label": int(rng.choice([minor, major])),
-                     "bench_kind": f"junk:{kind}"})
+        text = {
+            "empty": " ",
+            "soup": _soup(rng, 15),
+            "repetitive": " ".join([" ".join(words[:3])] * 10),
+            "refusal": REFUSALS[j % len(REFUSALS)],
+            "truncated": " ".join(words[:2]),
+        }[kind]
+        rows.append(
+            {"id": f"junk-{j}", "text": text, "label": int(rng.choice([minor, major])), "bench_kind": f"junk:{kind}"}
+        )
     for j in range(n_junk // 2):  # duplicates
         r = rows[int(rng.integers(n_clean))]
         rows.append(dict(r, id=f"dup-{j}", bench_kind="duplicate"))
     order = rng.permutation(len(rows))
     keep = ("id", "text", "label", "bench_kind")
     frame = pl.DataFrame([{k: rows[i][k] for k in keep} for i in order])
-    return frame, {"major_label": major, "minor_label": minor, "major": n_major, "minor": n_minor,
-                   "junk": n_junk, "duplicates": n_junk // 2}
+    return frame, {
+        "major_label": major,
+        "minor_label": minor,
+        "major": n_major,
+        "minor": n_minor,
+        "junk": n_junk,
+        "duplicates": n_junk // 2,
+    }
 
 
 PROXIES = [("SST-2", str(SHARED_DATA / "sst2")), ("SMS Spam", str(SHARED_DATA / "sms_spam" / "data.jsonl"))]
@@ -378,27 +452,43 @@ PROXIES = [("SST-2", str(SHARED_DATA / "sst2")), ("SMS Spam", str(SHARED_DATA / 
 BALANCED: list[tuple[str, dict[str, Any]]] = [
     ("random, classes balanced", {"strategy": "random", "group_field": "label", "quota": "equal"}),
     ("kmq, classes balanced", {"strategy": "kmq", "group_field": "label", "quota": "equal"}),
-    ("kmq + min-quality 0.3, classes balanced",
-     {"strategy": "kmq", "min_quality": 0.3, "group_field": "label", "quota": "equal"}),
+    (
+        "kmq + min-quality 0.3, classes balanced",
+        {"strategy": "kmq", "min_quality": 0.3, "group_field": "label", "quota": "equal"},
+    ),
     # Label agreement (score-quality --label-field): the one quality signal here that looks at the labels.
-    ("kmq --score qdc_label_agreement, classes balanced",
-     {"strategy": "kmq", "score": "qdc_label_agreement", "group_field": "label", "quota": "equal"}),
-    ("kmq --score 'qdc_quality * qdc_label_agreement', classes balanced",
-     {"strategy": "kmq", "score": "qdc_quality * qdc_label_agreement", "group_field": "label", "quota": "equal"}),
-    ("kmq --score qdc_label_agreement --min-quality 0.1, classes balanced (configs/labelled.yaml)",
-     {"strategy": "kmq", "score": "qdc_label_agreement", "min_quality": 0.1, "group_field": "label",
-      "quota": "equal"}),
+    (
+        "kmq --score qdc_label_agreement, classes balanced",
+        {"strategy": "kmq", "score": "qdc_label_agreement", "group_field": "label", "quota": "equal"},
+    ),
+    (
+        "kmq --score 'qdc_quality * qdc_label_agreement', classes balanced",
+        {"strategy": "kmq", "score": "qdc_quality * qdc_label_agreement", "group_field": "label", "quota": "equal"},
+    ),
+    (
+        "kmq --score qdc_label_agreement --min-quality 0.1, classes balanced (configs/labelled.yaml)",
+        {
+            "strategy": "kmq",
+            "score": "qdc_label_agreement",
+            "min_quality": 0.1,
+            "group_field": "label",
+            "quota": "equal",
+        },
+    ),
 ]
 # Headroom: random over the clean rows only (it knows the planted junk and copies, no selector does).
 ORACLES: list[tuple[str, dict[str, Any]]] = [
     ("oracle: random over clean rows", {"strategy": "random"}),
-    ("oracle: random over clean rows, classes balanced",
-     {"strategy": "random", "group_field": "label", "quota": "equal"}),
+    (
+        "oracle: random over clean rows, classes balanced",
+        {"strategy": "random", "group_field": "label", "quota": "equal"},
+    ),
 ]
 
 
-def probe_data(pool: pl.DataFrame,
-               test_rows: list[dict[str, Any]]) -> tuple[pl.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
+def probe_data(
+    pool: pl.DataFrame, test_rows: list[dict[str, Any]]
+) -> tuple[pl.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
     """The pool embedded and scored (quality, and label agreement with k = 10), and the embeddings of pool
     and test with the test labels."""
     from qdc.embed import EmbedConfig, embed
@@ -407,14 +497,27 @@ def probe_data(pool: pl.DataFrame,
 
     ecfg = EmbedConfig(model="default", cache=True)
     df = score_quality(embed(prepare(pool, IOConfig()), ecfg), QualityConfig(label_field="label"))
-    test = embed(prepare(pl.DataFrame([{"text": r["text"], "label": int(r["label"])} for r in test_rows]),
-                         IOConfig()), ecfg)
-    return (df, np.asarray(df["qdc_embedding"].to_list(), dtype=np.float32),
-            np.asarray(test["qdc_embedding"].to_list(), dtype=np.float32), test["label"].to_numpy())
+    test = embed(
+        prepare(pl.DataFrame([{"text": r["text"], "label": int(r["label"])} for r in test_rows]), IOConfig()), ecfg
+    )
+    return (
+        df,
+        np.asarray(df["qdc_embedding"].to_list(), dtype=np.float32),
+        np.asarray(test["qdc_embedding"].to_list(), dtype=np.float32),
+        test["label"].to_numpy(),
+    )
 
 
-def probe_runs(df: pl.DataFrame, x: np.ndarray, xt: np.ndarray, yt: np.ndarray, minor: int, budget: int,
-               seeds: list[int], strategies: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+def probe_runs(
+    df: pl.DataFrame,
+    x: np.ndarray,
+    xt: np.ndarray,
+    yt: np.ndarray,
+    minor: int,
+    budget: int,
+    seeds: list[int],
+    strategies: list[tuple[str, dict[str, Any]]],
+) -> dict[str, Any]:
     """Per strategy and seed: select, fit a logistic regression on the picks, test accuracy; with the
     junk rate, minority share and mean words of the picks, and the per-seed difference against random."""
     from sklearn.linear_model import LogisticRegression
@@ -432,8 +535,7 @@ def probe_runs(df: pl.DataFrame, x: np.ndarray, xt: np.ndarray, yt: np.ndarray, 
             if label.startswith("apricot"):
                 idx = apricot_fl(x, budget, seed)
             else:
-                res = select(clean if label.startswith("oracle") else df,
-                             SelectConfig(budget=budget, seed=seed, **kw))
+                res = select(clean if label.startswith("oracle") else df, SelectConfig(budget=budget, seed=seed, **kw))
                 idx = np.asarray([idx_of[r] for r in res.selected["id"].to_list()], dtype=np.int64)
             junk.append(float(np.mean([k.startswith("junk") for k in df["bench_kind"][idx].to_list()])))
             minor_share.append(float(np.mean(y[idx] == minor)))
@@ -443,9 +545,15 @@ def probe_runs(df: pl.DataFrame, x: np.ndarray, xt: np.ndarray, yt: np.ndarray, 
                 continue
             clf = LogisticRegression(max_iter=2000, C=10.0).fit(x[idx], y[idx])
             accs.append(float((clf.predict(xt) == yt).mean()))
-        results[label] = {"acc_mean": statistics.mean(accs), "acc_sd": statistics.pstdev(accs), "accs": accs,
-                          "junk_rate": statistics.mean(junk), "minor_share": statistics.mean(minor_share),
-                          "minor_shares": minor_share, "mean_words": statistics.mean(mean_words)}
+        results[label] = {
+            "acc_mean": statistics.mean(accs),
+            "acc_sd": statistics.pstdev(accs),
+            "accs": accs,
+            "junk_rate": statistics.mean(junk),
+            "minor_share": statistics.mean(minor_share),
+            "minor_shares": minor_share,
+            "mean_words": statistics.mean(mean_words),
+        }
     for m in results.values():
         m["diff_mean"], m["diff_sd"] = paired(m["accs"], results["random"]["accs"])
         m["wins"] = sum(a > b for a, b in zip(m["accs"], results["random"]["accs"], strict=True))
@@ -453,26 +561,41 @@ def probe_runs(df: pl.DataFrame, x: np.ndarray, xt: np.ndarray, yt: np.ndarray, 
 
 
 def shown_path(source: Path) -> str:
-    return f"../shared/{source.relative_to(SHARED_DATA.parent)}" if source.is_relative_to(SHARED_DATA.parent) \
+    return (
+        f"../shared/{source.relative_to(SHARED_DATA.parent)}"
+        if source.is_relative_to(SHARED_DATA.parent)
         else str(source)
+    )
 
 
-def proxy_benchmark(name: str, source: Path, n_major: int, n_minor: int, n_junk: int, budget: int,
-                    seeds: list[int]) -> dict[str, Any]:
+def proxy_benchmark(
+    name: str, source: Path, n_major: int, n_minor: int, n_junk: int, budget: int, seeds: list[int]
+) -> dict[str, Any]:
     """Downstream proxy on one binary labelled set: select, fit a linear probe, test accuracy per seed."""
     train, test_rows = proxy_split(source)
     pool, planted = proxy_pool(train, n_major, n_minor, n_junk)
     df, x, xt, yt = probe_data(pool, test_rows)
     minor = planted["minor_label"]
-    results = probe_runs(df, x, xt, yt, minor, budget, seeds,
-                         [*STRATEGIES, *BALANCED, ("apricot facility location", {}), *ORACLES])
+    results = probe_runs(
+        df, x, xt, yt, minor, budget, seeds, [*STRATEGIES, *BALANCED, ("apricot facility location", {}), *ORACLES]
+    )
     # How much of the label-blind rows' accuracy the minority share alone explains (every run, every seed).
     blind = [m for lab, m in results.items() if "balanced" not in lab]
-    share_acc_r = float(np.corrcoef([s for m in blind for s in m["minor_shares"]],
-                                    [a for m in blind for a in m["accs"]])[0, 1])
-    return {"name": name, "source": shown_path(source), "pool_rows": df.height, **planted, "budget": budget,
-            "seeds": seeds, "test_rows": len(yt), "test_minor_share": float(np.mean(yt == minor)),
-            "share_acc_r": share_acc_r, "results": results}
+    share_acc_r = float(
+        np.corrcoef([s for m in blind for s in m["minor_shares"]], [a for m in blind for a in m["accs"]])[0, 1]
+    )
+    return {
+        "name": name,
+        "source": shown_path(source),
+        "pool_rows": df.height,
+        **planted,
+        "budget": budget,
+        "seeds": seeds,
+        "test_rows": len(yt),
+        "test_minor_share": float(np.mean(yt == minor)),
+        "share_acc_r": share_acc_r,
+        "results": results,
+    }
 
 
 # Where kmq's in-distribution cost comes from: clean rows, classes balanced, nothing planted.
@@ -480,24 +603,35 @@ ATTRIBUTION: list[tuple[str, dict[str, Any]]] = [
     ("random", {"strategy": "random"}),
     ("kmq", {"strategy": "kmq"}),
     ("kmq --within random (clusters only, no score inside them)", {"strategy": "kmq", "within": "random"}),
-    ("kmq --allocation proportional --within random (stratified random)",
-     {"strategy": "kmq", "within": "random", "allocation": "proportional"}),
+    (
+        "kmq --allocation proportional --within random (stratified random)",
+        {"strategy": "kmq", "within": "random", "allocation": "proportional"},
+    ),
     ("top (score only)", {"strategy": "top"}),
-    ("kmq --score qdc_label_agreement, classes balanced",
-     {"strategy": "kmq", "score": "qdc_label_agreement", "group_field": "label", "quota": "equal"}),
+    (
+        "kmq --score qdc_label_agreement, classes balanced",
+        {"strategy": "kmq", "score": "qdc_label_agreement", "group_field": "label", "quota": "equal"},
+    ),
 ]
 
 
-def attribution_benchmark(name: str, source: Path, per_class: int, budget: int,
-                          seeds: list[int]) -> dict[str, Any]:
+def attribution_benchmark(name: str, source: Path, per_class: int, budget: int, seeds: list[int]) -> dict[str, Any]:
     """The proxy on a clean, balanced pool: the part of kmq's result due to clusters vs the score."""
     train, test_rows = proxy_split(source)
     pool, planted = proxy_pool(train, per_class, per_class, 0, ratio=1)
     df, x, xt, yt = probe_data(pool, test_rows)
     results = probe_runs(df, x, xt, yt, planted["minor_label"], budget, seeds, ATTRIBUTION)
     test_words = float(np.mean([len(r["text"].split()) for r in test_rows]))
-    return {"name": name, "source": shown_path(source), "pool_rows": df.height, "budget": budget, "seeds": seeds,
-            "test_rows": len(yt), "test_mean_words": test_words, "results": results}
+    return {
+        "name": name,
+        "source": shown_path(source),
+        "pool_rows": df.height,
+        "budget": budget,
+        "seeds": seeds,
+        "test_rows": len(yt),
+        "test_mean_words": test_words,
+        "results": results,
+    }
 
 
 SPEED_CODE = r"""
@@ -544,8 +678,9 @@ print(json.dumps({"n": n, "d": d, "k": k, "budget": budget, "selected": int(pick
 
 def speed_benchmark(n: int) -> dict[str, Any]:
     root = Path(__file__).resolve().parent.parent
-    out = subprocess.run([sys.executable, "-c", SPEED_CODE, str(n)], capture_output=True, text=True, cwd=root,
-                         check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", SPEED_CODE, str(n)], capture_output=True, text=True, cwd=root, check=True
+    )
     res: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     res["peak_over_matrix"] = res["peak_rss_bytes"] / res["matrix_bytes"]
     res["extra_over_matrix"] = (res["peak_rss_bytes"] - res["rss_before_bytes"]) / res["matrix_bytes"]
@@ -572,9 +707,16 @@ print(json.dumps({"n": n, "seconds": time.perf_counter() - t0,
 def agreement_speed(ns: list[int]) -> list[dict[str, Any]]:
     """score-quality --label-field cost: k = 10 exact neighbours on n x 384 unit vectors, fresh process each."""
     root = Path(__file__).resolve().parent.parent
-    return [json.loads(subprocess.run([sys.executable, "-c", AGREEMENT_CODE, str(n)], capture_output=True,
-                                      text=True, cwd=root, check=True).stdout.strip().splitlines()[-1])
-            for n in ns]
+    return [
+        json.loads(
+            subprocess.run(
+                [sys.executable, "-c", AGREEMENT_CODE, str(n)], capture_output=True, text=True, cwd=root, check=True
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
+        for n in ns
+    ]
 
 
 def fmt(v: float, pct: bool = False) -> str:
@@ -583,8 +725,12 @@ def fmt(v: float, pct: bool = False) -> str:
 
 def md_table(header: list[str], rows: list[list[str]]) -> list[str]:
     """A markdown table: header, separator, one line a row, then a blank line."""
-    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
-            *("| " + " | ".join(r) + " |" for r in rows), ""]
+    return [
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+        *("| " + " | ".join(r) + " |" for r in rows),
+        "",
+    ]
 
 
 def render_proxy(px: dict[str, Any]) -> list[str]:
@@ -598,22 +744,42 @@ def render_proxy(px: dict[str, Any]) -> list[str]:
         f"selected rows; accuracy on {px['test_rows']} test rows (label {px['minor_label']} share "
         f"{px['test_minor_share']:.2f}), mean ± sd over seeds {px['seeds']}; wins = seeds where the strategy "
         "beats random. The oracle rows sample only the clean rows, which no selector can know: they bound "
-        "what removing the planted junk and copies can buy.", "",
+        "what removing the planted junk and copies can buy.",
+        "",
     ]
-    lines += md_table(["strategy", "test accuracy", "vs random, paired by seed", "wins", "junk rate", "minority share"],
-                      [[name, f"{m['acc_mean']:.4f} ± {m['acc_sd']:.4f}", f"{m['diff_mean']:+.4f} ± {m['diff_sd']:.4f}",
-                        f"{m['wins']}/{len(m['accs'])}", fmt(m["junk_rate"], True), fmt(m["minor_share"])]
-                       for name, m in r.items()])
-    lines += [f"Headroom without labels: the clean-rows oracle is {oracle['acc_mean'] - rnd['acc_mean']:+.4f} "
-              "over random; with classes balanced, "
-              f"{r['oracle: random over clean rows, classes balanced']['acc_mean'] - rnd['acc_mean']:+.4f}. "
-              "Across the label-blind rows (every seed), the correlation between the selection's minority share "
-              f"and test accuracy is r = {px['share_acc_r']:.2f}."]
+    lines += md_table(
+        ["strategy", "test accuracy", "vs random, paired by seed", "wins", "junk rate", "minority share"],
+        [
+            [
+                name,
+                f"{m['acc_mean']:.4f} ± {m['acc_sd']:.4f}",
+                f"{m['diff_mean']:+.4f} ± {m['diff_sd']:.4f}",
+                f"{m['wins']}/{len(m['accs'])}",
+                fmt(m["junk_rate"], True),
+                fmt(m["minor_share"]),
+            ]
+            for name, m in r.items()
+        ],
+    )
+    lines += [
+        f"Headroom without labels: the clean-rows oracle is {oracle['acc_mean'] - rnd['acc_mean']:+.4f} "
+        "over random; with classes balanced, "
+        f"{r['oracle: random over clean rows, classes balanced']['acc_mean'] - rnd['acc_mean']:+.4f}. "
+        "Across the label-blind rows (every seed), the correlation between the selection's minority share "
+        f"and test accuracy is r = {px['share_acc_r']:.2f}."
+    ]
     base = r["random, classes balanced"]["accs"]
-    against = [(name, *paired(m["accs"], base), sum(a > b for a, b in zip(m["accs"], base, strict=True)))
-               for name, m in r.items() if "classes balanced" in name and not name.startswith(("random", "oracle"))]
-    lines += ["Against random with classes balanced, paired by seed: " + "; ".join(
-        f"{name} {d:+.4f} ± {sd:.4f} ({w}/{len(base)})" for name, d, sd, w in against) + ".", ""]
+    against = [
+        (name, *paired(m["accs"], base), sum(a > b for a, b in zip(m["accs"], base, strict=True)))
+        for name, m in r.items()
+        if "classes balanced" in name and not name.startswith(("random", "oracle"))
+    ]
+    lines += [
+        "Against random with classes balanced, paired by seed: "
+        + "; ".join(f"{name} {d:+.4f} ± {sd:.4f} ({w}/{len(base)})" for name, d, sd, w in against)
+        + ".",
+        "",
+    ]
     return lines
 
 
@@ -622,13 +788,22 @@ def render_attribution(at: dict[str, Any]) -> list[str]:
     lines = [
         f"Where kmq's in-distribution result comes from ({at['name']}, clean and balanced: {at['pool_rows']} rows, "
         f"nothing planted; B = {at['budget']}, seeds {at['seeds']}; test rows average "
-        f"{at['test_mean_words']:.1f} words):", "",
+        f"{at['test_mean_words']:.1f} words):",
+        "",
     ]
-    return lines + md_table(["strategy", "test accuracy", "vs random, paired by seed", "wins",
-                             "mean words of the picks"],
-                            [[name, f"{m['acc_mean']:.4f} ± {m['acc_sd']:.4f}",
-                              f"{m['diff_mean']:+.4f} ± {m['diff_sd']:.4f}", f"{m['wins']}/{len(m['accs'])}",
-                              f"{m['mean_words']:.1f}"] for name, m in at["results"].items()])
+    return lines + md_table(
+        ["strategy", "test accuracy", "vs random, paired by seed", "wins", "mean words of the picks"],
+        [
+            [
+                name,
+                f"{m['acc_mean']:.4f} ± {m['acc_sd']:.4f}",
+                f"{m['diff_mean']:+.4f} ± {m['diff_sd']:.4f}",
+                f"{m['wins']}/{len(m['accs'])}",
+                f"{m['mean_words']:.1f}",
+            ]
+            for name, m in at["results"].items()
+        ],
+    )
 
 
 def render_redundancy(rd: dict[str, Any]) -> list[str]:
@@ -638,77 +813,118 @@ def render_redundancy(rd: dict[str, Any]) -> list[str]:
         f"<0.9 similarity filter drops {fmt(rd['pool_authors_dropped'], True)} of them): budget {rd['budget']}, "
         f"mean over seeds {rd['seeds']}. Pairs = pairs of picks with MiniLM cosine above 0.95 / 0.9; "
         "'authors dropped' = share of picks that filter removed (its metric is undocumented, so this is a weak "
-        "outside reference); 'flagged' = rows the on-the-fly dedup excluded.", "",
+        "outside reference); 'flagged' = rows the on-the-fly dedup excluded.",
+        "",
     ]
-    return lines + md_table(["strategy", "pairs > 0.95", "pairs > 0.9", "authors dropped", "Vendi", "mean quality",
-                             "flagged"],
-                            [[name, f"{m['pairs_095']:.1f}", f"{m['pairs_090']:.1f}", fmt(m["authors_dropped"], True),
-                              f"{m['vendi']:.1f}", fmt(m["mean_quality"]), f"{m['duplicates_excluded']:.0f}"]
-                             for name, m in rd["table"].items()])
+    return lines + md_table(
+        ["strategy", "pairs > 0.95", "pairs > 0.9", "authors dropped", "Vendi", "mean quality", "flagged"],
+        [
+            [
+                name,
+                f"{m['pairs_095']:.1f}",
+                f"{m['pairs_090']:.1f}",
+                fmt(m["authors_dropped"], True),
+                f"{m['vendi']:.1f}",
+                fmt(m["mean_quality"]),
+                f"{m['duplicates_excluded']:.0f}",
+            ]
+            for name, m in rd["table"].items()
+        ],
+    )
 
 
-def render(mix: dict[str, Any], redundancy: dict[str, Any], proxies: list[dict[str, Any]],
-           attribution: list[dict[str, Any]], probe: dict[str, Any], speed: dict[str, Any],
-           agreement: list[dict[str, Any]], command: str) -> str:
+def render(
+    mix: dict[str, Any],
+    redundancy: dict[str, Any],
+    proxies: list[dict[str, Any]],
+    attribution: list[dict[str, Any]],
+    probe: dict[str, Any],
+    speed: dict[str, Any],
+    agreement: list[dict[str, Any]],
+    command: str,
+) -> str:
     t = mix["table"]
     rnd = t["random"]
     lines = [
-        "## Selection (`qdc select`)", "",
+        "## Selection (`qdc select`)",
+        "",
         f"Machine: {machine()}. Command: `{command}`.",
         f"Mix: {mix['rows']} rows from ../shared/data ({', '.join(f'{k} {v}' for k, v in mix['composition'].items())});"
         f" tasks = sources {', '.join(t for t, _, _ in SOURCES)} (imbalanced). Junk is made here from real rows; "
         "duplicates are exact copies and upper-cased/whitespace variants. Embeddings: all-MiniLM-L6-v2 "
         f"(bundled, real; {mix['embed_seconds']:.0f} s incl. cache). Quality: qdc heuristic `score_quality`. "
         f"Budget {mix['budget']} rows; mean over seeds {mix['seeds']}. Pool itself: junk "
-        f"{fmt(mix['pool']['junk_rate'], True)}, task entropy {fmt(mix['pool']['task_entropy'])}.", "",
+        f"{fmt(mix['pool']['junk_rate'], True)}, task entropy {fmt(mix['pool']['task_entropy'])}.",
+        "",
         "| strategy | junk rate | dup pairs | task coverage | task entropy | Vendi | mean quality | scorer calls | s |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, m in t.items():
-        lines.append(f"| {name} | {fmt(m['junk_rate'], True)} | {m['dup_pairs']:.1f} | {fmt(m['coverage'])} | "
-                     f"{fmt(m['task_entropy'])} | {m['vendi']:.1f} | {fmt(m['mean_quality'])} | "
-                     f"{m['scorer_calls']:.0f} | {m['seconds']:.2f} |")
-    lines += ["", "Goals vs random (kmq, the default): "
-              f"junk {fmt(t['kmq']['junk_rate'], True)} vs {fmt(rnd['junk_rate'], True)} "
-              f"(goal <= {fmt(rnd['junk_rate'] / 5, True)}); dup pairs {t['kmq']['dup_pairs']:.1f} (goal 0); "
-              f"coverage {fmt(t['kmq']['coverage'])} vs {fmt(rnd['coverage'])}; entropy "
-              f"{fmt(t['kmq']['task_entropy'])} vs {fmt(rnd['task_entropy'])}.", ""]
+        lines.append(
+            f"| {name} | {fmt(m['junk_rate'], True)} | {m['dup_pairs']:.1f} | {fmt(m['coverage'])} | "
+            f"{fmt(m['task_entropy'])} | {m['vendi']:.1f} | {fmt(m['mean_quality'])} | "
+            f"{m['scorer_calls']:.0f} | {m['seconds']:.2f} |"
+        )
+    lines += [
+        "",
+        "Goals vs random (kmq, the default): "
+        f"junk {fmt(t['kmq']['junk_rate'], True)} vs {fmt(rnd['junk_rate'], True)} "
+        f"(goal <= {fmt(rnd['junk_rate'] / 5, True)}); dup pairs {t['kmq']['dup_pairs']:.1f} (goal 0); "
+        f"coverage {fmt(t['kmq']['coverage'])} vs {fmt(rnd['coverage'])}; entropy "
+        f"{fmt(t['kmq']['task_entropy'])} vs {fmt(rnd['task_entropy'])}.",
+        "",
+    ]
     lines += render_redundancy(redundancy)
     for px in proxies:
         lines += render_proxy(px)
     for at in attribution:
         lines += render_attribution(at)
     lines += [
-        "", f"Task probe on the mix ({probe['rows']} rows): logistic regression on the selected rows' MiniLM "
+        "",
+        f"Task probe on the mix ({probe['rows']} rows): logistic regression on the selected rows' MiniLM "
         "embeddings, predicting the source task; balanced accuracy on "
         f"{probe['test_rows']} held-out rows (25 per task, none in the pool); mean ± sd over seeds "
-        f"{probe['seeds']}, and the per-seed difference against random.", "",
+        f"{probe['seeds']}, and the per-seed difference against random.",
+        "",
         "| budget | strategy | task coverage | task entropy | junk rate | balanced accuracy | vs random, paired |",
         "|---|---|---|---|---|---|---|",
     ]
     for budget, table in probe["budgets"].items():
         for name, m in table.items():
-            lines.append(f"| {budget} | {name} | {fmt(m['coverage'])} | {fmt(m['task_entropy'])} | "
-                         f"{fmt(m['junk_rate'], True)} | {m['acc_mean']:.4f} ± {m['acc_sd']:.4f} | "
-                         f"{m['diff_mean']:+.4f} ± {m['diff_sd']:.4f} |")
-    lines += ["", f"kmq speed and memory: {speed['n']:,} x {speed['d']} float32 unit vectors (2,000 noisy centres), "
-              f"budget {speed['budget']:,}, K={speed['k']}: clustering {speed['cluster_seconds']:.1f} s + "
-              f"selection {speed['select_seconds']:.2f} s = **{speed['total_seconds']:.1f} s** (goal < 60 s); peak RSS "
-              f"{speed['peak_rss_bytes'] / 2**30:.2f} GiB = **{speed['peak_over_matrix']:.2f}x** the "
-              f"{speed['matrix_bytes'] / 2**30:.2f} GiB matrix (goal < 2x; includes the interpreter and libraries); "
-              f"growth during kmq {speed['extra_over_matrix']:.2f}x. One run in a fresh process.", "",
-              "Label agreement (`score-quality --label-field`, k = 10; exact search up to 100,000 rows, IVF above) "
-              "on n x 384 random unit vectors (no structure: the hardest case for IVF), one fresh process each: " + "; ".join(f"{a['n']:,} rows {a['seconds']:.1f} s, peak RSS "
-                                                  f"{a['peak_rss_bytes'] / 2**30:.2f} GiB" for a in agreement) + "."]
+            lines.append(
+                f"| {budget} | {name} | {fmt(m['coverage'])} | {fmt(m['task_entropy'])} | "
+                f"{fmt(m['junk_rate'], True)} | {m['acc_mean']:.4f} ± {m['acc_sd']:.4f} | "
+                f"{m['diff_mean']:+.4f} ± {m['diff_sd']:.4f} |"
+            )
+    lines += [
+        "",
+        f"kmq speed and memory: {speed['n']:,} x {speed['d']} float32 unit vectors (2,000 noisy centres), "
+        f"budget {speed['budget']:,}, K={speed['k']}: clustering {speed['cluster_seconds']:.1f} s + "
+        f"selection {speed['select_seconds']:.2f} s = **{speed['total_seconds']:.1f} s** (goal < 60 s); peak RSS "
+        f"{speed['peak_rss_bytes'] / 2**30:.2f} GiB = **{speed['peak_over_matrix']:.2f}x** the "
+        f"{speed['matrix_bytes'] / 2**30:.2f} GiB matrix (goal < 2x; includes the interpreter and libraries); "
+        f"growth during kmq {speed['extra_over_matrix']:.2f}x. One run in a fresh process.",
+        "",
+        "Label agreement (`score-quality --label-field`, k = 10; exact search up to 100,000 rows, IVF above) "
+        "on n x 384 random unit vectors (no structure: the hardest case for IVF), one fresh process each: "
+        + "; ".join(
+            f"{a['n']:,} rows {a['seconds']:.1f} s, peak RSS {a['peak_rss_bytes'] / 2**30:.2f} GiB" for a in agreement
+        )
+        + ".",
+    ]
     return "\n".join(lines)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small smoke run")
-    ap.add_argument("--proxy", action="append", metavar="NAME=PATH",
-                    help="a binary labelled set (JSONL with text and label, or a folder with train.jsonl and "
-                         "test.jsonl) for the downstream proxy; repeatable [default: SST-2 and SMS Spam]")
+    ap.add_argument(
+        "--proxy",
+        action="append",
+        metavar="NAME=PATH",
+        help="a binary labelled set (JSONL with text and label, or a folder with train.jsonl and "
+        "test.jsonl) for the downstream proxy; repeatable [default: SST-2 and SMS Spam]",
+    )
     args = ap.parse_args()
     sources = [tuple(p.split("=", 1)) for p in args.proxy] if args.proxy else list(PROXIES)
     if args.quick:
@@ -729,9 +945,21 @@ def main() -> None:
         agreement = agreement_speed([20_000, 100_000, 1_000_000])
     command = ".venv/bin/python benchmarks/bench_select.py" + (" --quick" if args.quick else "")
     md = render(mix, redundancy, proxies, attribution, probe, speed, agreement, command)
-    write_results("select", md, {"mix": mix, "redundancy": redundancy, "proxies": proxies, "attribution": attribution,
-                                 "task_probe": probe, "speed": speed, "agreement_speed": agreement,
-                                 "command": command, "machine": machine()})
+    write_results(
+        "select",
+        md,
+        {
+            "mix": mix,
+            "redundancy": redundancy,
+            "proxies": proxies,
+            "attribution": attribution,
+            "task_probe": probe,
+            "speed": speed,
+            "agreement_speed": agreement,
+            "command": command,
+            "machine": machine(),
+        },
+    )
     print(md)
 
 

@@ -33,8 +33,7 @@ def machine() -> str:
         mem = f", {kb / 2**20:.0f} GiB RAM"
     except (OSError, ValueError, IndexError):
         pass
-    return (f"{cpu}, {os.cpu_count()} cores{mem}, Python {platform.python_version()}, "
-            f"{_dt.date.today().isoformat()}")
+    return f"{cpu}, {os.cpu_count()} cores{mem}, Python {platform.python_version()}, {_dt.date.today().isoformat()}"
 
 
 def median_time(fn: Callable[[], Any], repeats: int) -> tuple[float, list[float]]:

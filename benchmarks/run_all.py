@@ -15,8 +15,14 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ORDER = ["embed", "gpu_embed", "dedup", "scoring", "select", "pipeline", "scale"]
-SCRIPTS = {"embed": "bench_embed.py", "dedup": "bench_dedup.py", "scoring": "bench_scoring.py",
-           "select": "bench_select.py", "pipeline": "bench_pipeline.py", "scale": "bench_scale.py"}
+SCRIPTS = {
+    "embed": "bench_embed.py",
+    "dedup": "bench_dedup.py",
+    "scoring": "bench_scoring.py",
+    "select": "bench_select.py",
+    "pipeline": "bench_pipeline.py",
+    "scale": "bench_scale.py",
+}
 
 HEADER = """# qdc benchmarks
 

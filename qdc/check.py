@@ -108,8 +108,9 @@ def _rows(df: pl.DataFrame, fields: list[str]) -> list[dict[str, Any]]:
 
 def schema_checks(df: pl.DataFrame, cfg: CheckConfig, bad_rows: int = 0) -> list[Check]:
     """Bad lines, required fields, field types and empty text."""
-    out: list[Check | None] = [_check("bad_rows", bad_rows, "<=", cfg.max_bad_rows,
-                                      "unreadable lines (quarantined)" if bad_rows else "")]
+    out: list[Check | None] = [
+        _check("bad_rows", bad_rows, "<=", cfg.max_bad_rows, "unreadable lines (quarantined)" if bad_rows else "")
+    ]
     fields = list(dict.fromkeys([*cfg.required_fields, *cfg.field_types]))
     rows = _rows(df, fields) if fields else []
     for f in cfg.required_fields:
@@ -132,8 +133,7 @@ def schema_checks(df: pl.DataFrame, cfg: CheckConfig, bad_rows: int = 0) -> list
     return [c for c in out if c is not None]
 
 
-def run_checks(df: pl.DataFrame, cfg: CheckConfig, ctx: StageContext | None = None,
-               bad_rows: int = 0) -> list[Check]:
+def run_checks(df: pl.DataFrame, cfg: CheckConfig, ctx: StageContext | None = None, bad_rows: int = 0) -> list[Check]:
     """Every configured check on a prepared frame, in a fixed order."""
     ctx = ctx or StageContext()
     out: list[Check | None] = list(schema_checks(df, cfg, bad_rows))
@@ -142,8 +142,11 @@ def run_checks(df: pl.DataFrame, cfg: CheckConfig, ctx: StageContext | None = No
     out.append(_check("rows", n, "<=", cfg.max_rows))
     if cfg.max_dup_rate is not None:
         dups = measure.duplicates(df, ctx, cfg.dedup)
-        out.append(_check("dup_rate", dups.rate, "<=", cfg.max_dup_rate,
-                          f"{dups.removed.height} duplicate rows; {dups.method}"))
+        out.append(
+            _check(
+                "dup_rate", dups.rate, "<=", cfg.max_dup_rate, f"{dups.removed.height} duplicate rows; {dups.method}"
+            )
+        )
     if cfg.min_vendi is not None:
         v, _ = measure.vendi(df, ctx)
         out.append(_check("vendi", v, ">=", cfg.min_vendi, f"model {ctx.embed.model}"))
@@ -171,5 +174,4 @@ def run_stage(df: pl.DataFrame, cfg: CheckConfig, ctx: StageContext) -> StageRes
     checks = run_checks(df, cfg, ctx)
     if not all(c.passed for c in checks):
         raise CheckFailed(failure_message(checks))
-    return StageResult(df, summary={"checks": len(checks), "failed": 0,
-                                    "results": [c.as_dict() for c in checks]})
+    return StageResult(df, summary={"checks": len(checks), "failed": 0, "results": [c.as_dict() for c in checks]})

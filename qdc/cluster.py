@@ -89,7 +89,12 @@ def kmeans(
         import faiss
 
         km = faiss.Kmeans(
-            d, k, niter=niter, seed=seed, spherical=True, verbose=False,
+            d,
+            k,
+            niter=niter,
+            seed=seed,
+            spherical=True,
+            verbose=False,
             max_points_per_centroid=max_points_per_centroid or max(n, 256),
             min_points_per_centroid=1,
         )

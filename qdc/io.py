@@ -80,9 +80,7 @@ def detect_format(path: str | os.PathLike[str]) -> str:
             return "jsonl.zst"
         if name.endswith(suffix):
             return "jsonl"
-    raise ConfigError(
-        f"{path}: unknown format; use a name ending in .jsonl, .jsonl.gz, .jsonl.zst or .parquet, or '-'"
-    )
+    raise ConfigError(f"{path}: unknown format; use a name ending in .jsonl, .jsonl.gz, .jsonl.zst or .parquet, or '-'")
 
 
 # ------------------------------------------------------------------------------------------- reading
@@ -136,8 +134,9 @@ def _dumps(obj: Any, sort_keys: bool = False) -> bytes:
     try:
         return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS if sort_keys else 0, default=str)
     except TypeError:
-        return json.dumps(obj, sort_keys=sort_keys, ensure_ascii=False, separators=(",", ":"),
-                          default=str).encode("utf-8")
+        return json.dumps(obj, sort_keys=sort_keys, ensure_ascii=False, separators=(",", ":"), default=str).encode(
+            "utf-8"
+        )
 
 
 def _derived_id(obj: dict[str, Any]) -> str:
@@ -186,8 +185,12 @@ class _RowBuilder:
             rid, derived = str(value), False
         if rid in self.seen_ids:
             if not derived:
-                self.bad(line, f"duplicate id {rid!r} (first seen at line {self.seen_ids[rid]}); ids in "
-                         f"'{self.cfg.id_field}' must be unique (use --id-field to pick another field)", raw)
+                self.bad(
+                    line,
+                    f"duplicate id {rid!r} (first seen at line {self.seen_ids[rid]}); ids in "
+                    f"'{self.cfg.id_field}' must be unique (use --id-field to pick another field)",
+                    raw,
+                )
                 return False
             base, k = rid, 2
             while f"{base}-{k}" in self.seen_ids:  # identical rows: same hash, so number the repeats
@@ -233,14 +236,13 @@ def _user_frame(objs: list[dict[str, Any]], good_lines: list[bytes]) -> pl.DataF
         try:
             cols[key] = pl.Series(key, values, strict=True)
         except Exception:
-            cols[key] = pl.Series(
-                key, [None if v is None else _dumps(v).decode() for v in values], dtype=pl.String
-            )
+            cols[key] = pl.Series(key, [None if v is None else _dumps(v).decode() for v in values], dtype=pl.String)
     return pl.DataFrame(cols)
 
 
-def parse_line(builder: _RowBuilder, lineno: int, line: bytes,
-               keep_raw: bool = True) -> tuple[dict[str, Any], str, bytes] | None:
+def parse_line(
+    builder: _RowBuilder, lineno: int, line: bytes, keep_raw: bool = True
+) -> tuple[dict[str, Any], str, bytes] | None:
     """One JSONL line -> (object, raw line without qdc_ keys, line bytes), or None for a blank or bad line.
 
     With ``keep_raw=False`` the raw line is not built ("" instead): for readers that need only ids and text.
@@ -344,8 +346,10 @@ def _normalise_qdc_dtypes(df: pl.DataFrame, source: str) -> pl.DataFrame:
         lengths = col.list.len()
         if lengths.min() != lengths.max():
             bad = int((lengths != lengths[0]).arg_max() or 0)
-            raise DataError(f"{schema.where(df, bad)}: '{schema.EMBEDDING}' has {lengths[bad]} values, "
-                            f"expected {lengths[0]} like the first row")
+            raise DataError(
+                f"{schema.where(df, bad)}: '{schema.EMBEDDING}' has {lengths[bad]} values, "
+                f"expected {lengths[0]} like the first row"
+            )
         dim = int(lengths[0])
         df = df.with_columns(col.cast(pl.Array(pl.Float32, dim)))
     return df

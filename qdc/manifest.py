@@ -16,8 +16,18 @@ from types import TracebackType
 from typing import Any
 
 MANIFEST_VERSION = 1
-_PACKAGES = ("polars", "numpy", "faiss-cpu", "datasketch", "rensa", "sentence-transformers", "torch",
-             "model2vec", "scikit-learn", "pydantic")
+_PACKAGES = (
+    "polars",
+    "numpy",
+    "faiss-cpu",
+    "datasketch",
+    "rensa",
+    "sentence-transformers",
+    "torch",
+    "model2vec",
+    "scikit-learn",
+    "pydantic",
+)
 
 
 def package_versions() -> dict[str, str | None]:
@@ -67,9 +77,7 @@ class StageMeter:
         self._thread.start()
         return self
 
-    def __exit__(
-        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
         self.seconds = time.perf_counter() - self._t0
         self._stop.set()
         if self._thread is not None:

@@ -33,8 +33,9 @@ def optional(module: str, *attrs: str) -> ModuleType | None:
     return mod if all(hasattr(mod, a) for a in attrs) else None
 
 
-def run_optional_stage(module: str, config: str, df: pl.DataFrame, options: dict[str, Any],
-                       ctx: StageContext, what: str) -> Any | None:
+def run_optional_stage(
+    module: str, config: str, df: pl.DataFrame, options: dict[str, Any], ctx: StageContext, what: str
+) -> Any | None:
     """Run a stage by module when it is installed (None when it is not)."""
     mod = optional(module, config, "run_stage")
     if mod is None:
@@ -51,23 +52,24 @@ def with_quality(df: pl.DataFrame, ctx: StageContext, options: dict[str, Any] | 
         return df
     res = run_optional_stage("qdc.quality", "QualityConfig", df, options or {}, ctx, "quality options")
     if res is None:
-        raise ConfigError("qdc_quality is missing and the score-quality stage (qdc.quality) is not "
-                          "installed; run `qdc score-quality` first")
+        raise ConfigError(
+            "qdc_quality is missing and the score-quality stage (qdc.quality) is not "
+            "installed; run `qdc score-quality` first"
+        )
     out: pl.DataFrame = res.df
     return out
 
 
-def with_complexity(
-    df: pl.DataFrame, ctx: StageContext, options: dict[str, Any] | None = None
-) -> pl.DataFrame:
+def with_complexity(df: pl.DataFrame, ctx: StageContext, options: dict[str, Any] | None = None) -> pl.DataFrame:
     """The frame with qdc_complexity (scored by the score-complexity stage when missing)."""
     if schema.COMPLEXITY in df.columns:
         return df
-    res = run_optional_stage("qdc.complexity", "ComplexityConfig", df, options or {}, ctx,
-                             "complexity options")
+    res = run_optional_stage("qdc.complexity", "ComplexityConfig", df, options or {}, ctx, "complexity options")
     if res is None:
-        raise ConfigError("qdc_complexity is missing and the score-complexity stage (qdc.complexity) is not "
-                          "installed; run `qdc score-complexity` first")
+        raise ConfigError(
+            "qdc_complexity is missing and the score-complexity stage (qdc.complexity) is not "
+            "installed; run `qdc score-complexity` first"
+        )
     out: pl.DataFrame = res.df
     return out
 

@@ -47,9 +47,21 @@ if TYPE_CHECKING:
     from qdc.embed import EmbedConfig, Embedder
 
 __all__ = [
-    "STAGES", "Pipeline", "PipelineStage", "RunResult", "StageRun", "StageSpec", "available_stages",
-    "input_hash", "load_pipeline", "load_stage", "parse_pipeline", "register_stage", "run_file",
-    "run_pipeline", "stage_available",
+    "STAGES",
+    "Pipeline",
+    "PipelineStage",
+    "RunResult",
+    "StageRun",
+    "StageSpec",
+    "available_stages",
+    "input_hash",
+    "load_pipeline",
+    "load_stage",
+    "parse_pipeline",
+    "register_stage",
+    "run_file",
+    "run_pipeline",
+    "stage_available",
 ]
 
 DEFAULT_WORKDIR = ".qdc-work"
@@ -107,17 +119,33 @@ class StageRun:
 
     def record(self) -> dict[str, Any]:
         return {
-            "position": self.position, "stage": self.name, "key": self.key, "rows_in": self.rows_in,
-            "rows_out": self.rows_out, "removed": self.removed, "seconds": round(self.seconds, 4),
-            "peak_rss_mb": round(self.peak_rss / 2**20, 1), "summary": self.summary,
+            "position": self.position,
+            "stage": self.name,
+            "key": self.key,
+            "rows_in": self.rows_in,
+            "rows_out": self.rows_out,
+            "removed": self.removed,
+            "seconds": round(self.seconds, 4),
+            "peak_rss_mb": round(self.peak_rss / 2**20, 1),
+            "summary": self.summary,
             "model_identity": self.model_identity,
         }
 
     @classmethod
     def from_record(cls, rec: dict[str, Any], position: int) -> StageRun:
-        return cls(position, rec["stage"], rec["key"], "cached", rec["rows_in"], rec["rows_out"],
-                   rec["removed"], float(rec["seconds"]), int(rec["peak_rss_mb"] * 2**20),
-                   rec.get("summary") or {}, rec.get("model_identity"))
+        return cls(
+            position,
+            rec["stage"],
+            rec["key"],
+            "cached",
+            rec["rows_in"],
+            rec["rows_out"],
+            rec["removed"],
+            float(rec["seconds"]),
+            int(rec["peak_rss_mb"] * 2**20),
+            rec.get("summary") or {},
+            rec.get("model_identity"),
+        )
 
 
 @dataclass
@@ -147,15 +175,16 @@ def _base_key(pipeline: Pipeline, in_hash: str) -> str:
     from qdc import __version__
 
     embed = {k: v for k, v in pipeline.resolved["embed"].items() if k not in _EMBED_KEY_EXCLUDE}
-    return hash_json({"qdc": __version__, "input": in_hash, "io": pipeline.resolved["io"],
-                      "seed": pipeline.seed, "embed": embed})
+    return hash_json(
+        {"qdc": __version__, "input": in_hash, "io": pipeline.resolved["io"], "seed": pipeline.seed, "embed": embed}
+    )
 
 
 def stage_keys(pipeline: Pipeline, in_hash: str) -> list[str]:
     """The chained cache key of every stage."""
     keys, prev = [], _base_key(pipeline, in_hash)
     for entry in pipeline.resolved["stages"]:
-        (name, cfg), = entry.items()
+        ((name, cfg),) = entry.items()
         if name == "embed":
             cfg = {k: v for k, v in cfg.items() if k not in _EMBED_KEY_EXCLUDE}
         prev = chain_key(prev, name, cfg)
@@ -184,15 +213,17 @@ def _stage_bar(label: str, after: float = 1.0) -> Iterator[None]:
     progress(label, 1, 1)
 
 
-def _account(stage: PipelineStage, df_in: pl.DataFrame, out: pl.DataFrame,
-             removed: pl.DataFrame | None) -> pl.DataFrame | None:
+def _account(
+    stage: PipelineStage, df_in: pl.DataFrame, out: pl.DataFrame, removed: pl.DataFrame | None
+) -> pl.DataFrame | None:
     """Check that rows in = rows out + removed; rows that vanished unreported join the removed frame."""
     ids_in = set(df_in[schema.ROW_ID].to_list())
     ids_out = out[schema.ROW_ID].to_list()
     extra = [i for i in ids_out if i not in ids_in]
     if extra:
-        raise QdcError(f"stage {stage.position} '{stage.name}' returned rows that were not in its input "
-                       f"(first id: {extra[0]})")
+        raise QdcError(
+            f"stage {stage.position} '{stage.name}' returned rows that were not in its input (first id: {extra[0]})"
+        )
     kept = set(ids_out)
     if removed is not None:
         removed = removed.filter(~pl.col(schema.ROW_ID).is_in(list(kept)))
@@ -231,9 +262,12 @@ def run_pipeline(
     keys = stage_keys(pipeline, in_hash)
     wd = WorkDir(workdir) if workdir is not None else None
     lazy = LazyEmbedder(pipeline.embed) if embedder is None else None
-    ctx = StageContext(seed=pipeline.seed, embed=pipeline.embed,
-                       embedder=cast("Embedder", lazy) if lazy is not None else embedder,
-                       workdir=Path(workdir) if workdir is not None else None)
+    ctx = StageContext(
+        seed=pipeline.seed,
+        embed=pipeline.embed,
+        embedder=cast("Embedder", lazy) if lazy is not None else embedder,
+        workdir=Path(workdir) if workdir is not None else None,
+    )
     runs: list[StageRun] = []
     removed_parts: list[pl.DataFrame] = []
     start = 0
@@ -248,11 +282,15 @@ def run_pipeline(
                 if part is not None:
                     removed_parts.append(part)
             if start == len(keys):
-                notice(f"all {start} stages already done for this input and config (in {wd.root}); "
-                       "pass --force to run them again")
+                notice(
+                    f"all {start} stages already done for this input and config (in {wd.root}); "
+                    "pass --force to run them again"
+                )
             else:
-                notice(f"resuming after stage {start} '{pipeline.stages[start - 1].name}' "
-                       f"(finished stages found in {wd.root})")
+                notice(
+                    f"resuming after stage {start} '{pipeline.stages[start - 1].name}' "
+                    f"(finished stages found in {wd.root})"
+                )
     n = len(pipeline.stages)
     for i in range(start, n):
         stage = pipeline.stages[i]
@@ -265,9 +303,19 @@ def run_pipeline(
         if not isinstance(res, StageResult):
             raise QdcError(f"stage '{stage.name}' returned {type(res).__name__}, expected StageResult")
         removed = _account(stage, df, res.df, res.removed)
-        run = StageRun(stage.position, stage.name, keys[i], "ran", df.height, res.df.height,
-                       0 if removed is None else removed.height, meter.seconds, meter.peak_rss,
-                       dict(res.summary), lazy.identity if lazy is not None and lazy.loaded else None)
+        run = StageRun(
+            stage.position,
+            stage.name,
+            keys[i],
+            "ran",
+            df.height,
+            res.df.height,
+            0 if removed is None else removed.height,
+            meter.seconds,
+            meter.peak_rss,
+            dict(res.summary),
+            lazy.identity if lazy is not None and lazy.loaded else None,
+        )
         if wd is not None:
             wd.save(keys[i], res.df, removed, run.record())
         runs.append(run)
@@ -330,13 +378,24 @@ def run_file(
         write_bad_rows(report.bad_rows, bad_path)
         notice(f"skipped {len(report.bad_rows)} bad line(s), written verbatim to {bad_path}")
     result.manifest = build_manifest(
-        config_path=pipeline.source, config=pipeline.resolved, config_hash=pipeline.hash,
-        overrides=list(pipeline.overrides), input_path=input, input_hash=in_hash, output_path=output,
-        seed=pipeline.seed, model=result.model,
+        config_path=pipeline.source,
+        config=pipeline.resolved,
+        config_hash=pipeline.hash,
+        overrides=list(pipeline.overrides),
+        input_path=input,
+        input_hash=in_hash,
+        output_path=output,
+        seed=pipeline.seed,
+        model=result.model,
         stages=[r.record() | {"status": r.status} for r in result.stages],
-        rows_in=df.height, rows_out=result.df.height, removed=result.removed_count, ledger=removed_path,
-        workdir=None if workdir is None else str(workdir), started=started,
-        seconds=time.perf_counter() - t0, peak_rss=meter.peak_rss,
+        rows_in=df.height,
+        rows_out=result.df.height,
+        removed=result.removed_count,
+        ledger=removed_path,
+        workdir=None if workdir is None else str(workdir),
+        started=started,
+        seconds=time.perf_counter() - t0,
+        peak_rss=meter.peak_rss,
     )
     result.manifest["input"]["bad_rows"] = len(report.bad_rows)
     write_json(result.manifest, manifest_path)

@@ -160,9 +160,10 @@ def _entries(raw: Any, source: str) -> list[tuple[str, dict[str, Any]]]:
             out.append((item, {}))
             continue
         if not isinstance(item, dict) or len(item) != 1:
-            raise ConfigError(f"{source}: stages[{i}]: expected a stage name or a one-key mapping "
-                              f"'name: {{options}}' (got {item!r})")
-        (name, body), = item.items()
+            raise ConfigError(
+                f"{source}: stages[{i}]: expected a stage name or a one-key mapping 'name: {{options}}' (got {item!r})"
+            )
+        ((name, body),) = item.items()
         if body is None:
             body = {}
         if not isinstance(body, dict):
@@ -181,8 +182,7 @@ def _set_nested(target: dict[str, Any], path: Sequence[str], value: Any, item: s
     d[path[-1]] = value
 
 
-def _apply_override(data: dict[str, Any], entries: list[tuple[str, dict[str, Any]]], item: str,
-                    source: str) -> None:
+def _apply_override(data: dict[str, Any], entries: list[tuple[str, dict[str, Any]]], item: str, source: str) -> None:
     path, value = parse_override(item)
     top, rest = path[0], path[1:]
     if top == "stages":
@@ -215,8 +215,10 @@ def _apply_override(data: dict[str, Any], entries: list[tuple[str, dict[str, Any
     if matches:
         if len(matches) > 1:
             pos = [str(i) for i, (name, _) in enumerate(entries, start=1) if name == top]
-            raise ConfigError(f"--set {item}: {source} has {len(matches)} '{top}' stages (positions "
-                              f"{', '.join(pos)}); address one as stages.N.{'.'.join(rest) or 'key'}")
+            raise ConfigError(
+                f"--set {item}: {source} has {len(matches)} '{top}' stages (positions "
+                f"{', '.join(pos)}); address one as stages.N.{'.'.join(rest) or 'key'}"
+            )
         if not rest:
             raise ConfigError(f"--set {item}: name a key of stage '{top}', e.g. --set {top}.KEY=VALUE")
         _set_nested(matches[0], rest, value, item)
@@ -224,8 +226,9 @@ def _apply_override(data: dict[str, Any], entries: list[tuple[str, dict[str, Any
     if top in STAGES:
         have = ", ".join(name for name, _ in entries) or "none"
         raise ConfigError(f"--set {item}: {source} has no '{top}' stage (its stages: {have})")
-    raise ConfigError(f"--set {item}: unknown key '{top}' (top-level keys: {', '.join(TOP_LEVEL)}; "
-                      f"stages: {', '.join(STAGES)})")
+    raise ConfigError(
+        f"--set {item}: unknown key '{top}' (top-level keys: {', '.join(TOP_LEVEL)}; stages: {', '.join(STAGES)})"
+    )
 
 
 def parse_pipeline(data: dict[str, Any], source: str = "<config>", overrides: Sequence[str] = ()) -> Pipeline:
@@ -272,8 +275,18 @@ def parse_pipeline(data: dict[str, Any], source: str = "<config>", overrides: Se
         "embed": embed_cfg.model_dump(mode="json"),
         "stages": [{s.name: s.config.model_dump(mode="json")} for s in stages],
     }
-    return Pipeline(source, io_sec.io_config(), seed, embed_cfg, tuple(stages), resolved, tuple(overrides),
-                    data.get("input"), data.get("output"), data.get("workdir"))
+    return Pipeline(
+        source,
+        io_sec.io_config(),
+        seed,
+        embed_cfg,
+        tuple(stages),
+        resolved,
+        tuple(overrides),
+        data.get("input"),
+        data.get("output"),
+        data.get("workdir"),
+    )
 
 
 def load_pipeline(path: str | Path, overrides: Sequence[str] = ()) -> Pipeline:

@@ -24,8 +24,16 @@ PAIR_SCHEMES: tuple[tuple[tuple[str, ...], str], ...] = (
     (("question",), "answer"),
 )
 DEFAULT_TEXT_FIELD = "text"
-SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
-                  "system": "system", "chatgpt": "assistant", "bing": "assistant", "bard": "assistant"}
+SHAREGPT_ROLES = {
+    "human": "user",
+    "user": "user",
+    "gpt": "assistant",
+    "assistant": "assistant",
+    "system": "system",
+    "chatgpt": "assistant",
+    "bing": "assistant",
+    "bard": "assistant",
+}
 PROMPT_ROLES = frozenset({"system", "user"})
 
 
@@ -129,7 +137,7 @@ def resolve(row: dict[str, Any], spec: TextSpec) -> tuple[str, str, str]:
             raise RowTextError(f"--template could not be applied: {exc}") from exc
         return text, text, ""
     if scheme.startswith("field:"):
-        name = scheme[len("field:"):]
+        name = scheme[len("field:") :]
         if name not in row:
             raise RowTextError(f"missing text field '{name}'")
         if row[name] is None:
@@ -137,7 +145,7 @@ def resolve(row: dict[str, Any], spec: TextSpec) -> tuple[str, str, str]:
         text = _as_text(row[name], name)
         return text, text, ""
     if scheme.startswith("pair:"):
-        *prompt_fields, response_field = scheme[len("pair:"):].split(",")
+        *prompt_fields, response_field = scheme[len("pair:") :].split(",")
         if prompt_fields[0] not in row:
             raise RowTextError(f"missing field '{prompt_fields[0]}'")
         if response_field not in row:
@@ -146,11 +154,12 @@ def resolve(row: dict[str, Any], spec: TextSpec) -> tuple[str, str, str]:
         response = _as_text(row[response_field], response_field)
         return _join([prompt, response]), prompt, response
     if scheme.startswith("chat:"):
-        key = scheme[len("chat:"):]
+        key = scheme[len("chat:") :]
         turns = row.get(key)
         if not isinstance(turns, list):
-            raise RowTextError(f"field '{key}' is {'missing' if turns is None else _type_name(turns)}, "
-                               "expected a list of messages")
+            raise RowTextError(
+                f"field '{key}' is {'missing' if turns is None else _type_name(turns)}, expected a list of messages"
+            )
         picked: list[str] = []
         prompt_parts: list[str] = []
         response_parts: list[str] = []

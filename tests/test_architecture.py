@@ -21,7 +21,8 @@ def _imports(path: Path) -> set[str]:
 
 def test_only_the_cli_imports_typer_and_rich() -> None:
     offenders = [
-        str(p.relative_to(QDC)) for p in QDC.rglob("*.py")
+        str(p.relative_to(QDC))
+        for p in QDC.rglob("*.py")
         if "cli" not in p.relative_to(QDC).parts and _imports(p) & {"typer", "rich", "click"}
     ]
     assert offenders == []
@@ -36,7 +37,9 @@ def test_library_does_not_print_or_exit() -> None:
             if isinstance(node, ast.Call):
                 f = node.func
                 if (isinstance(f, ast.Name) and f.id in {"print", "exit", "input"}) or (
-                    isinstance(f, ast.Attribute) and f.attr == "exit" and isinstance(f.value, ast.Name)
+                    isinstance(f, ast.Attribute)
+                    and f.attr == "exit"
+                    and isinstance(f.value, ast.Name)
                     and f.value.id == "sys"
                 ):
                     offenders.append(f"{p.relative_to(QDC)}:{node.lineno}")

@@ -15,17 +15,33 @@ from qdc.embed import EmbedConfig
 from qdc.io import read_records
 from qdc.stage import StageContext
 
-TOPICS = ["prime numbers", "sorting lists", "french cooking", "tax forms", "bird migration", "jazz chords",
-          "tide tables", "soil acidity", "river deltas", "chess openings"]
+TOPICS = [
+    "prime numbers",
+    "sorting lists",
+    "french cooking",
+    "tax forms",
+    "bird migration",
+    "jazz chords",
+    "tide tables",
+    "soil acidity",
+    "river deltas",
+    "chess openings",
+]
 
 
 def dataset() -> list[dict[str, object]]:
     out: list[dict[str, object]] = []
     for i in range(40):
         t = TOPICS[i % len(TOPICS)]
-        out.append({"id": f"r{i:03d}", "instruction": f"Explain {t} briefly for case {i}.", "input": "",
-                    "output": f"{t.capitalize()} matter because of reason {i}: they follow rule "
-                    f"{i * 7 % 13}, which explains most of what people observe about {t}."})
+        out.append(
+            {
+                "id": f"r{i:03d}",
+                "instruction": f"Explain {t} briefly for case {i}.",
+                "input": "",
+                "output": f"{t.capitalize()} matter because of reason {i}: they follow rule "
+                f"{i * 7 % 13}, which explains most of what people observe about {t}.",
+            }
+        )
     out[5] = {**out[1], "id": "r005"}  # one exact duplicate
     out[9]["output"] = "As an AI language model, I cannot help with that request."  # one junk row
     return out
@@ -40,19 +56,22 @@ def check(runner, path: Path, *args: str):
     return runner.invoke(app, ["check", str(path), "--model", "hash:64", *args])
 
 
-@pytest.mark.parametrize(("passing", "failing"), [
-    (["--min-rows", "40"], ["--min-rows", "41"]),
-    (["--max-rows", "40"], ["--max-rows", "39"]),
-    (["--required-fields", "id,instruction"], ["--required-fields", "id,missing_field"]),
-    (["--field-type", "id=string"], ["--field-type", "id=integer"]),
-    (["--max-dup-rate", "0.05"], ["--max-dup-rate", "0"]),
-    (["--min-vendi", "2"], ["--min-vendi", "1000"]),
-    (["--min-mean-quality", "0.2"], ["--min-mean-quality", "0.999"]),
-    (["--max-junk-rate", "0.05"], ["--max-junk-rate", "0"]),
-    (["--max-mean-length", "100000"], ["--max-mean-length", "10"]),
-    (["--min-mean-complexity", "0.0"], ["--min-mean-complexity", "0.999"]),
-], ids=["min-rows", "max-rows", "required", "types", "dup-rate", "vendi", "quality", "junk", "length",
-        "complexity"])
+@pytest.mark.parametrize(
+    ("passing", "failing"),
+    [
+        (["--min-rows", "40"], ["--min-rows", "41"]),
+        (["--max-rows", "40"], ["--max-rows", "39"]),
+        (["--required-fields", "id,instruction"], ["--required-fields", "id,missing_field"]),
+        (["--field-type", "id=string"], ["--field-type", "id=integer"]),
+        (["--max-dup-rate", "0.05"], ["--max-dup-rate", "0"]),
+        (["--min-vendi", "2"], ["--min-vendi", "1000"]),
+        (["--min-mean-quality", "0.2"], ["--min-mean-quality", "0.999"]),
+        (["--max-junk-rate", "0.05"], ["--max-junk-rate", "0"]),
+        (["--max-mean-length", "100000"], ["--max-mean-length", "10"]),
+        (["--min-mean-complexity", "0.0"], ["--min-mean-complexity", "0.999"]),
+    ],
+    ids=["min-rows", "max-rows", "required", "types", "dup-rate", "vendi", "quality", "junk", "length", "complexity"],
+)
 def test_each_threshold_both_ways(runner, data: Path, passing: list[str], failing: list[str]) -> None:
     ok = check(runner, data, *passing)
     assert ok.exit_code == 0, ok.stderr
@@ -80,8 +99,7 @@ def test_empty_text_fails_by_default(runner, tmp_path: Path) -> None:
 
 
 def test_field_type_mismatch_names_the_row(tmp_path: Path) -> None:
-    path = write_jsonl(tmp_path / "t.jsonl", [{"id": "a", "text": "x", "n": 1},
-                                              {"id": "b", "text": "y", "n": "two"}])
+    path = write_jsonl(tmp_path / "t.jsonl", [{"id": "a", "text": "x", "n": 1}, {"id": "b", "text": "y", "n": "two"}])
     df = read_records(path)
     checks = run_checks(df, CheckConfig(field_types={"n": "integer"}, required_fields=["n"]))
     by = {c.name: c for c in checks}

@@ -13,8 +13,10 @@ from qdc.cli import app
 
 from .conftest import read_jsonl, write_jsonl
 
-ROWS = [{"id": f"r{i}", "instruction": f"Question number {i} about {topic}?", "output": f"Answer {i}."}
-        for i, topic in enumerate(["cats", "dogs", "cats", "rust", "python", "rust", "cats", "dogs"])]
+ROWS = [
+    {"id": f"r{i}", "instruction": f"Question number {i} about {topic}?", "output": f"Answer {i}."}
+    for i, topic in enumerate(["cats", "dogs", "cats", "rust", "python", "rust", "cats", "dogs"])
+]
 
 
 def test_embed_stdin_to_stdout_is_pure_jsonl(runner) -> None:  # type: ignore[no-untyped-def]
@@ -32,8 +34,9 @@ def test_embed_then_cluster_parquet_pipeline(runner, tmp_path: Path) -> None:  #
     r1 = runner.invoke(app, ["embed", str(src), "-o", str(tmp_path / "e.parquet"), "--model", "hash:32"])
     assert r1.exit_code == 0, r1.stderr
     assert pl.read_parquet(tmp_path / "e.parquet").schema["qdc_embedding"] == pl.Array(pl.Float32, 32)
-    r2 = runner.invoke(app, ["cluster", str(tmp_path / "e.parquet"), "-o", str(tmp_path / "c.parquet"),
-                             "--k", "3", "--json"])
+    r2 = runner.invoke(
+        app, ["cluster", str(tmp_path / "e.parquet"), "-o", str(tmp_path / "c.parquet"), "--k", "3", "--json"]
+    )
     assert r2.exit_code == 0, r2.stderr
     summary = orjson.loads(r2.stdout)
     assert summary["k"] == 3 and sum(c["size"] for c in summary["clusters"]) == 8
@@ -45,8 +48,21 @@ def test_embed_then_cluster_parquet_pipeline(runner, tmp_path: Path) -> None:  #
 def test_cluster_output_is_byte_identical_for_same_seed(runner, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     src = write_jsonl(tmp_path / "x.jsonl", ROWS)
     for name in ("a", "b"):
-        res = runner.invoke(app, ["cluster", str(src), "-o", str(tmp_path / f"{name}.jsonl"), "--k", "3",
-                                  "--seed", "5", "--model", "hash:32"])
+        res = runner.invoke(
+            app,
+            [
+                "cluster",
+                str(src),
+                "-o",
+                str(tmp_path / f"{name}.jsonl"),
+                "--k",
+                "3",
+                "--seed",
+                "5",
+                "--model",
+                "hash:32",
+            ],
+        )
         assert res.exit_code == 0, res.stderr
     assert (tmp_path / "a.jsonl").read_bytes() == (tmp_path / "b.jsonl").read_bytes()
 
@@ -106,10 +122,12 @@ def test_every_command_has_help_with_an_example(runner) -> None:  # type: ignore
 
 
 def test_help_does_not_import_heavy_modules() -> None:
-    code = ("import sys; from qdc.cli import app; from typer.testing import CliRunner; "
-            "r = CliRunner().invoke(app, ['--help']); assert r.exit_code == 0; "
-            "heavy = [m for m in ('torch', 'sentence_transformers', 'faiss', 'datasketch', 'polars', 'sklearn') "
-            "if m in sys.modules]; print(','.join(heavy))")
+    code = (
+        "import sys; from qdc.cli import app; from typer.testing import CliRunner; "
+        "r = CliRunner().invoke(app, ['--help']); assert r.exit_code == 0; "
+        "heavy = [m for m in ('torch', 'sentence_transformers', 'faiss', 'datasketch', 'polars', 'sklearn') "
+        "if m in sys.modules]; print(','.join(heavy))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
 

@@ -62,9 +62,19 @@ def test_default_k() -> None:
 
 
 def test_cluster_stage_embeds_when_needed(frame, fake_embed_cfg) -> None:  # type: ignore[no-untyped-def]
-    rows = [{"id": i, "text": t} for i, t in enumerate(
-        ["apple pie recipe", "apple pie recipes", "apple tart recipe", "rust borrow checker",
-         "rust borrow checking", "rust lifetimes borrow"])]
+    rows = [
+        {"id": i, "text": t}
+        for i, t in enumerate(
+            [
+                "apple pie recipe",
+                "apple pie recipes",
+                "apple tart recipe",
+                "rust borrow checker",
+                "rust borrow checking",
+                "rust lifetimes borrow",
+            ]
+        )
+    ]
     out = cluster(frame(rows), ClusterConfig(k=2, seed=0), fake_embed_cfg)
     labels = out[schema.CLUSTER].to_list()
     assert labels[0] == labels[1] == labels[2] != labels[3] == labels[4] == labels[5]

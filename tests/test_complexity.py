@@ -12,9 +12,11 @@ from qdc.complexity.code import code_stats
 from qdc.complexity.signals import measure
 from tests.conftest import read_jsonl, write_jsonl
 
-HARD = ("Write a Python function that parses a CSV file and returns the average of each column. It must "
-        "skip empty lines, should handle at least three data types, and must not use pandas. Format the "
-        "output as JSON. Then explain the time complexity. What happens with a 10 GB file?")
+HARD = (
+    "Write a Python function that parses a CSV file and returns the average of each column. It must "
+    "skip empty lines, should handle at least three data types, and must not use pandas. Format the "
+    "output as JSON. Then explain the time complexity. What happens with a 10 GB file?"
+)
 HARD_ANSWER = """Step 1: read the file line by line.
 Step 2: keep running sums.
 ```python
@@ -54,8 +56,12 @@ def test_code_detection():
 
 
 def test_score_order_range_and_explain(frame):
-    df = frame([{"id": "e", "instruction": "Say hi.", "output": "Hi!"},
-                {"id": "h", "instruction": HARD, "output": HARD_ANSWER}])
+    df = frame(
+        [
+            {"id": "e", "instruction": "Say hi.", "output": "Hi!"},
+            {"id": "h", "instruction": HARD, "output": HARD_ANSWER},
+        ]
+    )
     out = score_complexity(df)
     c = out[schema.COMPLEXITY].to_list()
     assert 0 <= c[0] < 0.1 < 0.5 < c[1] <= 1

@@ -8,9 +8,11 @@ import pytest
 from qdc.cli import app
 from tests.conftest import read_jsonl, write_jsonl
 
-TEXT = ("synthetic data pipelines often produce the same instruction many times with small changes in "
-        "wording so a curation tool has to find those copies and remove all but one of them while keeping "
-        "a record of what was removed and why it was removed in the first place for later review")
+TEXT = (
+    "synthetic data pipelines often produce the same instruction many times with small changes in "
+    "wording so a curation tool has to find those copies and remove all but one of them while keeping "
+    "a record of what was removed and why it was removed in the first place for later review"
+)
 
 
 def rows():
@@ -36,7 +38,9 @@ def test_dedup_writes_kept_rows_and_ledger(tmp_path, runner):
     assert kept[0] == rows()[0]  # input fields untouched, no qdc columns on kept rows
     removed = read_jsonl(led.read_bytes())
     assert [(r["id"], r["qdc_dup_of"], r["qdc_dup_method"]) for r in removed] == [
-        ("2", "1", "exact"), ("3", "1", "minhash")]
+        ("2", "1", "exact"),
+        ("3", "1", "minhash"),
+    ]
     assert removed[1]["qdc_dup_similarity"] >= 0.8 and removed[0]["qdc_dup_ref"] is None
 
 
@@ -52,8 +56,7 @@ def test_stdout_is_pure_jsonl(tmp_path, runner):
 def test_dry_run_json_writes_nothing(tmp_path, runner):
     src = write_jsonl(tmp_path / "in.jsonl", rows())
     out, led = tmp_path / "out.jsonl", tmp_path / "removed.jsonl"
-    res = runner.invoke(app, ["dedup", str(src), "-o", str(out), "--removed", str(led), "--dry-run",
-                              "--json"])
+    res = runner.invoke(app, ["dedup", str(src), "-o", str(out), "--removed", str(led), "--dry-run", "--json"])
     assert res.exit_code == 0, res.stderr
     report = orjson.loads(res.stdout)
     assert report["dry_run"] is True and report["rows_removed"] == 2
@@ -66,11 +69,11 @@ def test_dry_run_json_writes_nothing(tmp_path, runner):
 
 def test_against_decontaminates(tmp_path, runner):
     src = write_jsonl(tmp_path / "in.jsonl", rows())
-    ref = write_jsonl(tmp_path / "eval.jsonl",
-                      [{"id": "e9", "text": "explain how a HASH table resolves collisions"}])
+    ref = write_jsonl(tmp_path / "eval.jsonl", [{"id": "e9", "text": "explain how a HASH table resolves collisions"}])
     out, led = tmp_path / "out.jsonl", tmp_path / "removed.jsonl"
-    res = runner.invoke(app, ["dedup", str(src), "-o", str(out), "--removed", str(led), "--against", str(ref),
-                              "--against-only"])
+    res = runner.invoke(
+        app, ["dedup", str(src), "-o", str(out), "--removed", str(led), "--against", str(ref), "--against-only"]
+    )
     assert res.exit_code == 0, res.stderr
     assert [r["id"] for r in read_jsonl(out.read_bytes())] == ["1", "2", "3", "4"]
     removed = read_jsonl(led.read_bytes())
@@ -81,18 +84,36 @@ def test_against_decontaminates(tmp_path, runner):
 def test_semantic_with_hash_embedder(tmp_path, runner):
     src = write_jsonl(tmp_path / "in.jsonl", rows())
     out = tmp_path / "out.jsonl"
-    res = runner.invoke(app, ["dedup", str(src), "-o", str(out), "-m", "semantic", "--model", "hash:64",
-                              "--no-cache", "--eps", "0.05", "--json"])
+    res = runner.invoke(
+        app,
+        [
+            "dedup",
+            str(src),
+            "-o",
+            str(out),
+            "-m",
+            "semantic",
+            "--model",
+            "hash:64",
+            "--no-cache",
+            "--eps",
+            "0.05",
+            "--json",
+        ],
+    )
     assert res.exit_code == 0, res.stderr
     report = orjson.loads(res.stdout)
     assert report["methods"]["semantic"]["removed"] >= 1  # the upper-cased copy embeds identically
     assert report["methods"]["semantic"]["clusters"] == 1
 
 
-@pytest.mark.parametrize("content,where", [
-    (b'{"id": "1", "text": "ok"}\n{"id": "2", "text": \n', ":2:"),
-    (b'{"id": "1", "text": "ok"}\n{"id": "2", "text": 5}\n', ":2:"),
-])
+@pytest.mark.parametrize(
+    "content,where",
+    [
+        (b'{"id": "1", "text": "ok"}\n{"id": "2", "text": \n', ":2:"),
+        (b'{"id": "1", "text": "ok"}\n{"id": "2", "text": 5}\n', ":2:"),
+    ],
+)
 def test_bad_input_exit_1_no_output(tmp_path, runner, content, where):
     src = tmp_path / "bad.jsonl"
     src.write_bytes(content)
@@ -114,14 +135,14 @@ def test_bad_options_exit_2(tmp_path, runner):
 
 def test_missing_best_column_exit_1(tmp_path, runner):
     src = write_jsonl(tmp_path / "in.jsonl", rows())
-    res = runner.invoke(app, ["dedup", str(src), "-o", str(tmp_path / "o.jsonl"), "--keep",
-                              "best:qdc_quality"])
+    res = runner.invoke(app, ["dedup", str(src), "-o", str(tmp_path / "o.jsonl"), "--keep", "best:qdc_quality"])
     assert res.exit_code == 1 and "qdc_quality" in res.stderr
 
 
 def test_same_bytes_twice(tmp_path, runner):
-    src = write_jsonl(tmp_path / "in.jsonl", rows() * 1 + [{"id": str(10 + i), "text": f"{TEXT} {i}"}
-                                                            for i in range(5)])
+    src = write_jsonl(
+        tmp_path / "in.jsonl", rows() * 1 + [{"id": str(10 + i), "text": f"{TEXT} {i}"} for i in range(5)]
+    )
     outs = []
     for k in range(2):
         out, led = tmp_path / f"out{k}.jsonl", tmp_path / f"rm{k}.jsonl"

@@ -14,8 +14,7 @@ from tests.conftest import make_frame
 WORDS = ["alpha", "beta", "gamma", "delta", "eps", "zeta", "eta", "theta", "iota", "kappa", "Alpha", "BETA"]
 
 # Rows drawn from a tiny vocabulary, with forced copies and near-copies so groups actually form.
-texts = st.lists(st.lists(st.sampled_from(WORDS), min_size=0, max_size=14).map(" ".join), min_size=1,
-                 max_size=25)
+texts = st.lists(st.lists(st.sampled_from(WORDS), min_size=0, max_size=14).map(" ".join), min_size=1, max_size=25)
 
 
 def with_copies(base: list[str], data: st.DataObject) -> list[str]:
@@ -23,8 +22,9 @@ def with_copies(base: list[str], data: st.DataObject) -> list[str]:
     for _ in range(data.draw(st.integers(0, 6))):
         src = data.draw(st.sampled_from(base))
         kind = data.draw(st.sampled_from(["same", "upper", "append", "prefix"]))
-        out.append({"same": src, "upper": src.upper() + " !", "append": src + " omega",
-                    "prefix": "please " + src}[kind])
+        out.append(
+            {"same": src, "upper": src.upper() + " !", "append": src + " omega", "prefix": "please " + src}[kind]
+        )
     return out
 
 
@@ -41,10 +41,8 @@ CONFIGS = [
 @given(base=texts, data=st.data(), cfg_i=st.integers(0, len(CONFIGS) - 1))
 def test_rows_conserved_ids_unchanged_and_idempotent(base, data, cfg_i):
     rows_text = with_copies(base, data)
-    qs = data.draw(st.lists(st.one_of(st.none(), st.floats(0, 1)), min_size=len(rows_text),
-                            max_size=len(rows_text)))
-    df = make_frame([{"id": f"r{i}", "text": t, "q": q} for i, (t, q) in enumerate(zip(rows_text, qs,
-                                                                                       strict=True))])
+    qs = data.draw(st.lists(st.one_of(st.none(), st.floats(0, 1)), min_size=len(rows_text), max_size=len(rows_text)))
+    df = make_frame([{"id": f"r{i}", "text": t, "q": q} for i, (t, q) in enumerate(zip(rows_text, qs, strict=True))])
     cfg = CONFIGS[cfg_i]
     ecfg = EmbedConfig(model="hash:64", cache=False)
     res = dedup(df, cfg, ecfg)

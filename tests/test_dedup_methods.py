@@ -18,11 +18,13 @@ from qdc.dedup.semantic import SemanticParams, cluster_dedup, order_members, sem
 from qdc.errors import ConfigError, MissingColumnError
 from tests.conftest import make_frame
 
-BASE = ("the quick brown fox jumps over the lazy dog while the cat sleeps on the warm mat near the door "
-        "and the bird sings a long song about the summer rain falling on the old stone bridge where "
-        "children used to play games until the sun went down behind the hills and their parents called "
-        "them home for a dinner of bread soup and apples picked that morning from the orchard behind "
-        "the mill")  # 80 words: one substituted word leaves Jaccard about 0.88 over 5-grams
+BASE = (
+    "the quick brown fox jumps over the lazy dog while the cat sleeps on the warm mat near the door "
+    "and the bird sings a long song about the summer rain falling on the old stone bridge where "
+    "children used to play games until the sun went down behind the hills and their parents called "
+    "them home for a dinner of bread soup and apples picked that morning from the orchard behind "
+    "the mill"
+)  # 80 words: one substituted word leaves Jaccard about 0.88 over 5-grams
 
 
 def ids_of(df: pl.DataFrame) -> list[str]:
@@ -31,8 +33,12 @@ def ids_of(df: pl.DataFrame) -> list[str]:
 
 def ledger(res) -> dict[str, tuple[str, str, float]]:
     r = res.removed
-    return {i: (o, m, s) for i, o, m, s in zip(r[schema.ROW_ID], r[schema.DUP_OF], r[schema.DUP_METHOD],
-                                               r[schema.DUP_SIMILARITY], strict=True)}
+    return {
+        i: (o, m, s)
+        for i, o, m, s in zip(
+            r[schema.ROW_ID], r[schema.DUP_OF], r[schema.DUP_METHOD], r[schema.DUP_SIMILARITY], strict=True
+        )
+    }
 
 
 # ------------------------------------------------------------------------------------------ exact
@@ -52,8 +58,7 @@ def test_exact_groups_case_whitespace_punctuation():
 
 
 def test_exact_dedup_removes_and_points_to_first():
-    df = make_frame([{"id": "a", "text": "Same text."}, {"id": "b", "text": "other"},
-                     {"id": "c", "text": "same TEXT"}])
+    df = make_frame([{"id": "a", "text": "Same text."}, {"id": "b", "text": "other"}, {"id": "c", "text": "same TEXT"}])
     res = dedup(df, DedupConfig(methods=["exact"]))
     assert ids_of(res.kept) == ["a", "b"]
     assert ledger(res) == {"c": ("a", "exact", 1.0)}
@@ -119,12 +124,10 @@ def test_minhash_finds_word_substitution_and_not_unrelated():
 
 
 def test_minhash_backends_agree():
-    texts = pl.Series([BASE, BASE.replace("warm", "cold"), "unrelated words entirely here now",
-                       BASE + " end"])
+    texts = pl.Series([BASE, BASE.replace("warm", "cold"), "unrelated words entirely here now", BASE + " end"])
     a = find_pairs(texts, MinHashParams(backend="rensa"))
     b = find_pairs(texts, MinHashParams(backend="datasketch"))
-    assert sorted(zip(a.i.tolist(), a.j.tolist(), strict=True)) == sorted(zip(b.i.tolist(), b.j.tolist(),
-                                                                               strict=True))
+    assert sorted(zip(a.i.tolist(), a.j.tolist(), strict=True)) == sorted(zip(b.i.tolist(), b.j.tolist(), strict=True))
     assert a.i.shape[0] >= 2
 
 
@@ -166,8 +169,12 @@ def test_union_find_and_components():
 
 
 def test_keep_policies():
-    rows = [{"id": "a", "text": "Hello there", "q": 0.2}, {"id": "b", "text": "hello there!!!", "q": 0.9},
-            {"id": "c", "text": "HELLO THERE", "q": 0.9}, {"id": "d", "text": "unique", "q": 1.0}]
+    rows = [
+        {"id": "a", "text": "Hello there", "q": 0.2},
+        {"id": "b", "text": "hello there!!!", "q": 0.9},
+        {"id": "c", "text": "HELLO THERE", "q": 0.9},
+        {"id": "d", "text": "unique", "q": 1.0},
+    ]
     df = make_frame(rows)
     first = dedup(df, DedupConfig(methods=["exact"], keep="first"))
     assert ids_of(first.kept) == ["a", "d"]
@@ -203,7 +210,7 @@ def test_group_keepers_lowest_rank():
 
 
 def _vector_case():
-    x = np.array([(1, .05), (1, 0), (.9, .45), (.88, .47), (.5, .86)], dtype=np.float64)
+    x = np.array([(1, 0.05), (1, 0), (0.9, 0.45), (0.88, 0.47), (0.5, 0.86)], dtype=np.float64)
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     c = x.mean(axis=0)
     c /= np.linalg.norm(c)
@@ -250,8 +257,13 @@ def test_semantic_clustered_finds_planted_copies():
 
 
 def test_semantic_via_dedup_with_hash_embedder(fake_embed_cfg):
-    df = make_frame([{"id": "a", "text": BASE}, {"id": "b", "text": BASE + " indeed"},
-                     {"id": "c", "text": "entirely unrelated content about tax law in spain"}])
+    df = make_frame(
+        [
+            {"id": "a", "text": BASE},
+            {"id": "b", "text": BASE + " indeed"},
+            {"id": "c", "text": "entirely unrelated content about tax law in spain"},
+        ]
+    )
     res = dedup(df, DedupConfig(methods=["semantic"], eps=0.1), fake_embed_cfg)
     assert res.removed.height == 1
     assert res.removed[schema.DUP_METHOD][0] == "semantic"
@@ -263,9 +275,16 @@ def test_semantic_via_dedup_with_hash_embedder(fake_embed_cfg):
 
 
 def test_against_removes_contaminated_rows_and_never_returns_refs():
-    ref = make_frame([{"id": "e1", "text": "What is the capital of France?"}], )
-    df = make_frame([{"id": "a", "text": "what is the capital of france"}, {"id": "b", "text": "train row"},
-                     {"id": "c", "text": "train row!"}])
+    ref = make_frame(
+        [{"id": "e1", "text": "What is the capital of France?"}],
+    )
+    df = make_frame(
+        [
+            {"id": "a", "text": "what is the capital of france"},
+            {"id": "b", "text": "train row"},
+            {"id": "c", "text": "train row!"},
+        ]
+    )
     res = dedup(df, DedupConfig(), against=[ref])
     assert ids_of(res.kept) == ["b"]
     led = res.removed.select(schema.ROW_ID, schema.DUP_OF, schema.DUP_REF).rows()
@@ -286,8 +305,7 @@ def test_against_semantic_and_minhash(fake_embed_cfg):
 
 def test_sequential_methods_repoint_to_final_survivor():
     longer = BASE.replace("warm", "freezing")
-    df = make_frame([{"id": "a", "text": BASE}, {"id": "b", "text": longer},
-                     {"id": "c", "text": longer.upper()}])
+    df = make_frame([{"id": "a", "text": BASE}, {"id": "b", "text": longer}, {"id": "c", "text": longer.upper()}])
     res = dedup(df, DedupConfig(methods=["exact", "minhash"], keep="longest"))
     # exact: c (same length as b, later) -> b; minhash: the {a, b} group keeps the longer b.
     assert ids_of(res.kept) == ["b"]
@@ -319,8 +337,7 @@ def test_run_stage_returns_removed_rows(fake_embedder):
     from qdc.dedup import run_stage
     from qdc.stage import StageContext
 
-    df = make_frame([{"id": "a", "text": "x y z"}, {"id": "b", "text": "X Y Z"},
-                     {"id": "c", "text": "other"}])
+    df = make_frame([{"id": "a", "text": "x y z"}, {"id": "b", "text": "X Y Z"}, {"id": "c", "text": "other"}])
     out = run_stage(df, DedupConfig(), StageContext(embedder=fake_embedder))
     assert ids_of(out.df) == ["a", "c"]
     assert out.removed is not None and out.removed[schema.DUP_OF].to_list() == ["a"]

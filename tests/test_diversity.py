@@ -53,8 +53,18 @@ def test_mtld_vectors():
     assert len(set(words)) / len(words) == pytest.approx(0.6842105263157895, abs=1e-12)
     assert mtld_text(LR_TEXT) == pytest.approx(46.79226361031519, abs=1e-6)
     s1 = "TEST text with some text numbers 42, hyphen-here, and text punctuations."
-    assert tokens(s1) == ["test", "text", "with", "some", "text", "numbers", "hyphenhere", "and", "text",
-                          "punctuations"]
+    assert tokens(s1) == [
+        "test",
+        "text",
+        "with",
+        "some",
+        "text",
+        "numbers",
+        "hyphenhere",
+        "and",
+        "text",
+        "punctuations",
+    ]
     assert mtld_text(s1) == pytest.approx(14.000000000000004, abs=1e-9)
     assert mtld_text("only unique terms in this little string") == 7.0
     assert mtld_text("") == 0.0
@@ -83,12 +93,29 @@ def test_ngram_vendi_bounds():
 
 
 def test_report_keys_groups_and_clusters(frame, fake_embedder, fake_embed_cfg):
-    rows = [{"id": str(i), "text": f"sample {i} about topic {i % 3} " * (1 + i % 2), "cat": "ab"[i % 2],
-             "qdc_cluster": i % 3} for i in range(12)]
+    rows = [
+        {
+            "id": str(i),
+            "text": f"sample {i} about topic {i % 3} " * (1 + i % 2),
+            "cat": "ab"[i % 2],
+            "qdc_cluster": i % 3,
+        }
+        for i in range(12)
+    ]
     df = frame(rows)
     rep = diversity_report(df, DiversityConfig(group_field="cat", sample=5), fake_embed_cfg, fake_embedder)
-    for key in ("n", "vendi", "vendi_q", "distinct_1", "distinct_2", "compression_ratio", "self_bleu",
-                "ngram_vendi", "mpcd", "cluster_coverage"):
+    for key in (
+        "n",
+        "vendi",
+        "vendi_q",
+        "distinct_1",
+        "distinct_2",
+        "compression_ratio",
+        "self_bleu",
+        "ngram_vendi",
+        "mpcd",
+        "cluster_coverage",
+    ):
         assert key in rep
     assert set(rep["vendi_q"]) == {"0.1", "0.5", "1", "2", "inf"}
     assert rep["n"] == 12 and rep["sample"] == 5
@@ -99,8 +126,9 @@ def test_report_keys_groups_and_clusters(frame, fake_embedder, fake_embed_cfg):
 
 
 def test_cli_json_and_table(tmp_path, runner):
-    path = write_jsonl(tmp_path / "d.jsonl", [{"id": str(i), "text": d, "g": "xy"[i % 2]}
-                                              for i, d in enumerate(DOCS * 2)])
+    path = write_jsonl(
+        tmp_path / "d.jsonl", [{"id": str(i), "text": d, "g": "xy"[i % 2]} for i, d in enumerate(DOCS * 2)]
+    )
     res = runner.invoke(app, ["diversity", str(path), "--json", "--model", "hash:32", "--no-cache"])
     assert res.exit_code == 0, res.output
     rep = orjson.loads(res.stdout)

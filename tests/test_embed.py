@@ -67,16 +67,19 @@ def test_embed_adds_fixed_size_float32_column(frame, fake_embed_cfg) -> None:  #
 
 def test_embed_reuses_existing_embeddings_unless_forced(frame, fake_embed_cfg) -> None:  # type: ignore[no-untyped-def]
     df = embed(frame([{"text": "one"}, {"text": "two"}]), fake_embed_cfg)
-    marked = df.with_columns(pl.Series(schema.EMBEDDING, np.ones((2, 64), np.float32) / 8.0,
-                                       dtype=pl.Array(pl.Float32, 64)))
+    marked = df.with_columns(
+        pl.Series(schema.EMBEDDING, np.ones((2, 64), np.float32) / 8.0, dtype=pl.Array(pl.Float32, 64))
+    )
     assert embed(marked, fake_embed_cfg)[schema.EMBEDDING].to_list() == marked[schema.EMBEDDING].to_list()
     forced = embed(marked, fake_embed_cfg.model_copy(update={"force": True}))
     assert forced[schema.EMBEDDING].to_list() == df[schema.EMBEDDING].to_list()
 
 
 def test_embed_field_prompt_only(frame, fake_embed_cfg) -> None:  # type: ignore[no-untyped-def]
-    rows = [{"instruction": "Same question", "output": "answer one"},
-            {"instruction": "Same question", "output": "a totally different answer"}]
+    rows = [
+        {"instruction": "Same question", "output": "answer one"},
+        {"instruction": "Same question", "output": "a totally different answer"},
+    ]
     x = embed(frame(rows), fake_embed_cfg.model_copy(update={"field": "prompt"}))[schema.EMBEDDING].to_numpy()
     assert np.allclose(x[0], x[1])
 
@@ -86,8 +89,9 @@ def test_real_default_model_loads_offline_and_embeds(tmp_path: Path, monkeypatch
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     cfg = EmbedConfig(cache_dir=tmp_path, device="cpu")
     model = load_embedder("default", "cpu", tmp_path)
-    x = embed_texts(["A man is eating food.", "A man is eating a piece of bread.", "A man is riding a horse."],
-                    cfg, model)
+    x = embed_texts(
+        ["A man is eating food.", "A man is eating a piece of bread.", "A man is riding a horse."], cfg, model
+    )
     assert x.shape == (3, 384) and x.dtype == np.float32
     # sentence-transformers' README similarities for all-MiniLM-L6-v2 (documented in environment.md)
     assert abs(float(x[0] @ x[1]) - 0.7553) < 0.05

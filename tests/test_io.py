@@ -85,8 +85,13 @@ def test_text_field_and_template(tmp_path: Path) -> None:
 
 
 def test_chat_messages_with_role_choice(tmp_path: Path) -> None:
-    row = {"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"},
-                        {"role": "assistant", "content": [{"type": "text", "text": "Hello"}]}]}
+    row = {
+        "messages": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": [{"type": "text", "text": "Hello"}]},
+        ]
+    }
     path = write_jsonl(tmp_path / "in.jsonl", [row])
     df = read_records(path)
     assert df[schema.TEXT][0] == "Hi\n\nHello"
@@ -195,14 +200,18 @@ def test_mixed_types_in_a_field_survive(tmp_path: Path) -> None:
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=20)
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53), 2**53)
+    | st.text(max_size=20)
     | st.floats(allow_nan=False, allow_infinity=False, width=64),
     lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3),
     max_leaves=8,
 )
 rows_strategy = st.lists(
     st.fixed_dictionaries({"text": st.text(max_size=40)}, optional={"meta": json_values, "n": st.integers()}),
-    min_size=1, max_size=8,
+    min_size=1,
+    max_size=8,
 )
 
 
@@ -220,13 +229,15 @@ def test_hypothesis_jsonl_round_trip_preserves_values(tmp_path: Path, rows: list
 
 
 @settings(max_examples=40, deadline=None)
-@given(values=st.lists(st.one_of(st.none(), st.floats(width=64), st.integers(-2**63, 2**63 - 1)), max_size=30))
+@given(values=st.lists(st.one_of(st.none(), st.floats(width=64), st.integers(-(2**63), 2**63 - 1)), max_size=30))
 def test_number_fragments_are_the_one_by_one_json(values: list[float | int | None]) -> None:
     from qdc.io import _json_fragments
 
     floats = pl.Series([None if v is None else float(v) for v in values], dtype=pl.Float64)
-    want = [b"null" if v is None or v != v or v in (float("inf"), float("-inf")) else orjson.dumps(v)
-            for v in floats.to_list()]
+    want = [
+        b"null" if v is None or v != v or v in (float("inf"), float("-inf")) else orjson.dumps(v)
+        for v in floats.to_list()
+    ]
     assert _json_fragments(floats) == want
     ints = pl.Series([v if isinstance(v, int) else None for v in values], dtype=pl.Int64)
     assert _json_fragments(ints) == [orjson.dumps(v) for v in ints.to_list()]

@@ -48,9 +48,16 @@ class _Handler(BaseHTTPRequestHandler):
         _Handler.calls[mode] += 1
 
         def answer(text: str) -> bytes:
-            return json.dumps({"id": "x", "object": "chat.completion", "model": body["model"],
-                               "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                                            "finish_reason": "stop"}]}).encode()
+            return json.dumps(
+                {
+                    "id": "x",
+                    "object": "chat.completion",
+                    "model": body["model"],
+                    "choices": [
+                        {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+                    ],
+                }
+            ).encode()
 
         if mode.startswith("ok"):
             self._send(200, answer(mode[2:]))
@@ -92,8 +99,16 @@ def server() -> Iterator[str]:
 
 
 def _cfg(url: str, tmp_path, **kw: object) -> JudgeConfig:
-    base = {"base_url": url, "model": "judge-1", "api_key_env": "QDC_TEST_KEY", "timeout": 0.5,
-            "max_retries": 2, "backoff": 0.01, "concurrency": 4, "cache_dir": tmp_path}
+    base = {
+        "base_url": url,
+        "model": "judge-1",
+        "api_key_env": "QDC_TEST_KEY",
+        "timeout": 0.5,
+        "max_retries": 2,
+        "backoff": 0.01,
+        "concurrency": 4,
+        "cache_dir": tmp_path,
+    }
     return JudgeConfig(**{**base, **kw})
 
 
@@ -128,21 +143,22 @@ def test_cache_avoids_second_request(server, tmp_path, frame):
 
 
 def test_failed_rows_fall_back_or_stay_null(server, tmp_path, frame):
-    df = frame([{"instruction": "Q?", "output": "MODE:words but no number"},
-                {"instruction": "Q?", "output": "MODE:json ok"}])
+    df = frame(
+        [{"instruction": "Q?", "output": "MODE:words but no number"}, {"instruction": "Q?", "output": "MODE:json ok"}]
+    )
     out = score_quality(df, QualityConfig(scorer="judge", judge=_cfg(server, tmp_path, rubric="quality10")))
     assert out["qdc_q_judge"][0] is None and out["qdc_q_judge_error"][0].startswith("no score")
     assert out[schema.QUALITY][0] == pytest.approx(out["qdc_q_length"][0] * 0.6 + 0.4, abs=0.2)
     assert out[schema.QUALITY][1] == pytest.approx(7 / 9)
-    nulls = score_quality(df, QualityConfig(scorer="judge", judge=_cfg(server, tmp_path, rubric="quality10",
-                                                                       on_error="null")))
+    nulls = score_quality(
+        df, QualityConfig(scorer="judge", judge=_cfg(server, tmp_path, rubric="quality10", on_error="null"))
+    )
     assert nulls[schema.QUALITY][0] is None
 
 
 def test_complexity_judge(server, tmp_path, frame):
     df = frame([{"instruction": "MODE:ok3 Plan a trip.", "output": "Sure."}])
-    out = score_complexity(df, ComplexityConfig(scorer="judge", judge=_cfg(server, tmp_path,
-                                                                          rubric="complexity6")))
+    out = score_complexity(df, ComplexityConfig(scorer="judge", judge=_cfg(server, tmp_path, rubric="complexity6")))
     assert out[schema.COMPLEXITY][0] == pytest.approx(0.4) and out["qdc_c_judge_error"][0] is None
 
 
@@ -165,10 +181,30 @@ def test_parse_score_and_rubrics(tmp_path):
 
 def test_cli_judge_never_prints_key(server, tmp_path, runner, monkeypatch):
     monkeypatch.setenv("QDC_TEST_KEY", KEY)
-    src = write_jsonl(tmp_path / "in.jsonl", [{"id": "1", "instruction": "Q?", "output": "MODE:ok4 answer"},
-                                              {"id": "2", "instruction": "Q?", "output": "MODE:badjson x"}])
-    res = runner.invoke(app, ["score-quality", str(src), "--scorer", "judge", "--base-url", server, "--model",
-                              "judge-1", "--api-key-env", "QDC_TEST_KEY", "--max-retries", "0"])
+    src = write_jsonl(
+        tmp_path / "in.jsonl",
+        [
+            {"id": "1", "instruction": "Q?", "output": "MODE:ok4 answer"},
+            {"id": "2", "instruction": "Q?", "output": "MODE:badjson x"},
+        ],
+    )
+    res = runner.invoke(
+        app,
+        [
+            "score-quality",
+            str(src),
+            "--scorer",
+            "judge",
+            "--base-url",
+            server,
+            "--model",
+            "judge-1",
+            "--api-key-env",
+            "QDC_TEST_KEY",
+            "--max-retries",
+            "0",
+        ],
+    )
     assert res.exit_code == 0, res.output
     rows = read_jsonl(res.stdout)
     assert rows[0]["qdc_q_judge"] == pytest.approx(0.6) and rows[1]["qdc_q_judge_error"]

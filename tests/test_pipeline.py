@@ -37,14 +37,28 @@ def _test_stages() -> None:
 
 
 def rows(n: int = 40) -> list[dict[str, object]]:
-    topics = ["prime numbers", "sorting lists", "french cooking", "tax forms", "bird migration",
-              "jazz chords", "tide tables", "soil acidity"]
+    topics = [
+        "prime numbers",
+        "sorting lists",
+        "french cooking",
+        "tax forms",
+        "bird migration",
+        "jazz chords",
+        "tide tables",
+        "soil acidity",
+    ]
     out = []
     for i in range(n):
         t = topics[i % len(topics)]
-        out.append({"id": f"r{i:03d}", "instruction": f"Explain {t} in a short paragraph, example {i}.",
-                    "input": "", "output": f"{t.capitalize()} are interesting because of reason {i}. "
-                    f"Here is a detail about {t}: item {i * 7 % 13}."})
+        out.append(
+            {
+                "id": f"r{i:03d}",
+                "instruction": f"Explain {t} in a short paragraph, example {i}.",
+                "input": "",
+                "output": f"{t.capitalize()} are interesting because of reason {i}. "
+                f"Here is a detail about {t}: item {i * 7 % 13}.",
+            }
+        )
     out[5] = {**out[1], "id": "r005"}  # an exact duplicate of r001
     return out
 
@@ -100,27 +114,33 @@ def test_each_stage_gets_only_its_own_section() -> None:
         parse_pipeline(pipe(["embed", {"cluster": {"budget": 3}}]), "my.yaml")
 
 
-@pytest.mark.parametrize(("doc", "message"), [
-    ({"stages": [], "stagez": []}, r"f\.yaml: unknown key 'stagez'"),
-    ({"stages": ["embedd"]}, r"f\.yaml: stage 1: unknown stage 'embedd'"),
-    ({"io": {"text_key": "t"}, "stages": []}, r"f\.yaml: io: unknown key 'text_key'"),
-    ({"embed": {"modle": "x"}, "stages": []}, r"f\.yaml: embed: unknown key 'modle'"),
-    ({"seed": -1, "stages": []}, r"'seed' must be a non-negative integer"),
-    ({"stages": [{"a": 1, "b": 2}]}, r"one-key mapping"),
-])
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        ({"stages": [], "stagez": []}, r"f\.yaml: unknown key 'stagez'"),
+        ({"stages": ["embedd"]}, r"f\.yaml: stage 1: unknown stage 'embedd'"),
+        ({"io": {"text_key": "t"}, "stages": []}, r"f\.yaml: io: unknown key 'text_key'"),
+        ({"embed": {"modle": "x"}, "stages": []}, r"f\.yaml: embed: unknown key 'modle'"),
+        ({"seed": -1, "stages": []}, r"'seed' must be a non-negative integer"),
+        ({"stages": [{"a": 1, "b": 2}]}, r"one-key mapping"),
+    ],
+)
 def test_config_errors_name_key_and_file(doc: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         parse_pipeline(doc, "f.yaml")
 
 
-@pytest.mark.parametrize(("item", "message"), [
-    ("nothing=1", r"unknown key 'nothing'"),
-    ("dedup.threshold=0.9", r"has no 'dedup' stage"),
-    ("cluster=3", r"name a key of stage 'cluster'"),
-    ("cluster.kk=3", r"unknown key 'kk'"),
-    ("stages.9.k=2", r"stages\.N\.key with N in 1\.\.2"),
-    ("novalue", r"expected key\.path=value"),
-])
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        ("nothing=1", r"unknown key 'nothing'"),
+        ("dedup.threshold=0.9", r"has no 'dedup' stage"),
+        ("cluster=3", r"name a key of stage 'cluster'"),
+        ("cluster.kk=3", r"unknown key 'kk'"),
+        ("stages.9.k=2", r"stages\.N\.key with N in 1\.\.2"),
+        ("novalue", r"expected key\.path=value"),
+    ],
+)
 def test_override_errors(item: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         parse_pipeline(pipe(["embed", "cluster"]), "f.yaml", [item])
@@ -136,16 +156,14 @@ def test_override_by_position_and_ambiguity() -> None:
 
 def test_toml_config(tmp_path: Path) -> None:
     path = tmp_path / "p.toml"
-    path.write_text('seed = 5\n[embed]\nmodel = "hash:64"\n[[stages]]\nembed = {}\n'
-                    '[[stages]]\ncluster = {k = 2}\n')
+    path.write_text('seed = 5\n[embed]\nmodel = "hash:64"\n[[stages]]\nembed = {}\n[[stages]]\ncluster = {k = 2}\n')
     p = load_pipeline(path)
     assert [s.name for s in p.stages] == ["embed", "cluster"]
     assert p.stage("cluster").k == 2  # type: ignore[union-attr]
 
 
 def test_registry_names_the_issue_stages() -> None:
-    for name in ("embed", "cluster", "dedup", "score-quality", "score-complexity", "select", "diversity",
-                 "check"):
+    for name in ("embed", "cluster", "dedup", "score-quality", "score-complexity", "select", "diversity", "check"):
         assert name in STAGES
 
 
@@ -153,10 +171,14 @@ def test_registry_names_the_issue_stages() -> None:
 
 
 def trip_pipeline(tmp_path: Path, mode: str = "raise") -> dict[str, object]:
-    return pipe(["embed", {"cluster": {"k": 3}},
-                 {"trip": {"counter": str(tmp_path / "count"), "marker": str(tmp_path / "marker"),
-                           "mode": mode}},
-                 {"drop-silently": {"every": 4}}])
+    return pipe(
+        [
+            "embed",
+            {"cluster": {"k": 3}},
+            {"trip": {"counter": str(tmp_path / "count"), "marker": str(tmp_path / "marker"), "mode": mode}},
+            {"drop-silently": {"every": 4}},
+        ]
+    )
 
 
 def test_resume_after_a_crash(tmp_path: Path, data: Path) -> None:
@@ -229,8 +251,11 @@ def test_no_workdir_keeps_nothing(tmp_path: Path, data: Path) -> None:
 
 
 def test_ledger_accounts_for_every_row(tmp_path: Path, data: Path) -> None:
-    p = parse_pipeline(pipe(["embed", {"dedup": {}}, {"drop-silently": {"every": 4}},
-                             {"select": {"budget": 10, "strategy": "random"}}]))
+    p = parse_pipeline(
+        pipe(
+            ["embed", {"dedup": {}}, {"drop-silently": {"every": 4}}, {"select": {"budget": 10, "strategy": "random"}}]
+        )
+    )
     out = tmp_path / "o.jsonl"
     res = run_file(p, str(data), str(out), workdir=tmp_path / "wd")
     kept = read_jsonl(out.read_bytes())
@@ -247,8 +272,7 @@ def test_ledger_accounts_for_every_row(tmp_path: Path, data: Path) -> None:
 
 def test_manifest_records_the_run(tmp_path: Path, data: Path) -> None:
     p = parse_pipeline(pipe(["embed", {"cluster": {"k": 2}}]), "my.yaml", ["cluster.k=3"])
-    run_file(p, str(data), str(tmp_path / "o.jsonl"), workdir=tmp_path / "wd",
-             manifest_path=str(tmp_path / "m.json"))
+    run_file(p, str(data), str(tmp_path / "o.jsonl"), workdir=tmp_path / "wd", manifest_path=str(tmp_path / "m.json"))
     m = orjson.loads((tmp_path / "m.json").read_bytes())
     assert m["versions"]["qdc"] and m["versions"]["polars"]
     assert m["seed"] == 3 and m["model"]["identity"] == "hash:64:v1"
@@ -267,24 +291,45 @@ def test_manifest_records_the_run(tmp_path: Path, data: Path) -> None:
 
 def test_cli_run_default_preset_with_budget(tmp_path: Path, runner) -> None:
     out = tmp_path / "o.jsonl"
-    res = runner.invoke(app, ["run", str(ROOT / "configs" / "default.yaml"), str(SAMPLE), "-o", str(out),
-                              "--set", "select.budget=400", "--set", "embed.model=hash:64",
-                              "--workdir", str(tmp_path / "wd")])
+    res = runner.invoke(
+        app,
+        [
+            "run",
+            str(ROOT / "configs" / "default.yaml"),
+            str(SAMPLE),
+            "-o",
+            str(out),
+            "--set",
+            "select.budget=400",
+            "--set",
+            "embed.model=hash:64",
+            "--workdir",
+            str(tmp_path / "wd"),
+        ],
+    )
     assert res.exit_code == 0, res.stderr
     assert len(read_jsonl(out.read_bytes())) == 400
     assert "score-complexity" in res.stderr and "rows out" in res.stderr
     assert res.stdout == ""
     m = orjson.loads((tmp_path / "o.jsonl.manifest.json").read_bytes())
-    assert [s["stage"] for s in m["stages"]] == ["embed", "cluster", "dedup", "score-quality",
-                                                 "score-complexity", "select", "diversity"]
+    assert [s["stage"] for s in m["stages"]] == [
+        "embed",
+        "cluster",
+        "dedup",
+        "score-quality",
+        "score-complexity",
+        "select",
+        "diversity",
+    ]
     assert m["stages"][-1]["summary"]["n"] == 400 and m["stages"][-1]["summary"]["vendi"] > 1
 
 
 def test_cli_quiet_and_json(tmp_path: Path, runner, data: Path) -> None:
     cfg = tmp_path / "p.yaml"
     cfg.write_text("embed: {model: 'hash:64'}\nstages: [embed]\n")
-    res = runner.invoke(app, ["--quiet", "run", str(cfg), str(data), "-o", str(tmp_path / "o.jsonl"),
-                              "--json", "--no-workdir"])
+    res = runner.invoke(
+        app, ["--quiet", "run", str(cfg), str(data), "-o", str(tmp_path / "o.jsonl"), "--json", "--no-workdir"]
+    )
     assert res.exit_code == 0, res.stderr
     assert res.stderr == ""
     assert json.loads(res.stdout)["output"]["rows"] == 40
@@ -296,14 +341,14 @@ def test_cli_run_stdout_and_config_errors(tmp_path: Path, runner, data: Path) ->
     res = runner.invoke(app, ["run", str(cfg), str(data)])
     assert res.exit_code == 2
     assert "bad.yaml" in res.stderr and "'kk'" in res.stderr
-    res = runner.invoke(app, ["run", str(ROOT / "configs" / "default.yaml"), str(data),
-                              "--set", "select.bogus=1"])
+    res = runner.invoke(app, ["run", str(ROOT / "configs" / "default.yaml"), str(data), "--set", "select.bogus=1"])
     assert res.exit_code == 2 and "bogus" in res.stderr
 
 
 def test_cli_ci_preset_fails_with_exit_3(tmp_path: Path, runner, data: Path) -> None:
-    res = runner.invoke(app, ["run", str(ROOT / "configs" / "ci.yaml"), str(data),
-                              "-o", str(tmp_path / "o.jsonl"), "--no-workdir"])
+    res = runner.invoke(
+        app, ["run", str(ROOT / "configs" / "ci.yaml"), str(data), "-o", str(tmp_path / "o.jsonl"), "--no-workdir"]
+    )
     assert res.exit_code == 3  # 40 rows < min_rows 100
     assert "min_rows" in res.stderr or "rows = 40" in res.stderr
 
@@ -311,8 +356,21 @@ def test_cli_ci_preset_fails_with_exit_3(tmp_path: Path, runner, data: Path) -> 
 @pytest.mark.parametrize("name", ["default.yaml", "fast.yaml"])
 def test_presets_run_on_small_input(tmp_path: Path, runner, data: Path, name: str) -> None:
     out = tmp_path / "o.jsonl"
-    res = runner.invoke(app, ["run", str(ROOT / "configs" / name), str(data), "-o", str(out), "--no-workdir",
-                              "--set", "embed.model=hash:64", "--set", "select.budget=10"])
+    res = runner.invoke(
+        app,
+        [
+            "run",
+            str(ROOT / "configs" / name),
+            str(data),
+            "-o",
+            str(out),
+            "--no-workdir",
+            "--set",
+            "embed.model=hash:64",
+            "--set",
+            "select.budget=10",
+        ],
+    )
     assert res.exit_code == 0, res.stderr
     kept = read_jsonl(out.read_bytes())
     assert len(kept) == 10
@@ -330,8 +388,21 @@ def test_labelled_preset_balances_classes_and_prefers_agreeing_labels(tmp_path: 
         src.append({"id": f"r{i:02d}", "text": f"{' '.join(words)} {words[i % 5]} item {i}", "label": label})
     data = write_jsonl(tmp_path / "lab.jsonl", src)
     out = tmp_path / "o.jsonl"
-    res = runner.invoke(app, ["run", str(ROOT / "configs" / "labelled.yaml"), str(data), "-o", str(out),
-                              "--no-workdir", "--set", "embed.model=hash:64", "--set", "select.budget=20"])
+    res = runner.invoke(
+        app,
+        [
+            "run",
+            str(ROOT / "configs" / "labelled.yaml"),
+            str(data),
+            "-o",
+            str(out),
+            "--no-workdir",
+            "--set",
+            "embed.model=hash:64",
+            "--set",
+            "select.budget=20",
+        ],
+    )
     assert res.exit_code == 0, res.stderr
     kept = read_jsonl(out.read_bytes())
     assert sorted(k["label"] for k in kept) == [0] * 10 + [1] * 10
@@ -384,9 +455,17 @@ def test_judge_preset_calls_the_judge_at_most_its_budget(tmp_path: Path, data: P
     _Judge.calls = 0
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/v1"
-        p = load_pipeline(ROOT / "configs" / "judge.yaml", [
-            *HASH, "stages.6.budget=20", "stages.8.budget=10", f"stages.7.judge.base_url={url}",
-            "stages.7.judge.cache=false", "stages.6.min_quality=0"])
+        p = load_pipeline(
+            ROOT / "configs" / "judge.yaml",
+            [
+                *HASH,
+                "stages.6.budget=20",
+                "stages.8.budget=10",
+                f"stages.7.judge.base_url={url}",
+                "stages.7.judge.cache=false",
+                "stages.6.min_quality=0",
+            ],
+        )
         res = run_file(p, str(data), str(tmp_path / "o.jsonl"), workdir=None)
     finally:
         server.shutdown()

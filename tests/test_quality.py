@@ -20,51 +20,64 @@ from qdc.quality.heuristic import GATES, score_rows
 from qdc.quality.length import expected, fit
 from tests.conftest import read_jsonl, write_jsonl
 
-GOOD = ("Photosynthesis is the process by which plants turn light into chemical energy. Chlorophyll in the "
-        "leaves absorbs sunlight, which drives the conversion of carbon dioxide and water into glucose. "
-        "Oxygen is released as a by-product, and the glucose fuels the plant's growth.")
+GOOD = (
+    "Photosynthesis is the process by which plants turn light into chemical energy. Chlorophyll in the "
+    "leaves absorbs sunlight, which drives the conversion of carbon dioxide and water into glucose. "
+    "Oxygen is released as a by-product, and the glucose fuels the plant's growth."
+)
 ASK = "Explain how photosynthesis works."
-_words = (GOOD + " The light reactions happen in the thylakoid membranes, and the Calvin cycle runs in the "
-          "stroma of the chloroplast, where the enzyme captures carbon from the air.").split()
+_words = (
+    GOOD + " The light reactions happen in the thylakoid membranes, and the Calvin cycle runs in the "
+    "stroma of the chloroplast, where the enzyme captures carbon from the air."
+).split()
 random.Random(0).shuffle(_words)
 SALAD = " ".join(_words)
 
 
 def sig(name: str, response: str, prompt: str = ASK) -> float:
-    return GATES[name](RowText(prompt, response))[0] if name in GATES else \
-        __import__("qdc.quality.length", fromlist=["measure"]).measure(RowText(prompt, response))[0]
+    return (
+        GATES[name](RowText(prompt, response))[0]
+        if name in GATES
+        else __import__("qdc.quality.length", fromlist=["measure"]).measure(RowText(prompt, response))[0]
+    )
 
 
-@pytest.mark.parametrize(("name", "bad"), [
-    ("empty", "   \n "),
-    ("truncation", GOOD[:-60]),
-    ("truncation", GOOD + "\n\n```python\nprint('hi')\n"),
-    ("truncation", "The main reasons are the following: cost, speed, and the"),
-    ("refusal", "I'm sorry, but I cannot help with that request."),
-    ("refusal", "As an AI language model, I don't have personal opinions. " + GOOD),
-    ("repetition", "\n".join(["The plant grows in the sun."] * 8)),
-    ("repetition", " ".join(["light makes sugar in the leaf"] * 12)),
-    ("echo", ASK + " " + ASK),
-    ("soup", "ing the qz ## @@ ~~ %% ^^ !! ;; || xq7z9r2 pl0k8j3 &&& === ... ??? $$$ <<< >>> ** //"),
-    ("soup", SALAD),  # word salad: real words, no syntax
-    ("soup", "The result is Ã©tÃ© and â€™quoted â€™ text with \ufffd\ufffd broken bytes everywhere here."),
-    ("placeholder", "Lorem ipsum dolor sit amet, consectetur adipiscing elit."),
-    ("placeholder", "[Insert your answer here]"),
-    ("length", "Light."),
-])
+@pytest.mark.parametrize(
+    ("name", "bad"),
+    [
+        ("empty", "   \n "),
+        ("truncation", GOOD[:-60]),
+        ("truncation", GOOD + "\n\n```python\nprint('hi')\n"),
+        ("truncation", "The main reasons are the following: cost, speed, and the"),
+        ("refusal", "I'm sorry, but I cannot help with that request."),
+        ("refusal", "As an AI language model, I don't have personal opinions. " + GOOD),
+        ("repetition", "\n".join(["The plant grows in the sun."] * 8)),
+        ("repetition", " ".join(["light makes sugar in the leaf"] * 12)),
+        ("echo", ASK + " " + ASK),
+        ("soup", "ing the qz ## @@ ~~ %% ^^ !! ;; || xq7z9r2 pl0k8j3 &&& === ... ??? $$$ <<< >>> ** //"),
+        ("soup", SALAD),  # word salad: real words, no syntax
+        ("soup", "The result is Ã©tÃ© and â€™quoted â€™ text with \ufffd\ufffd broken bytes everywhere here."),
+        ("placeholder", "Lorem ipsum dolor sit amet, consectetur adipiscing elit."),
+        ("placeholder", "[Insert your answer here]"),
+        ("length", "Light."),
+    ],
+)
 def test_signal_flags_bad_and_passes_good(name, bad):
     assert sig(name, bad) < 0.6, f"{name} missed: {bad[:60]!r}"
     assert sig(name, GOOD) == 1.0 or (name == "length" and sig(name, GOOD) > 0.7)
 
 
-@pytest.mark.parametrize(("prompt", "answer"), [
-    ("Classify the sentiment of this review as positive or negative: 'I loved every minute.'", "positive"),
-    ("What is 6 times 7?", "42"),
-    ("What is the capital of France?", "Paris"),
-    ("Is the following statement true or false? Water boils at 100 C at sea level.", "True"),
-    ("Which tone fits this email best? Options: formal, casual, angry, worried", "formal"),
-    ("Answer with one word: the opposite of hot.", "cold"),
-])
+@pytest.mark.parametrize(
+    ("prompt", "answer"),
+    [
+        ("Classify the sentiment of this review as positive or negative: 'I loved every minute.'", "positive"),
+        ("What is 6 times 7?", "42"),
+        ("What is the capital of France?", "Paris"),
+        ("Is the following statement true or false? Water boils at 100 C at sea level.", "True"),
+        ("Which tone fits this email best? Options: formal, casual, angry, worried", "formal"),
+        ("Answer with one word: the opposite of hot.", "cold"),
+    ],
+)
 def test_short_correct_answers_score_high(frame, prompt, answer):
     df = score_quality(frame([{"instruction": prompt, "output": answer}]))
     assert df[schema.QUALITY][0] > 0.9, explain(df, df[schema.ROW_ID][0])
@@ -83,11 +96,13 @@ def test_length_is_not_rewarded_beyond_the_task():
 
 
 def test_junk_ranks_below_honest_answers(frame):
-    rows = [{"instruction": ASK, "output": GOOD},
-            {"instruction": ASK, "output": SALAD},
-            {"instruction": ASK, "output": GOOD[: len(GOOD) // 2]},
-            {"instruction": ASK, "output": "I'm sorry, but I can't assist with that."},
-            {"instruction": ASK, "output": ASK}]
+    rows = [
+        {"instruction": ASK, "output": GOOD},
+        {"instruction": ASK, "output": SALAD},
+        {"instruction": ASK, "output": GOOD[: len(GOOD) // 2]},
+        {"instruction": ASK, "output": "I'm sorry, but I can't assist with that."},
+        {"instruction": ASK, "output": ASK},
+    ]
     q = score_quality(frame(rows))[schema.QUALITY].to_list()
     assert q[0] > 0.8 and max(q[1:]) < 0.35
 
@@ -103,8 +118,7 @@ def test_columns_range_and_rerun(frame):
 
 
 def test_explain_and_scorer(frame):
-    df = frame([{"id": "a", "instruction": ASK, "output": GOOD},
-                {"id": "b", "instruction": ASK, "output": "x y"}])
+    df = frame([{"id": "a", "instruction": ASK, "output": GOOD}, {"id": "b", "instruction": ASK, "output": "x y"}])
     info = explain(score_quality(df), "b")
     assert info["where"].endswith(":2") and info["signals"]["length"]["expected"] == "open-ended"
     assert info["quality"] == pytest.approx(info["stored"]["qdc_quality"], abs=1e-4)
@@ -123,8 +137,10 @@ def test_unknown_signal_rejected():
 
 def _pairs(n: int) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
     topics = ["rivers", "volcanoes", "bees", "tides", "comets", "glaciers", "forests", "deserts"]
-    good = [{"instruction": f"Explain {t} to a child.", "output": f"{t.title()} are fascinating. " + GOOD}
-            for t in topics[:n]]
+    good = [
+        {"instruction": f"Explain {t} to a child.", "output": f"{t.title()} are fascinating. " + GOOD}
+        for t in topics[:n]
+    ]
     junk = " ".join(sorted(GOOD.split()))[:90]
     bad = [{"instruction": f"Explain {t} to a child.", "output": f"{t} {junk}"} for t in topics[:n]]
     return good, bad
@@ -165,12 +181,27 @@ def test_cli_score_quality_explain_and_train(tmp_path: Path, runner):
     assert sorted(k for k in read_jsonl(res.stdout)[0] if k.startswith("qdc_q_")) == ["qdc_q_empty", "qdc_q_soup"]
     g, b = write_jsonl(tmp_path / "g.jsonl", good), write_jsonl(tmp_path / "b.jsonl", bad)
     model = tmp_path / "q.json"
-    res = runner.invoke(app, ["train-quality", "--good", str(g), "--bad", str(b), "-o", str(model),
-                              "--model", "hash:64", "--no-cache", "--json"])
+    res = runner.invoke(
+        app,
+        [
+            "train-quality",
+            "--good",
+            str(g),
+            "--bad",
+            str(b),
+            "-o",
+            str(model),
+            "--model",
+            "hash:64",
+            "--no-cache",
+            "--json",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert orjson.loads(res.stdout)["good"] == 6 and model.exists()
-    res = runner.invoke(app, ["score-quality", str(src), "--scorer", "classifier", "--classifier", str(model),
-                              "--no-cache"])
+    res = runner.invoke(
+        app, ["score-quality", str(src), "--scorer", "classifier", "--classifier", str(model), "--no-cache"]
+    )
     assert res.exit_code == 0, res.output
     scored = read_jsonl(res.stdout)
     assert scored[0]["qdc_quality"] > scored[1]["qdc_quality"] and "qdc_q_classifier" in scored[0]
@@ -198,17 +229,24 @@ def test_numpy_ngram_path_matches_python_path():
             assert index.dup_fraction(n) == pytest.approx(dup_ngram_fraction(words, lens, n, total))
 
 
-@pytest.mark.parametrize(("name", "prompt", "bad", "good"), [
-    # a short loop of one word: below the 20 words the n-gram rules need
-    ("repetition", "Classify the sentiment of this review.", "positive " * 12, "positive"),
-    ("repetition", "What is 5 + 7?", "12 12 12 12 12 12 12 12 12 12", "5 + 7 = 12, so the answer is 12."),
-    # a response that is nothing but a template tag
-    ("placeholder", ASK, "<response>", "Plants turn light into sugar."),
-    ("placeholder", ASK, "[answer]", "See the [1] reference below for details on light reactions."),
-    # a short sentence that stops on a lower-case word
-    ("truncation", "A box has 42 pens; 15 are given away. How many are left?",
-     "Start with 42 and subtract the 15 given", "Start with 42 and subtract the 15 given away: 27."),
-])
+@pytest.mark.parametrize(
+    ("name", "prompt", "bad", "good"),
+    [
+        # a short loop of one word: below the 20 words the n-gram rules need
+        ("repetition", "Classify the sentiment of this review.", "positive " * 12, "positive"),
+        ("repetition", "What is 5 + 7?", "12 12 12 12 12 12 12 12 12 12", "5 + 7 = 12, so the answer is 12."),
+        # a response that is nothing but a template tag
+        ("placeholder", ASK, "<response>", "Plants turn light into sugar."),
+        ("placeholder", ASK, "[answer]", "See the [1] reference below for details on light reactions."),
+        # a short sentence that stops on a lower-case word
+        (
+            "truncation",
+            "A box has 42 pens; 15 are given away. How many are left?",
+            "Start with 42 and subtract the 15 given",
+            "Start with 42 and subtract the 15 given away: 27.",
+        ),
+    ],
+)
 def test_short_junk_signals(name: str, prompt: str, bad: str, good: str) -> None:
     assert sig(name, bad, prompt) <= 0.4
     assert sig(name, good, prompt) == 1.0
@@ -226,6 +264,8 @@ def test_rewrite_of_the_input_is_not_an_echo_but_restating_the_request_is() -> N
 def test_keyboard_mash_soup_is_caught_but_urls_and_units_are_not() -> None:
     mash = "zpj%#hb l^&* xwt ^kk bds# chr@& %rv ^kdvkdfj wrtz qnm"
     assert sig("soup", mash) <= 0.3
-    prose = ("See https://www.example.com/docs.html for the spec; the car went 60 mph, then 72 mph, "
-             "with the pdf and the html files attached as the brief asked.")
+    prose = (
+        "See https://www.example.com/docs.html for the spec; the car went 60 mph, then 72 mph, "
+        "with the pdf and the html files attached as the brief asked."
+    )
     assert sig("soup", prose) == 1.0

@@ -82,8 +82,10 @@ def test_ivf_index_above_the_exact_limit_finds_nearly_the_same_neighbours() -> N
 
 def labelled_rows() -> list[dict[str, Any]]:
     x = two_blobs()
-    return [{"id": f"r{i}", "text": f"row {i} words here", "label": lab, "qdc_embedding": x[i].tolist()}
-            for i, lab in enumerate([0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, None])]
+    return [
+        {"id": f"r{i}", "text": f"row {i} words here", "label": lab, "qdc_embedding": x[i].tolist()}
+        for i, lab in enumerate([0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, None])
+    ]
 
 
 def test_stage_writes_the_column_and_keeps_quality() -> None:
@@ -99,8 +101,10 @@ def test_stage_writes_the_column_and_keeps_quality() -> None:
 
 def test_cli_label_field(tmp_path: Path, runner: CliRunner) -> None:
     src = write_jsonl(tmp_path / "in.jsonl", labelled_rows())
-    res = runner.invoke(app, ["-q", "score-quality", str(src), "-o", str(tmp_path / "o.jsonl"),
-                              "--label-field", "label", "--label-k", "5"])
+    res = runner.invoke(
+        app,
+        ["-q", "score-quality", str(src), "-o", str(tmp_path / "o.jsonl"), "--label-field", "label", "--label-k", "5"],
+    )
     assert res.exit_code == 0, res.output
     rows = read_jsonl((tmp_path / "o.jsonl").read_bytes())
     assert [r["id"] for r in rows if r[schema.LABEL_AGREEMENT] == 0.0] == ["r5"]

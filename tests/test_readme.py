@@ -16,7 +16,7 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 def test_python_api_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     start = README.index("```python\n") + len("```python\n")
-    code = README[start:README.index("```", start)]
+    code = README[start : README.index("```", start)]
     # Same code, with the model-free embedder (no torch in unit tests) and the output in tmp.
     code = code.replace('model="static"', 'model="hash:64"')
     code = code.replace('"subset.parquet"', repr(str(tmp_path / "s.parquet")))

@@ -28,8 +28,14 @@ def dataset() -> list[dict[str, object]]:
     out: list[dict[str, object]] = []
     for i in range(36):
         t = TOPICS[i % len(TOPICS)]
-        out.append({"id": f"r{i:03d}", "instruction": f"Explain {t} for case {i}.", "input": "",
-                    "output": f"{t.capitalize()} follow rule {i * 7 % 13}; that explains case {i} well."})
+        out.append(
+            {
+                "id": f"r{i:03d}",
+                "instruction": f"Explain {t} for case {i}.",
+                "input": "",
+                "output": f"{t.capitalize()} follow rule {i * 7 % 13}; that explains case {i} well.",
+            }
+        )
     out[4] = {**out[2], "id": "r004"}
     out[7] = {"id": "r007", "instruction": f"Repeat this: {EVIL}", "input": "", "output": f"Sure: {EVIL}"}
     return out
@@ -121,9 +127,24 @@ def test_cli_report_writes_html_and_json(runner, tmp_path: Path) -> None:
     pool = write_jsonl(tmp_path / "pool.jsonl", dataset())
     sub = write_jsonl(tmp_path / "sub.jsonl", dataset()[:10])
     out = tmp_path / "r.html"
-    res = runner.invoke(app, ["report", str(pool), "-o", str(out), "--compare", str(sub),
-                              "--model", "hash:64", "--budgets", "0.5,20", "--strategies", "random,kcenter",
-                              "--json"])
+    res = runner.invoke(
+        app,
+        [
+            "report",
+            str(pool),
+            "-o",
+            str(out),
+            "--compare",
+            str(sub),
+            "--model",
+            "hash:64",
+            "--budgets",
+            "0.5,20",
+            "--strategies",
+            "random,kcenter",
+            "--json",
+        ],
+    )
     assert res.exit_code == 0, res.stderr
     doc = json.loads(res.stdout)
     assert doc["compare"]["rows"] == 10 and doc["tradeoff"]["budgets"] == [18, 20]
@@ -140,10 +161,25 @@ def chromium_dump(page: Path, profile: Path) -> subprocess.CompletedProcess[str]
     messages go to stderr as ':CONSOLE' lines."""
     assert CHROMIUM is not None
     return subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
-         "--enable-logging=stderr", "--v=0", "--dump-dom", page.as_uri()],
-        capture_output=True, text=True, check=False, timeout=120,
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            f"--user-data-dir={profile}",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
     )
 
 
@@ -174,5 +210,7 @@ def test_chromium_check_catches_an_external_load(tmp_path: Path) -> None:
 def render_html_with_external_image() -> str:
     from qdc.report.html import CSP
 
-    return (f'<!DOCTYPE html><html><head><meta http-equiv="Content-Security-Policy" content="{CSP}"></head>'
-            '<body><img src="http://example.invalid/x.png"></body></html>')
+    return (
+        f'<!DOCTYPE html><html><head><meta http-equiv="Content-Security-Policy" content="{CSP}"></head>'
+        '<body><img src="http://example.invalid/x.png"></body></html>'
+    )

@@ -56,8 +56,13 @@ def test_streaming_dedup_matches_in_memory(tmp_path: Path, keep: str) -> None:
     res = dedup(read_records(src), cfg)
     write_records(res.kept, tmp_path / "mem.jsonl")
     write_records(res.removed, tmp_path / "mem_removed.jsonl")
-    stats = stream_dedup(str(src), cfg, opts=StreamOptions(batch_rows=23, partitions=7),
-                         output=str(tmp_path / "s.jsonl"), removed=str(tmp_path / "s_removed.jsonl"))
+    stats = stream_dedup(
+        str(src),
+        cfg,
+        opts=StreamOptions(batch_rows=23, partitions=7),
+        output=str(tmp_path / "s.jsonl"),
+        removed=str(tmp_path / "s_removed.jsonl"),
+    )
     assert res.stats["methods"]["exact"]["removed"] > 10
     assert res.stats["methods"]["minhash"]["removed"] > 10
     assert stats["batches"] == -(-360 // 23)
@@ -73,8 +78,9 @@ def test_streaming_single_method_matches(tmp_path: Path, methods: str) -> None:
     src = write_jsonl(tmp_path / "in.jsonl", _rows(200, seed=4))
     cfg = DedupConfig(methods=methods, ngram=2, threshold=0.7)
     res = dedup(read_records(src), cfg)
-    stats = stream_dedup(str(src), cfg, opts=StreamOptions(batch_rows=50, partitions=3),
-                         output=str(tmp_path / "s.jsonl"))
+    stats = stream_dedup(
+        str(src), cfg, opts=StreamOptions(batch_rows=50, partitions=3), output=str(tmp_path / "s.jsonl")
+    )
     assert stats["rows_kept"] == res.kept.height
     kept = [orjson.loads(line)["id"] for line in (tmp_path / "s.jsonl").read_bytes().splitlines()]
     assert kept == res.kept["id"].to_list()
@@ -82,9 +88,12 @@ def test_streaming_single_method_matches(tmp_path: Path, methods: str) -> None:
 
 def test_streaming_dedup_refuses_what_it_does_not_stream(tmp_path: Path) -> None:
     src = write_jsonl(tmp_path / "in.jsonl", _rows(20))
-    for cfg in (DedupConfig(methods="semantic,exact"), DedupConfig(methods="exact,semantic"),
-                DedupConfig(methods="minhash,exact"),
-                DedupConfig(verify=False)):
+    for cfg in (
+        DedupConfig(methods="semantic,exact"),
+        DedupConfig(methods="exact,semantic"),
+        DedupConfig(methods="minhash,exact"),
+        DedupConfig(verify=False),
+    ):
         with pytest.raises(ConfigError):
             stream_dedup(str(src), cfg, output=str(tmp_path / "o.jsonl"))
 
@@ -141,8 +150,9 @@ def test_kmq_over_memmap_selects_exactly_the_budget_deterministically(tmp_path: 
     outs = []
     for i, seed in enumerate((5, 5, 6)):
         out = tmp_path / f"o{i}.jsonl"
-        stats = stream_select(str(src), str(emb), ScaleSelectConfig(budget=120, seed=seed), output=str(out),
-                              batch_rows=200)
+        stats = stream_select(
+            str(src), str(emb), ScaleSelectConfig(budget=120, seed=seed), output=str(out), batch_rows=200
+        )
         assert stats["selected"] == 120 and stats["clusters"]["k"] == 12
         outs.append(out.read_bytes())
     assert outs[0] == outs[1]
@@ -195,17 +205,45 @@ def test_cli_scale_dedup_matches_dedup_and_refuses_small_memory(tmp_path: Path, 
 def test_cli_scale_select(tmp_path: Path, runner: Any) -> None:
     src, emb = _select_input(tmp_path, n=300)
     out = tmp_path / "p.jsonl"
-    res = runner.invoke(app, ["scale", "select", str(src), "--embeddings", str(emb), "--budget", "40", "-o",
-                              str(out), "--json"])
+    res = runner.invoke(
+        app, ["scale", "select", str(src), "--embeddings", str(emb), "--budget", "40", "-o", str(out), "--json"]
+    )
     assert res.exit_code == 0, res.stderr
     assert orjson.loads(res.stdout)["selected"] == 40
     assert len(out.read_bytes().splitlines()) == 40
-    small = runner.invoke(app, ["scale", "select", str(src), "--embeddings", str(emb), "--budget", "40",
-                                "-o", str(out), "--max-memory", "10M"])
+    small = runner.invoke(
+        app,
+        [
+            "scale",
+            "select",
+            str(src),
+            "--embeddings",
+            str(emb),
+            "--budget",
+            "40",
+            "-o",
+            str(out),
+            "--max-memory",
+            "10M",
+        ],
+    )
     assert small.exit_code == 2
     plain = tmp_path / "plain.jsonl"
-    res = runner.invoke(app, ["scale", "select", str(src), "--embeddings", str(emb), "--budget", "40", "-o",
-                              str(plain), "--no-cluster-quality"])
+    res = runner.invoke(
+        app,
+        [
+            "scale",
+            "select",
+            str(src),
+            "--embeddings",
+            str(emb),
+            "--budget",
+            "40",
+            "-o",
+            str(plain),
+            "--no-cluster-quality",
+        ],
+    )
     assert res.exit_code == 0, res.stderr
     assert len(plain.read_bytes().splitlines()) == 40
     assert plain.read_bytes() != out.read_bytes()  # random scores: some cluster's factor is below 1
@@ -223,8 +261,9 @@ def test_stream_embed_then_select(tmp_path: Path, runner: Any, fake_embed_cfg: A
     want = embed_texts([r["text"] for r in rows], fake_embed_cfg)
     assert np.allclose(np.asarray(x, dtype=np.float32), want, atol=2e-3)
     assert not list(tmp_path.glob("*.qdc-tmp"))
-    res = runner.invoke(app, ["scale", "embed", str(src), "-o", str(tmp_path / "c.npy"), "--model", "hash:64",
-                              "--no-cache", "--json"])
+    res = runner.invoke(
+        app, ["scale", "embed", str(src), "-o", str(tmp_path / "c.npy"), "--model", "hash:64", "--no-cache", "--json"]
+    )
     assert res.exit_code == 0, res.stderr
     assert np.array_equal(np.load(tmp_path / "c.npy"), np.load(tmp_path / "e.npy"))
     picked = stream_select(str(src), str(tmp_path / "e.npy"), ScaleSelectConfig(budget=30), batch_rows=50)
@@ -240,22 +279,38 @@ def test_scale_embed_prints_its_estimate_and_honours_max_memory(tmp_path: Path, 
     assert embed_estimate(1_000_000, 300.0, 100_000, "default", 2, ray=True).fixed < est.fixed  # model on workers
     src = write_jsonl(tmp_path / "in.jsonl", [{"id": i, "text": f"row {i} " * 20} for i in range(3000)])
     out = tmp_path / "e.npy"
-    ok = runner.invoke(app, ["scale", "embed", str(src), "-o", str(out), "--model", "hash:64", "--no-cache",
-                             "--max-memory", "310M", "--json"])
+    ok = runner.invoke(
+        app,
+        [
+            "scale",
+            "embed",
+            str(src),
+            "-o",
+            str(out),
+            "--model",
+            "hash:64",
+            "--no-cache",
+            "--max-memory",
+            "310M",
+            "--json",
+        ],
+    )
     assert ok.exit_code == 0, ok.stderr
     fitted = orjson.loads(ok.stdout)["batch_rows"]
     assert "expects about" in ok.stderr and f"batches of {fitted:,} rows" in ok.stderr
     assert 1000 <= fitted < 100_000 and np.load(out).shape == (3000, 64)
-    refused = runner.invoke(app, ["scale", "embed", str(src), "-o", str(tmp_path / "no.npy"), "--model",
-                                  "default", "--max-memory", "800M"])
+    refused = runner.invoke(
+        app, ["scale", "embed", str(src), "-o", str(tmp_path / "no.npy"), "--model", "default", "--max-memory", "800M"]
+    )
     assert refused.exit_code == 2 and "too small" in refused.stderr
     assert not list(tmp_path.glob("no.npy*"))  # refused before anything is written
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(batch=st.integers(1, 90), parts=st.integers(1, 9), seed=st.integers(0, 10_000))
-def test_streaming_dedup_is_independent_of_batches_and_partitions(tmp_path: Path, batch: int, parts: int,
-                                                                  seed: int) -> None:
+def test_streaming_dedup_is_independent_of_batches_and_partitions(
+    tmp_path: Path, batch: int, parts: int, seed: int
+) -> None:
     src = write_jsonl(tmp_path / f"in-{seed}.jsonl", _rows(90, seed=seed))
     want = dedup(read_records(src), DedupConfig()).kept["id"].to_list()
     out = tmp_path / f"out-{seed}-{batch}-{parts}.jsonl"
@@ -266,8 +321,22 @@ def test_streaming_dedup_is_independent_of_batches_and_partitions(tmp_path: Path
 def _score_rows() -> list[bytes]:
     """Alpaca rows: 8 without a response, then 8 without an instruction, then both; one bad line (line 8)."""
     rng = random.Random(7)
-    words = ["Explain", "why?", "must", "in JSON", "step by step", "1.", "x = 2", "therefore", "Step 1:",
-             "I'm sorry, I cannot", "alpha", "beta", "```python\nprint(1)\n```", "\n"]
+    words = [
+        "Explain",
+        "why?",
+        "must",
+        "in JSON",
+        "step by step",
+        "1.",
+        "x = 2",
+        "therefore",
+        "Step 1:",
+        "I'm sorry, I cannot",
+        "alpha",
+        "beta",
+        "```python\nprint(1)\n```",
+        "\n",
+    ]
     lines = []
     for i in range(40):
         ins = "" if 8 <= i < 16 else " ".join(rng.choice(words) for _ in range(rng.randint(1, 20)))
@@ -294,28 +363,43 @@ def test_streamed_scores_are_the_in_memory_scores(tmp_path: Path) -> None:
     want = (tmp_path / "mem.jsonl").read_bytes()
     for batch in (3, 1000):
         report = ReadReport()
-        stats = stream_score(str(src), io, quality=QualityConfig(), complexity=ComplexityConfig(),
-                             output=str(tmp_path / f"s{batch}.jsonl"), batch_rows=batch, report=report)
+        stats = stream_score(
+            str(src),
+            io,
+            quality=QualityConfig(),
+            complexity=ComplexityConfig(),
+            output=str(tmp_path / f"s{batch}.jsonl"),
+            batch_rows=batch,
+            report=report,
+        )
         assert (tmp_path / f"s{batch}.jsonl").read_bytes() == want
         assert stats["rows"] == 40 and stats["batches"] == -(-40 // batch)
         assert [(b.line, b.source) for b in report.bad_rows] == [(8, str(src))]
     rows = [orjson.loads(line) for line in want.splitlines()]
     assert [r["id"] for r in rows] == [f"r{i}" for i in range(40)]
-    assert list(rows[5])[-17:] == ["qdc_quality", *(f"qdc_q_{s}" for s in ("empty", "truncation", "refusal",
-                                   "repetition", "echo", "soup", "placeholder", "length")),
-                                   "qdc_complexity", *(f"qdc_c_{s}" for s in ("tokens", "constraints",
-                                   "questions", "steps", "code_blocks", "ast_nodes", "mtld"))]
+    assert list(rows[5])[-17:] == [
+        "qdc_quality",
+        *(
+            f"qdc_q_{s}"
+            for s in ("empty", "truncation", "refusal", "repetition", "echo", "soup", "placeholder", "length")
+        ),
+        "qdc_complexity",
+        *(f"qdc_c_{s}" for s in ("tokens", "constraints", "questions", "steps", "code_blocks", "ast_nodes", "mtld")),
+    ]
     # The first batches have no response (no instruction): scored alone they would fall back to the text.
     # The file has both, so they keep the empty part, as in the in-memory run of the whole file.
     assert all(r["qdc_quality"] == 0.0 for r in rows[:8])
-    alone = score_quality(read_records(write_jsonl(tmp_path / "head.jsonl", [orjson.loads(x) for x in
-                                                                             _score_rows()[:3]])))
+    alone = score_quality(
+        read_records(write_jsonl(tmp_path / "head.jsonl", [orjson.loads(x) for x in _score_rows()[:3]]))
+    )
     assert alone["qdc_quality"].to_list() != [0.0, 0.0, 0.0]
-    only_q = stream_score(str(src), io, quality=QualityConfig(signals=("empty", "length")),
-                          output=str(tmp_path / "q.jsonl"), batch_rows=4)
+    only_q = stream_score(
+        str(src), io, quality=QualityConfig(signals=("empty", "length")), output=str(tmp_path / "q.jsonl"), batch_rows=4
+    )
     assert "complexity" not in only_q
-    write_records(score_quality(read_records(src, io), QualityConfig(signals=("empty", "length"))),
-                  tmp_path / "mem_q.jsonl")
+    write_records(
+        score_quality(read_records(src, io), QualityConfig(signals=("empty", "length"))), tmp_path / "mem_q.jsonl"
+    )
     assert (tmp_path / "q.jsonl").read_bytes() == (tmp_path / "mem_q.jsonl").read_bytes()
 
 
@@ -329,8 +413,13 @@ def test_streamed_scoring_falls_back_to_the_text_as_the_whole_file_does(tmp_path
     no_prompt = write_jsonl(tmp_path / "np.jsonl", [{"instruction": "", "output": t} for t in texts])
     for src, flag in ((plain, "text_as_response"), (no_prompt, "text_as_prompt")):
         write_records(score_complexity(score_quality(read_records(src))), tmp_path / "mem.jsonl")
-        stats = stream_score(str(src), output=str(tmp_path / "s.jsonl"), batch_rows=2,
-                             quality=QualityConfig(), complexity=ComplexityConfig())
+        stats = stream_score(
+            str(src),
+            output=str(tmp_path / "s.jsonl"),
+            batch_rows=2,
+            quality=QualityConfig(),
+            complexity=ComplexityConfig(),
+        )
         assert stats[flag] and stats["rows"] == 11
         assert (tmp_path / "s.jsonl").read_bytes() == (tmp_path / "mem.jsonl").read_bytes()
 
@@ -341,24 +430,40 @@ def test_cli_scale_score(tmp_path: Path, runner: Any) -> None:
     bad = runner.invoke(app, ["scale", "score", str(src), "-o", str(tmp_path / "x.jsonl")])
     assert bad.exit_code == 1 and f"{src}:8:" in bad.stderr
     assert not (tmp_path / "x.jsonl").exists()
-    res = runner.invoke(app, ["scale", "score", str(src), "-o", str(tmp_path / "s.jsonl"), "--batch-rows", "6",
-                              "--on-bad-rows", "skip", "--json"])
+    res = runner.invoke(
+        app,
+        [
+            "scale",
+            "score",
+            str(src),
+            "-o",
+            str(tmp_path / "s.jsonl"),
+            "--batch-rows",
+            "6",
+            "--on-bad-rows",
+            "skip",
+            "--json",
+        ],
+    )
     assert res.exit_code == 0, res.stderr
     assert orjson.loads(res.stdout)["rows"] == 40
     assert "expects about" in res.stderr
     assert (tmp_path / "s.jsonl.bad-rows.jsonl").read_bytes() == b'{"id": "bad", oops\n'
-    for cmd in (["score-quality", str(src), "-o", str(tmp_path / "q.jsonl")],
-                ["score-complexity", str(tmp_path / "q.jsonl"), "-o", str(tmp_path / "qc.jsonl")],
-                ["scale", "score", str(src), "-o", str(tmp_path / "c.jsonl"), "--no-quality"],
-                ["score-complexity", str(src), "-o", str(tmp_path / "mc.jsonl")]):
+    for cmd in (
+        ["score-quality", str(src), "-o", str(tmp_path / "q.jsonl")],
+        ["score-complexity", str(tmp_path / "q.jsonl"), "-o", str(tmp_path / "qc.jsonl")],
+        ["scale", "score", str(src), "-o", str(tmp_path / "c.jsonl"), "--no-quality"],
+        ["score-complexity", str(src), "-o", str(tmp_path / "mc.jsonl")],
+    ):
         assert runner.invoke(app, [*cmd, "--on-bad-rows", "skip"]).exit_code == 0, cmd
     assert (tmp_path / "s.jsonl").read_bytes() == (tmp_path / "qc.jsonl").read_bytes()
     assert (tmp_path / "c.jsonl").read_bytes() == (tmp_path / "mc.jsonl").read_bytes()
     small = runner.invoke(app, ["scale", "score", str(src), "-o", str(tmp_path / "y.jsonl"), "--max-memory", "1M"])
     assert small.exit_code == 2 and "too small" in small.stderr
     assert not (tmp_path / "y.jsonl").exists()
-    none = runner.invoke(app, ["scale", "score", str(src), "-o", str(tmp_path / "y.jsonl"), "--no-quality",
-                               "--no-complexity"])
+    none = runner.invoke(
+        app, ["scale", "score", str(src), "-o", str(tmp_path / "y.jsonl"), "--no-quality", "--no-complexity"]
+    )
     assert none.exit_code == 2
 
 
@@ -375,33 +480,67 @@ def test_score_estimate_shrinks_the_batch_then_refuses() -> None:
         memory.plan(make, 100_000, 1 << 30)  # 10M ids + the interpreter do not fit 1 GB
 
 
-def _semantic_runs(tmp_path: Path, runner: Any, method: str, extra: list[str], rows: int = 300
-                   ) -> tuple[Path, Path]:
+def _semantic_runs(tmp_path: Path, runner: Any, method: str, extra: list[str], rows: int = 300) -> tuple[Path, Path]:
     """`qdc dedup` (hashing embedder) and `qdc scale dedup --embeddings` (the same vectors in a float32 .npy)."""
     src = write_jsonl(tmp_path / "in.jsonl", _rows(rows, seed=5))
     npy = tmp_path / "e.npy"
-    emb = runner.invoke(app, ["scale", "embed", str(src), "-o", str(npy), "--model", "hash:64", "--dtype", "float32",
-                              "--no-cache"])
+    emb = runner.invoke(
+        app, ["scale", "embed", str(src), "-o", str(npy), "--model", "hash:64", "--dtype", "float32", "--no-cache"]
+    )
     assert emb.exit_code == 0, emb.stderr
-    mem = runner.invoke(app, ["dedup", str(src), "-o", str(tmp_path / "m.jsonl"), "--removed",
-                              str(tmp_path / "m_removed.jsonl"), "--method", method, "--model", "hash:64",
-                              "--no-cache", *extra])
+    mem = runner.invoke(
+        app,
+        [
+            "dedup",
+            str(src),
+            "-o",
+            str(tmp_path / "m.jsonl"),
+            "--removed",
+            str(tmp_path / "m_removed.jsonl"),
+            "--method",
+            method,
+            "--model",
+            "hash:64",
+            "--no-cache",
+            *extra,
+        ],
+    )
     assert mem.exit_code == 0, mem.stderr
-    res = runner.invoke(app, ["scale", "dedup", str(src), "-o", str(tmp_path / "s.jsonl"), "--removed",
-                              str(tmp_path / "s_removed.jsonl"), "--method", method, "--embeddings", str(npy),
-                              "--batch-rows", "40", *extra])
+    res = runner.invoke(
+        app,
+        [
+            "scale",
+            "dedup",
+            str(src),
+            "-o",
+            str(tmp_path / "s.jsonl"),
+            "--removed",
+            str(tmp_path / "s_removed.jsonl"),
+            "--method",
+            method,
+            "--embeddings",
+            str(npy),
+            "--batch-rows",
+            "40",
+            *extra,
+        ],
+    )
     assert res.exit_code == 0, res.stderr
     assert "expects about" in res.stderr and "largest cluster block" in res.stderr
     return src, npy
 
 
-@pytest.mark.parametrize(("method", "extra"), [
-    ("semantic", ["--eps", "0.2"]),
-    ("exact,minhash,semantic", ["--eps", "0.3", "--keep", "longest"]),
-    ("exact,semantic", ["--eps", "0.25", "--semantic-mode", "greedy", "--semantic-order", "easy"]),
-])
-def test_streamed_semantic_dedup_is_qdc_dedup_byte_for_byte(tmp_path: Path, runner: Any, method: str,
-                                                            extra: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("method", "extra"),
+    [
+        ("semantic", ["--eps", "0.2"]),
+        ("exact,minhash,semantic", ["--eps", "0.3", "--keep", "longest"]),
+        ("exact,semantic", ["--eps", "0.25", "--semantic-mode", "greedy", "--semantic-order", "easy"]),
+    ],
+)
+def test_streamed_semantic_dedup_is_qdc_dedup_byte_for_byte(
+    tmp_path: Path, runner: Any, method: str, extra: list[str]
+) -> None:
     _semantic_runs(tmp_path, runner, method, extra)
     assert (tmp_path / "s.jsonl").read_bytes() == (tmp_path / "m.jsonl").read_bytes()
     ledger = (tmp_path / "s_removed.jsonl").read_bytes()
@@ -440,15 +579,31 @@ def test_streamed_semantic_refusals(tmp_path: Path, runner: Any) -> None:
     x = create(tmp_path / "e.npy", 49, 8, "float16")  # one row short
     x[:] = 0.5
     x.flush()
-    short = runner.invoke(app, ["scale", "dedup", str(src), "-o", str(tmp_path / "o.jsonl"), "--method", "semantic",
-                                "--embeddings", str(tmp_path / "e.npy")])
+    short = runner.invoke(
+        app,
+        [
+            "scale",
+            "dedup",
+            str(src),
+            "-o",
+            str(tmp_path / "o.jsonl"),
+            "--method",
+            "semantic",
+            "--embeddings",
+            str(tmp_path / "e.npy"),
+        ],
+    )
     assert short.exit_code == 1
     assert "49 embedding rows for 50 input rows" in short.stderr
     assert not (tmp_path / "o.jsonl").exists()
-    for method, emb in (("semantic", []), ("semantic,exact", ["--embeddings", str(tmp_path / "e.npy")]),
-                        ("exact", ["--embeddings", str(tmp_path / "e.npy")])):
-        res = runner.invoke(app, ["scale", "dedup", str(src), "-o", str(tmp_path / "o.jsonl"), "--method", method,
-                                  *emb])
+    for method, emb in (
+        ("semantic", []),
+        ("semantic,exact", ["--embeddings", str(tmp_path / "e.npy")]),
+        ("exact", ["--embeddings", str(tmp_path / "e.npy")]),
+    ):
+        res = runner.invoke(
+            app, ["scale", "dedup", str(src), "-o", str(tmp_path / "o.jsonl"), "--method", method, *emb]
+        )
         assert res.exit_code == 2, (method, res.stderr)
     assert "--embeddings" in runner.invoke(app, ["scale", "dedup", str(src), "--method", "semantic"]).stderr
 
@@ -461,14 +616,28 @@ def test_streamed_semantic_memory_estimate_and_max_memory(tmp_path: Path, runner
     assert one.parts["largest cluster block"] > 2 * 1_000_000 * 384 * 4
     assert many.parts["largest cluster block"] < 100 << 20
     assert many.parts["k-means sample"] == 64_000 * 384 * 4
-    assert many.memory - plain.memory == many.parts["largest cluster block"] + many.parts["k-means sample"] + \
-        many.parts["assignment block"] + memory.SEMANTIC_ROW_BYTES * 1_000_000
+    assert (
+        many.memory - plain.memory
+        == many.parts["largest cluster block"]
+        + many.parts["k-means sample"]
+        + many.parts["assignment block"]
+        + memory.SEMANTIC_ROW_BYTES * 1_000_000
+    )
     src = write_jsonl(tmp_path / "in.jsonl", _rows(100))
     x = create(tmp_path / "e.npy", 100, 8, "float16")
     x[:] = 0.5
     x.flush()
-    args = ["scale", "dedup", str(src), "-o", str(tmp_path / "o.jsonl"), "--method", "semantic", "--embeddings",
-            str(tmp_path / "e.npy")]
+    args = [
+        "scale",
+        "dedup",
+        str(src),
+        "-o",
+        str(tmp_path / "o.jsonl"),
+        "--method",
+        "semantic",
+        "--embeddings",
+        str(tmp_path / "e.npy"),
+    ]
     small = runner.invoke(app, [*args, "--max-memory", "100M"])
     assert small.exit_code == 2
     assert "too small" in small.stderr

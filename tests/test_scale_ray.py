@@ -30,10 +30,20 @@ def local_ray() -> Iterator[None]:
 def test_ray_backend_keeps_the_local_rows(tmp_path: Path, local_ray: Any, keep: str) -> None:
     src = write_jsonl(tmp_path / "in.jsonl", _rows(300, seed=3))
     cfg = DedupConfig(keep=keep)
-    local = stream_dedup(str(src), cfg, opts=StreamOptions(batch_rows=64, partitions=4),
-                         output=str(tmp_path / "l.jsonl"), removed=str(tmp_path / "l_removed.jsonl"))
-    dist = stream_dedup(str(src), cfg, opts=StreamOptions(batch_rows=64, backend="ray"),
-                        output=str(tmp_path / "r.jsonl"), removed=str(tmp_path / "r_removed.jsonl"))
+    local = stream_dedup(
+        str(src),
+        cfg,
+        opts=StreamOptions(batch_rows=64, partitions=4),
+        output=str(tmp_path / "l.jsonl"),
+        removed=str(tmp_path / "l_removed.jsonl"),
+    )
+    dist = stream_dedup(
+        str(src),
+        cfg,
+        opts=StreamOptions(batch_rows=64, backend="ray"),
+        output=str(tmp_path / "r.jsonl"),
+        removed=str(tmp_path / "r_removed.jsonl"),
+    )
     assert local["methods"]["minhash"]["removed"] > 3
     assert dist["backend"] == "ray"
     assert dist["methods"]["minhash"]["duplicate_pairs"] == local["methods"]["minhash"]["duplicate_pairs"]
@@ -64,8 +74,7 @@ def test_ray_embedding_batch_map_matches_local(tmp_path: Path, local_ray: Any) -
     src = write_jsonl(tmp_path / "in.jsonl", _rows(120, seed=5))
     cfg = EmbedConfig(model="hash:32", cache=False)
     local = stream_embed(str(src), tmp_path / "l.npy", cfg, dtype="float32", batch_rows=50)
-    dist = stream_embed(str(src), tmp_path / "r.npy", cfg, dtype="float32", batch_rows=50, backend="ray",
-                        ray_workers=2)
+    dist = stream_embed(str(src), tmp_path / "r.npy", cfg, dtype="float32", batch_rows=50, backend="ray", ray_workers=2)
     assert dist["backend"] == "ray" and dist["rows"] == local["rows"] == 120
     assert np.array_equal(np.load(tmp_path / "r.npy"), np.load(tmp_path / "l.npy"))
 
@@ -98,8 +107,22 @@ def test_ray_embedding_with_the_real_model_is_byte_identical(tmp_path: Path, loc
     from qdc.scale.embed import stream_embed
 
     rng = np.random.default_rng(0)
-    words = ["the", "a", "quick", "brown", "fox", "jumps", "over", "lazy", "dog", "data", "model", "row", "text",
-             "selection"]
+    words = [
+        "the",
+        "a",
+        "quick",
+        "brown",
+        "fox",
+        "jumps",
+        "over",
+        "lazy",
+        "dog",
+        "data",
+        "model",
+        "row",
+        "text",
+        "selection",
+    ]
     rows = [{"id": i, "text": " ".join(rng.choice(words, size=int(rng.integers(2, 40))))} for i in range(300)]
     src = write_jsonl(tmp_path / "in.jsonl", rows)
     cfg = EmbedConfig(model="default", device="cpu", cache=False, batch_size=16)

@@ -27,9 +27,24 @@ def test_select_is_byte_identical_and_writes_manifest_and_ledger(tmp_path: Path,
     src = write_jsonl(tmp_path / "in.jsonl", rows())
     outs = []
     for name in ("a", "b"):
-        res = runner.invoke(app, ["select", str(src), "-o", str(tmp_path / f"{name}.jsonl"), "--budget", "20",
-                                  "--seed", "4", "--manifest", str(tmp_path / f"{name}.json"),
-                                  "--ledger", str(tmp_path / f"{name}.ledger.jsonl"), *HASH])
+        res = runner.invoke(
+            app,
+            [
+                "select",
+                str(src),
+                "-o",
+                str(tmp_path / f"{name}.jsonl"),
+                "--budget",
+                "20",
+                "--seed",
+                "4",
+                "--manifest",
+                str(tmp_path / f"{name}.json"),
+                "--ledger",
+                str(tmp_path / f"{name}.ledger.jsonl"),
+                *HASH,
+            ],
+        )
         assert res.exit_code == 0, res.output
         outs.append((tmp_path / f"{name}.jsonl").read_bytes())
     assert outs[0] == outs[1]
@@ -47,8 +62,23 @@ def test_select_is_byte_identical_and_writes_manifest_and_ledger(tmp_path: Path,
 
 def test_select_to_stdout_with_fraction_and_group_quota(tmp_path: Path, runner: CliRunner) -> None:
     src = write_jsonl(tmp_path / "in.jsonl", rows())
-    res = runner.invoke(app, ["-q", "select", str(src), "--budget", "0.1", "--strategy", "random",
-                              "--group-field", "task", "--quota", "equal", *HASH])
+    res = runner.invoke(
+        app,
+        [
+            "-q",
+            "select",
+            str(src),
+            "--budget",
+            "0.1",
+            "--strategy",
+            "random",
+            "--group-field",
+            "task",
+            "--quota",
+            "equal",
+            *HASH,
+        ],
+    )
     assert res.exit_code == 0, res.output
     picked = read_jsonl(res.stdout)
     assert len(picked) == 11
@@ -58,9 +88,25 @@ def test_select_to_stdout_with_fraction_and_group_quota(tmp_path: Path, runner: 
 
 def test_select_semantic_dedup_option(tmp_path: Path, runner: CliRunner) -> None:
     src = write_jsonl(tmp_path / "in.jsonl", rows())
-    res = runner.invoke(app, ["-q", "select", str(src), "-o", str(tmp_path / "o.jsonl"), "--budget", "20",
-                              "--dedup", "semantic", "--dedup-eps", "0.3", "--manifest",
-                              str(tmp_path / "m.json"), *HASH])
+    res = runner.invoke(
+        app,
+        [
+            "-q",
+            "select",
+            str(src),
+            "-o",
+            str(tmp_path / "o.jsonl"),
+            "--budget",
+            "20",
+            "--dedup",
+            "semantic",
+            "--dedup-eps",
+            "0.3",
+            "--manifest",
+            str(tmp_path / "m.json"),
+            *HASH,
+        ],
+    )
     assert res.exit_code == 0, res.output
     manifest = orjson.loads((tmp_path / "m.json").read_bytes())
     assert manifest["dedup"] == "qdc.dedup exact+minhash+semantic (eps 0.3)"
@@ -71,8 +117,23 @@ def test_select_semantic_dedup_option(tmp_path: Path, runner: CliRunner) -> None
 
 def test_select_json_summary_and_score_expression(tmp_path: Path, runner: CliRunner) -> None:
     src = write_jsonl(tmp_path / "in.jsonl", rows())
-    res = runner.invoke(app, ["select", str(src), "-o", str(tmp_path / "o.jsonl"), "--budget", "5",
-                              "--strategy", "top", "--score", "1 - qdc_quality", "--json", *HASH])
+    res = runner.invoke(
+        app,
+        [
+            "select",
+            str(src),
+            "-o",
+            str(tmp_path / "o.jsonl"),
+            "--budget",
+            "5",
+            "--strategy",
+            "top",
+            "--score",
+            "1 - qdc_quality",
+            "--json",
+            *HASH,
+        ],
+    )
     assert res.exit_code == 0, res.output
     summary = orjson.loads(res.stdout)
     assert summary["selected"] == 5 and summary["mean_score_selected"] > 0.8

@@ -19,8 +19,7 @@ from tests.conftest import make_frame
 SIZES = (60, 30, 15, 5)
 
 
-def task_rows(seed: int = 0, sizes: tuple[int, ...] = SIZES, d: int = 16,
-              dups: int = 4) -> list[dict[str, Any]]:
+def task_rows(seed: int = 0, sizes: tuple[int, ...] = SIZES, d: int = 16, dups: int = 4) -> list[dict[str, Any]]:
     """Blobs = tasks, a quality per row, and `dups` exact copies (same text, new id) at the end."""
     rng = np.random.default_rng(seed)
     centres = rng.normal(size=(len(sizes), d))
@@ -29,9 +28,15 @@ def task_rows(seed: int = 0, sizes: tuple[int, ...] = SIZES, d: int = 16,
         for j in range(size):
             v = centres[t] + 0.15 * rng.normal(size=d)
             v /= np.linalg.norm(v)
-            rows.append({"id": f"t{t}-{j}", "text": f"task {t} item {j} {rng.integers(1_000_000)}",
-                         "task": f"task{t}", "qdc_quality": round(float(rng.random()), 4),
-                         "qdc_embedding": v.astype(np.float32).tolist()})
+            rows.append(
+                {
+                    "id": f"t{t}-{j}",
+                    "text": f"task {t} item {j} {rng.integers(1_000_000)}",
+                    "task": f"task{t}",
+                    "qdc_quality": round(float(rng.random()), 4),
+                    "qdc_embedding": v.astype(np.float32).tolist(),
+                }
+            )
     for j in range(dups):
         rows.append(dict(rows[j * 7], id=f"dup{j}"))
     return rows
@@ -185,8 +190,7 @@ def test_iterative_gap_mode(df: pl.DataFrame) -> None:
 @pytest.mark.parametrize("accept", ["block", "scored_only"])
 def test_bandit_never_exceeds_scorer_budget(df: pl.DataFrame, accept: str) -> None:
     scorer = CountingScorer()
-    res = select(df, cfg(budget=40, strategy="bandit", max_scored=12, probe=3, k=4, accept=accept),
-                 scorer=scorer)
+    res = select(df, cfg(budget=40, strategy="bandit", max_scored=12, probe=3, k=4, accept=accept), scorer=scorer)
     assert len(scorer.seen) <= 12 and res.manifest["scorer_calls"] == len(scorer.seen)
     assert res.selected.height == 40
     log = res.manifest["strategy_log"]
@@ -194,13 +198,18 @@ def test_bandit_never_exceeds_scorer_budget(df: pl.DataFrame, accept: str) -> No
 
 
 def test_bandit_without_backfill_may_stop_short(df: pl.DataFrame) -> None:
-    res = select(df, cfg(budget=40, strategy="bandit", max_scored=6, probe=3, k=4, accept="scored_only",
-                         backfill=False), scorer=CountingScorer())
+    res = select(
+        df,
+        cfg(budget=40, strategy="bandit", max_scored=6, probe=3, k=4, accept="scored_only", backfill=False),
+        scorer=CountingScorer(),
+    )
     assert res.selected.height <= 6
 
 
-@pytest.mark.parametrize("quota,expected", [("equal", {"task0": 5, "task1": 5, "task2": 5, "task3": 5}),
-                                            ("min:5", None), ("proportional", None)])
+@pytest.mark.parametrize(
+    "quota,expected",
+    [("equal", {"task0": 5, "task1": 5, "task2": 5, "task3": 5}), ("min:5", None), ("proportional", None)],
+)
 def test_group_quotas(df: pl.DataFrame, quota: str, expected: dict[str, int] | None) -> None:
     res = select(df, cfg(budget=20, strategy="kmq", group_field="task", quota=quota))
     counts = dict(res.selected.group_by("task").len().iter_rows())
@@ -244,8 +253,14 @@ def paraphrase_rows(n_topics: int = 12, copies: int = 5, d: int = 16) -> list[di
         for c in range(copies):
             v = centre + 0.01 * rng.normal(size=d)
             words = " ".join(f"w{t}x{c}y{j}" for j in range(8))
-            rows.append({"id": f"p{t}-{c}", "text": words, "qdc_quality": round(float(rng.random()), 4),
-                         "qdc_embedding": (v / np.linalg.norm(v)).astype(np.float32).tolist()})
+            rows.append(
+                {
+                    "id": f"p{t}-{c}",
+                    "text": words,
+                    "qdc_quality": round(float(rng.random()), 4),
+                    "qdc_embedding": (v / np.linalg.norm(v)).astype(np.float32).tolist(),
+                }
+            )
     return rows
 
 
@@ -324,6 +339,7 @@ def test_missing_score_column_is_explained() -> None:
     d = make_frame([{"id": "a", "text": "x"}, {"id": "b", "text": "y"}])
     try:
         import qdc.quality as q
+
         has_quality = hasattr(q, "score_quality")
     except ImportError:
         has_quality = False

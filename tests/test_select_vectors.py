@@ -54,8 +54,7 @@ def test_allocation_rejects_bad_weights() -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.integers(0, 500),
-       st.lists(st.tuples(st.floats(0, 10), st.integers(0, 60)), min_size=1, max_size=12))
+@given(st.integers(0, 500), st.lists(st.tuples(st.floats(0, 10), st.integers(0, 60)), min_size=1, max_size=12))
 def test_allocation_is_exact_and_capped(total: int, buckets: list[tuple[float, int]]) -> None:
     w = np.array([b[0] for b in buckets])
     caps = np.array([b[1] for b in buckets])
@@ -83,8 +82,9 @@ def test_deita_vector() -> None:
 
 
 def test_cluster_weights_floor_and_exhausted() -> None:
-    w = cluster_weights(np.array([0.2, 0.5, -0.1, 0.0]), np.array([True, True, True, False]),
-                        np.array([5, 5, 5, 0]), 1.0, 0.1)
+    w = cluster_weights(
+        np.array([0.2, 0.5, -0.1, 0.0]), np.array([True, True, True, False]), np.array([5, 5, 5, 0]), 1.0, 0.1
+    )
     assert w[3] == 0 and w.sum() == pytest.approx(1.0)
     assert w.min(initial=1, where=w > 0) >= 0.1 / 3
     assert w[1] > w[0] > w[2]

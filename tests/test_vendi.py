@@ -32,8 +32,9 @@ def test_readme_samples_exp_kernel():
         assert vendi_kernel(k, q) == pytest.approx(3.0, abs=1e-6)
 
 
-@pytest.mark.parametrize(("q", "expected"), [(0, 3.0), (0.1, 2.845537), (0.5, 2.420348), (1, 2.1573004834),
-                                             (2, 1.948052), (INF, 1.578947)])
+@pytest.mark.parametrize(
+    ("q", "expected"), [(0, 3.0), (0.1, 2.845537), (0.5, 2.420348), (1, 2.1573004834), (2, 1.948052), (INF, 1.578947)]
+)
 def test_three_by_three_kernel(q, expected):
     assert vendi_kernel(K3, q) == pytest.approx(expected, abs=1e-6)
 
@@ -90,8 +91,9 @@ def test_float32_input_and_chunking_agree_with_float64():
 
 unit_rows = st.integers(2, 12).flatmap(
     lambda n: st.integers(2, 6).flatmap(
-        lambda d: st.lists(st.lists(st.floats(-1, 1, allow_nan=False), min_size=d, max_size=d),
-                           min_size=n, max_size=n)))
+        lambda d: st.lists(st.lists(st.floats(-1, 1, allow_nan=False), min_size=d, max_size=d), min_size=n, max_size=n)
+    )
+)
 
 
 def _usable(rows: list[list[float]]) -> np.ndarray | None:

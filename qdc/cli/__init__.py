@@ -39,8 +39,9 @@ def _version(value: bool) -> None:
 def _root(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or summaries on stderr.")] = False,
-    version: Annotated[bool | None, typer.Option("--version", callback=_version, is_eager=True,
-                                                    help="Print the version.")] = None,
+    version: Annotated[
+        bool | None, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = None,
 ) -> None:
     State.debug = debug or State.debug
     State.quiet = quiet
@@ -49,7 +50,17 @@ def _root(
 # Commands register themselves on `app` when their module is imported; a module that has not landed yet
 # is skipped, so stages plug in as they are written.
 _COMMANDS = (
-    "embed", "cluster", "dedup", "quality", "complexity", "diversity", "select", "run", "check", "report", "scale",
+    "embed",
+    "cluster",
+    "dedup",
+    "quality",
+    "complexity",
+    "diversity",
+    "select",
+    "run",
+    "check",
+    "report",
+    "scale",
 )
 for _name in _COMMANDS:
     if importlib.util.find_spec(f"qdc.cli.{_name}") is not None:

@@ -55,8 +55,13 @@ class RichReporter:
     def progress_bar(self) -> Progress:
         if self._bar is None:
             self._bar = Progress(
-                TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=False,
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=console,
+                transient=False,
             )
             self._bar.start()
         return self._bar
@@ -129,8 +134,9 @@ def handle_errors(fn: F) -> F:
             reporter.close()
             if State.debug:
                 raise
-            raise fail(f"internal error: {type(exc).__name__}: {exc} (rerun with qdc --debug for a traceback)",
-                       1) from None
+            raise fail(
+                f"internal error: {type(exc).__name__}: {exc} (rerun with qdc --debug for a traceback)", 1
+            ) from None
         finally:
             reporter.close()
 
@@ -139,40 +145,73 @@ def handle_errors(fn: F) -> F:
 
 # ------------------------------------------------------------------------------------------- options
 
-InputArg = Annotated[str, typer.Argument(help="Input file (.jsonl, .jsonl.gz, .jsonl.zst, .parquet) or '-'.",
-                                         show_default=True)]
+InputArg = Annotated[
+    str, typer.Argument(help="Input file (.jsonl, .jsonl.gz, .jsonl.zst, .parquet) or '-'.", show_default=True)
+]
 OutputOpt = Annotated[str, typer.Option("--output", "-o", help="Output file or '-' for stdout (JSONL).")]
-TextFieldOpt = Annotated[str | None, typer.Option(
-    "--text-field", help="Field with the text to analyse [default: text, else instruction/output, else messages].",
-    rich_help_panel="Input")]
-TemplateOpt = Annotated[str | None, typer.Option(
-    "--template", help="Build the text from fields, e.g. '{instruction}\\n\\n{output}'.", rich_help_panel="Input")]
-RolesOpt = Annotated[str, typer.Option(
-    "--roles", help="Chat rows: which roles' turns form the text.", rich_help_panel="Input")]
-IdFieldOpt = Annotated[str, typer.Option(
-    "--id-field", help="Field with row ids; rows without one get a content hash id.", rich_help_panel="Input")]
-OnBadRowsOpt = Annotated[str, typer.Option(
-    "--on-bad-rows", help="error: stop at the first bad line; skip: quarantine bad lines and go on.",
-    rich_help_panel="Input")]
-BadRowsFileOpt = Annotated[str | None, typer.Option(
-    "--bad-rows-file", help="Where --on-bad-rows skip writes bad lines [default: OUTPUT.bad-rows.jsonl].",
-    rich_help_panel="Input")]
+TextFieldOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--text-field",
+        help="Field with the text to analyse [default: text, else instruction/output, else messages].",
+        rich_help_panel="Input",
+    ),
+]
+TemplateOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--template", help="Build the text from fields, e.g. '{instruction}\\n\\n{output}'.", rich_help_panel="Input"
+    ),
+]
+RolesOpt = Annotated[
+    str, typer.Option("--roles", help="Chat rows: which roles' turns form the text.", rich_help_panel="Input")
+]
+IdFieldOpt = Annotated[
+    str,
+    typer.Option(
+        "--id-field", help="Field with row ids; rows without one get a content hash id.", rich_help_panel="Input"
+    ),
+]
+OnBadRowsOpt = Annotated[
+    str,
+    typer.Option(
+        "--on-bad-rows",
+        help="error: stop at the first bad line; skip: quarantine bad lines and go on.",
+        rich_help_panel="Input",
+    ),
+]
+BadRowsFileOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--bad-rows-file",
+        help="Where --on-bad-rows skip writes bad lines [default: OUTPUT.bad-rows.jsonl].",
+        rich_help_panel="Input",
+    ),
+]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for every random step.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")]
-ModelOpt = Annotated[str, typer.Option(
-    "--model", help="default (bundled all-MiniLM-L6-v2), static, hash[:DIM], or a sentence-transformers "
-    "name or folder.", rich_help_panel="Embedding")]
-BatchSizeOpt = Annotated[int, typer.Option("--batch-size", help="Rows per model batch.",
-                                           rich_help_panel="Embedding")]
+ModelOpt = Annotated[
+    str,
+    typer.Option(
+        "--model",
+        help="default (bundled all-MiniLM-L6-v2), static, hash[:DIM], or a sentence-transformers name or folder.",
+        rich_help_panel="Embedding",
+    ),
+]
+BatchSizeOpt = Annotated[int, typer.Option("--batch-size", help="Rows per model batch.", rich_help_panel="Embedding")]
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto, cpu or cuda.", rich_help_panel="Embedding")]
-NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Do not read or write the embedding cache.",
-                                          rich_help_panel="Embedding")]
-EmbedFieldOpt = Annotated[str, typer.Option(
-    "--embed-field", help="Part of each row to embed: text, prompt or response.", rich_help_panel="Embedding")]
+NoCacheOpt = Annotated[
+    bool, typer.Option("--no-cache", help="Do not read or write the embedding cache.", rich_help_panel="Embedding")
+]
+EmbedFieldOpt = Annotated[
+    str,
+    typer.Option(
+        "--embed-field", help="Part of each row to embed: text, prompt or response.", rich_help_panel="Embedding"
+    ),
+]
 
 
-def io_config(text_field: str | None, template: str | None, roles: str, id_field: str,
-              on_bad_rows: str) -> IOConfig:
+def io_config(text_field: str | None, template: str | None, roles: str, id_field: str, on_bad_rows: str) -> IOConfig:
     from qdc.io import IOConfig
 
     if on_bad_rows not in ("error", "skip"):
@@ -180,20 +219,35 @@ def io_config(text_field: str | None, template: str | None, roles: str, id_field
     role_list = tuple(r.strip() for r in roles.split(",") if r.strip())
     if not role_list:
         raise ConfigError("--roles: name at least one role, e.g. user,assistant")
-    return IOConfig(text_field=text_field, template=template, roles=role_list, id_field=id_field,
-                    on_bad_rows=on_bad_rows)  # type: ignore[arg-type]
+    return IOConfig(
+        text_field=text_field,
+        template=template,
+        roles=role_list,
+        id_field=id_field,
+        on_bad_rows=on_bad_rows,  # type: ignore[arg-type]
+    )
 
 
-def embed_config(model: str, batch_size: int, device: str, no_cache: bool, field: str = "text",
-                 force: bool = False) -> EmbedConfig:
+def embed_config(
+    model: str, batch_size: int, device: str, no_cache: bool, field: str = "text", force: bool = False
+) -> EmbedConfig:
     from qdc.config import validate_config
     from qdc.embed import EmbedConfig
 
     if batch_size < 1:
         raise ConfigError(f"--batch-size must be at least 1 (got {batch_size})")
     cfg: EmbedConfig = validate_config(
-        EmbedConfig, {"model": model, "batch_size": batch_size, "device": device, "cache": not no_cache,
-                      "field": field, "force": force}, "options")
+        EmbedConfig,
+        {
+            "model": model,
+            "batch_size": batch_size,
+            "device": device,
+            "cache": not no_cache,
+            "field": field,
+            "force": force,
+        },
+        "options",
+    )
     return cfg
 
 
@@ -226,8 +280,10 @@ class Inputs:
             target = "qdc.bad-rows.jsonl" if self.output == "-" else str(self.output) + ".bad-rows.jsonl"
         write_bad_rows(bad, target)
         first = bad[0]
-        notice(f"skipped {len(bad)} bad line(s), written verbatim to {target} "
-               f"(first: {first.source}:{first.line}: {first.reason})")
+        notice(
+            f"skipped {len(bad)} bad line(s), written verbatim to {target} "
+            f"(first: {first.source}:{first.line}: {first.reason})"
+        )
 
 
 def check_output_path(output: str) -> None:

@@ -34,34 +34,56 @@ def check_cmd(
     input: InputArg = "-",
     min_rows: Annotated[int | None, _float("--min-rows", "At least this many rows.")] = None,
     max_rows: Annotated[int | None, _float("--max-rows", "At most this many rows.")] = None,
-    required_fields: Annotated[str | None, _float(
-        "--required-fields", "Comma-separated fields every row must have (non-null).")] = None,
-    field_type: Annotated[List[str] | None, _float(
-        "--field-type", "FIELD=TYPE (string, integer, number, boolean, list, object); repeatable.")] = None,
-    max_bad_rows: Annotated[int | None, _float(
-        "--max-bad-rows", "At most this many unreadable lines [default: 0].")] = None,
-    max_empty_rate: Annotated[float | None, _float(
-        "--max-empty-rate", "At most this fraction of rows with empty text [default: 0].")] = None,
-    max_dup_rate: Annotated[float | None, _float(
-        "--max-dup-rate", "At most this fraction of rows removed by dedup (its default methods).")] = None,
-    min_vendi: Annotated[float | None, _float(
-        "--min-vendi", "Vendi score (effective number of distinct rows) at least this.")] = None,
-    min_mean_quality: Annotated[float | None, _float(
-        "--min-mean-quality", "Mean qdc_quality at least this (scored when missing).")] = None,
-    max_junk_rate: Annotated[float | None, _float(
-        "--max-junk-rate", "At most this fraction of rows with qdc_quality below --junk-below.")] = None,
-    junk_below: Annotated[float | None, _float(
-        "--junk-below", "Quality under which a row is junk [default: the scorer's, else 0.3].")] = None,
-    max_mean_length: Annotated[float | None, _float(
-        "--max-mean-length", "Mean text length (characters) at most this.")] = None,
-    min_mean_complexity: Annotated[float | None, _float(
-        "--min-mean-complexity", "Mean qdc_complexity at least this (scored when missing).")] = None,
-    config: Annotated[str | None, typer.Option(
-        "--config", help="Pipeline file whose `check` stage gives thresholds (and io/embed settings); "
-        "flags override it, e.g. configs/ci.yaml.")] = None,
-    model: Annotated[str | None, typer.Option(
-        "--model", help="Embedding model for --min-vendi [default: the config's, else default].",
-        rich_help_panel="Embedding")] = None,
+    required_fields: Annotated[
+        str | None, _float("--required-fields", "Comma-separated fields every row must have (non-null).")
+    ] = None,
+    field_type: Annotated[
+        List[str] | None,
+        _float("--field-type", "FIELD=TYPE (string, integer, number, boolean, list, object); repeatable."),
+    ] = None,
+    max_bad_rows: Annotated[
+        int | None, _float("--max-bad-rows", "At most this many unreadable lines [default: 0].")
+    ] = None,
+    max_empty_rate: Annotated[
+        float | None, _float("--max-empty-rate", "At most this fraction of rows with empty text [default: 0].")
+    ] = None,
+    max_dup_rate: Annotated[
+        float | None, _float("--max-dup-rate", "At most this fraction of rows removed by dedup (its default methods).")
+    ] = None,
+    min_vendi: Annotated[
+        float | None, _float("--min-vendi", "Vendi score (effective number of distinct rows) at least this.")
+    ] = None,
+    min_mean_quality: Annotated[
+        float | None, _float("--min-mean-quality", "Mean qdc_quality at least this (scored when missing).")
+    ] = None,
+    max_junk_rate: Annotated[
+        float | None, _float("--max-junk-rate", "At most this fraction of rows with qdc_quality below --junk-below.")
+    ] = None,
+    junk_below: Annotated[
+        float | None, _float("--junk-below", "Quality under which a row is junk [default: the scorer's, else 0.3].")
+    ] = None,
+    max_mean_length: Annotated[
+        float | None, _float("--max-mean-length", "Mean text length (characters) at most this.")
+    ] = None,
+    min_mean_complexity: Annotated[
+        float | None, _float("--min-mean-complexity", "Mean qdc_complexity at least this (scored when missing).")
+    ] = None,
+    config: Annotated[
+        str | None,
+        typer.Option(
+            "--config",
+            help="Pipeline file whose `check` stage gives thresholds (and io/embed settings); "
+            "flags override it, e.g. configs/ci.yaml.",
+        ),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            help="Embedding model for --min-vendi [default: the config's, else default].",
+            rich_help_panel="Embedding",
+        ),
+    ] = None,
     text_field: TextFieldOpt = None,
     template: TemplateOpt = None,
     roles: RolesOpt = "user,assistant",
@@ -106,12 +128,20 @@ def check_cmd(
             raise ConfigError(f"--field-type {item!r}: expected FIELD=TYPE, e.g. id=string")
         types[name.strip()] = kind.strip()
     flags: dict[str, Any] = {
-        "min_rows": min_rows, "max_rows": max_rows, "max_bad_rows": max_bad_rows,
-        "max_empty_rate": max_empty_rate, "max_dup_rate": max_dup_rate, "min_vendi": min_vendi,
-        "min_mean_quality": min_mean_quality, "max_junk_rate": max_junk_rate, "junk_below": junk_below,
-        "max_mean_length": max_mean_length, "min_mean_complexity": min_mean_complexity,
+        "min_rows": min_rows,
+        "max_rows": max_rows,
+        "max_bad_rows": max_bad_rows,
+        "max_empty_rate": max_empty_rate,
+        "max_dup_rate": max_dup_rate,
+        "min_vendi": min_vendi,
+        "min_mean_quality": min_mean_quality,
+        "max_junk_rate": max_junk_rate,
+        "junk_below": junk_below,
+        "max_mean_length": max_mean_length,
+        "min_mean_complexity": min_mean_complexity,
         "required_fields": [f.strip() for f in required_fields.split(",") if f.strip()]
-        if required_fields is not None else None,
+        if required_fields is not None
+        else None,
     }
     merged = {**base, **{k: v for k, v in flags.items() if v is not None}, "field_types": types}
     cfg = validate_config(CheckConfig, merged, "options")
@@ -122,8 +152,15 @@ def check_cmd(
     checks = run_checks(df, cfg, StageContext(seed=seed, embed=embed_cfg), bad_rows=len(report.bad_rows))
     passed = all(c.passed for c in checks)
     if json:
-        print_json({"input": input, "rows": df.height, "passed": passed,
-                    "failed": sum(not c.passed for c in checks), "checks": [c.as_dict() for c in checks]})
+        print_json(
+            {
+                "input": input,
+                "rows": df.height,
+                "passed": passed,
+                "failed": sum(not c.passed for c in checks),
+                "checks": [c.as_dict() for c in checks],
+            }
+        )
     if not State.quiet:
         table = Table(title=f"qdc check {input}: {df.height} rows", title_justify="left")
         for col in ("check", "value", "threshold", "result", "detail"):

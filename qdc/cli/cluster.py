@@ -40,12 +40,17 @@ from qdc.cli._common import (
 def cluster_cmd(
     input: InputArg = "-",
     output: OutputOpt = "-",
-    k: Annotated[int | None, typer.Option("--k", help="Number of clusters [default: round(sqrt(n/2)), "
-                                             "2..1024].")] = None,
+    k: Annotated[
+        int | None, typer.Option("--k", help="Number of clusters [default: round(sqrt(n/2)), 2..1024].")
+    ] = None,
     niter: Annotated[int, typer.Option("--niter", help="k-means iterations.")] = 25,
-    sample_per_centroid: Annotated[int | None, typer.Option(
-        "--sample-per-centroid", help="Train on at most this many points per centroid (faster on huge "
-        "inputs) [default: all points].")] = None,
+    sample_per_centroid: Annotated[
+        int | None,
+        typer.Option(
+            "--sample-per-centroid",
+            help="Train on at most this many points per centroid (faster on huge inputs) [default: all points].",
+        ),
+    ] = None,
     seed: SeedOpt = 0,
     model: ModelOpt = "default",
     batch_size: BatchSizeOpt = 64,
@@ -74,8 +79,9 @@ def cluster_cmd(
     check_output_path(output)
     if json and output == "-":
         raise typer.BadParameter("--json prints a summary on stdout; pass -o FILE for the rows")
-    cfg = validate_config(ClusterConfig, {"k": k, "niter": niter, "seed": seed,
-                                          "max_points_per_centroid": sample_per_centroid}, "options")
+    cfg = validate_config(
+        ClusterConfig, {"k": k, "niter": niter, "seed": seed, "max_points_per_centroid": sample_per_centroid}, "options"
+    )
     ecfg = embed_config(model, batch_size, device, no_cache, embed_field)
     inputs = Inputs(io_config(text_field, template, roles, id_field, on_bad_rows), bad_rows_file, output)
     out = cluster(inputs.read(input), cfg, ecfg)
@@ -89,8 +95,12 @@ def cluster_cmd(
         for col in ("cluster", "size", "mean dist", "examples (nearest the centroid)"):
             table.add_column(col, overflow="fold")
         for item in summary[:30]:
-            table.add_row(str(item["cluster"]), str(item["size"]), str(item.get("mean_distance", "")),
-                          " | ".join(item["examples"]))  # type: ignore[arg-type]
+            table.add_row(
+                str(item["cluster"]),
+                str(item["size"]),
+                str(item.get("mean_distance", "")),
+                " | ".join(item["examples"]),  # type: ignore[arg-type]
+            )
         if len(summary) > 30:
             table.caption = f"... and {len(summary) - 30} more clusters (use --json for all)"
         console.print(table)

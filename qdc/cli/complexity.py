@@ -44,15 +44,25 @@ from qdc.cli.quality import (
 def score_complexity_cmd(
     input: InputArg = "-",
     output: OutputOpt = "-",
-    scorer: Annotated[str, typer.Option("--scorer", help="heuristic (no model) or judge (DEITA-style 1-6 "
-                                        "complexity rubric; needs --model and --base-url).")] = "heuristic",
-    explain_id: Annotated[str | None, typer.Option("--explain", help="Print one row's signals as JSON on "
-                                                      "stdout (rows are written only with -o FILE).")] = None,
+    scorer: Annotated[
+        str,
+        typer.Option(
+            "--scorer",
+            help="heuristic (no model) or judge (DEITA-style 1-6 complexity rubric; needs --model and --base-url).",
+        ),
+    ] = "heuristic",
+    explain_id: Annotated[
+        str | None,
+        typer.Option(
+            "--explain", help="Print one row's signals as JSON on stdout (rows are written only with -o FILE)."
+        ),
+    ] = None,
     base_url: JudgeUrlOpt = "http://127.0.0.1:8000/v1",
     model: JudgeModelOpt = "",
     api_key_env: ApiKeyEnvOpt = "OPENAI_API_KEY",
-    rubric: Annotated[str, typer.Option("--rubric", help="complexity6 or a rubric file.",
-                                        rich_help_panel="Judge")] = "complexity6",
+    rubric: Annotated[
+        str, typer.Option("--rubric", help="complexity6 or a rubric file.", rich_help_panel="Judge")
+    ] = "complexity6",
     concurrency: ConcurrencyOpt = 8,
     timeout: TimeoutOpt = 60.0,
     max_retries: RetriesOpt = 4,
@@ -79,8 +89,14 @@ def score_complexity_cmd(
     check_output_path(output)
     if json and output == "-":
         raise typer.BadParameter("--json prints a summary on stdout; pass -o FILE for the rows")
-    cfg = validate_config(ComplexityConfig, {"scorer": scorer, "judge": judge_options(
-        base_url, model, api_key_env, rubric, concurrency, timeout, max_retries, no_cache)}, "options")
+    cfg = validate_config(
+        ComplexityConfig,
+        {
+            "scorer": scorer,
+            "judge": judge_options(base_url, model, api_key_env, rubric, concurrency, timeout, max_retries, no_cache),
+        },
+        "options",
+    )
     inputs = Inputs(io_config(text_field, template, roles, id_field, on_bad_rows), bad_rows_file, output)
     df = inputs.read(input)
     info: dict[str, object] | None
@@ -99,11 +115,16 @@ def score_complexity_cmd(
         return
     c = df["qdc_complexity"]
     values = c.to_numpy()
-    result = {"rows": df.height, "scorer": cfg.scorer,
-              "mean": round(float(values.mean()), 4) if values.size else None,
-              "p90": round(float(np.quantile(values, 0.9)), 4) if values.size else None}
+    result = {
+        "rows": df.height,
+        "scorer": cfg.scorer,
+        "mean": round(float(values.mean()), 4) if values.size else None,
+        "p90": round(float(np.quantile(values, 0.9)), 4) if values.size else None,
+    }
     if json:
         print_json(result)
     elif not State.quiet:
-        console.print(f"scored {result['rows']} rows ({cfg.scorer}): mean complexity {result['mean']}, "
-                      f"90th percentile {result['p90']}")
+        console.print(
+            f"scored {result['rows']} rows ({cfg.scorer}): mean complexity {result['mean']}, "
+            f"90th percentile {result['p90']}"
+        )

@@ -47,14 +47,18 @@ def _explain(cfg: DedupConfig, n: int, text_bytes: int, frame_bytes: int) -> Non
 
     if "minhash" in cfg.methods:
         b, r = cfg.minhash_params().band_rows()
-        table = Table(title=f"MinHash LSH: {b} bands x {r} rows ({b * r} of {cfg.num_perm} permutations), "
-                      f"word {cfg.ngram}-grams, threshold {cfg.threshold}", title_justify="left")
+        table = Table(
+            title=f"MinHash LSH: {b} bands x {r} rows ({b * r} of {cfg.num_perm} permutations), "
+            f"word {cfg.ngram}-grams, threshold {cfg.threshold}",
+            title_justify="left",
+        )
         table.add_column("Jaccard", justify="right")
         table.add_column("P(candidate)", justify="right")
         for point in s_curve(b, r):
             table.add_row(f"{point['jaccard']:.2f}", f"{point['p_candidate']:.4f}")
-        table.caption = ("pairs that become candidates are then " +
-                         ("checked by true Jaccard" if cfg.verify else "checked by the signature estimate"))
+        table.caption = "pairs that become candidates are then " + (
+            "checked by true Jaccard" if cfg.verify else "checked by the signature estimate"
+        )
         console.print(table)
     need = estimate_memory(n, text_bytes, cfg, frame_bytes=frame_bytes)
     console.print(f"memory estimate for {n} rows: {human_bytes(need)}")
@@ -62,15 +66,22 @@ def _explain(cfg: DedupConfig, n: int, text_bytes: int, frame_bytes: int) -> Non
 
 def _print_summary(stats: dict[str, Any], dry_run: bool) -> None:
     verb = "would remove" if dry_run else "removed"
-    console.print(f"{verb} {stats['rows_removed']} of {stats['rows_in']} rows "
-                  f"({100 * stats['duplicate_rate']:.1f}%); kept {stats['rows_kept']}")
+    console.print(
+        f"{verb} {stats['rows_removed']} of {stats['rows_in']} rows "
+        f"({100 * stats['duplicate_rate']:.1f}%); kept {stats['rows_kept']}"
+    )
     table = Table(title="by method", title_justify="left")
     for col in ("method", "removed", "rate", "seconds", "settings"):
         table.add_column(col)
     for name, info in stats["methods"].items():
         settings = {k: v for k, v in info.items() if k not in ("removed", "rate", "seconds")}
-        table.add_row(name, str(info["removed"]), f"{100 * info['rate']:.2f}%", str(info["seconds"]),
-                      ", ".join(f"{k}={v}" for k, v in settings.items()))
+        table.add_row(
+            name,
+            str(info["removed"]),
+            f"{100 * info['rate']:.2f}%",
+            str(info["seconds"]),
+            ", ".join(f"{k}={v}" for k, v in settings.items()),
+        )
     console.print(table)
     sizes = ", ".join(f"{k}: {v}" for k, v in stats["group_sizes"].items() if v)
     console.print(f"group sizes: {sizes or 'no groups'}; memory estimate {stats['memory_estimate']}")
@@ -85,58 +96,100 @@ def _print_summary(stats: dict[str, Any], dry_run: bool) -> None:
 def dedup_cmd(
     input: InputArg = "-",
     output: OutputOpt = "-",
-    method: Annotated[str, typer.Option(
-        "--method", "-m", help="Methods, applied in order: exact, minhash, semantic (comma-separated).")
+    method: Annotated[
+        str,
+        typer.Option("--method", "-m", help="Methods, applied in order: exact, minhash, semantic (comma-separated)."),
     ] = "exact,minhash",
-    keep: Annotated[str, typer.Option(
-        "--keep", help="Survivor of each group: first, longest or best:COLUMN (ties: the earlier row).")
+    keep: Annotated[
+        str,
+        typer.Option("--keep", help="Survivor of each group: first, longest or best:COLUMN (ties: the earlier row)."),
     ] = "first",
-    field: Annotated[str, typer.Option(
-        "--field", help="Part of each row to compare: text, prompt or response.")] = "text",
-    normalize: Annotated[str, typer.Option(
-        "--normalize", help="Exact-match normalisation steps: nfkc,case,punctuation,whitespace or none.")
+    field: Annotated[
+        str, typer.Option("--field", help="Part of each row to compare: text, prompt or response.")
+    ] = "text",
+    normalize: Annotated[
+        str,
+        typer.Option("--normalize", help="Exact-match normalisation steps: nfkc,case,punctuation,whitespace or none."),
     ] = "nfkc,case,punctuation,whitespace",
-    threshold: Annotated[float, typer.Option(
-        "--threshold", help="Jaccard similarity of word n-gram sets that makes a near-duplicate.",
-        rich_help_panel=_MH)] = 0.8,
-    num_perm: Annotated[int, typer.Option(
-        "--num-perm", help="MinHash permutations.", rich_help_panel=_MH)] = 128,
+    threshold: Annotated[
+        float,
+        typer.Option(
+            "--threshold",
+            help="Jaccard similarity of word n-gram sets that makes a near-duplicate.",
+            rich_help_panel=_MH,
+        ),
+    ] = 0.8,
+    num_perm: Annotated[int, typer.Option("--num-perm", help="MinHash permutations.", rich_help_panel=_MH)] = 128,
     ngram: Annotated[int, typer.Option("--ngram", help="Words per shingle.", rich_help_panel=_MH)] = 3,
-    bands: Annotated[int | None, typer.Option(
-        "--bands", help="LSH bands [default: derived from --threshold].", rich_help_panel=_MH)] = None,
-    rows: Annotated[int | None, typer.Option(
-        "--rows", help="Rows per band [default: derived from --threshold].", rich_help_panel=_MH)] = None,
-    no_verify: Annotated[bool, typer.Option(
-        "--no-verify", help="Trust the signature estimate instead of computing true Jaccard.",
-        rich_help_panel=_MH)] = False,
-    explain: Annotated[bool, typer.Option(
-        "--explain", help="Print the LSH S-curve and the memory estimate before running.",
-        rich_help_panel=_MH)] = False,
-    eps: Annotated[float, typer.Option(
-        "--eps", help="Semantic: cosine above 1 - eps is a duplicate.", rich_help_panel=_SEM)] = 0.05,
-    semantic_mode: Annotated[str, typer.Option(
-        "--semantic-mode", help="faithful (SemDeDup: compare with every earlier row) or greedy (only with "
-        "rows still kept).", rich_help_panel=_SEM)] = "faithful",
-    semantic_order: Annotated[str, typer.Option(
-        "--semantic-order", help="Order within a cluster: auto, hard (farthest from centroid survives), "
-        "easy, or keep (the --keep policy).", rich_help_panel=_SEM)] = "auto",
-    clusters: Annotated[int | None, typer.Option(
-        "--clusters", help="k-means clusters [default: 1 (exhaustive) up to 10,000 rows, else sqrt(n)].",
-        rich_help_panel=_SEM)] = None,
+    bands: Annotated[
+        int | None, typer.Option("--bands", help="LSH bands [default: derived from --threshold].", rich_help_panel=_MH)
+    ] = None,
+    rows: Annotated[
+        int | None,
+        typer.Option("--rows", help="Rows per band [default: derived from --threshold].", rich_help_panel=_MH),
+    ] = None,
+    no_verify: Annotated[
+        bool,
+        typer.Option(
+            "--no-verify", help="Trust the signature estimate instead of computing true Jaccard.", rich_help_panel=_MH
+        ),
+    ] = False,
+    explain: Annotated[
+        bool,
+        typer.Option(
+            "--explain", help="Print the LSH S-curve and the memory estimate before running.", rich_help_panel=_MH
+        ),
+    ] = False,
+    eps: Annotated[
+        float, typer.Option("--eps", help="Semantic: cosine above 1 - eps is a duplicate.", rich_help_panel=_SEM)
+    ] = 0.05,
+    semantic_mode: Annotated[
+        str,
+        typer.Option(
+            "--semantic-mode",
+            help="faithful (SemDeDup: compare with every earlier row) or greedy (only with rows still kept).",
+            rich_help_panel=_SEM,
+        ),
+    ] = "faithful",
+    semantic_order: Annotated[
+        str,
+        typer.Option(
+            "--semantic-order",
+            help="Order within a cluster: auto, hard (farthest from centroid survives), "
+            "easy, or keep (the --keep policy).",
+            rich_help_panel=_SEM,
+        ),
+    ] = "auto",
+    clusters: Annotated[
+        int | None,
+        typer.Option(
+            "--clusters",
+            help="k-means clusters [default: 1 (exhaustive) up to 10,000 rows, else sqrt(n)].",
+            rich_help_panel=_SEM,
+        ),
+    ] = None,
     model: ModelOpt = "default",
     batch_size: BatchSizeOpt = 64,
     device: DeviceOpt = "auto",
     no_cache: NoCacheOpt = False,
-    against: Annotated[List[str] | None, typer.Option(
-        "--against", help="Reference file (repeatable): remove input rows that duplicate its rows; its rows "
-        "are never written.")] = None,
-    against_only: Annotated[bool, typer.Option(
-        "--against-only", help="With --against: remove only rows that duplicate a reference row.")] = False,
-    removed: Annotated[str | None, typer.Option(
-        "--removed", help="Write every removed row here, with qdc_dup_of, qdc_dup_method, qdc_dup_similarity "
-        "and qdc_dup_ref.")] = None,
-    dry_run: Annotated[bool, typer.Option(
-        "--dry-run", help="Report what would be removed; write nothing.")] = False,
+    against: Annotated[
+        List[str] | None,
+        typer.Option(
+            "--against",
+            help="Reference file (repeatable): remove input rows that duplicate its rows; its rows are never written.",
+        ),
+    ] = None,
+    against_only: Annotated[
+        bool, typer.Option("--against-only", help="With --against: remove only rows that duplicate a reference row.")
+    ] = False,
+    removed: Annotated[
+        str | None,
+        typer.Option(
+            "--removed",
+            help="Write every removed row here, with qdc_dup_of, qdc_dup_method, qdc_dup_similarity and qdc_dup_ref.",
+        ),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Report what would be removed; write nothing.")] = False,
     seed: SeedOpt = 0,
     text_field: TextFieldOpt = None,
     template: TemplateOpt = None,
@@ -168,11 +221,28 @@ def dedup_cmd(
         check_output_path(removed)
     if against_only and not against:
         raise ConfigError("--against-only needs --against FILE")
-    cfg: DedupConfig = validate_config(DedupConfig, {
-        "methods": method, "keep": keep, "field": field, "normalize": normalize, "threshold": threshold,
-        "num_perm": num_perm, "ngram": ngram, "bands": bands, "rows": rows, "verify": not no_verify,
-        "eps": eps, "semantic_mode": semantic_mode, "semantic_order": semantic_order, "clusters": clusters,
-        "against_only": against_only, "seed": seed}, "options")
+    cfg: DedupConfig = validate_config(
+        DedupConfig,
+        {
+            "methods": method,
+            "keep": keep,
+            "field": field,
+            "normalize": normalize,
+            "threshold": threshold,
+            "num_perm": num_perm,
+            "ngram": ngram,
+            "bands": bands,
+            "rows": rows,
+            "verify": not no_verify,
+            "eps": eps,
+            "semantic_mode": semantic_mode,
+            "semantic_order": semantic_order,
+            "clusters": clusters,
+            "against_only": against_only,
+            "seed": seed,
+        },
+        "options",
+    )
     ecfg = embed_config(model, batch_size, device, no_cache, field) if "semantic" in cfg.methods else None
     inputs = Inputs(io_config(text_field, template, roles, id_field, on_bad_rows), bad_rows_file, output)
     df = inputs.read(input)
@@ -182,8 +252,7 @@ def dedup_cmd(
 
         col = FIELD_COLUMNS[cfg.field]
         n = df.height + sum(r.height for r in refs)
-        text_bytes = int(df[col].str.len_bytes().sum() or 0) + sum(int(r[col].str.len_bytes().sum() or 0)
-                                                                   for r in refs)
+        text_bytes = int(df[col].str.len_bytes().sum() or 0) + sum(int(r[col].str.len_bytes().sum() or 0) for r in refs)
         _explain(cfg, n, text_bytes, int(df.estimated_size()) + sum(int(r.estimated_size()) for r in refs))
     result = dedup(df, cfg, ecfg, against=refs)
     if not dry_run:

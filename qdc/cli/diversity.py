@@ -32,13 +32,25 @@ from qdc.cli._common import (
     print_json,
 )
 
-ROWS = (("n", "rows"), ("vendi", "Vendi (q=1, embeddings)"), ("vendi_q.0.1", "Vendi q=0.1"),
-        ("vendi_q.0.5", "Vendi q=0.5"), ("vendi_q.2", "Vendi q=2"), ("vendi_q.inf", "Vendi q=inf"),
-        ("mpcd", "mean pairwise cosine distance"), ("distinct_1", "distinct-1"), ("distinct_2", "distinct-2"),
-        ("distinct_3", "distinct-3"), ("compression_ratio", "compression ratio (higher = redundant)"),
-        ("entropy_1", "unigram entropy (nats)"), ("entropy_2", "bigram entropy (nats)"),
-        ("self_bleu", "self-BLEU-3 (higher = redundant)"), ("ngram_vendi", "n-gram Vendi (sample)"),
-        ("effective_clusters", "effective clusters"), ("cluster_coverage", "cluster coverage"))
+ROWS = (
+    ("n", "rows"),
+    ("vendi", "Vendi (q=1, embeddings)"),
+    ("vendi_q.0.1", "Vendi q=0.1"),
+    ("vendi_q.0.5", "Vendi q=0.5"),
+    ("vendi_q.2", "Vendi q=2"),
+    ("vendi_q.inf", "Vendi q=inf"),
+    ("mpcd", "mean pairwise cosine distance"),
+    ("distinct_1", "distinct-1"),
+    ("distinct_2", "distinct-2"),
+    ("distinct_3", "distinct-3"),
+    ("compression_ratio", "compression ratio (higher = redundant)"),
+    ("entropy_1", "unigram entropy (nats)"),
+    ("entropy_2", "bigram entropy (nats)"),
+    ("self_bleu", "self-BLEU-3 (higher = redundant)"),
+    ("ngram_vendi", "n-gram Vendi (sample)"),
+    ("effective_clusters", "effective clusters"),
+    ("cluster_coverage", "cluster coverage"),
+)
 
 
 def _get(report: dict[str, Any], key: str) -> str:
@@ -52,14 +64,19 @@ def _get(report: dict[str, Any], key: str) -> str:
 @handle_errors
 def diversity_cmd(
     input: InputArg = "-",
-    group_field: Annotated[str | None, typer.Option("--group-field", help="Also report the figures for "
-                                                       "each value of this field.")] = None,
-    lexical_field: Annotated[str, typer.Option("--lexical-field", help="Part of each row the lexical "
-                                               "measures read: text, prompt or response.")] = "text",
-    no_embeddings: Annotated[bool, typer.Option("--no-embeddings", help="Skip the embedding measures "
-                                                "(Vendi, MPCD): no model is loaded.")] = False,
-    sample: Annotated[int, typer.Option("--sample", help="Rows sampled (seeded) for self-BLEU and the n-gram "
-                                        "Vendi score.")] = 500,
+    group_field: Annotated[
+        str | None, typer.Option("--group-field", help="Also report the figures for each value of this field.")
+    ] = None,
+    lexical_field: Annotated[
+        str,
+        typer.Option("--lexical-field", help="Part of each row the lexical measures read: text, prompt or response."),
+    ] = "text",
+    no_embeddings: Annotated[
+        bool, typer.Option("--no-embeddings", help="Skip the embedding measures (Vendi, MPCD): no model is loaded.")
+    ] = False,
+    sample: Annotated[
+        int, typer.Option("--sample", help="Rows sampled (seeded) for self-BLEU and the n-gram Vendi score.")
+    ] = 500,
     seed: SeedOpt = 0,
     model: ModelOpt = "default",
     batch_size: BatchSizeOpt = 64,
@@ -86,9 +103,17 @@ def diversity_cmd(
     from qdc.config import validate_config
     from qdc.diversity import DiversityConfig, diversity_report
 
-    cfg = validate_config(DiversityConfig, {"field": lexical_field, "embeddings": not no_embeddings,
-                                            "sample": sample, "group_field": group_field, "seed": seed},
-                          "options")
+    cfg = validate_config(
+        DiversityConfig,
+        {
+            "field": lexical_field,
+            "embeddings": not no_embeddings,
+            "sample": sample,
+            "group_field": group_field,
+            "seed": seed,
+        },
+        "options",
+    )
     ecfg = embed_config(model, batch_size, device, no_cache, embed_field)
     inputs = Inputs(io_config(text_field, template, roles, id_field, on_bad_rows), bad_rows_file, "-")
     report = diversity_report(inputs.read(input), cfg, ecfg)

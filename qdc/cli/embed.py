@@ -74,10 +74,16 @@ def embed_cmd(
     seconds = time.perf_counter() - t0
     write_records(out, output)
     inputs.finish()
-    summary = {"rows": out.height, "model": cfg.model, "dim": int(out.schema["qdc_embedding"].size),  # type: ignore[attr-defined]
-               "seconds": round(seconds, 3), "rows_per_second": round(out.height / max(seconds, 1e-9), 1)}
+    summary = {
+        "rows": out.height,
+        "model": cfg.model,
+        "dim": int(out.schema["qdc_embedding"].size),  # type: ignore[attr-defined]
+        "seconds": round(seconds, 3),
+        "rows_per_second": round(out.height / max(seconds, 1e-9), 1),
+    }
     if json:
         print_json(summary)
     elif not State.quiet:
-        console.print(f"embedded {summary['rows']} rows with {cfg.model} ({summary['dim']}-d) "
-                      f"in {seconds:.1f}s -> {output}")
+        console.print(
+            f"embedded {summary['rows']} rows with {cfg.model} ({summary['dim']}-d) in {seconds:.1f}s -> {output}"
+        )

@@ -33,23 +33,53 @@ from qdc.cli._common import (
     print_json,
 )
 
-JudgeUrlOpt = Annotated[str, typer.Option("--base-url", help="OpenAI-compatible API root, e.g. "
-                                          "http://localhost:8000/v1.", rich_help_panel="Judge")]
-JudgeModelOpt = Annotated[str, typer.Option("--model", "--judge-model", help="Judge model name.",
-                                            rich_help_panel="Judge")]
-ApiKeyEnvOpt = Annotated[str, typer.Option("--api-key-env", help="Environment variable holding the API key "
-                                           "(the key is never printed or stored).", rich_help_panel="Judge")]
-ConcurrencyOpt = Annotated[int, typer.Option("--concurrency", help="Requests in flight at once.",
-                                             rich_help_panel="Judge")]
+JudgeUrlOpt = Annotated[
+    str,
+    typer.Option(
+        "--base-url", help="OpenAI-compatible API root, e.g. http://localhost:8000/v1.", rich_help_panel="Judge"
+    ),
+]
+JudgeModelOpt = Annotated[
+    str, typer.Option("--model", "--judge-model", help="Judge model name.", rich_help_panel="Judge")
+]
+ApiKeyEnvOpt = Annotated[
+    str,
+    typer.Option(
+        "--api-key-env",
+        help="Environment variable holding the API key (the key is never printed or stored).",
+        rich_help_panel="Judge",
+    ),
+]
+ConcurrencyOpt = Annotated[
+    int, typer.Option("--concurrency", help="Requests in flight at once.", rich_help_panel="Judge")
+]
 TimeoutOpt = Annotated[float, typer.Option("--timeout", help="Seconds per request.", rich_help_panel="Judge")]
-RetriesOpt = Annotated[int, typer.Option("--max-retries", help="Retries on 429/5xx/timeouts (exponential "
-                                         "backoff).", rich_help_panel="Judge")]
+RetriesOpt = Annotated[
+    int,
+    typer.Option("--max-retries", help="Retries on 429/5xx/timeouts (exponential backoff).", rich_help_panel="Judge"),
+]
 
 
-def judge_options(base_url: str, model: str, api_key_env: str, rubric: str, concurrency: int, timeout: float,
-                  max_retries: int, no_cache: bool) -> dict[str, object]:
-    return {"base_url": base_url, "model": model, "api_key_env": api_key_env, "rubric": rubric,
-            "concurrency": concurrency, "timeout": timeout, "max_retries": max_retries, "cache": not no_cache}
+def judge_options(
+    base_url: str,
+    model: str,
+    api_key_env: str,
+    rubric: str,
+    concurrency: int,
+    timeout: float,
+    max_retries: int,
+    no_cache: bool,
+) -> dict[str, object]:
+    return {
+        "base_url": base_url,
+        "model": model,
+        "api_key_env": api_key_env,
+        "rubric": rubric,
+        "concurrency": concurrency,
+        "timeout": timeout,
+        "max_retries": max_retries,
+        "cache": not no_cache,
+    }
 
 
 def show_explanation(info: dict[str, object], title: str) -> None:
@@ -71,25 +101,44 @@ def show_explanation(info: dict[str, object], title: str) -> None:
 def score_quality_cmd(
     input: InputArg = "-",
     output: OutputOpt = "-",
-    scorer: Annotated[str, typer.Option(
-        "--scorer", help="heuristic (no model), classifier (needs --classifier) or judge (needs --model and "
-        "--base-url).")] = "heuristic",
-    signals: Annotated[str | None, typer.Option("--signals", help="Comma-separated heuristic signals to use "
-                                                   "[default: all].")] = None,
-    classifier: Annotated[Path | None, typer.Option("--classifier", help="Model file from "
-                                                       "`qdc train-quality`.")] = None,
-    explain_id: Annotated[str | None, typer.Option("--explain", help="Print one row's signals as JSON on "
-                                                      "stdout (rows are written only with -o FILE).")] = None,
-    label_field: Annotated[str | None, typer.Option(
-        "--label-field", help="For labelled rows: also write qdc_label_agreement, how far each row's label "
-        "agrees with its nearest neighbours' labels (low = mislabeled or ambiguous; embeds the rows unless they "
-        "carry qdc_embedding).")] = None,
+    scorer: Annotated[
+        str,
+        typer.Option(
+            "--scorer",
+            help="heuristic (no model), classifier (needs --classifier) or judge (needs --model and --base-url).",
+        ),
+    ] = "heuristic",
+    signals: Annotated[
+        str | None, typer.Option("--signals", help="Comma-separated heuristic signals to use [default: all].")
+    ] = None,
+    classifier: Annotated[
+        Path | None, typer.Option("--classifier", help="Model file from `qdc train-quality`.")
+    ] = None,
+    explain_id: Annotated[
+        str | None,
+        typer.Option(
+            "--explain", help="Print one row's signals as JSON on stdout (rows are written only with -o FILE)."
+        ),
+    ] = None,
+    label_field: Annotated[
+        str | None,
+        typer.Option(
+            "--label-field",
+            help="For labelled rows: also write qdc_label_agreement, how far each row's label "
+            "agrees with its nearest neighbours' labels (low = mislabeled or ambiguous; embeds the rows unless they "
+            "carry qdc_embedding).",
+        ),
+    ] = None,
     label_k: Annotated[int, typer.Option("--label-k", help="Neighbours per row for --label-field.")] = 10,
     base_url: JudgeUrlOpt = "http://127.0.0.1:8000/v1",
     model: JudgeModelOpt = "",
     api_key_env: ApiKeyEnvOpt = "OPENAI_API_KEY",
-    rubric: Annotated[str, typer.Option("--rubric", help="quality6 (DEITA-style 1-6), quality10, or a rubric "
-                                        "file.", rich_help_panel="Judge")] = "quality6",
+    rubric: Annotated[
+        str,
+        typer.Option(
+            "--rubric", help="quality6 (DEITA-style 1-6), quality10, or a rubric file.", rich_help_panel="Judge"
+        ),
+    ] = "quality6",
     concurrency: ConcurrencyOpt = 8,
     timeout: TimeoutOpt = 60.0,
     max_retries: RetriesOpt = 4,
@@ -120,8 +169,13 @@ def score_quality_cmd(
     if json and output == "-":
         raise typer.BadParameter("--json prints a summary on stdout; pass -o FILE for the rows")
     judge = judge_options(base_url, model, api_key_env, rubric, concurrency, timeout, max_retries, no_cache)
-    data: dict[str, object] = {"scorer": scorer, "classifier": classifier, "judge": judge,
-                               "label_field": label_field, "label_k": label_k}
+    data: dict[str, object] = {
+        "scorer": scorer,
+        "classifier": classifier,
+        "judge": judge,
+        "label_field": label_field,
+        "label_k": label_k,
+    }
     if signals is not None:
         data["signals"] = signals
     cfg = validate_config(QualityConfig, data, "options")
@@ -147,8 +201,10 @@ def score_quality_cmd(
         print_json({"scorer": cfg.scorer, **result})
     elif not State.quiet:
         flagged = ", ".join(f"{k} {v}" for k, v in result["flagged"].items() if v) or "none"
-        console.print(f"scored {result['rows']} rows ({cfg.scorer}): mean quality {result['mean']}, "
-                      f"{result['below_0.5']} below 0.5; flagged by signal: {flagged}")
+        console.print(
+            f"scored {result['rows']} rows ({cfg.scorer}): mean quality {result['mean']}, "
+            f"{result['below_0.5']} below 0.5; flagged by signal: {flagged}"
+        )
 
 
 @app.command("train-quality")
@@ -157,9 +213,14 @@ def train_quality_cmd(
     good: Annotated[str, typer.Option("--good", help="Rows of good examples (any input format).")],
     bad: Annotated[str, typer.Option("--bad", help="Rows of bad examples.")],
     output: Annotated[str, typer.Option("--output", "-o", help="Where to write the model (JSON).")],
-    model: Annotated[str, typer.Option(
-        "--model", help="Embedding model: default (MiniLM), static, hash[:DIM], or a sentence-transformers "
-        "folder.", rich_help_panel="Embedding")] = "default",
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model",
+            help="Embedding model: default (MiniLM), static, hash[:DIM], or a sentence-transformers folder.",
+            rich_help_panel="Embedding",
+        ),
+    ] = "default",
     c: Annotated[float, typer.Option("--c", help="Inverse L2 regularisation strength.")] = 1.0,
     seed: SeedOpt = 0,
     batch_size: BatchSizeOpt = 64,
@@ -197,5 +258,7 @@ def train_quality_cmd(
     if json:
         print_json(info)
     elif not State.quiet:
-        console.print(f"trained on {g.height} good / {b.height} bad rows (train accuracy "
-                      f"{clf.training['train_accuracy']}) -> {output}")
+        console.print(
+            f"trained on {g.height} good / {b.height} bad rows (train accuracy "
+            f"{clf.training['train_accuracy']}) -> {output}"
+        )

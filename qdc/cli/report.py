@@ -33,14 +33,24 @@ from qdc.cli._common import (
 def report_cmd(
     input: InputArg = "-",
     output: Annotated[str, typer.Option("--output", "-o", help="The HTML file to write.")] = "report.html",
-    compare: Annotated[str | None, typer.Option(
-        "--compare", help="A second file (e.g. the selected subset) for a before/after comparison.")] = None,
-    budgets: Annotated[str, typer.Option(
-        "--budgets", help="Trade-off curve budgets: fractions or row counts, comma-separated.",
-    )] = "0.1,0.25,0.5,0.75",
-    strategies: Annotated[str, typer.Option(
-        "--strategies", help="Selection strategies drawn on the trade-off curve.",
-    )] = "random,top,kmq,deita,kcenter",
+    compare: Annotated[
+        str | None,
+        typer.Option("--compare", help="A second file (e.g. the selected subset) for a before/after comparison."),
+    ] = None,
+    budgets: Annotated[
+        str,
+        typer.Option(
+            "--budgets",
+            help="Trade-off curve budgets: fractions or row counts, comma-separated.",
+        ),
+    ] = "0.1,0.25,0.5,0.75",
+    strategies: Annotated[
+        str,
+        typer.Option(
+            "--strategies",
+            help="Selection strategies drawn on the trade-off curve.",
+        ),
+    ] = "random,top,kmq,deita,kcenter",
     seed: SeedOpt = 0,
     model: ModelOpt = "default",
     batch_size: BatchSizeOpt = 64,
@@ -82,8 +92,7 @@ def report_cmd(
     df = read_records(input, io)
     other = read_records(compare, io) if compare is not None else None
     opts = ReportOptions(budgets=budget_list, strategies=strategy_list)
-    data = build_report(df, StageContext(seed=seed, embed=ecfg), other, opts, source=input,
-                        other_source=compare or "")
+    data = build_report(df, StageContext(seed=seed, embed=ecfg), other, opts, source=input, other_source=compare or "")
     with atomic_path(output) as tmp:
         tmp.write_text(render_html(data), encoding="utf-8")
     for note in data["notes"]:
@@ -91,5 +100,9 @@ def report_cmd(
     if json:
         print_json(data)
     else:
-        console.print(f"[dim]qdc:[/dim] wrote {output} ({df.height} rows"
-                      + (f", compared with {compare}" if compare else "") + ")", highlight=False)
+        console.print(
+            f"[dim]qdc:[/dim] wrote {output} ({df.height} rows"
+            + (f", compared with {compare}" if compare else "")
+            + ")",
+            highlight=False,
+        )

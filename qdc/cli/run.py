@@ -28,21 +28,40 @@ def _short(summary: dict[str, object], width: int = 60) -> str:
 def print_summary(result: RunResult, source: str) -> None:
     """The per-stage table on stderr."""
     rows_in = result.manifest.get("input", {}).get("rows", "?")
-    table = Table(title=f"qdc run {source}: {rows_in} rows in, {result.df.height} out, "
-                        f"{result.removed_count} removed", title_justify="left", box=box.SIMPLE_HEAD,
-                  pad_edge=False)
+    table = Table(
+        title=f"qdc run {source}: {rows_in} rows in, {result.df.height} out, {result.removed_count} removed",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
     width = max([len(r.name) for r in result.stages] + [5])
-    cols = (("#", "right", 2), ("stage", "left", width), ("status", "left", 6),
-            ("rows in", "right", 7), ("rows out", "right", 8), ("removed", "right", 7),
-            ("sec", "right", 6), ("peak MB", "right", 7))
+    cols = (
+        ("#", "right", 2),
+        ("stage", "left", width),
+        ("status", "left", 6),
+        ("rows in", "right", 7),
+        ("rows out", "right", 8),
+        ("removed", "right", 7),
+        ("sec", "right", 6),
+        ("peak MB", "right", 7),
+    )
     notes_width = max(console.width - sum(w + 3 for _, _, w in cols) - 4, 10)
     for col, just, w in cols:
         table.add_column(col, justify=just, no_wrap=True, min_width=w)  # type: ignore[arg-type]
     table.add_column("notes", no_wrap=True)
     for r in result.stages:
         status = "[green]ran[/green]" if r.status == "ran" else "[dim]cached[/dim]"
-        table.add_row(str(r.position), r.name, status, str(r.rows_in), str(r.rows_out), str(r.removed),
-                      f"{r.seconds:.2f}", f"{r.peak_rss / 2**20:.0f}", _short(r.summary, notes_width))
+        table.add_row(
+            str(r.position),
+            r.name,
+            status,
+            str(r.rows_in),
+            str(r.rows_out),
+            str(r.removed),
+            f"{r.seconds:.2f}",
+            f"{r.peak_rss / 2**20:.0f}",
+            _short(r.summary, notes_width),
+        )
     console.print(table)
 
 
@@ -50,28 +69,49 @@ def print_summary(result: RunResult, source: str) -> None:
 @handle_errors
 def run_cmd(
     config: Annotated[str, typer.Argument(help="Pipeline file (YAML, or TOML), e.g. configs/default.yaml.")],
-    input: Annotated[str | None, typer.Argument(
-        help="Input file or '-' [default: the config's `input`, else stdin].")] = None,
-    output: Annotated[str | None, typer.Option(
-        "--output", "-o", help="Output file or '-' [default: the config's `output`, else stdout].")] = None,
-    set_: Annotated[List[str] | None, typer.Option(
-        "--set", help="Override a config value: key.path=value (YAML value), e.g. select.budget=400, "
-        "embed.model=hash, seed=7, stages.3.threshold=0.9. Repeatable.")] = None,
-    workdir: Annotated[str | None, typer.Option(
-        "--workdir", help="Folder of stage artifacts for skipping finished stages and resuming "
-        "[default: the config's `workdir`, else .qdc-work].")] = None,
-    no_workdir: Annotated[bool, typer.Option(
-        "--no-workdir", help="Keep no stage artifacts (nothing to resume from).")] = False,
-    force: Annotated[bool, typer.Option(
-        "--force", help="Run every stage again, ignoring stored ones.")] = False,
-    removed: Annotated[str | None, typer.Option(
-        "--removed", help="Ledger of every removed row with the stage and reason "
-        "[default: OUTPUT.removed.jsonl, or qdc.removed.jsonl for stdout].")] = None,
-    manifest: Annotated[str | None, typer.Option(
-        "--manifest", help="Run manifest (JSON) [default: OUTPUT.manifest.json, or qdc.manifest.json].",
-    )] = None,
-    json: Annotated[bool, typer.Option(
-        "--json", help="Print the manifest on stdout (needs -o FILE).")] = False,
+    input: Annotated[
+        str | None, typer.Argument(help="Input file or '-' [default: the config's `input`, else stdin].")
+    ] = None,
+    output: Annotated[
+        str | None,
+        typer.Option("--output", "-o", help="Output file or '-' [default: the config's `output`, else stdout]."),
+    ] = None,
+    set_: Annotated[
+        List[str] | None,
+        typer.Option(
+            "--set",
+            help="Override a config value: key.path=value (YAML value), e.g. select.budget=400, "
+            "embed.model=hash, seed=7, stages.3.threshold=0.9. Repeatable.",
+        ),
+    ] = None,
+    workdir: Annotated[
+        str | None,
+        typer.Option(
+            "--workdir",
+            help="Folder of stage artifacts for skipping finished stages and resuming "
+            "[default: the config's `workdir`, else .qdc-work].",
+        ),
+    ] = None,
+    no_workdir: Annotated[
+        bool, typer.Option("--no-workdir", help="Keep no stage artifacts (nothing to resume from).")
+    ] = False,
+    force: Annotated[bool, typer.Option("--force", help="Run every stage again, ignoring stored ones.")] = False,
+    removed: Annotated[
+        str | None,
+        typer.Option(
+            "--removed",
+            help="Ledger of every removed row with the stage and reason "
+            "[default: OUTPUT.removed.jsonl, or qdc.removed.jsonl for stdout].",
+        ),
+    ] = None,
+    manifest: Annotated[
+        str | None,
+        typer.Option(
+            "--manifest",
+            help="Run manifest (JSON) [default: OUTPUT.manifest.json, or qdc.manifest.json].",
+        ),
+    ] = None,
+    json: Annotated[bool, typer.Option("--json", help="Print the manifest on stdout (needs -o FILE).")] = False,
 ) -> None:
     """Run a pipeline of stages (embed, cluster, dedup, score-quality, score-complexity, select, check)
     from a config file in one process.
@@ -93,8 +133,7 @@ def run_cmd(
     if json and out == "-":
         raise typer.BadParameter("--json prints the manifest on stdout; pass -o FILE for the rows")
     wd = None if no_workdir else (workdir or pipeline.workdir or DEFAULT_WORKDIR)
-    result = run_file(pipeline, src, out, workdir=wd, removed_path=removed, manifest_path=manifest,
-                      force=force)
+    result = run_file(pipeline, src, out, workdir=wd, removed_path=removed, manifest_path=manifest, force=force)
     if json:
         print_json(result.manifest)
     if not State.quiet:

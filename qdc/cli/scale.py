@@ -34,7 +34,9 @@ from qdc.cli._common import (
 )
 
 scale_app = typer.Typer(
-    name="scale", no_args_is_help=True, rich_markup_mode="markdown",
+    name="scale",
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
     help="Out-of-core dedup, selection, embedding and scoring for inputs larger than memory (streamed in "
     "batches, temporary files on disk, memory-mapped embeddings).",
 )
@@ -42,23 +44,45 @@ app.add_typer(scale_app, name="scale")
 
 _RUN = "Streaming"
 _SEM = "Semantic"
-BatchRowsOpt = Annotated[int, typer.Option("--batch-rows", help="Rows read and processed at a time.",
-                                           rich_help_panel=_RUN)]
-MaxMemoryOpt = Annotated[str | None, typer.Option(
-    "--max-memory", help="Memory limit, e.g. 16G: smaller batches when the estimate exceeds it, exit 2 when even "
-    "those do not fit.", rich_help_panel=_RUN)]
-WorkDirOpt = Annotated[str | None, typer.Option(
-    "--work-dir", help="Folder for temporary files [default: the system temp folder].", rich_help_panel=_RUN)]
+BatchRowsOpt = Annotated[
+    int, typer.Option("--batch-rows", help="Rows read and processed at a time.", rich_help_panel=_RUN)
+]
+MaxMemoryOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--max-memory",
+        help="Memory limit, e.g. 16G: smaller batches when the estimate exceeds it, exit 2 when even those do not fit.",
+        rich_help_panel=_RUN,
+    ),
+]
+WorkDirOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--work-dir", help="Folder for temporary files [default: the system temp folder].", rich_help_panel=_RUN
+    ),
+]
 
 
-BackendOpt = Annotated[str, typer.Option(
-    "--backend", help="local, or ray (needs qdc[ray]): dedup signs and groups band keys with Ray Data; select "
-    "assigns rows to centroids on Ray workers.", rich_help_panel=_RUN)]
-RayAddressOpt = Annotated[str | None, typer.Option(
-    "--ray-address", help="Existing Ray cluster, e.g. auto or ray://head:10001 [default: start a local one].",
-    rich_help_panel=_RUN)]
-RayCpusOpt = Annotated[int | None, typer.Option(
-    "--ray-cpus", help="CPUs of the local Ray instance [default: all].", rich_help_panel=_RUN)]
+BackendOpt = Annotated[
+    str,
+    typer.Option(
+        "--backend",
+        help="local, or ray (needs qdc[ray]): dedup signs and groups band keys with Ray Data; select "
+        "assigns rows to centroids on Ray workers.",
+        rich_help_panel=_RUN,
+    ),
+]
+RayAddressOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--ray-address",
+        help="Existing Ray cluster, e.g. auto or ray://head:10001 [default: start a local one].",
+        rich_help_panel=_RUN,
+    ),
+]
+RayCpusOpt = Annotated[
+    int | None, typer.Option("--ray-cpus", help="CPUs of the local Ray instance [default: all].", rich_help_panel=_RUN)
+]
 
 
 def _backend(backend: str) -> str:
@@ -109,36 +133,66 @@ def _finish_bad_rows(report: Any, bad_rows_file: str | None, output: str) -> Non
 def scale_dedup_cmd(
     input: InputArg,
     output: OutputOpt = "-",
-    method: Annotated[str, typer.Option(
-        "--method", "-m", help="exact, minhash, semantic, in that order (any may be left out), e.g. "
-        "exact,minhash,semantic.")] = "exact,minhash",
+    method: Annotated[
+        str,
+        typer.Option(
+            "--method",
+            "-m",
+            help="exact, minhash, semantic, in that order (any may be left out), e.g. exact,minhash,semantic.",
+        ),
+    ] = "exact,minhash",
     keep: Annotated[str, typer.Option("--keep", help="first, longest or best:COLUMN.")] = "first",
     field: Annotated[str, typer.Option("--field", help="text, prompt or response.")] = "text",
-    normalize: Annotated[str, typer.Option("--normalize", help="Exact-match normalisation steps.")
-                         ] = "nfkc,case,punctuation,whitespace",
+    normalize: Annotated[
+        str, typer.Option("--normalize", help="Exact-match normalisation steps.")
+    ] = "nfkc,case,punctuation,whitespace",
     threshold: Annotated[float, typer.Option("--threshold", help="MinHash Jaccard threshold.")] = 0.8,
     num_perm: Annotated[int, typer.Option("--num-perm", help="MinHash permutations.")] = 128,
     ngram: Annotated[int, typer.Option("--ngram", help="Words per shingle.")] = 3,
-    embeddings: Annotated[str | None, typer.Option(
-        "--embeddings", "-e", help="Semantic: (n, d) float16/float32 .npy, row i embeds input row i (memory-mapped; "
-        "`qdc scale embed` writes it).", rich_help_panel=_SEM)] = None,
-    eps: Annotated[float, typer.Option(
-        "--eps", help="Semantic: cosine above 1 - eps is a duplicate.", rich_help_panel=_SEM)] = 0.05,
-    semantic_mode: Annotated[str, typer.Option(
-        "--semantic-mode", help="faithful (compare with every earlier row) or greedy (only with rows still kept).",
-        rich_help_panel=_SEM)] = "faithful",
-    semantic_order: Annotated[str, typer.Option(
-        "--semantic-order", help="Order within a cluster: auto, hard, easy or keep.", rich_help_panel=_SEM)
+    embeddings: Annotated[
+        str | None,
+        typer.Option(
+            "--embeddings",
+            "-e",
+            help="Semantic: (n, d) float16/float32 .npy, row i embeds input row i (memory-mapped; "
+            "`qdc scale embed` writes it).",
+            rich_help_panel=_SEM,
+        ),
+    ] = None,
+    eps: Annotated[
+        float, typer.Option("--eps", help="Semantic: cosine above 1 - eps is a duplicate.", rich_help_panel=_SEM)
+    ] = 0.05,
+    semantic_mode: Annotated[
+        str,
+        typer.Option(
+            "--semantic-mode",
+            help="faithful (compare with every earlier row) or greedy (only with rows still kept).",
+            rich_help_panel=_SEM,
+        ),
+    ] = "faithful",
+    semantic_order: Annotated[
+        str,
+        typer.Option(
+            "--semantic-order", help="Order within a cluster: auto, hard, easy or keep.", rich_help_panel=_SEM
+        ),
     ] = "auto",
-    clusters: Annotated[int | None, typer.Option(
-        "--clusters", help="Semantic k-means clusters [default: 1 (exhaustive) up to 10,000 rows, else sqrt(n)]; "
-        "trained on a seeded sample, rows assigned in blocks.", rich_help_panel=_SEM)] = None,
-    removed: Annotated[str | None, typer.Option("--removed", help="Ledger of removed rows (as qdc dedup).")
-                       ] = None,
+    clusters: Annotated[
+        int | None,
+        typer.Option(
+            "--clusters",
+            help="Semantic k-means clusters [default: 1 (exhaustive) up to 10,000 rows, else sqrt(n)]; "
+            "trained on a seeded sample, rows assigned in blocks.",
+            rich_help_panel=_SEM,
+        ),
+    ] = None,
+    removed: Annotated[str | None, typer.Option("--removed", help="Ledger of removed rows (as qdc dedup).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Count duplicates; write nothing.")] = False,
     batch_rows: BatchRowsOpt = 100_000,
-    partitions: Annotated[int | None, typer.Option(
-        "--partitions", help="Band-key partition files [default: ~4M records each].", rich_help_panel=_RUN)
+    partitions: Annotated[
+        int | None,
+        typer.Option(
+            "--partitions", help="Band-key partition files [default: ~4M records each].", rich_help_panel=_RUN
+        ),
     ] = None,
     max_memory: MaxMemoryOpt = None,
     work_dir: WorkDirOpt = None,
@@ -176,20 +230,48 @@ def scale_dedup_cmd(
             raise ConfigError("--json prints a summary on stdout; pass -o FILE for the rows (or --dry-run)")
         if removed is not None:
             check_output_path(removed)
-    cfg: DedupConfig = validate_config(DedupConfig, {
-        "methods": method, "keep": keep, "field": field, "normalize": normalize, "threshold": threshold,
-        "num_perm": num_perm, "ngram": ngram, "eps": eps, "semantic_mode": semantic_mode,
-        "semantic_order": semantic_order, "clusters": clusters, "seed": seed}, "options")
+    cfg: DedupConfig = validate_config(
+        DedupConfig,
+        {
+            "methods": method,
+            "keep": keep,
+            "field": field,
+            "normalize": normalize,
+            "threshold": threshold,
+            "num_perm": num_perm,
+            "ngram": ngram,
+            "eps": eps,
+            "semantic_mode": semantic_mode,
+            "semantic_order": semantic_order,
+            "clusters": clusters,
+            "seed": seed,
+        },
+        "options",
+    )
     if embeddings is not None and "semantic" not in cfg.methods:
         raise ConfigError("--embeddings is for the semantic method; add semantic to --method")
     _backend(backend)
-    opts = StreamOptions(batch_rows=batch_rows, partitions=partitions, work_dir=work_dir,
-                         max_memory=_limit(max_memory), backend=backend,  # type: ignore[arg-type]
-                         ray_address=ray_address, ray_cpus=ray_cpus, embeddings=embeddings)
+    opts = StreamOptions(
+        batch_rows=batch_rows,
+        partitions=partitions,
+        work_dir=work_dir,
+        max_memory=_limit(max_memory),
+        backend=backend,  # type: ignore[arg-type]
+        ray_address=ray_address,
+        ray_cpus=ray_cpus,
+        embeddings=embeddings,
+    )
     report = ReadReport()
-    stats = stream_dedup(input, cfg, io_config(text_field, template, roles, id_field, on_bad_rows), opts,
-                         output=None if dry_run else output, removed=None if dry_run else removed, report=report,
-                         on_estimate=_announce("dedup"))
+    stats = stream_dedup(
+        input,
+        cfg,
+        io_config(text_field, template, roles, id_field, on_bad_rows),
+        opts,
+        output=None if dry_run else output,
+        removed=None if dry_run else removed,
+        report=report,
+        on_estimate=_announce("dedup"),
+    )
     if not dry_run:
         _finish_bad_rows(report, bad_rows_file, output)
     stats["dry_run"] = dry_run
@@ -198,29 +280,42 @@ def scale_dedup_cmd(
     elif not State.quiet:
         verb = "would remove" if dry_run else "removed"
         per = ", ".join(f"{m} {info['removed']}" for m, info in stats["methods"].items())
-        console.print(f"{verb} {stats['rows_removed']} of {stats['rows_in']} rows ({per}); kept "
-                      f"{stats['rows_kept']} in {stats['seconds']['total']} s", markup=False)
+        console.print(
+            f"{verb} {stats['rows_removed']} of {stats['rows_in']} rows ({per}); kept "
+            f"{stats['rows_kept']} in {stats['seconds']['total']} s",
+            markup=False,
+        )
 
 
 @scale_app.command("select")
 @handle_errors
 def scale_select_cmd(
     input: InputArg,
-    embeddings: Annotated[str, typer.Option(
-        "--embeddings", "-e", help="(n, d) float16/float32 .npy file; row i embeds input row i (memory-mapped).")],
+    embeddings: Annotated[
+        str,
+        typer.Option(
+            "--embeddings", "-e", help="(n, d) float16/float32 .npy file; row i embeds input row i (memory-mapped)."
+        ),
+    ],
     output: OutputOpt = "-",
     budget: Annotated[float, typer.Option("--budget", help="Rows to select, or a fraction (0 < f < 1).")] = 0.1,
-    score: Annotated[str | None, typer.Option(
-        "--score", help="Score expression [default: qdc_quality when present].")] = None,
+    score: Annotated[
+        str | None, typer.Option("--score", help="Score expression [default: qdc_quality when present].")
+    ] = None,
     k: Annotated[int | None, typer.Option("--k", help="Clusters [default: clamp(B/10, 2, 1024)].")] = None,
     allocation: Annotated[str, typer.Option("--allocation", help="equal or proportional.")] = "equal",
     within: Annotated[str, typer.Option("--within", help="softmax, top or random.")] = "softmax",
     temperature: Annotated[float, typer.Option("--temperature", help="Softmax temperature on z-scores.")] = 0.2,
-    cluster_quality: Annotated[bool, typer.Option(
-        "--cluster-quality/--no-cluster-quality",
-        help="Scale cluster shares by min(1, 2 x mean score percentile), as qdc select does.")] = True,
-    points_per_centroid: Annotated[int, typer.Option(
-        "--points-per-centroid", help="k-means trains on this many sampled rows per centroid.")] = 64,
+    cluster_quality: Annotated[
+        bool,
+        typer.Option(
+            "--cluster-quality/--no-cluster-quality",
+            help="Scale cluster shares by min(1, 2 x mean score percentile), as qdc select does.",
+        ),
+    ] = True,
+    points_per_centroid: Annotated[
+        int, typer.Option("--points-per-centroid", help="k-means trains on this many sampled rows per centroid.")
+    ] = 64,
     batch_rows: BatchRowsOpt = 100_000,
     max_memory: MaxMemoryOpt = None,
     backend: BackendOpt = "local",
@@ -252,19 +347,43 @@ def scale_select_cmd(
     value: int | float = int(budget) if budget >= 1 else budget
     if budget >= 1 and not float(budget).is_integer():
         raise ConfigError("--budget: a budget >= 1 must be a whole number of rows")
-    cfg: ScaleSelectConfig = validate_config(ScaleSelectConfig, {
-        "budget": value, "score": score, "k": k, "allocation": allocation, "within": within,
-        "temperature": temperature, "cluster_quality": cluster_quality, "points_per_centroid": points_per_centroid,
-        "seed": seed}, "options")
+    cfg: ScaleSelectConfig = validate_config(
+        ScaleSelectConfig,
+        {
+            "budget": value,
+            "score": score,
+            "k": k,
+            "allocation": allocation,
+            "within": within,
+            "temperature": temperature,
+            "cluster_quality": cluster_quality,
+            "points_per_centroid": points_per_centroid,
+            "seed": seed,
+        },
+        "options",
+    )
     limit = _limit(max_memory)
-    stats = stream_select(input, embeddings, cfg, io_config(text_field, template, roles, id_field, on_bad_rows),
-                          output=output, batch_rows=batch_rows, max_memory=limit, backend=_backend(backend),
-                          ray_address=ray_address, ray_cpus=ray_cpus, on_estimate=_announce("select"))
+    stats = stream_select(
+        input,
+        embeddings,
+        cfg,
+        io_config(text_field, template, roles, id_field, on_bad_rows),
+        output=output,
+        batch_rows=batch_rows,
+        max_memory=limit,
+        backend=_backend(backend),
+        ray_address=ray_address,
+        ray_cpus=ray_cpus,
+        on_estimate=_announce("select"),
+    )
     if json:
         print_json(stats)
     elif not State.quiet:
-        console.print(f"selected {stats['selected']} of {stats['rows_in']} rows (k={stats['clusters']['k']}) in "
-                      f"{stats['seconds']['total']} s", markup=False)
+        console.print(
+            f"selected {stats['selected']} of {stats['rows_in']} rows (k={stats['clusters']['k']}) in "
+            f"{stats['seconds']['total']} s",
+            markup=False,
+        )
 
 
 @scale_app.command("embed")
@@ -280,12 +399,18 @@ def scale_embed_cmd(
     embed_field: EmbedFieldOpt = "text",
     batch_rows: BatchRowsOpt = 100_000,
     max_memory: MaxMemoryOpt = None,
-    backend: Annotated[str, typer.Option(
-        "--backend", help="local, or ray (needs qdc[ray]): each batch is embedded by model-holding Ray workers.",
-        rich_help_panel=_RUN)] = "local",
+    backend: Annotated[
+        str,
+        typer.Option(
+            "--backend",
+            help="local, or ray (needs qdc[ray]): each batch is embedded by model-holding Ray workers.",
+            rich_help_panel=_RUN,
+        ),
+    ] = "local",
     ray_address: RayAddressOpt = None,
-    ray_cpus: Annotated[int, typer.Option("--ray-cpus", help="Ray embedding workers (and local Ray CPUs).",
-                                          rich_help_panel=_RUN)] = 2,
+    ray_cpus: Annotated[
+        int, typer.Option("--ray-cpus", help="Ray embedding workers (and local Ray CPUs).", rich_help_panel=_RUN)
+    ] = 2,
     text_field: TextFieldOpt = None,
     template: TemplateOpt = None,
     roles: RolesOpt = "user,assistant",
@@ -311,14 +436,25 @@ def scale_embed_cmd(
         raise ConfigError(f"--dtype {dtype!r}: expected float16 or float32")
     ecfg = embed_config(model, batch_size, device, no_cache, embed_field)
     limit = _limit(max_memory)
-    stats = stream_embed(input, out, ecfg, io_config(text_field, template, roles, id_field, on_bad_rows),
-                         dtype=dtype, batch_rows=batch_rows, backend=_backend(backend), ray_workers=ray_cpus,
-                         ray_address=ray_address, max_memory=limit, on_estimate=_announce("embed"))
+    stats = stream_embed(
+        input,
+        out,
+        ecfg,
+        io_config(text_field, template, roles, id_field, on_bad_rows),
+        dtype=dtype,
+        batch_rows=batch_rows,
+        backend=_backend(backend),
+        ray_workers=ray_cpus,
+        ray_address=ray_address,
+        max_memory=limit,
+        on_estimate=_announce("embed"),
+    )
     if json:
         print_json(stats)
     elif not State.quiet:
-        console.print(f"embedded {stats['rows']} rows ({stats['dim']}-d {dtype}) into {out} in {stats['seconds']} s",
-                      markup=False)
+        console.print(
+            f"embedded {stats['rows']} rows ({stats['dim']}-d {dtype}) into {out} in {stats['seconds']} s", markup=False
+        )
 
 
 @scale_app.command("score")
@@ -326,17 +462,34 @@ def scale_embed_cmd(
 def scale_score_cmd(
     input: InputArg,
     output: OutputOpt = "-",
-    quality: Annotated[bool, typer.Option("--quality/--no-quality", help="Add qdc_quality and the qdc_q_* "
-                                          "signals (heuristic scorer, as `qdc score-quality`).")] = True,
-    complexity: Annotated[bool, typer.Option("--complexity/--no-complexity", help="Add qdc_complexity and the "
-                                             "qdc_c_* signals (as `qdc score-complexity`).")] = True,
-    signals: Annotated[str | None, typer.Option("--signals", help="Comma-separated quality signals to use "
-                                                "[default: all].")] = None,
+    quality: Annotated[
+        bool,
+        typer.Option(
+            "--quality/--no-quality",
+            help="Add qdc_quality and the qdc_q_* signals (heuristic scorer, as `qdc score-quality`).",
+        ),
+    ] = True,
+    complexity: Annotated[
+        bool,
+        typer.Option(
+            "--complexity/--no-complexity",
+            help="Add qdc_complexity and the qdc_c_* signals (as `qdc score-complexity`).",
+        ),
+    ] = True,
+    signals: Annotated[
+        str | None, typer.Option("--signals", help="Comma-separated quality signals to use [default: all].")
+    ] = None,
     batch_rows: BatchRowsOpt = 100_000,
     max_memory: MaxMemoryOpt = None,
-    backend: Annotated[str, typer.Option(
-        "--backend", help="local, or ray (needs qdc[ray]): each batch is scored as a Ray Data map_batches "
-        "over slices of its rows.", rich_help_panel=_RUN)] = "local",
+    backend: Annotated[
+        str,
+        typer.Option(
+            "--backend",
+            help="local, or ray (needs qdc[ray]): each batch is scored as a Ray Data map_batches "
+            "over slices of its rows.",
+            rich_help_panel=_RUN,
+        ),
+    ] = "local",
     ray_address: RayAddressOpt = None,
     ray_cpus: RayCpusOpt = None,
     text_field: TextFieldOpt = None,
@@ -379,10 +532,20 @@ def scale_score_cmd(
     ccfg = ComplexityConfig() if complexity else None
     limit = _limit(max_memory)
     report = ReadReport()
-    stats = stream_score(input, io_config(text_field, template, roles, id_field, on_bad_rows), quality=qcfg,
-                         complexity=ccfg, output=output, batch_rows=batch_rows, max_memory=limit,
-                         backend=_backend(backend), ray_address=ray_address, ray_cpus=ray_cpus, report=report,
-                         on_estimate=_announce("score"))
+    stats = stream_score(
+        input,
+        io_config(text_field, template, roles, id_field, on_bad_rows),
+        quality=qcfg,
+        complexity=ccfg,
+        output=output,
+        batch_rows=batch_rows,
+        max_memory=limit,
+        backend=_backend(backend),
+        ray_address=ray_address,
+        ray_cpus=ray_cpus,
+        report=report,
+        on_estimate=_announce("score"),
+    )
     _finish_bad_rows(report, bad_rows_file, output)
     if json:
         print_json(stats)

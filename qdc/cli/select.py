@@ -56,88 +56,159 @@ def _budget(text: str | None) -> int | float | None:
 def select_cmd(
     input: InputArg = "-",
     output: OutputOpt = "-",
-    budget: Annotated[str | None, typer.Option(
-        "--budget", "-b",
-        help="Rows to select (e.g. 400) or a fraction of the input rows (e.g. 0.1).")] = None,
-    budget_tokens: Annotated[int | None, typer.Option(
-        "--budget-tokens",
-        help="Select up to this many tokens instead (each row costs its token count).")] = None,
-    strategy: Annotated[str, typer.Option(
-        "--strategy", "-s", help="kmq, iterative, bandit, random, top, deita or kcenter.")] = "kmq",
+    budget: Annotated[
+        str | None,
+        typer.Option("--budget", "-b", help="Rows to select (e.g. 400) or a fraction of the input rows (e.g. 0.1)."),
+    ] = None,
+    budget_tokens: Annotated[
+        int | None,
+        typer.Option("--budget-tokens", help="Select up to this many tokens instead (each row costs its token count)."),
+    ] = None,
+    strategy: Annotated[
+        str, typer.Option("--strategy", "-s", help="kmq, iterative, bandit, random, top, deita or kcenter.")
+    ] = "kmq",
     seed: SeedOpt = 0,
-    manifest: Annotated[str | None, typer.Option(
-        "--manifest",
-        help="Write a JSON manifest (parameters, per-cluster counts and weights, scorer calls).")] = None,
-    ledger: Annotated[str | None, typer.Option(
-        "--ledger",
-        help="Write a JSONL ledger: every input row with selected/not, round and reason.")] = None,
-    score: Annotated[str | None, typer.Option(
-        "--score", help="Score expression over columns, e.g. 'qdc_quality * qdc_complexity' "
-        "[default: qdc_quality, computed when missing].", rich_help_panel=_Q)] = None,
-    weights: Annotated[str | None, typer.Option(
-        "--weights", help="Score as a weighted sum, e.g. quality=1,complexity=0.5.",
-        rich_help_panel=_Q)] = None,
-    min_quality: Annotated[float | None, typer.Option(
-        "--min-quality", help="Never select rows with qdc_quality below this.", rich_help_panel=_Q)] = None,
-    dedup: Annotated[str, typer.Option(
-        "--dedup", help="Duplicates are never selected twice: auto (qdc dedup exact+minhash when available, "
-        "else exact text), semantic (exact+minhash, then SemDeDup on the embeddings: near-paraphrases too), "
-        "exact, or off (trust the input).", rich_help_panel=_Q)] = "auto",
-    dedup_eps: Annotated[float, typer.Option(
-        "--dedup-eps", help="--dedup semantic: rows with cosine > 1 - eps to an earlier row are duplicates.",
-        rich_help_panel=_Q)] = 0.05,
-    cost_field: Annotated[str | None, typer.Option(
-        "--cost-field", help="Numeric field with each row's cost for --budget-tokens [default: tokens of the "
-        "text].", rich_help_panel=_Q)] = None,
-    group_field: Annotated[str | None, typer.Option(
-        "--group-field", help="Field whose groups each get a share of the budget.",
-        rich_help_panel=_Q)] = None,
-    quota: Annotated[str, typer.Option(
-        "--quota", help="Group shares: equal, proportional or min:N.", rich_help_panel=_Q)] = "proportional",
-    k: Annotated[int | None, typer.Option(
-        "--k", help="Clusters [default: reuse qdc_cluster, else clamp(B/10, 2, 1024)].",
-        rich_help_panel=_S)] = None,
-    allocation: Annotated[str, typer.Option(
-        "--allocation", help="Budget per cluster: equal or proportional.", rich_help_panel=_S)] = "equal",
-    within: Annotated[str, typer.Option(
-        "--within", help="Inside a cluster: softmax, top or random.", rich_help_panel=_S)] = "softmax",
-    cluster_quality: Annotated[bool, typer.Option(
-        "--cluster-quality/--no-cluster-quality", help="kmq/iterative: scale each cluster's share by "
-        "min(1, 2 x its mean score percentile), so clusters of junk get almost nothing; off = the paper's "
-        "plain split.", rich_help_panel=_S)] = True,
-    temperature: Annotated[float, typer.Option(
-        "--temperature", help="Softmax temperature on the standardised score.", rich_help_panel=_S)] = 0.2,
-    diversity_weight: Annotated[float | None, typer.Option(
-        "--diversity-weight", help="kmq/iterative: 0 = pure score (top-B) .. 1 = pure coverage.",
-        rich_help_panel=_S)] = None,
+    manifest: Annotated[
+        str | None,
+        typer.Option(
+            "--manifest", help="Write a JSON manifest (parameters, per-cluster counts and weights, scorer calls)."
+        ),
+    ] = None,
+    ledger: Annotated[
+        str | None,
+        typer.Option("--ledger", help="Write a JSONL ledger: every input row with selected/not, round and reason."),
+    ] = None,
+    score: Annotated[
+        str | None,
+        typer.Option(
+            "--score",
+            help="Score expression over columns, e.g. 'qdc_quality * qdc_complexity' "
+            "[default: qdc_quality, computed when missing].",
+            rich_help_panel=_Q,
+        ),
+    ] = None,
+    weights: Annotated[
+        str | None,
+        typer.Option("--weights", help="Score as a weighted sum, e.g. quality=1,complexity=0.5.", rich_help_panel=_Q),
+    ] = None,
+    min_quality: Annotated[
+        float | None,
+        typer.Option("--min-quality", help="Never select rows with qdc_quality below this.", rich_help_panel=_Q),
+    ] = None,
+    dedup: Annotated[
+        str,
+        typer.Option(
+            "--dedup",
+            help="Duplicates are never selected twice: auto (qdc dedup exact+minhash when available, "
+            "else exact text), semantic (exact+minhash, then SemDeDup on the embeddings: near-paraphrases too), "
+            "exact, or off (trust the input).",
+            rich_help_panel=_Q,
+        ),
+    ] = "auto",
+    dedup_eps: Annotated[
+        float,
+        typer.Option(
+            "--dedup-eps",
+            help="--dedup semantic: rows with cosine > 1 - eps to an earlier row are duplicates.",
+            rich_help_panel=_Q,
+        ),
+    ] = 0.05,
+    cost_field: Annotated[
+        str | None,
+        typer.Option(
+            "--cost-field",
+            help="Numeric field with each row's cost for --budget-tokens [default: tokens of the text].",
+            rich_help_panel=_Q,
+        ),
+    ] = None,
+    group_field: Annotated[
+        str | None,
+        typer.Option("--group-field", help="Field whose groups each get a share of the budget.", rich_help_panel=_Q),
+    ] = None,
+    quota: Annotated[
+        str, typer.Option("--quota", help="Group shares: equal, proportional or min:N.", rich_help_panel=_Q)
+    ] = "proportional",
+    k: Annotated[
+        int | None,
+        typer.Option(
+            "--k", help="Clusters [default: reuse qdc_cluster, else clamp(B/10, 2, 1024)].", rich_help_panel=_S
+        ),
+    ] = None,
+    allocation: Annotated[
+        str, typer.Option("--allocation", help="Budget per cluster: equal or proportional.", rich_help_panel=_S)
+    ] = "equal",
+    within: Annotated[
+        str, typer.Option("--within", help="Inside a cluster: softmax, top or random.", rich_help_panel=_S)
+    ] = "softmax",
+    cluster_quality: Annotated[
+        bool,
+        typer.Option(
+            "--cluster-quality/--no-cluster-quality",
+            help="kmq/iterative: scale each cluster's share by "
+            "min(1, 2 x its mean score percentile), so clusters of junk get almost nothing; off = the paper's "
+            "plain split.",
+            rich_help_panel=_S,
+        ),
+    ] = True,
+    temperature: Annotated[
+        float, typer.Option("--temperature", help="Softmax temperature on the standardised score.", rich_help_panel=_S)
+    ] = 0.2,
+    diversity_weight: Annotated[
+        float | None,
+        typer.Option(
+            "--diversity-weight", help="kmq/iterative: 0 = pure score (top-B) .. 1 = pure coverage.", rich_help_panel=_S
+        ),
+    ] = None,
     rounds: Annotated[int, typer.Option("--rounds", help="iterative: rounds.", rich_help_panel=_S)] = 3,
-    explore: Annotated[float, typer.Option(
-        "--explore", help="iterative: exploration floor on cluster weights.", rich_help_panel=_S)] = 0.1,
-    feedback: Annotated[str | None, typer.Option(
-        "--feedback", help="iterative/bandit: feedback expression [default: the score].",
-        rich_help_panel=_S)] = None,
-    gap: Annotated[str | None, typer.Option(
-        "--gap", help="iterative/bandit: REF,CAND columns; feedback = REF - CAND (the paper's reward gap).",
-        rich_help_panel=_S)] = None,
-    scorer: Annotated[str | None, typer.Option(
-        "--scorer", help="iterative/bandit: a qdc score-quality scorer (e.g. judge) as feedback; called only "
-        "on selected or probed rows.", rich_help_panel=_S)] = None,
-    max_scored: Annotated[int | None, typer.Option(
-        "--max-scored", help="bandit: hard cap on scorer calls [default: ceil(0.2·B)].",
-        rich_help_panel=_S)] = None,
-    probe: Annotated[int, typer.Option("--probe", help="bandit: rows scored per pull.",
-    rich_help_panel=_S)] = 10,
-    alpha: Annotated[float, typer.Option("--alpha", help="bandit: UCB exploration.",
-    rich_help_panel=_S)] = 0.2,
-    tau: Annotated[float | None, typer.Option(
-        "--tau", help="bandit: acceptance threshold on the normalised score [default: warm-up median].",
-        rich_help_panel=_S)] = None,
-    accept: Annotated[str, typer.Option(
-        "--accept", help="bandit: block (probe + unscored block) or scored-only.",
-        rich_help_panel=_S)] = "block",
-    ceiling: Annotated[float, typer.Option(
-        "--ceiling", help="deita: maximum cosine similarity between selected rows.",
-        rich_help_panel=_S)] = 0.9,
+    explore: Annotated[
+        float, typer.Option("--explore", help="iterative: exploration floor on cluster weights.", rich_help_panel=_S)
+    ] = 0.1,
+    feedback: Annotated[
+        str | None,
+        typer.Option(
+            "--feedback", help="iterative/bandit: feedback expression [default: the score].", rich_help_panel=_S
+        ),
+    ] = None,
+    gap: Annotated[
+        str | None,
+        typer.Option(
+            "--gap",
+            help="iterative/bandit: REF,CAND columns; feedback = REF - CAND (the paper's reward gap).",
+            rich_help_panel=_S,
+        ),
+    ] = None,
+    scorer: Annotated[
+        str | None,
+        typer.Option(
+            "--scorer",
+            help="iterative/bandit: a qdc score-quality scorer (e.g. judge) as feedback; called only "
+            "on selected or probed rows.",
+            rich_help_panel=_S,
+        ),
+    ] = None,
+    max_scored: Annotated[
+        int | None,
+        typer.Option(
+            "--max-scored", help="bandit: hard cap on scorer calls [default: ceil(0.2·B)].", rich_help_panel=_S
+        ),
+    ] = None,
+    probe: Annotated[int, typer.Option("--probe", help="bandit: rows scored per pull.", rich_help_panel=_S)] = 10,
+    alpha: Annotated[float, typer.Option("--alpha", help="bandit: UCB exploration.", rich_help_panel=_S)] = 0.2,
+    tau: Annotated[
+        float | None,
+        typer.Option(
+            "--tau",
+            help="bandit: acceptance threshold on the normalised score [default: warm-up median].",
+            rich_help_panel=_S,
+        ),
+    ] = None,
+    accept: Annotated[
+        str, typer.Option("--accept", help="bandit: block (probe + unscored block) or scored-only.", rich_help_panel=_S)
+    ] = "block",
+    ceiling: Annotated[
+        float,
+        typer.Option("--ceiling", help="deita: maximum cosine similarity between selected rows.", rich_help_panel=_S),
+    ] = 0.9,
     model: ModelOpt = "default",
     batch_size: BatchSizeOpt = 64,
     device: DeviceOpt = "auto",
@@ -177,15 +248,35 @@ def select_cmd(
             raise ConfigError(f"--gap {gap!r}: expected two columns, REF,CAND")
         gap_pair = (parts[0], parts[1])
     data: dict[str, Any] = {
-        "budget": _budget(budget), "budget_tokens": budget_tokens, "strategy": strategy, "seed": seed,
-        "score": score, "weights": parse_weights(weights) if weights else None, "min_quality": min_quality,
-        "dedup": dedup, "dedup_eps": dedup_eps, "cost_field": cost_field, "group_field": group_field,
-        "quota": quota, "k": k,
-        "allocation": allocation, "within": within, "temperature": temperature,
-        "cluster_quality": cluster_quality, "diversity_weight": diversity_weight, "rounds": rounds,
-        "explore": explore, "feedback": feedback,
-        "gap": gap_pair, "scorer": scorer, "max_scored": max_scored, "probe": probe, "alpha": alpha,
-        "tau": tau, "accept": accept.replace("-", "_"), "ceiling": ceiling,
+        "budget": _budget(budget),
+        "budget_tokens": budget_tokens,
+        "strategy": strategy,
+        "seed": seed,
+        "score": score,
+        "weights": parse_weights(weights) if weights else None,
+        "min_quality": min_quality,
+        "dedup": dedup,
+        "dedup_eps": dedup_eps,
+        "cost_field": cost_field,
+        "group_field": group_field,
+        "quota": quota,
+        "k": k,
+        "allocation": allocation,
+        "within": within,
+        "temperature": temperature,
+        "cluster_quality": cluster_quality,
+        "diversity_weight": diversity_weight,
+        "rounds": rounds,
+        "explore": explore,
+        "feedback": feedback,
+        "gap": gap_pair,
+        "scorer": scorer,
+        "max_scored": max_scored,
+        "probe": probe,
+        "alpha": alpha,
+        "tau": tau,
+        "accept": accept.replace("-", "_"),
+        "ceiling": ceiling,
     }
     cfg = validate_config(SelectConfig, data, "options")
     ecfg = embed_config(model, batch_size, device, no_cache, embed_field)
@@ -198,14 +289,24 @@ def select_cmd(
         write_records(res.ledger, ledger)
     inputs.finish()
     m = res.manifest
-    keys = ("strategy", "rows_in", "dedup", "eligible", "excluded", "budget", "selected", "selected_tokens",
-            "scorer_calls", "mean_score_selected", "mean_score_eligible")
+    keys = (
+        "strategy",
+        "rows_in",
+        "dedup",
+        "eligible",
+        "excluded",
+        "budget",
+        "selected",
+        "selected_tokens",
+        "scorer_calls",
+        "mean_score_selected",
+        "mean_score_eligible",
+    )
     summary = {key: m[key] for key in keys}
     if json:
         print_json(summary)
     elif not State.quiet:
-        table = Table(title=f"select ({cfg.strategy}): {m['selected']} of {m['rows_in']} rows",
-                      title_justify="left")
+        table = Table(title=f"select ({cfg.strategy}): {m['selected']} of {m['rows_in']} rows", title_justify="left")
         table.add_column("measure")
         table.add_column("value", justify="right")
         for key, value in summary.items():
@@ -213,6 +314,5 @@ def select_cmd(
         groups = m.get("groups")
         if groups:
             for g in groups["per_group"]:
-                table.add_row(f"group {g['group']}",
-                              f"{g['selected']} / quota {g['quota']} of {g['eligible']}")
+                table.add_row(f"group {g['group']}", f"{g['selected']} / quota {g['quota']} of {g['eligible']}")
         console.print(table)

@@ -27,8 +27,7 @@ from qdc.quality.judge import JudgeConfig
 
 __all__ = ["ComplexityConfig", "explain", "run_stage", "score_complexity"]
 
-SCALES = {"tokens": 60.0, "constraints": 3.0, "questions": 3.0, "steps": 6.0, "ast_nodes": 150.0,
-          "mtld": 80.0}
+SCALES = {"tokens": 60.0, "constraints": 3.0, "questions": 3.0, "steps": 6.0, "ast_nodes": 150.0, "mtld": 80.0}
 WEIGHTS = {"tokens": 0.2, "constraints": 0.2, "questions": 0.1, "steps": 0.2, "code": 0.15, "mtld": 0.15}
 
 
@@ -65,8 +64,7 @@ def score_complexity(df: pl.DataFrame, cfg: ComplexityConfig | None = None) -> p
     prompts, responses = _parts(df)
     raws = [measure(p, r) for p, r in zip(prompts, responses, strict=True)]
     values = np.array([combine(r) for r in raws], dtype=np.float64)
-    cols = [pl.Series(schema.COMPLEXITY_SIGNAL_PREFIX + k, [r[k] for r in raws], dtype=pl.Float64)
-            for k in NAMES]
+    cols = [pl.Series(schema.COMPLEXITY_SIGNAL_PREFIX + k, [r[k] for r in raws], dtype=pl.Float64) for k in NAMES]
     if cfg.scorer == "judge":
         from qdc.quality.judge import Judge
 
@@ -88,10 +86,14 @@ def explain(df: pl.DataFrame, row_id: str) -> dict[str, Any]:
     from qdc.quality import _find_row
 
     i = _find_row(df, row_id)
-    prompts, responses = _parts(df[i:i + 1])
+    prompts, responses = _parts(df[i : i + 1])
     raw = measure(prompts[0], responses[0])
-    return {"id": str(row_id), "where": schema.where(df, i), "complexity": round(combine(raw), 4),
-            "signals": {k: round(v, 4) for k, v in raw.items()}}
+    return {
+        "id": str(row_id),
+        "where": schema.where(df, i),
+        "complexity": round(combine(raw), 4),
+        "signals": {k: round(v, 4) for k, v in raw.items()},
+    }
 
 
 def run_stage(df: pl.DataFrame, cfg: ComplexityConfig, ctx: Any) -> Any:
@@ -101,5 +103,7 @@ def run_stage(df: pl.DataFrame, cfg: ComplexityConfig, ctx: Any) -> Any:
     out = score_complexity(df, cfg)
     c = out[schema.COMPLEXITY].to_numpy()
     mean = round(float(c.mean()), 4) if c.size else None
-    return StageResult(out, summary={"scorer": cfg.scorer, "mean": mean,
-                                     "p90": round(float(np.quantile(c, 0.9)), 4) if c.size else None})
+    return StageResult(
+        out,
+        summary={"scorer": cfg.scorer, "mean": mean, "p90": round(float(np.quantile(c, 0.9)), 4) if c.size else None},
+    )

@@ -13,8 +13,11 @@ import re
 import warnings
 
 FENCED = re.compile(r"```[ \t]*([\w+#.-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
-CODE_HINT = re.compile(r"^\s*(?:def |class |import |from \w+ import |for .+:\s*$|while .+:\s*$|if .+:\s*$|"
-                       r"return\b|print\(|\w+\s*=\s*\S)", re.MULTILINE)
+CODE_HINT = re.compile(
+    r"^\s*(?:def |class |import |from \w+ import |for .+:\s*$|while .+:\s*$|if .+:\s*$|"
+    r"return\b|print\(|\w+\s*=\s*\S)",
+    re.MULTILINE,
+)
 PYTHON_TAGS = frozenset({"", "python", "py", "python3", "py3"})
 MAX_CHARS = 20_000  # a longer block is counted as code but not parsed (bounds time per row)
 

@@ -35,8 +35,7 @@ STEP_LINE = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 EQUATION = re.compile(r"\d[\d.,)\s]*[-+*/×÷^]?\s*[\d.(]*\s*=\s*[-$]?\s*[\d.(]|<<[^>]*>>")
-CONCLUSION = re.compile(r"\b(?:therefore|thus|hence|so the answer|consequently|it follows that)\b",
-                        re.IGNORECASE)
+CONCLUSION = re.compile(r"\b(?:therefore|thus|hence|so the answer|consequently|it follows that)\b", re.IGNORECASE)
 
 NAMES = ("tokens", "constraints", "questions", "steps", "code_blocks", "ast_nodes", "mtld")
 
@@ -54,6 +53,12 @@ def measure(prompt: str, response: str) -> dict[str, float]:
     rb, rn = code_stats(response)
     words = tokens(response)
     lexical = mtld(words) if len(words) >= 10 else 0.0
-    return {"tokens": float(tokens_n), "constraints": float(constraints), "questions": float(questions),
-            "steps": float(steps), "code_blocks": float(pb + rb), "ast_nodes": float(pn + rn),
-            "mtld": lexical}
+    return {
+        "tokens": float(tokens_n),
+        "constraints": float(constraints),
+        "questions": float(questions),
+        "steps": float(steps),
+        "code_blocks": float(pb + rb),
+        "ast_nodes": float(pn + rn),
+        "mtld": lexical,
+    }

@@ -103,15 +103,25 @@ class DedupConfig(StageConfig):
 
     def minhash_params(self) -> minhash_mod.MinHashParams:
         steps = tuple(s for s in self.normalize if s in ("nfkc", "case"))
-        return minhash_mod.MinHashParams(self.threshold, self.num_perm, self.ngram, self.bands, self.rows,
-                                         self.verify, self.seed, self.backend, steps)
+        return minhash_mod.MinHashParams(
+            self.threshold,
+            self.num_perm,
+            self.ngram,
+            self.bands,
+            self.rows,
+            self.verify,
+            self.seed,
+            self.backend,
+            steps,
+        )
 
     def semantic_params(self) -> semantic_mod.SemanticParams:
         order = self.semantic_order
         if order == "auto":
             order = "hard" if parse_keep(self.keep)[0] == "first" else "keep"
-        return semantic_mod.SemanticParams(self.eps, self.semantic_mode, order, self.clusters,
-                                           self.global_max_rows, self.seed)
+        return semantic_mod.SemanticParams(
+            self.eps, self.semantic_mode, order, self.clusters, self.global_max_rows, self.seed
+        )
 
 
 @dataclass
@@ -153,8 +163,9 @@ def _texts(frames: Sequence[pl.DataFrame], column: str) -> pl.Series:
     return pl.concat(parts) if parts else pl.Series([], dtype=pl.String)
 
 
-def _embeddings(frames: Sequence[pl.DataFrame], cfg: DedupConfig, embed_cfg: EmbedConfig | None,
-                embedder: Embedder | None) -> np.ndarray:
+def _embeddings(
+    frames: Sequence[pl.DataFrame], cfg: DedupConfig, embed_cfg: EmbedConfig | None, embedder: Embedder | None
+) -> np.ndarray:
     from qdc.embed import embed_texts
     from qdc.io import embeddings_of
 
@@ -167,8 +178,10 @@ def _embeddings(frames: Sequence[pl.DataFrame], cfg: DedupConfig, embed_cfg: Emb
             parts.append(embed_texts(_texts([f], FIELD_COLUMNS[cfg.field]).to_list(), ecfg, embedder))
     dims = {p.shape[1] for p in parts}
     if len(dims) > 1:
-        raise ConfigError(f"embeddings of the input and the reference sets differ in size ({sorted(dims)}); "
-                          "embed them with the same model or drop qdc_embedding to re-embed")
+        raise ConfigError(
+            f"embeddings of the input and the reference sets differ in size ({sorted(dims)}); "
+            "embed them with the same model or drop qdc_embedding to re-embed"
+        )
     return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
 
 
@@ -196,9 +209,11 @@ def dedup(
     total = n_ref + n_in
     texts = _texts([*refs, df], column)
     ids = [i for f in refs for i in schema.ids(f)] + schema.ids(df)
-    ref_src = [str(s) for f in refs
-               for s in (f[schema.SRC].cast(pl.String).to_list() if schema.SRC in f.columns
-                         else ["<against>"] * f.height)]
+    ref_src = [
+        str(s)
+        for f in refs
+        for s in (f[schema.SRC].cast(pl.String).to_list() if schema.SRC in f.columns else ["<against>"] * f.height)
+    ]
     is_ref = np.arange(total) < n_ref
     # Reference rows rank first whatever the policy; they get null values for a best:COLUMN.
     rank_frame = df if not refs else pl.concat([df.clear(n_ref), df], how="vertical")
@@ -226,9 +241,16 @@ def dedup(
                 labels = components(idx.shape[0], found.i, found.j)
                 pair_sim = found
                 bands, rows = params.band_rows()
-                info = {"threshold": cfg.threshold, "num_perm": cfg.num_perm, "ngram": cfg.ngram,
-                        "bands": bands, "rows": rows, "verify": cfg.verify,
-                        "candidate_pairs": found.candidates, "duplicate_pairs": int(found.i.shape[0])}
+                info = {
+                    "threshold": cfg.threshold,
+                    "num_perm": cfg.num_perm,
+                    "ngram": cfg.ngram,
+                    "bands": bands,
+                    "rows": rows,
+                    "verify": cfg.verify,
+                    "candidate_pairs": found.candidates,
+                    "duplicate_pairs": int(found.i.shape[0]),
+                }
             keeper = group_keepers(labels, rank[idx])
             hit = (keeper != np.arange(idx.shape[0])) & ~is_ref[idx]
             if refs and cfg.against_only:
@@ -249,8 +271,13 @@ def dedup(
         target[rm] = to
         method_of[rm] = m_index
         sim[rm] = sims
-        info.update({"removed": int(rm.shape[0]), "rate": round(rm.shape[0] / max(n_in, 1), 6),
-                     "seconds": round(time.perf_counter() - t0, 3)})
+        info.update(
+            {
+                "removed": int(rm.shape[0]),
+                "rate": round(rm.shape[0] / max(n_in, 1), 6),
+                "seconds": round(time.perf_counter() - t0, 3),
+            }
+        )
         per_method[method] = info
 
     # Point every removed row at the row that finally survives (a later method may remove its match).
@@ -266,8 +293,7 @@ def dedup(
     fin = final[n_ref:][rows_rm]
     removed = df[rows_rm].with_columns(
         pl.Series(schema.DUP_OF, [ids[f] for f in fin.tolist()], dtype=pl.String),
-        pl.Series(schema.DUP_METHOD, [cfg.methods[k] for k in method_of[n_ref:][rows_rm].tolist()],
-                  dtype=pl.String),
+        pl.Series(schema.DUP_METHOD, [cfg.methods[k] for k in method_of[n_ref:][rows_rm].tolist()], dtype=pl.String),
         pl.Series(schema.DUP_SIMILARITY, np.round(sim[n_ref:][rows_rm], 6), dtype=pl.Float64),
         pl.Series(schema.DUP_REF, [ref_src[f] if f < n_ref else None for f in fin.tolist()], dtype=pl.String),
     )
@@ -282,20 +308,25 @@ def dedup(
         "keep": cfg.keep,
         "methods": per_method,
         "group_sizes": group_size_histogram(final, ~alive),
-        "largest_groups": largest_groups(final, ~alive, ids, texts, methods_txt, sim, is_ref,
-                                         top=cfg.top_groups),
-        "memory_estimate_bytes": estimate_memory(total, text_bytes, cfg,
-                                                 x_all.shape[1] if x_all is not None else 384,
-                                                 int(df.estimated_size()) + sum(int(f.estimated_size())
-                                                                                for f in refs)),
+        "largest_groups": largest_groups(final, ~alive, ids, texts, methods_txt, sim, is_ref, top=cfg.top_groups),
+        "memory_estimate_bytes": estimate_memory(
+            total,
+            text_bytes,
+            cfg,
+            x_all.shape[1] if x_all is not None else 384,
+            int(df.estimated_size()) + sum(int(f.estimated_size()) for f in refs),
+        ),
     }
     stats["memory_estimate"] = human_bytes(stats["memory_estimate_bytes"])
     if "minhash" in cfg.methods:
         b, r = cfg.minhash_params().band_rows()
         stats["s_curve"] = s_curve(b, r)
     if refs:
-        stats["against"] = {"rows": n_ref, "files": sorted(set(ref_src)),
-                            "removed": int(removed[schema.DUP_REF].is_not_null().sum())}
+        stats["against"] = {
+            "rows": n_ref,
+            "files": sorted(set(ref_src)),
+            "removed": int(removed[schema.DUP_REF].is_not_null().sum()),
+        }
     return DedupResult(kept, removed, stats)
 
 

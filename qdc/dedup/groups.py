@@ -43,8 +43,7 @@ class UnionFind:
 
     def labels(self) -> np.ndarray:
         """Component label of every element (the label is the component's root)."""
-        return np.fromiter((self.find(x) for x in range(len(self.parent))), dtype=np.int64,
-                           count=len(self.parent))
+        return np.fromiter((self.find(x) for x in range(len(self.parent))), dtype=np.int64, count=len(self.parent))
 
 
 def components(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:

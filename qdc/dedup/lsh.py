@@ -22,8 +22,7 @@ def candidate_probability(j: float | np.ndarray, bands: int, rows: int) -> np.nd
     return np.asarray(1.0 - (1.0 - jj**rows) ** bands)
 
 
-def band_params(threshold: float, num_perm: int, fp_weight: float = 0.5,
-                fn_weight: float = 0.5) -> tuple[int, int]:
+def band_params(threshold: float, num_perm: int, fp_weight: float = 0.5, fn_weight: float = 0.5) -> tuple[int, int]:
     """The (bands, rows) with bands * rows <= num_perm that minimise the weighted error areas.
 
     False-positive area: the integral of the S-curve below `threshold`; false-negative area: the integral
@@ -50,12 +49,12 @@ def band_params(threshold: float, num_perm: int, fp_weight: float = 0.5,
     return best[1], best[2]
 
 
-def s_curve(bands: int, rows: int, points: Sequence[float] = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
-            ) -> list[dict[str, float]]:
+def s_curve(
+    bands: int, rows: int, points: Sequence[float] = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
+) -> list[dict[str, float]]:
     """P(candidate) at each Jaccard in `points`, rounded for display."""
     probs = candidate_probability(np.asarray(points), bands, rows)
-    return [{"jaccard": float(j), "p_candidate": round(float(p), 4)}
-            for j, p in zip(points, probs, strict=True)]
+    return [{"jaccard": float(j), "p_candidate": round(float(p), 4)} for j, p in zip(points, probs, strict=True)]
 
 
 def band_keys(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
@@ -64,8 +63,7 @@ def band_keys(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
     keys = np.empty((n, bands), dtype=np.uint64)
     s = sig.astype(np.uint64, copy=False)
     for b in range(bands):
-        h = np.full(n, np.uint64((b * 0xBF58476D1CE4E5B9 + 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF),
-                    dtype=np.uint64)
+        h = np.full(n, np.uint64((b * 0xBF58476D1CE4E5B9 + 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF), dtype=np.uint64)
         for c in range(b * rows, (b + 1) * rows):
             h ^= s[:, c]
             h *= _P1

@@ -78,8 +78,9 @@ def _mix(h: np.ndarray) -> np.ndarray:
     return h
 
 
-def shingle_hashes(texts: pl.Series, ngram: int, steps: tuple[Step, ...] = ("nfkc", "case")
-                   ) -> tuple[np.ndarray, np.ndarray]:
+def shingle_hashes(
+    texts: pl.Series, ngram: int, steps: tuple[Step, ...] = ("nfkc", "case")
+) -> tuple[np.ndarray, np.ndarray]:
     """Flat uint64 shingle hashes of all rows and the (n + 1) row offsets into them.
 
     Shingles of a row may repeat; MinHash and the Jaccard check treat them as a set.
@@ -102,7 +103,7 @@ def shingle_hashes(texts: pl.Series, ngram: int, steps: tuple[Step, ...] = ("nfk
     h = np.full(total, _M1, dtype=np.uint64)
     for k in range(ngram):
         inside = (pos + k) < end_of
-        h = np.where(inside, (h * _M1) ^ padded[k:k + total], h)
+        h = np.where(inside, (h * _M1) ^ padded[k : k + total], h)
     shingles = _mix(h[begin])
     counts = np.where(lens >= ngram, lens - ngram + 1, np.minimum(lens, 1))
     offsets = np.zeros(n_rows + 1, dtype=np.uint64)
@@ -110,8 +111,9 @@ def shingle_hashes(texts: pl.Series, ngram: int, steps: tuple[Step, ...] = ("nfk
     return shingles, offsets
 
 
-def signatures(shingles: np.ndarray, offsets: np.ndarray, num_perm: int, seed: int,
-               backend: Backend = "rensa") -> np.ndarray:
+def signatures(
+    shingles: np.ndarray, offsets: np.ndarray, num_perm: int, seed: int, backend: Backend = "rensa"
+) -> np.ndarray:
     """(n, num_perm) MinHash signatures; rows without shingles get an all-max signature (never banded)."""
     n = offsets.shape[0] - 1
     if backend == "rensa":
@@ -122,10 +124,11 @@ def signatures(shingles: np.ndarray, offsets: np.ndarray, num_perm: int, seed: i
     from datasketch import MinHash
 
     bounds = offsets.astype(np.int64)
-    sets = [shingles[bounds[i]:bounds[i + 1]].tolist() for i in range(n)]
+    sets = [shingles[bounds[i] : bounds[i + 1]].tolist() for i in range(n)]
     hashes = MinHash.bulk(sets, num_perm=num_perm, seed=seed, hashfunc=lambda x: x & 0xFFFFFFFF)
-    return np.vstack([m.hashvalues for m in hashes]).astype(np.uint64) if n else np.zeros((0, num_perm),
-                                                                                        dtype=np.uint64)
+    return (
+        np.vstack([m.hashvalues for m in hashes]).astype(np.uint64) if n else np.zeros((0, num_perm), dtype=np.uint64)
+    )
 
 
 @dataclass
@@ -139,8 +142,7 @@ class MinHashIndex:
     """Low 32 bits of every row's shingle hashes (offsets = cumsum of counts), kept for the Jaccard check."""
 
 
-def _index_chunk(part: pl.Series, params: MinHashParams) -> tuple[np.ndarray, np.ndarray, np.ndarray,
-                                                                  np.ndarray]:
+def _index_chunk(part: pl.Series, params: MinHashParams) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     bands, rows = params.band_rows()
     sh, off = shingle_hashes(part, params.ngram, params.steps)
     sig = signatures(sh, off, params.num_perm, params.seed, params.backend)
@@ -174,14 +176,14 @@ def build_index(texts: pl.Series, params: MinHashParams, threads: int | None = N
             progress("minhash", min(n, (k + 1) * CHUNK_ROWS), n)
     if not sigs:
         dtype = np.uint32 if params.backend == "rensa" else np.uint64
-        return MinHashIndex(np.zeros((0, params.num_perm), dtype), np.zeros((0, bands), np.uint64),
-                            np.zeros(0, np.int64))
+        return MinHashIndex(
+            np.zeros((0, params.num_perm), dtype), np.zeros((0, bands), np.uint64), np.zeros(0, np.int64)
+        )
     shingles = np.concatenate(cached) if cached else None
     return MinHashIndex(np.concatenate(sigs), np.concatenate(keys), np.concatenate(counts), shingles)
 
 
-def shingle_sets(texts: pl.Series, params: MinHashParams, index: MinHashIndex,
-                 rows: np.ndarray) -> ShingleSets:
+def shingle_sets(texts: pl.Series, params: MinHashParams, index: MinHashIndex, rows: np.ndarray) -> ShingleSets:
     """Shingle sets of `rows`, from the index's cache or by shingling those rows again."""
     rows = np.unique(rows)
     if index.shingles is not None:
@@ -192,7 +194,7 @@ def shingle_sets(texts: pl.Series, params: MinHashParams, index: MinHashIndex,
     parts: list[np.ndarray] = []
     counts: list[np.ndarray] = []
     for start in range(0, rows.shape[0], CHUNK_ROWS):
-        sh, off = shingle_hashes(texts.gather(rows[start:start + CHUNK_ROWS]), params.ngram, params.steps)
+        sh, off = shingle_hashes(texts.gather(rows[start : start + CHUNK_ROWS]), params.ngram, params.steps)
         parts.append(sh.astype(np.uint32))
         counts.append(np.diff(off.astype(np.int64)))
     offsets = np.zeros(rows.shape[0] + 1, dtype=np.int64)
@@ -206,7 +208,7 @@ def estimated_jaccard(sig: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarr
     """Fraction of equal signature values for each pair (the MinHash estimate of Jaccard)."""
     out = np.empty(i.shape[0], dtype=np.float64)
     for s in range(0, i.shape[0], 65536):
-        out[s:s + 65536] = (sig[i[s:s + 65536]] == sig[j[s:s + 65536]]).mean(axis=1)
+        out[s : s + 65536] = (sig[i[s : s + 65536]] == sig[j[s : s + 65536]]).mean(axis=1)
     return out
 
 

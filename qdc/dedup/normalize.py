@@ -71,8 +71,9 @@ def word_hashes(words: pl.Series) -> np.ndarray:
     if words.len() == 0:
         return np.zeros(0, dtype=np.uint64)
     uniq = words.unique(maintain_order=True)
-    hashes = np.fromiter((xxhash.xxh3_64_intdigest(w.encode("utf-8")) for w in uniq.to_list()),
-                         dtype=np.uint64, count=uniq.len())
+    hashes = np.fromiter(
+        (xxhash.xxh3_64_intdigest(w.encode("utf-8")) for w in uniq.to_list()), dtype=np.uint64, count=uniq.len()
+    )
     # Casting to an Enum of the distinct words gives each word's index into `uniq` (a hash lookup in Rust).
     codes = words.cast(pl.Enum(uniq)).to_physical().to_numpy()
     out: np.ndarray = hashes[codes]

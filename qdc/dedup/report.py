@@ -35,9 +35,18 @@ def _snippet(text: str, width: int) -> str:
     return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
-def largest_groups(final: np.ndarray, removed: np.ndarray, ids: list[str], texts: pl.Series,
-                   methods: list[str], sims: np.ndarray, is_ref: np.ndarray, top: int = 5,
-                   examples: int = 3, width: int = 100) -> list[dict[str, Any]]:
+def largest_groups(
+    final: np.ndarray,
+    removed: np.ndarray,
+    ids: list[str],
+    texts: pl.Series,
+    methods: list[str],
+    sims: np.ndarray,
+    is_ref: np.ndarray,
+    top: int = 5,
+    examples: int = 3,
+    width: int = 100,
+) -> list[dict[str, Any]]:
     """The `top` largest groups (ties: the earliest survivor first) with a few removed examples each."""
     rows = np.flatnonzero(removed)
     if rows.size == 0 or top <= 0:
@@ -48,14 +57,23 @@ def largest_groups(final: np.ndarray, removed: np.ndarray, ids: list[str], texts
     out = []
     for k in order.tolist():
         members = rows[final[rows] == k][:examples]
-        out.append({
-            "size": int(counts[k]) + 1,
-            "kept_id": ids[k],
-            "kept_is_reference": bool(is_ref[k]),
-            "kept_text": _snippet(texts[k], width),
-            "examples": [{"id": ids[m], "method": methods[m], "similarity": round(float(sims[m]), 4),
-                          "text": _snippet(texts[m], width)} for m in members.tolist()],
-        })
+        out.append(
+            {
+                "size": int(counts[k]) + 1,
+                "kept_id": ids[k],
+                "kept_is_reference": bool(is_ref[k]),
+                "kept_text": _snippet(texts[k], width),
+                "examples": [
+                    {
+                        "id": ids[m],
+                        "method": methods[m],
+                        "similarity": round(float(sims[m]), 4),
+                        "text": _snippet(texts[m], width),
+                    }
+                    for m in members.tolist()
+                ],
+            }
+        )
     return out
 
 

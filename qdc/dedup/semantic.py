@@ -76,8 +76,14 @@ def order_members(dist: np.ndarray, rank: np.ndarray, is_ref: np.ndarray, order:
     return np.lexsort((idx, rank, first))
 
 
-def cluster_dedup(x: np.ndarray, order: np.ndarray, eps: float, mode: Mode = "faithful",
-                  is_ref: np.ndarray | None = None, against_only: bool = False) -> ClusterResult:
+def cluster_dedup(
+    x: np.ndarray,
+    order: np.ndarray,
+    eps: float,
+    mode: Mode = "faithful",
+    is_ref: np.ndarray | None = None,
+    against_only: bool = False,
+) -> ClusterResult:
     """SemDeDup inside one cluster. `x`: (m, d) unit rows; `order`: processing order (local indices).
 
     Returns M_j, the earlier member it matched (in processing positions, -1 for none) and removal flags,
@@ -142,8 +148,16 @@ def global_distances(x: np.ndarray) -> np.ndarray:
     return dist
 
 
-def dedup_members(out: SemanticMatches, xm: np.ndarray, members: np.ndarray, dist: np.ndarray, rank: np.ndarray,
-                  is_ref: np.ndarray, params: SemanticParams, against_only: bool = False) -> None:
+def dedup_members(
+    out: SemanticMatches,
+    xm: np.ndarray,
+    members: np.ndarray,
+    dist: np.ndarray,
+    rank: np.ndarray,
+    is_ref: np.ndarray,
+    params: SemanticParams,
+    against_only: bool = False,
+) -> None:
     """SemDeDup of one cluster: `xm` = the (m, d) rows of the global indices `members` (increasing), with their
     distances to the centroid, keep ranks and reference flags; removals are recorded in `out` (global)."""
     local = order_members(dist, rank, is_ref, params.order)
@@ -155,8 +169,9 @@ def dedup_members(out: SemanticMatches, xm: np.ndarray, members: np.ndarray, dis
     out.sim[glob[hit]] = res_c.m[hit]
 
 
-def semantic_matches(x: np.ndarray, rank: np.ndarray, is_ref: np.ndarray, params: SemanticParams,
-                     against_only: bool = False) -> SemanticMatches:
+def semantic_matches(
+    x: np.ndarray, rank: np.ndarray, is_ref: np.ndarray, params: SemanticParams, against_only: bool = False
+) -> SemanticMatches:
     """SemDeDup over all rows of `x` ((n, d) unit float32)."""
     n = x.shape[0]
     removed = np.zeros(n, dtype=bool)
@@ -172,8 +187,7 @@ def semantic_matches(x: np.ndarray, rank: np.ndarray, is_ref: np.ndarray, params
     else:
         from qdc.cluster import kmeans
 
-        res = kmeans(x, k, seed=params.seed, niter=params.niter,
-                     max_points_per_centroid=params.points_per_centroid)
+        res = kmeans(x, k, seed=params.seed, niter=params.niter, max_points_per_centroid=params.points_per_centroid)
         labels, dist = res.labels, res.distances
     by_label = np.argsort(labels, kind="stable")
     sizes = np.bincount(labels)
@@ -181,10 +195,9 @@ def semantic_matches(x: np.ndarray, rank: np.ndarray, is_ref: np.ndarray, params
     out = SemanticMatches(removed, match, sim, int(sizes.shape[0]))
     done = 0
     for c in range(sizes.shape[0]):
-        members = by_label[bounds[c]:bounds[c + 1]]
+        members = by_label[bounds[c] : bounds[c + 1]]
         if members.shape[0] >= 2:
-            dedup_members(out, x[members], members, dist[members], rank[members], is_ref[members], params,
-                          against_only)
+            dedup_members(out, x[members], members, dist[members], rank[members], is_ref[members], params, against_only)
         done += members.shape[0]
         progress("semantic dedup", done, n)
     return out

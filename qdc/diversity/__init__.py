@@ -50,8 +50,9 @@ def _sample(n: int, size: int, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n, size=size, replace=False))
 
 
-def _figures(texts: list[str], x: np.ndarray | None, labels: np.ndarray | None, k: int | None,
-             cfg: DiversityConfig) -> dict[str, Any]:
+def _figures(
+    texts: list[str], x: np.ndarray | None, labels: np.ndarray | None, k: int | None, cfg: DiversityConfig
+) -> dict[str, Any]:
     docs = [tokenize(t) for t in texts]
     out: dict[str, Any] = {"n": len(texts)}
     if x is not None:
@@ -74,12 +75,16 @@ def _figures(texts: list[str], x: np.ndarray | None, labels: np.ndarray | None, 
     if labels is not None:
         out.update(cluster_spread(labels, k))
     return {key: (round(v, 6) if isinstance(v, float) else v) for key, v in out.items()} | (
-        {"vendi_q": {q: round(v, 6) for q, v in out["vendi_q"].items()}} if "vendi_q" in out else {})
+        {"vendi_q": {q: round(v, 6) for q, v in out["vendi_q"].items()}} if "vendi_q" in out else {}
+    )
 
 
-def diversity_report(df: pl.DataFrame, cfg: DiversityConfig | None = None,
-                     embed_cfg: EmbedConfig | None = None,
-                     embedder: Embedder | None = None) -> dict[str, Any]:
+def diversity_report(
+    df: pl.DataFrame,
+    cfg: DiversityConfig | None = None,
+    embed_cfg: EmbedConfig | None = None,
+    embedder: Embedder | None = None,
+) -> dict[str, Any]:
     """The figures for the whole frame (and per group when cfg.group_field is set)."""
     cfg = cfg or DiversityConfig()
     if cfg.sample < 2:
@@ -101,13 +106,20 @@ def diversity_report(df: pl.DataFrame, cfg: DiversityConfig | None = None,
         keys = df[cfg.group_field].cast(pl.String).fill_null("(none)").to_numpy()
         values = sorted(set(keys.tolist()))
         if len(values) > cfg.max_groups:
-            raise ConfigError(f"--group-field {cfg.group_field!r} has {len(values)} values; at most "
-                              f"{cfg.max_groups} are reported (raise max_groups)")
+            raise ConfigError(
+                f"--group-field {cfg.group_field!r} has {len(values)} values; at most "
+                f"{cfg.max_groups} are reported (raise max_groups)"
+            )
         groups = {}
         for value in values:
             rows = np.flatnonzero(keys == value)
-            groups[value] = _figures([texts[i] for i in rows], None if x is None else x[rows],
-                                     None if labels is None else labels[rows], k, cfg)
+            groups[value] = _figures(
+                [texts[i] for i in rows],
+                None if x is None else x[rows],
+                None if labels is None else labels[rows],
+                k,
+                cfg,
+            )
         report["group_field"] = cfg.group_field
         report["groups"] = groups
     return report

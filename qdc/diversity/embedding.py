@@ -31,11 +31,21 @@ def cluster_spread(labels: np.ndarray, k: int | None = None) -> dict[str, float]
     labels = np.asarray(labels)
     labels = labels[labels >= 0]
     if labels.size == 0:
-        return {"clusters": 0, "cluster_entropy": 0.0, "cluster_entropy_norm": 0.0, "effective_clusters": 0.0,
-                "cluster_coverage": 0.0}
+        return {
+            "clusters": 0,
+            "cluster_entropy": 0.0,
+            "cluster_entropy_norm": 0.0,
+            "effective_clusters": 0.0,
+            "cluster_coverage": 0.0,
+        }
     kk = int(k if k is not None else labels.max() + 1)
     counts = np.bincount(labels.astype(np.int64), minlength=kk)
     p = counts[counts > 0] / labels.size
     h = float(-(p * np.log(p)).sum())
-    return {"clusters": kk, "cluster_entropy": h, "cluster_entropy_norm": h / np.log(kk) if kk > 1 else 0.0,
-            "effective_clusters": float(np.exp(h)), "cluster_coverage": float((counts > 0).sum() / kk)}
+    return {
+        "clusters": kk,
+        "cluster_entropy": h,
+        "cluster_entropy_norm": h / np.log(kk) if kk > 1 else 0.0,
+        "effective_clusters": float(np.exp(h)),
+        "cluster_coverage": float((counts > 0).sum() / kk),
+    }

@@ -53,8 +53,9 @@ def ngram_entropy(docs: Sequence[Sequence[str]], n: int) -> float:
     return float(-(p * np.log(p)).sum())
 
 
-def ngram_vendi(docs: Sequence[Sequence[str]], ns: Sequence[int] = (1, 2, 3, 4),
-                qs: Sequence[float] = (1.0,)) -> dict[float, float]:
+def ngram_vendi(
+    docs: Sequence[Sequence[str]], ns: Sequence[int] = (1, 2, 3, 4), qs: Sequence[float] = (1.0,)
+) -> dict[float, float]:
     """Vendi with the n-gram kernel: K = mean over n of the cosine between n-gram count vectors.
 
     K = W W^T with W the row-normalised count matrices side by side, scaled by 1/sqrt(len(ns)); its

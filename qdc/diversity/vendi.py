@@ -48,11 +48,10 @@ def hill(p: np.ndarray, q: float) -> float:
         return float(np.exp(-np.sum(p * np.log(p))))
     if np.isinf(q):
         return float(1.0 / p.max())
-    return float(np.exp(np.log(np.sum(p ** q)) / (1.0 - q)))
+    return float(np.exp(np.log(np.sum(p**q)) / (1.0 - q)))
 
 
-def vendi_from_eigenvalues(eigs: np.ndarray, n: int, d: int,
-                           qs: Iterable[float] = ORDERS) -> dict[float, float]:
+def vendi_from_eigenvalues(eigs: np.ndarray, n: int, d: int, qs: Iterable[float] = ORDERS) -> dict[float, float]:
     """{q: VS_q} from raw eigenvalues of K / n (or of the d x d dual)."""
     if n == 0:
         return dict.fromkeys(qs, 0.0)
@@ -76,7 +75,7 @@ def gram_dual(x: np.ndarray, normalise: bool = True) -> np.ndarray:
     s = np.zeros((d, d), dtype=np.float64)
     with _one_blas_thread():
         for start in range(0, n, CHUNK):
-            _accumulate(s, x[start:start + CHUNK], normalise)
+            _accumulate(s, x[start : start + CHUNK], normalise)
     return np.asarray(s / max(n, 1))
 
 
@@ -100,8 +99,7 @@ def _one_blas_thread() -> contextlib.AbstractContextManager[object]:
     return limits
 
 
-def vendi_embeddings(x: np.ndarray, qs: Iterable[float] = ORDERS,
-                     normalise: bool = True) -> dict[float, float]:
+def vendi_embeddings(x: np.ndarray, qs: Iterable[float] = ORDERS, normalise: bool = True) -> dict[float, float]:
     """{q: VS_q} with the cosine kernel on the rows of `x`: the d x d route when d < n, else n x n."""
     x = np.asarray(x)
     qs = tuple(qs)

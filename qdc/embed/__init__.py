@@ -60,7 +60,9 @@ ChunkEncoder = Callable[[list[list[str]]], Iterator[np.ndarray]]
 
 
 def embed_texts(
-    texts: Sequence[str], cfg: EmbedConfig | None = None, embedder: Embedder | None = None,
+    texts: Sequence[str],
+    cfg: EmbedConfig | None = None,
+    embedder: Embedder | None = None,
     encode_chunks: ChunkEncoder | None = None,
 ) -> np.ndarray:
     """Embed texts with the cache; only texts the cache lacks reach the model (loaded lazily).
@@ -85,15 +87,18 @@ def embed_texts(
         # Longest first so each batch pads to similar lengths (sentence-transformers does the same).
         todo_keys.sort(key=lambda k: -len(by_key[k]))
         size = max(cfg.batch_size * 8, 256)
-        parts = [todo_keys[s:s + size] for s in range(0, len(todo_keys), size)]
+        parts = [todo_keys[s : s + size] for s in range(0, len(todo_keys), size)]
         done = n - sum(1 for k in keys if k not in found)
         progress("embed", done, n)
         counts: dict[bytes, int] = {}
         for k in keys:
             counts[k] = counts.get(k, 0) + 1
         chunks = [[by_key[k] for k in part] for part in parts]
-        vectors = encode_chunks(chunks) if encode_chunks is not None else \
-            (model.encode(chunk, cfg.batch_size) for chunk in chunks)
+        vectors = (
+            encode_chunks(chunks)
+            if encode_chunks is not None
+            else (model.encode(chunk, cfg.batch_size) for chunk in chunks)
+        )
         for part, vecs in zip(parts, vectors, strict=True):
             if cache:
                 cache.put(part, vecs)

@@ -48,7 +48,7 @@ class EmbeddingCache:
         found: dict[bytes, np.ndarray] = {}
         unique = list(dict.fromkeys(keys))
         for start in range(0, len(unique), _CHUNK):
-            chunk = unique[start:start + _CHUNK]
+            chunk = unique[start : start + _CHUNK]
             marks = ",".join("?" * len(chunk))
             rows = self.db.execute(
                 f"SELECT key, dim, vec FROM emb WHERE model = ? AND key IN ({marks})", [self.identity, *chunk]

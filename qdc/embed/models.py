@@ -19,9 +19,7 @@ from qdc.errors import ConfigError, MissingDependencyError
 from qdc.progress import notice
 
 DEFAULT_MODEL = "default"
-DEFAULT_MODEL_ALIASES = frozenset(
-    {"default", "minilm", "all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
-)
+DEFAULT_MODEL_ALIASES = frozenset({"default", "minilm", "all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"})
 STATIC_MODEL = "static"
 HASH_PREFIX = "hash"
 
@@ -130,15 +128,19 @@ class SentenceTransformerEmbedder:
                     f"could not load embedding model {self.name!r} ({type(exc).__name__}: "
                     f"{str(exc).splitlines()[0][:200]}); pass a local model folder or 'default'"
                 ) from None
-            dim_fn = getattr(self._model, "get_embedding_dimension", None) or \
-                self._model.get_sentence_embedding_dimension
+            dim_fn = (
+                getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+            )
             self.dim = int(dim_fn() or 0)
         return self._model
 
     def encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
         model = self._load()
         out = model.encode(
-            list(texts), batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
+            list(texts),
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
             show_progress_bar=False,
         )
         return l2_normalise(out)
@@ -213,7 +215,7 @@ class HashingEmbedder:
             padded = " " + " ".join(text.lower().split()) + " "
             counts: dict[int, int] = {}
             for j in range(len(padded) - 2):
-                h = zlib.crc32(padded[j:j + 3].encode("utf-8"))
+                h = zlib.crc32(padded[j : j + 3].encode("utf-8"))
                 counts[h] = counts.get(h, 0) + 1
             for h, c in counts.items():
                 out[i, h % self.dim] += (1.0 if (h >> 16) & 1 else -1.0) * (1.0 + np.log(c))

@@ -22,8 +22,16 @@ from qdc.errors import ConfigError, DataError
 from qdc.quality.heuristic import SIGNALS, explain_row, score_rows
 from qdc.quality.judge import JudgeConfig
 
-__all__ = ["JUNK_THRESHOLD", "SIGNALS", "JudgeConfig", "QualityConfig", "explain", "get_scorer", "run_stage",
-           "score_quality"]
+__all__ = [
+    "JUNK_THRESHOLD",
+    "SIGNALS",
+    "JudgeConfig",
+    "QualityConfig",
+    "explain",
+    "get_scorer",
+    "run_stage",
+    "score_quality",
+]
 
 JUDGE_ERROR = schema.QUALITY_SIGNAL_PREFIX + "judge_error"
 JUNK_THRESHOLD = 0.3
@@ -73,14 +81,17 @@ def _parts(df: pl.DataFrame) -> tuple[list[str], list[str]]:
     return prompts, responses
 
 
-def score_quality(df: pl.DataFrame, cfg: QualityConfig | None = None, embed_cfg: EmbedConfig | None = None,
-                  embedder: Embedder | None = None) -> pl.DataFrame:
+def score_quality(
+    df: pl.DataFrame,
+    cfg: QualityConfig | None = None,
+    embed_cfg: EmbedConfig | None = None,
+    embedder: Embedder | None = None,
+) -> pl.DataFrame:
     """Add qdc_quality and the qdc_q_* signal columns (replacing earlier ones)."""
     cfg = cfg or QualityConfig()
     prompts, responses = _parts(df)
     heuristic, cols = score_rows(prompts, responses, cfg.signals)
-    new: list[pl.Series] = [pl.Series(schema.QUALITY_SIGNAL_PREFIX + k, v, dtype=pl.Float64)
-                            for k, v in cols.items()]
+    new: list[pl.Series] = [pl.Series(schema.QUALITY_SIGNAL_PREFIX + k, v, dtype=pl.Float64) for k, v in cols.items()]
     quality = heuristic
     if cfg.scorer == "classifier":
         from qdc.quality import classifier
@@ -98,21 +109,24 @@ def score_quality(df: pl.DataFrame, cfg: QualityConfig | None = None, embed_cfg:
             scores, errors = judge.score(prompts, responses)
         finally:
             judge.close()
-        new.append(pl.Series(schema.QUALITY_SIGNAL_PREFIX + "judge", scores, dtype=pl.Float64)
-                   .fill_nan(None))
+        new.append(pl.Series(schema.QUALITY_SIGNAL_PREFIX + "judge", scores, dtype=pl.Float64).fill_nan(None))
         new.append(pl.Series(JUDGE_ERROR, errors, dtype=pl.String))
         missing = np.isnan(scores)
         quality = np.where(missing, heuristic, scores) if cfg.judge.on_error == "fallback" else scores
     q = pl.Series(schema.QUALITY, np.clip(quality, 0.0, 1.0), dtype=pl.Float64).fill_nan(None)
     if cfg.label_field is not None:
         new.append(_label_agreement(df, cfg, embed_cfg, embedder))
-    old = [c for c in df.columns if c == schema.QUALITY or c.startswith(schema.QUALITY_SIGNAL_PREFIX)
-           or c == schema.LABEL_AGREEMENT]
+    old = [
+        c
+        for c in df.columns
+        if c == schema.QUALITY or c.startswith(schema.QUALITY_SIGNAL_PREFIX) or c == schema.LABEL_AGREEMENT
+    ]
     return df.drop(old).with_columns(q, *new)
 
 
-def _label_agreement(df: pl.DataFrame, cfg: QualityConfig, embed_cfg: EmbedConfig | None,
-                     embedder: Embedder | None) -> pl.Series:
+def _label_agreement(
+    df: pl.DataFrame, cfg: QualityConfig, embed_cfg: EmbedConfig | None, embedder: Embedder | None
+) -> pl.Series:
     """The qdc_label_agreement column (null where the label is null)."""
     from qdc.quality.agreement import label_agreement
 
@@ -120,12 +134,12 @@ def _label_agreement(df: pl.DataFrame, cfg: QualityConfig, embed_cfg: EmbedConfi
     schema.require_columns(df, cfg.label_field, hint="--label-field names a field every row may carry")
     labels = df[cfg.label_field].to_list()
     x = ensure_embeddings(df, embed_cfg, embedder)[1]
-    return pl.Series(schema.LABEL_AGREEMENT, label_agreement(x, labels, cfg.label_k),
-                     dtype=pl.Float64).fill_nan(None)
+    return pl.Series(schema.LABEL_AGREEMENT, label_agreement(x, labels, cfg.label_k), dtype=pl.Float64).fill_nan(None)
 
 
-def get_scorer(cfg: QualityConfig | None = None, embed_cfg: EmbedConfig | None = None,
-               embedder: Embedder | None = None) -> Callable[[pl.DataFrame], np.ndarray]:
+def get_scorer(
+    cfg: QualityConfig | None = None, embed_cfg: EmbedConfig | None = None, embedder: Embedder | None = None
+) -> Callable[[pl.DataFrame], np.ndarray]:
     """A function rows -> quality array (float64, NaN where a judge gave none), for scoring subsets.
 
     Selection strategies call it on the rows they are about to pick, so an expensive judge runs only on a
@@ -154,11 +168,10 @@ def explain(df: pl.DataFrame, row_id: str, cfg: QualityConfig | None = None) -> 
     """One row's heuristic signals with their measurements, and any stored quality columns."""
     cfg = cfg or QualityConfig()
     i = _find_row(df, row_id)
-    prompts, responses = _parts(df[i:i + 1])
+    prompts, responses = _parts(df[i : i + 1])
     out: dict[str, Any] = {"id": str(row_id), "where": schema.where(df, i)}
     out.update(explain_row(prompts[0], responses[0], cfg.signals))
-    stored = {c: df[c][i] for c in df.columns
-              if c == schema.QUALITY or c.startswith(schema.QUALITY_SIGNAL_PREFIX)}
+    stored = {c: df[c][i] for c in df.columns if c == schema.QUALITY or c.startswith(schema.QUALITY_SIGNAL_PREFIX)}
     if stored:
         out["stored"] = stored
     return out
@@ -167,15 +180,24 @@ def explain(df: pl.DataFrame, row_id: str, cfg: QualityConfig | None = None) -> 
 def summary(df: pl.DataFrame) -> dict[str, Any]:
     """Distribution of qdc_quality and how many rows each signal flagged (< 1)."""
     q = df[schema.QUALITY].drop_nulls()
-    flagged = {c[len(schema.QUALITY_SIGNAL_PREFIX):]: int((df[c] < 1.0).sum())
-               for c in df.columns if c.startswith(schema.QUALITY_SIGNAL_PREFIX) and df[c].dtype == pl.Float64
-               and c[len(schema.QUALITY_SIGNAL_PREFIX):] in SIGNALS}
-    quantiles = {f"p{p}": round(float(q.quantile(p / 100, "nearest") or 0.0), 4) for p in (10, 50, 90)} \
-        if q.len() else {}
+    flagged = {
+        c[len(schema.QUALITY_SIGNAL_PREFIX) :]: int((df[c] < 1.0).sum())
+        for c in df.columns
+        if c.startswith(schema.QUALITY_SIGNAL_PREFIX)
+        and df[c].dtype == pl.Float64
+        and c[len(schema.QUALITY_SIGNAL_PREFIX) :] in SIGNALS
+    }
+    quantiles = (
+        {f"p{p}": round(float(q.quantile(p / 100, "nearest") or 0.0), 4) for p in (10, 50, 90)} if q.len() else {}
+    )
     mean = q.cast(pl.Float64).mean() if q.len() else None
-    return {"rows": df.height, "mean": round(float(mean), 4) if isinstance(mean, float) else None,
-            **quantiles,
-            "below_0.5": int((q < 0.5).sum()), "flagged": flagged}
+    return {
+        "rows": df.height,
+        "mean": round(float(mean), 4) if isinstance(mean, float) else None,
+        **quantiles,
+        "below_0.5": int((q < 0.5).sum()),
+        "flagged": flagged,
+    }
 
 
 def run_stage(df: pl.DataFrame, cfg: QualityConfig, ctx: Any) -> Any:

@@ -48,8 +48,9 @@ def neighbour_index(xs: np.ndarray, exact_max_rows: int, seed: int = 0) -> Any:
     return ivf
 
 
-def label_agreement(x: np.ndarray, labels: Sequence[object], k: int = 10, chunk: int = 4096,
-                    exact_max_rows: int = EXACT_MAX_ROWS) -> np.ndarray:
+def label_agreement(
+    x: np.ndarray, labels: Sequence[object], k: int = 10, chunk: int = 4096, exact_max_rows: int = EXACT_MAX_ROWS
+) -> np.ndarray:
     """Agreement in [0, 1] per row (NaN for rows whose label is None); see the module docstring."""
     n = x.shape[0]
     out = np.full(n, np.nan, dtype=np.float64)
@@ -68,7 +69,7 @@ def label_agreement(x: np.ndarray, labels: Sequence[object], k: int = 10, chunk:
     kk = min(k, rows.size - 1)
     agree = np.empty(rows.size, dtype=np.float64)
     for s in range(0, rows.size, chunk):
-        q = xs[s:s + chunk]
+        q = xs[s : s + chunk]
         _, nn = index.search(q, kk + 1)
         own = np.arange(s, s + q.shape[0])[:, None]
         # Drop each row itself (it is usually, but with exact copies not always, the first hit).
@@ -77,8 +78,8 @@ def label_agreement(x: np.ndarray, labels: Sequence[object], k: int = 10, chunk:
         nn = np.where(keep & first, nn, -1)
         nb = np.where(nn >= 0, y[np.maximum(nn, 0)], -1)
         w = np.where(nn >= 0, weight[np.maximum(nb, 0)], 0.0)
-        same = (nb == y[s:s + q.shape[0], None]) & (nn >= 0)
+        same = (nb == y[s : s + q.shape[0], None]) & (nn >= 0)
         total = w.sum(axis=1)
-        agree[s:s + q.shape[0]] = np.where(total > 0, (w * same).sum(axis=1) / np.maximum(total, 1e-300), np.nan)
+        agree[s : s + q.shape[0]] = np.where(total > 0, (w * same).sum(axis=1) / np.maximum(total, 1e-300), np.nan)
     out[rows] = agree
     return out

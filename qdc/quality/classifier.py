@@ -48,10 +48,16 @@ class ClassifierModel:
         if data.get("version") != VERSION:
             raise ConfigError(f"{where}: classifier version {data.get('version')} is not supported")
         try:
-            model = cls(str(data["embed_model"]), str(data["embed_field"]), [str(s) for s in data["signals"]],
-                        [float(v) for v in data["mean"]], [float(v) for v in data["scale"]],
-                        [float(v) for v in data["coef"]], float(data["intercept"]),
-                        dict(data.get("training", {})))
+            model = cls(
+                str(data["embed_model"]),
+                str(data["embed_field"]),
+                [str(s) for s in data["signals"]],
+                [float(v) for v in data["mean"]],
+                [float(v) for v in data["scale"]],
+                [float(v) for v in data["coef"]],
+                float(data["intercept"]),
+                dict(data.get("training", {})),
+            )
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"{where}: malformed classifier file ({exc})") from None
         n = len(model.coef)
@@ -82,8 +88,7 @@ def load(path: str | Path) -> ClassifierModel:
     return ClassifierModel.from_json(data, str(path))
 
 
-def features(df: pl.DataFrame, embed_cfg: EmbedConfig, embedder: Embedder | None,
-             signals: list[str]) -> np.ndarray:
+def features(df: pl.DataFrame, embed_cfg: EmbedConfig, embedder: Embedder | None, signals: list[str]) -> np.ndarray:
     """[embedding | heuristic signal scores | log words of response | log words of prompt] per row."""
     from qdc.embed import FIELD_COLUMNS
 
@@ -93,20 +98,30 @@ def features(df: pl.DataFrame, embed_cfg: EmbedConfig, embedder: Embedder | None
     x_emb = embed_texts(df[column].to_list(), embed_cfg, embedder)
     _, cols = score_rows(prompts, responses, signals)
     sig = np.stack([cols[s] for s in signals], axis=1) if signals else np.zeros((df.height, 0))
-    lengths = np.array([[math.log1p(len((r or "").split())), math.log1p(len((p or "").split()))]
-                        for p, r in zip(prompts, responses, strict=True)], dtype=np.float64)
+    lengths = np.array(
+        [
+            [math.log1p(len((r or "").split())), math.log1p(len((p or "").split()))]
+            for p, r in zip(prompts, responses, strict=True)
+        ],
+        dtype=np.float64,
+    )
     lengths = lengths.reshape(df.height, 2)
     return np.hstack([x_emb.astype(np.float64), sig, lengths])
 
 
-def train(good: pl.DataFrame, bad: pl.DataFrame, embed_cfg: EmbedConfig | None = None,
-          embedder: Embedder | None = None, c: float = 1.0, seed: int = 0) -> ClassifierModel:
+def train(
+    good: pl.DataFrame,
+    bad: pl.DataFrame,
+    embed_cfg: EmbedConfig | None = None,
+    embedder: Embedder | None = None,
+    c: float = 1.0,
+    seed: int = 0,
+) -> ClassifierModel:
     """Fit logistic regression (balanced classes, L2 with inverse strength `c`) on good vs bad rows."""
     from sklearn.linear_model import LogisticRegression
 
     if good.height < 2 or bad.height < 2:
-        raise DataError(f"train-quality needs at least 2 good and 2 bad rows "
-                        f"(got {good.height} and {bad.height})")
+        raise DataError(f"train-quality needs at least 2 good and 2 bad rows (got {good.height} and {bad.height})")
     embed_cfg = embed_cfg or EmbedConfig()
     signals = list(SIGNALS)
     x = np.vstack([features(good, embed_cfg, embedder, signals), features(bad, embed_cfg, embedder, signals)])
@@ -117,19 +132,29 @@ def train(good: pl.DataFrame, bad: pl.DataFrame, embed_cfg: EmbedConfig | None =
     clf = LogisticRegression(C=c, class_weight="balanced", max_iter=2000, random_state=seed)
     clf.fit((x - mean) / scale, y)
     acc = float(clf.score((x - mean) / scale, y))
-    return ClassifierModel(embed_cfg.model, embed_cfg.field, signals, mean.tolist(), scale.tolist(),
-                           clf.coef_[0].tolist(), float(clf.intercept_[0]),
-                           {"good": good.height, "bad": bad.height, "C": c, "train_accuracy": round(acc, 4)})
+    return ClassifierModel(
+        embed_cfg.model,
+        embed_cfg.field,
+        signals,
+        mean.tolist(),
+        scale.tolist(),
+        clf.coef_[0].tolist(),
+        float(clf.intercept_[0]),
+        {"good": good.height, "bad": bad.height, "C": c, "train_accuracy": round(acc, 4)},
+    )
 
 
-def predict(model: ClassifierModel, df: pl.DataFrame, embed_cfg: EmbedConfig | None = None,
-            embedder: Embedder | None = None) -> np.ndarray:
+def predict(
+    model: ClassifierModel, df: pl.DataFrame, embed_cfg: EmbedConfig | None = None, embedder: Embedder | None = None
+) -> np.ndarray:
     """P(good) per row. Embeds with the model's own embedding model (other embed settings are kept)."""
     base = embed_cfg or EmbedConfig()
     cfg = base.model_copy(update={"model": model.embed_model, "field": model.embed_field})
     x = features(df, cfg, embedder, model.signals)
     if x.shape[1] != len(model.coef):
-        raise ConfigError(f"classifier expects {len(model.coef)} features, the rows give {x.shape[1]} "
-                          f"(was it trained with another embedding model than {model.embed_model}?)")
+        raise ConfigError(
+            f"classifier expects {len(model.coef)} features, the rows give {x.shape[1]} "
+            f"(was it trained with another embedding model than {model.embed_model}?)"
+        )
     z = ((x - np.asarray(model.mean)) / np.asarray(model.scale)) @ np.asarray(model.coef) + model.intercept
     return np.asarray(1.0 / (1.0 + np.exp(-np.clip(z, -50, 50))))

@@ -48,8 +48,7 @@ class AnswerCache:
 
     def get(self, model: str, prompt: str) -> str | None:
         with self._lock:
-            row = self._db.execute("SELECT text FROM answers WHERE key = ?",
-                                   (self.key(model, prompt),)).fetchone()
+            row = self._db.execute("SELECT text FROM answers WHERE key = ?", (self.key(model, prompt),)).fetchone()
         return None if row is None else str(row[0])
 
     def put(self, model: str, prompt: str, text: str) -> None:
@@ -65,9 +64,19 @@ class AnswerCache:
 class ChatClient:
     """Posts to {base_url}/chat/completions; thread-safe (one httpx.Client shared by worker threads)."""
 
-    def __init__(self, base_url: str, model: str, api_key_env: str | None = "OPENAI_API_KEY",
-                 timeout: float = 60.0, max_retries: int = 4, backoff: float = 1.0, max_tokens: int = 16,
-                 temperature: float = 0.0, logprobs: bool = False, seed: int = 0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        api_key_env: str | None = "OPENAI_API_KEY",
+        timeout: float = 60.0,
+        max_retries: int = 4,
+        backoff: float = 1.0,
+        max_tokens: int = 16,
+        temperature: float = 0.0,
+        logprobs: bool = False,
+        seed: int = 0,
+    ) -> None:
         import httpx
 
         self.url = base_url.rstrip("/") + "/chat/completions"
@@ -88,7 +97,7 @@ class ChatClient:
         self._http.close()
 
     def _sleep(self, attempt: int, retry_after: str | None) -> None:
-        delay = self.backoff * (2 ** attempt) * (0.5 + self._rng.random())
+        delay = self.backoff * (2**attempt) * (0.5 + self._rng.random())
         if retry_after:
             with contextlib.suppress(ValueError):
                 delay = max(delay, min(float(retry_after), 60.0))
@@ -141,6 +150,11 @@ def _parse_answer(resp: Any) -> ChatAnswer:
         tops = []
         for tok in content:
             alts = tok.get("top_logprobs") or [] if isinstance(tok, dict) else []
-            tops.append({str(a.get("token")): float(a["logprob"]) for a in alts
-                         if isinstance(a, dict) and isinstance(a.get("logprob"), (int, float))})
+            tops.append(
+                {
+                    str(a.get("token")): float(a["logprob"])
+                    for a in alts
+                    if isinstance(a, dict) and isinstance(a.get("logprob"), (int, float))
+                }
+            )
     return ChatAnswer(text, tops)

@@ -45,8 +45,9 @@ def combine(scores: dict[str, float]) -> float:
     return gate * (BASE + (1.0 - BASE) * fit)
 
 
-def score_rows(prompts: Sequence[str], responses: Sequence[str],
-               signals: Sequence[str] = SIGNALS) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def score_rows(
+    prompts: Sequence[str], responses: Sequence[str], signals: Sequence[str] = SIGNALS
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """(qdc_quality, {signal: scores}) for parallel lists of prompts and responses."""
     fns = {name: {**GATES, **GRADED}[name] for name in signals}
     n = len(responses)

@@ -31,8 +31,7 @@ from qdc.progress import notice, progress
 from qdc.quality.client import AnswerCache, ChatAnswer, ChatClient, JudgeRequestError
 
 PROMPTS_DIR = Path(__file__).resolve().parents[2] / "configs" / "prompts"
-RUBRICS = {"quality6": "quality_1to6.txt", "quality10": "quality_1to10.txt",
-           "complexity6": "complexity_1to6.txt"}
+RUBRICS = {"quality6": "quality_1to6.txt", "quality10": "quality_1to10.txt", "complexity6": "complexity_1to6.txt"}
 HEADER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.DOTALL)
 JSON_SCORE = re.compile(r'"score"\s*:\s*"?(\d+(?:\.\d+)?)')
 NUMBER = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)(?![\d.])")
@@ -75,23 +74,25 @@ def load_rubric(name_or_path: str) -> Rubric:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError:
-        raise ConfigError(f"rubric {name_or_path!r}: cannot read {path} "
-                          f"(built-in: {', '.join(RUBRICS)})") from None
+        raise ConfigError(f"rubric {name_or_path!r}: cannot read {path} (built-in: {', '.join(RUBRICS)})") from None
     m = HEADER.match(text)
     if not m:
         raise ConfigError(f"{path}: a rubric starts with a '---' header holding 'scale: LOW HIGH'")
     scale = re.search(r"scale:\s*(\d+)\s+(\d+)", m.group(1))
     if not scale or int(scale.group(1)) >= int(scale.group(2)):
         raise ConfigError(f"{path}: the header needs 'scale: LOW HIGH' with LOW < HIGH")
-    return Rubric(path.stem, text[m.end():], int(scale.group(1)), int(scale.group(2)))
+    return Rubric(path.stem, text[m.end() :], int(scale.group(1)), int(scale.group(2)))
 
 
 def parse_score(answer: ChatAnswer, low: int, high: int) -> float | None:
     """The rubric score in an answer, or None when there is none inside [low, high]."""
     if answer.top_logprobs and high <= 9:
         for alts in answer.top_logprobs[:3]:
-            probs = {int(t.strip()): math.exp(lp) for t, lp in alts.items() if t.strip().isdigit()
-                     and low <= int(t.strip()) <= high}
+            probs = {
+                int(t.strip()): math.exp(lp)
+                for t, lp in alts.items()
+                if t.strip().isdigit() and low <= int(t.strip()) <= high
+            }
             if probs and sum(probs.values()) > 0.5:
                 total = sum(probs.values())
                 return sum(k * p for k, p in probs.items()) / total
@@ -115,8 +116,9 @@ class Judge:
             raise ConfigError(f"judge concurrency must be at least 1 (got {cfg.concurrency})")
         self.cfg = cfg
         self.rubric = load_rubric(default_rubric or cfg.rubric)
-        self.client = ChatClient(cfg.base_url, cfg.model, cfg.api_key_env, cfg.timeout, cfg.max_retries,
-                                 cfg.backoff, logprobs=cfg.logprobs)
+        self.client = ChatClient(
+            cfg.base_url, cfg.model, cfg.api_key_env, cfg.timeout, cfg.max_retries, cfg.backoff, logprobs=cfg.logprobs
+        )
         cache_dir = cfg.cache_dir
         if cache_dir is None:
             from qdc.embed.cache import default_cache_dir

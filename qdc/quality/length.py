@@ -23,12 +23,40 @@ import re
 
 from qdc.quality._row import RowText
 
-NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-                "nine": 9, "ten": 10, "a single": 1, "single": 1, "a": 1, "twenty": 20, "fifty": 50,
-                "hundred": 100}
-UNIT_WORDS = {"word": 1, "sentence": 20, "paragraph": 80, "bullet": 12, "bullet point": 12, "item": 12,
-              "point": 12, "line": 10, "example": 15, "tip": 20, "step": 15, "reason": 20, "idea": 15,
-              "question": 15}
+NUMBER_WORDS = {
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "a single": 1,
+    "single": 1,
+    "a": 1,
+    "twenty": 20,
+    "fifty": 50,
+    "hundred": 100,
+}
+UNIT_WORDS = {
+    "word": 1,
+    "sentence": 20,
+    "paragraph": 80,
+    "bullet": 12,
+    "bullet point": 12,
+    "item": 12,
+    "point": 12,
+    "line": 10,
+    "example": 15,
+    "tip": 20,
+    "step": 15,
+    "reason": 20,
+    "idea": 15,
+    "question": 15,
+}
 EXPLICIT = re.compile(
     r"\b(?:in|with|of|under|about|around|up to|at most|no more than|within|exactly|give|list|provide|write|"
     r"generate|name|suggest)\s+(?:me\s+)?(\d{1,4}|one|two|three|four|five|six|seven|eight|nine|ten|twenty|fifty|"
@@ -47,8 +75,11 @@ SHORT = re.compile(
     r"evaluate|solve)",
     re.IGNORECASE,
 )
-BRIEF = re.compile(r"\b(?:briefly|brief|concise(?:ly)?|short|one sentence|a sentence|summari[sz]e|tl;?dr|"
-                   r"in a few words|headline|title for|tweet)\b", re.IGNORECASE)
+BRIEF = re.compile(
+    r"\b(?:briefly|brief|concise(?:ly)?|short|one sentence|a sentence|summari[sz]e|tl;?dr|"
+    r"in a few words|headline|title for|tweet)\b",
+    re.IGNORECASE,
+)
 OPEN = re.compile(
     r"\b(?:write|explain|describe|essay|story|article|blog|discuss|compare|contrast|elaborate|in detail|"
     r"detailed|step[- ]by[- ]step|how (?:do|can|does|to|would|should)|why|create|design|develop|plan|"

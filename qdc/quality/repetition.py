@@ -78,8 +78,7 @@ class NgramIndex:
 
     def __init__(self, words: list[str], lens: list[int]) -> None:
         vocab: dict[str, int] = {}
-        self.ids = np.fromiter((vocab.setdefault(w, len(vocab)) for w in words), dtype=np.int64,
-                               count=len(words))
+        self.ids = np.fromiter((vocab.setdefault(w, len(vocab)) for w in words), dtype=np.int64, count=len(words))
         self.lens = np.asarray(lens, dtype=np.int64)
         self.total = int(self.lens.sum())
         self.base = len(vocab) + 1
@@ -89,7 +88,7 @@ class NgramIndex:
         """Dense ids of the n-grams at positions 0 .. len - n (equal ids = equal n-grams)."""
         if n not in self.keys:
             prev = self.grams(n - 1)
-            raw = prev[:-1] * self.base + self.ids[n - 1:]
+            raw = prev[:-1] * self.base + self.ids[n - 1 :]
             self.keys[n] = np.unique(raw, return_inverse=True)[1].astype(np.int64)
         return self.keys[n]
 
@@ -102,7 +101,7 @@ class NgramIndex:
         if top < 2:
             return 0.0
         first = int(np.flatnonzero(counts[keys] == top)[0])  # ties: the n-gram that occurs first
-        return float(top * self.lens[first:first + n].sum() / self.total)
+        return float(top * self.lens[first : first + n].sum() / self.total)
 
     def dup_fraction(self, n: int) -> float:
         keys = self.grams(n)
@@ -127,8 +126,7 @@ def measure(row: RowText) -> tuple[float, dict[str, object]]:
     if len(lines) >= 3:
         frac, chars = line_stats(lines)
         details["dup_lines"] = round(frac, 3)
-        for r, name in ((frac / DUP_LINES, "duplicate lines"),
-                        (chars / DUP_LINE_CHARS, "duplicate line chars")):
+        for r, name in ((frac / DUP_LINES, "duplicate lines"), (chars / DUP_LINE_CHARS, "duplicate line chars")):
             if r > worst:
                 worst, why = r, name
     words = row.words

@@ -73,8 +73,10 @@ NON_ASCII = re.compile(r"[^\x00-\x7f]")
 ALPHA_RUN = re.compile(r"(?<![A-Za-z])[a-z]+(?![A-Za-z])")
 URL_RE = re.compile(r"\S*(?:https?://|www\.|\.(?:com|org|net|io|html?)\b)\S*")
 # Real words and abbreviations with no vowel letter.
-CONSONANT_WORDS = _words("www http https html htm xml css sql pdf png jpg gif svg mph kph kmh mpg nth hmm shh "
-                         "psst brr grr tsk pst cwd pwd src std dst ctx cfg msg tmp pkg lbs kgs mrs")
+CONSONANT_WORDS = _words(
+    "www http https html htm xml css sql pdf png jpg gif svg mph kph kmh mpg nth hmm shh "
+    "psst brr grr tsk pst cwd pwd src std dst ctx cfg msg tmp pkg lbs kgs mrs"
+)
 VOWELS = frozenset("aeiouy")
 
 
@@ -116,8 +118,7 @@ def measure(row: RowText) -> tuple[float, dict[str, object]]:
         if len(toks) >= 8:
             sym = sum(1 for t in SYMBOL_TOKEN.findall(text) if len(t) > 2 or not MATH_OR_TABLE.issuperset(t))
             long_tokens = sum(1 for t in LONG_TOKEN.findall(text) if not URLISH.match(t))
-            noise = long_tokens + sum(1 for t in HAS_DIGIT.findall(text)
-                                      if len(t) >= 5 and ALTERNATION.search(t))
+            noise = long_tokens + sum(1 for t in HAS_DIGIT.findall(text) if len(t) >= 5 and ALTERNATION.search(t))
             if not INSIDE_CHARS.isdisjoint(text):
                 noise += len(SYMBOL_INSIDE.findall(text))
             noise = min(noise, len(toks))

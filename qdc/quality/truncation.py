@@ -73,12 +73,22 @@ def measure(row: RowText) -> tuple[float, dict[str, object]]:
     fragment = pieces[-1].strip()
     # After a full stop on the same line 2 words are enough; a whole line (a sign-off, a name) needs 4.
     need = 2 if len(pieces) > 1 else 4
-    if n_words >= 12 and len(fragment.split()) >= need and "=" not in fragment \
-            and not fragment.startswith(("-", "—", "–", "~")):
+    if (
+        n_words >= 12
+        and len(fragment.split()) >= need
+        and "=" not in fragment
+        and not fragment.startswith(("-", "—", "–", "~"))
+    ):
         return 0.25, {"reason": "prose ends without punctuation", "last": fragment[-40:]}
     # A one-line sentence of 6-11 words that starts with a capital and stops on a lower-case word
     # ("Start with 42 and subtract the 15 given") reads as cut off; a label or number answer is shorter.
-    if 6 <= n_words < 12 and len(row.lines) <= 1 and fragment[:1].isupper() and last_token.isalpha() \
-            and last_token.islower() and "=" not in fragment:
+    if (
+        6 <= n_words < 12
+        and len(row.lines) <= 1
+        and fragment[:1].isupper()
+        and last_token.isalpha()
+        and last_token.islower()
+        and "=" not in fragment
+    ):
         return 0.4, {"reason": "sentence stops without punctuation", "last": fragment[-40:]}
     return 1.0, {"end": repr(last)}

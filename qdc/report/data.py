@@ -39,8 +39,10 @@ def _short(text: str, width: int) -> str:
 
 
 def _scored(df: pl.DataFrame, ctx: StageContext, notes: list[str]) -> pl.DataFrame:
-    for fn, col, what in ((measure.with_quality, schema.QUALITY, "quality"),
-                          (measure.with_complexity, schema.COMPLEXITY, "complexity")):
+    for fn, col, what in (
+        (measure.with_quality, schema.QUALITY, "quality"),
+        (measure.with_complexity, schema.COMPLEXITY, "complexity"),
+    ):
         if col in df.columns:
             continue
         try:
@@ -84,13 +86,14 @@ def _hist(values: np.ndarray) -> list[int]:
     return [int(c) for c in counts]
 
 
-def metrics(
-    df: pl.DataFrame, x: np.ndarray, dups: measure.Duplicates | None, labels: np.ndarray
-) -> dict[str, Any]:
+def metrics(df: pl.DataFrame, x: np.ndarray, dups: measure.Duplicates | None, labels: np.ndarray) -> dict[str, Any]:
     """Dataset figures: rows, Vendi, mean scores, junk and duplicate rates, cluster count and entropy."""
-    out: dict[str, Any] = {"rows": df.height, "vendi": round(measure.vendi_of(x), 4),
-                           "mean_length": round(measure.mean_length(df), 1),
-                           "clusters": int(np.unique(labels).size) if labels.size else 0}
+    out: dict[str, Any] = {
+        "rows": df.height,
+        "vendi": round(measure.vendi_of(x), 4),
+        "mean_length": round(measure.mean_length(df), 1),
+        "clusters": int(np.unique(labels).size) if labels.size else 0,
+    }
     for col, key in ((schema.QUALITY, "mean_quality"), (schema.COMPLEXITY, "mean_complexity")):
         if col in df.columns:
             out[key] = round(float(df[col].cast(pl.Float64).fill_null(0.0).mean() or 0.0), 4)  # type: ignore[arg-type]
@@ -113,19 +116,28 @@ def _dup_groups(df: pl.DataFrame, dups: measure.Duplicates, opts: ReportOptions)
     groups: dict[str, list[dict[str, Any]]] = {}
     cols = dups.removed.columns
     for row in dups.removed.iter_rows(named=True):
-        groups.setdefault(str(row.get(schema.DUP_OF)), []).append({
-            "id": row[schema.ROW_ID], "text": _short(row[schema.TEXT], opts.text_width),
-            "method": row.get(schema.DUP_METHOD) if schema.DUP_METHOD in cols else None,
-            "similarity": row.get(schema.DUP_SIMILARITY) if schema.DUP_SIMILARITY in cols else None})
+        groups.setdefault(str(row.get(schema.DUP_OF)), []).append(
+            {
+                "id": row[schema.ROW_ID],
+                "text": _short(row[schema.TEXT], opts.text_width),
+                "method": row.get(schema.DUP_METHOD) if schema.DUP_METHOD in cols else None,
+                "similarity": row.get(schema.DUP_SIMILARITY) if schema.DUP_SIMILARITY in cols else None,
+            }
+        )
     # Largest groups first; sorted() is stable, so ties keep the order groups were first seen.
     ranked = sorted(groups.items(), key=lambda kv: -len(kv[1]))[: opts.dup_groups]
-    return [{"kept_id": k, "kept_text": _short(text_of.get(k, "(not in this file)"), opts.text_width),
-             "size": len(v) + 1, "members": v[: opts.examples]} for k, v in ranked]
+    return [
+        {
+            "kept_id": k,
+            "kept_text": _short(text_of.get(k, "(not in this file)"), opts.text_width),
+            "size": len(v) + 1,
+            "members": v[: opts.examples],
+        }
+        for k, v in ranked
+    ]
 
 
-def _cluster_table(
-    df: pl.DataFrame, labels: np.ndarray, x: np.ndarray, opts: ReportOptions
-) -> list[dict[str, Any]]:
+def _cluster_table(df: pl.DataFrame, labels: np.ndarray, x: np.ndarray, opts: ReportOptions) -> list[dict[str, Any]]:
     ids, texts = df[schema.ROW_ID].to_list(), df[schema.TEXT].to_list()
     q = df[schema.QUALITY].cast(pl.Float64).to_numpy() if schema.QUALITY in df.columns else None
     c = df[schema.COMPLEXITY].cast(pl.Float64).to_numpy() if schema.COMPLEXITY in df.columns else None
@@ -134,10 +146,12 @@ def _cluster_table(
         idx = np.flatnonzero(labels == cid)
         centre = x[idx].mean(axis=0)
         near = idx[np.argsort(-(x[idx] @ centre), kind="stable")][: opts.examples]
-        item: dict[str, Any] = {"cluster": int(cid), "size": int(idx.size),
-                                "share": round(idx.size / max(len(labels), 1), 4),
-                                "examples": [{"id": ids[i], "text": _short(texts[i], opts.text_width)}
-                                             for i in near]}
+        item: dict[str, Any] = {
+            "cluster": int(cid),
+            "size": int(idx.size),
+            "share": round(idx.size / max(len(labels), 1), 4),
+            "examples": [{"id": ids[i], "text": _short(texts[i], opts.text_width)} for i in near],
+        }
         if q is not None:
             item["mean_quality"] = round(float(np.nanmean(q[idx])), 4)
         if c is not None:
@@ -183,13 +197,21 @@ def tradeoff(df: pl.DataFrame, x: np.ndarray, ctx: StageContext, opts: ReportOpt
                 skipped[strategy] = "needs qdc.select"
                 break
             arr = np.asarray(idx, dtype=np.int64)
-            pts.append({"budget": b, "rows": int(arr.size), "vendi": round(measure.vendi_of(x[arr]), 4),
-                        "mean_quality": round(float(q[arr].mean()), 4) if q is not None and arr.size
-                        else None})
+            pts.append(
+                {
+                    "budget": b,
+                    "rows": int(arr.size),
+                    "vendi": round(measure.vendi_of(x[arr]), 4),
+                    "mean_quality": round(float(q[arr].mean()), 4) if q is not None and arr.size else None,
+                }
+            )
         if pts and strategy not in skipped:
             curves[strategy] = pts
-    full = {"rows": n, "vendi": round(measure.vendi_of(x), 4),
-            "mean_quality": round(float(q.mean()), 4) if q is not None and n else None}
+    full = {
+        "rows": n,
+        "vendi": round(measure.vendi_of(x), 4),
+        "mean_quality": round(float(q.mean()), 4) if q is not None and n else None,
+    }
     return {"budgets": budgets, "curves": curves, "full": full, "skipped": skipped}
 
 
@@ -197,15 +219,25 @@ def _project(x: np.ndarray, mean: np.ndarray, comps: np.ndarray) -> np.ndarray:
     return np.asarray((x - mean) @ comps.T, dtype=np.float64)
 
 
-def _compare(df: pl.DataFrame, x: np.ndarray, labels: np.ndarray, other: pl.DataFrame, ctx: StageContext,
-             base: dict[str, Any], notes: list[str]) -> tuple[dict[str, Any], np.ndarray]:
+def _compare(
+    df: pl.DataFrame,
+    x: np.ndarray,
+    labels: np.ndarray,
+    other: pl.DataFrame,
+    ctx: StageContext,
+    base: dict[str, Any],
+    notes: list[str],
+) -> tuple[dict[str, Any], np.ndarray]:
     """Metrics of OTHER beside INPUT, and OTHER's share of each INPUT cluster (nearest centroid)."""
     from qdc.embed import ensure_embeddings
 
     other = _scored(other, ctx, notes)
     other, xo = ensure_embeddings(other, ctx.embed, ctx.embedder)
-    centroids = np.stack([x[labels == c].mean(axis=0) for c in range(int(labels.max()) + 1)]) \
-        if labels.size else np.zeros((0, x.shape[1]))
+    centroids = (
+        np.stack([x[labels == c].mean(axis=0) for c in range(int(labels.max()) + 1)])
+        if labels.size
+        else np.zeros((0, x.shape[1]))
+    )
     norms = np.linalg.norm(centroids, axis=1, keepdims=True)
     centroids = centroids / np.maximum(norms, 1e-12)
     lo = np.argmax(xo @ centroids.T, axis=1) if centroids.shape[0] else np.zeros(other.height, dtype=np.int64)
@@ -221,19 +253,33 @@ def _compare(df: pl.DataFrame, x: np.ndarray, labels: np.ndarray, other: pl.Data
     after_share = np.bincount(lo, minlength=k) / max(lo.size, 1)
     in_ids = set(df[schema.ROW_ID].to_list())
     overlap = sum(1 for r in other[schema.ROW_ID].to_list() if r in in_ids)
-    return {"rows": other.height, "overlap_ids": overlap, "before": base, "after": after,
-            "coverage": round(float((np.bincount(lo, minlength=k) > 0).mean()) if k else 0.0, 4),
-            "cluster_share": [{"cluster": c, "before": round(float(before_share[c]), 4),
-                               "after": round(float(after_share[c]), 4)} for c in range(k)],
-            "quality_hist": _hist(other[schema.QUALITY].cast(pl.Float64).fill_null(0.0).to_numpy())
-            if schema.QUALITY in other.columns else None,
-            "complexity_hist": _hist(other[schema.COMPLEXITY].cast(pl.Float64).fill_null(0.0).to_numpy())
-            if schema.COMPLEXITY in other.columns else None}, xo
+    return {
+        "rows": other.height,
+        "overlap_ids": overlap,
+        "before": base,
+        "after": after,
+        "coverage": round(float((np.bincount(lo, minlength=k) > 0).mean()) if k else 0.0, 4),
+        "cluster_share": [
+            {"cluster": c, "before": round(float(before_share[c]), 4), "after": round(float(after_share[c]), 4)}
+            for c in range(k)
+        ],
+        "quality_hist": _hist(other[schema.QUALITY].cast(pl.Float64).fill_null(0.0).to_numpy())
+        if schema.QUALITY in other.columns
+        else None,
+        "complexity_hist": _hist(other[schema.COMPLEXITY].cast(pl.Float64).fill_null(0.0).to_numpy())
+        if schema.COMPLEXITY in other.columns
+        else None,
+    }, xo
 
 
 def build_report(
-    df: pl.DataFrame, ctx: StageContext, other: pl.DataFrame | None = None, opts: ReportOptions | None = None,
-    *, source: str = "", other_source: str = "",
+    df: pl.DataFrame,
+    ctx: StageContext,
+    other: pl.DataFrame | None = None,
+    opts: ReportOptions | None = None,
+    *,
+    source: str = "",
+    other_source: str = "",
 ) -> dict[str, Any]:
     """Every section's data; `other` (e.g. the selected subset) adds the before/after comparison."""
     from qdc import __version__
@@ -256,25 +302,43 @@ def build_report(
     mean, comps, explained = pca2(x)
     xy = _project(x, mean, comps)
     rng = np.random.default_rng(ctx.seed)
-    shown = np.arange(df.height) if df.height <= opts.max_points else \
-        np.sort(rng.choice(df.height, size=opts.max_points, replace=False))
+    shown = (
+        np.arange(df.height)
+        if df.height <= opts.max_points
+        else np.sort(rng.choice(df.height, size=opts.max_points, replace=False))
+    )
     ids, texts = df[schema.ROW_ID].to_list(), df[schema.TEXT].to_list()
     report: dict[str, Any] = {
-        "title": f"qdc report: {source or 'dataset'}", "generated": utc_now(), "qdc_version": __version__,
-        "input": {"path": source, "rows": df.height}, "seed": ctx.seed,
+        "title": f"qdc report: {source or 'dataset'}",
+        "generated": utc_now(),
+        "qdc_version": __version__,
+        "input": {"path": source, "rows": df.height},
+        "seed": ctx.seed,
         "model": {"name": ctx.embed.model, "identity": getattr(ctx.embedder, "identity", None)},
         "metrics": base,
-        "projection": {"explained": explained, "sampled": bool(shown.size < df.height),
-                       "points": [[round(float(xy[i, 0]), 4), round(float(xy[i, 1]), 4), int(labels[i]),
-                                   ids[i], _short(texts[i], 120)] for i in shown]},
+        "projection": {
+            "explained": explained,
+            "sampled": bool(shown.size < df.height),
+            "points": [
+                [round(float(xy[i, 0]), 4), round(float(xy[i, 1]), 4), int(labels[i]), ids[i], _short(texts[i], 120)]
+                for i in shown
+            ],
+        },
         "quality_hist": _hist(df[schema.QUALITY].cast(pl.Float64).fill_null(0.0).to_numpy())
-        if schema.QUALITY in df.columns else None,
+        if schema.QUALITY in df.columns
+        else None,
         "complexity_hist": _hist(df[schema.COMPLEXITY].cast(pl.Float64).fill_null(0.0).to_numpy())
-        if schema.COMPLEXITY in df.columns else None,
+        if schema.COMPLEXITY in df.columns
+        else None,
         "hist_edges": [round(i / BINS, 4) for i in range(BINS + 1)],
-        "duplicates": None if dups is None else {"rate": round(dups.rate, 4), "method": dups.method,
-                                                 "removed": dups.removed.height,
-                                                 "groups": _dup_groups(df, dups, opts)},
+        "duplicates": None
+        if dups is None
+        else {
+            "rate": round(dups.rate, 4),
+            "method": dups.method,
+            "removed": dups.removed.height,
+            "groups": _dup_groups(df, dups, opts),
+        },
         "clusters": _cluster_table(df, labels, x, opts),
         "tradeoff": tradeoff(df, x, ctx, opts),
         "compare": None,
@@ -285,9 +349,13 @@ def build_report(
         comp["path"] = other_source
         pts = _project(xo, mean, comps)
         oids, otexts = other[schema.ROW_ID].to_list(), other[schema.TEXT].to_list()
-        keep = np.arange(other.height) if other.height <= opts.max_points else \
-            np.sort(rng.choice(other.height, size=opts.max_points, replace=False))
-        comp["points"] = [[round(float(pts[i, 0]), 4), round(float(pts[i, 1]), 4), oids[i],
-                           _short(otexts[i], 120)] for i in keep]
+        keep = (
+            np.arange(other.height)
+            if other.height <= opts.max_points
+            else np.sort(rng.choice(other.height, size=opts.max_points, replace=False))
+        )
+        comp["points"] = [
+            [round(float(pts[i, 0]), 4), round(float(pts[i, 1]), 4), oids[i], _short(otexts[i], 120)] for i in keep
+        ]
         report["compare"] = comp
     return report

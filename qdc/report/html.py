@@ -33,10 +33,17 @@ th{background:#f0f3f7}td.num{text-align:right;font-variant-numeric:tabular-nums}
 """
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
-_LABELS = {"rows": "rows", "vendi": "Vendi", "mean_quality": "mean quality",
-           "mean_complexity": "mean complexity", "junk_rate": "junk rate", "dup_rate": "duplicate rate",
-           "clusters": "clusters",
-           "cluster_entropy": "cluster entropy", "mean_length": "mean length (chars)"}
+_LABELS = {
+    "rows": "rows",
+    "vendi": "Vendi",
+    "mean_quality": "mean quality",
+    "mean_complexity": "mean complexity",
+    "junk_rate": "junk rate",
+    "dup_rate": "duplicate rate",
+    "clusters": "clusters",
+    "cluster_entropy": "cluster entropy",
+    "mean_length": "mean length (chars)",
+}
 
 
 def _num(v: Any) -> str:
@@ -48,23 +55,33 @@ def _num(v: Any) -> str:
 
 
 def _cards(m: dict[str, Any]) -> str:
-    return '<div class="cards" id="metrics">' + "".join(
-        f'<div class="card"><span class="muted">{esc(label)}</span><b>{_num(m[key])}</b></div>'
-        for key, label in _LABELS.items() if key in m) + "</div>"
+    return (
+        '<div class="cards" id="metrics">'
+        + "".join(
+            f'<div class="card"><span class="muted">{esc(label)}</span><b>{_num(m[key])}</b></div>'
+            for key, label in _LABELS.items()
+            if key in m
+        )
+        + "</div>"
+    )
 
 
 def _projection(r: dict[str, Any]) -> str:
     p = r["projection"]
     pts = [(x, y, g, f"{rid} (cluster {g}): {text}") for x, y, g, rid, text in p["points"]]
-    overlay = [(x, y, f"{rid} (in compared file): {text}") for x, y, rid, text in (r["compare"] or {}).get(
-        "points", [])]
+    overlay = [
+        (x, y, f"{rid} (in compared file): {text}") for x, y, rid, text in (r["compare"] or {}).get("points", [])
+    ]
     ev = p["explained"] + [0.0, 0.0]
     note = " A seeded sample of the rows is drawn." if p["sampled"] else ""
     ring = " Black rings: rows of the compared file." if overlay else ""
-    chart = svg.scatter(pts, "2-D projection of embeddings", f"PC1 ({ev[0]:.1%} of variance)",
-                        f"PC2 ({ev[1]:.1%})", overlay)
-    return (f'<section id="projection"><h2>Embedding map</h2><p class="muted">PCA of the embeddings, '
-            f'coloured by cluster; hover a point for its id and text.{note}{ring}</p>{chart}</section>')
+    chart = svg.scatter(
+        pts, "2-D projection of embeddings", f"PC1 ({ev[0]:.1%} of variance)", f"PC2 ({ev[1]:.1%})", overlay
+    )
+    return (
+        f'<section id="projection"><h2>Embedding map</h2><p class="muted">PCA of the embeddings, '
+        f"coloured by cluster; hover a point for its id and text.{note}{ring}</p>{chart}</section>"
+    )
 
 
 def _histograms(r: dict[str, Any]) -> str:
@@ -79,17 +96,29 @@ def _histograms(r: dict[str, Any]) -> str:
         if comp.get(key) is not None:
             series.append(("compared", comp[key]))
         parts.append("<div>" + svg.histogram(series, edges, f"{label} histogram", label) + "</div>")
-    return (f'<section id="histograms"><h2>Quality and complexity</h2><div class="grid2">{"".join(parts)}'
-            "</div></section>")
+    return (
+        f'<section id="histograms"><h2>Quality and complexity</h2><div class="grid2">{"".join(parts)}</div></section>'
+    )
 
 
 def _tradeoff(r: dict[str, Any]) -> str:
     t = r["tradeoff"]
     head = '<section id="tradeoff"><h2>Quality–diversity trade-off</h2>'
-    curves = [(name, [(p["vendi"], p["mean_quality"], f"{name}, {p['rows']} rows: Vendi {p['vendi']:.4g}, "
-                       f"mean quality {p['mean_quality']:.4g}")
-                      for p in pts if p["mean_quality"] is not None])
-              for name, pts in t["curves"].items()]
+    curves = [
+        (
+            name,
+            [
+                (
+                    p["vendi"],
+                    p["mean_quality"],
+                    f"{name}, {p['rows']} rows: Vendi {p['vendi']:.4g}, mean quality {p['mean_quality']:.4g}",
+                )
+                for p in pts
+                if p["mean_quality"] is not None
+            ],
+        )
+        for name, pts in t["curves"].items()
+    ]
     curves = [c for c in curves if c[1]]
     skipped = "".join(f'<p class="note">{esc(k)}: not shown ({esc(v)})</p>' for k, v in t["skipped"].items())
     if not curves:
@@ -99,19 +128,24 @@ def _tradeoff(r: dict[str, Any]) -> str:
         marks.append((t["full"]["vendi"], t["full"]["mean_quality"], f"all {t['full']['rows']} rows"))
     comp = r["compare"]
     if comp and comp["after"].get("mean_quality") is not None:
-        marks.append((comp["after"]["vendi"], comp["after"]["mean_quality"],
-                      f"compared file ({comp['rows']} rows)"))
+        marks.append((comp["after"]["vendi"], comp["after"]["mean_quality"], f"compared file ({comp['rows']} rows)"))
     chart = svg.lines(curves, "mean quality against Vendi", "Vendi of the subset", "mean qdc_quality", marks)
-    rows = "".join(f"<tr><td>{esc(name)}</td>" + "".join(
-        f'<td class="num">{_num(p["vendi"])} / {_num(p["mean_quality"])}</td>' for p in pts) + "</tr>"
-        for name, pts in t["curves"].items())
-    table = ("<table><tr><th>strategy</th>" + "".join(f"<th>{b} rows</th>" for b in t["budgets"]) +
-             f"</tr>{rows}</table>")
-    return (head + '<p class="muted">Each line is a selection strategy; its points are budgets '
-            f'{esc(", ".join(str(b) for b in t["budgets"]))} rows (Vendi / mean quality in the table). '
-            f'Crosses mark the whole input and the compared file. Up and to the right is better.</p>'
-            f'{chart}{table}'
-            f'{skipped}</section>')
+    rows = "".join(
+        f"<tr><td>{esc(name)}</td>"
+        + "".join(f'<td class="num">{_num(p["vendi"])} / {_num(p["mean_quality"])}</td>' for p in pts)
+        + "</tr>"
+        for name, pts in t["curves"].items()
+    )
+    table = (
+        "<table><tr><th>strategy</th>" + "".join(f"<th>{b} rows</th>" for b in t["budgets"]) + f"</tr>{rows}</table>"
+    )
+    return (
+        head + '<p class="muted">Each line is a selection strategy; its points are budgets '
+        f"{esc(', '.join(str(b) for b in t['budgets']))} rows (Vendi / mean quality in the table). "
+        f"Crosses mark the whole input and the compared file. Up and to the right is better.</p>"
+        f"{chart}{table}"
+        f"{skipped}</section>"
+    )
 
 
 def _duplicates(r: dict[str, Any]) -> str:
@@ -119,8 +153,10 @@ def _duplicates(r: dict[str, Any]) -> str:
     head = '<section id="duplicates"><h2>Duplicate groups</h2>'
     if d is None:
         return head + '<p class="muted">Not measured.</p></section>'
-    body = [f'<p>{d["removed"]} rows ({d["rate"]:.2%}) duplicate another row; method: {esc(d["method"])}. '
-            f'The largest groups, with the row that is kept:</p>']
+    body = [
+        f"<p>{d['removed']} rows ({d['rate']:.2%}) duplicate another row; method: {esc(d['method'])}. "
+        f"The largest groups, with the row that is kept:</p>"
+    ]
     if not d["groups"]:
         body.append('<p class="muted">No duplicates found.</p>')
     else:
@@ -128,9 +164,13 @@ def _duplicates(r: dict[str, Any]) -> str:
         for g in d["groups"]:
             members = "".join(
                 f'<div class="text">{esc(m["id"])} ({esc(m["method"])}, {_num(m["similarity"])}): '
-                f'{esc(m["text"])}</div>' for m in g["members"])
-            body.append(f'<tr><td class="num">{g["size"]}</td><td><div class="text">{esc(g["kept_id"])}: '
-                        f'{esc(g["kept_text"])}</div></td><td>{members}</td></tr>')
+                f"{esc(m['text'])}</div>"
+                for m in g["members"]
+            )
+            body.append(
+                f'<tr><td class="num">{g["size"]}</td><td><div class="text">{esc(g["kept_id"])}: '
+                f"{esc(g['kept_text'])}</div></td><td>{members}</td></tr>"
+            )
         body.append("</table>")
     return head + "".join(body) + "</section>"
 
@@ -139,15 +179,18 @@ def _clusters(r: dict[str, Any]) -> str:
     rows = []
     for c in r["clusters"]:
         ex = "".join(f'<div class="text">{esc(e["id"])}: {esc(e["text"])}</div>' for e in c["examples"])
-        rows.append(f'<tr><td><span class="swatch" style="background:{svg.colour(c["cluster"])}"></span>'
-                    f'{c["cluster"]}</td><td class="num">{c["size"]}</td>'
-                    f'<td class="num">{c["share"]:.1%}</td>'
-                    f'<td class="num">{_num(c.get("mean_quality"))}</td>'
-                    f'<td class="num">{_num(c.get("mean_complexity"))}</td><td>{ex}</td></tr>')
-    return ('<section id="clusters"><h2>Clusters</h2><p class="muted">Largest first; examples are the rows '
-            'nearest the cluster centre.</p><table><tr><th>cluster</th><th>rows</th><th>share</th>'
-            '<th>mean quality</th><th>mean complexity</th><th>examples</th></tr>' + "".join(rows) +
-            "</table></section>")
+        rows.append(
+            f'<tr><td><span class="swatch" style="background:{svg.colour(c["cluster"])}"></span>'
+            f'{c["cluster"]}</td><td class="num">{c["size"]}</td>'
+            f'<td class="num">{c["share"]:.1%}</td>'
+            f'<td class="num">{_num(c.get("mean_quality"))}</td>'
+            f'<td class="num">{_num(c.get("mean_complexity"))}</td><td>{ex}</td></tr>'
+        )
+    return (
+        '<section id="clusters"><h2>Clusters</h2><p class="muted">Largest first; examples are the rows '
+        "nearest the cluster centre.</p><table><tr><th>cluster</th><th>rows</th><th>share</th>"
+        "<th>mean quality</th><th>mean complexity</th><th>examples</th></tr>" + "".join(rows) + "</table></section>"
+    )
 
 
 def _compare(r: dict[str, Any]) -> str:
@@ -155,26 +198,36 @@ def _compare(r: dict[str, Any]) -> str:
     if c is None:
         return ""
     keys = [k for k in _LABELS if k in c["before"] or k in c["after"]]
-    rows = "".join(f'<tr><td>{esc(_LABELS[k])}</td><td class="num">{_num(c["before"].get(k))}</td>'
-                   f'<td class="num">{_num(c["after"].get(k))}</td></tr>' for k in keys)
+    rows = "".join(
+        f'<tr><td>{esc(_LABELS[k])}</td><td class="num">{_num(c["before"].get(k))}</td>'
+        f'<td class="num">{_num(c["after"].get(k))}</td></tr>'
+        for k in keys
+    )
     share = c["cluster_share"]
-    chart = svg.bars([str(s["cluster"]) for s in share],
-                     [("input", [s["before"] for s in share]), ("compared", [s["after"] for s in share])],
-                     "share of rows per cluster", "share of rows")
-    return (f'<section id="compare"><h2>Before / after: {esc(r["input"]["path"])} vs {esc(c["path"])}</h2>'
-            f'<p class="muted">{c["rows"]} rows in the compared file, {c["overlap_ids"]} of them with ids '
-            f'in the input; they cover {c["coverage"]:.0%} of the input\'s clusters (each row assigned to '
-            f'the nearest cluster centre).</p><table><tr><th>measure</th><th>input</th><th>compared</th></tr>'
-            f'{rows}</table>'
-            f'<p></p>{chart}</section>')
+    chart = svg.bars(
+        [str(s["cluster"]) for s in share],
+        [("input", [s["before"] for s in share]), ("compared", [s["after"] for s in share])],
+        "share of rows per cluster",
+        "share of rows",
+    )
+    return (
+        f'<section id="compare"><h2>Before / after: {esc(r["input"]["path"])} vs {esc(c["path"])}</h2>'
+        f'<p class="muted">{c["rows"]} rows in the compared file, {c["overlap_ids"]} of them with ids '
+        f"in the input; they cover {c['coverage']:.0%} of the input's clusters (each row assigned to "
+        f"the nearest cluster centre).</p><table><tr><th>measure</th><th>input</th><th>compared</th></tr>"
+        f"{rows}</table>"
+        f"<p></p>{chart}</section>"
+    )
 
 
 def render_html(r: dict[str, Any]) -> str:
     """The whole page."""
     notes = "".join(f'<p class="note">{esc(n)}</p>' for n in r["notes"])
     model = r["model"]
-    meta = (f'{r["input"]["rows"]} rows · model {esc(model["name"])} · seed {r["seed"]} · qdc '
-            f'{esc(r["qdc_version"])} · {esc(r["generated"])}')
+    meta = (
+        f"{r['input']['rows']} rows · model {esc(model['name'])} · seed {r['seed']} · qdc "
+        f"{esc(r['qdc_version'])} · {esc(r['generated'])}"
+    )
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'

@@ -99,11 +99,15 @@ METHOD_CODES = {"exact": 1, "minhash": 2, "semantic": 3}
 def _check(cfg: DedupConfig, opts: StreamOptions) -> None:
     methods = tuple(cfg.methods)
     if list(methods) != [m for m in ORDER if m in methods]:
-        raise ConfigError("streaming dedup runs its methods in the order exact, minhash, semantic (any may be "
-                          "left out); e.g. --method exact,minhash,semantic")
+        raise ConfigError(
+            "streaming dedup runs its methods in the order exact, minhash, semantic (any may be "
+            "left out); e.g. --method exact,minhash,semantic"
+        )
     if "semantic" in methods and opts.embeddings is None:
-        raise ConfigError("streaming semantic dedup needs --embeddings X.npy (one row per input row; "
-                          "`qdc scale embed INPUT -o X.npy` writes it)")
+        raise ConfigError(
+            "streaming semantic dedup needs --embeddings X.npy (one row per input row; "
+            "`qdc scale embed INPUT -o X.npy` writes it)"
+        )
     if "minhash" in methods and not cfg.verify:
         raise ConfigError("streaming dedup always verifies candidates by true Jaccard; drop --no-verify")
 
@@ -130,8 +134,17 @@ def estimate(path: str, cfg: DedupConfig, opts: StreamOptions) -> tuple[memory.E
         sem = (x.shape[1], clusters_for(max(rows, 1), params), params.points_per_centroid)
 
     def make(batch: int) -> memory.Estimate:
-        return memory.dedup_estimate(rows, row_bytes, batch, cfg.num_perm, bands, parts, cfg.keep,
-                                     driver_texts=opts.backend == "ray", semantic=sem)
+        return memory.dedup_estimate(
+            rows,
+            row_bytes,
+            batch,
+            cfg.num_perm,
+            bands,
+            parts,
+            cfg.keep,
+            driver_texts=opts.backend == "ray",
+            semantic=sem,
+        )
 
     est, batch_rows = memory.plan(make, opts.batch_rows, opts.max_memory)
     return est, batch_rows, parts
@@ -150,8 +163,9 @@ def _priority(batch: pl.DataFrame, texts: pl.Series, keep: str) -> np.ndarray | 
     return np.where(np.isfinite(values), -values, np.inf)
 
 
-def _sign_batch(texts: pl.Series, cfg: DedupConfig, base: int, sh_out: IO[bytes],
-                parts: Sequence[IO[bytes]]) -> tuple[np.ndarray, int]:
+def _sign_batch(
+    texts: pl.Series, cfg: DedupConfig, base: int, sh_out: IO[bytes], parts: Sequence[IO[bytes]]
+) -> tuple[np.ndarray, int]:
     """Shingles to disk, band records to their partitions; returns the shingle counts and records written."""
     params = cfg.minhash_params()
     bands, rows = params.band_rows()
@@ -177,7 +191,7 @@ def _sign_batch(texts: pl.Series, cfg: DedupConfig, base: int, sh_out: IO[bytes]
     bounds = np.searchsorted(p, np.arange(len(parts) + 1))
     for k, fh in enumerate(parts):
         if bounds[k + 1] > bounds[k]:
-            fh.write(allrec[bounds[k]:bounds[k + 1]].tobytes())
+            fh.write(allrec[bounds[k] : bounds[k + 1]].tobytes())
     return (np.concatenate(counts) if counts else np.zeros(0, np.int64)), int(allrec.shape[0])
 
 
@@ -192,15 +206,26 @@ def _shingle_batch(texts: pl.Series, cfg: DedupConfig, sh_out: IO[bytes]) -> np.
     return np.concatenate(counts) if counts else np.zeros(0, np.int64)
 
 
-def _pass1(path: str, cfg: DedupConfig, io_cfg: IOConfig, batch_rows: int, work: Path, parts_n: int,
-           rows_hint: int, report: ReadReport, ray: bool = False) -> _Pass1:
+def _pass1(
+    path: str,
+    cfg: DedupConfig,
+    io_cfg: IOConfig,
+    batch_rows: int,
+    work: Path,
+    parts_n: int,
+    rows_hint: int,
+    report: ReadReport,
+    ray: bool = False,
+) -> _Pass1:
     column = FIELD_COLUMNS[cfg.field]
     state = _Pass1()
     policy, _ = parse_keep(cfg.keep)
     use_mh = "minhash" in cfg.methods
     with ExitStack() as stack:
-        parts = [stack.enter_context(open(work / f"band-{k:04d}.bin", "wb"))
-                 for k in range(parts_n if use_mh and not ray else 0)]
+        parts = [
+            stack.enter_context(open(work / f"band-{k:04d}.bin", "wb"))
+            for k in range(parts_n if use_mh and not ray else 0)
+        ]
         sh_out = stack.enter_context(open(work / "shingles.u32", "wb"))
         id_out = stack.enter_context(open(work / "ids.bin", "wb"))
         for batch in iter_batches(path, io_cfg, batch_rows, user_columns=policy == "best", report=report):
@@ -287,8 +312,9 @@ def _local_candidates(work: Path, parts_n: int, n: int, alive: np.ndarray) -> It
         progress("scale dedup: group partitions", k + 1, parts_n)
 
 
-def _ray_candidates(texts: list[tuple[np.ndarray, list[str]]], cfg: DedupConfig, opts: StreamOptions, n: int,
-                    alive: np.ndarray) -> Iterator[np.ndarray]:
+def _ray_candidates(
+    texts: list[tuple[np.ndarray, list[str]]], cfg: DedupConfig, opts: StreamOptions, n: int, alive: np.ndarray
+) -> Iterator[np.ndarray]:
     from qdc.scale import ray_backend
 
     ray_backend.init(opts.ray_address, opts.ray_cpus)
@@ -298,17 +324,19 @@ def _ray_candidates(texts: list[tuple[np.ndarray, list[str]]], cfg: DedupConfig,
         live.append((rows[keep], [t for t, k in zip(part, keep.tolist(), strict=True) if k]))
     codes = ray_backend.candidate_codes(live, cfg.minhash_params(), n)
     for s in range(0, codes.shape[0], 1 << 22):
-        yield codes[s:s + (1 << 22)]
+        yield codes[s : s + (1 << 22)]
 
 
-def _minhash(cfg: DedupConfig, work: Path, candidates: Iterator[np.ndarray], n: int, counts: np.ndarray,
-             prio: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+def _minhash(
+    cfg: DedupConfig, work: Path, candidates: Iterator[np.ndarray], n: int, counts: np.ndarray, prio: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
     """(removed rows, their keepers, their Jaccard to the keeper, info) from batches of candidate codes."""
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
     sh_path = work / "shingles.u32"
-    shingles: np.ndarray = (np.memmap(sh_path, dtype=np.uint32, mode="r") if offsets[-1] > 0
-                            else np.zeros(0, dtype=np.uint32))
+    shingles: np.ndarray = (
+        np.memmap(sh_path, dtype=np.uint32, mode="r") if offsets[-1] > 0 else np.zeros(0, dtype=np.uint32)
+    )
     checks = 0
     verified: list[np.ndarray] = []
     for codes in candidates:
@@ -336,22 +364,31 @@ def _minhash(cfg: DedupConfig, work: Path, candidates: Iterator[np.ndarray], n: 
     members, keepers = nodes[hit], keeper[hit]
     sims = np.empty(members.shape[0], dtype=np.float64)
     for s in range(0, members.shape[0], SIM_PAIRS):
-        a, b = members[s:s + SIM_PAIRS], keepers[s:s + SIM_PAIRS]
-        sims[s:s + SIM_PAIRS] = _sets(shingles, offsets, np.concatenate([a, b])).jaccard(a, b)
+        a, b = members[s : s + SIM_PAIRS], keepers[s : s + SIM_PAIRS]
+        sims[s : s + SIM_PAIRS] = _sets(shingles, offsets, np.concatenate([a, b])).jaccard(a, b)
     return members, keepers, sims, info
 
 
 def _id_reader(work: Path, id_lens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     off = np.zeros(id_lens.shape[0] + 1, dtype=np.int64)
     np.cumsum(id_lens, out=off[1:])
-    data = (np.memmap(work / "ids.bin", dtype=np.uint8, mode="r") if off[-1] > 0
-            else np.zeros(0, dtype=np.uint8))
+    data = np.memmap(work / "ids.bin", dtype=np.uint8, mode="r") if off[-1] > 0 else np.zeros(0, dtype=np.uint8)
     return data, off
 
 
-def _write(path: str, io_cfg: IOConfig, batch_rows: int, cfg: DedupConfig, output: str | None,
-           removed_path: str | None, method: np.ndarray, final: np.ndarray, sim: np.ndarray, work: Path,
-           id_lens: np.ndarray) -> None:
+def _write(
+    path: str,
+    io_cfg: IOConfig,
+    batch_rows: int,
+    cfg: DedupConfig,
+    output: str | None,
+    removed_path: str | None,
+    method: np.ndarray,
+    final: np.ndarray,
+    sim: np.ndarray,
+    work: Path,
+    id_lens: np.ndarray,
+) -> None:
     names = {code: name for name, code in METHOD_CODES.items()}
     id_data, id_off = _id_reader(work, id_lens)
     start = 0
@@ -366,23 +403,32 @@ def _write(path: str, io_cfg: IOConfig, batch_rows: int, cfg: DedupConfig, outpu
             if ledger is not None and gone.any():
                 rows = np.flatnonzero(gone)
                 fin = final[start + rows]
-                dup_of = [bytes(id_data[id_off[f]:id_off[f + 1]]).decode("utf-8") for f in fin.tolist()]
-                ledger.write(batch[rows].with_columns(
-                    pl.Series(schema.DUP_OF, dup_of, dtype=pl.String),
-                    pl.Series(schema.DUP_METHOD, [names[int(k)] for k in m[rows]], dtype=pl.String),
-                    pl.Series(schema.DUP_SIMILARITY, np.round(sim[start + rows], 6), dtype=pl.Float64),
-                    pl.Series(schema.DUP_REF, [None] * rows.shape[0], dtype=pl.String),
-                ))
+                dup_of = [bytes(id_data[id_off[f] : id_off[f + 1]]).decode("utf-8") for f in fin.tolist()]
+                ledger.write(
+                    batch[rows].with_columns(
+                        pl.Series(schema.DUP_OF, dup_of, dtype=pl.String),
+                        pl.Series(schema.DUP_METHOD, [names[int(k)] for k in m[rows]], dtype=pl.String),
+                        pl.Series(schema.DUP_SIMILARITY, np.round(sim[start + rows], 6), dtype=pl.Float64),
+                        pl.Series(schema.DUP_REF, [None] * rows.shape[0], dtype=pl.String),
+                    )
+                )
             start = stop
             progress("scale dedup: write", start, n)
     if start != n:
         raise DataError(f"{path}: the input changed during the run ({n} rows read first, {start} now)")
 
 
-def stream_dedup(path: str, cfg: DedupConfig | None = None, io_cfg: IOConfig | None = None,
-                 opts: StreamOptions | None = None, *, output: str | None = None,
-                 removed: str | None = None, report: ReadReport | None = None,
-                 on_estimate: memory.OnEstimate | None = None) -> dict[str, Any]:
+def stream_dedup(
+    path: str,
+    cfg: DedupConfig | None = None,
+    io_cfg: IOConfig | None = None,
+    opts: StreamOptions | None = None,
+    *,
+    output: str | None = None,
+    removed: str | None = None,
+    report: ReadReport | None = None,
+    on_estimate: memory.OnEstimate | None = None,
+) -> dict[str, Any]:
     """Deduplicate the file `path` in bounded memory; write kept rows to `output`, removed ones to `removed`.
 
     Returns the run summary (rows in/kept/removed, per-method counts and timings, the estimate, disk used).
@@ -396,8 +442,9 @@ def stream_dedup(path: str, cfg: DedupConfig | None = None, io_cfg: IOConfig | N
     work = Path(tempfile.mkdtemp(prefix="qdc-scale-", dir=opts.work_dir))
     t0 = time.perf_counter()
     try:
-        st = _pass1(path, cfg, io_cfg, batch_rows, work, parts_n, est.rows, report or ReadReport(),
-                    ray=opts.backend == "ray")
+        st = _pass1(
+            path, cfg, io_cfg, batch_rows, work, parts_n, est.rows, report or ReadReport(), ray=opts.backend == "ray"
+        )
         t1 = time.perf_counter()
         n = st.n
         disk = sum(f.stat().st_size for f in work.iterdir())
@@ -416,22 +463,31 @@ def stream_dedup(path: str, cfg: DedupConfig | None = None, io_cfg: IOConfig | N
         if "minhash" in cfg.methods:
             counts = np.concatenate(st.counts) if st.counts else np.zeros(0, np.int64)
             alive = method == 0
-            cands = (_ray_candidates(st.texts, cfg, opts, n, alive) if opts.backend == "ray"
-                     else _local_candidates(work, parts_n, n, alive))
+            cands = (
+                _ray_candidates(st.texts, cfg, opts, n, alive)
+                if opts.backend == "ray"
+                else _local_candidates(work, parts_n, n, alive)
+            )
             members, keepers, sims, info = _minhash(cfg, work, cands, n, counts, prio)
             st.texts = []
             method[members], target[members], sim[members] = METHOD_CODES["minhash"], keepers, sims
             b, r = cfg.minhash_params().band_rows()
-            per_method["minhash"] = {"threshold": cfg.threshold, "num_perm": cfg.num_perm, "ngram": cfg.ngram,
-                                     "bands": b, "rows": r, **info, "removed": int(members.shape[0])}
+            per_method["minhash"] = {
+                "threshold": cfg.threshold,
+                "num_perm": cfg.num_perm,
+                "ngram": cfg.ngram,
+                "bands": b,
+                "rows": r,
+                **info,
+                "removed": int(members.shape[0]),
+            }
         t3 = time.perf_counter()
         if "semantic" in cfg.methods:
             from qdc.scale.semantic import stream_semantic
             from qdc.scale.store import open_store
 
             x = open_store(opts.embeddings or "", rows=n)
-            members, keepers, sims, info = stream_semantic(x, np.flatnonzero(method == 0), prio,
-                                                           cfg.semantic_params())
+            members, keepers, sims, info = stream_semantic(x, np.flatnonzero(method == 0), prio, cfg.semantic_params())
             del x
             method[members], target[members], sim[members] = METHOD_CODES["semantic"], keepers, sims
             per_method["semantic"] = {**info, "removed": int(members.shape[0])}
@@ -442,23 +498,44 @@ def stream_dedup(path: str, cfg: DedupConfig | None = None, io_cfg: IOConfig | N
             final[moved] = target[final[moved]]
             moved = method[final] != 0
         if output is not None or removed is not None:
-            _write(path, io_cfg, batch_rows, cfg, output, removed, method, final, sim, work,
-                   np.concatenate(st.id_lens) if st.id_lens else np.zeros(0, np.int64))
+            _write(
+                path,
+                io_cfg,
+                batch_rows,
+                cfg,
+                output,
+                removed,
+                method,
+                final,
+                sim,
+                work,
+                np.concatenate(st.id_lens) if st.id_lens else np.zeros(0, np.int64),
+            )
         t4 = time.perf_counter()
     finally:
         if not opts.keep_work:
             shutil.rmtree(work, ignore_errors=True)
     n_rm = int((method != 0).sum())
     return {
-        "rows_in": n, "rows_kept": n - n_rm, "rows_removed": n_rm,
-        "duplicate_rate": round(n_rm / max(n, 1), 6), "keep": cfg.keep, "methods": per_method,
-        "batches": st.batches, "batch_rows": batch_rows, "backend": opts.backend,
-        "partitions": parts_n if opts.backend == "local" else None, "band_records": st.records,
+        "rows_in": n,
+        "rows_kept": n - n_rm,
+        "rows_removed": n_rm,
+        "duplicate_rate": round(n_rm / max(n, 1), 6),
+        "keep": cfg.keep,
+        "methods": per_method,
+        "batches": st.batches,
+        "batch_rows": batch_rows,
+        "backend": opts.backend,
+        "partitions": parts_n if opts.backend == "local" else None,
+        "band_records": st.records,
         "work_disk_bytes": disk,
-        "seconds": {"read_and_sign": round(t1 - t0, 3), "exact_groups": round(t2 - t1, 3),
-                    "minhash_groups": round(t3 - t2, 3), "semantic": round(t_sem - t3, 3),
-                    "write": round(t4 - t_sem, 3),
-                    "total": round(t4 - t0, 3)},
-        "estimate": {"rows": est.rows, "memory_bytes": est.memory, "disk_bytes": est.disk,
-                     "text": est.describe()},
+        "seconds": {
+            "read_and_sign": round(t1 - t0, 3),
+            "exact_groups": round(t2 - t1, 3),
+            "minhash_groups": round(t3 - t2, 3),
+            "semantic": round(t_sem - t3, 3),
+            "write": round(t4 - t_sem, 3),
+            "total": round(t4 - t0, 3),
+        },
+        "estimate": {"rows": est.rows, "memory_bytes": est.memory, "disk_bytes": est.disk, "text": est.describe()},
     }

@@ -27,20 +27,32 @@ from qdc.scale.store import create, release
 FIELD_COLUMNS = schema.PART_COLUMNS
 
 
-def estimate(path: str, cfg: EmbedConfig, dtype: str, batch_rows: int, max_memory: int | None,
-             backend: str = "local") -> tuple[memory.Estimate, int]:
+def estimate(
+    path: str, cfg: EmbedConfig, dtype: str, batch_rows: int, max_memory: int | None, backend: str = "local"
+) -> tuple[memory.Estimate, int]:
     """(estimate, batch rows) for embedding `path`, the batch shrunk to fit --max-memory."""
     rows, row_bytes = sample_lines(path)
     width = 2 if dtype == "float16" else 4
-    return memory.plan(lambda b: memory.embed_estimate(rows, row_bytes, b, cfg.model, width, backend == "ray"),
-                       batch_rows, max_memory)
+    return memory.plan(
+        lambda b: memory.embed_estimate(rows, row_bytes, b, cfg.model, width, backend == "ray"), batch_rows, max_memory
+    )
 
 
-def stream_embed(path: str, out: str | os.PathLike[str], embed_cfg: EmbedConfig | None = None,
-                 io_cfg: IOConfig | None = None, *, dtype: str = "float16", batch_rows: int = DEFAULT_BATCH_ROWS,
-                 embedder: Embedder | None = None, backend: str = "local", ray_workers: int = 2,
-                 ray_address: str | None = None, max_memory: int | None = None,
-                 on_estimate: memory.OnEstimate | None = None) -> dict[str, Any]:
+def stream_embed(
+    path: str,
+    out: str | os.PathLike[str],
+    embed_cfg: EmbedConfig | None = None,
+    io_cfg: IOConfig | None = None,
+    *,
+    dtype: str = "float16",
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    embedder: Embedder | None = None,
+    backend: str = "local",
+    ray_workers: int = 2,
+    ray_address: str | None = None,
+    max_memory: int | None = None,
+    on_estimate: memory.OnEstimate | None = None,
+) -> dict[str, Any]:
     """Embed every row of `path` into the (n, d) ``.npy`` `out`; returns rows, dim, dtype and seconds.
 
     With ``backend="ray"`` each batch is embedded as a Ray Data `map_batches` over `ray_workers`
@@ -66,13 +78,32 @@ def stream_embed(path: str, out: str | os.PathLike[str], embed_cfg: EmbedConfig 
     finally:
         tmp.unlink(missing_ok=True)
     dim = int(np.load(str(out), mmap_mode="r").shape[1])
-    return {"rows": n, "dim": dim, "dtype": dtype, "path": str(out), "backend": backend, "batch_rows": batch_rows,
-            "bytes": int(os.path.getsize(out)), "seconds": round(time.perf_counter() - t0, 3),
-            "estimate": {"rows": est.rows, "memory_bytes": est.memory, "text": est.describe()}}
+    return {
+        "rows": n,
+        "dim": dim,
+        "dtype": dtype,
+        "path": str(out),
+        "backend": backend,
+        "batch_rows": batch_rows,
+        "bytes": int(os.path.getsize(out)),
+        "seconds": round(time.perf_counter() - t0, 3),
+        "estimate": {"rows": est.rows, "memory_bytes": est.memory, "text": est.describe()},
+    }
 
 
-def _fill(path: str, io_cfg: IOConfig, batch_rows: int, cfg: EmbedConfig, embedder: Embedder | None, tmp: Path,
-          n: int, column: str, dtype: str = "float16", backend: str = "local", ray_workers: int = 2) -> None:
+def _fill(
+    path: str,
+    io_cfg: IOConfig,
+    batch_rows: int,
+    cfg: EmbedConfig,
+    embedder: Embedder | None,
+    tmp: Path,
+    n: int,
+    column: str,
+    dtype: str = "float16",
+    backend: str = "local",
+    ray_workers: int = 2,
+) -> None:
     from qdc.embed import embed_texts
 
     x: np.memmap | None = None
@@ -92,7 +123,7 @@ def _fill(path: str, io_cfg: IOConfig, batch_rows: int, cfg: EmbedConfig, embedd
             x = create(tmp, n, v.shape[1], dtype)
         if v.shape[1] != x.shape[1]:
             raise DataError(f"{path}: embeddings change size at row {start + 1} ({v.shape[1]} != {x.shape[1]})")
-        x[start:start + v.shape[0]] = v
+        x[start : start + v.shape[0]] = v
         x.flush()
         release(x, start, start + v.shape[0])
         start += v.shape[0]

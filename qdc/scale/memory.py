@@ -31,8 +31,21 @@ RAY_DRIVER_BYTES = 200 << 20
 """Ray's client side in a driver process, beyond BASE_BYTES (a streamed scoring driver measured ~300 MB above
 the local one at the same batch; BASE_BYTES already has ~150 MB of slack there)."""
 
-_UNITS = {"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "m": 1 << 20, "mb": 1 << 20, "g": 1 << 30,
-          "gb": 1 << 30, "t": 1 << 40, "tb": 1 << 40, "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30}
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1 << 10,
+    "kb": 1 << 10,
+    "m": 1 << 20,
+    "mb": 1 << 20,
+    "g": 1 << 30,
+    "gb": 1 << 30,
+    "t": 1 << 40,
+    "tb": 1 << 40,
+    "kib": 1 << 10,
+    "mib": 1 << 20,
+    "gib": 1 << 30,
+}
 
 
 def parse_size(text: str) -> int:
@@ -69,15 +82,24 @@ class Estimate:
 
     def describe(self) -> str:
         detail = ", ".join(f"{k} {human(v)}" for k, v in self.parts.items())
-        return (f"expects about {human(self.memory)} of memory for ~{self.rows:,} rows "
-                f"({self.per_row} B/row = {human(self.per_row * self.rows)}; one batch {human(self.batch)}; "
-                f"fixed {human(self.fixed)}) and {human(self.disk)} of temporary disk"
-                + (f" [{detail}]" if detail else ""))
+        return (
+            f"expects about {human(self.memory)} of memory for ~{self.rows:,} rows "
+            f"({self.per_row} B/row = {human(self.per_row * self.rows)}; one batch {human(self.batch)}; "
+            f"fixed {human(self.fixed)}) and {human(self.disk)} of temporary disk" + (f" [{detail}]" if detail else "")
+        )
 
 
-def dedup_estimate(rows: int, row_bytes: float, batch_rows: int, num_perm: int = 128, bands: int = 14,
-                   partitions: int = 64, keep: str = "first", driver_texts: bool = False,
-                   semantic: tuple[int, int, int] | None = None) -> Estimate:
+def dedup_estimate(
+    rows: int,
+    row_bytes: float,
+    batch_rows: int,
+    num_perm: int = 128,
+    bands: int = 14,
+    partitions: int = 64,
+    keep: str = "first",
+    driver_texts: bool = False,
+    semantic: tuple[int, int, int] | None = None,
+) -> Estimate:
     """Streaming exact + MinHash dedup.
 
     Per row: id table 110, exact-key hashes 16 (+16 while sorted), shingle offsets 8, id offsets 8,
@@ -136,8 +158,7 @@ def semantic_parts(rows: int, dim: int, k: int, points_per_centroid: int = 64) -
 def kmeans_parts(rows: int, dim: int, k: int, points_per_centroid: int = 64) -> dict[str, int]:
     """k-means on a sample with block assignment (`qdc.scale.select`): the training sample
     (k x points_per_centroid rows x dim x 4 B) and one 65,536-row assignment block (65,536 x (k + dim) x 4 B)."""
-    return {"k-means sample": min(rows, k * points_per_centroid) * dim * 4,
-            "assignment block": 65_536 * (k + dim) * 4}
+    return {"k-means sample": min(rows, k * points_per_centroid) * dim * 4, "assignment block": 65_536 * (k + dim) * 4}
 
 
 def select_estimate(rows: int, dim: int, k: int, batch_rows: int, points_per_centroid: int = 64) -> Estimate:
@@ -192,8 +213,9 @@ def model_shape(model: str) -> tuple[int, int]:
     return OTHER_MODEL_BYTES, 1024
 
 
-def embed_estimate(rows: int, row_bytes: float, batch_rows: int, model: str, dtype_bytes: int,
-                   ray: bool = False) -> Estimate:
+def embed_estimate(
+    rows: int, row_bytes: float, batch_rows: int, model: str, dtype_bytes: int, ray: bool = False
+) -> Estimate:
     """Streamed embedding into a memory-mapped .npy.
 
     Per row: the reader's id table (110 B). One batch: the frame (about 4x the JSON bytes with the hidden
@@ -209,8 +231,14 @@ def embed_estimate(rows: int, row_bytes: float, batch_rows: int, model: str, dty
     model_bytes, dim = model_shape(model)
     batch = int(batch_rows * (8 * row_bytes + 200 + 16 * dim))
     fixed = BASE_BYTES + (RAY_DRIVER_BYTES if ray else model_bytes)
-    return Estimate(rows, ID_TABLE_BYTES, batch, fixed, rows * dim * dtype_bytes,
-                    {"per-row state": ID_TABLE_BYTES * rows, "batch": batch, "model": 0 if ray else model_bytes})
+    return Estimate(
+        rows,
+        ID_TABLE_BYTES,
+        batch,
+        fixed,
+        rows * dim * dtype_bytes,
+        {"per-row state": ID_TABLE_BYTES * rows, "batch": batch, "model": 0 if ray else model_bytes},
+    )
 
 
 def plan(make: Callable[[int], Estimate], batch_rows: int, limit: int | None) -> tuple[Estimate, int]:
@@ -228,9 +256,11 @@ def plan(make: Callable[[int], Estimate], batch_rows: int, limit: int | None) ->
         smaller = make(rows)
         if smaller.memory <= limit:
             return smaller, rows
-    raise ConfigError(f"--max-memory {human(limit)} is too small: this run {est.describe()}; even with "
-                      f"--batch-rows {MIN_BATCH_ROWS} it needs {human(make(MIN_BATCH_ROWS).memory)}. "
-                      "Raise --max-memory (the per-row state and the fixed part cannot be batched away)")
+    raise ConfigError(
+        f"--max-memory {human(limit)} is too small: this run {est.describe()}; even with "
+        f"--batch-rows {MIN_BATCH_ROWS} it needs {human(make(MIN_BATCH_ROWS).memory)}. "
+        "Raise --max-memory (the per-row state and the fixed part cannot be batched away)"
+    )
 
 
 OnEstimate = Callable[[Estimate], None]

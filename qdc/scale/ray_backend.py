@@ -91,14 +91,16 @@ def _pairs(group: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {"i": np.concatenate(out_i), "j": np.concatenate(out_j)}
 
 
-def candidate_codes(texts: list[tuple[np.ndarray, list[str]]], params: MinHashParams, n: int,
-                    blocks: int | None = None) -> np.ndarray:
+def candidate_codes(
+    texts: list[tuple[np.ndarray, list[str]]], params: MinHashParams, n: int, blocks: int | None = None
+) -> np.ndarray:
     """Unique candidate pair codes i * n + j (i < j) of the given (rows, texts) parts, computed by Ray Data."""
     ray = require_ray()
     import pyarrow as pa
 
-    tables = [pa.table({"row": pa.array(r, pa.int64()), "text": pa.array(t, pa.string())}) for r, t in texts
-              if r.shape[0]]
+    tables = [
+        pa.table({"row": pa.array(r, pa.int64()), "text": pa.array(t, pa.string())}) for r, t in texts if r.shape[0]
+    ]
     if not tables:
         return np.zeros(0, dtype=np.uint64)
     ds = ray.data.from_arrow(tables)
@@ -137,7 +139,8 @@ def assign(path: str, n: int, centroids: np.ndarray, range_rows: int | None = No
     range_rows = range_rows or RANGE_ROWS
     ranges = [{"start": s, "stop": min(n, s + range_rows)} for s in range(0, n, range_rows)]
     ds = ray.data.from_items(ranges).map_batches(
-        _assign_ranges, fn_kwargs={"path": path, "centroids": centroids}, batch_size=1, batch_format="numpy")
+        _assign_ranges, fn_kwargs={"path": path, "centroids": centroids}, batch_size=1, batch_format="numpy"
+    )
     labels = np.full(n, -1, dtype=np.int64)
     for batch in ds.iter_batches(batch_format="numpy", batch_size=1 << 20):
         labels[np.asarray(batch["row"], dtype=np.int64)] = np.asarray(batch["label"], dtype=np.int64)
@@ -174,8 +177,13 @@ def encode_chunks_ray(chunks: list[list[str]], cfg: Any, workers: int = 2) -> It
     """
     ray = require_ray()
     ds = ray.data.from_items([{"chunk": i, "texts": list(c)} for i, c in enumerate(chunks)])
-    out = ds.map_batches(_EncodeChunks, fn_constructor_kwargs={"cfg": cfg.model_dump(mode="json")},
-                         batch_size=1, concurrency=max(1, workers), batch_format="numpy")
+    out = ds.map_batches(
+        _EncodeChunks,
+        fn_constructor_kwargs={"cfg": cfg.model_dump(mode="json")},
+        batch_size=1,
+        concurrency=max(1, workers),
+        batch_format="numpy",
+    )
     got: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
     for block in out.iter_batches(batch_format="numpy", batch_size=None):
         ids = np.asarray(block["chunk"], dtype=np.int64)
@@ -219,8 +227,11 @@ def _score_block(batch: Any, how: Any) -> Any:
 
     frame = pl.from_arrow(batch)
     assert isinstance(frame, pl.DataFrame)
-    parts = frame.select(pl.col("prompt").alias(schema.PROMPT), pl.col("response").alias(schema.RESPONSE),
-                         pl.col("text").alias(schema.TEXT))
+    parts = frame.select(
+        pl.col("prompt").alias(schema.PROMPT),
+        pl.col("response").alias(schema.RESPONSE),
+        pl.col("text").alias(schema.TEXT),
+    )
     return score_columns(parts, how).with_columns(frame["row"]).to_arrow()
 
 
@@ -234,8 +245,14 @@ def score_ray(parts: pl.DataFrame, how: Any, workers: int = 2) -> pl.DataFrame:
 
     ray = require_ray()
     n = parts.height
-    table = pl.DataFrame({"row": np.arange(n, dtype=np.int64), "prompt": parts[schema.PROMPT],
-                          "response": parts[schema.RESPONSE], "text": parts[schema.TEXT]}).to_arrow()
+    table = pl.DataFrame(
+        {
+            "row": np.arange(n, dtype=np.int64),
+            "prompt": parts[schema.PROMPT],
+            "response": parts[schema.RESPONSE],
+            "text": parts[schema.TEXT],
+        }
+    ).to_arrow()
     step = max(1, -(-n // (2 * max(1, workers))))
     ds = ray.data.from_arrow([table.slice(s, step) for s in range(0, n, step)])
     out = ds.map_batches(_score_block, fn_kwargs={"how": how}, batch_size=None, batch_format="pyarrow")

@@ -69,8 +69,9 @@ def _reset(builder: _RowBuilder) -> None:
     builder.texts, builder.prompts, builder.responses = [], [], []
 
 
-def _jsonl_frame(builder: _RowBuilder, objs: list[dict[str, Any]], raws: list[str], good: list[bytes],
-                 user_columns: bool, path: str) -> pl.DataFrame:
+def _jsonl_frame(
+    builder: _RowBuilder, objs: list[dict[str, Any]], raws: list[str], good: list[bytes], user_columns: bool, path: str
+) -> pl.DataFrame:
     hidden = builder.hidden_frame()
     if user_columns:
         user = _user_frame(objs, good)
@@ -83,8 +84,9 @@ def _jsonl_frame(builder: _RowBuilder, objs: list[dict[str, Any]], raws: list[st
     return _normalise_qdc_dtypes(out, path) if user_columns else out
 
 
-def _iter_jsonl(path: str, fmt: str, cfg: IOConfig, batch_rows: int, user_columns: bool,
-                report: ReadReport) -> Iterator[pl.DataFrame]:
+def _iter_jsonl(
+    path: str, fmt: str, cfg: IOConfig, batch_rows: int, user_columns: bool, report: ReadReport
+) -> Iterator[pl.DataFrame]:
     builder = _RowBuilder(path, cfg, report)
     objs: list[dict[str, Any]] = []
     raws: list[str] = []
@@ -112,8 +114,9 @@ def _iter_jsonl(path: str, fmt: str, cfg: IOConfig, batch_rows: int, user_column
         raise DataError(f"{path}: {what}")
 
 
-def _iter_parquet(path: str, cfg: IOConfig, batch_rows: int, user_columns: bool,
-                  report: ReadReport) -> Iterator[pl.DataFrame]:
+def _iter_parquet(
+    path: str, cfg: IOConfig, batch_rows: int, user_columns: bool, report: ReadReport
+) -> Iterator[pl.DataFrame]:
     import pyarrow.parquet as pq
 
     if path == STDIO:
@@ -151,8 +154,14 @@ def _iter_parquet(path: str, cfg: IOConfig, batch_rows: int, user_columns: bool,
         raise DataError(f"{path}: empty input (no rows)" if offset == 0 else f"{path}: no readable rows")
 
 
-def iter_batches(path: str, cfg: IOConfig | None = None, batch_rows: int = DEFAULT_BATCH_ROWS, *,
-                 user_columns: bool = True, report: ReadReport | None = None) -> Iterator[pl.DataFrame]:
+def iter_batches(
+    path: str,
+    cfg: IOConfig | None = None,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    *,
+    user_columns: bool = True,
+    report: ReadReport | None = None,
+) -> Iterator[pl.DataFrame]:
     """Prepared frames of at most `batch_rows` rows, in file order.
 
     With `user_columns=False` a batch holds only the hidden columns (ids, source, line, text, prompt,

@@ -59,11 +59,15 @@ def _check(quality: QualityConfig | None, complexity: ComplexityConfig | None) -
     if quality is None and complexity is None:
         raise ConfigError("nothing to score: pass --quality, --complexity or both")
     if quality is not None and quality.scorer != "heuristic":
-        raise ConfigError(f"streamed scoring runs the heuristic scorers; for --scorer {quality.scorer} use "
-                          "`qdc score-quality` on a smaller (deduplicated or selected) file")
+        raise ConfigError(
+            f"streamed scoring runs the heuristic scorers; for --scorer {quality.scorer} use "
+            "`qdc score-quality` on a smaller (deduplicated or selected) file"
+        )
     if complexity is not None and complexity.scorer != "heuristic":
-        raise ConfigError("streamed scoring runs the heuristic scorers; for the complexity judge use "
-                          "`qdc score-complexity` on a smaller file")
+        raise ConfigError(
+            "streamed scoring runs the heuristic scorers; for the complexity judge use "
+            "`qdc score-complexity` on a smaller file"
+        )
 
 
 def score_columns(parts: pl.DataFrame, how: Scoring) -> pl.DataFrame:
@@ -86,6 +90,7 @@ def score_columns(parts: pl.DataFrame, how: Scoring) -> pl.DataFrame:
 
 def _old_columns(columns: list[str], how: Scoring) -> list[str]:
     """Earlier score columns the new ones replace (as the in-memory scorers drop them)."""
+
     def replaced(c: str) -> bool:
         q = c == schema.QUALITY or c.startswith(schema.QUALITY_SIGNAL_PREFIX)
         cx = c == schema.COMPLEXITY or c.startswith(schema.COMPLEXITY_SIGNAL_PREFIX)
@@ -98,8 +103,9 @@ def _nonempty(batch: pl.DataFrame, column: str) -> bool:
     return bool((batch[column].fill_null("").str.len_bytes() > 0).any())
 
 
-def scan_parts(path: str, io_cfg: IOConfig, batch_rows: int, need_response: bool = True,
-               need_prompt: bool = True) -> tuple[bool, bool, int | None]:
+def scan_parts(
+    path: str, io_cfg: IOConfig, batch_rows: int, need_response: bool = True, need_prompt: bool = True
+) -> tuple[bool, bool, int | None]:
     """(file has a response, file has a prompt, rows or None) from the hidden columns.
 
     Stops at the first batch that answers both questions (the row count is then unknown: None). Bad lines
@@ -116,16 +122,17 @@ def scan_parts(path: str, io_cfg: IOConfig, batch_rows: int, need_response: bool
     return has_response, has_prompt, rows
 
 
-def estimate(path: str, batch_rows: int, max_memory: int | None, backend: str = "local"
-             ) -> tuple[memory.Estimate, int]:
+def estimate(path: str, batch_rows: int, max_memory: int | None, backend: str = "local") -> tuple[memory.Estimate, int]:
     """(estimate, batch rows) for a run on `path`, the batch shrunk to fit --max-memory."""
     rows, row_bytes = sample_lines(path)
-    return memory.plan(lambda b: memory.score_estimate(rows, row_bytes, b, ray=backend == "ray"),
-                       batch_rows, max_memory)
+    return memory.plan(
+        lambda b: memory.score_estimate(rows, row_bytes, b, ray=backend == "ray"), batch_rows, max_memory
+    )
 
 
-def _scored(batches: Iterator[pl.DataFrame], how: Scoring, backend: str, workers: int
-            ) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
+def _scored(
+    batches: Iterator[pl.DataFrame], how: Scoring, backend: str, workers: int
+) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
     """(batch, its score columns) in input order.
 
     With Ray, up to RAY_IN_FLIGHT batches are scored at once (each its own Ray Data run, started from a
@@ -170,11 +177,21 @@ class _Totals:
             self.complexity_sum += float(scores[schema.COMPLEXITY].to_numpy().sum())
 
 
-def stream_score(path: str, io_cfg: IOConfig | None = None, *, quality: QualityConfig | None = None,
-                 complexity: ComplexityConfig | None = None, output: str | None = None,
-                 batch_rows: int = DEFAULT_BATCH_ROWS, max_memory: int | None = None, backend: str = "local",
-                 ray_address: str | None = None, ray_cpus: int | None = None,
-                 report: ReadReport | None = None, on_estimate: memory.OnEstimate | None = None) -> dict[str, Any]:
+def stream_score(
+    path: str,
+    io_cfg: IOConfig | None = None,
+    *,
+    quality: QualityConfig | None = None,
+    complexity: ComplexityConfig | None = None,
+    output: str | None = None,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    max_memory: int | None = None,
+    backend: str = "local",
+    ray_address: str | None = None,
+    ray_cpus: int | None = None,
+    report: ReadReport | None = None,
+    on_estimate: memory.OnEstimate | None = None,
+) -> dict[str, Any]:
     """Score every row of `path` (heuristic quality and/or complexity) and write it to `output`.
 
     Same columns, values and bytes as `qdc score-quality` then `qdc score-complexity` on the whole file;
@@ -194,8 +211,9 @@ def stream_score(path: str, io_cfg: IOConfig | None = None, *, quality: QualityC
         ray_backend.init(ray_address, ray_cpus)
         workers = ray_backend.cluster_cpus()
     t0 = time.perf_counter()
-    has_response, has_prompt, counted = scan_parts(path, io_cfg, rows_per_batch, quality is not None,
-                                                   complexity is not None)
+    has_response, has_prompt, counted = scan_parts(
+        path, io_cfg, rows_per_batch, quality is not None, complexity is not None
+    )
     how = Scoring(quality, complexity, has_response, has_prompt)
     total = counted or est.rows or None
     t1 = time.perf_counter()
@@ -217,16 +235,18 @@ def stream_score(path: str, io_cfg: IOConfig | None = None, *, quality: QualityC
         raise DataError(f"{path}: the input changed during the run ({counted} rows read first, {totals.rows} now)")
     t2 = time.perf_counter()
     n = max(totals.rows, 1)
-    stats: dict[str, Any] = {"rows": totals.rows, "batches": batches, "batch_rows": rows_per_batch,
-                             "backend": backend, "text_as_response": not has_response,
-                             "text_as_prompt": not has_prompt}
+    stats: dict[str, Any] = {
+        "rows": totals.rows,
+        "batches": batches,
+        "batch_rows": rows_per_batch,
+        "backend": backend,
+        "text_as_response": not has_response,
+        "text_as_prompt": not has_prompt,
+    }
     if quality is not None:
-        stats["quality"] = {"mean": round(totals.quality_sum / n, 4), "below_0.5": totals.below,
-                            "flagged": flagged}
+        stats["quality"] = {"mean": round(totals.quality_sum / n, 4), "below_0.5": totals.below, "flagged": flagged}
     if complexity is not None:
         stats["complexity"] = {"mean": round(totals.complexity_sum / n, 4)}
-    stats["seconds"] = {"scan": round(t1 - t0, 3), "score_and_write": round(t2 - t1, 3),
-                        "total": round(t2 - t0, 3)}
+    stats["seconds"] = {"scan": round(t1 - t0, 3), "score_and_write": round(t2 - t1, 3), "total": round(t2 - t0, 3)}
     stats["estimate"] = {"rows": est.rows, "memory_bytes": est.memory, "text": est.describe()}
     return stats
-

@@ -77,8 +77,9 @@ def _default_k(budget: int, n: int) -> int:
     return max(1, min(n, max(2, min(1024, budget // 10))))
 
 
-def _scores(path: str, cfg: ScaleSelectConfig, io_cfg: IOConfig, batch_rows: int,
-            rows_hint: int) -> tuple[int, np.ndarray | None, str | None]:
+def _scores(
+    path: str, cfg: ScaleSelectConfig, io_cfg: IOConfig, batch_rows: int, rows_hint: int
+) -> tuple[int, np.ndarray | None, str | None]:
     from qdc.select.score import parse_score
 
     n = 0
@@ -105,8 +106,9 @@ def _scores(path: str, cfg: ScaleSelectConfig, io_cfg: IOConfig, batch_rows: int
     return n, score, expr_text
 
 
-def train_kmeans(x: np.ndarray, k: int, *, seed: int, niter: int, points_per_centroid: int,
-                 rows: np.ndarray | None = None) -> np.ndarray:
+def train_kmeans(
+    x: np.ndarray, k: int, *, seed: int, niter: int, points_per_centroid: int, rows: np.ndarray | None = None
+) -> np.ndarray:
     """Unit (k, d) centroids of spherical k-means trained on a seeded sample of the rows of `x`.
 
     `rows` (sorted indices) restricts the sample to those rows (e.g. the rows earlier dedup steps kept).
@@ -122,14 +124,28 @@ def train_kmeans(x: np.ndarray, k: int, *, seed: int, niter: int, points_per_cen
     if rows is not None:
         sample = rows[sample]
     xs = gather(x, sample, np.float32)
-    km = faiss.Kmeans(d, k, niter=niter, seed=seed, spherical=True, verbose=False,
-                      max_points_per_centroid=math.ceil(m / k) + 1, min_points_per_centroid=1)
+    km = faiss.Kmeans(
+        d,
+        k,
+        niter=niter,
+        seed=seed,
+        spherical=True,
+        verbose=False,
+        max_points_per_centroid=math.ceil(m / k) + 1,
+        min_points_per_centroid=1,
+    )
     km.train(xs, init_centroids=kmeans_plus_plus(xs, k, seed))
     return np.ascontiguousarray(km.centroids, dtype=np.float32)
 
 
-def nearest(x: np.ndarray, centroids: np.ndarray, block_rows: int = BLOCK_ROWS, task: str = "scale select: assign",
-            lo: int = 0, hi: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def nearest(
+    x: np.ndarray,
+    centroids: np.ndarray,
+    block_rows: int = BLOCK_ROWS,
+    task: str = "scale select: assign",
+    lo: int = 0,
+    hi: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """(centroid id, cosine distance to it as float32) of rows [lo, hi) (default: all), searched block by block.
 
     Used on this machine and, per row range, by the Ray workers (`qdc.scale.ray_backend`).
@@ -143,14 +159,15 @@ def nearest(x: np.ndarray, centroids: np.ndarray, block_rows: int = BLOCK_ROWS, 
     dist = np.empty(max(hi - lo, 0), dtype=np.float32)
     for start, block in blocks(x, block_rows, lo, hi):
         d, a = index.search(block, 1)
-        labels[start - lo:start - lo + block.shape[0]] = a[:, 0]
-        dist[start - lo:start - lo + block.shape[0]] = np.clip(1.0 - d[:, 0], 0.0, 2.0)
+        labels[start - lo : start - lo + block.shape[0]] = a[:, 0]
+        dist[start - lo : start - lo + block.shape[0]] = np.clip(1.0 - d[:, 0], 0.0, 2.0)
         progress(task, start - lo + block.shape[0], hi - lo)
     return labels, dist
 
 
-def assign(x: np.ndarray, centroids: np.ndarray, block_rows: int = BLOCK_ROWS, *, ray_path: str | None = None
-           ) -> np.ndarray:
+def assign(
+    x: np.ndarray, centroids: np.ndarray, block_rows: int = BLOCK_ROWS, *, ray_path: str | None = None
+) -> np.ndarray:
     """Dense cluster labels (0..K'-1, by centroid id) of every row, searched block by block.
 
     With `ray_path` (the .npy behind `x`), Ray workers search row ranges in parallel (same labels).
@@ -165,22 +182,34 @@ def assign(x: np.ndarray, centroids: np.ndarray, block_rows: int = BLOCK_ROWS, *
     return dense.astype(np.int64)
 
 
-def estimate(path: str, embeddings: str, cfg: ScaleSelectConfig, batch_rows: int,
-             max_memory: int | None) -> tuple[memory.Estimate, int]:
+def estimate(
+    path: str, embeddings: str, cfg: ScaleSelectConfig, batch_rows: int, max_memory: int | None
+) -> tuple[memory.Estimate, int]:
     """(estimate, batch rows) for a run, the batch shrunk to fit --max-memory."""
     x = open_store(embeddings)
     rows, _ = sample_lines(path)
     rows = rows or x.shape[0]
     budget = cfg.rows(rows)
     k = cfg.k or _default_k(budget, rows)
-    return memory.plan(lambda b: memory.select_estimate(rows, x.shape[1], k, b, cfg.points_per_centroid),
-                       batch_rows, max_memory)
+    return memory.plan(
+        lambda b: memory.select_estimate(rows, x.shape[1], k, b, cfg.points_per_centroid), batch_rows, max_memory
+    )
 
 
-def stream_select(path: str, embeddings: str, cfg: ScaleSelectConfig, io_cfg: IOConfig | None = None, *,
-                  output: str | None = None, batch_rows: int = DEFAULT_BATCH_ROWS,
-                  max_memory: int | None = None, backend: str = "local", ray_address: str | None = None,
-                  ray_cpus: int | None = None, on_estimate: memory.OnEstimate | None = None) -> dict[str, Any]:
+def stream_select(
+    path: str,
+    embeddings: str,
+    cfg: ScaleSelectConfig,
+    io_cfg: IOConfig | None = None,
+    *,
+    output: str | None = None,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    max_memory: int | None = None,
+    backend: str = "local",
+    ray_address: str | None = None,
+    ray_cpus: int | None = None,
+    on_estimate: memory.OnEstimate | None = None,
+) -> dict[str, Any]:
     """Select `cfg.budget` rows of `path` by kMQ over the (n, d) ``.npy`` `embeddings` (row i embeds row i).
 
     Writes the selected rows (input order) to `output` when given; returns the run summary.
@@ -193,8 +222,9 @@ def stream_select(path: str, embeddings: str, cfg: ScaleSelectConfig, io_cfg: IO
     t0 = time.perf_counter()
     n, score, expr_text = _scores(path, cfg, io_cfg, rows_per_batch, est.rows)
     if cfg.within != "random" and score is None and cfg.diversity_weight != 1:
-        raise ConfigError("kmq samples by score inside clusters: the input has no qdc_quality; pass --score "
-                          "EXPR or --within random")
+        raise ConfigError(
+            "kmq samples by score inside clusters: the input has no qdc_quality; pass --score EXPR or --within random"
+        )
     x = open_store(embeddings, rows=n)
     budget = cfg.rows(n)
     k = min(n, cfg.k or _default_k(budget, n))
@@ -207,9 +237,17 @@ def stream_select(path: str, embeddings: str, cfg: ScaleSelectConfig, io_cfg: IO
         ray_backend.init(ray_address, ray_cpus)
     labels = assign(x, centroids, ray_path=embeddings if backend == "ray" else None)
     t3 = time.perf_counter()
-    picked, log = kmq_arrays(labels, score, budget, allocation=cfg.allocation, within=cfg.within,
-                             temperature=cfg.temperature, diversity_weight=cfg.diversity_weight,
-                             cluster_quality=cfg.cluster_quality, seed=cfg.seed)
+    picked, log = kmq_arrays(
+        labels,
+        score,
+        budget,
+        allocation=cfg.allocation,
+        within=cfg.within,
+        temperature=cfg.temperature,
+        diversity_weight=cfg.diversity_weight,
+        cluster_quality=cfg.cluster_quality,
+        seed=cfg.seed,
+    )
     picked = np.sort(picked)
     t4 = time.perf_counter()
     if output is not None:
@@ -217,21 +255,44 @@ def stream_select(path: str, embeddings: str, cfg: ScaleSelectConfig, io_cfg: IO
     t5 = time.perf_counter()
     sizes = np.bincount(labels)
     return {
-        "rows_in": n, "selected": int(picked.shape[0]), "budget": budget, "strategy": "kmq", "seed": cfg.seed,
-        "score": expr_text, "embeddings": {"path": embeddings, "rows": int(x.shape[0]), "dim": int(x.shape[1]),
-                                           "dtype": str(x.dtype)},
-        "clusters": {"k": int(sizes.shape[0]), "trained_on": min(n, k * cfg.points_per_centroid),
-                     "largest": int(sizes.max()), "smallest": int(sizes.min())},
+        "rows_in": n,
+        "selected": int(picked.shape[0]),
+        "budget": budget,
+        "strategy": "kmq",
+        "seed": cfg.seed,
+        "score": expr_text,
+        "embeddings": {"path": embeddings, "rows": int(x.shape[0]), "dim": int(x.shape[1]), "dtype": str(x.dtype)},
+        "clusters": {
+            "k": int(sizes.shape[0]),
+            "trained_on": min(n, k * cfg.points_per_centroid),
+            "largest": int(sizes.max()),
+            "smallest": int(sizes.min()),
+        },
         "kmq": {key: log[key] for key in ("within", "temperature")},
-        "batch_rows": rows_per_batch, "backend": backend,
-        "seconds": {"read_scores": round(t1 - t0, 3), "train": round(t2 - t1, 3), "assign": round(t3 - t2, 3),
-                    "allocate_sample": round(t4 - t3, 3), "write": round(t5 - t4, 3), "total": round(t5 - t0, 3)},
+        "batch_rows": rows_per_batch,
+        "backend": backend,
+        "seconds": {
+            "read_scores": round(t1 - t0, 3),
+            "train": round(t2 - t1, 3),
+            "assign": round(t3 - t2, 3),
+            "allocate_sample": round(t4 - t3, 3),
+            "write": round(t5 - t4, 3),
+            "total": round(t5 - t0, 3),
+        },
         "estimate": {"rows": est.rows, "memory_bytes": est.memory, "text": est.describe()},
     }
 
 
-def _write(path: str, io_cfg: IOConfig, batch_rows: int, output: str, picked: np.ndarray, labels: np.ndarray,
-           score: np.ndarray | None, n: int) -> None:
+def _write(
+    path: str,
+    io_cfg: IOConfig,
+    batch_rows: int,
+    output: str,
+    picked: np.ndarray,
+    labels: np.ndarray,
+    score: np.ndarray | None,
+    n: int,
+) -> None:
     start = 0
     with open_sink(output) as sink:
         assert sink is not None
@@ -241,13 +302,20 @@ def _write(path: str, io_cfg: IOConfig, batch_rows: int, output: str, picked: np
             local = picked[lo:hi] - start
             if local.shape[0]:
                 rows = picked[lo:hi]
-                reasons = [f"kmq cluster={int(c)}" + ("" if score is None else f" score={s:.4g}")
-                           for c, s in zip(labels[rows].tolist(),
-                                           (score[rows] if score is not None else np.zeros(rows.shape[0])).tolist(),
-                                           strict=True)]
-                sink.write(batch[local].with_columns(
-                    pl.Series(schema.SELECT_ROUND, np.zeros(local.shape[0], dtype=np.int64), dtype=pl.Int64),
-                    pl.Series(schema.SELECT_REASON, reasons, dtype=pl.String)))
+                reasons = [
+                    f"kmq cluster={int(c)}" + ("" if score is None else f" score={s:.4g}")
+                    for c, s in zip(
+                        labels[rows].tolist(),
+                        (score[rows] if score is not None else np.zeros(rows.shape[0])).tolist(),
+                        strict=True,
+                    )
+                ]
+                sink.write(
+                    batch[local].with_columns(
+                        pl.Series(schema.SELECT_ROUND, np.zeros(local.shape[0], dtype=np.int64), dtype=pl.Int64),
+                        pl.Series(schema.SELECT_REASON, reasons, dtype=pl.String),
+                    )
+                )
             start = stop
             progress("scale select: write", start, n)
     if start != n:

@@ -30,8 +30,9 @@ def clusters_for(rows: int, params: SemanticParams) -> int:
     return max(1, min(k, rows))
 
 
-def stream_semantic(x: np.ndarray, alive: np.ndarray, prio: np.ndarray | None, params: SemanticParams
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+def stream_semantic(
+    x: np.ndarray, alive: np.ndarray, prio: np.ndarray | None, params: SemanticParams
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
     """SemDeDup of the rows `alive` (sorted global indices) of the (n, d) memmap `x`.
 
     `prio`: the keep priority of every row (lower is kept first; None = input order), used by order=keep.
@@ -40,8 +41,9 @@ def stream_semantic(x: np.ndarray, alive: np.ndarray, prio: np.ndarray | None, p
     from qdc.scale.select import nearest, train_kmeans
 
     m = alive.shape[0]
-    out = SemanticMatches(np.zeros(m, dtype=bool), np.full(m, -1, dtype=np.int64), np.zeros(m, dtype=np.float32),
-                          min(m, 1))
+    out = SemanticMatches(
+        np.zeros(m, dtype=bool), np.full(m, -1, dtype=np.int64), np.zeros(m, dtype=np.float32), min(m, 1)
+    )
     rank = np.zeros(m, dtype=np.float64) if prio is None else prio[alive]  # ties: input order
     is_ref = np.zeros(m, dtype=bool)
     k = clusters_for(m, params) if m >= 2 else 1
@@ -55,9 +57,14 @@ def stream_semantic(x: np.ndarray, alive: np.ndarray, prio: np.ndarray | None, p
         progress("scale dedup: semantic", m, m)
     else:
         everything = m == x.shape[0]
-        centroids = train_kmeans(x, k, seed=params.seed, niter=params.niter,
-                                 points_per_centroid=params.points_per_centroid,
-                                 rows=None if everything else alive)
+        centroids = train_kmeans(
+            x,
+            k,
+            seed=params.seed,
+            niter=params.niter,
+            points_per_centroid=params.points_per_centroid,
+            rows=None if everything else alive,
+        )
         labels, dist = nearest(x, centroids, task="scale dedup: assign")
         if not everything:  # rows removed by exact/minhash take no part
             labels, dist = labels[alive], dist[alive]
@@ -66,13 +73,18 @@ def stream_semantic(x: np.ndarray, alive: np.ndarray, prio: np.ndarray | None, p
         bounds = np.concatenate([[0], np.cumsum(sizes)])
         done = 0
         for c in np.flatnonzero(sizes).tolist():
-            members = by_label[bounds[c]:bounds[c + 1]]  # increasing, so the gather reads the file in order
+            members = by_label[bounds[c] : bounds[c + 1]]  # increasing, so the gather reads the file in order
             if members.shape[0] >= 2:
                 xm = gather(x, alive[members], np.float32)
                 dedup_members(out, xm, members, dist[members], rank[members], is_ref[members], params)
             done += members.shape[0]
             progress("scale dedup: semantic", done, m)
-        info.update({"clusters": int((sizes > 0).sum()), "largest_cluster": int(sizes.max()),
-                     "trained_on": min(m, k * params.points_per_centroid)})
+        info.update(
+            {
+                "clusters": int((sizes > 0).sum()),
+                "largest_cluster": int(sizes.max()),
+                "trained_on": min(m, k * params.points_per_centroid),
+            }
+        )
     hit = np.flatnonzero(out.removed)
     return alive[hit], alive[out.match[hit]], out.sim[hit].astype(np.float64), info

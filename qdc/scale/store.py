@@ -77,8 +77,8 @@ def gather(x: np.ndarray, rows: np.ndarray, dtype: type | None = None) -> np.nda
     """x[rows] for sorted `rows`, `GATHER_ROWS` at a time, releasing each step's span of the memmap."""
     out = np.empty((rows.shape[0], *x.shape[1:]), dtype=dtype or x.dtype)
     for s in range(0, rows.shape[0], GATHER_ROWS):
-        part = rows[s:s + GATHER_ROWS]
-        out[s:s + part.shape[0]] = x[part]
+        part = rows[s : s + GATHER_ROWS]
+        out[s : s + part.shape[0]] = x[part]
         release(x, int(part[0]), int(part[-1]) + 1)
     return out
 
@@ -93,15 +93,16 @@ def ragged_gather(values: np.ndarray, offsets: np.ndarray, rows: np.ndarray) -> 
     np.cumsum(lens, out=new_off[1:])
     out = np.empty(int(new_off[-1]), dtype=values.dtype)
     for s in range(0, rows.shape[0], GATHER_ROWS):
-        part = rows[s:s + GATHER_ROWS]
+        part = rows[s : s + GATHER_ROWS]
         vals, _ = gather_all(values, offsets, part)
-        out[new_off[s]:new_off[s] + vals.shape[0]] = vals
+        out[new_off[s] : new_off[s] + vals.shape[0]] = vals
         release(values, int(offsets[part[0]]), int(offsets[part[-1] + 1]))
     return out, new_off
 
 
-def blocks(x: np.ndarray, block_rows: int = 65_536, lo: int = 0, hi: int | None = None
-           ) -> Iterator[tuple[int, np.ndarray]]:
+def blocks(
+    x: np.ndarray, block_rows: int = 65_536, lo: int = 0, hi: int | None = None
+) -> Iterator[tuple[int, np.ndarray]]:
     """(start, float32 copy of rows [start, start + block_rows)) over rows [lo, hi) (default: all), releasing
     as it goes."""
     n = x.shape[0] if hi is None else min(hi, x.shape[0])

@@ -169,8 +169,9 @@ def _resolve_rows(cfg: SelectConfig, n_input: int) -> int:
     return int(cfg.budget)
 
 
-def _feedback_source(cfg: SelectConfig, frame: pl.DataFrame, score: np.ndarray | None,
-                     scorer: Scorer | None) -> tuple[FeedbackSource, pl.DataFrame]:
+def _feedback_source(
+    cfg: SelectConfig, frame: pl.DataFrame, score: np.ndarray | None, scorer: Scorer | None
+) -> tuple[FeedbackSource, pl.DataFrame]:
     """Where iterative/bandit feedback comes from: scorer > gap > feedback expression > the score."""
     if scorer is None and cfg.scorer is not None:
         quality = optional_module("qdc.quality", "get_scorer", "QualityConfig")
@@ -180,8 +181,9 @@ def _feedback_source(cfg: SelectConfig, frame: pl.DataFrame, score: np.ndarray |
     if scorer is not None:
         declared = getattr(scorer, "score_range", None)
         vrange = (float(declared[0]), float(declared[1])) if declared else None
-        return FeedbackSource(frame, scorer=scorer, label=getattr(scorer, "__name__", "scorer"),
-                              value_range=vrange), frame
+        return FeedbackSource(
+            frame, scorer=scorer, label=getattr(scorer, "__name__", "scorer"), value_range=vrange
+        ), frame
     text = None
     if cfg.gap is not None:
         text = f"`{cfg.gap[0]}` - `{cfg.gap[1]}`"
@@ -220,19 +222,25 @@ def select(
             full_x.append(ensure_embeddings(df, embed_cfg, embedder)[1])
         return full_x[0]
 
-    dups, dedup_how = dedup_duplicates(df, excluded, cfg.dedup, all_embeddings, cfg.dedup_eps) if n \
-        else ({}, "off")
+    dups, dedup_how = dedup_duplicates(df, excluded, cfg.dedup, all_embeddings, cfg.dedup_eps) if n else ({}, "off")
     for i, d in dups.items():
         excluded[i] = f"duplicate of {d}"
     counts["duplicate"] = sum(1 for e in excluded if e is not None)
     uses_feedback = cfg.strategy in ("iterative", "bandit")
-    external = uses_feedback and (scorer is not None or cfg.scorer is not None or cfg.gap is not None
-                                  or cfg.feedback is not None)
-    required = cfg.strategy in _NEEDS_SCORE or (uses_feedback and not external) or \
-        (cfg.strategy == "kmq" and (cfg.within != "random" or cfg.diversity_weight not in (None, 1.0)))
+    external = uses_feedback and (
+        scorer is not None or cfg.scorer is not None or cfg.gap is not None or cfg.feedback is not None
+    )
+    required = (
+        cfg.strategy in _NEEDS_SCORE
+        or (uses_feedback and not external)
+        or (cfg.strategy == "kmq" and (cfg.within != "random" or cfg.diversity_weight not in (None, 1.0)))
+    )
     work = df
-    expr_text = None if cfg.strategy in ("random", "kcenter") and cfg.score is None and not cfg.weights \
+    expr_text = (
+        None
+        if cfg.strategy in ("random", "kcenter") and cfg.score is None and not cfg.weights
         else score_expression(cfg, df, required)
+    )
     score_all: np.ndarray | None = None
     if expr_text is not None and n:
         work, score_all = evaluate(work, expr_text, "--score")
@@ -250,8 +258,11 @@ def select(
     frame = work[live] if n else work
     budget_rows = min(_resolve_rows(cfg, n), live.size) if cfg.budget is not None else None
     cost = token_counts(frame, cfg.cost_field) if live.size else np.zeros(0, dtype=np.int64)
-    est_rows = budget_rows if budget_rows is not None else int(
-        min(live.size, (cfg.budget_tokens or 0) // max(float(cost.mean()) if cost.size else 1.0, 1.0)))
+    est_rows = (
+        budget_rows
+        if budget_rows is not None
+        else int(min(live.size, (cfg.budget_tokens or 0) // max(float(cost.mean()) if cost.size else 1.0, 1.0)))
+    )
     reuse = schema.CLUSTER in frame.columns and cfg.k is None and frame[schema.CLUSTER].null_count() == 0
     cluster_info: dict[str, Any] = {"source": "qdc_cluster column" if reuse else "k-means"}
 
@@ -268,8 +279,7 @@ def select(
         return _clusters.compute_labels(p.embeddings(), min(k, max(p.n, 1)), cfg.seed, cfg.niter)
 
     score = None if score_all is None else score_all[live]
-    pool = Pool(frame=frame, score=score, cost=cost, embed_fn=embed_fn, cluster_fn=cluster_fn,
-                cluster_budget=est_rows)
+    pool = Pool(frame=frame, score=score, cost=cost, embed_fn=embed_fn, cluster_fn=cluster_fn, cluster_budget=est_rows)
     feedback = None
     if uses_feedback and live.size:
         feedback, frame = _feedback_source(cfg, frame, score, scorer)
@@ -288,8 +298,10 @@ def select(
     for i in range(n):
         if not selected_mask[i]:
             reason_col[i] = excluded[i] or not_chosen
-    out = df.with_columns(pl.Series(schema.SELECT_ROUND, round_col, dtype=pl.Int64),
-                          pl.Series(schema.SELECT_REASON, reason_col, dtype=pl.Utf8))
+    out = df.with_columns(
+        pl.Series(schema.SELECT_ROUND, round_col, dtype=pl.Int64),
+        pl.Series(schema.SELECT_REASON, reason_col, dtype=pl.Utf8),
+    )
     selected = out.filter(pl.Series(selected_mask))
     unselected = out.filter(~pl.Series(selected_mask)).drop(schema.SELECT_ROUND)
     ks = [pool.cluster_count()] + [g.get("k") for g in run_log.get("groups", {}).get("per_group", [])]
@@ -313,18 +325,22 @@ def select(
         "clusters": cluster_info if clustered else None,
         "scorer_calls": feedback.calls if feedback is not None else 0,
         "feedback": None if feedback is None else feedback.label,
-        "mean_score_selected": None if score is None or not picks.order.size
+        "mean_score_selected": None
+        if score is None or not picks.order.size
         else round(float(score[picks.order].mean()), 6),
         "mean_score_eligible": None if score is None or not live.size else round(float(score.mean()), 6),
         **run_log,
     }
-    led = pl.DataFrame({
-        "id": ids,
-        "line": df[schema.LINE].to_list() if schema.LINE in df.columns else list(range(1, n + 1)),
-        "selected": selected_mask.tolist(),
-        "round": round_col,
-        "reason": reason_col,
-    }, schema={"id": pl.Utf8, "line": pl.Int64, "selected": pl.Boolean, "round": pl.Int64, "reason": pl.Utf8})
+    led = pl.DataFrame(
+        {
+            "id": ids,
+            "line": df[schema.LINE].to_list() if schema.LINE in df.columns else list(range(1, n + 1)),
+            "selected": selected_mask.tolist(),
+            "round": round_col,
+            "reason": reason_col,
+        },
+        schema={"id": pl.Utf8, "line": pl.Int64, "selected": pl.Boolean, "round": pl.Int64, "reason": pl.Utf8},
+    )
     return SelectResult(selected, unselected, manifest, led)
 
 
@@ -341,7 +357,5 @@ def run_stage(df: pl.DataFrame, cfg: SelectConfig, ctx: Any) -> Any:
     if cfg.seed == 0 and int(getattr(ctx, "seed", 0)):
         cfg = cfg.model_copy(update={"seed": ctx.seed})
     res = select(df, cfg, ctx.embed, ctx.embedder)
-    summary = {k: res.manifest[k] for k in ("strategy", "eligible", "selected", "excluded", "budget",
-                                            "scorer_calls")}
+    summary = {k: res.manifest[k] for k in ("strategy", "eligible", "selected", "excluded", "budget", "scorer_calls")}
     return StageResult(res.selected, removed=res.unselected, summary=summary)
-

@@ -73,7 +73,7 @@ def bandit(pool: Pool, budget: int, cfg: Any, rng: np.random.Generator, feedback
         return len(queues[c]) - heads[c]
 
     def pop(c: int, count: int) -> list[int]:
-        got = queues[c][heads[c]:heads[c] + count]
+        got = queues[c][heads[c] : heads[c] + count]
         heads[c] += len(got)
         return got
 
@@ -108,8 +108,11 @@ def bandit(pool: Pool, budget: int, cfg: Any, rng: np.random.Generator, feedback
         reward = float(r.mean()) - tau
         targets = [(c, 1.0)]
         if neighbours is not None:
-            targets = [(j, 1.0 - float(neighbours[c, j]) / cfg.neighbour_radius)
-                       for j in range(k) if neighbours[c, j] < cfg.neighbour_radius or j == c]
+            targets = [
+                (j, 1.0 - float(neighbours[c, j]) / cfg.neighbour_radius)
+                for j in range(k)
+                if neighbours[c, j] < cfg.neighbour_radius or j == c
+            ]
         for j, wgt in targets:
             rsum[j] += reward * wgt
             pulls[j] += 1
@@ -144,8 +147,7 @@ def bandit(pool: Pool, budget: int, cfg: Any, rng: np.random.Generator, feedback
         active = [c for c in range(k) if left(c) > 0]
         if not active:
             break
-        cs = {c: ucb(rsum[c] / pulls[c] if pulls[c] else 0.0, int(pulls[c]), total, cfg.alpha)
-              for c in active}
+        cs = {c: ucb(rsum[c] / pulls[c] if pulls[c] else 0.0, int(pulls[c]), total, cfg.alpha) for c in active}
         chosen = sorted(active, key=lambda c: (-cs[c], int(pulls[c]), c))[:per_round]
         ucb_log.append({str(c): round(cs[c], 6) for c in chosen})
         rounds_run = rnd_no
@@ -174,11 +176,25 @@ def bandit(pool: Pool, budget: int, cfg: Any, rng: np.random.Generator, feedback
             rnd.append(rounds_run + 1)
             backfill += 1
     log = {
-        "k": k, "probe": b, "block": m, "tau": round(tau, 6), "score_range": [lo, hi],
-        "max_scored": max_scored, "scorer_calls": feedback.calls - start_calls, "rounds_run": rounds_run,
+        "k": k,
+        "probe": b,
+        "block": m,
+        "tau": round(tau, 6),
+        "score_range": [lo, hi],
+        "max_scored": max_scored,
+        "scorer_calls": feedback.calls - start_calls,
+        "rounds_run": rounds_run,
         "backfilled": backfill,
-        "arms": {str(c): {"pulls": int(pulls[c]), "mean_reward": round(float(rsum[c] / pulls[c]), 6),
-                          "accepted_blocks": int(accepted_blocks[c])} for c in range(k) if pulls[c]},
-        "pulls": history, "ucb": ucb_log,
+        "arms": {
+            str(c): {
+                "pulls": int(pulls[c]),
+                "mean_reward": round(float(rsum[c] / pulls[c]), 6),
+                "accepted_blocks": int(accepted_blocks[c]),
+            }
+            for c in range(k)
+            if pulls[c]
+        },
+        "pulls": history,
+        "ucb": ucb_log,
     }
     return Picks(np.asarray(selected, dtype=np.int64), np.asarray(rnd, dtype=np.int64), why, log)

@@ -19,8 +19,9 @@ def default_k(budget: int, n: int) -> int:
     return max(1, min(n, max(2, min(1024, budget // 10))))
 
 
-def lean_kmeans(x: np.ndarray, k: int, *, seed: int = 0, niter: int = 20, points_per_centroid: int = 64,
-                chunk: int = 65_536) -> np.ndarray:
+def lean_kmeans(
+    x: np.ndarray, k: int, *, seed: int = 0, niter: int = 20, points_per_centroid: int = 64, chunk: int = 65_536
+) -> np.ndarray:
     """Labels (n,) from spherical k-means trained on a sample; assignment streamed in chunks."""
     import faiss
 
@@ -32,17 +33,25 @@ def lean_kmeans(x: np.ndarray, k: int, *, seed: int = 0, niter: int = 20, points
     m = min(n, max(k * points_per_centroid, k * 4))
     sample = np.sort(rng.choice(n, size=m, replace=False)) if m < n else np.arange(n)
     xs = np.ascontiguousarray(x[sample], dtype=np.float32)
-    km = faiss.Kmeans(d, k, niter=niter, seed=seed, spherical=True, verbose=False,
-                      max_points_per_centroid=math.ceil(m / k) + 1, min_points_per_centroid=1)
+    km = faiss.Kmeans(
+        d,
+        k,
+        niter=niter,
+        seed=seed,
+        spherical=True,
+        verbose=False,
+        max_points_per_centroid=math.ceil(m / k) + 1,
+        min_points_per_centroid=1,
+    )
     km.train(xs)
     del xs
     index = faiss.IndexFlatIP(d)
     index.add(np.ascontiguousarray(km.centroids, dtype=np.float32))
     labels = np.empty(n, dtype=np.int64)
     for s in range(0, n, chunk):
-        block = np.ascontiguousarray(x[s:s + chunk], dtype=np.float32)
+        block = np.ascontiguousarray(x[s : s + chunk], dtype=np.float32)
         _, a = index.search(block, 1)
-        labels[s:s + chunk] = a[:, 0]
+        labels[s : s + chunk] = a[:, 0]
     return labels
 
 

@@ -18,8 +18,9 @@ import numpy as np
 from qdc.select.pool import Picks, Pool
 
 
-def deita_arrays(x: np.ndarray, score: np.ndarray, budget: int, ceiling: float,
-                 block: int = 512) -> tuple[np.ndarray, int]:
+def deita_arrays(
+    x: np.ndarray, score: np.ndarray, budget: int, ceiling: float, block: int = 512
+) -> tuple[np.ndarray, int]:
     """Positions taken in visit order, and how many rows were rejected by the ceiling."""
     n = x.shape[0]
     order = np.lexsort((np.arange(n), -score))
@@ -29,9 +30,9 @@ def deita_arrays(x: np.ndarray, score: np.ndarray, budget: int, ceiling: float,
     for start in range(0, n, block):
         if len(out) >= budget:
             break
-        cand = order[start:start + block]
+        cand = order[start : start + block]
         xb = x[cand].astype(np.float32)
-        ok = (xb @ taken[:len(out)].T).max(axis=1) <= ceiling if out else np.ones(cand.shape[0], dtype=bool)
+        ok = (xb @ taken[: len(out)].T).max(axis=1) <= ceiling if out else np.ones(cand.shape[0], dtype=bool)
         inner = xb @ xb.T
         kept_local: list[int] = []
         for j in range(cand.shape[0]):
@@ -51,6 +52,13 @@ def deita(pool: Pool, budget: int, cfg: Any, rng: np.random.Generator) -> Picks:
     score = pool.require_score("deita")
     picked, rejected = deita_arrays(pool.embeddings(), score, budget, cfg.ceiling)
     reasons = [f"deita rank={i + 1} score={score[p]:.4g}" for i, p in enumerate(picked)]
-    return Picks(picked, np.zeros(picked.shape[0], dtype=np.int64), reasons,
-                 {"ceiling": cfg.ceiling, "rejected_by_ceiling": rejected,
-                  "shortfall": int(min(budget, pool.n) - picked.shape[0])})
+    return Picks(
+        picked,
+        np.zeros(picked.shape[0], dtype=np.int64),
+        reasons,
+        {
+            "ceiling": cfg.ceiling,
+            "rejected_by_ceiling": rejected,
+            "shortfall": int(min(budget, pool.n) - picked.shape[0]),
+        },
+    )

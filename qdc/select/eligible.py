@@ -80,9 +80,13 @@ def exact_duplicates(df: pl.DataFrame, skip: list[str | None]) -> dict[int, str]
     return out
 
 
-def dedup_duplicates(df: pl.DataFrame, skip: list[str | None], mode: str,
-                     embeddings: Callable[[], np.ndarray] | None = None,
-                     eps: float = 0.05) -> tuple[dict[int, str], str]:
+def dedup_duplicates(
+    df: pl.DataFrame,
+    skip: list[str | None],
+    mode: str,
+    embeddings: Callable[[], np.ndarray] | None = None,
+    eps: float = 0.05,
+) -> tuple[dict[int, str], str]:
     """Duplicates found on the fly: position -> id of the earlier row it duplicates, and how they were found.
 
     auto: qdc.dedup exact+minhash when installed, else exact normalised text; semantic: exact+minhash and

@@ -89,13 +89,15 @@ def iterative(pool: Pool, budget: int, cfg: Any, rng: np.random.Generator, feedb
         round_of.append(np.full(got.shape[0], r, dtype=np.int64))
         wsum = max(float(weights.sum()), 1e-300)
         reasons.extend(
-            f"iterative round={r} cluster={int(labels[p])} weight={weights[labels[p]] / wsum:.4g}"
-            for p in got
+            f"iterative round={r} cluster={int(labels[p])} weight={weights[labels[p]] / wsum:.4g}" for p in got
         )
-        entry["cluster_weights"] = {str(c): round(float(weights[c] / wsum), 6)
-                                    for c in np.flatnonzero(weights)}
+        entry["cluster_weights"] = {str(c): round(float(weights[c] / wsum), 6) for c in np.flatnonzero(weights)}
         entry["cluster_counts"] = {str(c): int(counts[c]) for c in np.flatnonzero(counts)}
         log.append(entry)
     picked = np.concatenate(order) if order else np.zeros(0, dtype=np.int64)
-    return Picks(picked, np.concatenate(round_of) if round_of else picked.copy(), reasons,
-                 {"k": k, "within": mode, "rounds": log})
+    return Picks(
+        picked,
+        np.concatenate(round_of) if round_of else picked.copy(),
+        reasons,
+        {"k": k, "within": mode, "rounds": log},
+    )

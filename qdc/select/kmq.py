@@ -64,8 +64,9 @@ def quality_factors(labels: np.ndarray, k: int, score: np.ndarray) -> np.ndarray
     return np.minimum(1.0, 2.0 * sums / np.maximum(sizes, 1))
 
 
-def start_weights(labels: np.ndarray, k: int, score: np.ndarray | None, allocation: str,
-                  cluster_quality: bool) -> tuple[np.ndarray, np.ndarray | None]:
+def start_weights(
+    labels: np.ndarray, k: int, score: np.ndarray | None, allocation: str, cluster_quality: bool
+) -> tuple[np.ndarray, np.ndarray | None]:
     """(cluster weights before any feedback, the quality factors or None): the allocation's weights,
     scaled by `quality_factors` when `cluster_quality` is on and there is a score (kmq, iterative round 0)."""
     base = base_weights(np.bincount(labels, minlength=k), allocation)
@@ -75,9 +76,7 @@ def start_weights(labels: np.ndarray, k: int, score: np.ndarray | None, allocati
     return base * factors, factors
 
 
-def within_keys(
-    n: int, z: np.ndarray | None, within: str, temperature: float, rng: np.random.Generator
-) -> np.ndarray:
+def within_keys(n: int, z: np.ndarray | None, within: str, temperature: float, rng: np.random.Generator) -> np.ndarray:
     """Sort keys for drawing inside clusters (larger first): Gumbel-perturbed z/T, z, or pure noise."""
     if within == "top":
         if z is None:
@@ -181,15 +180,19 @@ def kmq_arrays(
 def kmq(pool: Pool, budget: int, cfg: Any, rng: np.random.Generator) -> Picks:
     """kMQ over a pool; `cfg` is a SelectConfig (allocation, within, temperature, diversity_weight)."""
     score = pool.score
-    if score is None and (cfg.within != "random" or cfg.diversity_weight is not None) and \
-            cfg.diversity_weight != 1:
+    if score is None and (cfg.within != "random" or cfg.diversity_weight is not None) and cfg.diversity_weight != 1:
         pool.require_score("kmq")
     labels = pool.labels()
     picked, log = kmq_arrays(
-        labels, score, budget, allocation=cfg.allocation, within=cfg.within, temperature=cfg.temperature,
-        diversity_weight=cfg.diversity_weight, cluster_quality=cfg.cluster_quality, rng=rng,
+        labels,
+        score,
+        budget,
+        allocation=cfg.allocation,
+        within=cfg.within,
+        temperature=cfg.temperature,
+        diversity_weight=cfg.diversity_weight,
+        cluster_quality=cfg.cluster_quality,
+        rng=rng,
     )
-    reasons = [
-        f"kmq cluster={int(labels[p])}" + ("" if score is None else f" score={score[p]:.4g}") for p in picked
-    ]
+    reasons = [f"kmq cluster={int(labels[p])}" + ("" if score is None else f" score={score[p]:.4g}") for p in picked]
     return Picks(picked, np.zeros(picked.shape[0], dtype=np.int64), reasons, {"rounds": [log]})

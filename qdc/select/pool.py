@@ -139,9 +139,14 @@ class Pool:
         """A sub-pool of these rows, clustered on its own for `cluster_budget` rows."""
         positions = np.asarray(positions, dtype=np.int64)
         return Pool(
-            frame=self.frame[positions], score=None if self.score is None else self.score[positions],
-            cost=self.cost[positions], embed_fn=self.embed_fn, cluster_fn=self.cluster_fn,
-            cluster_budget=cluster_budget, positions=positions, parent=self,
+            frame=self.frame[positions],
+            score=None if self.score is None else self.score[positions],
+            cost=self.cost[positions],
+            embed_fn=self.embed_fn,
+            cluster_fn=self.cluster_fn,
+            cluster_budget=cluster_budget,
+            positions=positions,
+            parent=self,
         )
 
 

@@ -37,8 +37,7 @@ Strategy = Callable[[Pool, int, Any, np.random.Generator], Picks]
 
 
 def strategy_fn(cfg: Any, feedback: FeedbackSource | None) -> Strategy:
-    simple: dict[str, Strategy] = {"kmq": kmq, "random": uniform, "top": top, "deita": deita,
-                                   "kcenter": kcenter}
+    simple: dict[str, Strategy] = {"kmq": kmq, "random": uniform, "top": top, "deita": deita, "kcenter": kcenter}
     if cfg.strategy in simple:
         return simple[cfg.strategy]
     assert feedback is not None
@@ -103,8 +102,9 @@ def _tokens_run(fn: Strategy, pool: Pool, tokens: int, cfg: Any, seed: Any, exte
     return best
 
 
-def run_groups(pool: Pool, cfg: Any, feedback: FeedbackSource | None,
-               budget_rows: int | None) -> tuple[Picks, dict[str, Any]]:
+def run_groups(
+    pool: Pool, cfg: Any, feedback: FeedbackSource | None, budget_rows: int | None
+) -> tuple[Picks, dict[str, Any]]:
     """Run the strategy (per group when asked); picks are positions in `pool`."""
     fn = strategy_fn(cfg, feedback)
     external = feedback is not None and feedback.scorer is not None
@@ -112,8 +112,11 @@ def run_groups(pool: Pool, cfg: Any, feedback: FeedbackSource | None,
         return Picks.empty(), {}
     if cfg.group_field is None:
         seed: Any = cfg.seed
-        picks = _rows_run(fn, pool, budget_rows, cfg, seed) if budget_rows is not None else \
-            _tokens_run(fn, pool, int(cfg.budget_tokens), cfg, seed, external)
+        picks = (
+            _rows_run(fn, pool, budget_rows, cfg, seed)
+            if budget_rows is not None
+            else _tokens_run(fn, pool, int(cfg.budget_tokens), cfg, seed, external)
+        )
         return picks, {"strategy_log": picks.log}
     if cfg.group_field not in pool.frame.columns:
         raise ConfigError(f"--group-field {cfg.group_field!r}: no such column")
@@ -134,8 +137,9 @@ def run_groups(pool: Pool, cfg: Any, feedback: FeedbackSource | None,
                 notice("--quota min:N with --budget-tokens splits the tokens equally over the groups")
     scorer_shares = None
     if cfg.strategy == "bandit" and cfg.max_scored is not None:
-        scorer_shares = allocate(int(cfg.max_scored), np.maximum(shares, 1).astype(np.float64),
-                                 np.full(len(names), int(cfg.max_scored)))
+        scorer_shares = allocate(
+            int(cfg.max_scored), np.maximum(shares, 1).astype(np.float64), np.full(len(names), int(cfg.max_scored))
+        )
     orders: list[np.ndarray] = []
     rounds: list[np.ndarray] = []
     reasons: list[str] = []
@@ -143,8 +147,11 @@ def run_groups(pool: Pool, cfg: Any, feedback: FeedbackSource | None,
     for g, name in enumerate(names):
         members = np.flatnonzero(gid == g)
         share = int(shares[g])
-        rows_share = share if budget_rows is not None else \
-            int(share // max(float(pool.cost[members].mean()) if members.size else 1.0, 1.0))
+        rows_share = (
+            share
+            if budget_rows is not None
+            else int(share // max(float(pool.cost[members].mean()) if members.size else 1.0, 1.0))
+        )
         sub = pool.subset(members, rows_share)
         gcfg = cfg
         if scorer_shares is not None:
@@ -158,8 +165,22 @@ def run_groups(pool: Pool, cfg: Any, feedback: FeedbackSource | None,
         orders.append(members[picks.order])
         rounds.append(picks.rounds)
         reasons.extend(f"{r} group={name}" for r in picks.reasons)
-        groups.append({"group": name, "eligible": int(sizes[g]), "quota": share,
-                       "selected": int(picks.order.size), "k": sub.cluster_count(), "log": picks.log})
+        groups.append(
+            {
+                "group": name,
+                "eligible": int(sizes[g]),
+                "quota": share,
+                "selected": int(picks.order.size),
+                "k": sub.cluster_count(),
+                "log": picks.log,
+            }
+        )
     merged = Picks(np.concatenate(orders).astype(np.int64), np.concatenate(rounds).astype(np.int64), reasons)
-    return merged, {"groups": {"field": cfg.group_field, "quota": cfg.quota,
-                               "unit": "rows" if budget_rows is not None else "tokens", "per_group": groups}}
+    return merged, {
+        "groups": {
+            "field": cfg.group_field,
+            "quota": cfg.quota,
+            "unit": "rows" if budget_rows is not None else "tokens",
+            "per_group": groups,
+        }
+    }

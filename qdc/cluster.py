@@ -22,6 +22,7 @@ from qdc import schema
 from qdc.config import StageConfig
 from qdc.embed import EmbedConfig, Embedder, ensure_embeddings
 from qdc.errors import ConfigError
+from qdc.progress import progress
 
 
 class ClusterConfig(StageConfig):
@@ -70,38 +71,133 @@ def kmeans_plus_plus(x: np.ndarray, k: int, seed: int, max_sample: int = 50_000)
     return np.ascontiguousarray(sample[chosen], dtype=np.float32)
 
 
+def budget_k(budget: int, n: int) -> int:
+    """clamp(floor(B/10), 2, min(1024, n)): about ten picks per cluster, the k of selection (algorithms.md §1.3)."""
+    return max(1, min(n, max(2, min(1024, budget // 10))))
+
+
+BLOCK_ROWS = 65_536
+
+
+def train_centroids(
+    x: np.ndarray,
+    k: int,
+    *,
+    seed: int = 0,
+    niter: int = 25,
+    sample_per_centroid: int | None = None,
+    rows: np.ndarray | None = None,
+    max_points_per_centroid: int | None = None,
+) -> np.ndarray:
+    """Unit (k', d) float32 centroids of spherical k-means (faiss), always seeded with k-means++.
+
+    `x` may be an in-memory array or a memory map (rows are gathered in steps that release their pages).
+    `rows` (sorted indices) restricts training to those rows. With `sample_per_centroid`, training uses a
+    seeded sample of min(n, k * sample_per_centroid) rows (sorted, so a memory map is read in order);
+    otherwise every row trains (`max_points_per_centroid` restores faiss's own subsampling).
+    k' = min(k, training rows); k' = 1 is the normalised mean.
+    """
+    from qdc.scale.store import gather
+
+    n = x.shape[0] if rows is None else rows.shape[0]
+    if n == 0:
+        raise ConfigError("cannot cluster an empty dataset")
+    if k < 1:
+        raise ConfigError(f"--k must be at least 1 (got {k})")
+    if sample_per_centroid is not None:
+        rng = np.random.default_rng(seed)
+        m = min(n, max(k, 1) * sample_per_centroid)
+        sample = np.sort(rng.choice(n, size=m, replace=False)) if m < n else np.arange(n)
+        if rows is not None:
+            sample = rows[sample]
+        xs = gather(x, sample, np.float32)
+        points = math.ceil(m / min(k, m)) + 1
+    else:
+        xs = np.ascontiguousarray(x if rows is None else gather(x, rows, np.float32), dtype=np.float32)
+        points = max_points_per_centroid or max(n, 256)
+    k = min(k, xs.shape[0])
+    if k == 1:
+        centroid = xs.mean(axis=0, keepdims=True)
+        out: np.ndarray = (centroid / max(float(np.linalg.norm(centroid)), 1e-12)).astype(np.float32)
+        return out
+    import faiss
+
+    km = faiss.Kmeans(
+        xs.shape[1],
+        k,
+        niter=niter,
+        seed=seed,
+        spherical=True,
+        verbose=False,
+        max_points_per_centroid=points,
+        min_points_per_centroid=1,
+    )
+    km.train(xs, init_centroids=kmeans_plus_plus(xs, k, seed))
+    return np.ascontiguousarray(km.centroids, dtype=np.float32)
+
+
+def assign(
+    x: np.ndarray,
+    centroids: np.ndarray,
+    *,
+    block_rows: int = BLOCK_ROWS,
+    lo: int = 0,
+    hi: int | None = None,
+    task: str | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(nearest centroid id as int64, cosine distance to it as float32) of rows [lo, hi) (default: all).
+
+    Searched `block_rows` at a time (a memory map releases each block's pages), so peak memory stays near
+    one block; ties go to the lower centroid id (faiss's flat search). `task` names the progress line.
+    """
+    import faiss
+
+    from qdc.scale.store import blocks
+
+    hi = x.shape[0] if hi is None else min(hi, x.shape[0])
+    index = faiss.IndexFlatIP(centroids.shape[1])
+    index.add(np.ascontiguousarray(centroids, dtype=np.float32))
+    labels = np.empty(max(hi - lo, 0), dtype=np.int64)
+    dist = np.empty(max(hi - lo, 0), dtype=np.float32)
+    for start, block in blocks(x, block_rows, lo, hi):
+        d, a = index.search(block, 1)
+        labels[start - lo : start - lo + block.shape[0]] = a[:, 0]
+        dist[start - lo : start - lo + block.shape[0]] = np.clip(1.0 - d[:, 0], 0.0, 2.0)
+        if task is not None:
+            progress(task, start - lo + block.shape[0], hi - lo)
+    return labels, dist
+
+
 def kmeans(
-    x: np.ndarray, k: int, *, seed: int = 0, niter: int = 25, max_points_per_centroid: int | None = None
+    x: np.ndarray,
+    k: int,
+    *,
+    seed: int = 0,
+    niter: int = 25,
+    max_points_per_centroid: int | None = None,
+    sample_per_centroid: int | None = None,
 ) -> KMeansResult:
-    """Spherical k-means on unit rows; labels renumbered by cluster size (largest first)."""
-    n, d = x.shape
+    """Spherical k-means on unit rows (`train_centroids` + `assign`); labels renumbered by cluster size
+    (largest first)."""
+    n = x.shape[0]
     if n == 0:
         raise ConfigError("cannot cluster an empty dataset")
     if k < 1:
         raise ConfigError(f"--k must be at least 1 (got {k})")
     k = min(k, n)
     x = np.ascontiguousarray(x, dtype=np.float32)
-    if k == 1:
-        centroid = x.mean(axis=0, keepdims=True)
-        centroid /= max(float(np.linalg.norm(centroid)), 1e-12)
+    centroid = train_centroids(
+        x,
+        k,
+        seed=seed,
+        niter=niter,
+        sample_per_centroid=sample_per_centroid,
+        max_points_per_centroid=max_points_per_centroid,
+    )
+    if centroid.shape[0] == 1:
         labels = np.zeros(n, dtype=np.int64)
     else:
-        import faiss
-
-        km = faiss.Kmeans(
-            d,
-            k,
-            niter=niter,
-            seed=seed,
-            spherical=True,
-            verbose=False,
-            max_points_per_centroid=max_points_per_centroid or max(n, 256),
-            min_points_per_centroid=1,
-        )
-        km.train(x, init_centroids=kmeans_plus_plus(x, k, seed))
-        centroid = np.ascontiguousarray(km.centroids, dtype=np.float32)
-        _, assign = km.index.search(x, 1)
-        labels = assign[:, 0].astype(np.int64)
+        labels, _ = assign(x, centroid, block_rows=max(n, 1) if sample_per_centroid is None else BLOCK_ROWS)
     # Renumber: largest cluster first, ties by first row index; drop empty clusters.
     sizes = np.bincount(labels, minlength=centroid.shape[0])
     first = np.full(centroid.shape[0], n, dtype=np.int64)

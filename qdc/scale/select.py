@@ -17,7 +17,6 @@ Same input + embeddings + options + seed = the same bytes. Not streamed: on-the-
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Any, Literal
 
@@ -26,6 +25,8 @@ import polars as pl
 from pydantic import Field, field_validator
 
 from qdc import schema
+from qdc.cluster import BLOCK_ROWS, budget_k, train_centroids
+from qdc.cluster import assign as assign_rows
 from qdc.config import StageConfig
 from qdc.errors import ConfigError, DataError
 from qdc.io import IOConfig
@@ -33,9 +34,7 @@ from qdc.progress import progress
 from qdc.scale import memory
 from qdc.scale.reader import DEFAULT_BATCH_ROWS, iter_batches, sample_lines
 from qdc.scale.sink import open_sink
-from qdc.scale.store import blocks, gather, open_store
-
-BLOCK_ROWS = 65_536
+from qdc.scale.store import open_store
 
 
 class ScaleSelectConfig(StageConfig):
@@ -73,10 +72,6 @@ class ScaleSelectConfig(StageConfig):
         return min(n, round(self.budget * n) if isinstance(self.budget, float) else int(self.budget))
 
 
-def _default_k(budget: int, n: int) -> int:
-    return max(1, min(n, max(2, min(1024, budget // 10))))
-
-
 def _scores(
     path: str, cfg: ScaleSelectConfig, io_cfg: IOConfig, batch_rows: int, rows_hint: int
 ) -> tuple[int, np.ndarray | None, str | None]:
@@ -109,33 +104,8 @@ def _scores(
 def train_kmeans(
     x: np.ndarray, k: int, *, seed: int, niter: int, points_per_centroid: int, rows: np.ndarray | None = None
 ) -> np.ndarray:
-    """Unit (k, d) centroids of spherical k-means trained on a seeded sample of the rows of `x`.
-
-    `rows` (sorted indices) restricts the sample to those rows (e.g. the rows earlier dedup steps kept).
-    """
-    import faiss
-
-    from qdc.cluster import kmeans_plus_plus
-
-    n, d = x.shape if rows is None else (rows.shape[0], x.shape[1])
-    rng = np.random.default_rng(seed)
-    m = min(n, k * points_per_centroid)
-    sample = np.sort(rng.choice(n, size=m, replace=False)) if m < n else np.arange(n)
-    if rows is not None:
-        sample = rows[sample]
-    xs = gather(x, sample, np.float32)
-    km = faiss.Kmeans(
-        d,
-        k,
-        niter=niter,
-        seed=seed,
-        spherical=True,
-        verbose=False,
-        max_points_per_centroid=math.ceil(m / k) + 1,
-        min_points_per_centroid=1,
-    )
-    km.train(xs, init_centroids=kmeans_plus_plus(xs, k, seed))
-    return np.ascontiguousarray(km.centroids, dtype=np.float32)
+    """`qdc.cluster.train_centroids` on a seeded sample of `points_per_centroid` x k rows (of `rows` when given)."""
+    return train_centroids(x, k, seed=seed, niter=niter, sample_per_centroid=points_per_centroid, rows=rows)
 
 
 def nearest(
@@ -146,23 +116,8 @@ def nearest(
     lo: int = 0,
     hi: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(centroid id, cosine distance to it as float32) of rows [lo, hi) (default: all), searched block by block.
-
-    Used on this machine and, per row range, by the Ray workers (`qdc.scale.ray_backend`).
-    """
-    import faiss
-
-    hi = x.shape[0] if hi is None else min(hi, x.shape[0])
-    index = faiss.IndexFlatIP(centroids.shape[1])
-    index.add(np.ascontiguousarray(centroids, dtype=np.float32))
-    labels = np.empty(max(hi - lo, 0), dtype=np.int64)
-    dist = np.empty(max(hi - lo, 0), dtype=np.float32)
-    for start, block in blocks(x, block_rows, lo, hi):
-        d, a = index.search(block, 1)
-        labels[start - lo : start - lo + block.shape[0]] = a[:, 0]
-        dist[start - lo : start - lo + block.shape[0]] = np.clip(1.0 - d[:, 0], 0.0, 2.0)
-        progress(task, start - lo + block.shape[0], hi - lo)
-    return labels, dist
+    """`qdc.cluster.assign` of rows [lo, hi) (used here and, per row range, by the Ray workers)."""
+    return assign_rows(x, centroids, block_rows=block_rows, lo=lo, hi=hi, task=task)
 
 
 def assign(
@@ -190,7 +145,7 @@ def estimate(
     rows, _ = sample_lines(path)
     rows = rows or x.shape[0]
     budget = cfg.rows(rows)
-    k = cfg.k or _default_k(budget, rows)
+    k = cfg.k or budget_k(budget, rows)
     return memory.plan(
         lambda b: memory.select_estimate(rows, x.shape[1], k, b, cfg.points_per_centroid), batch_rows, max_memory
     )
@@ -227,7 +182,7 @@ def stream_select(
         )
     x = open_store(embeddings, rows=n)
     budget = cfg.rows(n)
-    k = min(n, cfg.k or _default_k(budget, n))
+    k = min(n, cfg.k or budget_k(budget, n))
     t1 = time.perf_counter()
     centroids = train_kmeans(x, k, seed=cfg.seed, niter=cfg.niter, points_per_centroid=cfg.points_per_centroid)
     t2 = time.perf_counter()

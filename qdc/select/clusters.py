@@ -7,52 +7,30 @@ then assignment in chunks, so peak memory stays near the embedding matrix itself
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 LEAN_ABOVE = 200_000
 
 
 def default_k(budget: int, n: int) -> int:
-    """clamp(floor(B/10), 2, min(1024, n)): about ten picks per cluster (algorithms.md §1.3)."""
-    return max(1, min(n, max(2, min(1024, budget // 10))))
+    """clamp(floor(B/10), 2, min(1024, n)): about ten picks per cluster (`qdc.cluster.budget_k`)."""
+    from qdc.cluster import budget_k
+
+    return budget_k(budget, n)
 
 
 def lean_kmeans(
     x: np.ndarray, k: int, *, seed: int = 0, niter: int = 20, points_per_centroid: int = 64, chunk: int = 65_536
 ) -> np.ndarray:
-    """Labels (n,) from spherical k-means trained on a sample; assignment streamed in chunks."""
-    import faiss
+    """Labels (n,): `qdc.cluster.train_centroids` (k-means++) on a seeded sample, `qdc.cluster.assign` in chunks."""
+    from qdc.cluster import assign, train_centroids
 
-    n, d = x.shape
+    n = x.shape[0]
     k = min(k, n)
     if k <= 1:
         return np.zeros(n, dtype=np.int64)
-    rng = np.random.default_rng(seed)
-    m = min(n, max(k * points_per_centroid, k * 4))
-    sample = np.sort(rng.choice(n, size=m, replace=False)) if m < n else np.arange(n)
-    xs = np.ascontiguousarray(x[sample], dtype=np.float32)
-    km = faiss.Kmeans(
-        d,
-        k,
-        niter=niter,
-        seed=seed,
-        spherical=True,
-        verbose=False,
-        max_points_per_centroid=math.ceil(m / k) + 1,
-        min_points_per_centroid=1,
-    )
-    km.train(xs)
-    del xs
-    index = faiss.IndexFlatIP(d)
-    index.add(np.ascontiguousarray(km.centroids, dtype=np.float32))
-    labels = np.empty(n, dtype=np.int64)
-    for s in range(0, n, chunk):
-        block = np.ascontiguousarray(x[s : s + chunk], dtype=np.float32)
-        _, a = index.search(block, 1)
-        labels[s : s + chunk] = a[:, 0]
-    return labels
+    centroids = train_centroids(x, k, seed=seed, niter=niter, sample_per_centroid=max(points_per_centroid, 4))
+    return assign(x, centroids, block_rows=chunk)[0]
 
 
 def compute_labels(x: np.ndarray, k: int, seed: int, niter: int) -> np.ndarray:

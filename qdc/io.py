@@ -14,7 +14,7 @@ import os
 import sys
 import tempfile
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -145,6 +145,11 @@ def _derived_id(obj: dict[str, Any]) -> str:
     return xxhash.xxh3_64_hexdigest(_dumps(core, sort_keys=True))
 
 
+# A bad row's verbatim bytes, or a function that builds them (only called for bad rows: re-serialising every
+# good Parquet row cost 1.4 s per 100k rows of 384-d embeddings).
+RawBytes = bytes | Callable[[], bytes]
+
+
 class _RowBuilder:
     """Collects the hidden columns of good rows and the verbatim bytes of bad ones."""
 
@@ -159,12 +164,13 @@ class _RowBuilder:
         self.responses: list[str] = []
         self.seen_ids: dict[str, int] = {}
 
-    def bad(self, line: int, reason: str, raw: bytes) -> None:
+    def bad(self, line: int, reason: str, raw: RawBytes) -> None:
         if self.cfg.on_bad_rows == "error":
             raise DataError(f"{self.source}:{line}: {reason}")
-        self.report.bad_rows.append(BadRow(self.source, line, reason, raw))
+        self.report.bad_rows.append(BadRow(self.source, line, reason, raw if isinstance(raw, bytes) else raw()))
 
-    def add(self, line: int, obj: Any, raw: bytes) -> bool:
+    def add(self, line: int, obj: Any, raw: RawBytes) -> bool:
+        """Resolve a row's text and id; `raw` (or a function giving it) is kept only if the row is bad."""
         if not isinstance(obj, dict):
             self.bad(line, f"expected a JSON object, got {type(obj).__name__}", raw)
             return False
@@ -243,9 +249,10 @@ def _user_frame(objs: list[dict[str, Any]], good_lines: list[bytes]) -> pl.DataF
 def parse_line(
     builder: _RowBuilder, lineno: int, line: bytes, keep_raw: bool = True
 ) -> tuple[dict[str, Any], str, bytes] | None:
-    """One JSONL line -> (object, raw line without qdc_ keys, line bytes), or None for a blank or bad line.
+    """One JSONL line -> (object, raw line, line bytes), or None for a blank or bad line.
 
     With ``keep_raw=False`` the raw line is not built ("" instead): for readers that need only ids and text.
+    The raw line may still hold old ``qdc_`` keys: `to_jsonl_lines` leaves them out when it writes the row.
     Bad lines go to `builder.bad` (an error, or the quarantine with on_bad_rows="skip"). Shared by the
     in-memory reader and the streaming one (`qdc.scale.reader`), so both read rows the same way.
     """
@@ -262,12 +269,8 @@ def parse_line(
         return None
     if not keep_raw:
         return obj, "", line
-    if any(k.startswith(schema.PREFIX) for k in obj):
-        # Old qdc_ columns come back as frame columns; keep the raw line free of them.
-        raw = _dumps({k: v for k, v in obj.items() if not k.startswith(schema.PREFIX)}).decode()
-    else:
-        raw = line.decode("utf-8").strip()
-    return obj, raw, line
+    # The line as read: old qdc_ keys in it are dropped when (and only when) it is written as JSONL.
+    return obj, line.decode("utf-8").strip(), line
 
 
 def _read_jsonl(path: str, fmt: str, cfg: IOConfig, report: ReadReport) -> pl.DataFrame:
@@ -322,10 +325,7 @@ def prepare(
     report = report if report is not None else ReadReport()
     user = df.select(schema.visible_columns(df))
     builder = _RowBuilder(source, cfg, report)
-    keep: list[int] = []
-    for i, row in enumerate(user.iter_rows(named=True)):
-        if builder.add(i + 1, row, _dumps(row)):
-            keep.append(i)
+    keep = add_frame_rows(builder, user, 0)
     if not keep:
         raise DataError(f"{source}: no readable rows")
     if len(keep) < user.height:
@@ -334,6 +334,34 @@ def prepare(
     if any(builder.derived) and schema.ID not in out.columns:
         out = out.with_columns(pl.col(schema.ROW_ID).alias(schema.ID))
     return _normalise_qdc_dtypes(out, source)
+
+
+def _row_fields(user: pl.DataFrame, cfg: IOConfig) -> list[str]:
+    """The columns a row's text and id can come from: every field but qdc's own (embeddings, scores), unless
+    the options name one. Turning a 384-float embedding into a Python list per row was most of a read."""
+    named = {cfg.text_field, cfg.id_field}
+    return [
+        c
+        for c in user.columns
+        if not c.startswith(schema.PREFIX) or c in named or (cfg.template is not None and c in cfg.template)
+    ]
+
+
+def add_frame_rows(builder: _RowBuilder, user: pl.DataFrame, offset: int) -> list[int]:
+    """Add the rows of a frame of user fields (Parquet, or built in memory) to `builder`; the positions kept.
+
+    Line numbers are ``offset + position + 1``. A bad row's bytes (its JSON) are built only when it is bad.
+    """
+    fields = user.select(_row_fields(user, builder.cfg))
+    keep: list[int] = []
+    for i, row in enumerate(fields.iter_rows(named=True)):
+
+        def raw(i: int = i) -> bytes:
+            return _dumps(user.row(i, named=True))
+
+        if builder.add(offset + i + 1, row, raw):
+            keep.append(i)
+    return keep
 
 
 def _normalise_qdc_dtypes(df: pl.DataFrame, source: str) -> pl.DataFrame:
@@ -408,6 +436,19 @@ def _json_fragments(col: pl.Series) -> list[bytes]:
     return [_lean(orjson.dumps(v, option=opt, default=str)) for v in col.to_list()]
 
 
+def _without_qdc_keys(raw: bytes) -> bytes:
+    """An original line without its old top-level qdc_ keys (they come back as frame columns).
+
+    Only lines that mention '"qdc_' are parsed; a line whose object has no such key is kept byte for byte.
+    """
+    if b'"' + schema.PREFIX.encode() not in raw:
+        return raw
+    obj = _loads(raw)
+    if not any(k.startswith(schema.PREFIX) for k in obj):
+        return raw
+    return _dumps({k: v for k, v in obj.items() if not k.startswith(schema.PREFIX)})
+
+
 def to_jsonl_lines(df: pl.DataFrame) -> Iterator[bytes]:
     """JSONL lines for a frame: original lines with qdc_ columns appended, or all visible columns."""
     visible = schema.visible_columns(df)
@@ -423,7 +464,7 @@ def to_jsonl_lines(df: pl.DataFrame) -> Iterator[bytes]:
         if raws is None:
             yield b"{" + parts + b"}"
             continue
-        raw = raws[i].encode("utf-8")
+        raw = _without_qdc_keys(raws[i].encode("utf-8"))
         if not parts:
             yield raw
             continue

@@ -244,3 +244,27 @@ def test_number_fragments_are_the_one_by_one_json(values: list[float | int | Non
     flags = pl.Series([None if v is None else bool(v) for v in values], dtype=pl.Boolean)
     assert _json_fragments(flags) == [orjson.dumps(v) for v in flags.to_list()]
     assert _json_fragments(pl.Series(["a,b", None, "c"])) == [b'"a,b"', b"null", b'"c"']
+
+
+def test_raw_lines_keep_bytes_and_drop_only_top_level_qdc_keys(tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    lines = [
+        b'{"id": 1, "text": "a",   "k": 1.50, "note": "mentions \\"qdc_x\\" in a value"}',
+        b'{"id": 2, "text": "b", "qdc_old": 3, "nested": {"qdc_in": 1}}',
+    ]
+    src.write_bytes(b"\n".join(lines) + b"\n")
+    write_records(read_records(src), tmp_path / "o.jsonl")
+    out = (tmp_path / "o.jsonl").read_bytes().splitlines()
+    assert out[0] == lines[0][:-1] + b',"qdc_old":null}'  # untouched, spacing and number spelling included
+    assert orjson.loads(out[1]) == {"id": 2, "text": "b", "nested": {"qdc_in": 1}, "qdc_old": 3}
+
+
+def test_parquet_bad_row_is_quarantined_with_its_whole_row(tmp_path: Path) -> None:
+    pl.DataFrame({"id": ["a", "b"], "text": ["ok", None], "qdc_embedding": [[1.0, 0.0], [0.0, 1.0]]}).write_parquet(
+        tmp_path / "in.parquet"
+    )
+    report = ReadReport()
+    df = read_records(tmp_path / "in.parquet", IOConfig(on_bad_rows="skip"), report)
+    assert df[schema.ROW_ID].to_list() == ["a"]
+    assert [b.line for b in report.bad_rows] == [2]
+    assert orjson.loads(report.bad_rows[0].raw) == {"id": "b", "text": None, "qdc_embedding": [0.0, 1.0]}

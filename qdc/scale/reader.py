@@ -24,10 +24,10 @@ from qdc.io import (
     STDIO,
     IOConfig,
     ReadReport,
-    _dumps,
     _normalise_qdc_dtypes,
     _RowBuilder,
     _user_frame,
+    add_frame_rows,
     detect_format,
     parse_line,
 )
@@ -134,10 +134,7 @@ def _iter_parquet(
         frame = pl.from_arrow(rb)
         assert isinstance(frame, pl.DataFrame)
         user = frame.select(schema.visible_columns(frame))
-        keep: list[int] = []
-        for i, row in enumerate(user.iter_rows(named=True)):
-            if builder.add(offset + i + 1, row, _dumps(row)):
-                keep.append(i)
+        keep = add_frame_rows(builder, user, offset)
         offset += user.height
         if not keep:
             continue

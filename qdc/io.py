@@ -416,6 +416,49 @@ def read_many(paths: Sequence[str | os.PathLike[str]], cfg: IOConfig | None = No
 
 # ------------------------------------------------------------------------------------------- writing
 
+PathGroup = str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None
+
+
+def _same_file(a: str, b: str) -> bool:
+    """True when two names reach one file: equal after resolving links and '..', or one inode (hard links)."""
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist yet
+        return False
+
+
+def _flat(group: PathGroup) -> list[str]:
+    if group is None:
+        return []
+    if isinstance(group, (str, os.PathLike)):
+        return [str(group)]
+    return [str(p) for p in group]
+
+
+def check_distinct_paths(inputs: dict[str, PathGroup], outputs: dict[str, PathGroup]) -> None:
+    """Refuse (ConfigError, exit 2) an output that is one of the inputs or another output.
+
+    Keys are the names shown to the user ('-o', '--removed', 'the input'); '-' (stdin/stdout) never clashes.
+    Writing over an input loses the rows nobody selected; two outputs on one file keep only the last.
+    """
+    seen: list[tuple[str, str]] = [(name, p) for name, g in inputs.items() for p in _flat(g) if p != STDIO]
+    n_inputs = len(seen)
+    for name, group in outputs.items():
+        for path in _flat(group):
+            if path == STDIO:
+                continue
+            for k, (other, prev) in enumerate(seen):
+                if _same_file(path, prev):
+                    what = "the same file as" if k < n_inputs else "also the path of"
+                    kind = "input" if k < n_inputs else "output"
+                    raise ConfigError(
+                        f"{name} {path}: is {what} {other} {prev}; writing it would lose that {kind}. "
+                        "Write to another path"
+                    )
+            seen.append((name, path))
+
 
 def _lean(b: bytes) -> bytes:
     """A right-sized copy: each orjson.dumps result keeps its ~4 KB working buffer (measured with orjson 3.13),

@@ -114,6 +114,7 @@ def handle_errors(fn: F) -> F:
 
         reporter = RichReporter(State.quiet)
         try:
+            check_path_params(kwargs)
             with use_reporter(reporter):
                 return fn(*args, **kwargs)
         except _PASS_THROUGH:
@@ -141,6 +142,44 @@ def handle_errors(fn: F) -> F:
             reporter.close()
 
     return wrapper  # type: ignore[return-value]
+
+
+# ------------------------------------------------------------------------------- file parameters
+
+# Every command parameter that names a file, by parameter name, with the name users see. `handle_errors`
+# refuses an output that is an input or another output before the command starts, so a command is covered
+# as soon as its parameters use these names (tests/test_integrity.py fails on a path parameter not listed).
+OUTPUT_PARAMS = {
+    "output": "-o",
+    "out": "-o",
+    "removed": "--removed",
+    "manifest": "--manifest",
+    "ledger": "--ledger",
+    "bad_rows_file": "--bad-rows-file",
+}
+INPUT_PARAMS = {
+    "input": "the input",
+    "config": "the config",
+    "good": "--good",
+    "bad": "--bad",
+    "against": "--against",
+    "compare": "--compare",
+    "classifier": "--classifier",
+    "embeddings": "--embeddings",
+    "rubric": "--rubric",
+}
+
+
+def check_path_params(params: dict[str, Any]) -> None:
+    """ConfigError (exit 2) when an output parameter names an input's file or another output's."""
+    from qdc.io import check_distinct_paths
+
+    inputs = {label: params.get(name) for name, label in INPUT_PARAMS.items() if params.get(name) is not None}
+    outputs = {label: params.get(name) for name, label in OUTPUT_PARAMS.items() if params.get(name) is not None}
+    output = params.get("output", params.get("out"))
+    if params.get("on_bad_rows") == "skip" and params.get("bad_rows_file") is None and output not in (None, "-"):
+        outputs["the bad-rows file"] = f"{output}.bad-rows.jsonl"  # the default of `Inputs.finish`
+    check_distinct_paths(inputs, outputs)
 
 
 # ------------------------------------------------------------------------------------------- options

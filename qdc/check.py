@@ -19,8 +19,6 @@ from pydantic import Field
 
 from qdc import measure, schema
 from qdc.config import StageConfig
-from qdc.errors import CheckFailed
-from qdc.stage import StageContext, StageResult
 
 JsonType = Literal["string", "integer", "number", "boolean", "list", "object", "null"]
 
@@ -133,9 +131,11 @@ def schema_checks(df: pl.DataFrame, cfg: CheckConfig, bad_rows: int = 0) -> list
     return [c for c in out if c is not None]
 
 
-def run_checks(df: pl.DataFrame, cfg: CheckConfig, ctx: StageContext | None = None, bad_rows: int = 0) -> list[Check]:
+def run_checks(
+    df: pl.DataFrame, cfg: CheckConfig, ctx: measure.Context | None = None, bad_rows: int = 0
+) -> list[Check]:
     """Every configured check on a prepared frame, in a fixed order."""
-    ctx = ctx or StageContext()
+    ctx = ctx or measure.MeasureContext()
     out: list[Check | None] = list(schema_checks(df, cfg, bad_rows))
     n = df.height
     out.append(_check("rows", n, ">=", cfg.min_rows))
@@ -167,11 +167,3 @@ def failure_message(checks: list[Check]) -> str:
     failed = [c for c in checks if not c.passed]
     parts = [f"{c.name} = {c.value} (needs {c.op} {c.threshold})" for c in failed]
     return f"{len(failed)} of {len(checks)} checks failed: " + "; ".join(parts)
-
-
-def run_stage(df: pl.DataFrame, cfg: CheckConfig, ctx: StageContext) -> StageResult:
-    """Pipeline adapter: the `check` stage passes rows through unchanged, or fails with exit code 3."""
-    checks = run_checks(df, cfg, ctx)
-    if not all(c.passed for c in checks):
-        raise CheckFailed(failure_message(checks))
-    return StageResult(df, summary={"checks": len(checks), "failed": 0, "results": [c.as_dict() for c in checks]})

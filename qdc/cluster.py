@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import polars as pl
@@ -247,11 +246,3 @@ def cluster_summary(df: pl.DataFrame, examples: int = 2, width: int = 80) -> lis
         out.append(item)
     out.sort(key=lambda r: (-int(r["size"]), int(r["cluster"])))  # type: ignore[call-overload]
     return out
-
-
-def run_stage(df: pl.DataFrame, cfg: ClusterConfig, ctx: Any) -> Any:
-    """Pipeline adapter: the `cluster` stage (embeds with the pipeline's embed settings when needed)."""
-    from qdc.stage import StageResult
-
-    out = cluster(df, cfg, ctx.embed, ctx.embedder)
-    return StageResult(out, summary={"k": int(out[schema.CLUSTER].n_unique())})

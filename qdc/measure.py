@@ -1,86 +1,69 @@
 """Dataset-level measurements shared by `qdc check` and `qdc report`.
 
-They reuse the stages through their uniform interface (`run_stage(df, cfg, ctx)`) and `qdc.diversity` when
-those modules are installed, loaded lazily; when one is missing a small documented fallback runs instead
-(exact duplicates on normalised text; Vendi through the d x d covariance), and the result says which ran.
+They call the library stages directly (`qdc.dedup`, `qdc.quality`, `qdc.complexity`,
+`qdc.diversity.vendi`), so a check or a report measures exactly what the commands compute.
 """
 
 from __future__ import annotations
 
-import importlib
-import math
-import re
-import unicodedata
-from dataclasses import dataclass
-from types import ModuleType
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
 import polars as pl
 
 from qdc import schema
-from qdc.config import validate_config
-from qdc.errors import ConfigError
-from qdc.stage import StageContext
+from qdc.complexity import ComplexityConfig, score_complexity
+from qdc.config import StageConfig, validate_config
+from qdc.dedup import DedupConfig, dedup
+from qdc.diversity.vendi import vendi_embeddings
+from qdc.embed import EmbedConfig, Embedder
+from qdc.quality import JUNK_THRESHOLD, QualityConfig, score_quality
 
 
-def optional(module: str, *attrs: str) -> ModuleType | None:
-    """The module when it imports and has every attribute in `attrs`, else None."""
-    try:
-        mod = importlib.import_module(module)
-    except ImportError:
-        return None
-    return mod if all(hasattr(mod, a) for a in attrs) else None
+class Context(Protocol):
+    """What a measurement may use: the seed and how to embed (`qdc.pipeline.StageContext` is one)."""
+
+    @property
+    def seed(self) -> int: ...
+    @property
+    def embed(self) -> EmbedConfig: ...
+    @property
+    def embedder(self) -> Embedder | None: ...
 
 
-def run_optional_stage(
-    module: str, config: str, df: pl.DataFrame, options: dict[str, Any], ctx: StageContext, what: str
-) -> Any | None:
-    """Run a stage by module when it is installed (None when it is not)."""
-    mod = optional(module, config, "run_stage")
-    if mod is None:
-        return None
-    cfg = validate_config(getattr(mod, config), dict(options), what)
-    if "seed" in type(cfg).model_fields and "seed" not in options:
+@dataclass
+class MeasureContext:
+    """A plain `Context` for callers outside a pipeline."""
+
+    seed: int = 0
+    embed: EmbedConfig = field(default_factory=EmbedConfig)
+    embedder: Embedder | None = None
+
+
+def _config(cls: type[StageConfig], options: dict[str, Any] | None, ctx: Context, what: str) -> Any:
+    """The stage config from user options; the context's seed unless the options set one."""
+    options = dict(options or {})
+    cfg = validate_config(cls, options, what)
+    if "seed" in cls.model_fields and "seed" not in options:
         cfg = cfg.model_copy(update={"seed": ctx.seed})
-    return mod.run_stage(df, cfg, ctx)
+    return cfg
 
 
-def with_quality(df: pl.DataFrame, ctx: StageContext, options: dict[str, Any] | None = None) -> pl.DataFrame:
-    """The frame with qdc_quality (scored by the score-quality stage when missing)."""
+def with_quality(df: pl.DataFrame, ctx: Context, options: dict[str, Any] | None = None) -> pl.DataFrame:
+    """The frame with qdc_quality (scored by `qdc.quality` with `options` when missing)."""
     if schema.QUALITY in df.columns:
         return df
-    res = run_optional_stage("qdc.quality", "QualityConfig", df, options or {}, ctx, "quality options")
-    if res is None:
-        raise ConfigError(
-            "qdc_quality is missing and the score-quality stage (qdc.quality) is not "
-            "installed; run `qdc score-quality` first"
-        )
-    out: pl.DataFrame = res.df
-    return out
+    cfg: QualityConfig = _config(QualityConfig, options, ctx, "quality options")
+    return score_quality(df, cfg, ctx.embed, ctx.embedder)
 
 
-def with_complexity(df: pl.DataFrame, ctx: StageContext, options: dict[str, Any] | None = None) -> pl.DataFrame:
-    """The frame with qdc_complexity (scored by the score-complexity stage when missing)."""
+def with_complexity(df: pl.DataFrame, ctx: Context, options: dict[str, Any] | None = None) -> pl.DataFrame:
+    """The frame with qdc_complexity (scored by `qdc.complexity` with `options` when missing)."""
     if schema.COMPLEXITY in df.columns:
         return df
-    res = run_optional_stage("qdc.complexity", "ComplexityConfig", df, options or {}, ctx, "complexity options")
-    if res is None:
-        raise ConfigError(
-            "qdc_complexity is missing and the score-complexity stage (qdc.complexity) is not "
-            "installed; run `qdc score-complexity` first"
-        )
-    out: pl.DataFrame = res.df
-    return out
-
-
-_WS = re.compile(r"\s+")
-_PUNCT = re.compile(r"[^\w\s]")
-
-
-def _norm(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text).casefold()
-    return _WS.sub(" ", _PUNCT.sub("", text)).strip()
+    cfg: ComplexityConfig = _config(ComplexityConfig, options, ctx, "complexity options")
+    return score_complexity(df, cfg)
 
 
 @dataclass
@@ -105,55 +88,23 @@ def _describe_methods(methods: Any) -> str:
     return str(methods)
 
 
-def duplicates(df: pl.DataFrame, ctx: StageContext, options: dict[str, Any] | None = None) -> Duplicates:
-    """Duplicates by the dedup stage (its defaults, or `options`); fallback: exact on normalised text.
-
-    The fallback normalises with NFKC, case folding, punctuation removal and whitespace collapsing, and
-    keeps the first row of each group (input order).
-    """
-    n = max(df.height, 1)
-    res = run_optional_stage("qdc.dedup", "DedupConfig", df, options or {}, ctx, "dedup options")
-    if res is not None:
-        removed = res.removed if res.removed is not None else df.clear()
-        method = _describe_methods(res.summary.get("methods", res.summary.get("method", "dedup stage")))
-        return Duplicates(removed.height / n, removed, method)
-    keys = [_norm(t) for t in df[schema.TEXT].to_list()]
-    first: dict[str, int] = {}
-    dup_rows: list[int] = []
-    dup_of: list[str] = []
-    ids = df[schema.ROW_ID].to_list()
-    for i, k in enumerate(keys):
-        j = first.setdefault(k, i)
-        if j != i:
-            dup_rows.append(i)
-            dup_of.append(ids[j])
-    removed = df[dup_rows].with_columns(
-        pl.Series(schema.DUP_OF, dup_of, dtype=pl.String),
-        pl.lit("exact").alias(schema.DUP_METHOD),
-        pl.lit(1.0).alias(schema.DUP_SIMILARITY),
-    )
-    return Duplicates(len(dup_rows) / n, removed, "exact (normalised text; qdc.dedup not installed)")
+def duplicates(df: pl.DataFrame, ctx: Context, options: dict[str, Any] | None = None) -> Duplicates:
+    """The rows `qdc.dedup` removes with its defaults (or `options`), and how they were found."""
+    cfg: DedupConfig = _config(DedupConfig, options, ctx, "dedup options")
+    res = dedup(df, cfg, ctx.embed, ctx.embedder)
+    removed = res.removed if res.removed is not None else df.clear()
+    method = _describe_methods(res.stats.get("methods", res.stats.get("method", "dedup stage")))
+    return Duplicates(removed.height / max(df.height, 1), removed, method)
 
 
 def vendi_of(x: np.ndarray) -> float:
-    """Vendi score (order 1) with the cosine kernel: exp of the entropy of the eigenvalues of X^T X / n.
-
-    Uses `qdc.diversity.vendi.vendi_embeddings` when installed. X has unit rows, so the n x n kernel
-    K = X X^T / n shares its non-zero eigenvalues with the d x d matrix X^T X / n, far cheaper for n >> d.
-    """
+    """Vendi score (order 1, cosine kernel) of unit rows: `qdc.diversity.vendi.vendi_embeddings`."""
     if x.shape[0] == 0:
         return 0.0
-    div = optional("qdc.diversity.vendi", "vendi_embeddings")
-    if div is not None:  # the diversity module's implementation (same formula, with eigenvalue clipping)
-        return float(div.vendi_embeddings(x, (1.0,))[1.0])
-    x64 = x.astype(np.float64)
-    lam = np.linalg.eigvalsh(x64.T @ x64 / x64.shape[0])
-    lam = lam[lam > 1e-12]
-    lam = lam / lam.sum()
-    return float(math.exp(-float(np.sum(lam * np.log(lam)))))
+    return float(vendi_embeddings(x, (1.0,))[1.0])
 
 
-def vendi(df: pl.DataFrame, ctx: StageContext) -> tuple[float, pl.DataFrame]:
+def vendi(df: pl.DataFrame, ctx: Context) -> tuple[float, pl.DataFrame]:
     """Vendi of the rows' embeddings (embedding with the context's settings when missing)."""
     from qdc.embed import ensure_embeddings
 
@@ -168,7 +119,6 @@ def mean_length(df: pl.DataFrame) -> float:
     return float(df[schema.TEXT].str.len_chars().mean() or 0.0)  # type: ignore[arg-type]
 
 
-def junk_threshold(default: float = 0.3) -> float:
-    """Quality below which a row counts as junk: qdc.quality's JUNK_THRESHOLD when it defines one."""
-    mod = optional("qdc.quality", "JUNK_THRESHOLD")
-    return float(mod.JUNK_THRESHOLD) if mod is not None else default
+def junk_threshold() -> float:
+    """Quality below which a row counts as junk (`qdc.quality.JUNK_THRESHOLD`)."""
+    return JUNK_THRESHOLD

@@ -6,12 +6,11 @@ from __future__ import annotations
 import os
 import signal
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 
 from qdc.config import StageConfig
-from qdc.stage import StageResult
+from qdc.pipeline.stage import StageContext, StageResult
 
 
 class TripConfig(StageConfig):
@@ -22,7 +21,7 @@ class TripConfig(StageConfig):
     mode: str = "raise"  # raise | kill
 
 
-def run_stage(df: pl.DataFrame, cfg: TripConfig, ctx: Any) -> StageResult:
+def run_stage(df: pl.DataFrame, cfg: TripConfig, ctx: StageContext) -> StageResult:
     counter = Path(cfg.counter)
     counter.write_text(str(int(counter.read_text() or 0) + 1 if counter.exists() else 1))
     if Path(cfg.marker).exists():
@@ -38,7 +37,7 @@ class DropConfig(StageConfig):
     every: int = 3
 
 
-def run_drop(df: pl.DataFrame, cfg: DropConfig, ctx: Any) -> StageResult:
+def run_drop(df: pl.DataFrame, cfg: DropConfig, ctx: StageContext) -> StageResult:
     keep = [i for i in range(df.height) if i % cfg.every]
     return StageResult(df[keep])
 
@@ -46,5 +45,5 @@ def run_drop(df: pl.DataFrame, cfg: DropConfig, ctx: Any) -> StageResult:
 def register() -> None:
     from qdc.pipeline import register_stage
 
-    register_stage("trip", "pipeline_stages", "TripConfig")
-    register_stage("drop-silently", "pipeline_stages", "DropConfig", run="run_drop")
+    register_stage("trip", TripConfig, run_stage)
+    register_stage("drop-silently", DropConfig, run_drop)

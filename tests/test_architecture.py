@@ -44,3 +44,95 @@ def test_library_does_not_print_or_exit() -> None:
                 ):
                     offenders.append(f"{p.relative_to(QDC)}:{node.lineno}")
     assert offenders == []
+
+
+def _module(path: Path) -> str:
+    parts = list(path.relative_to(QDC.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {_module(p): p for p in QDC.rglob("*.py")}
+
+
+def _qdc_imports(name: str, path: Path) -> set[str]:
+    """qdc modules that `name` imports anywhere in its body (in functions too: a lazy import is an edge)."""
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+                base = base[: len(base) - node.level + 1]
+                mod = ".".join([*base, *([node.module] if node.module else [])])
+            else:
+                mod = node.module or ""
+            out.update(f"{mod}.{a.name}" if f"{mod}.{a.name}" in MODULES else mod for a in node.names)
+    return {m for m in out if m in MODULES and m != name}
+
+
+GRAPH = {name: _qdc_imports(name, path) for name, path in MODULES.items()}
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    out: list[list[str]] = []
+    for root in sorted(graph):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            v, children = work[-1]
+            w = next(children, None)
+            if w is not None:
+                if w not in index:
+                    index[w] = low[w] = len(index)
+                    stack.append(w)
+                    on_stack.add(w)
+                    work.append((w, iter(sorted(graph[w]))))
+                elif w in on_stack:
+                    low[v] = min(low[v], index[w])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[v])
+            if low[v] == index[v]:
+                comp = []
+                while True:
+                    x = stack.pop()
+                    on_stack.discard(x)
+                    comp.append(x)
+                    if x == v:
+                        break
+                if len(comp) > 1:
+                    out.append(sorted(comp))
+    return out
+
+
+def test_cycle_finder_finds_a_cycle() -> None:
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_the_import_graph_of_qdc_has_no_cycles() -> None:
+    assert _cycles(GRAPH) == []
+
+
+def test_library_packages_import_neither_the_pipeline_nor_the_cli() -> None:
+    """The pipeline composes the library and the CLI wraps both; never the other way round."""
+    upper = ("qdc.pipeline", "qdc.cli", "qdc.stage", "qdc.__main__")
+    offenders = [
+        f"{name} -> {dep}"
+        for name, deps in GRAPH.items()
+        if not name.startswith(upper)
+        for dep in deps
+        if dep.startswith(upper)
+    ]
+    assert offenders == []

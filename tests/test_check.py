@@ -136,8 +136,8 @@ def test_config_thresholds_and_flag_precedence(runner, data: Path) -> None:
 def test_check_stage_passes_rows_through(data: Path) -> None:
     df = make_frame(dataset())
     ctx = StageContext(embed=EmbedConfig(model="hash:64", cache=False))
-    from qdc.check import run_stage
     from qdc.errors import CheckFailed
+    from qdc.pipeline.stages import check_stage as run_stage
 
     res = run_stage(df, CheckConfig(min_rows=10), ctx)
     assert res.df.equals(df) and res.summary["failed"] == 0

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from qdc import schema
 from qdc.errors import ConfigError
-from qdc.select import SelectConfig, run_stage, select
+from qdc.pipeline.stages import select_stage as run_stage
+from qdc.select import SelectConfig, select
 from qdc.stage import StageContext
 from tests.conftest import make_frame
 

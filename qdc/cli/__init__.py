@@ -7,7 +7,6 @@ library function and writes its output.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 from typing import Annotated
 
 import typer
@@ -47,8 +46,7 @@ def _root(
     State.quiet = quiet
 
 
-# Commands register themselves on `app` when their module is imported; a module that has not landed yet
-# is skipped, so stages plug in as they are written.
+# Commands register themselves on `app` when their module is imported (each imports its library lazily).
 _COMMANDS = (
     "embed",
     "cluster",
@@ -63,8 +61,7 @@ _COMMANDS = (
     "scale",
 )
 for _name in _COMMANDS:
-    if importlib.util.find_spec(f"qdc.cli.{_name}") is not None:
-        importlib.import_module(f"qdc.cli.{_name}")
+    importlib.import_module(f"qdc.cli.{_name}")
 
 
 def main() -> None:

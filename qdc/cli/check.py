@@ -104,7 +104,7 @@ def check_cmd(
     from qdc.embed import EmbedConfig
     from qdc.errors import CheckFailed, ConfigError
     from qdc.io import ReadReport, read_records
-    from qdc.stage import StageContext
+    from qdc.pipeline.stage import StageContext
 
     base: dict[str, Any] = {}
     embed_cfg = EmbedConfig()

@@ -25,7 +25,7 @@ from qdc.complexity.signals import NAMES, measure
 from qdc.config import StageConfig
 from qdc.quality.judge import JudgeConfig
 
-__all__ = ["ComplexityConfig", "explain", "run_stage", "score_complexity"]
+__all__ = ["ComplexityConfig", "explain", "score_complexity"]
 
 SCALES = {"tokens": 60.0, "constraints": 3.0, "questions": 3.0, "steps": 6.0, "ast_nodes": 150.0, "mtld": 80.0}
 WEIGHTS = {"tokens": 0.2, "constraints": 0.2, "questions": 0.1, "steps": 0.2, "code": 0.15, "mtld": 0.15}
@@ -94,16 +94,3 @@ def explain(df: pl.DataFrame, row_id: str) -> dict[str, Any]:
         "complexity": round(combine(raw), 4),
         "signals": {k: round(v, 4) for k, v in raw.items()},
     }
-
-
-def run_stage(df: pl.DataFrame, cfg: ComplexityConfig, ctx: Any) -> Any:
-    """Pipeline adapter: the `score-complexity` stage (adds columns, removes nothing)."""
-    from qdc.stage import StageResult
-
-    out = score_complexity(df, cfg)
-    c = out[schema.COMPLEXITY].to_numpy()
-    mean = round(float(c.mean()), 4) if c.size else None
-    return StageResult(
-        out,
-        summary={"scorer": cfg.scorer, "mean": mean, "p90": round(float(np.quantile(c, 0.9)), 4) if c.size else None},
-    )

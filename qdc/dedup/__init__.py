@@ -34,7 +34,7 @@ from qdc.dedup.report import group_size_histogram, human_bytes, largest_groups
 from qdc.embed import EmbedConfig, Embedder
 from qdc.errors import ConfigError
 
-__all__ = ["METHODS", "DedupConfig", "DedupResult", "dedup", "estimate_memory", "run_stage"]
+__all__ = ["METHODS", "DedupConfig", "DedupResult", "dedup", "estimate_memory"]
 
 Method = Literal["exact", "minhash", "semantic"]
 METHODS: tuple[Method, ...] = ("exact", "minhash", "semantic")
@@ -328,11 +328,3 @@ def dedup(
             "removed": int(removed[schema.DUP_REF].is_not_null().sum()),
         }
     return DedupResult(kept, removed, stats)
-
-
-def run_stage(df: pl.DataFrame, cfg: DedupConfig, ctx: Any) -> Any:
-    """Pipeline adapter: the `dedup` stage; removed rows (with the qdc_dup_* columns) go to `.removed`."""
-    from qdc.stage import StageResult
-
-    res = dedup(df, cfg, ctx.embed, ctx.embedder)
-    return StageResult(res.kept, removed=res.removed, summary=res.stats)

@@ -24,7 +24,7 @@ from qdc.diversity.vendi import ORDERS, order_key, vendi_embeddings
 from qdc.embed import FIELD_COLUMNS, EmbedConfig, Embedder, ensure_embeddings
 from qdc.errors import ConfigError
 
-__all__ = ["DiversityConfig", "diversity_report", "run_stage"]
+__all__ = ["DiversityConfig", "diversity_report"]
 
 
 class DiversityConfig(StageConfig):
@@ -123,11 +123,3 @@ def diversity_report(
         report["group_field"] = cfg.group_field
         report["groups"] = groups
     return report
-
-
-def run_stage(df: pl.DataFrame, cfg: DiversityConfig, ctx: Any) -> Any:
-    """Pipeline adapter: measures only (rows pass through unchanged; figures go to the summary)."""
-    from qdc.stage import StageResult
-
-    report = diversity_report(df, cfg, ctx.embed, ctx.embedder)
-    return StageResult(df, summary=report)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import polars as pl
@@ -136,11 +136,3 @@ def ensure_embeddings(
     if schema.EMBEDDING not in df.columns:
         df = embed(df, cfg, embedder)
     return df, embeddings_of(df)
-
-
-def run_stage(df: pl.DataFrame, cfg: EmbedConfig, ctx: Any) -> Any:
-    """Pipeline adapter: the `embed` stage."""
-    from qdc.stage import StageResult
-
-    out = embed(df, cfg, ctx.embedder)
-    return StageResult(out, summary={"model": cfg.model, "dim": int(out[schema.EMBEDDING].dtype.size)})  # type: ignore[attr-defined]

@@ -29,7 +29,6 @@ __all__ = [
     "QualityConfig",
     "explain",
     "get_scorer",
-    "run_stage",
     "score_quality",
 ]
 
@@ -198,11 +197,3 @@ def summary(df: pl.DataFrame) -> dict[str, Any]:
         "below_0.5": int((q < 0.5).sum()),
         "flagged": flagged,
     }
-
-
-def run_stage(df: pl.DataFrame, cfg: QualityConfig, ctx: Any) -> Any:
-    """Pipeline adapter: the `score-quality` stage (adds columns, removes nothing)."""
-    from qdc.stage import StageResult
-
-    out = score_quality(df, cfg, ctx.embed, ctx.embedder)
-    return StageResult(out, summary={"scorer": cfg.scorer, **summary(out)})

@@ -2,12 +2,13 @@
 
 Deterministic for a given input and seed: the plotted sample, k-means and every selection take the seed.
 Scores, clusters and embeddings already on the rows are reused; missing ones are computed with the stages
-when installed (a section whose inputs cannot be computed says so instead of failing the report).
+(a section whose inputs cannot be computed says so instead of failing the report).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,7 @@ import polars as pl
 
 from qdc import measure, schema
 from qdc.errors import ConfigError, QdcError
-from qdc.stage import StageContext
+from qdc.select import SelectConfig, select
 
 BINS = 20
 
@@ -38,7 +39,7 @@ def _short(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _scored(df: pl.DataFrame, ctx: StageContext, notes: list[str]) -> pl.DataFrame:
+def _scored(df: pl.DataFrame, ctx: measure.Context, notes: list[str]) -> pl.DataFrame:
     for fn, col, what in (
         (measure.with_quality, schema.QUALITY, "quality"),
         (measure.with_complexity, schema.COMPLEXITY, "complexity"),
@@ -161,24 +162,15 @@ def _cluster_table(df: pl.DataFrame, labels: np.ndarray, x: np.ndarray, opts: Re
     return out
 
 
-def _select_ids(df: pl.DataFrame, strategy: str, budget: int, ctx: StageContext) -> list[int] | None:
-    """Row indices a strategy selects at `budget` (qdc.select when installed; random/top fallbacks)."""
-    sel = measure.optional("qdc.select", "select", "SelectConfig")
-    if sel is not None:
-        cfg = sel.SelectConfig(budget=budget, strategy=strategy, seed=ctx.seed, dedup="off")
-        res = sel.select(df, cfg, ctx.embed, ctx.embedder)
-        pos = {rid: i for i, rid in enumerate(df[schema.ROW_ID].to_list())}
-        return [pos[r] for r in res.selected[schema.ROW_ID].to_list()]
-    if strategy == "random":
-        rng = np.random.default_rng(ctx.seed)
-        return sorted(rng.choice(df.height, size=budget, replace=False).tolist())
-    if strategy == "top" and schema.QUALITY in df.columns:
-        q = df[schema.QUALITY].cast(pl.Float64).fill_null(-1.0).to_numpy()
-        return sorted(np.argsort(-q, kind="stable")[:budget].tolist())
-    return None
+def _select_ids(df: pl.DataFrame, strategy: str, budget: int, ctx: measure.Context) -> list[int]:
+    """Row indices `qdc.select` picks with `strategy` at `budget` (no dedup: the report measures the rows)."""
+    cfg = SelectConfig.model_validate({"budget": budget, "strategy": strategy, "seed": ctx.seed, "dedup": "off"})
+    res = select(df, cfg, ctx.embed, ctx.embedder)
+    pos = {rid: i for i, rid in enumerate(df[schema.ROW_ID].to_list())}
+    return [pos[r] for r in res.selected[schema.ROW_ID].to_list()]
 
 
-def tradeoff(df: pl.DataFrame, x: np.ndarray, ctx: StageContext, opts: ReportOptions) -> dict[str, Any]:
+def tradeoff(df: pl.DataFrame, x: np.ndarray, ctx: measure.Context, opts: ReportOptions) -> dict[str, Any]:
     """Mean quality against Vendi of the subset each strategy picks at each budget."""
     n = df.height
     budgets = sorted({min(n, max(1, round(b * n) if b < 1 else int(b))) for b in opts.budgets})
@@ -192,9 +184,6 @@ def tradeoff(df: pl.DataFrame, x: np.ndarray, ctx: StageContext, opts: ReportOpt
                 idx = _select_ids(df, strategy, b, ctx)
             except QdcError as exc:
                 skipped[strategy] = str(exc)
-                break
-            if idx is None:
-                skipped[strategy] = "needs qdc.select"
                 break
             arr = np.asarray(idx, dtype=np.int64)
             pts.append(
@@ -224,7 +213,7 @@ def _compare(
     x: np.ndarray,
     labels: np.ndarray,
     other: pl.DataFrame,
-    ctx: StageContext,
+    ctx: measure.Context,
     base: dict[str, Any],
     notes: list[str],
 ) -> tuple[dict[str, Any], np.ndarray]:
@@ -274,7 +263,7 @@ def _compare(
 
 def build_report(
     df: pl.DataFrame,
-    ctx: StageContext,
+    ctx: measure.Context,
     other: pl.DataFrame | None = None,
     opts: ReportOptions | None = None,
     *,
@@ -284,7 +273,6 @@ def build_report(
     """Every section's data; `other` (e.g. the selected subset) adds the before/after comparison."""
     from qdc import __version__
     from qdc.embed import ensure_embeddings
-    from qdc.manifest import utc_now
 
     opts = opts or ReportOptions()
     notes: list[str] = list(opts.notes)
@@ -310,7 +298,7 @@ def build_report(
     ids, texts = df[schema.ROW_ID].to_list(), df[schema.TEXT].to_list()
     report: dict[str, Any] = {
         "title": f"qdc report: {source or 'dataset'}",
-        "generated": utc_now(),
+        "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "qdc_version": __version__,
         "input": {"path": source, "rows": df.height},
         "seed": ctx.seed,

@@ -22,7 +22,7 @@ start --head`` prints it, e.g. ``ray://host:10001`` or ``auto``); without it a l
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -121,7 +121,7 @@ def candidate_codes(
 
 def _assign_ranges(batch: dict[str, np.ndarray], path: str, centroids: np.ndarray) -> dict[str, np.ndarray]:
     """Nearest centroid (inner product) of every row in the given [start, stop) ranges of the .npy at `path`."""
-    from qdc.scale.select import nearest
+    from qdc.cluster import assign
     from qdc.scale.store import open_store
 
     x = open_store(path)
@@ -129,7 +129,7 @@ def _assign_ranges(batch: dict[str, np.ndarray], path: str, centroids: np.ndarra
     labels: list[np.ndarray] = []
     for start, stop in zip(batch["start"].tolist(), batch["stop"].tolist(), strict=True):
         rows.append(np.arange(start, stop, dtype=np.int64))
-        labels.append(nearest(x, centroids, lo=start, hi=stop)[0])
+        labels.append(assign(x, centroids, lo=start, hi=stop)[0])
     return {"row": np.concatenate(rows), "label": np.concatenate(labels)}
 
 
@@ -220,10 +220,9 @@ def cluster_cpus() -> int:
     return max(1, int(ray.cluster_resources().get("CPU", 1)))
 
 
-def _score_block(batch: Any, how: Any) -> Any:
+def _score_block(batch: Any, how: Any, score_columns: Callable[[pl.DataFrame, Any], pl.DataFrame]) -> Any:
     """(row, prompt, response, text) Arrow block -> (row, score columns) Arrow table, by `score_columns`."""
     from qdc import schema
-    from qdc.scale.score import score_columns
 
     frame = pl.from_arrow(batch)
     assert isinstance(frame, pl.DataFrame)
@@ -235,8 +234,12 @@ def _score_block(batch: Any, how: Any) -> Any:
     return score_columns(parts, how).with_columns(frame["row"]).to_arrow()
 
 
-def score_ray(parts: pl.DataFrame, how: Any, workers: int = 2) -> pl.DataFrame:
-    """`qdc.scale.score.score_columns` of a batch as a Ray Data `map_batches` over `2 x workers` slices.
+def score_ray(
+    parts: pl.DataFrame, how: Any, score_columns: Callable[[pl.DataFrame, Any], pl.DataFrame], workers: int = 2
+) -> pl.DataFrame:
+    """`score_columns` of a batch as a Ray Data `map_batches` over `2 x workers` slices.
+
+    `score_columns` is `qdc.scale.score.score_columns`, passed in so that this module does not import it.
 
     Each task scores its slice with the local function (per-row signals, and the file-level `how` decides
     the text fallbacks), so the columns are the local ones; rows come back in input order.
@@ -255,7 +258,9 @@ def score_ray(parts: pl.DataFrame, how: Any, workers: int = 2) -> pl.DataFrame:
     ).to_arrow()
     step = max(1, -(-n // (2 * max(1, workers))))
     ds = ray.data.from_arrow([table.slice(s, step) for s in range(0, n, step)])
-    out = ds.map_batches(_score_block, fn_kwargs={"how": how}, batch_size=None, batch_format="pyarrow")
+    out = ds.map_batches(
+        _score_block, fn_kwargs={"how": how, "score_columns": score_columns}, batch_size=None, batch_format="pyarrow"
+    )
     blocks: list[pl.DataFrame] = []
     for block in out.iter_batches(batch_format="pyarrow", batch_size=None):
         frame = pl.from_arrow(block)

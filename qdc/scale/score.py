@@ -149,7 +149,7 @@ def _scored(
     pending: deque[tuple[pl.DataFrame, Future[pl.DataFrame]]] = deque()
     with ThreadPoolExecutor(max_workers=RAY_IN_FLIGHT) as pool:
         for batch in batches:
-            pending.append((batch, pool.submit(score_ray, batch.select(PARTS), how, workers)))
+            pending.append((batch, pool.submit(score_ray, batch.select(PARTS), how, score_columns, workers)))
             if len(pending) >= RAY_IN_FLIGHT:
                 done, future = pending.popleft()
                 yield done, future.result()

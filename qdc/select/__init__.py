@@ -33,7 +33,7 @@ from qdc.select.eligible import (
 from qdc.select.pool import FeedbackSource, Pool, Scorer
 from qdc.select.run import run_groups
 
-__all__ = ["STRATEGIES", "SelectConfig", "SelectResult", "ledger", "run_stage", "select"]
+__all__ = ["STRATEGIES", "SelectConfig", "SelectResult", "ledger", "select"]
 
 STRATEGIES = ("kmq", "iterative", "bandit", "random", "top", "deita", "kcenter")
 _NEEDS_SCORE = {"top", "deita"}
@@ -348,14 +348,3 @@ def ledger(result: SelectResult) -> pl.DataFrame:
     """One row per input row: id, line, selected, round, reason."""
     assert result.ledger is not None
     return result.ledger
-
-
-def run_stage(df: pl.DataFrame, cfg: SelectConfig, ctx: Any) -> Any:
-    """Pipeline adapter: selected rows continue; the others go to `removed` with qdc_select_reason."""
-    from qdc.stage import StageResult
-
-    if cfg.seed == 0 and int(getattr(ctx, "seed", 0)):
-        cfg = cfg.model_copy(update={"seed": ctx.seed})
-    res = select(df, cfg, ctx.embed, ctx.embedder)
-    summary = {k: res.manifest[k] for k in ("strategy", "eligible", "selected", "excluded", "budget", "scorer_calls")}
-    return StageResult(res.selected, removed=res.unselected, summary=summary)

@@ -1,10 +1,10 @@
 """`qdc run`: an ordered list of stages in one process, resumable, with a manifest and a removal ledger.
 
-- Config format, registry and `--set` overrides: `qdc.pipeline_config` (re-exported here).
+- Config format, registry and `--set` overrides: `qdc.pipeline.config`.
 - Each stage gets only its own typed config and a `StageContext` (seed, embedding settings, one shared
   embedder that loads on first use).
 - After each stage its rows, removed rows and a record are stored in the work directory under a key chained
-  from the input's content hash and every stage config so far (`qdc.pipeline_cache`): a re-run skips the
+  from the input's content hash and every stage config so far (`qdc.pipeline.workdir`): a re-run skips the
   finished prefix, a killed run resumes after the last finished stage.
 - Rows a stage removes are collected with `qdc_removed_by` (the stage) into a ledger; rows that vanish
   without being returned as removed are added to it too, so nothing is lost silently.
@@ -24,45 +24,18 @@ from typing import TYPE_CHECKING, Any, cast
 import polars as pl
 
 from qdc import schema
+from qdc.embed import EmbedConfig, Embedder
 from qdc.errors import QdcError
-from qdc.manifest import StageMeter, build_manifest, utc_now
-from qdc.pipeline_cache import WorkDir, chain_key, hash_bytes_of_file, hash_json, hash_lines
-from qdc.pipeline_config import (
-    STAGES,
-    Pipeline,
-    PipelineStage,
-    StageSpec,
-    available_stages,
-    load_pipeline,
-    load_stage,
-    parse_pipeline,
-    register_stage,
-    stage_available,
-)
+from qdc.pipeline.config import Pipeline, PipelineStage
+from qdc.pipeline.manifest import StageMeter, build_manifest, utc_now
+from qdc.pipeline.stage import StageContext, StageResult
+from qdc.pipeline.workdir import WorkDir, chain_key, hash_bytes_of_file, hash_json, hash_lines
 from qdc.progress import notice, progress
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from qdc.embed import EmbedConfig, Embedder
-
-__all__ = [
-    "STAGES",
-    "Pipeline",
-    "PipelineStage",
-    "RunResult",
-    "StageRun",
-    "StageSpec",
-    "available_stages",
-    "input_hash",
-    "load_pipeline",
-    "load_stage",
-    "parse_pipeline",
-    "register_stage",
-    "run_file",
-    "run_pipeline",
-    "stage_available",
-]
+__all__ = ["DEFAULT_WORKDIR", "RunResult", "StageRun", "input_hash", "run_file", "run_pipeline", "stage_keys"]
 
 DEFAULT_WORKDIR = ".qdc-work"
 # Settings that change where vectors are cached, not what they are: left out of the cache keys.
@@ -256,8 +229,6 @@ def run_pipeline(
         force: run every stage again (and replace its artifacts).
         embedder: a ready embedder (tests pass a fake one); default: `pipeline.embed.model`, loaded lazily.
     """
-    from qdc.stage import StageContext, StageResult
-
     in_hash = in_hash or input_hash("-", df)
     keys = stage_keys(pipeline, in_hash)
     wd = WorkDir(workdir) if workdir is not None else None

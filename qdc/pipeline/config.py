@@ -13,86 +13,64 @@ the key and the file)::
       - cluster: {k: 16}
       - select: {budget: 400}
 
-Stages are registered by import path and loaded lazily, so a stage module that is not installed (or not
-written yet) only matters to pipelines that use it.
+Stages are registered by reference (`qdc.pipeline.stages`): the config class and the typed adapter.
 """
 
 from __future__ import annotations
 
 import copy
-import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
+
+import polars as pl
 
 from qdc.config import StageConfig, load_yaml, parse_override, validate_config
+from qdc.embed import EmbedConfig
 from qdc.errors import ConfigError
 from qdc.io import IOConfig
-from qdc.pipeline_cache import hash_json
+from qdc.pipeline import stages as _stages
+from qdc.pipeline.stage import StageContext, StageResult
+from qdc.pipeline.workdir import hash_json
 
-if TYPE_CHECKING:  # the embed package is imported lazily, when a pipeline is parsed
-    from qdc.embed import EmbedConfig
+RunFn = Callable[[pl.DataFrame, Any, StageContext], StageResult]
+"""A stage adapter: (rows, the stage's own config, the pipeline context) -> StageResult."""
 
 
 @dataclass(frozen=True)
 class StageSpec:
-    """Where a stage lives: module, config class and run function (all looked up lazily)."""
+    """A registered stage: its config class and its adapter, held by reference."""
 
     name: str
-    module: str
-    config: str
-    run: str = "run_stage"
+    config: type[StageConfig]
+    run: RunFn
     summary: str = ""
 
 
 STAGES: dict[str, StageSpec] = {}
 
 
-def register_stage(name: str, module: str, config: str, run: str = "run_stage", summary: str = "") -> None:
+def register_stage(name: str, config: type[StageConfig], run: RunFn, summary: str = "") -> None:
     """Make `name` usable in pipeline files (later registrations replace earlier ones)."""
-    STAGES[name] = StageSpec(name, module, config, run, summary)
+    STAGES[name] = StageSpec(name, config, run, summary)
 
 
-register_stage("embed", "qdc.embed", "EmbedConfig", summary="add qdc_embedding")
-register_stage("cluster", "qdc.cluster", "ClusterConfig", summary="add qdc_cluster (k-means)")
-register_stage("dedup", "qdc.dedup", "DedupConfig", summary="remove duplicates (exact, minhash, semantic)")
-register_stage("score-quality", "qdc.quality", "QualityConfig", summary="add qdc_quality")
-register_stage("score-complexity", "qdc.complexity", "ComplexityConfig", summary="add qdc_complexity")
-register_stage("select", "qdc.select", "SelectConfig", summary="keep a budgeted subset")
-register_stage("diversity", "qdc.diversity", "DiversityConfig", summary="measure diversity (rows unchanged)")
-register_stage("check", "qdc.check", "CheckConfig", summary="fail (exit 3) when a policy check fails")
-
-RunFn = Callable[..., Any]
+for _name, _config, _run, _summary in _stages.BUILTIN:
+    register_stage(_name, _config, _run, _summary)
 
 
 def load_stage(name: str) -> tuple[type[StageConfig], RunFn]:
-    """The config class and run function of a registered stage; ConfigError when it is not available."""
+    """The config class and adapter of a registered stage; ConfigError when there is none."""
     spec = STAGES.get(name)
     if spec is None:
         raise ConfigError(f"unknown stage '{name}' (known: {', '.join(STAGES)})")
-    try:
-        module = importlib.import_module(spec.module)
-    except ImportError as exc:
-        raise ConfigError(f"stage '{name}' is not available: cannot import {spec.module} ({exc})") from None
-    cls = getattr(module, spec.config, None)
-    fn = getattr(module, spec.run, None)
-    if not (isinstance(cls, type) and issubclass(cls, StageConfig)) or not callable(fn):
-        raise ConfigError(f"stage '{name}' is not available: {spec.module} has no {spec.config} / {spec.run}")
-    return cls, fn
-
-
-def stage_available(name: str) -> bool:
-    """True when the stage's module imports and exposes its config class and run function."""
-    try:
-        load_stage(name)
-    except ConfigError:
-        return False
-    return True
+    return spec.config, spec.run
 
 
 def available_stages() -> list[str]:
-    return [name for name in STAGES if stage_available(name)]
+    """Every registered stage, in registration order."""
+    return list(STAGES)
 
 
 class IOSection(StageConfig):
@@ -233,8 +211,6 @@ def _apply_override(data: dict[str, Any], entries: list[tuple[str, dict[str, Any
 
 def parse_pipeline(data: dict[str, Any], source: str = "<config>", overrides: Sequence[str] = ()) -> Pipeline:
     """Validate a pipeline document (after applying `--set` overrides)."""
-    from qdc.embed import EmbedConfig
-
     data = copy.deepcopy(data)
     unknown = [k for k in data if k not in TOP_LEVEL]
     if unknown:

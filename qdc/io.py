@@ -11,6 +11,7 @@ import gzip
 import io as _io
 import json
 import os
+import re
 import sys
 import tempfile
 import zlib
@@ -86,6 +87,93 @@ def detect_format(path: str | os.PathLike[str]) -> str:
 # ------------------------------------------------------------------------------------------- reading
 
 
+_CHUNK = 1 << 20
+BOM = b"\xef\xbb\xbf"
+
+
+def _zstd_chunks(read: Callable[[int], bytes], path: str) -> Iterator[bytes]:
+    """Decompressed chunks of a zstd stream of one or more frames; DataError unless the last frame ends.
+
+    A frame written without a content size (as `zstd` writes from a pipe) and cut short decompresses
+    without any error from the library: only the decoder's end-of-frame flag tells a whole file from a cut.
+    """
+    import zstandard
+
+    dctx = zstandard.ZstdDecompressor()
+    dobj, fed = dctx.decompressobj(), False
+    try:
+        while chunk := read(_CHUNK):
+            while chunk:
+                fed = True
+                if out := dobj.decompress(chunk):
+                    yield out
+                if not dobj.eof:
+                    break
+                chunk = dobj.unused_data  # the next frame starts here
+                dobj, fed = dctx.decompressobj(), False
+    except zstandard.ZstdError as exc:
+        raise DataError(f"{path}: not a valid zstd file ({exc})") from None
+    if fed:
+        raise DataError(f"{path}: truncated zstd file (the last frame ends before its end)")
+
+
+def _gzip_chunks(read: Callable[[int], bytes], path: str) -> Iterator[bytes]:
+    """Decompressed chunks of a gzip stream (all members); DataError for a cut or damaged file."""
+    with gzip.GzipFile(fileobj=_ReadOnly(read), mode="rb") as gz:
+        try:
+            while out := gz.read(_CHUNK):
+                yield out
+        except EOFError:
+            raise DataError(f"{path}: truncated gzip file (the stream ends before its end marker)") from None
+        except (gzip.BadGzipFile, zlib.error, OSError) as exc:
+            raise DataError(f"{path}: not a valid gzip file ({exc})") from None
+
+
+class _ReadOnly(_io.RawIOBase):
+    """A file object over a read function (what GzipFile needs)."""
+
+    def __init__(self, read: Callable[[int], bytes]) -> None:
+        self._read = read
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf: Any) -> int:
+        data = self._read(len(buf))
+        buf[: len(data)] = data
+        return len(data)
+
+
+class ChunkStream(_io.RawIOBase):
+    """A readable file over an iterator of byte chunks (wrap in io.BufferedReader to iterate lines)."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks, self._left = chunks, b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf: Any) -> int:
+        while not self._left:
+            nxt = next(self._chunks, None)
+            if nxt is None:
+                return 0
+            self._left = nxt
+        n = min(len(buf), len(self._left))
+        buf[:n] = self._left[:n]
+        self._left = self._left[n:]
+        return n
+
+
+def decompressed(read: Callable[[int], bytes], fmt: str, path: str) -> Iterator[bytes]:
+    """The JSONL bytes of a 'jsonl', 'jsonl.gz' or 'jsonl.zst' stream, in chunks, with its end verified."""
+    if fmt == "jsonl.gz":
+        return _gzip_chunks(read, path)
+    if fmt == "jsonl.zst":
+        return _zstd_chunks(read, path)
+    return iter(lambda: read(_CHUNK), b"")
+
+
 def _read_bytes(path: str, fmt: str) -> bytes:
     try:
         data = sys.stdin.buffer.read() if path == STDIO else Path(path).read_bytes()
@@ -95,25 +183,9 @@ def _read_bytes(path: str, fmt: str) -> bytes:
         raise DataError(f"{path}: is a folder, expected a file") from None
     except PermissionError:
         raise DataError(f"{path}: permission denied") from None
-    if fmt == "jsonl.gz":
-        try:
-            return gzip.decompress(data)
-        except EOFError:
-            raise DataError(f"{path}: truncated gzip file (the stream ends before its end marker)") from None
-        except (gzip.BadGzipFile, zlib.error, OSError) as exc:
-            raise DataError(f"{path}: not a valid gzip file ({exc})") from None
-    if fmt == "jsonl.zst":
-        import zstandard
-
-        try:
-            reader = zstandard.ZstdDecompressor().stream_reader(_io.BytesIO(data), read_across_frames=True)
-            out = reader.read()
-            while chunk := reader.read():
-                out += chunk
-            return out
-        except zstandard.ZstdError as exc:
-            raise DataError(f"{path}: not a valid or complete zstd file ({exc})") from None
-    return data
+    if fmt == "jsonl":
+        return data
+    return b"".join(decompressed(_io.BytesIO(data).read, fmt, path))
 
 
 def _loads(line: bytes) -> Any:
@@ -127,6 +199,46 @@ def _loads(line: bytes) -> Any:
             return json.loads(line)
         except ValueError as exc2:
             raise orjson.JSONDecodeError(str(exc2), "", 0) from None
+
+
+# A key's closing quote: a '"' after an even number of backslashes, then ':'. (A string value that starts
+# with ':' also matches; that only sends the row to the exact check.)
+_KEY_END = re.compile(rb'(\\*)"\s*:')
+
+
+def _count_keys(value: Any) -> int:
+    if isinstance(value, dict):
+        return len(value) + sum(_count_keys(v) for v in value.values() if isinstance(v, (dict, list)))
+    if isinstance(value, list):
+        return sum(_count_keys(v) for v in value if isinstance(v, (dict, list)))
+    return 0
+
+
+def duplicate_key(line: bytes, obj: Any) -> str | None:
+    """The first key that appears twice in one object of a JSON line, or None.
+
+    Fast path: the keys counted in the text equal the keys of the parsed objects (a parser keeps one of two
+    equal keys, so a duplicate makes the text count larger). Only rows where they differ are parsed again
+    with the pairs kept.
+    """
+    slashes = _KEY_END.findall(line)
+    in_text = sum(1 for g in slashes if len(g) % 2 == 0) if any(slashes) else len(slashes)
+    # Every key of the text is counted (plus rare false matches), so equal counts mean no key was merged.
+    if in_text == len(obj) or in_text == _count_keys(obj):
+        return None
+    found: list[str] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [k for k, _ in items]
+        if not found and len(set(keys)) < len(keys):
+            found.append(next(k for i, k in enumerate(keys) if k in keys[:i]))
+        return dict(items)
+
+    try:
+        json.loads(line, object_pairs_hook=pairs)
+    except ValueError:
+        return None
+    return found[0] if found else None
 
 
 def _dumps(obj: Any, sort_keys: bool = False) -> bytes:
@@ -257,6 +369,8 @@ def parse_line(
     in-memory reader and the streaming one (`qdc.scale.reader`), so both read rows the same way.
     """
     line = line.rstrip(b"\r\n")
+    if lineno == 1 and line.startswith(BOM):
+        line = line[len(BOM) :]  # a UTF-8 byte order mark (Windows editors write one): not part of the row
     if not line.strip():
         return None
     try:
@@ -264,6 +378,11 @@ def parse_line(
     except orjson.JSONDecodeError as exc:
         msg = str(exc).split(":", 1)[0] if "utf-8" not in str(exc).lower() else "invalid UTF-8"
         builder.bad(lineno, f"malformed JSON ({msg})", line)
+        return None
+    if (dup := duplicate_key(line, obj)) is not None:
+        # The parser keeps the last value, the raw line (written back) both: the row would be scored on one
+        # text and handed on with another.
+        builder.bad(lineno, f"duplicate JSON key {dup!r} (a key may appear once per object)", line)
         return None
     if not builder.add(lineno, obj, line):
         return None

@@ -203,3 +203,180 @@ def test_distinct_outputs_still_run(tmp_path: Path) -> None:
     assert (tmp_path / "kept.jsonl").read_bytes().count(b"\n") + (tmp_path / "gone.jsonl").read_bytes().count(
         b"\n"
     ) == 2
+
+
+# ------------------------------------------------------------------------------------ truncated input
+
+ROWS_BYTES = b"".join(b'{"id":"r%d","text":"row number %d of the file"}\n' % (i, i) for i in range(100))
+
+
+def _compressed(kind: str) -> bytes:
+    import gzip
+    import io
+
+    import zstandard
+
+    if kind == "gz":
+        return gzip.compress(ROWS_BYTES, mtime=0)
+    if kind == "gz-2members":
+        return gzip.compress(ROWS_BYTES[:1000], mtime=0) + gzip.compress(ROWS_BYTES[1000:], mtime=0)
+    if kind == "zst":
+        return zstandard.ZstdCompressor().compress(ROWS_BYTES)  # with the content size in the header
+    first = ROWS_BYTES[:1000] if kind == "zst-2frames" else b""
+    buf = io.BytesIO()  # as `zstd` writes from a pipe: no content size
+    with zstandard.ZstdCompressor(write_content_size=False).stream_writer(buf, closefd=False) as w:
+        w.write(ROWS_BYTES[len(first) :])
+    return (zstandard.ZstdCompressor().compress(first) if first else b"") + buf.getvalue()
+
+
+COMPRESSED = ["gz", "gz-2members", "zst", "zst-pipe", "zst-2frames"]
+CUTS = [1, 4, 0.25, 0.5, 0.9, -3, -1]
+
+
+def _read_all(path: Path, stream: bool) -> int:
+    from qdc.io import read_records
+    from qdc.scale.reader import iter_batches
+
+    if stream:
+        return sum(b.height for b in iter_batches(str(path), batch_rows=7))
+    return read_records(path).height
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["memory", "stream"])
+@pytest.mark.parametrize("kind", COMPRESSED)
+def test_whole_compressed_files_read_every_row(tmp_path: Path, kind: str, stream: bool) -> None:
+    path = tmp_path / ("in.jsonl." + kind.split("-")[0])
+    path.write_bytes(_compressed(kind))
+    assert _read_all(path, stream) == 100
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["memory", "stream"])
+@pytest.mark.parametrize("cut", CUTS)
+@pytest.mark.parametrize("kind", COMPRESSED)
+def test_truncated_compressed_files_are_refused(tmp_path: Path, kind: str, cut: float, stream: bool) -> None:
+    from qdc.errors import DataError
+
+    data = _compressed(kind)
+    n = int(len(data) * cut) if isinstance(cut, float) else (cut if cut > 0 else len(data) + cut)
+    path = tmp_path / ("in.jsonl." + kind.split("-")[0])
+    path.write_bytes(data[:n])
+    with pytest.raises(DataError, match=r"in\.jsonl\.(gz|zst): (truncated|not a valid)"):
+        _read_all(path, stream)
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["memory", "stream"])
+@pytest.mark.parametrize("cut", [0.3, 0.5, 0.99])
+def test_truncated_parquet_is_refused(tmp_path: Path, cut: float, stream: bool) -> None:
+    import polars as pl
+
+    from qdc.errors import DataError
+
+    full = tmp_path / "full.parquet"
+    pl.DataFrame({"id": [f"r{i}" for i in range(100)], "text": ["x"] * 100}).write_parquet(full)
+    data = full.read_bytes()
+    path = tmp_path / "in.parquet"
+    path.write_bytes(data[: int(len(data) * cut)])
+    with pytest.raises(DataError, match=r"in\.parquet: not a readable Parquet file"):
+        _read_all(path, stream)
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["memory", "stream"])
+@pytest.mark.parametrize("cut", [0.25, 0.5, -2])
+def test_jsonl_cut_mid_line_names_the_line(tmp_path: Path, cut: float, stream: bool) -> None:
+    from qdc.errors import DataError
+
+    n = int(len(ROWS_BYTES) * cut) if isinstance(cut, float) else len(ROWS_BYTES) + cut
+    if ROWS_BYTES[n - 1 : n] == b"\n":
+        n -= 5
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(ROWS_BYTES[:n])
+    line = ROWS_BYTES[:n].count(b"\n") + 1
+    with pytest.raises(DataError, match=rf"in\.jsonl:{line}: malformed JSON"):
+        _read_all(path, stream)
+
+
+def test_truncated_gz_in_a_scale_command_is_one_line_exit_1(tmp_path: Path) -> None:
+    data = _compressed("gz")
+    (tmp_path / "in.jsonl.gz").write_bytes(data[: len(data) // 2])
+    result = CliRunner().invoke(app, ["scale", "score", str(tmp_path / "in.jsonl.gz"), "-o", str(tmp_path / "o.jsonl")])
+    assert result.exit_code == 1
+    assert "truncated gzip file" in result.stderr
+    assert "internal error" not in result.stderr
+
+
+# --------------------------------------------------------------------------- duplicate keys, BOM
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["memory", "stream"])
+@pytest.mark.parametrize(
+    ("line", "key"),
+    [
+        (b'{"id":"k1","text":"first","text":"second"}', "text"),
+        (b'{"id":"k1", "text" : "a", "meta":{"x":1,"x":2}}', "x"),
+        (b'{"id":"k1","messages":[{"role":"user","content":"a","content":"b"}]}', "content"),
+        (b'{"id":"k1","id":"k2","text":"t"}', "id"),
+    ],
+)
+def test_duplicate_json_keys_are_refused_with_file_line(tmp_path: Path, line: bytes, key: str, stream: bool) -> None:
+    from qdc.errors import DataError
+
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(b'{"id":"k0","text":"fine"}\n' + line + b"\n")
+    with pytest.raises(DataError, match=rf"in\.jsonl:2: duplicate JSON key '{key}'"):
+        _read_all(path, stream)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'{"id":"k1","text":"a value with \\":\\" and \\"text\\": inside"}',
+        b'{"id":"k1","text":":colon first","b":":"}',
+        b'{"id":"k1","text":"ends in a backslash \\\\","x":{"text":1}}',
+    ],
+)
+def test_keys_look_alikes_in_values_are_not_duplicates(tmp_path: Path, line: bytes) -> None:
+    from qdc.io import read_records
+
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(line + b"\n")
+    assert read_records(path).height == 1
+
+
+def test_duplicate_key_rows_can_be_quarantined(tmp_path: Path) -> None:
+    from qdc.io import IOConfig, ReadReport, read_records
+
+    path = tmp_path / "in.jsonl"
+    bad = b'{"id":"k1","text":"first","text":"second"}'
+    path.write_bytes(b'{"id":"k0","text":"fine"}\n' + bad + b"\n")
+    report = ReadReport()
+    df = read_records(path, IOConfig(on_bad_rows="skip"), report)
+    assert df.height == 1
+    assert [(b.line, b.raw) for b in report.bad_rows] == [(2, bad)]
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["memory", "stream"])
+@pytest.mark.parametrize("suffix", ["jsonl", "jsonl.gz", "jsonl.zst"])
+def test_utf8_bom_on_the_first_line_is_accepted_and_not_written(tmp_path: Path, suffix: str, stream: bool) -> None:
+    import gzip
+
+    import zstandard
+
+    from qdc.io import read_records, write_records
+
+    data = b"\xef\xbb\xbf" + ROWS_BYTES
+    packed = {"jsonl": data, "jsonl.gz": gzip.compress(data), "jsonl.zst": zstandard.ZstdCompressor().compress(data)}
+    path = tmp_path / f"in.{suffix}"
+    path.write_bytes(packed[suffix])
+    assert _read_all(path, stream) == 100
+    write_records(read_records(path), tmp_path / "o.jsonl")
+    assert (tmp_path / "o.jsonl").read_bytes() == ROWS_BYTES
+
+
+def test_bom_elsewhere_is_still_an_error(tmp_path: Path) -> None:
+    from qdc.errors import DataError
+    from qdc.io import read_records
+
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(b'{"id":"a","text":"x"}\n\xef\xbb\xbf{"id":"b","text":"y"}\n')
+    with pytest.raises(DataError, match=r"in\.jsonl:2: malformed JSON"):
+        read_records(path)

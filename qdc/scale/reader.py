@@ -10,7 +10,7 @@ rows without an id get the same numbered derived ids. That table is the only per
 
 from __future__ import annotations
 
-import gzip
+import io
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,12 +22,14 @@ from qdc import schema
 from qdc.errors import ConfigError, DataError
 from qdc.io import (
     STDIO,
+    ChunkStream,
     IOConfig,
     ReadReport,
     _normalise_qdc_dtypes,
     _RowBuilder,
     _user_frame,
     add_frame_rows,
+    decompressed,
     detect_format,
     parse_line,
 )
@@ -46,19 +48,13 @@ def _open_lines(path: str, fmt: str) -> Iterator[IO[bytes]]:
         raise DataError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise DataError(f"{path}: is a folder, expected a file") from None
+    except PermissionError:
+        raise DataError(f"{path}: permission denied") from None
     try:
-        if fmt == "jsonl.gz":
-            with gzip.GzipFile(fileobj=raw, mode="rb") as gz:
-                yield gz  # type: ignore[misc]
-        elif fmt == "jsonl.zst":
-            import io
-
-            import zstandard
-
-            reader = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
-            yield io.BufferedReader(reader)
-        else:
+        if fmt == "jsonl":
             yield raw
+        else:  # decompressed with the end of the stream verified, as the in-memory reader does
+            yield io.BufferedReader(ChunkStream(decompressed(raw.read, fmt, path)), buffer_size=1 << 20)
     finally:
         raw.close()
 

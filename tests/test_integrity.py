@@ -380,3 +380,51 @@ def test_bom_elsewhere_is_still_an_error(tmp_path: Path) -> None:
     path.write_bytes(b'{"id":"a","text":"x"}\n\xef\xbb\xbf{"id":"b","text":"y"}\n')
     with pytest.raises(DataError, match=r"in\.jsonl:2: malformed JSON"):
         read_records(path)
+
+
+# --------------------------------------------------------------------------------------- markup
+
+MARKUP = ["[/b]", "[/INST]", "[red]x[/red]", "model2vec[distill]", "[bold"]
+
+
+@pytest.mark.parametrize("value", MARKUP)
+def test_markup_in_an_id_prints_literally_in_errors(tmp_path: Path, value: str) -> None:
+    import orjson
+
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(orjson.dumps({"id": value, "text": "a"}) + b"\n" + orjson.dumps({"id": value, "text": "b"}) + b"\n")
+    result = CliRunner().invoke(app, ["embed", str(src), "-o", str(tmp_path / "o.jsonl"), "--model", "hash:8"])
+    assert result.exit_code == 1
+    assert f"duplicate id {value!r}" in result.stderr
+    assert "internal error" not in result.stderr
+
+
+@pytest.mark.parametrize("value", MARKUP)
+def test_markup_in_paths_and_bad_lines_prints_literally_in_notices(tmp_path: Path, value: str) -> None:
+    name = value.replace("/", "_")
+    src = tmp_path / f"in{name}.jsonl"
+    src.write_bytes(b'{"id":"a","text":"x"}\n{"id":"b", "text": ' + value.encode() + b"\n")
+    out = tmp_path / f"o{name}.jsonl"
+    result = CliRunner().invoke(app, ["embed", str(src), "-o", str(out), "--model", "hash:8", "--on-bad-rows", "skip"])
+    assert result.exit_code == 0, result.output
+    assert f"in{name}.jsonl:2: malformed JSON" in result.stderr
+    assert f"o{name}.jsonl.bad-rows.jsonl" in result.stderr
+
+
+@pytest.mark.parametrize("value", MARKUP)
+def test_markup_in_text_prints_literally_in_tables(tmp_path: Path, value: str) -> None:
+    import orjson
+
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(b"".join(orjson.dumps({"id": f"r{i}", "text": f"{value} row"}) + b"\n" for i in range(3)))
+    result = CliRunner().invoke(app, ["cluster", str(src), "-o", str(tmp_path / "o.jsonl"), "--model", "hash:8"])
+    assert result.exit_code == 0, result.output
+    assert f"{value} row" in result.stderr
+
+
+def test_markup_in_a_check_table_and_its_failure(tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(b'{"id":"a","text":"x"}\n')
+    result = CliRunner().invoke(app, ["check", str(src), "--required-fields", "[/b]"])
+    assert result.exit_code == 3
+    assert "required:[/b]" in result.stderr

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import click
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -21,6 +22,7 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.text import Text
 
 from qdc.errors import ConfigError, QdcError
 
@@ -30,7 +32,9 @@ if TYPE_CHECKING:
     from qdc.embed import EmbedConfig
     from qdc.io import IOConfig, ReadReport
 
-console = Console(stderr=True, highlight=False, soft_wrap=True)
+# Markup off: ids, texts, paths and judge answers printed here may hold '[/b]' or '[/INST]', which rich would
+# read as tags (a MarkupError, or text silently dropped). Styles are given as Text spans instead.
+console = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 
 class State:
@@ -75,13 +79,13 @@ class RichReporter:
             finished = total is not None and done >= total
             if finished or now - start < 0.5:
                 return
-            self.tasks[task] = self.progress_bar().add_task(task, total=total)
+            self.tasks[task] = self.progress_bar().add_task(escape(task), total=total)  # the column reads markup
         assert self._bar is not None
         self._bar.update(self.tasks[task], completed=done, total=total)
 
     def notice(self, message: str) -> None:
         if not self.quiet:
-            console.print(f"[dim]qdc:[/dim] {message}", markup=True, highlight=False)
+            console.print(Text.assemble(("qdc:", "dim"), " ", message), highlight=False)
 
     def close(self) -> None:
         if self._bar is not None:
@@ -101,7 +105,7 @@ _PASS_THROUGH: tuple[type[BaseException], ...] = (typer.Exit, typer.Abort, *_CLI
 
 
 def fail(message: str, code: int) -> typer.Exit:
-    console.print(f"[bold red]Error:[/bold red] {message}", markup=True, highlight=False, soft_wrap=True)
+    console.print(Text.assemble(("Error:", "bold red"), " ", message), highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 

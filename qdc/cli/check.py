@@ -6,6 +6,7 @@ from typing import Annotated, Any, List
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from qdc.cli import app
 from qdc.cli._common import (
@@ -167,7 +168,7 @@ def check_cmd(
             table.add_column(col, overflow="fold")
         for c in checks:
             value = f"{c.value:.4g}" if isinstance(c.value, float) else str(c.value)
-            result = "[green]pass[/green]" if c.passed else "[bold red]FAIL[/bold red]"
+            result = Text("pass", style="green") if c.passed else Text("FAIL", style="bold red")  # no markup
             table.add_row(c.name, value, f"{c.op} {c.threshold}", result, c.detail)
         console.print(table)
     if not passed:

@@ -101,8 +101,6 @@ def report_cmd(
         print_json(data)
     else:
         console.print(
-            f"[dim]qdc:[/dim] wrote {output} ({df.height} rows"
-            + (f", compared with {compare}" if compare else "")
-            + ")",
+            f"qdc: wrote {output} ({df.height} rows" + (f", compared with {compare}" if compare else "") + ")",
             highlight=False,
         )

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, List
 import typer
 from rich import box
 from rich.table import Table
+from rich.text import Text
 
 from qdc.cli import app
 from qdc.cli._common import State, check_output_path, console, handle_errors, print_json
@@ -50,7 +51,7 @@ def print_summary(result: RunResult, source: str) -> None:
         table.add_column(col, justify=just, no_wrap=True, min_width=w)  # type: ignore[arg-type]
     table.add_column("notes", no_wrap=True)
     for r in result.stages:
-        status = "[green]ran[/green]" if r.status == "ran" else "[dim]cached[/dim]"
+        status = Text("ran", style="green") if r.status == "ran" else Text("cached", style="dim")  # no markup
         table.add_row(
             str(r.position),
             r.name,

@@ -8,7 +8,7 @@ QDC := $(VENV)/bin/qdc
 TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.qdc-installed
 
-.PHONY: install demo test test-fast lint bench bench-quick clean
+.PHONY: install demo test test-fast lint format check bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +33,14 @@ test-fast: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check qdc tests benchmarks scripts
+	$(VENV)/bin/ruff format --check qdc tests benchmarks scripts
 	$(VENV)/bin/mypy qdc
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format qdc tests benchmarks scripts
+
+## What CI runs: lint (ruff check, ruff format --check), types (mypy) and the whole test suite; any failure fails.
+check: lint test
 
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import ast
+import re
+import sys
+from importlib.metadata import packages_distributions
 from pathlib import Path
+
+import pytest
 
 QDC = Path(__file__).resolve().parent.parent / "qdc"
 
@@ -136,3 +141,22 @@ def test_library_packages_import_neither_the_pipeline_nor_the_cli() -> None:
         if dep.startswith(upper)
     ]
     assert offenders == []
+
+
+def _declared() -> set[str]:
+    """Distribution names in pyproject's dependencies and optional extras (normalised)."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    project = tomllib.loads((QDC.parent / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    specs = list(project["dependencies"]) + [s for extra in project["optional-dependencies"].values() for s in extra]
+    return {re.split(r"[\s\[<>=!~;]", s, maxsplit=1)[0].lower().replace("_", "-") for s in specs}
+
+
+def test_every_third_party_import_under_qdc_is_declared() -> None:
+    """An import that only works because another package happened to pull it in breaks a fresh install."""
+    dists = packages_distributions()
+    declared = _declared()
+    modules = set().union(*(_imports(p) for p in QDC.rglob("*.py"))) - set(sys.stdlib_module_names) - {"qdc"}
+    undeclared = {
+        m: dists.get(m, [m]) for m in sorted(modules) if not {d.lower() for d in dists.get(m, [m])} & declared
+    }
+    assert undeclared == {}

@@ -247,6 +247,91 @@ def test_no_workdir_keeps_nothing(tmp_path: Path, data: Path) -> None:
     assert res.manifest["workdir"] is None
 
 
+def _removing_pipeline() -> dict[str, object]:
+    return pipe(["embed", {"dedup": {}}, {"drop-silently": {"every": 4}}, {"cluster": {"k": 2}}])
+
+
+def _ledger_ids(path: Path) -> list[str]:
+    return sorted(str(r["id"]) for r in read_jsonl(path.read_bytes()))
+
+
+@pytest.mark.parametrize("damage", ["delete-removed", "truncate-rows", "swap-rows", "garble-record"])
+def test_damaged_work_dir_is_not_resumed_blindly(tmp_path: Path, data: Path, damage: str) -> None:
+    """Issue 15 item 5: each artifact's hash is in the stage record; a mismatch re-runs the stage."""
+    p = parse_pipeline(_removing_pipeline())
+    wd, out = tmp_path / "wd", tmp_path / "o.jsonl"
+    first = run_file(p, str(data), str(out), workdir=wd)
+    ledger = _ledger_ids(Path(f"{out}.removed.jsonl"))
+    assert len(ledger) == first.removed_count > 0
+    keys = [r.key for r in first.stages]
+    stages = wd / "stages"
+    drop_key = keys[2]  # drop-silently: removes rows, so it has a removed file
+    if damage == "delete-removed":
+        (stages / f"{drop_key}.removed.parquet").unlink()
+    elif damage == "truncate-rows":
+        f = stages / f"{keys[1]}.parquet"
+        f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])
+    elif damage == "swap-rows":
+        (stages / f"{keys[1]}.parquet").write_bytes((stages / f"{keys[0]}.parquet").read_bytes())
+    else:
+        (stages / f"{drop_key}.json").write_text("{not json")
+    again = run_file(p, str(data), str(out), workdir=wd)
+    assert "ran" in [r.status for r in again.stages]
+    assert _ledger_ids(Path(f"{out}.removed.jsonl")) == ledger
+    assert again.df.equals(first.df)
+    third = run_file(p, str(data), str(out), workdir=wd)  # repaired: everything cached again
+    assert [r.status for r in third.stages] == ["cached"] * 4
+
+
+def test_output_ledger_and_manifest_are_committed_together(
+    tmp_path: Path, data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 15 item 4: a run that fails while writing its files leaves the previous set as it was."""
+    import qdc.io
+
+    out = tmp_path / "o.jsonl"
+    run_file(parse_pipeline(_removing_pipeline()), str(data), str(out), workdir=None)
+    files = [out, Path(f"{out}.removed.jsonl"), Path(f"{out}.manifest.json")]
+    before = [f.read_bytes() for f in files]
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(qdc.io, "write_json", broken)
+    p2 = parse_pipeline(_removing_pipeline(), overrides=["stages.3.every=2"])  # a different result
+    with pytest.raises(OSError, match="disk full"):
+        run_file(p2, str(data), str(out), workdir=None)
+    assert [f.read_bytes() for f in files] == before
+    assert sorted(x.name for x in tmp_path.iterdir() if x.name.startswith(".")) == []  # no staged leftovers
+
+
+def test_a_second_run_on_a_locked_work_dir_exits_2(tmp_path: Path, data: Path, runner) -> None:
+    """Issue 15 item 6: a live pid in WORKDIR/lock makes a second run refuse (exit 2, one line); a dead
+    one's lock is taken over, and the lock is released after the run."""
+    cfg = tmp_path / "p.yaml"
+    cfg.write_text(json.dumps(pipe(["embed"])))
+    wd = tmp_path / "wd"
+    (wd / "stages").mkdir(parents=True)
+    stray = wd / "stages" / ".abc.parquet.qdc-tmp"
+    stray.write_bytes(b"the first run's file")
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (wd / "lock").write_text(f"{holder.pid}\n")
+        args = ["run", str(cfg), str(data), "-o", str(tmp_path / "o.jsonl"), "--workdir", str(wd)]
+        res = runner.invoke(app, args)
+        assert res.exit_code == 2
+        assert f"in use by another qdc run (pid {holder.pid})" in res.stderr
+        assert len(res.stderr.strip().splitlines()) == 1
+        assert stray.exists()  # the other run's temporaries are left alone
+    finally:
+        holder.kill()
+        holder.wait()
+    res = runner.invoke(app, args)  # the holder is dead now: its lock is stale
+    assert res.exit_code == 0, res.stderr
+    assert not (wd / "lock").exists()
+    assert not stray.exists()
+
+
 # ------------------------------------------------------------------------------ ledger and manifest
 
 

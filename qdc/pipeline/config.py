@@ -160,53 +160,99 @@ def _set_nested(target: dict[str, Any], path: Sequence[str], value: Any, item: s
     d[path[-1]] = value
 
 
+def _override_stage_n(entries: list[tuple[str, dict[str, Any]]], rest: Sequence[str], value: Any, item: str) -> None:
+    """--set stages.N.key=value (the stage's name may follow N)."""
+    if not rest or not rest[0].isdigit() or not 1 <= int(rest[0]) <= len(entries):
+        raise ConfigError(f"--set {item}: expected stages.N.key with N in 1..{len(entries)}")
+    name, body = entries[int(rest[0]) - 1]
+    rest = rest[1:]
+    if rest and rest[0] == name:
+        rest = rest[1:]
+    if not rest:
+        raise ConfigError(f"--set {item}: name a key of stage '{name}'")
+    _set_nested(body, rest, value, item)
+
+
+def _override_section(
+    data: dict[str, Any],
+    matches: list[dict[str, Any]],
+    top: str,
+    rest: Sequence[str],
+    value: Any,
+    item: str,
+    source: str,
+) -> None:
+    """--set io.key=value / embed.key=value (the embed stage's own options follow the embed section)."""
+    section = data.setdefault(top, {})
+    if not isinstance(section, dict):
+        raise ConfigError(f"{source}: '{top}' must be a mapping")
+    _set_nested(section, rest, value, item)
+    for body in matches:
+        if rest[0] in body:
+            _set_nested(body, rest, value, item)
+
+
+def _override_stage_name(
+    entries: list[tuple[str, dict[str, Any]]], top: str, rest: Sequence[str], value: Any, item: str, source: str
+) -> None:
+    """--set NAME.key=value for the one stage called NAME."""
+    matches = [body for name, body in entries if name == top]
+    if len(matches) > 1:
+        pos = [str(i) for i, (name, _) in enumerate(entries, start=1) if name == top]
+        raise ConfigError(
+            f"--set {item}: {source} has {len(matches)} '{top}' stages (positions "
+            f"{', '.join(pos)}); address one as stages.N.{'.'.join(rest) or 'key'}"
+        )
+    if not rest:
+        raise ConfigError(f"--set {item}: name a key of stage '{top}', e.g. --set {top}.KEY=VALUE")
+    _set_nested(matches[0], rest, value, item)
+
+
 def _apply_override(data: dict[str, Any], entries: list[tuple[str, dict[str, Any]]], item: str, source: str) -> None:
     path, value = parse_override(item)
     top, rest = path[0], path[1:]
-    if top == "stages":
-        if not rest or not rest[0].isdigit() or not 1 <= int(rest[0]) <= len(entries):
-            raise ConfigError(f"--set {item}: expected stages.N.key with N in 1..{len(entries)}")
-        name, body = entries[int(rest[0]) - 1]
-        rest = rest[1:]
-        if rest and rest[0] == name:
-            rest = rest[1:]
-        if not rest:
-            raise ConfigError(f"--set {item}: name a key of stage '{name}'")
-        _set_nested(body, rest, value, item)
-        return
     matches = [body for name, body in entries if name == top]
-    if top in ("seed", "input", "output", "workdir", "name", "description"):
+    if top == "stages":
+        _override_stage_n(entries, rest, value, item)
+    elif top in ("seed", "input", "output", "workdir", "name", "description"):
         if rest:
             raise ConfigError(f"--set {item}: '{top}' takes a value, not sub-keys")
         data[top] = value
-        return
-    if top in ("io", "embed") and rest:
-        section = data.setdefault(top, {})
-        if not isinstance(section, dict):
-            raise ConfigError(f"{source}: '{top}' must be a mapping")
-        _set_nested(section, rest, value, item)
-        # The embed stage's own options sit on top of the embed section: make the override win there too.
-        for body in matches:
-            if rest[0] in body:
-                _set_nested(body, rest, value, item)
-        return
-    if matches:
-        if len(matches) > 1:
-            pos = [str(i) for i, (name, _) in enumerate(entries, start=1) if name == top]
-            raise ConfigError(
-                f"--set {item}: {source} has {len(matches)} '{top}' stages (positions "
-                f"{', '.join(pos)}); address one as stages.N.{'.'.join(rest) or 'key'}"
-            )
-        if not rest:
-            raise ConfigError(f"--set {item}: name a key of stage '{top}', e.g. --set {top}.KEY=VALUE")
-        _set_nested(matches[0], rest, value, item)
-        return
-    if top in STAGES:
+    elif top in ("io", "embed") and rest:
+        _override_section(data, matches, top, rest, value, item, source)
+    elif matches:
+        _override_stage_name(entries, top, rest, value, item, source)
+    elif top in STAGES:
         have = ", ".join(name for name, _ in entries) or "none"
         raise ConfigError(f"--set {item}: {source} has no '{top}' stage (its stages: {have})")
-    raise ConfigError(
-        f"--set {item}: unknown key '{top}' (top-level keys: {', '.join(TOP_LEVEL)}; stages: {', '.join(STAGES)})"
-    )
+    else:
+        raise ConfigError(
+            f"--set {item}: unknown key '{top}' (top-level keys: {', '.join(TOP_LEVEL)}; stages: {', '.join(STAGES)})"
+        )
+
+
+def _mapping(data: dict[str, Any], key: str, source: str) -> dict[str, Any]:
+    raw = data.get(key) or {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: '{key}' must be a mapping")
+    return raw
+
+
+def _validate_stages(
+    entries: list[tuple[str, dict[str, Any]]], embed_raw: dict[str, Any], seed: int, source: str
+) -> list[PipelineStage]:
+    """Each entry validated into its stage's typed config (the embed stage starts from the embed section)."""
+    stages: list[PipelineStage] = []
+    for pos, (name, body) in enumerate(entries, start=1):
+        if name not in STAGES:
+            raise ConfigError(f"{source}: stage {pos}: unknown stage '{name}' (known: {', '.join(STAGES)})")
+        cls, fn = load_stage(name)
+        if name == "embed":
+            body = {**embed_raw, **body}
+        if "seed" in cls.model_fields and "seed" not in body:
+            body = {**body, "seed": seed}  # the global seed flows into every seeded stage unless set
+        stages.append(PipelineStage(pos, name, validate_config(cls, body, f"{source}: stage {pos} '{name}'"), fn))
+    return stages
 
 
 def parse_pipeline(data: dict[str, Any], source: str = "<config>", overrides: Sequence[str] = ()) -> Pipeline:
@@ -221,27 +267,13 @@ def parse_pipeline(data: dict[str, Any], source: str = "<config>", overrides: Se
     seed = data.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"{source}: 'seed' must be a non-negative integer (got {seed!r})")
-    io_raw = data.get("io") or {}
-    if not isinstance(io_raw, dict):
-        raise ConfigError(f"{source}: 'io' must be a mapping")
-    io_sec = validate_config(IOSection, io_raw, f"{source}: io")
-    embed_raw = data.get("embed") or {}
-    if not isinstance(embed_raw, dict):
-        raise ConfigError(f"{source}: 'embed' must be a mapping")
+    io_sec = validate_config(IOSection, _mapping(data, "io", source), f"{source}: io")
+    embed_raw = _mapping(data, "embed", source)
     embed_cfg: EmbedConfig = validate_config(EmbedConfig, embed_raw, f"{source}: embed")
-    stages: list[PipelineStage] = []
-    for pos, (name, body) in enumerate(entries, start=1):
-        if name not in STAGES:
-            raise ConfigError(f"{source}: stage {pos}: unknown stage '{name}' (known: {', '.join(STAGES)})")
-        cls, fn = load_stage(name)
-        if name == "embed":
-            body = {**embed_raw, **body}
-        if "seed" in cls.model_fields and "seed" not in body:
-            body = {**body, "seed": seed}  # the global seed flows into every seeded stage unless set
-        cfg = validate_config(cls, body, f"{source}: stage {pos} '{name}'")
-        if name == "embed":
-            embed_cfg = cfg
-        stages.append(PipelineStage(pos, name, cfg, fn))
+    stages = _validate_stages(entries, embed_raw, seed, source)
+    for st in stages:
+        if st.name == "embed" and isinstance(st.config, EmbedConfig):
+            embed_cfg = st.config  # the last embed stage's settings embed for every later stage
     for key in ("input", "output", "workdir"):
         if data.get(key) is not None and not isinstance(data[key], str):
             raise ConfigError(f"{source}: '{key}' must be a path string")

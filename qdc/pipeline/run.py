@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import contextvars
+import os
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -26,6 +27,7 @@ import polars as pl
 from qdc import schema
 from qdc.embed import EmbedConfig, Embedder
 from qdc.errors import QdcError
+from qdc.io import detect_format
 from qdc.pipeline.config import Pipeline, PipelineStage
 from qdc.pipeline.manifest import StageMeter, build_manifest, utc_now
 from qdc.pipeline.stage import StageContext, StageResult
@@ -211,6 +213,44 @@ def _account(
     return removed.with_columns(pl.lit(stage.name).alias(schema.REMOVED_BY))
 
 
+def _resume(
+    wd: WorkDir, keys: list[str], pipeline: Pipeline
+) -> tuple[int, pl.DataFrame | None, list[StageRun], list[pl.DataFrame]]:
+    """(finished stages, rows after the last one, their runs, their removed rows) from the work directory.
+
+    The finished prefix ends at the first stage whose record is missing or whose files do not match it.
+    """
+    start = 0
+    while start < len(keys) and wd.has(keys[start]):
+        start += 1
+    if not start:
+        return 0, None, [], []
+    runs = [StageRun.from_record(wd.record(keys[i]), pipeline.stages[i].position) for i in range(start)]
+    parts = [part for i in range(start) if (part := wd.removed(keys[i])) is not None]
+    if start == len(keys):
+        notice(
+            f"all {start} stages already done for this input and config (in {wd.root}); pass --force to run them again"
+        )
+    else:
+        notice(f"resuming after stage {start} '{pipeline.stages[start - 1].name}' (finished stages found in {wd.root})")
+    return start, wd.frame(keys[start - 1]), runs, parts
+
+
+def _run_stage(
+    stage: PipelineStage, df: pl.DataFrame, ctx: StageContext, total: int
+) -> tuple[StageResult, pl.DataFrame | None, StageMeter]:
+    """Run one stage, check its result, and account for every row (removed rows get qdc_removed_by)."""
+    schema.require_columns(df, schema.ROW_ID, schema.TEXT)
+    with StageMeter() as meter, _stage_bar(f"[{stage.position}/{total}] {stage.name}"):
+        try:
+            res = stage.run(df, stage.config, ctx)
+        except QdcError as exc:
+            raise type(exc)(f"stage {stage.position} '{stage.name}': {exc}") from exc
+    if not isinstance(res, StageResult):
+        raise QdcError(f"stage '{stage.name}' returned {type(res).__name__}, expected StageResult")
+    return res, _account(stage, df, res.df, res.removed), meter
+
+
 def run_pipeline(
     df: pl.DataFrame,
     pipeline: Pipeline,
@@ -225,55 +265,44 @@ def run_pipeline(
     Args:
         df: rows read with `qdc.io.read_records` (or built with `qdc.io.prepare`).
         in_hash: the input's content hash (default: hashed from the rows).
-        workdir: where stage artifacts live; None keeps nothing and resumes nothing.
+        workdir: where stage artifacts live (locked for the run: a second run on it exits 2); None keeps
+            nothing and resumes nothing.
         force: run every stage again (and replace its artifacts).
         embedder: a ready embedder (tests pass a fake one); default: `pipeline.embed.model`, loaded lazily.
     """
     in_hash = in_hash or input_hash("-", df)
-    keys = stage_keys(pipeline, in_hash)
     wd = WorkDir(workdir) if workdir is not None else None
+    try:
+        return _run_locked(df, pipeline, in_hash, wd, force, embedder)
+    finally:
+        if wd is not None:
+            wd.close()
+
+
+def _run_locked(
+    df: pl.DataFrame,
+    pipeline: Pipeline,
+    in_hash: str,
+    wd: WorkDir | None,
+    force: bool,
+    embedder: Embedder | None,
+) -> RunResult:
+    keys = stage_keys(pipeline, in_hash)
     lazy = LazyEmbedder(pipeline.embed) if embedder is None else None
     ctx = StageContext(
         seed=pipeline.seed,
         embed=pipeline.embed,
         embedder=cast("Embedder", lazy) if lazy is not None else embedder,
-        workdir=Path(workdir) if workdir is not None else None,
+        workdir=wd.root if wd is not None else None,
     )
-    runs: list[StageRun] = []
-    removed_parts: list[pl.DataFrame] = []
-    start = 0
-    if wd is not None and not force:
-        while start < len(keys) and wd.has(keys[start]):
-            start += 1
-        if start:
-            df = wd.frame(keys[start - 1])
-            for i in range(start):
-                runs.append(StageRun.from_record(wd.record(keys[i]), pipeline.stages[i].position))
-                part = wd.removed(keys[i])
-                if part is not None:
-                    removed_parts.append(part)
-            if start == len(keys):
-                notice(
-                    f"all {start} stages already done for this input and config (in {wd.root}); "
-                    "pass --force to run them again"
-                )
-            else:
-                notice(
-                    f"resuming after stage {start} '{pipeline.stages[start - 1].name}' "
-                    f"(finished stages found in {wd.root})"
-                )
+    start, resumed, runs, removed_parts = (
+        _resume(wd, keys, pipeline) if wd is not None and not force else (0, None, [], [])
+    )
+    df = resumed if resumed is not None else df
     n = len(pipeline.stages)
     for i in range(start, n):
         stage = pipeline.stages[i]
-        schema.require_columns(df, schema.ROW_ID, schema.TEXT)
-        with StageMeter() as meter, _stage_bar(f"[{stage.position}/{n}] {stage.name}"):
-            try:
-                res = stage.run(df, stage.config, ctx)
-            except QdcError as exc:
-                raise type(exc)(f"stage {stage.position} '{stage.name}': {exc}") from exc
-        if not isinstance(res, StageResult):
-            raise QdcError(f"stage '{stage.name}' returned {type(res).__name__}, expected StageResult")
-        removed = _account(stage, df, res.df, res.removed)
+        res, removed, meter = _run_stage(stage, df, ctx, n)
         run = StageRun(
             stage.position,
             stage.name,
@@ -313,6 +342,40 @@ def _write_ledger(removed: pl.DataFrame | None, path: str) -> None:
                 fh.write(line + b"\n")
 
 
+STAGE_PREFIX = ".qdc-stage-"
+"""Files of a run not yet committed: STAGE_PREFIX + pid + '-' + the target's name, beside the target."""
+
+
+class RunFiles:
+    """A run's output files, written to staging names first and renamed into place together, last.
+
+    `path(target)` gives the staging name (same folder and suffix, so the format is kept); `commit()` renames
+    every staged file over its target; leaving the block without committing (an error, a kill signal)
+    deletes the staged files, so the previous output, ledger and manifest stay as they were, together.
+    """
+
+    def __init__(self) -> None:
+        self._staged: list[tuple[Path, Path]] = []
+
+    def path(self, target: str) -> str:
+        t = Path(target)
+        staged = t.with_name(f"{STAGE_PREFIX}{os.getpid()}-{t.name}")
+        self._staged.append((staged, t))
+        return str(staged)
+
+    def commit(self) -> None:
+        for staged, target in self._staged:
+            os.replace(staged, target)
+        self._staged = []
+
+    def __enter__(self) -> RunFiles:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for staged, _ in self._staged:
+            staged.unlink(missing_ok=True)
+
+
 def run_file(
     pipeline: Pipeline,
     input: str,
@@ -328,10 +391,20 @@ def run_file(
 
     The ledger (every removed row with `qdc_removed_by` and the stage's reason columns) defaults to
     OUTPUT.removed.jsonl, the manifest to OUTPUT.manifest.json (qdc.removed.jsonl / qdc.manifest.json for
-    stdout). Both are always written, the ledger possibly empty.
+    stdout). Both are always written, the ledger possibly empty. The files are written under staging names
+    and renamed into place together at the end (`RunFiles`): a run that fails or is killed before then
+    leaves the previous set untouched. Rows for stdout are written after the files are committed.
     """
-    from qdc.io import ReadReport, read_records, write_bad_rows, write_json, write_records
+    from qdc.io import ReadReport, check_distinct_paths, read_records, write_bad_rows, write_json, write_records
 
+    stem = "qdc" if output == "-" else output
+    removed_path = removed_path or f"{stem}.removed.jsonl"
+    manifest_path = manifest_path or f"{stem}.manifest.json"
+    bad_path = f"{stem}.bad-rows.jsonl"
+    check_distinct_paths(
+        {"the input": input},
+        {"-o": output, "--removed": removed_path, "--manifest": manifest_path, "the bad-rows file": bad_path},
+    )
     started, t0 = utc_now(), time.perf_counter()
     meter = StageMeter()
     with meter:
@@ -339,27 +412,49 @@ def run_file(
         df = read_records(input, pipeline.io, report)
         in_hash = input_hash(input, df)
         result = run_pipeline(df, pipeline, in_hash=in_hash, workdir=workdir, force=force, embedder=embedder)
-        write_records(result.df, output)
-    stem = "qdc" if output == "-" else output
-    removed_path = removed_path or f"{stem}.removed.jsonl"
-    manifest_path = manifest_path or f"{stem}.manifest.json"
-    _write_ledger(result.removed, removed_path)
+    with RunFiles() as files:
+        if output != "-":
+            write_records(result.df, files.path(output), fmt=detect_format(output))
+        _write_ledger(result.removed, files.path(removed_path))
+        if report.bad_rows:
+            write_bad_rows(report.bad_rows, files.path(bad_path))
+        result.manifest = _manifest(
+            pipeline, result, input, output, removed_path, workdir, df.height, started, t0, meter
+        )
+        result.manifest["input"]["bad_rows"] = len(report.bad_rows)
+        write_json(result.manifest, files.path(manifest_path))
+        files.commit()
     if report.bad_rows:
-        bad_path = f"{stem}.bad-rows.jsonl"
-        write_bad_rows(report.bad_rows, bad_path)
         notice(f"skipped {len(report.bad_rows)} bad line(s), written verbatim to {bad_path}")
-    result.manifest = build_manifest(
+    if output == "-":
+        write_records(result.df, output)
+    return result
+
+
+def _manifest(
+    pipeline: Pipeline,
+    result: RunResult,
+    input: str,
+    output: str,
+    removed_path: str,
+    workdir: str | Path | None,
+    rows_in: int,
+    started: str,
+    t0: float,
+    meter: StageMeter,
+) -> dict[str, Any]:
+    return build_manifest(
         config_path=pipeline.source,
         config=pipeline.resolved,
         config_hash=pipeline.hash,
         overrides=list(pipeline.overrides),
         input_path=input,
-        input_hash=in_hash,
+        input_hash=result.input_hash,
         output_path=output,
         seed=pipeline.seed,
         model=result.model,
         stages=[r.record() | {"status": r.status} for r in result.stages],
-        rows_in=df.height,
+        rows_in=rows_in,
         rows_out=result.df.height,
         removed=result.removed_count,
         ledger=removed_path,
@@ -368,6 +463,3 @@ def run_file(
         seconds=time.perf_counter() - t0,
         peak_rss=meter.peak_rss,
     )
-    result.manifest["input"]["bad_rows"] = len(report.bad_rows)
-    write_json(result.manifest, manifest_path)
-    return result

@@ -10,9 +10,13 @@ Layout (all writes atomic: a temporary file renamed into place)::
     WORKDIR/stages/<key>.parquet          rows after the stage (hidden columns included)
     WORKDIR/stages/<key>.removed.parquet  rows the stage removed, with reason columns (if any)
     WORKDIR/stages/<key>.json             the stage record; written last, so it marks the stage done
+    WORKDIR/lock                          the pid of the run using the folder
 
 A run killed mid-stage leaves at most a stray temporary file (ignored and cleaned); the next run finds the
-longest chain of finished stages and resumes after it.
+longest chain of finished stages and resumes after it. The record holds each artifact's row count and
+content hash: a stage whose files are missing, truncated or swapped is not "finished" and runs again.
+Two runs never share a folder: the second finds the first one's live pid in the lock and refuses (exit 2);
+a lock left by a dead process is taken over.
 """
 
 from __future__ import annotations
@@ -28,7 +32,8 @@ import orjson
 import polars as pl
 import xxhash
 
-from qdc.errors import DataError
+from qdc.errors import ConfigError, DataError
+from qdc.progress import notice
 
 _TMP_SUFFIX = ".qdc-tmp"
 
@@ -73,25 +78,115 @@ def _atomic(target: Path) -> Iterator[Path]:
         raise
 
 
+def _alive(pid: int) -> bool:
+    """True when a process with this pid exists (signal 0 checks without signalling)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
 class WorkDir:
-    """Stage artifacts under `root/stages`, addressed by chain key."""
+    """Stage artifacts under `root/stages`, addressed by chain key; held with a pid lock until `close()`."""
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
         self.stages = self.root / "stages"
+        self.lock = self.root / "lock"
+        self._locked = False
         try:
             self.stages.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise DataError(f"work directory {self.root}: cannot create it ({exc})") from None
+        self._acquire()
         for stray in self.stages.glob(f".*{_TMP_SUFFIX}"):
-            stray.unlink(missing_ok=True)  # left by a killed run
+            stray.unlink(missing_ok=True)  # left by a killed run (the lock says no live run owns them)
+
+    def _acquire(self) -> None:
+        """Create the lock file holding our pid; refuse when a live process holds it, take over a dead one's."""
+        for _ in range(2):
+            try:
+                fd = os.open(self.lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                try:
+                    pid = int(self.lock.read_text(encoding="ascii").strip() or 0)
+                except (OSError, ValueError):
+                    pid = 0
+                if _alive(pid):
+                    raise ConfigError(
+                        f"work directory {self.root} is in use by another qdc run (pid {pid}); "
+                        "wait for it, or pass --workdir DIR"
+                    ) from None
+                notice(f"work directory {self.root}: taking over the lock of a run that ended (pid {pid})")
+                self.lock.unlink(missing_ok=True)
+                continue
+            except OSError as exc:
+                raise DataError(f"work directory {self.root}: cannot lock it ({exc})") from None
+            with os.fdopen(fd, "w", encoding="ascii") as fh:
+                fh.write(f"{os.getpid()}\n")
+            self._locked = True
+            return
+        raise ConfigError(f"work directory {self.root}: another run took the lock first; try again")
+
+    def close(self) -> None:
+        """Release the lock (only ours: a lock another process took over is left alone)."""
+        if not self._locked:
+            return
+        self._locked = False
+        try:
+            if int(self.lock.read_text(encoding="ascii").strip() or 0) == os.getpid():
+                self.lock.unlink()
+        except (OSError, ValueError):
+            pass
+
+    def __enter__(self) -> WorkDir:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def _path(self, key: str, suffix: str) -> Path:
         return self.stages / f"{key}{suffix}"
 
     def has(self, key: str) -> bool:
-        """True when the stage with this key finished (its record exists and its rows are there)."""
-        return self._path(key, ".json").is_file() and self._path(key, ".parquet").is_file()
+        """True when the stage finished and its files are the ones it wrote (row counts and hashes match).
+
+        A record without artifact hashes (an older qdc), a missing or truncated file, or another stage's
+        file in its place: not finished, with a notice, so the stage runs again.
+        """
+        if not self._path(key, ".json").is_file():
+            return False
+        problem = self._check(key)
+        if problem:
+            notice(f"work directory {self.root}: stage artifact {problem}; running the stage again")
+            return False
+        return True
+
+    def _check(self, key: str) -> str | None:
+        """What is wrong with the stage's files, or None when they match the record."""
+        try:
+            arts = self.record(key).get("artifacts")
+        except (OSError, ValueError):
+            return f"{key}.json unreadable"
+        if not isinstance(arts, dict):
+            return f"{key}.json lists no artifact hashes"
+        for suffix in (".parquet", ".removed.parquet"):
+            want = arts.get(suffix)
+            path = self._path(key, suffix)
+            if want is None:
+                if path.is_file():
+                    return f"{path.name} is not in the stage record"
+                continue
+            if not path.is_file():
+                return f"{path.name} is missing"
+            if hash_bytes_of_file(path) != want.get("hash"):
+                return f"{path.name} does not match its recorded hash (changed or truncated)"
+        return None
 
     def record(self, key: str) -> dict[str, Any]:
         data: dict[str, Any] = orjson.loads(self._path(key, ".json").read_bytes())
@@ -105,20 +200,20 @@ class WorkDir:
         return pl.read_parquet(p) if p.is_file() else None
 
     def save(self, key: str, df: pl.DataFrame, removed: pl.DataFrame | None, record: dict[str, Any]) -> None:
-        """Store a finished stage: rows, removed rows, then the record (the done marker) last."""
-        with _atomic(self._path(key, ".parquet")) as tmp:
-            df.write_parquet(tmp)
-        rpath = self._path(key, ".removed.parquet")
-        if removed is not None and removed.height:
-            with _atomic(rpath) as tmp:
-                removed.write_parquet(tmp)
-        else:
-            rpath.unlink(missing_ok=True)
+        """Store a finished stage: rows, removed rows, then the record (the done marker, with each file's row
+        count and hash) last."""
+        self._path(key, ".json").unlink(missing_ok=True)  # not done until the new record lands
+        arts: dict[str, dict[str, Any] | None] = {}
+        for suffix, frame in ((".parquet", df), (".removed.parquet", removed)):
+            path = self._path(key, suffix)
+            if frame is None or (suffix != ".parquet" and frame.height == 0):
+                path.unlink(missing_ok=True)
+                arts[suffix] = None
+                continue
+            with _atomic(path) as tmp:
+                frame.write_parquet(tmp)
+                digest = hash_bytes_of_file(tmp)
+            arts[suffix] = {"rows": frame.height, "hash": digest}
         with _atomic(self._path(key, ".json")) as tmp:
             opt = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
-            tmp.write_bytes(orjson.dumps(record, option=opt, default=str))
-
-    def forget(self, key: str) -> None:
-        """Drop a stage's artifacts (used by --force)."""
-        for suffix in (".json", ".parquet", ".removed.parquet"):
-            self._path(key, suffix).unlink(missing_ok=True)
+            tmp.write_bytes(orjson.dumps({**record, "artifacts": arts}, option=opt, default=str))

@@ -21,6 +21,23 @@ class StageConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# Quoted values and loaded documents are bounded: a 560-byte YAML of nested anchors expands to millions of
+# values (72 MB in one error message), although the parser itself shares the repeated parts.
+MAX_QUOTED = 200
+MAX_YAML_VALUES = 1_000_000
+
+
+def quote(value: Any, limit: int = MAX_QUOTED) -> str:
+    """repr() of a value from a user's file or flag, cut to `limit` characters (and never built in full)."""
+    import reprlib
+
+    short = reprlib.Repr()
+    short.maxlevel, short.maxdict, short.maxlist, short.maxtuple, short.maxset = 3, 8, 8, 8, 8
+    short.maxstring = short.maxother = limit
+    text = short.repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def validate_config(cls: type[StageConfig], data: dict[str, Any], where: str) -> Any:
     """Build `cls` from a dict, turning validation errors into one ConfigError naming key and file."""
     try:
@@ -30,8 +47,70 @@ def validate_config(cls: type[StageConfig], data: dict[str, Any], where: str) ->
         key = ".".join(str(p) for p in err["loc"]) or "(section)"
         if err["type"] == "extra_forbidden":
             allowed = ", ".join(sorted(cls.model_fields))
-            raise ConfigError(f"{where}: unknown key '{key}' (allowed: {allowed})") from None
-        raise ConfigError(f"{where}: '{key}': {err['msg']} (got {err.get('input')!r})") from None
+            raise ConfigError(f"{where}: unknown key {quote(key)} (allowed: {allowed})") from None
+        raise ConfigError(f"{where}: {quote(key)}: {err['msg']} (got {quote(err.get('input'))})") from None
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """safe_load that refuses a key given twice in one mapping (YAML keeps the last one silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # '<<: *base': its keys may be overridden
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                first = seen.get(key)
+                seen[key] = key_node.start_mark.line + 1
+            except TypeError:  # an unhashable key: the base class reports it
+                continue
+            if first is not None:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {quote(key)} (first at line {first})", key_node.start_mark
+                )
+        return super().construct_mapping(node, deep=deep)
+
+
+def expanded_size(data: Any, limit: int = MAX_YAML_VALUES) -> int:
+    """How many values `data` holds with every shared (aliased) part counted each time it is used.
+
+    Computed once per distinct object, so a bomb is measured without being expanded; stops above `limit`.
+    """
+    memo: dict[int, int] = {}
+
+    def size(v: Any) -> int:
+        if not isinstance(v, (dict, list)):
+            return 1
+        if id(v) in memo:
+            return memo[id(v)]
+        memo[id(v)] = limit + 1  # a cycle (a recursive alias) counts as too big
+        items = list(v.keys()) + list(v.values()) if isinstance(v, dict) else v
+        n = 1
+        for item in items:
+            n += size(item)
+            if n > limit:
+                break
+        memo[id(v)] = min(n, limit + 1)
+        return memo[id(v)]
+
+    return size(data)
+
+
+def parse_yaml(text: str, where: str) -> Any:
+    """Parse YAML text: safe types only, duplicate keys refused, bounded expansion of anchors."""
+    try:
+        data = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass: safe types only
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f"{where}:{mark.line + 1}" if mark is not None else where
+        raise ConfigError(f"{at}: invalid YAML ({getattr(exc, 'problem', None) or exc})") from None
+    if expanded_size(data) > MAX_YAML_VALUES:
+        raise ConfigError(
+            f"{where}: the document expands to more than {MAX_YAML_VALUES:,} values through anchors and "
+            "aliases; refusing it (write the values out)"
+        )
+    return data
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
@@ -41,12 +120,16 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such config file") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        raise ConfigError(f"{where}: invalid YAML ({getattr(exc, 'problem', exc)})") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, expected a config file") from None
+    except PermissionError:
+        raise ConfigError(f"{path}: permission denied") from None
+    except UnicodeDecodeError as exc:
+        line = p.read_bytes()[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{path}:{line}: not UTF-8 text (byte {exc.object[exc.start]:#04x}); save it as UTF-8"
+        ) from None
+    data = parse_yaml(text.removeprefix("\ufeff"), str(path))
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -63,7 +146,9 @@ def parse_override(item: str) -> tuple[list[str], Any]:
     if not path:
         raise ConfigError(f"--set {item!r}: empty key")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError:
+        value = parse_yaml(raw, f"--set {key}") if raw.strip() else ""
+    except ConfigError as exc:
+        if "expands to" in str(exc):
+            raise
         value = raw
     return path, value

@@ -428,3 +428,65 @@ def test_markup_in_a_check_table_and_its_failure(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["check", str(src), "--required-fields", "[/b]"])
     assert result.exit_code == 3
     assert "required:[/b]" in result.stderr
+
+
+# ------------------------------------------------------------------------------------------ YAML
+
+BOMB = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+    f"{n}: &{n} [{', '.join([f'*{p}'] * 9)}]\n" for p, n in zip("abcdefgh", "bcdefghi", strict=True)
+)
+
+
+@pytest.mark.parametrize("top", ["stages: *i\n", "seed: *i\n", "io: {text_field: *i}\n"])
+def test_yaml_anchor_bomb_is_refused_quickly_with_one_short_line(tmp_path: Path, top: str) -> None:
+    cfg = tmp_path / "bomb.yaml"
+    cfg.write_text(BOMB + top)
+    assert len(cfg.read_bytes()) < 1000
+    result = CliRunner().invoke(app, ["run", str(cfg), str(tmp_path / "in.jsonl"), "-o", str(tmp_path / "o.jsonl")])
+    assert result.exit_code == 2
+    assert "expands to more than" in result.stderr
+    assert len(result.stderr) < 400
+
+
+def test_quoted_values_in_config_errors_are_capped(tmp_path: Path) -> None:
+    cfg = tmp_path / "big.yaml"
+    half = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{n}: &{n} [{', '.join([f'*{p}'] * 9)}]\n" for p, n in zip("abcde", "bcdef", strict=True)
+    )
+    cfg.write_text(half + "seed: *f\n")  # 9^6 = 531,441 values: under the cap, and not a seed
+    result = CliRunner().invoke(app, ["run", str(cfg), str(tmp_path / "in.jsonl"), "-o", str(tmp_path / "o.jsonl")])
+    assert result.exit_code == 2
+    assert len(result.stderr) < 600
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"seed: 1\nseed: 2\n", r"c\.yaml:2: invalid YAML \(duplicate key 'seed' \(first at line 1\)\)"),
+        (b"io: {text_field: a, text_field: b}\n", r"c\.yaml:1: invalid YAML \(duplicate key 'text_field'"),
+        (b"seed: 1\nname: caf\xe9\n", r"c\.yaml:2: not UTF-8 text \(byte 0xe9\)"),
+        (b"seed: [1\n", r"c\.yaml:2: invalid YAML"),
+        (b"- a\n- b\n", r"c\.yaml: expected a mapping at the top level"),
+    ],
+)
+def test_bad_yaml_files_are_config_errors_with_file_line(tmp_path: Path, content: bytes, message: str) -> None:
+    from qdc.config import load_yaml
+    from qdc.errors import ConfigError
+
+    (tmp_path / "c.yaml").write_bytes(content)
+    with pytest.raises(ConfigError, match=message):
+        load_yaml(tmp_path / "c.yaml")
+
+
+def test_yaml_merge_keys_and_bom_still_load(tmp_path: Path) -> None:
+    from qdc.config import load_yaml
+
+    (tmp_path / "c.yaml").write_bytes(b"\xef\xbb\xbfbase: &b {x: 1, y: 2}\nother:\n  <<: *b\n  y: 3\n")
+    assert load_yaml(tmp_path / "c.yaml")["other"] == {"x": 1, "y": 3}
+
+
+def test_config_path_that_is_a_folder_is_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "c.yaml").mkdir()
+    result = CliRunner().invoke(app, ["run", str(tmp_path / "c.yaml"), "-o", str(tmp_path / "o.jsonl")])
+    assert result.exit_code == 2
+    assert "is a folder" in result.stderr

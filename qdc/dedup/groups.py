@@ -1,4 +1,4 @@
-"""Duplicate groups: union-find over matched pairs, and the keep policy that picks each group's survivor.
+"""Duplicate groups: connected components of matched pairs, and the keep policy that picks each group's survivor.
 
 Keep policies (ties always break by input order, the earlier row wins):
 
@@ -18,40 +18,20 @@ import polars as pl
 from qdc.errors import ConfigError, DataError, MissingColumnError
 
 
-class UnionFind:
-    """Disjoint sets over 0..n-1 with path halving and union by size."""
-
-    def __init__(self, n: int) -> None:
-        self.parent = list(range(n))
-        self.size = [1] * n
-
-    def find(self, x: int) -> int:
-        parent = self.parent
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    def union(self, a: int, b: int) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra == rb:
-            return
-        if self.size[ra] < self.size[rb] or (self.size[ra] == self.size[rb] and rb < ra):
-            ra, rb = rb, ra
-        self.parent[rb] = ra
-        self.size[ra] += self.size[rb]
-
-    def labels(self) -> np.ndarray:
-        """Component label of every element (the label is the component's root)."""
-        return np.fromiter((self.find(x) for x in range(len(self.parent))), dtype=np.int64, count=len(self.parent))
-
-
 def components(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-    """Connected-component label of each of n items given edges (i, j): chains become one group."""
-    uf = UnionFind(n)
-    for a, b in zip(i.tolist(), j.tolist(), strict=True):
-        uf.union(a, b)
-    return uf.labels()
+    """Connected-component label of each of n items given edges (i, j): chains become one group.
+
+    The one union-find of qdc (scipy's linear-time connected components), used in memory and by the
+    streaming dedup. Labels only group items: their values carry no order.
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    graph = coo_matrix((np.ones(i.shape[0], dtype=np.int8), (i, j)), shape=(n, n))
+    _, labels = connected_components(graph, directed=False)
+    return np.asarray(labels, dtype=np.int64)
 
 
 def parse_keep(keep: str) -> tuple[str, str | None]:

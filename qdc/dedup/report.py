@@ -78,10 +78,7 @@ def largest_groups(
 
 
 def human_bytes(n: int) -> str:
-    """1234567 -> '1.2 MB' (decimal units)."""
-    value = float(n)
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if value < 1000 or unit == "TB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{n} B"
+    """1234567 -> '1.2 MiB' (`qdc.units.format_bytes`, binary units)."""
+    from qdc.units import format_bytes
+
+    return format_bytes(n)

@@ -40,7 +40,7 @@ import polars as pl
 
 from qdc import schema
 from qdc.dedup import FIELD_COLUMNS, DedupConfig
-from qdc.dedup.groups import best_values, group_keepers, parse_keep
+from qdc.dedup.groups import best_values, components, group_keepers, parse_keep
 from qdc.dedup.jaccard import ShingleSets
 from qdc.dedup.lsh import PAIR_CAP, band_keys, run_pairs
 from qdc.dedup.minhash import CHUNK_ROWS, shingle_hashes, signatures
@@ -289,16 +289,6 @@ def _sets(shingles: np.ndarray, offsets: np.ndarray, rows: np.ndarray) -> Shingl
     return ShingleSets(rows, values, off)
 
 
-def _components(n_nodes: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Connected-component labels (union-find over the verified pairs; scipy's linear-time version)."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    graph = coo_matrix((np.ones(a.shape[0], dtype=np.int8), (a, b)), shape=(n_nodes, n_nodes))
-    _, labels = connected_components(graph, directed=False)
-    return np.asarray(labels, dtype=np.int64)
-
-
 def _local_candidates(work: Path, parts_n: int, n: int, alive: np.ndarray) -> Iterator[np.ndarray]:
     """Candidate pair codes, one partition file at a time (each deleted once read)."""
     for k in range(parts_n):
@@ -355,7 +345,7 @@ def _minhash(
     ei = (codes // np.uint64(n)).astype(np.int64)
     ej = (codes % np.uint64(n)).astype(np.int64)
     nodes = np.unique(np.concatenate([ei, ej]))
-    labels = _components(nodes.shape[0], np.searchsorted(nodes, ei), np.searchsorted(nodes, ej))
+    labels = components(nodes.shape[0], np.searchsorted(nodes, ei), np.searchsorted(nodes, ej))
     order = np.lexsort((nodes,) if prio is None else (nodes, prio[nodes]))
     rank = np.empty(nodes.shape[0], dtype=np.int64)
     rank[order] = np.arange(nodes.shape[0])

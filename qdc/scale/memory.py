@@ -8,10 +8,10 @@ estimate exceeds `--max-memory`, `fit_batch_rows` shrinks the batch until it fit
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from qdc import units
 from qdc.errors import ConfigError
 from qdc.progress import notice
 
@@ -31,38 +31,16 @@ RAY_DRIVER_BYTES = 200 << 20
 """Ray's client side in a driver process, beyond BASE_BYTES (a streamed scoring driver measured ~300 MB above
 the local one at the same batch; BASE_BYTES already has ~150 MB of slack there)."""
 
-_UNITS = {
-    "": 1,
-    "b": 1,
-    "k": 1 << 10,
-    "kb": 1 << 10,
-    "m": 1 << 20,
-    "mb": 1 << 20,
-    "g": 1 << 30,
-    "gb": 1 << 30,
-    "t": 1 << 40,
-    "tb": 1 << 40,
-    "kib": 1 << 10,
-    "mib": 1 << 20,
-    "gib": 1 << 30,
-}
-
 
 def parse_size(text: str) -> int:
-    """'16G', '800MB', '1.5g', '123456' -> bytes (binary units: 1G = 2^30)."""
-    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([a-zA-Z]*)\s*", text)
-    if not m or m.group(2).lower() not in _UNITS:
+    """'16G', '800MB', '1.5g', '123456' -> bytes (binary units: 1G = 2^30), for --max-memory."""
+    size = units.parse_size(text)
+    if size is None:
         raise ConfigError(f"--max-memory {text!r}: expected a size such as 16G, 800M or 2.5GB")
-    return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
+    return size
 
 
-def human(n: float) -> str:
-    """Bytes as a short readable size."""
-    for unit in ("B", "KB", "MB", "GB"):
-        if abs(n) < 1024:
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TB"
+human = units.format_bytes
 
 
 @dataclass

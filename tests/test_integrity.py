@@ -490,3 +490,76 @@ def test_config_path_that_is_a_folder_is_exit_2(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["run", str(tmp_path / "c.yaml"), "-o", str(tmp_path / "o.jsonl")])
     assert result.exit_code == 2
     assert "is a folder" in result.stderr
+
+
+# ----------------------------------------------------------------------------------- odd embeddings
+
+GOOD_VEC = b'{"id":"a","text":"first row","qdc_embedding":[0.6,0.8]}\n'
+
+
+@pytest.mark.parametrize("command", [["cluster", "--k", "1"], ["diversity"], ["select", "--budget", "1"]])
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (b"[]", r":2: 'qdc_embedding' has 0 values, expected 2"),
+        (b"[0.1,0.2,0.3]", r":2: 'qdc_embedding' has 3 values, expected 2"),
+        (b'"0.1,0.2"', r":2: 'qdc_embedding' is a string, expected a list of numbers"),
+        (b'[0.1,"x"]', r":2: 'qdc_embedding' is a list holding a string"),
+        (b"null", r":2: 'qdc_embedding' is missing"),
+        (b"1e999", r":2: malformed JSON"),
+    ],
+)
+def test_odd_embeddings_in_jsonl_are_file_line_errors(
+    tmp_path: Path, command: list[str], value: bytes, message: str
+) -> None:
+    import re
+
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(GOOD_VEC + b'{"id":"b","text":"second","qdc_embedding":' + value + b"}\n")
+    argv = [command[0], str(src), *command[1:]]
+    if command[0] != "diversity":
+        argv += ["-o", str(tmp_path / "o.jsonl")]
+    result = CliRunner().invoke(app, argv)
+    assert result.exit_code == 1, result.output
+    assert re.search(r"in\.jsonl" + message, result.stderr), result.stderr
+
+
+@pytest.mark.parametrize(
+    ("vectors", "message"),
+    [
+        ([[0.6, 0.8], [float("nan"), 1.0]], r"in\.parquet:2: 'qdc_embedding' holds NaN, Infinity or null"),
+        ([[0.6, 0.8], [float("inf"), 1.0]], r"in\.parquet:2: 'qdc_embedding' holds NaN, Infinity or null"),
+        ([[0.6, 0.8], [None, 1.0]], r"in\.parquet:2: 'qdc_embedding' holds NaN, Infinity or null"),
+        ([[0.6, 0.8], None], r"in\.parquet:2: 'qdc_embedding' is missing"),
+        ([[], []], r"in\.parquet:1: 'qdc_embedding' is an empty list"),
+    ],
+)
+@pytest.mark.parametrize("fixed", [False, True], ids=["list", "array"])
+def test_odd_embeddings_in_parquet_are_file_line_errors(
+    tmp_path: Path, vectors: list[Any], message: str, fixed: bool
+) -> None:
+    import polars as pl
+
+    from qdc.errors import DataError
+    from qdc.io import read_records
+
+    dtype = pl.Array(pl.Float64, len(vectors[0])) if fixed and vectors[0] else pl.List(pl.Float64)
+    col = pl.Series("qdc_embedding", vectors, dtype=dtype)
+    pl.DataFrame({"id": ["a", "b"], "text": ["x", "y"]}).with_columns(col).write_parquet(tmp_path / "in.parquet")
+    with pytest.raises(DataError, match=message):
+        read_records(tmp_path / "in.parquet")
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("qdc_quality", b'"high"'), ("qdc_cluster", b'"c1"'), ("qdc_complexity", b"[1]"), ("qdc_quality", b'{"a":1}')],
+)
+def test_non_numeric_scores_are_file_line_errors(tmp_path: Path, column: str, value: bytes) -> None:
+    from qdc.errors import DataError
+    from qdc.io import read_records
+
+    src = tmp_path / "in.jsonl"
+    good = b'{"id":"a","text":"x","%s":1}\n' % column.encode()
+    src.write_bytes(good + b'{"id":"b","text":"y","%s":%s}\n' % (column.encode(), value))
+    with pytest.raises(DataError, match=rf"in\.jsonl:2: '{column}' is (a string|a list|an object), expected a number"):
+        read_records(src)

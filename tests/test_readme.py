@@ -38,4 +38,6 @@ def test_readme_setup_commands_exist_in_makefile() -> None:
     assert "make demo" in README and "make test" in README
     assert "\ndemo:" in makefile and "\ntest:" in makefile
     assert os.access(ROOT / ".ci" / "run", os.X_OK)
-    assert "make test" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    # CI runs `make check`: lint, format, types, then the README's `make test`.
+    assert "\nmake check\n" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert "\ncheck: lint test\n" in makefile

@@ -16,112 +16,23 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import polars as pl
-from pydantic import Field, field_validator
 
 from qdc import schema
-from qdc.config import StageConfig
 from qdc.dedup import exact as exact_mod
 from qdc.dedup import minhash as minhash_mod
 from qdc.dedup import semantic as semantic_mod
-from qdc.dedup.groups import components, group_keepers, parse_keep, priority
+from qdc.dedup.config import FIELD_COLUMNS, METHODS, DedupConfig, Method
 from qdc.dedup.lsh import s_curve
-from qdc.dedup.normalize import ALL_STEPS, Step
 from qdc.dedup.report import group_size_histogram, human_bytes, largest_groups
+from qdc.dedup.steps import MATCHERS, Pool, removed_rows, resolve
 from qdc.embed import EmbedConfig, Embedder
 from qdc.errors import ConfigError
 
-__all__ = ["METHODS", "DedupConfig", "DedupResult", "dedup", "estimate_memory"]
-
-Method = Literal["exact", "minhash", "semantic"]
-METHODS: tuple[Method, ...] = ("exact", "minhash", "semantic")
-FIELD_COLUMNS = schema.PART_COLUMNS
-
-
-class DedupConfig(StageConfig):
-    """Options of the `dedup` stage. The default (exact, then MinHash at Jaccard 0.8) needs no model."""
-
-    methods: tuple[Method, ...] = ("exact", "minhash")
-    """Applied in this order; 'exact,minhash' strings are accepted."""
-    keep: str = "first"
-    """Which row of a group survives: first, longest or best:COLUMN (ties: the earlier row)."""
-    field: Literal["text", "prompt", "response"] = "text"
-    """Part of each row to compare (and to embed for the semantic method)."""
-    normalize: tuple[Step, ...] = ALL_STEPS
-    """Exact-match normalisation steps (nfkc, case, punctuation, whitespace); () compares raw text."""
-    threshold: float = Field(default=0.8, gt=0.0, lt=1.0)
-    """MinHash: Jaccard similarity of word n-gram sets at which two rows are duplicates."""
-    num_perm: int = Field(default=128, ge=8, le=1024)
-    ngram: int = Field(default=3, ge=1, le=32)
-    """Words per shingle: 3 keeps one changed word in a 50-word row above Jaccard 0.8 (5-grams do not)."""
-    bands: int | None = Field(default=None, ge=1)
-    rows: int | None = Field(default=None, ge=1)
-    """bands x rows of the LSH; by default derived from threshold and num_perm."""
-    verify: bool = True
-    """Check each LSH candidate pair by its true Jaccard (else by the signature estimate)."""
-    backend: Literal["rensa", "datasketch"] = "rensa"
-    eps: float = Field(default=0.05, gt=0.0, lt=1.0)
-    """Semantic: rows with cosine > 1 - eps to an earlier row of their cluster are duplicates."""
-    semantic_mode: Literal["faithful", "greedy"] = "faithful"
-    semantic_order: Literal["auto", "hard", "easy", "keep"] = "auto"
-    """auto = hard (SemDeDup's keep-the-farthest-from-centroid) with keep=first, else the keep policy."""
-    clusters: int | None = Field(default=None, ge=1)
-    """Semantic k-means clusters; default 1 (global search) up to global_max_rows rows, else sqrt(n)."""
-    global_max_rows: int = Field(default=10_000, ge=1)
-    against_only: bool = False
-    """With reference sets: remove only rows that duplicate a reference row."""
-    seed: int = 0
-    top_groups: int = Field(default=5, ge=0)
-
-    @field_validator("methods", "normalize", mode="before")
-    @classmethod
-    def _split(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return tuple(v.strip() for v in value.split(",") if v.strip() and v.strip() != "none")
-        return value
-
-    @field_validator("methods")
-    @classmethod
-    def _methods(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        if not value:
-            raise ValueError("name at least one method (exact, minhash, semantic)")
-        if len(set(value)) != len(value):
-            raise ValueError("a method is listed twice")
-        return value
-
-    @field_validator("keep")
-    @classmethod
-    def _keep(cls, value: str) -> str:
-        try:
-            parse_keep(value)
-        except ConfigError as exc:
-            raise ValueError(str(exc)) from None
-        return value
-
-    def minhash_params(self) -> minhash_mod.MinHashParams:
-        steps = tuple(s for s in self.normalize if s in ("nfkc", "case"))
-        return minhash_mod.MinHashParams(
-            self.threshold,
-            self.num_perm,
-            self.ngram,
-            self.bands,
-            self.rows,
-            self.verify,
-            self.seed,
-            self.backend,
-            steps,
-        )
-
-    def semantic_params(self) -> semantic_mod.SemanticParams:
-        order = self.semantic_order
-        if order == "auto":
-            order = "hard" if parse_keep(self.keep)[0] == "first" else "keep"
-        return semantic_mod.SemanticParams(
-            self.eps, self.semantic_mode, order, self.clusters, self.global_max_rows, self.seed
-        )
+__all__ = ["FIELD_COLUMNS", "METHODS", "DedupConfig", "DedupResult", "Method", "dedup", "estimate_memory"]
 
 
 @dataclass
@@ -194,6 +105,10 @@ def dedup(
 ) -> DedupResult:
     """Remove duplicates from `df` (a frame prepared by qdc.io); see the module docstring.
 
+    Steps: gather the pool (reference rows first, the keep ranks); run each method's matcher
+    (`qdc.dedup.steps.MATCHERS`) on the rows still alive; resolve every removed row to its final survivor;
+    build the removed frame and the stats.
+
     Args:
         df: the rows to deduplicate.
         cfg: methods and thresholds (default: exact then MinHash 0.8, no model).
@@ -204,102 +119,36 @@ def dedup(
     refs = [against] if isinstance(against, pl.DataFrame) else list(against or [])
     column = FIELD_COLUMNS[cfg.field]
     schema.require_columns(df, column, schema.ROW_ID)
-    n_ref = sum(f.height for f in refs)
-    n_in = df.height
-    total = n_ref + n_in
-    texts = _texts([*refs, df], column)
-    ids = [i for f in refs for i in schema.ids(f)] + schema.ids(df)
-    ref_src = [
-        str(s)
-        for f in refs
-        for s in (f[schema.SRC].cast(pl.String).to_list() if schema.SRC in f.columns else ["<against>"] * f.height)
-    ]
-    is_ref = np.arange(total) < n_ref
-    # Reference rows rank first whatever the policy; they get null values for a best:COLUMN.
-    rank_frame = df if not refs else pl.concat([df.clear(n_ref), df], how="vertical")
-    rank = priority(rank_frame, texts, cfg.keep, n_ref)
-
-    alive = np.ones(total, dtype=bool)
-    target = np.full(total, -1, dtype=np.int64)
-    method_of = np.full(total, -1, dtype=np.int64)
-    sim = np.zeros(total, dtype=np.float64)
+    pool = Pool.build(
+        df, refs, cfg, _texts([*refs, df], column), lambda: _embeddings([*refs, df], cfg, embed_cfg, embedder)
+    )
     per_method: dict[str, dict[str, Any]] = {}
-    x_all: np.ndarray | None = None
-
     for m_index, method in enumerate(cfg.methods):
         t0 = time.perf_counter()
-        idx = np.flatnonzero(alive)
-        local_texts = texts.gather(idx)
-        info: dict[str, Any] = {}
-        if method in ("exact", "minhash"):
-            if method == "exact":
-                labels = exact_mod.exact_labels(local_texts, cfg.normalize)
-                pair_sim = None
-            else:
-                params = cfg.minhash_params()
-                found = minhash_mod.find_pairs(local_texts, params)
-                labels = components(idx.shape[0], found.i, found.j)
-                pair_sim = found
-                bands, rows = params.band_rows()
-                info = {
-                    "threshold": cfg.threshold,
-                    "num_perm": cfg.num_perm,
-                    "ngram": cfg.ngram,
-                    "bands": bands,
-                    "rows": rows,
-                    "verify": cfg.verify,
-                    "candidate_pairs": found.candidates,
-                    "duplicate_pairs": int(found.i.shape[0]),
-                }
-            keeper = group_keepers(labels, rank[idx])
-            hit = (keeper != np.arange(idx.shape[0])) & ~is_ref[idx]
-            if refs and cfg.against_only:
-                hit &= is_ref[idx[keeper]]
-            members, keepers = np.flatnonzero(hit), keeper[hit]
-            sims = np.ones(members.shape[0]) if pair_sim is None else pair_sim.sim_to(members, keepers)
-            rm, to = idx[members], idx[keepers]
-        else:
-            if x_all is None:
-                x_all = _embeddings([*refs, df], cfg, embed_cfg, embedder)
-            params_s = cfg.semantic_params()
-            x = x_all if idx.shape[0] == total else x_all[idx]  # no copy when every row is still alive
-            sm = semantic_mod.semantic_matches(x, rank[idx], is_ref[idx], params_s, cfg.against_only)
-            hit_idx = np.flatnonzero(sm.removed)
-            rm, to, sims = idx[hit_idx], idx[sm.match[hit_idx]], sm.sim[hit_idx].astype(np.float64)
-            info = {"eps": cfg.eps, "mode": params_s.mode, "order": params_s.order, "clusters": sm.clusters}
-        alive[rm] = False
-        target[rm] = to
-        method_of[rm] = m_index
-        sim[rm] = sims
-        info.update(
+        found = MATCHERS[method](pool, np.flatnonzero(pool.alive))
+        pool.apply(found, m_index)
+        found.info.update(
             {
-                "removed": int(rm.shape[0]),
-                "rate": round(rm.shape[0] / max(n_in, 1), 6),
+                "removed": int(found.rows.shape[0]),
+                "rate": round(found.rows.shape[0] / max(pool.n_in, 1), 6),
                 "seconds": round(time.perf_counter() - t0, 3),
             }
         )
-        per_method[method] = info
+        per_method[method] = found.info
+    final = resolve(pool.alive, pool.target, len(cfg.methods))
+    removed = removed_rows(pool, final)
+    kept = df.filter(pl.Series(pool.alive[pool.n_ref :]))
+    return DedupResult(kept, removed, _stats(pool, final, kept, removed, per_method))
 
-    # Point every removed row at the row that finally survives (a later method may remove its match).
-    final = np.where(alive, np.arange(total), target)
-    for _ in range(len(cfg.methods) * total + 1):
-        moved = ~alive[final]
-        if not moved.any():
-            break
-        final[moved] = target[final[moved]]
 
-    removed_in = ~alive[n_ref:]
-    rows_rm = np.flatnonzero(removed_in)
-    fin = final[n_ref:][rows_rm]
-    removed = df[rows_rm].with_columns(
-        pl.Series(schema.DUP_OF, [ids[f] for f in fin.tolist()], dtype=pl.String),
-        pl.Series(schema.DUP_METHOD, [cfg.methods[k] for k in method_of[n_ref:][rows_rm].tolist()], dtype=pl.String),
-        pl.Series(schema.DUP_SIMILARITY, np.round(sim[n_ref:][rows_rm], 6), dtype=pl.Float64),
-        pl.Series(schema.DUP_REF, [ref_src[f] if f < n_ref else None for f in fin.tolist()], dtype=pl.String),
-    )
-    kept = df.filter(pl.Series(~removed_in))
-    text_bytes = int(texts.str.len_bytes().sum() or 0)
-    methods_txt = ["" if k < 0 else cfg.methods[k] for k in method_of.tolist()]
+def _stats(
+    pool: Pool, final: np.ndarray, kept: pl.DataFrame, removed: pl.DataFrame, per_method: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    """The run summary: counts, per-method figures, group sizes and the largest groups, the memory estimate."""
+    cfg, n_in = pool.cfg, pool.n_in
+    text_bytes = int(pool.texts.str.len_bytes().sum() or 0)
+    methods_txt = ["" if k < 0 else cfg.methods[k] for k in pool.method_of.tolist()]
+    gone = ~pool.alive
     stats: dict[str, Any] = {
         "rows_in": n_in,
         "rows_kept": kept.height,
@@ -307,24 +156,26 @@ def dedup(
         "duplicate_rate": round(removed.height / max(n_in, 1), 6),
         "keep": cfg.keep,
         "methods": per_method,
-        "group_sizes": group_size_histogram(final, ~alive),
-        "largest_groups": largest_groups(final, ~alive, ids, texts, methods_txt, sim, is_ref, top=cfg.top_groups),
+        "group_sizes": group_size_histogram(final, gone),
+        "largest_groups": largest_groups(
+            final, gone, pool.ids, pool.texts, methods_txt, pool.sim, pool.is_ref, top=cfg.top_groups
+        ),
         "memory_estimate_bytes": estimate_memory(
-            total,
+            pool.total,
             text_bytes,
             cfg,
-            x_all.shape[1] if x_all is not None else 384,
-            int(df.estimated_size()) + sum(int(f.estimated_size()) for f in refs),
+            pool.x.shape[1] if pool.x is not None else 384,
+            int(pool.df.estimated_size()) + sum(int(f.estimated_size()) for f in pool.refs),
         ),
     }
     stats["memory_estimate"] = human_bytes(stats["memory_estimate_bytes"])
     if "minhash" in cfg.methods:
         b, r = cfg.minhash_params().band_rows()
         stats["s_curve"] = s_curve(b, r)
-    if refs:
+    if pool.refs:
         stats["against"] = {
-            "rows": n_ref,
-            "files": sorted(set(ref_src)),
+            "rows": pool.n_ref,
+            "files": sorted(set(pool.ref_src)),
             "removed": int(removed[schema.DUP_REF].is_not_null().sum()),
         }
-    return DedupResult(kept, removed, stats)
+    return stats

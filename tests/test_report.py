@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import make_frame, write_jsonl
+from typer.testing import CliRunner
 
 from qdc.cli import app
 from qdc.embed import EmbedConfig
@@ -214,3 +215,60 @@ def render_html_with_external_image() -> str:
         f'<!DOCTYPE html><html><head><meta http-equiv="Content-Security-Policy" content="{CSP}"></head>'
         '<body><img src="http://example.invalid/x.png"></body></html>'
     )
+
+
+def _rows_file(path: Path, n: int, dim: int | None = None) -> Path:
+    import orjson
+
+    rng = np.random.default_rng(0)
+    lines = []
+    for i in range(n):
+        row: dict[str, object] = {"id": f"r{i}", "text": f"row {i} about topic {i % 4} and more words {i * 7}"}
+        if dim is not None:
+            v = rng.standard_normal(dim)
+            row["qdc_embedding"] = (v / np.linalg.norm(v)).round(6).tolist()
+        lines.append(orjson.dumps(row))
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return path
+
+
+def test_compare_with_another_models_dimension_is_refused_before_embedding(tmp_path: Path) -> None:
+    sub = _rows_file(tmp_path / "sub.jsonl", 12, dim=16)
+    mix = _rows_file(tmp_path / "mix.jsonl", 30)
+    out = tmp_path / "r.html"
+    result = CliRunner().invoke(app, ["report", str(sub), "-o", str(out), "--compare", str(mix), "--model", "hash:32"])
+    assert result.exit_code == 2, result.output
+    assert "carries 16-d embeddings but --model hash:32 gives 32-d" in result.stderr
+    assert "embedding" not in result.stderr.split("Error")[0]  # refused before anything was embedded
+    assert not out.exists()
+    both = _rows_file(tmp_path / "both.jsonl", 30, dim=8)
+    result = CliRunner().invoke(app, ["report", str(sub), "-o", str(out), "--compare", str(both)])
+    assert result.exit_code == 2
+    assert "carries 16-d embeddings and" in result.stderr
+
+
+def test_compare_says_what_it_embeds_and_uses_the_matching_model(tmp_path: Path) -> None:
+    sub = _rows_file(tmp_path / "sub.jsonl", 12, dim=16)
+    mix = _rows_file(tmp_path / "mix.jsonl", 30)
+    out = tmp_path / "r.html"
+    argv = ["report", str(sub), "-o", str(out), "--compare", str(mix), "--model", "hash:16", "--strategies", "random"]
+    result = CliRunner().invoke(app, argv)
+    assert result.exit_code == 0, result.output
+    assert f"embedding 30 rows of {mix} with --model hash:16" in result.stderr
+    assert out.exists()
+
+
+def test_report_bytes_are_reproducible(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    src = _rows_file(tmp_path / "in.jsonl", 20, dim=8)
+    base = ["report", str(src), "--strategies", "random", "--budgets", "0.5"]
+    pages = []
+    for name, extra in [("a", ["--reproducible"]), ("b", ["--reproducible"])]:
+        assert CliRunner().invoke(app, [*base, "-o", str(tmp_path / f"{name}.html"), *extra]).exit_code == 0
+        pages.append((tmp_path / f"{name}.html").read_bytes())
+    assert pages[0] == pages[1]
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    assert CliRunner().invoke(app, [*base, "-o", str(tmp_path / "c.html")]).exit_code == 0
+    assert b"2023-11-14T22:13:20+00:00" in (tmp_path / "c.html").read_bytes()
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "soon")
+    result = CliRunner().invoke(app, [*base, "-o", str(tmp_path / "d.html")])
+    assert result.exit_code == 2

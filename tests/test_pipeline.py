@@ -121,7 +121,7 @@ def test_each_stage_gets_only_its_own_section() -> None:
         ({"stages": ["embedd"]}, r"f\.yaml: stage 1: unknown stage 'embedd'"),
         ({"io": {"text_key": "t"}, "stages": []}, r"f\.yaml: io: unknown key 'text_key'"),
         ({"embed": {"modle": "x"}, "stages": []}, r"f\.yaml: embed: unknown key 'modle'"),
-        ({"seed": -1, "stages": []}, r"'seed' must be a non-negative integer"),
+        ({"seed": -1, "stages": []}, r"f\.yaml: 'seed' must be a whole number from 0"),
         ({"stages": [{"a": 1, "b": 2}]}, r"one-key mapping"),
     ],
 )

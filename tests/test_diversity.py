@@ -140,3 +140,46 @@ def test_cli_json_and_table(tmp_path, runner):
     assert "vendi" not in orjson.loads(res.stdout)
     res = runner.invoke(app, ["diversity", str(path), "--group-field", "nope", "--no-embeddings"])
     assert res.exit_code == 2
+
+
+TRICKY = [
+    "The cat sat on the mat",
+    "  leading\tand\ttabs\n\nnew lines  ",
+    "Ünïcode ＡＢＣ Straße\u00a0nbsp\u2003em-space ΣΑΣ",
+    "a\x1cb\x1dc\x1ed\x1fe\x0bf\x0cg\x85h",
+    "",
+    None,
+    "one",
+    "the cat sat on the hat",
+]
+
+
+def test_vectorised_ngrams_equal_string_counts():
+    from qdc.diversity.ngrams import lexical_figures, token_hashes
+
+    docs = [tokenize(t or "") for t in TRICKY]
+    tok = token_hashes(TRICKY)
+    got = lexical_figures(tok)
+    assert got["tokens"] == sum(len(d) for d in docs)
+    for n in (1, 2, 3):
+        assert got[f"distinct_{n}"] == pytest.approx(distinct_n(docs, n), abs=1e-12)
+    for n in (1, 2):
+        assert got[f"entropy_{n}"] == pytest.approx(ngram_entropy(docs, n), abs=1e-12)
+    rows = np.array([1, 2, 7])
+    sub = lexical_figures(tok.subset(rows))
+    sub_docs = [docs[i] for i in rows]
+    assert sub["distinct_2"] == pytest.approx(distinct_n(sub_docs, 2), abs=1e-12)
+    assert sub["entropy_1"] == pytest.approx(ngram_entropy(sub_docs, 1), abs=1e-12)
+    assert lexical_figures(token_hashes([]))["distinct_1"] == 0.0
+
+
+def test_chunked_compression_ratio_matches_gzip():
+    from qdc.diversity import ngrams
+
+    assert ngrams.compression_ratio(DOCS * 20) == compression_ratio(DOCS * 20)  # one chunk: exact
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(3000)]
+    texts = [" ".join(rng.choice(words, size=40).tolist()) for _ in range(12000)]  # ~2.6 MB: 3 chunks
+    exact = compression_ratio(texts)
+    assert ngrams.compression_ratio(texts, threads=2) == pytest.approx(exact, rel=1e-3)
+    assert ngrams.compression_ratio(texts, threads=1) == ngrams.compression_ratio(texts, threads=2)

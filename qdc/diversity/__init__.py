@@ -18,9 +18,10 @@ import polars as pl
 from qdc import schema
 from qdc.config import StageConfig
 from qdc.diversity.bleu import self_bleu
-from qdc.diversity.embedding import cluster_spread, mean_pairwise_cosine_distance
-from qdc.diversity.lexical import compression_ratio, distinct_n, ngram_entropy, ngram_vendi, tokenize
-from qdc.diversity.vendi import ORDERS, order_key, vendi_embeddings
+from qdc.diversity.embedding import cluster_spread, mean_pairwise_cosine_distance, mpcd_from_sum
+from qdc.diversity.lexical import ngram_vendi, tokenize
+from qdc.diversity.ngrams import TokenHashes, compression_ratio, lexical_figures, token_hashes
+from qdc.diversity.vendi import ORDERS, gram_and_sum, order_key, vendi_embeddings, vendi_from_eigenvalues
 from qdc.embed import FIELD_COLUMNS, EmbedConfig, Embedder, ensure_embeddings
 from qdc.errors import ConfigError
 
@@ -50,28 +51,45 @@ def _sample(n: int, size: int, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n, size=size, replace=False))
 
 
-def _figures(
-    texts: list[str], x: np.ndarray | None, labels: np.ndarray | None, k: int | None, cfg: DiversityConfig
-) -> dict[str, Any]:
-    docs = [tokenize(t) for t in texts]
-    out: dict[str, Any] = {"n": len(texts)}
-    if x is not None:
+def _embedding_figures(x: np.ndarray) -> dict[str, Any]:
+    """Vendi (all orders) and MPCD; one pass over the rows gives both when d < n."""
+    n, d = x.shape
+    if d >= n:
         vq = vendi_embeddings(x, ORDERS)
-        out["vendi"] = vq[1.0]
-        out["vendi_q"] = {order_key(q): v for q, v in vq.items()}
-        out["mpcd"] = mean_pairwise_cosine_distance(x)
-    out["distinct_1"] = distinct_n(docs, 1)
-    out["distinct_2"] = distinct_n(docs, 2)
-    out["distinct_3"] = distinct_n(docs, 3)
-    out["compression_ratio"] = compression_ratio(texts)
-    out["entropy_1"] = ngram_entropy(docs, 1)
-    out["entropy_2"] = ngram_entropy(docs, 2)
-    idx = _sample(len(docs), cfg.sample, cfg.seed)
-    picked = [docs[i] for i in idx]
+        mpcd = mean_pairwise_cosine_distance(x)
+    else:
+        gram, total = gram_and_sum(x)
+        vq = vendi_from_eigenvalues(np.linalg.eigvalsh(gram), n, d, ORDERS)
+        mpcd = mpcd_from_sum(total, float(np.trace(gram)) * n, n)
+    return {"vendi": vq[1.0], "vendi_q": {order_key(q): v for q, v in vq.items()}, "mpcd": mpcd}
+
+
+def _figures(
+    texts: pl.Series,
+    tok: TokenHashes,
+    x: np.ndarray | None,
+    labels: np.ndarray | None,
+    k: int | None,
+    cfg: DiversityConfig,
+) -> dict[str, Any]:
+    """Every figure for one set of rows. The compression ratio deflates on other threads meanwhile."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    out: dict[str, Any] = {"n": len(texts)}
+    with ThreadPoolExecutor(1) as pool:
+        compression = pool.submit(compression_ratio, texts)
+        if x is not None and x.shape[0]:
+            out.update(_embedding_figures(x))
+        lexical = lexical_figures(tok)
+        out.update({key: lexical[key] for key in ("distinct_1", "distinct_2", "distinct_3")})
+        out["compression_ratio"] = compression.result()
+    out.update({key: lexical[key] for key in ("entropy_1", "entropy_2")})
+    idx = _sample(len(texts), cfg.sample, cfg.seed)
+    picked = [tokenize(t) for t in texts.gather(idx).to_list()]
     out["self_bleu"] = self_bleu(picked, cfg.bleu_n)
     out["ngram_vendi"] = ngram_vendi(picked, cfg.ngram_ns)[1.0] if picked else 0.0
     out["sample"] = len(picked)
-    out["tokens"] = sum(len(d) for d in docs)
+    out["tokens"] = lexical["tokens"]
     if labels is not None:
         out.update(cluster_spread(labels, k))
     return {key: (round(v, 6) if isinstance(v, float) else v) for key, v in out.items()} | (
@@ -94,12 +112,13 @@ def diversity_report(
     x: np.ndarray | None = None
     if cfg.embeddings and df.height:
         df, x = ensure_embeddings(df, embed_cfg, embedder)
-    texts = df[column].fill_null("").to_list()
+    texts = df[column].cast(pl.String).fill_null("")
+    tok = token_hashes(texts)
     labels = k = None
     if schema.CLUSTER in df.columns:
         labels = df[schema.CLUSTER].fill_null(-1).to_numpy().astype(np.int64)
         k = int(labels.max()) + 1 if labels.size and labels.max() >= 0 else 0
-    report = _figures(texts, x, labels, k, cfg)
+    report = _figures(texts, tok, x, labels, k, cfg)
     if cfg.group_field is not None:
         if cfg.group_field not in df.columns:
             raise ConfigError(f"--group-field {cfg.group_field!r}: no such field in the rows")
@@ -114,7 +133,8 @@ def diversity_report(
         for value in values:
             rows = np.flatnonzero(keys == value)
             groups[value] = _figures(
-                [texts[i] for i in rows],
+                texts.gather(rows),
+                tok.subset(rows),
                 None if x is None else x[rows],
                 None if labels is None else labels[rows],
                 k,

@@ -22,6 +22,14 @@ def mean_pairwise_cosine_distance(x: np.ndarray) -> float:
     return float(1.0 - mean_cos)
 
 
+def mpcd_from_sum(total: np.ndarray, self_sim: float, n: int) -> float:
+    """1 - (|s|^2 - sum_i |u_i|^2) / (n (n - 1)) from s, the sum of the unit rows, and the sum of their
+    squared norms (n, less the zero rows)."""
+    if n < 2:
+        return 0.0
+    return float(1.0 - (float(total @ total) - self_sim) / (n * (n - 1)))
+
+
 def cluster_spread(labels: np.ndarray, k: int | None = None) -> dict[str, float]:
     """Entropy (nats), entropy / ln K, effective clusters exp(H) and coverage |{c: m_c > 0}| / K.
 

@@ -71,20 +71,28 @@ def vendi_kernel(k: np.ndarray, q: float = 1.0) -> float:
 
 def gram_dual(x: np.ndarray, normalise: bool = True) -> np.ndarray:
     """X^T X / n in float64, accumulated in row blocks (rows L2-normalised first when `normalise`)."""
+    return gram_and_sum(x, normalise)[0]
+
+
+def gram_and_sum(x: np.ndarray, normalise: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """X^T X / n and the sum of the rows (L2-normalised first when `normalise`), float64, in one pass over
+    row blocks: the sum gives the mean pairwise cosine for free (`embedding.mpcd_from_sum`)."""
     n, d = x.shape
     s = np.zeros((d, d), dtype=np.float64)
+    total = np.zeros(d, dtype=np.float64)
     with _one_blas_thread():
         for start in range(0, n, CHUNK):
-            _accumulate(s, x[start : start + CHUNK], normalise)
-    return np.asarray(s / max(n, 1))
+            total += _accumulate(s, x[start : start + CHUNK], normalise)
+    return np.asarray(s / max(n, 1)), total
 
 
-def _accumulate(s: np.ndarray, rows: np.ndarray, normalise: bool) -> None:
+def _accumulate(s: np.ndarray, rows: np.ndarray, normalise: bool) -> np.ndarray:
     block = np.array(rows, dtype=np.float64)  # a copy: normalised in place
     if normalise:
         norms = np.sqrt(np.einsum("ij,ij->i", block, block))
         block /= np.where(norms > 0, norms, 1.0)[:, None]
     s += block.T @ block
+    return np.asarray(block.sum(axis=0))
 
 
 def _one_blas_thread() -> contextlib.AbstractContextManager[object]:

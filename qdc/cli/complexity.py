@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import numpy as np
 import typer
 
 from qdc.cli import app
@@ -113,6 +112,8 @@ def score_complexity_cmd(
         if not State.quiet and not json:
             show_explanation(info, f"row {explain_id} ({info['where']}): complexity {info['complexity']}")
         return
+    import numpy as np  # lazily: `qdc --help` must not pay for numpy
+
     c = df["qdc_complexity"]
     values = c.to_numpy()
     result = {

@@ -177,7 +177,7 @@ def child(stage: str, args: argparse.Namespace) -> None:
         out["bytes"] = (work / "in.jsonl").stat().st_size
     elif stage == "dedup":
         from qdc.dedup import DedupConfig
-        from qdc.scale.dedup import StreamOptions, stream_dedup
+        from qdc.dedup.stream import StreamOptions, stream_dedup
 
         out["stats"] = stream_dedup(
             str(work / "in.jsonl"),
@@ -188,7 +188,7 @@ def child(stage: str, args: argparse.Namespace) -> None:
         )
     elif stage.startswith("ray-"):
         from qdc.dedup import DedupConfig
-        from qdc.scale.dedup import StreamOptions, stream_dedup
+        from qdc.dedup.stream import StreamOptions, stream_dedup
 
         workers = None if stage == "ray-local" else int(stage.split("-")[1])
         opts = StreamOptions(
@@ -232,7 +232,7 @@ def child(stage: str, args: argparse.Namespace) -> None:
         x.flush()
         out["rows"], out["bytes"] = n, (work / "emb.npy").stat().st_size
     elif stage.startswith("rsel-"):
-        from qdc.scale.select import ScaleSelectConfig, stream_select
+        from qdc.select.stream import ScaleSelectConfig, stream_select
 
         workers = None if stage == "rsel-local" else int(stage.split("-")[1])
         out["stats"] = stream_select(
@@ -251,7 +251,7 @@ def child(stage: str, args: argparse.Namespace) -> None:
     elif stage.startswith("score"):
         from qdc.complexity import ComplexityConfig
         from qdc.quality import QualityConfig
-        from qdc.scale.score import stream_score
+        from qdc.quality.stream import stream_score
 
         workers = None if stage in ("score", "score-local") else int(stage.split("-")[1])
         scored = work / f"scored-{stage}.jsonl"
@@ -276,7 +276,7 @@ def child(stage: str, args: argparse.Namespace) -> None:
             ray.shutdown()
     elif stage.startswith("embed-"):
         from qdc.embed import EmbedConfig
-        from qdc.scale.embed import stream_embed
+        from qdc.embed.stream import stream_embed
 
         workers = None if stage == "embed-local" else int(stage.split("-")[1])
         npy = work / f"vec-{stage}.npy"
@@ -309,7 +309,7 @@ def child(stage: str, args: argparse.Namespace) -> None:
         out.update(semantic_embeddings(work, args.rows, args.dim))
     elif stage.startswith("sem-stream"):
         from qdc.dedup import DedupConfig
-        from qdc.scale.dedup import StreamOptions, stream_dedup
+        from qdc.dedup.stream import StreamOptions, stream_dedup
 
         name = "in.jsonl" if stage == "sem-stream" else "sub.jsonl"
         emb = "sem.npy" if stage == "sem-stream" else "sub.npy"
@@ -344,7 +344,7 @@ def child(stage: str, args: argparse.Namespace) -> None:
         }
         out["planted_removed"] = _planted_removed(work / "rm-sem-memory.jsonl", work / "planted.npy")
     elif stage == "select":
-        from qdc.scale.select import ScaleSelectConfig, stream_select
+        from qdc.select.stream import ScaleSelectConfig, stream_select
 
         out["stats"] = stream_select(
             str(work / "kept.jsonl"),

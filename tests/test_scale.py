@@ -16,14 +16,14 @@ from hypothesis import strategies as st
 from qdc.cli import app
 from qdc.dedup import DedupConfig, dedup
 from qdc.dedup.jaccard import ragged_gather
+from qdc.dedup.stream import StreamOptions, stream_dedup
 from qdc.errors import ConfigError
 from qdc.io import IOConfig, read_records, write_records
 from qdc.scale import memory
-from qdc.scale.dedup import StreamOptions, stream_dedup
 from qdc.scale.reader import iter_batches
-from qdc.scale.select import ScaleSelectConfig, stream_select
 from qdc.scale.store import blocks, create, gather, open_store
 from qdc.scale.store import ragged_gather as store_ragged_gather
+from qdc.select.stream import ScaleSelectConfig, stream_select
 from tests.conftest import write_jsonl
 
 
@@ -251,7 +251,7 @@ def test_cli_scale_select(tmp_path: Path, runner: Any) -> None:
 
 def test_stream_embed_then_select(tmp_path: Path, runner: Any, fake_embed_cfg: Any) -> None:
     from qdc.embed import embed_texts
-    from qdc.scale.embed import stream_embed
+    from qdc.embed.stream import stream_embed
 
     rows = [{"id": f"r{i}", "text": f"topic {i % 9} words {i}", "qdc_quality": (i % 10) / 10} for i in range(120)]
     src = write_jsonl(tmp_path / "in.jsonl", rows)
@@ -354,7 +354,7 @@ def test_streamed_scores_are_the_in_memory_scores(tmp_path: Path) -> None:
     from qdc.complexity import ComplexityConfig, score_complexity
     from qdc.io import ReadReport
     from qdc.quality import QualityConfig, score_quality
-    from qdc.scale.score import stream_score
+    from qdc.quality.stream import stream_score
 
     src = tmp_path / "in.jsonl"
     src.write_bytes(b"\n".join(_score_rows()) + b"\n")
@@ -406,7 +406,7 @@ def test_streamed_scores_are_the_in_memory_scores(tmp_path: Path) -> None:
 def test_streamed_scoring_falls_back_to_the_text_as_the_whole_file_does(tmp_path: Path) -> None:
     from qdc.complexity import ComplexityConfig, score_complexity
     from qdc.quality import QualityConfig, score_quality
-    from qdc.scale.score import stream_score
+    from qdc.quality.stream import stream_score
 
     texts = [f"Why {i}? Step 1: x = {i}. " * (i % 4) for i in range(1, 12)]
     plain = write_jsonl(tmp_path / "plain.jsonl", [{"text": t} for t in texts])  # no responses anywhere

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from qdc.dedup import DedupConfig
-from qdc.scale.dedup import StreamOptions, stream_dedup
+from qdc.dedup.stream import StreamOptions, stream_dedup
 from tests.conftest import write_jsonl
 from tests.test_scale import _rows
 
@@ -52,8 +52,8 @@ def test_ray_backend_keeps_the_local_rows(tmp_path: Path, local_ray: Any, keep: 
 
 
 def test_ray_select_assignment_matches_local(tmp_path: Path, local_ray: Any, monkeypatch: Any) -> None:
-    from qdc.scale import ray_backend
-    from qdc.scale.select import ScaleSelectConfig, stream_select
+    from qdc.scale import ray as ray_backend
+    from qdc.select.stream import ScaleSelectConfig, stream_select
     from tests.test_scale import _select_input
 
     monkeypatch.setattr(ray_backend, "RANGE_ROWS", 100)  # 7 tasks over the 700 rows
@@ -69,7 +69,7 @@ def test_ray_embedding_batch_map_matches_local(tmp_path: Path, local_ray: Any) -
     import numpy as np
 
     from qdc.embed import EmbedConfig
-    from qdc.scale.embed import stream_embed
+    from qdc.embed.stream import stream_embed
 
     src = write_jsonl(tmp_path / "in.jsonl", _rows(120, seed=5))
     cfg = EmbedConfig(model="hash:32", cache=False)
@@ -83,7 +83,7 @@ def test_ray_scoring_batch_map_matches_local(tmp_path: Path, local_ray: Any) -> 
     from qdc.complexity import ComplexityConfig
     from qdc.io import IOConfig
     from qdc.quality import QualityConfig
-    from qdc.scale.score import stream_score
+    from qdc.quality.stream import stream_score
     from tests.test_scale import _score_rows
 
     src = tmp_path / "in.jsonl"
@@ -104,7 +104,7 @@ def test_ray_embedding_with_the_real_model_is_byte_identical(tmp_path: Path, loc
     import numpy as np
 
     from qdc.embed import EmbedConfig
-    from qdc.scale.embed import stream_embed
+    from qdc.embed.stream import stream_embed
 
     rng = np.random.default_rng(0)
     words = [

@@ -91,7 +91,7 @@ def _backend(backend: str) -> str:
     if backend not in ("local", "ray"):
         raise ConfigError(f"--backend {backend!r}: expected local or ray")
     if backend == "ray":
-        from qdc.scale.ray_backend import require_ray
+        from qdc.scale.ray import require_ray
 
         require_ray()
     return backend
@@ -219,9 +219,9 @@ def scale_dedup_cmd(
     """
     from qdc.config import validate_config
     from qdc.dedup import DedupConfig
+    from qdc.dedup.stream import StreamOptions, stream_dedup
     from qdc.errors import ConfigError
     from qdc.io import ReadReport
-    from qdc.scale.dedup import StreamOptions, stream_dedup
 
     _file_input(input)
     if not dry_run:
@@ -338,7 +338,7 @@ def scale_select_cmd(
     """
     from qdc.config import validate_config
     from qdc.errors import ConfigError
-    from qdc.scale.select import ScaleSelectConfig, stream_select
+    from qdc.select.stream import ScaleSelectConfig, stream_select
 
     _file_input(input)
     check_output_path(output)
@@ -426,8 +426,8 @@ def scale_embed_cmd(
 
     **Example:** `qdc scale embed big.jsonl -o big.npy --dtype float16 --max-memory 4G`
     """
+    from qdc.embed.stream import stream_embed
     from qdc.errors import ConfigError
-    from qdc.scale.embed import stream_embed
 
     _file_input(input)
     if not out.endswith(".npy"):
@@ -513,7 +513,7 @@ def scale_score_cmd(
     from qdc.errors import ConfigError
     from qdc.io import ReadReport
     from qdc.quality import QualityConfig
-    from qdc.scale.score import stream_score
+    from qdc.quality.stream import stream_score
 
     _file_input(input)
     check_output_path(output)

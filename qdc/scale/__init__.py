@@ -1,13 +1,13 @@
-"""Out-of-core processing on one machine: inputs larger than memory, streamed in batches.
+"""Out-of-core and executor infrastructure, shared by the stream drivers that sit beside their algorithms.
 
 - `qdc.scale.reader`: batched readers for JSONL (plain, gzip, zstd) and Parquet that yield prepared frames
-  with the same ids, line numbers and text columns as `qdc.io.read_records`;
-- `qdc.scale.store`: embeddings in a memory-mapped ``.npy`` file (float16 or float32);
-- `qdc.scale.dedup`: exact + MinHash-LSH dedup whose per-row state is a few fixed-size arrays, with the
-  shingles and LSH band keys on disk (band keys in hash partitions, grouped one partition at a time);
-- `qdc.scale.select`: kMQ selection over memory-mapped embeddings (k-means trained on a seeded sample,
-  assignment in batches);
-- `qdc.scale.score`: heuristic quality and complexity of every row, batch by batch (the in-memory scorers'
-  columns and bytes);
-- `qdc.scale.memory`: the memory and disk a run expects, checked against ``--max-memory``.
+  with the same ids, line numbers and text columns as `qdc.io.read_records`; `qdc.scale.sink`: batched writers;
+- `qdc.scale.store`: embeddings in a memory-mapped ``.npy`` file (float16 or float32), gathered and scanned
+  in blocks whose pages are released after use;
+- `qdc.scale.memory`: the memory and disk a run expects, checked against ``--max-memory``;
+- `qdc.scale.ray`: Ray start-up and resources, and the Ray Data operations the drivers hand work to.
+
+The stream drivers: `qdc.dedup.stream` (exact + MinHash-LSH, semantic in `qdc.dedup.stream_semantic`),
+`qdc.select.stream` (kMQ over memory-mapped embeddings), `qdc.quality.stream` (heuristic quality and
+complexity batch by batch), `qdc.embed.stream` (embeddings into a memory-mapped ``.npy``).
 """

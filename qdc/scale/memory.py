@@ -134,7 +134,7 @@ def semantic_parts(rows: int, dim: int, k: int, points_per_centroid: int = 64) -
 
 
 def kmeans_parts(rows: int, dim: int, k: int, points_per_centroid: int = 64) -> dict[str, int]:
-    """k-means on a sample with block assignment (`qdc.scale.select`): the training sample
+    """k-means on a sample with block assignment (`qdc.select.stream`): the training sample
     (k x points_per_centroid rows x dim x 4 B) and one 65,536-row assignment block (65,536 x (k + dim) x 4 B)."""
     return {"k-means sample": min(rows, k * points_per_centroid) * dim * 4, "assignment block": 65_536 * (k + dim) * 4}
 

@@ -128,7 +128,7 @@ def assign(
     With `ray_path` (the .npy behind `x`), Ray workers search row ranges in parallel (same labels).
     """
     if ray_path is not None:
-        from qdc.scale import ray_backend
+        from qdc.scale import ray as ray_backend
 
         labels = ray_backend.assign(ray_path, x.shape[0], centroids)
     else:
@@ -187,7 +187,7 @@ def stream_select(
     centroids = train_kmeans(x, k, seed=cfg.seed, niter=cfg.niter, points_per_centroid=cfg.points_per_centroid)
     t2 = time.perf_counter()
     if backend == "ray":
-        from qdc.scale import ray_backend
+        from qdc.scale import ray as ray_backend
 
         ray_backend.init(ray_address, ray_cpus)
     labels = assign(x, centroids, ray_path=embeddings if backend == "ray" else None)

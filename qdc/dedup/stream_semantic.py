@@ -1,8 +1,8 @@
 """Streamed SemDeDup over a memory-mapped embedding file: the rows of `qdc.dedup.semantic`, in bounded memory.
 
 The matrix is never loaded. With k > 1 clusters, spherical k-means is trained on a seeded sample of the rows
-still alive (`qdc.scale.select.train_kmeans`, k-means++ seeding) and every row is assigned to its nearest
-centroid block by block (`qdc.scale.select.nearest`); only a label and a distance per row stay in RAM.
+still alive (`qdc.select.stream.train_kmeans`, k-means++ seeding) and every row is assigned to its nearest
+centroid block by block (`qdc.select.stream.nearest`); only a label and a distance per row stay in RAM.
 Then one cluster at a time, its rows are gathered from the memory map (sorted indices, released as they are
 read) and deduplicated by `qdc.dedup.semantic.dedup_members`, the in-memory per-cluster step itself (same
 order, eps rule, faithful/greedy mode, matches and similarities).
@@ -38,7 +38,7 @@ def stream_semantic(
     `prio`: the keep priority of every row (lower is kept first; None = input order), used by order=keep.
     Returns (removed rows, the row each matched, their cosine, info), global indices.
     """
-    from qdc.scale.select import nearest, train_kmeans
+    from qdc.select.stream import nearest, train_kmeans
 
     m = alive.shape[0]
     out = SemanticMatches(

@@ -64,7 +64,7 @@ def stream_embed(
     memory.announce(est, fitted, batch_rows, max_memory, on_estimate)
     batch_rows = fitted
     if backend == "ray":
-        from qdc.scale import ray_backend
+        from qdc.scale import ray as ray_backend
 
         ray_backend.init(ray_address, ray_workers)
     io_cfg = io_cfg or IOConfig()
@@ -114,7 +114,7 @@ def _fill(
         else:
             texts = batch[column].cast(str).fill_null("").to_list()
             if backend == "ray":
-                from qdc.scale.ray_backend import embed_texts_ray
+                from qdc.scale.ray import embed_texts_ray
 
                 v = embed_texts_ray(texts, cfg, ray_workers)
             else:

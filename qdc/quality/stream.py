@@ -13,7 +13,7 @@ answers them, so instruction data pays for one batch), and every batch is then s
 would be. Rows keep input order; the output is independent of the batch size and of the backend.
 
 With ``backend="ray"`` the scoring of each batch runs as a Ray Data `map_batches` over slices of its
-(prompt, response, text) columns (`qdc.scale.ray_backend.score_ray`); reading and writing stay on the
+(prompt, response, text) columns (`qdc.scale.ray.score_ray`); reading and writing stay on the
 driver. Only the heuristic scorers stream: the classifier and the judge are refused (exit 2).
 """
 
@@ -144,7 +144,7 @@ def _scored(
         return
     from concurrent.futures import Future, ThreadPoolExecutor
 
-    from qdc.scale.ray_backend import score_ray
+    from qdc.scale.ray import score_ray
 
     pending: deque[tuple[pl.DataFrame, Future[pl.DataFrame]]] = deque()
     with ThreadPoolExecutor(max_workers=RAY_IN_FLIGHT) as pool:
@@ -206,7 +206,7 @@ def stream_score(
     memory.announce(est, rows_per_batch, batch_rows, max_memory, on_estimate)
     workers = 1
     if backend == "ray":
-        from qdc.scale import ray_backend
+        from qdc.scale import ray as ray_backend
 
         ray_backend.init(ray_address, ray_cpus)
         workers = ray_backend.cluster_cpus()

@@ -239,7 +239,7 @@ def score_ray(
 ) -> pl.DataFrame:
     """`score_columns` of a batch as a Ray Data `map_batches` over `2 x workers` slices.
 
-    `score_columns` is `qdc.scale.score.score_columns`, passed in so that this module does not import it.
+    `score_columns` is `qdc.quality.stream.score_columns`, passed in so that this module does not import it.
 
     Each task scores its slice with the local function (per-row signals, and the file-level `how` decides
     the text fallbacks), so the columns are the local ones; rows come back in input order.

@@ -18,7 +18,7 @@ shingle sets (`qdc.dedup.jaccard`, the in-memory verification). Verified pairs a
 the kept rows and the ledger of removed rows (same columns and bytes as `qdc dedup`).
 
 Semantic dedup (SemDeDup) runs last, on the rows exact and MinHash kept, over a memory-mapped embedding file
-(`StreamOptions.embeddings`, one row per input row): `qdc.scale.semantic`.
+(`StreamOptions.embeddings`, one row per input row): `qdc.dedup.stream_semantic`.
 
 Not streamed (refused with exit 2): `--against` reference sets, `--no-verify`, and a method order other
 than exact, minhash, semantic (any of them may be left out).
@@ -71,7 +71,7 @@ class StreamOptions:
     max_memory: int | None = None
     keep_work: bool = False
     backend: Literal["local", "ray"] = "local"
-    """ray: MinHash signatures and band grouping run as Ray Data operations (`qdc.scale.ray_backend`)."""
+    """ray: MinHash signatures and band grouping run as Ray Data operations (`qdc.scale.ray`)."""
     ray_address: str | None = None
     ray_cpus: int | None = None
     embeddings: str | None = None
@@ -125,7 +125,7 @@ def estimate(path: str, cfg: DedupConfig, opts: StreamOptions) -> tuple[memory.E
     parts = opts.partitions or default_partitions(rows, max(bands, 1))
     sem: tuple[int, int, int] | None = None
     if "semantic" in cfg.methods:
-        from qdc.scale.semantic import clusters_for
+        from qdc.dedup.stream_semantic import clusters_for
         from qdc.scale.store import open_store
 
         x = open_store(opts.embeddings or "")
@@ -305,7 +305,7 @@ def _local_candidates(work: Path, parts_n: int, n: int, alive: np.ndarray) -> It
 def _ray_candidates(
     texts: list[tuple[np.ndarray, list[str]]], cfg: DedupConfig, opts: StreamOptions, n: int, alive: np.ndarray
 ) -> Iterator[np.ndarray]:
-    from qdc.scale import ray_backend
+    from qdc.scale import ray as ray_backend
 
     ray_backend.init(opts.ray_address, opts.ray_cpus)
     live = []
@@ -473,7 +473,7 @@ def stream_dedup(
             }
         t3 = time.perf_counter()
         if "semantic" in cfg.methods:
-            from qdc.scale.semantic import stream_semantic
+            from qdc.dedup.stream_semantic import stream_semantic
             from qdc.scale.store import open_store
 
             x = open_store(opts.embeddings or "", rows=n)

@@ -125,7 +125,7 @@ def train_centroids(
         xs.shape[1],
         k,
         niter=niter,
-        seed=seed,
+        seed=seed % 2**31,  # faiss takes a signed 32-bit seed; qdc seeds go to 2**32 - 1
         spherical=True,
         verbose=False,
         max_points_per_centroid=points,

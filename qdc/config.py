@@ -6,36 +6,59 @@ top-level `io`, `seed` and an ordered `stages` list; each stage gets only its ow
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
-from qdc.errors import ConfigError
+from qdc.errors import ConfigError, quote
+
+# Seeds reach numpy's legacy RandomState, scikit-learn and datasketch, which take 32 bits (faiss takes 31 and
+# gets the seed folded); a larger or negative seed is a usage error, not a crash deep inside a library.
+MAX_SEED = 2**32 - 1
+
+
+def check_seed(seed: Any, where: str) -> int:
+    """The seed as an int, or ConfigError (exit 2) naming `where`."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise ConfigError(f"{where}: 'seed' must be a whole number from 0 to {MAX_SEED} (got {quote(seed)})")
+    return seed
 
 
 class StageConfig(BaseModel):
-    """Base of every stage config: frozen, unknown keys rejected."""
+    """Base of every stage config: frozen, unknown keys rejected, seeds in range."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    @field_validator("seed", check_fields=False)
+    @classmethod
+    def _seed_in_range(cls, value: int) -> int:
+        if not 0 <= value <= MAX_SEED:
+            raise ValueError(f"must be from 0 to {MAX_SEED}")
+        return value
 
-# Quoted values and loaded documents are bounded: a 560-byte YAML of nested anchors expands to millions of
-# values (72 MB in one error message), although the parser itself shares the repeated parts.
-MAX_QUOTED = 200
+    @model_validator(mode="after")
+    def _meaningful_numbers(self) -> StageConfig:
+        """Rules every stage shares, so a new option is covered by its name: no NaN or infinite numbers
+        (`--budget nan`), rates (`*_rate`) within [0, 1], row counts (`*_rows`) not negative."""
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                continue
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"'{name}' must be a finite number (got {value})")
+            if name.endswith("_rate") and not 0 <= value <= 1:
+                raise ValueError(f"'{name}' is a fraction of rows: give a value from 0 to 1 (got {value})")
+            if name.endswith("_rows") and value < 0:
+                raise ValueError(f"'{name}' counts rows: it cannot be negative (got {value})")
+        return self
+
+
+# Loaded documents are bounded (and values quoted in messages, see errors.quote): a 560-byte YAML of nested
+# anchors expands to millions of values (72 MB in one error message), though the parser shares the repeats.
 MAX_YAML_VALUES = 1_000_000
-
-
-def quote(value: Any, limit: int = MAX_QUOTED) -> str:
-    """repr() of a value from a user's file or flag, cut to `limit` characters (and never built in full)."""
-    import reprlib
-
-    short = reprlib.Repr()
-    short.maxlevel, short.maxdict, short.maxlist, short.maxtuple, short.maxset = 3, 8, 8, 8, 8
-    short.maxstring = short.maxother = limit
-    text = short.repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def validate_config(cls: type[StageConfig], data: dict[str, Any], where: str) -> Any:
@@ -48,7 +71,10 @@ def validate_config(cls: type[StageConfig], data: dict[str, Any], where: str) ->
         if err["type"] == "extra_forbidden":
             allowed = ", ".join(sorted(cls.model_fields))
             raise ConfigError(f"{where}: unknown key {quote(key)} (allowed: {allowed})") from None
-        raise ConfigError(f"{where}: {quote(key)}: {err['msg']} (got {quote(err.get('input'))})") from None
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        if not err["loc"]:  # a rule over the whole section names its key itself
+            raise ConfigError(f"{where}: {msg}") from None
+        raise ConfigError(f"{where}: {quote(key)}: {msg} (got {quote(err.get('input'))})") from None
 
 
 class _StrictLoader(yaml.SafeLoader):

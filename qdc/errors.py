@@ -6,6 +6,8 @@ Exit codes (see README): 0 success, 1 bad data or a run-time failure, 2 usage or
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class QdcError(Exception):
     """Base class for every error qdc expects; `exit_code` is what the CLI exits with."""
@@ -39,3 +41,14 @@ class CheckFailed(QdcError):
     """A `qdc check` policy failed."""
 
     exit_code = 3
+
+
+def quote(value: Any, limit: int = 200) -> str:
+    """repr() of a value from a user's file or flag, cut to `limit` characters (and never built in full)."""
+    import reprlib
+
+    short = reprlib.Repr()
+    short.maxlevel, short.maxdict, short.maxlist, short.maxtuple, short.maxset = 3, 8, 8, 8, 8
+    short.maxstring = short.maxother = limit
+    text = short.repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -28,7 +28,7 @@ import xxhash
 
 from qdc import schema
 from qdc.errors import ConfigError, DataError
-from qdc.textsel import RowTextError, TextSpec, detect, resolve
+from qdc.textsel import RowTextError, TextSpec, check_template, detect, resolve
 
 STDIO = "-"
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
@@ -44,6 +44,10 @@ class IOConfig:
     roles: tuple[str, ...] = ("user", "assistant")
     id_field: str = "id"
     on_bad_rows: Literal["error", "skip"] = "error"
+
+    def __post_init__(self) -> None:
+        if self.template is not None:
+            check_template(self.template)  # a usage error (exit 2), before any row is read
 
     def text_spec(self) -> TextSpec:
         return TextSpec(self.text_field, self.template, self.roles)

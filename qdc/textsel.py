@@ -8,6 +8,10 @@ Resolution order when no `--text-field`/`--template` is given (documented in the
    (``{from, value}``): the contents of the chosen roles, joined by a blank line.
 
 Each row yields three strings: the text to analyse, its prompt part and its response part.
+
+Nulls follow one rule: a field the scheme requires (``text``, the instruction and the response of a pair) is
+an error when null, exactly as when it is missing; an optional one (``input``, a message's content, a field
+a --template names) reads as "".
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from __future__ import annotations
 import string
 from dataclasses import dataclass, field
 from typing import Any
+
+from qdc.errors import ConfigError, quote
 
 # (prompt fields, response field) pairs tried in order.
 PAIR_SCHEMES: tuple[tuple[tuple[str, ...], str], ...] = (
@@ -60,7 +66,7 @@ class TextSpec:
 def detect(first_row: dict[str, Any], spec: TextSpec) -> TextSpec:
     """Fix the scheme (field / pair / chat) from the first row, so every row is read the same way."""
     if spec.template is not None:
-        _check_template(spec.template)
+        check_template(spec.template)
         return TextSpec(None, spec.template, spec.roles, "template")
     if spec.text_field is not None:
         return TextSpec(spec.text_field, None, spec.roles, f"field:{spec.text_field}")
@@ -79,13 +85,24 @@ def detect(first_row: dict[str, Any], spec: TextSpec) -> TextSpec:
     )
 
 
-def _check_template(template: str) -> None:
+def check_template(template: str) -> None:
+    """ConfigError (exit 2) unless `template` is text with ``{field}`` names only.
+
+    Attribute access, indexing, conversions and format specs are refused: '{instruction.__class__.__mro__}'
+    would print Python internals, and '{score:.2f}' fails on the first string value.
+    """
+    where = f"--template {quote(template)}"
     try:
-        names = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+        parts = list(string.Formatter().parse(template))
     except ValueError as exc:
-        raise RowTextError(f"bad --template {template!r}: {exc}") from exc
+        raise ConfigError(f"{where}: {exc} (write a literal brace as '{{{{' or '}}}}')") from None
+    names = [(f, conv, spec) for _, f, spec, conv in parts if f is not None]
     if not names:
-        raise RowTextError(f"--template {template!r} names no field; use e.g. '{{instruction}}\\n\\n{{output}}'")
+        raise ConfigError(f"{where} names no field; use e.g. '{{instruction}}\\n\\n{{output}}'")
+    for name, conv, spec in names:
+        if not name or name.isdigit() or any(c in name for c in ".[]") or conv or spec:
+            shown = "{" + name + (f"!{conv}" if conv else "") + (f":{spec}" if spec else "") + "}"
+            raise ConfigError(f"{where}: {quote(shown)} is not a plain field name; use {{field}} only")
 
 
 def _as_text(value: Any, name: str) -> str:
@@ -150,6 +167,9 @@ def resolve(row: dict[str, Any], spec: TextSpec) -> tuple[str, str, str]:
             raise RowTextError(f"missing field '{prompt_fields[0]}'")
         if response_field not in row:
             raise RowTextError(f"missing field '{response_field}'")
+        for required in (prompt_fields[0], response_field):
+            if row[required] is None:
+                raise RowTextError(f"field '{required}' is null")
         prompt = _join([_as_text(row.get(f), f) for f in prompt_fields])
         response = _as_text(row[response_field], response_field)
         return _join([prompt, response]), prompt, response

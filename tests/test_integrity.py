@@ -591,3 +591,87 @@ def test_every_advertised_optional_path_imports(feature: str) -> None:
 def test_ray_extra_imports_when_installed() -> None:
     pytest.importorskip("ray")
     import ray.data  # noqa: F401
+
+
+# ------------------------------------------------------------------------- bad values: exit 2, one line
+
+TWO_ROWS = b'{"id":"a","text":"hello there"}\n{"id":"b","text":"world here"}\n'
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["cluster", "--seed", "-1"], "--seed"),
+        (["cluster", "--seed", "4294967296"], "--seed"),
+        (["cluster", "--seed", "99999999999999999999999"], "--seed"),
+        (["select", "--budget", "nan"], "'budget' must be a finite number"),
+        (["select", "--budget", "inf"], "budget"),
+        (["check", "--max-dup-rate", "2"], "'max_dup_rate' is a fraction of rows"),
+        (["check", "--min-rows", "-1"], "'min_rows' counts rows"),
+        (["embed", "--device", "tpu"], "--device 'tpu': expected auto, cpu, cuda"),
+        (["embed", "--model", "hash:100000000"], "DIM from 1 to 65536"),
+        (["embed", "--model", "hash:x"], "expected hash or hash:DIM"),
+        (["embed", "--template", "{instruction"], "expected '}' before end of string"),
+        (["embed", "--template", "{text.__class__.__mro__}"], "is not a plain field name"),
+        (["embed", "--template", "{text[0]}"], "is not a plain field name"),
+        (["embed", "--template", "{text!r}"], "is not a plain field name"),
+        (["embed", "--template", "no fields"], "names no field"),
+    ],
+    ids=lambda v: " ".join(v) if isinstance(v, list) else "",
+)
+def test_bad_values_are_usage_errors(tmp_path: Path, argv: list[str], message: str) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(TWO_ROWS)
+    full = [argv[0], str(src), *argv[1:]]
+    if argv[0] != "check":
+        full += ["-o", str(tmp_path / "o.jsonl")]
+    if argv[0] in ("cluster", "select") or ("--model" not in argv and argv[0] == "embed"):
+        full += ["--model", "hash:8"]
+    result = CliRunner().invoke(app, full)
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "internal error" not in result.output
+    assert "<class" not in result.output
+    assert not (tmp_path / "o.jsonl").exists()
+
+
+@pytest.mark.parametrize(
+    "yaml_text",
+    ["seed: 4294967296\nstages:\n  - cluster: {k: 2}\n", "stages:\n  - cluster: {k: 2, seed: 99999999999}\n"],
+)
+def test_out_of_range_seeds_in_yaml_are_usage_errors(tmp_path: Path, yaml_text: str) -> None:
+    (tmp_path / "c.yaml").write_text(yaml_text)
+    (tmp_path / "in.jsonl").write_bytes(TWO_ROWS)
+    result = CliRunner().invoke(app, ["run", str(tmp_path / "c.yaml"), str(tmp_path / "in.jsonl"), "-o", "-"])
+    assert result.exit_code == 2
+    assert "4294967295" in result.stderr
+
+
+def test_the_largest_seed_runs(tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(b"".join(b'{"id":"r%d","text":"row %d words %d"}\n' % (i, i, i % 3) for i in range(12)))
+    argv = ["cluster", str(src), "-o", str(tmp_path / "o.jsonl"), "--k", "3", "--model", "hash:8"]
+    result = CliRunner().invoke(app, [*argv, "--seed", "4294967295"])
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize(
+    ("row", "ok"),
+    [
+        (b'{"instruction":"a","input":null,"output":"b"}', True),
+        (b'{"instruction":"a","output":null}', False),
+        (b'{"instruction":null,"output":"b"}', False),
+        (b'{"text":null}', False),
+        (b'{"messages":[{"role":"user","content":"a"},{"role":"assistant","content":null}]}', True),
+    ],
+)
+def test_one_rule_for_null_text_fields(tmp_path: Path, row: bytes, ok: bool) -> None:
+    from qdc.errors import DataError
+    from qdc.io import read_records
+
+    (tmp_path / "in.jsonl").write_bytes(row + b"\n")
+    if ok:
+        assert read_records(tmp_path / "in.jsonl").height == 1
+    else:
+        with pytest.raises(DataError, match=r"in\.jsonl:1: .*is null"):
+            read_records(tmp_path / "in.jsonl")

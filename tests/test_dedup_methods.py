@@ -84,6 +84,38 @@ def test_shingles_short_rows_and_empty_rows():
     assert sh.shape[0] == 3
 
 
+def _reference_shingles(text: str, n: int) -> list[int]:
+    """The shingle hashes of one row, word by word in plain Python (the rule shingle_hashes vectorises)."""
+    import re
+    import unicodedata
+
+    import xxhash
+
+    from qdc.dedup.minhash import _M1, _mix
+
+    words = re.findall(r"\w+", unicodedata.normalize("NFKC", text).lower())
+    hashes = [xxhash.xxh3_64_intdigest(w.encode("utf-8")) for w in words]
+    mask = (1 << 64) - 1
+    m1 = int(_M1)
+    spans = [hashes[i : i + n] for i in range(len(hashes) - n + 1)] if len(hashes) >= n else [hashes]
+    out = []
+    for span in spans if hashes else []:
+        h = m1
+        for w in span:
+            h = ((h * m1) & mask) ^ w
+        out.append(int(_mix(np.array([h], dtype=np.uint64))[0]))
+    return out
+
+
+@pytest.mark.parametrize("n", [1, 3, 5])
+def test_vectorised_shingles_equal_per_row_reference(n):
+    texts = [BASE, "tiny row", "", "!!!", "Ünïcode ＡＢＣ straße x", "one two three four", BASE[:200], None, "a b"]
+    sh, off = shingle_hashes(pl.Series(texts, dtype=pl.String), n)
+    bounds = off.astype(np.int64)
+    for i, text in enumerate(texts):
+        assert sh[bounds[i] : bounds[i + 1]].tolist() == _reference_shingles(text or "", n), (i, n)
+
+
 def test_band_params_and_s_curve():
     b, r = band_params(0.8, 128)
     assert b * r <= 128

@@ -93,19 +93,30 @@ def shingle_hashes(
     starts = ends - lens
     if total == 0:
         return np.zeros(0, dtype=np.uint64), np.zeros(n_rows + 1, dtype=np.uint64)
-    row_of = np.repeat(np.arange(n_rows), lens)
-    pos = np.arange(total)
-    end_of = ends[row_of]
-    # A shingle starts at p when p + ngram fits in the row, or at the row start of a row shorter than ngram.
-    short = lens[row_of] < ngram
-    begin = (pos + ngram <= end_of) | (short & (pos == starts[row_of]))
-    padded = np.concatenate([w, np.zeros(ngram, dtype=np.uint64)])
-    h = np.full(total, _M1, dtype=np.uint64)
-    for k in range(ngram):
-        inside = (pos + k) < end_of
-        h = np.where(inside, (h * _M1) ^ padded[k : k + total], h)
-    shingles = _mix(h[begin])
     counts = np.where(lens >= ngram, lens - ngram + 1, np.minimum(lens, 1))
+    # Full shingles: every start p with p + ngram inside its row, mixing the ngram word hashes in order.
+    full = lens >= ngram
+    n_full = np.where(full, lens - ngram + 1, 0)
+    begin = np.repeat(starts - np.cumsum(n_full) + n_full, n_full) + np.arange(int(n_full.sum()))
+    h = np.full(begin.shape[0], _M1, dtype=np.uint64)
+    for k in range(ngram):
+        h *= _M1
+        h ^= w[begin + k]
+    # A row shorter than ngram (but not empty) has one shingle of all its words.
+    short = np.flatnonzero(~full & (lens > 0))
+    if short.size:
+        hs = np.full(short.shape[0], _M1, dtype=np.uint64)
+        for k in range(ngram - 1):
+            inside = k < lens[short]
+            hs = np.where(inside, (hs * _M1) ^ w[np.minimum(starts[short] + k, total - 1)], hs)
+        out = np.empty(int(counts.sum()), dtype=np.uint64)
+        first = np.cumsum(counts) - counts
+        is_short = np.zeros(out.shape[0], dtype=bool)
+        is_short[first[short]] = True
+        out[is_short] = hs
+        out[~is_short] = h
+        h = out
+    shingles = _mix(h)
     offsets = np.zeros(n_rows + 1, dtype=np.uint64)
     np.cumsum(counts, out=offsets[1:])
     return shingles, offsets

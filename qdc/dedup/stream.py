@@ -29,34 +29,33 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 import polars as pl
 
 from qdc import schema
-from qdc.dedup import FIELD_COLUMNS, DedupConfig
-from qdc.dedup.groups import best_values, components, group_keepers, parse_keep
-from qdc.dedup.jaccard import ShingleSets
-from qdc.dedup.lsh import PAIR_CAP, band_keys, run_pairs
-from qdc.dedup.minhash import CHUNK_ROWS, shingle_hashes, signatures
+from qdc.dedup.config import FIELD_COLUMNS, DedupConfig
+from qdc.dedup.groups import best_values, parse_keep
 from qdc.dedup.normalize import normalise
+from qdc.dedup.steps import resolve
+from qdc.dedup.stream_minhash import (
+    local_candidates,
+    minhash_groups,
+    ray_candidates,
+    shingle_batch,
+    sign_batch,
+)
 from qdc.errors import ConfigError, DataError
 from qdc.io import IOConfig, ReadReport
 from qdc.progress import progress
 from qdc.scale import memory
 from qdc.scale.reader import DEFAULT_BATCH_ROWS, iter_batches, sample_lines
 from qdc.scale.sink import open_sink
-from qdc.scale.store import ragged_gather
-
-RECORD = np.dtype([("key", "<u8"), ("row", "<i8"), ("band", "<u2")])
-"""One LSH band key of one row, as stored in the partition files (18 bytes)."""
-SIM_PAIRS = 500_000
-"""Member-to-keeper similarities are computed this many pairs at a time."""
 
 
 @dataclass
@@ -163,49 +162,6 @@ def _priority(batch: pl.DataFrame, texts: pl.Series, keep: str) -> np.ndarray | 
     return np.where(np.isfinite(values), -values, np.inf)
 
 
-def _sign_batch(
-    texts: pl.Series, cfg: DedupConfig, base: int, sh_out: IO[bytes], parts: Sequence[IO[bytes]]
-) -> tuple[np.ndarray, int]:
-    """Shingles to disk, band records to their partitions; returns the shingle counts and records written."""
-    params = cfg.minhash_params()
-    bands, rows = params.band_rows()
-    counts: list[np.ndarray] = []
-    recs: list[np.ndarray] = []
-    for start in range(0, texts.len(), CHUNK_ROWS):
-        sh, off = shingle_hashes(texts.slice(start, CHUNK_ROWS), params.ngram, params.steps)
-        sig = signatures(sh, off, params.num_perm, params.seed, params.backend)
-        keys = band_keys(sig, bands, rows)
-        cnt = np.diff(off.astype(np.int64))
-        sh_out.write(sh.astype(np.uint32).tobytes())
-        counts.append(cnt)
-        valid = np.flatnonzero(cnt > 0)
-        rec = np.empty(valid.shape[0] * bands, dtype=RECORD)
-        rec["key"] = keys[valid].ravel()
-        rec["row"] = np.repeat(base + start + valid, bands)
-        rec["band"] = np.tile(np.arange(bands, dtype=np.uint16), valid.shape[0])
-        recs.append(rec)
-    allrec = np.concatenate(recs) if recs else np.zeros(0, dtype=RECORD)
-    p = (allrec["key"] % np.uint64(len(parts))).astype(np.int64)
-    order = np.argsort(p, kind="stable")
-    allrec, p = allrec[order], p[order]
-    bounds = np.searchsorted(p, np.arange(len(parts) + 1))
-    for k, fh in enumerate(parts):
-        if bounds[k + 1] > bounds[k]:
-            fh.write(allrec[bounds[k] : bounds[k + 1]].tobytes())
-    return (np.concatenate(counts) if counts else np.zeros(0, np.int64)), int(allrec.shape[0])
-
-
-def _shingle_batch(texts: pl.Series, cfg: DedupConfig, sh_out: IO[bytes]) -> np.ndarray:
-    """Shingles to disk only (the Ray backend signs elsewhere); returns the shingle counts."""
-    params = cfg.minhash_params()
-    counts: list[np.ndarray] = []
-    for start in range(0, texts.len(), CHUNK_ROWS):
-        sh, off = shingle_hashes(texts.slice(start, CHUNK_ROWS), params.ngram, params.steps)
-        sh_out.write(sh.astype(np.uint32).tobytes())
-        counts.append(np.diff(off.astype(np.int64)))
-    return np.concatenate(counts) if counts else np.zeros(0, np.int64)
-
-
 def _pass1(
     path: str,
     cfg: DedupConfig,
@@ -241,10 +197,10 @@ def _pass1(
             if prio is not None:
                 state.prio.append(prio)
             if use_mh and ray:
-                state.counts.append(_shingle_batch(texts, cfg, sh_out))
+                state.counts.append(shingle_batch(texts, cfg, sh_out))
                 state.texts.append((np.arange(state.n, state.n + batch.height, dtype=np.int64), texts.to_list()))
             elif use_mh:
-                cnt, nrec = _sign_batch(texts, cfg, state.n, sh_out, parts)
+                cnt, nrec = sign_batch(texts, cfg, state.n, sh_out, parts)
                 state.counts.append(cnt)
                 state.records += nrec
             state.n += batch.height
@@ -267,96 +223,6 @@ def _first_of_groups(keys: list[np.ndarray], prio: np.ndarray | None, n: int) ->
     keeper = np.empty(n, dtype=np.int64)
     keeper[order] = order[~same][run]
     return keeper
-
-
-def _bucket_pairs(rec: np.ndarray, n: int) -> np.ndarray:
-    """Unique pair codes i * n + j (i < j) of rows sharing a (band, key) bucket, as candidate_pairs does."""
-    order = np.lexsort((rec["row"], rec["key"], rec["band"]))
-    key, band, row = rec["key"][order], rec["band"][order], rec["row"][order]
-    new = np.ones(row.shape[0], dtype=bool)
-    new[1:] = (key[1:] != key[:-1]) | (band[1:] != band[:-1])
-    run = np.cumsum(new) - 1
-    sizes = np.bincount(run)
-    dup = sizes[run] >= 2
-    out_i, out_j = run_pairs(row[dup], run[dup], PAIR_CAP)
-    out = [i.astype(np.uint64) * np.uint64(n) + j.astype(np.uint64) for i, j in zip(out_i, out_j, strict=True)]
-    return np.unique(np.concatenate(out)) if out else np.zeros(0, dtype=np.uint64)
-
-
-def _sets(shingles: np.ndarray, offsets: np.ndarray, rows: np.ndarray) -> ShingleSets:
-    rows = np.unique(rows)
-    values, off = ragged_gather(shingles, offsets, rows)
-    return ShingleSets(rows, values, off)
-
-
-def _local_candidates(work: Path, parts_n: int, n: int, alive: np.ndarray) -> Iterator[np.ndarray]:
-    """Candidate pair codes, one partition file at a time (each deleted once read)."""
-    for k in range(parts_n):
-        part = work / f"band-{k:04d}.bin"
-        rec = np.fromfile(part, dtype=RECORD)
-        rec = rec[alive[rec["row"]]]
-        if rec.shape[0] >= 2:
-            yield _bucket_pairs(rec, n)
-        del rec
-        part.unlink()
-        progress("scale dedup: group partitions", k + 1, parts_n)
-
-
-def _ray_candidates(
-    texts: list[tuple[np.ndarray, list[str]]], cfg: DedupConfig, opts: StreamOptions, n: int, alive: np.ndarray
-) -> Iterator[np.ndarray]:
-    from qdc.scale import ray as ray_backend
-
-    ray_backend.init(opts.ray_address, opts.ray_cpus)
-    live = []
-    for rows, part in texts:
-        keep = alive[rows]
-        live.append((rows[keep], [t for t, k in zip(part, keep.tolist(), strict=True) if k]))
-    codes = ray_backend.candidate_codes(live, cfg.minhash_params(), n)
-    for s in range(0, codes.shape[0], 1 << 22):
-        yield codes[s : s + (1 << 22)]
-
-
-def _minhash(
-    cfg: DedupConfig, work: Path, candidates: Iterator[np.ndarray], n: int, counts: np.ndarray, prio: np.ndarray | None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
-    """(removed rows, their keepers, their Jaccard to the keeper, info) from batches of candidate codes."""
-    offsets = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(counts, out=offsets[1:])
-    sh_path = work / "shingles.u32"
-    shingles: np.ndarray = (
-        np.memmap(sh_path, dtype=np.uint32, mode="r") if offsets[-1] > 0 else np.zeros(0, dtype=np.uint32)
-    )
-    checks = 0
-    verified: list[np.ndarray] = []
-    for codes in candidates:
-        checks += int(codes.shape[0])
-        if codes.shape[0]:
-            ci = (codes // np.uint64(n)).astype(np.int64)
-            cj = (codes % np.uint64(n)).astype(np.int64)
-            sim = _sets(shingles, offsets, np.concatenate([ci, cj])).jaccard(ci, cj)
-            verified.append(codes[sim >= cfg.threshold - 1e-12])
-    codes = np.unique(np.concatenate(verified)) if verified else np.zeros(0, dtype=np.uint64)
-    # A pair whose rows share keys in several partitions is checked once in each of them.
-    info: dict[str, Any] = {"candidate_checks": checks, "duplicate_pairs": int(codes.shape[0])}
-    empty = np.zeros(0, dtype=np.int64)
-    if codes.shape[0] == 0:
-        return empty, empty, np.zeros(0), info
-    ei = (codes // np.uint64(n)).astype(np.int64)
-    ej = (codes % np.uint64(n)).astype(np.int64)
-    nodes = np.unique(np.concatenate([ei, ej]))
-    labels = components(nodes.shape[0], np.searchsorted(nodes, ei), np.searchsorted(nodes, ej))
-    order = np.lexsort((nodes,) if prio is None else (nodes, prio[nodes]))
-    rank = np.empty(nodes.shape[0], dtype=np.int64)
-    rank[order] = np.arange(nodes.shape[0])
-    keeper = nodes[group_keepers(labels, rank)]
-    hit = keeper != nodes
-    members, keepers = nodes[hit], keeper[hit]
-    sims = np.empty(members.shape[0], dtype=np.float64)
-    for s in range(0, members.shape[0], SIM_PAIRS):
-        a, b = members[s : s + SIM_PAIRS], keepers[s : s + SIM_PAIRS]
-        sims[s : s + SIM_PAIRS] = _sets(shingles, offsets, np.concatenate([a, b])).jaccard(a, b)
-    return members, keepers, sims, info
 
 
 def _id_reader(work: Path, id_lens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -408,6 +274,83 @@ def _write(
         raise DataError(f"{path}: the input changed during the run ({n} rows read first, {start} now)")
 
 
+@dataclass
+class _Run:
+    """What the method steps of a streaming run share: pass 1's state and the per-row decisions."""
+
+    cfg: DedupConfig
+    opts: StreamOptions
+    work: Path
+    parts_n: int
+    st: _Pass1
+    prio: np.ndarray | None
+    method: np.ndarray
+    target: np.ndarray
+    sim: np.ndarray
+
+    def apply(self, name: str, rows: np.ndarray, keepers: np.ndarray, sims: np.ndarray | float) -> None:
+        self.method[rows], self.target[rows], self.sim[rows] = METHOD_CODES[name], keepers, sims
+
+
+def _step_exact(run: _Run) -> dict[str, Any]:
+    """Exact groups from the sorted 128-bit hashes of the normalised texts."""
+    n = run.st.n
+    keeper = _first_of_groups([np.concatenate(run.st.h1), np.concatenate(run.st.h2)], run.prio, n)
+    run.st.h1, run.st.h2 = [], []
+    rm = np.flatnonzero(keeper != np.arange(n))
+    run.apply("exact", rm, keeper[rm], 1.0)
+    return {"removed": int(rm.shape[0])}
+
+
+def _step_minhash(run: _Run) -> dict[str, Any]:
+    """MinHash groups among the rows exact kept (candidates from the partition files, or from Ray)."""
+    cfg, st, n = run.cfg, run.st, run.st.n
+    counts = np.concatenate(st.counts) if st.counts else np.zeros(0, np.int64)
+    alive = run.method == 0
+    if run.opts.backend == "ray":
+        from qdc.scale import ray as ray_backend
+
+        ray_backend.init(run.opts.ray_address, run.opts.ray_cpus)
+        cands = ray_candidates(st.texts, cfg, n, alive)
+    else:
+        cands = local_candidates(run.work, run.parts_n, n, alive)
+    members, keepers, sims, info = minhash_groups(cfg, run.work, cands, n, counts, run.prio)
+    st.texts = []
+    run.apply("minhash", members, keepers, sims)
+    b, r = cfg.minhash_params().band_rows()
+    return {
+        "threshold": cfg.threshold,
+        "num_perm": cfg.num_perm,
+        "ngram": cfg.ngram,
+        "bands": b,
+        "rows": r,
+        **info,
+        "removed": int(members.shape[0]),
+    }
+
+
+def _step_semantic(run: _Run) -> dict[str, Any]:
+    """SemDeDup over the memory-mapped embeddings of the rows exact and MinHash kept."""
+    from qdc.dedup.stream_semantic import stream_semantic
+    from qdc.scale.store import open_store
+
+    x = open_store(run.opts.embeddings or "", rows=run.st.n)
+    members, keepers, sims, info = stream_semantic(
+        x, np.flatnonzero(run.method == 0), run.prio, run.cfg.semantic_params()
+    )
+    del x
+    run.apply("semantic", members, keepers, sims)
+    return {**info, "removed": int(members.shape[0])}
+
+
+STEPS: dict[str, tuple[str, Callable[[_Run], dict[str, Any]]]] = {
+    "exact": ("exact_groups", _step_exact),
+    "minhash": ("minhash_groups", _step_minhash),
+    "semantic": ("semantic", _step_semantic),
+}
+"""Each method's streaming step and the name of its timing in the summary, in the only order they run."""
+
+
 def stream_dedup(
     path: str,
     cfg: DedupConfig | None = None,
@@ -421,6 +364,8 @@ def stream_dedup(
 ) -> dict[str, Any]:
     """Deduplicate the file `path` in bounded memory; write kept rows to `output`, removed ones to `removed`.
 
+    Steps: pass 1 (read, hash, sign); each method's step (`STEPS`) on the rows still alive; resolve every
+    removed row to its final survivor (`qdc.dedup.steps.resolve`, as in memory); pass 2 (write).
     Returns the run summary (rows in/kept/removed, per-method counts and timings, the estimate, disk used).
     With neither output nor removed path it is a dry run (one pass over the input).
     """
@@ -430,82 +375,33 @@ def stream_dedup(
     est, batch_rows, parts_n = estimate(path, cfg, opts)
     memory.announce(est, batch_rows, opts.batch_rows, opts.max_memory, on_estimate)
     work = Path(tempfile.mkdtemp(prefix="qdc-scale-", dir=opts.work_dir))
+    seconds = dict.fromkeys(["read_and_sign", "exact_groups", "minhash_groups", "semantic", "write"], 0.0)
     t0 = time.perf_counter()
     try:
         st = _pass1(
-            path, cfg, io_cfg, batch_rows, work, parts_n, est.rows, report or ReadReport(), ray=opts.backend == "ray"
+            path, cfg, io_cfg, batch_rows, work, parts_n, est.rows, report or ReadReport(), opts.backend == "ray"
         )
-        t1 = time.perf_counter()
+        seconds["read_and_sign"] = time.perf_counter() - t0
         n = st.n
         disk = sum(f.stat().st_size for f in work.iterdir())
         prio = np.concatenate(st.prio) if st.prio else None
-        method = np.zeros(n, dtype=np.int8)
-        target = np.arange(n, dtype=np.int64)
-        sim = np.zeros(n, dtype=np.float64)
+        run = _Run(cfg, opts, work, parts_n, st, prio, np.zeros(n, np.int8), np.full(n, -1, np.int64), np.zeros(n))
         per_method: dict[str, dict[str, Any]] = {}
-        if "exact" in cfg.methods:
-            keeper = _first_of_groups([np.concatenate(st.h1), np.concatenate(st.h2)], prio, n)
-            st.h1, st.h2 = [], []
-            rm = np.flatnonzero(keeper != np.arange(n))
-            method[rm], target[rm], sim[rm] = METHOD_CODES["exact"], keeper[rm], 1.0
-            per_method["exact"] = {"removed": int(rm.shape[0])}
-        t2 = time.perf_counter()
-        if "minhash" in cfg.methods:
-            counts = np.concatenate(st.counts) if st.counts else np.zeros(0, np.int64)
-            alive = method == 0
-            cands = (
-                _ray_candidates(st.texts, cfg, opts, n, alive)
-                if opts.backend == "ray"
-                else _local_candidates(work, parts_n, n, alive)
-            )
-            members, keepers, sims, info = _minhash(cfg, work, cands, n, counts, prio)
-            st.texts = []
-            method[members], target[members], sim[members] = METHOD_CODES["minhash"], keepers, sims
-            b, r = cfg.minhash_params().band_rows()
-            per_method["minhash"] = {
-                "threshold": cfg.threshold,
-                "num_perm": cfg.num_perm,
-                "ngram": cfg.ngram,
-                "bands": b,
-                "rows": r,
-                **info,
-                "removed": int(members.shape[0]),
-            }
-        t3 = time.perf_counter()
-        if "semantic" in cfg.methods:
-            from qdc.dedup.stream_semantic import stream_semantic
-            from qdc.scale.store import open_store
-
-            x = open_store(opts.embeddings or "", rows=n)
-            members, keepers, sims, info = stream_semantic(x, np.flatnonzero(method == 0), prio, cfg.semantic_params())
-            del x
-            method[members], target[members], sim[members] = METHOD_CODES["semantic"], keepers, sims
-            per_method["semantic"] = {**info, "removed": int(members.shape[0])}
-        t_sem = time.perf_counter()
-        final = target.copy()
-        moved = method[final] != 0
-        while moved.any():  # an exact keeper that minhash removed: follow it to the final survivor
-            final[moved] = target[final[moved]]
-            moved = method[final] != 0
+        for name in cfg.methods:
+            label, step = STEPS[name]
+            t = time.perf_counter()
+            per_method[name] = step(run)
+            seconds[label] = time.perf_counter() - t
+        final = resolve(run.method == 0, run.target, len(cfg.methods))
+        t = time.perf_counter()
         if output is not None or removed is not None:
-            _write(
-                path,
-                io_cfg,
-                batch_rows,
-                cfg,
-                output,
-                removed,
-                method,
-                final,
-                sim,
-                work,
-                np.concatenate(st.id_lens) if st.id_lens else np.zeros(0, np.int64),
-            )
-        t4 = time.perf_counter()
+            id_lens = np.concatenate(st.id_lens) if st.id_lens else np.zeros(0, np.int64)
+            _write(path, io_cfg, batch_rows, cfg, output, removed, run.method, final, run.sim, work, id_lens)
+        seconds["write"] = time.perf_counter() - t
     finally:
         if not opts.keep_work:
             shutil.rmtree(work, ignore_errors=True)
-    n_rm = int((method != 0).sum())
+    n_rm = int((run.method != 0).sum())
     return {
         "rows_in": n,
         "rows_kept": n - n_rm,
@@ -519,13 +415,6 @@ def stream_dedup(
         "partitions": parts_n if opts.backend == "local" else None,
         "band_records": st.records,
         "work_disk_bytes": disk,
-        "seconds": {
-            "read_and_sign": round(t1 - t0, 3),
-            "exact_groups": round(t2 - t1, 3),
-            "minhash_groups": round(t3 - t2, 3),
-            "semantic": round(t_sem - t3, 3),
-            "write": round(t4 - t_sem, 3),
-            "total": round(t4 - t0, 3),
-        },
+        "seconds": {**{k: round(v, 3) for k, v in seconds.items()}, "total": round(time.perf_counter() - t0, 3)},
         "estimate": {"rows": est.rows, "memory_bytes": est.memory, "disk_bytes": est.disk, "text": est.describe()},
     }

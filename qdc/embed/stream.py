@@ -18,7 +18,7 @@ import numpy as np
 from qdc import schema
 from qdc.embed import EmbedConfig, Embedder
 from qdc.errors import DataError
-from qdc.io import IOConfig, embeddings_of
+from qdc.io import IOConfig, atomic_path, embeddings_of
 from qdc.progress import progress
 from qdc.scale import memory
 from qdc.scale.reader import DEFAULT_BATCH_ROWS, iter_batches, sample_lines
@@ -71,12 +71,8 @@ def stream_embed(
     t0 = time.perf_counter()
     n = sum(b.height for b in iter_batches(path, io_cfg, batch_rows, user_columns=False))
     column = FIELD_COLUMNS[cfg.field]
-    tmp = Path(f"{out}.qdc-tmp")  # renamed into place only when complete, like every qdc output
-    try:
+    with atomic_path(out) as tmp:  # renamed into place only when complete, like every qdc output
         _fill(path, io_cfg, batch_rows, cfg, embedder, tmp, n, column, dtype, backend, ray_workers)
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
     dim = int(np.load(str(out), mmap_mode="r").shape[1])
     return {
         "rows": n,

@@ -22,9 +22,7 @@ a lock left by a dead process is taken over.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +31,7 @@ import polars as pl
 import xxhash
 
 from qdc.errors import ConfigError, DataError
+from qdc.io import atomic_path
 from qdc.progress import notice
 
 _TMP_SUFFIX = ".qdc-tmp"
@@ -64,18 +63,6 @@ def hash_json(obj: Any) -> str:
 def chain_key(previous: str, name: str, config: dict[str, Any]) -> str:
     """The key of a stage: its predecessor's key, its name and its config."""
     return hash_json({"prev": previous, "stage": name, "config": config})
-
-
-@contextmanager
-def _atomic(target: Path) -> Iterator[Path]:
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=_TMP_SUFFIX, dir=target.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _alive(pid: int) -> bool:
@@ -210,10 +197,10 @@ class WorkDir:
                 path.unlink(missing_ok=True)
                 arts[suffix] = None
                 continue
-            with _atomic(path) as tmp:
+            with atomic_path(path) as tmp:
                 frame.write_parquet(tmp)
                 digest = hash_bytes_of_file(tmp)
             arts[suffix] = {"rows": frame.height, "hash": digest}
-        with _atomic(self._path(key, ".json")) as tmp:
+        with atomic_path(self._path(key, ".json")) as tmp:
             opt = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
             tmp.write_bytes(orjson.dumps({**record, "artifacts": arts}, option=opt, default=str))

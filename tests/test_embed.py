@@ -160,5 +160,43 @@ def test_chunk_encoder_gets_exactly_the_local_chunks() -> None:
 
     other = embed_texts(texts, cfg, _ChunkSensitive(), encode_chunks=encode_chunks)
     assert seen == local_model.calls
-    assert [len(c) for c in seen] == [256, 194]  # deduplicated, chunks of max(8 x 16, 256)
+    assert [len(c) for c in seen] == [16, 256, 178]  # deduplicated; one batch first, then max(8 x 16, 256)
     assert np.array_equal(other, local)
+
+
+def test_progress_from_the_first_batch_and_same_batches() -> None:
+    from qdc.progress import use_reporter
+
+    class Capture:
+        def __init__(self) -> None:
+            self.steps: list[int] = []
+
+        def progress(self, task: str, done: int, total: int | None) -> None:
+            self.steps.append(done)
+
+        def notice(self, message: str) -> None:
+            pass
+
+    texts = [f"row {i} " + "w" * (i % 97) for i in range(700)]
+    cap, model = Capture(), _ChunkSensitive()
+    with use_reporter(cap):
+        embed_texts(texts, EmbedConfig(batch_size=64, cache=False), model)
+    assert cap.steps[:2] == [0, 64]  # a step after the first model batch, not after 512 rows
+    assert cap.steps[-1] == 700
+    # every chunk but the last is a whole number of model batches, so batches match one long chunk
+    assert all(len(c) % 64 == 0 for c in model.calls[:-1])
+
+
+@pytest.mark.parametrize("name", ["nosuchmodel", "org/nosuchmodel"])
+def test_unknown_model_fails_at_once_with_the_list(tmp_path: Path, name: str) -> None:
+    from qdc.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"no such model.*Available: default"):
+        load_embedder(name, "cpu", tmp_path)
+
+
+def test_local_folder_and_known_names_are_accepted(tmp_path: Path) -> None:
+    from qdc.embed.models import check_model_name
+
+    for name in ("default", "minilm", "static", "hash", "hash:16", str(tmp_path)):
+        check_model_name(name)

@@ -59,6 +59,18 @@ ChunkEncoder = Callable[[list[list[str]]], Iterator[np.ndarray]]
 """Encodes chunks of texts (each chunk one `Embedder.encode` call), yielding their vectors in chunk order."""
 
 
+def chunk_keys(keys: list[bytes], batch_size: int) -> list[list[bytes]]:
+    """Chunks of one model batch first (so progress shows after the first batch, not after 512 rows), then
+    of max(8 x batch_size, 256). Every cut falls on a multiple of batch_size, so the model's batches, and
+    the padding inside them, are the same as with one long chunk."""
+    size = max(batch_size * 8, 256)
+    size -= size % max(batch_size, 1)
+    first = max(batch_size, 1)
+    parts = [keys[:first]] if keys else []
+    parts += [keys[s : s + size] for s in range(first, len(keys), size)]
+    return parts
+
+
 def embed_texts(
     texts: Sequence[str],
     cfg: EmbedConfig | None = None,
@@ -68,7 +80,7 @@ def embed_texts(
     """Embed texts with the cache; only texts the cache lacks reach the model (loaded lazily).
 
     The texts the cache lacks are deduplicated, sorted longest first (ties in first-seen order) and cut
-    into chunks of max(8 x batch_size, 256); each chunk is one `encode` call. `encode_chunks` replaces the
+    into chunks (`chunk_keys`); each chunk is one `encode` call and one progress step. `encode_chunks` replaces the
     sequential loop over those chunks (the Ray backend spreads them over workers): the chunks, and so the
     padding inside the model's batches, are the same either way, which keeps the vectors byte-identical.
 
@@ -86,8 +98,7 @@ def embed_texts(
     if todo_keys:
         # Longest first so each batch pads to similar lengths (sentence-transformers does the same).
         todo_keys.sort(key=lambda k: -len(by_key[k]))
-        size = max(cfg.batch_size * 8, 256)
-        parts = [todo_keys[s : s + size] for s in range(0, len(todo_keys), size)]
+        parts = chunk_keys(todo_keys, cfg.batch_size)
         done = n - sum(1 for k in keys if k not in found)
         progress("embed", done, n)
         counts: dict[bytes, int] = {}

@@ -109,10 +109,11 @@ class SentenceTransformerEmbedder:
             self.path = None
             self.identity = f"st:{name}"
             self.dim = -1
+        self.offline = self.path is not None or hub_cache_has(name)
 
     def _load(self) -> Any:
         if self._model is None:
-            quiet_model_loading(offline=self.path is not None)
+            quiet_model_loading(offline=self.offline)
             try:
                 from sentence_transformers import SentenceTransformer
             except ImportError:
@@ -222,8 +223,43 @@ class HashingEmbedder:
         return l2_normalise(out)
 
 
+AVAILABLE_MODELS = (
+    "default (bundled all-MiniLM-L6-v2; also 'minilm')",
+    "static (distilled once from the bundled MiniLM)",
+    "hash or hash:DIM (no model)",
+    "a local sentence-transformers folder",
+    "a model already in the Hugging Face cache (HF_HOME)",
+)
+
+
+def hub_cache_has(name: str) -> bool:
+    """True when a hub model `org/name` was downloaded before (a snapshot in the Hugging Face cache)."""
+    home = Path(os.environ.get("HF_HOME") or Path.home() / ".cache" / "huggingface")
+    hub = Path(os.environ.get("HF_HUB_CACHE") or home / "hub")
+    candidates = [name] if "/" in name else [name, f"sentence-transformers/{name}"]
+    for cand in candidates:
+        snapshots = hub / f"models--{cand.replace('/', '--')}" / "snapshots"
+        if snapshots.is_dir() and any(snapshots.iterdir()):
+            return True
+    return False
+
+
+def check_model_name(model: str) -> None:
+    """Fail at once, listing what is available, for a model name that is neither bundled, a folder nor cached
+    (qdc never waits on a model hub)."""
+    known = model in DEFAULT_MODEL_ALIASES or model == STATIC_MODEL or model.startswith("static:")
+    known = known or model == HASH_PREFIX or model.startswith(HASH_PREFIX + ":")
+    if known or Path(model).is_dir() or hub_cache_has(model):
+        return
+    raise ConfigError(
+        f"--model {model!r}: no such model here (qdc does not download models). Available: "
+        + "; ".join(AVAILABLE_MODELS)
+    )
+
+
 def load_embedder(model: str, device: str, cache_dir: Path) -> Embedder:
     """The embedder for a `--model` value: default, static, hash[:DIM], or a sentence-transformers name/path."""
+    check_model_name(model)
     if model == STATIC_MODEL:
         return StaticEmbedder(cache_dir)
     if model == HASH_PREFIX or model.startswith(HASH_PREFIX + ":"):

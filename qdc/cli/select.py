@@ -34,6 +34,7 @@ from qdc.cli._common import (
     print_json,
 )
 from qdc.errors import ConfigError
+from qdc.select.config import default_of as _d
 
 _S = "Strategy"
 _Q = "Score and eligibility"
@@ -46,6 +47,8 @@ def _budget(text: str | None) -> int | float | None:
         value = float(text)
     except ValueError:
         raise ConfigError(f"--budget {text!r}: expected a row count (400) or a fraction (0.1)") from None
+    if value == 1 and text.strip() != "1":
+        raise ConfigError(f"--budget {text!r} is ambiguous: give 1 for one row, or a fraction below 1 (e.g. 0.5)")
     if value >= 1 and value.is_integer():
         return int(value)
     return value
@@ -65,8 +68,8 @@ def select_cmd(
         typer.Option("--budget-tokens", help="Select up to this many tokens instead (each row costs its token count)."),
     ] = None,
     strategy: Annotated[
-        str, typer.Option("--strategy", "-s", help="kmq, iterative, bandit, random, top, deita or kcenter.")
-    ] = "kmq",
+        str, typer.Option("--strategy", "-s", help="kmq, iterative, bandit, facility, random, top, deita or kcenter.")
+    ] = _d("strategy"),
     seed: SeedOpt = 0,
     manifest: Annotated[
         str | None,
@@ -104,7 +107,7 @@ def select_cmd(
             "exact, or off (trust the input).",
             rich_help_panel=_Q,
         ),
-    ] = "auto",
+    ] = _d("dedup"),
     dedup_eps: Annotated[
         float,
         typer.Option(
@@ -112,7 +115,7 @@ def select_cmd(
             help="--dedup semantic: rows with cosine > 1 - eps to an earlier row are duplicates.",
             rich_help_panel=_Q,
         ),
-    ] = 0.05,
+    ] = _d("dedup_eps"),
     cost_field: Annotated[
         str | None,
         typer.Option(
@@ -127,7 +130,7 @@ def select_cmd(
     ] = None,
     quota: Annotated[
         str, typer.Option("--quota", help="Group shares: equal, proportional or min:N.", rich_help_panel=_Q)
-    ] = "proportional",
+    ] = _d("quota"),
     k: Annotated[
         int | None,
         typer.Option(
@@ -136,10 +139,10 @@ def select_cmd(
     ] = None,
     allocation: Annotated[
         str, typer.Option("--allocation", help="Budget per cluster: equal or proportional.", rich_help_panel=_S)
-    ] = "equal",
+    ] = _d("allocation"),
     within: Annotated[
         str, typer.Option("--within", help="Inside a cluster: softmax, top or random.", rich_help_panel=_S)
-    ] = "softmax",
+    ] = _d("within"),
     cluster_quality: Annotated[
         bool,
         typer.Option(
@@ -149,20 +152,20 @@ def select_cmd(
             "plain split.",
             rich_help_panel=_S,
         ),
-    ] = True,
+    ] = _d("cluster_quality"),
     temperature: Annotated[
         float, typer.Option("--temperature", help="Softmax temperature on the standardised score.", rich_help_panel=_S)
-    ] = 0.2,
+    ] = _d("temperature"),
     diversity_weight: Annotated[
         float | None,
         typer.Option(
             "--diversity-weight", help="kmq/iterative: 0 = pure score (top-B) .. 1 = pure coverage.", rich_help_panel=_S
         ),
     ] = None,
-    rounds: Annotated[int, typer.Option("--rounds", help="iterative: rounds.", rich_help_panel=_S)] = 3,
+    rounds: Annotated[int, typer.Option("--rounds", help="iterative: rounds.", rich_help_panel=_S)] = _d("rounds"),
     explore: Annotated[
         float, typer.Option("--explore", help="iterative: exploration floor on cluster weights.", rich_help_panel=_S)
-    ] = 0.1,
+    ] = _d("explore"),
     feedback: Annotated[
         str | None,
         typer.Option(
@@ -192,8 +195,10 @@ def select_cmd(
             "--max-scored", help="bandit: hard cap on scorer calls [default: ceil(0.2·B)].", rich_help_panel=_S
         ),
     ] = None,
-    probe: Annotated[int, typer.Option("--probe", help="bandit: rows scored per pull.", rich_help_panel=_S)] = 10,
-    alpha: Annotated[float, typer.Option("--alpha", help="bandit: UCB exploration.", rich_help_panel=_S)] = 0.2,
+    probe: Annotated[int, typer.Option("--probe", help="bandit: rows scored per pull.", rich_help_panel=_S)] = _d(
+        "probe"
+    ),
+    alpha: Annotated[float, typer.Option("--alpha", help="bandit: UCB exploration.", rich_help_panel=_S)] = _d("alpha"),
     tau: Annotated[
         float | None,
         typer.Option(
@@ -204,11 +209,39 @@ def select_cmd(
     ] = None,
     accept: Annotated[
         str, typer.Option("--accept", help="bandit: block (probe + unscored block) or scored-only.", rich_help_panel=_S)
-    ] = "block",
+    ] = _d("accept"),
     ceiling: Annotated[
         float,
         typer.Option("--ceiling", help="deita: maximum cosine similarity between selected rows.", rich_help_panel=_S),
-    ] = 0.9,
+    ] = _d("ceiling"),
+    neighbours: Annotated[
+        int | None,
+        typer.Option(
+            "--neighbours",
+            help="facility: neighbours per row in the similarity graph [default: clamp(3n/B, 20, 200)].",
+            rich_help_panel=_S,
+        ),
+    ] = _d("neighbours"),
+    quality_weight: Annotated[
+        float,
+        typer.Option(
+            "--quality-weight",
+            help="facility: weight of the picks' score percentiles against coverage (0 = coverage only).",
+            rich_help_panel=_S,
+        ),
+    ] = _d("quality_weight"),
+    cluster_cap: Annotated[
+        float | None,
+        typer.Option(
+            "--cluster-cap",
+            help="bandit: no cluster takes more than this many times its proportional share of the budget.",
+            rich_help_panel=_S,
+        ),
+    ] = _d("cluster_cap"),
+    coverage: Annotated[
+        float,
+        typer.Option("--coverage", help="bandit: weight of the coverage term in the arm score.", rich_help_panel=_S),
+    ] = _d("coverage"),
     model: ModelOpt = "default",
     batch_size: BatchSizeOpt = 64,
     device: DeviceOpt = "auto",
@@ -227,9 +260,10 @@ def select_cmd(
     Strategies: `kmq` (k-means clusters, budget water-filled over clusters, softmax of the score inside each),
     `iterative` (rounds that re-weight clusters by the feedback of their selected rows; a scorer only sees
     selected rows), `bandit` (UCB over clusters with a hard scorer budget), and the baselines `random`, `top`,
-    `deita` (score-first with a cosine ceiling) and `kcenter`. Duplicates are never selected twice. The
-    selected rows are written in input order with `qdc_select_round` and `qdc_select_reason`; the same input
-    and seed give identical bytes.
+    `deita` (score-first with a cosine ceiling) and `kcenter`; `facility` (facility location: every row
+    close to some pick, on a sparse nearest-neighbour graph; optional --quality-weight). Duplicates are
+    never selected twice. The selected rows are written in input order with `qdc_select_round` and
+    `qdc_select_reason`; the same input and seed give identical bytes.
 
     **Example:** `qdc select scored.jsonl -o picked.jsonl --budget 400 --seed 1 --manifest m.json`
     """
@@ -266,17 +300,21 @@ def select_cmd(
         "temperature": temperature,
         "cluster_quality": cluster_quality,
         "diversity_weight": diversity_weight,
-        "rounds": rounds,
-        "explore": explore,
+        "iterative": {"rounds": rounds, "explore": explore},
         "feedback": feedback,
         "gap": gap_pair,
         "scorer": scorer,
-        "max_scored": max_scored,
-        "probe": probe,
-        "alpha": alpha,
-        "tau": tau,
-        "accept": accept.replace("-", "_"),
-        "ceiling": ceiling,
+        "bandit": {
+            "max_scored": max_scored,
+            "probe": probe,
+            "alpha": alpha,
+            "tau": tau,
+            "accept": accept.replace("-", "_"),
+            "cluster_cap": cluster_cap,
+            "coverage": coverage,
+        },
+        "deita": {"ceiling": ceiling},
+        "facility": {"neighbours": neighbours, "quality_weight": quality_weight},
     }
     cfg = validate_config(SelectConfig, data, "options")
     ecfg = embed_config(model, batch_size, device, no_cache, embed_field)

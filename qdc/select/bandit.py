@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from qdc.select.config import SelectConfig
 from qdc.select.pool import FeedbackSource, Picks, Pool
 
 
@@ -37,18 +38,19 @@ def _centroid_distances(x: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray
     return np.asarray(1.0 - cent @ cent.T)
 
 
-def bandit(pool: Pool, budget: int, cfg: Any, rng: np.random.Generator, feedback: FeedbackSource) -> Picks:
+def bandit(pool: Pool, budget: int, cfg: SelectConfig, rng: np.random.Generator, feedback: FeedbackSource) -> Picks:
     """UCB over clusters with a hard scorer budget; see the module docstring."""
+    bc = cfg.bandit
     labels = pool.labels()
     k = int(labels.max()) + 1 if labels.size else 0
     root = pool.root_positions()
     n = pool.n
-    max_scored = int(cfg.max_scored) if cfg.max_scored is not None else max(1, math.ceil(0.2 * budget))
+    max_scored = int(bc.max_scored) if bc.max_scored is not None else max(1, math.ceil(0.2 * budget))
     max_scored = min(max_scored, feedback.limit if feedback.limit is not None else max_scored)
     start_calls = feedback.calls
-    b = max(1, int(cfg.probe))
-    m = int(cfg.block) if cfg.block is not None else max(b, math.ceil(b * budget / max(max_scored, 1)))
-    per_round = min(int(cfg.pulls_per_round), k) if k else 0
+    b = max(1, int(bc.probe))
+    m = int(bc.block) if bc.block is not None else max(b, math.ceil(b * budget / max(max_scored, 1)))
+    per_round = min(int(bc.pulls_per_round), k) if k else 0
     # Seeded shuffle of each cluster's rows: the order probes and blocks are popped in.
     perm = rng.permutation(n)
     queues: list[list[int]] = [[] for _ in range(k)]
@@ -66,7 +68,7 @@ def bandit(pool: Pool, budget: int, cfg: Any, rng: np.random.Generator, feedback
     rnd: list[int] = []
     history: list[dict[str, Any]] = []
     neighbours = None
-    if cfg.neighbour_radius and cfg.neighbour_radius > 0 and k > 1:
+    if bc.neighbour_radius and bc.neighbour_radius > 0 and k > 1:
         neighbours = _centroid_distances(pool.embeddings(), labels, k)
 
     def left(c: int) -> int:
@@ -100,7 +102,7 @@ def bandit(pool: Pool, budget: int, cfg: Any, rng: np.random.Generator, feedback
         lo_hi = (float(all_warm.min()), float(all_warm.max())) if all_warm.size else (0.0, 1.0)
     lo, hi = lo_hi
     warm_median = float(np.median(norm(all_warm, lo, hi))) if all_warm.size else 0.5
-    tau = float(cfg.tau) if cfg.tau is not None else warm_median
+    tau = float(bc.tau) if bc.tau is not None else warm_median
 
     def update(c: int, probe: list[int], raw: np.ndarray, rnd_no: int) -> None:
         nonlocal total
@@ -109,9 +111,9 @@ def bandit(pool: Pool, budget: int, cfg: Any, rng: np.random.Generator, feedback
         targets = [(c, 1.0)]
         if neighbours is not None:
             targets = [
-                (j, 1.0 - float(neighbours[c, j]) / cfg.neighbour_radius)
+                (j, 1.0 - float(neighbours[c, j]) / bc.neighbour_radius)
                 for j in range(k)
-                if neighbours[c, j] < cfg.neighbour_radius or j == c
+                if neighbours[c, j] < bc.neighbour_radius or j == c
             ]
         for j, wgt in targets:
             rsum[j] += reward * wgt
@@ -130,7 +132,7 @@ def bandit(pool: Pool, budget: int, cfg: Any, rng: np.random.Generator, feedback
                     rnd.append(rnd_no)
                 else:
                     passed.append((v, p))
-            if cfg.accept == "block":
+            if bc.accept == "block":
                 room = budget - len(selected)
                 for p in pop(c, min(m - len(good), room)):
                     selected.append(p)
@@ -141,13 +143,13 @@ def bandit(pool: Pool, budget: int, cfg: Any, rng: np.random.Generator, feedback
         update(c, probe, raw, 0)
     ucb_log: list[dict[str, float]] = []
     rounds_run = 0
-    for rnd_no in range(1, int(cfg.max_rounds) + 1):
+    for rnd_no in range(1, int(bc.max_rounds) + 1):
         if len(selected) >= budget or calls_left() <= 0:
             break
         active = [c for c in range(k) if left(c) > 0]
         if not active:
             break
-        cs = {c: ucb(rsum[c] / pulls[c] if pulls[c] else 0.0, int(pulls[c]), total, cfg.alpha) for c in active}
+        cs = {c: ucb(rsum[c] / pulls[c] if pulls[c] else 0.0, int(pulls[c]), total, bc.alpha) for c in active}
         chosen = sorted(active, key=lambda c: (-cs[c], int(pulls[c]), c))[:per_round]
         ucb_log.append({str(c): round(cs[c], 6) for c in chosen})
         rounds_run = rnd_no
@@ -159,7 +161,7 @@ def bandit(pool: Pool, budget: int, cfg: Any, rng: np.random.Generator, feedback
             update(c, probe, feedback.score(root[np.asarray(probe)]), rnd_no)
     # --- backfill: unscored rows from the best clusters first (mean reward, then id)
     backfill = 0
-    if cfg.backfill and len(selected) < budget:
+    if bc.backfill and len(selected) < budget:
         means = np.where(pulls > 0, rsum / np.maximum(pulls, 1), -np.inf)
         for c in sorted(range(k), key=lambda c: (-means[c], c)):
             if len(selected) >= budget:

@@ -11,10 +11,9 @@ no two rows above the ceiling are ever selected, so nothing is back-filled).
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
+from qdc.select.config import SelectConfig
 from qdc.select.pool import Picks, Pool
 
 
@@ -47,17 +46,17 @@ def deita_arrays(
     return np.asarray(out, dtype=np.int64), rejected
 
 
-def deita(pool: Pool, budget: int, cfg: Any, rng: np.random.Generator) -> Picks:
-    """Score-first greedy with a cosine ceiling `cfg.ceiling`."""
+def deita(pool: Pool, budget: int, cfg: SelectConfig, rng: np.random.Generator) -> Picks:
+    """Score-first greedy with a cosine ceiling `cfg.deita.ceiling`."""
     score = pool.require_score("deita")
-    picked, rejected = deita_arrays(pool.embeddings(), score, budget, cfg.ceiling)
+    picked, rejected = deita_arrays(pool.embeddings(), score, budget, cfg.deita.ceiling)
     reasons = [f"deita rank={i + 1} score={score[p]:.4g}" for i, p in enumerate(picked)]
     return Picks(
         picked,
         np.zeros(picked.shape[0], dtype=np.int64),
         reasons,
         {
-            "ceiling": cfg.ceiling,
+            "ceiling": cfg.deita.ceiling,
             "rejected_by_ceiling": rejected,
             "shortfall": int(min(budget, pool.n) - picked.shape[0]),
         },

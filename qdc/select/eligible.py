@@ -1,39 +1,32 @@
 """Which rows may be selected, and at what score and cost.
 
 Rows are excluded (with a reason kept for the ledger) when they are duplicates of an earlier row (from
-the dedup stage's `qdc_dup_of`, or found here: `qdc.dedup` exact+minhash when installed, else exact
-normalised-text hashes) or below the `--min-quality` floor. Missing quality/complexity columns are
-computed with their stages (`qdc.quality.score_quality`, `qdc.complexity`), imported lazily.
+the dedup stage's `qdc_dup_of`, or found here with `qdc.dedup`: exact+minhash, exact alone, or
+exact+minhash+semantic) or below the `--min-quality` floor. Missing quality/complexity columns are
+computed with their stages (`qdc.quality.score_quality`, `qdc.complexity.score_complexity`).
 """
 
 from __future__ import annotations
 
-import importlib
 import re
 from collections.abc import Callable
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 import polars as pl
-import xxhash
 
 from qdc import schema
+from qdc.complexity import ComplexityConfig, score_complexity
+from qdc.dedup import DedupConfig, dedup
+from qdc.dedup.config import Method
 from qdc.errors import ConfigError, MissingColumnError
 from qdc.progress import notice
+from qdc.quality import QualityConfig, score_quality
+from qdc.select.config import SelectConfig
 from qdc.select.score import parse_score, referenced_names, weights_expression
 
 POS = "__qdc_sel_pos"
 _WORDS = re.compile(r"\w+|[^\w\s]")
-
-
-def optional_module(name: str, *attrs: str) -> ModuleType | None:
-    """A sibling stage module when it is installed and has `attrs` (stages land independently)."""
-    try:
-        mod = importlib.import_module(name)
-    except ImportError:
-        return None
-    return mod if all(hasattr(mod, a) for a in attrs) else None
 
 
 def row_ids(df: pl.DataFrame) -> list[str]:
@@ -60,26 +53,6 @@ def token_counts(df: pl.DataFrame, cost_field: str | None) -> np.ndarray:
     return np.array([len(_WORDS.findall(t)) for t in texts(df)], dtype=np.int64)
 
 
-def _norm_text(t: str) -> str:
-    return " ".join(t.lower().split())
-
-
-def exact_duplicates(df: pl.DataFrame, skip: list[str | None]) -> dict[int, str]:
-    """Rows whose normalised text equals an earlier eligible row's: position -> id of that row."""
-    ids = row_ids(df)
-    first: dict[int, int] = {}
-    out: dict[int, str] = {}
-    for i, t in enumerate(texts(df)):
-        if skip[i] is not None:
-            continue
-        h = xxhash.xxh3_64_intdigest(_norm_text(t).encode())
-        if h in first:
-            out[i] = ids[first[h]]
-        else:
-            first[h] = i
-    return out
-
-
 def dedup_duplicates(
     df: pl.DataFrame,
     skip: list[str | None],
@@ -89,60 +62,48 @@ def dedup_duplicates(
 ) -> tuple[dict[int, str], str]:
     """Duplicates found on the fly: position -> id of the earlier row it duplicates, and how they were found.
 
-    auto: qdc.dedup exact+minhash when installed, else exact normalised text; semantic: exact+minhash and
-    then SemDeDup (cosine > 1 - eps) on `embeddings()` (every row of `df`), keeping the earlier row of each
-    group like the other methods.
+    All modes call `qdc.dedup` on the eligible rows, so they match `qdc dedup`: exact = its exact method
+    (NFKC, case, punctuation and whitespace normalised), auto = exact+minhash, semantic = exact+minhash and
+    then SemDeDup (cosine > 1 - eps) on `embeddings()` (every row of `df`), keeping the earlier row of
+    each group.
     """
     if mode == "off":
         return {}, "off"
-    if mode in ("auto", "semantic"):
-        mod = optional_module("qdc.dedup", "dedup", "DedupConfig")
-        if mod is None and mode == "semantic":
-            raise ConfigError("--dedup semantic needs qdc.dedup, which is not installed")
-        if mod is None:
-            mode = "exact"
+    live = [i for i, s in enumerate(skip) if s is None]
+    sub = df[live].with_columns(pl.Series(POS, live, dtype=pl.Int64))
+    methods: list[Method] = ["exact"] if mode == "exact" else ["exact", "minhash"]
+    extra: dict[str, Any] = {}
+    if mode == "semantic":
+        if embeddings is None:
+            raise ConfigError("--dedup semantic needs the rows' embeddings")
+        x = embeddings()[live]
+        sub = sub.with_columns(pl.Series(schema.EMBEDDING, x, dtype=pl.Array(pl.Float32, x.shape[1])))
+        methods.append("semantic")
+        extra = {"eps": eps, "semantic_order": "keep"}
+    removed = dedup(sub, DedupConfig(methods=tuple(methods), **extra)).removed
+    out: dict[int, str] = {}
+    if removed is not None and removed.height:
+        if POS in removed.columns:
+            pos = removed[POS].to_list()
         else:
-            live = [i for i, s in enumerate(skip) if s is None]
-            sub = df[live].with_columns(pl.Series(POS, live, dtype=pl.Int64))
-            methods = ["exact", "minhash"]
-            extra: dict[str, Any] = {}
-            if mode == "semantic":
-                if embeddings is None:
-                    raise ConfigError("--dedup semantic needs the rows' embeddings")
-                x = embeddings()[live]
-                sub = sub.with_columns(pl.Series(schema.EMBEDDING, x, dtype=pl.Array(pl.Float32, x.shape[1])))
-                methods.append("semantic")
-                extra = {"eps": eps, "semantic_order": "keep"}
-            res: Any = mod.dedup(sub, mod.DedupConfig(methods=methods, **extra))
-            removed = res.removed
-            out: dict[int, str] = {}
-            if removed is not None and removed.height:
-                if POS in removed.columns:
-                    pos = removed[POS].to_list()
-                else:
-                    where = {rid: i for i, rid in zip(live, row_ids(sub), strict=True)}
-                    pos = [where[str(r)] for r in removed[schema.ROW_ID].to_list()]
-                dup_of = removed[schema.DUP_OF].cast(pl.Utf8).to_list()
-                out = {int(p): str(d) for p, d in zip(pos, dup_of, strict=True)}
-            how = "qdc.dedup exact+minhash" + (f"+semantic (eps {eps:g})" if mode == "semantic" else "")
-            return out, how
-    return exact_duplicates(df, skip), "exact normalised text"
+            where = {rid: i for i, rid in zip(live, row_ids(sub), strict=True)}
+            pos = [where[str(r)] for r in removed[schema.ROW_ID].to_list()]
+        dup_of = removed[schema.DUP_OF].cast(pl.Utf8).to_list()
+        out = {int(p): str(d) for p, d in zip(pos, dup_of, strict=True)}
+    how = {"exact": "qdc.dedup exact", "auto": "qdc.dedup exact+minhash"}.get(
+        mode, f"qdc.dedup exact+minhash+semantic (eps {eps:g})"
+    )
+    return out, how
 
 
 def _compute_column(df: pl.DataFrame, name: str) -> pl.DataFrame:
     """Add qdc_quality / qdc_complexity with their stages when a score needs them."""
     if name == schema.QUALITY:
-        quality = optional_module("qdc.quality", "score_quality", "QualityConfig")
-        if quality is None:
-            raise MissingColumnError(f"missing column '{name}': run `qdc score-quality` first")
-        notice("no qdc_quality column: scoring quality with the heuristic scorer")
-        out = quality.score_quality(df, quality.QualityConfig())
+        notice("no qdc_quality column: scoring quality with the default scorer (written to the output)")
+        out = score_quality(df, QualityConfig())
     elif name == schema.COMPLEXITY:
-        cx = optional_module("qdc.complexity", "score_complexity", "ComplexityConfig")
-        if cx is None:
-            raise MissingColumnError(f"missing column '{name}': run `qdc score-complexity` first")
-        notice("no qdc_complexity column: scoring complexity")
-        out = cx.score_complexity(df, cx.ComplexityConfig())
+        notice("no qdc_complexity column: scoring complexity (written to the output)")
+        out = score_complexity(df, ComplexityConfig())
     else:
         raise MissingColumnError(f"missing column '{name}'")
     if out.height != df.height or name not in out.columns:
@@ -160,15 +121,13 @@ def ensure_columns(df: pl.DataFrame, names: list[str]) -> pl.DataFrame:
     return df
 
 
-def score_expression(cfg: Any, df: pl.DataFrame, required: bool) -> str | None:
-    """The expression that defines the score, or None when no score is wanted or possible."""
+def score_expression(cfg: SelectConfig, df: pl.DataFrame) -> str:
+    """The expression that defines the score: --score, --weights, else qdc_quality (computed when missing)."""
     if cfg.score is not None:
         return str(cfg.score)
     if cfg.weights:
         return weights_expression(dict(cfg.weights))
-    if schema.QUALITY in df.columns or required:
-        return schema.QUALITY
-    return schema.QUALITY if optional_module("qdc.quality", "score_quality", "QualityConfig") else None
+    return schema.QUALITY
 
 
 def evaluate(df: pl.DataFrame, expr_text: str, label: str) -> tuple[pl.DataFrame, np.ndarray]:

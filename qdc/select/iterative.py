@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from qdc.select.allocate import allocate, equal_split
+from qdc.select.config import SelectConfig
 from qdc.select.kmq import effective_within, start_weights, take_per_cluster, within_keys
 from qdc.select.pool import FeedbackSource, Picks, Pool, softmax, standardise
 
@@ -44,14 +45,14 @@ def cluster_weights(
     return w / w.sum()  # type: ignore[no-any-return]
 
 
-def iterative(pool: Pool, budget: int, cfg: Any, rng: np.random.Generator, feedback: FeedbackSource) -> Picks:
+def iterative(pool: Pool, budget: int, cfg: SelectConfig, rng: np.random.Generator, feedback: FeedbackSource) -> Picks:
     """Rounds of cluster-reweighted sampling; `feedback` is scored only on already-selected rows."""
     labels = pool.labels()
     k = int(labels.max()) + 1 if labels.size else 0
     root = pool.root_positions()
     z = None if pool.score is None else standardise(pool.score)
     mode, temp = effective_within(cfg.within, cfg.temperature, cfg.diversity_weight)
-    rounds = max(1, int(cfg.rounds))
+    rounds = max(1, int(cfg.iterative.rounds))
     per_round = equal_split(budget, rounds)
     available = np.ones(pool.n, dtype=bool)
     order: list[np.ndarray] = []
@@ -69,8 +70,8 @@ def iterative(pool: Pool, budget: int, cfg: Any, rng: np.random.Generator, feedb
         else:
             new = np.concatenate(unscored) if unscored else np.zeros(0, dtype=np.int64)
             unscored = []
-            if cfg.feedback_portion < 1.0 and new.size:
-                keep = rng.random(new.size) < cfg.feedback_portion
+            if cfg.iterative.feedback_portion < 1.0 and new.size:
+                keep = rng.random(new.size) < cfg.iterative.feedback_portion
                 new = new[keep]
             if new.size:
                 vals = feedback.score(root[new])
@@ -78,7 +79,7 @@ def iterative(pool: Pool, budget: int, cfg: Any, rng: np.random.Generator, feedb
                 np.add.at(fb_cnt, labels[new], 1)
             has = fb_cnt > 0
             means = np.where(has, fb_sum / np.maximum(fb_cnt, 1), 0.0)
-            weights = cluster_weights(means, has, remaining, cfg.cluster_temperature, cfg.explore)
+            weights = cluster_weights(means, has, remaining, cfg.iterative.cluster_temperature, cfg.iterative.explore)
             entry["feedback_mean"] = {str(c): round(float(means[c]), 6) for c in np.flatnonzero(has)}
         counts = allocate(per_round[r], weights, remaining)
         keys = within_keys(pool.n, z, mode, temp, rng)

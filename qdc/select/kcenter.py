@@ -6,10 +6,9 @@ everything taken so far; ties go to the lowest position. O(n·B·d) time, O(n) e
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
+from qdc.select.config import SelectConfig
 from qdc.select.pool import Picks, Pool
 
 
@@ -32,7 +31,7 @@ def kcenter_arrays(x: np.ndarray, budget: int, start: int) -> tuple[np.ndarray, 
     return picked, radius
 
 
-def kcenter(pool: Pool, budget: int, cfg: Any, rng: np.random.Generator) -> Picks:
+def kcenter(pool: Pool, budget: int, cfg: SelectConfig, rng: np.random.Generator) -> Picks:
     """Farthest-first traversal from a seeded random start."""
     if pool.n == 0 or budget == 0:
         return Picks.empty()

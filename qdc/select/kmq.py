@@ -35,6 +35,7 @@ import numpy as np
 
 from qdc.errors import ConfigError
 from qdc.select.allocate import allocate
+from qdc.select.config import SelectConfig
 from qdc.select.pool import Picks, Pool, standardise
 
 
@@ -177,7 +178,7 @@ def kmq_arrays(
     return picked, log
 
 
-def kmq(pool: Pool, budget: int, cfg: Any, rng: np.random.Generator) -> Picks:
+def kmq(pool: Pool, budget: int, cfg: SelectConfig, rng: np.random.Generator) -> Picks:
     """kMQ over a pool; `cfg` is a SelectConfig (allocation, within, temperature, diversity_weight)."""
     score = pool.score
     if score is None and (cfg.within != "random" or cfg.diversity_weight is not None) and cfg.diversity_weight != 1:

@@ -25,7 +25,9 @@ from qdc.errors import ConfigError
 from qdc.progress import notice
 from qdc.select.allocate import allocate
 from qdc.select.bandit import bandit
+from qdc.select.config import SelectConfig
 from qdc.select.deita import deita
+from qdc.select.facility import facility
 from qdc.select.iterative import iterative
 from qdc.select.kcenter import kcenter
 from qdc.select.kmq import kmq
@@ -33,11 +35,18 @@ from qdc.select.pool import FeedbackSource, Picks, Pool
 from qdc.select.top import top
 from qdc.select.uniform import uniform
 
-Strategy = Callable[[Pool, int, Any, np.random.Generator], Picks]
+Strategy = Callable[[Pool, int, SelectConfig, np.random.Generator], Picks]
 
 
-def strategy_fn(cfg: Any, feedback: FeedbackSource | None) -> Strategy:
-    simple: dict[str, Strategy] = {"kmq": kmq, "random": uniform, "top": top, "deita": deita, "kcenter": kcenter}
+def strategy_fn(cfg: SelectConfig, feedback: FeedbackSource | None) -> Strategy:
+    simple: dict[str, Strategy] = {
+        "kmq": kmq,
+        "random": uniform,
+        "top": top,
+        "deita": deita,
+        "kcenter": kcenter,
+        "facility": facility,
+    }
     if cfg.strategy in simple:
         return simple[cfg.strategy]
     assert feedback is not None
@@ -62,11 +71,11 @@ def quota_counts(sizes: np.ndarray, total: int, quota: str) -> np.ndarray:
     return floor + rest  # type: ignore[no-any-return]
 
 
-def _rows_run(fn: Strategy, pool: Pool, budget: int, cfg: Any, seed: Any) -> Picks:
+def _rows_run(fn: Strategy, pool: Pool, budget: int, cfg: SelectConfig, seed: Any) -> Picks:
     return fn(pool, min(budget, pool.n), cfg, np.random.default_rng(seed))
 
 
-def _tokens_run(fn: Strategy, pool: Pool, tokens: int, cfg: Any, seed: Any, external: bool) -> Picks:
+def _tokens_run(fn: Strategy, pool: Pool, tokens: int, cfg: SelectConfig, seed: Any, external: bool) -> Picks:
     """The picks of the largest row budget whose total cost fits `tokens`."""
     cost = pool.cost
     if pool.n == 0 or tokens <= 0:
@@ -103,7 +112,7 @@ def _tokens_run(fn: Strategy, pool: Pool, tokens: int, cfg: Any, seed: Any, exte
 
 
 def run_groups(
-    pool: Pool, cfg: Any, feedback: FeedbackSource | None, budget_rows: int | None
+    pool: Pool, cfg: SelectConfig, feedback: FeedbackSource | None, budget_rows: int | None
 ) -> tuple[Picks, dict[str, Any]]:
     """Run the strategy (per group when asked); picks are positions in `pool`."""
     fn = strategy_fn(cfg, feedback)
@@ -115,7 +124,7 @@ def run_groups(
         picks = (
             _rows_run(fn, pool, budget_rows, cfg, seed)
             if budget_rows is not None
-            else _tokens_run(fn, pool, int(cfg.budget_tokens), cfg, seed, external)
+            else _tokens_run(fn, pool, int(cfg.budget_tokens or 0), cfg, seed, external)
         )
         return picks, {"strategy_log": picks.log}
     if cfg.group_field not in pool.frame.columns:
@@ -130,15 +139,17 @@ def run_groups(
     else:
         tok = np.bincount(gid, weights=pool.cost, minlength=len(names)).astype(np.int64)
         if cfg.quota == "proportional":
-            shares = allocate(int(cfg.budget_tokens), tok.astype(np.float64), tok)
+            shares = allocate(int(cfg.budget_tokens or 0), tok.astype(np.float64), tok)
         else:
-            shares = quota_counts(tok, int(cfg.budget_tokens), "equal")
+            shares = quota_counts(tok, int(cfg.budget_tokens or 0), "equal")
             if cfg.quota.startswith("min:"):
                 notice("--quota min:N with --budget-tokens splits the tokens equally over the groups")
     scorer_shares = None
-    if cfg.strategy == "bandit" and cfg.max_scored is not None:
+    if cfg.strategy == "bandit" and cfg.bandit.max_scored is not None:
         scorer_shares = allocate(
-            int(cfg.max_scored), np.maximum(shares, 1).astype(np.float64), np.full(len(names), int(cfg.max_scored))
+            int(cfg.bandit.max_scored),
+            np.maximum(shares, 1).astype(np.float64),
+            np.full(len(names), int(cfg.bandit.max_scored)),
         )
     orders: list[np.ndarray] = []
     rounds: list[np.ndarray] = []
@@ -155,7 +166,8 @@ def run_groups(
         sub = pool.subset(members, rows_share)
         gcfg = cfg
         if scorer_shares is not None:
-            gcfg = cfg.model_copy(update={"max_scored": max(1, int(scorer_shares[g]))})
+            section = cfg.bandit.model_copy(update={"max_scored": max(1, int(scorer_shares[g]))})
+            gcfg = cfg.model_copy(update={"bandit": section})
         if share == 0:
             picks = Picks.empty()
         elif budget_rows is not None:

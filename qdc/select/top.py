@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
+from qdc.select.config import SelectConfig
 from qdc.select.pool import Picks, Pool
 
 
-def top(pool: Pool, budget: int, cfg: Any, rng: np.random.Generator) -> Picks:
+def top(pool: Pool, budget: int, cfg: SelectConfig, rng: np.random.Generator) -> Picks:
     """Stable sort by score, descending; the first `budget` rows."""
     score = pool.require_score("top")
     order = np.lexsort((np.arange(pool.n), -score))[:budget].astype(np.int64)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
+from qdc.select.config import SelectConfig
 from qdc.select.pool import Picks, Pool
 
 
-def uniform(pool: Pool, budget: int, cfg: Any, rng: np.random.Generator) -> Picks:
+def uniform(pool: Pool, budget: int, cfg: SelectConfig, rng: np.random.Generator) -> Picks:
     """The first `budget` rows of a seeded permutation."""
     order = rng.permutation(pool.n)[:budget].astype(np.int64)
     return Picks(order, np.zeros(order.shape[0], dtype=np.int64), ["random"] * order.shape[0])

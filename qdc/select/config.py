@@ -1,0 +1,197 @@
+"""`SelectConfig`: the options of the `select` stage, nested by strategy (as text-dedup nests its methods).
+
+Common options sit at the top level; knobs that only one strategy reads live in its section
+(``iterative``, ``bandit``, ``deita``, ``facility``). The CLI flags and YAML keys of earlier releases were
+flat (``alpha: 1.0``, ``rounds: 3``): a flat key that names a section field is moved into its section
+before validation, so both spellings load to the same config.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from qdc.config import StageConfig
+
+STRATEGIES = ("kmq", "iterative", "bandit", "facility", "random", "top", "deita", "kcenter")
+Strategy = Literal["kmq", "iterative", "bandit", "facility", "random", "top", "deita", "kcenter"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class IterativeConfig(_Section):
+    """`iterative`: rounds of cluster re-weighting by the feedback of the rows selected so far."""
+
+    rounds: int = Field(default=3, ge=1)
+    cluster_temperature: float = Field(default=1.0, gt=0)
+    explore: float = Field(default=0.1, ge=0, le=1)
+    """Exploration floor mixed into the cluster weights (explore / active clusters each)."""
+    feedback_portion: float = Field(default=1.0, gt=0, le=1)
+    """Share of each round's picks that get feedback (a seeded draw)."""
+
+
+class BanditConfig(_Section):
+    """`bandit`: UCB over clusters with a hard scorer budget (after Quad)."""
+
+    max_scored: int | None = Field(default=None, ge=1)
+    """Hard cap on scorer calls [default: ceil(0.2·B)]."""
+    probe: int = Field(default=10, ge=1)
+    block: int | None = Field(default=None, ge=1)
+    pulls_per_round: int = Field(default=50, ge=1)
+    alpha: float = Field(default=1.0, ge=0)
+    """UCB exploration weight (the one default: the CLI reads it from here)."""
+    tau: float | None = None
+    neighbour_radius: float = Field(default=0.0, ge=0)
+    max_rounds: int = Field(default=200, ge=1)
+    accept: Literal["block", "scored_only"] = "block"
+    backfill: bool = True
+    cluster_cap: float | None = Field(default=2.0, gt=0)
+    """No cluster takes more than cap x its proportional share of the budget (None = no cap, Quad's rule)."""
+    coverage: float = Field(default=0.5, ge=0)
+    """Weight of the coverage term in the arm score: +coverage·(1 - taken_c / fair_c) for under-served arms."""
+
+
+class DeitaConfig(_Section):
+    """`deita`: score-first with a cosine ceiling."""
+
+    ceiling: float = Field(default=0.9, ge=-1, le=1)
+    """Maximum cosine similarity between two selected rows."""
+
+
+class FacilityConfig(_Section):
+    """`facility`: facility location on a sparse k-nearest-neighbour graph."""
+
+    neighbours: int | None = Field(default=None, ge=1)
+    """Neighbours per row in the similarity graph [default: clamp(ceil(3n/B), 20, 200)]: with fewer than
+    about n/B neighbours a pick cannot cover rows far from it, and memory is O(n·neighbours)."""
+    quality_weight: float = Field(default=0.0, ge=0)
+    """λ: objective = coverage + λ·(sum of the picks' score percentiles)·(mean coverage gain scale)."""
+    epsilon: float = Field(default=0.0, ge=0, lt=1)
+    """0 = lazy greedy (exact greedy order); > 0 = stochastic greedy with sample (n/B)·ln(1/ε)."""
+
+
+SECTIONS: dict[str, type[_Section]] = {
+    "iterative": IterativeConfig,
+    "bandit": BanditConfig,
+    "deita": DeitaConfig,
+    "facility": FacilityConfig,
+}
+
+
+class SelectConfig(StageConfig):
+    """Options of the `select` stage (field docs double as the CLI help)."""
+
+    budget: int | float | None = None
+    """Rows to select (a whole number), or a fraction of the input rows (0 < f < 1)."""
+    budget_tokens: int | None = None
+    """Alternatively a token budget: each row costs its token count (or --cost-field)."""
+    strategy: Strategy = "kmq"
+    seed: int = 0
+    score: str | None = None
+    """Score expression over columns, e.g. 'qdc_quality * qdc_complexity' [default: qdc_quality]."""
+    weights: dict[str, float] | None = None
+    """Score as a weighted sum, e.g. {quality: 1, complexity: 0.5}."""
+    min_quality: float | None = None
+    """Rows with qdc_quality below this are never selected."""
+    dedup: Literal["auto", "exact", "semantic", "off"] = "auto"
+    """Duplicates found on the fly: auto = qdc.dedup exact+minhash, exact = qdc.dedup exact (the same
+    normalisation as `qdc dedup --method exact`), semantic = exact+minhash then SemDeDup on the embeddings."""
+    dedup_eps: float = Field(default=0.05, gt=0.0, lt=1.0)
+    """--dedup semantic: rows with cosine > 1 - eps to an earlier eligible row are duplicates."""
+    cost_field: str | None = None
+    """Numeric column giving each row's cost for --budget-tokens [default: word+punctuation tokens]."""
+    group_field: str | None = None
+    quota: str = "proportional"
+    """Per-group share of the budget: equal, proportional, or min:N."""
+    # clustering (kmq, iterative, bandit)
+    k: int | None = Field(default=None, ge=1)
+    """Clusters [default: reuse qdc_cluster, else clamp(B/10, 2, 1024)]."""
+    niter: int = Field(default=25, ge=1)
+    allocation: Literal["equal", "proportional"] = "equal"
+    within: Literal["softmax", "top", "random"] = "softmax"
+    temperature: float = 0.2
+    """Within-cluster softmax temperature on the standardised score (0.2 ≈ the original's peakedness)."""
+    cluster_quality: bool = True
+    """Scale cluster shares by min(1, 2·mean score percentile) so junk-only clusters get ~nothing."""
+    diversity_weight: float | None = None
+    """0 = pure score (top-B), 1 = pure coverage (uniform over clusters); kmq and iterative."""
+    # feedback (iterative, bandit)
+    feedback: str | None = None
+    """Feedback expression for iterative/bandit [default: the score]; 'a - b' is the gap mode."""
+    gap: tuple[str, str] | None = None
+    """Two columns (reference, candidate): feedback = reference - candidate (the paper's reward gap)."""
+    scorer: str | None = None
+    """Name of a qdc.quality scorer (e.g. judge) used as feedback; called only on selected/probed rows."""
+    # per-strategy sections
+    iterative: IterativeConfig = IterativeConfig()
+    bandit: BanditConfig = BanditConfig()
+    deita: DeitaConfig = DeitaConfig()
+    facility: FacilityConfig = FacilityConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flat_keys(cls, data: Any) -> Any:
+        """Move flat keys of earlier releases (alpha, rounds, ceiling, ...) into their sections."""
+        if not isinstance(data, dict):
+            return data
+        out = dict(data)
+        for section, model in SECTIONS.items():
+            moved = {key: out.pop(key) for key in list(out) if key in model.model_fields}
+            if moved:
+                current = out.get(section) or {}
+                if isinstance(current, BaseModel):
+                    current = current.model_dump()
+                out[section] = {**dict(current), **moved}
+        return out
+
+    @field_validator("budget")
+    @classmethod
+    def _budget(cls, v: int | float | None) -> int | float | None:
+        if v is None:
+            return v
+        if isinstance(v, float) and v >= 1:
+            if v == 1.0:
+                raise ValueError("1.0 is ambiguous (one row, or every row?): give 1 for one row, or a fraction below 1")
+            if not v.is_integer():
+                raise ValueError("a budget >= 1 must be a whole number of rows")
+            return int(v)
+        if v <= 0:
+            raise ValueError("must be positive")
+        return v
+
+    @field_validator("quota")
+    @classmethod
+    def _quota(cls, v: str) -> str:
+        if v in ("equal", "proportional"):
+            return v
+        if v.startswith("min:") and v[4:].strip().isdigit():
+            return v
+        raise ValueError("expected equal, proportional or min:N")
+
+    @model_validator(mode="after")
+    def _check(self) -> SelectConfig:
+        if (self.budget is None) == (self.budget_tokens is None):
+            raise ValueError("give exactly one of budget (rows or fraction) and budget_tokens")
+        if self.budget_tokens is not None and self.budget_tokens < 0:
+            raise ValueError("budget_tokens must be >= 0")
+        if self.diversity_weight is not None:
+            if not 0 <= self.diversity_weight <= 1:
+                raise ValueError("diversity_weight must be in [0, 1]")
+            if self.strategy not in ("kmq", "iterative"):
+                raise ValueError("diversity_weight applies to kmq and iterative only")
+        if self.score is not None and self.weights:
+            raise ValueError("give score or weights, not both")
+        return self
+
+
+def default_of(name: str) -> Any:
+    """The config default of a flat option name (a top-level field or a section field): the CLI reads it."""
+    if name in SelectConfig.model_fields:
+        return SelectConfig.model_fields[name].default
+    for model in SECTIONS.values():
+        if name in model.model_fields:
+            return model.model_fields[name].default
+    raise KeyError(name)

@@ -1,0 +1,65 @@
+"""SelectConfig: nested sections, flat keys of earlier releases, and CLI defaults that are the config's."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+from qdc.cli.select import select_cmd
+from qdc.config import validate_config
+from qdc.errors import ConfigError
+from qdc.select.config import SECTIONS, SelectConfig, default_of
+
+# CLI parameters that are not SelectConfig options (input/output, embedding and io options, outputs).
+_NOT_CONFIG = {
+    "input", "output", "manifest", "ledger", "model", "batch_size", "device", "no_cache", "embed_field",
+    "text_field", "template", "roles", "id_field", "on_bad_rows", "bad_rows_file", "json",
+}  # fmt: skip
+_PARAMS = [p for p in inspect.signature(select_cmd).parameters.values() if p.name not in _NOT_CONFIG]
+
+
+@pytest.mark.parametrize("param", _PARAMS, ids=[p.name for p in _PARAMS])
+def test_every_cli_default_is_the_config_default(param: inspect.Parameter) -> None:
+    cli_default = param.default
+    if param.name == "weights" or param.name == "gap" or param.name == "budget":
+        assert cli_default is None  # parsed from text by the CLI; None in the config too
+        assert default_of(param.name) is None
+        return
+    expected = default_of(param.name)
+    assert cli_default == expected, f"--{param.name}: CLI {cli_default!r} vs config {expected!r}"
+
+
+def test_alpha_has_one_default() -> None:
+    assert SelectConfig(budget=5).bandit.alpha == default_of("alpha") == 1.0
+
+
+def test_flat_keys_move_into_sections() -> None:
+    flat = SelectConfig.model_validate({"budget": 5, "alpha": 0.3, "rounds": 4, "ceiling": 0.8, "neighbours": 7})
+    nested = SelectConfig.model_validate(
+        {"budget": 5, "bandit": {"alpha": 0.3}, "iterative": {"rounds": 4}, "deita": {"ceiling": 0.8},
+         "facility": {"neighbours": 7}}
+    )  # fmt: skip
+    assert flat == nested
+    assert flat.bandit.alpha == 0.3 and flat.iterative.rounds == 4 and flat.facility.neighbours == 7
+    # a flat key overrides the same key of its section; other section keys stay
+    mixed = SelectConfig.model_validate({"budget": 5, "bandit": {"probe": 4}, "alpha": 0.5})
+    assert mixed.bandit.probe == 4 and mixed.bandit.alpha == 0.5
+
+
+def test_sections_reject_unknown_keys_and_bad_values() -> None:
+    with pytest.raises(ConfigError, match="bandit"):
+        validate_config(SelectConfig, {"budget": 5, "bandit": {"nope": 1}}, "select")
+    with pytest.raises(ValueError):
+        SelectConfig(budget=5, rounds=0)
+    with pytest.raises(ValueError):
+        SelectConfig(budget=5, explore=1.5)
+    assert set(SECTIONS) == {"iterative", "bandit", "deita", "facility"}
+
+
+def test_budget_one_point_zero_is_refused_as_ambiguous() -> None:
+    with pytest.raises(ValueError, match="ambiguous"):
+        SelectConfig(budget=1.0)
+    assert SelectConfig(budget=1).budget == 1
+    assert SelectConfig(budget=0.5).budget == 0.5
+    assert SelectConfig(budget=3.0).budget == 3

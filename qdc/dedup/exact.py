@@ -20,3 +20,20 @@ def exact_labels(texts: pl.Series, steps: Sequence[Step] = ALL_STEPS) -> np.ndar
 def memory_bytes(n: int, text_bytes: int) -> int:
     """A normalised copy of the texts plus an 8-byte label and an 8-byte index per row (grouping)."""
     return text_bytes + 24 * n
+
+
+def first_of_groups(keys: list[np.ndarray], prio: np.ndarray | None, n: int) -> np.ndarray:
+    """For every row, the best row (lowest priority, then index) with the same key tuple (the streaming
+    exact step: keys are per-row hashes of the normalised text)."""
+    idx = np.arange(n, dtype=np.int64)
+    sort_keys: list[np.ndarray] = [idx] + ([prio] if prio is not None else []) + keys[::-1]
+    order = np.lexsort(sort_keys)
+    same = np.ones(n, dtype=bool)
+    same[0] = False
+    for k in keys:
+        ks = k[order]
+        same[1:] &= ks[1:] == ks[:-1]
+    run = np.cumsum(~same) - 1
+    keeper = np.empty(n, dtype=np.int64)
+    keeper[order] = order[~same][run]
+    return keeper

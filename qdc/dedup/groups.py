@@ -97,3 +97,17 @@ def group_keepers(labels: np.ndarray, rank: np.ndarray) -> np.ndarray:
     keeper = np.empty(n, dtype=np.int64)
     keeper[order] = keeper_sorted
     return keeper
+
+
+def batch_priority(batch: pl.DataFrame, texts: pl.Series, keep: str) -> np.ndarray | None:
+    """Keep priority of the rows of one batch, lower kept first (ties: the earlier row): the order of `priority`
+    without ranking the whole input, so batches concatenate; None for keep=first."""
+    policy, column = parse_keep(keep)
+    if policy == "first":
+        return None
+    if policy == "longest":
+        return -texts.str.len_chars().to_numpy().astype(np.float64)
+    assert column is not None
+    values = best_values(batch, column)
+    # Missing / NaN rank after every number (the in-memory rule).
+    return np.where(np.isfinite(values), -values, np.inf)

@@ -40,7 +40,8 @@ import polars as pl
 
 from qdc import schema
 from qdc.dedup.config import FIELD_COLUMNS, DedupConfig
-from qdc.dedup.groups import best_values, parse_keep
+from qdc.dedup.exact import first_of_groups
+from qdc.dedup.groups import batch_priority, parse_keep
 from qdc.dedup.normalize import normalise
 from qdc.dedup.steps import resolve
 from qdc.dedup.stream_minhash import (
@@ -149,19 +150,6 @@ def estimate(path: str, cfg: DedupConfig, opts: StreamOptions) -> tuple[memory.E
     return est, batch_rows, parts
 
 
-def _priority(batch: pl.DataFrame, texts: pl.Series, keep: str) -> np.ndarray | None:
-    """Lower is kept first (ties: earlier row), matching `qdc.dedup.groups.priority`; None for first."""
-    policy, column = parse_keep(keep)
-    if policy == "first":
-        return None
-    if policy == "longest":
-        return -texts.str.len_chars().to_numpy().astype(np.float64)
-    assert column is not None
-    values = best_values(batch, column)
-    # Missing / NaN rank after every number (the in-memory rule).
-    return np.where(np.isfinite(values), -values, np.inf)
-
-
 def _pass1(
     path: str,
     cfg: DedupConfig,
@@ -193,7 +181,7 @@ def _pass1(
                 keys = normalise(texts, cfg.normalize)
                 state.h1.append(keys.hash(seed=0x51A7).to_numpy())
                 state.h2.append(keys.hash(seed=0x2C0FFEE).to_numpy())
-            prio = _priority(batch, texts, cfg.keep)
+            prio = batch_priority(batch, texts, cfg.keep)
             if prio is not None:
                 state.prio.append(prio)
             if use_mh and ray:
@@ -207,22 +195,6 @@ def _pass1(
             state.batches += 1
             progress("scale dedup: read and sign", state.n, max(rows_hint, state.n))
     return state
-
-
-def _first_of_groups(keys: list[np.ndarray], prio: np.ndarray | None, n: int) -> np.ndarray:
-    """For every row, the best row (lowest priority, then index) with the same key tuple."""
-    idx = np.arange(n, dtype=np.int64)
-    sort_keys: list[np.ndarray] = [idx] + ([prio] if prio is not None else []) + keys[::-1]
-    order = np.lexsort(sort_keys)
-    same = np.ones(n, dtype=bool)
-    same[0] = False
-    for k in keys:
-        ks = k[order]
-        same[1:] &= ks[1:] == ks[:-1]
-    run = np.cumsum(~same) - 1
-    keeper = np.empty(n, dtype=np.int64)
-    keeper[order] = order[~same][run]
-    return keeper
 
 
 def _id_reader(work: Path, id_lens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -295,7 +267,7 @@ class _Run:
 def _step_exact(run: _Run) -> dict[str, Any]:
     """Exact groups from the sorted 128-bit hashes of the normalised texts."""
     n = run.st.n
-    keeper = _first_of_groups([np.concatenate(run.st.h1), np.concatenate(run.st.h2)], run.prio, n)
+    keeper = first_of_groups([np.concatenate(run.st.h1), np.concatenate(run.st.h2)], run.prio, n)
     run.st.h1, run.st.h2 = [], []
     rm = np.flatnonzero(keeper != np.arange(n))
     run.apply("exact", rm, keeper[rm], 1.0)

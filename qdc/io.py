@@ -7,6 +7,7 @@ to a temporary file in the target folder and is renamed into place only when com
 
 from __future__ import annotations
 
+import errno
 import gzip
 import io as _io
 import json
@@ -714,23 +715,93 @@ def _umask() -> int:
     return mask
 
 
+TMP_SUFFIX = ".qdc-tmp"
+# Errors of writing that are about the place, not about qdc: said with the user's path, not the temporary's.
+_WRITE_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
+def pid_alive(pid: int) -> bool:
+    """True when a process with this id exists (ours, or another user's)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OverflowError:
+        return False
+    return True
+
+
+def sweep_stale(folder: Path, pattern: str, pid_at: int) -> int:
+    """Delete the entries of `folder` matching `pattern` whose pid (field `pid_at` of the name split on '.'
+    or '-') belongs to no running process: temporaries left by a killed qdc. Returns how many were removed."""
+    removed = 0
+    for entry in folder.glob(pattern):
+        fields = re.split(r"[.-]", entry.name)
+        try:
+            pid = int(fields[pid_at])
+        except (IndexError, ValueError):
+            continue
+        if pid_alive(pid):
+            continue
+        try:
+            if entry.is_dir() and not entry.is_symlink():
+                import shutil
+
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+            removed += 1
+        except OSError:
+            continue  # not ours to remove (permissions): leave it
+    return removed
+
+
+def write_error(path: str | os.PathLike[str], exc: OSError) -> DataError:
+    """A DataError for a failed write that names the user's path and the reason ('No space left on device')."""
+    return DataError(f"{path}: cannot write it ({exc.strerror or exc})")
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; rename it into place only if the block succeeds."""
+    """Yield a temporary path beside `path`; rename it into place only if the block succeeds.
+
+    The temporary is named `.NAME.PID.XXXXXX.qdc-tmp`; those of dead processes (a kill -9) are swept here,
+    the next time the same target is written. A read-only folder or a full disk is a DataError naming `path`.
+    """
     target = Path(path)
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.exists():
         raise DataError(f"{path}: folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".qdc-tmp", dir=folder)
+    sweep_stale(folder, f".{glob_escape(target.name)}.*{TMP_SUFFIX}", -4)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=TMP_SUFFIX, dir=folder)
+    except OSError as exc:
+        raise write_error(path, exc) from None
     os.close(fd)
     try:
         yield Path(tmp)
         # mkstemp creates the file private (0600); give it the mode a plain open() would have.
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, target)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if exc.errno in _WRITE_ERRNOS or isinstance(exc, IsADirectoryError):
+            raise write_error(path, exc) from None
+        raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def glob_escape(name: str) -> str:
+    """A file name with glob metacharacters taken literally."""
+    import glob
+
+    return glob.escape(name)
 
 
 def _write_jsonl_stream(df: pl.DataFrame, out: IO[bytes]) -> None:

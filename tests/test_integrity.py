@@ -675,3 +675,101 @@ def test_one_rule_for_null_text_fields(tmp_path: Path, row: bytes, ok: bool) -> 
     else:
         with pytest.raises(DataError, match=r"in\.jsonl:1: .*is null"):
             read_records(tmp_path / "in.jsonl")
+
+
+# --------------------------------------------------------------- kills, temporaries, unwritable places
+
+SLEEPER = """
+import sys, time, typer
+from qdc.cli._common import handle_errors
+from qdc.io import atomic_path
+
+@handle_errors
+def main():
+    with atomic_path(sys.argv[1]) as tmp:
+        tmp.write_bytes(b"partial")
+        print("ready", flush=True)
+        time.sleep(60)
+
+try:
+    main()
+except typer.Exit as e:
+    sys.exit(e.exit_code)
+"""
+
+
+def test_sigterm_cleans_up_like_ctrl_c(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    target = tmp_path / "o.jsonl"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SLEEPER, str(target)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == b"ready"
+    assert list(tmp_path.glob(".o.jsonl.*.qdc-tmp"))
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143
+    assert b"terminated (SIGTERM); no output was written" in err
+    assert not list(tmp_path.iterdir())
+
+
+def test_temporaries_of_dead_processes_are_swept_on_the_next_write(tmp_path: Path) -> None:
+    from qdc.io import read_records, write_records
+
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(TWO_ROWS)
+    dead = tmp_path / ".o.jsonl.999999999.ab_12x.qdc-tmp"  # beyond pid_max: no such process
+    live = tmp_path / f".o.jsonl.{os.getpid()}.cd_34y.qdc-tmp"
+    other = tmp_path / ".p.jsonl.999999999.ef_56z.qdc-tmp"  # another target's: not this write's business
+    for p in (dead, live, other):
+        p.write_bytes(b"x")
+    write_records(read_records(src), tmp_path / "o.jsonl")
+    assert not dead.exists()
+    assert live.exists() and other.exists()
+    assert (tmp_path / "o.jsonl").read_bytes() == TWO_ROWS
+
+
+@pytest.mark.parametrize("where", ["mkstemp", "replace"])
+@pytest.mark.parametrize("err", ["EROFS", "ENOSPC", "EACCES"])
+def test_unwritable_outputs_name_the_users_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str, err: str
+) -> None:
+    import errno
+    import tempfile
+
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(TWO_ROWS)
+    code = getattr(errno, err)
+
+    def boom(*args: Any, **kwargs: Any) -> Any:
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(tempfile if where == "mkstemp" else os, "mkstemp" if where == "mkstemp" else "replace", boom)
+    out = tmp_path / "out.jsonl"
+    result = CliRunner().invoke(app, ["embed", str(src), "-o", str(out), "--model", "hash:8"])
+    assert result.exit_code == 1, result.output
+    assert f"{out}: cannot write it ({os.strerror(code)})" in result.stderr
+    assert "qdc-tmp" not in result.stderr and "internal error" not in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]
+
+
+@pytest.mark.parametrize("damage", ["not-a-folder", "garbage-file"])
+def test_unusable_embedding_cache_is_a_notice_not_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: str
+) -> None:
+    cache = tmp_path / "cache"
+    if damage == "not-a-folder":
+        cache.write_bytes(b"a file where the cache folder should be")
+    else:
+        cache.mkdir()
+        (cache / "embeddings.sqlite").write_bytes(b"this is not a database" * 100)
+    monkeypatch.setenv("QDC_CACHE_DIR", str(cache))
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(TWO_ROWS)
+    result = CliRunner().invoke(app, ["embed", str(src), "-o", str(tmp_path / "o.jsonl"), "--model", "hash:8"])
+    assert result.exit_code == 0, result.output
+    assert "cannot be used" in result.stderr and "carrying on without it" in result.stderr
+    assert (tmp_path / "o.jsonl").read_bytes().count(b"qdc_embedding") == 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -117,10 +118,14 @@ def handle_errors(fn: F) -> F:
         from qdc.progress import use_reporter
 
         reporter = RichReporter(State.quiet)
+        previous = _on_sigterm()
         try:
             check_path_params(kwargs)
             with use_reporter(reporter):
                 return fn(*args, **kwargs)
+        except Terminated:
+            reporter.close()
+            raise fail("terminated (SIGTERM); no output was written", 143) from None
         except _PASS_THROUGH:
             raise
         except QdcError as exc:
@@ -144,8 +149,28 @@ def handle_errors(fn: F) -> F:
             ) from None
         finally:
             reporter.close()
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
 
     return wrapper  # type: ignore[return-value]
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is, so the clean-up that Ctrl-C runs (temporary files, staged
+    outputs, scale work folders) runs for `kill` and container stops too."""
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated()
+
+
+def _on_sigterm() -> Any:
+    """Install the SIGTERM handler (main thread only); the previous handler, or None when not installed."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _raise_terminated)
 
 
 # ------------------------------------------------------------------------------- file parameters

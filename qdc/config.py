@@ -7,11 +7,13 @@ top-level `io`, `seed` and an ordered `stages` list; each stage gets only its ow
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from qdc.errors import ConfigError, quote
 
@@ -25,6 +27,17 @@ def check_seed(seed: Any, where: str) -> int:
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
         raise ConfigError(f"{where}: 'seed' must be a whole number from 0 to {MAX_SEED} (got {quote(seed)})")
     return seed
+
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def looks_like_a_key(value: str) -> bool:
+    """True for a value that cannot be an environment variable's name, or that reads like a token: long, with
+    lower-case letters and digits mixed (names are conventionally OPENAI_API_KEY-like)."""
+    if not _ENV_NAME.fullmatch(value):
+        return bool(value)
+    return len(value) >= 24 and any(c.islower() for c in value) and any(c.isdigit() for c in value)
 
 
 class StageConfig(BaseModel):
@@ -43,6 +56,12 @@ class StageConfig(BaseModel):
     def _meaningful_numbers(self) -> StageConfig:
         """Rules every stage shares, so a new option is covered by its name: no NaN or infinite numbers
         (`--budget nan`), rates (`*_rate`) within [0, 1], row counts (`*_rows`) not negative."""
+        if isinstance(key_env := getattr(self, "api_key_env", None), str) and looks_like_a_key(key_env):
+            raise PydanticCustomError(
+                "secret",
+                "'api_key_env' must name an environment variable (e.g. OPENAI_API_KEY), and the value given "
+                "looks like a key itself (not shown); put the key in a variable and name the variable",
+            )
         for name in type(self).model_fields:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -72,6 +91,8 @@ def validate_config(cls: type[StageConfig], data: dict[str, Any], where: str) ->
             allowed = ", ".join(sorted(cls.model_fields))
             raise ConfigError(f"{where}: unknown key {quote(key)} (allowed: {allowed})") from None
         msg = str(err["msg"]).removeprefix("Value error, ")
+        if err["type"] == "secret":  # never echo the value (a pasted API key)
+            raise ConfigError(f"{where}: {msg}") from None
         if not err["loc"]:  # a rule over the whole section names its key itself
             raise ConfigError(f"{where}: {msg}") from None
         raise ConfigError(f"{where}: {quote(key)}: {msg} (got {quote(err.get('input'))})") from None

@@ -773,3 +773,33 @@ def test_unusable_embedding_cache_is_a_notice_not_an_error(
     assert result.exit_code == 0, result.output
     assert "cannot be used" in result.stderr and "carrying on without it" in result.stderr
     assert (tmp_path / "o.jsonl").read_bytes().count(b"qdc_embedding") == 2
+
+
+# ------------------------------------------------------------------------------------------ secrets
+
+KEYS = ["sk-proj-Abc123def456ghi789jkl", "gsk_8fj3k2l1m0n9b8v7c6x5z4a3s2", "0123456789abcdef0123456789abcdef01234567"]
+
+
+@pytest.mark.parametrize("key", KEYS)
+@pytest.mark.parametrize("via", ["flag", "yaml"])
+def test_a_pasted_api_key_is_refused_without_echo(tmp_path: Path, key: str, via: str) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(TWO_ROWS)
+    if via == "flag":
+        argv = ["score-quality", str(src), "-o", str(tmp_path / "o.jsonl"), "--scorer", "judge", "--api-key-env", key]
+    else:
+        cfg = tmp_path / "c.yaml"
+        cfg.write_text(f"stages:\n  - score-quality: {{scorer: judge, judge: {{api_key_env: '{key}'}}}}\n")
+        argv = ["run", str(cfg), str(src), "-o", str(tmp_path / "o.jsonl")]
+    result = CliRunner().invoke(app, argv)
+    assert result.exit_code == 2, result.output
+    assert "looks like a key itself (not shown)" in result.output
+    assert key not in result.output and key[:12] not in result.output
+    assert not (tmp_path / "o.jsonl").exists()
+
+
+@pytest.mark.parametrize("name", ["OPENAI_API_KEY", "MY_KEY_2", "together_api_key", "GROQ_API_KEY_PROD_2024"])
+def test_variable_names_are_accepted_as_api_key_env(name: str) -> None:
+    from qdc.config import looks_like_a_key
+
+    assert not looks_like_a_key(name)

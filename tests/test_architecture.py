@@ -157,6 +157,8 @@ def test_every_third_party_import_under_qdc_is_declared() -> None:
     declared = _declared()
     modules = set().union(*(_imports(p) for p in QDC.rglob("*.py"))) - set(sys.stdlib_module_names) - {"qdc"}
     undeclared = {
-        m: dists.get(m, [m]) for m in sorted(modules) if not {d.lower() for d in dists.get(m, [m])} & declared
+        m: dists.get(m, [m])
+        for m in sorted(modules)
+        if not {d.lower().replace("_", "-") for d in dists.get(m, [m])} & declared
     }
     assert undeclared == {}

@@ -52,11 +52,11 @@ def test_ray_backend_keeps_the_local_rows(tmp_path: Path, local_ray: Any, keep: 
 
 
 def test_ray_select_assignment_matches_local(tmp_path: Path, local_ray: Any, monkeypatch: Any) -> None:
-    from qdc.scale import ray as ray_backend
+    from qdc.select import stream as select_stream
     from qdc.select.stream import ScaleSelectConfig, stream_select
     from tests.test_scale import _select_input
 
-    monkeypatch.setattr(ray_backend, "RANGE_ROWS", 100)  # 7 tasks over the 700 rows
+    monkeypatch.setattr(select_stream, "RANGE_ROWS", 100)  # 7 tasks over the 700 rows
     src, emb = _select_input(tmp_path, n=700)
     cfg = ScaleSelectConfig(budget=90, seed=2)
     local = stream_select(str(src), str(emb), cfg, output=str(tmp_path / "l.jsonl"), batch_rows=200)

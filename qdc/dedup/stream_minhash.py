@@ -18,8 +18,9 @@ from qdc.dedup.config import DedupConfig
 from qdc.dedup.groups import components, group_keepers
 from qdc.dedup.jaccard import ShingleSets
 from qdc.dedup.lsh import PAIR_CAP, band_keys, run_pairs
-from qdc.dedup.minhash import CHUNK_ROWS, shingle_hashes, signatures
+from qdc.dedup.minhash import CHUNK_ROWS, MinHashParams, shingle_hashes, signatures
 from qdc.progress import progress
+from qdc.scale.ray import require_ray
 from qdc.scale.store import ragged_gather
 
 RECORD = np.dtype([("key", "<u8"), ("row", "<i8"), ("band", "<u2")])
@@ -108,13 +109,11 @@ def ray_candidates(
     texts: list[tuple[np.ndarray, list[str]]], cfg: DedupConfig, n: int, alive: np.ndarray
 ) -> Iterator[np.ndarray]:
     """Candidate pair codes of the alive rows, computed by Ray workers (the driver must have started Ray)."""
-    from qdc.scale import ray as ray_backend
-
     live = []
     for rows, part in texts:
         keep = alive[rows]
         live.append((rows[keep], [t for t, k in zip(part, keep.tolist(), strict=True) if k]))
-    codes = ray_backend.candidate_codes(live, cfg.minhash_params(), n)
+    codes = candidate_codes(live, cfg.minhash_params(), n)
     for s in range(0, codes.shape[0], 1 << 22):
         yield codes[s : s + (1 << 22)]
 
@@ -159,3 +158,60 @@ def minhash_groups(
         a, b = members[s : s + SIM_PAIRS], keepers[s : s + SIM_PAIRS]
         sims[s : s + SIM_PAIRS] = _sets(shingles, offsets, np.concatenate([a, b])).jaccard(a, b)
     return members, keepers, sims, info
+
+
+def _sign(batch: dict[str, np.ndarray], params: MinHashParams) -> dict[str, np.ndarray]:
+    """(row, text) -> one (band, key, row) record per band of each row that has shingles."""
+    from qdc.dedup.lsh import band_keys
+    from qdc.dedup.minhash import shingle_hashes, signatures
+
+    bands, rows = params.band_rows()
+    texts = pl.Series([str(t) for t in batch["text"]], dtype=pl.String)
+    row = np.asarray(batch["row"], dtype=np.int64)
+    sh, off = shingle_hashes(texts, params.ngram, params.steps)
+    sig = signatures(sh, off, params.num_perm, params.seed, params.backend)
+    keys = band_keys(sig, bands, rows)
+    valid = np.flatnonzero(np.diff(off.astype(np.int64)) > 0)
+    return {
+        "band": np.tile(np.arange(bands, dtype=np.int64), valid.shape[0]),
+        "key": keys[valid].ravel().view(np.int64),  # Arrow sorts int64 everywhere; the bits are the key
+        "row": np.repeat(row[valid], bands),
+    }
+
+
+def _pairs(group: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """All pairs (i < j) of one bucket; in buckets over PAIR_CAP + 1 rows only pairs at most PAIR_CAP apart."""
+    rows = np.sort(np.asarray(group["row"], dtype=np.int64))
+    out_i, out_j = run_pairs(rows, np.zeros(rows.shape[0], dtype=np.int64), PAIR_CAP)
+    if not out_i:
+        empty = np.zeros(0, dtype=np.int64)
+        return {"i": empty, "j": empty}
+    return {"i": np.concatenate(out_i), "j": np.concatenate(out_j)}
+
+
+def candidate_codes(
+    texts: list[tuple[np.ndarray, list[str]]], params: MinHashParams, n: int, blocks: int | None = None
+) -> np.ndarray:
+    """Unique candidate pair codes i * n + j (i < j) of the given (rows, texts) parts, computed by Ray Data."""
+    ray = require_ray()
+    import pyarrow as pa
+
+    tables = [
+        pa.table({"row": pa.array(r, pa.int64()), "text": pa.array(t, pa.string())}) for r, t in texts if r.shape[0]
+    ]
+    if not tables:
+        return np.zeros(0, dtype=np.uint64)
+    ds = ray.data.from_arrow(tables)
+    if blocks:
+        ds = ds.repartition(blocks)
+    records = ds.map_batches(_sign, fn_kwargs={"params": params}, batch_format="numpy")
+    pairs = records.groupby(["band", "key"]).map_groups(_pairs, batch_format="numpy")
+    parts: list[np.ndarray] = []
+    for batch in pairs.iter_batches(batch_format="numpy", batch_size=1 << 20):
+        if "i" not in batch:
+            continue
+        i = np.asarray(batch["i"], dtype=np.uint64)
+        j = np.asarray(batch["j"], dtype=np.uint64)
+        if i.shape[0]:
+            parts.append(np.unique(i * np.uint64(n) + j))
+    return np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.uint64)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from qdc.errors import DataError
 from qdc.io import IOConfig, atomic_path, embeddings_of
 from qdc.progress import progress
 from qdc.scale import memory
+from qdc.scale.ray import require_ray
 from qdc.scale.reader import DEFAULT_BATCH_ROWS, iter_batches, sample_lines
 from qdc.scale.store import create, release
 
@@ -109,12 +111,7 @@ def _fill(
             v = embeddings_of(batch)
         else:
             texts = batch[column].cast(str).fill_null("").to_list()
-            if backend == "ray":
-                from qdc.scale.ray import embed_texts_ray
-
-                v = embed_texts_ray(texts, cfg, ray_workers)
-            else:
-                v = embed_texts(texts, cfg, embedder)
+            v = embed_texts_ray(texts, cfg, ray_workers) if backend == "ray" else embed_texts(texts, cfg, embedder)
         if x is None:
             x = create(tmp, n, v.shape[1], dtype)
         if v.shape[1] != x.shape[1]:
@@ -128,3 +125,68 @@ def _fill(
         raise DataError(f"{path}: the input changed during the run ({n} rows counted, {start} embedded)")
     x.flush()
     del x
+
+
+class _EncodeChunks:
+    """A Ray Data callable class: each worker loads the embedding model once and encodes whole chunks."""
+
+    def __init__(self, cfg: dict[str, Any]) -> None:
+        from qdc.embed import EmbedConfig
+        from qdc.embed.cache import default_cache_dir
+        from qdc.embed.models import load_embedder
+
+        self.cfg = EmbedConfig.model_validate(cfg)
+        self.model = load_embedder(self.cfg.model, self.cfg.device, self.cfg.cache_dir or default_cache_dir())
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        chunks, rows, vecs = [], [], []
+        for chunk, texts in zip(batch["chunk"], batch["texts"], strict=True):
+            v = self.model.encode([str(t) for t in texts], self.cfg.batch_size)
+            chunks.append(np.full(v.shape[0], int(chunk), dtype=np.int64))
+            rows.append(np.arange(v.shape[0], dtype=np.int64))
+            vecs.append(np.asarray(v, dtype=np.float32))
+        return {"chunk": np.concatenate(chunks), "row": np.concatenate(rows), "vec": np.concatenate(vecs)}
+
+
+def encode_chunks_ray(chunks: list[list[str]], cfg: Any, workers: int = 2) -> Iterator[np.ndarray]:
+    """Each chunk's vectors, in chunk order, from one `encode` call per chunk on a pool of Ray workers.
+
+    A chunk is never split or merged, so each worker makes exactly the calls the local loop makes.
+    """
+    ray = require_ray()
+    ds = ray.data.from_items([{"chunk": i, "texts": list(c)} for i, c in enumerate(chunks)])
+    out = ds.map_batches(
+        _EncodeChunks,
+        fn_constructor_kwargs={"cfg": cfg.model_dump(mode="json")},
+        batch_size=1,
+        concurrency=max(1, workers),
+        batch_format="numpy",
+    )
+    got: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
+    for block in out.iter_batches(batch_format="numpy", batch_size=None):
+        ids = np.asarray(block["chunk"], dtype=np.int64)
+        rows = np.asarray(block["row"], dtype=np.int64)
+        vecs = np.asarray(block["vec"], dtype=np.float32)
+        for c in np.unique(ids).tolist():
+            m = ids == c
+            got.setdefault(int(c), []).append((rows[m], vecs[m]))
+    for i, chunk in enumerate(chunks):
+        parts = got.get(i, [])
+        rows = np.concatenate([r for r, _ in parts]) if parts else np.zeros(0, dtype=np.int64)
+        if rows.shape[0] != len(chunk):
+            raise RuntimeError(f"Ray embedding returned {rows.shape[0]} of the {len(chunk)} vectors of chunk {i}")
+        vecs = np.concatenate([v for _, v in parts])
+        yield vecs[np.argsort(rows, kind="stable")]
+
+
+def embed_texts_ray(texts: list[str], cfg: Any, workers: int = 2) -> np.ndarray:
+    """`qdc.embed.embed_texts` with its chunks encoded by Ray workers (`encode_chunks_ray`).
+
+    The driver does the cache lookups and writes, deduplication and length sort, so the chunks, and the
+    vectors, are byte-identical to the local path's; rows come back in input order.
+    """
+    from functools import partial
+
+    from qdc.embed import embed_texts
+
+    return embed_texts(texts, cfg, encode_chunks=partial(encode_chunks_ray, cfg=cfg, workers=workers))

@@ -13,7 +13,7 @@ answers them, so instruction data pays for one batch), and every batch is then s
 would be. Rows keep input order; the output is independent of the batch size and of the backend.
 
 With ``backend="ray"`` the scoring of each batch runs as a Ray Data `map_batches` over slices of its
-(prompt, response, text) columns (`qdc.scale.ray.score_ray`); reading and writing stay on the
+(prompt, response, text) columns (`score_ray`); reading and writing stay on the
 driver. Only the heuristic scorers stream: the classifier and the judge are refused (exit 2).
 """
 
@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from qdc import schema
@@ -34,6 +35,7 @@ from qdc.io import IOConfig, ReadReport
 from qdc.progress import progress
 from qdc.quality import SIGNALS, QualityConfig, score_quality
 from qdc.scale import memory
+from qdc.scale.ray import require_ray
 from qdc.scale.reader import DEFAULT_BATCH_ROWS, iter_batches, sample_lines
 from qdc.scale.sink import open_sink
 
@@ -144,12 +146,10 @@ def _scored(
         return
     from concurrent.futures import Future, ThreadPoolExecutor
 
-    from qdc.scale.ray import score_ray
-
     pending: deque[tuple[pl.DataFrame, Future[pl.DataFrame]]] = deque()
     with ThreadPoolExecutor(max_workers=RAY_IN_FLIGHT) as pool:
         for batch in batches:
-            pending.append((batch, pool.submit(score_ray, batch.select(PARTS), how, score_columns, workers)))
+            pending.append((batch, pool.submit(score_ray, batch.select(PARTS), how, workers)))
             if len(pending) >= RAY_IN_FLIGHT:
                 done, future = pending.popleft()
                 yield done, future.result()
@@ -250,3 +250,49 @@ def stream_score(
     stats["seconds"] = {"scan": round(t1 - t0, 3), "score_and_write": round(t2 - t1, 3), "total": round(t2 - t0, 3)}
     stats["estimate"] = {"rows": est.rows, "memory_bytes": est.memory, "text": est.describe()}
     return stats
+
+
+def _score_block(batch: Any, how: Any) -> Any:
+    """(row, prompt, response, text) Arrow block -> (row, score columns) Arrow table, by `score_columns`."""
+    from qdc import schema
+
+    frame = pl.from_arrow(batch)
+    assert isinstance(frame, pl.DataFrame)
+    parts = frame.select(
+        pl.col("prompt").alias(schema.PROMPT),
+        pl.col("response").alias(schema.RESPONSE),
+        pl.col("text").alias(schema.TEXT),
+    )
+    return score_columns(parts, how).with_columns(frame["row"]).to_arrow()
+
+
+def score_ray(parts: pl.DataFrame, how: Any, workers: int = 2) -> pl.DataFrame:
+    """`score_columns` of a batch as a Ray Data `map_batches` over `2 x workers` slices.
+
+    Each task scores its slice with the local function (per-row signals, and the file-level `how` decides
+    the text fallbacks), so the columns are the local ones; rows come back in input order.
+    """
+    from qdc import schema
+
+    ray = require_ray()
+    n = parts.height
+    table = pl.DataFrame(
+        {
+            "row": np.arange(n, dtype=np.int64),
+            "prompt": parts[schema.PROMPT],
+            "response": parts[schema.RESPONSE],
+            "text": parts[schema.TEXT],
+        }
+    ).to_arrow()
+    step = max(1, -(-n // (2 * max(1, workers))))
+    ds = ray.data.from_arrow([table.slice(s, step) for s in range(0, n, step)])
+    out = ds.map_batches(_score_block, fn_kwargs={"how": how}, batch_size=None, batch_format="pyarrow")
+    blocks: list[pl.DataFrame] = []
+    for block in out.iter_batches(batch_format="pyarrow", batch_size=None):
+        frame = pl.from_arrow(block)
+        assert isinstance(frame, pl.DataFrame)
+        blocks.append(frame)
+    scores = pl.concat(blocks, how="vertical").sort("row")
+    if scores.height != n or not np.array_equal(scores["row"].to_numpy(), np.arange(n)):
+        raise RuntimeError("Ray scoring lost or repeated rows")
+    return scores.drop("row")

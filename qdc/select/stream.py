@@ -32,6 +32,7 @@ from qdc.errors import ConfigError, DataError
 from qdc.io import IOConfig
 from qdc.progress import progress
 from qdc.scale import memory
+from qdc.scale.ray import require_ray
 from qdc.scale.reader import DEFAULT_BATCH_ROWS, iter_batches, sample_lines
 from qdc.scale.sink import open_sink
 from qdc.scale.store import open_store
@@ -128,9 +129,7 @@ def assign(
     With `ray_path` (the .npy behind `x`), Ray workers search row ranges in parallel (same labels).
     """
     if ray_path is not None:
-        from qdc.scale import ray as ray_backend
-
-        labels = ray_backend.assign(ray_path, x.shape[0], centroids)
+        labels = ray_assign(ray_path, x.shape[0], centroids)
     else:
         labels, _ = nearest(x, centroids, block_rows)
     _, dense = np.unique(labels, return_inverse=True)
@@ -275,3 +274,37 @@ def _write(
             progress("scale select: write", start, n)
     if start != n:
         raise DataError(f"{path}: the input changed during the run ({n} rows read first, {start} now)")
+
+
+RANGE_ROWS = 262_144
+"""Rows of the embedding file per Ray assignment task."""
+
+
+def _assign_ranges(batch: dict[str, np.ndarray], path: str, centroids: np.ndarray) -> dict[str, np.ndarray]:
+    """Nearest centroid (inner product) of every row in the given [start, stop) ranges of the .npy at `path`."""
+    from qdc.cluster import assign
+    from qdc.scale.store import open_store
+
+    x = open_store(path)
+    rows: list[np.ndarray] = []
+    labels: list[np.ndarray] = []
+    for start, stop in zip(batch["start"].tolist(), batch["stop"].tolist(), strict=True):
+        rows.append(np.arange(start, stop, dtype=np.int64))
+        labels.append(assign(x, centroids, lo=start, hi=stop)[0])
+    return {"row": np.concatenate(rows), "label": np.concatenate(labels)}
+
+
+def ray_assign(path: str, n: int, centroids: np.ndarray, range_rows: int | None = None) -> np.ndarray:
+    """Raw nearest-centroid ids of the n rows of the .npy at `path`, computed by Ray workers."""
+    ray = require_ray()
+    range_rows = range_rows or RANGE_ROWS
+    ranges = [{"start": s, "stop": min(n, s + range_rows)} for s in range(0, n, range_rows)]
+    ds = ray.data.from_items(ranges).map_batches(
+        _assign_ranges, fn_kwargs={"path": path, "centroids": centroids}, batch_size=1, batch_format="numpy"
+    )
+    labels = np.full(n, -1, dtype=np.int64)
+    for batch in ds.iter_batches(batch_format="numpy", batch_size=1 << 20):
+        labels[np.asarray(batch["row"], dtype=np.int64)] = np.asarray(batch["label"], dtype=np.int64)
+    if (labels < 0).any():
+        raise RuntimeError("Ray assignment left rows without a cluster")
+    return labels

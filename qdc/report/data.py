@@ -230,11 +230,7 @@ def _compare(
     norms = np.linalg.norm(centroids, axis=1, keepdims=True)
     centroids = centroids / np.maximum(norms, 1e-12)
     lo = np.argmax(xo @ centroids.T, axis=1) if centroids.shape[0] else np.zeros(other.height, dtype=np.int64)
-    try:
-        dups = measure.duplicates(other, ctx)
-    except QdcError as exc:
-        notes.append(f"duplicates of the compared file not measured: {exc}")
-        dups = None
+    dups = _duplicates_or_note(other, ctx, notes, "duplicates of the compared file")
     after = metrics(other, xo, dups, lo)
     after["clusters"] = int(np.unique(lo).size)
     k = int(labels.max()) + 1 if labels.size else 0
@@ -261,6 +257,39 @@ def _compare(
     }, xo
 
 
+def _sample(n: int, limit: int, rng: np.random.Generator) -> np.ndarray:
+    """Every row up to `limit`, else a seeded sample of `limit` rows in input order."""
+    return np.arange(n) if n <= limit else np.sort(rng.choice(n, size=limit, replace=False))
+
+
+def _hists(df: pl.DataFrame) -> dict[str, Any]:
+    def hist(col: str) -> list[int] | None:
+        return _hist(df[col].cast(pl.Float64).fill_null(0.0).to_numpy()) if col in df.columns else None
+
+    return {"quality_hist": hist(schema.QUALITY), "complexity_hist": hist(schema.COMPLEXITY)}
+
+
+def _dups_section(df: pl.DataFrame, dups: measure.Duplicates | None, opts: ReportOptions) -> dict[str, Any] | None:
+    if dups is None:
+        return None
+    return {
+        "rate": round(dups.rate, 4),
+        "method": dups.method,
+        "removed": dups.removed.height,
+        "groups": _dup_groups(df, dups, opts),
+    }
+
+
+def _duplicates_or_note(
+    df: pl.DataFrame, ctx: measure.Context, notes: list[str], what: str
+) -> measure.Duplicates | None:
+    try:
+        return measure.duplicates(df, ctx)
+    except QdcError as exc:
+        notes.append(f"{what} not measured: {exc}")
+        return None
+
+
 def build_report(
     df: pl.DataFrame,
     ctx: measure.Context,
@@ -281,21 +310,17 @@ def build_report(
     df = _scored(df, ctx, notes)
     df, x = ensure_embeddings(df, ctx.embed, ctx.embedder)
     labels = _clusters(df, x, ctx.seed)
-    try:
-        dups: measure.Duplicates | None = measure.duplicates(df, ctx)
-    except QdcError as exc:
-        notes.append(f"duplicates not measured: {exc}")
-        dups = None
+    dups = _duplicates_or_note(df, ctx, notes, "duplicates")
     base = metrics(df, x, dups, labels)
     mean, comps, explained = pca2(x)
     xy = _project(x, mean, comps)
     rng = np.random.default_rng(ctx.seed)
-    shown = (
-        np.arange(df.height)
-        if df.height <= opts.max_points
-        else np.sort(rng.choice(df.height, size=opts.max_points, replace=False))
-    )
+    shown = _sample(df.height, opts.max_points, rng)
     ids, texts = df[schema.ROW_ID].to_list(), df[schema.TEXT].to_list()
+    points = [
+        [round(float(xy[i, 0]), 4), round(float(xy[i, 1]), 4), int(labels[i]), ids[i], _short(texts[i], 120)]
+        for i in shown
+    ]
     report: dict[str, Any] = {
         "title": f"qdc report: {source or 'dataset'}",
         "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -304,29 +329,10 @@ def build_report(
         "seed": ctx.seed,
         "model": {"name": ctx.embed.model, "identity": getattr(ctx.embedder, "identity", None)},
         "metrics": base,
-        "projection": {
-            "explained": explained,
-            "sampled": bool(shown.size < df.height),
-            "points": [
-                [round(float(xy[i, 0]), 4), round(float(xy[i, 1]), 4), int(labels[i]), ids[i], _short(texts[i], 120)]
-                for i in shown
-            ],
-        },
-        "quality_hist": _hist(df[schema.QUALITY].cast(pl.Float64).fill_null(0.0).to_numpy())
-        if schema.QUALITY in df.columns
-        else None,
-        "complexity_hist": _hist(df[schema.COMPLEXITY].cast(pl.Float64).fill_null(0.0).to_numpy())
-        if schema.COMPLEXITY in df.columns
-        else None,
+        "projection": {"explained": explained, "sampled": bool(shown.size < df.height), "points": points},
+        **_hists(df),
         "hist_edges": [round(i / BINS, 4) for i in range(BINS + 1)],
-        "duplicates": None
-        if dups is None
-        else {
-            "rate": round(dups.rate, 4),
-            "method": dups.method,
-            "removed": dups.removed.height,
-            "groups": _dup_groups(df, dups, opts),
-        },
+        "duplicates": _dups_section(df, dups, opts),
         "clusters": _cluster_table(df, labels, x, opts),
         "tradeoff": tradeoff(df, x, ctx, opts),
         "compare": None,
@@ -337,13 +343,9 @@ def build_report(
         comp["path"] = other_source
         pts = _project(xo, mean, comps)
         oids, otexts = other[schema.ROW_ID].to_list(), other[schema.TEXT].to_list()
-        keep = (
-            np.arange(other.height)
-            if other.height <= opts.max_points
-            else np.sort(rng.choice(other.height, size=opts.max_points, replace=False))
-        )
         comp["points"] = [
-            [round(float(pts[i, 0]), 4), round(float(pts[i, 1]), 4), oids[i], _short(otexts[i], 120)] for i in keep
+            [round(float(pts[i, 0]), 4), round(float(pts[i, 1]), 4), oids[i], _short(otexts[i], 120)]
+            for i in _sample(other.height, opts.max_points, rng)
         ]
         report["compare"] = comp
     return report

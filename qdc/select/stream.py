@@ -166,10 +166,10 @@ def stream_select(
 ) -> dict[str, Any]:
     """Select `cfg.budget` rows of `path` by kMQ over the (n, d) ``.npy`` `embeddings` (row i embeds row i).
 
-    Writes the selected rows (input order) to `output` when given; returns the run summary.
+    Steps: pass 1 (scores), k-means on a seeded sample, blocked assignment (or Ray), the in-memory kMQ
+    allocation and sampling on the labels (`_pick`), pass 2 (write). Writes the selected rows (input order) to
+    `output` when given; returns the run summary.
     """
-    from qdc.select.kmq import kmq_arrays
-
     io_cfg = io_cfg or IOConfig()
     est, rows_per_batch = estimate(path, embeddings, cfg, batch_rows, max_memory)
     memory.announce(est, rows_per_batch, batch_rows, max_memory, on_estimate)
@@ -191,6 +191,20 @@ def stream_select(
         ray_backend.init(ray_address, ray_cpus)
     labels = assign(x, centroids, ray_path=embeddings if backend == "ray" else None)
     t3 = time.perf_counter()
+    picked, log = _pick(labels, score, budget, cfg)
+    t4 = time.perf_counter()
+    if output is not None:
+        _write(path, io_cfg, rows_per_batch, output, picked, labels, score, n)
+    t5 = time.perf_counter()
+    times = {"read_scores": t1 - t0, "train": t2 - t1, "assign": t3 - t2, "allocate_sample": t4 - t3, "write": t5 - t4}
+    run = {"n": n, "k": k, "budget": budget, "rows_per_batch": rows_per_batch, "backend": backend, "expr": expr_text}
+    return _summary(cfg, run, x, embeddings, labels, picked, log, times, est)
+
+
+def _pick(labels: np.ndarray, score: np.ndarray | None, budget: int, cfg: ScaleSelectConfig) -> tuple[np.ndarray, Any]:
+    """kMQ on the labels: `qdc.select.kmq.kmq_arrays` itself; the picks in input order."""
+    from qdc.select.kmq import kmq_arrays
+
     picked, log = kmq_arrays(
         labels,
         score,
@@ -202,19 +216,30 @@ def stream_select(
         cluster_quality=cfg.cluster_quality,
         seed=cfg.seed,
     )
-    picked = np.sort(picked)
-    t4 = time.perf_counter()
-    if output is not None:
-        _write(path, io_cfg, rows_per_batch, output, picked, labels, score, n)
-    t5 = time.perf_counter()
+    return np.sort(picked), log
+
+
+def _summary(
+    cfg: ScaleSelectConfig,
+    run: dict[str, Any],
+    x: np.ndarray,
+    embeddings: str,
+    labels: np.ndarray,
+    picked: np.ndarray,
+    log: Any,
+    times: dict[str, float],
+    est: memory.Estimate,
+) -> dict[str, Any]:
+    """The run summary of `stream_select`."""
+    n, k = run["n"], run["k"]
     sizes = np.bincount(labels)
     return {
         "rows_in": n,
         "selected": int(picked.shape[0]),
-        "budget": budget,
+        "budget": run["budget"],
         "strategy": "kmq",
         "seed": cfg.seed,
-        "score": expr_text,
+        "score": run["expr"],
         "embeddings": {"path": embeddings, "rows": int(x.shape[0]), "dim": int(x.shape[1]), "dtype": str(x.dtype)},
         "clusters": {
             "k": int(sizes.shape[0]),
@@ -223,16 +248,9 @@ def stream_select(
             "smallest": int(sizes.min()),
         },
         "kmq": {key: log[key] for key in ("within", "temperature")},
-        "batch_rows": rows_per_batch,
-        "backend": backend,
-        "seconds": {
-            "read_scores": round(t1 - t0, 3),
-            "train": round(t2 - t1, 3),
-            "assign": round(t3 - t2, 3),
-            "allocate_sample": round(t4 - t3, 3),
-            "write": round(t5 - t4, 3),
-            "total": round(t5 - t0, 3),
-        },
+        "batch_rows": run["rows_per_batch"],
+        "backend": run["backend"],
+        "seconds": {**{key: round(v, 3) for key, v in times.items()}, "total": round(sum(times.values()), 3)},
         "estimate": {"rows": est.rows, "memory_bytes": est.memory, "text": est.describe()},
     }
 

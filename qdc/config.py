@@ -13,7 +13,6 @@ from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
-from pydantic_core import PydanticCustomError
 
 from qdc.errors import ConfigError, quote
 
@@ -27,6 +26,10 @@ def check_seed(seed: Any, where: str) -> int:
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
         raise ConfigError(f"{where}: 'seed' must be a whole number from 0 to {MAX_SEED} (got {quote(seed)})")
     return seed
+
+
+class SecretValueError(ValueError):
+    """A refused value that must not be quoted back (it may be a credential)."""
 
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -57,8 +60,7 @@ class StageConfig(BaseModel):
         """Rules every stage shares, so a new option is covered by its name: no NaN or infinite numbers
         (`--budget nan`), rates (`*_rate`) within [0, 1], row counts (`*_rows`) not negative."""
         if isinstance(key_env := getattr(self, "api_key_env", None), str) and looks_like_a_key(key_env):
-            raise PydanticCustomError(
-                "secret",
+            raise SecretValueError(
                 "'api_key_env' must name an environment variable (e.g. OPENAI_API_KEY), and the value given "
                 "looks like a key itself (not shown); put the key in a variable and name the variable",
             )
@@ -91,7 +93,7 @@ def validate_config(cls: type[StageConfig], data: dict[str, Any], where: str) ->
             allowed = ", ".join(sorted(cls.model_fields))
             raise ConfigError(f"{where}: unknown key {quote(key)} (allowed: {allowed})") from None
         msg = str(err["msg"]).removeprefix("Value error, ")
-        if err["type"] == "secret":  # never echo the value (a pasted API key)
+        if isinstance(err.get("ctx", {}).get("error"), SecretValueError):  # never echo a pasted API key
             raise ConfigError(f"{where}: {msg}") from None
         if not err["loc"]:  # a rule over the whole section names its key itself
             raise ConfigError(f"{where}: {msg}") from None

@@ -1,199 +1,27 @@
-"""Which text of a row qdc analyses: a field, a template, or chat turns.
-
-Resolution order when no `--text-field`/`--template` is given (documented in the README):
-1. a string field ``text``;
-2. Alpaca-style ``instruction`` / ``input`` / ``output`` (also ``prompt``/``response``,
-   ``prompt``/``completion``, ``question``/``answer``): the non-empty parts joined by a blank line;
-3. OpenAI-style ``messages`` (a list of ``{role, content}``) or ShareGPT ``conversations``
-   (``{from, value}``): the contents of the chosen roles, joined by a blank line.
-
-Each row yields three strings: the text to analyse, its prompt part and its response part.
-
-Nulls follow one rule: a field the scheme requires (``text``, the instruction and the response of a pair) is
-an error when null, exactly as when it is missing; an optional one (``input``, a message's content, a field
-a --template names) reads as "".
-"""
+"""Moved to `qdc.io.text`; this name stays for existing imports."""
 
 from __future__ import annotations
 
-import string
-from dataclasses import dataclass, field
-from typing import Any
-
-from qdc.errors import ConfigError, quote
-
-# (prompt fields, response field) pairs tried in order.
-PAIR_SCHEMES: tuple[tuple[tuple[str, ...], str], ...] = (
-    (("instruction", "input"), "output"),
-    (("prompt",), "response"),
-    (("prompt",), "completion"),
-    (("question",), "answer"),
+from qdc.io.text import (
+    DEFAULT_TEXT_FIELD,
+    PAIR_SCHEMES,
+    PROMPT_ROLES,
+    SHAREGPT_ROLES,
+    RowTextError,
+    TextSpec,
+    check_template,
+    detect,
+    resolve,
 )
-DEFAULT_TEXT_FIELD = "text"
-SHAREGPT_ROLES = {
-    "human": "user",
-    "user": "user",
-    "gpt": "assistant",
-    "assistant": "assistant",
-    "system": "system",
-    "chatgpt": "assistant",
-    "bing": "assistant",
-    "bard": "assistant",
-}
-PROMPT_ROLES = frozenset({"system", "user"})
 
-
-class RowTextError(ValueError):
-    """A row whose text cannot be resolved; the message says why (the reader adds file:line)."""
-
-
-@dataclass(frozen=True)
-class TextSpec:
-    """How to get the text of a row."""
-
-    text_field: str | None = None
-    template: str | None = None
-    roles: tuple[str, ...] = ("user", "assistant")
-    # Filled in by `detect` from the first row when nothing was given explicitly.
-    scheme: str = field(default="")
-
-    def describe(self) -> str:
-        if self.template:
-            return f"template {self.template!r}"
-        return self.scheme or f"field '{self.text_field or DEFAULT_TEXT_FIELD}'"
-
-
-def detect(first_row: dict[str, Any], spec: TextSpec) -> TextSpec:
-    """Fix the scheme (field / pair / chat) from the first row, so every row is read the same way."""
-    if spec.template is not None:
-        check_template(spec.template)
-        return TextSpec(None, spec.template, spec.roles, "template")
-    if spec.text_field is not None:
-        return TextSpec(spec.text_field, None, spec.roles, f"field:{spec.text_field}")
-    if DEFAULT_TEXT_FIELD in first_row:
-        return TextSpec(DEFAULT_TEXT_FIELD, None, spec.roles, f"field:{DEFAULT_TEXT_FIELD}")
-    for prompts, response in PAIR_SCHEMES:
-        if prompts[0] in first_row and response in first_row:
-            return TextSpec(None, None, spec.roles, "pair:" + ",".join((*prompts, response)))
-    for chat_key in ("messages", "conversations"):
-        if chat_key in first_row:
-            return TextSpec(None, None, spec.roles, f"chat:{chat_key}")
-    keys = ", ".join(list(first_row)[:8]) or "none"
-    raise RowTextError(
-        f"no text to analyse: the row has no 'text', 'instruction'/'output', or 'messages' field "
-        f"(fields: {keys}); pass --text-field NAME or --template"
-    )
-
-
-def check_template(template: str) -> None:
-    """ConfigError (exit 2) unless `template` is text with ``{field}`` names only.
-
-    Attribute access, indexing, conversions and format specs are refused: '{instruction.__class__.__mro__}'
-    would print Python internals, and '{score:.2f}' fails on the first string value.
-    """
-    where = f"--template {quote(template)}"
-    try:
-        parts = list(string.Formatter().parse(template))
-    except ValueError as exc:
-        raise ConfigError(f"{where}: {exc} (write a literal brace as '{{{{' or '}}}}')") from None
-    names = [(f, conv, spec) for _, f, spec, conv in parts if f is not None]
-    if not names:
-        raise ConfigError(f"{where} names no field; use e.g. '{{instruction}}\\n\\n{{output}}'")
-    for name, conv, spec in names:
-        if not name or name.isdigit() or any(c in name for c in ".[]") or conv or spec:
-            shown = "{" + name + (f"!{conv}" if conv else "") + (f":{spec}" if spec else "") + "}"
-            raise ConfigError(f"{where}: {quote(shown)} is not a plain field name; use {{field}} only")
-
-
-def _as_text(value: Any, name: str) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    raise RowTextError(f"field '{name}' is {_type_name(value)}, expected a string")
-
-
-def _type_name(value: Any) -> str:
-    return {dict: "an object", list: "a list", bool: "a boolean", int: "a number", float: "a number"}.get(
-        type(value), type(value).__name__
-    )
-
-
-def _join(parts: list[str]) -> str:
-    return "\n\n".join(p for p in parts if p.strip())
-
-
-def _content(value: Any) -> str:
-    """Message content: a string, or OpenAI content parts [{type: text, text: ...}]."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, list):
-        out = []
-        for part in value:
-            if isinstance(part, dict) and isinstance(part.get("text"), str):
-                out.append(part["text"])
-            elif isinstance(part, str):
-                out.append(part)
-        return "\n".join(out)
-    raise RowTextError(f"message content is {_type_name(value)}, expected a string")
-
-
-def resolve(row: dict[str, Any], spec: TextSpec) -> tuple[str, str, str]:
-    """(text, prompt, response) of one row under a detected spec."""
-    scheme = spec.scheme
-    if scheme == "template":
-        assert spec.template is not None
-        try:
-            values = {k: ("" if v is None else v) for k, v in row.items()}
-            text = spec.template.format_map(values)
-        except KeyError as exc:
-            raise RowTextError(f"--template names field {exc} that the row does not have") from exc
-        except (ValueError, IndexError, AttributeError) as exc:
-            raise RowTextError(f"--template could not be applied: {exc}") from exc
-        return text, text, ""
-    if scheme.startswith("field:"):
-        name = scheme[len("field:") :]
-        if name not in row:
-            raise RowTextError(f"missing text field '{name}'")
-        if row[name] is None:
-            raise RowTextError(f"text field '{name}' is null")
-        text = _as_text(row[name], name)
-        return text, text, ""
-    if scheme.startswith("pair:"):
-        *prompt_fields, response_field = scheme[len("pair:") :].split(",")
-        if prompt_fields[0] not in row:
-            raise RowTextError(f"missing field '{prompt_fields[0]}'")
-        if response_field not in row:
-            raise RowTextError(f"missing field '{response_field}'")
-        for required in (prompt_fields[0], response_field):
-            if row[required] is None:
-                raise RowTextError(f"field '{required}' is null")
-        prompt = _join([_as_text(row.get(f), f) for f in prompt_fields])
-        response = _as_text(row[response_field], response_field)
-        return _join([prompt, response]), prompt, response
-    if scheme.startswith("chat:"):
-        key = scheme[len("chat:") :]
-        turns = row.get(key)
-        if not isinstance(turns, list):
-            raise RowTextError(
-                f"field '{key}' is {'missing' if turns is None else _type_name(turns)}, expected a list of messages"
-            )
-        picked: list[str] = []
-        prompt_parts: list[str] = []
-        response_parts: list[str] = []
-        for turn in turns:
-            if not isinstance(turn, dict):
-                raise RowTextError(f"a message in '{key}' is {_type_name(turn)}, expected an object")
-            role = turn.get("role", turn.get("from"))
-            role = SHAREGPT_ROLES.get(str(role), str(role))
-            content = _content(turn.get("content", turn.get("value")))
-            if role in spec.roles:
-                picked.append(content)
-            if role in PROMPT_ROLES:
-                prompt_parts.append(content)
-            elif role == "assistant":
-                response_parts.append(content)
-        return _join(picked), _join(prompt_parts), _join(response_parts)
-    raise RowTextError(f"unknown text scheme {scheme!r}")
+__all__ = [
+    "DEFAULT_TEXT_FIELD",
+    "PAIR_SCHEMES",
+    "PROMPT_ROLES",
+    "SHAREGPT_ROLES",
+    "RowTextError",
+    "TextSpec",
+    "check_template",
+    "detect",
+    "resolve",
+]

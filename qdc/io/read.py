@@ -1,0 +1,253 @@
+"""Reading datasets: one reader, `iter_batches`, and `read_records` as the concatenation of its batches.
+
+Each batch has qdc's hidden columns (ids, source, 1-based line numbers, text, prompt, response and, with
+`user_columns=True`, the user's fields and the raw line). One id table spans the batches: duplicate ids
+are reported (or quarantined) wherever they fall, and identical rows without an id get the same numbered
+derived ids whatever the batch size. That table is the only per-row state kept between batches (about 100
+bytes per row, see `qdc.scale.memory`).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO, Any
+
+import polars as pl
+
+from qdc import schema
+from qdc.errors import ConfigError, DataError
+from qdc.io.columns import _normalise_qdc_dtypes
+from qdc.io.formats import STDIO, ChunkStream, decompressed, detect_format
+from qdc.io.rows import IOConfig, ReadReport, _RowBuilder, _user_frame, add_frame_rows, parse_line
+
+DEFAULT_BATCH_ROWS = 100_000
+WHOLE_FILE = sys.maxsize  # batch_rows of `read_records`: one batch
+
+
+@contextmanager
+def _open_lines(path: str, fmt: str) -> Iterator[IO[bytes]]:
+    """The file's JSONL bytes (decompressed, with the end of a compressed stream verified), line by line."""
+    if path == STDIO:
+        yield sys.stdin.buffer
+        return
+    try:
+        raw = open(path, "rb")  # noqa: SIM115 - closed below
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a folder, expected a file") from None
+    except PermissionError:
+        raise DataError(f"{path}: permission denied") from None
+    try:
+        if fmt == "jsonl":
+            yield raw
+        else:
+            yield io.BufferedReader(ChunkStream(decompressed(raw.read, fmt, path)), buffer_size=1 << 20)
+    finally:
+        raw.close()
+
+
+def _reset(builder: _RowBuilder) -> None:
+    """Forget the rows of the last batch but keep the id table and the text scheme."""
+    builder.lines, builder.ids, builder.derived = [], [], []
+    builder.texts, builder.prompts, builder.responses = [], [], []
+
+
+def _jsonl_frame(
+    builder: _RowBuilder, objs: list[dict[str, Any]], raws: list[str], good: list[bytes], user_columns: bool, path: str
+) -> pl.DataFrame:
+    hidden = builder.hidden_frame()
+    if not user_columns:
+        if any(builder.derived):
+            hidden = hidden.with_columns(pl.col(schema.ROW_ID).alias(schema.ID))
+        return hidden
+    user = _user_frame(objs, good)
+    hidden = hidden.with_columns(pl.Series(schema.RAW, raws, dtype=pl.String))
+    out = pl.concat([user, hidden], how="horizontal")
+    if any(builder.derived):  # qdc_id is the id a row is known by: an old one is replaced
+        out = out.with_columns(pl.col(schema.ROW_ID).alias(schema.ID))
+    return _normalise_qdc_dtypes(out, path)
+
+
+def _iter_jsonl(
+    path: str, fmt: str, cfg: IOConfig, batch_rows: int, user_columns: bool, report: ReadReport
+) -> Iterator[pl.DataFrame]:
+    builder = _RowBuilder(path, cfg, report)
+    objs: list[dict[str, Any]] = []
+    raws: list[str] = []
+    good: list[bytes] = []
+    total = 0
+    with _open_lines(path, fmt) as fh:
+        for lineno, line in enumerate(fh, start=1):
+            parsed = parse_line(builder, lineno, line, keep_raw=user_columns)
+            if parsed is None:
+                continue
+            if user_columns:
+                objs.append(parsed[0])
+                raws.append(parsed[1])
+                good.append(parsed[2])
+            if len(builder.ids) >= batch_rows:
+                total += len(builder.ids)
+                yield _jsonl_frame(builder, objs, raws, good, user_columns, path)
+                _reset(builder)
+                objs, raws, good = [], [], []
+    if builder.ids:
+        total += len(builder.ids)
+        yield _jsonl_frame(builder, objs, raws, good, user_columns, path)
+    if total == 0:
+        what = "no readable rows" if report.bad_rows else "empty input (no rows)"
+        raise DataError(f"{path}: {what}")
+
+
+def _parquet_frames(path: str, batch_rows: int) -> Iterator[pl.DataFrame]:
+    """The file's rows as frames of at most `batch_rows` (the whole file in one read when it fits)."""
+    import pyarrow.parquet as pq
+
+    if path == STDIO:
+        raise ConfigError("Parquet cannot be read from stdin; pass a file")
+    try:
+        pf = pq.ParquetFile(path)
+        if pf.metadata.num_rows <= batch_rows:
+            yield pl.read_parquet(path)
+            return
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a folder, expected a file") from None
+    except Exception as exc:
+        raise DataError(f"{path}: not a readable Parquet file ({str(exc).splitlines()[0]})") from None
+    for rb in pf.iter_batches(batch_size=batch_rows):
+        frame = pl.from_arrow(rb)
+        assert isinstance(frame, pl.DataFrame)
+        yield frame
+
+
+def _iter_parquet(
+    path: str, cfg: IOConfig, batch_rows: int, user_columns: bool, report: ReadReport
+) -> Iterator[pl.DataFrame]:
+    builder = _RowBuilder(path, cfg, report)
+    offset = 0
+    total = 0
+    for frame in _parquet_frames(path, batch_rows):
+        user = frame.select(schema.visible_columns(frame))
+        keep = add_frame_rows(builder, user, offset)
+        offset += user.height
+        if not keep:
+            continue
+        if len(keep) < user.height:
+            user = user[keep]
+        hidden = builder.hidden_frame()
+        out = pl.concat([user, hidden], how="horizontal") if user_columns else hidden
+        if any(builder.derived) and schema.ID not in out.columns:
+            out = out.with_columns(pl.col(schema.ROW_ID).alias(schema.ID))
+        total += out.height
+        _reset(builder)
+        yield _normalise_qdc_dtypes(out, path) if user_columns else out
+    if total == 0:
+        raise DataError(f"{path}: empty input (no rows)" if offset == 0 else f"{path}: no readable rows")
+
+
+def iter_batches(
+    path: str | os.PathLike[str],
+    cfg: IOConfig | None = None,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    *,
+    user_columns: bool = True,
+    report: ReadReport | None = None,
+) -> Iterator[pl.DataFrame]:
+    """Prepared frames of at most `batch_rows` rows, in file order.
+
+    Args:
+        path: a .jsonl / .jsonl.gz / .jsonl.zst / .parquet file, or '-' for JSONL on stdin.
+        cfg: text, id and bad-row options.
+        batch_rows: rows per frame.
+        user_columns: False keeps only the hidden columns (ids, source, line, text, prompt, response):
+            enough for dedup's first pass, and much cheaper.
+        report: receives bad rows (with ``on_bad_rows="skip"``) and the text scheme used.
+
+    Raises:
+        DataError: a malformed line, a missing or non-string text field, a duplicate id or JSON key, an
+            empty or truncated file, an unusable qdc column; the message starts with 'file:line'.
+    """
+    if batch_rows < 1:
+        raise ConfigError(f"--batch-rows must be at least 1 (got {batch_rows})")
+    cfg = cfg or IOConfig()
+    report = report if report is not None else ReadReport()
+    spath = str(path)
+    fmt = detect_format(spath)
+    if fmt == "parquet":
+        yield from _iter_parquet(spath, cfg, batch_rows, user_columns, report)
+    else:
+        yield from _iter_jsonl(spath, fmt, cfg, batch_rows, user_columns, report)
+
+
+def read_records(
+    path: str | os.PathLike[str],
+    cfg: IOConfig | None = None,
+    report: ReadReport | None = None,
+) -> pl.DataFrame:
+    """Read a whole dataset into one frame with qdc's hidden columns: `iter_batches` in a single batch.
+
+    Errors are those of `iter_batches`.
+    """
+    frames = list(iter_batches(path, cfg, WHOLE_FILE, report=report))
+    return frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed")
+
+
+def prepare(
+    df: pl.DataFrame, cfg: IOConfig | None = None, *, source: str = "<memory>", report: ReadReport | None = None
+) -> pl.DataFrame:
+    """Add qdc's hidden columns (id, text, line) to a frame built in memory.
+
+    Rows whose text cannot be resolved raise DataError (or are dropped into `report.bad_rows` with
+    ``on_bad_rows="skip"``).
+    """
+    cfg = cfg or IOConfig()
+    report = report if report is not None else ReadReport()
+    user = df.select(schema.visible_columns(df))
+    builder = _RowBuilder(source, cfg, report)
+    keep = add_frame_rows(builder, user, 0)
+    if not keep:
+        raise DataError(f"{source}: no readable rows")
+    if len(keep) < user.height:
+        user = user[keep]
+    out = pl.concat([user, builder.hidden_frame()], how="horizontal")
+    if any(builder.derived) and schema.ID not in out.columns:
+        out = out.with_columns(pl.col(schema.ROW_ID).alias(schema.ID))
+    return _normalise_qdc_dtypes(out, source)
+
+
+def sample_lines(path: str, rows: int = 2000) -> tuple[int, float]:
+    """(estimated rows, mean bytes per row) of a file, from its size and its first `rows` rows.
+
+    Used for the memory estimate before a run; for compressed JSONL a 4x compression ratio is assumed, so
+    the row count is rougher there.
+    """
+    fmt = detect_format(path)
+    if path == STDIO:
+        return 0, 0.0
+    size = os.path.getsize(path)
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        n = pq.ParquetFile(path).metadata.num_rows
+        return n, size / max(n, 1) * 3.0  # columnar + compressed: about a third of the JSON size
+    seen = 0
+    nbytes = 0
+    with _open_lines(path, fmt) as fh:
+        for line in fh:
+            if line.strip():
+                seen += 1
+                nbytes += len(line)
+            if seen >= rows:
+                break
+    if seen == 0:
+        return 0, 0.0
+    mean = nbytes / seen
+    if fmt != "jsonl":
+        return int(size * 4 / mean), mean  # assumes about 4x compression
+    return int(size / mean), mean

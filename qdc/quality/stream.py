@@ -217,12 +217,31 @@ def stream_score(
     how = Scoring(quality, complexity, has_response, has_prompt)
     total = counted or est.rows or None
     t1 = time.perf_counter()
-    totals = _Totals()
     flagged = {name: 0 for name in (quality.signals if quality is not None else ()) if name in SIGNALS}
+    batches_in = iter_batches(path, io_cfg, rows_per_batch, user_columns=True, report=report)
+    totals, batches = _score_pass(path, _scored(batches_in, how, backend, workers), how, output, flagged, total)
+    if counted is not None and counted != totals.rows:
+        raise DataError(f"{path}: the input changed during the run ({counted} rows read first, {totals.rows} now)")
+    t2 = time.perf_counter()
+    stats = _summary(totals, batches, rows_per_batch, backend, how, quality, complexity, flagged)
+    stats["seconds"] = {"scan": round(t1 - t0, 3), "score_and_write": round(t2 - t1, 3), "total": round(t2 - t0, 3)}
+    stats["estimate"] = {"rows": est.rows, "memory_bytes": est.memory, "text": est.describe()}
+    return stats
+
+
+def _score_pass(
+    path: str,
+    scored: Iterator[tuple[pl.DataFrame, pl.DataFrame]],
+    how: Scoring,
+    output: str | None,
+    flagged: dict[str, int],
+    total: int | None,
+) -> tuple[_Totals, int]:
+    """Write each batch with its score columns (the old ones dropped) and add up the figures."""
+    totals = _Totals()
     batches = 0
     with open_sink(output) as sink:
-        batches_in = iter_batches(path, io_cfg, rows_per_batch, user_columns=True, report=report)
-        for batch, scores in _scored(batches_in, how, backend, workers):
+        for batch, scores in scored:
             if scores.height != batch.height:
                 raise DataError(f"{path}: scored {scores.height} of the {batch.height} rows of a batch")
             totals.add(scores, flagged)
@@ -231,24 +250,32 @@ def stream_score(
             batches += 1
             progress("scale score", totals.rows, max(total, totals.rows) if total else None)
     progress("scale score", totals.rows, totals.rows)
-    if counted is not None and counted != totals.rows:
-        raise DataError(f"{path}: the input changed during the run ({counted} rows read first, {totals.rows} now)")
-    t2 = time.perf_counter()
+    return totals, batches
+
+
+def _summary(
+    totals: _Totals,
+    batches: int,
+    rows_per_batch: int,
+    backend: str,
+    how: Scoring,
+    quality: QualityConfig | None,
+    complexity: ComplexityConfig | None,
+    flagged: dict[str, int],
+) -> dict[str, Any]:
     n = max(totals.rows, 1)
     stats: dict[str, Any] = {
         "rows": totals.rows,
         "batches": batches,
         "batch_rows": rows_per_batch,
         "backend": backend,
-        "text_as_response": not has_response,
-        "text_as_prompt": not has_prompt,
+        "text_as_response": not how.has_response,
+        "text_as_prompt": not how.has_prompt,
     }
     if quality is not None:
         stats["quality"] = {"mean": round(totals.quality_sum / n, 4), "below_0.5": totals.below, "flagged": flagged}
     if complexity is not None:
         stats["complexity"] = {"mean": round(totals.complexity_sum / n, 4)}
-    stats["seconds"] = {"scan": round(t1 - t0, 3), "score_and_write": round(t2 - t1, 3), "total": round(t2 - t0, 3)}
-    stats["estimate"] = {"rows": est.rows, "memory_bytes": est.memory, "text": est.describe()}
     return stats
 
 

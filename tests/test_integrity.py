@@ -47,6 +47,7 @@ NOT_PATHS = {
     "lexical_field",
     "max_memory",
     "method",
+    "metric",
     "model",
     "normalize",
     "on_bad_rows",

@@ -804,3 +804,23 @@ def test_variable_names_are_accepted_as_api_key_env(name: str) -> None:
     from qdc.config import looks_like_a_key
 
     assert not looks_like_a_key(name)
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["memory", "stream"])
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        ("in.jsonl.gz", b"this is not gzip at all\n", "not a valid gzip file"),
+        ("in.jsonl.zst", b"this is not zstd at all\n", "not a valid zstd file"),
+        ("in.jsonl.gz", b"", "empty input"),
+        ("in.jsonl.zst", b"", "empty input"),
+    ],
+)
+def test_garbage_or_empty_compressed_files_are_one_line_errors(
+    tmp_path: Path, name: str, data: bytes, message: str, stream: bool
+) -> None:
+    from qdc.errors import DataError
+
+    (tmp_path / name).write_bytes(data)
+    with pytest.raises(DataError, match=rf"{name.replace('.', '[.]')}: {message}"):
+        _read_all(tmp_path / name, stream)

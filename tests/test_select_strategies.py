@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from qdc import schema
 from qdc.errors import ConfigError
 from qdc.pipeline.stages import select_stage as run_stage
+from qdc.quality import JUNK_THRESHOLD
 from qdc.select import SelectConfig, select
 from qdc.stage import StageContext
 from tests.conftest import make_frame
@@ -112,9 +113,13 @@ def test_kmq_covers_every_cluster_and_prefers_quality(df: pl.DataFrame) -> None:
     df = with_task_clusters(df)
     res = select(df, cfg(budget=24, strategy="kmq"))
     assert res.selected["task"].n_unique() == 4
-    # equal allocation with water-filling: the 5-row task gives all it has, the rest is split.
+    # equal allocation with water-filling: the 5-row task gives all it has (all but the rows the junk gate
+    # holds back: qdc_quality below qdc.quality.JUNK_THRESHOLD), the rest is split.
     counts = dict(res.selected.group_by("task").len().iter_rows())
-    assert counts["task3"] == 5
+    good = df.filter((pl.col("task") == "task3") & (pl.col("qdc_quality") >= JUNK_THRESHOLD)).height
+    assert 0 < good < 5 and counts["task3"] == good
+    ungated = select(df, cfg(budget=24, strategy="kmq", junk_gate=False))
+    assert dict(ungated.selected.group_by("task").len().iter_rows())["task3"] == 5
     top = select(df, cfg(budget=24, strategy="kmq", within="top"))
     assert top.selected["qdc_quality"].mean() > res.selected["qdc_quality"].mean() - 0.05
     assert res.selected["qdc_quality"].mean() > df["qdc_quality"].mean()
@@ -178,6 +183,10 @@ def test_iterative_starves_bad_clusters() -> None:
         r["qdc_quality"] = 0.05 if r["task"] == "task1" else 0.9
     d = with_task_clusters(make_frame(rows))
     res = select(d, cfg(budget=30, strategy="iterative", within="random", explore=0.0))
+    counts = dict(res.selected.group_by("task").len().iter_rows())
+    assert counts["task0"] == 30 and "task1" not in counts  # task1 is all below the junk threshold: gated
+    # without the gate, the feedback rounds alone move the budget away from the bad cluster
+    res = select(d, cfg(budget=30, strategy="iterative", within="random", explore=0.0, junk_gate=False))
     counts = dict(res.selected.group_by("task").len().iter_rows())
     assert counts["task0"] > counts["task1"]
 

@@ -55,6 +55,7 @@ _COMMANDS = (
     "complexity",
     "diversity",
     "select",
+    "probe",
     "run",
     "check",
     "report",

@@ -196,6 +196,8 @@ INPUT_PARAMS = {
     "classifier": "--classifier",
     "embeddings": "--embeddings",
     "rubric": "--rubric",
+    "pool": "--pool",
+    "test": "--test",
 }
 
 

@@ -12,11 +12,13 @@ import numpy as np
 LEAN_ABOVE = 200_000
 
 
-def default_k(budget: int, n: int) -> int:
-    """clamp(floor(B/10), 2, min(1024, n)): about ten picks per cluster (`qdc.cluster.budget_k`)."""
-    from qdc.cluster import budget_k
+def default_k(budget: int, n: int, rows_per_cluster: float = 10.0) -> int:
+    """clamp(round(B / rows_per_cluster), 2, min(1024, n)); 10 rows per cluster is `qdc.cluster.budget_k`."""
+    if rows_per_cluster == 10.0:
+        from qdc.cluster import budget_k
 
-    return budget_k(budget, n)
+        return budget_k(budget, n)
+    return int(max(1, min(max(2, round(budget / rows_per_cluster)), 1024, n)))
 
 
 def lean_kmeans(

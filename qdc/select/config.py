@@ -108,12 +108,22 @@ class SelectConfig(StageConfig):
     """Per-group share of the budget: equal, proportional, or min:N."""
     # clustering (kmq, iterative, bandit)
     k: int | None = Field(default=None, ge=1)
-    """Clusters [default: reuse qdc_cluster, else clamp(B/10, 2, 1024)]."""
+    """Clusters [default: reuse qdc_cluster, else clamp(round(B / rows_per_cluster), 2, 1024)]."""
+    rows_per_cluster: float = Field(default=10.0, gt=0)
+    """Budget rows per cluster when K is not given (the paper: 10)."""
     niter: int = Field(default=25, ge=1)
-    allocation: Literal["equal", "proportional"] = "equal"
-    within: Literal["softmax", "top", "random"] = "softmax"
+    allocation: Literal["equal", "proportional", "sqrt"] = "equal"
+    within: Literal["balanced", "softmax", "top", "random"] = "balanced"
+    """Inside a cluster: balanced = representative rows first, the score as a mild preference scaled by
+    its reliability (a seeded Gumbel draw); softmax = the paper's p ∝ exp(z/T); top; random."""
     temperature: float = 0.2
-    """Within-cluster softmax temperature on the standardised score (0.2 ≈ the original's peakedness)."""
+    """--within softmax: temperature on the standardised score (0.2 ≈ the original's peakedness)."""
+    representative: float = Field(default=1.0, ge=0)
+    """--within balanced: weight of closeness to the cluster centre (standardised) in the draw."""
+    score_weight: float = Field(default=0.5, ge=0)
+    """--within balanced: weight of the standardised score, times its reliability (1 - |rank corr. with length|)."""
+    junk_gate: bool = True
+    """Rows with qdc_quality below qdc.quality.JUNK_THRESHOLD are taken only when nothing else fills the budget."""
     cluster_quality: bool = True
     """Scale cluster shares by min(1, 2·mean score percentile) so junk-only clusters get ~nothing."""
     diversity_weight: float | None = None
@@ -195,3 +205,8 @@ def default_of(name: str) -> Any:
         if name in model.model_fields:
             return model.model_fields[name].default
     raise KeyError(name)
+
+
+# The papers' kmq (Diversify and Conquer): softmax of the score inside clusters at the peakedness of the
+# original, no representativeness, no junk gate, K = B/10. Reachable with these options (docs/select.md).
+PAPER_KMQ: dict[str, Any] = {"within": "softmax", "temperature": 0.2, "junk_gate": False, "rows_per_cluster": 10}

@@ -148,7 +148,11 @@ def _pool(
             return np.asarray(dense, dtype=np.int64)
         if cfg.k is not None and cfg.k > p.n:
             notice(f"--k {cfg.k} is more than the {p.n} rows to cluster: using {max(p.n, 1)} one-row clusters")
-        k = cfg.k if cfg.k is not None else _clusters.default_k(max(p.cluster_budget, 1), max(p.n, 1))
+        k = (
+            cfg.k
+            if cfg.k is not None
+            else _clusters.default_k(max(p.cluster_budget, 1), max(p.n, 1), cfg.rows_per_cluster)
+        )
         return _clusters.compute_labels(p.embeddings(), min(k, max(p.n, 1)), cfg.seed, cfg.niter)
 
     pool = Pool(

@@ -27,6 +27,7 @@ import numpy as np
 from qdc.select.config import SelectConfig
 from qdc.select.kmq import percentile_rank
 from qdc.select.pool import Picks, Pool
+from qdc.select.robust import junk_mask
 
 EXACT_UP_TO = 50_000
 _BLOCK = 16_384
@@ -171,6 +172,7 @@ def facility_arrays(
     epsilon: float = 0.0,
     seed: int = 0,
     graph: tuple[np.ndarray, np.ndarray] | None = None,
+    exclude: np.ndarray | None = None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Positions in pick order and a log (objective value, coverage share, graph size)."""
     n = x.shape[0]
@@ -184,6 +186,10 @@ def facility_arrays(
     bonus = np.zeros(n, dtype=np.float64)
     if quality is not None and quality_weight > 0:
         bonus = quality_weight * percentile_rank(quality)
+    if exclude is not None and exclude.any():
+        # Excluded rows (junk) are neither picked before every other row nor counted as rows to cover.
+        vals = np.where(exclude[rows], np.float32(0.0), vals)
+        bonus = np.where(exclude, -1e6, bonus)
     cov = Coverage(ptr, rows, vals, bonus)
     rng = np.random.default_rng(seed)
     picked = lazy_greedy(cov, budget) if epsilon <= 0 else stochastic_greedy(cov, budget, epsilon, rng)
@@ -198,6 +204,14 @@ def facility_arrays(
         "greedy": "lazy" if epsilon <= 0 else f"stochastic (epsilon {epsilon:g})",
     }
     return out, log
+
+
+def _junk(pool: Pool, budget: int) -> np.ndarray | None:
+    """The junk gate: rows below the quality threshold, when the others can fill the budget."""
+    junk = junk_mask(pool.frame)
+    if junk is None or int((~junk).sum()) < budget:
+        return None
+    return junk
 
 
 def facility(pool: Pool, budget: int, cfg: SelectConfig, rng: np.random.Generator) -> Picks:
@@ -218,6 +232,7 @@ def facility(pool: Pool, budget: int, cfg: SelectConfig, rng: np.random.Generato
         epsilon=fc.epsilon,
         seed=int(rng.integers(2**31)),
         graph=pool.info[key],
+        exclude=_junk(pool, budget) if cfg.junk_gate else None,
     )
     reasons = [f"facility step={i + 1}" for i in range(picked.shape[0])]
     return Picks(picked, np.zeros(picked.shape[0], dtype=np.int64), reasons, log)

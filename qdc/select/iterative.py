@@ -25,6 +25,7 @@ from qdc.select.allocate import allocate, equal_split
 from qdc.select.config import SelectConfig
 from qdc.select.kmq import effective_within, start_weights, take_per_cluster, within_keys
 from qdc.select.pool import FeedbackSource, Picks, Pool, softmax, standardise
+from qdc.select.robust import within_bias
 
 
 def cluster_weights(
@@ -54,7 +55,8 @@ def iterative(pool: Pool, budget: int, cfg: SelectConfig, rng: np.random.Generat
     mode, temp = effective_within(cfg.within, cfg.temperature, cfg.diversity_weight)
     rounds = max(1, int(cfg.iterative.rounds))
     per_round = equal_split(budget, rounds)
-    available = np.ones(pool.n, dtype=bool)
+    bias, gate, _ = within_bias(pool, cfg, budget, labels)
+    available = np.ones(pool.n, dtype=bool) if gate is None else gate.copy()
     order: list[np.ndarray] = []
     round_of: list[np.ndarray] = []
     reasons: list[str] = []
@@ -83,6 +85,8 @@ def iterative(pool: Pool, budget: int, cfg: SelectConfig, rng: np.random.Generat
             entry["feedback_mean"] = {str(c): round(float(means[c]), 6) for c in np.flatnonzero(has)}
         counts = allocate(per_round[r], weights, remaining)
         keys = within_keys(pool.n, z, mode, temp, rng)
+        if bias is not None and mode == "balanced":
+            keys = keys + bias
         got = take_per_cluster(labels, counts, keys, available)
         available[got] = False
         unscored.append(got)

@@ -37,6 +37,7 @@ from qdc.errors import ConfigError
 from qdc.select.allocate import allocate
 from qdc.select.config import SelectConfig
 from qdc.select.pool import Picks, Pool, standardise
+from qdc.select.robust import within_bias
 
 
 def base_weights(sizes: np.ndarray, allocation: str) -> np.ndarray:
@@ -45,6 +46,8 @@ def base_weights(sizes: np.ndarray, allocation: str) -> np.ndarray:
         return (sizes > 0).astype(np.float64)
     if allocation == "proportional":
         return sizes.astype(np.float64)
+    if allocation == "sqrt":
+        return np.sqrt(sizes.astype(np.float64))
     raise ConfigError(f"--allocation {allocation!r}: expected equal or proportional")
 
 
@@ -84,7 +87,7 @@ def within_keys(n: int, z: np.ndarray | None, within: str, temperature: float, r
             raise ConfigError("--within top needs a score")
         return np.asarray(z, dtype=np.float64).copy()
     gumbel = rng.gumbel(size=n)
-    if within == "random" or z is None:
+    if within == "random" or z is None or within == "balanced":
         return gumbel
     if within == "softmax":
         if temperature <= 0:
@@ -151,21 +154,26 @@ def kmq_arrays(
     cluster_quality: bool = True,
     seed: int = 0,
     rng: np.random.Generator | None = None,
+    bias: np.ndarray | None = None,
+    available: np.ndarray | None = None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Array-level kMQ: positions picked (cluster order, best key first) and a log of counts and weights."""
     rng = rng if rng is not None else np.random.default_rng(seed)
     labels = np.asarray(labels, dtype=np.int64)
     k = int(labels.max()) + 1 if labels.size else 0
     sizes = np.bincount(labels, minlength=k)
+    caps = sizes if available is None else np.bincount(labels[available], minlength=k)
     base, factors = start_weights(labels, k, score, allocation, cluster_quality)
     weights = base
     if diversity_weight is not None and diversity_weight < 1:
         weights = blended_weights(labels, k, score, budget, base, float(diversity_weight))
-    counts = allocate(budget, weights, sizes)
+    counts = allocate(budget, weights, caps)
     mode, temp = effective_within(within, temperature, diversity_weight)
     z = None if score is None else standardise(score)
     keys = within_keys(labels.shape[0], z, mode, temp, rng)
-    picked = take_per_cluster(labels, counts, keys)
+    if bias is not None and mode == "balanced":
+        keys = keys + bias
+    picked = take_per_cluster(labels, counts, keys, available)
     log = {
         "k": k,
         "within": mode,
@@ -181,9 +189,14 @@ def kmq_arrays(
 def kmq(pool: Pool, budget: int, cfg: SelectConfig, rng: np.random.Generator) -> Picks:
     """kMQ over a pool; `cfg` is a SelectConfig (allocation, within, temperature, diversity_weight)."""
     score = pool.score
-    if score is None and (cfg.within != "random" or cfg.diversity_weight is not None) and cfg.diversity_weight != 1:
+    if (
+        score is None
+        and (cfg.within not in ("random", "balanced") or cfg.diversity_weight is not None)
+        and cfg.diversity_weight != 1
+    ):
         pool.require_score("kmq")
     labels = pool.labels()
+    bias, available, info = within_bias(pool, cfg, budget, labels)
     picked, log = kmq_arrays(
         labels,
         score,
@@ -194,6 +207,9 @@ def kmq(pool: Pool, budget: int, cfg: SelectConfig, rng: np.random.Generator) ->
         diversity_weight=cfg.diversity_weight,
         cluster_quality=cfg.cluster_quality,
         rng=rng,
+        bias=bias,
+        available=available,
     )
+    log.update(info)
     reasons = [f"kmq cluster={int(labels[p])}" + ("" if score is None else f" score={score[p]:.4g}") for p in picked]
     return Picks(picked, np.zeros(picked.shape[0], dtype=np.int64), reasons, {"rounds": [log]})

@@ -1,0 +1,88 @@
+"""What makes kmq and iterative robust to a weak or biased score (ours; docs/select.md has the figures).
+
+- **Reliability**: a quality score that mostly measures length (the heuristic's failure mode, and what an
+  LLM judge favours) makes a within-cluster preference pick long rows, which shifts the selection away
+  from the data (on SST-2, picks of 28.8 words against 19.0 for random). ``score_reliability`` =
+  1 - |Spearman(score, log tokens)|, 0 for a constant score; the within-cluster score weight is scaled by it.
+- **Quality as a gate**: rows with ``qdc_quality`` below ``qdc.quality.JUNK_THRESHOLD`` are taken only when
+  the eligible non-junk rows cannot fill the budget (``junk_mask``).
+- **Representative rows first**: inside a cluster, rows near its centroid (cosine, standardised per
+  cluster) are preferred over its outliers (``representativeness``); a Gumbel draw keeps it a sample.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from qdc import schema
+from qdc.quality import JUNK_THRESHOLD
+from qdc.select.config import SelectConfig
+from qdc.select.pool import Pool, standardise
+
+
+def _ranks(v: np.ndarray) -> np.ndarray:
+    _, inv, cnt = np.unique(v, return_inverse=True, return_counts=True)
+    mid = np.cumsum(cnt) - (cnt - 1) / 2.0
+    return np.asarray(mid[inv.reshape(-1)], dtype=np.float64)
+
+
+def score_reliability(score: np.ndarray | None, cost: np.ndarray) -> float:
+    """1 - |Spearman(score, log(1 + tokens))| in [0, 1]; 0 when the score is missing or constant."""
+    if score is None or score.size < 3 or float(np.std(score)) == 0.0:
+        return 0.0
+    length = np.log1p(np.asarray(cost, dtype=np.float64))
+    if float(np.std(length)) == 0.0:
+        return 1.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rho = float(np.corrcoef(_ranks(score), _ranks(length))[0, 1])
+    return float(np.clip(1.0 - abs(rho), 0.0, 1.0)) if np.isfinite(rho) else 0.0
+
+
+def junk_mask(frame: pl.DataFrame) -> np.ndarray | None:
+    """Rows whose qdc_quality is below the junk threshold (None when the column is absent)."""
+    if schema.QUALITY not in frame.columns:
+        return None
+    q = frame[schema.QUALITY].cast(pl.Float64).fill_null(float("-inf")).to_numpy()
+    return np.asarray(~(q >= JUNK_THRESHOLD), dtype=bool)
+
+
+def representativeness(x: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
+    """Cosine of each row to its cluster's mean direction, standardised within the cluster."""
+    cent = np.zeros((k, x.shape[1]), dtype=np.float64)
+    np.add.at(cent, labels, x)
+    cent /= np.maximum(np.linalg.norm(cent, axis=1, keepdims=True), 1e-12)
+    sim = np.einsum("ij,ij->i", x.astype(np.float64), cent[labels])
+    cnt = np.maximum(np.bincount(labels, minlength=k), 1)
+    mean = np.bincount(labels, weights=sim, minlength=k) / cnt
+    var = np.bincount(labels, weights=sim**2, minlength=k) / cnt - mean**2
+    sd = np.sqrt(np.maximum(var, 0.0))
+    return np.asarray((sim - mean[labels]) / np.where(sd[labels] > 0, sd[labels], 1.0))
+
+
+def within_bias(
+    pool: Pool, cfg: SelectConfig, budget: int, labels: np.ndarray
+) -> tuple[np.ndarray | None, np.ndarray | None, dict[str, Any]]:
+    """(key bias for `within: balanced`, rows allowed, log): representativeness + reliability-tempered score,
+    and the junk gate (when the non-junk rows can fill the budget)."""
+    info: dict[str, Any] = {}
+    available = None
+    if cfg.junk_gate:
+        junk = junk_mask(pool.frame)
+        if junk is not None and junk.any():
+            ok = ~junk
+            info["junk_gated"] = int(junk.sum()) if int(ok.sum()) >= budget else 0
+            available = ok if int(ok.sum()) >= budget else None
+    if cfg.within != "balanced":
+        return None, available, info
+    k = int(labels.max()) + 1 if labels.size else 0
+    bias = np.zeros(pool.n, dtype=np.float64)
+    if cfg.representative > 0 and pool.n:
+        bias += cfg.representative * representativeness(pool.embeddings(), labels, k)
+    rel = score_reliability(pool.score, pool.cost)
+    info["score_reliability"] = round(rel, 4)
+    if pool.score is not None and cfg.score_weight > 0 and rel > 0:
+        bias += cfg.score_weight * rel * standardise(pool.score)
+    return bias, available, info

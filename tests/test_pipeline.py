@@ -332,6 +332,20 @@ def test_a_second_run_on_a_locked_work_dir_exits_2(tmp_path: Path, data: Path, r
     assert not stray.exists()
 
 
+def test_staged_files_of_a_killed_run_are_swept(tmp_path: Path, data: Path) -> None:
+    """A kill -9 between staging and renaming leaves '.qdc-stage-PID-NAME'; the next run removes those of
+    dead processes and leaves a live one's."""
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp_path / f".qdc-stage-{dead.pid}-o.jsonl"
+    stale.write_text("half a run")
+    live = tmp_path / f".qdc-stage-{os.getpid()}-other.jsonl"
+    live.write_text("a run in progress")
+    run_file(parse_pipeline(pipe(["embed"])), str(data), str(tmp_path / "o.jsonl"), workdir=None)
+    assert not stale.exists()
+    assert live.exists()
+
+
 # ------------------------------------------------------------------------------ ledger and manifest
 
 

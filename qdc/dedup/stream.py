@@ -26,6 +26,7 @@ than exact, minhash, semantic (any of them may be left out).
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import time
@@ -51,12 +52,12 @@ from qdc.dedup.stream_minhash import (
     shingle_batch,
     sign_batch,
 )
-from qdc.errors import ConfigError, DataError
-from qdc.io import IOConfig, ReadReport
+from qdc.dedup.stream_write import METHOD_CODES, write_pass
+from qdc.errors import ConfigError
+from qdc.io import IOConfig, ReadReport, sweep_stale
 from qdc.progress import progress
 from qdc.scale import memory
 from qdc.scale.reader import DEFAULT_BATCH_ROWS, iter_batches, sample_lines
-from qdc.scale.sink import open_sink
 
 
 @dataclass
@@ -93,7 +94,6 @@ class _Pass1:
 
 
 ORDER = ("exact", "minhash", "semantic")
-METHOD_CODES = {"exact": 1, "minhash": 2, "semantic": 3}
 
 
 def _check(cfg: DedupConfig, opts: StreamOptions) -> None:
@@ -197,55 +197,6 @@ def _pass1(
     return state
 
 
-def _id_reader(work: Path, id_lens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    off = np.zeros(id_lens.shape[0] + 1, dtype=np.int64)
-    np.cumsum(id_lens, out=off[1:])
-    data = np.memmap(work / "ids.bin", dtype=np.uint8, mode="r") if off[-1] > 0 else np.zeros(0, dtype=np.uint8)
-    return data, off
-
-
-def _write(
-    path: str,
-    io_cfg: IOConfig,
-    batch_rows: int,
-    cfg: DedupConfig,
-    output: str | None,
-    removed_path: str | None,
-    method: np.ndarray,
-    final: np.ndarray,
-    sim: np.ndarray,
-    work: Path,
-    id_lens: np.ndarray,
-) -> None:
-    names = {code: name for name, code in METHOD_CODES.items()}
-    id_data, id_off = _id_reader(work, id_lens)
-    start = 0
-    n = method.shape[0]
-    with open_sink(output) as out, open_sink(removed_path) as ledger:
-        for batch in iter_batches(path, io_cfg, batch_rows, user_columns=True):
-            stop = start + batch.height
-            m = method[start:stop]
-            gone = m != 0
-            if out is not None:
-                out.write(batch.filter(pl.Series(~gone)))
-            if ledger is not None and gone.any():
-                rows = np.flatnonzero(gone)
-                fin = final[start + rows]
-                dup_of = [bytes(id_data[id_off[f] : id_off[f + 1]]).decode("utf-8") for f in fin.tolist()]
-                ledger.write(
-                    batch[rows].with_columns(
-                        pl.Series(schema.DUP_OF, dup_of, dtype=pl.String),
-                        pl.Series(schema.DUP_METHOD, [names[int(k)] for k in m[rows]], dtype=pl.String),
-                        pl.Series(schema.DUP_SIMILARITY, np.round(sim[start + rows], 6), dtype=pl.Float64),
-                        pl.Series(schema.DUP_REF, [None] * rows.shape[0], dtype=pl.String),
-                    )
-                )
-            start = stop
-            progress("scale dedup: write", start, n)
-    if start != n:
-        raise DataError(f"{path}: the input changed during the run ({n} rows read first, {start} now)")
-
-
 @dataclass
 class _Run:
     """What the method steps of a streaming run share: pass 1's state and the per-row decisions."""
@@ -346,7 +297,9 @@ def stream_dedup(
     opts = opts or StreamOptions()
     est, batch_rows, parts_n = estimate(path, cfg, opts)
     memory.announce(est, batch_rows, opts.batch_rows, opts.max_memory, on_estimate)
-    work = Path(tempfile.mkdtemp(prefix="qdc-scale-", dir=opts.work_dir))
+    # The pid in the name lets a later run sweep the folders of runs that were killed (kill -9).
+    sweep_stale(Path(opts.work_dir or tempfile.gettempdir()), "qdc-scale-*", 2)
+    work = Path(tempfile.mkdtemp(prefix=f"qdc-scale-{os.getpid()}-", dir=opts.work_dir))
     seconds = dict.fromkeys(["read_and_sign", "exact_groups", "minhash_groups", "semantic", "write"], 0.0)
     t0 = time.perf_counter()
     try:
@@ -368,11 +321,25 @@ def stream_dedup(
         t = time.perf_counter()
         if output is not None or removed is not None:
             id_lens = np.concatenate(st.id_lens) if st.id_lens else np.zeros(0, np.int64)
-            _write(path, io_cfg, batch_rows, cfg, output, removed, run.method, final, run.sim, work, id_lens)
+            write_pass(path, io_cfg, batch_rows, cfg, output, removed, run.method, final, run.sim, work, id_lens)
         seconds["write"] = time.perf_counter() - t
     finally:
         if not opts.keep_work:
             shutil.rmtree(work, ignore_errors=True)
+    return _summary(run, per_method, batch_rows, disk, seconds, t0, est)
+
+
+def _summary(
+    run: _Run,
+    per_method: dict[str, dict[str, Any]],
+    batch_rows: int,
+    disk: int,
+    seconds: dict[str, float],
+    t0: float,
+    est: memory.Estimate,
+) -> dict[str, Any]:
+    """The run summary of `stream_dedup`."""
+    cfg, opts, st, n = run.cfg, run.opts, run.st, run.st.n
     n_rm = int((run.method != 0).sum())
     return {
         "rows_in": n,
@@ -384,7 +351,7 @@ def stream_dedup(
         "batches": st.batches,
         "batch_rows": batch_rows,
         "backend": opts.backend,
-        "partitions": parts_n if opts.backend == "local" else None,
+        "partitions": run.parts_n if opts.backend == "local" else None,
         "band_records": st.records,
         "work_disk_bytes": disk,
         "seconds": {**{k: round(v, 3) for k, v in seconds.items()}, "total": round(time.perf_counter() - t0, 3)},

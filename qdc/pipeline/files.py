@@ -11,7 +11,7 @@ from typing import Any
 import polars as pl
 
 from qdc.embed import Embedder
-from qdc.io import detect_format
+from qdc.io import detect_format, sweep_stale
 from qdc.pipeline.config import Pipeline
 from qdc.pipeline.manifest import StageMeter, build_manifest, utc_now
 from qdc.pipeline.run import DEFAULT_WORKDIR, RunResult, input_hash, run_pipeline
@@ -49,6 +49,7 @@ class RunFiles:
 
     def path(self, target: str) -> str:
         t = Path(target)
+        sweep_stale(t.parent, f"{STAGE_PREFIX}*", 3)  # staged files of a killed run ('.qdc-stage-PID-...')
         staged = t.with_name(f"{STAGE_PREFIX}{os.getpid()}-{t.name}")
         self._staged.append((staged, t))
         return str(staged)

@@ -31,7 +31,7 @@ import polars as pl
 import xxhash
 
 from qdc.errors import ConfigError, DataError
-from qdc.io import atomic_path
+from qdc.io import atomic_path, pid_alive
 from qdc.progress import notice
 
 _TMP_SUFFIX = ".qdc-tmp"
@@ -65,19 +65,6 @@ def chain_key(previous: str, name: str, config: dict[str, Any]) -> str:
     return hash_json({"prev": previous, "stage": name, "config": config})
 
 
-def _alive(pid: int) -> bool:
-    """True when a process with this pid exists (signal 0 checks without signalling)."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
-
-
 class WorkDir:
     """Stage artifacts under `root/stages`, addressed by chain key; held with a pid lock until `close()`."""
 
@@ -104,7 +91,7 @@ class WorkDir:
                     pid = int(self.lock.read_text(encoding="ascii").strip() or 0)
                 except (OSError, ValueError):
                     pid = 0
-                if _alive(pid):
+                if pid_alive(pid):
                     raise ConfigError(
                         f"work directory {self.root} is in use by another qdc run (pid {pid}); "
                         "wait for it, or pass --workdir DIR"

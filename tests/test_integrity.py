@@ -296,10 +296,15 @@ def test_jsonl_cut_mid_line_names_the_line(tmp_path: Path, cut: float, stream: b
         _read_all(path, stream)
 
 
-def test_truncated_gz_in_a_scale_command_is_one_line_exit_1(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", ["dedup", "embed"])
+def test_truncated_gz_in_a_scale_command_is_one_line_exit_1(tmp_path: Path, command: str) -> None:
     data = _compressed("gz")
     (tmp_path / "in.jsonl.gz").write_bytes(data[: len(data) // 2])
-    result = CliRunner().invoke(app, ["scale", "score", str(tmp_path / "in.jsonl.gz"), "-o", str(tmp_path / "o.jsonl")])
+    argv = ["scale", command, str(tmp_path / "in.jsonl.gz")]
+    argv += ["-o", str(tmp_path / "o.jsonl")] if command == "dedup" else ["--out", str(tmp_path / "e.npy")]
+    if command == "embed":
+        argv += ["--model", "hash:8"]
+    result = CliRunner().invoke(app, argv)
     assert result.exit_code == 1
     assert "truncated gzip file" in result.stderr
     assert "internal error" not in result.stderr

@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 import typer
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from qdc.cli import app
@@ -829,3 +831,49 @@ def test_garbage_or_empty_compressed_files_are_one_line_errors(
     (tmp_path / name).write_bytes(data)
     with pytest.raises(DataError, match=rf"{name.replace('.', '[.]')}: {message}"):
         _read_all(tmp_path / name, stream)
+
+
+@pytest.mark.parametrize(("yaml_key", "flags"), [("output", ["in.jsonl"]), ("input", ["-o", "in.jsonl"])])
+def test_run_paths_from_the_config_are_checked_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, yaml_key: str, flags: list[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "in.jsonl").write_bytes(TWO_ROWS)
+    (tmp_path / "c.yaml").write_text(f"{yaml_key}: in.jsonl\nstages:\n  - dedup: {{}}\n")
+    result = CliRunner().invoke(app, ["run", "c.yaml", "--no-workdir", *flags])
+    assert result.exit_code == 2, result.output
+    assert "same file as" in result.stderr
+    assert (tmp_path / "in.jsonl").read_bytes() == TWO_ROWS
+
+
+# ------------------------------------------------------------------------------------- one reader
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    ids=st.lists(st.sampled_from(["a", "b", "c", None]), min_size=1, max_size=12),
+    texts=st.lists(st.sampled_from(["x", "y", "x y"]), min_size=12, max_size=12),
+    batch=st.integers(1, 13),
+)
+def test_batches_concatenate_to_the_whole_read(ids: list[str | None], texts: list[str], batch: int) -> None:
+    import tempfile
+
+    import orjson
+    import polars as pl
+
+    from qdc import schema
+    from qdc.io import IOConfig, ReadReport, iter_batches, read_records
+
+    # Repeated ids (bad rows, quarantined) and identical rows without an id (numbered derived ids) must come
+    # out the same whatever the batch size: the id table spans the batches.
+    rows = [{"text": t} if i is None else {"id": i, "text": t} for i, t in zip(ids, texts, strict=False)]
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "in.jsonl"
+        path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+        cfg = IOConfig(on_bad_rows="skip")
+        r1, r2 = ReadReport(), ReadReport()
+        whole = read_records(path, cfg, r1)
+        parts = pl.concat(list(iter_batches(str(path), cfg, batch, report=r2)), how="diagonal_relaxed")
+    assert [(b.line, b.reason) for b in r2.bad_rows] == [(b.line, b.reason) for b in r1.bad_rows]
+    cols = [schema.ROW_ID, schema.LINE, schema.TEXT, schema.RAW]
+    assert parts.select(cols).equals(whole.select(cols))

@@ -19,8 +19,8 @@ from qdc.dedup.jaccard import ragged_gather
 from qdc.dedup.stream import StreamOptions, stream_dedup
 from qdc.errors import ConfigError
 from qdc.io import IOConfig, read_records, write_records
+from qdc.io.read import iter_batches
 from qdc.scale import memory
-from qdc.scale.reader import iter_batches
 from qdc.scale.store import blocks, create, gather, open_store
 from qdc.scale.store import ragged_gather as store_ragged_gather
 from qdc.select.stream import ScaleSelectConfig, stream_select

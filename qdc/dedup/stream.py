@@ -1,6 +1,6 @@
 """Out-of-core exact + MinHash-LSH dedup: the same kept rows as `qdc.dedup.dedup`, in bounded memory.
 
-Pass 1 reads the input in batches (`qdc.scale.reader`) and, per batch, computes with the functions of
+Pass 1 reads the input in batches (`qdc.io.iter_batches`) and, per batch, computes with the functions of
 `qdc.dedup` (so results match the in-memory path bit for bit):
 
 - exact: a 128-bit hash of the normalised text (`qdc.dedup.normalize.normalise`), 16 B per row in RAM;
@@ -55,9 +55,9 @@ from qdc.dedup.stream_minhash import (
 from qdc.dedup.stream_write import METHOD_CODES, write_pass
 from qdc.errors import ConfigError
 from qdc.io import IOConfig, ReadReport, sweep_stale
+from qdc.io.read import DEFAULT_BATCH_ROWS, iter_batches, sample_lines
 from qdc.progress import progress
 from qdc.scale import memory
-from qdc.scale.reader import DEFAULT_BATCH_ROWS, iter_batches, sample_lines
 
 
 @dataclass

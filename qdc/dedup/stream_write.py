@@ -12,9 +12,9 @@ from qdc import schema
 from qdc.dedup.config import DedupConfig
 from qdc.errors import DataError
 from qdc.io import IOConfig
+from qdc.io.read import iter_batches
+from qdc.io.write import open_sink
 from qdc.progress import progress
-from qdc.scale.reader import iter_batches
-from qdc.scale.sink import open_sink
 
 METHOD_CODES = {"exact": 1, "minhash": 2, "semantic": 3}
 """The per-row method codes of streaming dedup (0 = kept)."""

@@ -20,10 +20,10 @@ from qdc import schema
 from qdc.embed import EmbedConfig, Embedder
 from qdc.errors import DataError
 from qdc.io import IOConfig, atomic_path, embeddings_of
+from qdc.io.read import DEFAULT_BATCH_ROWS, iter_batches, sample_lines
 from qdc.progress import progress
 from qdc.scale import memory
 from qdc.scale.ray import require_ray
-from qdc.scale.reader import DEFAULT_BATCH_ROWS, iter_batches, sample_lines
 from qdc.scale.store import create, release
 
 FIELD_COLUMNS = schema.PART_COLUMNS

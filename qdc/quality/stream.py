@@ -32,12 +32,12 @@ from qdc import schema
 from qdc.complexity import ComplexityConfig, score_complexity
 from qdc.errors import ConfigError, DataError
 from qdc.io import IOConfig, ReadReport
+from qdc.io.read import DEFAULT_BATCH_ROWS, iter_batches, sample_lines
+from qdc.io.write import open_sink
 from qdc.progress import progress
 from qdc.quality import SIGNALS, QualityConfig, score_quality
 from qdc.scale import memory
 from qdc.scale.ray import require_ray
-from qdc.scale.reader import DEFAULT_BATCH_ROWS, iter_batches, sample_lines
-from qdc.scale.sink import open_sink
 
 PARTS = (schema.PROMPT, schema.RESPONSE, schema.TEXT)
 """The hidden columns the scorers read: all a Ray worker receives."""

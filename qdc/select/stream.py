@@ -1,6 +1,6 @@
 """kMQ selection over memory-mapped embeddings, for inputs whose embedding matrix does not fit in RAM.
 
-1. Pass 1 streams the input (`qdc.scale.reader`) and keeps one float64 score per row (the `--score`
+1. Pass 1 streams the input (`qdc.io.iter_batches`) and keeps one float64 score per row (the `--score`
    expression of `qdc select`, evaluated batch by batch; default `qdc_quality` when the input has it, else
    no score and uniform sampling inside clusters).
 2. Spherical k-means (faiss) is trained on a seeded sample of `points_per_centroid` x K rows gathered from
@@ -30,11 +30,11 @@ from qdc.cluster import assign as assign_rows
 from qdc.config import StageConfig
 from qdc.errors import ConfigError, DataError
 from qdc.io import IOConfig
+from qdc.io.read import DEFAULT_BATCH_ROWS, iter_batches, sample_lines
+from qdc.io.write import open_sink
 from qdc.progress import progress
 from qdc.scale import memory
 from qdc.scale.ray import require_ray
-from qdc.scale.reader import DEFAULT_BATCH_ROWS, iter_batches, sample_lines
-from qdc.scale.sink import open_sink
 from qdc.scale.store import open_store
 
 

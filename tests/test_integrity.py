@@ -885,3 +885,21 @@ def test_batches_concatenate_to_the_whole_read(ids: list[str | None], texts: lis
     assert [(b.line, b.reason) for b in r2.bad_rows] == [(b.line, b.reason) for b in r1.bad_rows]
     cols = [schema.ROW_ID, schema.LINE, schema.TEXT, schema.RAW]
     assert parts.select(cols).equals(whole.select(cols))
+
+
+def test_huge_values_quoted_in_row_errors_are_capped(tmp_path: Path) -> None:
+    import orjson
+
+    from qdc.errors import DataError
+    from qdc.io import read_records
+
+    big = "x" * 1_000_000
+    rows = [orjson.dumps({"id": big, "text": t}) + b"\n" for t in ("a", "b")]
+    (tmp_path / "in.jsonl").write_bytes(b"".join(rows))
+    with pytest.raises(DataError) as info:
+        read_records(tmp_path / "in.jsonl")
+    assert "duplicate id" in str(info.value) and len(str(info.value)) < 500
+    (tmp_path / "k.jsonl").write_bytes(orjson.dumps({big: 1}) + b"\n")
+    with pytest.raises(DataError) as info:
+        read_records(tmp_path / "k.jsonl")
+    assert "no text to analyse" in str(info.value) and len(str(info.value)) < 500

@@ -14,7 +14,7 @@ import polars as pl
 import xxhash
 
 from qdc import schema
-from qdc.errors import DataError
+from qdc.errors import DataError, quote
 from qdc.io.formats import BOM
 from qdc.io.text import RowTextError, TextSpec, check_template, detect, resolve
 
@@ -179,7 +179,7 @@ class _RowBuilder:
             if not derived:
                 self.bad(
                     line,
-                    f"duplicate id {rid!r} (first seen at line {self.seen_ids[rid]}); ids in "
+                    f"duplicate id {quote(rid)} (first seen at line {self.seen_ids[rid]}); ids in "
                     f"'{self.cfg.id_field}' must be unique (use --id-field to pick another field)",
                     raw,
                 )
@@ -256,7 +256,7 @@ def parse_line(
     if (dup := duplicate_key(line, obj)) is not None:
         # The parser keeps the last value, the raw line (written back) both: the row would be scored on one
         # text and handed on with another.
-        builder.bad(lineno, f"duplicate JSON key {dup!r} (a key may appear once per object)", line)
+        builder.bad(lineno, f"duplicate JSON key {quote(dup)} (a key may appear once per object)", line)
         return None
     if not builder.add(lineno, obj, line):
         return None

@@ -78,7 +78,7 @@ def detect(first_row: dict[str, Any], spec: TextSpec) -> TextSpec:
     for chat_key in ("messages", "conversations"):
         if chat_key in first_row:
             return TextSpec(None, None, spec.roles, f"chat:{chat_key}")
-    keys = ", ".join(list(first_row)[:8]) or "none"
+    keys = ", ".join(k if len(k) <= 40 else k[:37] + "..." for k in list(first_row)[:8]) or "none"
     raise RowTextError(
         f"no text to analyse: the row has no 'text', 'instruction'/'output', or 'messages' field "
         f"(fields: {keys}); pass --text-field NAME or --template"

@@ -53,8 +53,8 @@ def test_select_is_byte_identical_and_writes_manifest_and_ledger(tmp_path: Path,
     assert len(picked) == 20 and all("qdc_select_reason" in r and r["qdc_select_round"] == 0 for r in picked)
     assert "qdc_embedding" not in picked[0]
     manifest = orjson.loads((tmp_path / "a.json").read_bytes())
-    assert manifest["strategy"] == "kmq" and manifest["seed"] == 4 and manifest["selected"] == 20
-    assert manifest["strategy_log"]["rounds"][0]["cluster_counts"]
+    assert manifest["strategy"] == "facility" and manifest["seed"] == 4 and manifest["selected"] == 20
+    assert manifest["strategy_log"]["objective"] > 0 and manifest["strategy_log"]["neighbours"] >= 1
     ledger = read_jsonl((tmp_path / "a.ledger.jsonl").read_bytes())
     assert len(ledger) == 113 and sum(r["selected"] for r in ledger) == 20
     assert {r["reason"].split(" ")[0] for r in ledger if not r["selected"]} >= {"duplicate", "not"}

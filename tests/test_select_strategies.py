@@ -113,13 +113,10 @@ def test_kmq_covers_every_cluster_and_prefers_quality(df: pl.DataFrame) -> None:
     df = with_task_clusters(df)
     res = select(df, cfg(budget=24, strategy="kmq"))
     assert res.selected["task"].n_unique() == 4
-    # equal allocation with water-filling: the 5-row task gives all it has (all but the rows the junk gate
-    # holds back: qdc_quality below qdc.quality.JUNK_THRESHOLD), the rest is split.
+    # equal allocation with water-filling: the 5-row task gives all it has, the rest is split (30% of these
+    # uniform scores are below the junk threshold: too many to be junk, so the gate stays open).
     counts = dict(res.selected.group_by("task").len().iter_rows())
-    good = df.filter((pl.col("task") == "task3") & (pl.col("qdc_quality") >= JUNK_THRESHOLD)).height
-    assert 0 < good < 5 and counts["task3"] == good
-    ungated = select(df, cfg(budget=24, strategy="kmq", junk_gate=False))
-    assert dict(ungated.selected.group_by("task").len().iter_rows())["task3"] == 5
+    assert counts["task3"] == 5
     top = select(df, cfg(budget=24, strategy="kmq", within="top"))
     assert top.selected["qdc_quality"].mean() > res.selected["qdc_quality"].mean() - 0.05
     assert res.selected["qdc_quality"].mean() > df["qdc_quality"].mean()
@@ -184,8 +181,8 @@ def test_iterative_starves_bad_clusters() -> None:
     d = with_task_clusters(make_frame(rows))
     res = select(d, cfg(budget=30, strategy="iterative", within="random", explore=0.0))
     counts = dict(res.selected.group_by("task").len().iter_rows())
-    assert counts["task0"] == 30 and "task1" not in counts  # task1 is all below the junk threshold: gated
-    # without the gate, the feedback rounds alone move the budget away from the bad cluster
+    assert counts["task0"] > counts.get("task1", 0)  # half the pool is below the threshold: the gate stays open
+    # the feedback rounds alone move the budget away from the bad cluster
     res = select(d, cfg(budget=30, strategy="iterative", within="random", explore=0.0, junk_gate=False))
     counts = dict(res.selected.group_by("task").len().iter_rows())
     assert counts["task0"] > counts["task1"]
@@ -386,3 +383,42 @@ def test_invariants(df: pl.DataFrame, budget: int, strategy: str, seed: int) -> 
         assert len(ids) <= min(budget, eligible)
     else:
         assert len(ids) == min(budget, eligible)
+
+
+@pytest.mark.parametrize("strategy", ["top", "deita"])
+def test_ties_break_by_a_seeded_draw_not_input_order(strategy: str) -> None:
+    rows = task_rows(sizes=(40, 40), dups=0)
+    for r in rows:
+        r["qdc_quality"] = 1.0  # every row ties
+    d = make_frame(rows)
+    picks = {s: select(d, cfg(budget=20, strategy=strategy, seed=s, ceiling=0.9999)).selected for s in (0, 1)}
+    ids = {s: p["id"].to_list() for s, p in picks.items()}
+    assert ids[0] != ids[1]  # the seed decides
+    assert ids[0] != [r["id"] for r in rows[:20]]  # not the first rows of the input
+    assert picks[0]["task"].n_unique() == 2  # both halves of the input are represented
+    assert select(d, cfg(budget=20, strategy=strategy, seed=0, ceiling=0.9999)).selected["id"].to_list() == ids[0]
+
+
+def test_junk_gate_holds_back_a_few_low_rows_but_not_a_third_of_the_pool(df: pl.DataFrame) -> None:
+    df = with_task_clusters(df)
+    q = df["qdc_quality"].to_numpy()
+    few = df.with_columns(pl.Series("qdc_quality", np.where(q < 0.1, q, np.maximum(q, JUNK_THRESHOLD))))
+    low = set(few.filter(pl.col("qdc_quality") < JUNK_THRESHOLD)["id"].to_list())
+    assert 0 < len(low) <= 0.15 * few.height
+    for strategy in ("kmq", "iterative", "facility"):
+        picked = set(select(few, cfg(budget=60, strategy=strategy)).selected["id"].to_list())
+        assert not picked & low, strategy
+        opened = set(select(few, cfg(budget=60, strategy=strategy, junk_gate=False, seed=1)).selected["id"].to_list())
+        assert opened & low, strategy
+    # bandit only queues them last in their cluster (its blocks are unscored by design)
+    gated = [
+        len(set(select(few, cfg(budget=60, strategy="bandit", seed=s)).selected["id"].to_list()) & low)
+        for s in range(4)
+    ]
+    opened_b = [
+        len(set(select(few, cfg(budget=60, strategy="bandit", seed=s, junk_gate=False)).selected["id"].to_list()) & low)
+        for s in range(4)
+    ]
+    assert sum(gated) < sum(opened_b)
+    many = set(df.filter(pl.col("qdc_quality") < JUNK_THRESHOLD)["id"].to_list())  # ~30%: gate stays open
+    assert set(select(df, cfg(budget=60, strategy="facility")).selected["id"].to_list()) & many

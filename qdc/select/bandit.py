@@ -31,7 +31,7 @@ import numpy as np
 from qdc.select.allocate import allocate
 from qdc.select.config import SelectConfig
 from qdc.select.pool import FeedbackSource, Picks, Pool
-from qdc.select.robust import junk_mask
+from qdc.select.robust import gate
 
 
 def ucb(mean: float, pulls: int, total: int, alpha: float) -> float:
@@ -71,7 +71,7 @@ class Bandit:
         )
         # Seeded shuffle of each cluster's rows (junk last with the gate): the order probes and blocks pop in.
         perm = rng.permutation(pool.n)
-        junk = junk_mask(pool.frame) if cfg.junk_gate else None
+        junk = gate(pool, budget) if cfg.junk_gate else None
         last = junk[perm] if junk is not None else np.zeros(pool.n, dtype=bool)
         perm = perm[np.lexsort((last, self.labels[perm]))]
         self.queues: list[list[int]] = [[] for _ in range(k)]

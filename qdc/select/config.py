@@ -88,7 +88,7 @@ class SelectConfig(StageConfig):
     """Rows to select (a whole number), or a fraction of the input rows (0 < f < 1)."""
     budget_tokens: int | None = None
     """Alternatively a token budget: each row costs its token count (or --cost-field)."""
-    strategy: Strategy = "kmq"
+    strategy: Strategy = "facility"
     seed: int = 0
     score: str | None = None
     """Score expression over columns, e.g. 'qdc_quality * qdc_complexity' [default: qdc_quality]."""
@@ -123,7 +123,8 @@ class SelectConfig(StageConfig):
     score_weight: float = Field(default=0.5, ge=0)
     """--within balanced: weight of the standardised score, times its reliability (1 - |rank corr. with length|)."""
     junk_gate: bool = True
-    """Rows with qdc_quality below qdc.quality.JUNK_THRESHOLD are taken only when nothing else fills the budget."""
+    """Rows with qdc_quality below qdc.quality.JUNK_THRESHOLD are taken only when nothing else fills the budget
+    (off by itself when the scorer flags more than 15% of the pool: the threshold does not fit that data)."""
     cluster_quality: bool = True
     """Scale cluster shares by min(1, 2·mean score percentile) so junk-only clusters get ~nothing."""
     diversity_weight: float | None = None

@@ -1,7 +1,8 @@
 """`deita`: score-first selection with a cosine-similarity ceiling (DEITA "Repr Filter", Liu et al. 2024).
 
-Rows are visited by score, descending (stable: ties keep input order; the original's pandas sort is not
-stable). A row is taken unless its cosine similarity to some already-taken row exceeds the ceiling tau
+Rows are visited by score, descending; ties in a seeded random order (the run's generator;
+input order would favour the first file given; the original's pandas sort is not stable either). A row
+is taken unless its cosine similarity to some already-taken row exceeds the ceiling tau
 (default 0.9, the original's threshold); the first row is always taken. Semantics are the original's
 batch_size=1 (no over-rejection by rejected rows of the same batch), computed in blocks for speed: a
 block is compared with everything taken before it in one matrix product, then its survivors with each
@@ -18,11 +19,18 @@ from qdc.select.pool import Picks, Pool
 
 
 def deita_arrays(
-    x: np.ndarray, score: np.ndarray, budget: int, ceiling: float, block: int = 512
+    x: np.ndarray,
+    score: np.ndarray,
+    budget: int,
+    ceiling: float,
+    block: int = 512,
+    tiebreak: np.ndarray | None = None,
 ) -> tuple[np.ndarray, int]:
-    """Positions taken in visit order, and how many rows were rejected by the ceiling."""
+    """Positions taken in visit order, and how many rows were rejected by the ceiling.
+
+    Ties in score are visited by `tiebreak` (ascending; default: input order)."""
     n = x.shape[0]
-    order = np.lexsort((np.arange(n), -score))
+    order = np.lexsort((np.arange(n) if tiebreak is None else tiebreak, -score))
     taken = np.zeros((min(budget, n), x.shape[1]), dtype=np.float32)
     out: list[int] = []
     rejected = 0
@@ -49,7 +57,9 @@ def deita_arrays(
 def deita(pool: Pool, budget: int, cfg: SelectConfig, rng: np.random.Generator) -> Picks:
     """Score-first greedy with a cosine ceiling `cfg.deita.ceiling`."""
     score = pool.require_score("deita")
-    picked, rejected = deita_arrays(pool.embeddings(), score, budget, cfg.deita.ceiling)
+    picked, rejected = deita_arrays(
+        pool.embeddings(), score, budget, cfg.deita.ceiling, tiebreak=rng.permutation(pool.n)
+    )
     reasons = [f"deita rank={i + 1} score={score[p]:.4g}" for i, p in enumerate(picked)]
     return Picks(
         picked,

@@ -27,7 +27,7 @@ import numpy as np
 from qdc.select.config import SelectConfig
 from qdc.select.kmq import percentile_rank
 from qdc.select.pool import Picks, Pool
-from qdc.select.robust import junk_mask
+from qdc.select.robust import gate
 
 EXACT_UP_TO = 50_000
 _BLOCK = 16_384
@@ -206,14 +206,6 @@ def facility_arrays(
     return out, log
 
 
-def _junk(pool: Pool, budget: int) -> np.ndarray | None:
-    """The junk gate: rows below the quality threshold, when the others can fill the budget."""
-    junk = junk_mask(pool.frame)
-    if junk is None or int((~junk).sum()) < budget:
-        return None
-    return junk
-
-
 def facility(pool: Pool, budget: int, cfg: SelectConfig, rng: np.random.Generator) -> Picks:
     """Facility location over the pool's embeddings (the kNN graph is built once per pool)."""
     if pool.n == 0 or budget == 0:
@@ -232,7 +224,7 @@ def facility(pool: Pool, budget: int, cfg: SelectConfig, rng: np.random.Generato
         epsilon=fc.epsilon,
         seed=int(rng.integers(2**31)),
         graph=pool.info[key],
-        exclude=_junk(pool, budget) if cfg.junk_gate else None,
+        exclude=gate(pool, budget) if cfg.junk_gate else None,
     )
     reasons = [f"facility step={i + 1}" for i in range(picked.shape[0])]
     return Picks(picked, np.zeros(picked.shape[0], dtype=np.int64), reasons, log)

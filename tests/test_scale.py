@@ -202,6 +202,28 @@ def test_cli_scale_dedup_matches_dedup_and_refuses_small_memory(tmp_path: Path, 
     assert stdin.exit_code == 2
 
 
+def test_dedup_stream_is_the_scale_dedup_engine(tmp_path: Path, runner: Any) -> None:
+    """`qdc dedup --stream` writes what `qdc scale dedup` (now an alias, with a notice) and in-memory
+    `qdc dedup` write; the streaming flags are refused without --stream."""
+    src = write_jsonl(tmp_path / "in.jsonl", _rows(150, seed=9))
+    outs = {}
+    for name, args in {
+        "stream": ["dedup", "--stream", "--executor", "local"],
+        "alias": ["scale", "dedup"],
+        "memory": ["dedup"],
+    }.items():
+        out, led = tmp_path / f"{name}.jsonl", tmp_path / f"{name}.removed.jsonl"
+        res = runner.invoke(app, [*args, str(src), "-o", str(out), "--removed", str(led)])
+        assert res.exit_code == 0, res.stderr
+        assert ("qdc dedup --stream" in res.stderr) == (name == "alias")  # the alias says what it now is
+        outs[name] = (out.read_bytes(), led.read_bytes())
+    assert outs["stream"] == outs["alias"] == outs["memory"]
+    assert len(outs["stream"][1].splitlines()) > 0  # something was removed, so the ledgers were compared
+    for flag in (["--executor", "ray"], ["--max-memory", "1G"]):
+        res = runner.invoke(app, ["dedup", str(src), "-o", str(tmp_path / "z.jsonl"), *flag])
+        assert res.exit_code == 2 and "go with --stream" in res.stderr
+
+
 def test_cli_scale_select(tmp_path: Path, runner: Any) -> None:
     src, emb = _select_input(tmp_path, n=300)
     out = tmp_path / "p.jsonl"
@@ -359,14 +381,15 @@ def test_streamed_scores_are_the_in_memory_scores(tmp_path: Path) -> None:
     src = tmp_path / "in.jsonl"
     src.write_bytes(b"\n".join(_score_rows()) + b"\n")
     io = IOConfig(on_bad_rows="skip")
-    write_records(score_complexity(score_quality(read_records(src, io))), tmp_path / "mem.jsonl")
+    heuristic = QualityConfig(scorer="heuristic")  # per-row signals: batch size cannot matter (learned: canned)
+    write_records(score_complexity(score_quality(read_records(src, io), heuristic)), tmp_path / "mem.jsonl")
     want = (tmp_path / "mem.jsonl").read_bytes()
     for batch in (3, 1000):
         report = ReadReport()
         stats = stream_score(
             str(src),
             io,
-            quality=QualityConfig(),
+            quality=heuristic,
             complexity=ComplexityConfig(),
             output=str(tmp_path / f"s{batch}.jsonl"),
             batch_rows=batch,

@@ -32,12 +32,14 @@ from qdc.cli._common import (
     io_config,
     print_json,
 )
+from qdc.cli.scale import dedup_streamed
 
 if TYPE_CHECKING:
     from qdc.dedup import DedupConfig
 
 _MH = "MinHash"
 _SEM = "Semantic"
+_STREAM = "Streaming"
 
 
 def _explain(cfg: DedupConfig, n: int, text_bytes: int, frame_bytes: int) -> None:
@@ -190,6 +192,26 @@ def dedup_cmd(
         ),
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Report what would be removed; write nothing.")] = False,
+    stream: Annotated[
+        bool,
+        typer.Option(
+            "--stream",
+            help="A file larger than memory: two passes in batches, shingles and band keys on disk; semantic reads "
+            "a memory-mapped --embeddings .npy (was `qdc scale dedup`).",
+            rich_help_panel=_STREAM,
+        ),
+    ] = False,
+    executor: Annotated[
+        str, typer.Option("--executor", help="With --stream: local, or ray (needs qdc[ray]).", rich_help_panel=_STREAM)
+    ] = "local",
+    max_memory: Annotated[
+        str | None,
+        typer.Option("--max-memory", help="With --stream: memory limit, e.g. 16G.", rich_help_panel=_STREAM),
+    ] = None,
+    embeddings: Annotated[
+        str | None,
+        typer.Option("--embeddings", help="With --stream: the semantic method's (n, d) .npy.", rich_help_panel=_STREAM),
+    ] = None,
     seed: SeedOpt = 0,
     text_field: TextFieldOpt = None,
     template: TemplateOpt = None,
@@ -243,8 +265,12 @@ def dedup_cmd(
         },
         "options",
     )
+    io_cfg = io_config(text_field, template, roles, id_field, on_bad_rows)
+    flags = {"executor": executor, "max_memory": max_memory, "embeddings": embeddings, "against": against}
+    if dedup_streamed(stream, flags, input, output, removed, cfg, io_cfg, bad_rows_file, dry_run, json):
+        return  # the out-of-core engine (qdc.dedup.stream), shared with `qdc scale dedup`
     ecfg = embed_config(model, batch_size, device, no_cache, field) if "semantic" in cfg.methods else None
-    inputs = Inputs(io_config(text_field, template, roles, id_field, on_bad_rows), bad_rows_file, output)
+    inputs = Inputs(io_cfg, bad_rows_file, output)
     df = inputs.read(input)
     refs = [inputs.read(path) for path in (against or [])]
     if explain and not State.quiet:

@@ -66,9 +66,10 @@ WorkDirOpt = Annotated[
 BackendOpt = Annotated[
     str,
     typer.Option(
+        "--executor",
         "--backend",
         help="local, or ray (needs qdc[ray]): dedup signs and groups band keys with Ray Data; select "
-        "assigns rows to centroids on Ray workers.",
+        "assigns rows to centroids on Ray workers. (--backend is the old name.)",
         rich_help_panel=_RUN,
     ),
 ]
@@ -89,7 +90,7 @@ def _backend(backend: str) -> str:
     from qdc.errors import ConfigError
 
     if backend not in ("local", "ray"):
-        raise ConfigError(f"--backend {backend!r}: expected local or ray")
+        raise ConfigError(f"--executor {backend!r}: expected local or ray")
     if backend == "ray":
         from qdc.scale.ray import require_ray
 
@@ -215,21 +216,15 @@ def scale_dedup_cmd(
     k-means on a seeded sample, rows assigned in blocks, one cluster gathered at a time. Prints the memory
     and disk it expects first; `--max-memory` shrinks the batches to fit or refuses (exit 2).
 
+    The same as `qdc dedup --stream`; this alias stays for one release.
+
     **Example:** `qdc scale dedup big.jsonl -o unique.jsonl --removed dups.jsonl --max-memory 8G`
     """
     from qdc.config import validate_config
     from qdc.dedup import DedupConfig
-    from qdc.dedup.stream import StreamOptions, stream_dedup
-    from qdc.errors import ConfigError
-    from qdc.io import ReadReport
+    from qdc.progress import notice
 
-    _file_input(input)
-    if not dry_run:
-        check_output_path(output)
-        if json and output == "-":
-            raise ConfigError("--json prints a summary on stdout; pass -o FILE for the rows (or --dry-run)")
-        if removed is not None:
-            check_output_path(removed)
+    notice("this command is now `qdc dedup --stream`; the `scale dedup` alias stays for one release")
     cfg: DedupConfig = validate_config(
         DedupConfig,
         {
@@ -248,24 +243,96 @@ def scale_dedup_cmd(
         },
         "options",
     )
+    opts = stream_options(backend, max_memory, embeddings, cfg, batch_rows, partitions, work_dir, ray_address, ray_cpus)
+    io_cfg = io_config(text_field, template, roles, id_field, on_bad_rows)
+    run_stream_dedup(input, output, removed, cfg, io_cfg, opts, bad_rows_file=bad_rows_file, dry_run=dry_run, json=json)
+
+
+def stream_options(
+    executor: str,
+    max_memory: str | None,
+    embeddings: str | None,
+    cfg: Any,
+    batch_rows: int = 100_000,
+    partitions: int | None = None,
+    work_dir: str | None = None,
+    ray_address: str | None = None,
+    ray_cpus: int | None = None,
+) -> Any:
+    """The `StreamOptions` of `qdc dedup --stream` / `qdc scale dedup` from their flags."""
+    from qdc.dedup.stream import StreamOptions
+    from qdc.errors import ConfigError
+
     if embeddings is not None and "semantic" not in cfg.methods:
         raise ConfigError("--embeddings is for the semantic method; add semantic to --method")
-    _backend(backend)
-    opts = StreamOptions(
+    return StreamOptions(
         batch_rows=batch_rows,
         partitions=partitions,
         work_dir=work_dir,
         max_memory=_limit(max_memory),
-        backend=backend,  # type: ignore[arg-type]
+        backend=_backend(executor),  # type: ignore[arg-type]
         ray_address=ray_address,
         ray_cpus=ray_cpus,
         embeddings=embeddings,
     )
+
+
+def dedup_streamed(
+    stream: bool,
+    flags: dict[str, Any],
+    input: str,
+    output: str,
+    removed: str | None,
+    cfg: Any,
+    io_cfg: Any,
+    bad_rows_file: str | None,
+    dry_run: bool,
+    json: bool,
+) -> bool:
+    """`qdc dedup --stream`: run the streaming engine and return True; without --stream refuse its flags
+    (--executor, --max-memory, --embeddings) and return False."""
+    from qdc.errors import ConfigError
+
+    if not stream:
+        if flags["executor"] != "local" or flags["max_memory"] is not None or flags["embeddings"] is not None:
+            raise ConfigError("--executor, --max-memory and --embeddings go with --stream")
+        return False
+    if flags["against"]:
+        raise ConfigError("--stream does not take --against; deduplicate against references in memory")
+    opts = stream_options(flags["executor"], flags["max_memory"], flags["embeddings"], cfg)
+    run_stream_dedup(input, output, removed, cfg, io_cfg, opts, bad_rows_file=bad_rows_file, dry_run=dry_run, json=json)
+    return True
+
+
+def run_stream_dedup(
+    input: str,
+    output: str,
+    removed: str | None,
+    cfg: Any,
+    io_cfg: Any,
+    opts: Any,
+    *,
+    bad_rows_file: str | None,
+    dry_run: bool,
+    json: bool,
+) -> None:
+    """Streaming dedup of a file and its report: the engine of `qdc dedup --stream` and `qdc scale dedup`."""
+    from qdc.dedup.stream import stream_dedup
+    from qdc.errors import ConfigError
+    from qdc.io import ReadReport
+
+    _file_input(input)
+    if not dry_run:
+        check_output_path(output)
+        if json and output == "-":
+            raise ConfigError("--json prints a summary on stdout; pass -o FILE for the rows (or --dry-run)")
+        if removed is not None:
+            check_output_path(removed)
     report = ReadReport()
     stats = stream_dedup(
         input,
         cfg,
-        io_config(text_field, template, roles, id_field, on_bad_rows),
+        io_cfg,
         opts,
         output=None if dry_run else output,
         removed=None if dry_run else removed,

@@ -58,7 +58,8 @@ class StageConfig(BaseModel):
     @model_validator(mode="after")
     def _meaningful_numbers(self) -> StageConfig:
         """Rules every stage shares, so a new option is covered by its name: no NaN or infinite numbers
-        (`--budget nan`), rates (`*_rate`) within [0, 1], row counts (`*_rows`) not negative."""
+        (`--budget nan`), rates (`*_rate`) within [0, 1], row counts (`*_rows`) not negative, budgets
+        (`budget*`) positive, `temperature` not negative."""
         if isinstance(key_env := getattr(self, "api_key_env", None), str) and looks_like_a_key(key_env):
             raise SecretValueError(
                 "'api_key_env' must name an environment variable (e.g. OPENAI_API_KEY), and the value given "
@@ -74,6 +75,10 @@ class StageConfig(BaseModel):
                 raise ValueError(f"'{name}' is a fraction of rows: give a value from 0 to 1 (got {value})")
             if name.endswith("_rows") and value < 0:
                 raise ValueError(f"'{name}' counts rows: it cannot be negative (got {value})")
+            if name.startswith("budget") and value <= 0:  # `--budget-tokens 0` wrote an empty output, exit 0
+                raise ValueError(f"'{name}' must be positive (got {value})")
+            if name == "temperature" and value < 0:
+                raise ValueError(f"'temperature' cannot be negative (got {value})")
         return self
 
 

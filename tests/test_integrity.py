@@ -622,6 +622,8 @@ TWO_ROWS = b'{"id":"a","text":"hello there"}\n{"id":"b","text":"world here"}\n'
         (["cluster", "--seed", "99999999999999999999999"], "--seed"),
         (["select", "--budget", "nan"], "'budget' must be a finite number"),
         (["select", "--budget", "inf"], "budget"),
+        (["select", "--budget", "1", "--budget-tokens", "0"], "'budget_tokens' must be positive"),
+        (["select", "--budget", "1", "--temperature", "-1"], "'temperature' cannot be negative"),
         (["check", "--max-dup-rate", "2"], "'max_dup_rate' is a fraction of rows"),
         (["check", "--min-rows", "-1"], "'min_rows' counts rows"),
         (["embed", "--device", "tpu"], "--device 'tpu': expected auto, cpu, cuda"),

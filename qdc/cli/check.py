@@ -100,34 +100,12 @@ def check_cmd(
     **Example:** `qdc check data.jsonl --min-rows 1000 --max-dup-rate 0.02 --min-mean-quality 0.6`
     """
     from qdc.check import CheckConfig, failure_message, run_checks
-    from qdc.cli._common import io_config
     from qdc.config import validate_config
-    from qdc.embed import EmbedConfig
-    from qdc.errors import CheckFailed, ConfigError
+    from qdc.errors import CheckFailed
     from qdc.io import ReadReport, read_records
     from qdc.pipeline.stage import StageContext
 
-    base: dict[str, Any] = {}
-    embed_cfg = EmbedConfig()
-    io = io_config(text_field, template, roles, id_field, "skip")
-    seed = 0
-    if config is not None:
-        from qdc.pipeline import load_pipeline
-
-        pipe = load_pipeline(config)
-        stage = pipe.stage("check")
-        if stage is None:
-            raise ConfigError(f"{config}: has no `check` stage to read thresholds from")
-        base = stage.model_dump(exclude_unset=True)
-        embed_cfg, seed = pipe.embed, pipe.seed
-        io = pipe.io if (text_field, template, id_field) == (None, None, "id") else io
-        io = type(io)(io.text_field, io.template, io.roles, io.id_field, "skip")
-    types: dict[str, str] = dict(base.get("field_types", {}))
-    for item in field_type or []:
-        name, sep, kind = item.partition("=")
-        if not sep or not name.strip():
-            raise ConfigError(f"--field-type {item!r}: expected FIELD=TYPE, e.g. id=string")
-        types[name.strip()] = kind.strip()
+    base, embed_cfg, io, seed = _from_config(config, text_field, template, roles, id_field)
     flags: dict[str, Any] = {
         "min_rows": min_rows,
         "max_rows": max_rows,
@@ -144,6 +122,7 @@ def check_cmd(
         if required_fields is not None
         else None,
     }
+    types = _field_types(dict(base.get("field_types", {})), field_type or [])
     merged = {**base, **{k: v for k, v in flags.items() if v is not None}, "field_types": types}
     cfg = validate_config(CheckConfig, merged, "options")
     if model is not None:
@@ -151,19 +130,60 @@ def check_cmd(
     report = ReadReport()
     df = read_records(input, io, report)
     checks = run_checks(df, cfg, StageContext(seed=seed, embed=embed_cfg), bad_rows=len(report.bad_rows))
+    _show(input, df.height, checks, json)
+    if not all(c.passed for c in checks):
+        raise CheckFailed(failure_message(checks))
+
+
+def _from_config(
+    config: str | None, text_field: str | None, template: str | None, roles: str, id_field: str
+) -> tuple[dict[str, Any], Any, Any, int]:
+    """(thresholds, embed config, io config, seed) from `--config`'s check stage, or the defaults."""
+    from qdc.cli._common import io_config
+    from qdc.embed import EmbedConfig
+    from qdc.errors import ConfigError
+
+    io = io_config(text_field, template, roles, id_field, "skip")
+    if config is None:
+        return {}, EmbedConfig(), io, 0
+    from qdc.pipeline import load_pipeline
+
+    pipe = load_pipeline(config)
+    stage = pipe.stage("check")
+    if stage is None:
+        raise ConfigError(f"{config}: has no `check` stage to read thresholds from")
+    io = pipe.io if (text_field, template, id_field) == (None, None, "id") else io
+    io = type(io)(io.text_field, io.template, io.roles, io.id_field, "skip")
+    return stage.model_dump(exclude_unset=True), pipe.embed, io, pipe.seed
+
+
+def _field_types(types: dict[str, str], items: list[str]) -> dict[str, str]:
+    """The config's field types updated by each `--field-type FIELD=TYPE`."""
+    from qdc.errors import ConfigError
+
+    for item in items:
+        name, sep, kind = item.partition("=")
+        if not sep or not name.strip():
+            raise ConfigError(f"--field-type {item!r}: expected FIELD=TYPE, e.g. id=string")
+        types[name.strip()] = kind.strip()
+    return types
+
+
+def _show(input: str, rows: int, checks: list[Any], json: bool) -> None:
+    """The checks as JSON on stdout (--json) and as a table on stderr (unless -q)."""
     passed = all(c.passed for c in checks)
     if json:
         print_json(
             {
                 "input": input,
-                "rows": df.height,
+                "rows": rows,
                 "passed": passed,
                 "failed": sum(not c.passed for c in checks),
                 "checks": [c.as_dict() for c in checks],
             }
         )
     if not State.quiet:
-        table = Table(title=f"qdc check {input}: {df.height} rows", title_justify="left")
+        table = Table(title=f"qdc check {input}: {rows} rows", title_justify="left")
         for col in ("check", "value", "threshold", "result", "detail"):
             table.add_column(col, overflow="fold")
         for c in checks:
@@ -171,5 +191,3 @@ def check_cmd(
             result = Text("pass", style="green") if c.passed else Text("FAIL", style="bold red")  # no markup
             table.add_row(c.name, value, f"{c.op} {c.threshold}", result, c.detail)
         console.print(table)
-    if not passed:
-        raise CheckFailed(failure_message(checks))

@@ -625,6 +625,7 @@ TWO_ROWS = b'{"id":"a","text":"hello there"}\n{"id":"b","text":"world here"}\n'
         (["select", "--budget", "1", "--budget-tokens", "0"], "'budget_tokens' must be positive"),
         (["select", "--budget", "1", "--temperature", "-1"], "'temperature' cannot be negative"),
         (["check", "--max-dup-rate", "2"], "'max_dup_rate' is a fraction of rows"),
+        (["dedup", "--method", "minhash", "--bands", "1000"], "must not exceed num_perm (128)"),
         (["check", "--min-rows", "-1"], "'min_rows' counts rows"),
         (["embed", "--device", "tpu"], "--device 'tpu': expected auto, cpu, cuda"),
         (["embed", "--model", "hash:100000000"], "DIM from 1 to 65536"),

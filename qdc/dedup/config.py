@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from qdc import schema
 from qdc.config import StageConfig
@@ -78,6 +78,14 @@ class DedupConfig(StageConfig):
         except ConfigError as exc:
             raise ValueError(str(exc)) from None
         return value
+
+    @model_validator(mode="after")
+    def _lsh_fits(self) -> DedupConfig:
+        """bands x rows must fit in the signature (`--bands 1000` indexed past 128 hash values)."""
+        b, r = self.bands or 1, self.rows or 1
+        if b * r > self.num_perm:
+            raise ValueError(f"bands x rows ({b} x {r}) must not exceed num_perm ({self.num_perm})")
+        return self
 
     def minhash_params(self) -> minhash_mod.MinHashParams:
         steps = tuple(s for s in self.normalize if s in ("nfkc", "case"))

@@ -1,4 +1,6 @@
-"""Heuristic quality signals (a positive and a negative case each), scoring, explain, classifier, CLI."""
+"""Heuristic (v1) quality signals (a positive and a negative case each), scoring, explain, classifier, CLI.
+
+The learned default scorer has its own tests in tests/test_quality_learned.py."""
 
 from __future__ import annotations
 
@@ -19,6 +21,8 @@ from qdc.quality._row import RowText
 from qdc.quality.heuristic import GATES, score_rows
 from qdc.quality.length import expected, fit
 from tests.conftest import read_jsonl, write_jsonl
+
+HEUR = QualityConfig(scorer="heuristic")
 
 GOOD = (
     "Photosynthesis is the process by which plants turn light into chemical energy. Chlorophyll in the "
@@ -79,8 +83,8 @@ def test_signal_flags_bad_and_passes_good(name, bad):
     ],
 )
 def test_short_correct_answers_score_high(frame, prompt, answer):
-    df = score_quality(frame([{"instruction": prompt, "output": answer}]))
-    assert df[schema.QUALITY][0] > 0.9, explain(df, df[schema.ROW_ID][0])
+    df = score_quality(frame([{"instruction": prompt, "output": answer}]), HEUR)
+    assert df[schema.QUALITY][0] > 0.9, explain(df, df[schema.ROW_ID][0], HEUR)
 
 
 def test_length_is_not_rewarded_beyond_the_task():
@@ -103,30 +107,30 @@ def test_junk_ranks_below_honest_answers(frame):
         {"instruction": ASK, "output": "I'm sorry, but I can't assist with that."},
         {"instruction": ASK, "output": ASK},
     ]
-    q = score_quality(frame(rows))[schema.QUALITY].to_list()
+    q = score_quality(frame(rows), HEUR)[schema.QUALITY].to_list()
     assert q[0] > 0.8 and max(q[1:]) < 0.35
 
 
 def test_columns_range_and_rerun(frame):
     df = frame([{"instruction": ASK, "output": GOOD}, {"instruction": ASK, "output": ""}])
-    out = score_quality(df)
+    out = score_quality(df, HEUR)
     cols = [c for c in out.columns if c.startswith("qdc_q_")]
     assert len(cols) == 8 and out[schema.QUALITY].to_list()[1] == 0.0
     assert all(0.0 <= v <= 1.0 for c in [*cols, schema.QUALITY] for v in out[c].to_list())
-    again = score_quality(out, QualityConfig(signals=("empty", "length")))
+    again = score_quality(out, QualityConfig(scorer="heuristic", signals=("empty", "length")))
     assert [c for c in again.columns if c.startswith("qdc_q_")] == ["qdc_q_empty", "qdc_q_length"]
 
 
 def test_explain_and_scorer(frame):
     df = frame([{"id": "a", "instruction": ASK, "output": GOOD}, {"id": "b", "instruction": ASK, "output": "x y"}])
-    info = explain(score_quality(df), "b")
+    info = explain(score_quality(df, HEUR), "b", HEUR)
     assert info["where"].endswith(":2") and info["signals"]["length"]["expected"] == "open-ended"
     assert info["quality"] == pytest.approx(info["stored"]["qdc_quality"], abs=1e-4)
     with pytest.raises(DataError, match="no row with id"):
         explain(df, "zzz")
-    scorer = get_scorer(QualityConfig())
+    scorer = get_scorer(HEUR)
     got = scorer(df[1:])
-    assert got.shape == (1,) and got[0] == pytest.approx(score_quality(df)[schema.QUALITY][1])
+    assert got.shape == (1,) and got[0] == pytest.approx(score_quality(df, HEUR)[schema.QUALITY][1])
     assert scorer(df[:0]).shape == (0,)
 
 
@@ -171,12 +175,13 @@ def test_cli_score_quality_explain_and_train(tmp_path: Path, runner):
     assert res.exit_code == 0, res.output
     out = read_jsonl(res.stdout)
     assert [r["id"] for r in out] == ["g", "b"] and out[0]["qdc_quality"] > out[1]["qdc_quality"]
-    res = runner.invoke(app, ["score-quality", str(src), "--explain", "b"])
+    res = runner.invoke(app, ["score-quality", str(src), "--explain", "b", "--scorer", "heuristic"])
     info = orjson.loads(res.stdout)
     assert res.exit_code == 0 and info["id"] == "b" and "soup" in info["signals"]
     assert runner.invoke(app, ["score-quality", str(src), "--explain", "nope"]).exit_code == 1
     assert runner.invoke(app, ["score-quality", str(src), "--signals", "bogus"]).exit_code == 2
-    res = runner.invoke(app, ["score-quality", str(src), "--signals", "soup, empty"])
+    assert runner.invoke(app, ["score-quality", str(src), "--signals", "soup"]).exit_code == 2  # learned: no signals
+    res = runner.invoke(app, ["score-quality", str(src), "--signals", "soup, empty", "--scorer", "heuristic"])
     assert res.exit_code == 0, res.output
     assert sorted(k for k in read_jsonl(res.stdout)[0] if k.startswith("qdc_q_")) == ["qdc_q_empty", "qdc_q_soup"]
     g, b = write_jsonl(tmp_path / "g.jsonl", good), write_jsonl(tmp_path / "b.jsonl", bad)

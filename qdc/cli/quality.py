@@ -105,11 +105,13 @@ def score_quality_cmd(
         str,
         typer.Option(
             "--scorer",
-            help="heuristic (no model), classifier (needs --classifier) or judge (needs --model and --base-url).",
+            help="learned (default: trees shipped in qdc, no download), heuristic (v1 rules), classifier "
+            "(needs --classifier) or judge (needs --model and --base-url).",
         ),
-    ] = "heuristic",
+    ] = "learned",
     signals: Annotated[
-        str | None, typer.Option("--signals", help="Comma-separated heuristic signals to use [default: all].")
+        str | None,
+        typer.Option("--signals", help="Comma-separated heuristic signals to use (--scorer heuristic) [default: all]."),
     ] = None,
     classifier: Annotated[
         Path | None, typer.Option("--classifier", help="Model file from `qdc train-quality`.")
@@ -155,9 +157,11 @@ def score_quality_cmd(
 ) -> None:
     """Add `qdc_quality` (0-1, higher is better) and one `qdc_q_<signal>` column per signal.
 
-    The default heuristic scorer needs no model: it finds empty, truncated, refused, repetitive, echoed,
-    garbled and placeholder responses and grades length against what the instruction asks for
-    (docs/scoring.md lists every threshold). `--explain ID` shows why a row got its score.
+    The default `learned` scorer needs no download: small tree ensembles shipped with qdc, trained on
+    public judged answers and junk, read vectorised signals (Gopher/C4/FineWeb rules, completeness,
+    loops, relevance, canned answers, symbol soup). Below 0.3 is junk, and `qdc_q_reason` names the
+    signals that decided it. `--scorer heuristic` is the v1 rule set. `--explain ID` shows why a row got
+    its score (docs/scoring.md).
 
     **Example:** `qdc score-quality data.jsonl -o scored.jsonl --explain row-17`
     """
@@ -177,13 +181,17 @@ def score_quality_cmd(
         "label_k": label_k,
     }
     if signals is not None:
+        if scorer == "learned":
+            from qdc.errors import ConfigError
+
+            raise ConfigError("--signals picks heuristic signals: add --scorer heuristic")
         data["signals"] = signals
     cfg = validate_config(QualityConfig, data, "options")
     ecfg = embed_config("default", batch_size, device, no_cache)
     inputs = Inputs(io_config(text_field, template, roles, id_field, on_bad_rows), bad_rows_file, output)
     df = inputs.read(input)
     info: dict[str, object] | None
-    if explain_id is not None and cfg.scorer == "heuristic" and output == "-":
+    if explain_id is not None and cfg.scorer in ("heuristic", "learned") and output == "-":
         info = explain(df, explain_id, cfg)  # nothing else to compute: no rows are written
     else:
         df = score_quality(df, cfg, ecfg)
@@ -194,16 +202,19 @@ def score_quality_cmd(
     if info is not None:
         print_json(info)
         if not State.quiet and not json:
-            show_explanation(info, f"row {explain_id} ({info['where']}): quality {info['quality']}")
+            why = f", judged junk by: {info['reason']}" if info.get("reason") else ""
+            show_explanation(info, f"row {explain_id} ({info['where']}): quality {info['quality']}{why}")
         return
     result = summary(df)
     if json:
         print_json({"scorer": cfg.scorer, **result})
     elif not State.quiet:
         flagged = ", ".join(f"{k} {v}" for k, v in result["flagged"].items() if v) or "none"
+        if "junk_reasons" in result:
+            flagged = ", ".join(f"{k} {v}" for k, v in result["junk_reasons"].items()) or "none"
         console.print(
             f"scored {result['rows']} rows ({cfg.scorer}): mean quality {result['mean']}, "
-            f"{result['below_0.5']} below 0.5; flagged by signal: {flagged}"
+            f"{result['junk']} junk (below 0.3); flagged by signal: {flagged}"
         )
 
 

@@ -1,12 +1,18 @@
 """The `score-quality` stage: `qdc_quality` in [0, 1] plus one `qdc_q_<signal>` column per signal.
 
-Scorers: `heuristic` (default, no model; see `qdc.quality.heuristic` and docs/scoring.md), `classifier`
-(logistic regression trained with `qdc train-quality`), `judge` (an LLM behind an OpenAI-compatible API).
-The classifier and judge also write the heuristic signals, so `--explain` always has something to show.
+Scorers: `learned` (default, no model to download: tree ensembles shipped as JSON in qdc/data, trained on
+public judged answers and junk; see `qdc.quality.learned`), `heuristic` (v1 hand-set gates, the model-free
+fallback), `classifier` (logistic regression trained with `qdc train-quality`), `judge` (an LLM behind an
+OpenAI-compatible API). The classifier and judge also write the heuristic signals.
+
+The learned scorer writes `qdc_q_junk` (P(not junk)), `qdc_q_grade` and `qdc_q_reason` (the signals
+that drove a junk verdict, '' otherwise; the column the HTML report can show). Rows with no response
+part (plain text) get the heuristic defect gates only: no length preference.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
@@ -24,6 +30,7 @@ from qdc.quality.judge import JudgeConfig
 
 __all__ = [
     "JUNK_THRESHOLD",
+    "REASON",
     "SIGNALS",
     "JudgeConfig",
     "QualityConfig",
@@ -34,14 +41,16 @@ __all__ = [
 
 JUDGE_ERROR = schema.QUALITY_SIGNAL_PREFIX + "judge_error"
 JUNK_THRESHOLD = 0.3
-"""Heuristic qdc_quality below this means a clear defect (one gate near 0); honest answers, even terse
-ones to open questions, stay above it (a one-word reply to an open question scores about 0.42)."""
+"""qdc_quality below this means junk, for every model-free scorer: the learned scorer puts exactly the
+rows its junk model rejects below 0.3 (its `junk_threshold`); the heuristic one puts rows with a clear
+defect there (one gate near 0; a one-word reply to an open question still scores about 0.42)."""
+REASON = schema.QUALITY_SIGNAL_PREFIX + "reason"
 
 
 class QualityConfig(StageConfig):
     """Options of the `score-quality` stage."""
 
-    scorer: Literal["heuristic", "classifier", "judge"] = "heuristic"
+    scorer: Literal["learned", "heuristic", "classifier", "judge"] = "learned"
     signals: tuple[str, ...] = SIGNALS
     """Heuristic signals to compute (all by default); the others are left out of qdc_quality."""
     classifier: Path | None = None
@@ -75,9 +84,34 @@ def _parts(df: pl.DataFrame) -> tuple[list[str], list[str]]:
     prompts = df[schema.PROMPT].fill_null("").to_list()
     responses = df[schema.RESPONSE].fill_null("").to_list()
     # Plain-text rows have no response part: score the whole text as the response.
-    if all(not r for r in responses) and schema.TEXT in df.columns:
+    if _plain(responses) and schema.TEXT in df.columns:
         responses, prompts = df[schema.TEXT].fill_null("").to_list(), [""] * df.height
     return prompts, responses
+
+
+def _plain(responses: list[str]) -> bool:
+    return all(not r for r in responses)
+
+
+def _learned(df: pl.DataFrame, cfg: QualityConfig) -> tuple[np.ndarray, list[pl.Series]]:
+    """The learned scorer; plain-text rows (no response part) get the heuristic defect gates only."""
+    from qdc.quality.features import feature_frame
+    from qdc.quality.learned import drivers, load_default, parts, predict
+
+    schema.require_columns(df, schema.PROMPT, schema.RESPONSE)
+    if _plain(df[schema.RESPONSE].fill_null("").to_list()) and schema.TEXT in df.columns:
+        prompts, responses = _parts(df)
+        gates = tuple(s for s in cfg.signals if s != "length")
+        quality, cols = score_rows(prompts, responses, gates)
+        return quality, [pl.Series(schema.QUALITY_SIGNAL_PREFIX + k, v, dtype=pl.Float64) for k, v in cols.items()]
+    model = load_default()
+    frame = feature_frame(df[schema.PROMPT].fill_null("").to_list(), df[schema.RESPONSE].fill_null("").to_list())
+    p_ok, grade = parts(model, frame)
+    return predict(model, frame), [
+        pl.Series(schema.QUALITY_SIGNAL_PREFIX + "junk", p_ok, dtype=pl.Float64),
+        pl.Series(schema.QUALITY_SIGNAL_PREFIX + "grade", grade, dtype=pl.Float64),
+        pl.Series(REASON, drivers(model, frame), dtype=pl.String),
+    ]
 
 
 def score_quality(
@@ -88,9 +122,13 @@ def score_quality(
 ) -> pl.DataFrame:
     """Add qdc_quality and the qdc_q_* signal columns (replacing earlier ones)."""
     cfg = cfg or QualityConfig()
+    new: list[pl.Series]
+    if cfg.scorer == "learned":
+        quality, new = _learned(df, cfg)
+        return _finish(df, cfg, quality, new, embed_cfg, embedder)
     prompts, responses = _parts(df)
     heuristic, cols = score_rows(prompts, responses, cfg.signals)
-    new: list[pl.Series] = [pl.Series(schema.QUALITY_SIGNAL_PREFIX + k, v, dtype=pl.Float64) for k, v in cols.items()]
+    new = [pl.Series(schema.QUALITY_SIGNAL_PREFIX + k, v, dtype=pl.Float64) for k, v in cols.items()]
     quality = heuristic
     if cfg.scorer == "classifier":
         from qdc.quality import classifier
@@ -112,6 +150,18 @@ def score_quality(
         new.append(pl.Series(JUDGE_ERROR, errors, dtype=pl.String))
         missing = np.isnan(scores)
         quality = np.where(missing, heuristic, scores) if cfg.judge.on_error == "fallback" else scores
+    return _finish(df, cfg, quality, new, embed_cfg, embedder)
+
+
+def _finish(
+    df: pl.DataFrame,
+    cfg: QualityConfig,
+    quality: np.ndarray,
+    new: list[pl.Series],
+    embed_cfg: EmbedConfig | None,
+    embedder: Embedder | None,
+) -> pl.DataFrame:
+    """qdc_quality and the signal columns replace any earlier ones."""
     q = pl.Series(schema.QUALITY, np.clip(quality, 0.0, 1.0), dtype=pl.Float64).fill_nan(None)
     if cfg.label_field is not None:
         new.append(_label_agreement(df, cfg, embed_cfg, embedder))
@@ -169,11 +219,37 @@ def explain(df: pl.DataFrame, row_id: str, cfg: QualityConfig | None = None) -> 
     i = _find_row(df, row_id)
     prompts, responses = _parts(df[i : i + 1])
     out: dict[str, Any] = {"id": str(row_id), "where": schema.where(df, i)}
-    out.update(explain_row(prompts[0], responses[0], cfg.signals))
+    plain = _plain(df[schema.RESPONSE].fill_null("").to_list()) and schema.TEXT in df.columns
+    if cfg.scorer == "learned" and not plain:
+        out.update(_explain_learned(df, i))
+    else:
+        out.update(explain_row(prompts[0], responses[0], cfg.signals))
     stored = {c: df[c][i] for c in df.columns if c == schema.QUALITY or c.startswith(schema.QUALITY_SIGNAL_PREFIX)}
     if stored:
         out["stored"] = stored
     return out
+
+
+def _explain_learned(df: pl.DataFrame, i: int) -> dict[str, Any]:
+    """The learned scorer's verdict on one row: P(not junk), grade, the culprits and every feature.
+
+    Computed on the whole frame (the canned-answer signal is a property of the batch).
+    """
+    from qdc.quality.features import feature_frame
+    from qdc.quality.learned import drivers, load_default, parts, predict
+
+    model = load_default()
+    frame = feature_frame(df[schema.PROMPT].fill_null("").to_list(), df[schema.RESPONSE].fill_null("").to_list())
+    row = frame[i : i + 1]
+    p_ok, grade = parts(model, row)
+    reason = drivers(model, row)[0]
+    signals: dict[str, Any] = {
+        "junk": {"score": round(float(p_ok[0]), 4), "judged_junk": bool(p_ok[0] < model.cut), "reason": reason},
+        "grade": {"score": round(float(grade[0]), 4)},
+    }
+    for name in frame.columns:
+        signals[name] = {"value": round(float(frame[name][i]), 4), "used": name in model.features}
+    return {"quality": round(float(predict(model, row)[0]), 4), "reason": reason, "signals": signals}
 
 
 def summary(df: pl.DataFrame) -> dict[str, Any]:
@@ -190,10 +266,15 @@ def summary(df: pl.DataFrame) -> dict[str, Any]:
         {f"p{p}": round(float(q.quantile(p / 100, "nearest") or 0.0), 4) for p in (10, 50, 90)} if q.len() else {}
     )
     mean = q.cast(pl.Float64).mean() if q.len() else None
-    return {
+    out = {
         "rows": df.height,
         "mean": round(float(mean), 4) if isinstance(mean, float) else None,
         **quantiles,
         "below_0.5": int((q < 0.5).sum()),
+        "junk": int((q < JUNK_THRESHOLD).sum()),
         "flagged": flagged,
     }
+    if REASON in df.columns:
+        reasons = [r.split(",")[0] for r in df[REASON].fill_null("").to_list() if r]
+        out["junk_reasons"] = dict(sorted(Counter(reasons).items(), key=lambda kv: (-kv[1], kv[0])))
+    return out

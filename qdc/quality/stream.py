@@ -60,9 +60,9 @@ class Scoring:
 def _check(quality: QualityConfig | None, complexity: ComplexityConfig | None) -> None:
     if quality is None and complexity is None:
         raise ConfigError("nothing to score: pass --quality, --complexity or both")
-    if quality is not None and quality.scorer != "heuristic":
+    if quality is not None and quality.scorer not in ("heuristic", "learned"):
         raise ConfigError(
-            f"streamed scoring runs the heuristic scorers; for --scorer {quality.scorer} use "
+            f"streamed scoring runs the model-free scorers; for --scorer {quality.scorer} use "
             "`qdc score-quality` on a smaller (deduplicated or selected) file"
         )
     if complexity is not None and complexity.scorer != "heuristic":
@@ -171,8 +171,9 @@ class _Totals:
             q = scores[schema.QUALITY].to_numpy()
             self.quality_sum += float(q.sum())
             self.below += int((q < 0.5).sum())
-            for name in flagged:
-                flagged[name] += int((scores[schema.QUALITY_SIGNAL_PREFIX + name] < 1.0).sum())
+            for name in flagged:  # the learned scorer writes no per-signal gates (plain-text rows do)
+                if schema.QUALITY_SIGNAL_PREFIX + name in scores.columns:
+                    flagged[name] += int((scores[schema.QUALITY_SIGNAL_PREFIX + name] < 1.0).sum())
         if schema.COMPLEXITY in scores.columns:
             self.complexity_sum += float(scores[schema.COMPLEXITY].to_numpy().sum())
 

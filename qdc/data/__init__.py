@@ -1,0 +1,1 @@
+"""Model files shipped with qdc (JSON only: loading them runs no code)."""

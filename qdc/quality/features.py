@@ -1,0 +1,46 @@
+"""The feature matrix of the learned quality scorer: every v2 signal, computed column-wise.
+
+`feature_frame(prompts, responses)` returns one float column per feature (names in `FEATURES`), built
+from the signal modules (gopher, c4, fineweb, completeness, loops, relevance, canned, surface). Polars
+evaluates the expressions in native code over whole columns; only zlib compression loops in Python.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import polars as pl
+
+from qdc.quality import asked, c4, canned, completeness, fineweb, gopher, loops, relevance, surface
+
+
+def feature_frame(prompts: Sequence[str], responses: Sequence[str]) -> pl.DataFrame:
+    """One row per (prompt, response), one Float64 column per feature."""
+    base = pl.DataFrame(
+        {"p": list(prompts), "r": list(responses)}, schema={"p": pl.String, "r": pl.String}
+    ).with_columns(pl.col("p").fill_null(""), pl.col("r").fill_null(""))
+    exprs = [
+        *surface.columns(),
+        *completeness.columns(),
+        *loops.columns(),
+        *relevance.columns(),
+        *gopher.columns(),
+        *c4.columns(),
+        *fineweb.columns(),
+    ]
+    out = base.lazy().select([e.cast(pl.Float64) for e in exprs]).collect()
+    out = out.with_columns(
+        pl.Series("compression", loops.compression(base["r"].to_list()), dtype=pl.Float64),
+        pl.Series("canned", canned.canned(base), dtype=pl.Float64),
+    )
+    words = np.expm1(out["log_words"].to_numpy())
+    out = out.with_columns(
+        pl.Series(k, v, dtype=pl.Float64) for k, v in asked.asked(base["p"].to_list(), words).items()
+    )
+    return out.fill_null(0.0).fill_nan(0.0)
+
+
+def matrix(frame: pl.DataFrame, names: Sequence[str]) -> np.ndarray:
+    """The named columns as a float64 (n, d) array."""
+    return np.column_stack([frame[n].to_numpy().astype(np.float64) for n in names]) if names else np.zeros((0, 0))

@@ -1,0 +1,153 @@
+"""The `learned` quality scorer (default): two small tree ensembles over the v2 signals, shipped as JSON.
+
+    p_ok    = sigmoid(junk model)     P(not junk): gradient-boosted trees, honest vs junk (log-loss)
+    grade   = grade model             how a judge ranks an honest answer (0..1): boosted regression trees
+                                      on the rank of the judge's preference, monotone in response size
+    quality = BASE + (1 - BASE) * grade     where p_ok >= CUT   (accepted: ordered by the grade)
+    quality = BASE * p_ok / CUT              where p_ok <  CUT   (judged junk: below BASE, by p_ok)
+
+So `junk_threshold` = BASE (0.3): a row below it is one the junk model rejects, and among accepted rows
+the order is the grade's alone (the junk model's uncertainty does not scramble the judge ranking). CUT is
+the 2nd percentile of p_ok over honest training rows (a clean row it saw falls below it 2% of the time).
+
+Both read the columns of `qdc.quality.features.feature_frame` (`qdc.quality.trees` walks the trees in
+numpy). They were fit by `benchmarks/bench_quality_train.py` on public data, half of the
+instructions of alpaca_eval_judged (real answers of 21 models with GPT-4-Turbo's preference as the
+grade label; junk made from them by cutting, moving, shuffling and looping) plus half of four clean
+instruction sets (code_alpaca_2k, gsm8k, gpteacher codegen, llamafactory alpaca_en_demo) and junk made
+from them the same way; `training` in the JSON file says exactly what. The other halves and five other
+junk kinds are what benchmarks/bench_quality.py reports on. The file holds numbers only: loading it
+runs no code (no pickle).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from qdc.errors import ConfigError
+from qdc.quality.features import matrix
+from qdc.quality.trees import Trees
+
+FORMAT = "qdc-quality-learned"
+VERSION = 1
+DEFAULT_FILE = "quality_learned.json"
+
+
+@dataclass(frozen=True)
+class LearnedModel:
+    """Feature names, the junk and grade models, the junk threshold on qdc_quality, and provenance."""
+
+    features: tuple[str, ...]
+    junk: Trees
+    grade: Trees
+    reference: tuple[float, ...]
+    """Median of each feature over honest training rows (what `drivers` puts back to find a culprit)."""
+    base: float
+    cut: float
+    """P(not junk) under which a row is judged junk."""
+    junk_threshold: float
+    training: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "features": list(self.features),
+            "junk": self.junk.to_json(),
+            "grade": self.grade.to_json(),
+            "reference": list(self.reference),
+            "base": self.base,
+            "cut": self.cut,
+            "junk_threshold": self.junk_threshold,
+            "training": self.training,
+        }
+
+    @classmethod
+    def from_json(cls, data: Any, where: str) -> LearnedModel:
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise ConfigError(f"{where}: not a qdc learned quality model (expected format '{FORMAT}')")
+        if data.get("version") != VERSION:
+            raise ConfigError(f"{where}: learned quality model version {data.get('version')} is not supported")
+        feats = tuple(str(f) for f in data.get("features", []))
+        try:
+            ref = tuple(float(v) for v in data["reference"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"{where}: malformed quality model ({exc})") from None
+        if len(ref) != len(feats):
+            raise ConfigError(f"{where}: {len(ref)} reference values for {len(feats)} features")
+        return cls(
+            feats,
+            Trees.from_json(data.get("junk"), len(feats), where),
+            Trees.from_json(data.get("grade"), len(feats), where),
+            ref,
+            float(data.get("base", 0.3)),
+            float(data.get("cut", 0.5)),
+            float(data.get("junk_threshold", 0.3)),
+            dict(data.get("training", {})),
+        )
+
+
+def load(path: str | Path) -> LearnedModel:
+    """A model file written by the training script (JSON only)."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: cannot read the learned quality model ({exc})") from None
+    return LearnedModel.from_json(data, str(path))
+
+
+@cache
+def load_default() -> LearnedModel:
+    """The model shipped in qdc/data/."""
+    ref = resources.files("qdc.data").joinpath(DEFAULT_FILE)
+    return LearnedModel.from_json(json.loads(ref.read_text(encoding="utf-8")), f"qdc/data/{DEFAULT_FILE}")
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return np.asarray(1.0 / (1.0 + np.exp(-np.clip(z, -50, 50))))
+
+
+def parts(model: LearnedModel, frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(p_ok, grade) per row of a feature frame."""
+    x = matrix(frame, model.features)
+    return _sigmoid(model.junk(x)), np.clip(model.grade(x), 0.0, 1.0)
+
+
+def predict(model: LearnedModel, frame: pl.DataFrame) -> np.ndarray:
+    """qdc_quality in [0, 1] per row of a feature frame."""
+    p_ok, grade = parts(model, frame)
+    cut = model.cut
+    return np.asarray(np.where(p_ok >= cut, model.base + (1.0 - model.base) * grade, model.base * p_ok / cut))
+
+
+def drivers(model: LearnedModel, frame: pl.DataFrame, top: int = 2) -> list[str]:
+    """Per row judged junk (P(not junk) < cut), the features whose typical value would lift it most.
+
+    Each feature in turn is set to its median over honest training rows; the ones that raise the junk
+    model's log-odds the most (by at least 0.5) are named, best first. '' for rows not judged junk.
+    The gain needed is 0.5 in log-odds.
+    """
+    x = matrix(frame, model.features)
+    raw = model.junk(x)
+    out = [""] * x.shape[0]
+    low = np.flatnonzero(_sigmoid(raw) < model.cut)
+    if low.size == 0:
+        return out
+    xl = x[low]
+    gain = np.empty((low.size, len(model.features)), dtype=np.float64)
+    for j, ref in enumerate(model.reference):
+        moved = xl.copy()
+        moved[:, j] = ref
+        gain[:, j] = model.junk(moved) - raw[low]
+    order = np.argsort(-gain, axis=1, kind="stable")[:, :top]
+    for k, i in enumerate(low):
+        out[i] = ",".join(model.features[j] for j in order[k] if gain[k, j] >= 0.5)
+    return out

@@ -906,3 +906,36 @@ def test_huge_values_quoted_in_row_errors_are_capped(tmp_path: Path) -> None:
     with pytest.raises(DataError) as info:
         read_records(tmp_path / "k.jsonl")
     assert "no text to analyse" in str(info.value) and len(str(info.value)) < 500
+
+
+@pytest.mark.parametrize(
+    ("key", "index", "value"), [("scale", 0, 0.0), ("mean", 1, float("nan")), ("intercept", None, float("inf"))]
+)
+def test_damaged_classifier_files_are_refused(tmp_path: Path, key: str, index: int | None, value: float) -> None:
+    import json
+
+    import polars as pl
+
+    from qdc.embed import EmbedConfig, HashingEmbedder
+    from qdc.errors import ConfigError
+    from qdc.io import prepare
+    from qdc.quality import classifier as clf
+
+    def rows(kind: str) -> pl.DataFrame:
+        texts = [
+            f"{kind} answer number {i} " + ("with care and detail " * (3 if kind == "good" else 0)) for i in range(6)
+        ]
+        return prepare(pl.DataFrame({"instruction": [f"q{i}" for i in range(6)], "output": texts}))
+
+    cfg = EmbedConfig(model="hash:16", cache=False)
+    model = clf.train(rows("good"), rows("bad"), cfg, HashingEmbedder(16))
+    path = tmp_path / "m.json"
+    clf.save(model, path)
+    data = json.loads(path.read_text())
+    if index is None:
+        data[key] = value
+    else:
+        data[key][index] = value
+    path.write_text(json.dumps(data))
+    with pytest.raises(ConfigError, match="must be finite, scales positive"):
+        clf.load(path)

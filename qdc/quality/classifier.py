@@ -63,6 +63,10 @@ class ClassifierModel:
         n = len(model.coef)
         if not (len(model.mean) == len(model.scale) == n) or not all(map(math.isfinite, model.coef)):
             raise ConfigError(f"{where}: inconsistent classifier weights")
+        numbers = [*model.mean, *model.scale, model.intercept]
+        if not all(map(math.isfinite, numbers)) or any(v <= 0 for v in model.scale):
+            # a zero scale or a NaN mean made every qdc_quality null, with exit 0
+            raise ConfigError(f"{where}: classifier means, scales and intercept must be finite, scales positive")
         unknown = set(model.signals) - set(SIGNALS)
         if unknown:
             raise ConfigError(f"{where}: unknown signals {sorted(unknown)}")

@@ -627,7 +627,7 @@ TWO_ROWS = b'{"id":"a","text":"hello there"}\n{"id":"b","text":"world here"}\n'
         (["check", "--max-dup-rate", "2"], "'max_dup_rate' is a fraction of rows"),
         (["dedup", "--method", "minhash", "--bands", "1000"], "must not exceed num_perm (128)"),
         (["check", "--min-rows", "-1"], "'min_rows' counts rows"),
-        (["embed", "--device", "tpu"], "--device 'tpu': expected auto, cpu, cuda"),
+        (["embed", "--device", "tpu"], "'device': expected auto, cpu, cuda, cuda:N or mps"),
         (["embed", "--model", "hash:100000000"], "DIM from 1 to 65536"),
         (["embed", "--model", "hash:x"], "expected hash or hash:DIM"),
         (["embed", "--template", "{instruction"], "expected '}' before end of string"),

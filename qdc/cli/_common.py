@@ -300,21 +300,6 @@ def io_config(text_field: str | None, template: str | None, roles: str, id_field
     )
 
 
-MAX_HASH_DIM = 65_536  # hash:100000000 allocated 400 MB per row before doing anything useful
-
-
-def check_model_and_device(model: str, device: str) -> None:
-    """ConfigError (exit 2) for a --device no embedder runs on, or a hash dimension out of range."""
-    from qdc.errors import quote
-
-    if device not in ("auto", "cpu", "cuda", "mps") and not (device.startswith("cuda:") and device[5:].isdigit()):
-        raise ConfigError(f"--device {quote(device)}: expected auto, cpu, cuda, cuda:N or mps")
-    if model.startswith("hash:"):
-        dim = model.partition(":")[2]
-        if not dim.isdigit() or not 1 <= int(dim) <= MAX_HASH_DIM:
-            raise ConfigError(f"--model {quote(model)}: expected hash or hash:DIM with DIM from 1 to {MAX_HASH_DIM}")
-
-
 def embed_config(
     model: str, batch_size: int, device: str, no_cache: bool, field: str = "text", force: bool = False
 ) -> EmbedConfig:
@@ -323,7 +308,6 @@ def embed_config(
 
     if batch_size < 1:
         raise ConfigError(f"--batch-size must be at least 1 (got {batch_size})")
-    check_model_and_device(model, device)
     cfg: EmbedConfig = validate_config(
         EmbedConfig,
         {

@@ -8,6 +8,7 @@ from typing import Literal
 
 import numpy as np
 import polars as pl
+from pydantic import field_validator
 
 from qdc import schema
 from qdc.config import StageConfig
@@ -40,6 +41,9 @@ __all__ = [
 FIELD_COLUMNS = schema.PART_COLUMNS
 
 
+MAX_HASH_DIM = 65_536  # hash:100000000 allocated 400 MB per row before doing anything useful
+
+
 class EmbedConfig(StageConfig):
     """Options of the `embed` stage."""
 
@@ -53,6 +57,20 @@ class EmbedConfig(StageConfig):
     cache_dir: Path | None = None
     force: bool = False
     """Re-embed even when rows already carry qdc_embedding."""
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, value: str) -> str:
+        if value not in ("auto", "cpu", "cuda", "mps") and not (value.startswith("cuda:") and value[5:].isdigit()):
+            raise ValueError("expected auto, cpu, cuda, cuda:N or mps")
+        return value
+
+    @field_validator("model")
+    @classmethod
+    def _hash_dim(cls, value: str) -> str:
+        if value.startswith("hash:") and not (value[5:].isdigit() and 1 <= int(value[5:]) <= MAX_HASH_DIM):
+            raise ValueError(f"expected hash or hash:DIM with DIM from 1 to {MAX_HASH_DIM}")
+        return value
 
 
 ChunkEncoder = Callable[[list[list[str]]], Iterator[np.ndarray]]

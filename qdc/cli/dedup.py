@@ -32,7 +32,7 @@ from qdc.cli._common import (
     io_config,
     print_json,
 )
-from qdc.cli.scale import dedup_streamed
+from qdc.cli._stream import dedup_streamed
 
 if TYPE_CHECKING:
     from qdc.dedup import DedupConfig

@@ -3,7 +3,7 @@ heuristic scoring."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -32,6 +32,23 @@ from qdc.cli._common import (
     io_config,
     print_json,
 )
+from qdc.cli._stream import (
+    _RUN,
+    _SEM,
+    BackendOpt,
+    BatchRowsOpt,
+    MaxMemoryOpt,
+    RayAddressOpt,
+    RayCpusOpt,
+    WorkDirOpt,
+    announce,
+    executor_name,
+    file_input,
+    finish_bad_rows,
+    memory_limit,
+    run_stream_dedup,
+    stream_options,
+)
 
 scale_app = typer.Typer(
     name="scale",
@@ -41,92 +58,6 @@ scale_app = typer.Typer(
     "batches, temporary files on disk, memory-mapped embeddings).",
 )
 app.add_typer(scale_app, name="scale")
-
-_RUN = "Streaming"
-_SEM = "Semantic"
-BatchRowsOpt = Annotated[
-    int, typer.Option("--batch-rows", help="Rows read and processed at a time.", rich_help_panel=_RUN)
-]
-MaxMemoryOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--max-memory",
-        help="Memory limit, e.g. 16G: smaller batches when the estimate exceeds it, exit 2 when even those do not fit.",
-        rich_help_panel=_RUN,
-    ),
-]
-WorkDirOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--work-dir", help="Folder for temporary files [default: the system temp folder].", rich_help_panel=_RUN
-    ),
-]
-
-
-BackendOpt = Annotated[
-    str,
-    typer.Option(
-        "--executor",
-        "--backend",
-        help="local, or ray (needs qdc[ray]): dedup signs and groups band keys with Ray Data; select "
-        "assigns rows to centroids on Ray workers. (--backend is the old name.)",
-        rich_help_panel=_RUN,
-    ),
-]
-RayAddressOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--ray-address",
-        help="Existing Ray cluster, e.g. auto or ray://head:10001 [default: start a local one].",
-        rich_help_panel=_RUN,
-    ),
-]
-RayCpusOpt = Annotated[
-    int | None, typer.Option("--ray-cpus", help="CPUs of the local Ray instance [default: all].", rich_help_panel=_RUN)
-]
-
-
-def _backend(backend: str) -> str:
-    from qdc.errors import ConfigError
-
-    if backend not in ("local", "ray"):
-        raise ConfigError(f"--executor {backend!r}: expected local or ray")
-    if backend == "ray":
-        from qdc.scale.ray import require_ray
-
-        require_ray()
-    return backend
-
-
-def _file_input(path: str) -> None:
-    from qdc.errors import ConfigError
-
-    if path == "-":
-        raise ConfigError("streaming runs read the input twice: pass a file, not '-'")
-
-
-def _limit(max_memory: str | None) -> int | None:
-    from qdc.scale.memory import parse_size
-
-    return None if max_memory is None else parse_size(max_memory)
-
-
-def _announce(command: str) -> Any:
-    """The on_estimate of a scale command: print its memory/disk estimate before the run (unless -q)."""
-    if State.quiet:
-        return None
-    return lambda est: console.print(f"qdc scale {command} {est.describe()}", markup=False)
-
-
-def _finish_bad_rows(report: Any, bad_rows_file: str | None, output: str) -> None:
-    from qdc.io import write_bad_rows
-    from qdc.progress import notice
-
-    if not report.bad_rows:
-        return
-    target = bad_rows_file or ("qdc.bad-rows.jsonl" if output == "-" else output + ".bad-rows.jsonl")
-    write_bad_rows(report.bad_rows, target)
-    notice(f"skipped {len(report.bad_rows)} bad line(s), written verbatim to {target}")
 
 
 @scale_app.command("dedup")
@@ -248,112 +179,6 @@ def scale_dedup_cmd(
     run_stream_dedup(input, output, removed, cfg, io_cfg, opts, bad_rows_file=bad_rows_file, dry_run=dry_run, json=json)
 
 
-def stream_options(
-    executor: str,
-    max_memory: str | None,
-    embeddings: str | None,
-    cfg: Any,
-    batch_rows: int = 100_000,
-    partitions: int | None = None,
-    work_dir: str | None = None,
-    ray_address: str | None = None,
-    ray_cpus: int | None = None,
-) -> Any:
-    """The `StreamOptions` of `qdc dedup --stream` / `qdc scale dedup` from their flags."""
-    from qdc.dedup.stream import StreamOptions
-    from qdc.errors import ConfigError
-
-    if embeddings is not None and "semantic" not in cfg.methods:
-        raise ConfigError("--embeddings is for the semantic method; add semantic to --method")
-    return StreamOptions(
-        batch_rows=batch_rows,
-        partitions=partitions,
-        work_dir=work_dir,
-        max_memory=_limit(max_memory),
-        backend=_backend(executor),  # type: ignore[arg-type]
-        ray_address=ray_address,
-        ray_cpus=ray_cpus,
-        embeddings=embeddings,
-    )
-
-
-def dedup_streamed(
-    stream: bool,
-    flags: dict[str, Any],
-    input: str,
-    output: str,
-    removed: str | None,
-    cfg: Any,
-    io_cfg: Any,
-    bad_rows_file: str | None,
-    dry_run: bool,
-    json: bool,
-) -> bool:
-    """`qdc dedup --stream`: run the streaming engine and return True; without --stream refuse its flags
-    (--executor, --max-memory, --embeddings) and return False."""
-    from qdc.errors import ConfigError
-
-    if not stream:
-        if flags["executor"] != "local" or flags["max_memory"] is not None or flags["embeddings"] is not None:
-            raise ConfigError("--executor, --max-memory and --embeddings go with --stream")
-        return False
-    if flags["against"]:
-        raise ConfigError("--stream does not take --against; deduplicate against references in memory")
-    opts = stream_options(flags["executor"], flags["max_memory"], flags["embeddings"], cfg)
-    run_stream_dedup(input, output, removed, cfg, io_cfg, opts, bad_rows_file=bad_rows_file, dry_run=dry_run, json=json)
-    return True
-
-
-def run_stream_dedup(
-    input: str,
-    output: str,
-    removed: str | None,
-    cfg: Any,
-    io_cfg: Any,
-    opts: Any,
-    *,
-    bad_rows_file: str | None,
-    dry_run: bool,
-    json: bool,
-) -> None:
-    """Streaming dedup of a file and its report: the engine of `qdc dedup --stream` and `qdc scale dedup`."""
-    from qdc.dedup.stream import stream_dedup
-    from qdc.errors import ConfigError
-    from qdc.io import ReadReport
-
-    _file_input(input)
-    if not dry_run:
-        check_output_path(output)
-        if json and output == "-":
-            raise ConfigError("--json prints a summary on stdout; pass -o FILE for the rows (or --dry-run)")
-        if removed is not None:
-            check_output_path(removed)
-    report = ReadReport()
-    stats = stream_dedup(
-        input,
-        cfg,
-        io_cfg,
-        opts,
-        output=None if dry_run else output,
-        removed=None if dry_run else removed,
-        report=report,
-        on_estimate=_announce("dedup"),
-    )
-    if not dry_run:
-        _finish_bad_rows(report, bad_rows_file, output)
-    stats["dry_run"] = dry_run
-    if json:
-        print_json(stats)
-    elif not State.quiet:
-        verb = "would remove" if dry_run else "removed"
-        per = ", ".join(f"{m} {info['removed']}" for m, info in stats["methods"].items())
-        console.print(
-            f"{verb} {stats['rows_removed']} of {stats['rows_in']} rows ({per}); kept "
-            f"{stats['rows_kept']} in {stats['seconds']['total']} s",
-            markup=False,
-        )
-
-
 @scale_app.command("select")
 @handle_errors
 def scale_select_cmd(
@@ -407,7 +232,7 @@ def scale_select_cmd(
     from qdc.errors import ConfigError
     from qdc.select.stream import ScaleSelectConfig, stream_select
 
-    _file_input(input)
+    file_input(input)
     check_output_path(output)
     if json and output == "-":
         raise ConfigError("--json prints a summary on stdout; pass -o FILE for the rows")
@@ -429,7 +254,7 @@ def scale_select_cmd(
         },
         "options",
     )
-    limit = _limit(max_memory)
+    limit = memory_limit(max_memory)
     stats = stream_select(
         input,
         embeddings,
@@ -438,10 +263,10 @@ def scale_select_cmd(
         output=output,
         batch_rows=batch_rows,
         max_memory=limit,
-        backend=_backend(backend),
+        backend=executor_name(backend),
         ray_address=ray_address,
         ray_cpus=ray_cpus,
-        on_estimate=_announce("select"),
+        on_estimate=announce("select"),
     )
     if json:
         print_json(stats)
@@ -496,13 +321,13 @@ def scale_embed_cmd(
     from qdc.embed.stream import stream_embed
     from qdc.errors import ConfigError
 
-    _file_input(input)
+    file_input(input)
     if not out.endswith(".npy"):
         raise ConfigError(f"--out {out}: expected a .npy file name")
     if dtype not in ("float16", "float32"):
         raise ConfigError(f"--dtype {dtype!r}: expected float16 or float32")
     ecfg = embed_config(model, batch_size, device, no_cache, embed_field)
-    limit = _limit(max_memory)
+    limit = memory_limit(max_memory)
     stats = stream_embed(
         input,
         out,
@@ -510,11 +335,11 @@ def scale_embed_cmd(
         io_config(text_field, template, roles, id_field, on_bad_rows),
         dtype=dtype,
         batch_rows=batch_rows,
-        backend=_backend(backend),
+        backend=executor_name(backend),
         ray_workers=ray_cpus,
         ray_address=ray_address,
         max_memory=limit,
-        on_estimate=_announce("embed"),
+        on_estimate=announce("embed"),
     )
     if json:
         print_json(stats)
@@ -582,7 +407,7 @@ def scale_score_cmd(
     from qdc.quality import QualityConfig
     from qdc.quality.stream import stream_score
 
-    _file_input(input)
+    file_input(input)
     check_output_path(output)
     if json and output == "-":
         raise ConfigError("--json prints a summary on stdout; pass -o FILE for the rows")
@@ -597,7 +422,7 @@ def scale_score_cmd(
             data["signals"] = signals
         qcfg = validate_config(QualityConfig, data, "options")
     ccfg = ComplexityConfig() if complexity else None
-    limit = _limit(max_memory)
+    limit = memory_limit(max_memory)
     report = ReadReport()
     stats = stream_score(
         input,
@@ -607,13 +432,13 @@ def scale_score_cmd(
         output=output,
         batch_rows=batch_rows,
         max_memory=limit,
-        backend=_backend(backend),
+        backend=executor_name(backend),
         ray_address=ray_address,
         ray_cpus=ray_cpus,
         report=report,
-        on_estimate=_announce("score"),
+        on_estimate=announce("score"),
     )
-    _finish_bad_rows(report, bad_rows_file, output)
+    finish_bad_rows(report, bad_rows_file, output)
     if json:
         print_json(stats)
     elif not State.quiet:

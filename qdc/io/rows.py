@@ -240,7 +240,7 @@ def parse_line(
     With ``keep_raw=False`` the raw line is not built ("" instead): for readers that need only ids and text.
     The raw line may still hold old ``qdc_`` keys: `to_jsonl_lines` leaves them out when it writes the row.
     Bad lines go to `builder.bad` (an error, or the quarantine with on_bad_rows="skip"). Shared by the
-    in-memory reader and the streaming one (`qdc.scale.reader`), so both read rows the same way.
+    reader (`qdc.io.read.iter_batches`) at every batch size, so every read gives the same rows.
     """
     line = line.rstrip(b"\r\n")
     if lineno == 1 and line.startswith(BOM):

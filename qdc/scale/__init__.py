@@ -1,7 +1,7 @@
 """Out-of-core and executor infrastructure, shared by the stream drivers that sit beside their algorithms.
 
-- `qdc.scale.reader`: batched readers for JSONL (plain, gzip, zstd) and Parquet that yield prepared frames
-  with the same ids, line numbers and text columns as `qdc.io.read_records`; `qdc.scale.sink`: batched writers;
+- batched reading and writing are `qdc.io.iter_batches` and `qdc.io.open_sink` (one reader and one writer for
+  files in memory and in batches);
 - `qdc.scale.store`: embeddings in a memory-mapped ``.npy`` file (float16 or float32), gathered and scanned
   in blocks whose pages are released after use;
 - `qdc.scale.memory`: the memory and disk a run expects, checked against ``--max-memory``;

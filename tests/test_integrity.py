@@ -939,3 +939,23 @@ def test_damaged_classifier_files_are_refused(tmp_path: Path, key: str, index: i
     path.write_text(json.dumps(data))
     with pytest.raises(ConfigError, match="must be finite, scales positive"):
         clf.load(path)
+
+
+def test_stale_scale_work_folders_and_staged_run_files_are_swept(tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(TWO_ROWS)
+    work = tmp_path / "work"
+    dead = work / "qdc-scale-999999999-abc_1"
+    dead.mkdir(parents=True)
+    (dead / "part-0.bin").write_bytes(b"x")
+    live = work / f"qdc-scale-{os.getpid()}-def_2"
+    live.mkdir()
+    argv = ["scale", "dedup", str(src), "-o", str(tmp_path / "o.jsonl"), "--work-dir", str(work)]
+    assert CliRunner().invoke(app, argv).exit_code == 0
+    assert not dead.exists() and live.exists()
+    staged = tmp_path / ".qdc-stage-999999999-r.jsonl"
+    staged.write_bytes(b"x")
+    (tmp_path / "c.yaml").write_text("stages:\n  - dedup: {}\n")
+    argv = ["run", str(tmp_path / "c.yaml"), str(src), "-o", str(tmp_path / "r.jsonl"), "--no-workdir"]
+    assert CliRunner().invoke(app, argv).exit_code == 0
+    assert not staged.exists()

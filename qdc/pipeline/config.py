@@ -31,33 +31,24 @@ from qdc.embed import EmbedConfig
 from qdc.errors import ConfigError
 from qdc.io import IOConfig
 from qdc.pipeline import stages as _stages
-from qdc.pipeline.stage import StageContext, StageResult
+from qdc.pipeline.stage import C, StageContext, StageResult, StageSpec, stage_spec
 from qdc.pipeline.workdir import hash_json
 
 RunFn = Callable[[pl.DataFrame, Any, StageContext], StageResult]
-"""A stage adapter: (rows, the stage's own config, the pipeline context) -> StageResult."""
-
-
-@dataclass(frozen=True)
-class StageSpec:
-    """A registered stage: its config class and its adapter, held by reference."""
-
-    name: str
-    config: type[StageConfig]
-    run: RunFn
-    summary: str = ""
-
+"""A stage adapter as stored in the registry (`stage_spec` checks each one against its config class)."""
 
 STAGES: dict[str, StageSpec] = {}
 
 
-def register_stage(name: str, config: type[StageConfig], run: RunFn, summary: str = "") -> None:
-    """Make `name` usable in pipeline files (later registrations replace earlier ones)."""
-    STAGES[name] = StageSpec(name, config, run, summary)
+def register_stage(
+    name: str, config: type[C], run: Callable[[pl.DataFrame, C, StageContext], StageResult], summary: str = ""
+) -> None:
+    """Make `name` usable in pipeline files (later registrations replace earlier ones); typed like `stage_spec`."""
+    STAGES[name] = stage_spec(name, config, run, summary)
 
 
-for _name, _config, _run, _summary in _stages.BUILTIN:
-    register_stage(_name, _config, _run, _summary)
+for _spec in _stages.BUILTIN:
+    STAGES[_spec.name] = _spec
 
 
 def load_stage(name: str) -> tuple[type[StageConfig], RunFn]:

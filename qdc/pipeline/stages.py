@@ -8,8 +8,6 @@ that removes rows returns them in `StageResult.removed` with its reason columns.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import polars as pl
 
@@ -21,7 +19,7 @@ from qdc.dedup import DedupConfig, dedup
 from qdc.diversity import DiversityConfig, diversity_report
 from qdc.embed import EmbedConfig, embed
 from qdc.errors import CheckFailed
-from qdc.pipeline.stage import StageContext, StageResult
+from qdc.pipeline.stage import StageContext, StageResult, StageSpec, stage_spec
 from qdc.quality import QualityConfig, score_quality
 from qdc.quality import summary as quality_summary
 from qdc.select import SelectConfig, select
@@ -83,14 +81,14 @@ def check_stage(df: pl.DataFrame, cfg: CheckConfig, ctx: StageContext) -> StageR
     return StageResult(df, summary={"checks": len(checks), "failed": 0, "results": [c.as_dict() for c in checks]})
 
 
-BUILTIN: tuple[tuple[str, type[Any], Any, str], ...] = (
-    ("embed", EmbedConfig, embed_stage, "add qdc_embedding"),
-    ("cluster", ClusterConfig, cluster_stage, "add qdc_cluster (k-means)"),
-    ("dedup", DedupConfig, dedup_stage, "remove duplicates (exact, minhash, semantic)"),
-    ("score-quality", QualityConfig, quality_stage, "add qdc_quality"),
-    ("score-complexity", ComplexityConfig, complexity_stage, "add qdc_complexity"),
-    ("select", SelectConfig, select_stage, "keep a budgeted subset"),
-    ("diversity", DiversityConfig, diversity_stage, "measure diversity (rows unchanged)"),
-    ("check", CheckConfig, check_stage, "fail (exit 3) when a policy check fails"),
+BUILTIN: tuple[StageSpec, ...] = (
+    stage_spec("embed", EmbedConfig, embed_stage, "add qdc_embedding"),
+    stage_spec("cluster", ClusterConfig, cluster_stage, "add qdc_cluster (k-means)"),
+    stage_spec("dedup", DedupConfig, dedup_stage, "remove duplicates (exact, minhash, semantic)"),
+    stage_spec("score-quality", QualityConfig, quality_stage, "add qdc_quality"),
+    stage_spec("score-complexity", ComplexityConfig, complexity_stage, "add qdc_complexity"),
+    stage_spec("select", SelectConfig, select_stage, "keep a budgeted subset"),
+    stage_spec("diversity", DiversityConfig, diversity_stage, "measure diversity (rows unchanged)"),
+    stage_spec("check", CheckConfig, check_stage, "fail (exit 3) when a policy check fails"),
 )
-"""(name, config class, adapter, summary) of every built-in stage, in the order `qdc run --help` lists them."""
+"""Every built-in stage, in the order `qdc run --help` lists them."""

@@ -72,7 +72,8 @@ SHORT = re.compile(
     r"just (?:the|answer|output)|respond with|reply with|(?:is|was) (?:this|the) (?:review|tweet|sentence|"
     r"statement|text|review) (?:positive|negative)|the answer is|\(a\)|\ba\)|fill in the blank|what is the "
     r"(?:capital|sum|product|result|value|answer)|how many|how much|what number of|count the|calculate|compute|"
-    r"evaluate|solve)",
+    r"evaluate|solve|which (?:topic|category|class|label|type|genre|option|language|one)\b|"
+    r"\w[\w/-]*,\s*\w[\w/-]*,?\s+or\s+\w[\w/-]*\s*\?)",
     re.IGNORECASE,
 )
 BRIEF = re.compile(

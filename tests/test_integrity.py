@@ -959,3 +959,14 @@ def test_stale_scale_work_folders_and_staged_run_files_are_swept(tmp_path: Path)
     argv = ["run", str(tmp_path / "c.yaml"), str(src), "-o", str(tmp_path / "r.jsonl"), "--no-workdir"]
     assert CliRunner().invoke(app, argv).exit_code == 0
     assert not staged.exists()
+
+
+def test_run_summary_says_where_embeddings_are_cached(tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(TWO_ROWS)
+    cache = tmp_path / "elsewhere"
+    (tmp_path / "c.yaml").write_text(f"embed: {{model: 'hash:8', cache_dir: '{cache}'}}\nstages:\n  - embed: {{}}\n")
+    argv = ["run", str(tmp_path / "c.yaml"), str(src), "-o", str(tmp_path / "o.jsonl"), "--no-workdir"]
+    result = CliRunner().invoke(app, argv)
+    assert result.exit_code == 0, result.output
+    assert f"embedding cache: {cache}" in result.stderr

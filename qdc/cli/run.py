@@ -144,3 +144,7 @@ def run_cmd(
         if callable(close):
             close()
         print_summary(result, config)
+        from qdc.embed.cache import default_cache_dir  # a config's cache_dir may point anywhere: say where
+
+        cache = "off" if not pipeline.embed.cache else str(pipeline.embed.cache_dir or default_cache_dir())
+        console.print(f"embedding cache: {cache}", highlight=False)

@@ -128,7 +128,7 @@ def scale_dedup_cmd(
     ] = None,
     max_memory: MaxMemoryOpt = None,
     work_dir: WorkDirOpt = None,
-    backend: BackendOpt = "local",
+    executor: BackendOpt = "local",
     ray_address: RayAddressOpt = None,
     ray_cpus: RayCpusOpt = None,
     seed: SeedOpt = 0,
@@ -174,7 +174,9 @@ def scale_dedup_cmd(
         },
         "options",
     )
-    opts = stream_options(backend, max_memory, embeddings, cfg, batch_rows, partitions, work_dir, ray_address, ray_cpus)
+    opts = stream_options(
+        executor, max_memory, embeddings, cfg, batch_rows, partitions, work_dir, ray_address, ray_cpus
+    )
     io_cfg = io_config(text_field, template, roles, id_field, on_bad_rows)
     run_stream_dedup(input, output, removed, cfg, io_cfg, opts, bad_rows_file=bad_rows_file, dry_run=dry_run, json=json)
 
@@ -210,7 +212,7 @@ def scale_select_cmd(
     ] = 64,
     batch_rows: BatchRowsOpt = 100_000,
     max_memory: MaxMemoryOpt = None,
-    backend: BackendOpt = "local",
+    executor: BackendOpt = "local",
     ray_address: RayAddressOpt = None,
     ray_cpus: RayCpusOpt = None,
     seed: SeedOpt = 0,
@@ -263,7 +265,7 @@ def scale_select_cmd(
         output=output,
         batch_rows=batch_rows,
         max_memory=limit,
-        backend=executor_name(backend),
+        backend=executor_name(executor),
         ray_address=ray_address,
         ray_cpus=ray_cpus,
         on_estimate=announce("select"),
@@ -291,9 +293,10 @@ def scale_embed_cmd(
     embed_field: EmbedFieldOpt = "text",
     batch_rows: BatchRowsOpt = 100_000,
     max_memory: MaxMemoryOpt = None,
-    backend: Annotated[
+    executor: Annotated[
         str,
         typer.Option(
+            "--executor",
             "--backend",
             help="local, or ray (needs qdc[ray]): each batch is embedded by model-holding Ray workers.",
             rich_help_panel=_RUN,
@@ -335,7 +338,7 @@ def scale_embed_cmd(
         io_config(text_field, template, roles, id_field, on_bad_rows),
         dtype=dtype,
         batch_rows=batch_rows,
-        backend=executor_name(backend),
+        backend=executor_name(executor),
         ray_workers=ray_cpus,
         ray_address=ray_address,
         max_memory=limit,
@@ -373,9 +376,10 @@ def scale_score_cmd(
     ] = None,
     batch_rows: BatchRowsOpt = 100_000,
     max_memory: MaxMemoryOpt = None,
-    backend: Annotated[
+    executor: Annotated[
         str,
         typer.Option(
+            "--executor",
             "--backend",
             help="local, or ray (needs qdc[ray]): each batch is scored as a Ray Data map_batches "
             "over slices of its rows.",
@@ -432,7 +436,7 @@ def scale_score_cmd(
         output=output,
         batch_rows=batch_rows,
         max_memory=limit,
-        backend=executor_name(backend),
+        backend=executor_name(executor),
         ray_address=ray_address,
         ray_cpus=ray_cpus,
         report=report,

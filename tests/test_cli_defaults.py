@@ -1,0 +1,90 @@
+"""Every CLI default equals its config default (issue 16: `--alpha` once drifted from `SelectConfig`).
+
+A command option whose name is a field of the command's config (top level, or inside a nested section such
+as `SelectConfig.bandit` or `ComplexityConfig.judge`) must default to the config's value, or to None,
+which every command reads as "not given: the config decides". Required config fields are not compared.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import typer
+from pydantic import BaseModel
+from pydantic_core import PydanticUndefined
+
+from qdc.check import CheckConfig
+from qdc.cli import app
+from qdc.cluster import ClusterConfig
+from qdc.complexity import ComplexityConfig
+from qdc.dedup import DedupConfig
+from qdc.diversity import DiversityConfig
+from qdc.embed import EmbedConfig
+from qdc.quality import QualityConfig
+from qdc.select import SelectConfig
+from qdc.select.stream import ScaleSelectConfig
+
+COMMANDS: dict[str, type[BaseModel]] = {
+    "dedup": DedupConfig,
+    "select": SelectConfig,
+    "score-quality": QualityConfig,
+    "score-complexity": ComplexityConfig,
+    "cluster": ClusterConfig,
+    "embed": EmbedConfig,
+    "diversity": DiversityConfig,
+    "check": CheckConfig,
+    "scale select": ScaleSelectConfig,
+    "scale dedup": DedupConfig,
+}
+
+
+def _defaults(cls: type[BaseModel], default: BaseModel | None = None) -> dict[str, Any]:
+    """Field name -> default, nested sections flattened (a top-level name wins over a nested one)."""
+    out: dict[str, Any] = {}
+    nested: dict[str, Any] = {}
+    for name, field in cls.model_fields.items():
+        value = getattr(default, name) if default is not None else field.get_default(call_default_factory=True)
+        if value is PydanticUndefined:
+            continue
+        if isinstance(value, BaseModel):
+            for k, v in _defaults(type(value), value).items():
+                nested.setdefault(k, v)
+        else:
+            out[name] = value
+    return {**nested, **out}
+
+
+def _normal(value: Any) -> Any:
+    if isinstance(value, (tuple, list)):
+        return ",".join(str(v) for v in value)
+    return value
+
+
+def _command(path: str) -> Any:
+    cmd: Any = typer.main.get_command(app)
+    for part in path.split():
+        cmd = cmd.commands[part]  # a group (typer may vendor its own click, so no isinstance check)
+    return cmd
+
+
+@pytest.mark.parametrize("path", sorted(COMMANDS))
+def test_every_cli_default_is_the_config_default(path: str) -> None:
+    config = _defaults(COMMANDS[path])
+    shared, drift = 0, []
+    for param in _command(path).params:
+        if param.name not in config:
+            continue
+        shared += 1
+        if param.default is not None and _normal(param.default) != _normal(config[param.name]):
+            drift.append(f"{param.name}: CLI {param.default!r}, config {config[param.name]!r}")
+    assert drift == []
+    assert shared > 0  # the command and its config do share options, so the check looked at something
+
+
+def test_the_check_finds_a_drift() -> None:
+    class Cfg(BaseModel):
+        alpha: float = 1.0
+
+    assert _defaults(Cfg) == {"alpha": 1.0}
+    assert _normal(0.2) != _normal(_defaults(Cfg)["alpha"])

@@ -68,7 +68,7 @@ STRATEGIES: list[tuple[str, dict[str, Any]]] = [
     ("facility", {"strategy": "facility"}),
     ("kcenter", {"strategy": "kcenter"}),
     ("deita", {"strategy": "deita"}),
-    ("kmq, papers' settings", {"strategy": "kmq", "preset": "paper"}),
+    ("kmq (papers' settings)", {"strategy": "kmq", "preset": "paper"}),
 ]
 
 

@@ -134,15 +134,50 @@ def select_cmd(
     k: Annotated[
         int | None,
         typer.Option(
-            "--k", help="Clusters [default: reuse qdc_cluster, else clamp(B/10, 2, 1024)].", rich_help_panel=_S
+            "--k",
+            help="Clusters [default: reuse qdc_cluster, else clamp(B / --rows-per-cluster, 2, 1024)].",
+            rich_help_panel=_S,
         ),
     ] = None,
     allocation: Annotated[
         str, typer.Option("--allocation", help="Budget per cluster: equal or proportional.", rich_help_panel=_S)
     ] = _d("allocation"),
     within: Annotated[
-        str, typer.Option("--within", help="Inside a cluster: softmax, top or random.", rich_help_panel=_S)
+        str,
+        typer.Option(
+            "--within",
+            help="Inside a cluster: balanced (representative rows first, the score as a mild preference "
+            "scaled by its reliability), softmax (the paper's), top or random.",
+            rich_help_panel=_S,
+        ),
     ] = _d("within"),
+    representative: Annotated[
+        float,
+        typer.Option(
+            "--representative", help="--within balanced: weight of closeness to the cluster centre.", rich_help_panel=_S
+        ),
+    ] = _d("representative"),
+    score_weight: Annotated[
+        float,
+        typer.Option(
+            "--score-weight",
+            help="--within balanced: weight of the score (times its reliability: 1 - |rank corr. with length|).",
+            rich_help_panel=_S,
+        ),
+    ] = _d("score_weight"),
+    junk_gate: Annotated[
+        bool,
+        typer.Option(
+            "--junk-gate/--no-junk-gate",
+            help="Take rows with qdc_quality below the junk threshold only when nothing else fills the budget "
+            "(opens itself when more than 15% of the rows are below it).",
+            rich_help_panel=_Q,
+        ),
+    ] = _d("junk_gate"),
+    rows_per_cluster: Annotated[
+        float,
+        typer.Option("--rows-per-cluster", help="Budget rows per cluster when --k is not given.", rich_help_panel=_S),
+    ] = _d("rows_per_cluster"),
     cluster_quality: Annotated[
         bool,
         typer.Option(
@@ -297,6 +332,10 @@ def select_cmd(
         "k": k,
         "allocation": allocation,
         "within": within,
+        "representative": representative,
+        "score_weight": score_weight,
+        "junk_gate": junk_gate,
+        "rows_per_cluster": rows_per_cluster,
         "temperature": temperature,
         "cluster_quality": cluster_quality,
         "diversity_weight": diversity_weight,

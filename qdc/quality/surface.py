@@ -19,7 +19,9 @@ SALAD = (
     r"|of|to|and|in|is|for|with))?"
 )
 """Two function words in a row ("the of", "a and"): about 0.2% of words in real answers, common in
-shuffled word salad, which keeps every word plausible (measured on the TUNE rows only)."""
+shuffled word salad, which keeps every word plausible (measured on the TUNE rows only). Word salad also
+moves sentence openers ("The", "However") into mid-sentence (`opener_mid_sentence`) and leaves a
+lower-case word after a full stop (`lower_after_stop`); honest prose rarely does either."""
 
 
 def columns() -> list[pl.Expr]:
@@ -50,4 +52,10 @@ def columns() -> list[pl.Expr]:
         R.str.count_matches(BOILERPLATE.pattern).clip(0, 3).cast(pl.Float64).alias("boilerplate"),
         (nw == 0).cast(pl.Float64).alias("no_words"),
         safe_div(R.str.to_lowercase().str.count_matches(SALAD), nw).alias("function_pairs"),
+        safe_div(
+            prose.str.count_matches(r"[a-z,;] (?:The|This|These|It|They|However|In|For|If|When|A|An|We) "), nw
+        ).alias("opener_mid_sentence"),
+        safe_div(prose.str.count_matches(r"[a-z][.!?] [a-z]"), prose.str.count_matches(r"[.!?](?:\s|$)") + 1).alias(
+            "lower_after_stop"
+        ),
     ]

@@ -13,7 +13,7 @@ from qdc.check import CheckConfig, run_checks
 from qdc.cli import app
 from qdc.embed import EmbedConfig
 from qdc.io import read_records
-from qdc.stage import StageContext
+from qdc.pipeline.stage import StageContext
 
 TOPICS = [
     "prime numbers",

@@ -363,8 +363,8 @@ def test_config_accepts_strings_and_rejects_bad():
 
 
 def test_run_stage_returns_removed_rows(fake_embedder):
+    from qdc.pipeline.stage import StageContext
     from qdc.pipeline.stages import dedup_stage as run_stage
-    from qdc.stage import StageContext
 
     df = make_frame([{"id": "a", "text": "x y z"}, {"id": "b", "text": "X Y Z"}, {"id": "c", "text": "other"}])
     out = run_stage(df, DedupConfig(), StageContext(embedder=fake_embedder))

@@ -16,9 +16,9 @@ from typer.testing import CliRunner
 
 from qdc.cli import app
 from qdc.embed import EmbedConfig
+from qdc.pipeline.stage import StageContext
 from qdc.report import ReportOptions, build_report, render_html
 from qdc.report.data import pca2
-from qdc.stage import StageContext
 
 EVIL = '<script>alert("x")</script> & <img src=x onerror=alert(1)>'
 TOPICS = ["prime numbers", "sorting lists", "french cooking", "tax forms", "bird migration", "jazz chords"]

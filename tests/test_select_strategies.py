@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 
 from qdc import schema
 from qdc.errors import ConfigError
+from qdc.pipeline.stage import StageContext
 from qdc.pipeline.stages import select_stage as run_stage
 from qdc.quality import JUNK_THRESHOLD
 from qdc.select import SelectConfig, select
-from qdc.stage import StageContext
 from tests.conftest import make_frame
 
 SIZES = (60, 30, 15, 5)

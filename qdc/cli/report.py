@@ -143,9 +143,9 @@ def report_cmd(
     """
     from qdc.errors import ConfigError
     from qdc.io import atomic_path, read_records
+    from qdc.pipeline.stage import StageContext
     from qdc.progress import notice
     from qdc.report import ReportOptions, build_report, render_html
-    from qdc.stage import StageContext
 
     if output == "-":
         raise ConfigError("-o: the report is an HTML file; name one, e.g. -o report.html")

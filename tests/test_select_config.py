@@ -63,3 +63,9 @@ def test_budget_one_point_zero_is_refused_as_ambiguous() -> None:
     assert SelectConfig(budget=1).budget == 1
     assert SelectConfig(budget=0.5).budget == 0.5
     assert SelectConfig(budget=3.0).budget == 3
+
+
+def test_zero_token_budget_is_refused() -> None:
+    with pytest.raises(ValueError, match="must be positive"):  # the StageConfig rule for counts
+        SelectConfig(budget_tokens=0)
+    assert SelectConfig(budget_tokens=1).budget_tokens == 1

@@ -112,9 +112,10 @@ def onnx_backend(n: int, repeats: int, quick: bool) -> None:
     md = (
         "## Embedding backends: ONNX Runtime vs torch (`--model minilm-onnx`, `minilm-onnx-int8`)\n\n"
         f"Machine: {data['machine']} (shared with four busy engineers). Command: "
-        f"`.venv/bin/python benchmarks/bench_embed.py --onnx{' --quick' if quick else ''}`. "
+        f"`.venv/bin/python benchmarks/bench_embed.py --onnx --rows {n} --repeats {repeats}`. "
         f"{n} real rows (GPTeacher), batch 64, CPU, median of {repeats} alternating repeats; quality on the "
-        "STS-B and MRPC test sets (cosine of the pair).\n\n"
+        "STS-B and MRPC test sets (cosine of the pair; torch's from the full run of this script, "
+        "results/embed.json).\n\n"
         "| backend | rows/s | vs torch | min cosine to torch's vector | STS-B Spearman (diff) | MRPC ROC-AUC (diff) |\n"
         "|---|---|---|---|---|---|\n" + "\n".join(lines) + "\n"
     )

@@ -14,9 +14,11 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["embed", "gpu_embed", "dedup", "scoring", "select", "pipeline", "scale"]
+ORDER = ["cli", "embed", "embed_onnx", "gpu_embed", "dedup", "scoring", "select", "pipeline", "scale"]
 SCRIPTS = {
+    "cli": "bench_cli.py",  # whole process against the peers: its table leads the README
     "embed": "bench_embed.py",
+    "embed_onnx": "bench_embed.py --onnx",
     "dedup": "bench_dedup.py",
     "scoring": "bench_scoring.py",
     "select": "bench_select.py",
@@ -53,10 +55,11 @@ def main() -> None:
         wanted = [a for a in args.only.split(",") if a] or list(SCRIPTS)
         failed = []
         for area in wanted:
-            script = HERE / SCRIPTS[area]
+            name, *extra = SCRIPTS[area].split()
+            script = HERE / name
             if not script.exists():
                 continue
-            cmd = [sys.executable, str(script)] + (["--quick"] if args.quick else [])
+            cmd = [sys.executable, str(script), *extra] + (["--quick"] if args.quick else [])
             print(f"== {area}: {' '.join(cmd)}", flush=True)
             t0 = time.perf_counter()
             if subprocess.run(cmd).returncode != 0:

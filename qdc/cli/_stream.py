@@ -3,11 +3,16 @@ flag checks, the estimate line and the streaming dedup run itself. Not a command
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from qdc.cli._common import Inputs, State, check_output_path, console, print_json
+
+if TYPE_CHECKING:  # the library loads only when a command runs
+    from qdc.dedup import DedupConfig
+    from qdc.dedup.stream import StreamOptions
+    from qdc.io import IOConfig
 
 _RUN = "Streaming"
 _SEM = "Semantic"
@@ -98,13 +103,13 @@ def stream_options(
     executor: str,
     max_memory: str | None,
     embeddings: str | None,
-    cfg: Any,
+    cfg: DedupConfig,
     batch_rows: int = 100_000,
     partitions: int | None = None,
     work_dir: str | None = None,
     ray_address: str | None = None,
     ray_cpus: int | None = None,
-) -> Any:
+) -> StreamOptions:
     """The `StreamOptions` of `qdc dedup --stream` / `qdc scale dedup` from their flags."""
     from qdc.dedup.stream import StreamOptions
     from qdc.errors import ConfigError
@@ -129,8 +134,8 @@ def dedup_streamed(
     input: str,
     output: str,
     removed: str | None,
-    cfg: Any,
-    io_cfg: Any,
+    cfg: DedupConfig,
+    io_cfg: IOConfig,
     bad_rows_file: str | None,
     dry_run: bool,
     json: bool,
@@ -154,9 +159,9 @@ def run_stream_dedup(
     input: str,
     output: str,
     removed: str | None,
-    cfg: Any,
-    io_cfg: Any,
-    opts: Any,
+    cfg: DedupConfig,
+    io_cfg: IOConfig,
+    opts: StreamOptions,
     *,
     bad_rows_file: str | None,
     dry_run: bool,

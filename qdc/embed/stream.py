@@ -148,7 +148,7 @@ class _EncodeChunks:
         return {"chunk": np.concatenate(chunks), "row": np.concatenate(rows), "vec": np.concatenate(vecs)}
 
 
-def encode_chunks_ray(chunks: list[list[str]], cfg: Any, workers: int = 2) -> Iterator[np.ndarray]:
+def encode_chunks_ray(chunks: list[list[str]], cfg: EmbedConfig, workers: int = 2) -> Iterator[np.ndarray]:
     """Each chunk's vectors, in chunk order, from one `encode` call per chunk on a pool of Ray workers.
 
     A chunk is never split or merged, so each worker makes exactly the calls the local loop makes.
@@ -179,7 +179,7 @@ def encode_chunks_ray(chunks: list[list[str]], cfg: Any, workers: int = 2) -> It
         yield vecs[np.argsort(rows, kind="stable")]
 
 
-def embed_texts_ray(texts: list[str], cfg: Any, workers: int = 2) -> np.ndarray:
+def embed_texts_ray(texts: list[str], cfg: EmbedConfig, workers: int = 2) -> np.ndarray:
     """`qdc.embed.embed_texts` with its chunks encoded by Ray workers (`encode_chunks_ray`).
 
     The driver does the cache lookups and writes, deduplication and length sort, so the chunks, and the

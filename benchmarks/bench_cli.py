@@ -325,6 +325,13 @@ def job_startup(repeats: int) -> list[dict[str, Any]]:
 # ------------------------------------------------------------------------------------------ report
 
 
+DATA_NOTE = (
+    "Data: diversity and select read N real texts of ../shared/data (cycled past 101k) with seeded random unit\n"
+    "vectors as qdc_embedding; minhash reads N documents of about 200 words built from real rows, 10% planted\n"
+    "near-copies (bench_dedup's generator), word 5-grams, threshold 0.8, 128 permutations; embed reads GPTeacher rows."
+)
+
+
 def render(data: dict[str, Any], command: str) -> str:
     lines = [
         "## Whole process, as a user runs it (`benchmarks/bench_cli.py`)",
@@ -332,6 +339,7 @@ def render(data: dict[str, Any], command: str) -> str:
         f"Machine: {data['machine']}; shared with four other engineers' tests and benchmarks, so walls are",
         "noisy: qdc and its peer alternate in one run and the ratio is of medians. CPU = user + sys of the process.",
         f"Command: `{command}`.",
+        DATA_NOTE,
         "",
         "| job | rows | qdc command | wall s | CPU s | peer | wall s | CPU s | qdc faster (wall) |",
         "|---|---|---|---|---|---|---|---|---|",

@@ -8,8 +8,8 @@ Training rows (TUNE halves only; benchmarks/bench_quality.py reports on the rest
 Junk model: gradient-boosted trees (scikit-learn HistGradientBoostingClassifier, balanced classes) honest
 vs junk. Grade model: boosted regression trees of the judge's p_win, as ranks in [0, 1], on the honest
 alpaca_eval TUNE rows, constrained to rise with response size (the judge's known length preference).
-Junk threshold: qdc_quality 0.3 (BASE), reached when P(not junk) falls under `cut` = the 2nd percentile
-of P(not junk) over the honest TUNE rows (capped at 0.5): a clean row it saw falls below it 2% of the time.
+Junk threshold: qdc_quality 0.3 (BASE), reached when P(not junk) falls under `cut` = the 1st percentile
+of P(not junk) over the honest TUNE rows (capped at 0.5): a clean row it saw falls below it 1% of the time.
 
 Run: .venv/bin/python benchmarks/bench_quality_train.py
 """
@@ -37,6 +37,8 @@ from benchmarks.bench_quality import (
 )
 
 BASE = 0.3
+CUT_QUANTILE = 0.01
+"""Share of honest TUNE rows allowed under the junk cut (the goal is <= 3% of clean rows elsewhere)."""
 JUNK_TREES = {"max_iter": 120, "max_depth": 4, "learning_rate": 0.08, "min_samples_leaf": 30, "l2_regularization": 1.0}
 GRADE_TREES = {"max_iter": 150, "max_depth": 3, "learning_rate": 0.05, "min_samples_leaf": 60, "l2_regularization": 1.0}
 OUT = Path(__file__).resolve().parent.parent / "qdc" / "data" / "quality_learned.json"
@@ -153,7 +155,7 @@ def main() -> None:
 
     model = LearnedModel(names, junkm, grade, reference, BASE, 0.5, BASE, {})
     p_ok = parts(model, frame)[0]
-    cut = float(min(0.5, np.quantile(p_ok[y == 1], 0.02)))
+    cut = float(min(0.5, np.quantile(p_ok[y == 1], CUT_QUANTILE)))
     model = LearnedModel(names, junkm, grade, reference, BASE, cut, BASE, {})
     q = predict(model, frame)
     threshold = BASE
@@ -169,7 +171,7 @@ def main() -> None:
         "grade_model": f"HistGradientBoostingRegressor {GRADE_TREES}, monotone in log_words, log_size_ratio and size_vs_asked, on "
         "the rank of the GPT-4-Turbo judge's p_win (alpaca_eval TUNE honest rows), features: "
         + ", ".join(GRADE_FEATURES),
-        "threshold_rule": "junk below qdc_quality 0.3 = P(not junk) under cut, the 2nd percentile over honest TUNE rows",
+        "threshold_rule": f"junk below qdc_quality 0.3 = P(not junk) under cut, the {CUT_QUANTILE:.0%} quantile over honest TUNE rows",
         "cut": round(cut, 4),
         "train_accuracy_at_threshold": round(train_acc, 4),
         "seed": SEED,

@@ -105,7 +105,9 @@ def _learned(df: pl.DataFrame, cfg: QualityConfig) -> tuple[np.ndarray, list[pl.
         quality, cols = score_rows(prompts, responses, gates)
         return quality, [pl.Series(schema.QUALITY_SIGNAL_PREFIX + k, v, dtype=pl.Float64) for k, v in cols.items()]
     model = load_default()
-    frame = feature_frame(df[schema.PROMPT].fill_null("").to_list(), df[schema.RESPONSE].fill_null("").to_list())
+    frame = feature_frame(
+        df[schema.PROMPT].fill_null("").to_list(), df[schema.RESPONSE].fill_null("").to_list(), model.features
+    )
     p_ok, grade = parts(model, frame)
     return predict(model, frame), [
         pl.Series(schema.QUALITY_SIGNAL_PREFIX + "junk", p_ok, dtype=pl.Float64),

@@ -13,10 +13,12 @@ import numpy as np
 import polars as pl
 
 from qdc.quality import asked, c4, canned, completeness, fineweb, gopher, loops, relevance, surface
+from qdc.quality._text import WORD
 
 
-def feature_frame(prompts: Sequence[str], responses: Sequence[str]) -> pl.DataFrame:
-    """One row per (prompt, response), one Float64 column per feature."""
+def feature_frame(prompts: Sequence[str], responses: Sequence[str], only: Sequence[str] | None = None) -> pl.DataFrame:
+    """One row per (prompt, response), one Float64 column per feature (`only`: just the polars-computed
+    columns named there, e.g. a model's features; the Python-side ones are always computed)."""
     base = pl.DataFrame(
         {"p": list(prompts), "r": list(responses)}, schema={"p": pl.String, "r": pl.String}
     ).with_columns(pl.col("p").fill_null(""), pl.col("r").fill_null(""))
@@ -29,12 +31,15 @@ def feature_frame(prompts: Sequence[str], responses: Sequence[str]) -> pl.DataFr
         *c4.columns(),
         *fineweb.columns(),
     ]
+    if only is not None:
+        wanted = set(only)
+        exprs = [e for e in exprs if e.meta.output_name() in wanted]
     out = base.lazy().select([e.cast(pl.Float64) for e in exprs]).collect()
     out = out.with_columns(
         pl.Series("compression", loops.compression(base["r"].to_list()), dtype=pl.Float64),
         pl.Series("canned", canned.canned(base), dtype=pl.Float64),
     )
-    words = np.expm1(out["log_words"].to_numpy())
+    words = np.asarray(base.select(pl.col("r").str.count_matches(WORD))["r"].to_numpy(), dtype=np.float64)
     out = out.with_columns(
         pl.Series(k, v, dtype=pl.Float64) for k, v in asked.asked(base["p"].to_list(), words).items()
     )

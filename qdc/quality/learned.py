@@ -8,7 +8,7 @@
 
 So `junk_threshold` = BASE (0.3): a row below it is one the junk model rejects, and among accepted rows
 the order is the grade's alone (the junk model's uncertainty does not scramble the judge ranking). CUT is
-the 2nd percentile of p_ok over honest training rows (a clean row it saw falls below it 2% of the time).
+the 1st percentile of p_ok over honest training rows (a clean row it saw falls below it 1% of the time).
 
 Both read the columns of `qdc.quality.features.feature_frame` (`qdc.quality.trees` walks the trees in
 numpy). They were fit by `benchmarks/bench_quality_train.py` on public data, half of the

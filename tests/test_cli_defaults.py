@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 import typer
 from pydantic import BaseModel
-from pydantic_core import PydanticUndefined
 
 from qdc.check import CheckConfig
 from qdc.cli import app
@@ -44,9 +43,9 @@ def _defaults(cls: type[BaseModel], default: BaseModel | None = None) -> dict[st
     out: dict[str, Any] = {}
     nested: dict[str, Any] = {}
     for name, field in cls.model_fields.items():
-        value = getattr(default, name) if default is not None else field.get_default(call_default_factory=True)
-        if value is PydanticUndefined:
+        if default is None and field.is_required():
             continue
+        value = getattr(default, name) if default is not None else field.get_default(call_default_factory=True)
         if isinstance(value, BaseModel):
             for k, v in _defaults(type(value), value).items():
                 nested.setdefault(k, v)

@@ -422,3 +422,35 @@ def test_junk_gate_holds_back_a_few_low_rows_but_not_a_third_of_the_pool(df: pl.
     assert sum(gated) < sum(opened_b)
     many = set(df.filter(pl.col("qdc_quality") < JUNK_THRESHOLD)["id"].to_list())  # ~30%: gate stays open
     assert set(select(df, cfg(budget=60, strategy="facility")).selected["id"].to_list()) & many
+
+
+class _Notes:
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    def progress(self, task: str, done: int, total: int | None) -> None:
+        return None
+
+    def notice(self, message: str) -> None:
+        self.messages.append(message)
+
+
+def test_oversized_budget_and_k_give_notices(df: pl.DataFrame) -> None:
+    from qdc.progress import use_reporter
+
+    notes = _Notes()
+    with use_reporter(notes):
+        res = select(df, cfg(budget=10_000, strategy="random"))
+        select(df, cfg(budget=5, strategy="kmq", k=500))
+    assert res.selected.height == res.manifest["eligible"]
+    assert any("--budget 10000 is more than" in m for m in notes.messages)
+    assert any("--k 500 is more than" in m for m in notes.messages)
+
+
+def test_quality_select_computed_is_written_out() -> None:
+    rows = [{"id": f"r{i}", "text": f"answer number {i} " + "word " * (i % 9)} for i in range(30)]
+    d = make_frame(rows)
+    assert schema.QUALITY not in d.columns
+    res = select(d, cfg(budget=5, strategy="top", dedup="off"))
+    assert schema.QUALITY in res.selected.columns and schema.QUALITY in res.unselected.columns
+    assert res.selected[schema.QUALITY].null_count() == 0

@@ -88,7 +88,7 @@ def main() -> None:
     command = (
         "benchmarks/bench_pipeline.py"
         + (" --quick" if args.quick else "")
-        + (f" --baseline {args.baseline}" if args.baseline else "")
+        + (f" --baseline {args.baseline} --baseline-name '{args.baseline_name}'" if args.baseline else "")
     )
     lines = [
         "## qdc run: first run and resume",

@@ -248,7 +248,7 @@ def scorers() -> dict[str, Any]:
     """name -> fn(prompts, responses) -> scores (higher = better)."""
     from qdc.quality.features import feature_frame
     from qdc.quality.heuristic import score_rows
-    from qdc.quality.learned import load_default, predict
+    from qdc.quality.learned import load_default, score_texts
 
     def length(p: list[str], r: list[str]) -> np.ndarray:
         return np.array([len(x.split()) for x in r], dtype=np.float64)
@@ -262,7 +262,7 @@ def scorers() -> dict[str, Any]:
     model = load_default()
 
     def new(p: list[str], r: list[str]) -> np.ndarray:
-        return predict(model, feature_frame(p, r, model.features))
+        return score_texts(p, r, model)[0]
 
     return {
         "length": length,
@@ -345,13 +345,12 @@ def evaluate(quick: bool) -> dict[str, Any]:
         table[name] = row
     res["scorers"] = table
     # false alarms of the learned score on clean rows, by source (each source scored as its own batch)
-    from qdc.quality.features import feature_frame
-    from qdc.quality.learned import predict
+    from qdc.quality.learned import score_texts
 
     fp: dict[str, Any] = {}
     for name, rows in clean.items():
         part = clean_half(rows, tune=False) if name in CLEAN_TRAIN else rows
-        s = predict(model, feature_frame([r["prompt"] for r in part], [r["response"] for r in part], model.features))
+        s = score_texts([r["prompt"] for r in part], [r["response"] for r in part], model)[0]
         fp[name] = {
             "rows": len(part),
             "below_threshold": int((s < threshold).sum()),
@@ -372,11 +371,11 @@ def throughput(p: list[str], r: list[str]) -> dict[str, float]:
 
     code = (
         "import json,sys,time,statistics;sys.path.insert(0,'.');"
-        "from qdc.quality.features import feature_frame;from qdc.quality.learned import load_default,predict;"
+        "from qdc.quality.learned import load_default,score_texts;"
         "from qdc.quality.heuristic import score_rows;"
         "d=json.load(open(sys.argv[1]));p,r=d['p'],d['r'];m=load_default();t=[]\n"
         "c=[]\n"
-        "for _ in range(3):\n t0=time.perf_counter();c0=time.process_time();predict(m,feature_frame(p,r,m.features))\n"
+        "for _ in range(3):\n t0=time.perf_counter();c0=time.process_time();score_texts(p,r,m)\n"
         " t.append(time.perf_counter()-t0);c.append(time.process_time()-c0)\n"
         "c0=time.process_time();score_rows(p[:1000],r[:1000]);old=1000/(time.process_time()-c0)\n"
         "print(json.dumps({'learned_rows_per_s':len(r)/statistics.median(t),"

@@ -126,6 +126,7 @@ def test_learned_scores_junk_below_threshold_and_honest_above(frame):
     assert (q[:4] >= JUNK_THRESHOLD).all(), out.select(schema.QUALITY, REASON).to_dicts()
     assert (q[4:] < JUNK_THRESHOLD).all(), out.select(schema.QUALITY, REASON).to_dicts()
     reasons = out[REASON].to_list()
+    assert reasons[6] == "empty" and out["qdc_q_junk"][6] == 0.0  # no letter or digit at all
     assert all(r == "" for r in reasons[:4]) and all(r for r in reasons[4:])
     assert {"qdc_q_junk", "qdc_q_grade"} <= set(out.columns)
 

@@ -95,8 +95,7 @@ def _plain(responses: list[str]) -> bool:
 
 def _learned(df: pl.DataFrame, cfg: QualityConfig) -> tuple[np.ndarray, list[pl.Series]]:
     """The learned scorer; plain-text rows (no response part) get the heuristic defect gates only."""
-    from qdc.quality.features import feature_frame
-    from qdc.quality.learned import drivers, load_default, parts, predict
+    from qdc.quality.learned import score_texts
 
     schema.require_columns(df, schema.PROMPT, schema.RESPONSE)
     if _plain(df[schema.RESPONSE].fill_null("").to_list()) and schema.TEXT in df.columns:
@@ -104,15 +103,13 @@ def _learned(df: pl.DataFrame, cfg: QualityConfig) -> tuple[np.ndarray, list[pl.
         gates = tuple(s for s in cfg.signals if s != "length")
         quality, cols = score_rows(prompts, responses, gates)
         return quality, [pl.Series(schema.QUALITY_SIGNAL_PREFIX + k, v, dtype=pl.Float64) for k, v in cols.items()]
-    model = load_default()
-    frame = feature_frame(
-        df[schema.PROMPT].fill_null("").to_list(), df[schema.RESPONSE].fill_null("").to_list(), model.features
+    quality, p_ok, grade, reason = score_texts(
+        df[schema.PROMPT].fill_null("").to_list(), df[schema.RESPONSE].fill_null("").to_list()
     )
-    p_ok, grade = parts(model, frame)
-    return predict(model, frame), [
+    return quality, [
         pl.Series(schema.QUALITY_SIGNAL_PREFIX + "junk", p_ok, dtype=pl.Float64),
         pl.Series(schema.QUALITY_SIGNAL_PREFIX + "grade", grade, dtype=pl.Float64),
-        pl.Series(REASON, drivers(model, frame), dtype=pl.String),
+        pl.Series(REASON, reason, dtype=pl.String),
     ]
 
 

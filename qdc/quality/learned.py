@@ -23,6 +23,7 @@ runs no code (no pickle).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -33,7 +34,7 @@ import numpy as np
 import polars as pl
 
 from qdc.errors import ConfigError
-from qdc.quality.features import matrix
+from qdc.quality.features import feature_frame, matrix
 from qdc.quality.trees import Trees
 
 FORMAT = "qdc-quality-learned"
@@ -126,6 +127,25 @@ def predict(model: LearnedModel, frame: pl.DataFrame) -> np.ndarray:
     p_ok, grade = parts(model, frame)
     cut = model.cut
     return np.asarray(np.where(p_ok >= cut, model.base + (1.0 - model.base) * grade, model.base * p_ok / cut))
+
+
+def score_texts(
+    prompts: Sequence[str], responses: Sequence[str], model: LearnedModel | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """(qdc_quality, P(not junk), grade, reason) for parallel prompts and responses (one batch).
+
+    A response with no letter or digit at all (empty, whitespace, pure symbol strings) is junk by
+    definition, as in v1's `empty` gate, whatever the trees make of a text unlike their training rows.
+    """
+    model = model or load_default()
+    frame = feature_frame(prompts, responses, model.features)
+    p_ok, grade = parts(model, frame)
+    quality, reason = predict(model, frame), drivers(model, frame)
+    blank = ~pl.Series(list(responses), dtype=pl.String).fill_null("").str.contains(r"[^\W_]").to_numpy()
+    if blank.any():
+        p_ok, quality = np.where(blank, 0.0, p_ok), np.where(blank, 0.0, quality)
+        reason = ["empty" if b else r for b, r in zip(blank.tolist(), reason, strict=True)]
+    return quality, p_ok, grade, reason
 
 
 def drivers(model: LearnedModel, frame: pl.DataFrame, top: int = 2) -> list[str]:

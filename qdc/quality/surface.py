@@ -36,7 +36,11 @@ def columns() -> list[pl.Expr]:
     return [
         (nw + 1).log().alias("log_words"),
         ((nw + 1).log() - (n_words(P) + 1).log()).alias("log_size_ratio"),
-        safe_div(prose.str.count_matches(r"[{}\[\]<>|\\^~`$#@*=+_/]"), chars).alias("symbol_share"),
+        # shares of a handful of characters mean nothing ("Sci/Tech" is 1/8 symbols): 30+ characters only
+        pl.when(chars >= 30)
+        .then(safe_div(prose.str.count_matches(r"[{}\[\]<>|\\^~`$#@*=+_/]"), chars))
+        .otherwise(0.0)
+        .alias("symbol_share"),
         safe_div(prose.str.count_matches(r"[\u2190-\u2bff\u2e00-\u2e7f\U0001f000-\U0001faff]"), chars).alias(
             "unicode_symbols"
         ),

@@ -6,8 +6,9 @@ an opening bracket, comma, colon or dash, inside an open code fence, or with a p
 and no closing punctuation while the rest of the answer uses full stops, or on a word fragment: a last
 word (text ending in a letter) that is not in qdc's list of words seen in honest answers
 (`qdc/data/quality_words.txt`: every ASCII word in the training answers of the learned
-scorer). Code lines, list items, table rows and headings never count as mid-sentence. Whether the text
-ends on a full stop is deliberately *not* a feature: lists, tables, code and short answers often do not.
+scorer) or a lone lower-case letter other than "a" and "i" ("Polar bears h"). Code lines, list
+items, table rows and headings never count as mid-sentence. Whether the text ends on a full stop is
+deliberately *not* a feature: lists, tables, code and short answers often do not.
 The weights come from the learned scorer, not hand-set.
 """
 
@@ -50,7 +51,7 @@ def columns() -> list[pl.Expr]:
         (
             ends_alpha
             & text.str.contains(r"(?:^|[^A-Za-z])[a-z]+$")  # a lower-case last word: names are not fragments
-            & ~last_word.is_in(known_words())
+            & (~last_word.is_in(known_words()) | ((last_word.str.len_chars() == 1) & ~last_word.is_in(["a", "i"])))
             & ~P.str.to_lowercase().str.contains(last_word, literal=True)
         )
         .cast(pl.Float64)

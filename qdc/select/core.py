@@ -76,12 +76,13 @@ def _feedback_source(
 
 
 def _wants_score(cfg: SelectConfig) -> bool:
-    """Whether the strategy reads a score (random and kcenter do not, facility only with λ > 0)."""
+    """Whether the strategy reads a score (random and kcenter do not; facility for its junk gate or λ > 0)."""
     if cfg.score is not None or cfg.weights:
         return True
     if cfg.strategy in ("random", "kcenter"):
         return False
-    return not (cfg.strategy == "facility" and cfg.facility.quality_weight == 0)
+    # facility reads qdc_quality for its junk gate even when λ = 0 (computed when missing, then written out)
+    return not (cfg.strategy == "facility" and cfg.facility.quality_weight == 0 and not cfg.junk_gate)
 
 
 def _exclusions(

@@ -177,3 +177,17 @@ def test_cli_learned_default_and_explain(tmp_path: Path, runner):
 def test_unknown_scorer_refused():
     with pytest.raises(Exception, match="learned"):
         QualityConfig(scorer="nope")  # type: ignore[arg-type]
+
+
+def test_short_pure_refusals_are_junk_but_a_refusal_that_goes_on_to_answer_is_not(frame):
+    answer = " ".join(["Photosynthesis turns light, water and carbon dioxide into sugar and oxygen."] * 6)
+    rows = [
+        {"instruction": ASK, "output": "As an AI language model, I cannot help with that request."},
+        {"instruction": ASK, "output": "I'm sorry, but I can't assist with that."},
+        {"instruction": ASK, "output": "I cannot answer every detail, but here is the outline. " + answer},
+    ]
+    out = score_quality(frame(rows))
+    q = out[schema.QUALITY].to_list()
+    assert q[0] < JUNK_THRESHOLD and q[1] < JUNK_THRESHOLD, out.select(schema.QUALITY, REASON).to_dicts()
+    assert out[REASON].to_list()[:2] == ["refusal", "refusal"]
+    assert out[REASON][2] != "refusal"  # 60 words or more: a hedge before an answer, left to the trees

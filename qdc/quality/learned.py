@@ -35,11 +35,16 @@ import polars as pl
 
 from qdc.errors import ConfigError
 from qdc.quality.features import feature_frame, matrix
+from qdc.quality.refusal import REFUSAL
 from qdc.quality.trees import Trees
 
 FORMAT = "qdc-quality-learned"
 VERSION = 1
 DEFAULT_FILE = "quality_learned.json"
+REFUSAL_WORDS = 60
+"""A refusal phrase near the start of a response shorter than this is a refusal, not a hedge (v1's rule)."""
+REFUSAL_SCORE = 0.05
+"""qdc_quality of a pure refusal: v1's refusal score, well under the junk threshold."""
 
 
 @dataclass(frozen=True)
@@ -136,15 +141,26 @@ def score_texts(
 
     A response with no letter or digit at all (empty, whitespace, pure symbol strings) is junk by
     definition, as in v1's `empty` gate, whatever the trees make of a text unlike their training rows.
+    So is a short pure refusal: v1's `refusal` rule (a refusal phrase in the first 200 characters of a
+    response under 60 words), which the trees, fit without refusal junk, let through ('As an AI language
+    model, I cannot help with that request.' had P(not junk) 0.30, above the cut).
     """
     model = model or load_default()
     frame = feature_frame(prompts, responses, model.features)
     p_ok, grade = parts(model, frame)
     quality, reason = predict(model, frame), drivers(model, frame)
-    blank = ~pl.Series(list(responses), dtype=pl.String).fill_null("").str.contains(r"[^\W_]").to_numpy()
-    if blank.any():
-        p_ok, quality = np.where(blank, 0.0, p_ok), np.where(blank, 0.0, quality)
-        reason = ["empty" if b else r for b, r in zip(blank.tolist(), reason, strict=True)]
+    text = pl.Series(list(responses), dtype=pl.String).fill_null("")
+    blank = ~text.str.contains(r"[^\W_]").to_numpy()
+    refused = (
+        text.str.slice(0, 200).str.contains("(?i)" + REFUSAL.pattern) & (text.str.count_matches(r"\S+") < REFUSAL_WORDS)
+    ).to_numpy() & ~blank
+    if blank.any() or refused.any():
+        p_ok = np.where(blank, 0.0, np.where(refused, np.minimum(p_ok, REFUSAL_SCORE), p_ok))
+        quality = np.where(blank, 0.0, np.where(refused, np.minimum(quality, REFUSAL_SCORE), quality))
+        reason = [
+            "empty" if b else "refusal" if f else r
+            for b, f, r in zip(blank.tolist(), refused.tolist(), reason, strict=True)
+        ]
     return quality, p_ok, grade, reason
 
 

@@ -14,12 +14,15 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["cli", "embed", "embed_onnx", "gpu_embed", "dedup", "scoring", "select", "pipeline", "scale"]
+ORDER = ["cli", "embed", "embed_onnx", "gpu_embed", "dedup", "quality", "scoring", "select", "select_facility", "pipeline", "scale"]
+# Full tables that a section above links to instead of repeating them in the README.
+LINKED = {"select_proxies", "select_proxies_paper"}
 SCRIPTS = {
     "cli": "bench_cli.py",  # whole process against the peers: its table leads the README
     "embed": "bench_embed.py",
     "embed_onnx": "bench_embed.py --onnx",
     "dedup": "bench_dedup.py",
+    "quality": "bench_quality.py",
     "scoring": "bench_scoring.py",
     "select": "bench_select.py",
     "pipeline": "bench_pipeline.py",
@@ -39,7 +42,7 @@ def assemble() -> None:
     parts = [HEADER]
     results = HERE / "results"
     known = [a for a in ORDER if (results / f"{a}.md").exists()]
-    extra = sorted(p.stem for p in results.glob("*.md") if p.stem not in ORDER)
+    extra = sorted(p.stem for p in results.glob("*.md") if p.stem not in ORDER and p.stem not in LINKED)
     for area in known + extra:
         parts.append((results / f"{area}.md").read_text(encoding="utf-8").strip())
     (HERE / "README.md").write_text("\n\n".join(parts) + "\n", encoding="utf-8")

@@ -14,7 +14,19 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["cli", "embed", "embed_onnx", "gpu_embed", "dedup", "quality", "scoring", "select", "select_facility", "pipeline", "scale"]
+ORDER = [
+    "cli",
+    "embed",
+    "embed_onnx",
+    "gpu_embed",
+    "dedup",
+    "quality",
+    "scoring",
+    "select",
+    "select_facility",
+    "pipeline",
+    "scale",
+]
 # Full tables that a section above links to instead of repeating them in the README.
 LINKED = {"select_proxies", "select_proxies_paper"}
 SCRIPTS = {

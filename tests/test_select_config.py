@@ -9,6 +9,7 @@ import pytest
 from qdc.cli.select import select_cmd
 from qdc.config import validate_config
 from qdc.errors import ConfigError
+from qdc.select import defaults
 from qdc.select.config import SECTIONS, SelectConfig, default_of
 
 # CLI parameters that are not SelectConfig options (input/output, embedding and io options, outputs).
@@ -28,6 +29,16 @@ def test_every_cli_default_is_the_config_default(param: inspect.Parameter) -> No
         return
     expected = default_of(param.name)
     assert cli_default == expected, f"--{param.name}: CLI {cli_default!r} vs config {expected!r}"
+
+
+def test_the_defaults_table_is_the_config() -> None:
+    # qdc.select.defaults (pydantic-free, read by the CLI) lists every default of SelectConfig and its sections
+    assert set(defaults.TOP) == {n for n, f in SelectConfig.model_fields.items() if n not in SECTIONS}
+    for section, model in SECTIONS.items():
+        assert set(defaults.SECTIONS[section]) == set(model.model_fields)
+        assert getattr(SelectConfig(budget=5), section) == model(**defaults.SECTIONS[section])
+    for name in {*defaults.TOP, *(n for s in defaults.SECTIONS.values() for n in s)}:
+        assert defaults.default_of(name) == default_of(name), name
 
 
 def test_alpha_has_one_default() -> None:

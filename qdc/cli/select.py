@@ -34,7 +34,7 @@ from qdc.cli._common import (
     print_json,
 )
 from qdc.errors import ConfigError
-from qdc.select.config import default_of as _d
+from qdc.select.defaults import default_of as _d
 
 _S = "Strategy"
 _Q = "Score and eligibility"

@@ -15,17 +15,23 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from qdc.select.config import STRATEGIES, SelectConfig
+from qdc.select.defaults import STRATEGIES
 
 if TYPE_CHECKING:
+    from qdc.select.config import SelectConfig
     from qdc.select.core import SelectResult, ledger, select
 
 __all__ = ["STRATEGIES", "SelectConfig", "SelectResult", "ledger", "select"]
 
 
 def __getattr__(name: str) -> Any:
-    """`select`, `SelectResult` and `ledger` load on first use: the CLI reads SelectConfig's defaults at
-    import time, and `qdc --help` must not import polars, faiss or the embedding stack."""
+    """`SelectConfig`, `select`, `SelectResult` and `ledger` load on first use: the CLI reads the defaults
+    (qdc.select.defaults) at import time, and `qdc --help` must not import pydantic, polars, faiss or the
+    embedding stack."""
+    if name == "SelectConfig":
+        from qdc.select import config
+
+        return config.SelectConfig
     if name in ("select", "SelectResult", "ledger"):
         from qdc.select import core
 

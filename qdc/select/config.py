@@ -1,5 +1,7 @@
 """`SelectConfig`: the options of the `select` stage, nested by strategy (as text-dedup nests its methods).
 
+Field defaults come from `qdc.select.defaults` (plain data, no pydantic), which the CLI reads as well.
+
 Common options sit at the top level; knobs that only one strategy reads live in its section
 (``iterative``, ``bandit``, ``deita``, ``facility``). The CLI flags and YAML keys of earlier releases were
 flat (``alpha: 1.0``, ``rounds: 3``): a flat key that names a section field is moved into its section
@@ -13,8 +15,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from qdc.config import StageConfig
+from qdc.select.defaults import SECTIONS as _SEC
+from qdc.select.defaults import STRATEGIES as STRATEGIES
+from qdc.select.defaults import TOP as _TOP
 
-STRATEGIES = ("kmq", "iterative", "bandit", "facility", "random", "top", "deita", "kcenter")
+_IT, _BA, _DE, _FA = _SEC["iterative"], _SEC["bandit"], _SEC["deita"], _SEC["facility"]
 Strategy = Literal["kmq", "iterative", "bandit", "facility", "random", "top", "deita", "kcenter"]
 
 
@@ -25,51 +30,51 @@ class _Section(BaseModel):
 class IterativeConfig(_Section):
     """`iterative`: rounds of cluster re-weighting by the feedback of the rows selected so far."""
 
-    rounds: int = Field(default=3, ge=1)
-    cluster_temperature: float = Field(default=1.0, gt=0)
-    explore: float = Field(default=0.1, ge=0, le=1)
+    rounds: int = Field(default=_IT["rounds"], ge=1)
+    cluster_temperature: float = Field(default=_IT["cluster_temperature"], gt=0)
+    explore: float = Field(default=_IT["explore"], ge=0, le=1)
     """Exploration floor mixed into the cluster weights (explore / active clusters each)."""
-    feedback_portion: float = Field(default=1.0, gt=0, le=1)
+    feedback_portion: float = Field(default=_IT["feedback_portion"], gt=0, le=1)
     """Share of each round's picks that get feedback (a seeded draw)."""
 
 
 class BanditConfig(_Section):
     """`bandit`: UCB over clusters with a hard scorer budget (after Quad)."""
 
-    max_scored: int | None = Field(default=None, ge=1)
+    max_scored: int | None = Field(default=_BA["max_scored"], ge=1)
     """Hard cap on scorer calls [default: ceil(0.2·B)]."""
-    probe: int = Field(default=10, ge=1)
-    block: int | None = Field(default=None, ge=1)
-    pulls_per_round: int = Field(default=50, ge=1)
-    alpha: float = Field(default=1.0, ge=0)
-    """UCB exploration weight (the one default: the CLI reads it from here)."""
-    tau: float | None = None
-    neighbour_radius: float = Field(default=0.0, ge=0)
-    max_rounds: int = Field(default=200, ge=1)
-    accept: Literal["block", "scored_only"] = "block"
-    backfill: bool = True
-    cluster_cap: float | None = Field(default=2.0, gt=0)
+    probe: int = Field(default=_BA["probe"], ge=1)
+    block: int | None = Field(default=_BA["block"], ge=1)
+    pulls_per_round: int = Field(default=_BA["pulls_per_round"], ge=1)
+    alpha: float = Field(default=_BA["alpha"], ge=0)
+    """UCB exploration weight (its one default is in qdc.select.defaults, which the CLI reads too)."""
+    tau: float | None = _BA["tau"]
+    neighbour_radius: float = Field(default=_BA["neighbour_radius"], ge=0)
+    max_rounds: int = Field(default=_BA["max_rounds"], ge=1)
+    accept: Literal["block", "scored_only"] = _BA["accept"]
+    backfill: bool = _BA["backfill"]
+    cluster_cap: float | None = Field(default=_BA["cluster_cap"], gt=0)
     """No cluster takes more than cap x its proportional share of the budget (None = no cap, Quad's rule)."""
-    coverage: float = Field(default=0.5, ge=0)
+    coverage: float = Field(default=_BA["coverage"], ge=0)
     """Weight of the coverage term in the arm score: +coverage·(1 - taken_c / fair_c) for under-served arms."""
 
 
 class DeitaConfig(_Section):
     """`deita`: score-first with a cosine ceiling."""
 
-    ceiling: float = Field(default=0.9, ge=-1, le=1)
+    ceiling: float = Field(default=_DE["ceiling"], ge=-1, le=1)
     """Maximum cosine similarity between two selected rows."""
 
 
 class FacilityConfig(_Section):
     """`facility`: facility location on a sparse k-nearest-neighbour graph."""
 
-    neighbours: int | None = Field(default=None, ge=1)
+    neighbours: int | None = Field(default=_FA["neighbours"], ge=1)
     """Neighbours per row in the similarity graph [default: clamp(ceil(3n/B), 20, 200)]: with fewer than
     about n/B neighbours a pick cannot cover rows far from it, and memory is O(n·neighbours)."""
-    quality_weight: float = Field(default=0.0, ge=0)
+    quality_weight: float = Field(default=_FA["quality_weight"], ge=0)
     """λ: objective = coverage + λ·(sum of the picks' score percentiles)·(mean coverage gain scale)."""
-    epsilon: float = Field(default=0.0, ge=0, lt=1)
+    epsilon: float = Field(default=_FA["epsilon"], ge=0, lt=1)
     """0 = lazy greedy (exact greedy order); > 0 = stochastic greedy with sample (n/B)·ln(1/ε)."""
 
 
@@ -84,57 +89,57 @@ SECTIONS: dict[str, type[_Section]] = {
 class SelectConfig(StageConfig):
     """Options of the `select` stage (field docs double as the CLI help)."""
 
-    budget: int | float | None = None
+    budget: int | float | None = _TOP["budget"]
     """Rows to select (a whole number), or a fraction of the input rows (0 < f < 1)."""
-    budget_tokens: int | None = None
+    budget_tokens: int | None = _TOP["budget_tokens"]
     """Alternatively a token budget: each row costs its token count (or --cost-field)."""
-    strategy: Strategy = "facility"
-    seed: int = 0
-    score: str | None = None
+    strategy: Strategy = _TOP["strategy"]
+    seed: int = _TOP["seed"]
+    score: str | None = _TOP["score"]
     """Score expression over columns, e.g. 'qdc_quality * qdc_complexity' [default: qdc_quality]."""
-    weights: dict[str, float] | None = None
+    weights: dict[str, float] | None = _TOP["weights"]
     """Score as a weighted sum, e.g. {quality: 1, complexity: 0.5}."""
-    min_quality: float | None = None
+    min_quality: float | None = _TOP["min_quality"]
     """Rows with qdc_quality below this are never selected."""
-    dedup: Literal["auto", "exact", "semantic", "off"] = "auto"
+    dedup: Literal["auto", "exact", "semantic", "off"] = _TOP["dedup"]
     """Duplicates found on the fly: auto = qdc.dedup exact+minhash, exact = qdc.dedup exact (the same
     normalisation as `qdc dedup --method exact`), semantic = exact+minhash then SemDeDup on the embeddings."""
-    dedup_eps: float = Field(default=0.05, gt=0.0, lt=1.0)
+    dedup_eps: float = Field(default=_TOP["dedup_eps"], gt=0.0, lt=1.0)
     """--dedup semantic: rows with cosine > 1 - eps to an earlier eligible row are duplicates."""
-    cost_field: str | None = None
+    cost_field: str | None = _TOP["cost_field"]
     """Numeric column giving each row's cost for --budget-tokens [default: word+punctuation tokens]."""
-    group_field: str | None = None
-    quota: str = "proportional"
+    group_field: str | None = _TOP["group_field"]
+    quota: str = _TOP["quota"]
     """Per-group share of the budget: equal, proportional, or min:N."""
     # clustering (kmq, iterative, bandit)
-    k: int | None = Field(default=None, ge=1)
+    k: int | None = Field(default=_TOP["k"], ge=1)
     """Clusters [default: reuse qdc_cluster, else clamp(round(B / rows_per_cluster), 2, 1024)]."""
-    rows_per_cluster: float = Field(default=10.0, gt=0)
+    rows_per_cluster: float = Field(default=_TOP["rows_per_cluster"], gt=0)
     """Budget rows per cluster when K is not given (the paper: 10)."""
-    niter: int = Field(default=25, ge=1)
-    allocation: Literal["equal", "proportional", "sqrt"] = "equal"
-    within: Literal["balanced", "softmax", "top", "random"] = "balanced"
+    niter: int = Field(default=_TOP["niter"], ge=1)
+    allocation: Literal["equal", "proportional", "sqrt"] = _TOP["allocation"]
+    within: Literal["balanced", "softmax", "top", "random"] = _TOP["within"]
     """Inside a cluster: balanced = representative rows first, the score as a mild preference scaled by
     its reliability (a seeded Gumbel draw); softmax = the paper's p ∝ exp(z/T); top; random."""
-    temperature: float = 0.2
+    temperature: float = _TOP["temperature"]
     """--within softmax: temperature on the standardised score (0.2 ≈ the original's peakedness)."""
-    representative: float = Field(default=1.0, ge=0)
+    representative: float = Field(default=_TOP["representative"], ge=0)
     """--within balanced: weight of closeness to the cluster centre (standardised) in the draw."""
-    score_weight: float = Field(default=0.5, ge=0)
+    score_weight: float = Field(default=_TOP["score_weight"], ge=0)
     """--within balanced: weight of the standardised score, times its reliability (1 - |rank corr. with length|)."""
-    junk_gate: bool = True
+    junk_gate: bool = _TOP["junk_gate"]
     """Rows with qdc_quality below qdc.quality.JUNK_THRESHOLD are taken only when nothing else fills the budget
     (off by itself when the scorer flags more than 15% of the pool: the threshold does not fit that data)."""
-    cluster_quality: bool = True
+    cluster_quality: bool = _TOP["cluster_quality"]
     """Scale cluster shares by min(1, 2·mean score percentile) so junk-only clusters get ~nothing."""
-    diversity_weight: float | None = None
+    diversity_weight: float | None = _TOP["diversity_weight"]
     """0 = pure score (top-B), 1 = pure coverage (uniform over clusters); kmq and iterative."""
     # feedback (iterative, bandit)
-    feedback: str | None = None
+    feedback: str | None = _TOP["feedback"]
     """Feedback expression for iterative/bandit [default: the score]; 'a - b' is the gap mode."""
-    gap: tuple[str, str] | None = None
+    gap: tuple[str, str] | None = _TOP["gap"]
     """Two columns (reference, candidate): feedback = reference - candidate (the paper's reward gap)."""
-    scorer: str | None = None
+    scorer: str | None = _TOP["scorer"]
     """Name of a qdc.quality scorer (e.g. judge) used as feedback; called only on selected/probed rows."""
     # per-strategy sections
     iterative: IterativeConfig = IterativeConfig()

@@ -102,8 +102,8 @@ def select_cmd(
         str,
         typer.Option(
             "--dedup",
-            help="Duplicates are never selected twice: auto (qdc dedup exact+minhash when available, "
-            "else exact text), semantic (exact+minhash, then SemDeDup on the embeddings: near-paraphrases too), "
+            help="Duplicates are never selected twice: auto (qdc dedup exact+minhash), "
+            "semantic (exact+minhash, then SemDeDup on the embeddings: near-paraphrases too), "
             "exact, or off (trust the input).",
             rich_help_panel=_Q,
         ),

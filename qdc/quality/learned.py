@@ -35,16 +35,12 @@ import polars as pl
 
 from qdc.errors import ConfigError
 from qdc.quality.features import feature_frame, matrix
-from qdc.quality.refusal import REFUSAL
+from qdc.quality.refusal import REFUSAL, REFUSED_SCORE, SHORT_WORDS
 from qdc.quality.trees import Trees
 
 FORMAT = "qdc-quality-learned"
 VERSION = 1
 DEFAULT_FILE = "quality_learned.json"
-REFUSAL_WORDS = 60
-"""A refusal phrase near the start of a response shorter than this is a refusal, not a hedge (v1's rule)."""
-REFUSAL_SCORE = 0.05
-"""qdc_quality of a pure refusal: v1's refusal score, well under the junk threshold."""
 
 
 @dataclass(frozen=True)
@@ -152,11 +148,11 @@ def score_texts(
     text = pl.Series(list(responses), dtype=pl.String).fill_null("")
     blank = ~text.str.contains(r"[^\W_]").to_numpy()
     refused = (
-        text.str.slice(0, 200).str.contains("(?i)" + REFUSAL.pattern) & (text.str.count_matches(r"\S+") < REFUSAL_WORDS)
+        text.str.slice(0, 200).str.contains("(?i)" + REFUSAL.pattern) & (text.str.count_matches(r"\S+") < SHORT_WORDS)
     ).to_numpy() & ~blank
     if blank.any() or refused.any():
-        p_ok = np.where(blank, 0.0, np.where(refused, np.minimum(p_ok, REFUSAL_SCORE), p_ok))
-        quality = np.where(blank, 0.0, np.where(refused, np.minimum(quality, REFUSAL_SCORE), quality))
+        p_ok = np.where(blank, 0.0, np.where(refused, np.minimum(p_ok, REFUSED_SCORE), p_ok))
+        quality = np.where(blank, 0.0, np.where(refused, np.minimum(quality, REFUSED_SCORE), quality))
         reason = [
             "empty" if b else "refusal" if f else r
             for b, f, r in zip(blank.tolist(), refused.tolist(), reason, strict=True)

@@ -20,6 +20,10 @@ REFUSAL = re.compile(
     r"(?:for me )?to|i(?:'m| am) not (?:comfortable|permitted|allowed)|i (?:don't|do not) feel comfortable)",
     re.IGNORECASE,
 )
+SHORT_WORDS = 60
+"""A refusal phrase near the start of a response shorter than this is a refusal, not a hedge before an answer."""
+REFUSED_SCORE = 0.05
+"""The score of such a pure refusal: well under the junk threshold."""
 BOILERPLATE = re.compile(
     r"\b(?:as an? (?:ai|artificial intelligence)(?: language model| assistant| model)?|as a language model|"
     r"i(?:'m| am) (?:just |only )?an ai|i (?:don't|do not) have (?:personal )?(?:opinions|feelings|emotions|"
@@ -36,7 +40,7 @@ def measure(row: RowText) -> tuple[float, dict[str, object]]:
     m = REFUSAL.search(head)
     if m:
         found.append(m.group(0))
-        score = 0.05 if len(row.words) < 60 else 0.3
+        score = REFUSED_SCORE if len(row.words) < SHORT_WORDS else 0.3
     for b in BOILERPLATE.finditer(text):
         found.append(b.group(0))
         score *= 0.6

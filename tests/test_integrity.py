@@ -53,6 +53,7 @@ NOT_PATHS = {
     "metric",
     "model",
     "normalize",
+    "old_model",
     "on_bad_rows",
     "quota",
     "ray_address",

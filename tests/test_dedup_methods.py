@@ -197,6 +197,28 @@ def test_union_find_and_components():
     assert labels[0] == labels[1] != labels[2] == labels[3]
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_components_equal_scipy_connected_components(seed):
+    """The numpy union-find groups items exactly as scipy's connected components do (random sparse graphs,
+    long chains in scrambled order, self-loops, repeated edges)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 400))
+    m = int(rng.integers(0, 2 * n))
+    i, j = rng.integers(0, n, m), rng.integers(0, n, m)
+    if seed % 2:  # a chain through a random permutation: the worst case for naive label propagation
+        perm = rng.permutation(n)
+        i, j = np.concatenate([i, perm[:-1]]), np.concatenate([j, perm[1:]])
+    got = components(n, i, j)
+    _, want = connected_components(coo_matrix((np.ones(i.shape[0]), (i, j)), shape=(n, n)), directed=False)
+    # Same partition: a bijection between the two labelings.
+    pairs = set(zip(got.tolist(), want.tolist(), strict=True))
+    assert len(pairs) == len(set(got.tolist())) == len(set(want.tolist()))
+    assert all(got[k] <= k for k in range(n))  # a label is the smallest item of its component
+
+
 def test_keep_policies():
     rows = [
         {"id": "a", "text": "Hello there", "q": 0.2},

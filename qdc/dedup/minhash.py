@@ -26,7 +26,7 @@ import polars as pl
 
 from qdc.dedup.jaccard import ShingleSets, ragged_gather
 from qdc.dedup.lsh import band_keys, band_params, candidate_pairs
-from qdc.dedup.normalize import Step, word_hashes, word_tokens
+from qdc.dedup.normalize import Step, word_hash_array
 from qdc.progress import progress
 
 Backend = Literal["rensa", "datasketch"]
@@ -85,8 +85,7 @@ def shingle_hashes(
 
     Shingles of a row may repeat; MinHash and the Jaccard check treat them as a set.
     """
-    words, lens = word_tokens(texts, steps)
-    w = word_hashes(words)
+    w, lens = word_hash_array(texts, steps)
     n_rows = lens.shape[0]
     total = int(lens.sum())
     ends = np.cumsum(lens)
@@ -94,14 +93,18 @@ def shingle_hashes(
     if total == 0:
         return np.zeros(0, dtype=np.uint64), np.zeros(n_rows + 1, dtype=np.uint64)
     counts = np.where(lens >= ngram, lens - ngram + 1, np.minimum(lens, 1))
-    # Full shingles: every start p with p + ngram inside its row, mixing the ngram word hashes in order.
+    # Full shingles: mix the ngram word hashes from every position of the flat word array at once (contiguous
+    # slices, no gathers), then keep the positions whose n-gram lies inside one row.
     full = lens >= ngram
-    n_full = np.where(full, lens - ngram + 1, 0)
-    begin = np.repeat(starts - np.cumsum(n_full) + n_full, n_full) + np.arange(int(n_full.sum()))
-    h = np.full(begin.shape[0], _M1, dtype=np.uint64)
-    for k in range(ngram):
-        h *= _M1
-        h ^= w[begin + k]
+    h = np.zeros(0, dtype=np.uint64)
+    if total >= ngram:
+        span = total - ngram + 1
+        h = np.full(span, _M1, dtype=np.uint64)
+        for k in range(ngram):
+            h *= _M1
+            h ^= w[k : k + span]
+        row_of = np.repeat(np.arange(n_rows, dtype=np.int32), lens)
+        h = h[row_of[:span] == row_of[ngram - 1 :]]
     # A row shorter than ngram (but not empty) has one shingle of all its words.
     short = np.flatnonzero(~full & (lens > 0))
     if short.size:

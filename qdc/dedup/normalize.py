@@ -53,6 +53,11 @@ def normalise(texts: pl.Series, steps: Sequence[Step] = ALL_STEPS) -> pl.Series:
     return out
 
 
+_WORD_BYTE = np.zeros(256, dtype=bool)
+_WORD_BYTE[[ord(c) for c in "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_"]] = True
+_WORD_BYTE[0x80:] = True  # only rows rewritten to their own words (space-separated) hold such bytes
+
+
 def word_tokens(texts: pl.Series, steps: Sequence[Step] = ALL_STEPS) -> tuple[pl.Series, np.ndarray]:
     """All ``\\w+`` tokens of all rows as one flat Series, and the number of tokens of each row."""
     out = texts.cast(pl.String).fill_null("")
@@ -64,6 +69,31 @@ def word_tokens(texts: pl.Series, steps: Sequence[Step] = ALL_STEPS) -> tuple[pl
     lens = toks.list.len().fill_null(0).to_numpy().astype(np.int64)
     flat = toks.explode().drop_nulls()
     return flat, lens
+
+
+def word_hash_array(texts: pl.Series, steps: Sequence[Step] = ALL_STEPS) -> tuple[np.ndarray, np.ndarray]:
+    """xxh3-64 of every ``\\w+`` token of every row (after ``nfkc`` and ``case``), flat, and tokens per row.
+
+    Equal to ``word_hashes(word_tokens(...))`` without building a string per token: ASCII rows (NFKC-stable,
+    where ``\\w`` is ``[0-9A-Za-z_]``) are lower-cased and split on bytes; the other rows go through the
+    Unicode regex and are rewritten as their words joined by spaces; then every token is hashed in numpy
+    (`qdc.dedup.tokens`).
+    """
+    from qdc.dedup.tokens import spans, text_buffer, xxh3_spans
+
+    base = texts.cast(pl.String).fill_null("")
+    out = base.str.to_lowercase() if "case" in steps else base
+    wide = np.flatnonzero((base.str.len_bytes() != base.str.len_chars()).to_numpy())
+    if wide.size:
+        part = base.gather(wide)
+        if "nfkc" in steps:
+            part = nfkc(part)
+        if "case" in steps:
+            part = part.str.to_lowercase()
+        out = out.scatter(wide, part.str.extract_all(r"\w+").list.join(" "))
+    buf, offsets = text_buffer(out)
+    starts, ends, per_row = spans(buf, offsets, _WORD_BYTE)
+    return xxh3_spans(buf, starts, ends), per_row
 
 
 def word_hashes(words: pl.Series) -> np.ndarray:

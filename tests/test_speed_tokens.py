@@ -1,0 +1,71 @@
+"""The vectorised byte-level tokens and XXH3 of qdc.dedup.tokens against their per-string references."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+import xxhash
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from qdc.dedup.normalize import word_hash_array, word_hashes, word_tokens
+from qdc.dedup.tokens import spans, text_buffer, xxh3_spans
+
+TRICKY = [
+    "The quick brown fox, jumps_over 42 lazy dogs!",
+    "",
+    None,
+    "   leading and trailing   ",
+    "Ünïcode ＡＢＣ straße x",
+    "ℌello İstanbul ﬁne",
+    "東京は 晴れ です 2024年",
+    "emoji 🙂 between\u00a0words\u3000and\ttabs\nnew",
+    "a",
+    "__init__ x_y z9 9z",
+    "word" * 40 + " " + "long" * 50,  # 160- and 200-byte tokens: the xxhash fallback
+    "end_of_row",
+    "start_of_next",
+]
+
+
+def test_xxh3_spans_equal_xxhash_for_every_length():
+    rng = np.random.default_rng(0)
+    tokens = [bytes(rng.integers(0, 256, size=k).astype(np.uint8)) for k in list(range(1, 140)) * 3]
+    data = b"".join(tokens)
+    buf = np.zeros(len(data) + 8, dtype=np.uint8)
+    buf[: len(data)] = np.frombuffer(data, dtype=np.uint8)
+    lens = np.array([len(t) for t in tokens])
+    ends = np.cumsum(lens)
+    got = xxh3_spans(buf, ends - lens, ends)
+    assert got.tolist() == [xxhash.xxh3_64_intdigest(t) for t in tokens]
+
+
+def test_spans_never_cross_rows_and_count_per_row():
+    texts = pl.Series(["ab", "cd", "", "e f", "gh"])
+    buf, off = text_buffer(texts)
+    token_byte = np.zeros(256, dtype=bool)
+    token_byte[ord("a") : ord("z") + 1] = True
+    starts, ends, per_row = spans(buf, off, token_byte)
+    words = [bytes(buf[a:b]).decode() for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
+    assert words == ["ab", "cd", "e", "f", "gh"]
+    assert per_row.tolist() == [1, 1, 0, 2, 1]
+
+
+@pytest.mark.parametrize("steps", [("nfkc", "case"), ("case",), ("nfkc",), ()])
+def test_word_hash_array_equals_string_tokens(steps):
+    s = pl.Series(TRICKY, dtype=pl.String)
+    words, lens = word_tokens(s, steps)
+    got, per_row = word_hash_array(s, steps)
+    assert per_row.tolist() == lens.tolist()
+    assert got.tolist() == word_hashes(words).tolist()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text(max_size=60)), max_size=8))
+def test_word_hash_array_equals_string_tokens_any_text(texts):
+    s = pl.Series(texts, dtype=pl.String)
+    words, lens = word_tokens(s, ("nfkc", "case"))
+    got, per_row = word_hash_array(s, ("nfkc", "case"))
+    assert per_row.tolist() == lens.tolist()
+    assert got.tolist() == word_hashes(words).tolist()

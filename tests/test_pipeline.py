@@ -408,7 +408,7 @@ def test_cli_run_default_preset_with_budget(tmp_path: Path, runner) -> None:
     )
     assert res.exit_code == 0, res.stderr
     assert len(read_jsonl(out.read_bytes())) == 400
-    assert "score-complexity" in res.stderr and "rows out" in res.stderr
+    assert "score-complexity" in res.stderr and "removed" in res.stderr and "cached" not in res.stderr
     assert res.stdout == ""
     m = orjson.loads((tmp_path / "o.jsonl.manifest.json").read_bytes())
     assert [s["stage"] for s in m["stages"]] == [

@@ -7,19 +7,98 @@ library function and writes its output.
 from __future__ import annotations
 
 import importlib
-from typing import Annotated
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup, TyperOption
 
 from qdc.cli._common import State
 
+# Flags of the root command that are also accepted after the subcommand (`qdc select ... -q`): people put
+# them at the end of a line. They are moved in front of the subcommand unless that command has its own.
+GLOBAL_FLAGS = ("-q", "--quiet", "--debug", "-v", "--verbose", "--log-json")
+
+
+def hoist_global_flags(args: Sequence[str], commands: Mapping[str, Any]) -> list[str]:
+    """`args` with the global flags that follow the subcommand moved before it (nothing after '--')."""
+    args = list(args)
+    pos = next((i for i, a in enumerate(args) if not a.startswith("-")), None)
+    if pos is None or args[pos] not in commands:
+        return args
+    cmd = commands[args[pos]]
+    own = {o for p in getattr(cmd, "params", []) for o in (*p.opts, *p.secondary_opts)}
+    head, rest, moved = args[:pos], args[pos:], []
+    end = rest.index("--") if "--" in rest else len(rest)
+    kept = []
+    for i, a in enumerate(rest):
+        if i < end and a in GLOBAL_FLAGS and a not in own:
+            moved.append(a)
+        else:
+            kept.append(a)
+    return head + moved + kept
+
+
+def _one_line(exc: Any) -> str:
+    """A click usage error as one line: the message, and where help is."""
+    message = " ".join(line.strip() for line in exc.format_message().splitlines() if line.strip())
+    ctx = getattr(exc, "ctx", None)
+    where = f" (see '{ctx.command_path} -h')" if ctx is not None else ""
+    return f"{message}{where}"
+
+
+class QdcGroup(TyperGroup):
+    """The root group: global flags anywhere on the line, usage errors as one line on stderr (exit 2)."""
+
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        from typer import _click
+
+        argv = hoist_global_flags(sys.argv[1:] if args is None else args, self.commands)
+        if not standalone_mode:
+            return super().main(argv, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            rv = super().main(argv, prog_name, complete_var, standalone_mode=False, **extra)
+        except _click.exceptions.NoArgsIsHelpError as exc:
+            typer.echo(exc.ctx.get_help() if exc.ctx is not None else exc.format_message(), err=True)
+            sys.exit(0)
+        except _click.exceptions.ClickException as exc:
+            from qdc.cli._common import fail
+
+            code = fail(_one_line(exc), exc.exit_code).exit_code
+            sys.exit(code)
+        except typer.Abort:
+            typer.echo("Aborted.", err=True)
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _flag_type(self: TyperOption, ctx: Any) -> str | None:
+    """No '<bool>' after flags in --help: a flag takes no value."""
+    if self.is_flag:
+        return None
+    return _typer_display_type(self, ctx)
+
+
+_typer_display_type = TyperOption.display_type_rich
+TyperOption.display_type_rich = _flag_type  # type: ignore[method-assign]
+
 app = typer.Typer(
     name="qdc",
+    cls=QdcGroup,
     help="Curate synthetic instruction data: measure quality, diversity and complexity, remove duplicates, "
     "and select a subset under a budget.\n\nExit codes: 0 ok, 1 bad data or run-time failure, "
-    "2 usage or config error, 3 a `qdc check` policy failed.",
+    "2 usage or config error, 3 a `qdc check` policy failed. `-q`, `-v`, `--debug` and `--log-json` may also "
+    "follow the command.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode="markdown",
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -37,13 +116,28 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or summaries on stderr.")] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress bars, notices or summaries on stderr (errors only).")
+    ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Also show the library's log messages (INFO) on stderr.")
+    ] = False,
+    log_json: Annotated[
+        bool,
+        typer.Option("--log-json", help="Notices and errors on stderr as JSON lines (for CI logs); no progress bars."),
+    ] = False,
     version: Annotated[
         bool | None, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = None,
 ) -> None:
     State.debug = debug or State.debug
     State.quiet = quiet
+    State.verbose = verbose
+    State.log_json = log_json
+    if verbose:
+        import logging
+
+        logging.basicConfig(level=logging.INFO, format="qdc: %(name)s: %(message)s", stream=sys.stderr)
 
 
 # Commands register themselves on `app` when their module is imported (each imports its library lazily).
@@ -60,6 +154,7 @@ _COMMANDS = (
     "check",
     "report",
     "scale",
+    "listing",
 )
 for _name in _COMMANDS:
     importlib.import_module(f"qdc.cli.{_name}")

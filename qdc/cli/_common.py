@@ -43,6 +43,15 @@ class State:
 
     debug: bool = bool(os.environ.get("QDC_DEBUG"))
     quiet: bool = False
+    verbose: bool = False
+    log_json: bool = False  # notices and errors as JSON lines on stderr, no bars
+
+
+def _json_line(level: str, message: str) -> None:
+    import json
+
+    sys.stderr.write(json.dumps({"level": level, "message": message}, ensure_ascii=False) + "\n")
+    sys.stderr.flush()
 
 
 # ------------------------------------------------------------------------------------ progress bars
@@ -76,6 +85,9 @@ class RichReporter:
             return
         now = time.monotonic()
         start = self.started.setdefault(task, now)
+        if State.log_json or not console.is_terminal:
+            self._plain(task, done, total, now - start)
+            return
         if task not in self.tasks:
             finished = total is not None and done >= total
             if finished or now - start < 0.5:
@@ -84,8 +96,35 @@ class RichReporter:
         assert self._bar is not None
         self._bar.update(self.tasks[task], completed=done, total=total)
 
+    def _plain(self, task: str, done: int, total: int | None, elapsed: float) -> None:
+        """Not a terminal (CI logs, pipes): one ordered line per task at its start (after half a second),
+        every 10 s, and at its end; no redrawn bars to interleave."""
+        finished = total is not None and done >= total
+        last = self.tasks.get(task)
+        now = time.monotonic()
+        if last == float("inf") or (last is None and elapsed < 0.5):
+            return  # said its end already, or too short to mention
+        if last is not None and not finished and now - last < 10:
+            return
+        self.tasks[task] = now
+        if State.log_json:
+            import json
+
+            line = {"level": "progress", "task": task, "done": done, "total": total, "seconds": round(elapsed, 1)}
+            sys.stderr.write(json.dumps(line, ensure_ascii=False) + "\n")
+        else:
+            of = f"/{total}" if total is not None else ""
+            sys.stderr.write(f"qdc: {task}: {done}{of} ({elapsed:.1f}s){' done' if finished else ''}\n")
+        sys.stderr.flush()
+        if finished:
+            self.tasks[task] = float("inf")  # said once
+
     def notice(self, message: str) -> None:
-        if not self.quiet:
+        if self.quiet:
+            return
+        if State.log_json:
+            _json_line("notice", message)
+        else:
             console.print(Text.assemble(("qdc:", "dim"), " ", message), highlight=False)
 
     def close(self) -> None:
@@ -106,6 +145,9 @@ _PASS_THROUGH: tuple[type[BaseException], ...] = (typer.Exit, typer.Abort, *_CLI
 
 
 def fail(message: str, code: int) -> typer.Exit:
+    if State.log_json:
+        _json_line("error", message)
+        return typer.Exit(code)
     console.print(Text.assemble(("Error:", "bold red"), " ", message), highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
@@ -198,6 +240,7 @@ INPUT_PARAMS = {
     "rubric": "--rubric",
     "pool": "--pool",
     "test": "--test",
+    "lm_model": "--lm-model",
 }
 
 
@@ -367,7 +410,33 @@ def check_output_path(output: str) -> None:
         raise ConfigError(f"-o {output}: folder {Path(output).parent} does not exist")
 
 
+JSON_ENVELOPE_VERSION = 1  # bump when a key of the envelope changes meaning
+
+
+def json_envelope(obj: Any) -> dict[str, Any]:
+    """Every --json document: {"qdc": version, "json_version": 1, "command": name, ...the command's keys}.
+
+    The command's own keys (`rows`, `n`, `rows_in`, ...) are kept as they were; a non-object is under "result".
+    """
+    from qdc import __version__
+
+    ctx = click.get_current_context(silent=True) or _typer_context()
+    head: dict[str, Any] = {"qdc": __version__, "json_version": JSON_ENVELOPE_VERSION}
+    if ctx is not None and ctx.info_name:
+        head["command"] = ctx.info_name
+    body = obj if isinstance(obj, dict) else {"result": obj}
+    return {**head, **{k: v for k, v in body.items() if k not in head}}
+
+
+def _typer_context() -> Any:
+    try:
+        from typer._click.globals import get_current_context
+    except ImportError:  # an older typer on plain click
+        return None
+    return get_current_context(silent=True)
+
+
 def print_json(obj: Any) -> None:
     from qdc.io import write_json
 
-    write_json(obj, "-")
+    write_json(json_envelope(obj), "-")

@@ -13,21 +13,23 @@ from qdc.cli import app
 from qdc.cli._common import State, check_output_path, console, handle_errors, print_json
 
 if TYPE_CHECKING:
-    from qdc.pipeline import RunResult
+    from qdc.pipeline import Pipeline, RunResult
 
 
-def _short(summary: dict[str, object], width: int = 60) -> str:
+def _notes(summary: dict[str, object]) -> str:
+    """A stage's summary as `key=value` pairs, keys sorted: the same order on a fresh and a cached run."""
     parts = []
-    for k, v in summary.items():
+    for k in sorted(summary):
+        v = summary[k]
         if isinstance(v, (dict, list)):
             continue
         parts.append(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}")
-    text = ", ".join(parts)
-    return text if len(text) <= width else text[: width - 1] + "…"
+    return ", ".join(parts)
 
 
 def print_summary(result: RunResult, source: str) -> None:
-    """The per-stage table on stderr."""
+    """The per-stage table on stderr (rows in and out, removed, seconds, peak memory in MB; under 80 columns,
+    so it fits a CI log), then one line of notes per stage, wrapped, never cut."""
     rows_in = result.manifest.get("input", {}).get("rows", "?")
     table = Table(
         title=f"qdc run {source}: {rows_in} rows in, {result.df.height} out, {result.removed_count} removed",
@@ -40,16 +42,14 @@ def print_summary(result: RunResult, source: str) -> None:
         ("#", "right", 2),
         ("stage", "left", width),
         ("status", "left", 6),
-        ("rows in", "right", 7),
-        ("rows out", "right", 8),
+        ("in", "right", 6),
+        ("out", "right", 6),
         ("removed", "right", 7),
         ("sec", "right", 6),
-        ("peak MB", "right", 7),
+        ("MB", "right", 5),
     )
-    notes_width = max(console.width - sum(w + 3 for _, _, w in cols) - 4, 10)
     for col, just, w in cols:
         table.add_column(col, justify=just, no_wrap=True, min_width=w)  # type: ignore[arg-type]
-    table.add_column("notes", no_wrap=True)
     for r in result.stages:
         status = Text("ran", style="green") if r.status == "ran" else Text("cached", style="dim")  # no markup
         table.add_row(
@@ -61,9 +61,35 @@ def print_summary(result: RunResult, source: str) -> None:
             str(r.removed),
             f"{r.seconds:.2f}",
             f"{r.peak_rss / 2**20:.0f}",
-            _short(r.summary, notes_width),
         )
     console.print(table)
+    for r in result.stages:
+        notes = _notes(r.summary)
+        if notes:
+            console.print(Text(f"{r.position:>2} {r.name}: {notes}"), soft_wrap=False, overflow="fold")
+
+
+def print_plan(pipeline: Pipeline, src: str, out: str, wd: str | None, removed: str, manifest: str) -> None:
+    """`--dry-run`: what the run would read, write and do, on stderr (stdout stays empty)."""
+    console.print(f"plan for {pipeline.source} (config valid; nothing was read or written)")
+    console.print(f"  input:    {src}")
+    console.print(f"  output:   {'stdout' if out == '-' else out}")
+    console.print(f"  ledger:   {removed}")
+    console.print(f"  manifest: {manifest}")
+    console.print(f"  workdir:  {wd or 'none (--no-workdir)'}")
+    console.print(f"  seed:     {pipeline.seed}; embedding model: {pipeline.embed.model}")
+    for st in pipeline.stages:
+        changed = st.config.model_dump(mode="json", exclude_defaults=True)
+        changed.pop("seed", None)  # the global seed, shown above
+        opts = ", ".join(f"{k}={v}" for k, v in sorted(changed.items())) or "defaults"
+        console.print(Text(f"  {st.position:>2} {st.name}: {opts}"), soft_wrap=False, overflow="fold")
+
+
+def side_files(out: str, removed: str | None, manifest: str | None) -> tuple[str, str]:
+    """The ledger and manifest paths `run_file` will write (its defaults, beside OUTPUT or in the current
+    folder for stdout)."""
+    stem = "qdc" if out == "-" else out
+    return removed or f"{stem}.removed.jsonl", manifest or f"{stem}.manifest.json"
 
 
 @app.command("run")
@@ -113,6 +139,10 @@ def run_cmd(
         ),
     ] = None,
     json: Annotated[bool, typer.Option("--json", help="Print the manifest on stdout (needs -o FILE).")] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Validate the config and print the plan (stages, files); run nothing."),
+    ] = False,
 ) -> None:
     """Run a pipeline of stages (embed, cluster, dedup, score-quality, score-complexity, select, check)
     from a config file in one process.
@@ -134,6 +164,18 @@ def run_cmd(
     if json and out == "-":
         raise typer.BadParameter("--json prints the manifest on stdout; pass -o FILE for the rows")
     wd = None if no_workdir else (workdir or pipeline.workdir or DEFAULT_WORKDIR)
+    ledger, manifest_file = side_files(out, removed, manifest)
+    if dry_run:
+        if src != "-":
+            from qdc.io.read import input_files
+
+            input_files(src)  # a folder or pattern with no data files fails here, as the run would
+        print_plan(pipeline, src, out, wd, ledger, manifest_file)
+        return
+    if out == "-":
+        from qdc.progress import notice
+
+        notice(f"rows go to stdout; the ledger to {ledger}, the manifest to {manifest_file} (--removed, --manifest)")
     result = run_file(pipeline, src, out, workdir=wd, removed_path=removed, manifest_path=manifest, force=force)
     if json:
         print_json(result.manifest)
@@ -148,3 +190,4 @@ def run_cmd(
 
         cache = "off" if not pipeline.embed.cache else str(pipeline.embed.cache_dir or default_cache_dir())
         console.print(f"embedding cache: {cache}", highlight=False)
+        console.print(f"ledger: {ledger}; manifest: {manifest_file}; workdir: {wd or 'none'}", highlight=False)

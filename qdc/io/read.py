@@ -21,8 +21,18 @@ import polars as pl
 from qdc import schema
 from qdc.errors import ConfigError, DataError
 from qdc.io.columns import _normalise_qdc_dtypes
-from qdc.io.formats import STDIO, ChunkStream, decompressed, detect_format
-from qdc.io.rows import IOConfig, ReadReport, _RowBuilder, _user_frame, add_frame_rows, parse_line
+from qdc.io.formats import BOM, STDIO, ChunkStream, decompressed, detect_format
+from qdc.io.rows import (
+    IOConfig,
+    ReadReport,
+    _dumps,
+    _loads,
+    _RowBuilder,
+    _user_frame,
+    add_frame_rows,
+    finish_read,
+    parse_line,
+)
 
 DEFAULT_BATCH_ROWS = 100_000
 WHOLE_FILE = sys.maxsize  # batch_rows of `read_records`: one batch
@@ -73,16 +83,36 @@ def _jsonl_frame(
     return _normalise_qdc_dtypes(out, path)
 
 
+def _lines(fh: IO[bytes]) -> Iterator[bytes]:
+    """The rows of a file as JSON lines: the file's own lines, or the elements of a JSON array (a `.json`
+    file as Alpaca ships it: `[{...}, {...}]`), numbered from 1 like lines."""
+    peek = getattr(fh, "peek", None)
+    head = peek(256)[:256] if callable(peek) else b""
+    if not head.removeprefix(BOM).lstrip().startswith(b"["):
+        yield from fh
+        return
+    data = fh.read()
+    try:
+        rows = _loads(data.removeprefix(BOM))
+    except Exception:
+        rows = None
+    if not isinstance(rows, list):  # a JSONL file whose first line is an array: let the line reader say so
+        yield from io.BytesIO(data)
+        return
+    del data
+    for row in rows:
+        yield _dumps(row)
+
+
 def _iter_jsonl(
-    path: str, fmt: str, cfg: IOConfig, batch_rows: int, user_columns: bool, report: ReadReport
+    path: str, fmt: str, batch_rows: int, user_columns: bool, builder: _RowBuilder
 ) -> Iterator[pl.DataFrame]:
-    builder = _RowBuilder(path, cfg, report)
     objs: list[dict[str, Any]] = []
     raws: list[str] = []
     good: list[bytes] = []
     total = 0
     with _open_lines(path, fmt) as fh:
-        for lineno, line in enumerate(fh, start=1):
+        for lineno, line in enumerate(_lines(fh), start=1):
             parsed = parse_line(builder, lineno, line, keep_raw=user_columns)
             if parsed is None:
                 continue
@@ -98,8 +128,9 @@ def _iter_jsonl(
     if builder.ids:
         total += len(builder.ids)
         yield _jsonl_frame(builder, objs, raws, good, user_columns, path)
-    if total == 0:
-        what = "no readable rows" if report.bad_rows else "empty input (no rows)"
+        _reset(builder)  # the next file starts a batch of its own
+    if total == 0 and not builder.many:
+        what = "no readable rows" if builder.report.bad_rows else "empty input (no rows)"
         raise DataError(f"{path}: {what}")
 
 
@@ -126,15 +157,81 @@ def _parquet_frames(path: str, batch_rows: int) -> Iterator[pl.DataFrame]:
         yield frame
 
 
-def _iter_parquet(
-    path: str, cfg: IOConfig, batch_rows: int, user_columns: bool, report: ReadReport
-) -> Iterator[pl.DataFrame]:
-    builder = _RowBuilder(path, cfg, report)
+# What Python's str.strip() removes (str.isspace), for the empty-text tally of the column path.
+_PY_SPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
+    "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+
+
+def _frame_rows(builder: _RowBuilder, user: pl.DataFrame, offset: int) -> list[int]:
+    """`add_frame_rows`, by columns when the frame allows it (`_column_rows`), else row by row."""
+    if _column_rows(builder, user, offset):
+        return list(range(user.height))
+    return add_frame_rows(builder, user, offset)
+
+
+def _column_rows(builder: _RowBuilder, user: pl.DataFrame, offset: int) -> bool:
+    """Add a frame's rows in whole columns: the per-row path's result for the common case (text from one
+    string column without nulls, unique non-null string or integer ids not seen before); False, adding
+    nothing, for anything else, which the per-row path then handles (and reports) as always. Building a
+    dict per row was 1.8 s of `qdc diversity` on 100k Parquet rows."""
+    from qdc.io.rows import _row_fields
+    from qdc.io.text import RowTextError, detect
+
+    cfg, n = builder.cfg, user.height
+    if n == 0 or cfg.template is not None or cfg.id_field not in user.columns:
+        return False
+    first: dict[str, Any] = {}
+    spec = builder.spec
+    if spec is None:
+        first = user.select(_row_fields(user, cfg)).row(0, named=True)
+        try:
+            spec = detect(first, cfg.text_spec())
+        except RowTextError:
+            return False
+    name = spec.text_field
+    if not spec.scheme.startswith("field:") or name is None or name not in user.columns:
+        return False
+    texts, ids = user[name], user[cfg.id_field]
+    if texts.dtype != pl.String or texts.null_count() or ids.null_count():
+        return False
+    if ids.dtype.is_integer():
+        ids = ids.cast(pl.String)  # the same digits as str(int)
+    elif ids.dtype != pl.String:
+        return False
+    if ids.is_duplicated().any():
+        return False
+    id_list = ids.to_list()
+    if builder.seen_ids and not builder.seen_ids.keys().isdisjoint(id_list):
+        return False
+    if builder.spec is None:
+        builder.spec = spec
+        builder.report.text_scheme = spec.describe()
+        builder.first_fields = builder.first_fields or list(first)
+    lines = list(range(offset + 1, offset + n + 1))
+    builder.seen_ids.update(zip(id_list, lines, strict=True))
+    empty = (texts.str.strip_chars(_PY_SPACE) == "").to_numpy()
+    if empty.any():
+        builder.n_empty += int(empty.sum())
+        builder.first_empty = builder.first_empty or f"{builder.source}:{offset + int(empty.argmax()) + 1}"
+    text_list = texts.to_list()
+    builder.n_rows += n
+    builder.lines += lines
+    builder.ids += id_list
+    builder.derived += [False] * n
+    builder.texts += text_list
+    builder.prompts += text_list
+    builder.responses += [""] * n
+    return True
+
+
+def _iter_parquet(path: str, batch_rows: int, user_columns: bool, builder: _RowBuilder) -> Iterator[pl.DataFrame]:
     offset = 0
     total = 0
     for frame in _parquet_frames(path, batch_rows):
         user = frame.select(schema.visible_columns(frame))
-        keep = add_frame_rows(builder, user, offset)
+        keep = _frame_rows(builder, user, offset)
         offset += user.height
         if not keep:
             continue
@@ -147,8 +244,40 @@ def _iter_parquet(
         total += out.height
         _reset(builder)
         yield _normalise_qdc_dtypes(out, path) if user_columns else out
-    if total == 0:
+    if total == 0 and not builder.many:
         raise DataError(f"{path}: empty input (no rows)" if offset == 0 else f"{path}: no readable rows")
+
+
+_GLOB_CHARS = frozenset("*?[")
+
+
+def input_files(path: str) -> list[str]:
+    """The files an INPUT names: itself, the data files of a folder (sorted, not recursive, hidden ones
+    skipped), or the matches of a glob pattern (sorted). ConfigError when a folder or pattern has none."""
+    import glob
+
+    if path == STDIO or os.path.isfile(path):
+        return [path]
+    if os.path.isdir(path):
+        names = sorted(n for n in os.listdir(path) if not n.startswith(".") and os.path.isfile(os.path.join(path, n)))
+        files = [os.path.join(path, n) for n in names if _known_format(n)]
+        if not files:
+            raise ConfigError(f"{path}: folder has no .jsonl, .json, .jsonl.gz, .jsonl.zst or .parquet files")
+        return files
+    if _GLOB_CHARS & set(path):
+        files = sorted(p for p in glob.glob(path) if os.path.isfile(p) and _known_format(p))
+        if not files:
+            raise DataError(f"{path}: no data file matches this pattern")
+        return files
+    return [path]
+
+
+def _known_format(name: str) -> bool:
+    try:
+        detect_format(name)
+    except ConfigError:
+        return False
+    return True
 
 
 def iter_batches(
@@ -162,7 +291,9 @@ def iter_batches(
     """Prepared frames of at most `batch_rows` rows, in file order.
 
     Args:
-        path: a .jsonl / .jsonl.gz / .jsonl.zst / .parquet file, or '-' for JSONL on stdin.
+        path: a .jsonl / .json (JSON lines, or one JSON array of rows) / .jsonl.gz / .jsonl.zst / .parquet
+            file, '-' for JSONL on stdin, a folder (its data files, sorted) or a glob pattern ('data/*.jsonl').
+            Ids must be unique across the files; each row's source column names its file.
         cfg: text, id and bad-row options.
         batch_rows: rows per frame.
         user_columns: False keeps only the hidden columns (ids, source, line, text, prompt, response):
@@ -177,12 +308,21 @@ def iter_batches(
         raise ConfigError(f"--batch-rows must be at least 1 (got {batch_rows})")
     cfg = cfg or IOConfig()
     report = report if report is not None else ReadReport()
-    spath = str(path)
-    fmt = detect_format(spath)
-    if fmt == "parquet":
-        yield from _iter_parquet(spath, cfg, batch_rows, user_columns, report)
-    else:
-        yield from _iter_jsonl(spath, fmt, cfg, batch_rows, user_columns, report)
+    files = input_files(str(path))
+    builder = _RowBuilder(files[0], cfg, report)
+    builder.many = len(files) > 1
+    for spath in files:
+        fmt = detect_format(spath)
+        builder.source, builder.spec = spath, None  # ids stay unique across files; each file's scheme its own
+        if fmt == "parquet":
+            yield from _iter_parquet(spath, batch_rows, user_columns, builder)
+        else:
+            yield from _iter_jsonl(spath, fmt, batch_rows, user_columns, builder)
+    if builder.many:
+        builder.source = str(path)
+        if builder.n_rows == 0:
+            raise DataError(f"{path}: no readable rows in {len(files)} files")
+    finish_read(builder)
 
 
 def read_records(
@@ -210,7 +350,7 @@ def prepare(
     report = report if report is not None else ReadReport()
     user = df.select(schema.visible_columns(df))
     builder = _RowBuilder(source, cfg, report)
-    keep = add_frame_rows(builder, user, 0)
+    keep = _frame_rows(builder, user, 0)
     if not keep:
         raise DataError(f"{source}: no readable rows")
     if len(keep) < user.height:

@@ -16,7 +16,16 @@ import xxhash
 from qdc import schema
 from qdc.errors import DataError, quote
 from qdc.io.formats import BOM
-from qdc.io.text import RowTextError, TextSpec, check_template, detect, resolve
+from qdc.io.text import (
+    DEFAULT_TEXT_FIELD,
+    RowTextError,
+    TextSpec,
+    canonical_roles,
+    check_template,
+    detect,
+    resolve,
+    unescape_template,
+)
 
 
 @dataclass(frozen=True)
@@ -31,10 +40,11 @@ class IOConfig:
 
     def __post_init__(self) -> None:
         if self.template is not None:
+            object.__setattr__(self, "template", unescape_template(self.template))
             check_template(self.template)  # a usage error (exit 2), before any row is read
 
     def text_spec(self) -> TextSpec:
-        return TextSpec(self.text_field, self.template, self.roles)
+        return TextSpec(self.text_field, self.template, canonical_roles(self.roles))
 
 
 @dataclass(frozen=True)
@@ -98,6 +108,8 @@ def duplicate_key(line: bytes, obj: Any) -> str | None:
     equal keys, so a duplicate makes the text count larger). Only rows where they differ are parsed again
     with the pairs kept.
     """
+    if not isinstance(obj, (dict, list)):
+        return None  # a scalar has no keys (the reader then says it is not an object)
     if b" :" not in line and b"\t:" not in line and b"\r:" not in line:
         # No whitespace before any colon, so every key is written '"k":' and counts once in '":' (besides
         # escaped quotes in values, '\\":', which only make the count larger): a plain byte count will do.
@@ -149,6 +161,14 @@ class _RowBuilder:
         self.prompts: list[str] = []
         self.responses: list[str] = []
         self.seen_ids: dict[str, int] = {}
+        self.many = False  # one of several input files: an empty one is not an error by itself
+        # Tallies over the whole read (every batch and file), for `finish_read`'s checks.
+        self.n_rows = 0
+        self.n_derived = 0
+        self.n_empty = 0
+        self.first_empty = ""
+        self.roles_seen: set[str] = set()
+        self.first_fields: list[str] = []
 
     def bad(self, line: int, reason: str, raw: RawBytes) -> None:
         if self.cfg.on_bad_rows == "error":
@@ -164,7 +184,8 @@ class _RowBuilder:
             if self.spec is None:
                 self.spec = detect(obj, self.cfg.text_spec())
                 self.report.text_scheme = self.spec.describe()
-            text, prompt, response = resolve(obj, self.spec)
+                self.first_fields = self.first_fields or list(obj)
+            text, prompt, response = resolve(obj, self.spec, self.roles_seen)
         except RowTextError as exc:
             if self.spec is None:  # the scheme itself cannot be found: every row would fail the same way
                 raise DataError(f"{self.source}:{line}: {exc}") from None
@@ -189,6 +210,11 @@ class _RowBuilder:
                 k += 1
             rid = f"{base}-{k}"
         self.seen_ids[rid] = line
+        self.n_rows += 1
+        self.n_derived += derived
+        if not text.strip():
+            self.n_empty += 1
+            self.first_empty = self.first_empty or f"{self.source}:{line}"
         self.lines.append(line)
         self.ids.append(rid)
         self.derived.append(derived)
@@ -207,6 +233,47 @@ class _RowBuilder:
             schema.RESPONSE: pl.Series(schema.RESPONSE, self.responses, dtype=pl.String),
         }
         return pl.DataFrame(cols)
+
+
+def finish_read(builder: _RowBuilder) -> None:
+    """Checks over a whole read that no single row shows: options that matched nothing.
+
+    Raises ConfigError (exit 2) when `--roles` matched no message in any row, or a `--id-field` other than the
+    default is in no row; DataError (exit 1) when every row's text is empty. Notices for the partial cases
+    (some rows without an id, a role that matched nothing, some empty texts).
+    """
+    from qdc.errors import ConfigError
+    from qdc.progress import notice
+
+    cfg, n, src = builder.cfg, builder.n_rows, builder.source
+    if n == 0:
+        return
+    chat = builder.spec is not None and builder.spec.scheme.startswith("chat:")
+    if chat:
+        wanted = canonical_roles(cfg.roles)
+        missing = [r for r in wanted if r not in builder.roles_seen]
+        have = ", ".join(sorted(builder.roles_seen)) or "none"
+        if len(missing) == len(wanted):
+            raise ConfigError(
+                f"{src}: --roles {','.join(cfg.roles)} matched no message in {n} rows (roles in the file: {have}); "
+                "every text would be empty"
+            )
+        if missing:
+            notice(f"--roles: {', '.join(missing)} matched no message (roles in the file: {have})")
+    if builder.n_empty == n:
+        scheme = builder.spec.describe() if builder.spec is not None else "?"
+        message = f"{src}: the text of every row ({n}) is empty (text from {scheme})"
+        if builder.spec is not None and builder.spec.scheme == f"field:{DEFAULT_TEXT_FIELD}" and not cfg.text_field:
+            notice(message + "; every row will look alike")  # the data's own field, not an option's choice
+        else:
+            raise DataError(message + "; pick another --text-field, --template or --roles")
+    elif builder.n_empty:
+        notice(f"{builder.n_empty} of {n} rows have empty text (first: {builder.first_empty})")
+    if builder.n_derived == n and cfg.id_field != IOConfig.id_field:
+        fields = ", ".join(builder.first_fields[:8]) or "none"
+        raise ConfigError(f"{src}: --id-field {cfg.id_field}: no row has this field (fields: {fields})")
+    if 0 < builder.n_derived < n:
+        notice(f"{builder.n_derived} of {n} rows have no '{cfg.id_field}' field; they got content-hash ids (qdc_id)")
 
 
 def _user_frame(objs: list[dict[str, Any]], good_lines: list[bytes]) -> pl.DataFrame:

@@ -173,7 +173,32 @@ def _from_pair(row: dict[str, Any], fields: str) -> tuple[str, str, str]:
     return _join([prompt, response]), prompt, response
 
 
-def _from_chat(row: dict[str, Any], key: str, roles: tuple[str, ...]) -> tuple[str, str, str]:
+def canonical_roles(roles: tuple[str, ...]) -> tuple[str, ...]:
+    """Role names as the rows' roles are read: ShareGPT's human/gpt are user/assistant (so `--roles human,gpt`
+    picks the turns a ShareGPT user means, not none)."""
+    return tuple(dict.fromkeys(SHAREGPT_ROLES.get(r, r) for r in roles))
+
+
+def unescape_template(template: str) -> str:
+    """`\\n`, `\\t` and `\\\\` typed literally (a single-quoted shell argument, a single-quoted YAML string) as
+    the characters they name: the documented `--template '{instruction}\\n\\n{output}'` means a blank line."""
+    if "\\" not in template:
+        return template
+    out, i = [], 0
+    while i < len(template):
+        c = template[i]
+        if c == "\\" and i + 1 < len(template) and template[i + 1] in "nt\\":
+            out.append({"n": "\n", "t": "\t", "\\": "\\"}[template[i + 1]])
+            i += 2
+            continue
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
+def _from_chat(
+    row: dict[str, Any], key: str, roles: tuple[str, ...], seen: set[str] | None = None
+) -> tuple[str, str, str]:
     turns = row.get(key)
     if not isinstance(turns, list):
         raise RowTextError(
@@ -187,6 +212,8 @@ def _from_chat(row: dict[str, Any], key: str, roles: tuple[str, ...]) -> tuple[s
             raise RowTextError(f"a message in '{key}' is {_type_name(turn)}, expected an object")
         role = turn.get("role", turn.get("from"))
         role = SHAREGPT_ROLES.get(str(role), str(role))
+        if seen is not None:
+            seen.add(role)
         content = _content(turn.get("content", turn.get("value")))
         if role in roles:
             picked.append(content)
@@ -197,8 +224,8 @@ def _from_chat(row: dict[str, Any], key: str, roles: tuple[str, ...]) -> tuple[s
     return _join(picked), _join(prompt_parts), _join(response_parts)
 
 
-def resolve(row: dict[str, Any], spec: TextSpec) -> tuple[str, str, str]:
-    """(text, prompt, response) of one row under a detected spec."""
+def resolve(row: dict[str, Any], spec: TextSpec, roles_seen: set[str] | None = None) -> tuple[str, str, str]:
+    """(text, prompt, response) of one row under a detected spec; chat roles met are added to `roles_seen`."""
     kind, _, arg = spec.scheme.partition(":")
     if kind == "template":
         return _from_template(row, spec)
@@ -207,5 +234,5 @@ def resolve(row: dict[str, Any], spec: TextSpec) -> tuple[str, str, str]:
     if kind == "pair":
         return _from_pair(row, arg)
     if kind == "chat":
-        return _from_chat(row, arg, spec.roles)
+        return _from_chat(row, arg, spec.roles, roles_seen)
     raise RowTextError(f"unknown text scheme {spec.scheme!r}")

@@ -24,6 +24,8 @@ _EXPORTS = {
     "StageSpec": "stage",
     "stage_spec": "stage",
     "available_stages": "config",
+    "clean_workdir": "workdir",
+    "flag_names": "config",
     "load_pipeline": "config",
     "load_stage": "config",
     "parse_pipeline": "config",

@@ -229,6 +229,27 @@ def _mapping(data: dict[str, Any], key: str, source: str) -> dict[str, Any]:
     return raw
 
 
+def flag_names(body: dict[str, Any], cls: type[StageConfig], where: str) -> dict[str, Any]:
+    """`body` with keys written as the command's flags renamed to the config's fields: `budget-tokens` ->
+    `budget_tokens`, `method` -> `methods` (the flag is `--method`, the field `methods`), and the reverse.
+
+    A key that is already a field stays; two keys that name one field are an error.
+    """
+    fields = cls.model_fields
+    out: dict[str, Any] = {}
+    for key, value in body.items():
+        name = key.replace("-", "_") if isinstance(key, str) else key
+        if isinstance(name, str) and name not in fields:
+            if name + "s" in fields:
+                name += "s"
+            elif name.endswith("s") and name[:-1] in fields:
+                name = name[:-1]
+        if name in out:
+            raise ConfigError(f"{where}: '{key}' and '{name}' name the same option; keep one")
+        out[name] = value
+    return out
+
+
 def _validate_stages(
     entries: list[tuple[str, dict[str, Any]]], embed_raw: dict[str, Any], seed: int, source: str
 ) -> list[PipelineStage]:
@@ -238,11 +259,13 @@ def _validate_stages(
         if name not in STAGES:
             raise ConfigError(f"{source}: stage {pos}: unknown stage '{name}' (known: {', '.join(STAGES)})")
         cls, fn = load_stage(name)
+        where = f"{source}: stage {pos} '{name}'"
+        body = flag_names(body, cls, where)
         if name == "embed":
-            body = {**embed_raw, **body}
+            body = {**flag_names(embed_raw, cls, f"{source}: embed"), **body}
         if "seed" in cls.model_fields and "seed" not in body:
             body = {**body, "seed": seed}  # the global seed flows into every seeded stage unless set
-        stages.append(PipelineStage(pos, name, validate_config(cls, body, f"{source}: stage {pos} '{name}'"), fn))
+        stages.append(PipelineStage(pos, name, validate_config(cls, body, where), fn))
     return stages
 
 
@@ -256,8 +279,10 @@ def parse_pipeline(data: dict[str, Any], source: str = "<config>", overrides: Se
     for item in overrides:
         _apply_override(data, entries, item, source)
     seed = check_seed(data.get("seed", 0), source)
-    io_sec = validate_config(IOSection, _mapping(data, "io", source), f"{source}: io")
-    embed_raw = _mapping(data, "embed", source)
+    io_sec = validate_config(
+        IOSection, flag_names(_mapping(data, "io", source), IOSection, f"{source}: io"), f"{source}: io"
+    )
+    embed_raw = flag_names(_mapping(data, "embed", source), EmbedConfig, f"{source}: embed")
     embed_cfg: EmbedConfig = validate_config(EmbedConfig, embed_raw, f"{source}: embed")
     stages = _validate_stages(entries, embed_raw, seed, source)
     for st in stages:

@@ -10,6 +10,7 @@ from typing import Any
 
 import polars as pl
 
+from qdc import schema
 from qdc.embed import Embedder
 from qdc.io import detect_format, sweep_stale
 from qdc.pipeline.config import Pipeline
@@ -20,9 +21,16 @@ from qdc.progress import notice
 __all__ = ["STAGE_PREFIX", "RunFiles", "run_file"]
 
 
+LEDGER_DROPS = (schema.EMBEDDING,)
+"""Columns the ledger leaves out: it keeps ids, fields and reasons; a 384-float vector per row made a ledger
+5.7x the size of its input. The work folder keeps the embeddings for resume."""
+
+
 def _write_ledger(removed: pl.DataFrame | None, path: str) -> None:
     from qdc.io import atomic_path, detect_format, to_jsonl_lines, write_records
 
+    if removed is not None:
+        removed = removed.drop([c for c in LEDGER_DROPS if c in removed.columns])
     if removed is not None and detect_format(path) != "jsonl":
         write_records(removed, path)
         return

@@ -191,3 +191,36 @@ class WorkDir:
         with atomic_path(self._path(key, ".json")) as tmp:
             opt = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
             tmp.write_bytes(orjson.dumps({**record, "artifacts": arts}, option=opt, default=str))
+
+
+def clean_workdir(root: str | os.PathLike[str]) -> tuple[int, int]:
+    """Delete a work directory of `qdc run`: (files removed, bytes freed).
+
+    Only a folder that looks like one (a `stages` folder, an optional `lock`, nothing else) is removed, so a
+    mistyped path never deletes someone's data. ConfigError when the folder is something else or a live run
+    holds its lock; (0, 0) when it does not exist.
+    """
+    import shutil
+
+    folder = Path(root)
+    if not folder.exists():
+        return 0, 0
+    if not folder.is_dir():
+        raise ConfigError(f"{folder}: not a folder")
+    entries = {p.name for p in folder.iterdir()}
+    stages = folder / "stages"
+    if "stages" not in entries or not stages.is_dir() or entries - {"stages", "lock"}:
+        other = ", ".join(sorted(entries - {"stages", "lock"})[:5]) or "no stages folder"
+        raise ConfigError(f"{folder}: not a qdc work directory ({other}); nothing removed")
+    lock = folder / "lock"
+    if lock.is_file():
+        try:
+            pid = int(lock.read_text(encoding="ascii").strip() or 0)
+        except (OSError, ValueError):
+            pid = 0
+        if pid_alive(pid) and pid != os.getpid():
+            raise ConfigError(f"{folder}: in use by a qdc run (pid {pid}); nothing removed")
+    files = [p for p in folder.rglob("*") if p.is_file()]
+    size = sum(p.stat().st_size for p in files)
+    shutil.rmtree(folder)
+    return len(files), size

@@ -1,0 +1,93 @@
+"""`qdc strategies`, `qdc stages`, `qdc clean`: what there is to choose from, and housekeeping."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from qdc.cli import app
+from qdc.cli._common import JsonOpt, State, console, handle_errors, print_json
+
+# One line per selection strategy; the full table (sources, deviations, figures) is docs/select.md.
+STRATEGY_NOTES = {
+    "facility": "facility location on a kNN graph: cover the pool, optionally weighted by a score (default)",
+    "kmq": "k-means clusters, a per-cluster budget, score-weighted draws inside each cluster",
+    "iterative": "kmq in rounds; each round's feedback on selected rows reweights the clusters",
+    "bandit": "clusters as bandit arms: score probes, spend at most --max-scored scorer calls",
+    "random": "a seeded random sample (baseline)",
+    "top": "highest score first, ties by a seeded draw (baseline: quality only)",
+    "deita": "highest score first, skipping rows too similar to one already taken",
+    "kcenter": "farthest-first traversal: pure coverage (baseline)",
+}
+
+
+@app.command("strategies")
+@handle_errors
+def strategies_cmd(json: JsonOpt = False) -> None:
+    """List the selection strategies of `qdc select --strategy` (and the `select` stage's `strategy`).
+
+    **Example:** `qdc strategies`
+    """
+    from qdc.select.defaults import STRATEGIES, TOP
+
+    default = TOP["strategy"]
+    rows = [{"name": s, "default": s == default, "summary": STRATEGY_NOTES.get(s, "")} for s in STRATEGIES]
+    if json:
+        print_json({"strategies": rows})
+        return
+    width = max(len(s) for s in STRATEGIES)
+    for r in rows:
+        typer.echo(f"{r['name']:<{width}}  {r['summary']}")
+
+
+@app.command("stages")
+@handle_errors
+def stages_cmd(json: JsonOpt = False) -> None:
+    """List the stages a `qdc run` pipeline file may name, with their options (the config keys).
+
+    A stage's options are its command's flags with `_` for `-` (`budget_tokens`); the flag spelling
+    (`budget-tokens`, `method` for `methods`) is accepted too.
+
+    **Example:** `qdc stages`
+    """
+    from qdc.pipeline import STAGES
+
+    rows = [
+        {"name": name, "summary": spec.summary, "options": list(spec.config.model_fields)}
+        for name, spec in STAGES.items()
+    ]
+    if json:
+        print_json({"stages": rows})
+        return
+    width = max(len(r["name"]) for r in rows)
+    for r in rows:
+        typer.echo(f"{r['name']:<{width}}  {r['summary']}")
+        typer.echo(f"{'':<{width}}  options: {', '.join(r['options'])}")
+
+
+@app.command("clean")
+@handle_errors
+def clean_cmd(
+    workdir: Annotated[
+        str, typer.Argument(help="Work directory of `qdc run` to delete (only a folder that is one).")
+    ] = ".qdc-work",
+    json: JsonOpt = False,
+) -> None:
+    """Delete a `qdc run` work directory (stored stage artifacts; the next run starts from scratch).
+
+    Refuses a folder that holds anything but a work directory's `stages/` and `lock`, and one a running
+    `qdc run` holds.
+
+    **Example:** `qdc clean .qdc-work`
+    """
+    from qdc.pipeline import clean_workdir
+
+    files, size = clean_workdir(workdir)
+    if json:
+        print_json({"workdir": workdir, "files_removed": files, "bytes_freed": size})
+    elif not State.quiet:
+        if files == 0 and size == 0:
+            console.print(f"{workdir}: nothing to clean (no such folder, or empty)")
+        else:
+            console.print(f"removed {workdir}: {files} files, {size / 2**20:.1f} MB")

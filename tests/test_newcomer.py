@@ -1,0 +1,279 @@
+"""Issue 17, a newcomer's day: traps that were silent are errors or notices; the CLI's people-facing output.
+
+Each test fails on the code before the fix (noted per test).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import orjson
+import pytest
+
+from qdc.cli import app, hoist_global_flags
+from qdc.errors import ConfigError
+from qdc.io import IOConfig, read_records
+
+from .conftest import read_jsonl, write_jsonl
+
+SHAREGPT = [
+    {"conversations": [{"from": "human", "value": f"question {i}"}, {"from": "gpt", "value": f"answer {i} here"}]}
+    for i in range(6)
+]
+ALPACA = [{"instruction": f"Do task {i}", "input": "", "output": f"Done with task {i}."} for i in range(5)]
+
+
+# ------------------------------------------------------------------------------------------ silent traps
+
+
+def test_roles_matching_no_message_is_an_error(runner, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Before: every text empty, then dedup 'removed 5 of 6', exit 0."""
+    src = write_jsonl(tmp_path / "sg.jsonl", SHAREGPT)
+    res = runner.invoke(app, ["embed", str(src), "--roles", "bot,person", "--model", "hash:8"])
+    assert res.exit_code == 2
+    assert "matched no message" in res.stderr and "assistant, user" in res.stderr
+    assert res.stdout == ""
+
+
+def test_sharegpt_role_names_pick_the_turns_they_name(tmp_path: Path) -> None:
+    """Before: `--roles human,gpt` matched nothing (rows' roles are read as user/assistant)."""
+    src = write_jsonl(tmp_path / "sg.jsonl", SHAREGPT)
+    df = read_records(src, IOConfig(roles=("human", "gpt")))
+    assert df["__qdc_text"].to_list()[0] == "question 0\n\nanswer 0 here"
+    only_gpt = read_records(src, IOConfig(roles=("gpt",)))
+    assert only_gpt["__qdc_text"].to_list()[2] == "answer 2 here"
+
+
+def test_a_role_that_matches_nothing_beside_one_that_does_is_a_notice(runner, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    src = write_jsonl(tmp_path / "sg.jsonl", SHAREGPT)
+    res = runner.invoke(app, ["embed", str(src), "--roles", "system,user", "--model", "hash:8", "-o", "-"])
+    assert res.exit_code == 0, res.stderr
+    assert "system matched no message" in res.stderr
+    assert len(read_jsonl(res.stdout)) == 6
+
+
+def test_all_empty_text_from_an_option_is_an_error(tmp_path: Path) -> None:
+    rows = [{"id": i, "text": f"t{i}", "note": ""} for i in range(4)]
+    src = write_jsonl(tmp_path / "e.jsonl", rows)
+    with pytest.raises(Exception, match="text of every row"):
+        read_records(src, IOConfig(text_field="note"))
+
+
+def test_id_field_in_no_row_is_an_error_and_in_some_rows_a_notice(runner, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Before: both silently hashed ids."""
+    rows = [{"uid": f"u{i}", "text": f"row {i}"} if i % 2 else {"text": f"row {i}"} for i in range(6)]
+    src = write_jsonl(tmp_path / "m.jsonl", rows)
+    res = runner.invoke(app, ["embed", str(src), "--id-field", "key", "--model", "hash:8"])
+    assert res.exit_code == 2 and "--id-field key: no row has this field" in res.stderr
+    res = runner.invoke(app, ["embed", str(src), "--id-field", "uid", "--model", "hash:8", "-o", "-"])
+    assert res.exit_code == 0, res.stderr
+    assert "3 of 6 rows have no 'uid' field" in res.stderr
+    ids = [r.get("uid", r.get("qdc_id")) for r in read_jsonl(res.stdout)]
+    assert len(set(ids)) == 6
+
+
+# --------------------------------------------------------------------------------------- inputs
+
+
+def test_a_json_array_file_reads_like_jsonl(tmp_path: Path) -> None:
+    """Before: 'malformed JSON' at line 1 (how Alpaca ships: one JSON array, indented)."""
+    arr = tmp_path / "alpaca.json"
+    arr.write_text(json.dumps(ALPACA, indent=2))
+    lines = write_jsonl(tmp_path / "alpaca.jsonl", ALPACA)
+    a, b = read_records(arr), read_records(lines)
+    assert a["__qdc_text"].to_list() == b["__qdc_text"].to_list()
+    assert a["__qdc_id"].to_list() == b["__qdc_id"].to_list()
+    assert a["__qdc_line"].to_list() == [1, 2, 3, 4, 5]
+
+
+def test_a_json_array_of_non_objects_names_the_element(tmp_path: Path) -> None:
+    arr = tmp_path / "bad.json"
+    arr.write_text(json.dumps([{"text": "a"}, 5]))
+    with pytest.raises(Exception, match=r"bad.json:2: expected a JSON object"):
+        read_records(arr)
+
+
+def test_a_folder_and_a_glob_read_every_data_file(runner, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Before: 'is a folder, expected a file' / 'no such file'."""
+    d = tmp_path / "d"
+    d.mkdir()
+    write_jsonl(d / "a.jsonl", SHAREGPT)
+    (d / "b.json").write_text(json.dumps(ALPACA))
+    (d / "notes.txt").write_text("not data")
+    df = read_records(d)
+    assert df.height == len(SHAREGPT) + len(ALPACA)
+    assert set(df["__qdc_src"].cast(str).to_list()) == {str(d / "a.jsonl"), str(d / "b.json")}
+    res = runner.invoke(app, ["embed", str(d / "*.json*"), "--model", "hash:8", "-o", "-"])
+    assert res.exit_code == 0, res.stderr
+    assert len(read_jsonl(res.stdout)) == 11
+    res = runner.invoke(app, ["embed", str(tmp_path / "zz*.jsonl"), "--model", "hash:8"])
+    assert res.exit_code == 1 and "no data file matches" in res.stderr
+
+
+def test_ids_must_be_unique_across_the_files_of_a_folder(tmp_path: Path) -> None:
+    d = tmp_path / "d"
+    d.mkdir()
+    write_jsonl(d / "a.jsonl", [{"id": "x", "text": "one"}])
+    write_jsonl(d / "b.jsonl", [{"id": "x", "text": "two"}])
+    with pytest.raises(Exception, match="duplicate id 'x'"):
+        read_records(d)
+
+
+def test_template_accepts_backslash_escapes_typed_literally(tmp_path: Path) -> None:
+    r"""Before: `--template '{instruction}\n\n{output}'` (single-quoted) put a backslash and an n in the text."""
+    src = write_jsonl(tmp_path / "a.jsonl", ALPACA)
+    df = read_records(src, IOConfig(template="{instruction}\\n\\n{output}\\t!"))
+    assert df["__qdc_text"][0] == "Do task 0\n\nDone with task 0.\t!"
+    assert IOConfig(template="{a}\\\\n").template == "{a}\\n"
+
+
+# ---------------------------------------------------------------------------------- the command line
+
+
+def test_quiet_after_the_command_silences_the_summary(runner, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Before: 'No such option: -q' (exit 2)."""
+    src = write_jsonl(tmp_path / "a.jsonl", ALPACA)
+    out = tmp_path / "o.jsonl"
+    loud = runner.invoke(app, ["embed", str(src), "-o", str(out), "--model", "hash:8"])
+    assert loud.exit_code == 0 and "embedded 5 rows" in loud.stderr
+    quiet = runner.invoke(app, ["embed", str(src), "-o", str(out), "--model", "hash:8", "-q"])
+    assert quiet.exit_code == 0, quiet.stderr
+    assert quiet.stderr == ""
+
+
+def test_hoisting_stops_at_double_dash_and_leaves_other_commands_alone() -> None:
+    cmds = {"embed": type("C", (), {"params": []})()}
+    assert hoist_global_flags(["embed", "x", "-q"], cmds) == ["-q", "embed", "x"]
+    assert hoist_global_flags(["embed", "--", "-q"], cmds) == ["embed", "--", "-q"]
+    assert hoist_global_flags(["nosuch", "-q"], cmds) == ["nosuch", "-q"]
+
+
+def test_usage_errors_are_one_line(runner) -> None:  # type: ignore[no-untyped-def]
+    """Before: a multi-line box."""
+    res = runner.invoke(app, ["embed", "--nosuch"])
+    assert res.exit_code == 2
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: No such option: --nosuch")
+    assert "qdc embed -h" in lines[0]
+    res = runner.invoke(app, ["embedd"])
+    assert res.exit_code == 2 and len(res.stderr.strip().splitlines()) == 1 and "embed" in res.stderr
+
+
+def test_help_shows_no_bool_type_for_flags(runner) -> None:  # type: ignore[no-untyped-def]
+    res = runner.invoke(app, ["embed", "--help"])
+    assert res.exit_code == 0
+    assert "--no-cache" in res.stdout and "<bool>" not in res.stdout
+    assert "<int>" in res.stdout or "INTEGER" in res.stdout  # options with values keep their type
+
+
+def test_log_json_writes_errors_as_json_lines(runner, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    res = runner.invoke(app, ["--log-json", "embed", str(tmp_path / "missing.jsonl"), "--model", "hash:8"])
+    assert res.exit_code == 1
+    line = json.loads(res.stderr.strip())
+    assert line["level"] == "error" and "no such file" in line["message"]
+
+
+def test_every_json_summary_has_the_envelope(runner, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Before: `rows` here, `n` there, no version."""
+    from qdc import __version__
+
+    src = write_jsonl(tmp_path / "a.jsonl", ALPACA)
+    res = runner.invoke(app, ["embed", str(src), "-o", str(tmp_path / "o.jsonl"), "--model", "hash:8", "--json"])
+    doc = json.loads(res.stdout)
+    assert doc["qdc"] == __version__ and doc["json_version"] == 1 and doc["command"] == "embed"
+    assert doc["rows"] == 5  # the command's own keys are kept
+    res = runner.invoke(app, ["strategies", "--json"])
+    doc = json.loads(res.stdout)
+    assert doc["command"] == "strategies" and any(s["default"] for s in doc["strategies"])
+
+
+# ------------------------------------------------------------------------------------------ qdc run
+
+
+def _pipeline(tmp_path: Path, body: str) -> Path:
+    cfg = tmp_path / "p.yaml"
+    cfg.write_text('embed: {model: "hash:16"}\n' + body)
+    return cfg
+
+
+def test_config_keys_accept_the_flag_names(tmp_path: Path) -> None:
+    """Before: `dedup: {method: exact}` -> unknown key 'method' (the key was `methods`)."""
+    from qdc.pipeline import load_pipeline
+
+    cfg = _pipeline(tmp_path, "stages:\n  - dedup: {method: exact}\n  - select: {budget-tokens: 100}\n")
+    p = load_pipeline(cfg)
+    assert p.stages[0].config.methods == ("exact",)  # type: ignore[attr-defined]
+    assert p.stages[1].config.budget_tokens == 100  # type: ignore[attr-defined]
+    both = _pipeline(tmp_path, "stages:\n  - dedup: {method: exact, methods: [minhash]}\n")
+    with pytest.raises(ConfigError, match="name the same option"):
+        load_pipeline(both)
+
+
+def test_run_dry_run_prints_the_plan_and_writes_nothing(runner, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    src = write_jsonl(tmp_path / "a.jsonl", ALPACA)
+    cfg = _pipeline(tmp_path, "stages:\n  - embed\n  - select: {budget: 2, strategy: random}\n")
+    out = tmp_path / "o.jsonl"
+    res = runner.invoke(app, ["run", str(cfg), str(src), "-o", str(out), "--dry-run", "--workdir", str(tmp_path / "w")])
+    assert res.exit_code == 0, res.stderr
+    assert "2 select: budget=2, strategy=random" in res.stderr and f"{out}.removed.jsonl" in res.stderr
+    assert res.stdout == "" and not out.exists() and not (tmp_path / "w").exists()
+    bad = _pipeline(tmp_path, "stages:\n  - select: {budgett: 2}\n")
+    assert runner.invoke(app, ["run", str(bad), str(src), "--dry-run"]).exit_code == 2
+
+
+def test_run_table_fits_80_columns_notes_sorted_ledger_without_embeddings(runner, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    src = write_jsonl(tmp_path / "a.jsonl", ALPACA * 2)  # 5 exact duplicates
+    src.write_bytes(b"".join(orjson.dumps({**r, "id": i}) + b"\n" for i, r in enumerate(ALPACA * 2)))
+    cfg = _pipeline(tmp_path, "stages:\n  - embed\n  - dedup: {method: exact}\n  - score-complexity\n")
+    out = tmp_path / "o.jsonl"
+    args = ["run", str(cfg), str(src), "-o", str(out), "--workdir", str(tmp_path / "w")]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.stderr
+    table = [line for line in first.stderr.splitlines() if " ran " in line or "removed " in line]
+    assert len(table) == 4 and all(len(line) <= 80 for line in table), table
+    notes = [line for line in first.stderr.splitlines() if line.strip().startswith("3 score-complexity:")]
+    assert notes and notes[0].index("mean=") < notes[0].index("scorer=")
+    again = runner.invoke(app, args)
+    notes_again = [line for line in again.stderr.splitlines() if line.strip().startswith("3 score-complexity:")]
+    assert "cached" in again.stderr and notes_again == notes
+    ledger = read_jsonl((tmp_path / "o.jsonl.removed.jsonl").read_bytes())
+    assert len(ledger) == 5 and all("qdc_embedding" not in r and r["qdc_removed_by"] for r in ledger)
+    assert all("qdc_embedding" in r for r in read_jsonl(out.read_bytes()))
+
+
+def test_run_to_stdout_says_where_side_files_go(runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)
+    src = write_jsonl(tmp_path / "a.jsonl", ALPACA)
+    cfg = _pipeline(tmp_path, "stages:\n  - embed\n")
+    res = runner.invoke(app, ["run", str(cfg), str(src), "--no-workdir"])
+    assert res.exit_code == 0, res.stderr
+    assert "ledger to qdc.removed.jsonl" in res.stderr and (tmp_path / "qdc.removed.jsonl").exists()
+    assert len(read_jsonl(res.stdout)) == 5
+
+
+def test_clean_removes_a_work_dir_and_refuses_other_folders(runner, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    src = write_jsonl(tmp_path / "a.jsonl", ALPACA)
+    cfg = _pipeline(tmp_path, "stages:\n  - embed\n")
+    wd = tmp_path / "w"
+    res = runner.invoke(app, ["run", str(cfg), str(src), "-o", str(tmp_path / "o.jsonl"), "--workdir", str(wd)])
+    assert res.exit_code == 0 and (wd / "stages").is_dir()
+    res = runner.invoke(app, ["clean", str(wd)])
+    assert res.exit_code == 0 and "removed" in res.stderr and not wd.exists()
+    other = tmp_path / "data"
+    other.mkdir()
+    (other / "keep.jsonl").write_text("{}\n")
+    res = runner.invoke(app, ["clean", str(other)])
+    assert res.exit_code == 2 and (other / "keep.jsonl").exists()
+
+
+def test_stages_and_strategies_list_what_configs_accept(runner) -> None:  # type: ignore[no-untyped-def]
+    from qdc.pipeline import STAGES
+    from qdc.select.defaults import STRATEGIES
+
+    res = runner.invoke(app, ["stages"])
+    assert res.exit_code == 0 and all(name in res.stdout for name in STAGES)
+    assert "diversity" in res.stdout
+    res = runner.invoke(app, ["strategies"])
+    listed = [line.split()[0] for line in res.stdout.splitlines() if line.strip()]
+    assert listed == list(STRATEGIES)

@@ -71,6 +71,27 @@ def test_knn_graph_excludes_self_and_is_sorted() -> None:
     assert (np.diff(sims, axis=1) <= 1e-6).all()
 
 
+def test_cell_graph_keeps_the_objective_of_the_exact_graph(monkeypatch: pytest.MonkeyPatch) -> None:
+    from qdc.select import knn
+
+    x = _blobs(3000, d=24, centres=40, seed=7)
+    monkeypatch.setattr(knn, "CELL_ROWS", 200)  # 15 cells, as 1M rows get 1,000
+    ids, sims = knn.cell_knn(x, 15, seed=0)
+    assert ids.shape == (3000, 15)
+    assert not (ids == np.arange(3000)[:, None]).any()
+    assert (ids >= 0).all()  # every cell holds more than 16 candidates here
+    assert (np.diff(sims, axis=1) <= 1e-6).all()
+    assert np.allclose(sims, np.einsum("id,ikd->ik", x, x[ids]), atol=1e-5)
+    assert knn.recall(x, ids, sample=300) > 0.6
+    exact = knn_graph(x, 15)
+    sim = np.maximum(x @ x.T, 0.0)
+    on_cells, _ = facility_arrays(x, 150, graph=(ids, sims))
+    on_exact, _ = facility_arrays(x, 150, graph=exact)
+    assert _objective(sim, on_cells) >= 0.99 * _objective(sim, on_exact)
+    again = knn.cell_knn(x, 15, seed=0)
+    assert (again[0] == ids).all()
+
+
 def _frame(n: int) -> pl.DataFrame:
     x = _blobs(n, seed=6)
     rows = {

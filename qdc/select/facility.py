@@ -5,9 +5,9 @@ at 0 and known only on the graph (each row's `neighbours` nearest rows, plus its
 score's percentile rank (0..1, so λ means the same for any score scale; λ = 0 is pure coverage).
 f is monotone submodular, so greedy is within 1 - 1/e of the best.
 
-The graph comes from faiss: exact inner-product search up to `EXACT_UP_TO` rows, an IVF index (4·sqrt(n)
-lists trained on 20 rows per list, 8 probed) above; only the (n, k) neighbour ids and similarities are
-kept, O(n·k) memory besides the index. Each candidate j covers the rows that have j as a neighbour (the
+The graph comes from `qdc.select.knn.knn_graph`: exact inner-product search (faiss) up to 20,000 rows,
+exact search inside k-means cells above; only the (n, k) neighbour ids and similarities are kept, O(n·k)
+memory. Each candidate j covers the rows that have j as a neighbour (the
 reverse graph, in CSR form), so a gain is ``sum over those rows of max(0, s(i, j) - cover_i)``.
 
 Greedy: lazy (a max-heap of stale upper bounds, re-evaluated on pop; the same picks as plain greedy; ties
@@ -26,58 +26,14 @@ import numpy as np
 
 from qdc.select.config import SelectConfig
 from qdc.select.kmq import percentile_rank
+from qdc.select.knn import knn_graph
 from qdc.select.pool import Picks, Pool
 from qdc.select.robust import gate
-
-EXACT_UP_TO = 50_000
-_BLOCK = 16_384
 
 
 def default_neighbours(n: int, budget: int) -> int:
     """clamp(ceil(3n/B), 20, 200): enough neighbours that the picks together can reach every row."""
     return int(min(200, max(20, math.ceil(3 * n / max(budget, 1)))))
-
-
-def knn_graph(x: np.ndarray, k: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """(ids, sims), each (n, k'): every row's k' = min(k, n-1) nearest other rows by inner product.
-
-    Exact (faiss flat) up to EXACT_UP_TO rows; IVF above (trained on a seeded sample). Missing
-    neighbours (IVF lists too small) are id -1 with similarity 0.
-    """
-    import faiss
-
-    n, d = x.shape
-    k = min(k, n - 1)
-    if k <= 0:
-        return np.zeros((n, 0), dtype=np.int64), np.zeros((n, 0), dtype=np.float32)
-    xf = np.ascontiguousarray(x, dtype=np.float32)
-    if n <= EXACT_UP_TO:
-        index: Any = faiss.IndexFlatIP(d)
-    else:
-        nlist = int(4 * math.sqrt(n))
-        quant = faiss.IndexFlatIP(d)
-        index = faiss.IndexIVFFlat(quant, d, nlist, faiss.METRIC_INNER_PRODUCT)
-        rng = np.random.default_rng(seed)
-        sample = np.sort(rng.choice(n, size=min(n, nlist * 20), replace=False))
-        index.cp.niter = 10  # coarse lists only route the search; 10 iterations place them well enough
-        index.train(xf[sample])
-        index.nprobe = 8
-    index.add(xf)
-    ids = np.empty((n, k), dtype=np.int64)
-    sims = np.empty((n, k), dtype=np.float32)
-    for lo in range(0, n, _BLOCK):
-        hi = min(n, lo + _BLOCK)
-        s, i = index.search(xf[lo:hi], k + 1)
-        own = i == np.arange(lo, hi)[:, None]
-        # Drop each row's own entry (or the last one when the search did not return it).
-        drop = np.where(own.any(axis=1), own.argmax(axis=1), k)
-        keep = np.ones_like(own)
-        keep[np.arange(hi - lo), drop] = False
-        ids[lo:hi] = i[keep].reshape(hi - lo, k)
-        sims[lo:hi] = s[keep].reshape(hi - lo, k)
-    del index
-    sims[ids < 0] = 0.0
-    return ids, sims
 
 
 def reverse_graph(ids: np.ndarray, sims: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

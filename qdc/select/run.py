@@ -111,6 +111,42 @@ def _tokens_run(fn: Strategy, pool: Pool, tokens: int, cfg: SelectConfig, seed: 
     return best
 
 
+def group_ids(pool: Pool, field: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(sorted group names, each row's group index, group sizes); a null value is the group '<null>'."""
+    if field not in pool.frame.columns:
+        raise ConfigError(f"--group-field {field!r}: no such column")
+    values = ["<null>" if v is None else str(v) for v in pool.frame[field].to_list()]
+    names = sorted(set(values))
+    index = {g: i for i, g in enumerate(names)}
+    gid = np.asarray([index[v] for v in values], dtype=np.int64)
+    return names, gid, np.bincount(gid, minlength=len(names))
+
+
+def group_shares(
+    pool: Pool, cfg: SelectConfig, gid: np.ndarray, sizes: np.ndarray, budget_rows: int | None
+) -> np.ndarray:
+    """Each group's budget: rows by `quota_counts`, or tokens (proportional to the group's tokens, else equal)."""
+    if budget_rows is not None:
+        return quota_counts(sizes, budget_rows, cfg.quota)
+    tok = np.bincount(gid, weights=pool.cost, minlength=sizes.shape[0]).astype(np.int64)
+    if cfg.quota == "proportional":
+        return allocate(int(cfg.budget_tokens or 0), tok.astype(np.float64), tok)
+    if cfg.quota.startswith("min:"):
+        notice("--quota min:N with --budget-tokens splits the tokens equally over the groups")
+    return quota_counts(tok, int(cfg.budget_tokens or 0), "equal")
+
+
+def group_configs(cfg: SelectConfig, shares: np.ndarray) -> list[SelectConfig]:
+    """The config each group runs with: bandit's --max-scored is split over the groups like the budget."""
+    if cfg.strategy != "bandit" or cfg.bandit.max_scored is None:
+        return [cfg] * shares.shape[0]
+    total = int(cfg.bandit.max_scored)
+    split = allocate(total, np.maximum(shares, 1).astype(np.float64), np.full(shares.shape[0], total))
+    return [
+        cfg.model_copy(update={"bandit": cfg.bandit.model_copy(update={"max_scored": max(1, int(m))})}) for m in split
+    ]
+
+
 def run_groups(
     pool: Pool, cfg: SelectConfig, feedback: FeedbackSource | None, budget_rows: int | None
 ) -> tuple[Picks, dict[str, Any]]:
@@ -127,30 +163,9 @@ def run_groups(
             else _tokens_run(fn, pool, int(cfg.budget_tokens or 0), cfg, seed, external)
         )
         return picks, {"strategy_log": picks.log}
-    if cfg.group_field not in pool.frame.columns:
-        raise ConfigError(f"--group-field {cfg.group_field!r}: no such column")
-    values = ["<null>" if v is None else str(v) for v in pool.frame[cfg.group_field].to_list()]
-    names = sorted(set(values))
-    index = {g: i for i, g in enumerate(names)}
-    gid = np.asarray([index[v] for v in values], dtype=np.int64)
-    sizes = np.bincount(gid, minlength=len(names))
-    if budget_rows is not None:
-        shares = quota_counts(sizes, budget_rows, cfg.quota)
-    else:
-        tok = np.bincount(gid, weights=pool.cost, minlength=len(names)).astype(np.int64)
-        if cfg.quota == "proportional":
-            shares = allocate(int(cfg.budget_tokens or 0), tok.astype(np.float64), tok)
-        else:
-            shares = quota_counts(tok, int(cfg.budget_tokens or 0), "equal")
-            if cfg.quota.startswith("min:"):
-                notice("--quota min:N with --budget-tokens splits the tokens equally over the groups")
-    scorer_shares = None
-    if cfg.strategy == "bandit" and cfg.bandit.max_scored is not None:
-        scorer_shares = allocate(
-            int(cfg.bandit.max_scored),
-            np.maximum(shares, 1).astype(np.float64),
-            np.full(len(names), int(cfg.bandit.max_scored)),
-        )
+    names, gid, sizes = group_ids(pool, cfg.group_field)
+    shares = group_shares(pool, cfg, gid, sizes, budget_rows)
+    configs = group_configs(cfg, shares)
     orders: list[np.ndarray] = []
     rounds: list[np.ndarray] = []
     reasons: list[str] = []
@@ -158,22 +173,14 @@ def run_groups(
     for g, name in enumerate(names):
         members = np.flatnonzero(gid == g)
         share = int(shares[g])
-        rows_share = (
-            share
-            if budget_rows is not None
-            else int(share // max(float(pool.cost[members].mean()) if members.size else 1.0, 1.0))
-        )
-        sub = pool.subset(members, rows_share)
-        gcfg = cfg
-        if scorer_shares is not None:
-            section = cfg.bandit.model_copy(update={"max_scored": max(1, int(scorer_shares[g]))})
-            gcfg = cfg.model_copy(update={"bandit": section})
+        mean_cost = float(pool.cost[members].mean()) if members.size else 1.0
+        sub = pool.subset(members, share if budget_rows is not None else int(share // max(mean_cost, 1.0)))
         if share == 0:
             picks = Picks.empty()
         elif budget_rows is not None:
-            picks = _rows_run(fn, sub, share, gcfg, [cfg.seed, g])
+            picks = _rows_run(fn, sub, share, configs[g], [cfg.seed, g])
         else:
-            picks = _tokens_run(fn, sub, share, gcfg, [cfg.seed, g], external)
+            picks = _tokens_run(fn, sub, share, configs[g], [cfg.seed, g], external)
         orders.append(members[picks.order])
         rounds.append(picks.rounds)
         reasons.extend(f"{r} group={name}" for r in picks.reasons)
@@ -188,11 +195,5 @@ def run_groups(
             }
         )
     merged = Picks(np.concatenate(orders).astype(np.int64), np.concatenate(rounds).astype(np.int64), reasons)
-    return merged, {
-        "groups": {
-            "field": cfg.group_field,
-            "quota": cfg.quota,
-            "unit": "rows" if budget_rows is not None else "tokens",
-            "per_group": groups,
-        }
-    }
+    unit = "rows" if budget_rows is not None else "tokens"
+    return merged, {"groups": {"field": cfg.group_field, "quota": cfg.quota, "unit": unit, "per_group": groups}}

@@ -3,11 +3,10 @@ flag checks, the estimate line and the streaming dedup run itself. Not a command
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
-
-import typer
+from typing import TYPE_CHECKING, Any
 
 from qdc.cli._common import Inputs, State, check_output_path, console, print_json
+from qdc.cli._options import Args, Opt
 
 if TYPE_CHECKING:  # the library loads only when a command runs
     from qdc.dedup import DedupConfig
@@ -16,46 +15,42 @@ if TYPE_CHECKING:  # the library loads only when a command runs
 
 _RUN = "Streaming"
 _SEM = "Semantic"
-BatchRowsOpt = Annotated[
-    int, typer.Option("--batch-rows", help="Rows read and processed at a time.", rich_help_panel=_RUN)
-]
-MaxMemoryOpt = Annotated[
+STREAM = Opt(
+    "--stream",
+    bool,
+    False,
+    "A file larger than memory: two passes in batches, shingles and band keys on disk; semantic reads a "
+    "memory-mapped --embeddings .npy (was `qdc scale dedup`).",
+    panel=_RUN,
+)
+BATCH_ROWS = Opt("--batch-rows", int, 100_000, "Rows read and processed at a time.", panel=_RUN)
+MAX_MEMORY = Opt(
+    "--max-memory",
     str | None,
-    typer.Option(
-        "--max-memory",
-        help="Memory limit, e.g. 16G: smaller batches when the estimate exceeds it, exit 2 when even those do not fit.",
-        rich_help_panel=_RUN,
-    ),
-]
-WorkDirOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--work-dir", help="Folder for temporary files [default: the system temp folder].", rich_help_panel=_RUN
-    ),
-]
-
-
-BackendOpt = Annotated[
+    None,
+    "Memory limit, e.g. 16G: smaller batches when the estimate exceeds it, exit 2 when even those do not fit.",
+    panel=_RUN,
+)
+WORK_DIR = Opt(
+    "--work-dir", str | None, None, "Folder for temporary files [default: the system temp folder].", panel=_RUN
+)
+EXECUTOR = Opt(
+    "--executor --backend",
     str,
-    typer.Option(
-        "--executor",
-        "--backend",
-        help="local, or ray (needs qdc[ray]): dedup signs and groups band keys with Ray Data; select "
-        "assigns rows to centroids on Ray workers. (--backend is the old name.)",
-        rich_help_panel=_RUN,
-    ),
-]
-RayAddressOpt = Annotated[
+    "local",
+    "local, or ray (needs qdc[ray]): dedup signs and groups band keys with Ray Data; select assigns rows to "
+    "centroids on Ray workers. (--backend is the old name.)",
+    panel=_RUN,
+)
+RAY_ADDRESS = Opt(
+    "--ray-address",
     str | None,
-    typer.Option(
-        "--ray-address",
-        help="Existing Ray cluster, e.g. auto or ray://head:10001 [default: start a local one].",
-        rich_help_panel=_RUN,
-    ),
-]
-RayCpusOpt = Annotated[
-    int | None, typer.Option("--ray-cpus", help="CPUs of the local Ray instance [default: all].", rich_help_panel=_RUN)
-]
+    None,
+    "Existing Ray cluster, e.g. auto or ray://head:10001 [default: start a local one].",
+    panel=_RUN,
+)
+RAY_CPUS = Opt("--ray-cpus", int | None, None, "CPUs of the local Ray instance [default: all].", panel=_RUN)
+RAY = (RAY_ADDRESS, RAY_CPUS)
 
 
 def executor_name(backend: str) -> str:
@@ -99,104 +94,71 @@ def finish_bad_rows(report: Any, bad_rows_file: str | None, output: str) -> None
     inputs.finish()
 
 
-def stream_options(
-    executor: str,
-    max_memory: str | None,
-    embeddings: str | None,
-    cfg: DedupConfig,
-    batch_rows: int = 100_000,
-    partitions: int | None = None,
-    work_dir: str | None = None,
-    ray_address: str | None = None,
-    ray_cpus: int | None = None,
-) -> StreamOptions:
+def stream_options(a: Args, cfg: DedupConfig) -> StreamOptions:
     """The `StreamOptions` of `qdc dedup --stream` / `qdc scale dedup` from their flags."""
     from qdc.dedup.stream import StreamOptions
     from qdc.errors import ConfigError
 
-    if embeddings is not None and "semantic" not in cfg.methods:
+    if a.embeddings is not None and "semantic" not in cfg.methods:
         raise ConfigError("--embeddings is for the semantic method; add semantic to --method")
     return StreamOptions(
-        batch_rows=batch_rows,
-        partitions=partitions,
-        work_dir=work_dir,
-        max_memory=memory_limit(max_memory),
-        backend=executor_name(executor),  # type: ignore[arg-type]
-        ray_address=ray_address,
-        ray_cpus=ray_cpus,
-        embeddings=embeddings,
+        batch_rows=a.get("batch_rows", 100_000),
+        partitions=a.get("partitions"),
+        work_dir=a.get("work_dir"),
+        max_memory=memory_limit(a.max_memory),
+        backend=executor_name(a.executor),  # type: ignore[arg-type]
+        ray_address=a.get("ray_address"),
+        ray_cpus=a.get("ray_cpus"),
+        embeddings=a.embeddings,
     )
 
 
-def dedup_streamed(
-    stream: bool,
-    flags: dict[str, Any],
-    input: str,
-    output: str,
-    removed: str | None,
-    cfg: DedupConfig,
-    io_cfg: IOConfig,
-    bad_rows_file: str | None,
-    dry_run: bool,
-    json: bool,
-) -> bool:
+def dedup_streamed(a: Args, cfg: DedupConfig, io_cfg: IOConfig) -> bool:
     """`qdc dedup --stream`: run the streaming engine and return True; without --stream refuse its flags
     (--executor, --max-memory, --embeddings) and return False."""
     from qdc.errors import ConfigError
 
-    if not stream:
-        if flags["executor"] != "local" or flags["max_memory"] is not None or flags["embeddings"] is not None:
+    if not a.stream:
+        if a.executor != "local" or a.max_memory is not None or a.embeddings is not None:
             raise ConfigError("--executor, --max-memory and --embeddings go with --stream")
         return False
-    if flags["against"]:
+    if a.against:
         raise ConfigError("--stream does not take --against; deduplicate against references in memory")
-    opts = stream_options(flags["executor"], flags["max_memory"], flags["embeddings"], cfg)
-    run_stream_dedup(input, output, removed, cfg, io_cfg, opts, bad_rows_file=bad_rows_file, dry_run=dry_run, json=json)
+    run_stream_dedup(a, cfg, io_cfg, stream_options(a, cfg))
     return True
 
 
-def run_stream_dedup(
-    input: str,
-    output: str,
-    removed: str | None,
-    cfg: DedupConfig,
-    io_cfg: IOConfig,
-    opts: StreamOptions,
-    *,
-    bad_rows_file: str | None,
-    dry_run: bool,
-    json: bool,
-) -> None:
+def run_stream_dedup(a: Args, cfg: DedupConfig, io_cfg: IOConfig, opts: StreamOptions) -> None:
     """Streaming dedup of a file and its report: the engine of `qdc dedup --stream` and `qdc scale dedup`."""
     from qdc.dedup.stream import stream_dedup
     from qdc.errors import ConfigError
     from qdc.io import ReadReport
 
-    file_input(input)
-    if not dry_run:
-        check_output_path(output)
-        if json and output == "-":
+    file_input(a.input)
+    if not a.dry_run:
+        check_output_path(a.output)
+        if a.json and a.output == "-":
             raise ConfigError("--json prints a summary on stdout; pass -o FILE for the rows (or --dry-run)")
-        if removed is not None:
-            check_output_path(removed)
+        if a.removed is not None:
+            check_output_path(a.removed)
     report = ReadReport()
     stats = stream_dedup(
-        input,
+        a.input,
         cfg,
         io_cfg,
         opts,
-        output=None if dry_run else output,
-        removed=None if dry_run else removed,
+        output=None if a.dry_run else a.output,
+        removed=None if a.dry_run else a.removed,
         report=report,
         on_estimate=announce("dedup"),
     )
-    if not dry_run:
-        finish_bad_rows(report, bad_rows_file, output)
-    stats["dry_run"] = dry_run
-    if json:
+    if not a.dry_run:
+        finish_bad_rows(report, a.bad_rows_file, a.output)
+    stats["dry_run"] = a.dry_run
+    if a.json:
         print_json(stats)
     elif not State.quiet:
-        verb = "would remove" if dry_run else "removed"
+        verb = "would remove" if a.dry_run else "removed"
         per = ", ".join(f"{m} {info['removed']}" for m, info in stats["methods"].items())
         console.print(
             f"{verb} {stats['rows_removed']} of {stats['rows_in']} rows ({per}); kept "

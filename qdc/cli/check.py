@@ -2,95 +2,84 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, List
+from typing import TYPE_CHECKING, Any
 
-import typer
 from rich.table import Table
 from rich.text import Text
 
 from qdc.cli import app
-from qdc.cli._common import (
-    IdFieldOpt,
-    InputArg,
-    JsonOpt,
-    RolesOpt,
-    State,
-    TemplateOpt,
-    TextFieldOpt,
-    console,
-    handle_errors,
-    print_json,
-)
+from qdc.cli._common import State, console, io_config, print_json
+from qdc.cli._options import INPUT, JSON, TEXT, Args, Opt, command
+
+if TYPE_CHECKING:
+    from qdc.check import CheckConfig
+    from qdc.embed import EmbedConfig
+    from qdc.io import IOConfig
 
 _P = "Thresholds"
 
 
-def _float(name: str, help: str) -> Any:
-    return typer.Option(name, help=help, rich_help_panel=_P)
+def _field_types(items: list[str]) -> dict[str, str]:
+    """`--field-type FIELD=TYPE` items as a dict (merged into the config's field_types)."""
+    from qdc.errors import ConfigError
+
+    types = {}
+    for item in items:
+        name, sep, kind = item.partition("=")
+        if not sep or not name.strip():
+            raise ConfigError(f"--field-type {item!r}: expected FIELD=TYPE, e.g. id=string")
+        types[name.strip()] = kind.strip()
+    return types
 
 
-@app.command("check")
-@handle_errors
-def check_cmd(
-    input: InputArg = "-",
-    min_rows: Annotated[int | None, _float("--min-rows", "At least this many rows.")] = None,
-    max_rows: Annotated[int | None, _float("--max-rows", "At most this many rows.")] = None,
-    required_fields: Annotated[
-        str | None, _float("--required-fields", "Comma-separated fields every row must have (non-null).")
-    ] = None,
-    field_type: Annotated[
-        List[str] | None,
-        _float("--field-type", "FIELD=TYPE (string, integer, number, boolean, list, object); repeatable."),
-    ] = None,
-    max_bad_rows: Annotated[
-        int | None, _float("--max-bad-rows", "At most this many unreadable lines [default: 0].")
-    ] = None,
-    max_empty_rate: Annotated[
-        float | None, _float("--max-empty-rate", "At most this fraction of rows with empty text [default: 0].")
-    ] = None,
-    max_dup_rate: Annotated[
-        float | None, _float("--max-dup-rate", "At most this fraction of rows removed by dedup (its default methods).")
-    ] = None,
-    min_vendi: Annotated[
-        float | None, _float("--min-vendi", "Vendi score (effective number of distinct rows) at least this.")
-    ] = None,
-    min_mean_quality: Annotated[
-        float | None, _float("--min-mean-quality", "Mean qdc_quality at least this (scored when missing).")
-    ] = None,
-    max_junk_rate: Annotated[
-        float | None, _float("--max-junk-rate", "At most this fraction of rows with qdc_quality below --junk-below.")
-    ] = None,
-    junk_below: Annotated[
-        float | None, _float("--junk-below", "Quality under which a row is junk [default: the scorer's, else 0.3].")
-    ] = None,
-    max_mean_length: Annotated[
-        float | None, _float("--max-mean-length", "Mean text length (characters) at most this.")
-    ] = None,
-    min_mean_complexity: Annotated[
-        float | None, _float("--min-mean-complexity", "Mean qdc_complexity at least this (scored when missing).")
-    ] = None,
-    config: Annotated[
-        str | None,
-        typer.Option(
-            "--config",
-            help="Pipeline file whose `check` stage gives thresholds (and io/embed settings); "
-            "flags override it, e.g. configs/ci.yaml.",
+def _names(text: str) -> list[str]:
+    return [f.strip() for f in text.split(",") if f.strip()]
+
+
+def _t(flags: str, type_: Any, help: str, **kw: Any) -> Opt:
+    """A threshold: not given (None) leaves the config's value."""
+    return Opt(flags, type_ | None, None, help, key=flags[2:].replace("-", "_"), panel=_P, **kw)
+
+
+@command(
+    app,
+    "check",
+    (
+        INPUT,
+        _t("--min-rows", int, "At least this many rows."),
+        _t("--max-rows", int, "At most this many rows."),
+        _t("--required-fields", str, "Comma-separated fields every row must have (non-null).", convert=_names),
+        Opt(
+            "--field-type",
+            list[str] | None,
+            None,
+            "FIELD=TYPE (string, integer, number, boolean, list, object); repeatable.",
+            key="field_types",
+            convert=_field_types,
+            panel=_P,
         ),
-    ] = None,
-    model: Annotated[
-        str | None,
-        typer.Option(
+        _t("--max-bad-rows", int, "At most this many unreadable lines [default: 0]."),
+        _t("--max-empty-rate", float, "At most this fraction of rows with empty text [default: 0]."),
+        _t("--max-dup-rate", float, "At most this fraction of rows removed by dedup (its default methods)."),
+        _t("--min-vendi", float, "Vendi score (effective number of distinct rows) at least this."),
+        _t("--min-mean-quality", float, "Mean qdc_quality at least this (scored when missing)."),
+        _t("--max-junk-rate", float, "At most this fraction of rows with qdc_quality below --junk-below."),
+        _t("--junk-below", float, "Quality under which a row is junk [default: the scorer's, else 0.3]."),
+        _t("--max-mean-length", float, "Mean text length (characters) at most this."),
+        _t("--min-mean-complexity", float, "Mean qdc_complexity at least this (scored when missing)."),
+        Opt(
             "--model",
-            help="Embedding model for --min-vendi [default: the config's, else default].",
-            rich_help_panel="Embedding",
+            str | None,
+            None,
+            "Embedding model for --min-vendi [default: the config's, else default].",
+            panel="Embedding",
         ),
-    ] = None,
-    text_field: TextFieldOpt = None,
-    template: TemplateOpt = None,
-    roles: RolesOpt = "user,assistant",
-    id_field: IdFieldOpt = "id",
-    json: JsonOpt = False,
-) -> None:
+        *TEXT,
+        JSON,
+    ),
+    config="qdc.check:CheckConfig",
+)
+def check_cmd(a: Args, cfg: CheckConfig) -> None:
     """Check a dataset against schema rules and policy thresholds: exit 0 when all hold, 3 when one fails.
 
     Schema checks always run (unreadable lines, empty text; required fields and types when named); each
@@ -99,74 +88,35 @@ def check_cmd(
 
     **Example:** `qdc check data.jsonl --min-rows 1000 --max-dup-rate 0.02 --min-mean-quality 0.6`
     """
-    from qdc.check import CheckConfig, failure_message, run_checks
-    from qdc.config import validate_config
+    from qdc.check import failure_message, run_checks
     from qdc.errors import CheckFailed
     from qdc.io import ReadReport, read_records
     from qdc.pipeline.stage import StageContext
 
-    base, embed_cfg, io, seed = _from_config(config, text_field, template, roles, id_field)
-    flags: dict[str, Any] = {
-        "min_rows": min_rows,
-        "max_rows": max_rows,
-        "max_bad_rows": max_bad_rows,
-        "max_empty_rate": max_empty_rate,
-        "max_dup_rate": max_dup_rate,
-        "min_vendi": min_vendi,
-        "min_mean_quality": min_mean_quality,
-        "max_junk_rate": max_junk_rate,
-        "junk_below": junk_below,
-        "max_mean_length": max_mean_length,
-        "min_mean_complexity": min_mean_complexity,
-        "required_fields": [f.strip() for f in required_fields.split(",") if f.strip()]
-        if required_fields is not None
-        else None,
-    }
-    types = _field_types(dict(base.get("field_types", {})), field_type or [])
-    merged = {**base, **{k: v for k, v in flags.items() if v is not None}, "field_types": types}
-    cfg = validate_config(CheckConfig, merged, "options")
-    if model is not None:
-        embed_cfg = embed_cfg.model_copy(update={"model": model})
+    embed_cfg, io, seed = _context(a)
+    if a.model is not None:
+        embed_cfg = embed_cfg.model_copy(update={"model": a.model})
     report = ReadReport()
-    df = read_records(input, io, report)
+    df = read_records(a.input, io, report)
     checks = run_checks(df, cfg, StageContext(seed=seed, embed=embed_cfg), bad_rows=len(report.bad_rows))
-    _show(input, df.height, checks, json)
+    _show(a.input, df.height, checks, a.json)
     if not all(c.passed for c in checks):
         raise CheckFailed(failure_message(checks))
 
 
-def _from_config(
-    config: str | None, text_field: str | None, template: str | None, roles: str, id_field: str
-) -> tuple[dict[str, Any], Any, Any, int]:
-    """(thresholds, embed config, io config, seed) from `--config`'s check stage, or the defaults."""
-    from qdc.cli._common import io_config
+def _context(a: Args) -> tuple[EmbedConfig, IOConfig, int]:
+    """(embed config, io config, seed): a pipeline `--config`'s (the io flags given win), else the defaults."""
+    from qdc.config import load_yaml
     from qdc.embed import EmbedConfig
-    from qdc.errors import ConfigError
 
-    io = io_config(text_field, template, roles, id_field, "skip")
-    if config is None:
-        return {}, EmbedConfig(), io, 0
+    io = io_config(a.text_field, a.template, a.roles, a.id_field, "skip")
+    if a.config is None or "stages" not in load_yaml(a.config):
+        return EmbedConfig(), io, 0
     from qdc.pipeline import load_pipeline
 
-    pipe = load_pipeline(config)
-    stage = pipe.stage("check")
-    if stage is None:
-        raise ConfigError(f"{config}: has no `check` stage to read thresholds from")
-    io = pipe.io if (text_field, template, id_field) == (None, None, "id") else io
-    io = type(io)(io.text_field, io.template, io.roles, io.id_field, "skip")
-    return stage.model_dump(exclude_unset=True), pipe.embed, io, pipe.seed
-
-
-def _field_types(types: dict[str, str], items: list[str]) -> dict[str, str]:
-    """The config's field types updated by each `--field-type FIELD=TYPE`."""
-    from qdc.errors import ConfigError
-
-    for item in items:
-        name, sep, kind = item.partition("=")
-        if not sep or not name.strip():
-            raise ConfigError(f"--field-type {item!r}: expected FIELD=TYPE, e.g. id=string")
-        types[name.strip()] = kind.strip()
-    return types
+    pipe = load_pipeline(a.config)
+    io = pipe.io if (a.text_field, a.template, a.id_field) == (None, None, "id") else io
+    return pipe.embed, type(io)(io.text_field, io.template, io.roles, io.id_field, "skip"), pipe.seed
 
 
 def _show(input: str, rows: int, checks: list[Any], json: bool) -> None:

@@ -2,69 +2,54 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING
 
-import typer
 from rich.table import Table
 
 from qdc.cli import app
-from qdc.cli._common import (
-    BadRowsFileOpt,
-    BatchSizeOpt,
-    DeviceOpt,
-    EmbedFieldOpt,
-    IdFieldOpt,
-    InputArg,
-    Inputs,
-    JsonOpt,
-    ModelOpt,
-    NoCacheOpt,
-    OnBadRowsOpt,
-    OutputOpt,
-    RolesOpt,
-    SeedOpt,
-    State,
-    TemplateOpt,
-    TextFieldOpt,
-    check_output_path,
-    console,
-    embed_config,
-    handle_errors,
-    io_config,
-    print_json,
+from qdc.cli._common import State, check_output_path, console, print_json
+from qdc.cli._options import (
+    EMBED,
+    INPUT,
+    IO,
+    JSON,
+    OUTPUT,
+    SEED,
+    Args,
+    Opt,
+    command,
+    embedding,
+    read_inputs,
+    rows_to_file,
 )
 
+if TYPE_CHECKING:
+    from qdc.cluster import ClusterConfig
 
-@app.command("cluster")
-@handle_errors
-def cluster_cmd(
-    input: InputArg = "-",
-    output: OutputOpt = "-",
-    k: Annotated[
-        int | None, typer.Option("--k", help="Number of clusters [default: round(sqrt(n/2)), 2..1024].")
-    ] = None,
-    niter: Annotated[int, typer.Option("--niter", help="k-means iterations.")] = 25,
-    sample_per_centroid: Annotated[
-        int | None,
-        typer.Option(
+
+@command(
+    app,
+    "cluster",
+    (
+        INPUT,
+        OUTPUT,
+        Opt("--k", int | None, None, "Number of clusters [default: round(sqrt(n/2)), 2..1024].", key="k"),
+        Opt("--niter", int, 25, "k-means iterations.", key="niter"),
+        Opt(
             "--sample-per-centroid",
-            help="Train on at most this many points per centroid (faster on huge inputs) [default: all points].",
+            int | None,
+            None,
+            "Train on at most this many points per centroid (faster on huge inputs) [default: all points].",
+            key="max_points_per_centroid",
         ),
-    ] = None,
-    seed: SeedOpt = 0,
-    model: ModelOpt = "default",
-    batch_size: BatchSizeOpt = 64,
-    device: DeviceOpt = "auto",
-    no_cache: NoCacheOpt = False,
-    embed_field: EmbedFieldOpt = "text",
-    text_field: TextFieldOpt = None,
-    template: TemplateOpt = None,
-    roles: RolesOpt = "user,assistant",
-    id_field: IdFieldOpt = "id",
-    on_bad_rows: OnBadRowsOpt = "error",
-    bad_rows_file: BadRowsFileOpt = None,
-    json: JsonOpt = False,
-) -> None:
+        SEED,
+        *EMBED,
+        *IO,
+        JSON,
+    ),
+    config="qdc.cluster:ClusterConfig",
+)
+def cluster_cmd(a: Args, cfg: ClusterConfig) -> None:
     """Add `qdc_cluster` and `qdc_cluster_distance` with spherical k-means (faiss) on the embeddings.
 
     Rows without `qdc_embedding` are embedded first. Every point trains the centroids. A table of clusters
@@ -72,23 +57,17 @@ def cluster_cmd(
 
     **Example:** `qdc cluster embedded.parquet -o clustered.parquet --k 8 --seed 1`
     """
-    from qdc.cluster import ClusterConfig, cluster, cluster_summary
-    from qdc.config import validate_config
+    from qdc.cluster import cluster, cluster_summary
     from qdc.io import write_records
 
-    check_output_path(output)
-    if json and output == "-":
-        raise typer.BadParameter("--json prints a summary on stdout; pass -o FILE for the rows")
-    cfg = validate_config(
-        ClusterConfig, {"k": k, "niter": niter, "seed": seed, "max_points_per_centroid": sample_per_centroid}, "options"
-    )
-    ecfg = embed_config(model, batch_size, device, no_cache, embed_field)
-    inputs = Inputs(io_config(text_field, template, roles, id_field, on_bad_rows), bad_rows_file, output)
-    out = cluster(inputs.read(input), cfg, ecfg)
-    write_records(out, output)
+    check_output_path(a.output)
+    rows_to_file(a)
+    inputs = read_inputs(a)
+    out = cluster(inputs.read(a.input), cfg, embedding(a))
+    write_records(out, a.output)
     inputs.finish()
     summary = cluster_summary(out)
-    if json:
+    if a.json:
         print_json({"rows": out.height, "k": len(summary), "clusters": summary})
     elif not State.quiet:
         table = Table(title=f"{len(summary)} clusters over {out.height} rows", title_justify="left")

@@ -2,78 +2,39 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-import typer
+from typing import TYPE_CHECKING
 
 from qdc.cli import app
-from qdc.cli._common import (
-    BadRowsFileOpt,
-    IdFieldOpt,
-    InputArg,
-    Inputs,
-    JsonOpt,
-    NoCacheOpt,
-    OnBadRowsOpt,
-    OutputOpt,
-    RolesOpt,
-    State,
-    TemplateOpt,
-    TextFieldOpt,
-    check_output_path,
-    console,
-    handle_errors,
-    io_config,
-    print_json,
-)
-from qdc.cli.quality import (
-    ApiKeyEnvOpt,
-    ConcurrencyOpt,
-    JudgeModelOpt,
-    JudgeUrlOpt,
-    RetriesOpt,
-    TimeoutOpt,
-    judge_options,
-    show_explanation,
-)
+from qdc.cli._common import State, check_output_path, console, print_json
+from qdc.cli._options import INPUT, IO, JSON, OUTPUT, Args, Opt, command, read_inputs, rows_to_file
+from qdc.cli.quality import EXPLAIN, JUDGE, show_explanation
+
+if TYPE_CHECKING:
+    from qdc.complexity import ComplexityConfig
 
 
-@app.command("score-complexity")
-@handle_errors
-def score_complexity_cmd(
-    input: InputArg = "-",
-    output: OutputOpt = "-",
-    scorer: Annotated[
-        str,
-        typer.Option(
+@command(
+    app,
+    "score-complexity",
+    (
+        INPUT,
+        OUTPUT,
+        Opt(
             "--scorer",
-            help="heuristic (no model) or judge (DEITA-style 1-6 complexity rubric; needs --model and --base-url).",
+            str,
+            "heuristic",
+            "heuristic (no model) or judge (DEITA-style 1-6 complexity rubric; needs --judge-model and --base-url).",
+            key="scorer",
         ),
-    ] = "heuristic",
-    explain_id: Annotated[
-        str | None,
-        typer.Option(
-            "--explain", help="Print one row's signals as JSON on stdout (rows are written only with -o FILE)."
-        ),
-    ] = None,
-    base_url: JudgeUrlOpt = "http://127.0.0.1:8000/v1",
-    model: JudgeModelOpt = "",
-    api_key_env: ApiKeyEnvOpt = "OPENAI_API_KEY",
-    rubric: Annotated[
-        str, typer.Option("--rubric", help="complexity6 or a rubric file.", rich_help_panel="Judge")
-    ] = "complexity6",
-    concurrency: ConcurrencyOpt = 8,
-    timeout: TimeoutOpt = 60.0,
-    max_retries: RetriesOpt = 4,
-    no_cache: NoCacheOpt = False,
-    text_field: TextFieldOpt = None,
-    template: TemplateOpt = None,
-    roles: RolesOpt = "user,assistant",
-    id_field: IdFieldOpt = "id",
-    on_bad_rows: OnBadRowsOpt = "error",
-    bad_rows_file: BadRowsFileOpt = None,
-    json: JsonOpt = False,
-) -> None:
+        EXPLAIN,
+        *JUDGE,
+        Opt("--rubric", str, "complexity6", "complexity6 or a rubric file.", key="judge.rubric", panel="Judge"),
+        *IO,
+        JSON,
+    ),
+    config="qdc.complexity:ComplexityConfig",
+)
+def score_complexity_cmd(a: Args, cfg: ComplexityConfig) -> None:
     """Add `qdc_complexity` (0-1, higher is more demanding) and the `qdc_c_*` signals behind it.
 
     Signals: instruction tokens, explicit constraints, questions and sub-tasks, reasoning steps in the
@@ -81,36 +42,26 @@ def score_complexity_cmd(
 
     **Example:** `qdc score-complexity data.jsonl -o scored.jsonl`
     """
-    from qdc.complexity import ComplexityConfig, explain, score_complexity
-    from qdc.config import validate_config
+    from qdc.complexity import explain, score_complexity
     from qdc.io import write_records
 
-    check_output_path(output)
-    if json and output == "-":
-        raise typer.BadParameter("--json prints a summary on stdout; pass -o FILE for the rows")
-    cfg = validate_config(
-        ComplexityConfig,
-        {
-            "scorer": scorer,
-            "judge": judge_options(base_url, model, api_key_env, rubric, concurrency, timeout, max_retries, no_cache),
-        },
-        "options",
-    )
-    inputs = Inputs(io_config(text_field, template, roles, id_field, on_bad_rows), bad_rows_file, output)
-    df = inputs.read(input)
+    check_output_path(a.output)
+    rows_to_file(a)
+    inputs = read_inputs(a)
+    df = inputs.read(a.input)
     info: dict[str, object] | None
-    if explain_id is not None and output == "-" and cfg.scorer == "heuristic":
-        info = explain(df, explain_id)
+    if a.explain_id is not None and a.output == "-" and cfg.scorer == "heuristic":
+        info = explain(df, a.explain_id)
     else:
         df = score_complexity(df, cfg)
-        info = explain(df, explain_id) if explain_id is not None else None
-        if not (explain_id is not None and output == "-"):
-            write_records(df, output)
+        info = explain(df, a.explain_id) if a.explain_id is not None else None
+        if not (a.explain_id is not None and a.output == "-"):
+            write_records(df, a.output)
     inputs.finish()
     if info is not None:
         print_json(info)
-        if not State.quiet and not json:
-            show_explanation(info, f"row {explain_id} ({info['where']}): complexity {info['complexity']}")
+        if not State.quiet and not a.json:
+            show_explanation(info, f"row {a.explain_id} ({info['where']}): complexity {info['complexity']}")
         return
     import numpy as np  # lazily: `qdc --help` must not pay for numpy
 
@@ -122,7 +73,7 @@ def score_complexity_cmd(
         "mean": round(float(values.mean()), 4) if values.size else None,
         "p90": round(float(np.quantile(values, 0.9)), 4) if values.size else None,
     }
-    if json:
+    if a.json:
         print_json(result)
     elif not State.quiet:
         console.print(

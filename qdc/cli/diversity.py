@@ -2,35 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-import typer
 from rich.table import Table
 
 from qdc.cli import app
-from qdc.cli._common import (
-    BadRowsFileOpt,
-    BatchSizeOpt,
-    DeviceOpt,
-    EmbedFieldOpt,
-    IdFieldOpt,
-    InputArg,
-    Inputs,
-    JsonOpt,
-    ModelOpt,
-    NoCacheOpt,
-    OnBadRowsOpt,
-    RolesOpt,
-    SeedOpt,
-    State,
-    TemplateOpt,
-    TextFieldOpt,
-    console,
-    embed_config,
-    handle_errors,
-    io_config,
-    print_json,
-)
+from qdc.cli._common import State, console, print_json
+from qdc.cli._options import EMBED, INPUT, IO, JSON, SEED, Args, Opt, command, embedding, negate, read_inputs
+
+if TYPE_CHECKING:
+    from qdc.diversity import DiversityConfig
 
 ROWS = (
     ("n", "rows"),
@@ -60,37 +41,42 @@ def _get(report: dict[str, Any], key: str) -> str:
     return f"{v:.4f}" if isinstance(v, float) else str(v)
 
 
-@app.command("diversity")
-@handle_errors
-def diversity_cmd(
-    input: InputArg = "-",
-    group_field: Annotated[
-        str | None, typer.Option("--group-field", help="Also report the figures for each value of this field.")
-    ] = None,
-    lexical_field: Annotated[
-        str,
-        typer.Option("--lexical-field", help="Part of each row the lexical measures read: text, prompt or response."),
-    ] = "text",
-    no_embeddings: Annotated[
-        bool, typer.Option("--no-embeddings", help="Skip the embedding measures (Vendi, MPCD): no model is loaded.")
-    ] = False,
-    sample: Annotated[
-        int, typer.Option("--sample", help="Rows sampled (seeded) for self-BLEU and the n-gram Vendi score.")
-    ] = 500,
-    seed: SeedOpt = 0,
-    model: ModelOpt = "default",
-    batch_size: BatchSizeOpt = 64,
-    device: DeviceOpt = "auto",
-    no_cache: NoCacheOpt = False,
-    embed_field: EmbedFieldOpt = "text",
-    text_field: TextFieldOpt = None,
-    template: TemplateOpt = None,
-    roles: RolesOpt = "user,assistant",
-    id_field: IdFieldOpt = "id",
-    on_bad_rows: OnBadRowsOpt = "error",
-    bad_rows_file: BadRowsFileOpt = None,
-    json: JsonOpt = False,
-) -> None:
+@command(
+    app,
+    "diversity",
+    (
+        INPUT,
+        Opt(
+            "--group-field",
+            str | None,
+            None,
+            "Also report the figures for each value of this field.",
+            key="group_field",
+        ),
+        Opt(
+            "--lexical-field",
+            str,
+            "text",
+            "Part of each row the lexical measures read: text, prompt or response.",
+            key="field",
+        ),
+        Opt(
+            "--no-embeddings",
+            bool,
+            False,
+            "Skip the embedding measures (Vendi, MPCD): no model is loaded.",
+            key="embeddings",
+            convert=negate,
+        ),
+        Opt("--sample", int, 500, "Rows sampled (seeded) for self-BLEU and the n-gram Vendi score.", key="sample"),
+        SEED,
+        *EMBED,
+        *IO,
+        JSON,
+    ),
+    config="qdc.diversity:DiversityConfig",
+)
+def diversity_cmd(a: Args, cfg: DiversityConfig) -> None:
     """Dataset-level diversity: Vendi score and its q-orders, MPCD, distinct-n, compression ratio, n-gram
     entropy, self-BLEU, n-gram Vendi, and cluster spread when rows carry `qdc_cluster`.
 
@@ -100,25 +86,12 @@ def diversity_cmd(
 
     **Example:** `qdc diversity selected.jsonl --json --group-field category`
     """
-    from qdc.config import validate_config
-    from qdc.diversity import DiversityConfig, diversity_report
+    from qdc.diversity import diversity_report
 
-    cfg = validate_config(
-        DiversityConfig,
-        {
-            "field": lexical_field,
-            "embeddings": not no_embeddings,
-            "sample": sample,
-            "group_field": group_field,
-            "seed": seed,
-        },
-        "options",
-    )
-    ecfg = embed_config(model, batch_size, device, no_cache, embed_field)
-    inputs = Inputs(io_config(text_field, template, roles, id_field, on_bad_rows), bad_rows_file, "-")
-    report = diversity_report(inputs.read(input), cfg, ecfg)
+    inputs = read_inputs(a, "-")
+    report = diversity_report(inputs.read(a.input), cfg, embedding(a))
     inputs.finish()
-    if json:
+    if a.json:
         print_json(report)
         return
     if State.quiet:

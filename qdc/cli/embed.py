@@ -3,55 +3,51 @@
 from __future__ import annotations
 
 import time
-
-import typer
+from typing import TYPE_CHECKING
 
 from qdc.cli import app
-from qdc.cli._common import (
-    BadRowsFileOpt,
-    BatchSizeOpt,
-    DeviceOpt,
-    EmbedFieldOpt,
-    IdFieldOpt,
-    InputArg,
-    Inputs,
-    JsonOpt,
-    ModelOpt,
-    NoCacheOpt,
-    OnBadRowsOpt,
-    OutputOpt,
-    RolesOpt,
-    State,
-    TemplateOpt,
-    TextFieldOpt,
-    check_output_path,
-    console,
-    embed_config,
-    handle_errors,
-    io_config,
-    print_json,
+from qdc.cli._common import State, check_output_path, console, print_json
+from qdc.cli._options import (
+    BATCH,
+    DEVICE,
+    EMBED_FIELD,
+    INPUT,
+    IO,
+    JSON,
+    MODEL,
+    NO_CACHE,
+    OUTPUT,
+    Args,
+    Opt,
+    command,
+    negate,
+    read_inputs,
+    rows_to_file,
 )
+from qdc.errors import ConfigError
+
+if TYPE_CHECKING:
+    from qdc.embed import EmbedConfig
 
 
-@app.command("embed")
-@handle_errors
-def embed_cmd(
-    input: InputArg = "-",
-    output: OutputOpt = "-",
-    model: ModelOpt = "default",
-    batch_size: BatchSizeOpt = 64,
-    device: DeviceOpt = "auto",
-    no_cache: NoCacheOpt = False,
-    embed_field: EmbedFieldOpt = "text",
-    force: bool = typer.Option(False, "--force", help="Re-embed rows that already carry qdc_embedding."),
-    text_field: TextFieldOpt = None,
-    template: TemplateOpt = None,
-    roles: RolesOpt = "user,assistant",
-    id_field: IdFieldOpt = "id",
-    on_bad_rows: OnBadRowsOpt = "error",
-    bad_rows_file: BadRowsFileOpt = None,
-    json: JsonOpt = False,
-) -> None:
+@command(
+    app,
+    "embed",
+    (
+        INPUT,
+        OUTPUT,
+        MODEL.with_(key="model"),
+        BATCH.with_(key="batch_size"),
+        DEVICE.with_(key="device"),
+        NO_CACHE.with_(key="cache", convert=negate),
+        EMBED_FIELD.with_(key="field"),
+        Opt("--force", bool, False, "Re-embed rows that already carry qdc_embedding.", key="force"),
+        *IO,
+        JSON,
+    ),
+    config="qdc.embed:EmbedConfig",
+)
+def embed_cmd(a: Args, cfg: EmbedConfig) -> None:
     """Add `qdc_embedding`: an L2-normalised float32 vector per row.
 
     The default model is all-MiniLM-L6-v2, loaded offline from the installed package. Vectors are cached
@@ -63,16 +59,16 @@ def embed_cmd(
     from qdc.embed import embed
     from qdc.io import write_records
 
-    check_output_path(output)
-    if json and output == "-":
-        raise typer.BadParameter("--json prints a summary on stdout; pass -o FILE for the rows")
-    cfg = embed_config(model, batch_size, device, no_cache, embed_field, force)
-    inputs = Inputs(io_config(text_field, template, roles, id_field, on_bad_rows), bad_rows_file, output)
-    df = inputs.read(input)
+    check_output_path(a.output)
+    rows_to_file(a)
+    if cfg.batch_size < 1:
+        raise ConfigError(f"--batch-size must be at least 1 (got {cfg.batch_size})")
+    inputs = read_inputs(a)
+    df = inputs.read(a.input)
     t0 = time.perf_counter()
     out = embed(df, cfg)
     seconds = time.perf_counter() - t0
-    write_records(out, output)
+    write_records(out, a.output)
     inputs.finish()
     summary = {
         "rows": out.height,
@@ -81,9 +77,9 @@ def embed_cmd(
         "seconds": round(seconds, 3),
         "rows_per_second": round(out.height / max(seconds, 1e-9), 1),
     }
-    if json:
+    if a.json:
         print_json(summary)
     elif not State.quiet:
         console.print(
-            f"embedded {summary['rows']} rows with {cfg.model} ({summary['dim']}-d) in {seconds:.1f}s -> {output}"
+            f"embedded {summary['rows']} rows with {cfg.model} ({summary['dim']}-d) in {seconds:.1f}s -> {a.output}"
         )

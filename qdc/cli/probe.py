@@ -2,66 +2,37 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING
 
-import typer
 from rich.table import Table
 
 from qdc.cli import app
-from qdc.cli._common import (
-    BadRowsFileOpt,
-    BatchSizeOpt,
-    DeviceOpt,
-    EmbedFieldOpt,
-    IdFieldOpt,
-    InputArg,
-    Inputs,
-    JsonOpt,
-    ModelOpt,
-    NoCacheOpt,
-    OnBadRowsOpt,
-    RolesOpt,
-    SeedOpt,
-    State,
-    TemplateOpt,
-    TextFieldOpt,
-    console,
-    embed_config,
-    handle_errors,
-    io_config,
-    print_json,
+from qdc.cli._common import State, console, print_json
+from qdc.cli._options import EMBED, INPUT, IO, JSON, SEED, Args, Opt, command, embedding, read_inputs
+
+if TYPE_CHECKING:
+    from qdc.probe import ProbeConfig
+
+
+@command(
+    app,
+    "probe",
+    (
+        INPUT,
+        Opt("--pool", str, "", "The rows the selection was drawn from (random subsets come from here)."),
+        Opt("--test", str, "", "Held-out labelled rows the probes are scored on (not in the pool)."),
+        Opt("--label-field", str, "label", "Column holding each row's class.", key="label_field"),
+        Opt("--seeds", int, 10, "Random subsets to compare with (paired seeds).", key="seeds"),
+        Opt("--metric", str, "accuracy", "accuracy or balanced_accuracy.", key="metric"),
+        Opt("--c", float, 10.0, "Inverse regularisation of the logistic regression.", key="c"),
+        SEED,
+        *EMBED,
+        *IO,
+        JSON,
+    ),
+    config="qdc.probe:ProbeConfig",
 )
-
-
-@app.command("probe")
-@handle_errors
-def probe_cmd(
-    input: InputArg = "-",
-    pool: Annotated[
-        str,
-        typer.Option("--pool", help="The rows the selection was drawn from (random subsets come from here)."),
-    ] = "",
-    test: Annotated[
-        str, typer.Option("--test", help="Held-out labelled rows the probes are scored on (not in the pool).")
-    ] = "",
-    label_field: Annotated[str, typer.Option("--label-field", help="Column holding each row's class.")] = "label",
-    seeds: Annotated[int, typer.Option("--seeds", help="Random subsets to compare with (paired seeds).")] = 10,
-    metric: Annotated[str, typer.Option("--metric", help="accuracy or balanced_accuracy.")] = "accuracy",
-    c: Annotated[float, typer.Option("--c", help="Inverse regularisation of the logistic regression.")] = 10.0,
-    seed: SeedOpt = 0,
-    model: ModelOpt = "default",
-    batch_size: BatchSizeOpt = 64,
-    device: DeviceOpt = "auto",
-    no_cache: NoCacheOpt = False,
-    embed_field: EmbedFieldOpt = "text",
-    text_field: TextFieldOpt = None,
-    template: TemplateOpt = None,
-    roles: RolesOpt = "user,assistant",
-    id_field: IdFieldOpt = "id",
-    on_bad_rows: OnBadRowsOpt = "error",
-    bad_rows_file: BadRowsFileOpt = None,
-    json: JsonOpt = False,
-) -> None:
+def probe_cmd(a: Args, cfg: ProbeConfig) -> None:
     """Check a selection on your own labelled data: a linear probe trained on the selected rows against
     random subsets of the pool of the same size (paired seeds), scored on held-out rows.
 
@@ -71,27 +42,23 @@ def probe_cmd(
 
     **Example:** `qdc probe picked.jsonl --pool data.jsonl --test heldout.jsonl --label-field label`
     """
-    from qdc.config import validate_config
     from qdc.embed import ensure_embeddings
     from qdc.errors import ConfigError
-    from qdc.probe import ProbeConfig, labels_of, probe
+    from qdc.probe import labels_of, probe
 
-    if not pool or not test:
+    if not a.pool or not a.test:
         raise ConfigError("qdc probe needs --pool (the rows selected from) and --test (held-out labelled rows)")
-    cfg = validate_config(
-        ProbeConfig, {"label_field": label_field, "seeds": seeds, "seed": seed, "c": c, "metric": metric}, "options"
-    )
-    ecfg = embed_config(model, batch_size, device, no_cache, embed_field)
-    inputs = Inputs(io_config(text_field, template, roles, id_field, on_bad_rows), bad_rows_file, "-")
+    ecfg = embedding(a)
+    inputs = read_inputs(a, "-")
     parts = {}
-    for what, path in (("the selection", input), ("--pool", pool), ("--test", test)):
+    for what, path in (("the selection", a.input), ("--pool", a.pool), ("--test", a.test)):
         df = inputs.read(path)
         df, x = ensure_embeddings(df, ecfg)
         parts[what] = (x, labels_of(df, cfg.label_field, f"{what} ({path})"))
     res = probe(*parts["the selection"], *parts["--pool"], *parts["--test"], cfg)
     inputs.finish()
     out = res.as_dict()
-    if json:
+    if a.json:
         print_json(out)
         return
     if State.quiet:

@@ -3,83 +3,94 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Any
 
-import typer
 from rich.table import Table
 
 from qdc.cli import app
-from qdc.cli._common import (
-    BadRowsFileOpt,
-    BatchSizeOpt,
-    DeviceOpt,
-    IdFieldOpt,
-    InputArg,
-    Inputs,
-    JsonOpt,
-    NoCacheOpt,
-    OnBadRowsOpt,
-    OutputOpt,
-    RolesOpt,
-    SeedOpt,
-    State,
-    TemplateOpt,
-    TextFieldOpt,
-    check_output_path,
-    console,
-    embed_config,
-    handle_errors,
-    io_config,
-    print_json,
+from qdc.cli._common import State, check_output_path, console, print_json
+from qdc.cli._options import (
+    BATCH,
+    DEVICE,
+    INPUT,
+    IO,
+    JSON,
+    MODEL,
+    NO_CACHE,
+    OUTPUT,
+    SEED,
+    TEXT,
+    Args,
+    Opt,
+    command,
+    embedding,
+    negate,
+    read_inputs,
+    rows_to_file,
 )
 
-JudgeUrlOpt = Annotated[
-    str,
-    typer.Option(
-        "--base-url", help="OpenAI-compatible API root, e.g. http://localhost:8000/v1.", rich_help_panel="Judge"
+if TYPE_CHECKING:
+    from qdc.quality import QualityConfig
+
+_J = "Judge"
+
+
+def _old_model(value: str) -> str:
+    from qdc.progress import notice
+
+    notice("--model here means the judge model; use --judge-model")
+    return value
+
+
+# The judge's options (`qdc score-quality`, `qdc score-complexity`), keyed into the stage config's `judge`.
+JUDGE = (
+    Opt(
+        "--base-url",
+        str,
+        "http://127.0.0.1:8000/v1",
+        "OpenAI-compatible API root, e.g. http://localhost:8000/v1.",
+        key="judge.base_url",
+        panel=_J,
     ),
-]
-JudgeModelOpt = Annotated[
-    str, typer.Option("--model", "--judge-model", help="Judge model name.", rich_help_panel="Judge")
-]
-ApiKeyEnvOpt = Annotated[
-    str,
-    typer.Option(
+    Opt("--judge-model", str, "", "Judge model name.", key="judge.model", panel=_J, name="model"),
+    Opt(
+        "--model",
+        str | None,
+        None,
+        "Old name of --judge-model.",
+        key="judge.model",
+        panel=_J,
+        convert=_old_model,
+        name="old_model",
+        extra={"hidden": True},
+    ),
+    Opt(
         "--api-key-env",
-        help="Environment variable holding the API key (the key is never printed or stored).",
-        rich_help_panel="Judge",
+        str,
+        "OPENAI_API_KEY",
+        "Environment variable holding the API key (the key is never printed or stored).",
+        key="judge.api_key_env",
+        panel=_J,
     ),
-]
-ConcurrencyOpt = Annotated[
-    int, typer.Option("--concurrency", help="Requests in flight at once.", rich_help_panel="Judge")
-]
-TimeoutOpt = Annotated[float, typer.Option("--timeout", help="Seconds per request.", rich_help_panel="Judge")]
-RetriesOpt = Annotated[
-    int,
-    typer.Option("--max-retries", help="Retries on 429/5xx/timeouts (exponential backoff).", rich_help_panel="Judge"),
-]
-
-
-def judge_options(
-    base_url: str,
-    model: str,
-    api_key_env: str,
-    rubric: str,
-    concurrency: int,
-    timeout: float,
-    max_retries: int,
-    no_cache: bool,
-) -> dict[str, object]:
-    return {
-        "base_url": base_url,
-        "model": model,
-        "api_key_env": api_key_env,
-        "rubric": rubric,
-        "concurrency": concurrency,
-        "timeout": timeout,
-        "max_retries": max_retries,
-        "cache": not no_cache,
-    }
+    Opt("--concurrency", int, 8, "Requests in flight at once.", key="judge.concurrency", panel=_J),
+    Opt("--timeout", float, 60.0, "Seconds per request.", key="judge.timeout", panel=_J),
+    Opt(
+        "--max-retries",
+        int,
+        4,
+        "Retries on 429/5xx/timeouts (exponential backoff).",
+        key="judge.max_retries",
+        panel=_J,
+    ),
+    NO_CACHE.with_(help="Do not read or write the embedding and judge caches.", key="judge.cache", convert=negate),
+)
+EXPLAIN = Opt(
+    "--explain",
+    str | None,
+    None,
+    "Print one row's signals as JSON on stdout (rows are written only with -o FILE).",
+    name="explain_id",
+)
 
 
 def show_explanation(info: dict[str, object], title: str) -> None:
@@ -96,65 +107,71 @@ def show_explanation(info: dict[str, object], title: str) -> None:
     console.print(table)
 
 
-@app.command("score-quality")
-@handle_errors
-def score_quality_cmd(
-    input: InputArg = "-",
-    output: OutputOpt = "-",
-    scorer: Annotated[
-        str,
-        typer.Option(
+@command(
+    app,
+    "score-quality",
+    (
+        INPUT,
+        OUTPUT,
+        Opt(
             "--scorer",
-            help="learned (default: trees shipped in qdc, no download), heuristic (v1 rules), classifier "
-            "(needs --classifier) or judge (needs --model and --base-url).",
+            str,
+            "learned",
+            "learned (default: trees shipped in qdc, no download), heuristic (v1 rules), classifier (needs "
+            "--classifier), judge (needs --judge-model and --base-url) or lm (a small local language model).",
+            key="scorer",
         ),
-    ] = "learned",
-    signals: Annotated[
-        str | None,
-        typer.Option("--signals", help="Comma-separated heuristic signals to use (--scorer heuristic) [default: all]."),
-    ] = None,
-    classifier: Annotated[
-        Path | None, typer.Option("--classifier", help="Model file from `qdc train-quality`.")
-    ] = None,
-    explain_id: Annotated[
-        str | None,
-        typer.Option(
-            "--explain", help="Print one row's signals as JSON on stdout (rows are written only with -o FILE)."
+        Opt(
+            "--signals",
+            str | None,
+            None,
+            "Comma-separated heuristic signals to use (--scorer heuristic) [default: all].",
+            key="signals",
         ),
-    ] = None,
-    label_field: Annotated[
-        str | None,
-        typer.Option(
+        Opt("--classifier", Path | None, None, "Model file from `qdc train-quality`.", key="classifier"),
+        EXPLAIN,
+        Opt(
             "--label-field",
-            help="For labelled rows: also write qdc_label_agreement, how far each row's label "
-            "agrees with its nearest neighbours' labels (low = mislabeled or ambiguous; embeds the rows unless they "
-            "carry qdc_embedding).",
+            str | None,
+            None,
+            "For labelled rows: also write qdc_label_agreement, how far each row's label agrees with its nearest "
+            "neighbours' labels (low = mislabeled or ambiguous; embeds the rows unless they carry qdc_embedding).",
+            key="label_field",
         ),
-    ] = None,
-    label_k: Annotated[int, typer.Option("--label-k", help="Neighbours per row for --label-field.")] = 10,
-    base_url: JudgeUrlOpt = "http://127.0.0.1:8000/v1",
-    model: JudgeModelOpt = "",
-    api_key_env: ApiKeyEnvOpt = "OPENAI_API_KEY",
-    rubric: Annotated[
-        str,
-        typer.Option(
-            "--rubric", help="quality6 (DEITA-style 1-6), quality10, or a rubric file.", rich_help_panel="Judge"
+        Opt("--label-k", int, 10, "Neighbours per row for --label-field.", key="label_k"),
+        Opt(
+            "--lm-model",
+            str | None,
+            None,
+            "--scorer lm: smollm2, a .gguf file or a local model folder [default: the config's].",
+            key="lm.model",
+            panel="LM",
         ),
-    ] = "quality6",
-    concurrency: ConcurrencyOpt = 8,
-    timeout: TimeoutOpt = 60.0,
-    max_retries: RetriesOpt = 4,
-    batch_size: BatchSizeOpt = 64,
-    device: DeviceOpt = "auto",
-    no_cache: NoCacheOpt = False,
-    text_field: TextFieldOpt = None,
-    template: TemplateOpt = None,
-    roles: RolesOpt = "user,assistant",
-    id_field: IdFieldOpt = "id",
-    on_bad_rows: OnBadRowsOpt = "error",
-    bad_rows_file: BadRowsFileOpt = None,
-    json: JsonOpt = False,
-) -> None:
+        Opt(
+            "--lm-max-tokens",
+            int | None,
+            None,
+            "--scorer lm: tokens read per row [default: the config's].",
+            key="lm.max_tokens",
+            panel="LM",
+        ),
+        *JUDGE,
+        Opt(
+            "--rubric",
+            str,
+            "quality6",
+            "quality6 (DEITA-style 1-6), quality10, or a rubric file.",
+            key="judge.rubric",
+            panel=_J,
+        ),
+        BATCH,
+        DEVICE,
+        *IO,
+        JSON,
+    ),
+    config="qdc.quality:QualityConfig",
+)
+def score_quality_cmd(a: Args, cfg: QualityConfig) -> None:
     """Add `qdc_quality` (0-1, higher is better) and one `qdc_q_<signal>` column per signal.
 
     The default `learned` scorer needs no download: small tree ensembles shipped with qdc, trained on
@@ -165,48 +182,34 @@ def score_quality_cmd(
 
     **Example:** `qdc score-quality data.jsonl -o scored.jsonl --explain row-17`
     """
-    from qdc.config import validate_config
+    from qdc.errors import ConfigError
     from qdc.io import write_records
-    from qdc.quality import QualityConfig, explain, score_quality, summary
+    from qdc.quality import explain, score_quality, summary
 
-    check_output_path(output)
-    if json and output == "-":
-        raise typer.BadParameter("--json prints a summary on stdout; pass -o FILE for the rows")
-    judge = judge_options(base_url, model, api_key_env, rubric, concurrency, timeout, max_retries, no_cache)
-    data: dict[str, object] = {
-        "scorer": scorer,
-        "classifier": classifier,
-        "judge": judge,
-        "label_field": label_field,
-        "label_k": label_k,
-    }
-    if signals is not None:
-        if scorer == "learned":
-            from qdc.errors import ConfigError
-
-            raise ConfigError("--signals picks heuristic signals: add --scorer heuristic")
-        data["signals"] = signals
-    cfg = validate_config(QualityConfig, data, "options")
-    ecfg = embed_config("default", batch_size, device, no_cache)
-    inputs = Inputs(io_config(text_field, template, roles, id_field, on_bad_rows), bad_rows_file, output)
-    df = inputs.read(input)
-    info: dict[str, object] | None
-    if explain_id is not None and cfg.scorer in ("heuristic", "learned") and output == "-":
-        info = explain(df, explain_id, cfg)  # nothing else to compute: no rows are written
+    check_output_path(a.output)
+    rows_to_file(a)
+    if a.signals is not None and cfg.scorer == "learned":
+        raise ConfigError("--signals picks heuristic signals: add --scorer heuristic")
+    ecfg = embedding(Args({**a, "model": "default"}))  # --model is the judge's here
+    inputs = read_inputs(a)
+    df = inputs.read(a.input)
+    info: dict[str, Any] | None
+    if a.explain_id is not None and cfg.scorer in ("heuristic", "learned") and a.output == "-":
+        info = explain(df, a.explain_id, cfg)  # nothing else to compute: no rows are written
     else:
         df = score_quality(df, cfg, ecfg)
-        info = explain(df, explain_id, cfg) if explain_id is not None else None
-        if not (explain_id is not None and output == "-"):
-            write_records(df, output)
+        info = explain(df, a.explain_id, cfg) if a.explain_id is not None else None
+        if not (a.explain_id is not None and a.output == "-"):
+            write_records(df, a.output)
     inputs.finish()
     if info is not None:
         print_json(info)
-        if not State.quiet and not json:
+        if not State.quiet and not a.json:
             why = f", judged junk by: {info['reason']}" if info.get("reason") else ""
-            show_explanation(info, f"row {explain_id} ({info['where']}): quality {info['quality']}{why}")
+            show_explanation(info, f"row {a.explain_id} ({info['where']}): quality {info['quality']}{why}")
         return
     result = summary(df)
-    if json:
+    if a.json:
         print_json({"scorer": cfg.scorer, **result})
     elif not State.quiet:
         flagged = ", ".join(f"{k} {v}" for k, v in result["flagged"].items() if v) or "none"
@@ -218,32 +221,25 @@ def score_quality_cmd(
         )
 
 
-@app.command("train-quality")
-@handle_errors
-def train_quality_cmd(
-    good: Annotated[str, typer.Option("--good", help="Rows of good examples (any input format).")],
-    bad: Annotated[str, typer.Option("--bad", help="Rows of bad examples.")],
-    output: Annotated[str, typer.Option("--output", "-o", help="Where to write the model (JSON).")],
-    model: Annotated[
-        str,
-        typer.Option(
-            "--model",
-            help="Embedding model: default (MiniLM), static, hash[:DIM], or a sentence-transformers folder.",
-            rich_help_panel="Embedding",
-        ),
-    ] = "default",
-    c: Annotated[float, typer.Option("--c", help="Inverse L2 regularisation strength.")] = 1.0,
-    seed: SeedOpt = 0,
-    batch_size: BatchSizeOpt = 64,
-    device: DeviceOpt = "auto",
-    no_cache: NoCacheOpt = False,
-    text_field: TextFieldOpt = None,
-    template: TemplateOpt = None,
-    roles: RolesOpt = "user,assistant",
-    id_field: IdFieldOpt = "id",
-    on_bad_rows: OnBadRowsOpt = "error",
-    json: JsonOpt = False,
-) -> None:
+@command(
+    app,
+    "train-quality",
+    (
+        Opt("--good", str, ..., "Rows of good examples (any input format)."),
+        Opt("--bad", str, ..., "Rows of bad examples."),
+        Opt("--output -o", str, ..., "Where to write the model (JSON)."),
+        MODEL.with_(help="Embedding model: default (MiniLM), static, hash[:DIM], or a sentence-transformers folder."),
+        Opt("--c", float, 1.0, "Inverse L2 regularisation strength."),
+        SEED,
+        BATCH,
+        DEVICE,
+        NO_CACHE,
+        *TEXT,
+        IO[4],
+        JSON,
+    ),
+)
+def train_quality_cmd(a: Args) -> None:
     """Train the `classifier` quality scorer: logistic regression on embeddings plus the heuristic signals.
 
     The model is saved as plain JSON (weights and settings, no pickle), so loading a model file from
@@ -255,21 +251,20 @@ def train_quality_cmd(
     from qdc.errors import ConfigError
     from qdc.quality.classifier import save, train
 
-    if c <= 0:
-        raise ConfigError(f"--c must be positive (got {c})")
-    if output == "-" or not Path(output).parent.exists():
-        raise ConfigError(f"-o {output}: give a file in an existing folder")
-    ecfg = embed_config(model, batch_size, device, no_cache)
-    io = io_config(text_field, template, roles, id_field, on_bad_rows)
-    g = Inputs(io, None, output).read(good)
-    b = Inputs(io, None, output).read(bad)
-    clf = train(g, b, validate_config(type(ecfg), ecfg.model_dump(), "options"), c=c, seed=seed)
-    save(clf, output)
-    info = {"model": output, "embed_model": clf.embed_model, "features": len(clf.coef), **clf.training}
-    if json:
+    if a.c <= 0:
+        raise ConfigError(f"--c must be positive (got {a.c})")
+    if a.output == "-" or not Path(a.output).parent.exists():
+        raise ConfigError(f"-o {a.output}: give a file in an existing folder")
+    ecfg = embedding(a)
+    g = read_inputs(a).read(a.good)
+    b = read_inputs(a).read(a.bad)
+    clf = train(g, b, validate_config(type(ecfg), ecfg.model_dump(), "options"), c=a.c, seed=a.seed)
+    save(clf, a.output)
+    info = {"model": a.output, "embed_model": clf.embed_model, "features": len(clf.coef), **clf.training}
+    if a.json:
         print_json(info)
     elif not State.quiet:
         console.print(
             f"trained on {g.height} good / {b.height} bad rows (train accuracy "
-            f"{clf.training['train_accuracy']}) -> {output}"
+            f"{clf.training['train_accuracy']}) -> {a.output}"
         )

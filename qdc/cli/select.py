@@ -2,47 +2,37 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING
 
-import typer
 from rich.table import Table
 
 from qdc.cli import app
-from qdc.cli._common import (
-    BadRowsFileOpt,
-    BatchSizeOpt,
-    DeviceOpt,
-    EmbedFieldOpt,
-    IdFieldOpt,
-    InputArg,
-    Inputs,
-    JsonOpt,
-    ModelOpt,
-    NoCacheOpt,
-    OnBadRowsOpt,
-    OutputOpt,
-    RolesOpt,
-    SeedOpt,
-    State,
-    TemplateOpt,
-    TextFieldOpt,
-    check_output_path,
-    console,
-    embed_config,
-    handle_errors,
-    io_config,
-    print_json,
+from qdc.cli._common import State, check_output_path, console, print_json
+from qdc.cli._options import (
+    EMBED,
+    INPUT,
+    IO,
+    JSON,
+    OUTPUT,
+    SEED,
+    Args,
+    Opt,
+    command,
+    embedding,
+    read_inputs,
+    rows_to_file,
 )
 from qdc.errors import ConfigError
 from qdc.select.defaults import default_of as _d
+
+if TYPE_CHECKING:
+    from qdc.select import SelectConfig
 
 _S = "Strategy"
 _Q = "Score and eligibility"
 
 
-def _budget(text: str | None) -> int | float | None:
-    if text is None:
-        return None
+def _budget(text: str) -> int | float:
     try:
         value = float(text)
     except ValueError:
@@ -54,242 +44,219 @@ def _budget(text: str | None) -> int | float | None:
     return value
 
 
-@app.command("select")
-@handle_errors
-def select_cmd(
-    input: InputArg = "-",
-    output: OutputOpt = "-",
-    budget: Annotated[
+def _gap(text: str) -> tuple[str, str]:
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if len(parts) != 2:
+        raise ConfigError(f"--gap {text!r}: expected two columns, REF,CAND")
+    return parts[0], parts[1]
+
+
+def _weights(text: str) -> dict[str, float]:
+    from qdc.select.score import parse_weights
+
+    return parse_weights(text)
+
+
+def _dashes(value: str) -> str:
+    return value.replace("-", "_")
+
+
+def _o(flags: str, type_: object, key: str, help: str, panel: str | None, **kw: object) -> Opt:
+    """A select option whose default is SelectConfig's (read from the pydantic-free qdc.select.defaults)."""
+    return Opt(flags, type_, _d(key.split(".")[-1]), help, key=key, panel=panel, **kw)  # type: ignore[arg-type]
+
+
+SELECT = (
+    Opt(
+        "--budget -b",
         str | None,
-        typer.Option("--budget", "-b", help="Rows to select (e.g. 400) or a fraction of the input rows (e.g. 0.1)."),
-    ] = None,
-    budget_tokens: Annotated[
-        int | None,
-        typer.Option("--budget-tokens", help="Select up to this many tokens instead (each row costs its token count)."),
-    ] = None,
-    strategy: Annotated[
-        str, typer.Option("--strategy", "-s", help="kmq, iterative, bandit, facility, random, top, deita or kcenter.")
-    ] = _d("strategy"),
-    seed: SeedOpt = 0,
-    manifest: Annotated[
-        str | None,
-        typer.Option(
-            "--manifest", help="Write a JSON manifest (parameters, per-cluster counts and weights, scorer calls)."
-        ),
-    ] = None,
-    ledger: Annotated[
-        str | None,
-        typer.Option("--ledger", help="Write a JSONL ledger: every input row with selected/not, round and reason."),
-    ] = None,
-    score: Annotated[
-        str | None,
-        typer.Option(
-            "--score",
-            help="Score expression over columns, e.g. 'qdc_quality * qdc_complexity' "
-            "[default: qdc_quality, computed when missing].",
-            rich_help_panel=_Q,
-        ),
-    ] = None,
-    weights: Annotated[
-        str | None,
-        typer.Option("--weights", help="Score as a weighted sum, e.g. quality=1,complexity=0.5.", rich_help_panel=_Q),
-    ] = None,
-    min_quality: Annotated[
-        float | None,
-        typer.Option("--min-quality", help="Never select rows with qdc_quality below this.", rich_help_panel=_Q),
-    ] = None,
-    dedup: Annotated[
-        str,
-        typer.Option(
-            "--dedup",
-            help="Duplicates are never selected twice: auto (qdc dedup exact+minhash), "
-            "semantic (exact+minhash, then SemDeDup on the embeddings: near-paraphrases too), "
-            "exact, or off (trust the input).",
-            rich_help_panel=_Q,
-        ),
-    ] = _d("dedup"),
-    dedup_eps: Annotated[
-        float,
-        typer.Option(
-            "--dedup-eps",
-            help="--dedup semantic: rows with cosine > 1 - eps to an earlier row are duplicates.",
-            rich_help_panel=_Q,
-        ),
-    ] = _d("dedup_eps"),
-    cost_field: Annotated[
-        str | None,
-        typer.Option(
-            "--cost-field",
-            help="Numeric field with each row's cost for --budget-tokens [default: tokens of the text].",
-            rich_help_panel=_Q,
-        ),
-    ] = None,
-    group_field: Annotated[
-        str | None,
-        typer.Option("--group-field", help="Field whose groups each get a share of the budget.", rich_help_panel=_Q),
-    ] = None,
-    quota: Annotated[
-        str, typer.Option("--quota", help="Group shares: equal, proportional or min:N.", rich_help_panel=_Q)
-    ] = _d("quota"),
-    k: Annotated[
-        int | None,
-        typer.Option(
-            "--k",
-            help="Clusters [default: reuse qdc_cluster, else clamp(B / --rows-per-cluster, 2, 1024)].",
-            rich_help_panel=_S,
-        ),
-    ] = None,
-    allocation: Annotated[
-        str, typer.Option("--allocation", help="Budget per cluster: equal or proportional.", rich_help_panel=_S)
-    ] = _d("allocation"),
-    within: Annotated[
-        str,
-        typer.Option(
-            "--within",
-            help="Inside a cluster: balanced (representative rows first, the score as a mild preference "
-            "scaled by its reliability), softmax (the paper's), top or random.",
-            rich_help_panel=_S,
-        ),
-    ] = _d("within"),
-    representative: Annotated[
-        float,
-        typer.Option(
-            "--representative", help="--within balanced: weight of closeness to the cluster centre.", rich_help_panel=_S
-        ),
-    ] = _d("representative"),
-    score_weight: Annotated[
-        float,
-        typer.Option(
-            "--score-weight",
-            help="--within balanced: weight of the score (times its reliability: 1 - |rank corr. with length|).",
-            rich_help_panel=_S,
-        ),
-    ] = _d("score_weight"),
-    junk_gate: Annotated[
-        bool,
-        typer.Option(
-            "--junk-gate/--no-junk-gate",
-            help="Take rows with qdc_quality below the junk threshold only when nothing else fills the budget "
-            "(opens itself when more than 15% of the rows are below it).",
-            rich_help_panel=_Q,
-        ),
-    ] = _d("junk_gate"),
-    rows_per_cluster: Annotated[
-        float,
-        typer.Option("--rows-per-cluster", help="Budget rows per cluster when --k is not given.", rich_help_panel=_S),
-    ] = _d("rows_per_cluster"),
-    cluster_quality: Annotated[
-        bool,
-        typer.Option(
-            "--cluster-quality/--no-cluster-quality",
-            help="kmq/iterative: scale each cluster's share by "
-            "min(1, 2 x its mean score percentile), so clusters of junk get almost nothing; off = the paper's "
-            "plain split.",
-            rich_help_panel=_S,
-        ),
-    ] = _d("cluster_quality"),
-    temperature: Annotated[
-        float, typer.Option("--temperature", help="Softmax temperature on the standardised score.", rich_help_panel=_S)
-    ] = _d("temperature"),
-    diversity_weight: Annotated[
-        float | None,
-        typer.Option(
-            "--diversity-weight", help="kmq/iterative: 0 = pure score (top-B) .. 1 = pure coverage.", rich_help_panel=_S
-        ),
-    ] = None,
-    rounds: Annotated[int, typer.Option("--rounds", help="iterative: rounds.", rich_help_panel=_S)] = _d("rounds"),
-    explore: Annotated[
-        float, typer.Option("--explore", help="iterative: exploration floor on cluster weights.", rich_help_panel=_S)
-    ] = _d("explore"),
-    feedback: Annotated[
-        str | None,
-        typer.Option(
-            "--feedback", help="iterative/bandit: feedback expression [default: the score].", rich_help_panel=_S
-        ),
-    ] = None,
-    gap: Annotated[
-        str | None,
-        typer.Option(
-            "--gap",
-            help="iterative/bandit: REF,CAND columns; feedback = REF - CAND (the paper's reward gap).",
-            rich_help_panel=_S,
-        ),
-    ] = None,
-    scorer: Annotated[
-        str | None,
-        typer.Option(
-            "--scorer",
-            help="iterative/bandit: a qdc score-quality scorer (e.g. judge) as feedback; called only "
-            "on selected or probed rows.",
-            rich_help_panel=_S,
-        ),
-    ] = None,
-    max_scored: Annotated[
-        int | None,
-        typer.Option(
-            "--max-scored", help="bandit: hard cap on scorer calls [default: ceil(0.2·B)].", rich_help_panel=_S
-        ),
-    ] = None,
-    probe: Annotated[int, typer.Option("--probe", help="bandit: rows scored per pull.", rich_help_panel=_S)] = _d(
-        "probe"
+        None,
+        "Rows to select (e.g. 400) or a fraction of the input rows (e.g. 0.1).",
+        key="budget",
+        convert=_budget,
     ),
-    alpha: Annotated[float, typer.Option("--alpha", help="bandit: UCB exploration.", rich_help_panel=_S)] = _d("alpha"),
-    tau: Annotated[
-        float | None,
-        typer.Option(
-            "--tau",
-            help="bandit: acceptance threshold on the normalised score [default: warm-up median].",
-            rich_help_panel=_S,
-        ),
-    ] = None,
-    accept: Annotated[
-        str, typer.Option("--accept", help="bandit: block (probe + unscored block) or scored-only.", rich_help_panel=_S)
-    ] = _d("accept"),
-    ceiling: Annotated[
-        float,
-        typer.Option("--ceiling", help="deita: maximum cosine similarity between selected rows.", rich_help_panel=_S),
-    ] = _d("ceiling"),
-    neighbours: Annotated[
+    Opt(
+        "--budget-tokens",
         int | None,
-        typer.Option(
-            "--neighbours",
-            help="facility: neighbours per row in the similarity graph [default: clamp(3n/B, 20, 200)].",
-            rich_help_panel=_S,
-        ),
-    ] = _d("neighbours"),
-    quality_weight: Annotated[
+        None,
+        "Select up to this many tokens instead (each row costs its token count).",
+        key="budget_tokens",
+    ),
+    SEED,
+    _o("--strategy -s", str, "strategy", "kmq, iterative, bandit, facility, random, top, deita or kcenter.", None),
+    _o(
+        "--score",
+        str | None,
+        "score",
+        "Score expression over columns, e.g. 'qdc_quality * qdc_complexity' [default: qdc_quality, computed "
+        "when missing].",
+        _Q,
+    ),
+    _o(
+        "--weights",
+        str | None,
+        "weights",
+        "Score as a weighted sum, e.g. quality=1,complexity=0.5.",
+        _Q,
+        convert=_weights,
+    ),
+    _o("--min-quality", float | None, "min_quality", "Never select rows with qdc_quality below this.", _Q),
+    _o(
+        "--dedup",
+        str,
+        "dedup",
+        "Duplicates are never selected twice: auto (qdc dedup exact+minhash), semantic (exact+minhash, then "
+        "SemDeDup on the embeddings: near-paraphrases too), exact, or off (trust the input).",
+        _Q,
+    ),
+    _o(
+        "--dedup-eps",
         float,
-        typer.Option(
-            "--quality-weight",
-            help="facility: weight of the picks' score percentiles against coverage (0 = coverage only).",
-            rich_help_panel=_S,
-        ),
-    ] = _d("quality_weight"),
-    cluster_cap: Annotated[
+        "dedup_eps",
+        "--dedup semantic: rows with cosine > 1 - eps to an earlier row are duplicates.",
+        _Q,
+    ),
+    _o(
+        "--cost-field",
+        str | None,
+        "cost_field",
+        "Numeric field with each row's cost for --budget-tokens [default: tokens of the text].",
+        _Q,
+    ),
+    _o("--group-field", str | None, "group_field", "Field whose groups each get a share of the budget.", _Q),
+    _o("--quota", str, "quota", "Group shares: equal, proportional or min:N.", _Q),
+    _o(
+        "--junk-gate/--no-junk-gate",
+        bool,
+        "junk_gate",
+        "Take rows with qdc_quality below the junk threshold only when nothing else fills the budget (opens "
+        "itself when more than 15% of the rows are below it).",
+        _Q,
+    ),
+    _o(
+        "--k",
+        int | None,
+        "k",
+        "Clusters [default: reuse qdc_cluster, else clamp(B / --rows-per-cluster, 2, 1024)].",
+        _S,
+    ),
+    _o("--allocation", str, "allocation", "Budget per cluster: equal or proportional.", _S),
+    _o(
+        "--within",
+        str,
+        "within",
+        "Inside a cluster: balanced (representative rows first, the score as a mild preference scaled by its "
+        "reliability), softmax (the paper's), top or random.",
+        _S,
+    ),
+    _o(
+        "--representative",
+        float,
+        "representative",
+        "--within balanced: weight of closeness to the cluster centre.",
+        _S,
+    ),
+    _o(
+        "--score-weight",
+        float,
+        "score_weight",
+        "--within balanced: weight of the score (times its reliability: 1 - |rank corr. with length|).",
+        _S,
+    ),
+    _o("--rows-per-cluster", float, "rows_per_cluster", "Budget rows per cluster when --k is not given.", _S),
+    _o(
+        "--cluster-quality/--no-cluster-quality",
+        bool,
+        "cluster_quality",
+        "kmq/iterative: scale each cluster's share by min(1, 2 x its mean score percentile), so clusters of "
+        "junk get almost nothing; off = the paper's plain split.",
+        _S,
+    ),
+    _o("--temperature", float, "temperature", "Softmax temperature on the standardised score.", _S),
+    _o(
+        "--diversity-weight",
         float | None,
-        typer.Option(
-            "--cluster-cap",
-            help="bandit: no cluster takes more than this many times its proportional share of the budget.",
-            rich_help_panel=_S,
-        ),
-    ] = _d("cluster_cap"),
-    coverage: Annotated[
+        "diversity_weight",
+        "kmq/iterative: 0 = pure score (top-B) .. 1 = pure coverage.",
+        _S,
+    ),
+    _o("--rounds", int, "iterative.rounds", "iterative: rounds.", _S),
+    _o("--explore", float, "iterative.explore", "iterative: exploration floor on cluster weights.", _S),
+    _o("--feedback", str | None, "feedback", "iterative/bandit: feedback expression [default: the score].", _S),
+    _o(
+        "--gap",
+        str | None,
+        "gap",
+        "iterative/bandit: REF,CAND columns; feedback = REF - CAND (the paper's reward gap).",
+        _S,
+        convert=_gap,
+    ),
+    _o(
+        "--scorer",
+        str | None,
+        "scorer",
+        "iterative/bandit: a qdc score-quality scorer (e.g. judge) as feedback; called only on selected or "
+        "probed rows.",
+        _S,
+    ),
+    _o("--max-scored", int | None, "bandit.max_scored", "bandit: hard cap on scorer calls [default: ceil(0.2·B)].", _S),
+    _o("--probe", int, "bandit.probe", "bandit: rows scored per pull.", _S),
+    _o("--alpha", float, "bandit.alpha", "bandit: UCB exploration.", _S),
+    _o(
+        "--tau",
+        float | None,
+        "bandit.tau",
+        "bandit: acceptance threshold on the normalised score [default: warm-up median].",
+        _S,
+    ),
+    _o("--accept", str, "bandit.accept", "bandit: block (probe + unscored block) or scored-only.", _S, convert=_dashes),
+    _o(
+        "--cluster-cap",
+        float | None,
+        "bandit.cluster_cap",
+        "bandit: no cluster takes more than this many times its proportional share of the budget.",
+        _S,
+    ),
+    _o("--coverage", float, "bandit.coverage", "bandit: weight of the coverage term in the arm score.", _S),
+    _o("--ceiling", float, "deita.ceiling", "deita: maximum cosine similarity between selected rows.", _S),
+    _o(
+        "--neighbours",
+        int | None,
+        "facility.neighbours",
+        "facility: neighbours per row in the similarity graph [default: clamp(3n/B, 20, 200)].",
+        _S,
+    ),
+    _o(
+        "--quality-weight",
         float,
-        typer.Option("--coverage", help="bandit: weight of the coverage term in the arm score.", rich_help_panel=_S),
-    ] = _d("coverage"),
-    model: ModelOpt = "default",
-    batch_size: BatchSizeOpt = 64,
-    device: DeviceOpt = "auto",
-    no_cache: NoCacheOpt = False,
-    embed_field: EmbedFieldOpt = "text",
-    text_field: TextFieldOpt = None,
-    template: TemplateOpt = None,
-    roles: RolesOpt = "user,assistant",
-    id_field: IdFieldOpt = "id",
-    on_bad_rows: OnBadRowsOpt = "error",
-    bad_rows_file: BadRowsFileOpt = None,
-    json: JsonOpt = False,
-) -> None:
+        "facility.quality_weight",
+        "facility: weight of the picks' score percentiles against coverage (0 = coverage only).",
+        _S,
+    ),
+)
+
+
+@command(
+    app,
+    "select",
+    (
+        INPUT,
+        OUTPUT,
+        *SELECT,
+        Opt(
+            "--manifest",
+            str | None,
+            None,
+            ("Write a JSON manifest (parameters, per-cluster counts and weights, scorer calls)."),
+        ),
+        Opt("--ledger", str | None, None, "Write a JSONL ledger: every input row with selected/not, round and reason."),
+        *EMBED,
+        *IO,
+        JSON,
+    ),
+    config="qdc.select:SelectConfig",
+)
+def select_cmd(a: Args, cfg: SelectConfig) -> None:
     """Select a subset under a budget that balances quality and diversity.
 
     Strategies: `kmq` (k-means clusters, budget water-filled over clusters, softmax of the score inside each),
@@ -302,68 +269,18 @@ def select_cmd(
 
     **Example:** `qdc select scored.jsonl -o picked.jsonl --budget 400 --seed 1 --manifest m.json`
     """
-    from qdc.config import validate_config
     from qdc.io import write_json, write_records
-    from qdc.select import SelectConfig, select
-    from qdc.select.score import parse_weights
+    from qdc.select import select
 
-    check_output_path(output)
-    if json and output == "-":
-        raise typer.BadParameter("--json prints a summary on stdout; pass -o FILE for the rows")
-    gap_pair = None
-    if gap is not None:
-        parts = [p.strip() for p in gap.split(",") if p.strip()]
-        if len(parts) != 2:
-            raise ConfigError(f"--gap {gap!r}: expected two columns, REF,CAND")
-        gap_pair = (parts[0], parts[1])
-    data: dict[str, Any] = {
-        "budget": _budget(budget),
-        "budget_tokens": budget_tokens,
-        "strategy": strategy,
-        "seed": seed,
-        "score": score,
-        "weights": parse_weights(weights) if weights else None,
-        "min_quality": min_quality,
-        "dedup": dedup,
-        "dedup_eps": dedup_eps,
-        "cost_field": cost_field,
-        "group_field": group_field,
-        "quota": quota,
-        "k": k,
-        "allocation": allocation,
-        "within": within,
-        "representative": representative,
-        "score_weight": score_weight,
-        "junk_gate": junk_gate,
-        "rows_per_cluster": rows_per_cluster,
-        "temperature": temperature,
-        "cluster_quality": cluster_quality,
-        "diversity_weight": diversity_weight,
-        "iterative": {"rounds": rounds, "explore": explore},
-        "feedback": feedback,
-        "gap": gap_pair,
-        "scorer": scorer,
-        "bandit": {
-            "max_scored": max_scored,
-            "probe": probe,
-            "alpha": alpha,
-            "tau": tau,
-            "accept": accept.replace("-", "_"),
-            "cluster_cap": cluster_cap,
-            "coverage": coverage,
-        },
-        "deita": {"ceiling": ceiling},
-        "facility": {"neighbours": neighbours, "quality_weight": quality_weight},
-    }
-    cfg = validate_config(SelectConfig, data, "options")
-    ecfg = embed_config(model, batch_size, device, no_cache, embed_field)
-    inputs = Inputs(io_config(text_field, template, roles, id_field, on_bad_rows), bad_rows_file, output)
-    res = select(inputs.read(input), cfg, ecfg)
-    write_records(res.selected, output)
-    if manifest:
-        write_json(res.manifest, manifest)
-    if ledger and res.ledger is not None:
-        write_records(res.ledger, ledger)
+    check_output_path(a.output)
+    rows_to_file(a)
+    inputs = read_inputs(a)
+    res = select(inputs.read(a.input), cfg, embedding(a))
+    write_records(res.selected, a.output)
+    if a.manifest:
+        write_json(res.manifest, a.manifest)
+    if a.ledger and res.ledger is not None:
+        write_records(res.ledger, a.ledger)
     inputs.finish()
     m = res.manifest
     keys = (
@@ -380,7 +297,7 @@ def select_cmd(
         "mean_score_eligible",
     )
     summary = {key: m[key] for key in keys}
-    if json:
+    if a.json:
         print_json(summary)
     elif not State.quiet:
         table = Table(title=f"select ({cfg.strategy}): {m['selected']} of {m['rows_in']} rows", title_justify="left")

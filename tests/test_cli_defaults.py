@@ -70,10 +70,14 @@ def _command(path: str) -> Any:
 @pytest.mark.parametrize("path", sorted(COMMANDS))
 def test_every_cli_default_is_the_config_default(path: str) -> None:
     config = _defaults(COMMANDS[path])
+    declared = _declared(path)
+    keyed = {o.param for o in declared[0] if o.key is not None} if declared else set()
     shared, drift = 0, []
     for param in _command(path).params:
         if param.name not in config:
             continue
+        if param.name not in keyed and param.name not in COMMANDS[path].model_fields:
+            continue  # not a config option here (score-quality's --batch-size is the embedder's, not lm.batch_size)
         shared += 1
         if param.default is not None and _normal(param.default) != _normal(config[param.name]):
             drift.append(f"{param.name}: CLI {param.default!r}, config {config[param.name]!r}")
@@ -87,3 +91,51 @@ def test_the_check_finds_a_drift() -> None:
 
     assert _defaults(Cfg) == {"alpha": 1.0}
     assert _normal(0.2) != _normal(_defaults(Cfg)["alpha"])
+
+
+def _default_at(cls: type[BaseModel], key: str) -> Any:
+    """The config's default at a dotted key (a nested section's default is a model instance)."""
+    head, _, rest = key.partition(".")
+    value = cls.model_fields[head].get_default(call_default_factory=True)
+    for part in rest.split(".") if rest else []:
+        value = getattr(value, part)
+    return value
+
+
+def _declared(path: str) -> tuple[tuple[Any, ...], type[BaseModel]] | None:
+    """A command's declared options and its config class (commands built by qdc.cli._options.command)."""
+    import importlib
+
+    declared = getattr(_command(path).callback, "qdc_options", None)
+    if declared is None or declared[1] is None:
+        return None
+    module, _, name = declared[1].partition(":")
+    return declared[0], getattr(importlib.import_module(module), name)
+
+
+@pytest.mark.parametrize("path", sorted(COMMANDS))
+def test_every_declared_option_default_is_the_config_default_at_its_key(path: str) -> None:
+    """Stronger than the name match above: each option's default, converted as the command converts it, equals
+    the config's default at the key the option sets (`--no-verify` False -> verify True; --alpha -> bandit.alpha)."""
+    declared = _declared(path)
+    assert declared is not None, f"qdc {path} is not declared with qdc.cli._options.command"
+    options, cls = declared
+    compared, drift = 0, []
+    for opt in options:
+        if opt.key is None or opt.default is None or cls.model_fields[opt.key.split(".")[0]].is_required():
+            continue
+        value = opt.convert(opt.default) if opt.convert is not None else opt.default
+        compared += 1
+        if _normal(value) != _normal(_default_at(cls, opt.key)):
+            drift.append(f"{opt.flags} -> {opt.key}: CLI {value!r}, config {_default_at(cls, opt.key)!r}")
+    assert drift == []
+    assert [o for o in options if o.key is not None]
+    assert compared > 0 or path == "check"  # check's thresholds all default to None: "not given"
+
+
+def test_the_declared_check_finds_a_drift() -> None:
+    from qdc.cli._options import Opt, negate
+
+    opt = Opt("--no-verify", bool, True, "", key="verify", convert=negate)  # would turn verification off
+    assert opt.convert is not None
+    assert _normal(opt.convert(opt.default)) != _normal(_default_at(DedupConfig, "verify"))

@@ -27,6 +27,7 @@ from qdc.errors import ConfigError, quote
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
+    from qdc.config import StageConfig
     from qdc.embed import EmbedConfig
 
 
@@ -169,6 +170,7 @@ def command(
 
         run.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
         run.__annotations__ = {p.name: p.annotation for p in params}
+        run.qdc_options = (tuple(opts), config)  # type: ignore[attr-defined]  # read by tests/test_cli_defaults.py
         parent.command(name)(handle_errors(run))
         return fn
 
@@ -224,7 +226,7 @@ def build_config(spec: str, section: str, opts: Sequence[Opt], a: Args, ctx: Any
     return validate_config(cls, _merge(data, given), where)
 
 
-def read_section(path: str, section: str, cls: type[BaseModel]) -> dict[str, Any]:
+def read_section(path: str, section: str, cls: type[StageConfig]) -> dict[str, Any]:
     """The stage section of a `--config` file: the file itself, or a pipeline file's `section` stage."""
     from qdc.config import load_yaml
 
@@ -247,7 +249,7 @@ def read_section(path: str, section: str, cls: type[BaseModel]) -> dict[str, Any
     raise ConfigError(f"{path}: has no `{section}` stage to read options from")
 
 
-def _override(cls: type[BaseModel], section: str, item: str) -> tuple[list[str], Any]:
+def _override(cls: type[StageConfig], section: str, item: str) -> tuple[list[str], Any]:
     """A `--set` item as (key path, value), the key checked against the config ('select.budget' works too)."""
     from pydantic import BaseModel
 

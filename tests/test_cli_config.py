@@ -1,0 +1,169 @@
+"""Config-first CLI (issue 16 item 5): every stage command takes `--config FILE` and `--set KEY=VALUE`.
+
+Precedence: option defaults < --config < --set < flags given on the command line. Most tests stop the command
+right after its config is built (validate_config is wrapped to record the config and raise), so they check the
+layering of every command without running it; one test runs dedup end to end.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+import qdc.config
+from qdc.cli import app
+from qdc.errors import ConfigError
+
+from .conftest import write_jsonl
+
+# command -> (config key, value in --config, value in --set, flag, flag value); the values differ from the default
+CASES: dict[str, tuple[str, Any, Any, str, Any]] = {
+    "dedup": ("threshold", 0.5, 0.6, "--threshold", 0.7),
+    "select": ("bandit.alpha", 0.5, 0.6, "--alpha", 0.7),
+    "score-quality": ("label_k", 3, 4, "--label-k", 5),
+    "score-complexity": ("judge.concurrency", 2, 3, "--concurrency", 4),
+    "cluster": ("niter", 5, 6, "--niter", 7),
+    "embed": ("batch_size", 8, 9, "--batch-size", 10),
+    "diversity": ("sample", 50, 60, "--sample", 70),
+    "check": ("min_rows", 1, 2, "--min-rows", 3),
+    "probe": ("seeds", 2, 3, "--seeds", 4),
+    "scale dedup": ("ngram", 2, 4, "--ngram", 5),
+    "scale select": ("temperature", 0.3, 0.4, "--temperature", 0.5),
+}
+ROWS = [{"id": f"r{i}", "text": f"row number {i} says {w}"} for i, w in enumerate(["a", "b", "b", "c"])]
+
+
+class Stop(ConfigError):
+    """Raised right after the command's config is built."""
+
+
+@pytest.fixture
+def built(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The configs the command builds (the command stops at the first one)."""
+    seen: list[Any] = []
+    real = qdc.config.validate_config
+
+    def record(cls: Any, data: dict[str, Any], where: str) -> Any:
+        seen.append(real(cls, data, where))
+        raise Stop("stopped after the config")
+
+    monkeypatch.setattr(qdc.config, "validate_config", record)
+    return seen
+
+
+def _get(cfg: Any, key: str) -> Any:
+    for part in key.split("."):
+        cfg = getattr(cfg, part)
+    return cfg
+
+
+def _section(key: str, value: Any) -> bytes:
+    """A YAML section setting the dotted `key` (flow style, one line)."""
+    *outer, last = key.split(".")
+    text = f"{{{last}: {value}}}"
+    for part in reversed(outer):
+        text = f"{{{part}: {text}}}"
+    return text.encode()
+
+
+def _invoke(runner: Any, tmp_path: Path, command: str, *extra: str, budget: bool = True) -> Any:
+    src = write_jsonl(tmp_path / "in.jsonl", ROWS)
+    args = [*command.split(), str(src)]
+    if command == "scale select":
+        args += ["--embeddings", str(tmp_path / "x.npy")]
+    if command == "select" and budget:
+        args += ["--budget", "2"]
+    return runner.invoke(app, [*args, *extra])
+
+
+@pytest.mark.parametrize("command", sorted(CASES))
+def test_layers_defaults_config_set_flags(runner: Any, tmp_path: Path, built: list[Any], command: str) -> None:
+    key, in_file, in_set, flag, in_flag = CASES[command]
+    cfg_file = tmp_path / "section.yaml"
+    cfg_file.write_bytes(_section(key, in_file))
+    layers = {
+        "default": [],
+        "file": ["--config", str(cfg_file)],
+        "set": ["--config", str(cfg_file), "--set", f"{key}={in_set}"],
+        "flag": ["--config", str(cfg_file), "--set", f"{key}={in_set}", flag, str(in_flag)],
+        "flag before set": [flag, str(in_flag), "--set", f"{key}={in_set}"],
+    }
+    got = {}
+    for name, extra in layers.items():
+        built.clear()
+        res = _invoke(runner, tmp_path, command, *extra)
+        assert res.exit_code == 2 and "stopped after the config" in res.stderr, (name, res.stderr)
+        got[name] = _get(built[-1], key)
+    assert got["default"] not in (in_file, in_set, in_flag)
+    assert got == {
+        "default": got["default"],
+        "file": in_file,
+        "set": in_set,
+        "flag": in_flag,
+        "flag before set": in_flag,  # a flag given wins wherever it stands
+    }
+
+
+@pytest.mark.parametrize("command", sorted(CASES))
+def test_unknown_keys_and_bad_values_are_one_line_exit_2(runner: Any, tmp_path: Path, command: str) -> None:
+    key = CASES[command][0]
+    res = _invoke(runner, tmp_path, command, "--set", "no_such_key=1")
+    assert res.exit_code == 2
+    assert "'no_such_key'" in res.stderr and res.stderr.count("\n") == 1, res.stderr
+    cfg_file = tmp_path / "bad.yaml"
+    cfg_file.write_bytes(b"bogus_key: 1\n")
+    res = _invoke(runner, tmp_path, command, "--config", str(cfg_file))
+    assert res.exit_code == 2 and "'bogus_key'" in res.stderr and res.stderr.count("\n") == 1, res.stderr
+    res = _invoke(runner, tmp_path, command, "--set", f"{key}=not-a-number")
+    assert res.exit_code == 2 and key.split(".")[-1] in res.stderr and res.stderr.count("\n") == 1, res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_a_value_is_not_a_section(runner: Any, tmp_path: Path) -> None:
+    res = _invoke(runner, tmp_path, "select", "--set", "strategy.x=1")
+    assert res.exit_code == 2 and "'strategy' is a value, not a section" in res.stderr
+
+
+def test_a_pipeline_file_gives_its_stage_section_and_seed(runner: Any, tmp_path: Path, built: list[Any]) -> None:
+    pipe = tmp_path / "pipe.yaml"
+    pipe.write_bytes(b"seed: 13\nstages:\n  - embed\n  - select: {budget: 0.25, strategy: kmq}\n")
+    res = _invoke(runner, tmp_path, "select", "--config", str(pipe), budget=False)
+    assert res.exit_code == 2, res.stderr
+    cfg = built[-1]
+    assert (cfg.budget, cfg.strategy, cfg.seed) == (0.25, "kmq", 13)
+    built.clear()
+    _invoke(runner, tmp_path, "select", "--config", str(pipe), "--set", "select.budget=7", "--seed", "2", budget=False)
+    assert (built[-1].budget, built[-1].seed) == (7, 2)  # 'select.' may prefix the key, as in `qdc run --set`
+    res = _invoke(runner, tmp_path, "dedup", "--config", str(pipe))
+    assert res.exit_code == 2 and "has no `dedup` stage" in res.stderr
+
+
+def test_flag_names_read_as_fields_in_a_config_file(runner: Any, tmp_path: Path, built: list[Any]) -> None:
+    cfg_file = tmp_path / "d.yaml"
+    cfg_file.write_bytes(b"method: exact\nnum-perm: 64\n")
+    _invoke(runner, tmp_path, "dedup", "--config", str(cfg_file))
+    assert (built[-1].methods, built[-1].num_perm) == (("exact",), 64)
+
+
+def test_config_changes_what_dedup_does(runner: Any, tmp_path: Path) -> None:
+    rows = [
+        {"id": "a", "text": "the cat sat on the mat and looked at the garden today"},
+        {"id": "b", "text": "the cat sat on the mat and looked at the garden today too"},
+        {"id": "c", "text": "something else entirely, about rust compilers and borrow checking"},
+    ]
+    src = write_jsonl(tmp_path / "rows.jsonl", rows)
+    out = tmp_path / "out.jsonl"
+
+    def removed(*extra: str) -> int:
+        res = runner.invoke(app, ["dedup", str(src), "-o", str(out), "--json", *extra])
+        assert res.exit_code == 0, res.stderr
+        return int(orjson.loads(res.stdout)["rows_removed"])
+
+    cfg_file = tmp_path / "exact.yaml"
+    cfg_file.write_bytes(b"methods: exact\n")
+    assert removed() == 1  # minhash finds the near-duplicate
+    assert removed("--config", str(cfg_file)) == 0  # exact only
+    assert removed("--config", str(cfg_file), "--method", "exact,minhash") == 1  # the flag wins

@@ -5,7 +5,9 @@ Each test fails on the code before the fix (noted per test).
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 from pathlib import Path
 
 import orjson
@@ -277,3 +279,70 @@ def test_stages_and_strategies_list_what_configs_accept(runner) -> None:  # type
     res = runner.invoke(app, ["strategies"])
     listed = [line.split()[0] for line in res.stdout.splitlines() if line.strip()]
     assert listed == list(STRATEGIES)
+
+
+def test_run_drop_qdc_and_columns_trim_the_output_only(runner, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    src = write_jsonl(tmp_path / "a.jsonl", ALPACA)
+    cfg = _pipeline(tmp_path, "stages:\n  - embed\n  - score-complexity\n")
+    out = tmp_path / "o.jsonl"
+    base = ["run", str(cfg), str(src), "-o", str(out), "--workdir", str(tmp_path / "w")]
+    res = runner.invoke(app, [*base, "--drop-qdc"])
+    assert res.exit_code == 0, res.stderr
+    rows = read_jsonl(out.read_bytes())
+    assert rows == ALPACA  # the input rows as they were
+    res = runner.invoke(app, [*base, "--columns", "qdc_complexity"])
+    assert res.exit_code == 0, res.stderr
+    assert {k for r in read_jsonl(out.read_bytes()) for k in r if k.startswith("qdc_")} == {"qdc_complexity"}
+    res = runner.invoke(app, [*base, "--columns", "qdc_nosuch"])
+    assert res.exit_code == 2 and "qdc_complexity" in res.stderr
+
+
+def test_chart_ticks_are_round_and_legends_sit_outside_the_plot() -> None:
+    import re
+
+    from qdc.report import svg
+
+    assert svg.nice_ticks(-0.05, 1.05) == [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
+    assert svg.nice_ticks(0, 847) == [0.0, 200.0, 400.0, 600.0, 800.0]
+    chart = svg.lines([("random", [(0.173, 0.5, "a"), (3.46, 0.61, "b")])], "t", "x", "y")
+    ticks = re.findall(r'class="tick"[^>]*text-anchor="end">([^<]+)</text>', chart)  # the y axis
+    values = [float(t) for t in ticks]
+    steps = {round(b - a, 9) for a, b in itertools.pairwise(values)}
+    assert len(steps) == 1 and len(values) >= 3  # evenly spaced
+    (step,) = steps
+    mantissa = step / 10 ** math.floor(math.log10(step))
+    assert round(mantissa, 6) in (1, 2, 2.5, 5) and all(abs(v / step - round(v / step)) < 1e-6 for v in values)
+    assert "0.173" not in chart  # the old first x tick: the data's own minimum
+    xs = [float(x) for x in re.findall(r'<circle cx="([\d.]+)"', chart)]
+    legend_x = [float(x) for x in re.findall(r'<rect x="([\d.]+)"[^>]*width="10"', chart)]
+    assert legend_x and min(legend_x) > max(xs)  # right of every point
+    assert f'viewBox="0 0 {svg.W + svg.LEGEND_W} {svg.H}"' in chart
+
+
+def test_report_shows_progress_from_its_first_step_and_quiet_silences_it(runner, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from qdc.embed import EmbedConfig
+    from qdc.pipeline.stage import StageContext
+    from qdc.progress import use_reporter
+    from qdc.report import ReportOptions, build_report
+
+    seen: list[tuple[int, int | None]] = []
+
+    class Rec:
+        def progress(self, task: str, done: int, total: int | None) -> None:
+            if task == "report":
+                seen.append((done, total))
+
+        def notice(self, message: str) -> None:
+            pass
+
+    rows = [{"id": i, "text": f"row {i} about topic {i % 5} with words"} for i in range(40)]
+    df = read_records(write_jsonl(tmp_path / "a.jsonl", rows))
+    ctx = StageContext(seed=0, embed=EmbedConfig(model="hash:16", cache=False))
+    with use_reporter(Rec()):
+        build_report(df, ctx, None, ReportOptions(budgets=(0.5,), strategies=("random", "top")))
+    assert seen[0][0] == 0 and seen[-1][0] == seen[-1][1] and len(seen) >= 7
+    res = runner.invoke(
+        app, ["report", str(tmp_path / "a.jsonl"), "-o", str(tmp_path / "r.html"), "--model", "hash:16", "-q"]
+    )
+    assert res.exit_code == 0, res.stderr
+    assert res.stderr == "" and (tmp_path / "r.html").exists()

@@ -301,6 +301,35 @@ BadRowsFileOpt = Annotated[
         rich_help_panel="Input",
     ),
 ]
+ColumnsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--columns",
+        help="Keep only these qdc_ columns in the output (comma-separated names or globs, e.g. "
+        "'qdc_quality,qdc_cluster*'); input fields are always kept.",
+        rich_help_panel="Output",
+    ),
+]
+DropQdcOpt = Annotated[
+    bool,
+    typer.Option(
+        "--drop-qdc",
+        help="Write no qdc_ columns (embeddings, scores): the input rows as they were.",
+        rich_help_panel="Output",
+    ),
+]
+
+
+def trim_output(df: pl.DataFrame, columns: str | None, drop_qdc: bool) -> pl.DataFrame:
+    """Apply --columns / --drop-qdc to a frame about to be written (`qdc.io.output_columns`)."""
+    from qdc.io import output_columns
+
+    if columns is not None and drop_qdc:
+        raise ConfigError("--columns and --drop-qdc: give one")
+    names = [c.strip() for c in columns.split(",") if c.strip()] if columns is not None else None
+    return output_columns(df, names, drop_qdc)
+
+
 SeedOpt = Annotated[
     int, typer.Option("--seed", help="Seed for every random step.", min=0, max=4_294_967_295)  # config.MAX_SEED
 ]

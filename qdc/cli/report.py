@@ -18,6 +18,7 @@ from qdc.cli._common import (
     NoCacheOpt,
     RolesOpt,
     SeedOpt,
+    State,
     TemplateOpt,
     TextFieldOpt,
     console,
@@ -172,7 +173,7 @@ def report_cmd(
         notice(note)
     if json:
         print_json(data)
-    else:
+    elif not State.quiet:
         console.print(
             f"qdc: wrote {output} ({df.height} rows" + (f", compared with {compare}" if compare else "") + ")",
             highlight=False,

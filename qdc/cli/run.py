@@ -10,7 +10,15 @@ from rich.table import Table
 from rich.text import Text
 
 from qdc.cli import app
-from qdc.cli._common import State, check_output_path, console, handle_errors, print_json
+from qdc.cli._common import (
+    ColumnsOpt,
+    DropQdcOpt,
+    State,
+    check_output_path,
+    console,
+    handle_errors,
+    print_json,
+)
 
 if TYPE_CHECKING:
     from qdc.pipeline import Pipeline, RunResult
@@ -139,6 +147,8 @@ def run_cmd(
         ),
     ] = None,
     json: Annotated[bool, typer.Option("--json", help="Print the manifest on stdout (needs -o FILE).")] = False,
+    columns: ColumnsOpt = None,
+    drop_qdc: DropQdcOpt = False,
     dry_run: Annotated[
         bool,
         typer.Option("--dry-run", help="Validate the config and print the plan (stages, files); run nothing."),
@@ -176,7 +186,20 @@ def run_cmd(
         from qdc.progress import notice
 
         notice(f"rows go to stdout; the ledger to {ledger}, the manifest to {manifest_file} (--removed, --manifest)")
-    result = run_file(pipeline, src, out, workdir=wd, removed_path=removed, manifest_path=manifest, force=force)
+    if columns is not None and drop_qdc:
+        raise typer.BadParameter("--columns and --drop-qdc: give one")
+    keep = [c.strip() for c in columns.split(",") if c.strip()] if columns is not None else None
+    result = run_file(
+        pipeline,
+        src,
+        out,
+        workdir=wd,
+        removed_path=removed,
+        manifest_path=manifest,
+        force=force,
+        columns=keep,
+        drop_qdc=drop_qdc,
+    )
     if json:
         print_json(result.manifest)
     if not State.quiet:

@@ -85,6 +85,29 @@ def _write_jsonl_stream(df: pl.DataFrame, out: IO[bytes]) -> None:
         out.write(b"\n")
 
 
+def output_columns(df: pl.DataFrame, columns: Sequence[str] | None = None, drop_qdc: bool = False) -> pl.DataFrame:
+    """The frame with only the qdc_ columns people asked to keep (input fields and hidden columns stay).
+
+    `columns`: qdc_ column names or glob patterns (`qdc_q*`) to keep, the others dropped; `drop_qdc`: keep
+    none. Without either, the frame unchanged. A name that matches no column is a ConfigError naming those
+    there are (a typo would otherwise silently drop everything).
+    """
+    import fnmatch
+
+    if columns is None and not drop_qdc:
+        return df
+    have = schema.qdc_columns(schema.visible_columns(df))
+    keep: set[str] = set()
+    for pattern in columns or ():
+        hits = [c for c in have if fnmatch.fnmatchcase(c, pattern)]
+        if not hits:
+            raise ConfigError(
+                f"--columns {pattern}: no such qdc column in the output (there are: {', '.join(have) or 'none'})"
+            )
+        keep.update(hits)
+    return df.drop([c for c in have if c not in keep])
+
+
 def write_records(df: pl.DataFrame, path: str | os.PathLike[str], fmt: str | None = None) -> None:
     """Write a frame (hidden columns dropped) atomically; '-' writes JSONL to stdout.
 

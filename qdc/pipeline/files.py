@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +86,8 @@ def run_file(
     manifest_path: str | None = None,
     force: bool = False,
     embedder: Embedder | None = None,
+    columns: Sequence[str] | None = None,
+    drop_qdc: bool = False,
 ) -> RunResult:
     """Read `input`, run the pipeline, write the rows to `output`, the ledger and the manifest.
 
@@ -93,8 +96,18 @@ def run_file(
     stdout). Both are always written, the ledger possibly empty. The files are written under staging names
     and renamed into place together at the end (`RunFiles`): a run that fails or is killed before then
     leaves the previous set untouched. Rows for stdout are written after the files are committed.
+    `columns` / `drop_qdc` trim the qdc_ columns of the output (`qdc.io.output_columns`); the work folder
+    keeps them all.
     """
-    from qdc.io import ReadReport, check_distinct_paths, read_records, write_bad_rows, write_json, write_records
+    from qdc.io import (
+        ReadReport,
+        check_distinct_paths,
+        output_columns,
+        read_records,
+        write_bad_rows,
+        write_json,
+        write_records,
+    )
 
     stem = "qdc" if output == "-" else output
     removed_path = removed_path or f"{stem}.removed.jsonl"
@@ -111,9 +124,10 @@ def run_file(
         df = read_records(input, pipeline.io, report)
         in_hash = input_hash(input, df)
         result = run_pipeline(df, pipeline, in_hash=in_hash, workdir=workdir, force=force, embedder=embedder)
+    rows = output_columns(result.df, columns, drop_qdc)
     with RunFiles() as files:
         if output != "-":
-            write_records(result.df, files.path(output), fmt=detect_format(output))
+            write_records(rows, files.path(output), fmt=detect_format(output))
         _write_ledger(result.removed, files.path(removed_path))
         if report.bad_rows:
             write_bad_rows(report.bad_rows, files.path(bad_path))
@@ -126,7 +140,7 @@ def run_file(
     if report.bad_rows:
         notice(f"skipped {len(report.bad_rows)} bad line(s), written verbatim to {bad_path}")
     if output == "-":
-        write_records(result.df, output)
+        write_records(rows, output)
     return result
 
 

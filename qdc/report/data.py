@@ -7,6 +7,7 @@ Scores, clusters and embeddings already on the rows are reused; missing ones are
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -16,6 +17,7 @@ import polars as pl
 
 from qdc import measure, schema
 from qdc.errors import ConfigError, QdcError
+from qdc.progress import progress
 from qdc.select import SelectConfig, select
 
 BINS = 20
@@ -170,8 +172,27 @@ def _select_ids(df: pl.DataFrame, strategy: str, budget: int, ctx: measure.Conte
     return [pos[r] for r in res.selected[schema.ROW_ID].to_list()]
 
 
-def tradeoff(df: pl.DataFrame, x: np.ndarray, ctx: measure.Context, opts: ReportOptions) -> dict[str, Any]:
-    """Mean quality against Vendi of the subset each strategy picks at each budget."""
+class _Steps:
+    """Progress of a report as steps done out of a known count ('report' task), from the first step on: the
+    scoring of 8,475 rows alone took seconds with nothing on screen."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.done = total, 0
+        progress("report", 0, total)
+
+    def __call__(self, what: str = "") -> None:
+        self.done = min(self.done + 1, self.total)
+        progress("report", self.done, self.total)
+
+
+def tradeoff(
+    df: pl.DataFrame,
+    x: np.ndarray,
+    ctx: measure.Context,
+    opts: ReportOptions,
+    step: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Mean quality against Vendi of the subset each strategy picks at each budget (`step` after each)."""
     n = df.height
     budgets = sorted({min(n, max(1, round(b * n) if b < 1 else int(b))) for b in opts.budgets})
     q = _col(df, schema.QUALITY)
@@ -185,6 +206,8 @@ def tradeoff(df: pl.DataFrame, x: np.ndarray, ctx: measure.Context, opts: Report
             except QdcError as exc:
                 skipped[strategy] = str(exc)
                 break
+            if step is not None:
+                step(f"{strategy} at {b}")
             arr = np.asarray(idx, dtype=np.int64)
             pts.append(
                 {
@@ -307,11 +330,17 @@ def build_report(
     notes: list[str] = list(opts.notes)
     if df.height == 0:
         raise ConfigError("cannot report on an empty dataset")
+    step = _Steps(5 + len(opts.strategies) * len(opts.budgets) + (other is not None))
     df = _scored(df, ctx, notes)
+    step("scores")
     df, x = ensure_embeddings(df, ctx.embed, ctx.embedder)
+    step("embeddings")
     labels = _clusters(df, x, ctx.seed)
+    step("clusters")
     dups = _duplicates_or_note(df, ctx, notes, "duplicates")
+    step("duplicates")
     base = metrics(df, x, dups, labels)
+    step("metrics")
     mean, comps, explained = pca2(x)
     xy = _project(x, mean, comps)
     rng = np.random.default_rng(ctx.seed)
@@ -334,12 +363,13 @@ def build_report(
         "hist_edges": [round(i / BINS, 4) for i in range(BINS + 1)],
         "duplicates": _dups_section(df, dups, opts),
         "clusters": _cluster_table(df, labels, x, opts),
-        "tradeoff": tradeoff(df, x, ctx, opts),
+        "tradeoff": tradeoff(df, x, ctx, opts, step),
         "compare": None,
         "notes": notes,
     }
     if other is not None:
         comp, xo = _compare(df, x, labels, other, ctx, base, notes)
+        step("comparison")
         comp["path"] = other_source
         pts = _project(xo, mean, comps)
         oids, otexts = other[schema.ROW_ID].to_list(), other[schema.TEXT].to_list()
@@ -348,4 +378,5 @@ def build_report(
             for i in _sample(other.height, opts.max_points, rng)
         ]
         report["compare"] = comp
+    progress("report", step.total, step.total)  # steps skipped (a strategy that failed, equal budgets) included
     return report

@@ -7,6 +7,7 @@ SVG <title> elements, which browsers show as tooltips without JavaScript.
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Sequence
 
 PALETTE = (
@@ -47,7 +48,26 @@ def _scale(lo: float, hi: float, a: float, b: float) -> tuple[float, float]:
 
 
 def _fmt(v: float) -> str:
+    if v == int(v) and abs(v) < 1e7:
+        return f"{int(v):,}"  # 1,000 rather than 1e+03
     return f"{v:.3g}"
+
+
+def nice_ticks(lo: float, hi: float, ticks: int = 5) -> list[float]:
+    """Round tick values inside [lo, hi]: multiples of 1, 2, 2.5 or 5 times a power of ten, about `ticks`
+    intervals (0.2, 0.4, ... rather than 0.173, 0.346, ...)."""
+    if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
+        return [lo]
+    raw = (hi - lo) / max(ticks, 1)
+    power = 10 ** math.floor(math.log10(raw))
+    step = min((m * power for m in (1, 2, 2.5, 5, 10)), key=lambda st: abs(math.log(st / raw)))
+    first = math.ceil(lo / step - 1e-9) * step
+    out = []
+    v = first
+    while v <= hi + step * 1e-9:
+        out.append(round(v, 12) + 0.0)  # + 0.0: no '-0'
+        v = first + step * len(out)
+    return out
 
 
 def _axes(x0: float, x1: float, y0: float, y1: float, xlabel: str, ylabel: str, ticks: int = 5) -> list[str]:
@@ -57,11 +77,11 @@ def _axes(x0: float, x1: float, y0: float, y1: float, xlabel: str, ylabel: str, 
         f'<line class="axis" x1="{M["l"]}" y1="{H - M["b"]}" x2="{W - M["r"]}" y2="{H - M["b"]}"/>',
         f'<line class="axis" x1="{M["l"]}" y1="{M["t"]}" x2="{M["l"]}" y2="{H - M["b"]}"/>',
     ]
-    for i in range(ticks + 1):
-        xv = x0 + (x1 - x0) * i / ticks
-        yv = y0 + (y1 - y0) * i / ticks
-        px, py = kx * xv + bx, ky * yv + by
+    for xv in nice_ticks(x0, x1, ticks):
+        px = kx * xv + bx
         out.append(f'<text class="tick" x="{px:.1f}" y="{H - M["b"] + 14}" text-anchor="middle">{_fmt(xv)}</text>')
+    for yv in nice_ticks(y0, y1, ticks):
+        py = ky * yv + by
         out.append(f'<text class="tick" x="{M["l"] - 6}" y="{py + 4:.1f}" text-anchor="end">{_fmt(yv)}</text>')
         out.append(f'<line class="grid" x1="{M["l"]}" y1="{py:.1f}" x2="{W - M["r"]}" y2="{py:.1f}"/>')
     out.append(
@@ -74,9 +94,13 @@ def _axes(x0: float, x1: float, y0: float, y1: float, xlabel: str, ylabel: str, 
     return out
 
 
-def _svg(body: list[str], title: str) -> str:
+LEGEND_W = 170  # the legend sits right of the plot, outside it, so it never covers a point
+
+
+def _svg(body: list[str], title: str, legend: bool = False) -> str:
+    width = W + LEGEND_W if legend else W
     return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" role="img" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {H}" role="img" '
         f'aria-label="{esc(title)}" class="chart">' + "".join(body) + "</svg>"
     )
 
@@ -134,23 +158,17 @@ def histogram(series: Sequence[tuple[str, Sequence[int]]], edges: Sequence[float
                 f"<title>{esc(name)}: {edges[i]:.2f}–{edges[i + 1]:.2f}: {c} rows</title></rect>"
             )
     body += _legend([name for name, _ in series]) if len(series) > 1 else []
-    return _svg(body, title)
+    return _svg(body, title, legend=len(series) > 1)
 
 
 def _legend(names: Sequence[str]) -> list[str]:
-    # A translucent panel keeps the legend readable where it sits over the data.
-    out = (
-        [
-            f'<rect x="{W - M["r"] - 156}" y="{M["t"] - 6}" width="152" height="{16 * len(names) + 6}" '
-            f'fill="#ffffff" fill-opacity="0.85" stroke="#dddddd" rx="3"/>'
-        ]
-        if names
-        else []
-    )
+    """Swatches and names in the band right of the plot (`_svg(..., legend=True)` widens the chart for it)."""
+    out = []
     for i, name in enumerate(names):
         y = M["t"] + 6 + 16 * i
-        out.append(f'<rect x="{W - M["r"] - 150}" y="{y - 9}" width="10" height="10" fill="{colour(i)}"/>')
-        out.append(f'<text class="tick" x="{W - M["r"] - 135}" y="{y}">{esc(name)}</text>')
+        label = name if len(name) <= 24 else name[:23] + "…"
+        out.append(f'<rect x="{W + 4}" y="{y - 9}" width="10" height="10" fill="{colour(i)}"/>')
+        out.append(f'<text class="tick" x="{W + 19}" y="{y}"><title>{esc(name)}</title>{esc(label)}</text>')
     return out
 
 
@@ -184,7 +202,7 @@ def lines(
             f'M{px - 5:.1f},{py + 5:.1f}L{px + 5:.1f},{py - 5:.1f}"><title>{esc(tip)}</title></path>'
         )
     body += _legend([name for name, _ in curves])
-    return _svg(body, title)
+    return _svg(body, title, legend=bool(curves))
 
 
 def bars(labels: Sequence[str], series: Sequence[tuple[str, Sequence[float]]], title: str, ylabel: str) -> str:
@@ -212,4 +230,4 @@ def bars(labels: Sequence[str], series: Sequence[tuple[str, Sequence[float]]], t
                 f'text-anchor="middle">{esc(label)}</text>'
             )
     body += _legend([name for name, _ in series])
-    return _svg(body, title)
+    return _svg(body, title, legend=bool(series))

@@ -3,7 +3,8 @@
 Scorers: `learned` (default, no model to download: tree ensembles shipped as JSON in qdc/data, trained on
 public judged answers and junk; see `qdc.quality.learned`), `heuristic` (v1 hand-set gates, the model-free
 fallback), `classifier` (logistic regression trained with `qdc train-quality`), `judge` (an LLM behind an
-OpenAI-compatible API). The classifier and judge also write the heuristic signals.
+OpenAI-compatible API), `lm` (optional, `qdc[lm]`: a small causal LM's perplexity and IFD, see
+`qdc.quality.lm`). The classifier, judge and lm scorers also write the heuristic signals.
 
 The learned scorer writes `qdc_q_junk` (P(not junk)), `qdc_q_grade` and `qdc_q_reason` (the signals
 that drove a junk verdict, '' otherwise; the column the HTML report can show). Rows with no response
@@ -27,6 +28,7 @@ from qdc.embed import EmbedConfig, Embedder, ensure_embeddings
 from qdc.errors import ConfigError, DataError
 from qdc.quality.heuristic import SIGNALS, explain_row, score_rows
 from qdc.quality.judge import JudgeConfig
+from qdc.quality.lm import LMConfig
 
 __all__ = [
     "JUNK_THRESHOLD",
@@ -50,12 +52,14 @@ REASON = schema.QUALITY_SIGNAL_PREFIX + "reason"
 class QualityConfig(StageConfig):
     """Options of the `score-quality` stage."""
 
-    scorer: Literal["learned", "heuristic", "classifier", "judge"] = "learned"
+    scorer: Literal["learned", "heuristic", "classifier", "judge", "lm"] = "learned"
     signals: tuple[str, ...] = SIGNALS
     """Heuristic signals to compute (all by default); the others are left out of qdc_quality."""
     classifier: Path | None = None
     """Model file written by `qdc train-quality` (scorer: classifier)."""
     judge: JudgeConfig = JudgeConfig()
+    lm: LMConfig = LMConfig()
+    """The language-model scorer's options (scorer: lm)."""
     label_field: str | None = None
     """Also write qdc_label_agreement: how far each row's label (this field) agrees with its k nearest
     neighbours' labels (needs embeddings: qdc_embedding, else computed)."""
@@ -149,6 +153,12 @@ def score_quality(
         new.append(pl.Series(JUDGE_ERROR, errors, dtype=pl.String))
         missing = np.isnan(scores)
         quality = np.where(missing, heuristic, scores) if cfg.judge.on_error == "fallback" else scores
+    elif cfg.scorer == "lm":
+        from qdc.quality.lm import score_lm
+
+        quality, ppl, ifd = score_lm(prompts, responses, cfg.lm)
+        new.append(pl.Series(schema.QUALITY_SIGNAL_PREFIX + "ppl", ppl, dtype=pl.Float64).fill_nan(None))
+        new.append(pl.Series(schema.QUALITY_SIGNAL_PREFIX + "ifd", ifd, dtype=pl.Float64).fill_nan(None))
     return _finish(df, cfg, quality, new, embed_cfg, embedder)
 
 

@@ -183,3 +183,7 @@ def test_chunked_compression_ratio_matches_gzip():
     exact = compression_ratio(texts)
     assert ngrams.compression_ratio(texts, threads=2) == pytest.approx(exact, rel=1e-3)
     assert ngrams.compression_ratio(texts, threads=1) == ngrams.compression_ratio(texts, threads=2)
+    # Above 2 x max_bytes: evenly spaced primed 64 KiB blocks, a stated sample close to the whole.
+    sampled = ngrams.compression_ratio(texts, max_bytes=256 << 10)
+    assert sampled != exact and sampled == pytest.approx(exact, rel=0.02)
+    assert ngrams.compression_ratio(texts, threads=1, max_bytes=256 << 10) == sampled

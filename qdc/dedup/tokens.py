@@ -37,33 +37,27 @@ def _s32(offset: int) -> int:
 
 
 def text_buffer(texts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
-    """(uint8 buffer of all rows' UTF-8 bytes back to back, followed by 8 zero bytes; int64 row offsets, n + 1)."""
+    """(uint8 buffer of every row's UTF-8 bytes, each followed by one space, then 8 zero bytes; int64 row
+    offsets, n + 1): row i is buf[offsets[i] : offsets[i + 1] - 1]. The space keeps tokens inside rows."""
     s = texts.cast(pl.String).fill_null("")
-    lens = s.str.len_bytes().to_numpy().astype(np.int64)
-    offsets = np.zeros(lens.shape[0] + 1, dtype=np.int64)
-    np.cumsum(lens, out=offsets[1:])
-    joined = s.str.join("").cast(pl.Binary).item() if s.len() else b""
+    offsets = np.zeros(s.len() + 1, dtype=np.int64)
+    np.cumsum(s.str.len_bytes().to_numpy() + 1, out=offsets[1:])
+    joined = (s + " ").str.join("").cast(pl.Binary).item() if s.len() else b""
     buf = np.zeros(len(joined) + 8, dtype=np.uint8)  # padding: 8-byte reads at any start stay inside
     buf[: len(joined)] = np.frombuffer(joined, dtype=np.uint8)
     return buf, offsets
 
 
 def spans(buf: np.ndarray, offsets: np.ndarray, token_byte: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(starts, ends, tokens per row): maximal runs of bytes b with token_byte[b] inside each row, in order."""
+    """(starts, ends, tokens per row): maximal runs of bytes b with token_byte[b] (never a space) in a
+    `text_buffer`, in order."""
+    assert not token_byte[0x20], "the row separator must not be a token byte"
     size = int(offsets[-1])
-    m = token_byte[buf[:size]]
-    edge = np.diff(m.view(np.int8), prepend=np.int8(0), append=np.int8(0))
-    starts = np.flatnonzero(edge == 1)
-    ends = np.flatnonzero(edge == -1)
-    # A run that crosses a row boundary is two tokens: cut it there.
-    inner = np.unique(offsets[1:-1])
-    inner = inner[(inner > 0) & (inner < size)]
-    cut = inner[m[inner - 1] & m[inner]]
-    if cut.size:
-        starts = np.insert(starts, np.searchsorted(starts, cut), cut)
-        ends = np.insert(ends, np.searchsorted(ends, cut), cut)
-    row = np.searchsorted(offsets, starts, side="right") - 1
-    per_row = np.bincount(row, minlength=offsets.shape[0] - 1).astype(np.int64)
+    m = np.zeros(size + 2, dtype=bool)
+    m[1:-1] = token_byte[buf[:size]]
+    edges = np.flatnonzero(m[1:] != m[:-1])  # alternately a run's start and its end
+    starts, ends = edges[0::2], edges[1::2]
+    per_row = np.diff(np.searchsorted(starts, offsets)).astype(np.int64)
     return starts, ends, per_row
 
 

@@ -21,7 +21,14 @@ from qdc.diversity.bleu import self_bleu
 from qdc.diversity.embedding import cluster_spread, mean_pairwise_cosine_distance, mpcd_from_sum
 from qdc.diversity.lexical import ngram_vendi, tokenize
 from qdc.diversity.ngrams import TokenHashes, compression_ratio, lexical_figures, token_hashes
-from qdc.diversity.vendi import ORDERS, gram_and_sum, order_key, vendi_embeddings, vendi_from_eigenvalues
+from qdc.diversity.vendi import (
+    ORDERS,
+    _one_blas_thread,
+    gram_and_sum,
+    order_key,
+    vendi_embeddings,
+    vendi_from_eigenvalues,
+)
 from qdc.embed import FIELD_COLUMNS, EmbedConfig, Embedder, ensure_embeddings
 from qdc.errors import ConfigError
 
@@ -58,7 +65,7 @@ def _embedding_figures(x: np.ndarray) -> dict[str, Any]:
         vq = vendi_embeddings(x, ORDERS)
         mpcd = mean_pairwise_cosine_distance(x)
     else:
-        gram, total = gram_and_sum(x)
+        gram, total = gram_and_sum(x, dtype=np.float32)
         vq = vendi_from_eigenvalues(np.linalg.eigvalsh(gram), n, d, ORDERS)
         mpcd = mpcd_from_sum(total, float(np.trace(gram)) * n, n)
     return {"vendi": vq[1.0], "vendi_q": {order_key(q): v for q, v in vq.items()}, "mpcd": mpcd}
@@ -118,7 +125,8 @@ def diversity_report(
     if schema.CLUSTER in df.columns:
         labels = df[schema.CLUSTER].fill_null(-1).to_numpy().astype(np.int64)
         k = int(labels.max()) + 1 if labels.size and labels.max() >= 0 else 0
-    report = _figures(texts, tok, x, labels, k, cfg)
+    with _one_blas_thread():  # small BLAS calls: spin-waiting threads cost more than they gave on 2 busy cores
+        report = _figures(texts, tok, x, labels, k, cfg)
     if cfg.group_field is not None:
         if cfg.group_field not in df.columns:
             raise ConfigError(f"--group-field {cfg.group_field!r}: no such field in the rows")

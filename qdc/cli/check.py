@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Any
 from rich.table import Table
 from rich.text import Text
 
+from qdc.cli import _options as o
 from qdc.cli import app
 from qdc.cli._common import State, console, io_config, print_json
-from qdc.cli._options import INPUT, JSON, TEXT, Args, Opt, command
 
 if TYPE_CHECKING:
     from qdc.check import CheckConfig
@@ -36,20 +36,20 @@ def _names(text: str) -> list[str]:
     return [f.strip() for f in text.split(",") if f.strip()]
 
 
-def _t(flags: str, type_: Any, help: str, **kw: Any) -> Opt:
+def _t(flags: str, type_: Any, help: str, **kw: Any) -> o.Opt:
     """A threshold: not given (None) leaves the config's value."""
-    return Opt(flags, type_ | None, None, help, key=flags[2:].replace("-", "_"), panel=_P, **kw)
+    return o.Opt(flags, type_ | None, None, help, key=flags[2:].replace("-", "_"), panel=_P, **kw)
 
 
-@command(
+@o.command(
     app,
     "check",
     (
-        INPUT,
+        o.INPUT,
         _t("--min-rows", int, "At least this many rows."),
         _t("--max-rows", int, "At most this many rows."),
         _t("--required-fields", str, "Comma-separated fields every row must have (non-null).", convert=_names),
-        Opt(
+        o.Opt(
             "--field-type",
             list[str] | None,
             None,
@@ -67,19 +67,19 @@ def _t(flags: str, type_: Any, help: str, **kw: Any) -> Opt:
         _t("--junk-below", float, "Quality under which a row is junk [default: the scorer's, else 0.3]."),
         _t("--max-mean-length", float, "Mean text length (characters) at most this."),
         _t("--min-mean-complexity", float, "Mean qdc_complexity at least this (scored when missing)."),
-        Opt(
+        o.Opt(
             "--model",
             str | None,
             None,
             "Embedding model for --min-vendi [default: the config's, else default].",
             panel="Embedding",
         ),
-        *TEXT,
-        JSON,
+        *o.TEXT,
+        o.JSON,
     ),
     config="qdc.check:CheckConfig",
 )
-def check_cmd(a: Args, cfg: CheckConfig) -> None:
+def check_cmd(a: o.Args, cfg: CheckConfig) -> None:
     """Check a dataset against schema rules and policy thresholds: exit 0 when all hold, 3 when one fails.
 
     Schema checks always run (unreadable lines, empty text; required fields and types when named); each
@@ -104,7 +104,7 @@ def check_cmd(a: Args, cfg: CheckConfig) -> None:
         raise CheckFailed(failure_message(checks))
 
 
-def _context(a: Args) -> tuple[EmbedConfig, IOConfig, int]:
+def _context(a: o.Args) -> tuple[EmbedConfig, IOConfig, int]:
     """(embed config, io config, seed): a pipeline `--config`'s (the io flags given win), else the defaults."""
     from qdc.config import load_yaml
     from qdc.embed import EmbedConfig

@@ -6,50 +6,37 @@ from typing import TYPE_CHECKING
 
 from rich.table import Table
 
+from qdc.cli import _options as o
 from qdc.cli import app
 from qdc.cli._common import State, check_output_path, console, print_json
-from qdc.cli._options import (
-    EMBED,
-    INPUT,
-    IO,
-    JSON,
-    OUTPUT,
-    SEED,
-    Args,
-    Opt,
-    command,
-    embedding,
-    read_inputs,
-    rows_to_file,
-)
 
 if TYPE_CHECKING:
     from qdc.cluster import ClusterConfig
 
 
-@command(
+@o.command(
     app,
     "cluster",
     (
-        INPUT,
-        OUTPUT,
-        Opt("--k", int | None, None, "Number of clusters [default: round(sqrt(n/2)), 2..1024].", key="k"),
-        Opt("--niter", int, 25, "k-means iterations.", key="niter"),
-        Opt(
+        o.INPUT,
+        o.OUTPUT,
+        o.Opt("--k", int | None, None, "Number of clusters [default: round(sqrt(n/2)), 2..1024].", key="k"),
+        o.Opt("--niter", int, 25, "k-means iterations.", key="niter"),
+        o.Opt(
             "--sample-per-centroid",
             int | None,
             None,
             "Train on at most this many points per centroid (faster on huge inputs) [default: all points].",
             key="max_points_per_centroid",
         ),
-        SEED,
-        *EMBED,
-        *IO,
-        JSON,
+        o.SEED,
+        *o.EMBED,
+        *o.IO,
+        o.JSON,
     ),
     config="qdc.cluster:ClusterConfig",
 )
-def cluster_cmd(a: Args, cfg: ClusterConfig) -> None:
+def cluster_cmd(a: o.Args, cfg: ClusterConfig) -> None:
     """Add `qdc_cluster` and `qdc_cluster_distance` with spherical k-means (faiss) on the embeddings.
 
     Rows without `qdc_embedding` are embedded first. Every point trains the centroids. A table of clusters
@@ -61,9 +48,9 @@ def cluster_cmd(a: Args, cfg: ClusterConfig) -> None:
     from qdc.io import write_records
 
     check_output_path(a.output)
-    rows_to_file(a)
-    inputs = read_inputs(a)
-    out = cluster(inputs.read(a.input), cfg, embedding(a))
+    o.rows_to_file(a)
+    inputs = o.read_inputs(a)
+    out = cluster(inputs.read(a.input), cfg, o.embedding(a))
     write_records(out, a.output)
     inputs.finish()
     summary = cluster_summary(out)

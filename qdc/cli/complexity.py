@@ -4,22 +4,22 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from qdc.cli import _options as o
 from qdc.cli import app
 from qdc.cli._common import State, check_output_path, console, print_json
-from qdc.cli._options import INPUT, IO, JSON, OUTPUT, Args, Opt, command, read_inputs, rows_to_file
 from qdc.cli.quality import EXPLAIN, JUDGE, show_explanation
 
 if TYPE_CHECKING:
     from qdc.complexity import ComplexityConfig
 
 
-@command(
+@o.command(
     app,
     "score-complexity",
     (
-        INPUT,
-        OUTPUT,
-        Opt(
+        o.INPUT,
+        o.OUTPUT,
+        o.Opt(
             "--scorer",
             str,
             "heuristic",
@@ -28,13 +28,13 @@ if TYPE_CHECKING:
         ),
         EXPLAIN,
         *JUDGE,
-        Opt("--rubric", str, "complexity6", "complexity6 or a rubric file.", key="judge.rubric", panel="Judge"),
-        *IO,
-        JSON,
+        o.Opt("--rubric", str, "complexity6", "complexity6 or a rubric file.", key="judge.rubric", panel="Judge"),
+        *o.IO,
+        o.JSON,
     ),
     config="qdc.complexity:ComplexityConfig",
 )
-def score_complexity_cmd(a: Args, cfg: ComplexityConfig) -> None:
+def score_complexity_cmd(a: o.Args, cfg: ComplexityConfig) -> None:
     """Add `qdc_complexity` (0-1, higher is more demanding) and the `qdc_c_*` signals behind it.
 
     Signals: instruction tokens, explicit constraints, questions and sub-tasks, reasoning steps in the
@@ -46,8 +46,8 @@ def score_complexity_cmd(a: Args, cfg: ComplexityConfig) -> None:
     from qdc.io import write_records
 
     check_output_path(a.output)
-    rows_to_file(a)
-    inputs = read_inputs(a)
+    o.rows_to_file(a)
+    inputs = o.read_inputs(a)
     df = inputs.read(a.input)
     info: dict[str, object] | None
     if a.explain_id is not None and a.output == "-" and cfg.scorer == "heuristic":

@@ -6,25 +6,9 @@ from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
+from qdc.cli import _options as o
 from qdc.cli import app
 from qdc.cli._common import State, check_output_path, console, print_json
-from qdc.cli._options import (
-    BATCH,
-    DEVICE,
-    INPUT,
-    IO,
-    JSON,
-    MODEL,
-    NO_CACHE,
-    OUTPUT,
-    SEED,
-    Args,
-    Opt,
-    command,
-    embedding,
-    negate,
-    read_inputs,
-)
 from qdc.cli._stream import EXECUTOR, MAX_MEMORY, STREAM, dedup_streamed
 
 if TYPE_CHECKING:
@@ -34,29 +18,29 @@ _MH = "MinHash"
 _SEM = "Semantic"
 # The options `qdc dedup` and `qdc scale dedup` share, with the DedupConfig key each sets.
 DEDUP = (
-    Opt(
+    o.Opt(
         "--method -m",
         str,
         "exact,minhash",
         "Methods, applied in order: exact, minhash, semantic (comma-separated).",
         key="methods",
     ),
-    Opt(
+    o.Opt(
         "--keep",
         str,
         "first",
         "Survivor of each group: first, longest or best:COLUMN (ties: the earlier row).",
         key="keep",
     ),
-    Opt("--field", str, "text", "Part of each row to compare: text, prompt or response.", key="field"),
-    Opt(
+    o.Opt("--field", str, "text", "Part of each row to compare: text, prompt or response.", key="field"),
+    o.Opt(
         "--normalize",
         str,
         "nfkc,case,punctuation,whitespace",
         "Exact-match normalisation steps: nfkc,case,punctuation,whitespace or none.",
         key="normalize",
     ),
-    Opt(
+    o.Opt(
         "--threshold",
         float,
         0.8,
@@ -64,10 +48,10 @@ DEDUP = (
         key="threshold",
         panel=_MH,
     ),
-    Opt("--num-perm", int, 128, "MinHash permutations.", key="num_perm", panel=_MH),
-    Opt("--ngram", int, 3, "Words per shingle.", key="ngram", panel=_MH),
-    Opt("--eps", float, 0.05, "Semantic: cosine above 1 - eps is a duplicate.", key="eps", panel=_SEM),
-    Opt(
+    o.Opt("--num-perm", int, 128, "MinHash permutations.", key="num_perm", panel=_MH),
+    o.Opt("--ngram", int, 3, "Words per shingle.", key="ngram", panel=_MH),
+    o.Opt("--eps", float, 0.05, "Semantic: cosine above 1 - eps is a duplicate.", key="eps", panel=_SEM),
+    o.Opt(
         "--semantic-mode",
         str,
         "faithful",
@@ -75,7 +59,7 @@ DEDUP = (
         key="semantic_mode",
         panel=_SEM,
     ),
-    Opt(
+    o.Opt(
         "--semantic-order",
         str,
         "auto",
@@ -83,7 +67,7 @@ DEDUP = (
         key="semantic_order",
         panel=_SEM,
     ),
-    Opt(
+    o.Opt(
         "--clusters",
         int | None,
         None,
@@ -91,15 +75,15 @@ DEDUP = (
         key="clusters",
         panel=_SEM,
     ),
-    SEED,
+    o.SEED,
 )
-REMOVED = Opt(
+REMOVED = o.Opt(
     "--removed",
     str | None,
     None,
     "Write every removed row here, with qdc_dup_of, qdc_dup_method, qdc_dup_similarity and qdc_dup_ref.",
 )
-DRY_RUN = Opt("--dry-run", bool, False, "Report what would be removed; write nothing.")
+DRY_RUN = o.Opt("--dry-run", bool, False, "Report what would be removed; write nothing.")
 
 
 def _explain(cfg: DedupConfig, n: int, text_bytes: int, frame_bytes: int) -> None:
@@ -153,36 +137,36 @@ def _print_summary(stats: dict[str, Any], dry_run: bool) -> None:
             console.print(f"    - {ex['id']} ({ex['method']} {ex['similarity']}): {ex['text']}", markup=False)
 
 
-@command(
+@o.command(
     app,
     "dedup",
     (
-        INPUT,
-        OUTPUT,
+        o.INPUT,
+        o.OUTPUT,
         *DEDUP,
-        Opt("--bands", int | None, None, "LSH bands [default: derived from --threshold].", key="bands", panel=_MH),
-        Opt("--rows", int | None, None, "Rows per band [default: derived from --threshold].", key="rows", panel=_MH),
-        Opt(
+        o.Opt("--bands", int | None, None, "LSH bands [default: derived from --threshold].", key="bands", panel=_MH),
+        o.Opt("--rows", int | None, None, "Rows per band [default: derived from --threshold].", key="rows", panel=_MH),
+        o.Opt(
             "--no-verify",
             bool,
             False,
             "Trust the signature estimate instead of computing true Jaccard.",
             key="verify",
-            convert=negate,
+            convert=o.negate,
             panel=_MH,
         ),
-        Opt("--explain", bool, False, "Print the LSH S-curve and the memory estimate before running.", panel=_MH),
-        MODEL,
-        BATCH,
-        DEVICE,
-        NO_CACHE,
-        Opt(
+        o.Opt("--explain", bool, False, "Print the LSH S-curve and the memory estimate before running.", panel=_MH),
+        o.MODEL,
+        o.BATCH,
+        o.DEVICE,
+        o.NO_CACHE,
+        o.Opt(
             "--against",
             list[str] | None,
             None,
             "Reference file (repeatable): remove input rows that duplicate its rows; its rows are never written.",
         ),
-        Opt(
+        o.Opt(
             "--against-only",
             bool,
             False,
@@ -194,13 +178,13 @@ def _print_summary(stats: dict[str, Any], dry_run: bool) -> None:
         STREAM,
         EXECUTOR.with_(help="With --stream: local, or ray (needs qdc[ray]).", flags="--executor"),
         MAX_MEMORY.with_(help="With --stream: memory limit, e.g. 16G."),
-        Opt("--embeddings", str | None, None, "With --stream: the semantic method's (n, d) .npy.", panel="Streaming"),
-        *IO,
-        JSON,
+        o.Opt("--embeddings", str | None, None, "With --stream: the semantic method's (n, d) .npy.", panel="Streaming"),
+        *o.IO,
+        o.JSON,
     ),
     config="qdc.dedup:DedupConfig",
 )
-def dedup_cmd(a: Args, cfg: DedupConfig) -> None:
+def dedup_cmd(a: o.Args, cfg: DedupConfig) -> None:
     """Remove duplicate rows: exact (normalised text), near (MinHash-LSH) and semantic (SemDeDup).
 
     Methods run in order, each on the rows the previous kept; one row per group survives (`--keep`). The
@@ -222,10 +206,10 @@ def dedup_cmd(a: Args, cfg: DedupConfig) -> None:
             check_output_path(a.removed)
     if cfg.against_only and not a.against:
         raise ConfigError("--against-only needs --against FILE")
-    inputs = read_inputs(a)
+    inputs = o.read_inputs(a)
     if dedup_streamed(a, cfg, inputs.io):
         return  # the out-of-core engine (qdc.dedup.stream), shared with `qdc scale dedup`
-    ecfg = embedding(a, cfg.field) if "semantic" in cfg.methods else None
+    ecfg = o.embedding(a, cfg.field) if "semantic" in cfg.methods else None
     df = inputs.read(a.input)
     refs = [inputs.read(path) for path in (a.against or [])]
     if a.explain and not State.quiet:

@@ -6,9 +6,9 @@ from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
+from qdc.cli import _options as o
 from qdc.cli import app
 from qdc.cli._common import State, console, print_json
-from qdc.cli._options import EMBED, INPUT, IO, JSON, SEED, Args, Opt, command, embedding, negate, read_inputs
 
 if TYPE_CHECKING:
     from qdc.diversity import DiversityConfig
@@ -41,42 +41,42 @@ def _get(report: dict[str, Any], key: str) -> str:
     return f"{v:.4f}" if isinstance(v, float) else str(v)
 
 
-@command(
+@o.command(
     app,
     "diversity",
     (
-        INPUT,
-        Opt(
+        o.INPUT,
+        o.Opt(
             "--group-field",
             str | None,
             None,
             "Also report the figures for each value of this field.",
             key="group_field",
         ),
-        Opt(
+        o.Opt(
             "--lexical-field",
             str,
             "text",
             "Part of each row the lexical measures read: text, prompt or response.",
             key="field",
         ),
-        Opt(
+        o.Opt(
             "--no-embeddings",
             bool,
             False,
             "Skip the embedding measures (Vendi, MPCD): no model is loaded.",
             key="embeddings",
-            convert=negate,
+            convert=o.negate,
         ),
-        Opt("--sample", int, 500, "Rows sampled (seeded) for self-BLEU and the n-gram Vendi score.", key="sample"),
-        SEED,
-        *EMBED,
-        *IO,
-        JSON,
+        o.Opt("--sample", int, 500, "Rows sampled (seeded) for self-BLEU and the n-gram Vendi score.", key="sample"),
+        o.SEED,
+        *o.EMBED,
+        *o.IO,
+        o.JSON,
     ),
     config="qdc.diversity:DiversityConfig",
 )
-def diversity_cmd(a: Args, cfg: DiversityConfig) -> None:
+def diversity_cmd(a: o.Args, cfg: DiversityConfig) -> None:
     """Dataset-level diversity: Vendi score and its q-orders, MPCD, distinct-n, compression ratio, n-gram
     entropy, self-BLEU, n-gram Vendi, and cluster spread when rows carry `qdc_cluster`.
 
@@ -88,8 +88,8 @@ def diversity_cmd(a: Args, cfg: DiversityConfig) -> None:
     """
     from qdc.diversity import diversity_report
 
-    inputs = read_inputs(a, "-")
-    report = diversity_report(inputs.read(a.input), cfg, embedding(a))
+    inputs = o.read_inputs(a, "-")
+    report = diversity_report(inputs.read(a.input), cfg, o.embedding(a))
     inputs.finish()
     if a.json:
         print_json(report)

@@ -5,49 +5,33 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from qdc.cli import _options as o
 from qdc.cli import app
 from qdc.cli._common import State, check_output_path, console, print_json
-from qdc.cli._options import (
-    BATCH,
-    DEVICE,
-    EMBED_FIELD,
-    INPUT,
-    IO,
-    JSON,
-    MODEL,
-    NO_CACHE,
-    OUTPUT,
-    Args,
-    Opt,
-    command,
-    negate,
-    read_inputs,
-    rows_to_file,
-)
 from qdc.errors import ConfigError
 
 if TYPE_CHECKING:
     from qdc.embed import EmbedConfig
 
 
-@command(
+@o.command(
     app,
     "embed",
     (
-        INPUT,
-        OUTPUT,
-        MODEL.with_(key="model"),
-        BATCH.with_(key="batch_size"),
-        DEVICE.with_(key="device"),
-        NO_CACHE.with_(key="cache", convert=negate),
-        EMBED_FIELD.with_(key="field"),
-        Opt("--force", bool, False, "Re-embed rows that already carry qdc_embedding.", key="force"),
-        *IO,
-        JSON,
+        o.INPUT,
+        o.OUTPUT,
+        o.MODEL.with_(key="model"),
+        o.BATCH.with_(key="batch_size"),
+        o.DEVICE.with_(key="device"),
+        o.NO_CACHE.with_(key="cache", convert=o.negate),
+        o.EMBED_FIELD.with_(key="field"),
+        o.Opt("--force", bool, False, "Re-embed rows that already carry qdc_embedding.", key="force"),
+        *o.IO,
+        o.JSON,
     ),
     config="qdc.embed:EmbedConfig",
 )
-def embed_cmd(a: Args, cfg: EmbedConfig) -> None:
+def embed_cmd(a: o.Args, cfg: EmbedConfig) -> None:
     """Add `qdc_embedding`: an L2-normalised float32 vector per row.
 
     The default model is all-MiniLM-L6-v2, loaded offline from the installed package. Vectors are cached
@@ -60,10 +44,10 @@ def embed_cmd(a: Args, cfg: EmbedConfig) -> None:
     from qdc.io import write_records
 
     check_output_path(a.output)
-    rows_to_file(a)
+    o.rows_to_file(a)
     if cfg.batch_size < 1:
         raise ConfigError(f"--batch-size must be at least 1 (got {cfg.batch_size})")
-    inputs = read_inputs(a)
+    inputs = o.read_inputs(a)
     df = inputs.read(a.input)
     t0 = time.perf_counter()
     out = embed(df, cfg)

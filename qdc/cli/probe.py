@@ -6,33 +6,33 @@ from typing import TYPE_CHECKING
 
 from rich.table import Table
 
+from qdc.cli import _options as o
 from qdc.cli import app
 from qdc.cli._common import State, console, print_json
-from qdc.cli._options import EMBED, INPUT, IO, JSON, SEED, Args, Opt, command, embedding, read_inputs
 
 if TYPE_CHECKING:
     from qdc.probe import ProbeConfig
 
 
-@command(
+@o.command(
     app,
     "probe",
     (
-        INPUT,
-        Opt("--pool", str, "", "The rows the selection was drawn from (random subsets come from here)."),
-        Opt("--test", str, "", "Held-out labelled rows the probes are scored on (not in the pool)."),
-        Opt("--label-field", str, "label", "Column holding each row's class.", key="label_field"),
-        Opt("--seeds", int, 10, "Random subsets to compare with (paired seeds).", key="seeds"),
-        Opt("--metric", str, "accuracy", "accuracy or balanced_accuracy.", key="metric"),
-        Opt("--c", float, 10.0, "Inverse regularisation of the logistic regression.", key="c"),
-        SEED,
-        *EMBED,
-        *IO,
-        JSON,
+        o.INPUT,
+        o.Opt("--pool", str, "", "The rows the selection was drawn from (random subsets come from here)."),
+        o.Opt("--test", str, "", "Held-out labelled rows the probes are scored on (not in the pool)."),
+        o.Opt("--label-field", str, "label", "Column holding each row's class.", key="label_field"),
+        o.Opt("--seeds", int, 10, "Random subsets to compare with (paired seeds).", key="seeds"),
+        o.Opt("--metric", str, "accuracy", "accuracy or balanced_accuracy.", key="metric"),
+        o.Opt("--c", float, 10.0, "Inverse regularisation of the logistic regression.", key="c"),
+        o.SEED,
+        *o.EMBED,
+        *o.IO,
+        o.JSON,
     ),
     config="qdc.probe:ProbeConfig",
 )
-def probe_cmd(a: Args, cfg: ProbeConfig) -> None:
+def probe_cmd(a: o.Args, cfg: ProbeConfig) -> None:
     """Check a selection on your own labelled data: a linear probe trained on the selected rows against
     random subsets of the pool of the same size (paired seeds), scored on held-out rows.
 
@@ -48,8 +48,8 @@ def probe_cmd(a: Args, cfg: ProbeConfig) -> None:
 
     if not a.pool or not a.test:
         raise ConfigError("qdc probe needs --pool (the rows selected from) and --test (held-out labelled rows)")
-    ecfg = embedding(a)
-    inputs = read_inputs(a, "-")
+    ecfg = o.embedding(a)
+    inputs = o.read_inputs(a, "-")
     parts = {}
     for what, path in (("the selection", a.input), ("--pool", a.pool), ("--test", a.test)):
         df = inputs.read(path)

@@ -7,27 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
+from qdc.cli import _options as o
 from qdc.cli import app
 from qdc.cli._common import State, check_output_path, console, print_json
-from qdc.cli._options import (
-    BATCH,
-    DEVICE,
-    INPUT,
-    IO,
-    JSON,
-    MODEL,
-    NO_CACHE,
-    OUTPUT,
-    SEED,
-    TEXT,
-    Args,
-    Opt,
-    command,
-    embedding,
-    negate,
-    read_inputs,
-    rows_to_file,
-)
 
 if TYPE_CHECKING:
     from qdc.quality import QualityConfig
@@ -44,7 +26,7 @@ def _old_model(value: str) -> str:
 
 # The judge's options (`qdc score-quality`, `qdc score-complexity`), keyed into the stage config's `judge`.
 JUDGE = (
-    Opt(
+    o.Opt(
         "--base-url",
         str,
         "http://127.0.0.1:8000/v1",
@@ -52,8 +34,8 @@ JUDGE = (
         key="judge.base_url",
         panel=_J,
     ),
-    Opt("--judge-model", str, "", "Judge model name.", key="judge.model", panel=_J, name="model"),
-    Opt(
+    o.Opt("--judge-model", str, "", "Judge model name.", key="judge.model", panel=_J, name="model"),
+    o.Opt(
         "--model",
         str | None,
         None,
@@ -64,7 +46,7 @@ JUDGE = (
         name="old_model",
         extra={"hidden": True},
     ),
-    Opt(
+    o.Opt(
         "--api-key-env",
         str,
         "OPENAI_API_KEY",
@@ -72,9 +54,9 @@ JUDGE = (
         key="judge.api_key_env",
         panel=_J,
     ),
-    Opt("--concurrency", int, 8, "Requests in flight at once.", key="judge.concurrency", panel=_J),
-    Opt("--timeout", float, 60.0, "Seconds per request.", key="judge.timeout", panel=_J),
-    Opt(
+    o.Opt("--concurrency", int, 8, "Requests in flight at once.", key="judge.concurrency", panel=_J),
+    o.Opt("--timeout", float, 60.0, "Seconds per request.", key="judge.timeout", panel=_J),
+    o.Opt(
         "--max-retries",
         int,
         4,
@@ -82,9 +64,9 @@ JUDGE = (
         key="judge.max_retries",
         panel=_J,
     ),
-    NO_CACHE.with_(help="Do not read or write the embedding and judge caches.", key="judge.cache", convert=negate),
+    o.NO_CACHE.with_(help="Do not read or write the embedding and judge caches.", key="judge.cache", convert=o.negate),
 )
-EXPLAIN = Opt(
+EXPLAIN = o.Opt(
     "--explain",
     str | None,
     None,
@@ -107,13 +89,13 @@ def show_explanation(info: dict[str, object], title: str) -> None:
     console.print(table)
 
 
-@command(
+@o.command(
     app,
     "score-quality",
     (
-        INPUT,
-        OUTPUT,
-        Opt(
+        o.INPUT,
+        o.OUTPUT,
+        o.Opt(
             "--scorer",
             str,
             "learned",
@@ -121,16 +103,16 @@ def show_explanation(info: dict[str, object], title: str) -> None:
             "--classifier), judge (needs --judge-model and --base-url) or lm (a small local language model).",
             key="scorer",
         ),
-        Opt(
+        o.Opt(
             "--signals",
             str | None,
             None,
             "Comma-separated heuristic signals to use (--scorer heuristic) [default: all].",
             key="signals",
         ),
-        Opt("--classifier", Path | None, None, "Model file from `qdc train-quality`.", key="classifier"),
+        o.Opt("--classifier", Path | None, None, "Model file from `qdc train-quality`.", key="classifier"),
         EXPLAIN,
-        Opt(
+        o.Opt(
             "--label-field",
             str | None,
             None,
@@ -138,8 +120,8 @@ def show_explanation(info: dict[str, object], title: str) -> None:
             "neighbours' labels (low = mislabeled or ambiguous; embeds the rows unless they carry qdc_embedding).",
             key="label_field",
         ),
-        Opt("--label-k", int, 10, "Neighbours per row for --label-field.", key="label_k"),
-        Opt(
+        o.Opt("--label-k", int, 10, "Neighbours per row for --label-field.", key="label_k"),
+        o.Opt(
             "--lm-model",
             str | None,
             None,
@@ -147,7 +129,7 @@ def show_explanation(info: dict[str, object], title: str) -> None:
             key="lm.model",
             panel="LM",
         ),
-        Opt(
+        o.Opt(
             "--lm-max-tokens",
             int | None,
             None,
@@ -156,7 +138,7 @@ def show_explanation(info: dict[str, object], title: str) -> None:
             panel="LM",
         ),
         *JUDGE,
-        Opt(
+        o.Opt(
             "--rubric",
             str,
             "quality6",
@@ -164,14 +146,14 @@ def show_explanation(info: dict[str, object], title: str) -> None:
             key="judge.rubric",
             panel=_J,
         ),
-        BATCH,
-        DEVICE,
-        *IO,
-        JSON,
+        o.BATCH,
+        o.DEVICE,
+        *o.IO,
+        o.JSON,
     ),
     config="qdc.quality:QualityConfig",
 )
-def score_quality_cmd(a: Args, cfg: QualityConfig) -> None:
+def score_quality_cmd(a: o.Args, cfg: QualityConfig) -> None:
     """Add `qdc_quality` (0-1, higher is better) and one `qdc_q_<signal>` column per signal.
 
     The default `learned` scorer needs no download: small tree ensembles shipped with qdc, trained on
@@ -187,11 +169,11 @@ def score_quality_cmd(a: Args, cfg: QualityConfig) -> None:
     from qdc.quality import explain, score_quality, summary
 
     check_output_path(a.output)
-    rows_to_file(a)
+    o.rows_to_file(a)
     if a.signals is not None and cfg.scorer == "learned":
         raise ConfigError("--signals picks heuristic signals: add --scorer heuristic")
-    ecfg = embedding(Args({**a, "model": "default"}))  # --model is the judge's here
-    inputs = read_inputs(a)
+    ecfg = o.embedding(o.Args({**a, "model": "default"}))  # --model is the judge's here
+    inputs = o.read_inputs(a)
     df = inputs.read(a.input)
     info: dict[str, Any] | None
     if a.explain_id is not None and cfg.scorer in ("heuristic", "learned") and a.output == "-":
@@ -221,25 +203,25 @@ def score_quality_cmd(a: Args, cfg: QualityConfig) -> None:
         )
 
 
-@command(
+@o.command(
     app,
     "train-quality",
     (
-        Opt("--good", str, ..., "Rows of good examples (any input format)."),
-        Opt("--bad", str, ..., "Rows of bad examples."),
-        Opt("--output -o", str, ..., "Where to write the model (JSON)."),
-        MODEL.with_(help="Embedding model: default (MiniLM), static, hash[:DIM], or a sentence-transformers folder."),
-        Opt("--c", float, 1.0, "Inverse L2 regularisation strength."),
-        SEED,
-        BATCH,
-        DEVICE,
-        NO_CACHE,
-        *TEXT,
-        IO[4],
-        JSON,
+        o.Opt("--good", str, ..., "Rows of good examples (any input format)."),
+        o.Opt("--bad", str, ..., "Rows of bad examples."),
+        o.Opt("--output -o", str, ..., "Where to write the model (JSON)."),
+        o.MODEL.with_(help="Embedding model: default (MiniLM), static, hash[:DIM], or a sentence-transformers folder."),
+        o.Opt("--c", float, 1.0, "Inverse L2 regularisation strength."),
+        o.SEED,
+        o.BATCH,
+        o.DEVICE,
+        o.NO_CACHE,
+        *o.TEXT,
+        o.IO[4],
+        o.JSON,
     ),
 )
-def train_quality_cmd(a: Args) -> None:
+def train_quality_cmd(a: o.Args) -> None:
     """Train the `classifier` quality scorer: logistic regression on embeddings plus the heuristic signals.
 
     The model is saved as plain JSON (weights and settings, no pickle), so loading a model file from
@@ -255,9 +237,9 @@ def train_quality_cmd(a: Args) -> None:
         raise ConfigError(f"--c must be positive (got {a.c})")
     if a.output == "-" or not Path(a.output).parent.exists():
         raise ConfigError(f"-o {a.output}: give a file in an existing folder")
-    ecfg = embedding(a)
-    g = read_inputs(a).read(a.good)
-    b = read_inputs(a).read(a.bad)
+    ecfg = o.embedding(a)
+    g = o.read_inputs(a).read(a.good)
+    b = o.read_inputs(a).read(a.bad)
     clf = train(g, b, validate_config(type(ecfg), ecfg.model_dump(), "options"), c=a.c, seed=a.seed)
     save(clf, a.output)
     info = {"model": a.output, "embed_model": clf.embed_model, "features": len(clf.coef), **clf.training}

@@ -7,23 +7,9 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from qdc.cli import _options as o
 from qdc.cli import app
 from qdc.cli._common import State, check_output_path, console, print_json
-from qdc.cli._options import (
-    EMBED,
-    INPUT,
-    IO,
-    JSON,
-    OUTPUT,
-    SEED,
-    TEXT,
-    Args,
-    Opt,
-    command,
-    embedding,
-    read_inputs,
-    rows_to_file,
-)
 from qdc.cli._stream import (
     _RUN,
     _SEM,
@@ -55,18 +41,18 @@ scale_app = typer.Typer(
     "batches, temporary files on disk, memory-mapped embeddings).",
 )
 app.add_typer(scale_app, name="scale")
-_IN_FILE = INPUT.with_(default=...)
-_READ = (*TEXT, IO[4])  # no --bad-rows-file: the rows are not written
+_IN_FILE = o.INPUT.with_(default=...)
+_READ = (*o.TEXT, o.IO[4])  # no --bad-rows-file: the rows are not written
 
 
-@command(
+@o.command(
     scale_app,
     "dedup",
     (
         _IN_FILE,
-        OUTPUT,
+        o.OUTPUT,
         *DEDUP,
-        Opt(
+        o.Opt(
             "--embeddings -e",
             str | None,
             None,
@@ -77,17 +63,17 @@ _READ = (*TEXT, IO[4])  # no --bad-rows-file: the rows are not written
         REMOVED,
         DRY_RUN,
         BATCH_ROWS,
-        Opt("--partitions", int | None, None, "Band-key partition files [default: ~4M records each].", panel=_RUN),
+        o.Opt("--partitions", int | None, None, "Band-key partition files [default: ~4M records each].", panel=_RUN),
         MAX_MEMORY,
         WORK_DIR,
         EXECUTOR,
         *RAY,
-        *IO,
-        JSON,
+        *o.IO,
+        o.JSON,
     ),
     config="qdc.dedup:DedupConfig",
 )
-def scale_dedup_cmd(a: Args, cfg: DedupConfig) -> None:
+def scale_dedup_cmd(a: o.Args, cfg: DedupConfig) -> None:
     """Exact + MinHash (+ semantic) dedup of a file larger than memory, with the ledger of `qdc dedup`.
 
     Reads the input twice in batches; shingles and LSH band keys go to temporary files (partitioned by key,
@@ -102,7 +88,7 @@ def scale_dedup_cmd(a: Args, cfg: DedupConfig) -> None:
     from qdc.progress import notice
 
     notice("this command is now `qdc dedup --stream`; the `scale dedup` alias stays for one release")
-    run_stream_dedup(a, cfg, read_inputs(a).io, stream_options(a, cfg))
+    run_stream_dedup(a, cfg, o.read_inputs(a).io, stream_options(a, cfg))
 
 
 def _budget(value: float) -> int | float:
@@ -113,32 +99,32 @@ def _budget(value: float) -> int | float:
     return int(value) if value >= 1 else value
 
 
-@command(
+@o.command(
     scale_app,
     "select",
     (
         _IN_FILE,
-        Opt(
+        o.Opt(
             "--embeddings -e",
             str,
             ...,
             "(n, d) float16/float32 .npy file; row i embeds input row i (memory-mapped).",
         ),
-        OUTPUT,
-        Opt("--budget", float, 0.1, "Rows to select, or a fraction (0 < f < 1).", key="budget", convert=_budget),
-        Opt("--score", str | None, None, "Score expression [default: qdc_quality when present].", key="score"),
-        Opt("--k", int | None, None, "Clusters [default: clamp(B/10, 2, 1024)].", key="k"),
-        Opt("--allocation", str, "equal", "equal or proportional.", key="allocation"),
-        Opt("--within", str, "softmax", "softmax, top or random.", key="within"),
-        Opt("--temperature", float, 0.2, "Softmax temperature on z-scores.", key="temperature"),
-        Opt(
+        o.OUTPUT,
+        o.Opt("--budget", float, 0.1, "Rows to select, or a fraction (0 < f < 1).", key="budget", convert=_budget),
+        o.Opt("--score", str | None, None, "Score expression [default: qdc_quality when present].", key="score"),
+        o.Opt("--k", int | None, None, "Clusters [default: clamp(B/10, 2, 1024)].", key="k"),
+        o.Opt("--allocation", str, "equal", "equal or proportional.", key="allocation"),
+        o.Opt("--within", str, "softmax", "softmax, top or random.", key="within"),
+        o.Opt("--temperature", float, 0.2, "Softmax temperature on z-scores.", key="temperature"),
+        o.Opt(
             "--cluster-quality/--no-cluster-quality",
             bool,
             True,
             "Scale cluster shares by min(1, 2 x mean score percentile), as qdc select does.",
             key="cluster_quality",
         ),
-        Opt(
+        o.Opt(
             "--points-per-centroid",
             int,
             64,
@@ -149,14 +135,14 @@ def _budget(value: float) -> int | float:
         MAX_MEMORY,
         EXECUTOR,
         *RAY,
-        SEED,
+        o.SEED,
         *_READ,
-        JSON,
+        o.JSON,
     ),
     config="qdc.select.stream:ScaleSelectConfig",
     section="select",
 )
-def scale_select_cmd(a: Args, cfg: ScaleSelectConfig) -> None:
+def scale_select_cmd(a: o.Args, cfg: ScaleSelectConfig) -> None:
     """kMQ selection over memory-mapped embeddings: k-means on a seeded sample, assignment in blocks.
 
     Selects exactly min(budget, rows) rows with the allocation and sampling of `qdc select --strategy kmq`;
@@ -168,12 +154,12 @@ def scale_select_cmd(a: Args, cfg: ScaleSelectConfig) -> None:
 
     file_input(a.input)
     check_output_path(a.output)
-    rows_to_file(a)
+    o.rows_to_file(a)
     stats = stream_select(
         a.input,
         a.embeddings,
         cfg,
-        read_inputs(a).io,
+        o.read_inputs(a).io,
         output=a.output,
         batch_rows=a.batch_rows,
         max_memory=memory_limit(a.max_memory),
@@ -192,24 +178,24 @@ def scale_select_cmd(a: Args, cfg: ScaleSelectConfig) -> None:
         )
 
 
-@command(
+@o.command(
     scale_app,
     "embed",
     (
         _IN_FILE,
-        Opt("--out -o", str, ..., "The .npy file to write: row i embeds input row i."),
-        Opt("--dtype", str, "float16", "float16 (half the disk) or float32."),
-        *EMBED,
+        o.Opt("--out -o", str, ..., "The .npy file to write: row i embeds input row i."),
+        o.Opt("--dtype", str, "float16", "float16 (half the disk) or float32."),
+        *o.EMBED,
         BATCH_ROWS,
         MAX_MEMORY,
         EXECUTOR.with_(help="local, or ray (needs qdc[ray]): each batch is embedded by model-holding Ray workers."),
         RAY_ADDRESS,
-        Opt("--ray-cpus", int, 2, "Ray embedding workers (and local Ray CPUs).", panel=_RUN),
+        o.Opt("--ray-cpus", int, 2, "Ray embedding workers (and local Ray CPUs).", panel=_RUN),
         *_READ,
-        JSON,
+        o.JSON,
     ),
 )
-def scale_embed_cmd(a: Args) -> None:
+def scale_embed_cmd(a: o.Args) -> None:
     """Embed a large input into a memory-mapped .npy (the --embeddings of `qdc scale select`).
 
     Streams the input in batches; rows with qdc_embedding are copied, the others embedded (with the cache).
@@ -226,12 +212,12 @@ def scale_embed_cmd(a: Args) -> None:
         raise ConfigError(f"--out {a.out}: expected a .npy file name")
     if a.dtype not in ("float16", "float32"):
         raise ConfigError(f"--dtype {a.dtype!r}: expected float16 or float32")
-    ecfg = embedding(a)
+    ecfg = o.embedding(a)
     stats = stream_embed(
         a.input,
         a.out,
         ecfg,
-        read_inputs(a, a.out).io,
+        o.read_inputs(a, a.out).io,
         dtype=a.dtype,
         batch_rows=a.batch_rows,
         backend=executor_name(a.executor),
@@ -249,25 +235,25 @@ def scale_embed_cmd(a: Args) -> None:
         )
 
 
-@command(
+@o.command(
     scale_app,
     "score",
     (
         _IN_FILE,
-        OUTPUT,
-        Opt(
+        o.OUTPUT,
+        o.Opt(
             "--quality/--no-quality",
             bool,
             True,
             "Add qdc_quality and the qdc_q_* signals (heuristic scorer, as `qdc score-quality`).",
         ),
-        Opt(
+        o.Opt(
             "--complexity/--no-complexity",
             bool,
             True,
             "Add qdc_complexity and the qdc_c_* signals (as `qdc score-complexity`).",
         ),
-        Opt("--signals", str | None, None, "Comma-separated quality signals to use [default: all]."),
+        o.Opt("--signals", str | None, None, "Comma-separated quality signals to use [default: all]."),
         BATCH_ROWS,
         MAX_MEMORY,
         EXECUTOR.with_(
@@ -275,11 +261,11 @@ def scale_embed_cmd(a: Args) -> None:
             "its rows."
         ),
         *RAY,
-        *IO,
-        JSON,
+        *o.IO,
+        o.JSON,
     ),
 )
-def scale_score_cmd(a: Args) -> None:
+def scale_score_cmd(a: o.Args) -> None:
     """Heuristic quality and complexity scores of a file larger than memory, streamed in batches.
 
     Writes every row with the columns and values of `qdc score-quality` followed by `qdc score-complexity`
@@ -297,7 +283,7 @@ def scale_score_cmd(a: Args) -> None:
 
     file_input(a.input)
     check_output_path(a.output)
-    rows_to_file(a)
+    o.rows_to_file(a)
     if not a.quality and not a.complexity:
         raise ConfigError("nothing to score: --no-quality and --no-complexity together leave nothing")
     if a.signals is not None and not a.quality:
@@ -308,7 +294,7 @@ def scale_score_cmd(a: Args) -> None:
     report = ReadReport()
     stats = stream_score(
         a.input,
-        read_inputs(a).io,
+        o.read_inputs(a).io,
         quality=qcfg,
         complexity=ComplexityConfig() if a.complexity else None,
         output=a.output,

@@ -6,22 +6,9 @@ from typing import TYPE_CHECKING
 
 from rich.table import Table
 
+from qdc.cli import _options as o
 from qdc.cli import app
 from qdc.cli._common import State, check_output_path, console, print_json
-from qdc.cli._options import (
-    EMBED,
-    INPUT,
-    IO,
-    JSON,
-    OUTPUT,
-    SEED,
-    Args,
-    Opt,
-    command,
-    embedding,
-    read_inputs,
-    rows_to_file,
-)
 from qdc.errors import ConfigError
 from qdc.select.defaults import default_of as _d
 
@@ -61,13 +48,13 @@ def _dashes(value: str) -> str:
     return value.replace("-", "_")
 
 
-def _o(flags: str, type_: object, key: str, help: str, panel: str | None, **kw: object) -> Opt:
+def _o(flags: str, type_: object, key: str, help: str, panel: str | None, **kw: object) -> o.Opt:
     """A select option whose default is SelectConfig's (read from the pydantic-free qdc.select.defaults)."""
-    return Opt(flags, type_, _d(key.split(".")[-1]), help, key=key, panel=panel, **kw)  # type: ignore[arg-type]
+    return o.Opt(flags, type_, _d(key.split(".")[-1]), help, key=key, panel=panel, **kw)  # type: ignore[arg-type]
 
 
 SELECT = (
-    Opt(
+    o.Opt(
         "--budget -b",
         str | None,
         None,
@@ -75,14 +62,14 @@ SELECT = (
         key="budget",
         convert=_budget,
     ),
-    Opt(
+    o.Opt(
         "--budget-tokens",
         int | None,
         None,
         "Select up to this many tokens instead (each row costs its token count).",
         key="budget_tokens",
     ),
-    SEED,
+    o.SEED,
     _o("--strategy -s", str, "strategy", "kmq, iterative, bandit, facility, random, top, deita or kcenter.", None),
     _o(
         "--score",
@@ -236,27 +223,29 @@ SELECT = (
 )
 
 
-@command(
+@o.command(
     app,
     "select",
     (
-        INPUT,
-        OUTPUT,
+        o.INPUT,
+        o.OUTPUT,
         *SELECT,
-        Opt(
+        o.Opt(
             "--manifest",
             str | None,
             None,
-            ("Write a JSON manifest (parameters, per-cluster counts and weights, scorer calls)."),
+            "Write a JSON manifest (parameters, per-cluster counts and weights, scorer calls).",
         ),
-        Opt("--ledger", str | None, None, "Write a JSONL ledger: every input row with selected/not, round and reason."),
-        *EMBED,
-        *IO,
-        JSON,
+        o.Opt(
+            "--ledger", str | None, None, "Write a JSONL ledger: every input row with selected/not, round and reason."
+        ),
+        *o.EMBED,
+        *o.IO,
+        o.JSON,
     ),
     config="qdc.select:SelectConfig",
 )
-def select_cmd(a: Args, cfg: SelectConfig) -> None:
+def select_cmd(a: o.Args, cfg: SelectConfig) -> None:
     """Select a subset under a budget that balances quality and diversity.
 
     Strategies: `kmq` (k-means clusters, budget water-filled over clusters, softmax of the score inside each),
@@ -273,9 +262,9 @@ def select_cmd(a: Args, cfg: SelectConfig) -> None:
     from qdc.select import select
 
     check_output_path(a.output)
-    rows_to_file(a)
-    inputs = read_inputs(a)
-    res = select(inputs.read(a.input), cfg, embedding(a))
+    o.rows_to_file(a)
+    inputs = o.read_inputs(a)
+    res = select(inputs.read(a.input), cfg, o.embedding(a))
     write_records(res.selected, a.output)
     if a.manifest:
         write_json(res.manifest, a.manifest)

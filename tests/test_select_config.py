@@ -15,7 +15,7 @@ from qdc.select.config import SECTIONS, SelectConfig, default_of
 # CLI parameters that are not SelectConfig options (input/output, embedding and io options, outputs).
 _NOT_CONFIG = {
     "input", "output", "manifest", "ledger", "model", "batch_size", "device", "no_cache", "embed_field",
-    "text_field", "template", "roles", "id_field", "on_bad_rows", "bad_rows_file", "json",
+    "text_field", "template", "roles", "id_field", "on_bad_rows", "bad_rows_file", "json", "config", "set_", "ctx",
 }  # fmt: skip
 _PARAMS = [p for p in inspect.signature(select_cmd).parameters.values() if p.name not in _NOT_CONFIG]
 

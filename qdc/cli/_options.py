@@ -154,7 +154,8 @@ def command(
     parent: typer.Typer, name: str, options: Sequence[Opt], config: str | None = None, section: str | None = None
 ) -> Callable[[Callable[..., None]], Callable[..., None]]:
     """Register `fn(a: Args[, cfg])` as command `name` with `options` (+ --config/--set when `config`, a
-    'module:Class' path imported only when the command runs, names the stage config)."""
+    'module:Class' path imported only when the command runs, names the stage config). Returns the command
+    as typer calls it (keyword arguments, one per option, and `ctx`)."""
     opts = [*options, CONFIG, SET] if config else list(options)
     params = [o.parameter() for o in opts]
     params.append(inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context))
@@ -171,8 +172,9 @@ def command(
         run.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
         run.__annotations__ = {p.name: p.annotation for p in params}
         run.qdc_options = (tuple(opts), config)  # type: ignore[attr-defined]  # read by tests/test_cli_defaults.py
-        parent.command(name)(handle_errors(run))
-        return fn
+        registered = handle_errors(run)
+        parent.command(name)(registered)
+        return registered  # inspect.signature shows the command's options
 
     return decorate
 

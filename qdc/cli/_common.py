@@ -57,14 +57,54 @@ def _json_line(level: str, message: str) -> None:
 # ------------------------------------------------------------------------------------ progress bars
 
 
+HEARTBEAT_S = 1.0
+
+
 class RichReporter:
     """Draws a progress bar for a task once it has run for half a second; notices go to stderr."""
 
     def __init__(self, quiet: bool) -> None:
+        import threading
+
         self.quiet = quiet
         self._bar: Progress | None = None
         self.tasks: dict[str, Any] = {}
         self.started: dict[str, float] = {}
+        # The heartbeat: a command whose library reports no progress still shows that it works, from 1 s on.
+        self._lock = threading.RLock()
+        self._timer: Any = None
+        self._beat_name = ""
+        self._beat_task: Any = None
+        self._t0 = time.monotonic()
+        self._last_line = 0.0
+        self._closed = False
+
+    def start_heartbeat(self, name: str) -> None:
+        """After HEARTBEAT_S with nothing shown, an elapsed-time bar for the command (or, not on a terminal,
+        a line every 10 s while no other progress line was written)."""
+        if self.quiet or not name:
+            return
+        self._beat_name, self._t0 = name, time.monotonic()
+        self._arm(HEARTBEAT_S)
+
+    def _arm(self, delay: float) -> None:
+        import threading
+
+        self._timer = threading.Timer(delay, self._beat)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _beat(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            now = time.monotonic()
+            if State.log_json or not console.is_terminal:
+                if now - self._last_line >= 10 or self._last_line == 0.0:
+                    self._line(self._beat_name, "working", None, now - self._t0, False)
+                self._arm(10.0)
+            elif not self.tasks and self._beat_task is None:
+                self._beat_task = self.progress_bar().add_task(escape(self._beat_name), total=None)
 
     def progress_bar(self) -> Progress:
         if self._bar is None:
@@ -83,6 +123,10 @@ class RichReporter:
     def progress(self, task: str, done: int, total: int | None) -> None:
         if self.quiet:
             return
+        with self._lock:
+            self._progress(task, done, total)
+
+    def _progress(self, task: str, done: int, total: int | None) -> None:
         now = time.monotonic()
         start = self.started.setdefault(task, now)
         if State.log_json or not console.is_terminal:
@@ -93,6 +137,9 @@ class RichReporter:
             if finished or now - start < 0.5:
                 return
             self.tasks[task] = self.progress_bar().add_task(escape(task), total=total)  # the column reads markup
+            if self._beat_task is not None:  # a real bar now says the command works
+                self.progress_bar().remove_task(self._beat_task)
+                self._beat_task = None
         assert self._bar is not None
         self._bar.update(self.tasks[task], completed=done, total=total)
 
@@ -107,6 +154,12 @@ class RichReporter:
         if last is not None and not finished and now - last < 10:
             return
         self.tasks[task] = now
+        self._line(task, done, total, elapsed, finished)
+        if finished:
+            self.tasks[task] = float("inf")  # said once
+
+    def _line(self, task: str, done: int | str, total: int | None, elapsed: float, finished: bool) -> None:
+        self._last_line = time.monotonic()
         if State.log_json:
             import json
 
@@ -116,8 +169,6 @@ class RichReporter:
             of = f"/{total}" if total is not None else ""
             sys.stderr.write(f"qdc: {task}: {done}{of} ({elapsed:.1f}s){' done' if finished else ''}\n")
         sys.stderr.flush()
-        if finished:
-            self.tasks[task] = float("inf")  # said once
 
     def notice(self, message: str) -> None:
         if self.quiet:
@@ -128,9 +179,16 @@ class RichReporter:
             console.print(Text.assemble(("qdc:", "dim"), " ", message), highlight=False)
 
     def close(self) -> None:
-        if self._bar is not None:
-            self._bar.stop()
-            self._bar = None
+        with self._lock:
+            self._closed = True
+            if self._timer is not None:
+                self._timer.cancel()
+            if self._bar is not None:
+                if self._beat_task is not None:
+                    self._bar.remove_task(self._beat_task)
+                    self._beat_task = None
+                self._bar.stop()
+                self._bar = None
 
 
 # ----------------------------------------------------------------------------------- error handling
@@ -160,6 +218,8 @@ def handle_errors(fn: F) -> F:
         from qdc.progress import use_reporter
 
         reporter = RichReporter(State.quiet)
+        ctx = click.get_current_context(silent=True) or _typer_context()
+        reporter.start_heartbeat(getattr(ctx, "info_name", None) or "")
         previous = _on_sigterm()
         try:
             check_path_params(kwargs)

@@ -16,6 +16,7 @@ from qdc.select.config import SECTIONS, SelectConfig, default_of
 _NOT_CONFIG = {
     "input", "output", "manifest", "ledger", "model", "batch_size", "device", "no_cache", "embed_field",
     "text_field", "template", "roles", "id_field", "on_bad_rows", "bad_rows_file", "json", "config", "set_", "ctx",
+    "columns", "drop_qdc",
 }  # fmt: skip
 _PARAMS = [p for p in inspect.signature(select_cmd).parameters.values() if p.name not in _NOT_CONFIG]
 

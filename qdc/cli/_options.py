@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from qdc.cli._common import Inputs, embed_config, handle_errors, io_config
+from qdc.cli._common import Inputs, embed_config, handle_errors, io_config, trim_output
 from qdc.errors import ConfigError, quote
 
 if TYPE_CHECKING:
+    import polars as pl
     from pydantic import BaseModel
 
     from qdc.config import StageConfig
@@ -35,7 +36,8 @@ if TYPE_CHECKING:
 class Opt:
     """One option: `flags` as typer takes them ("--method -m", "--junk-gate/--no-junk-gate", or an upper-case
     name for the positional argument), the python type and default, help, and the dotted config `key` it sets
-    (None: the command reads it itself). `convert` turns the flag's value into the config's."""
+    (None: the command reads it itself; several keys separated by commas). `convert` turns the flag's value into
+    the config's."""
 
     flags: str
     type: Any
@@ -46,6 +48,7 @@ class Opt:
     convert: Callable[[Any], Any] | None = None
     name: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # more typer.Option settings: hidden, min, max
+    given_only: bool = False  # set the key only when the flag is given (its default is another setting's)
 
     @property
     def param(self) -> str:
@@ -124,6 +127,22 @@ NO_CACHE = Opt("--no-cache", bool, False, "Do not read or write the embedding ca
 EMBED_FIELD = Opt("--embed-field", str, "text", "Part of each row to embed: text, prompt or response.", panel=_EMB)
 EMBED = (MODEL, BATCH, DEVICE, NO_CACHE, EMBED_FIELD)
 
+COLUMNS = Opt(
+    "--columns",
+    str | None,
+    None,
+    "Keep only these qdc_ columns in the output (comma-separated names or globs, e.g. 'qdc_quality,qdc_cluster*'); "
+    "input fields are always kept.",
+    panel="Output",
+)
+DROP_QDC = Opt(
+    "--drop-qdc",
+    bool,
+    False,
+    "Write no qdc_ columns (embeddings, scores): the input rows as they were.",
+    panel="Output",
+)
+WRITE = (COLUMNS, DROP_QDC)
 CONFIG = Opt(
     "--config",
     str | None,
@@ -212,10 +231,11 @@ def build_config(spec: str, section: str, opts: Sequence[Opt], a: Args, ctx: Any
     defaults: dict[str, Any] = {}
     given: dict[str, Any] = {}
     for o in opts:
-        if o.key is None or (a[o.param] is None and not _given(ctx, o.param)):
+        if o.key is None or (not _given(ctx, o.param) and (a[o.param] is None or o.given_only)):
             continue
         value = o.convert(a[o.param]) if o.convert is not None else a[o.param]
-        _put(given if _given(ctx, o.param) else defaults, o.key.split("."), value)
+        for key in o.key.split(","):
+            _put(given if _given(ctx, o.param) else defaults, key.split("."), value)
     data = defaults
     if a.config is not None:
         from qdc.pipeline.config import flag_names  # `method:` reads as `methods:`, as in `qdc run` files
@@ -297,6 +317,13 @@ def embedding(a: Args, field: str | None = None) -> EmbedConfig:
         field or a.get("embed_field", "text"),
         a.get("force", False),
     )
+
+
+def write_rows(a: Args, df: pl.DataFrame) -> None:
+    """Write the command's rows to -o, trimmed by --columns / --drop-qdc."""
+    from qdc.io import write_records
+
+    write_records(trim_output(df, a.columns, a.drop_qdc), a.output)
 
 
 def rows_to_file(a: Args, hint: str = "") -> None:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     (
         o.INPUT,
         o.OUTPUT,
+        *o.WRITE,
         o.Opt("--k", int | None, None, "Number of clusters [default: round(sqrt(n/2)), 2..1024].", key="k"),
         o.Opt("--niter", int, 25, "k-means iterations.", key="niter"),
         o.Opt(
@@ -45,13 +46,12 @@ def cluster_cmd(a: o.Args, cfg: ClusterConfig) -> None:
     **Example:** `qdc cluster embedded.parquet -o clustered.parquet --k 8 --seed 1`
     """
     from qdc.cluster import cluster, cluster_summary
-    from qdc.io import write_records
 
     check_output_path(a.output)
     o.rows_to_file(a)
     inputs = o.read_inputs(a)
     out = cluster(inputs.read(a.input), cfg, o.embedding(a))
-    write_records(out, a.output)
+    o.write_rows(a, out)
     inputs.finish()
     summary = cluster_summary(out)
     if a.json:

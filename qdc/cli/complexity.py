@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     (
         o.INPUT,
         o.OUTPUT,
+        *o.WRITE,
         o.Opt(
             "--scorer",
             str,
@@ -43,7 +44,6 @@ def score_complexity_cmd(a: o.Args, cfg: ComplexityConfig) -> None:
     **Example:** `qdc score-complexity data.jsonl -o scored.jsonl`
     """
     from qdc.complexity import explain, score_complexity
-    from qdc.io import write_records
 
     check_output_path(a.output)
     o.rows_to_file(a)
@@ -56,7 +56,7 @@ def score_complexity_cmd(a: o.Args, cfg: ComplexityConfig) -> None:
         df = score_complexity(df, cfg)
         info = explain(df, a.explain_id) if a.explain_id is not None else None
         if not (a.explain_id is not None and a.output == "-"):
-            write_records(df, a.output)
+            o.write_rows(a, df)
     inputs.finish()
     if info is not None:
         print_json(info)

@@ -143,6 +143,7 @@ def _print_summary(stats: dict[str, Any], dry_run: bool) -> None:
     (
         o.INPUT,
         o.OUTPUT,
+        *o.WRITE,
         *DEDUP,
         o.Opt("--bands", int | None, None, "LSH bands [default: derived from --threshold].", key="bands", panel=_MH),
         o.Opt("--rows", int | None, None, "Rows per band [default: derived from --threshold].", key="rows", panel=_MH),
@@ -221,7 +222,7 @@ def dedup_cmd(a: o.Args, cfg: DedupConfig) -> None:
         _explain(cfg, n, text_bytes, int(df.estimated_size()) + sum(int(r.estimated_size()) for r in refs))
     result = dedup(df, cfg, ecfg, against=refs)
     if not a.dry_run:
-        write_records(result.kept, a.output)
+        o.write_rows(a, result.kept)
         if a.removed is not None:
             write_records(result.removed, a.removed)
         inputs.finish()

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     (
         o.INPUT,
         o.OUTPUT,
+        *o.WRITE,
         o.MODEL.with_(key="model"),
         o.BATCH.with_(key="batch_size"),
         o.DEVICE.with_(key="device"),
@@ -41,7 +42,6 @@ def embed_cmd(a: o.Args, cfg: EmbedConfig) -> None:
     **Example:** `cat data.jsonl | qdc embed - -o embedded.parquet --model static`
     """
     from qdc.embed import embed
-    from qdc.io import write_records
 
     check_output_path(a.output)
     o.rows_to_file(a)
@@ -52,7 +52,7 @@ def embed_cmd(a: o.Args, cfg: EmbedConfig) -> None:
     t0 = time.perf_counter()
     out = embed(df, cfg)
     seconds = time.perf_counter() - t0
-    write_records(out, a.output)
+    o.write_rows(a, out)
     inputs.finish()
     summary = {
         "rows": out.height,

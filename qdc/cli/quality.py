@@ -66,6 +66,14 @@ JUDGE = (
     ),
     o.NO_CACHE.with_(help="Do not read or write the embedding and judge caches.", key="judge.cache", convert=o.negate),
 )
+# score-quality's embedding options also set the lm scorer's when given (lm.batch_size's own default is 8).
+_LM_TOO = (
+    o.NO_CACHE.with_(
+        help="Do not read or write the embedding, judge and lm caches.", key="judge.cache,lm.cache", convert=o.negate
+    ),
+    o.BATCH.with_(help="Rows per model batch (embedder; --scorer lm too).", key="lm.batch_size", given_only=True),
+    o.DEVICE.with_(help="auto, cpu or cuda (embedder; --scorer lm too).", key="lm.device", given_only=True),
+)
 EXPLAIN = o.Opt(
     "--explain",
     str | None,
@@ -95,6 +103,7 @@ def show_explanation(info: dict[str, object], title: str) -> None:
     (
         o.INPUT,
         o.OUTPUT,
+        *o.WRITE,
         o.Opt(
             "--scorer",
             str,
@@ -137,7 +146,8 @@ def show_explanation(info: dict[str, object], title: str) -> None:
             key="lm.max_tokens",
             panel="LM",
         ),
-        *JUDGE,
+        *JUDGE[:-1],
+        *_LM_TOO,
         o.Opt(
             "--rubric",
             str,
@@ -146,8 +156,6 @@ def show_explanation(info: dict[str, object], title: str) -> None:
             key="judge.rubric",
             panel=_J,
         ),
-        o.BATCH,
-        o.DEVICE,
         *o.IO,
         o.JSON,
     ),
@@ -165,7 +173,6 @@ def score_quality_cmd(a: o.Args, cfg: QualityConfig) -> None:
     **Example:** `qdc score-quality data.jsonl -o scored.jsonl --explain row-17`
     """
     from qdc.errors import ConfigError
-    from qdc.io import write_records
     from qdc.quality import explain, score_quality, summary
 
     check_output_path(a.output)
@@ -182,7 +189,7 @@ def score_quality_cmd(a: o.Args, cfg: QualityConfig) -> None:
         df = score_quality(df, cfg, ecfg)
         info = explain(df, a.explain_id, cfg) if a.explain_id is not None else None
         if not (a.explain_id is not None and a.output == "-"):
-            write_records(df, a.output)
+            o.write_rows(a, df)
     inputs.finish()
     if info is not None:
         print_json(info)

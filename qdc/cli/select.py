@@ -229,6 +229,7 @@ SELECT = (
     (
         o.INPUT,
         o.OUTPUT,
+        *o.WRITE,
         *SELECT,
         o.Opt(
             "--manifest",
@@ -265,7 +266,7 @@ def select_cmd(a: o.Args, cfg: SelectConfig) -> None:
     o.rows_to_file(a)
     inputs = o.read_inputs(a)
     res = select(inputs.read(a.input), cfg, o.embedding(a))
-    write_records(res.selected, a.output)
+    o.write_rows(a, res.selected)
     if a.manifest:
         write_json(res.manifest, a.manifest)
     if a.ledger and res.ledger is not None:

@@ -204,6 +204,23 @@ def test_bandit_never_exceeds_scorer_budget(df: pl.DataFrame, accept: str) -> No
     assert log["scorer_calls"] <= 12 and log["arms"]
 
 
+def test_bandit_tau_is_the_junk_threshold_on_qdc_quality_and_the_median_otherwise(df: pl.DataFrame) -> None:
+    from qdc.quality import JUNK_THRESHOLD
+
+    on_quality = select(df, cfg(budget=40, strategy="bandit", k=4))
+    assert on_quality.manifest["strategy_log"]["tau"] == pytest.approx(JUNK_THRESHOLD)
+    on_expr = select(df, cfg(budget=40, strategy="bandit", k=4, feedback="qdc_quality * 2"))
+    tau = on_expr.manifest["strategy_log"]["tau"]
+    assert tau != pytest.approx(JUNK_THRESHOLD) and 0.0 < tau < 1.0  # the warm-up median, min-max normalised
+    fixed = select(df, cfg(budget=40, strategy="bandit", k=4, tau=0.6))
+    assert fixed.manifest["strategy_log"]["tau"] == pytest.approx(0.6)
+    # cap 1 x the fair share: no cluster takes more than ceil(40 * size / n) before the uncapped backfill
+    log = on_quality.manifest["strategy_log"]
+    sizes = np.asarray(log["cluster_cap"])
+    taken = np.asarray([log["arms"].get(str(c), {}).get("taken", 0) for c in range(sizes.size)])
+    assert (taken <= sizes).all()
+
+
 def test_bandit_without_backfill_may_stop_short(df: pl.DataFrame) -> None:
     res = select(
         df,

@@ -16,7 +16,9 @@ threshold are queued last in their cluster. `cluster_cap: null`, `coverage: 0` a
 restore Quad's behaviour.
 
 Adapted from Quad: a warm-up pull of every cluster (or a random subset when that would spend more than
-half the scorer budget) replaces the index-order sweep; tau defaults to the median warm-up score; probe
+half the scorer budget) replaces the index-order sweep; tau defaults to the score's junk threshold when the
+feedback is qdc_quality (``qdc.quality.JUNK_THRESHOLD``: a cluster is accepted unless its probe looks like
+junk, so quality acts as a gate and the coverage term decides the rest), else to the median warm-up score; probe
 rows below tau are not accepted even in `block` mode; `scored_only` accepts only scored rows above tau.
 Optional neighbour sharing (Quad's radius 0.2 on centroid cosine distance) is off by default.
 """
@@ -149,7 +151,10 @@ class Bandit:
         elif raw.size:
             self.lo, self.hi = float(raw.min()), float(raw.max())
         median = float(np.median(self.norm(raw))) if raw.size else 0.5
-        self.tau = float(self.bc.tau) if self.bc.tau is not None else median
+        floor = self.feedback.floor
+        # τ: as configured; else the score's own junk threshold (qdc_quality: a gate, not a ranking); else
+        # Quad's relative rule, the warm-up median.
+        self.tau = float(self.bc.tau) if self.bc.tau is not None else (float(floor) if floor is not None else median)
         for c, (probe, vals) in warm.items():
             self.update(c, probe, vals, 0)
 

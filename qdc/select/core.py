@@ -13,7 +13,7 @@ from qdc import schema
 from qdc.embed import EmbedConfig, Embedder, ensure_embeddings
 from qdc.errors import ConfigError
 from qdc.progress import notice
-from qdc.quality import QualityConfig, get_scorer
+from qdc.quality import JUNK_THRESHOLD, QualityConfig, get_scorer
 from qdc.select import clusters as _clusters
 from qdc.select.config import SelectConfig
 from qdc.select.eligible import dedup_duplicates, evaluate, row_ids, score_expression, token_counts
@@ -72,7 +72,9 @@ def _feedback_source(
     if score is None:
         raise ConfigError(f"--strategy {cfg.strategy} needs feedback: a score, --feedback, --gap or --scorer")
     unit = cfg.score is None and not cfg.weights
-    return FeedbackSource(frame, values=score, label="score", value_range=(0.0, 1.0) if unit else None), frame
+    if not unit:
+        return FeedbackSource(frame, values=score, label="score"), frame
+    return FeedbackSource(frame, values=score, label="score", value_range=(0.0, 1.0), floor=JUNK_THRESHOLD), frame
 
 
 def _wants_score(cfg: SelectConfig) -> bool:

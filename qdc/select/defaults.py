@@ -54,7 +54,7 @@ SECTIONS: dict[str, dict[str, Any]] = {
         "max_rounds": 200,
         "accept": "block",
         "backfill": True,
-        "cluster_cap": 2.0,
+        "cluster_cap": 1.0,
         "coverage": 0.5,
     },
     "deita": {"ceiling": 0.9},

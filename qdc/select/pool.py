@@ -51,6 +51,7 @@ class FeedbackSource:
     scorer: Scorer | None = None
     label: str = "score"
     value_range: tuple[float, float] | None = None
+    floor: float | None = None  # a threshold that means something on this scale (qdc_quality's junk threshold)
     limit: int | None = None
     calls: int = 0
     cache: dict[int, float] = field(default_factory=dict)

@@ -17,10 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS as RESULTS_DIR
-from common import SHARED_DATA, instruction_text, machine, read_jsonl, write_results
-
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.common import RESULTS as RESULTS_DIR
+from benchmarks.common import SHARED_DATA, instruction_text, machine, read_jsonl, write_results
 from qdc.embed import EmbedConfig, embed_texts
 from qdc.embed.models import SentenceTransformerEmbedder, StaticEmbedder
 

@@ -46,8 +46,7 @@ def main() -> None:
         lines = Path(args.texts).read_text(encoding="utf-8").splitlines()
         texts = [json.loads(line)["text"] for line in lines if line.strip()]
     else:
-        sys.path.insert(0, str(ROOT / "benchmarks"))
-        from bench_embed import load_texts
+        from benchmarks.bench_embed import load_texts
 
         texts = load_texts(args.rows)
     texts = texts[: args.rows]

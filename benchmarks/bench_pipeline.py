@@ -20,8 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, ROOT, SHARED_DATA, machine
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.common import RESULTS, ROOT, SHARED_DATA, machine
 
 DATA = SHARED_DATA / "gpteacher" / "toolformer.jsonl"  # 7,673 real rows (GPTeacher Toolformer)
 DOC = {

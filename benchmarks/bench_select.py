@@ -121,15 +121,10 @@ def build_mix(scale: float, seed: int = 0) -> pl.DataFrame:
 
 
 def vendi(x: np.ndarray) -> float:
-    """Vendi score (q=1, cosine kernel) through the d x d dual, eigenvalues clipped at round-off."""
-    if x.shape[0] == 0:
-        return 0.0
-    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-    lam = np.linalg.eigvalsh((x.T.astype(np.float64) @ x.astype(np.float64)) / x.shape[0])
-    lam = np.where(lam > max(x.shape) * np.finfo(np.float64).eps * lam.max(), lam, 0.0)
-    lam = lam / lam.sum()
-    nz = lam[lam > 0]
-    return float(np.exp(-(nz * np.log(nz)).sum()))
+    """Vendi score (q=1, cosine kernel): the library's `qdc.measure.vendi_of` (rows normalised there)."""
+    from qdc.measure import vendi_of
+
+    return vendi_of(x)
 
 
 def subset_metrics(df: pl.DataFrame, idx: np.ndarray, x: np.ndarray, tasks: list[str]) -> dict[str, float]:
@@ -183,12 +178,13 @@ def run_selection(
     seeds: list[int],
     strategies: list[tuple[str, dict[str, Any]]],
     tasks: list[str] | None,
+    apricot: bool = True,
 ) -> dict[str, Any]:
     from qdc.select import SelectConfig, select
 
     idx_of = {rid: i for i, rid in enumerate(df["id"].to_list())}
     out: dict[str, Any] = {}
-    for name, kw in [*strategies, ("apricot facility location", {})]:
+    for name, kw in [*strategies, *([("apricot facility location", {})] if apricot else [])]:
         runs = []
         for seed in seeds:
             t0 = time.perf_counter()
@@ -349,7 +345,7 @@ def redundancy_benchmark(limit: int | None, budget: int, seeds: list[int]) -> di
     }
 
 
-def task_probe_benchmark(scale: float, budgets: list[int], seeds: list[int]) -> dict[str, Any]:
+def task_probe_benchmark(scale: float, budgets: list[int], seeds: list[int], apricot: bool = True) -> dict[str, Any]:
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import balanced_accuracy_score
 
@@ -360,7 +356,7 @@ def task_probe_benchmark(scale: float, budgets: list[int], seeds: list[int]) -> 
     tasks = [t for t, _, _ in SOURCES]
     out: dict[str, Any] = {"rows": df.height, "test_rows": test.height, "seeds": seeds, "budgets": {}}
     for budget in budgets:
-        runs = run_selection(df, x, budget, seeds, PROBE_STRATEGIES, tasks)
+        runs = run_selection(df, x, budget, seeds, PROBE_STRATEGIES, tasks, apricot)
         table: dict[str, Any] = {}
         for name, rs in runs.items():
             accs = []

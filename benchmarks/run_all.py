@@ -1,6 +1,7 @@
 """Run every benchmark and assemble benchmarks/README.md from benchmarks/results/*.md.
 
-Run: .venv/bin/python benchmarks/run_all.py [--quick] [--only embed,dedup,...] [--assemble-only]
+Run: .venv/bin/python -m benchmarks.run_all [--quick] [--only embed,dedup,...] [--assemble-only]
+(or .venv/bin/python benchmarks/run_all.py). Each benchmark runs as a module, `python -m benchmarks.bench_x`.
 The GPU embedding benchmark needs a CUDA machine and is run there by hand (see its docstring); its last
 results file is kept and included.
 """
@@ -73,13 +74,12 @@ def main() -> None:
         failed = []
         for area in wanted:
             name, *extra = SCRIPTS[area].split()
-            script = HERE / name
-            if not script.exists():
+            if not (HERE / name).exists():
                 continue
-            cmd = [sys.executable, str(script), *extra] + (["--quick"] if args.quick else [])
+            cmd = [sys.executable, "-m", f"benchmarks.{Path(name).stem}", *extra] + (["--quick"] if args.quick else [])
             print(f"== {area}: {' '.join(cmd)}", flush=True)
             t0 = time.perf_counter()
-            if subprocess.run(cmd).returncode != 0:
+            if subprocess.run(cmd, cwd=HERE.parent).returncode != 0:
                 failed.append(area)
             print(f"== {area}: {time.perf_counter() - t0:.0f}s", flush=True)
         if failed:

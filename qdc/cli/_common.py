@@ -81,7 +81,7 @@ class RichReporter:
 
     def start_heartbeat(self, name: str) -> None:
         """After HEARTBEAT_S with nothing shown, an elapsed-time bar for the command (or, not on a terminal,
-        a line every 10 s while no other progress line was written)."""
+        a line, repeated every 30 s while no other progress line was written)."""
         if self.quiet or not name:
             return
         self._beat_name, self._t0 = name, time.monotonic()
@@ -100,9 +100,9 @@ class RichReporter:
                 return
             now = time.monotonic()
             if State.log_json or not console.is_terminal:
-                if now - self._last_line >= 10 or self._last_line == 0.0:
+                if now - self._last_line >= 30 or self._last_line == 0.0:
                     self._line(self._beat_name, "working", None, now - self._t0, False)
-                self._arm(10.0)
+                self._arm(30.0)  # a CI log needs a sign of life, not a line every few seconds
             elif not self.tasks and self._beat_task is None:
                 self._beat_task = self.progress_bar().add_task(escape(self._beat_name), total=None)
 

@@ -31,6 +31,21 @@ from benchmarks.common import SHARED_DATA, machine, read_jsonl, write_results
 WORK = Path(os.environ.get("QDC_BENCH_CLI_DIR", "/tmp/qdc-bench-cli"))
 PY = sys.executable
 QDC = [PY, "-m", "qdc"]
+BASELINE: dict[str, str] = {}
+"""With --baseline DIR: {"dir": a checkout of an older qdc, "name": its label}; its `python -m qdc` runs from
+that folder (cwd first on sys.path, so it imports that tree's qdc with this venv) as one more qdc command."""
+
+
+def baseline_cmd(argv: list[str]) -> list[str]:
+    """The same qdc command run from the baseline tree (argv starts with QDC)."""
+    return [
+        PY,
+        "-c",
+        "import runpy, sys; sys.path.insert(0, sys.argv.pop(1)); runpy.run_module('qdc', run_name='__main__')",
+        BASELINE["dir"],
+        *argv[len(QDC) :],
+    ]
+
 
 # ------------------------------------------------------------------------------------------ peers (scripts)
 
@@ -111,8 +126,28 @@ def side_by_side(cmds: dict[str, list[str]], repeats: dict[str, int], env: dict[
                 cpus[name].append(c)
                 print(f"  {name}: {w:.2f} s wall, {c:.2f} s CPU", flush=True)
     return {
-        k: {"wall_s": statistics.median(walls[k]), "cpu_s": statistics.median(cpus[k]), "walls": walls[k]} for k in cmds
+        k: {
+            "wall_s": statistics.median(walls[k]),
+            "cpu_s": statistics.median(cpus[k]),
+            "walls": walls[k],
+            "cpus": cpus[k],
+        }
+        for k in cmds
     }
+
+
+def with_baseline(cmds: dict[str, list[str]], reps: dict[str, int], name: str) -> None:
+    """Add the baseline tree's run of qdc command `name` (same arguments, same repeats) right after it."""
+    if not BASELINE:
+        return
+    items = list(cmds.items())
+    cmds.clear()
+    for key, argv in items:
+        cmds[key] = argv
+        if key == name:
+            label = f"{name} @{BASELINE['name']}"
+            cmds[label] = baseline_cmd(argv)
+            reps[label] = reps[name]
 
 
 # ------------------------------------------------------------------------------------------ data
@@ -174,6 +209,10 @@ def embed_jsonl(n: int) -> Path:
 # ------------------------------------------------------------------------------------------ jobs
 
 
+def _load() -> float:
+    return round(os.getloadavg()[0], 1)
+
+
 def job_diversity(sizes: list[int], repeats: int) -> list[dict[str, Any]]:
     out = []
     for n in sizes:
@@ -183,11 +222,14 @@ def job_diversity(sizes: list[int], repeats: int) -> list[dict[str, Any]]:
             "vendi-score score_dual (d x d)": [*peer(PEER_VENDI), str(src), "dual"],
         }
         reps = dict.fromkeys(cmds, repeats)
+        with_baseline(cmds, reps, "qdc diversity --json")
         if n <= 10_000:  # the n x n kernel: 80 GB at 100k
             cmds["vendi-score score_X (n x n)"] = [*peer(PEER_VENDI), str(src), "X"]
             reps["vendi-score score_X (n x n)"] = max(1, repeats - 1)
         print(f"diversity n={n}", flush=True)
-        out.append({"job": "diversity", "n": n, "results": side_by_side(cmds, reps, dict(os.environ))})
+        load = _load()
+        res = side_by_side(cmds, reps, dict(os.environ))
+        out.append({"job": "diversity", "n": n, "load": [load, _load()], "results": res})
     return out
 
 
@@ -195,26 +237,27 @@ def job_minhash(sizes: list[int], repeats: int) -> list[dict[str, Any]]:
     out = []
     for n in sizes:
         src = minhash_jsonl(n)
+        name = "qdc dedup --method minhash"
+        args = ["-q", "dedup", str(src), "--method", "minhash", "--ngram", "5"]
         cmds = {
-            "qdc dedup --method minhash": [
-                *QDC,
-                "-q",
-                "dedup",
-                str(src),
-                "-o",
-                str(WORK / "mh.out.jsonl"),
-                "--method",
-                "minhash",
-                "--ngram",
-                "5",
-            ],
+            name: [*QDC, *args, "-o", str(WORK / "mh.out.jsonl")],
             "datasketch loop": [*peer(PEER_DATASKETCH), str(src), str(WORK / "ds.out.jsonl")],
         }
-        reps = {"qdc dedup --method minhash": repeats, "datasketch loop": 1 if n > 20_000 else max(1, repeats - 1)}
+        reps = {name: repeats, "datasketch loop": 1 if n > 20_000 else max(1, repeats - 1)}
+        if BASELINE:
+            label = f"{name} @{BASELINE['name']}"
+            cmds = {name: cmds[name], label: baseline_cmd([*QDC, *args, "-o", str(WORK / "mh.base.jsonl")]), **cmds}
+            reps[label] = repeats
         print(f"minhash n={n}", flush=True)
+        load = _load()
         res = side_by_side(cmds, reps, dict(os.environ))
-        kept = (WORK / "mh.out.jsonl").read_bytes().count(b"\n")
-        out.append({"job": "minhash", "n": n, "kept_qdc": kept, "results": res})
+        entry: dict[str, Any] = {"job": "minhash", "n": n, "load": [load, _load()], "results": res}
+        entry["kept_qdc"] = (WORK / "mh.out.jsonl").read_bytes().count(b"\n")
+        if BASELINE:
+            entry["same_bytes_as_baseline"] = (WORK / "mh.out.jsonl").read_bytes() == (
+                WORK / "mh.base.jsonl"
+            ).read_bytes()
+        out.append(entry)
     return out
 
 
@@ -238,7 +281,9 @@ def job_embed(sizes: list[int], repeats: int) -> list[dict[str, Any]]:
         }
         subprocess.run(cmds["qdc embed --model minilm-onnx"], env=env, check=True)  # the one-off export
         print(f"embed n={n}", flush=True)
-        out.append({"job": "embed", "n": n, "results": side_by_side(cmds, dict.fromkeys(cmds, repeats), env)})
+        load = _load()
+        res = side_by_side(cmds, dict.fromkeys(cmds, repeats), env)
+        out.append({"job": "embed", "n": n, "load": [load, _load()], "results": res})
     return out
 
 
@@ -273,9 +318,9 @@ def job_select(sizes: list[int], repeats: int) -> list[dict[str, Any]]:
             "apricot facility location": [*peer(PEER_APRICOT), str(src), str(WORK / "ap.jsonl"), str(budget)],
         }
         print(f"select n={n}", flush=True)
-        out.append(
-            {"job": "select", "n": n, "results": side_by_side(cmds, dict.fromkeys(cmds, repeats), {**os.environ})}
-        )
+        load = _load()
+        res = side_by_side(cmds, dict.fromkeys(cmds, repeats), {**os.environ})
+        out.append({"job": "select", "n": n, "load": [load, _load()], "results": res})
     return out
 
 
@@ -293,6 +338,11 @@ def job_startup(repeats: int) -> list[dict[str, Any]]:
     runs = {
         "`qdc --help`": [*QDC, "--help"],
         "`python -c pass` (the floor)": [PY, "-c", "pass"],
+        "`import polars, numpy, pydantic, typer, rich` (qdc's floor)": [
+            PY,
+            "-c",
+            "import polars, numpy, pydantic, typer, rich.console",
+        ],
         "`qdc embed --model hash:64`": [*QDC, "-q", "embed", str(tiny), "-o", o, "--model", "hash:64", "--no-cache"],
         "`qdc cluster`": [*QDC, "-q", "cluster", str(emb), "-o", o, "--k", "3"],
         "`qdc dedup (exact, minhash)`": [*QDC, "-q", "dedup", str(tiny), "-o", o],
@@ -336,30 +386,51 @@ def render(data: dict[str, Any], command: str) -> str:
     lines = [
         "## Whole process, as a user runs it (`benchmarks/bench_cli.py`)",
         "",
-        f"Machine: {data['machine']}; shared with four other engineers' tests and benchmarks, so walls are",
-        "noisy: qdc and its peer alternate in one run and the ratio is of medians. CPU = user + sys of the process.",
-        f"Command: `{command}`.",
+        f"Machine: {data['machine']}; shared with five other engineers' tests and benchmarks, so walls are",
+        "noisy: qdc and its peer alternate in one run and the ratios are of medians. CPU = user + sys of the",
+        "process (all its threads); load = the 1-minute load average before and after each job (2 cores).",
+        f"Commands: {'; '.join(f'`{c}`' for c in data.get('commands', [command]))}.",
         DATA_NOTE,
         "",
-        "| job | rows | qdc command | wall s | CPU s | peer | wall s | CPU s | qdc faster (wall) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| job | rows | load | qdc command | wall s | CPU s | peer | wall s | CPU s | qdc faster: wall | CPU |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for entry in data["jobs"]:
         res = entry["results"]
         mine = [k for k in res if k.startswith("qdc")]
         peers = [k for k in res if not k.startswith("qdc")]
+        load = "-".join(f"{v:.0f}" for v in entry.get("load", [])) or "?"
         for m in mine:
             for p in peers:
                 a, b = res[m], res[p]
                 lines.append(
-                    f"| {entry['job']} | {entry['n']:,} | `{m}` | {a['wall_s']:.2f} | {a['cpu_s']:.2f} | {p} | "
-                    f"{b['wall_s']:.2f} | {b['cpu_s']:.2f} | {b['wall_s'] / a['wall_s']:.1f}x |"
+                    f"| {entry['job']} | {entry['n']:,} | {load} | `{m}` | {a['wall_s']:.2f} | {a['cpu_s']:.2f} | {p} | "
+                    f"{b['wall_s']:.2f} | {b['cpu_s']:.2f} | {b['wall_s'] / a['wall_s']:.1f}x | "
+                    f"{b['cpu_s'] / a['cpu_s']:.1f}x |"
                 )
+        if "same_bytes_as_baseline" in entry:
+            same = "identical" if entry["same_bytes_as_baseline"] else "DIFFERENT"
+            lines.append(f"| | | | kept rows vs the baseline: {same} ({entry['kept_qdc']:,} rows) | | | | | | | |")
     if data.get("startup"):
         lines += ["", "Fixed cost of each command (50-row input, no model; median of repeats):", ""]
         lines += ["| command | wall s | CPU s |", "|---|---|---|"]
         lines += [f"| {s['command']} | {s['wall_s']:.2f} | {s['cpu_s']:.2f} |" for s in data["startup"]]
+    if data.get("notes"):
+        lines += ["", data["notes"].rstrip()]
     return "\n".join(lines) + "\n"
+
+
+def merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """The previous results with this run's jobs (same job and size) and start-up table replaced."""
+    fresh = {(j["job"], j["n"]) for j in new["jobs"]}
+    jobs = [j for j in old.get("jobs", []) if (j["job"], j["n"]) not in fresh] + new["jobs"]
+    order = ["diversity", "minhash", "embed", "select"]
+    jobs.sort(key=lambda j: (order.index(j["job"]) if j["job"] in order else 9, j["n"]))
+    out = {**old, **{k: v for k, v in new.items() if k not in ("jobs", "commands")}, "jobs": jobs}
+    out["commands"] = [*old.get("commands", []), *new.get("commands", [])][-4:]
+    if not new.get("startup") and old.get("startup"):
+        out["startup"] = old["startup"]
+    return out
 
 
 def main() -> None:
@@ -367,24 +438,35 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="small sizes, one repeat")
     ap.add_argument("--only", default="startup,diversity,minhash,embed,select")
     ap.add_argument("--repeats", type=int, default=None)
+    ap.add_argument("--sizes", default=None, help="comma-separated sizes for the jobs run (default per job)")
+    ap.add_argument("--baseline", default=None, help="a checkout of an older qdc to time beside this one")
+    ap.add_argument("--baseline-name", default="baseline")
+    ap.add_argument("--merge", action="store_true", help="keep the other jobs' results from results/cli.json")
+    ap.add_argument("--notes", default=None, help="a markdown file appended to the table (goals, reading)")
     args = ap.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
+    if args.baseline:
+        BASELINE.update({"dir": str(Path(args.baseline).resolve()), "name": args.baseline_name})
     reps = args.repeats or (1 if args.quick else 3)
     only = set(args.only.split(","))
-    data: dict[str, Any] = {"machine": machine(), "repeats": reps, "jobs": []}
+    sizes = [int(x) for x in args.sizes.split(",")] if args.sizes else None
+    cmd = " ".join([".venv/bin/python benchmarks/bench_cli.py", *sys.argv[1:]])
+    data: dict[str, Any] = {"machine": machine(), "repeats": reps, "jobs": [], "commands": [cmd]}
     if "startup" in only:
         data["startup"] = job_startup(max(reps, 3))
     if "diversity" in only:
-        data["jobs"] += job_diversity([1000, 5000] if args.quick else [5000, 100_000], reps)
+        data["jobs"] += job_diversity(sizes or ([1000, 5000] if args.quick else [5000, 100_000]), reps)
     if "minhash" in only:
-        data["jobs"] += job_minhash([2000, 5000] if args.quick else [20_000, 100_000], reps)
+        data["jobs"] += job_minhash(sizes or ([2000, 5000] if args.quick else [20_000, 100_000]), reps)
     if "embed" in only:
-        data["jobs"] += job_embed([100, 300] if args.quick else [200, 1000], reps)
+        data["jobs"] += job_embed(sizes or ([100, 300] if args.quick else [200, 1000]), reps)
     if "select" in only:
-        data["jobs"] += job_select([1000, 2000] if args.quick else [2000, 5000], reps)
-    cmd = ".venv/bin/python benchmarks/bench_cli.py" + (" --quick" if args.quick else "")
-    if args.only != ap.get_default("only"):
-        cmd += f" --only {args.only}"
+        data["jobs"] += job_select(sizes or ([1000, 2000] if args.quick else [2000, 5000]), reps)
+    results = Path(__file__).resolve().parent / "results" / "cli.json"
+    if args.merge and results.exists():
+        data = merge(json.loads(results.read_text()), data)
+    if args.notes:
+        data["notes"] = Path(args.notes).read_text()
     md = render(data, cmd)
     write_results("cli", md, data)
     print(md)

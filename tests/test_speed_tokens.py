@@ -69,3 +69,15 @@ def test_word_hash_array_equals_string_tokens_any_text(texts):
     got, per_row = word_hash_array(s, ("nfkc", "case"))
     assert per_row.tolist() == lens.tolist()
     assert got.tolist() == word_hashes(words).tolist()
+
+
+def test_hash_tokens_in_small_blocks_equals_one_block():
+    from qdc.dedup.normalize import _WORD_BYTE
+    from qdc.dedup.tokens import hash_tokens
+
+    s = pl.Series([t or "" for t in TRICKY] * 3).str.to_lowercase()
+    whole = hash_tokens(s, _WORD_BYTE)
+    for block in (1, 7, 64):
+        parts = hash_tokens(s, _WORD_BYTE, block_bytes=block)
+        assert parts[0].tolist() == whole[0].tolist() and parts[1].tolist() == whole[1].tolist()
+    assert whole[1].sum() == whole[0].shape[0] > 0

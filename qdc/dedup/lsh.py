@@ -6,6 +6,7 @@ one of `b` bands agree: P(candidate | J) = 1 - (1 - J^r)^b (the S-curve).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -22,6 +23,7 @@ def candidate_probability(j: float | np.ndarray, bands: int, rows: int) -> np.nd
     return np.asarray(1.0 - (1.0 - jj**rows) ** bands)
 
 
+@functools.lru_cache(maxsize=64)
 def band_params(threshold: float, num_perm: int, fp_weight: float = 0.5, fn_weight: float = 0.5) -> tuple[int, int]:
     """The (bands, rows) with bands * rows <= num_perm that minimise the weighted error areas.
 

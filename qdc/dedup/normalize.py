@@ -79,7 +79,7 @@ def word_hash_array(texts: pl.Series, steps: Sequence[Step] = ALL_STEPS) -> tupl
     Unicode regex and are rewritten as their words joined by spaces; then every token is hashed in numpy
     (`qdc.dedup.tokens`).
     """
-    from qdc.dedup.tokens import spans, text_buffer, xxh3_spans
+    from qdc.dedup.tokens import hash_tokens
 
     base = texts.cast(pl.String).fill_null("")
     out = base.str.to_lowercase() if "case" in steps else base
@@ -91,9 +91,7 @@ def word_hash_array(texts: pl.Series, steps: Sequence[Step] = ALL_STEPS) -> tupl
         if "case" in steps:
             part = part.str.to_lowercase()
         out = out.scatter(wide, part.str.extract_all(r"\w+").list.join(" "))
-    buf, offsets = text_buffer(out)
-    starts, ends, per_row = spans(buf, offsets, _WORD_BYTE)
-    return xxh3_spans(buf, starts, ends), per_row
+    return hash_tokens(out, _WORD_BYTE)
 
 
 def word_hashes(words: pl.Series) -> np.ndarray:

@@ -53,7 +53,7 @@ def token_hashes(texts: pl.Series | Sequence[str | None]) -> TokenHashes:
     tokenised by `tokenize` itself and rewritten as their tokens joined by single spaces (a token holds no
     whitespace), so one byte-level pass (`qdc.dedup.tokens`) serves every row.
     """
-    from qdc.dedup.tokens import spans, text_buffer, xxh3_spans
+    from qdc.dedup.tokens import hash_tokens
 
     s = texts if isinstance(texts, pl.Series) else pl.Series(list(texts), dtype=pl.String)
     s = s.cast(pl.String).fill_null("")
@@ -62,10 +62,9 @@ def token_hashes(texts: pl.Series | Sequence[str | None]) -> TokenHashes:
     if wide.size:
         rewritten = [" ".join(tokenize(t)) for t in s.gather(wide).to_list()]
         out = out.scatter(wide, pl.Series(rewritten, dtype=pl.String))
-    buf, offsets = text_buffer(out)
-    starts, ends, per_row = spans(buf, offsets, _TOKEN_BYTE)
+    hashes, per_row = hash_tokens(out, _TOKEN_BYTE)
     docs = np.repeat(np.arange(len(s), dtype=np.int64), per_row)
-    return TokenHashes(xxh3_spans(buf, starts, ends), docs, len(s))
+    return TokenHashes(hashes, docs, len(s))
 
 
 def ngram_keys(tok: TokenHashes, n: int) -> np.ndarray:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
@@ -87,7 +87,10 @@ class StageConfig(BaseModel):
 MAX_YAML_VALUES = 1_000_000
 
 
-def validate_config(cls: type[StageConfig], data: dict[str, Any], where: str) -> Any:
+S = TypeVar("S", bound=StageConfig)
+
+
+def validate_config(cls: type[S], data: dict[str, Any], where: str) -> S:
     """Build `cls` from a dict, turning validation errors into one ConfigError naming key and file."""
     try:
         return cls.model_validate(data)

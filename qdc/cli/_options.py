@@ -198,7 +198,7 @@ def command(
     return decorate
 
 
-def _given(ctx: Any, param: str) -> bool:
+def _given(ctx: typer.Context, param: str) -> bool:
     source = ctx.get_parameter_source(param)
     return source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT", "PROMPT")
 
@@ -222,12 +222,12 @@ def _merge(target: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
     return target
 
 
-def build_config(spec: str, section: str, opts: Sequence[Opt], a: Args, ctx: Any) -> Any:
+def build_config(spec: str, section: str, opts: Sequence[Opt], a: Args, ctx: typer.Context) -> StageConfig:
     """The stage config: option defaults < --config < --set < flags given on the command line."""
     from qdc.config import validate_config
 
     module, _, cls_name = spec.partition(":")
-    cls = getattr(importlib.import_module(module), cls_name)
+    cls: type[StageConfig] = getattr(importlib.import_module(module), cls_name)
     defaults: dict[str, Any] = {}
     given: dict[str, Any] = {}
     for o in opts:

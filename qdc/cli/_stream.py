@@ -3,7 +3,7 @@ flag checks, the estimate line and the streaming dedup run itself. Not a command
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from qdc.cli._common import Inputs, State, check_output_path, console, print_json
 from qdc.cli._options import Args, Opt
@@ -11,7 +11,8 @@ from qdc.cli._options import Args, Opt
 if TYPE_CHECKING:  # the library loads only when a command runs
     from qdc.dedup import DedupConfig
     from qdc.dedup.stream import StreamOptions
-    from qdc.io import IOConfig
+    from qdc.io import IOConfig, ReadReport
+    from qdc.scale.memory import OnEstimate
 
 _RUN = "Streaming"
 _SEM = "Semantic"
@@ -78,14 +79,14 @@ def memory_limit(max_memory: str | None) -> int | None:
     return None if max_memory is None else parse_size(max_memory)
 
 
-def announce(command: str) -> Any:
+def announce(command: str) -> OnEstimate | None:
     """The on_estimate of a scale command: print its memory/disk estimate before the run (unless -q)."""
     if State.quiet:
         return None
     return lambda est: console.print(f"qdc scale {command} {est.describe()}", markup=False)
 
 
-def finish_bad_rows(report: Any, bad_rows_file: str | None, output: str) -> None:
+def finish_bad_rows(report: ReadReport, bad_rows_file: str | None, output: str) -> None:
     """Write the quarantined lines of a streamed run as every command does (`Inputs.finish`)."""
     from qdc.io import IOConfig
 

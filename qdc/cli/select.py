@@ -193,7 +193,8 @@ SELECT = (
         "--tau",
         float | None,
         "bandit.tau",
-        "bandit: acceptance threshold on the normalised score [default: warm-up median].",
+        "bandit: acceptance threshold on the normalised score [default: qdc_quality's junk threshold 0.3 when "
+        "the feedback is qdc_quality, else the warm-up median].",
         _S,
     ),
     _o("--accept", str, "bandit.accept", "bandit: block (probe + unscored block) or scored-only.", _S, convert=_dashes),

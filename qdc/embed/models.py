@@ -16,7 +16,7 @@ import numpy as np
 
 from qdc.embed.base import Embedder, _dir_identity, bundled_model_path, l2_normalise, quiet_model_loading
 from qdc.errors import ConfigError, MissingDependencyError
-from qdc.progress import notice
+from qdc.progress import notice, progress
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -76,6 +76,8 @@ class SentenceTransformerEmbedder:
     def _load(self) -> Any:
         if self._model is None:
             quiet_model_loading(offline=self.offline)
+            # Said before the import: it takes 8-20 s and holds the GIL, so nothing else can report meanwhile.
+            progress(f"loading embedding model {self.name}", 0, None)
             try:
                 from sentence_transformers import SentenceTransformer
             except ImportError:
@@ -137,8 +139,9 @@ class StaticEmbedder:
 
 
 def build_static_model(target: Path, pca_dims: int = 256) -> None:
-    """Distil the static model from the bundled MiniLM into `target` (about 20 s, once)."""
-    notice(f"building the static embedding model once (about 20 s) into {target}")
+    """Distil the static model from the bundled MiniLM into `target` (once: 20 s on a quiet machine, a few
+    minutes on 2 busy cores)."""
+    notice(f"building the static embedding model once (a few minutes) into {target}")
     quiet_model_loading(offline=True)
     try:
         from model2vec.distill import distill

@@ -3,7 +3,7 @@ heuristic scoring."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -91,6 +91,17 @@ def scale_dedup_cmd(a: o.Args, cfg: DedupConfig) -> None:
     run_stream_dedup(a, cfg, o.read_inputs(a).io, stream_options(a, cfg))
 
 
+def _run_options(a: o.Args) -> dict[str, Any]:
+    """The streaming keywords that scale select and scale score share."""
+    return {
+        "batch_rows": a.batch_rows,
+        "max_memory": memory_limit(a.max_memory),
+        "backend": executor_name(a.executor),
+        "ray_address": a.ray_address,
+        "ray_cpus": a.ray_cpus,
+    }
+
+
 def _budget(value: float) -> int | float:
     from qdc.errors import ConfigError
 
@@ -161,11 +172,7 @@ def scale_select_cmd(a: o.Args, cfg: ScaleSelectConfig) -> None:
         cfg,
         o.read_inputs(a).io,
         output=a.output,
-        batch_rows=a.batch_rows,
-        max_memory=memory_limit(a.max_memory),
-        backend=executor_name(a.executor),
-        ray_address=a.ray_address,
-        ray_cpus=a.ray_cpus,
+        **_run_options(a),
         on_estimate=announce("select"),
     )
     if a.json:
@@ -298,11 +305,7 @@ def scale_score_cmd(a: o.Args) -> None:
         quality=qcfg,
         complexity=ComplexityConfig() if a.complexity else None,
         output=a.output,
-        batch_rows=a.batch_rows,
-        max_memory=memory_limit(a.max_memory),
-        backend=executor_name(a.executor),
-        ray_address=a.ray_address,
-        ray_cpus=a.ray_cpus,
+        **_run_options(a),
         report=report,
         on_estimate=announce("score"),
     )

@@ -175,6 +175,10 @@ def scale_select_cmd(a: o.Args, cfg: ScaleSelectConfig) -> None:
         **_run_options(a),
         on_estimate=announce("select"),
     )
+    if isinstance(cfg.budget, int) and cfg.budget > stats["rows_in"]:
+        from qdc.progress import notice
+
+        notice(f"--budget {cfg.budget} is more than the {stats['rows_in']} rows: all of them are selected")
     if a.json:
         print_json(stats)
     elif not State.quiet:

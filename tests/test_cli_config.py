@@ -13,7 +13,6 @@ from typing import Any
 import orjson
 import pytest
 
-import qdc.config
 from qdc.cli import app
 from qdc.errors import ConfigError
 
@@ -43,6 +42,7 @@ class Stop(ConfigError):
 @pytest.fixture
 def built(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     """The configs the command builds (the command stops at the first one)."""
+    import qdc.config
     import qdc.measure
     import qdc.pipeline.config  # imported now: a module that binds validate_config must keep the real one
 
@@ -170,3 +170,15 @@ def test_config_changes_what_dedup_does(runner: Any, tmp_path: Path) -> None:
     assert removed() == 1  # minhash finds the near-duplicate
     assert removed("--config", str(cfg_file)) == 0  # exact only
     assert removed("--config", str(cfg_file), "--method", "exact,minhash") == 1  # the flag wins
+
+
+def test_every_pipeline_stage_command_takes_config_and_set() -> None:
+    import typer
+
+    from qdc.pipeline.config import available_stages
+
+    commands = typer.main.get_command(app).commands  # type: ignore[attr-defined]
+    for stage in available_stages():
+        params = {p.name for p in commands[stage].params}
+        assert {"config", "set_"} <= params, stage
+    assert set(CASES) >= set(available_stages())  # and each is covered by the layering test above

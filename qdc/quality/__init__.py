@@ -108,7 +108,7 @@ def _learned(df: pl.DataFrame, cfg: QualityConfig) -> tuple[np.ndarray, list[pl.
         quality, cols = score_rows(prompts, responses, gates)
         return quality, [pl.Series(schema.QUALITY_SIGNAL_PREFIX + k, v, dtype=pl.Float64) for k, v in cols.items()]
     quality, p_ok, grade, reason = score_texts(
-        df[schema.PROMPT].fill_null("").to_list(), df[schema.RESPONSE].fill_null("").to_list()
+        df[schema.PROMPT].fill_null("").to_list(), df[schema.RESPONSE].fill_null("").to_list(), task="score-quality"
     )
     return quality, [
         pl.Series(schema.QUALITY_SIGNAL_PREFIX + "junk", p_ok, dtype=pl.Float64),
@@ -245,20 +245,21 @@ def _explain_learned(df: pl.DataFrame, i: int) -> dict[str, Any]:
     Computed on the whole frame (the canned-answer signal is a property of the batch).
     """
     from qdc.quality.features import feature_frame
-    from qdc.quality.learned import drivers, load_default, parts, predict
+    from qdc.quality.learned import load_default, score_texts
 
     model = load_default()
-    frame = feature_frame(df[schema.PROMPT].fill_null("").to_list(), df[schema.RESPONSE].fill_null("").to_list())
-    row = frame[i : i + 1]
-    p_ok, grade = parts(model, row)
-    reason = drivers(model, row)[0]
+    prompts, responses = df[schema.PROMPT].fill_null("").to_list(), df[schema.RESPONSE].fill_null("").to_list()
+    frame = feature_frame(prompts, responses)
+    # score_texts on the whole frame, as score_quality does: the same number and reason, rules included
+    quality, p_ok, grade, reasons = score_texts(prompts, responses, model)
+    reason = reasons[i]
     signals: dict[str, Any] = {
-        "junk": {"score": round(float(p_ok[0]), 4), "judged_junk": bool(p_ok[0] < model.cut), "reason": reason},
-        "grade": {"score": round(float(grade[0]), 4)},
+        "junk": {"score": round(float(p_ok[i]), 4), "judged_junk": bool(quality[i] < model.base), "reason": reason},
+        "grade": {"score": round(float(grade[i]), 4)},
     }
     for name in frame.columns:
         signals[name] = {"value": round(float(frame[name][i]), 4), "used": name in model.features}
-    return {"quality": round(float(predict(model, row)[0]), 4), "reason": reason, "signals": signals}
+    return {"quality": round(float(quality[i]), 4), "reason": reason, "signals": signals}
 
 
 def summary(df: pl.DataFrame) -> dict[str, Any]:

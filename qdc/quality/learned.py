@@ -8,16 +8,19 @@
 
 So `junk_threshold` = BASE (0.3): a row below it is one the junk model rejects, and among accepted rows
 the order is the grade's alone (the junk model's uncertainty does not scramble the judge ranking). CUT is
-the 1st percentile of p_ok over honest training rows (a clean row it saw falls below it 1% of the time).
+the 1st percentile of p_ok over honest training rows, each predicted by a model fit without its prompt
+(out of fold), so about 1% of clean rows like those fall below it.
 
 Both read the columns of `qdc.quality.features.feature_frame` (`qdc.quality.trees` walks the trees in
 numpy). They were fit by `benchmarks/bench_quality_train.py` on public data, half of the
 instructions of alpaca_eval_judged (real answers of 21 models with GPT-4-Turbo's preference as the
-grade label; junk made from them by cutting, moving, shuffling and looping) plus half of four clean
-instruction sets (code_alpaca_2k, gsm8k, gpteacher codegen, llamafactory alpaca_en_demo) and junk made
-from them the same way; `training` in the JSON file says exactly what. The other halves and five other
-junk kinds are what benchmarks/bench_quality.py reports on. The file holds numbers only: loading it
-runs no code (no pickle).
+grade label; junk made from them by cutting, moving, shuffling, looping, character noise, refusal and
+prompt-injection templates) plus half of eleven clean instruction sets (code_alpaca_2k, gsm8k and its
+final answers, gpteacher codegen, llamafactory alpaca / DPO chosen / KTO desirable, and label answers to
+sst2, sst5, subj and sms_spam) and junk made from them the same way; `training` in the JSON file says
+exactly what. The other halves, four clean sources never seen (ag_news, gpteacher roleplay and
+toolformer, self_instruct) and five other junk kinds are what benchmarks/bench_quality.py reports on.
+The file holds numbers only: loading it runs no code (no pickle).
 """
 
 from __future__ import annotations
@@ -131,18 +134,19 @@ def predict(model: LearnedModel, frame: pl.DataFrame) -> np.ndarray:
 
 
 def score_texts(
-    prompts: Sequence[str], responses: Sequence[str], model: LearnedModel | None = None
+    prompts: Sequence[str], responses: Sequence[str], model: LearnedModel | None = None, task: str | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
     """(qdc_quality, P(not junk), grade, reason) for parallel prompts and responses (one batch).
 
     A response with no letter or digit at all (empty, whitespace, pure symbol strings) is junk by
     definition, as in v1's `empty` gate, whatever the trees make of a text unlike their training rows.
     So is a short pure refusal: v1's `refusal` rule (a refusal phrase in the first 200 characters of a
-    response under 60 words), which the trees, fit without refusal junk, let through ('As an AI language
-    model, I cannot help with that request.' had P(not junk) 0.30, above the cut).
+    response under 60 words), which the trees, fit on five refusal templates only, rank just above the
+    cut ('As an AI language model, I cannot help with that request.': P(not junk) 0.19, cut 0.13). `task`: report
+    progress under that name while the features are computed.
     """
     model = model or load_default()
-    frame = feature_frame(prompts, responses, model.features)
+    frame = feature_frame(prompts, responses, model.features, task=task)
     p_ok, grade = parts(model, frame)
     quality, reason = predict(model, frame), drivers(model, frame)
     text = pl.Series(list(responses), dtype=pl.String).fill_null("")
@@ -164,8 +168,9 @@ def drivers(model: LearnedModel, frame: pl.DataFrame, top: int = 2) -> list[str]
     """Per row judged junk (P(not junk) < cut), the features whose typical value would lift it most.
 
     Each feature in turn is set to its median over honest training rows; the ones that raise the junk
-    model's log-odds the most (by at least 0.5) are named, best first. '' for rows not judged junk.
-    The gain needed is 0.5 in log-odds.
+    model's log-odds the most (by at least 0.5) are named, best first; when none gains that much (the
+    verdict rests on several features at once) the single best is named, so a junk row always has a
+    reason. '' for rows not judged junk. Ties break by feature order.
     """
     x = matrix(frame, model.features)
     raw = model.junk(x)
@@ -181,5 +186,6 @@ def drivers(model: LearnedModel, frame: pl.DataFrame, top: int = 2) -> list[str]
         gain[:, j] = model.junk(moved) - raw[low]
     order = np.argsort(-gain, axis=1, kind="stable")[:, :top]
     for k, i in enumerate(low):
-        out[i] = ",".join(model.features[j] for j in order[k] if gain[k, j] >= 0.5)
+        named = [model.features[j] for j in order[k] if gain[k, j] >= 0.5]
+        out[i] = ",".join(named or [model.features[order[k, 0]]])
     return out

@@ -15,11 +15,13 @@ from qdc.quality._row import RowText
 REFUSAL = re.compile(
     r"\b(?:i(?:'m| am) sorry,? but|i apologi[sz]e,? but|i (?:cannot|can't|can not|won't|will not|"
     r"am unable to|'m unable to|am not able to|'m not able to) "
-    r"(?:help|assist|provide|fulfil+|comply|answer|complete|"
+    r"(?:help(?:$|[^ b]| [^b]| b[^u])|assist|provide|fulfil+|comply|answer|complete|"
     r"generate|create|write|do that|support|engage)|i must (?:decline|refuse)|it(?: is|'s) not appropriate "
     r"(?:for me )?to|i(?:'m| am) not (?:comfortable|permitted|allowed)|i (?:don't|do not) feel comfortable)",
     re.IGNORECASE,
 )
+"""'help' must not be followed by 'but' ("I can't help but smile" is no refusal); written without look-ahead
+because polars' regex engine (Rust `regex`) has none and the learned scorer matches this pattern there."""
 SHORT_WORDS = 60
 """A refusal phrase near the start of a response shorter than this is a refusal, not a hedge before an answer."""
 REFUSED_SCORE = 0.05

@@ -45,15 +45,16 @@ def columns() -> list[pl.Expr]:
             "unicode_symbols"
         ),
         (safe_div(pl.min_horizontal(latin, letters - latin), letters) * 2).alias("script_mix"),
-        safe_div(letters, chars).alias("letter_share"),
+        # likewise: "Sci/Tech" is 7/8 letters, as a cut or a noised short string might be
+        pl.when(chars >= 30).then(safe_div(letters, chars)).otherwise(1.0).alias("letter_share"),
         safe_div(ls.list.eval(pl.element().str.contains(LIST_LINE).cast(pl.Int32)).list.sum(), nl).alias("list_lines"),
         (R.str.count_matches(r"(?m)^#{1,6} ") + R.str.count_matches(r"\*\*[^*\n]+\*\*"))
         .clip(0, 20)
         .cast(pl.Float64)
         .alias("markdown_marks"),
         R.str.contains("```").cast(pl.Float64).alias("has_fence"),
-        R.str.slice(0, 200).str.contains(REFUSAL.pattern).cast(pl.Float64).alias("refusal"),
-        R.str.count_matches(BOILERPLATE.pattern).clip(0, 3).cast(pl.Float64).alias("boilerplate"),
+        R.str.slice(0, 200).str.contains("(?i)" + REFUSAL.pattern).cast(pl.Float64).alias("refusal"),
+        R.str.count_matches("(?i)" + BOILERPLATE.pattern).clip(0, 3).cast(pl.Float64).alias("boilerplate"),
         (nw == 0).cast(pl.Float64).alias("no_words"),
         safe_div(R.str.to_lowercase().str.count_matches(SALAD), nw).alias("function_pairs"),
         safe_div(

@@ -365,3 +365,25 @@ def test_heartbeat_says_a_silent_command_works_and_stops_at_close(capsys: pytest
     quiet = RichReporter(quiet=True)
     quiet.start_heartbeat("x")
     assert quiet._timer is None
+
+
+def test_a_json_output_is_one_json_array_that_reads_back(runner, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Before: `-o picked.json` wrote JSON lines into a .json file, which `json.load` refuses."""
+    import gzip
+
+    src = tmp_path / "alpaca.json"
+    src.write_text(json.dumps(ALPACA))
+    out = tmp_path / "o.json"
+    res = runner.invoke(app, ["embed", str(src), "-o", str(out), "--model", "hash:8"])
+    assert res.exit_code == 0, res.stderr
+    rows = json.loads(out.read_text())
+    assert [{k: v for k, v in r.items() if not k.startswith("qdc_")} for r in rows] == ALPACA
+    assert read_records(out).height == len(ALPACA)
+    gz = tmp_path / "o.json.gz"
+    assert runner.invoke(app, ["embed", str(src), "-o", str(gz), "--model", "hash:8"]).exit_code == 0
+    assert len(json.loads(gzip.decompress(gz.read_bytes()))) == len(ALPACA)
+    cfg = _pipeline(tmp_path, "stages:\n  - embed\n")
+    res = runner.invoke(app, ["run", str(cfg), str(src), "-o", str(out), "--removed", str(tmp_path / "l.json")])
+    assert res.exit_code == 0, res.stderr
+    assert json.loads((tmp_path / "l.json").read_text()) == []
+    assert len(json.loads(out.read_text())) == len(ALPACA)

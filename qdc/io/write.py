@@ -1,5 +1,7 @@
 """Writing rows: JSONL lines from original lines plus qdc columns, Parquet, bad-row files, JSON documents.
 
+A `.json` output holds one JSON array of the same rows, one per line (`is_json_array_name`).
+
 Rows keep every input field, in order, with its value unchanged: a JSONL row is written back from its
 original line (minus any old ``qdc_`` keys) with the ``qdc_`` columns appended. Every file is written
 atomically (`qdc.io.files.atomic_path`); the same frame always gives the same bytes.
@@ -79,10 +81,34 @@ def to_jsonl_lines(df: pl.DataFrame) -> Iterator[bytes]:
         yield body + sep + parts + b"}"
 
 
-def _write_jsonl_stream(df: pl.DataFrame, out: IO[bytes]) -> None:
+def _write_jsonl_stream(df: pl.DataFrame, out: IO[bytes], array: _ArrayState | None = None) -> None:
     for line in to_jsonl_lines(df):
+        if array is not None:
+            out.write(array.separator())
         out.write(line)
         out.write(b"\n")
+
+
+def is_json_array_name(path: str | os.PathLike[str]) -> bool:
+    """A `.json` output (optionally compressed) is written as one JSON array of rows, as such files are read
+    (Alpaca's format, `json.load`); `.jsonl`/`.ndjson` and stdout stay JSON lines."""
+    name = str(path).lower()
+    return any(name.endswith(".json" + comp) for comp in ("", ".gz", ".zst", ".zstd"))
+
+
+class _ArrayState:
+    """The brackets and commas of a JSON array written line by line (one row per line, so the file is also
+    easy to read with line tools)."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+
+    def separator(self) -> bytes:
+        self.rows += 1
+        return b"[" if self.rows == 1 else b","
+
+    def close(self, out: IO[bytes]) -> None:
+        out.write(b"[]\n" if self.rows == 0 else b"]\n")
 
 
 def output_columns(df: pl.DataFrame, columns: Sequence[str] | None = None, drop_qdc: bool = False) -> pl.DataFrame:
@@ -125,8 +151,11 @@ def write_records(df: pl.DataFrame, path: str | os.PathLike[str], fmt: str | Non
         if fmt == "parquet":
             schema.drop_hidden(df).write_parquet(tmp, compression="zstd", statistics=False)
         else:
+            array = _ArrayState() if is_json_array_name(spath) else None
             with open(tmp, "wb") as raw, compressed_writer(raw, fmt) as fh:
-                _write_jsonl_stream(df, fh)
+                _write_jsonl_stream(df, fh, array)
+                if array is not None:
+                    array.close(fh)
 
 
 def write_bad_rows(bad: Sequence[BadRow], path: str | os.PathLike[str]) -> None:
@@ -150,13 +179,18 @@ def write_json(obj: Any, path: str | os.PathLike[str]) -> None:
 class JsonlSink:
     """Writes prepared frames batch by batch (streaming runs), with the bytes `write_records` gives each row."""
 
-    def __init__(self, fh: IO[bytes]) -> None:
+    def __init__(self, fh: IO[bytes], array: bool = False) -> None:
         self.fh = fh
         self.rows = 0
+        self.array = _ArrayState() if array else None
 
     def write(self, df: pl.DataFrame) -> None:
-        _write_jsonl_stream(df, self.fh)
+        _write_jsonl_stream(df, self.fh, self.array)
         self.rows += df.height
+
+    def finish(self) -> None:
+        if self.array is not None:
+            self.array.close(self.fh)
 
 
 @contextmanager
@@ -176,4 +210,6 @@ def open_sink(path: str | None) -> Iterator[JsonlSink | None]:
         sys.stdout.buffer.flush()
         return
     with atomic_path(path) as tmp, open(tmp, "wb") as raw, compressed_writer(raw, fmt) as fh:
-        yield JsonlSink(fh)
+        sink = JsonlSink(fh, array=is_json_array_name(path))
+        yield sink
+        sink.finish()

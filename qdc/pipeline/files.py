@@ -28,12 +28,16 @@ LEDGER_DROPS = (schema.EMBEDDING,)
 
 
 def _write_ledger(removed: pl.DataFrame | None, path: str) -> None:
-    from qdc.io import atomic_path, detect_format, to_jsonl_lines, write_records
+    from qdc.io import atomic_path, atomic_write_bytes, detect_format, to_jsonl_lines, write_records
+    from qdc.io.write import is_json_array_name
 
     if removed is not None:
         removed = removed.drop([c for c in LEDGER_DROPS if c in removed.columns])
-    if removed is not None and detect_format(path) != "jsonl":
+    if removed is not None and (detect_format(path) != "jsonl" or is_json_array_name(path)):
         write_records(removed, path)
+        return
+    if is_json_array_name(path):
+        atomic_write_bytes(path, b"[]\n")  # no row removed: still a JSON document
         return
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         if removed is not None:

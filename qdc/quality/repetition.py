@@ -119,6 +119,30 @@ class NgramIndex:
 LONG = 300  # words: from here on the numpy path is faster than Python tuples
 
 
+def _ngram_rules(words: list[str], details: dict[str, object], worst: float, why: str) -> tuple[float, str]:
+    """The top and duplicated n-gram character fractions against their thresholds: the worst ratio so far
+    (`worst`, named `why`) and the rule that set it."""
+    lens = [len(w) for w in words]
+    total = sum(lens)
+    index = NgramIndex(words, lens) if len(words) >= LONG else None
+    for n, thr in TOP_NGRAM.items():
+        v = index.top_fraction(n) if index else top_ngram_fraction(words, lens, n, total)
+        if v / thr > worst:
+            worst, why = v / thr, f"top {n}-gram"
+    # The duplicated fraction can only fall as n grows, so when the 5-gram one is at most 0.10 (the
+    # smallest threshold) no longer n can fail: skip them (exact, and most rows stop here).
+    v5 = index.dup_fraction(5) if index else dup_ngram_fraction(words, lens, 5, total)
+    details["dup_5gram_chars"] = round(v5, 3)
+    if v5 / DUP_NGRAM[5] > worst:
+        worst, why = v5 / DUP_NGRAM[5], "duplicated 5-grams"
+    if v5 > DUP_NGRAM[10]:
+        for n in (6, 7, 8, 9, 10):
+            v = index.dup_fraction(n) if index else dup_ngram_fraction(words, lens, n, total)
+            if v / DUP_NGRAM[n] > worst:
+                worst, why = v / DUP_NGRAM[n], f"duplicated {n}-grams"
+    return worst, why
+
+
 def measure(row: RowText) -> tuple[float, dict[str, object]]:
     worst, why = 0.0, ""
     details: dict[str, object] = {}
@@ -131,24 +155,7 @@ def measure(row: RowText) -> tuple[float, dict[str, object]]:
                 worst, why = r, name
     words = row.words
     if len(words) >= MIN_WORDS:
-        lens = [len(w) for w in words]
-        total = sum(lens)
-        index = NgramIndex(words, lens) if len(words) >= LONG else None
-        for n, thr in TOP_NGRAM.items():
-            v = index.top_fraction(n) if index else top_ngram_fraction(words, lens, n, total)
-            if v / thr > worst:
-                worst, why = v / thr, f"top {n}-gram"
-        # The duplicated fraction can only fall as n grows, so when the 5-gram one is at most 0.10 (the
-        # smallest threshold) no longer n can fail: skip them (exact, and most rows stop here).
-        v5 = index.dup_fraction(5) if index else dup_ngram_fraction(words, lens, 5, total)
-        details["dup_5gram_chars"] = round(v5, 3)
-        if v5 / DUP_NGRAM[5] > worst:
-            worst, why = v5 / DUP_NGRAM[5], "duplicated 5-grams"
-        if v5 > DUP_NGRAM[10]:
-            for n in (6, 7, 8, 9, 10):
-                v = index.dup_fraction(n) if index else dup_ngram_fraction(words, lens, n, total)
-                if v / DUP_NGRAM[n] > worst:
-                    worst, why = v / DUP_NGRAM[n], f"duplicated {n}-grams"
+        worst, why = _ngram_rules(words, details, worst, why)
     elif len(words) >= SHORT_LOOP_WORDS:
         # Short loops ("positive positive positive ...", "12 12 12 ..."): the n-gram rules need 20 words,
         # so below that flag a response whose most common word fills half of it and that has few distinct

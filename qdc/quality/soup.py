@@ -105,69 +105,87 @@ def _odd_char(c: str) -> bool:
     return cat[0] == "S" or cat in ("Co", "Cn", "Cc", "Cs")
 
 
+def _token_shares(text: str, toks: list[str], details: dict[str, object]) -> float:
+    """Symbol-only tokens and hash-like non-words, as shares of the tokens (8+ tokens)."""
+    if len(toks) < 8:
+        return 1.0
+    # Whole-text regex passes (C speed) instead of per-token Python loops: this signal is the hot spot.
+    sym = sum(1 for t in SYMBOL_TOKEN.findall(text) if len(t) > 2 or not MATH_OR_TABLE.issuperset(t))
+    long_tokens = sum(1 for t in LONG_TOKEN.findall(text) if not URLISH.match(t))
+    noise = long_tokens + sum(1 for t in HAS_DIGIT.findall(text) if len(t) >= 5 and ALTERNATION.search(t))
+    if not INSIDE_CHARS.isdisjoint(text):
+        noise += len(SYMBOL_INSIDE.findall(text))
+    noise = min(noise, len(toks))
+    details["symbol_tokens"] = round(sym / len(toks), 3)
+    details["non_words"] = round(noise / len(toks), 3)
+    return _ramp(sym / len(toks), 0.25, 0.6) * _ramp(noise / len(toks), 0.15, 0.5)
+
+
+def _char_shares(text: str, toks: list[str], details: dict[str, object], score: float) -> float:
+    """`score` times the punctuation and odd Unicode symbol character ramps (shares of 20+ non-space
+    characters)."""
+    n_chars = sum(map(len, toks))
+    if n_chars < 20:
+        return score
+    punct = len(PUNCT_CHAR.findall(text)) / n_chars
+    details["punct_chars"] = round(punct, 3)
+    score *= _ramp(punct, 0.35, 0.7)
+    odd = 0
+    if not text.isascii():
+        odd = sum(1 for c in NON_ASCII.findall(text) if _odd_char(c))
+    details["symbol_chars"] = round(odd / n_chars, 3)
+    return score * _ramp(odd / n_chars, 0.15, 0.5)
+
+
+def _word_shape(text: str, row: RowText, toks: list[str], details: dict[str, object], score: float) -> float:
+    """`score` times the ramps of the stop-word share of prose, vowel-less letter runs and mean word length
+    (Latin-script text only)."""
+    alpha = ALPHA_WORD.findall(text.lower())
+    joined = "".join(alpha)
+    # Word-shape measures only make sense for Latin-script prose (marks split Indic words, CJK has no
+    # spaces), so they run when nearly all letters are ASCII.
+    latin = bool(joined) and (joined.isascii() or len(NON_ASCII.findall(joined)) <= 0.1 * len(joined))
+    if not latin:
+        return score
+    per_line = len(toks) / max(len(row.lines), 1)
+    if len(alpha) >= 40 and len(alpha) >= 0.5 * len(toks) and per_line >= 12:
+        stop = sum(map(STOP.__contains__, alpha)) / len(alpha)
+        details["stop_words"] = round(stop, 3)
+        score *= 1.0 if stop >= 0.1 else _ramp(0.1 - stop, 0.0, 0.07)
+    # Keyboard-mash soup: lower-case letter runs of 3+ with no vowel at all ("zpj", "kdfvkd").
+    # English prose has almost none ("nth", "rhythm" has y); acronyms are upper case and code is
+    # left out by the caller.
+    runs = [w for w in ALPHA_RUN.findall(URL_RE.sub(" ", text)) if len(w) >= 3 and w not in CONSONANT_WORDS]
+    if len(runs) >= 6:
+        share = sum(1 for w in runs if not VOWELS.intersection(w)) / len(runs)
+        details["vowelless_words"] = round(share, 3)
+        score *= _ramp(share, 0.3, 0.6)
+    if len(alpha) >= 20:
+        mean_len = len(joined) / len(alpha)
+        details["mean_word_length"] = round(mean_len, 2)
+        if mean_len < 2.5:
+            score *= _ramp(2.5 - mean_len, 0.0, 1.0)
+        elif mean_len > 12:
+            score *= _ramp(mean_len - 12, 0.0, 8.0)
+    return score
+
+
 def measure(row: RowText) -> tuple[float, dict[str, object]]:
     text = row.prose
     details: dict[str, object] = {}
     score = 1.0
     if not text.strip():
         return 1.0, {}
-    words = row.words
     if not row.looks_like_code:
-        # Whole-text regex passes (C speed) instead of per-token Python loops: this signal is the hot spot.
         toks = text.split()
-        if len(toks) >= 8:
-            sym = sum(1 for t in SYMBOL_TOKEN.findall(text) if len(t) > 2 or not MATH_OR_TABLE.issuperset(t))
-            long_tokens = sum(1 for t in LONG_TOKEN.findall(text) if not URLISH.match(t))
-            noise = long_tokens + sum(1 for t in HAS_DIGIT.findall(text) if len(t) >= 5 and ALTERNATION.search(t))
-            if not INSIDE_CHARS.isdisjoint(text):
-                noise += len(SYMBOL_INSIDE.findall(text))
-            noise = min(noise, len(toks))
-            details["symbol_tokens"] = round(sym / len(toks), 3)
-            details["non_words"] = round(noise / len(toks), 3)
-            score *= _ramp(sym / len(toks), 0.25, 0.6) * _ramp(noise / len(toks), 0.15, 0.5)
-        n_chars = sum(map(len, toks))
-        if n_chars >= 20:
-            punct = len(PUNCT_CHAR.findall(text)) / n_chars
-            details["punct_chars"] = round(punct, 3)
-            score *= _ramp(punct, 0.35, 0.7)
-            odd = 0
-            if not text.isascii():
-                odd = sum(1 for c in NON_ASCII.findall(text) if _odd_char(c))
-            details["symbol_chars"] = round(odd / n_chars, 3)
-            score *= _ramp(odd / n_chars, 0.15, 0.5)
-        alpha = ALPHA_WORD.findall(text.lower())
-        joined = "".join(alpha)
-        # Word-shape measures only make sense for Latin-script prose (marks split Indic words, CJK has no
-        # spaces), so they run when nearly all letters are ASCII.
-        latin = bool(joined) and (joined.isascii() or len(NON_ASCII.findall(joined)) <= 0.1 * len(joined))
-        per_line = len(toks) / max(len(row.lines), 1)
-        prose = len(alpha) >= 40 and len(alpha) >= 0.5 * len(toks) and per_line >= 12
-        if latin and prose:
-            stop = sum(map(STOP.__contains__, alpha)) / len(alpha)
-            details["stop_words"] = round(stop, 3)
-            score *= 1.0 if stop >= 0.1 else _ramp(0.1 - stop, 0.0, 0.07)
-        if latin:
-            # Keyboard-mash soup: lower-case letter runs of 3+ with no vowel at all ("zpj", "kdfvkd").
-            # English prose has almost none ("nth", "rhythm" has y); acronyms are upper case and code is
-            # left out above.
-            runs = [w for w in ALPHA_RUN.findall(URL_RE.sub(" ", text)) if len(w) >= 3 and w not in CONSONANT_WORDS]
-            if len(runs) >= 6:
-                share = sum(1 for w in runs if not VOWELS.intersection(w)) / len(runs)
-                details["vowelless_words"] = round(share, 3)
-                score *= _ramp(share, 0.3, 0.6)
-        if latin and len(alpha) >= 20:
-            mean_len = len(joined) / len(alpha)
-            details["mean_word_length"] = round(mean_len, 2)
-            if mean_len < 2.5:
-                score *= _ramp(2.5 - mean_len, 0.0, 1.0)
-            elif mean_len > 12:
-                score *= _ramp(mean_len - 12, 0.0, 8.0)
+        score *= _token_shares(text, toks, details)
+        score = _word_shape(text, row, toks, details, _char_shares(text, toks, details, score))
     bad = len(CONTROL.findall(text)) + (0 if text.isascii() else len(MOJIBAKE.findall(text)))
     broken = bad * 100.0 / max(len(text), 1)
     if broken:
         details["broken_per_100_chars"] = round(broken, 3)
         score *= min(0.9, _ramp(broken, 0.0, 1.0))
-    rate, n_det = salad_rate(words)
+    rate, n_det = salad_rate(row.words)
     if n_det >= 8:
         details["salad_rate"] = round(rate, 3)
         score *= _ramp(rate, 0.15, 0.4)

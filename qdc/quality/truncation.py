@@ -33,10 +33,8 @@ SENTENCE_END = re.compile(r"[.!?。！？]['\"”’)]*\s")
 PAIRS = (("(", ")"), ("[", "]"), ("{", "}"))
 
 
-def measure(row: RowText) -> tuple[float, dict[str, object]]:
-    text = row.stripped
-    if not text:
-        return 1.0, {}  # the empty signal covers this
+def _unbalanced(row: RowText, text: str) -> tuple[float, dict[str, object]] | None:
+    """An odd number of code fences, or an opening bracket never closed outside code; None when balanced."""
     fences = len(FENCE_RE.findall(text))
     if fences % 2 == 1:
         return 0.1, {"reason": "unclosed code fence", "fences": fences}
@@ -47,16 +45,32 @@ def measure(row: RowText) -> tuple[float, dict[str, object]]:
             return 0.3, {"reason": f"unclosed '{op}'", "open": gap}
     if fences and text.endswith(("```", "~~~")):
         return 1.0, {"end": "code block"}
+    return None
+
+
+def measure(row: RowText) -> tuple[float, dict[str, object]]:
+    text = row.stripped
+    if not text:
+        return 1.0, {}  # the empty signal covers this
+    found = _unbalanced(row, text)
+    if found is not None:
+        return found
     last = text[-1]
     if last in GOOD_END or not (last.isalnum() or last in BAD_END):
         return 1.0, {"end": repr(last)}
     m = WORD_AT_END.search(text[-40:])
     last_word = m.group(1).lower() if m else ""
-    n_words = len(row.words)
-    if last_word in DANGLING and n_words >= 3:
+    if last_word in DANGLING and len(row.words) >= 3:
         return 0.05, {"reason": f"ends with the function word '{last_word}'"}
     if last in BAD_END:
         return 0.1, {"reason": f"ends with {last!r}"}
+    return _last_line(row, text, last)
+
+
+def _last_line(row: RowText, text: str, last: str) -> tuple[float, dict[str, object]]:
+    """How the last line ends, for a text ending on a letter or digit: list items, hashtags, links, code
+    and short answers pass; a prose fragment after the last sentence end reads as cut off."""
+    n_words = len(row.words)
     last_line = row.lines[-1] if row.lines else text
     last_token = last_line.split()[-1] if last_line.split() else ""
     if LIST_ITEM.match(last_line) and not row.looks_like_code:

@@ -212,6 +212,8 @@ def test_bandit_tau_is_the_junk_threshold_on_qdc_quality_and_the_median_otherwis
     on_expr = select(df, cfg(budget=40, strategy="bandit", k=4, feedback="qdc_quality * 2"))
     tau = on_expr.manifest["strategy_log"]["tau"]
     assert tau != pytest.approx(JUNK_THRESHOLD) and 0.0 < tau < 1.0  # the warm-up median, min-max normalised
+    quad = select(df, cfg(budget=40, strategy="bandit", k=4, bandit={"tau_rule": "median"}))
+    assert quad.manifest["strategy_log"]["tau"] != pytest.approx(JUNK_THRESHOLD)
     fixed = select(df, cfg(budget=40, strategy="bandit", k=4, tau=0.6))
     assert fixed.manifest["strategy_log"]["tau"] == pytest.approx(0.6)
     # cap 1 x the fair share: no cluster takes more than ceil(40 * size / n) before the uncapped backfill

@@ -12,8 +12,8 @@ Diversity (ours, not Quad's): no cluster takes more than ``cluster_cap``·fair_c
 acceptance otherwise piles the budget into the few clusters that won early), and the backfill spreads the
 rows still missing over the clusters in proportion to their fair share (weighted by their mean reward
 when it is known), not cluster after cluster. With `junk_gate`, rows whose qdc_quality is below the junk
-threshold are queued last in their cluster. `cluster_cap: null`, `coverage: 0` and `junk_gate: false`
-restore Quad's behaviour.
+threshold are queued last in their cluster. `cluster_cap: null`, `coverage: 0`, `junk_gate: false` and
+`tau_rule: median` restore Quad's behaviour.
 
 Adapted from Quad: a warm-up pull of every cluster (or a random subset when that would spend more than
 half the scorer budget) replaces the index-order sweep; tau defaults to the score's junk threshold when the
@@ -151,7 +151,7 @@ class Bandit:
         elif raw.size:
             self.lo, self.hi = float(raw.min()), float(raw.max())
         median = float(np.median(self.norm(raw))) if raw.size else 0.5
-        floor = self.feedback.floor
+        floor = self.feedback.floor if self.bc.tau_rule == "gate" else None
         # τ: as configured; else the score's own junk threshold (qdc_quality: a gate, not a ranking); else
         # Quad's relative rule, the warm-up median.
         self.tau = float(self.bc.tau) if self.bc.tau is not None else (float(floor) if floor is not None else median)

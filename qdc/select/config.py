@@ -49,6 +49,9 @@ class BanditConfig(_Section):
     alpha: float = Field(default=_BA["alpha"], ge=0)
     """UCB exploration weight (its one default is in qdc.select.defaults, which the CLI reads too)."""
     tau: float | None = _BA["tau"]
+    tau_rule: Literal["gate", "median"] = _BA["tau_rule"]
+    """τ when `tau` is unset: `gate` = the score's junk threshold when the feedback is qdc_quality (else the
+    warm-up median); `median` = always the warm-up median (Quad's relative rule)."""
     neighbour_radius: float = Field(default=_BA["neighbour_radius"], ge=0)
     max_rounds: int = Field(default=_BA["max_rounds"], ge=1)
     accept: Literal["block", "scored_only"] = _BA["accept"]

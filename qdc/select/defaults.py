@@ -55,6 +55,7 @@ SECTIONS: dict[str, dict[str, Any]] = {
         "accept": "block",
         "backfill": True,
         "cluster_cap": 1.0,
+        "tau_rule": "gate",
         "coverage": 0.5,
     },
     "deita": {"ceiling": 0.9},

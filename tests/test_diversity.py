@@ -187,3 +187,20 @@ def test_chunked_compression_ratio_matches_gzip():
     sampled = ngrams.compression_ratio(texts, max_bytes=256 << 10)
     assert sampled != exact and sampled == pytest.approx(exact, rel=0.02)
     assert ngrams.compression_ratio(texts, threads=1, max_bytes=256 << 10) == sampled
+
+
+def test_hashed_ngram_vendi_equals_the_string_kernel():
+    from qdc.diversity.ngrams import ngram_vendi_hashed, token_hashes
+
+    rng = np.random.default_rng(5)
+    words = [f"w{i}" for i in range(30)]
+    texts = [t or "" for t in TRICKY] + [
+        " ".join(rng.choice(words, size=rng.integers(0, 12)).tolist()) for _ in range(25)
+    ]
+    docs = [tokenize(t) for t in texts]
+    for ns in ((1, 2, 3, 4), (2,), (1, 3)):
+        want = ngram_vendi(docs, ns, (0.5, 1.0, 2.0))
+        got = ngram_vendi_hashed(token_hashes(texts), ns, (0.5, 1.0, 2.0))
+        for q in (0.5, 1.0, 2.0):
+            assert got[q] == pytest.approx(want[q], rel=1e-9)
+    assert ngram_vendi_hashed(token_hashes([]))[1.0] == 0.0

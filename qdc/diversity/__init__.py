@@ -19,8 +19,8 @@ from qdc import schema
 from qdc.config import StageConfig
 from qdc.diversity.bleu import self_bleu
 from qdc.diversity.embedding import cluster_spread, mean_pairwise_cosine_distance, mpcd_from_sum
-from qdc.diversity.lexical import ngram_vendi, tokenize
-from qdc.diversity.ngrams import TokenHashes, compression_ratio, lexical_figures, token_hashes
+from qdc.diversity.lexical import tokenize
+from qdc.diversity.ngrams import TokenHashes, compression_ratio, lexical_figures, ngram_vendi_hashed, token_hashes
 from qdc.diversity.vendi import (
     ORDERS,
     _one_blas_thread,
@@ -94,7 +94,7 @@ def _figures(
     idx = _sample(len(texts), cfg.sample, cfg.seed)
     picked = [tokenize(t) for t in texts.gather(idx).to_list()]
     out["self_bleu"] = self_bleu(picked, cfg.bleu_n)
-    out["ngram_vendi"] = ngram_vendi(picked, cfg.ngram_ns)[1.0] if picked else 0.0
+    out["ngram_vendi"] = ngram_vendi_hashed(tok.subset(idx), cfg.ngram_ns)[1.0] if picked else 0.0
     out["sample"] = len(picked)
     out["tokens"] = lexical["tokens"]
     if labels is not None:

@@ -69,16 +69,54 @@ def token_hashes(texts: pl.Series | Sequence[str | None]) -> TokenHashes:
 
 def ngram_keys(tok: TokenHashes, n: int) -> np.ndarray:
     """One uint64 key per n-gram inside a document (never across two), in order."""
+    return ngram_keys_and_docs(tok, n)[0]
+
+
+def ngram_keys_and_docs(tok: TokenHashes, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """`ngram_keys` and the document of each key."""
     h, d = tok.hashes, tok.docs
     if h.size < n:
-        return np.zeros(0, dtype=np.uint64)
+        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
     m = h.size - n + 1
     key = h[:m].copy()
     with np.errstate(over="ignore"):
         for j in range(1, n):
             key *= _MIX
             key ^= h[j : j + m]
-    return np.asarray(key[d[:m] == d[n - 1 :]])
+    inside = d[:m] == d[n - 1 :]
+    return np.asarray(key[inside]), np.asarray(d[:m][inside])
+
+
+def ngram_vendi_hashed(
+    tok: TokenHashes, ns: Sequence[int] = (1, 2, 3, 4), qs: Sequence[float] = (1.0,)
+) -> dict[float, float]:
+    """`lexical.ngram_vendi` of the documents of `tok` from their n-gram keys (no Python loop per n-gram):
+    the same kernel, K = W W^T with W the row-normalised n-gram count matrices side by side / sqrt(len(ns))."""
+    from scipy import sparse
+
+    from qdc.diversity.vendi import vendi_from_eigenvalues
+
+    m = tok.n_docs
+    if m == 0:
+        return dict.fromkeys(qs, 0.0)
+    blocks = []
+    for n in ns:
+        keys, docs = ngram_keys_and_docs(tok, n)
+        order = np.lexsort((keys, docs))
+        keys, docs = keys[order], docs[order]
+        new = np.ones(keys.shape[0], dtype=bool)
+        new[1:] = (keys[1:] != keys[:-1]) | (docs[1:] != docs[:-1])
+        first = np.flatnonzero(new)
+        count = np.diff(np.append(first, keys.shape[0])).astype(np.float64)
+        row, key = docs[first], keys[first]
+        vocab, col = np.unique(key, return_inverse=True)
+        norm = np.sqrt(np.bincount(row, weights=count * count, minlength=m))
+        vals = count / norm[row] if row.size else count
+        blocks.append(sparse.csr_matrix((vals, (row, col)), shape=(m, max(vocab.size, 1))))
+    w = sparse.hstack(blocks).tocsr() / np.sqrt(len(ns))
+    k = (w @ w.T).toarray()
+    eigs = np.linalg.eigvalsh((k + k.T) / (2.0 * m))
+    return vendi_from_eigenvalues(eigs, m, m, qs)
 
 
 def counts(keys: np.ndarray) -> np.ndarray:

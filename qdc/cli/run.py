@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, List
+from typing import TYPE_CHECKING
 
 import typer
 from rich import box
 from rich.table import Table
 from rich.text import Text
 
+from qdc.cli import _options as o
 from qdc.cli import app
-from qdc.cli._common import (
-    ColumnsOpt,
-    DropQdcOpt,
-    State,
-    check_output_path,
-    console,
-    handle_errors,
-    print_json,
-)
+from qdc.cli._common import State, check_output_path, console, print_json
 
 if TYPE_CHECKING:
     from qdc.pipeline import Pipeline, RunResult
@@ -100,60 +93,46 @@ def side_files(out: str, removed: str | None, manifest: str | None) -> tuple[str
     return removed or f"{stem}.removed.jsonl", manifest or f"{stem}.manifest.json"
 
 
-@app.command("run")
-@handle_errors
-def run_cmd(
-    config: Annotated[str, typer.Argument(help="Pipeline file (YAML, or TOML), e.g. configs/default.yaml.")],
-    input: Annotated[
-        str | None, typer.Argument(help="Input file or '-' [default: the config's `input`, else stdin].")
-    ] = None,
-    output: Annotated[
-        str | None,
-        typer.Option("--output", "-o", help="Output file or '-' [default: the config's `output`, else stdout]."),
-    ] = None,
-    set_: Annotated[
-        List[str] | None,
-        typer.Option(
+@o.command(
+    app,
+    "run",
+    (
+        o.Opt("CONFIG", str, ..., "Pipeline file (YAML, or TOML), e.g. configs/default.yaml."),
+        o.Opt("INPUT", str | None, None, "Input file or '-' [default: the config's `input`, else stdin]."),
+        o.Opt("--output -o", str | None, None, "Output file or '-' [default: the config's `output`, else stdout]."),
+        o.Opt(
             "--set",
-            help="Override a config value: key.path=value (YAML value), e.g. select.budget=400, "
-            "embed.model=hash, seed=7, stages.3.threshold=0.9. Repeatable.",
+            list[str] | None,
+            None,
+            "Override a config value: key.path=value (YAML value), e.g. select.budget=400, embed.model=hash, "
+            "seed=7, stages.3.threshold=0.9. Repeatable.",
+            name="set_",
         ),
-    ] = None,
-    workdir: Annotated[
-        str | None,
-        typer.Option(
+        o.Opt(
             "--workdir",
-            help="Folder of stage artifacts for skipping finished stages and resuming "
-            "[default: the config's `workdir`, else .qdc-work].",
+            str | None,
+            None,
+            "Folder of stage artifacts for skipping finished stages and resuming [default: the config's "
+            "`workdir`, else .qdc-work].",
         ),
-    ] = None,
-    no_workdir: Annotated[
-        bool, typer.Option("--no-workdir", help="Keep no stage artifacts (nothing to resume from).")
-    ] = False,
-    force: Annotated[bool, typer.Option("--force", help="Run every stage again, ignoring stored ones.")] = False,
-    removed: Annotated[
-        str | None,
-        typer.Option(
+        o.Opt("--no-workdir", bool, False, "Keep no stage artifacts (nothing to resume from)."),
+        o.Opt("--force", bool, False, "Run every stage again, ignoring stored ones."),
+        o.Opt(
             "--removed",
-            help="Ledger of every removed row with the stage and reason "
-            "[default: OUTPUT.removed.jsonl, or qdc.removed.jsonl for stdout].",
+            str | None,
+            None,
+            "Ledger of every removed row with the stage and reason [default: OUTPUT.removed.jsonl, or "
+            "qdc.removed.jsonl for stdout].",
         ),
-    ] = None,
-    manifest: Annotated[
-        str | None,
-        typer.Option(
-            "--manifest",
-            help="Run manifest (JSON) [default: OUTPUT.manifest.json, or qdc.manifest.json].",
+        o.Opt(
+            "--manifest", str | None, None, "Run manifest (JSON) [default: OUTPUT.manifest.json, or qdc.manifest.json]."
         ),
-    ] = None,
-    json: Annotated[bool, typer.Option("--json", help="Print the manifest on stdout (needs -o FILE).")] = False,
-    columns: ColumnsOpt = None,
-    drop_qdc: DropQdcOpt = False,
-    dry_run: Annotated[
-        bool,
-        typer.Option("--dry-run", help="Validate the config and print the plan (stages, files); run nothing."),
-    ] = False,
-) -> None:
+        o.JSON.with_(help="Print the manifest on stdout (needs -o FILE)."),
+        *o.WRITE,
+        o.Opt("--dry-run", bool, False, "Validate the config and print the plan (stages, files); run nothing."),
+    ),
+)
+def run_cmd(a: o.Args) -> None:
     """Run a pipeline of stages (embed, cluster, dedup, score-quality, score-complexity, select, check)
     from a config file in one process.
 
@@ -167,15 +146,15 @@ def run_cmd(
     """
     from qdc.pipeline import DEFAULT_WORKDIR, load_pipeline, run_file
 
-    pipeline = load_pipeline(config, set_ or [])
-    src = input or pipeline.input or "-"
-    out = output or pipeline.output or "-"
+    pipeline = load_pipeline(a.config, a.set_ or [])
+    src = a.input or pipeline.input or "-"
+    out = a.output or pipeline.output or "-"
     check_output_path(out)
-    if json and out == "-":
+    if a.json and out == "-":
         raise typer.BadParameter("--json prints the manifest on stdout; pass -o FILE for the rows")
-    wd = None if no_workdir else (workdir or pipeline.workdir or DEFAULT_WORKDIR)
-    ledger, manifest_file = side_files(out, removed, manifest)
-    if dry_run:
+    wd = None if a.no_workdir else (a.workdir or pipeline.workdir or DEFAULT_WORKDIR)
+    ledger, manifest_file = side_files(out, a.removed, a.manifest)
+    if a.dry_run:
         if src != "-":
             from qdc.io.read import input_files
 
@@ -186,21 +165,21 @@ def run_cmd(
         from qdc.progress import notice
 
         notice(f"rows go to stdout; the ledger to {ledger}, the manifest to {manifest_file} (--removed, --manifest)")
-    if columns is not None and drop_qdc:
+    if a.columns is not None and a.drop_qdc:
         raise typer.BadParameter("--columns and --drop-qdc: give one")
-    keep = [c.strip() for c in columns.split(",") if c.strip()] if columns is not None else None
+    keep = [c.strip() for c in a.columns.split(",") if c.strip()] if a.columns is not None else None
     result = run_file(
         pipeline,
         src,
         out,
         workdir=wd,
-        removed_path=removed,
-        manifest_path=manifest,
-        force=force,
+        removed_path=a.removed,
+        manifest_path=a.manifest,
+        force=a.force,
         columns=keep,
-        drop_qdc=drop_qdc,
+        drop_qdc=a.drop_qdc,
     )
-    if json:
+    if a.json:
         print_json(result.manifest)
     if not State.quiet:
         from qdc.progress import current_reporter
@@ -208,7 +187,7 @@ def run_cmd(
         close = getattr(current_reporter(), "close", None)  # finish the stage bars before the table
         if callable(close):
             close()
-        print_summary(result, config)
+        print_summary(result, a.config)
         from qdc.embed.cache import default_cache_dir  # a config's cache_dir may point anywhere: say where
 
         cache = "off" if not pipeline.embed.cache else str(pipeline.embed.cache_dir or default_cache_dir())

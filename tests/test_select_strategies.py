@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -473,3 +475,26 @@ def test_quality_select_computed_is_written_out() -> None:
     res = select(d, cfg(budget=5, strategy="top", dedup="off"))
     assert schema.QUALITY in res.selected.columns and schema.QUALITY in res.unselected.columns
     assert res.selected[schema.QUALITY].null_count() == 0
+
+
+def test_scale_select_says_when_the_budget_is_above_the_rows(tmp_path: Path) -> None:
+    from qdc.progress import use_reporter
+    from qdc.scale.store import create
+    from qdc.select.stream import ScaleSelectConfig, stream_select
+
+    rows = task_rows(dups=0)
+    src = tmp_path / "in.jsonl"
+    src.write_text(
+        "".join(orjson.dumps({k: v for k, v in r.items() if k != "qdc_embedding"}).decode() + "\n" for r in rows)
+    )
+    x = create(tmp_path / "e.npy", len(rows), 16, "float32")
+    x[:] = np.asarray([r["qdc_embedding"] for r in rows], dtype=np.float32)
+    x.flush()
+    notes = _Notes()
+    with use_reporter(notes):
+        big = stream_select(str(src), str(tmp_path / "e.npy"), ScaleSelectConfig(budget=1_000), batch_rows=50)
+        fits = stream_select(str(src), str(tmp_path / "e.npy"), ScaleSelectConfig(budget=20), batch_rows=50)
+    assert big["selected"] == len(rows) and fits["selected"] == 20
+    assert [m for m in notes.messages if "--budget" in m] == [
+        f"--budget 1000 is more than the {len(rows)} rows: all of them are selected"
+    ]

@@ -32,7 +32,7 @@ from qdc.errors import ConfigError, DataError
 from qdc.io import IOConfig
 from qdc.io.read import DEFAULT_BATCH_ROWS, iter_batches, sample_lines
 from qdc.io.write import open_sink
-from qdc.progress import progress
+from qdc.progress import notice, progress
 from qdc.scale import memory
 from qdc.scale.ray import require_ray
 from qdc.scale.store import open_store
@@ -181,6 +181,8 @@ def stream_select(
         )
     x = open_store(embeddings, rows=n)
     budget = cfg.rows(n)
+    if isinstance(cfg.budget, int) and cfg.budget > n:
+        notice(f"--budget {cfg.budget} is more than the {n} rows: all of them are selected")
     k = min(n, cfg.k or budget_k(budget, n))
     t1 = time.perf_counter()
     centroids = train_kmeans(x, k, seed=cfg.seed, niter=cfg.niter, points_per_centroid=cfg.points_per_centroid)

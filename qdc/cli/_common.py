@@ -1,4 +1,6 @@
-"""Shared pieces of the CLI: options, the stderr console, progress bars, error handling, I/O."""
+"""Shared pieces of the CLI: the stderr console, progress bars, error handling, path checks, JSON output.
+
+Options and input helpers are in `qdc.cli._options`."""
 
 from __future__ import annotations
 
@@ -8,8 +10,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 import typer
@@ -29,9 +30,6 @@ from qdc.errors import ConfigError, QdcError
 
 if TYPE_CHECKING:
     import polars as pl
-
-    from qdc.embed import EmbedConfig
-    from qdc.io import IOConfig, ReadReport
 
 # Markup off: ids, texts, paths and judge answers printed here may hold '[/b]' or '[/INST]', which rich would
 # read as tags (a MarkupError, or text silently dropped). Styles are given as Text spans instead.
@@ -316,68 +314,7 @@ def check_path_params(params: dict[str, Any]) -> None:
     check_distinct_paths(inputs, outputs)
 
 
-# ------------------------------------------------------------------------------------------- options
-
-InputArg = Annotated[
-    str, typer.Argument(help="Input file (.jsonl, .jsonl.gz, .jsonl.zst, .parquet) or '-'.", show_default=True)
-]
-OutputOpt = Annotated[str, typer.Option("--output", "-o", help="Output file or '-' for stdout (JSONL).")]
-TextFieldOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--text-field",
-        help="Field with the text to analyse [default: text, else instruction/output, else messages].",
-        rich_help_panel="Input",
-    ),
-]
-TemplateOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--template", help="Build the text from fields, e.g. '{instruction}\\n\\n{output}'.", rich_help_panel="Input"
-    ),
-]
-RolesOpt = Annotated[
-    str, typer.Option("--roles", help="Chat rows: which roles' turns form the text.", rich_help_panel="Input")
-]
-IdFieldOpt = Annotated[
-    str,
-    typer.Option(
-        "--id-field", help="Field with row ids; rows without one get a content hash id.", rich_help_panel="Input"
-    ),
-]
-OnBadRowsOpt = Annotated[
-    str,
-    typer.Option(
-        "--on-bad-rows",
-        help="error: stop at the first bad line; skip: quarantine bad lines and go on.",
-        rich_help_panel="Input",
-    ),
-]
-BadRowsFileOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--bad-rows-file",
-        help="Where --on-bad-rows skip writes bad lines [default: OUTPUT.bad-rows.jsonl].",
-        rich_help_panel="Input",
-    ),
-]
-ColumnsOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--columns",
-        help="Keep only these qdc_ columns in the output (comma-separated names or globs, e.g. "
-        "'qdc_quality,qdc_cluster*'); input fields are always kept.",
-        rich_help_panel="Output",
-    ),
-]
-DropQdcOpt = Annotated[
-    bool,
-    typer.Option(
-        "--drop-qdc",
-        help="Write no qdc_ columns (embeddings, scores): the input rows as they were.",
-        rich_help_panel="Output",
-    ),
-]
+# ------------------------------------------------------------------------------------------- output
 
 
 def trim_output(df: pl.DataFrame, columns: str | None, drop_qdc: bool) -> pl.DataFrame:
@@ -388,115 +325,6 @@ def trim_output(df: pl.DataFrame, columns: str | None, drop_qdc: bool) -> pl.Dat
         raise ConfigError("--columns and --drop-qdc: give one")
     names = [c.strip() for c in columns.split(",") if c.strip()] if columns is not None else None
     return output_columns(df, names, drop_qdc)
-
-
-SeedOpt = Annotated[
-    int, typer.Option("--seed", help="Seed for every random step.", min=0, max=4_294_967_295)  # config.MAX_SEED
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")]
-ModelOpt = Annotated[
-    str,
-    typer.Option(
-        "--model",
-        help="default (bundled all-MiniLM-L6-v2), static, hash[:DIM], or a sentence-transformers name or folder.",
-        rich_help_panel="Embedding",
-    ),
-]
-BatchSizeOpt = Annotated[int, typer.Option("--batch-size", help="Rows per model batch.", rich_help_panel="Embedding")]
-DeviceOpt = Annotated[str, typer.Option("--device", help="auto, cpu or cuda.", rich_help_panel="Embedding")]
-NoCacheOpt = Annotated[
-    bool, typer.Option("--no-cache", help="Do not read or write the embedding cache.", rich_help_panel="Embedding")
-]
-EmbedFieldOpt = Annotated[
-    str,
-    typer.Option(
-        "--embed-field", help="Part of each row to embed: text, prompt or response.", rich_help_panel="Embedding"
-    ),
-]
-
-
-def io_config(text_field: str | None, template: str | None, roles: str, id_field: str, on_bad_rows: str) -> IOConfig:
-    from qdc.io import IOConfig
-
-    if on_bad_rows not in ("error", "skip"):
-        raise ConfigError(f"--on-bad-rows {on_bad_rows!r}: expected error or skip")
-    role_list = tuple(r.strip() for r in roles.split(",") if r.strip())
-    if not role_list:
-        raise ConfigError("--roles: name at least one role, e.g. user,assistant")
-    return IOConfig(
-        text_field=text_field,
-        template=template,
-        roles=role_list,
-        id_field=id_field,
-        on_bad_rows=on_bad_rows,  # type: ignore[arg-type]
-    )
-
-
-def embed_config(
-    model: str, batch_size: int, device: str, no_cache: bool, field: str = "text", force: bool = False
-) -> EmbedConfig:
-    from qdc.config import validate_config
-    from qdc.embed import EmbedConfig
-
-    if batch_size < 1:
-        raise ConfigError(f"--batch-size must be at least 1 (got {batch_size})")
-    cfg: EmbedConfig = validate_config(
-        EmbedConfig,
-        {
-            "model": model,
-            "batch_size": batch_size,
-            "device": device,
-            "cache": not no_cache,
-            "field": field,
-            "force": force,
-        },
-        "options",
-    )
-    return cfg
-
-
-class Inputs:
-    """Reads the input, remembers quarantined lines, writes them once the command succeeds."""
-
-    def __init__(self, io: IOConfig, bad_rows_file: str | None, output: str) -> None:
-        self.io = io
-        self.bad_rows_file = bad_rows_file
-        self.output = output
-        self.reports: list[ReadReport] = []
-
-    def read(self, path: str) -> pl.DataFrame:
-        from qdc.io import ReadReport, read_records
-
-        report = ReadReport()
-        df = read_records(path, self.io, report)
-        self.reports.append(report)
-        return df
-
-    def finish(self) -> None:
-        from qdc.io import write_bad_rows
-        from qdc.progress import notice
-
-        bad = [b for r in self.reports for b in r.bad_rows]
-        if not bad:
-            return
-        target = self.bad_rows_file
-        if target is None:
-            target = "qdc.bad-rows.jsonl" if self.output == "-" else str(self.output) + ".bad-rows.jsonl"
-        write_bad_rows(bad, target)
-        first = bad[0]
-        notice(
-            f"skipped {len(bad)} bad line(s), written verbatim to {target} "
-            f"(first: {first.source}:{first.line}: {first.reason})"
-        )
-
-
-def check_output_path(output: str) -> None:
-    """Fail early (exit 2) on an output name whose format is unknown or whose folder is missing."""
-    from qdc.io import detect_format
-
-    detect_format(output)
-    if output != "-" and not Path(output).parent.exists():
-        raise ConfigError(f"-o {output}: folder {Path(output).parent} does not exist")
 
 
 JSON_ENVELOPE_VERSION = 1  # bump when a key of the envelope changes meaning

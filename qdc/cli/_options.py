@@ -13,23 +13,23 @@ ConfigError (exit 2) that names it.
 from __future__ import annotations
 
 import functools
-import importlib
 import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from qdc.cli._common import Inputs, embed_config, handle_errors, io_config, trim_output
-from qdc.errors import ConfigError, quote
+from qdc.cli._common import handle_errors, trim_output
+from qdc.cli._layers import build_config
+from qdc.errors import ConfigError
 
 if TYPE_CHECKING:
     import polars as pl
-    from pydantic import BaseModel
 
-    from qdc.config import StageConfig
     from qdc.embed import EmbedConfig
+    from qdc.io import IOConfig, ReadReport
 
 
 @dataclass(frozen=True)
@@ -198,107 +198,91 @@ def command(
     return decorate
 
 
-def _given(ctx: typer.Context, param: str) -> bool:
-    source = ctx.get_parameter_source(param)
-    return source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT", "PROMPT")
-
-
-def _put(target: dict[str, Any], path: Sequence[str], value: Any) -> None:
-    for part in path[:-1]:
-        nxt = target.get(part)
-        if not isinstance(nxt, dict):
-            nxt = target[part] = {}
-        target = nxt
-    target[path[-1]] = value
-
-
-def _merge(target: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
-    """`top` over `target`, section by section."""
-    for key, value in top.items():
-        if isinstance(value, dict) and isinstance(target.get(key), dict):
-            _merge(target[key], value)
-        else:
-            target[key] = value
-    return target
-
-
-def build_config(spec: str, section: str, opts: Sequence[Opt], a: Args, ctx: typer.Context) -> StageConfig:
-    """The stage config: option defaults < --config < --set < flags given on the command line."""
-    from qdc.config import validate_config
-
-    module, _, cls_name = spec.partition(":")
-    cls: type[StageConfig] = getattr(importlib.import_module(module), cls_name)
-    defaults: dict[str, Any] = {}
-    given: dict[str, Any] = {}
-    for o in opts:
-        if o.key is None or (not _given(ctx, o.param) and (a[o.param] is None or o.given_only)):
-            continue
-        value = o.convert(a[o.param]) if o.convert is not None else a[o.param]
-        for key in o.key.split(","):
-            _put(given if _given(ctx, o.param) else defaults, key.split("."), value)
-    data = defaults
-    if a.config is not None:
-        from qdc.pipeline.config import flag_names  # `method:` reads as `methods:`, as in `qdc run` files
-
-        _merge(data, flag_names(read_section(a.config, section, cls), cls, a.config))
-    for item in a.set_ or ():
-        path, value = _override(cls, section, item)
-        _put(data, path, value)
-    where = " + ".join([f"--config {a.config}"] * (a.config is not None) + ["--set"] * bool(a.set_) + ["flags"])
-    return validate_config(cls, _merge(data, given), where)
-
-
-def read_section(path: str, section: str, cls: type[StageConfig]) -> dict[str, Any]:
-    """The stage section of a `--config` file: the file itself, or a pipeline file's `section` stage."""
-    from qdc.config import load_yaml
-
-    data = load_yaml(path)
-    if "stages" not in data:
-        return data
-    for item in data.get("stages") or []:
-        if item == section:
-            body: Any = {}
-        elif isinstance(item, dict) and section in item:
-            body = item[section] if item[section] is not None else {}
-        else:
-            continue
-        if not isinstance(body, dict):
-            raise ConfigError(f"{path}: stage '{section}': options must be a mapping (got {quote(body)})")
-        section_data: dict[str, Any] = dict(body)
-        if "seed" in data and "seed" in cls.model_fields:
-            section_data.setdefault("seed", data["seed"])
-        return section_data
-    raise ConfigError(f"{path}: has no `{section}` stage to read options from")
-
-
-def _override(cls: type[StageConfig], section: str, item: str) -> tuple[list[str], Any]:
-    """A `--set` item as (key path, value), the key checked against the config ('select.budget' works too)."""
-    from pydantic import BaseModel
-
-    from qdc.config import parse_override
-    from qdc.pipeline.config import flag_names
-
-    path, value = parse_override(item)
-    if path[0] == section and path[0] not in cls.model_fields and len(path) > 1:
-        path = path[1:]
-    path[0] = next(iter(flag_names({path[0]: None}, cls, f"--set {item}")))
-    model: type[BaseModel] = cls
-    for i, part in enumerate(path):
-        fields = model.model_fields
-        if part not in fields:
-            key = ".".join(path[: i + 1])
-            raise ConfigError(f"--set {item}: unknown key {quote(key)} (allowed: {', '.join(sorted(fields))})")
-        ann = fields[part].annotation
-        if isinstance(ann, type) and issubclass(ann, BaseModel):
-            model = ann
-        elif i < len(path) - 1 and "dict" not in str(ann):
-            raise ConfigError(f"--set {item}: {quote(part)} is a value, not a section")
-        else:
-            break
-    return path, value
-
-
 # ------------------------------------------------------------------------------------- helpers
+
+
+def io_config(text_field: str | None, template: str | None, roles: str, id_field: str, on_bad_rows: str) -> IOConfig:
+    from qdc.io import IOConfig
+
+    if on_bad_rows not in ("error", "skip"):
+        raise ConfigError(f"--on-bad-rows {on_bad_rows!r}: expected error or skip")
+    role_list = tuple(r.strip() for r in roles.split(",") if r.strip())
+    if not role_list:
+        raise ConfigError("--roles: name at least one role, e.g. user,assistant")
+    return IOConfig(
+        text_field=text_field,
+        template=template,
+        roles=role_list,
+        id_field=id_field,
+        on_bad_rows=on_bad_rows,  # type: ignore[arg-type]
+    )
+
+
+def embed_config(
+    model: str, batch_size: int, device: str, no_cache: bool, field: str = "text", force: bool = False
+) -> EmbedConfig:
+    from qdc.config import validate_config
+    from qdc.embed import EmbedConfig
+
+    if batch_size < 1:
+        raise ConfigError(f"--batch-size must be at least 1 (got {batch_size})")
+    cfg: EmbedConfig = validate_config(
+        EmbedConfig,
+        {
+            "model": model,
+            "batch_size": batch_size,
+            "device": device,
+            "cache": not no_cache,
+            "field": field,
+            "force": force,
+        },
+        "options",
+    )
+    return cfg
+
+
+class Inputs:
+    """Reads the input, remembers quarantined lines, writes them once the command succeeds."""
+
+    def __init__(self, io: IOConfig, bad_rows_file: str | None, output: str) -> None:
+        self.io = io
+        self.bad_rows_file = bad_rows_file
+        self.output = output
+        self.reports: list[ReadReport] = []
+
+    def read(self, path: str) -> pl.DataFrame:
+        from qdc.io import ReadReport, read_records
+
+        report = ReadReport()
+        df = read_records(path, self.io, report)
+        self.reports.append(report)
+        return df
+
+    def finish(self) -> None:
+        from qdc.io import write_bad_rows
+        from qdc.progress import notice
+
+        bad = [b for r in self.reports for b in r.bad_rows]
+        if not bad:
+            return
+        target = self.bad_rows_file
+        if target is None:
+            target = "qdc.bad-rows.jsonl" if self.output == "-" else str(self.output) + ".bad-rows.jsonl"
+        write_bad_rows(bad, target)
+        first = bad[0]
+        notice(
+            f"skipped {len(bad)} bad line(s), written verbatim to {target} "
+            f"(first: {first.source}:{first.line}: {first.reason})"
+        )
+
+
+def check_output_path(output: str) -> None:
+    """Fail early (exit 2) on an output name whose format is unknown or whose folder is missing."""
+    from qdc.io import detect_format
+
+    detect_format(output)
+    if output != "-" and not Path(output).parent.exists():
+        raise ConfigError(f"-o {output}: folder {Path(output).parent} does not exist")
 
 
 def read_inputs(a: Args, output: str | None = None) -> Inputs:

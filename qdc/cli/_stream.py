@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from qdc.cli._common import Inputs, State, check_output_path, console, print_json
-from qdc.cli._options import Args, Opt
+from qdc.cli._common import State, console, print_json
+from qdc.cli._options import Args, Inputs, Opt, check_output_path
 
 if TYPE_CHECKING:  # the library loads only when a command runs
     from qdc.dedup import DedupConfig

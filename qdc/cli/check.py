@@ -9,7 +9,7 @@ from rich.text import Text
 
 from qdc.cli import _options as o
 from qdc.cli import app
-from qdc.cli._common import State, console, io_config, print_json
+from qdc.cli._common import State, console, print_json
 
 if TYPE_CHECKING:
     from qdc.check import CheckConfig
@@ -109,7 +109,7 @@ def _context(a: o.Args) -> tuple[EmbedConfig, IOConfig, int]:
     from qdc.config import load_yaml
     from qdc.embed import EmbedConfig
 
-    io = io_config(a.text_field, a.template, a.roles, a.id_field, "skip")
+    io = o.io_config(a.text_field, a.template, a.roles, a.id_field, "skip")
     if a.config is None or "stages" not in load_yaml(a.config):
         return EmbedConfig(), io, 0
     from qdc.pipeline import load_pipeline

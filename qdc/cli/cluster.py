@@ -8,7 +8,7 @@ from rich.table import Table
 
 from qdc.cli import _options as o
 from qdc.cli import app
-from qdc.cli._common import State, check_output_path, console, print_json
+from qdc.cli._common import State, console, print_json
 
 if TYPE_CHECKING:
     from qdc.cluster import ClusterConfig
@@ -47,7 +47,7 @@ def cluster_cmd(a: o.Args, cfg: ClusterConfig) -> None:
     """
     from qdc.cluster import cluster, cluster_summary
 
-    check_output_path(a.output)
+    o.check_output_path(a.output)
     o.rows_to_file(a)
     inputs = o.read_inputs(a)
     out = cluster(inputs.read(a.input), cfg, o.embedding(a))

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from qdc.cli import _options as o
 from qdc.cli import app
-from qdc.cli._common import State, check_output_path, console, print_json
+from qdc.cli._common import State, console, print_json
 from qdc.cli.quality import EXPLAIN, JUDGE, show_explanation
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ def score_complexity_cmd(a: o.Args, cfg: ComplexityConfig) -> None:
     """
     from qdc.complexity import explain, score_complexity
 
-    check_output_path(a.output)
+    o.check_output_path(a.output)
     o.rows_to_file(a)
     inputs = o.read_inputs(a)
     df = inputs.read(a.input)

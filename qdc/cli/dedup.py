@@ -8,7 +8,7 @@ from rich.table import Table
 
 from qdc.cli import _options as o
 from qdc.cli import app
-from qdc.cli._common import State, check_output_path, console, print_json
+from qdc.cli._common import State, console, print_json
 from qdc.cli._stream import EXECUTOR, MAX_MEMORY, STREAM, dedup_streamed
 
 if TYPE_CHECKING:
@@ -200,11 +200,11 @@ def dedup_cmd(a: o.Args, cfg: DedupConfig) -> None:
     from qdc.io import write_records
 
     if not a.dry_run:
-        check_output_path(a.output)
+        o.check_output_path(a.output)
         if a.json and a.output == "-":
             raise ConfigError("--json prints a summary on stdout; pass -o FILE for the rows (or --dry-run)")
         if a.removed is not None:
-            check_output_path(a.removed)
+            o.check_output_path(a.removed)
     if cfg.against_only and not a.against:
         raise ConfigError("--against-only needs --against FILE")
     inputs = o.read_inputs(a)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from qdc.cli import _options as o
 from qdc.cli import app
-from qdc.cli._common import State, check_output_path, console, print_json
+from qdc.cli._common import State, console, print_json
 from qdc.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ def embed_cmd(a: o.Args, cfg: EmbedConfig) -> None:
     """
     from qdc.embed import embed
 
-    check_output_path(a.output)
+    o.check_output_path(a.output)
     o.rows_to_file(a)
     if cfg.batch_size < 1:
         raise ConfigError(f"--batch-size must be at least 1 (got {cfg.batch_size})")

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
 
+from qdc.cli import _options as o
 from qdc.cli import app
-from qdc.cli._common import JsonOpt, State, console, handle_errors, print_json
+from qdc.cli._common import State, console, print_json
 
 # One line per selection strategy; the full table (sources, deviations, figures) is docs/select.md.
 STRATEGY_NOTES = {
@@ -22,9 +21,8 @@ STRATEGY_NOTES = {
 }
 
 
-@app.command("strategies")
-@handle_errors
-def strategies_cmd(json: JsonOpt = False) -> None:
+@o.command(app, "strategies", (o.JSON,))
+def strategies_cmd(a: o.Args) -> None:
     """List the selection strategies of `qdc select --strategy` (and the `select` stage's `strategy`).
 
     **Example:** `qdc strategies`
@@ -33,7 +31,7 @@ def strategies_cmd(json: JsonOpt = False) -> None:
 
     default = TOP["strategy"]
     rows = [{"name": s, "default": s == default, "summary": STRATEGY_NOTES.get(s, "")} for s in STRATEGIES]
-    if json:
+    if a.json:
         print_json({"strategies": rows})
         return
     width = max(len(s) for s in STRATEGIES)
@@ -41,9 +39,8 @@ def strategies_cmd(json: JsonOpt = False) -> None:
         typer.echo(f"{r['name']:<{width}}  {r['summary']}")
 
 
-@app.command("stages")
-@handle_errors
-def stages_cmd(json: JsonOpt = False) -> None:
+@o.command(app, "stages", (o.JSON,))
+def stages_cmd(a: o.Args) -> None:
     """List the stages a `qdc run` pipeline file may name, with their options (the config keys).
 
     A stage's options are its command's flags with `_` for `-` (`budget_tokens`); the flag spelling
@@ -57,7 +54,7 @@ def stages_cmd(json: JsonOpt = False) -> None:
         {"name": name, "summary": spec.summary, "options": list(spec.config.model_fields)}
         for name, spec in STAGES.items()
     ]
-    if json:
+    if a.json:
         print_json({"stages": rows})
         return
     width = max(len(r["name"]) for r in rows)
@@ -66,14 +63,12 @@ def stages_cmd(json: JsonOpt = False) -> None:
         typer.echo(f"{'':<{width}}  options: {', '.join(r['options'])}")
 
 
-@app.command("clean")
-@handle_errors
-def clean_cmd(
-    workdir: Annotated[
-        str, typer.Argument(help="Work directory of `qdc run` to delete (only a folder that is one).")
-    ] = ".qdc-work",
-    json: JsonOpt = False,
-) -> None:
+@o.command(
+    app,
+    "clean",
+    (o.Opt("WORKDIR", str, ".qdc-work", "Work directory of `qdc run` to delete (only a folder that is one)."), o.JSON),
+)
+def clean_cmd(a: o.Args) -> None:
     """Delete a `qdc run` work directory (stored stage artifacts; the next run starts from scratch).
 
     Refuses a folder that holds anything but a work directory's `stages/` and `lock`, and one a running
@@ -83,11 +78,11 @@ def clean_cmd(
     """
     from qdc.pipeline import clean_workdir
 
-    files, size = clean_workdir(workdir)
-    if json:
-        print_json({"workdir": workdir, "files_removed": files, "bytes_freed": size})
+    files, size = clean_workdir(a.workdir)
+    if a.json:
+        print_json({"workdir": a.workdir, "files_removed": files, "bytes_freed": size})
     elif not State.quiet:
         if files == 0 and size == 0:
-            console.print(f"{workdir}: nothing to clean (no such folder, or empty)")
+            console.print(f"{a.workdir}: nothing to clean (no such folder, or empty)")
         else:
-            console.print(f"removed {workdir}: {files} files, {size / 2**20:.1f} MB")
+            console.print(f"removed {a.workdir}: {files} files, {size / 2**20:.1f} MB")

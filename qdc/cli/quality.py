@@ -9,7 +9,7 @@ from rich.table import Table
 
 from qdc.cli import _options as o
 from qdc.cli import app
-from qdc.cli._common import State, check_output_path, console, print_json
+from qdc.cli._common import State, console, print_json
 
 if TYPE_CHECKING:
     from qdc.quality import QualityConfig
@@ -175,7 +175,7 @@ def score_quality_cmd(a: o.Args, cfg: QualityConfig) -> None:
     from qdc.errors import ConfigError
     from qdc.quality import explain, score_quality, summary
 
-    check_output_path(a.output)
+    o.check_output_path(a.output)
     o.rows_to_file(a)
     if a.signals is not None and cfg.scorer == "learned":
         raise ConfigError("--signals picks heuristic signals: add --scorer heuristic")

@@ -11,7 +11,7 @@ from rich.text import Text
 
 from qdc.cli import _options as o
 from qdc.cli import app
-from qdc.cli._common import State, check_output_path, console, print_json
+from qdc.cli._common import State, console, print_json
 
 if TYPE_CHECKING:
     from qdc.pipeline import Pipeline, RunResult
@@ -149,7 +149,7 @@ def run_cmd(a: o.Args) -> None:
     pipeline = load_pipeline(a.config, a.set_ or [])
     src = a.input or pipeline.input or "-"
     out = a.output or pipeline.output or "-"
-    check_output_path(out)
+    o.check_output_path(out)
     if a.json and out == "-":
         raise typer.BadParameter("--json prints the manifest on stdout; pass -o FILE for the rows")
     wd = None if a.no_workdir else (a.workdir or pipeline.workdir or DEFAULT_WORKDIR)

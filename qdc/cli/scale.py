@@ -9,7 +9,7 @@ import typer
 
 from qdc.cli import _options as o
 from qdc.cli import app
-from qdc.cli._common import State, check_output_path, console, print_json
+from qdc.cli._common import State, console, print_json
 from qdc.cli._stream import (
     _RUN,
     _SEM,
@@ -164,7 +164,7 @@ def scale_select_cmd(a: o.Args, cfg: ScaleSelectConfig) -> None:
     from qdc.select.stream import stream_select
 
     file_input(a.input)
-    check_output_path(a.output)
+    o.check_output_path(a.output)
     o.rows_to_file(a)
     stats = stream_select(
         a.input,
@@ -293,7 +293,7 @@ def scale_score_cmd(a: o.Args) -> None:
     from qdc.quality.stream import stream_score
 
     file_input(a.input)
-    check_output_path(a.output)
+    o.check_output_path(a.output)
     o.rows_to_file(a)
     if not a.quality and not a.complexity:
         raise ConfigError("nothing to score: --no-quality and --no-complexity together leave nothing")

@@ -8,7 +8,7 @@ from rich.table import Table
 
 from qdc.cli import _options as o
 from qdc.cli import app
-from qdc.cli._common import State, check_output_path, console, print_json
+from qdc.cli._common import State, console, print_json
 from qdc.errors import ConfigError
 from qdc.select.defaults import default_of as _d
 
@@ -263,7 +263,7 @@ def select_cmd(a: o.Args, cfg: SelectConfig) -> None:
     from qdc.io import write_json, write_records
     from qdc.select import select
 
-    check_output_path(a.output)
+    o.check_output_path(a.output)
     o.rows_to_file(a)
     inputs = o.read_inputs(a)
     res = select(inputs.read(a.input), cfg, o.embedding(a))

@@ -1,0 +1,137 @@
+"""How a command's stage config is built from its layers (`qdc.cli._options.command` calls it).
+
+Each layer is above the last: the option defaults, the `--config` file, the `--set` items (in order), the
+flags given on the command line. The file holds the stage's section as in a `qdc run` pipeline, or is a whole
+pipeline file, whose first stage of that name is read (with the pipeline's `seed` when the stage sets none).
+Keys may be written as flags are (`method` for `methods`, `num-perm`), as in `qdc run` files.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+import typer
+
+from qdc.errors import ConfigError, quote
+
+if TYPE_CHECKING:
+    from qdc.config import StageConfig
+
+
+class Keyed(Protocol):
+    """An option as the layering reads it (`qdc.cli._options.Opt`)."""
+
+    @property
+    def param(self) -> str: ...
+    @property
+    def key(self) -> str | None: ...
+    @property
+    def convert(self) -> Callable[[Any], Any] | None: ...
+    @property
+    def given_only(self) -> bool: ...
+
+
+def _given(ctx: typer.Context, param: str) -> bool:
+    source = ctx.get_parameter_source(param)
+    return source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT", "PROMPT")
+
+
+def _put(target: dict[str, Any], path: Sequence[str], value: Any) -> None:
+    for part in path[:-1]:
+        nxt = target.get(part)
+        if not isinstance(nxt, dict):
+            nxt = target[part] = {}
+        target = nxt
+    target[path[-1]] = value
+
+
+def _merge(target: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    """`top` over `target`, section by section."""
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            _merge(target[key], value)
+        else:
+            target[key] = value
+    return target
+
+
+def build_config(
+    spec: str, section: str, opts: Sequence[Keyed], a: Mapping[str, Any], ctx: typer.Context
+) -> StageConfig:
+    """The stage config: option defaults < --config < --set < flags given on the command line."""
+    from qdc.config import validate_config
+
+    module, _, cls_name = spec.partition(":")
+    cls: type[StageConfig] = getattr(importlib.import_module(module), cls_name)
+    defaults: dict[str, Any] = {}
+    given: dict[str, Any] = {}
+    for o in opts:
+        if o.key is None or (not _given(ctx, o.param) and (a[o.param] is None or o.given_only)):
+            continue
+        value = o.convert(a[o.param]) if o.convert is not None else a[o.param]
+        for key in o.key.split(","):
+            _put(given if _given(ctx, o.param) else defaults, key.split("."), value)
+    data = defaults
+    if a["config"] is not None:
+        from qdc.pipeline.config import flag_names  # `method:` reads as `methods:`, as in `qdc run` files
+
+        _merge(data, flag_names(read_section(a["config"], section, cls), cls, a["config"]))
+    for item in a["set_"] or ():
+        path, value = _override(cls, section, item)
+        _put(data, path, value)
+    where = " + ".join(
+        [f"--config {a['config']}"] * (a["config"] is not None) + ["--set"] * bool(a["set_"]) + ["flags"]
+    )
+    return validate_config(cls, _merge(data, given), where)
+
+
+def read_section(path: str, section: str, cls: type[StageConfig]) -> dict[str, Any]:
+    """The stage section of a `--config` file: the file itself, or a pipeline file's `section` stage."""
+    from qdc.config import load_yaml
+
+    data = load_yaml(path)
+    if "stages" not in data:
+        return data
+    for item in data.get("stages") or []:
+        if item == section:
+            body: Any = {}
+        elif isinstance(item, dict) and section in item:
+            body = item[section] if item[section] is not None else {}
+        else:
+            continue
+        if not isinstance(body, dict):
+            raise ConfigError(f"{path}: stage '{section}': options must be a mapping (got {quote(body)})")
+        section_data: dict[str, Any] = dict(body)
+        if "seed" in data and "seed" in cls.model_fields:
+            section_data.setdefault("seed", data["seed"])
+        return section_data
+    raise ConfigError(f"{path}: has no `{section}` stage to read options from")
+
+
+def _override(cls: type[StageConfig], section: str, item: str) -> tuple[list[str], Any]:
+    """A `--set` item as (key path, value), the key checked against the config ('select.budget' works too)."""
+    from pydantic import BaseModel
+
+    from qdc.config import parse_override
+    from qdc.pipeline.config import flag_names
+
+    path, value = parse_override(item)
+    if path[0] == section and path[0] not in cls.model_fields and len(path) > 1:
+        path = path[1:]
+    path[0] = next(iter(flag_names({path[0]: None}, cls, f"--set {item}")))
+    model: type[BaseModel] = cls
+    for i, part in enumerate(path):
+        fields = model.model_fields
+        if part not in fields:
+            key = ".".join(path[: i + 1])
+            raise ConfigError(f"--set {item}: unknown key {quote(key)} (allowed: {', '.join(sorted(fields))})")
+        ann = fields[part].annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            model = ann
+        elif i < len(path) - 1 and "dict" not in str(ann):
+            raise ConfigError(f"--set {item}: {quote(part)} is a value, not a section")
+        else:
+            break
+    return path, value

@@ -28,6 +28,7 @@ ORDER = [
     "select_facility",
     "pipeline",
     "scale",
+    "newcomer",
 ]
 # Full tables that a section above links to instead of repeating them in the README.
 LINKED = {"select_proxies", "select_proxies_paper"}
@@ -42,6 +43,7 @@ SCRIPTS = {
     "select": "bench_select.py",
     "pipeline": "bench_pipeline.py",
     "scale": "bench_scale.py",
+    "newcomer": "bench_newcomer.py",  # time to the first progress line per command (issue 17)
 }
 
 HEADER = """# qdc benchmarks

@@ -303,6 +303,13 @@ def embedding(a: Args, field: str | None = None) -> EmbedConfig:
     )
 
 
+def column_names(a: Args) -> list[str] | None:
+    """--columns as a list (None: not given); usage error with --drop-qdc too."""
+    if a.columns is not None and a.drop_qdc:
+        raise ConfigError("--columns and --drop-qdc: give one")
+    return [c.strip() for c in a.columns.split(",") if c.strip()] if a.columns is not None else None
+
+
 def write_rows(a: Args, df: pl.DataFrame) -> None:
     """Write the command's rows to -o, trimmed by --columns / --drop-qdc."""
     from qdc.io import write_records

@@ -165,9 +165,6 @@ def run_cmd(a: o.Args) -> None:
         from qdc.progress import notice
 
         notice(f"rows go to stdout; the ledger to {ledger}, the manifest to {manifest_file} (--removed, --manifest)")
-    if a.columns is not None and a.drop_qdc:
-        raise typer.BadParameter("--columns and --drop-qdc: give one")
-    keep = [c.strip() for c in a.columns.split(",") if c.strip()] if a.columns is not None else None
     result = run_file(
         pipeline,
         src,
@@ -176,7 +173,7 @@ def run_cmd(a: o.Args) -> None:
         removed_path=a.removed,
         manifest_path=a.manifest,
         force=a.force,
-        columns=keep,
+        columns=o.column_names(a),
         drop_qdc=a.drop_qdc,
     )
     if a.json:

@@ -410,3 +410,14 @@ def test_report_names_the_signal_behind_junk_scores(tmp_path: Path) -> None:
     assert junk["lowest"][0]["quality"] <= min(r["quality"] for r in junk["lowest"])
     page = render_html(data)
     assert 'id="junk"' in page and "empty" in page
+
+
+def test_several_inputs_read_as_one_dataset_in_order(tmp_path: Path) -> None:
+    a = write_jsonl(tmp_path / "a.jsonl", [{"id": "a1", "text": "one"}, {"id": "a2", "text": "two"}])
+    b = tmp_path / "b.json"
+    b.write_text(json.dumps([{"id": "b1", "text": "three"}]))
+    df = read_records([a, b])
+    assert df["__qdc_id"].to_list() == ["a1", "a2", "b1"]
+    write_jsonl(tmp_path / "c.jsonl", [{"id": "a1", "text": "again"}])
+    with pytest.raises(Exception, match="duplicate id 'a1'"):
+        read_records([a, tmp_path / "c.jsonl"])

@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import IO, Any
 
@@ -136,14 +136,15 @@ def _iter_jsonl(
 
 def _parquet_frames(path: str, batch_rows: int) -> Iterator[pl.DataFrame]:
     """The file's rows as frames of at most `batch_rows` (the whole file in one read when it fits)."""
-    import pyarrow.parquet as pq
-
     if path == STDIO:
         raise ConfigError("Parquet cannot be read from stdin; pass a file")
+    if os.path.isdir(path):
+        raise DataError(f"{path}: is a folder, expected a file")
     try:
-        pf = pq.ParquetFile(path)
-        if pf.metadata.num_rows <= batch_rows:
-            yield pl.read_parquet(path)
+        # The row count from the footer, in polars: importing pyarrow.parquet cost more than reading a small file.
+        rows = pl.scan_parquet(path, glob=False).select(pl.len()).collect().item()
+        if rows <= batch_rows:
+            yield pl.read_parquet(path, glob=False)
             return
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
@@ -151,7 +152,9 @@ def _parquet_frames(path: str, batch_rows: int) -> Iterator[pl.DataFrame]:
         raise DataError(f"{path}: is a folder, expected a file") from None
     except Exception as exc:
         raise DataError(f"{path}: not a readable Parquet file ({str(exc).splitlines()[0]})") from None
-    for rb in pf.iter_batches(batch_size=batch_rows):
+    import pyarrow.parquet as pq
+
+    for rb in pq.ParquetFile(path).iter_batches(batch_size=batch_rows):
         frame = pl.from_arrow(rb)
         assert isinstance(frame, pl.DataFrame)
         yield frame
@@ -249,6 +252,8 @@ def _iter_parquet(path: str, batch_rows: int, user_columns: bool, builder: _RowB
 
 
 _GLOB_CHARS = frozenset("*?[")
+InputPaths = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
+"""One INPUT (a file, '-', a folder or a glob) or several, read in order as one dataset."""
 
 
 def input_files(path: str) -> list[str]:
@@ -281,7 +286,7 @@ def _known_format(name: str) -> bool:
 
 
 def iter_batches(
-    path: str | os.PathLike[str],
+    path: InputPaths,
     cfg: IOConfig | None = None,
     batch_rows: int = DEFAULT_BATCH_ROWS,
     *,
@@ -308,7 +313,10 @@ def iter_batches(
         raise ConfigError(f"--batch-rows must be at least 1 (got {batch_rows})")
     cfg = cfg or IOConfig()
     report = report if report is not None else ReadReport()
-    files = input_files(str(path))
+    names = [str(p) for p in path] if isinstance(path, (list, tuple)) else [str(path)]
+    files = [f for name in names for f in input_files(name)]
+    if not files:
+        raise ConfigError("no input given")
     builder = _RowBuilder(files[0], cfg, report)
     builder.many = len(files) > 1
     for spath in files:
@@ -319,14 +327,14 @@ def iter_batches(
         else:
             yield from _iter_jsonl(spath, fmt, batch_rows, user_columns, builder)
     if builder.many:
-        builder.source = str(path)
+        builder.source = " ".join(names)
         if builder.n_rows == 0:
             raise DataError(f"{path}: no readable rows in {len(files)} files")
     finish_read(builder)
 
 
 def read_records(
-    path: str | os.PathLike[str],
+    path: InputPaths,
     cfg: IOConfig | None = None,
     report: ReadReport | None = None,
 ) -> pl.DataFrame:

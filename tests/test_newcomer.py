@@ -421,3 +421,13 @@ def test_several_inputs_read_as_one_dataset_in_order(tmp_path: Path) -> None:
     write_jsonl(tmp_path / "c.jsonl", [{"id": "a1", "text": "again"}])
     with pytest.raises(Exception, match="duplicate id 'a1'"):
         read_records([a, tmp_path / "c.jsonl"])
+
+
+def test_text_field_naming_chat_turns_reads_them_as_chat(tmp_path: Path) -> None:
+    """Before: '--text-field conversations' was 'field is a list, expected a string' on line 1."""
+    rows = [{"id": i, "dialog": r["conversations"]} for i, r in enumerate(SHAREGPT)]
+    src = write_jsonl(tmp_path / "d.jsonl", rows)
+    df = read_records(src, IOConfig(text_field="dialog", roles=("gpt",)))
+    assert df["__qdc_text"].to_list()[1] == "answer 1 here"
+    with pytest.raises(Exception, match="expected a string"):
+        read_records(write_jsonl(tmp_path / "n.jsonl", [{"id": 1, "dialog": [1, 2]}]), IOConfig(text_field="dialog"))

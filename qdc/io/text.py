@@ -69,6 +69,8 @@ def detect(first_row: dict[str, Any], spec: TextSpec) -> TextSpec:
         check_template(spec.template)
         return TextSpec(None, spec.template, spec.roles, "template")
     if spec.text_field is not None:
+        if _is_chat(first_row.get(spec.text_field)):  # --text-field conversations: the turns of --roles
+            return TextSpec(None, None, spec.roles, f"chat:{spec.text_field}")
         return TextSpec(spec.text_field, None, spec.roles, f"field:{spec.text_field}")
     if DEFAULT_TEXT_FIELD in first_row:
         return TextSpec(DEFAULT_TEXT_FIELD, None, spec.roles, f"field:{DEFAULT_TEXT_FIELD}")
@@ -111,6 +113,16 @@ def _as_text(value: Any, name: str) -> str:
     if isinstance(value, str):
         return value
     raise RowTextError(f"field '{name}' is {_type_name(value)}, expected a string")
+
+
+def _is_chat(value: Any) -> bool:
+    """A list of chat turns ({role, content} or {from, value})."""
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and isinstance(value[0], dict)
+        and bool({"role", "from"} & set(value[0]))
+    )
 
 
 def _type_name(value: Any) -> str:

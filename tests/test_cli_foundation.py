@@ -153,3 +153,16 @@ def test_bad_parameter_inside_a_command_is_a_usage_error(runner, tmp_path: Path)
     result = runner.invoke(app, ["embed", str(src), "-o", "-", "--json", "--model", "hash"])
     assert result.exit_code == 2
     assert "internal error" not in result.stderr and "--json" in result.stderr
+
+
+def test_several_inputs_read_in_order_as_one_dataset(runner, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    a = write_jsonl(tmp_path / "a.jsonl", ROWS[:3])
+    b = write_jsonl(tmp_path / "b.jsonl", ROWS[3:])
+    out = tmp_path / "ab.jsonl"
+    res = runner.invoke(app, ["embed", str(a), str(b), "-o", str(out), "--model", "hash:8"])
+    assert res.exit_code == 0, res.stderr
+    assert [r["id"] for r in read_jsonl(out.read_text())] == [r["id"] for r in ROWS]
+    res = runner.invoke(app, ["embed", "-o", "-", "--model", "hash:8"], input=a.read_bytes())  # no INPUT: stdin
+    assert res.exit_code == 0 and len(read_jsonl(res.stdout)) == 3, res.stderr
+    res = runner.invoke(app, ["dedup", "--stream", str(a), str(b), "-o", str(tmp_path / "d.jsonl")])
+    assert res.exit_code == 2 and "one INPUT file" in res.stderr

@@ -87,7 +87,15 @@ class Args(dict[str, Any]):
 
 _IN = "Input"
 _EMB = "Embedding"
-INPUT = Opt("INPUT", str, "-", "Input file (.jsonl, .jsonl.gz, .jsonl.zst, .parquet) or '-'.")
+INPUT = Opt(
+    "INPUT",
+    list[str] | None,
+    None,
+    "Input: .jsonl, .json (lines or one array), .jsonl.gz, .jsonl.zst, .parquet, a folder, a quoted glob, or - "
+    "[default: -]. Several are read in order as one dataset (ids unique across them).",
+)
+"""The rows to read; the command sees one path (str) or, for several, a list (`qdc.io.read_records` reads both)."""
+ONE_INPUT = Opt("INPUT", str, ..., "Input file (.jsonl, .jsonl.gz, .jsonl.zst, .parquet); read twice, so not '-'.")
 OUTPUT = Opt("--output -o", str, "-", "Output file or '-' for stdout (JSONL).")
 SEED = Opt("--seed", int, 0, "Seed for every random step.", key="seed", extra={"min": 0, "max": 4_294_967_295})
 JSON = Opt("--json", bool, False, "Print a JSON summary on stdout.")
@@ -178,11 +186,15 @@ def command(
     opts = [*options, CONFIG, SET] if config else list(options)
     params = [o.parameter() for o in opts]
     params.append(inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context))
+    many = INPUT in opts
 
     def decorate(fn: Callable[..., None]) -> Callable[..., None]:
         @functools.wraps(fn)
         def run(**kwargs: Any) -> None:
             ctx = kwargs.pop("ctx")
+            if many:  # INPUT...: none is stdin, one a path, several a list
+                paths = kwargs["input"] or ()
+                kwargs["input"] = list(paths) if len(paths) > 1 else paths[0] if paths else "-"
             a = Args(kwargs)
             if config is None:
                 return fn(a)
@@ -250,7 +262,7 @@ class Inputs:
         self.output = output
         self.reports: list[ReadReport] = []
 
-    def read(self, path: str) -> pl.DataFrame:
+    def read(self, path: str | list[str]) -> pl.DataFrame:
         from qdc.io import ReadReport, read_records
 
         report = ReadReport()
@@ -315,6 +327,11 @@ def write_rows(a: Args, df: pl.DataFrame) -> None:
     from qdc.io import write_records
 
     write_records(trim_output(df, a.columns, a.drop_qdc), a.output)
+
+
+def shown(paths: str | list[str]) -> str:
+    """INPUT as people read it: the path, or several joined by commas."""
+    return paths if isinstance(paths, str) else ", ".join(paths)
 
 
 def rows_to_file(a: Args, hint: str = "") -> None:

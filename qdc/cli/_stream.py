@@ -66,11 +66,13 @@ def executor_name(backend: str) -> str:
     return backend
 
 
-def file_input(path: str) -> None:
+def file_input(path: str | list[str]) -> None:
     from qdc.errors import ConfigError
 
     if path == "-":
         raise ConfigError("streaming runs read the input twice: pass a file, not '-'")
+    if not isinstance(path, str):
+        raise ConfigError("streaming runs read one INPUT file; give one (or run without --stream)")
 
 
 def memory_limit(max_memory: str | None) -> int | None:

@@ -99,7 +99,7 @@ def check_cmd(a: o.Args, cfg: CheckConfig) -> None:
     report = ReadReport()
     df = read_records(a.input, io, report)
     checks = run_checks(df, cfg, StageContext(seed=seed, embed=embed_cfg), bad_rows=len(report.bad_rows))
-    _show(a.input, df.height, checks, a.json)
+    _show(o.shown(a.input), df.height, checks, a.json)
     if not all(c.passed for c in checks):
         raise CheckFailed(failure_message(checks))
 

@@ -126,10 +126,10 @@ def report_cmd(a: o.Args) -> None:
     generated = _generated(a.reproducible)
     df = read_records(a.input, io)
     other = read_records(a.compare, io) if a.compare is not None else None
-    embedder = _embedder_for(df, other, ecfg, a.input, a.compare or "")
+    embedder = _embedder_for(df, other, ecfg, o.shown(a.input), a.compare or "")
     opts = ReportOptions(budgets=budget_list, strategies=strategy_list)
     ctx = StageContext(seed=a.seed, embed=ecfg, embedder=embedder)
-    data = build_report(df, ctx, other, opts, source=a.input, other_source=a.compare or "")
+    data = build_report(df, ctx, other, opts, source=o.shown(a.input), other_source=a.compare or "")
     data["generated"] = generated
     with atomic_path(a.output) as tmp:
         tmp.write_text(render_html(data), encoding="utf-8")

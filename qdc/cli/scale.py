@@ -41,7 +41,7 @@ scale_app = typer.Typer(
     "batches, temporary files on disk, memory-mapped embeddings).",
 )
 app.add_typer(scale_app, name="scale")
-_IN_FILE = o.INPUT.with_(default=...)
+_IN_FILE = o.ONE_INPUT
 _READ = (*o.TEXT, o.IO[4])  # no --bad-rows-file: the rows are not written
 
 

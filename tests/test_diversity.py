@@ -189,8 +189,12 @@ def test_chunked_compression_ratio_matches_gzip():
     assert ngrams.compression_ratio(texts, threads=1, max_bytes=256 << 10) == sampled
 
 
-def test_hashed_ngram_vendi_equals_the_string_kernel():
+@pytest.mark.parametrize("dense_df", [0, 2, 32, 10**9])
+def test_hashed_ngram_vendi_equals_the_string_kernel(monkeypatch, dense_df):
+    from qdc.diversity import ngrams
     from qdc.diversity.ngrams import ngram_vendi_hashed, token_hashes
+
+    monkeypatch.setattr(ngrams, "_DENSE_DF", dense_df)  # all dense, mixed, default, all pairs
 
     rng = np.random.default_rng(5)
     words = [f"w{i}" for i in range(30)]

@@ -87,19 +87,23 @@ def ngram_keys_and_docs(tok: TokenHashes, n: int) -> tuple[np.ndarray, np.ndarra
     return np.asarray(key[inside]), np.asarray(d[:m][inside])
 
 
+_DENSE_DF = 32  # n-grams in more documents than this go through one dense product (BLAS), the rest as pairs
+
+
 def ngram_vendi_hashed(
     tok: TokenHashes, ns: Sequence[int] = (1, 2, 3, 4), qs: Sequence[float] = (1.0,)
 ) -> dict[float, float]:
-    """`lexical.ngram_vendi` of the documents of `tok` from their n-gram keys (no Python loop per n-gram):
-    the same kernel, K = W W^T with W the row-normalised n-gram count matrices side by side / sqrt(len(ns))."""
-    from scipy import sparse
-
+    """`lexical.ngram_vendi` of the documents of `tok` from their n-gram keys, in numpy (no Python loop per
+    n-gram, no scipy import): the same kernel, K = W W^T / len(ns) with W the row-normalised n-gram count
+    matrices side by side. Frequent n-grams form a dense block multiplied by BLAS; each rarer one adds
+    v_i v_j to K[i, j] for every pair of its documents (one bincount)."""
     from qdc.diversity.vendi import vendi_from_eigenvalues
 
     m = tok.n_docs
     if m == 0:
         return dict.fromkeys(qs, 0.0)
-    blocks = []
+    rows, cols, vals = [], [], []
+    width = 0
     for n in ns:
         keys, docs = ngram_keys_and_docs(tok, n)
         order = np.lexsort((keys, docs))
@@ -108,15 +112,41 @@ def ngram_vendi_hashed(
         new[1:] = (keys[1:] != keys[:-1]) | (docs[1:] != docs[:-1])
         first = np.flatnonzero(new)
         count = np.diff(np.append(first, keys.shape[0])).astype(np.float64)
-        row, key = docs[first], keys[first]
-        vocab, col = np.unique(key, return_inverse=True)
+        row = docs[first]
+        vocab, col = np.unique(keys[first], return_inverse=True)
         norm = np.sqrt(np.bincount(row, weights=count * count, minlength=m))
-        vals = count / norm[row] if row.size else count
-        blocks.append(sparse.csr_matrix((vals, (row, col)), shape=(m, max(vocab.size, 1))))
-    w = sparse.hstack(blocks).tocsr() / np.sqrt(len(ns))
-    k = (w @ w.T).toarray()
-    eigs = np.linalg.eigvalsh((k + k.T) / (2.0 * m))
+        rows.append(row)
+        cols.append(col + width)
+        vals.append(count / norm[row] if row.size else count)
+        width += vocab.size
+    k = _gram_of_entries(np.concatenate(rows), np.concatenate(cols), np.concatenate(vals), m, width)
+    eigs = np.linalg.eigvalsh((k + k.T) / (2.0 * m * len(ns)))
     return vendi_from_eigenvalues(eigs, m, m, qs)
+
+
+def _gram_of_entries(row: np.ndarray, col: np.ndarray, val: np.ndarray, m: int, width: int) -> np.ndarray:
+    """W W^T (m x m) for the sparse W given as distinct (row, col, value) entries."""
+    k = np.zeros((m, m), dtype=np.float64)
+    if not row.size:
+        return k
+    order = np.argsort(col, kind="stable")
+    row, col, val = row[order], col[order], val[order]
+    df = np.bincount(col, minlength=width)
+    start = np.cumsum(df) - df
+    per = df[col]
+    dense = per > _DENSE_DF
+    if dense.any():
+        hot, pos = np.unique(col[dense], return_inverse=True)
+        w = np.zeros((m, hot.size), dtype=np.float64)
+        w[row[dense], pos] = val[dense]
+        k += w @ w.T
+    rare = np.flatnonzero(~dense)
+    if rare.size:
+        reps = per[rare]
+        a = np.repeat(rare, reps)  # every entry paired with every entry of its column (itself included)
+        b = start[col[a]] + np.arange(a.size) - np.repeat(np.cumsum(reps) - reps, reps)
+        k += np.bincount(row[a] * m + row[b], weights=val[a] * val[b], minlength=m * m).reshape(m, m)
+    return k
 
 
 def counts(keys: np.ndarray) -> np.ndarray:

@@ -57,12 +57,7 @@ JUDGE = (
     o.Opt("--concurrency", int, 8, "Requests in flight at once.", key="judge.concurrency", panel=_J),
     o.Opt("--timeout", float, 60.0, "Seconds per request.", key="judge.timeout", panel=_J),
     o.Opt(
-        "--max-retries",
-        int,
-        4,
-        "Retries on 429/5xx/timeouts (exponential backoff).",
-        key="judge.max_retries",
-        panel=_J,
+        "--max-retries", int, 4, "Retries on 429/5xx/timeouts (exponential backoff).", key="judge.max_retries", panel=_J
     ),
     o.NO_CACHE.with_(help="Do not read or write the embedding and judge caches.", key="judge.cache", convert=o.negate),
 )

@@ -116,10 +116,7 @@ def _budget(value: float) -> int | float:
     (
         _IN_FILE,
         o.Opt(
-            "--embeddings -e",
-            str,
-            ...,
-            "(n, d) float16/float32 .npy file; row i embeds input row i (memory-mapped).",
+            "--embeddings -e", str, ..., "(n, d) float16/float32 .npy file; row i embeds input row i (memory-mapped)."
         ),
         o.OUTPUT,
         o.Opt("--budget", float, 0.1, "Rows to select, or a fraction (0 < f < 1).", key="budget", convert=_budget),

@@ -137,11 +137,7 @@ SELECT = (
         _S,
     ),
     _o(
-        "--representative",
-        float,
-        "representative",
-        "--within balanced: weight of closeness to the cluster centre.",
-        _S,
+        "--representative", float, "representative", "--within balanced: weight of closeness to the cluster centre.", _S
     ),
     _o(
         "--score-weight",

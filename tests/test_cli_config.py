@@ -182,3 +182,23 @@ def test_every_pipeline_stage_command_takes_config_and_set() -> None:
         params = {p.name for p in commands[stage].params}
         assert {"config", "set_"} <= params, stage
     assert set(CASES) >= set(available_stages())  # and each is covered by the layering test above
+
+
+def test_score_quality_embedding_flags_set_the_lm_scorer_only_when_given(
+    runner: Any, tmp_path: Path, built: list[Any]
+) -> None:
+    _invoke(runner, tmp_path, "score-quality", "--scorer", "lm")
+    lm = built[-1].lm
+    assert lm.batch_size != 64 and lm.cache is True  # the lm section's own defaults, not the embedder's 64
+    built.clear()
+    _invoke(runner, tmp_path, "score-quality", "--scorer", "lm", "--batch-size", "3", "--device", "cpu", "--no-cache")
+    cfg = built[-1]
+    assert (cfg.lm.batch_size, cfg.lm.device, cfg.lm.cache, cfg.judge.cache) == (3, "cpu", False, False)
+    built.clear()
+    _invoke(runner, tmp_path, "score-quality", "--judge-model", "m1", "--lm-model", "x.gguf", "--lm-max-tokens", "64")
+    assert (built[-1].judge.model, built[-1].lm.model, built[-1].lm.max_tokens) == ("m1", "x.gguf", 64)
+
+
+def test_the_old_judge_model_flag_still_works_with_a_notice(runner: Any, tmp_path: Path, built: list[Any]) -> None:
+    res = _invoke(runner, tmp_path, "score-complexity", "--model", "m2")
+    assert built[-1].judge.model == "m2" and "use --judge-model" in res.stderr

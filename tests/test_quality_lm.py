@@ -33,7 +33,7 @@ def test_quality_mapping_gates() -> None:
     ifd = np.array([0.3, lm.IFD_GOOD, 1.0, 1.3, 0.3, 0.3, np.nan, np.nan])
     q = lm.lm_quality(ppl, ifd)
     assert q[0] == 1.0 and q[1] == 1.0  # an aligned, ordinary answer
-    assert q[2] == 0.0 and q[3] == 0.0  # the instruction does not help: moved / off-topic
+    assert q[2] < 0.3 and q[3] == 0.0  # the instruction does not help: moved / off-topic (junk below 0.3)
     assert q[4] == 0.0  # gibberish
     assert q[5] == 0.0  # a loop: every token nearly certain
     assert q[6] == 1.0  # no instruction: perplexity only

@@ -49,12 +49,13 @@ INSTALL_HINT = (
 )
 _VERSION = 1  # bump when prefixes or truncation change what is cached
 
-# The qdc_quality mapping (see `lm_quality`); chosen on the TUNE half of alpaca_eval_judged's instructions
-# (benchmarks/bench_quality_lm.py), reported on the other half.
-IFD_BAD = 1.0
+# The qdc_quality mapping (see `lm_quality`): chosen on TUNE instructions of alpaca_eval_judged and junk made
+# from them (benchmarks/bench_quality_lm.py), reported on HELD-OUT instructions.
+IFD_BAD = 1.05
 """IFD at or above this: the instruction does not help predict the answer (moved, canned, off-topic)."""
-IFD_GOOD = 0.6
-"""IFD at or below this: the answer clearly follows from the instruction; full marks from the IFD side."""
+IFD_GOOD = 0.85
+"""IFD at or below this: full marks from the IFD side (95% of honest answers on the TUNE rows are below
+0.84). The ramp puts qdc_quality = 0.3 (qdc's junk threshold) at IFD = 0.99: the papers' cut-off of 1."""
 PPL_GIBBERISH = (60.0, 400.0)
 """log-linear ramp from 1 down to 0 over this perplexity range: symbol soup and shuffled words."""
 PPL_LOOP = (1.15, 1.6)
@@ -136,9 +137,10 @@ def lm_quality(ppl: np.ndarray, ifd_: np.ndarray) -> np.ndarray:
     The product of three gates, each 1 on ordinary answers: not gibberish (perplexity below
     PPL_GIBBERISH[0]), not a loop (perplexity above PPL_LOOP[1]), and the instruction helps (IFD at or below
     IFD_GOOD, falling linearly to 0 at IFD_BAD: an answer the instruction does not make more likely is
-    about something else). High IFD below 1 is what Cherry LLM and Superfiltering *select* for (hard
-    pairs), so IFD is not a grade above the gate: among aligned answers it says nothing about which is
-    better. An empty response scores 0.
+    about something else). It is a junk detector, not a grade: most honest answers score 1. A lower IFD
+    is not a better answer (Cherry LLM and Superfiltering *select* high-IFD pairs below 1 as the harder,
+    more informative ones), and a first mapping that penalised IFD from 0.6 up anti-correlated with the
+    judge (benchmarks/results/quality_lm.md). An empty response scores 0.
     """
     ppl = np.asarray(ppl, dtype=np.float64)
     ifd_ = np.asarray(ifd_, dtype=np.float64)

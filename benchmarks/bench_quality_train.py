@@ -53,25 +53,20 @@ GRADE_TREES = {
 depth 3 / leaves of 60; five settings tried, all within 0.015): never on the held-out half."""
 OUT = Path(__file__).resolve().parent.parent / "qdc" / "data" / "quality_learned.json"
 WORDS = OUT.parent / "quality_words.txt"
-GRADE_FEATURES = (
-    "log_words",
-    "log_size_ratio",
-    "size_vs_asked",
-    "log_expected",
-    "list_lines",
-    "markdown_marks",
-    "has_fence",
-    "prompt_covered",
-    "response_in_prompt",
-    "fineweb_newline_ratio",
-    "gopher_mean_word_len",
-    "refusal",
-    "boilerplate",
-)
-"""What the grade (the judge's ranking of honest answers) may read: size, structure, topicality, style;
-not the defect measures (compression, canned, fragments), which are the junk model's job. Left out too:
-letter_share and fineweb_short_lines, which are degenerate on a one-line answer (1.0) and made a 5-word
-reply outrank a 3-sentence one (2-fold CV on TUNE: Spearman 0.393 without them, 0.394-0.396 with)."""
+GRADE_LEFT_OUT = ("letter_share", "fineweb_short_lines", "function_pairs", "gopher_stop_words")
+"""The grade (the judge's ranking of honest answers) reads every learned feature but these, which are
+degenerate on a one- or few-word answer (letter share and short-line share 1.0, no function-word pair,
+no stop word) and made a 5-word reply outrank a 3-sentence one to the same question. Chosen by 2-fold
+cross-validation over the TUNE instructions (Spearman with p_win): all features 0.412, all but these
+four 0.423 (all but the first two 0.425, but it ranks the 5-word reply first), the earlier hand-picked
+size/structure/topicality/style set 0.393 (the defect measures help: judges mark down honest answers that
+trail off or repeat, too). Never compared on the held-out half."""
+LEFT_OUT = ("letter_share", "fineweb_short_lines", "function_pairs", "gopher_stop_words")
+"""The grade (the judge's ranking of honest answers) reads every learned feature but these two, which are
+degenerate on a one-line answer (1.0) and made a 5-word reply outrank a 3-sentence one. Chosen by 2-fold
+cross-validation over the TUNE instructions (Spearman with p_win): all features but these 0.425, all
+features 0.412, the earlier hand-picked size/structure/topicality/style set 0.393 (the defect measures
+help: judges mark down honest answers that trail off or repeat, too). Never compared on the held-out half."""
 LEFT_OUT = ("c4_kept_lines", "c4_sentences", "c4_pass", "fineweb_term_lines", "fineweb_pass", "gopher_pass")
 """Measured but not learned from: they amount to 'lines end in a full stop', which the made junk mostly
 lacks and real lists, tables, code and short answers lack too (the model learnt to reject those)."""
@@ -171,7 +166,7 @@ def main() -> None:
     clf.fit(x, y)
     alpaca_honest = np.concatenate(is_alpaca) == 1
     target = (rankdata(p_win) - 0.5) / len(p_win)
-    gcols = [i for i, n in enumerate(names) if n in GRADE_FEATURES]
+    gcols = [i for i, n in enumerate(names) if n not in GRADE_LEFT_OUT]
     mono = [1 if names[i] in ("log_words", "size_vs_asked", "log_size_ratio") else 0 for i in gcols]
     reg = HistGradientBoostingRegressor(monotonic_cst=mono, random_state=SEED, **GRADE_TREES)
     reg.fit(x[alpaca_honest][:, gcols], target)
@@ -195,7 +190,8 @@ def main() -> None:
         "non-increasing in log_words and log_size_ratio",
         "grade_model": f"HistGradientBoostingRegressor {GRADE_TREES}, monotone in log_words, log_size_ratio and size_vs_asked, on "
         "the rank of the GPT-4-Turbo judge's p_win (alpaca_eval TUNE honest rows), features: "
-        + ", ".join(GRADE_FEATURES),
+        + "every junk-model feature except "
+        + ", ".join(GRADE_LEFT_OUT),
         "threshold_rule": f"junk below qdc_quality 0.3 = P(not junk) under cut, the {CUT_QUANTILE:.0%} quantile of out-of-fold P(not junk) over honest TUNE rows (2 folds by prompt)",
         "cut": round(cut, 4),
         "train_accuracy_at_threshold": round(train_acc, 4),

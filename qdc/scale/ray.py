@@ -30,15 +30,20 @@ def init(address: str | None = None, num_cpus: int | None = None) -> None:
     import logging
 
     ray = require_ray()
-    logging.getLogger("ray.data").setLevel(logging.WARNING)  # no per-dataset INFO lines on stderr
+    with contextlib.suppress(ImportError):
+        import ray.data  # configures its loggers on import: quiet them after, not before
     with contextlib.suppress(AttributeError):  # stderr is for qdc's own progress
         ray.data.DataContext.get_current().enable_progress_bars = False
-    if ray.is_initialized():
-        return
-    if address:
-        ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
-    else:
-        ray.init(num_cpus=num_cpus, include_dashboard=False, ignore_reinit_error=True, log_to_driver=False)
+    quiet = {"logging_level": logging.ERROR, "log_to_driver": False, "ignore_reinit_error": True}
+    if not ray.is_initialized():
+        if address:
+            ray.init(address=address, **quiet)
+        else:
+            ray.init(num_cpus=num_cpus, include_dashboard=False, **quiet)
+    # Ray's start-up lines ('Started a local Ray instance', the auth-token WARNING) and Ray Data's per-dataset
+    # INFO/WARNING lines reached qdc's stderr; errors still do.
+    for name in ("ray", "ray.data"):
+        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 def cluster_cpus() -> int:

@@ -162,3 +162,37 @@ def test_every_third_party_import_under_qdc_is_declared() -> None:
         if not {d.lower().replace("_", "-") for d in dists.get(m, [m])} & declared
     }
     assert undeclared == {}
+
+
+# The house rules of AGENTS.md ("modules under ~400 lines"; issue 16: no function over 60 lines), with the
+# places still over them listed by name until their refactors land, so that a new one fails here.
+MAX_MODULE_LINES = 400
+MAX_FUNCTION_LINES = 60
+OVER_MODULE = {"io/read.py"}
+OVER_FUNCTION = {"pipeline/files.py:run_file", "report/data.py:build_report"}
+
+
+def _sizes() -> tuple[dict[str, int], dict[str, int]]:
+    modules: dict[str, int] = {}
+    functions: dict[str, int] = {}
+    for path in QDC.rglob("*.py"):
+        rel = path.relative_to(QDC).as_posix()
+        text = path.read_text(encoding="utf-8")
+        modules[rel] = len(text.splitlines())
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno is not None:
+                functions[f"{rel}:{node.name}"] = node.end_lineno - node.lineno + 1
+    return modules, functions
+
+
+def test_no_new_module_or_function_over_the_size_rules() -> None:
+    modules, functions = _sizes()
+    assert {m for m, n in modules.items() if n > MAX_MODULE_LINES} <= OVER_MODULE
+    assert {f for f, n in functions.items() if n > MAX_FUNCTION_LINES} <= OVER_FUNCTION
+    assert set(modules) >= OVER_MODULE and {f.split(":")[0] for f in OVER_FUNCTION} <= set(modules)  # still real
+
+
+def test_the_cli_meets_the_size_rules_without_exceptions() -> None:
+    modules, functions = _sizes()
+    assert [m for m, n in modules.items() if m.startswith("cli/") and n > MAX_MODULE_LINES] == []
+    assert [f for f, n in functions.items() if f.startswith("cli/") and n > MAX_FUNCTION_LINES] == []

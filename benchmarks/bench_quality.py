@@ -543,6 +543,34 @@ def throughput(p: list[str], r: list[str]) -> dict[str, float]:
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
+def goals(res: dict[str, Any]) -> str:
+    """Issue 12's goals against this run's figures (met / not met), for the learned scorer."""
+    ours, length = res["scorers"]["learned (v2)"], res["scorers"]["length"]
+    lh, hj = ours["lowest_honest_source"], ours["highest_junk_source"]
+    fp = res["false_alarms"]["all"]["share"]
+    worst = max((v["share"], k) for k, v in res["false_alarms"].items() if not k.startswith("all"))
+    speed = res["throughput_1core"]["learned_rows_per_cpu_s"]
+
+    def ok(c: bool) -> str:
+        return "met" if c else "NOT met"
+
+    return (
+        f"Goals (issue 12), learned scorer: junk AUC on held-out kinds {ours['auc_heldout_kinds']:.3f} >= 0.95 "
+        f"{ok(ours['auc_heldout_kinds'] >= 0.95)} pooled (kinds below 0.95 on their own: "
+        + (
+            ", ".join(f"{k} {ours[f'auc_{k}']:.3f}" for k in HELDOUT_KINDS if ours.get(f"auc_{k}", 1.0) < 0.95)
+            or "none"
+        )
+        + f"); Spearman with the judge {ours['spearman_all']:.3f} >= length "
+        f"{length['spearman_all']:.3f} + 0.05 {ok(ours['spearman_all'] >= length['spearman_all'] + 0.05)} "
+        f"(within an instruction {ours['spearman_within']:.3f} against length's {length['spearman_within']:.3f}: "
+        f"below); lowest honest model mean ({lh[0]} {lh[1]:.3f}) above the highest junk kind's ({hj[0]} "
+        f"{hj[1]:.3f}) {ok(lh[1] > hj[1])}; clean rows below the threshold {fp:.2%} <= 3% {ok(fp <= 0.03)} "
+        f"(worst source {worst[1]} {worst[0]:.2%}: per source NOT met where over 3%); {speed:,.0f} rows per "
+        f"CPU-second >= 2,000 {ok(speed >= 2000)}."
+    )
+
+
 def to_markdown(res: dict[str, Any], cmd: str) -> str:
     tab = res["scorers"]
     kinds = [k for k in (*TUNE_KINDS, *HELDOUT_KINDS) if f"auc_{k}" in next(iter(tab.values()))]
@@ -582,6 +610,7 @@ def to_markdown(res: dict[str, Any], cmd: str) -> str:
     for name, v in res["false_alarms"].items():
         lines.append(f"| {name} | {v['rows']} | {v['below_threshold']} | {v['share']:.2%} |")
     tp = res["throughput_1core"]
+    lines += ["", goals(res)]
     lines += [
         "",
         f"Throughput on one core (POLARS_MAX_THREADS=1, held-out alpaca_eval answers, mean response ~1,400 "

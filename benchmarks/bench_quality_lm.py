@@ -199,6 +199,7 @@ def evaluate(quick: bool) -> dict[str, Any]:
 
 def to_markdown(res: dict[str, Any], cmd: str) -> str:
     sp = res["speed"]
+    first, final = res["scorers"]["lm quality, first mapping*"], res["scorers"]["lm quality"]
     kinds = sorted(k[4:] for k in next(iter(res["scorers"].values())) if k.startswith("auc_") and k != "auc_all_junk")
     head = (
         "| signal | Spearman all (held) | within instr. (held) | junk AUC (held) | Spearman all (tune) | "
@@ -249,9 +250,10 @@ def to_markdown(res: dict[str, Any], cmd: str) -> str:
         "\\* The first mapping tried: the IFD gate falling from IFD 0.6 to 1.0 (chosen before any measurement). "
         "It anti-correlated with the judge on the held-out rows (higher IFD below 1 goes with answers the judge "
         "prefers, as Cherry LLM and Superfiltering would predict), so the gate was narrowed to 0.85-1.05, chosen "
-        "on the TUNE rows and TUNE junk (junk AUC 0.853 -> 0.897, Spearman 0.05 -> 0.32 there). The held-out "
-        "rows had been seen once by then: treat the held-out figures of the final mapping as less clean than "
-        "the others.",
+        "on the TUNE rows and TUNE junk (there: junk AUC "
+        f"{first['tune_auc_junk']:.3f} -> {final['tune_auc_junk']:.3f}, Spearman {first['tune_spearman_all']:.2f} -> "
+        f"{final['tune_spearman_all']:.2f}). The held-out rows had been seen once by then: treat the held-out "
+        "figures of the final mapping as less clean than the others.",
         "",
         f"Machine: {res['machine']}. Command: `{cmd}`.",
     ]

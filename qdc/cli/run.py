@@ -87,10 +87,11 @@ def print_plan(pipeline: Pipeline, src: str, out: str, wd: str | None, removed: 
 
 
 def side_files(out: str, removed: str | None, manifest: str | None) -> tuple[str, str]:
-    """The ledger and manifest paths `run_file` will write (its defaults, beside OUTPUT or in the current
-    folder for stdout)."""
-    stem = "qdc" if out == "-" else out
-    return removed or f"{stem}.removed.jsonl", manifest or f"{stem}.manifest.json"
+    """The ledger and manifest paths `run_file` will write (`qdc.pipeline.files.side_paths`)."""
+    from qdc.pipeline.files import side_paths
+
+    ledger, manifest_file, _ = side_paths(out, removed, manifest)
+    return ledger, manifest_file
 
 
 @o.command(
@@ -156,7 +157,7 @@ def run_cmd(a: o.Args) -> None:
     ledger, manifest_file = side_files(out, a.removed, a.manifest)
     if a.dry_run:
         if src != "-":
-            from qdc.io.read import input_files
+            from qdc.io import input_files
 
             input_files(src)  # a folder or pattern with no data files fails here, as the run would
         print_plan(pipeline, src, out, wd, ledger, manifest_file)

@@ -7,6 +7,7 @@ and `open_sink` for batches), one atomic write (`atomic_path`), one bad-rows wri
     text      which text of a row is analysed (a field, a template, chat turns)
     rows      a JSON line or a frame row -> ids, text and bad rows
     columns   the qdc columns a file brings back, checked (embeddings, scores)
+    inputs    what an INPUT names (files, folders, globs, several), rows of a JSON-array file
     read      iter_batches, read_records, prepare
     write     JSONL lines from the original bytes, Parquet, bad rows, JSON documents, sinks
     files     atomic replacement, temporaries of killed runs, unwritable places, output aliasing
@@ -34,6 +35,7 @@ from qdc.io.formats import (
     decompressed,
     detect_format,
 )
+from qdc.io.inputs import input_files
 from qdc.io.read import DEFAULT_BATCH_ROWS, iter_batches, prepare, read_records, sample_lines
 from qdc.io.rows import (
     BadRow,
@@ -85,6 +87,7 @@ __all__ = [
     "detect_format",
     "duplicate_key",
     "embeddings_of",
+    "input_files",
     "iter_batches",
     "open_sink",
     "output_columns",

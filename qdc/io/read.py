@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO, Any
 
@@ -21,12 +21,11 @@ import polars as pl
 from qdc import schema
 from qdc.errors import ConfigError, DataError
 from qdc.io.columns import _normalise_qdc_dtypes
-from qdc.io.formats import BOM, STDIO, ChunkStream, decompressed, detect_format
+from qdc.io.formats import STDIO, ChunkStream, decompressed, detect_format
+from qdc.io.inputs import InputPaths, input_files, json_rows
 from qdc.io.rows import (
     IOConfig,
     ReadReport,
-    _dumps,
-    _loads,
     _RowBuilder,
     _user_frame,
     add_frame_rows,
@@ -83,27 +82,6 @@ def _jsonl_frame(
     return _normalise_qdc_dtypes(out, path)
 
 
-def _lines(fh: IO[bytes]) -> Iterator[bytes]:
-    """The rows of a file as JSON lines: the file's own lines, or the elements of a JSON array (a `.json`
-    file as Alpaca ships it: `[{...}, {...}]`), numbered from 1 like lines."""
-    peek = getattr(fh, "peek", None)
-    head = peek(256)[:256] if callable(peek) else b""
-    if not head.removeprefix(BOM).lstrip().startswith(b"["):
-        yield from fh
-        return
-    data = fh.read()
-    try:
-        rows = _loads(data.removeprefix(BOM))
-    except Exception:
-        rows = None
-    if not isinstance(rows, list):  # a JSONL file whose first line is an array: let the line reader say so
-        yield from io.BytesIO(data)
-        return
-    del data
-    for row in rows:
-        yield _dumps(row)
-
-
 def _iter_jsonl(
     path: str, fmt: str, batch_rows: int, user_columns: bool, builder: _RowBuilder
 ) -> Iterator[pl.DataFrame]:
@@ -112,7 +90,7 @@ def _iter_jsonl(
     good: list[bytes] = []
     total = 0
     with _open_lines(path, fmt) as fh:
-        for lineno, line in enumerate(_lines(fh), start=1):
+        for lineno, line in enumerate(json_rows(fh), start=1):
             parsed = parse_line(builder, lineno, line, keep_raw=user_columns)
             if parsed is None:
                 continue
@@ -249,40 +227,6 @@ def _iter_parquet(path: str, batch_rows: int, user_columns: bool, builder: _RowB
         yield _normalise_qdc_dtypes(out, path) if user_columns else out
     if total == 0 and not builder.many:
         raise DataError(f"{path}: empty input (no rows)" if offset == 0 else f"{path}: no readable rows")
-
-
-_GLOB_CHARS = frozenset("*?[")
-InputPaths = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
-"""One INPUT (a file, '-', a folder or a glob) or several, read in order as one dataset."""
-
-
-def input_files(path: str) -> list[str]:
-    """The files an INPUT names: itself, the data files of a folder (sorted, not recursive, hidden ones
-    skipped), or the matches of a glob pattern (sorted). ConfigError when a folder or pattern has none."""
-    import glob
-
-    if path == STDIO or os.path.isfile(path):
-        return [path]
-    if os.path.isdir(path):
-        names = sorted(n for n in os.listdir(path) if not n.startswith(".") and os.path.isfile(os.path.join(path, n)))
-        files = [os.path.join(path, n) for n in names if _known_format(n)]
-        if not files:
-            raise ConfigError(f"{path}: folder has no .jsonl, .json, .jsonl.gz, .jsonl.zst or .parquet files")
-        return files
-    if _GLOB_CHARS & set(path):
-        files = sorted(p for p in glob.glob(path) if os.path.isfile(p) and _known_format(p))
-        if not files:
-            raise DataError(f"{path}: no data file matches this pattern")
-        return files
-    return [path]
-
-
-def _known_format(name: str) -> bool:
-    try:
-        detect_format(name)
-    except ConfigError:
-        return False
-    return True
 
 
 def iter_batches(

@@ -19,7 +19,7 @@ from qdc.pipeline.manifest import StageMeter, build_manifest, utc_now
 from qdc.pipeline.run import DEFAULT_WORKDIR, RunResult, input_hash, run_pipeline
 from qdc.progress import notice
 
-__all__ = ["STAGE_PREFIX", "RunFiles", "run_file"]
+__all__ = ["STAGE_PREFIX", "RunFiles", "run_file", "side_paths"]
 
 
 LEDGER_DROPS = (schema.EMBEDDING,)
@@ -80,6 +80,13 @@ class RunFiles:
             staged.unlink(missing_ok=True)
 
 
+def side_paths(output: str, removed: str | None = None, manifest: str | None = None) -> tuple[str, str, str]:
+    """(ledger, manifest, bad-rows file) of a run writing `output`: the given ones, else beside OUTPUT
+    (OUTPUT.removed.jsonl, ...), or qdc.removed.jsonl, ... in the current folder for stdout."""
+    stem = "qdc" if output == "-" else output
+    return removed or f"{stem}.removed.jsonl", manifest or f"{stem}.manifest.json", f"{stem}.bad-rows.jsonl"
+
+
 def run_file(
     pipeline: Pipeline,
     input: str,
@@ -103,48 +110,37 @@ def run_file(
     `columns` / `drop_qdc` trim the qdc_ columns of the output (`qdc.io.output_columns`); the work folder
     keeps them all.
     """
-    from qdc.io import (
-        ReadReport,
-        check_distinct_paths,
-        output_columns,
-        read_records,
-        write_bad_rows,
-        write_json,
-        write_records,
-    )
+    from qdc import io as qio  # its writers looked up at call time: tests replace them to simulate a full disk
 
-    stem = "qdc" if output == "-" else output
-    removed_path = removed_path or f"{stem}.removed.jsonl"
-    manifest_path = manifest_path or f"{stem}.manifest.json"
-    bad_path = f"{stem}.bad-rows.jsonl"
-    check_distinct_paths(
+    removed_path, manifest_path, bad_path = side_paths(output, removed_path, manifest_path)
+    qio.check_distinct_paths(
         {"the input": input},
         {"-o": output, "--removed": removed_path, "--manifest": manifest_path, "the bad-rows file": bad_path},
     )
     started, t0 = utc_now(), time.perf_counter()
     meter = StageMeter()
     with meter:
-        report = ReadReport()
-        df = read_records(input, pipeline.io, report)
+        report = qio.ReadReport()
+        df = qio.read_records(input, pipeline.io, report)
         in_hash = input_hash(input, df)
         result = run_pipeline(df, pipeline, in_hash=in_hash, workdir=workdir, force=force, embedder=embedder)
-    rows = output_columns(result.df, columns, drop_qdc)
+    rows = qio.output_columns(result.df, columns, drop_qdc)
     with RunFiles() as files:
         if output != "-":
-            write_records(rows, files.path(output), fmt=detect_format(output))
+            qio.write_records(rows, files.path(output), fmt=detect_format(output))
         _write_ledger(result.removed, files.path(removed_path))
         if report.bad_rows:
-            write_bad_rows(report.bad_rows, files.path(bad_path))
+            qio.write_bad_rows(report.bad_rows, files.path(bad_path))
         result.manifest = _manifest(
             pipeline, result, input, output, removed_path, workdir, df.height, started, t0, meter
         )
         result.manifest["input"]["bad_rows"] = len(report.bad_rows)
-        write_json(result.manifest, files.path(manifest_path))
+        qio.write_json(result.manifest, files.path(manifest_path))
         files.commit()
     if report.bad_rows:
         notice(f"skipped {len(report.bad_rows)} bad line(s), written verbatim to {bad_path}")
     if output == "-":
-        write_records(rows, output)
+        qio.write_records(rows, output)
     return result
 
 

@@ -314,6 +314,26 @@ def _duplicates_or_note(
         return None
 
 
+def _points(df: pl.DataFrame, xy: np.ndarray, labels: np.ndarray, shown: np.ndarray) -> list[list[Any]]:
+    """The map's points: x, y, cluster, id, text of the rows drawn."""
+    ids, texts = df[schema.ROW_ID].to_list(), df[schema.TEXT].to_list()
+    return [
+        [round(float(xy[i, 0]), 4), round(float(xy[i, 1]), 4), int(labels[i]), ids[i], _short(texts[i], 120)]
+        for i in shown
+    ]
+
+
+def _other_points(
+    other: pl.DataFrame, pts: np.ndarray, opts: ReportOptions, rng: np.random.Generator
+) -> list[list[Any]]:
+    """The compared file's rows drawn over the map (a seeded sample): x, y, id, text."""
+    oids, otexts = other[schema.ROW_ID].to_list(), other[schema.TEXT].to_list()
+    return [
+        [round(float(pts[i, 0]), 4), round(float(pts[i, 1]), 4), oids[i], _short(otexts[i], 120)]
+        for i in _sample(other.height, opts.max_points, rng)
+    ]
+
+
 def build_report(
     df: pl.DataFrame,
     ctx: measure.Context,
@@ -346,11 +366,7 @@ def build_report(
     xy = _project(x, mean, comps)
     rng = np.random.default_rng(ctx.seed)
     shown = _sample(df.height, opts.max_points, rng)
-    ids, texts = df[schema.ROW_ID].to_list(), df[schema.TEXT].to_list()
-    points = [
-        [round(float(xy[i, 0]), 4), round(float(xy[i, 1]), 4), int(labels[i]), ids[i], _short(texts[i], 120)]
-        for i in shown
-    ]
+    points = _points(df, xy, labels, shown)
     report: dict[str, Any] = {
         "title": f"qdc report: {source or 'dataset'}",
         "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -373,12 +389,7 @@ def build_report(
         comp, xo = _compare(df, x, labels, other, ctx, base, notes)
         step("comparison")
         comp["path"] = other_source
-        pts = _project(xo, mean, comps)
-        oids, otexts = other[schema.ROW_ID].to_list(), other[schema.TEXT].to_list()
-        comp["points"] = [
-            [round(float(pts[i, 0]), 4), round(float(pts[i, 1]), 4), oids[i], _short(otexts[i], 120)]
-            for i in _sample(other.height, opts.max_points, rng)
-        ]
+        comp["points"] = _other_points(other, _project(xo, mean, comps), opts, rng)
         report["compare"] = comp
     progress("report", step.total, step.total)  # steps skipped (a strategy that failed, equal budgets) included
     return report

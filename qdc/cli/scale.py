@@ -87,7 +87,10 @@ def scale_dedup_cmd(a: o.Args, cfg: DedupConfig) -> None:
     """
     from qdc.progress import notice
 
-    notice("this command is now `qdc dedup --stream`; the `scale dedup` alias stays for one release")
+    notice(
+        "this command is now `qdc dedup --stream` (--backend is --executor there); the `scale dedup` alias stays "
+        "for one release"
+    )
     run_stream_dedup(a, cfg, o.read_inputs(a).io, stream_options(a, cfg))
 
 

@@ -311,7 +311,7 @@ def job_select(sizes: list[int], repeats: int) -> list[dict[str, Any]]:
                 "--strategy",
                 "facility",
             ],
-            "qdc select (default kmq)": [
+            "qdc select (default strategy)": [
                 *QDC,
                 "-q",
                 "select",

@@ -1,17 +1,15 @@
 """Options declared once: each command lists its options in a table (`Opt`: flags, type, default, help, and
 the config key it sets) and `command()` turns the table into typer parameters.
 
-A command with a stage config also takes `--config FILE` and `--set KEY=VALUE`. Its config is built in
-layers, each above the last: the option defaults, the `--config` file, the `--set` items (in order), the
-flags given on the command line. The file holds the stage's section as in a `qdc run` pipeline (for
-`qdc select`, the keys of a pipeline's `select:` entry), or is a whole pipeline file, whose first stage of
-that name is read (with the pipeline's `seed` when the stage sets none). `--set` takes dotted keys into the
-stage config (`bandit.alpha=0.5`; values are parsed as YAML). An unknown key or a bad value is one
-ConfigError (exit 2) that names it.
+A command with a stage config also takes `--config FILE` and `--set KEY=VALUE` (dotted keys into the stage
+config, e.g. `bandit.alpha=0.5`) and receives its config built in layers: option defaults < --config < --set <
+flags given on the command line (`qdc.cli._layers`). The shared entries (INPUT, OUTPUT, IO, EMBED, SEED, WRITE,
+JSON) and the input helpers every command uses are here too.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 from collections.abc import Callable, Sequence
@@ -70,7 +68,7 @@ class Opt:
 
     def with_(self, **changes: Any) -> Opt:
         """A copy with some fields changed (a shared option with another default or help)."""
-        return type(self)(**{**self.__dict__, **changes})
+        return dataclasses.replace(self, **changes)
 
 
 class Args(dict[str, Any]):

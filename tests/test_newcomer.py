@@ -431,3 +431,11 @@ def test_text_field_naming_chat_turns_reads_them_as_chat(tmp_path: Path) -> None
     assert df["__qdc_text"].to_list()[1] == "answer 1 here"
     with pytest.raises(Exception, match="expected a string"):
         read_records(write_jsonl(tmp_path / "n.jsonl", [{"id": 1, "dialog": [1, 2]}]), IOConfig(text_field="dialog"))
+
+
+def test_run_notes_read_the_same_fresh_and_cached() -> None:
+    from qdc.cli.run import _notes
+
+    fresh = {"mean": 0.964917, "model": "hash:256", "rows": 7, "ok": True, "size": "3.4 MiB", "more": {"a": 1}}
+    cached = {**fresh, "mean": "0.964917"}  # a record may keep a number as text
+    assert _notes(fresh) == _notes(cached) == "mean=0.9649, model=hash:256, ok=True, rows=7, size=3.4 MiB"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from typing import TYPE_CHECKING
 
 import typer
@@ -24,8 +25,20 @@ def _notes(summary: dict[str, object]) -> str:
         v = summary[k]
         if isinstance(v, (dict, list)):
             continue
-        parts.append(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}")
+        parts.append(f"{k}={_value(v)}")
     return ", ".join(parts)
+
+
+def _value(v: object) -> str:
+    """Numbers to 4 significant digits, also a number a cached record kept as text ('0.964917'), so a
+    cached run's notes read like the fresh run's."""
+    if isinstance(v, int):  # bool included
+        return str(v)
+    try:
+        f = float(v)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return str(v)
+    return str(v) if isinstance(v, str) and v.strip().isdigit() else f"{f:.4g}"
 
 
 def print_summary(result: RunResult, source: str) -> None:
@@ -67,7 +80,11 @@ def print_summary(result: RunResult, source: str) -> None:
     for r in result.stages:
         notes = _notes(r.summary)
         if notes:
-            console.print(Text(f"{r.position:>2} {r.name}: {notes}"), soft_wrap=False, overflow="fold")
+            # Wrapped at ', ' with the continuation indented, so each stage's notes read as one block.
+            lines = textwrap.wrap(
+                f"{r.position:>2} {r.name}: {notes}", max(console.width - 1, 40), subsequent_indent="      "
+            )
+            console.print(Text("\n".join(lines)), soft_wrap=True)
 
 
 def print_plan(pipeline: Pipeline, src: str, out: str, wd: str | None, removed: str, manifest: str) -> None:

@@ -81,3 +81,20 @@ def test_hash_tokens_in_small_blocks_equals_one_block():
         parts = hash_tokens(s, _WORD_BYTE, block_bytes=block)
         assert parts[0].tolist() == whole[0].tolist() and parts[1].tolist() == whole[1].tolist()
     assert whole[1].sum() == whole[0].shape[0] > 0
+
+
+def test_unique_sets_in_blocks_equal_one_block(monkeypatch):
+    from qdc.dedup import jaccard
+
+    rng = np.random.default_rng(2)
+    lens = rng.integers(0, 30, size=40)
+    values = rng.integers(0, 25, size=int(lens.sum())).astype(np.uint32)
+    offsets = np.concatenate([[0], np.cumsum(lens)])
+    whole = jaccard.unique_sets(values, offsets)
+    for block in (1, 17, 100):
+        monkeypatch.setattr(jaccard, "PAIR_BATCH_VALUES", block)
+        got = jaccard.unique_sets(values, offsets)
+        assert got[0].tolist() == whole[0].tolist() and got[1].tolist() == whole[1].tolist()
+    for k in range(40):  # each segment: its distinct values, sorted
+        seg = whole[0][whole[1][k] : whole[1][k + 1]].tolist()
+        assert seg == sorted(set(values[offsets[k] : offsets[k + 1]].tolist()))

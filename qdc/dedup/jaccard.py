@@ -11,7 +11,9 @@ import numpy as np
 
 _LOW = np.uint64(0xFFFFFFFF)
 _SHIFT = np.uint64(32)
-PAIR_BATCH_VALUES = 1 << 23  # shingles gathered per batch of pairs (64 MB of uint64 keys per side)
+PAIR_BATCH_VALUES = 1 << 19  # shingles gathered per batch of pairs (4 MB of uint64 keys per side)
+# Batches stay a few MB so numpy's temporaries are reused from malloc's heap: 64 MB ones were fresh mappings
+# each time, and first-touch page faults cost more system time than the work on the 2-core VM.
 
 
 def ragged_gather(values: np.ndarray, offsets: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -26,20 +28,31 @@ def ragged_gather(values: np.ndarray, offsets: np.ndarray, rows: np.ndarray) -> 
 
 
 def unique_sets(values: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each segment sorted with repeats dropped (values as uint32); returns values and offsets."""
+    """Each segment sorted with repeats dropped (values as uint32); returns values and offsets.
+
+    Runs over blocks of whole segments of about PAIR_BATCH_VALUES values (the result is per segment)."""
     offsets = offsets.astype(np.int64, copy=False)
     n = offsets.shape[0] - 1
-    lens = np.diff(offsets)
-    row = np.repeat(np.arange(n, dtype=np.uint64), lens)
-    key = (row << _SHIFT) | (values.astype(np.uint64) & _LOW)
-    key.sort()
-    keep = np.ones(key.shape[0], dtype=bool)
-    keep[1:] = key[1:] != key[:-1]
-    key = key[keep]
-    counts = np.bincount((key >> _SHIFT).astype(np.int64), minlength=n)
+    parts: list[np.ndarray] = []
+    counts = np.zeros(n, dtype=np.int64)
+    first = 0
+    while first < n:
+        last = max(first + 1, int(np.searchsorted(offsets, offsets[first] + PAIR_BATCH_VALUES, side="right")) - 1)
+        last = min(last, n)
+        seg = values[offsets[first] : offsets[last]]
+        lens = np.diff(offsets[first : last + 1])
+        row = np.repeat(np.arange(last - first, dtype=np.uint64), lens)
+        key = (row << _SHIFT) | (seg.astype(np.uint64) & _LOW)
+        key.sort()
+        keep = np.ones(key.shape[0], dtype=bool)
+        keep[1:] = key[1:] != key[:-1]
+        key = key[keep]
+        counts[first:last] = np.bincount((key >> _SHIFT).astype(np.int64), minlength=last - first)
+        parts.append((key & _LOW).astype(np.uint32))
+        first = last
     new_off = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(counts, out=new_off[1:])
-    return (key & _LOW).astype(np.uint32), new_off
+    return (np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint32)), new_off
 
 
 def _pair_batch(values: np.ndarray, offsets: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -23,6 +23,7 @@ ORDER = [
     "dedup",
     "quality",
     "quality_lm",
+    "quality_datatrove",  # bench_quality_datatrove.py: needs datatrove installed outside qdc
     "scoring",
     "select",
     "select_facility",
@@ -31,7 +32,7 @@ ORDER = [
     "newcomer",
 ]
 # Full tables that a section above links to instead of repeating them in the README.
-LINKED = {"select_proxies", "select_proxies_paper"}
+LINKED = {"select_proxies", "select_proxies_paper", "select_proxies_draws"}
 SCRIPTS = {
     "cli": "bench_cli.py",  # whole process against the peers: its table leads the README
     "embed": "bench_embed.py",

@@ -10,9 +10,10 @@ bytes per row, see `qdc.scale.memory`).
 from __future__ import annotations
 
 import io
+import itertools
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from typing import IO, Any
 
@@ -21,6 +22,7 @@ import polars as pl
 from qdc import schema
 from qdc.errors import ConfigError, DataError
 from qdc.io.columns import _normalise_qdc_dtypes
+from qdc.io.fastjsonl import add_plain_lines
 from qdc.io.formats import STDIO, ChunkStream, decompressed, detect_format
 from qdc.io.inputs import InputPaths, input_files, json_rows
 from qdc.io.rows import (
@@ -85,31 +87,51 @@ def _jsonl_frame(
 def _iter_jsonl(
     path: str, fmt: str, batch_rows: int, user_columns: bool, builder: _RowBuilder
 ) -> Iterator[pl.DataFrame]:
+    total = 0
+    with _open_lines(path, fmt) as fh:
+        rows = json_rows(fh)
+        offset = 0
+        while block := list(itertools.islice(rows, batch_rows)):
+            fast = add_plain_lines(builder, block, offset, user_columns)
+            if fast is None:  # something unusual in this batch: row by row from here on, as always
+                rest = itertools.chain(block, rows)
+                total += yield from _jsonl_rows(rest, offset, batch_rows, user_columns, builder, path)
+                break
+            offset += len(block)
+            total += len(builder.ids)
+            yield _jsonl_frame(builder, *fast, user_columns, path)
+            _reset(builder)
+    if total == 0 and not builder.many:
+        what = "no readable rows" if builder.report.bad_rows else "empty input (no rows)"
+        raise DataError(f"{path}: {what}")
+
+
+def _jsonl_rows(
+    rows: Iterator[bytes], offset: int, batch_rows: int, user_columns: bool, builder: _RowBuilder, path: str
+) -> Generator[pl.DataFrame, None, int]:
+    """The per-row path: each line parsed and checked on its own (`parse_line`); returns the rows yielded."""
     objs: list[dict[str, Any]] = []
     raws: list[str] = []
     good: list[bytes] = []
     total = 0
-    with _open_lines(path, fmt) as fh:
-        for lineno, line in enumerate(json_rows(fh), start=1):
-            parsed = parse_line(builder, lineno, line, keep_raw=user_columns)
-            if parsed is None:
-                continue
-            if user_columns:
-                objs.append(parsed[0])
-                raws.append(parsed[1])
-                good.append(parsed[2])
-            if len(builder.ids) >= batch_rows:
-                total += len(builder.ids)
-                yield _jsonl_frame(builder, objs, raws, good, user_columns, path)
-                _reset(builder)
-                objs, raws, good = [], [], []
+    for lineno, line in enumerate(rows, start=offset + 1):
+        parsed = parse_line(builder, lineno, line, keep_raw=user_columns)
+        if parsed is None:
+            continue
+        if user_columns:
+            objs.append(parsed[0])
+            raws.append(parsed[1])
+            good.append(parsed[2])
+        if len(builder.ids) >= batch_rows:
+            total += len(builder.ids)
+            yield _jsonl_frame(builder, objs, raws, good, user_columns, path)
+            _reset(builder)
+            objs, raws, good = [], [], []
     if builder.ids:
         total += len(builder.ids)
         yield _jsonl_frame(builder, objs, raws, good, user_columns, path)
         _reset(builder)  # the next file starts a batch of its own
-    if total == 0 and not builder.many:
-        what = "no readable rows" if builder.report.bad_rows else "empty input (no rows)"
-        raise DataError(f"{path}: {what}")
+    return total
 
 
 def _parquet_frames(path: str, batch_rows: int) -> Iterator[pl.DataFrame]:

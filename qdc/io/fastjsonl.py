@@ -1,0 +1,126 @@
+"""A batch of plain JSON lines added to the reader by whole lists: the per-row path's rows, cheaper.
+
+`add_plain_lines` takes the raw lines of one batch and either adds them all (and returns the pieces of the
+batch's frame) or adds nothing and returns None, and the caller reads the same lines row by row as always
+(`qdc.io.rows.parse_line`), which finds and reports whatever made the batch unusual. The batch is taken only
+when the per-row path would give the same rows without a word to say: every line one JSON object (orjson),
+no blank line, no byte order mark, no carriage return, no key written twice (proved from counts, as
+`qdc.io.rows.duplicate_key` does per row), no ``--template``, text from one string field in every row and a
+string or integer id in every row, unique and not seen before. Parsing and checking one line at a time was
+~2 s of the ~3 s JSONL read of 100k documents in `qdc dedup`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import orjson
+
+from qdc.io.formats import BOM
+from qdc.io.rows import _RowBuilder, duplicate_key
+from qdc.io.text import RowTextError, detect
+
+
+def _objects(lines: list[bytes], first: bool) -> tuple[list[dict[str, Any]], bytes] | None:
+    """The lines' objects and their bytes joined, or None when any line is not a plain JSON object line."""
+    if not lines or (first and lines[0].startswith(BOM)):
+        return None
+    buf = b"".join(lines)
+    newlines = len(lines) if lines[-1].endswith(b"\n") else len(lines) - 1
+    if buf.count(b"\n") != newlines or b"\r" in buf or b"\n\n" in buf or buf.startswith(b"\n"):
+        return None  # rows without their own line (a JSON array), CRLF endings, blank lines
+    try:
+        objs = [orjson.loads(line) for line in lines]
+    except orjson.JSONDecodeError:
+        return None  # malformed, or an integer beyond 64 bits: the per-row path says which
+    if not all(type(o) is dict for o in objs):
+        return None
+    for i in _unproved_lines(lines, buf, objs):
+        if duplicate_key(lines[i], objs[i]) is not None:
+            return None
+    return objs, buf
+
+
+def _unproved_lines(lines: list[bytes], buf: bytes, objs: list[dict[str, Any]]) -> list[int]:
+    """The lines whose keys a count does not prove unique, as `duplicate_key`'s fast path sees them: a line
+    with a key written '"k" :' or whose '":' count is not its number of keys. Each is then checked alone."""
+    import numpy as np
+
+    starts = np.cumsum([0, *map(len, lines)])
+
+    def line_of(pattern: bytes) -> np.ndarray:
+        at = np.fromiter((m.start() for m in re.finditer(re.escape(pattern), buf)), dtype=np.int64)
+        return np.searchsorted(starts, at, side="right") - 1
+
+    counts = np.bincount(line_of(b'":'), minlength=len(lines))
+    keys = np.fromiter(map(len, objs), dtype=np.int64, count=len(objs))
+    odd = counts != keys
+    odd[line_of(b" :")] = True
+    odd[line_of(b"\t:")] = True
+    return np.flatnonzero(odd).tolist()
+
+
+def _ids(objs: list[dict[str, Any]], field: str) -> list[str] | None:
+    values: list[Any] = [o.get(field) for o in objs]
+    if all(type(v) is str for v in values):
+        return values
+    if all(type(v) is int for v in values):
+        return [str(v) for v in values]
+    return None  # missing (content ids), null, nested, float, bool or mixed: the per-row path
+
+
+def add_plain_lines(
+    builder: _RowBuilder, lines: list[bytes], offset: int, user_columns: bool
+) -> tuple[list[dict[str, Any]], list[str], list[bytes]] | None:
+    """Add one batch of JSONL lines (line numbers ``offset + 1 ...``) as `parse_line` would, or nothing.
+
+    Returns (objects, raw lines, [the lines' bytes joined]) for `qdc.io.read._jsonl_frame`, or None when the
+    batch needs the per-row path (the builder is then untouched).
+    """
+    cfg = builder.cfg
+    if cfg.template is not None:
+        return None
+    got = _objects(lines, first=offset == 0)
+    if got is None:
+        return None
+    objs, buf = got
+    spec = builder.spec
+    if spec is None:
+        try:
+            spec = detect(objs[0], cfg.text_spec())
+        except RowTextError:
+            return None  # the per-row path raises it at the first row
+    kind, _, name = spec.scheme.partition(":")
+    if kind != "field":
+        return None
+    texts: list[Any] = [o.get(name) for o in objs]
+    ids = _ids(objs, cfg.id_field)
+    if ids is None or not all(type(t) is str for t in texts) or len(set(ids)) != len(ids):
+        return None
+    if builder.seen_ids and not builder.seen_ids.keys().isdisjoint(ids):
+        return None
+    if builder.spec is None:
+        builder.spec = spec
+        builder.report.text_scheme = spec.describe()
+        builder.first_fields = builder.first_fields or list(objs[0])
+    _add_columns(builder, ids, texts, offset)
+    raws = [line.decode("utf-8").strip() for line in lines] if user_columns else []
+    return objs, raws, [buf.removesuffix(b"\n")]
+
+
+def _add_columns(builder: _RowBuilder, ids: list[str], texts: list[str], offset: int) -> None:
+    n = len(ids)
+    lines = list(range(offset + 1, offset + n + 1))
+    builder.seen_ids.update(zip(ids, lines, strict=True))
+    empty = [i for i, t in enumerate(texts) if not t.strip()]
+    if empty:
+        builder.n_empty += len(empty)
+        builder.first_empty = builder.first_empty or f"{builder.source}:{offset + empty[0] + 1}"
+    builder.n_rows += n
+    builder.lines += lines
+    builder.ids += ids
+    builder.derived += [False] * n
+    builder.texts += texts
+    builder.prompts += texts
+    builder.responses += [""] * n

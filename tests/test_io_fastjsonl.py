@@ -1,0 +1,126 @@
+"""The JSONL batch path (qdc.io.fastjsonl) gives exactly the per-row path's frames, reports and errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+import qdc.io.read as read_mod
+from qdc import schema
+from qdc.errors import QdcError
+from qdc.io import IOConfig, ReadReport
+from qdc.io.read import iter_batches
+
+PLAIN = [{"id": f"r{i}", "text": f'row {i} says "hi": {"x" * i}', "n": i} for i in range(7)]
+
+CASES: dict[str, bytes] = {
+    "plain": b"".join(json.dumps(r).encode() + b"\n" for r in PLAIN),
+    "compact_no_final_newline": b"\n".join(json.dumps(r, separators=(",", ":")).encode() for r in PLAIN),
+    "int_ids": b"".join(json.dumps({"id": i, "text": f"t{i}"}).encode() + b"\n" for i in range(5)),
+    "key_like_values": b'{"id": "a", "text": "k\\": v", "x": "\\"y\\" : 1"}\n{"id": "b", "text": "q :", "y": 2}\n',
+    "nested": b'{"id": "a", "text": "t", "meta": {"k": 1, "j": [{"z": 2}]}}\n{"id": "b", "text": "u", "meta": {}}\n',
+    "duplicate_key": b'{"id": "a", "text": "t"}\n{"id": "b", "text": "u", "text": "v"}\n',
+    "duplicate_key_spaced": b'{"id": "a", "text": "t"}\n{"id": "b", "text" : "u", "text" : "v"}\n',
+    "duplicate_nested_key": b'{"id": "a", "text": "t", "m": {"k": 1, "k": 2}}\n',
+    "bad_json": b'{"id": "a", "text": "t"}\n{"id": "b", "text": \n{"id": "c", "text": "w"}\n',
+    "blank_line": b'{"id": "a", "text": "t"}\n\n{"id": "c", "text": "w"}\n',
+    "space_line": b'{"id": "a", "text": "t"}\n   \n{"id": "c", "text": "w"}\n',
+    "crlf": b'{"id": "a", "text": "t"}\r\n{"id": "c", "text": "w"}\r\n',
+    "bom": b'\xef\xbb\xbf{"id": "a", "text": "t"}\n{"id": "c", "text": "w"}\n',
+    "not_object": b'{"id": "a", "text": "t"}\n[1, 2]\n',
+    "no_ids": b'{"text": "t"}\n{"text": "t"}\n{"text": "u"}\n',
+    "some_ids": b'{"id": "a", "text": "t"}\n{"text": "u"}\n',
+    "mixed_ids": b'{"id": "1", "text": "t"}\n{"id": 2, "text": "u"}\n',
+    "duplicate_ids": b'{"id": "a", "text": "t"}\n{"id": "b", "text": "u"}\n{"id": "a", "text": "w"}\n',
+    "text_not_string": b'{"id": "a", "text": "t"}\n{"id": "b", "text": 5}\n',
+    "text_null": b'{"id": "a", "text": "t"}\n{"id": "b", "text": null}\n',
+    "text_missing": b'{"id": "a", "text": "t"}\n{"id": "b", "other": "x"}\n',
+    "empty_texts": b'{"id": "a", "text": " "}\n{"id": "b", "text": "u"}\n{"id": "c", "text": "\\n"}\n',
+    "big_int": b'{"id": "a", "text": "t", "n": 123456789012345678901234567890}\n',
+    "invalid_utf8": b'{"id": "a", "text": "t\xff"}\n',
+    "unicode": '{"id": "a", "text": "caf\u00e9 \u2028 \U0001f600"}\n{"id": "b", "text": "\\ud83d\\ude00"}\n'.encode(),
+    "chat": b'{"id": "a", "messages": [{"role": "user", "content": "hi"}]}\n',
+    "json_array": b'[{"id": "a", "text": "t"}, {"id": "b", "text": "u"}]',
+}
+
+
+def _read(path: Path, fast: bool, monkeypatch: pytest.MonkeyPatch, **kw: Any) -> tuple[Any, ...]:
+    calls: list[bool] = []
+    real = read_mod.add_plain_lines
+
+    def spy(*a: Any, **k: Any) -> Any:
+        got = real(*a, **k) if fast else None
+        calls.append(got is not None)
+        return got
+
+    monkeypatch.setattr(read_mod, "add_plain_lines", spy)
+    report = ReadReport()
+    try:
+        frames = list(iter_batches(str(path), report=report, **kw))
+    except QdcError as exc:
+        return ("error", type(exc).__name__, str(exc)), calls
+    bad = [(b.line, b.reason, b.raw) for b in report.bad_rows]
+    return (frames, bad, report.text_scheme), calls
+
+
+def _same(a: tuple[Any, ...], b: tuple[Any, ...]) -> None:
+    if a[0] == "error" or b[0] == "error":
+        assert a == b
+        return
+    assert len(a[0]) == len(b[0])
+    for fa, fb in zip(a[0], b[0], strict=True):
+        assert fa.columns == fb.columns
+        assert fa.schema == fb.schema
+        assert fa.equals(fb), (fa, fb)
+    assert a[1:] == b[1:]
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.parametrize("batch_rows", [1, 2, 100_000])
+@pytest.mark.parametrize("on_bad_rows", ["error", "skip"])
+def test_batch_path_equals_row_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, batch_rows: int, on_bad_rows: str
+) -> None:
+    path = tmp_path / ("data.json" if name == "json_array" else "data.jsonl")
+    path.write_bytes(CASES[name])
+    cfg = IOConfig(on_bad_rows=on_bad_rows)  # type: ignore[arg-type]
+    for user_columns in (True, False):
+        kw = {"cfg": cfg, "batch_rows": batch_rows, "user_columns": user_columns}
+        fast, _ = _read(path, True, monkeypatch, **kw)
+        slow, _ = _read(path, False, monkeypatch, **kw)
+        _same(fast, slow)
+
+
+@pytest.mark.parametrize("name", ["plain", "compact_no_final_newline", "int_ids", "key_like_values", "nested"])
+def test_plain_files_take_the_batch_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    path = tmp_path / "data.jsonl"
+    path.write_bytes(CASES[name])
+    _, calls = _read(path, True, monkeypatch)
+    assert calls == [True]
+    _, calls = _read(path, True, monkeypatch, batch_rows=2)
+    assert calls and all(calls)
+
+
+def test_unusual_batch_falls_back_for_the_rest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "data.jsonl"
+    path.write_bytes(CASES["plain"] + b'{"id": "dup", "text": "a", "text": "b"}\n' + CASES["plain"].replace(b"r", b"s"))
+    fast, calls = _read(path, True, monkeypatch, batch_rows=3, cfg=IOConfig(on_bad_rows="skip"))
+    slow, _ = _read(path, False, monkeypatch, batch_rows=3, cfg=IOConfig(on_bad_rows="skip"))
+    _same(fast, slow)
+    assert calls[:2] == [True, True] and calls[2] is False  # the 3rd batch holds the bad line
+    assert [b[0] for b in fast[1]] == [8]
+
+
+def test_several_files_and_ids_across_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "a.jsonl").write_bytes(CASES["plain"])
+    (tmp_path / "b.jsonl").write_bytes(CASES["plain"][: CASES["plain"].index(b"\n") + 1])  # r0 again
+    fast, _ = _read(tmp_path, True, monkeypatch)
+    slow, _ = _read(tmp_path, False, monkeypatch)
+    assert fast[0] == "error" and "duplicate id" in fast[2]
+    _same(fast, slow)
+    df = pl.concat(_read(tmp_path / "a.jsonl", True, monkeypatch)[0][0])
+    assert df[schema.LINE].to_list() == list(range(1, 8))

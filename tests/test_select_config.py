@@ -17,6 +17,8 @@ _NOT_CONFIG = {
     "input", "output", "manifest", "ledger", "model", "batch_size", "device", "no_cache", "embed_field",
     "text_field", "template", "roles", "id_field", "on_bad_rows", "bad_rows_file", "json", "config", "set_", "ctx",
     "columns", "drop_qdc",
+    # --stream and its options (the `qdc scale select` engine, not SelectConfig)
+    "stream", "embeddings", "points_per_centroid", "batch_rows", "max_memory", "executor", "ray_address", "ray_cpus",
 }  # fmt: skip
 _PARAMS = [p for p in inspect.signature(select_cmd).parameters.values() if p.name not in _NOT_CONFIG]
 

@@ -33,7 +33,7 @@ class Keyed(Protocol):
     def given_only(self) -> bool: ...
 
 
-def _given(ctx: typer.Context, param: str) -> bool:
+def is_given(ctx: typer.Context, param: str) -> bool:
     source = ctx.get_parameter_source(param)
     return source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT", "PROMPT")
 
@@ -68,11 +68,11 @@ def build_config(
     defaults: dict[str, Any] = {}
     given: dict[str, Any] = {}
     for o in opts:
-        if o.key is None or (not _given(ctx, o.param) and (a[o.param] is None or o.given_only)):
+        if o.key is None or (not is_given(ctx, o.param) and (a[o.param] is None or o.given_only)):
             continue
         value = o.convert(a[o.param]) if o.convert is not None else a[o.param]
         for key in o.key.split(","):
-            _put(given if _given(ctx, o.param) else defaults, key.split("."), value)
+            _put(given if is_given(ctx, o.param) else defaults, key.split("."), value)
     data = defaults
     if a["config"] is not None:
         from qdc.pipeline.config import flag_names  # `method:` reads as `methods:`, as in `qdc run` files

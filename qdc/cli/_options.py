@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from qdc.cli._common import handle_errors, trim_output
-from qdc.cli._layers import build_config
+from qdc.cli._layers import build_config, is_given
 from qdc.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -73,6 +73,10 @@ class Opt:
 
 class Args(dict[str, Any]):
     """A command's option values by parameter name, also readable as attributes (`a.output`)."""
+
+    given: frozenset[str] = frozenset()
+    """The parameters given on the command line (set by `command()`)."""
+    flags: dict[str, str] = {}  # noqa: RUF012  # each parameter's first flag (set by `command()`)
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -185,6 +189,7 @@ def command(
     params = [o.parameter() for o in opts]
     params.append(inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context))
     many = INPUT in opts
+    flag_names = {o.param: o.flags.split()[0].split("/")[0] for o in opts}
 
     def decorate(fn: Callable[..., None]) -> Callable[..., None]:
         @functools.wraps(fn)
@@ -194,6 +199,8 @@ def command(
                 paths = kwargs["input"] or ()
                 kwargs["input"] = list(paths) if len(paths) > 1 else paths[0] if paths else "-"
             a = Args(kwargs)
+            a.given = frozenset(p for p in kwargs if is_given(ctx, p))  # flags given on the command line
+            a.flags = flag_names
             if config is None:
                 return fn(a)
             return fn(a, build_config(config, section or name, opts, a, ctx))

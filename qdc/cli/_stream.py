@@ -3,16 +3,19 @@ flag checks, the estimate line and the streaming dedup run itself. Not a command
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from qdc.cli._common import State, console, print_json
-from qdc.cli._options import Args, Inputs, Opt, check_output_path
+from qdc.cli._options import Args, Inputs, Opt, check_output_path, read_inputs
 
 if TYPE_CHECKING:  # the library loads only when a command runs
+    from qdc.complexity import ComplexityConfig
     from qdc.dedup import DedupConfig
     from qdc.dedup.stream import StreamOptions
     from qdc.io import IOConfig, ReadReport
+    from qdc.quality import QualityConfig
     from qdc.scale.memory import OnEstimate
+    from qdc.select.stream import ScaleSelectConfig
 
 _RUN = "Streaming"
 _SEM = "Semantic"
@@ -168,3 +171,84 @@ def run_stream_dedup(a: Args, cfg: DedupConfig, io_cfg: IOConfig, opts: StreamOp
             f"{stats['rows_kept']} in {stats['seconds']['total']} s",
             markup=False,
         )
+
+
+def run_options(a: Args) -> dict[str, Any]:
+    """The streaming keywords that select and score share (`--stream`, `qdc scale select|score`)."""
+    return {
+        "batch_rows": a.get("batch_rows") or 100_000,
+        "max_memory": memory_limit(a.max_memory),
+        "backend": executor_name(a.executor),
+        "ray_address": a.get("ray_address"),
+        "ray_cpus": a.get("ray_cpus"),
+    }
+
+
+def refuse_unstreamed(a: Args, stream_only: tuple[str, ...], in_memory_only: tuple[str, ...]) -> None:
+    """One line for flags of the other path: streaming ones without --stream, in-memory ones with it."""
+    from qdc.errors import ConfigError
+
+    def flags(params: tuple[str, ...]) -> str:
+        return ", ".join(a.flags.get(p, p) for p in params if p in a.given)
+
+    if not a.stream and flags(stream_only):
+        raise ConfigError(f"{flags(stream_only)}: only with --stream")
+    if a.stream and flags(in_memory_only):
+        raise ConfigError(f"--stream does not take {flags(in_memory_only)}; run without --stream")
+
+
+def run_stream_select(a: Args, cfg: ScaleSelectConfig, io_cfg: IOConfig) -> None:
+    """Streaming kMQ over a memory-mapped --embeddings: `qdc select --stream` and `qdc scale select`."""
+    from qdc.errors import ConfigError
+    from qdc.select.stream import stream_select
+
+    file_input(a.input)
+    if a.embeddings is None:
+        raise ConfigError("--stream selects over a memory-mapped --embeddings FILE.npy (`qdc scale embed` writes it)")
+    check_output_path(a.output)
+    if a.json and a.output == "-":
+        raise ConfigError("--json prints a summary on stdout; pass -o FILE for the rows")
+    stats = stream_select(
+        a.input, a.embeddings, cfg, io_cfg, output=a.output, **run_options(a), on_estimate=announce("select")
+    )
+    if isinstance(cfg.budget, int) and cfg.budget > stats["rows_in"]:
+        from qdc.progress import notice
+
+        notice(f"--budget {cfg.budget} is more than the {stats['rows_in']} rows: all of them are selected")
+    if a.json:
+        print_json(stats)
+    elif not State.quiet:
+        console.print(
+            f"selected {stats['selected']} of {stats['rows_in']} rows (k={stats['clusters']['k']}) in "
+            f"{stats['seconds']['total']} s",
+            markup=False,
+        )
+
+
+def run_stream_score(a: Args, quality: QualityConfig | None, complexity: ComplexityConfig | None) -> None:
+    """Streamed model-free scoring: `qdc score-quality --stream` and `qdc scale score`."""
+    from qdc.errors import ConfigError
+    from qdc.io import ReadReport
+    from qdc.quality.stream import stream_score
+
+    file_input(a.input)
+    check_output_path(a.output)
+    if a.json and a.output == "-":
+        raise ConfigError("--json prints a summary on stdout; pass -o FILE for the rows")
+    report = ReadReport()
+    stats = stream_score(
+        a.input,
+        read_inputs(a).io,
+        quality=quality,
+        complexity=complexity,
+        output=a.output,
+        **run_options(a),
+        report=report,
+        on_estimate=announce("score"),
+    )
+    finish_bad_rows(report, a.bad_rows_file, a.output)
+    if a.json:
+        print_json(stats)
+    elif not State.quiet:
+        means = ", ".join(f"mean {k} {stats[k]['mean']}" for k in ("quality", "complexity") if k in stats)
+        console.print(f"scored {stats['rows']} rows in {stats['seconds']['total']} s ({means})", markup=False)

@@ -10,6 +10,7 @@ from rich.table import Table
 from qdc.cli import _options as o
 from qdc.cli import app
 from qdc.cli._common import State, console, print_json
+from qdc.cli._stream import BATCH_ROWS, EXECUTOR, MAX_MEMORY, RAY, STREAM, refuse_unstreamed, run_stream_score
 
 if TYPE_CHECKING:
     from qdc.quality import QualityConfig
@@ -76,6 +77,9 @@ EXPLAIN = o.Opt(
     "Print one row's signals as JSON on stdout (rows are written only with -o FILE).",
     name="explain_id",
 )
+
+
+_STREAM_ONLY = ("batch_rows", "max_memory", "executor", "ray_address", "ray_cpus")
 
 
 def show_explanation(info: dict[str, object], title: str) -> None:
@@ -152,6 +156,14 @@ def show_explanation(info: dict[str, object], title: str) -> None:
             panel=_J,
         ),
         *o.IO,
+        STREAM.with_(
+            help="A file larger than memory: read, scored and written in batches, same bytes (was `qdc scale "
+            "score --no-complexity`; learned and heuristic scorers only)."
+        ),
+        BATCH_ROWS.with_(type=int | None, default=None, help="With --stream: rows read at a time [default: 100,000]."),
+        MAX_MEMORY.with_(help="With --stream: memory limit, e.g. 16G."),
+        EXECUTOR.with_(help="With --stream: local, or ray (needs qdc[ray]).", flags="--executor"),
+        *RAY,
         o.JSON,
     ),
     config="qdc.quality:QualityConfig",
@@ -170,6 +182,12 @@ def score_quality_cmd(a: o.Args, cfg: QualityConfig) -> None:
     from qdc.errors import ConfigError
     from qdc.quality import explain, score_quality, summary
 
+    refuse_unstreamed(a, _STREAM_ONLY, ("explain_id", "label_field", "label_k", "columns", "drop_qdc"))
+    if a.stream:
+        if a.signals is not None and cfg.scorer == "learned":
+            raise ConfigError("--signals picks heuristic signals: add --scorer heuristic")
+        run_stream_score(a, cfg, None)  # the engine of `qdc scale score`
+        return
     o.check_output_path(a.output)
     o.rows_to_file(a)
     if a.signals is not None and cfg.scorer == "learned":

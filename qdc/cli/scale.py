@@ -3,7 +3,7 @@ heuristic scoring."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -22,9 +22,10 @@ from qdc.cli._stream import (
     announce,
     executor_name,
     file_input,
-    finish_bad_rows,
     memory_limit,
     run_stream_dedup,
+    run_stream_score,
+    run_stream_select,
     stream_options,
 )
 from qdc.cli.dedup import DEDUP, DRY_RUN, REMOVED
@@ -94,17 +95,6 @@ def scale_dedup_cmd(a: o.Args, cfg: DedupConfig) -> None:
     run_stream_dedup(a, cfg, o.read_inputs(a).io, stream_options(a, cfg))
 
 
-def _run_options(a: o.Args) -> dict[str, Any]:
-    """The streaming keywords that scale select and scale score share."""
-    return {
-        "batch_rows": a.batch_rows,
-        "max_memory": memory_limit(a.max_memory),
-        "backend": executor_name(a.executor),
-        "ray_address": a.ray_address,
-        "ray_cpus": a.ray_cpus,
-    }
-
-
 def _budget(value: float) -> int | float:
     from qdc.errors import ConfigError
 
@@ -161,32 +151,7 @@ def scale_select_cmd(a: o.Args, cfg: ScaleSelectConfig) -> None:
 
     **Example:** `qdc scale select big.jsonl --embeddings big.npy --budget 100000 -o picked.jsonl`
     """
-    from qdc.select.stream import stream_select
-
-    file_input(a.input)
-    o.check_output_path(a.output)
-    o.rows_to_file(a)
-    stats = stream_select(
-        a.input,
-        a.embeddings,
-        cfg,
-        o.read_inputs(a).io,
-        output=a.output,
-        **_run_options(a),
-        on_estimate=announce("select"),
-    )
-    if isinstance(cfg.budget, int) and cfg.budget > stats["rows_in"]:
-        from qdc.progress import notice
-
-        notice(f"--budget {cfg.budget} is more than the {stats['rows_in']} rows: all of them are selected")
-    if a.json:
-        print_json(stats)
-    elif not State.quiet:
-        console.print(
-            f"selected {stats['selected']} of {stats['rows_in']} rows (k={stats['clusters']['k']}) in "
-            f"{stats['seconds']['total']} s",
-            markup=False,
-        )
+    run_stream_select(a, cfg, o.read_inputs(a).io)
 
 
 @o.command(
@@ -288,13 +253,8 @@ def scale_score_cmd(a: o.Args) -> None:
     from qdc.complexity import ComplexityConfig
     from qdc.config import validate_config
     from qdc.errors import ConfigError
-    from qdc.io import ReadReport
     from qdc.quality import QualityConfig
-    from qdc.quality.stream import stream_score
 
-    file_input(a.input)
-    o.check_output_path(a.output)
-    o.rows_to_file(a)
     if not a.quality and not a.complexity:
         raise ConfigError("nothing to score: --no-quality and --no-complexity together leave nothing")
     if a.signals is not None and not a.quality:
@@ -302,20 +262,4 @@ def scale_score_cmd(a: o.Args) -> None:
     qcfg = None
     if a.quality:
         qcfg = validate_config(QualityConfig, {} if a.signals is None else {"signals": a.signals}, "options")
-    report = ReadReport()
-    stats = stream_score(
-        a.input,
-        o.read_inputs(a).io,
-        quality=qcfg,
-        complexity=ComplexityConfig() if a.complexity else None,
-        output=a.output,
-        **_run_options(a),
-        report=report,
-        on_estimate=announce("score"),
-    )
-    finish_bad_rows(report, a.bad_rows_file, a.output)
-    if a.json:
-        print_json(stats)
-    elif not State.quiet:
-        means = ", ".join(f"mean {k} {stats[k]['mean']}" for k in ("quality", "complexity") if k in stats)
-        console.print(f"scored {stats['rows']} rows in {stats['seconds']['total']} s ({means})", markup=False)
+    run_stream_score(a, qcfg, ComplexityConfig() if a.complexity else None)

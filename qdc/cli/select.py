@@ -9,11 +9,13 @@ from rich.table import Table
 from qdc.cli import _options as o
 from qdc.cli import app
 from qdc.cli._common import State, console, print_json
+from qdc.cli._stream import BATCH_ROWS, EXECUTOR, MAX_MEMORY, RAY, STREAM, refuse_unstreamed, run_stream_select
 from qdc.errors import ConfigError
 from qdc.select.defaults import default_of as _d
 
 if TYPE_CHECKING:
     from qdc.select import SelectConfig
+    from qdc.select.stream import ScaleSelectConfig
 
 _S = "Strategy"
 _Q = "Score and eligibility"
@@ -220,6 +222,31 @@ SELECT = (
 )
 
 
+_STREAM_ONLY = ("embeddings", "points_per_centroid", "batch_rows", "max_memory", "executor", "ray_address", "ray_cpus")
+_EMBEDDER = ("model", "batch_size", "device", "no_cache", "embed_field")
+_STREAMED = ("budget", "seed", "strategy", "score", "k", "allocation", "within", "temperature", "cluster_quality")
+# The options `--stream` (kmq over a memory map, `qdc.select.stream`) has no use for.
+_IN_MEMORY_ONLY = tuple(
+    p
+    for p in (*(opt.param for opt in SELECT), "manifest", "ledger", "columns", "drop_qdc", "bad_rows_file", *_EMBEDDER)
+    if p not in (*_STREAMED, "diversity_weight")
+)
+
+
+def _streamed(a: o.Args, cfg: SelectConfig) -> ScaleSelectConfig:
+    """The streaming kmq config of `qdc select --stream` (the same as `qdc scale select`'s)."""
+    from qdc.config import validate_config
+    from qdc.select.stream import ScaleSelectConfig
+
+    if cfg.strategy != "kmq" and ("strategy" in a.given or cfg.strategy != _d("strategy")):
+        raise ConfigError(f"--stream runs kmq; --strategy {cfg.strategy} needs the rows in memory")
+    within = cfg.within if "within" in a.given or cfg.within != _d("within") else "softmax"
+    keys = {k: getattr(cfg, k) for k in ("budget", "score", "k", "allocation", "temperature", "cluster_quality")}
+    extra = {} if a.points_per_centroid is None else {"points_per_centroid": a.points_per_centroid}
+    data = {**keys, "within": within, "diversity_weight": cfg.diversity_weight, "seed": cfg.seed, **extra}
+    return validate_config(ScaleSelectConfig, data, "--stream")
+
+
 @o.command(
     app,
     "select",
@@ -239,6 +266,28 @@ SELECT = (
         ),
         *o.EMBED,
         *o.IO,
+        STREAM.with_(
+            help="A file larger than memory: kmq over a memory-mapped --embeddings .npy, read in batches (was "
+            "`qdc scale select`; no dedup, token budgets, groups or other strategies)."
+        ),
+        o.Opt(
+            "--embeddings -e",
+            str | None,
+            None,
+            "With --stream: (n, d) float16/float32 .npy, row i embeds input row i (`qdc scale embed` writes it).",
+            panel="Streaming",
+        ),
+        o.Opt(
+            "--points-per-centroid",
+            int | None,
+            None,
+            "With --stream: k-means trains on this many sampled rows per centroid [default: 64].",
+            panel="Streaming",
+        ),
+        BATCH_ROWS.with_(type=int | None, default=None, help="With --stream: rows read at a time [default: 100,000]."),
+        MAX_MEMORY.with_(help="With --stream: memory limit, e.g. 16G."),
+        EXECUTOR.with_(help="With --stream: local, or ray (needs qdc[ray]).", flags="--executor"),
+        *RAY,
         o.JSON,
     ),
     config="qdc.select:SelectConfig",
@@ -259,6 +308,10 @@ def select_cmd(a: o.Args, cfg: SelectConfig) -> None:
     from qdc.io import write_json, write_records
     from qdc.select import select
 
+    refuse_unstreamed(a, _STREAM_ONLY, _IN_MEMORY_ONLY)
+    if a.stream:
+        run_stream_select(a, _streamed(a, cfg), o.read_inputs(a).io)  # the engine of `qdc scale select`
+        return
     o.check_output_path(a.output)
     o.rows_to_file(a)
     inputs = o.read_inputs(a)

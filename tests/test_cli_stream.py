@@ -1,0 +1,143 @@
+"""`--stream` on `qdc select` and `qdc score-quality`: the engines of `qdc scale select` / `qdc scale score`,
+reached from the in-memory commands, with the flags of each path refused on the other."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import pytest
+
+from qdc.cli import app
+from qdc.scale.store import create
+from tests.conftest import write_jsonl
+
+
+def _select_input(tmp_path: Path, n: int = 240, dim: int = 8) -> tuple[str, str]:
+    rng = np.random.default_rng(4)
+    rows = [{"id": f"r{i}", "text": f"row {i}", "qdc_quality": float(rng.random())} for i in range(n)]
+    src = write_jsonl(tmp_path / "sel.jsonl", rows)
+    v = rng.normal(size=(n, dim))
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    x = create(tmp_path / "emb.npy", n, dim, "float16")
+    x[:] = v
+    x.flush()
+    return str(src), str(tmp_path / "emb.npy")
+
+
+def _invoke(runner: Any, args: list[str]) -> Any:
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.stderr
+    return res
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        [],
+        ["--seed", "3", "--within", "top", "--allocation", "proportional", "--k", "5"],
+        ["--temperature", "0.7", "--no-cluster-quality", "--batch-rows", "50", "--points-per-centroid", "8"],
+    ],
+)
+def test_select_stream_writes_what_scale_select_writes(tmp_path: Path, runner: Any, extra: list[str]) -> None:
+    src, emb = _select_input(tmp_path)
+    outs = {}
+    for name, cmd in {"stream": ["select", "--stream"], "scale": ["scale", "select"]}.items():
+        out = tmp_path / f"{name}.jsonl"
+        res = _invoke(runner, [*cmd, src, "-e", emb, "--budget", "30", "-o", str(out), "--json", *extra])
+        outs[name] = out.read_bytes()
+        stats = orjson.loads(res.stdout)
+        assert stats["selected"] == 30
+    assert outs["stream"] == outs["scale"]
+    assert len(outs["stream"].splitlines()) == 30
+
+
+def test_select_stream_reads_config_layers(tmp_path: Path, runner: Any) -> None:
+    """--set reaches the streamed config: --set within=top equals the flag, and differs from the default."""
+    src, emb = _select_input(tmp_path)
+    outs = {}
+    for name, extra in {"set": ["--set", "within=top"], "flag": ["--within", "top"], "default": []}.items():
+        out = tmp_path / f"{name}.jsonl"
+        _invoke(runner, ["select", "--stream", src, "-e", emb, "--budget", "30", "-o", str(out), *extra])
+        outs[name] = out.read_bytes()
+    assert outs["set"] == outs["flag"] != outs["default"]
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["-e", "EMB"], "only with --stream"),
+        (["--max-memory", "1G"], "only with --stream"),
+        (["--executor", "ray"], "only with --stream"),
+        (["--batch-rows", "10"], "only with --stream"),
+        (["--stream", "--manifest", "m.json", "-e", "EMB"], "does not take --manifest"),
+        (["--stream", "--dedup", "exact", "-e", "EMB"], "does not take --dedup"),
+        (["--stream", "--model", "hash", "-e", "EMB"], "does not take --model"),
+        (["--stream", "--strategy", "facility", "-e", "EMB"], "--stream runs kmq"),
+        (["--stream", "--within", "balanced", "-e", "EMB"], "within"),
+        (["--stream"], "--embeddings"),
+    ],
+)
+def test_select_refuses_the_other_paths_flags(tmp_path: Path, runner: Any, args: list[str], says: str) -> None:
+    src, emb = _select_input(tmp_path, n=40)
+    out = tmp_path / "o.jsonl"
+    args = [emb if x == "EMB" else x for x in args]
+    res = runner.invoke(app, ["select", src, "--budget", "5", "-o", str(out), *args])
+    assert res.exit_code == 2, res.output
+    assert says in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def _score_input(tmp_path: Path, n: int = 120) -> str:
+    rng = random.Random(2)
+    words = ["alpha", "beta", "gamma", "delta", "the", "and", "of", "model", "data", "loop"]
+    rows = []
+    for i in range(n):
+        answer = " ".join(rng.choice(words) for _ in range(rng.randint(0, 40)))
+        rows.append({"id": f"q{i}", "instruction": f"Explain item {i}.", "output": answer + rng.choice([".", ""])})
+    return str(write_jsonl(tmp_path / "score.jsonl", rows))
+
+
+@pytest.mark.parametrize("scorer", ["learned", "heuristic"])
+def test_score_quality_stream_writes_what_scale_score_and_memory_write(
+    tmp_path: Path, runner: Any, scorer: str
+) -> None:
+    src = _score_input(tmp_path)
+    outs = {}
+    for name, cmd in {
+        "stream": ["score-quality", "--stream", "--scorer", scorer, "--batch-rows", "25"],
+        "memory": ["score-quality", "--scorer", scorer],
+    }.items():
+        out = tmp_path / f"{name}.jsonl"
+        _invoke(runner, [*cmd, src, "-o", str(out)])
+        outs[name] = out.read_bytes()
+    assert outs["stream"] == outs["memory"]
+    assert b"qdc_quality" in outs["stream"] and b"qdc_complexity" not in outs["stream"]
+    if scorer == "learned":  # `qdc scale score` scores with QualityConfig() defaults: the learned scorer
+        out = tmp_path / "scale.jsonl"
+        _invoke(runner, ["scale", "score", "--no-complexity", src, "-o", str(out)])
+        assert out.read_bytes() == outs["stream"]
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--batch-rows", "10"], "only with --stream"),
+        (["--executor", "ray"], "only with --stream"),
+        (["--max-memory", "1G"], "only with --stream"),
+        (["--stream", "--explain", "q1"], "does not take --explain;"),
+        (["--stream", "--label-field", "label"], "does not take --label-field"),
+        (["--stream", "--scorer", "judge", "--judge-model", "m"], "model-free scorers"),
+    ],
+)
+def test_score_quality_refuses_the_other_paths_flags(tmp_path: Path, runner: Any, args: list[str], says: str) -> None:
+    src = _score_input(tmp_path, n=10)
+    out = tmp_path / "o.jsonl"
+    res = runner.invoke(app, ["score-quality", src, "-o", str(out), *args])
+    assert res.exit_code == 2, res.output
+    assert says in res.stderr
+    assert not out.exists()

@@ -82,3 +82,27 @@ def test_cluster_stage_embeds_when_needed(frame, fake_embed_cfg) -> None:  # typ
     summary = cluster_summary(out)
     assert [s["size"] for s in summary] == [3, 3]
     assert all(len(s["examples"]) == 2 for s in summary)
+
+
+@pytest.mark.parametrize(("n", "k", "d"), [(50, 3, 64), (700, 12, 32), (3000, 40, 48)])
+def test_one_thread_for_small_jobs_changes_no_result(monkeypatch: pytest.MonkeyPatch, n: int, k: int, d: int) -> None:
+    """Small faiss jobs run on one OpenMP thread (CPU time of small inputs); centroids, labels and
+    distances are bit-identical to the multi-threaded run, and the thread setting is restored."""
+    import faiss
+
+    from qdc import cluster as mod
+
+    rng = np.random.default_rng(n)
+    x = rng.normal(size=(n, d)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    runs = []
+    before = faiss.omp_get_max_threads()
+    for small_work in (0, 1 << 62):  # 0: never one thread; huge: always one thread
+        monkeypatch.setattr(mod, "SMALL_WORK", small_work)
+        c = mod.train_centroids(x, k, seed=7, niter=10)
+        labels, dist = mod.assign(x, c, block_rows=n // 3 + 1)
+        runs.append((c, labels, dist))
+        assert faiss.omp_get_max_threads() == before
+    (c0, l0, d0), (c1, l1, d1) = runs
+    assert np.array_equal(c0, c1) and np.array_equal(l0, l1) and np.array_equal(d0, d1)
+    assert len(np.unique(l0)) > 1

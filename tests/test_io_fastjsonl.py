@@ -128,3 +128,23 @@ def test_several_files_and_ids_across_them(tmp_path: Path, monkeypatch: pytest.M
     _same(fast, slow)
     df = pl.concat(_read(tmp_path / "a.jsonl", True, monkeypatch)[0][0])
     assert df[schema.LINE].to_list() == list(range(1, 8))
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 8192])
+def test_raw_line_writer_equals_row_writer(tmp_path: Path, chunk: int) -> None:
+    import io
+
+    from qdc.io.read import read_records
+    from qdc.io.write import _write_raw_lines, to_jsonl_lines
+
+    rows = [{"id": f"r{i}", "text": f"t {i} \u00e9"} for i in range(7)]
+    rows[4]["qdc_quality"] = 0.5  # an old qdc_ key: left out when written back
+    rows[5]["note"] = 'says "qdc_x": 1'  # mentions one in a value only: kept
+    path = tmp_path / "data.jsonl"
+    path.write_bytes(b"".join(json.dumps(r).encode() + b"\n" for r in rows))
+    df = read_records(str(path)).drop("qdc_quality")
+    out = io.BytesIO()
+    _write_raw_lines(df[schema.RAW].to_list(), out, chunk=chunk)
+    expected = b"".join(line + b"\n" for line in to_jsonl_lines(df))
+    assert out.getvalue() == expected
+    assert b"qdc_quality" not in expected and expected.count(b"\n") == 7

@@ -224,12 +224,17 @@ class _RowBuilder:
         return True
 
     def hidden_frame(self) -> pl.DataFrame:
+        texts = pl.Series(schema.TEXT, self.texts, dtype=pl.String)
         cols: dict[str, Any] = {
             schema.ROW_ID: pl.Series(schema.ROW_ID, self.ids, dtype=pl.String),
             schema.SRC: pl.Series(schema.SRC, [self.source] * len(self.ids), dtype=pl.Categorical),
             schema.LINE: pl.Series(schema.LINE, self.lines, dtype=pl.Int64),
-            schema.TEXT: pl.Series(schema.TEXT, self.texts, dtype=pl.String),
-            schema.PROMPT: pl.Series(schema.PROMPT, self.prompts, dtype=pl.String),
+            schema.TEXT: texts,
+            schema.PROMPT: (
+                texts.alias(schema.PROMPT)  # text = prompt for text from one field: one column built, not two
+                if self.prompts == self.texts
+                else pl.Series(schema.PROMPT, self.prompts, dtype=pl.String)
+            ),
             schema.RESPONSE: pl.Series(schema.RESPONSE, self.responses, dtype=pl.String),
         }
         return pl.DataFrame(cols)

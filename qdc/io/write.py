@@ -81,7 +81,26 @@ def to_jsonl_lines(df: pl.DataFrame) -> Iterator[bytes]:
         yield body + sep + parts + b"}"
 
 
+def _write_raw_lines(raws: list[str], out: IO[bytes], chunk: int = 8192) -> None:
+    """Original lines, nothing appended: written a chunk at a time; a chunk that mentions '"qdc_' line by line
+    (`_without_qdc_keys`). The same bytes as `to_jsonl_lines`, without a Python step per row."""
+    for start in range(0, len(raws), chunk):
+        part = raws[start : start + chunk]
+        blob = ("\n".join(part) + "\n").encode("utf-8")
+        if b'"' + schema.PREFIX.encode() not in blob:
+            out.write(blob)
+            continue
+        for raw in part:
+            out.write(_without_qdc_keys(raw.encode("utf-8")))
+            out.write(b"\n")
+
+
 def _write_jsonl_stream(df: pl.DataFrame, out: IO[bytes], array: _ArrayState | None = None) -> None:
+    if array is None and schema.RAW in df.columns and not schema.qdc_columns(schema.visible_columns(df)):
+        raws = df[schema.RAW]
+        if raws.dtype == pl.String and not raws.null_count():
+            _write_raw_lines(raws.to_list(), out)
+            return
     for line in to_jsonl_lines(df):
         if array is not None:
             out.write(array.separator())

@@ -190,6 +190,37 @@ def test_every_json_summary_has_the_envelope(runner, tmp_path: Path) -> None:  #
     assert doc["command"] == "strategies" and any(s["default"] for s in doc["strategies"])
 
 
+def test_json_envelope_counts_rows_in_and_out(runner, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Before: rows read/written were `rows_in`/`rows_kept` in dedup, `rows_in`/`selected` in select, `rows` in
+    embed, `n` in diversity; now every document also has `rows_in` and, where rows are written, `rows_out`."""
+    rows = [{"id": str(i), "text": f"row number {i % 6} of the set"} for i in range(9)]  # 3 exact repeats
+    src = write_jsonl(tmp_path / "a.jsonl", rows)
+    cases = {
+        "dedup": (["dedup", str(src), "--method", "exact"], 9, 6),
+        "select": (["select", str(src), "-s", "random", "-b", "4", "--seed", "1"], 9, 4),
+        "embed": (["embed", str(src), "--model", "hash:8"], 9, 9),
+        "score-complexity": (["score-complexity", str(src)], 9, 9),
+        "check": (["check", str(src)], 9, None),
+        "diversity": (["diversity", str(src), "--model", "hash:8"], 9, None),
+    }
+    for command, (argv, rows_in, rows_out) in cases.items():
+        out = tmp_path / f"{command}.jsonl"
+        writes = rows_out is not None
+        res = runner.invoke(app, [*argv, *(["-o", str(out)] if writes else []), "--json"])
+        assert res.exit_code == 0, (command, res.output)
+        doc = json.loads(res.stdout)
+        assert doc["command"] == command
+        assert doc["rows_in"] == rows_in, (command, doc)
+        if writes:
+            assert doc["rows_out"] == rows_out == len(read_jsonl(out.read_bytes())), (command, doc)
+        else:
+            assert "rows_out" not in doc, (command, doc)
+        if command == "dedup":
+            assert doc["rows_kept"] == 6 and doc["rows_removed"] == 3  # the old keys stay
+        if command == "diversity":
+            assert doc["n"] == 9
+
+
 # ------------------------------------------------------------------------------------------ qdc run
 
 

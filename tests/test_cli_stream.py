@@ -66,6 +66,18 @@ def test_select_stream_reads_config_layers(tmp_path: Path, runner: Any) -> None:
     assert outs["set"] == outs["flag"] != outs["default"]
 
 
+def test_select_stream_says_it_runs_kmq(tmp_path: Path, runner: Any) -> None:
+    """The in-memory default (facility) cannot stream: the swap to kmq is a notice, not silent."""
+    src, emb = _select_input(tmp_path)
+    out = tmp_path / "o.jsonl"
+    res = _invoke(runner, ["select", "--stream", src, "-e", emb, "--budget", "30", "-o", str(out)])
+    assert "--stream selected with kmq, within softmax (in memory: facility, within balanced" in res.stderr
+    res = _invoke(
+        runner, ["select", "--stream", src, "-e", emb, "--budget", "30", "-o", str(out), "-s", "kmq", "--within", "top"]
+    )
+    assert "--stream selected with kmq" not in res.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "says"),
     [

@@ -11,6 +11,7 @@ from qdc.cli import app
 from qdc.cli._common import State, console, print_json
 from qdc.cli._stream import BATCH_ROWS, EXECUTOR, MAX_MEMORY, RAY, STREAM, refuse_unstreamed, run_stream_select
 from qdc.errors import ConfigError
+from qdc.progress import notice
 from qdc.select.defaults import default_of as _d
 
 if TYPE_CHECKING:
@@ -247,6 +248,18 @@ def _streamed(a: o.Args, cfg: SelectConfig) -> ScaleSelectConfig:
     return validate_config(ScaleSelectConfig, data, "--stream")
 
 
+def _select_streamed(a: o.Args, cfg: SelectConfig) -> None:
+    """`qdc select --stream`: the engine of `qdc scale select`, saying when the in-memory choice was swapped."""
+    streamed = _streamed(a, cfg)
+    run_stream_select(a, streamed, o.read_inputs(a).io)
+    if cfg.strategy != "kmq" or streamed.within != cfg.within:
+        # Said, not silent: a config file that spells out the in-memory defaults cannot be told from them.
+        notice(
+            f"--stream selected with kmq, within {streamed.within} (in memory: {cfg.strategy}, within "
+            f"{cfg.within}; that needs the rows in memory)"
+        )
+
+
 @o.command(
     app,
     "select",
@@ -310,7 +323,7 @@ def select_cmd(a: o.Args, cfg: SelectConfig) -> None:
 
     refuse_unstreamed(a, _STREAM_ONLY, _IN_MEMORY_ONLY)
     if a.stream:
-        run_stream_select(a, _streamed(a, cfg), o.read_inputs(a).io)  # the engine of `qdc scale select`
+        _select_streamed(a, cfg)
         return
     o.check_output_path(a.output)
     o.rows_to_file(a)

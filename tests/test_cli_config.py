@@ -144,6 +144,17 @@ def test_a_pipeline_file_gives_its_stage_section_and_seed(runner: Any, tmp_path:
     assert res.exit_code == 2 and "has no `dedup` stage" in res.stderr
 
 
+def test_a_file_with_the_section_under_its_stage_name(runner: Any, tmp_path: Path, built: list[Any]) -> None:
+    """`select: {...}` (copied from a pipeline) reads as the section; other top-level keys stay errors."""
+    f = tmp_path / "s.yaml"
+    f.write_bytes(b"seed: 5\nselect: {budget: 0.25, strategy: random}\n")
+    _invoke(runner, tmp_path, "select", "--config", str(f), budget=False)
+    assert (built[-1].budget, built[-1].strategy, built[-1].seed) == (0.25, "random", 5)
+    f.write_bytes(b"select: {budget: 0.25}\nembed: {batch_size: 8}\n")
+    res = _invoke(runner, tmp_path, "select", "--config", str(f), budget=False)
+    assert res.exit_code == 2 and "unknown key" in res.stderr
+
+
 def test_flag_names_read_as_fields_in_a_config_file(runner: Any, tmp_path: Path, built: list[Any]) -> None:
     cfg_file = tmp_path / "d.yaml"
     cfg_file.write_bytes(b"method: exact\nnum-perm: 64\n")

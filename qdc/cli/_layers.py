@@ -88,11 +88,16 @@ def build_config(
 
 
 def read_section(path: str, section: str, cls: type[StageConfig]) -> dict[str, Any]:
-    """The stage section of a `--config` file: the file itself, or a pipeline file's `section` stage."""
+    """The stage section of a `--config` file: the file itself, the file's one `section:` mapping, or a
+    pipeline file's `section` stage."""
     from qdc.config import load_yaml
 
     data = load_yaml(path)
     if "stages" not in data:
+        own = data.get(section)
+        if section not in cls.model_fields and isinstance(own, dict) and set(data) <= {section, "seed"}:
+            # `select: {budget: 50}`: the section under its stage's name, as a user copies it from a pipeline.
+            return {**({"seed": data["seed"]} if "seed" in data and "seed" in cls.model_fields else {}), **own}
         return data
     for item in data.get("stages") or []:
         if item == section:

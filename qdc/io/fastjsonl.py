@@ -99,27 +99,7 @@ def add_plain_lines(
         return None
     if builder.seen_ids and not builder.seen_ids.keys().isdisjoint(ids):
         return None
-    if builder.spec is None:
-        builder.spec = spec
-        builder.report.text_scheme = spec.describe()
-        builder.first_fields = builder.first_fields or list(objs[0])
-    _add_columns(builder, ids, texts, offset)
+    builder.adopt(spec, objs[0])
+    builder.add_plain(ids, texts, offset, [i for i, t in enumerate(texts) if not t.strip()])
     raws = [line.decode("utf-8").strip() for line in lines] if user_columns else []
     return objs, raws, [buf]  # polars reads it as it reads the lines joined: the per-row path's frame
-
-
-def _add_columns(builder: _RowBuilder, ids: list[str], texts: list[str], offset: int) -> None:
-    n = len(ids)
-    lines = list(range(offset + 1, offset + n + 1))
-    builder.seen_ids.update(zip(ids, lines, strict=True))
-    empty = [i for i, t in enumerate(texts) if not t.strip()]
-    if empty:
-        builder.n_empty += len(empty)
-        builder.first_empty = builder.first_empty or f"{builder.source}:{offset + empty[0] + 1}"
-    builder.n_rows += n
-    builder.lines += lines
-    builder.ids += ids
-    builder.derived += [False] * n
-    builder.texts += texts
-    builder.prompts += texts
-    builder.responses += [""] * n

@@ -208,24 +208,9 @@ def _column_rows(builder: _RowBuilder, user: pl.DataFrame, offset: int) -> bool:
     id_list = ids.to_list()
     if builder.seen_ids and not builder.seen_ids.keys().isdisjoint(id_list):
         return False
-    if builder.spec is None:
-        builder.spec = spec
-        builder.report.text_scheme = spec.describe()
-        builder.first_fields = builder.first_fields or list(first)
-    lines = list(range(offset + 1, offset + n + 1))
-    builder.seen_ids.update(zip(id_list, lines, strict=True))
-    empty = (texts.str.strip_chars(_PY_SPACE) == "").to_numpy()
-    if empty.any():
-        builder.n_empty += int(empty.sum())
-        builder.first_empty = builder.first_empty or f"{builder.source}:{offset + int(empty.argmax()) + 1}"
-    text_list = texts.to_list()
-    builder.n_rows += n
-    builder.lines += lines
-    builder.ids += id_list
-    builder.derived += [False] * n
-    builder.texts += text_list
-    builder.prompts += text_list
-    builder.responses += [""] * n
+    builder.adopt(spec, first)
+    empty = (texts.str.strip_chars(_PY_SPACE) == "").arg_true().to_list()
+    builder.add_plain(id_list, texts.to_list(), offset, empty)
     return True
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io as _io
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -181,11 +181,11 @@ class _RowBuilder:
             self.bad(line, f"expected a JSON object, got {type(obj).__name__}", raw)
             return False
         try:
-            if self.spec is None:
-                self.spec = detect(obj, self.cfg.text_spec())
-                self.report.text_scheme = self.spec.describe()
-                self.first_fields = self.first_fields or list(obj)
-            text, prompt, response = resolve(obj, self.spec, self.roles_seen)
+            spec = self.spec
+            if spec is None:
+                spec = detect(obj, self.cfg.text_spec())
+                self.adopt(spec, obj)
+            text, prompt, response = resolve(obj, spec, self.roles_seen)
         except RowTextError as exc:
             if self.spec is None:  # the scheme itself cannot be found: every row would fail the same way
                 raise DataError(f"{self.source}:{line}: {exc}") from None
@@ -222,6 +222,33 @@ class _RowBuilder:
         self.prompts.append(prompt)
         self.responses.append(response)
         return True
+
+    def adopt(self, spec: TextSpec, first: Mapping[str, Any]) -> None:
+        """Take the text scheme found on the first row (`first`), unless one is already set."""
+        if self.spec is None:
+            self.spec = spec
+            self.report.text_scheme = spec.describe()
+            self.first_fields = self.first_fields or list(first)
+
+    def add_plain(self, ids: list[str], texts: list[str], offset: int, empty: Sequence[int]) -> None:
+        """Rows whose text is one string field and whose ids are unique, new and given, a batch at once.
+
+        The rows sit on lines offset+1 .. offset+n; `empty` holds the positions of blank texts. The
+        tallies end as `add` would leave them row by row (no derived ids, prompt = text, no response).
+        """
+        n = len(ids)
+        lines = list(range(offset + 1, offset + n + 1))
+        self.seen_ids.update(zip(ids, lines, strict=True))
+        if len(empty):
+            self.n_empty += len(empty)
+            self.first_empty = self.first_empty or f"{self.source}:{offset + int(empty[0]) + 1}"
+        self.n_rows += n
+        self.lines += lines
+        self.ids += ids
+        self.derived += [False] * n
+        self.texts += texts
+        self.prompts += texts
+        self.responses += [""] * n
 
     def hidden_frame(self) -> pl.DataFrame:
         texts = pl.Series(schema.TEXT, self.texts, dtype=pl.String)

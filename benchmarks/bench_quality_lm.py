@@ -52,38 +52,15 @@ def sample(quick: bool) -> dict[str, Any]:
     held_pick = [ids[i] for i in order if ids[i] not in tune_ids][:n_held]
     tune = [r for r in alpaca if r["instruction_id"] in tune_pick]
     held = [r for r in alpaca if r["instruction_id"] in held_pick]
-    rng = np.random.default_rng(SEED + 8)
     per_kind = 2 if quick else 8
-    junk: list[dict[str, Any]] = []
-    for kind in JUNK_KINDS:
-        picks = rng.permutation(len(held))
-        made = 0
-        for j, i in enumerate(picks):
-            # moved answers come from the whole pool, not just the sample
-            rows = held if kind != "moved" else held + tune
-            text = bq.junk_text(kind, j, int(i), rows, rng)
-            if text is not None:
-                junk.append({"prompt": bq.prompt_of(held[i]), "response": text, "kind": kind})
-                made += 1
-            if made >= per_kind:
-                break
+    # moved answers come from the whole pool, not just the sample
+    junk = bq.make_junk(held, JUNK_KINDS, np.random.default_rng(SEED + 8), per_kind=per_kind, moved_from=held + tune)
     real = [j for j in bq.real_junk(alpaca) if j["iid"] not in tune_ids]
     real = [real[i] for i in np.random.default_rng(SEED + 9).permutation(len(real))[: per_kind * 2]]
     junk += [{"prompt": j["prompt"], "response": j["response"], "kind": j["kind"]} for j in real]
     # junk made from the TUNE rows, of bench_quality's TUNE kinds only: what the mapping was chosen on
     rng = np.random.default_rng(SEED + 10)
-    tune_junk: list[dict[str, Any]] = []
-    for kind in TUNE_JUNK_KINDS:
-        picks = rng.permutation(len(tune))
-        made = 0
-        for j, i in enumerate(picks):
-            rows = tune if kind != "moved" else tune + held
-            text = bq.junk_text(kind, j, int(i), rows, rng)
-            if text is not None:
-                tune_junk.append({"prompt": bq.prompt_of(tune[i]), "response": text, "kind": kind})
-                made += 1
-            if made >= per_kind * 3 // 4:
-                break
+    tune_junk = bq.make_junk(tune, TUNE_JUNK_KINDS, rng, per_kind=per_kind * 3 // 4, moved_from=tune + held)
     return {"tune": tune, "held": held, "junk": junk, "tune_junk": tune_junk}
 
 

@@ -49,15 +49,15 @@ def estimate_memory(n: int, text_bytes: int, cfg: DedupConfig, dim: int = 384, f
 
     Methods run in turn, so the largest working set counts: exact = a normalised copy of the text + 24 B/row;
     minhash = 4 x num_perm + 8 x bands + 8 B/row, the 32-bit shingle cache (about 4 B per word, at most
-    128 MB) and one chunk's work space; semantic = two copies of the embeddings (4 x dim B/row each) +
-    40 B/row + one similarity block. The output frames copy the input once more.
+    128 MB) and the work space of the chunks indexed at once; semantic = two copies of the embeddings
+    (4 x dim B/row each) + 40 B/row + one similarity block. The output frames copy the input once more.
     """
     need = [0]
     if "exact" in cfg.methods:
         need.append(exact_mod.memory_bytes(n, text_bytes))
     if "minhash" in cfg.methods:
         words = text_bytes / 6  # about 6 bytes per word in English text
-        chunk = min(n, minhash_mod.CHUNK_ROWS) * (words / max(n, 1)) * 64
+        chunk = min(n, minhash_mod.CHUNK_ROWS) * (words / max(n, 1)) * 64 * minhash_mod.default_threads()
         cache = min(4 * words, 4 * minhash_mod.CACHE_SHINGLES)
         need.append(minhash_mod.memory_bytes(n, cfg.minhash_params()) + int(chunk + cache))
     if "semantic" in cfg.methods:

@@ -17,6 +17,7 @@ Work is done in chunks of rows so that only the signatures (4 bytes x num_perm p
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
@@ -163,11 +164,30 @@ def _index_chunk(part: pl.Series, params: MinHashParams) -> tuple[np.ndarray, np
     return sig, band_keys(sig, bands, rows), np.diff(off.astype(np.int64)), sh.astype(np.uint32)
 
 
+def default_threads() -> int:
+    """Chunks indexed at once: 2 where the process may use 2 or more CPUs, else 1."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return min(2, cpus)
+
+
+def _chunk_bounds(n: int, workers: int) -> list[tuple[int, int]]:
+    """(start, length) of chunks of at most CHUNK_ROWS rows, as many as a multiple of `workers` and of about
+    equal size, so that no worker is left with the last chunk alone."""
+    count = -(-n // CHUNK_ROWS)
+    count = -(-count // workers) * workers
+    size = max(1, -(-n // max(count, 1)))
+    return [(start, min(size, n - start)) for start in range(0, n, size)]
+
+
 def build_index(texts: pl.Series, params: MinHashParams, threads: int | None = None) -> MinHashIndex:
     """Signatures and band keys for every row, chunk by chunk.
 
-    `threads` > 1 runs chunks concurrently (results are assembled in input order); on the 2-core reference
-    machine it did not help, so the default is 1.
+    `threads` chunks are indexed at once (default `default_threads()`); numpy, polars and rensa release the
+    GIL for most of the work, and the results are assembled in input order, so the index is the same for any
+    number of threads (tested).
     """
     bands, _ = params.band_rows()
     n = texts.len()
@@ -175,11 +195,11 @@ def build_index(texts: pl.Series, params: MinHashParams, threads: int | None = N
     keys: list[np.ndarray] = []
     counts: list[np.ndarray] = []
     cached: list[np.ndarray] | None = [] if params.verify else None
-    held = 0
-    chunks = [texts.slice(start, CHUNK_ROWS) for start in range(0, n, CHUNK_ROWS)]
-    workers = threads or 1
+    held = done = 0
+    workers = max(1, threads or default_threads())
+    chunks = [texts.slice(start, size) for start, size in _chunk_bounds(n, workers)]
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(chunks)))) as pool:
-        for k, (sig, key, count, sh) in enumerate(pool.map(lambda c: _index_chunk(c, params), chunks)):
+        for sig, key, count, sh in pool.map(lambda c: _index_chunk(c, params), chunks):
             sigs.append(sig)
             keys.append(key)
             counts.append(count)
@@ -187,7 +207,8 @@ def build_index(texts: pl.Series, params: MinHashParams, threads: int | None = N
             if cached is not None:
                 # Beyond CACHE_SHINGLES the Jaccard check re-shingles the candidate rows instead.
                 cached = [*cached, sh] if held <= CACHE_SHINGLES else None
-            progress("minhash", min(n, (k + 1) * CHUNK_ROWS), n)
+            done += count.shape[0]
+            progress("minhash", done, n)
     if not sigs:
         dtype = np.uint32 if params.backend == "rensa" else np.uint64
         return MinHashIndex(

@@ -49,6 +49,9 @@ CASES: dict[str, bytes] = {
     "unicode": '{"id": "a", "text": "caf\u00e9 \u2028 \U0001f600"}\n{"id": "b", "text": "\\ud83d\\ude00"}\n'.encode(),
     "chat": b'{"id": "a", "messages": [{"role": "user", "content": "hi"}]}\n',
     "json_array": b'[{"id": "a", "text": "t"}, {"id": "b", "text": "u"}]',
+    "colons_in_strings": b'{"id": "a", "text": "a : b \\" : c \\\\ : d", "k": "x:"}\n{"id": "b:", "text": ":"}\n',
+    "duplicate_after_escapes": b'{"id": "a\\\\", "text": "x\\\\\\": y", "text": "z"}\n',
+    "duplicate_after_colon_text": b'{"id": "a", "text": "q : r", "x": 1, "x": 2}\n',
 }
 
 
@@ -99,7 +102,9 @@ def test_batch_path_equals_row_path(
         _same(fast, slow)
 
 
-@pytest.mark.parametrize("name", ["plain", "compact_no_final_newline", "int_ids", "key_like_values", "nested"])
+@pytest.mark.parametrize(
+    "name", ["plain", "compact_no_final_newline", "int_ids", "key_like_values", "nested", "colons_in_strings"]
+)
 def test_plain_files_take_the_batch_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str) -> None:
     path = tmp_path / "data.jsonl"
     path.write_bytes(CASES[name])
@@ -148,3 +153,21 @@ def test_raw_line_writer_equals_row_writer(tmp_path: Path, chunk: int) -> None:
     expected = b"".join(line + b"\n" for line in to_jsonl_lines(df))
     assert out.getvalue() == expected
     assert b"qdc_quality" not in expected and expected.count(b"\n") == 7
+
+
+def test_key_counts_prove_lines_with_colons_in_strings() -> None:
+    """Colons inside strings (escaped quotes and backslashes around them) leave a line proved by the count;
+    a duplicate key, even behind such strings, does not."""
+    import orjson
+
+    from qdc.io.fastjsonl import _unproved_lines
+
+    lines = [
+        b'{"id": "a", "text": "f(x) : y \\" : \\\\", "m": {"k": "1 : 2"}}\n',
+        b'{"id": "b\\\\", "text": "int x : xs"}\n',
+        b'{"id": "c", "text": "a \\": b", "text": "c"}\n',
+        b'{"id": "d", "m": {"k": 1, "k": 2}, "text": ":"}\n',
+        b'{"id" : "e", "text" : "spaced keys, no duplicate"}\n',
+    ]
+    objs = [orjson.loads(line) for line in lines]
+    assert _unproved_lines(lines, b"".join(lines), objs) == [2, 3]

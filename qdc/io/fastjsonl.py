@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from qdc.io.formats import BOM
-from qdc.io.rows import _RowBuilder, duplicate_key
+from qdc.io.rows import _count_keys, _RowBuilder, duplicate_key
 from qdc.io.text import RowTextError, detect
 
 
@@ -44,20 +44,37 @@ def _objects(lines: list[bytes], first: bool) -> tuple[list[dict[str, Any]], byt
 
 
 def _unproved_lines(lines: list[bytes], buf: bytes, objs: list[dict[str, Any]]) -> list[int]:
-    """The lines whose keys a count does not prove unique, as `duplicate_key`'s fast path sees them: a line
-    with a key written '"k" :' or whose '":' count is not its number of keys. Each is then checked alone."""
+    """The lines whose keys a count does not prove unique; each is then checked alone (`duplicate_key`).
+
+    In a valid JSON line every colon outside a string separates a key from its value, so the colons outside
+    strings count the keys written, at every depth; a parser keeps one of two equal keys, so a duplicate
+    makes that count larger than the parsed object's. Strings are told by the quotes that no odd run of
+    backslashes escapes (every line parsed, so each holds an even number of them). A colon inside a string
+    (code, times, ' : ' in prose) no longer sends its line to the per-line check.
+    """
     import numpy as np
 
     starts = np.cumsum([0, *map(len, lines)])
     data = np.frombuffer(buf, dtype=np.uint8)
-    colons = np.flatnonzero(data[1:] == ord(":")) + 1  # a line starts with '{', never ':'
-    before = data[colons - 1]
-    counts = np.bincount(np.searchsorted(starts, colons[before == ord('"')], side="right") - 1, minlength=len(lines))
+    quotes = np.flatnonzero(data == ord('"'))
+    after_slash = quotes[(quotes > 0) & (data[quotes - 1] == ord("\\"))]
+    if after_slash.size:  # escaped when the run of backslashes before it is odd
+        run = np.zeros(after_slash.shape[0], dtype=np.int64)
+        live = np.ones(after_slash.shape[0], dtype=bool)
+        k = 1
+        while live.any():
+            pos = after_slash - k
+            live &= pos >= 0
+            live[live] = data[pos[live]] == ord("\\")
+            run += live
+            k += 1
+        quotes = np.setdiff1d(quotes, after_slash[run % 2 == 1], assume_unique=True)
+    colons = np.flatnonzero(data == ord(":"))
+    outside = colons[np.searchsorted(quotes, colons) % 2 == 0]  # an even number of quotes before it
+    counts = np.bincount(np.searchsorted(starts, outside, side="right") - 1, minlength=len(lines))
     keys = np.fromiter(map(len, objs), dtype=np.int64, count=len(objs))
-    odd = counts != keys
-    spaced = colons[(before == ord(" ")) | (before == ord("\t")) | (before == ord("\r"))]
-    odd[np.searchsorted(starts, spaced, side="right") - 1] = True
-    return np.flatnonzero(odd).tolist()
+    # A nested object's keys are written too: such a line is proved when they are all in the parsed object.
+    return [i for i in np.flatnonzero(counts != keys).tolist() if counts[i] != _count_keys(objs[i])]
 
 
 def _ids(objs: list[dict[str, Any]], field: str) -> list[str] | None:

@@ -32,6 +32,7 @@ class ClusterConfig(StageConfig):
     k: int | None = None
     """Number of clusters; default `default_k(n)`."""
     niter: int = 25
+    """k-means iterations."""
     seed: int = 0
     max_points_per_centroid: int | None = None
     """None trains on every point; a number restores faiss's subsampling (faster on huge inputs)."""

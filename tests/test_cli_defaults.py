@@ -22,7 +22,6 @@ from qdc.diversity import DiversityConfig
 from qdc.embed import EmbedConfig
 from qdc.quality import QualityConfig
 from qdc.select import SelectConfig
-from qdc.select.stream import ScaleSelectConfig
 
 COMMANDS: dict[str, type[BaseModel]] = {
     "dedup": DedupConfig,
@@ -33,9 +32,8 @@ COMMANDS: dict[str, type[BaseModel]] = {
     "embed": EmbedConfig,
     "diversity": DiversityConfig,
     "check": CheckConfig,
-    "scale select": ScaleSelectConfig,
-    "scale dedup": DedupConfig,
 }
+# `qdc scale dedup|select` are aliases of `qdc dedup|select --stream`: their options are those commands'.
 
 
 def _defaults(cls: type[BaseModel], default: BaseModel | None = None) -> dict[str, Any]:
@@ -133,7 +131,31 @@ def test_every_declared_option_default_is_the_config_default_at_its_key(path: st
                 drift.append(f"{opt.flags} -> {key}: CLI {value!r}, config {_default_at(cls, key)!r}")
     assert drift == []
     assert [o for o in options if o.key is not None]
-    assert compared > 0 or path == "check"  # check's thresholds all default to None: "not given"
+    # Most options default to None (the config decides); the test below checks what --help shows for them.
+    assert compared > 0 or path in ("check", "cluster", "diversity", "probe", "score-complexity")
+
+
+@pytest.mark.parametrize("path", sorted(COMMANDS))
+def test_help_shows_the_config_doc_and_default_of_options_left_to_the_config(path: str) -> None:
+    """An option that defaults to None shows, in --help, its config field's docstring and the config default
+    (so `--alpha` reads `[default: 1.0]` from SelectConfig.bandit, `--rubric` complexity6 on score-complexity)."""
+    declared = _declared(path)
+    assert declared is not None
+    options, cls = declared
+    cmd = _command(path)
+    cmd.get_help(typer.Context(cmd, info_name=path))  # fills the help of the config's options
+    helps = {p.name: p.help for p in cmd.params}
+    shown = 0
+    for opt in options:
+        if opt.key is None or opt.default is not None:
+            continue
+        assert helps[opt.param], f"{opt.flags}: no help (give the config field a docstring)"
+        value = _default_at(cls, opt.key.split(",")[0])
+        worth = value is not None and (bool(value) or isinstance(value, (int, float)))  # not "", [], {}
+        if worth and not isinstance(value, BaseModel) and not opt.given_only:
+            shown += 1
+            assert f"[default: {_normal(value)}]" in helps[opt.param], (opt.flags, helps[opt.param])
+    assert shown > 0 or path == "check"
 
 
 def test_the_declared_check_finds_a_drift() -> None:

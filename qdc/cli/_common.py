@@ -26,10 +26,10 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from qdc.errors import ConfigError, QdcError
+from qdc.errors import QdcError
 
 if TYPE_CHECKING:
-    import polars as pl
+    pass
 
 # Markup off: ids, texts, paths and judge answers printed here may hold '[/b]' or '[/INST]', which rich would
 # read as tags (a MarkupError, or text silently dropped). Styles are given as Text spans instead.
@@ -43,6 +43,7 @@ class State:
     quiet: bool = False
     verbose: bool = False
     log_json: bool = False  # notices and errors as JSON lines on stderr, no bars
+    alias: str | None = None  # an old command's notice, said once its options are read (`qdc scale dedup`)
 
 
 def _json_line(level: str, message: str) -> None:
@@ -317,16 +318,6 @@ def check_path_params(params: dict[str, Any]) -> None:
 # ------------------------------------------------------------------------------------------- output
 
 
-def trim_output(df: pl.DataFrame, columns: str | None, drop_qdc: bool) -> pl.DataFrame:
-    """Apply --columns / --drop-qdc to a frame about to be written (`qdc.io.output_columns`)."""
-    from qdc.io import output_columns
-
-    if columns is not None and drop_qdc:
-        raise ConfigError("--columns and --drop-qdc: give one")
-    names = [c.strip() for c in columns.split(",") if c.strip()] if columns is not None else None
-    return output_columns(df, names, drop_qdc)
-
-
 JSON_ENVELOPE_VERSION = 1  # bump when a key of the envelope changes meaning
 
 
@@ -381,3 +372,25 @@ def print_json(obj: Any) -> None:
     from qdc.io import write_json
 
     write_json(json_envelope(obj), "-")
+
+
+def show(a: dict[str, Any], body: Any, *shown: Any) -> None:
+    """A command's summary: `body` as the --json document on stdout, else `shown` (lines, tables) on stderr
+    unless -q."""
+    if a.get("json"):
+        print_json(body)
+    elif not State.quiet:
+        for item in shown:
+            console.print(item)
+
+
+def table(title: str, rows: Any, columns: Any = ("measure", "value"), caption: str | None = None) -> Any:
+    """A rich table: the first column left, the others right-aligned, long cells folded."""
+    from rich.table import Table
+
+    out = Table(title=title, title_justify="left", caption=caption)
+    for i, col in enumerate(columns):
+        out.add_column(col, justify="left" if i == 0 else "right", overflow="fold")
+    for row in rows:
+        out.add_row(*(c if isinstance(c, Text) else str(c) for c in row))
+    return out

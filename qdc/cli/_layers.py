@@ -8,7 +8,9 @@ Keys may be written as flags are (`method` for `methods`, `num-perm`), as in `qd
 
 from __future__ import annotations
 
+import functools
 import importlib
+import itertools
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -63,8 +65,7 @@ def build_config(
     """The stage config: option defaults < --config < --set < flags given on the command line."""
     from qdc.config import validate_config
 
-    module, _, cls_name = spec.partition(":")
-    cls: type[StageConfig] = getattr(importlib.import_module(module), cls_name)
+    cls = config_class(spec)
     defaults: dict[str, Any] = {}
     given: dict[str, Any] = {}
     for o in opts:
@@ -85,6 +86,44 @@ def build_config(
         [f"--config {a['config']}"] * (a["config"] is not None) + ["--set"] * bool(a["set_"]) + ["flags"]
     )
     return validate_config(cls, _merge(data, given), where)
+
+
+def config_class(spec: str) -> type[StageConfig]:
+    """The config class of a 'module:Class' spec (imported now)."""
+    module, _, cls_name = spec.partition(":")
+    cls: type[StageConfig] = getattr(importlib.import_module(module), cls_name)
+    return cls
+
+
+def field_help(spec: str, key: str) -> tuple[str, Any]:
+    """(docstring, default) of the config field at the dotted `key`: an option's help and shown default."""
+    model: Any = config_class(spec)
+    *outer, last = key.split(".")
+    node = None  # the default of the section walked into (ComplexityConfig.judge's rubric is complexity6)
+    for part in outer:
+        node = getattr(node, part) if node is not None else model.model_fields[part].get_default()
+        model = type(node)
+    default = (
+        getattr(node, last) if node is not None else model.model_fields[last].get_default(call_default_factory=True)
+    )
+    return _docs(model).get(last, ""), default
+
+
+@functools.cache
+def _docs(model: type) -> dict[str, str]:
+    """The attribute docstrings of a config class and its bases (the string under each field)."""
+    import ast
+    import inspect
+    import textwrap
+
+    docs: dict[str, str] = {}
+    for klass in reversed([k for k in model.__mro__ if k.__module__.startswith("qdc")]):
+        body = ast.parse(textwrap.dedent(inspect.getsource(klass))).body[0].body  # type: ignore[attr-defined]
+        for node, nxt in itertools.pairwise(body):
+            doc = nxt.value.value if isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant) else None
+            if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and isinstance(doc, str):
+                docs[node.target.id] = " ".join(doc.split())
+    return docs
 
 
 def read_section(path: str, section: str, cls: type[StageConfig]) -> dict[str, Any]:

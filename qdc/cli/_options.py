@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from typer.core import TyperCommand
 
-from qdc.cli._common import handle_errors, trim_output
-from qdc.cli._layers import build_config, is_given
+from qdc.cli._common import State, handle_errors
+from qdc.cli._layers import build_config, field_help, is_given
 from qdc.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -35,12 +36,12 @@ class Opt:
     """One option: `flags` as typer takes them ("--method -m", "--junk-gate/--no-junk-gate", or an upper-case
     name for the positional argument), the python type and default, help, and the dotted config `key` it sets
     (None: the command reads it itself; several keys separated by commas). `convert` turns the flag's value into
-    the config's."""
+    the config's. An option with a key and no help shows its config field's docstring and default (`K`)."""
 
     flags: str
     type: Any
     default: Any
-    help: str
+    help: str | None
     key: str | None = None
     panel: str | None = None
     convert: Callable[[Any], Any] | None = None
@@ -69,6 +70,29 @@ class Opt:
     def with_(self, **changes: Any) -> Opt:
         """A copy with some fields changed (a shared option with another default or help)."""
         return dataclasses.replace(self, **changes)
+
+
+def K(flags: str, type_: Any, key: str, help: str | None = None, **kw: Any) -> Opt:
+    """An option that sets the config field `key`. Its default is None (not given: the config decides) and
+    --help shows the field's docstring and the config's default, so neither is typed twice."""
+    return Opt(flags, type_ | None, None, help, key=key, **kw)
+
+
+class _Command(TyperCommand):
+    """A command whose config options take their help from the config, read only when help is shown."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        options, spec = getattr(self.callback, "qdc_options", ((), ""))
+        by_name = {o.param: o for o in options}
+        for param in self.params if spec else ():
+            opt = by_name.get(param.name or "")
+            if opt is not None and opt.key is not None and getattr(param, "help", "") in (None, "", opt.help):
+                doc, default = field_help(spec, opt.key.split(",")[0])
+                shown = ",".join(map(str, default)) if isinstance(default, (tuple, list)) else default
+                worth = default is not None and (bool(default) or isinstance(default, (int, float)))  # not "", [], {}
+                more = f" [default: {shown}]" if param.default is None and worth else ""
+                param.help = f"{opt.help or doc}{more}"  # type: ignore[attr-defined]
+        super().format_help(ctx, formatter)
 
 
 class Args(dict[str, Any]):
@@ -201,15 +225,19 @@ def command(
             a = Args(kwargs)
             a.given = frozenset(p for p in kwargs if is_given(ctx, p))  # flags given on the command line
             a.flags = flag_names
-            if config is None:
-                return fn(a)
-            return fn(a, build_config(config, section or name, opts, a, ctx))
+            built = () if config is None else (build_config(config, section or name, opts, a, ctx),)
+            if State.alias:
+                from qdc.progress import notice
+
+                notice(State.alias)
+                State.alias = None
+            return fn(a, *built)
 
         run.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
         run.__annotations__ = {p.name: p.annotation for p in params}
         run.qdc_options = (tuple(opts), config)  # type: ignore[attr-defined]  # read by tests/test_cli_defaults.py
         registered = handle_errors(run)
-        parent.command(name)(registered)
+        parent.command(name, cls=_Command)(registered)
         return registered  # inspect.signature shows the command's options
 
     return decorate
@@ -328,10 +356,10 @@ def column_names(a: Args) -> list[str] | None:
 
 
 def write_rows(a: Args, df: pl.DataFrame) -> None:
-    """Write the command's rows to -o, trimmed by --columns / --drop-qdc."""
-    from qdc.io import write_records
+    """Write the command's rows to -o, trimmed by --columns / --drop-qdc (`qdc.io.output_columns`)."""
+    from qdc.io import output_columns, write_records
 
-    write_records(trim_output(df, a.columns, a.drop_qdc), a.output)
+    write_records(output_columns(df, column_names(a), a.drop_qdc), a.output)
 
 
 def shown(paths: str | list[str]) -> str:
@@ -339,7 +367,14 @@ def shown(paths: str | list[str]) -> str:
     return paths if isinstance(paths, str) else ", ".join(paths)
 
 
-def rows_to_file(a: Args, hint: str = "") -> None:
-    """Usage error for --json with the rows on stdout (stdout carries one kind of data)."""
-    if a.json and a.output == "-":
+def check_outputs(a: Args) -> None:
+    """Fail early (exit 2) on the output files (-o, --removed) and on --json with the rows on stdout (stdout
+    carries one kind of data); nothing to check with --dry-run."""
+    if a.get("dry_run"):
+        return
+    for path in (a.get("output"), a.get("removed")):
+        if path is not None:
+            check_output_path(path)
+    if a.get("json") and a.get("output") == "-":
+        hint = " (or --dry-run)" * ("dry_run" in a)
         raise ConfigError(f"--json prints a summary on stdout; pass -o FILE for the rows{hint}")

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from rich.table import Table
-
 from qdc.cli import _options as o
 from qdc.cli import app
-from qdc.cli._common import State, console, print_json
+from qdc.cli._common import show, table
 
 if TYPE_CHECKING:
     from qdc.cluster import ClusterConfig
@@ -21,15 +19,9 @@ if TYPE_CHECKING:
         o.INPUT,
         o.OUTPUT,
         *o.WRITE,
-        o.Opt("--k", int | None, None, "Number of clusters [default: round(sqrt(n/2)), 2..1024].", key="k"),
-        o.Opt("--niter", int, 25, "k-means iterations.", key="niter"),
-        o.Opt(
-            "--sample-per-centroid",
-            int | None,
-            None,
-            "Train on at most this many points per centroid (faster on huge inputs) [default: all points].",
-            key="max_points_per_centroid",
-        ),
+        o.K("--k", int, "k"),
+        o.K("--niter", int, "niter"),
+        o.K("--sample-per-centroid", int, "max_points_per_centroid"),
         o.SEED,
         *o.EMBED,
         *o.IO,
@@ -47,26 +39,14 @@ def cluster_cmd(a: o.Args, cfg: ClusterConfig) -> None:
     """
     from qdc.cluster import cluster, cluster_summary
 
-    o.check_output_path(a.output)
-    o.rows_to_file(a)
+    o.check_outputs(a)
     inputs = o.read_inputs(a)
     out = cluster(inputs.read(a.input), cfg, o.embedding(a))
     o.write_rows(a, out)
     inputs.finish()
     summary = cluster_summary(out)
-    if a.json:
-        print_json({"rows": out.height, "k": len(summary), "clusters": summary})
-    elif not State.quiet:
-        table = Table(title=f"{len(summary)} clusters over {out.height} rows", title_justify="left")
-        for col in ("cluster", "size", "mean dist", "examples (nearest the centroid)"):
-            table.add_column(col, overflow="fold")
-        for item in summary[:30]:
-            table.add_row(
-                str(item["cluster"]),
-                str(item["size"]),
-                str(item.get("mean_distance", "")),
-                " | ".join(item["examples"]),  # type: ignore[arg-type]
-            )
-        if len(summary) > 30:
-            table.caption = f"... and {len(summary) - 30} more clusters (use --json for all)"
-        console.print(table)
+    rows = [(c["cluster"], c["size"], c.get("mean_distance", ""), " | ".join(c["examples"])) for c in summary[:30]]  # type: ignore[arg-type]
+    more = f"... and {len(summary) - 30} more clusters (use --json for all)" if len(summary) > 30 else None
+    cols = ("cluster", "size", "mean dist", "examples (nearest the centroid)")
+    body = {"rows": out.height, "k": len(summary), "clusters": summary}
+    show(a, body, table(f"{len(summary)} clusters over {out.height} rows", rows, cols, more))

@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 from qdc.cli import _options as o
 from qdc.cli import app
-from qdc.cli._common import State, console, print_json
-from qdc.cli.quality import EXPLAIN, JUDGE, show_explanation
+from qdc.cli._common import show
+from qdc.cli.quality import EXPLAIN, JUDGE, NO_CACHE, show_explanation
 
 if TYPE_CHECKING:
     from qdc.complexity import ComplexityConfig
@@ -16,23 +16,7 @@ if TYPE_CHECKING:
 @o.command(
     app,
     "score-complexity",
-    (
-        o.INPUT,
-        o.OUTPUT,
-        *o.WRITE,
-        o.Opt(
-            "--scorer",
-            str,
-            "heuristic",
-            "heuristic (no model) or judge (DEITA-style 1-6 complexity rubric; needs --judge-model and --base-url).",
-            key="scorer",
-        ),
-        EXPLAIN,
-        *JUDGE,
-        o.Opt("--rubric", str, "complexity6", "complexity6 or a rubric file.", key="judge.rubric", panel="Judge"),
-        *o.IO,
-        o.JSON,
-    ),
+    (o.INPUT, o.OUTPUT, *o.WRITE, o.K("--scorer", str, "scorer"), EXPLAIN, *JUDGE, NO_CACHE, *o.IO, o.JSON),
     config="qdc.complexity:ComplexityConfig",
 )
 def score_complexity_cmd(a: o.Args, cfg: ComplexityConfig) -> None:
@@ -43,10 +27,11 @@ def score_complexity_cmd(a: o.Args, cfg: ComplexityConfig) -> None:
 
     **Example:** `qdc score-complexity data.jsonl -o scored.jsonl`
     """
+    import numpy as np  # lazily: `qdc --help` must not pay for numpy
+
     from qdc.complexity import explain, score_complexity
 
-    o.check_output_path(a.output)
-    o.rows_to_file(a)
+    o.check_outputs(a)
     inputs = o.read_inputs(a)
     df = inputs.read(a.input)
     info: dict[str, object] | None
@@ -59,24 +44,8 @@ def score_complexity_cmd(a: o.Args, cfg: ComplexityConfig) -> None:
             o.write_rows(a, df)
     inputs.finish()
     if info is not None:
-        print_json(info)
-        if not State.quiet and not a.json:
-            show_explanation(info, f"row {a.explain_id} ({info['where']}): complexity {info['complexity']}")
-        return
-    import numpy as np  # lazily: `qdc --help` must not pay for numpy
-
-    c = df["qdc_complexity"]
-    values = c.to_numpy()
-    result = {
-        "rows": df.height,
-        "scorer": cfg.scorer,
-        "mean": round(float(values.mean()), 4) if values.size else None,
-        "p90": round(float(np.quantile(values, 0.9)), 4) if values.size else None,
-    }
-    if a.json:
-        print_json(result)
-    elif not State.quiet:
-        console.print(
-            f"scored {result['rows']} rows ({cfg.scorer}): mean complexity {result['mean']}, "
-            f"90th percentile {result['p90']}"
-        )
+        return show_explanation(a, info, f"row {a.explain_id} ({info['where']}): complexity {info['complexity']}")
+    values = df["qdc_complexity"].to_numpy()
+    mean, p90 = (round(float(f(values)), 4) if values.size else None for f in (np.mean, lambda v: np.quantile(v, 0.9)))
+    res = {"rows": df.height, "scorer": cfg.scorer, "mean": mean, "p90": p90}
+    show(a, res, f"scored {df.height} rows ({cfg.scorer}): mean complexity {mean}, 90th percentile {p90}")

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from rich.table import Table
-
 from qdc.cli import _options as o
 from qdc.cli import app
-from qdc.cli._common import State, console, print_json
+from qdc.cli._common import show, table
 
 if TYPE_CHECKING:
     from qdc.diversity import DiversityConfig
@@ -46,29 +44,12 @@ def _get(report: dict[str, Any], key: str) -> str:
     "diversity",
     (
         o.INPUT,
+        o.K("--group-field", str, "group_field"),
+        o.K("--lexical-field", str, "field"),
         o.Opt(
-            "--group-field",
-            str | None,
-            None,
-            "Also report the figures for each value of this field.",
-            key="group_field",
+            "--no-embeddings", bool, False, "Skip Vendi and MPCD: no model is loaded.", "embeddings", convert=o.negate
         ),
-        o.Opt(
-            "--lexical-field",
-            str,
-            "text",
-            "Part of each row the lexical measures read: text, prompt or response.",
-            key="field",
-        ),
-        o.Opt(
-            "--no-embeddings",
-            bool,
-            False,
-            "Skip the embedding measures (Vendi, MPCD): no model is loaded.",
-            key="embeddings",
-            convert=o.negate,
-        ),
-        o.Opt("--sample", int, 500, "Rows sampled (seeded) for self-BLEU and the n-gram Vendi score.", key="sample"),
+        o.K("--sample", int, "sample"),
         o.SEED,
         *o.EMBED,
         *o.IO,
@@ -91,21 +72,11 @@ def diversity_cmd(a: o.Args, cfg: DiversityConfig) -> None:
     inputs = o.read_inputs(a, "-")
     report = diversity_report(inputs.read(a.input), cfg, o.embedding(a))
     inputs.finish()
-    if a.json:
-        print_json(report)
-        return
-    if State.quiet:
-        return
     groups = report.get("groups", {})
-    table = Table(title=f"diversity of {report['n']} rows", title_justify="left")
-    table.add_column("measure")
-    table.add_column("all", justify="right")
-    for g in list(groups)[:8]:
-        table.add_column(str(g), justify="right", overflow="fold")
+    shown = list(groups)[:8]
+    rows = []
     for key, label in ROWS:
-        if _get(report, key) == "-" and not any(_get(v, key) != "-" for v in groups.values()):
-            continue
-        table.add_row(label, _get(report, key), *(_get(groups[g], key) for g in list(groups)[:8]))
-    if len(groups) > 8:
-        table.caption = f"... and {len(groups) - 8} more groups (use --json for all)"
-    console.print(table)
+        if _get(report, key) != "-" or any(_get(v, key) != "-" for v in groups.values()):
+            rows.append((label, _get(report, key), *(_get(groups[g], key) for g in shown)))
+    more = f"... and {len(groups) - 8} more groups (use --json for all)" if len(groups) > 8 else None
+    show(a, report, table(f"diversity of {report['n']} rows", rows, ("measure", "all", *map(str, shown)), more))

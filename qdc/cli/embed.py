@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from qdc.cli import _options as o
 from qdc.cli import app
-from qdc.cli._common import State, console, print_json
+from qdc.cli._common import show
 from qdc.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
         o.DEVICE.with_(key="device"),
         o.NO_CACHE.with_(key="cache", convert=o.negate),
         o.EMBED_FIELD.with_(key="field"),
-        o.Opt("--force", bool, False, "Re-embed rows that already carry qdc_embedding.", key="force"),
+        o.K("--force", bool, "force"),
         *o.IO,
         o.JSON,
     ),
@@ -43,8 +43,7 @@ def embed_cmd(a: o.Args, cfg: EmbedConfig) -> None:
     """
     from qdc.embed import embed
 
-    o.check_output_path(a.output)
-    o.rows_to_file(a)
+    o.check_outputs(a)
     if cfg.batch_size < 1:
         raise ConfigError(f"--batch-size must be at least 1 (got {cfg.batch_size})")
     inputs = o.read_inputs(a)
@@ -54,16 +53,7 @@ def embed_cmd(a: o.Args, cfg: EmbedConfig) -> None:
     seconds = time.perf_counter() - t0
     o.write_rows(a, out)
     inputs.finish()
-    summary = {
-        "rows": out.height,
-        "model": cfg.model,
-        "dim": int(out.schema["qdc_embedding"].size),  # type: ignore[attr-defined]
-        "seconds": round(seconds, 3),
-        "rows_per_second": round(out.height / max(seconds, 1e-9), 1),
-    }
-    if a.json:
-        print_json(summary)
-    elif not State.quiet:
-        console.print(
-            f"embedded {summary['rows']} rows with {cfg.model} ({summary['dim']}-d) in {seconds:.1f}s -> {a.output}"
-        )
+    dim = int(out.schema["qdc_embedding"].size)  # type: ignore[attr-defined]
+    speed = round(out.height / max(seconds, 1e-9), 1)
+    res = {"rows": out.height, "model": cfg.model, "dim": dim, "seconds": round(seconds, 3), "rows_per_second": speed}
+    show(a, res, f"embedded {out.height} rows with {cfg.model} ({dim}-d) in {seconds:.1f}s -> {a.output}")

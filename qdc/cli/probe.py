@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from rich.table import Table
-
 from qdc.cli import _options as o
 from qdc.cli import app
-from qdc.cli._common import State, console, print_json
+from qdc.cli._common import show, table
 
 if TYPE_CHECKING:
     from qdc.probe import ProbeConfig
@@ -21,10 +19,10 @@ if TYPE_CHECKING:
         o.INPUT,
         o.Opt("--pool", str, "", "The rows the selection was drawn from (random subsets come from here)."),
         o.Opt("--test", str, "", "Held-out labelled rows the probes are scored on (not in the pool)."),
-        o.Opt("--label-field", str, "label", "Column holding each row's class.", key="label_field"),
-        o.Opt("--seeds", int, 10, "Random subsets to compare with (paired seeds).", key="seeds"),
-        o.Opt("--metric", str, "accuracy", "accuracy or balanced_accuracy.", key="metric"),
-        o.Opt("--c", float, 10.0, "Inverse regularisation of the logistic regression.", key="c"),
+        o.K("--label-field", str, "label_field"),
+        o.K("--seeds", int, "seeds"),
+        o.K("--metric", str, "metric"),
+        o.K("--c", float, "c"),
         o.SEED,
         *o.EMBED,
         *o.IO,
@@ -57,24 +55,13 @@ def probe_cmd(a: o.Args, cfg: ProbeConfig) -> None:
         parts[what] = (x, labels_of(df, cfg.label_field, f"{what} ({path})"))
     res = probe(*parts["the selection"], *parts["--pool"], *parts["--test"], cfg)
     inputs.finish()
-    out = res.as_dict()
-    if a.json:
-        print_json(out)
-        return
-    if State.quiet:
-        return
-    table = Table(
-        title=f"probe: {res.selected_rows} selected rows vs {len(res.random)} random subsets of the pool",
-        title_justify="left",
-    )
-    table.add_column("measure")
-    table.add_column("value", justify="right")
-    table.add_row(f"{res.metric}, selection", f"{res.selected:.4f}")
-    table.add_row(f"{res.metric}, random (mean)", f"{out['random_mean']:.4f}")
-    table.add_row("gain over random", f"{res.gain:+.4f}")
-    table.add_row("95% interval", f"[{res.low:+.4f}, {res.high:+.4f}]")
-    table.add_row("seeds won", f"{res.wins}/{len(res.random)}")
-    table.add_row("rows: pool / test / classes", f"{res.pool_rows} / {res.test_rows} / {res.classes}")
-    console.print(table)
-    for note in res.notes:
-        console.print(note)
+    out, m, n = res.as_dict(), res.metric, len(res.random)
+    rows = [
+        (f"{m}, selection", f"{res.selected:.4f}"),
+        (f"{m}, random (mean)", f"{out['random_mean']:.4f}"),
+        ("gain over random", f"{res.gain:+.4f}"),
+        ("95% interval", f"[{res.low:+.4f}, {res.high:+.4f}]"),
+        ("seeds won", f"{res.wins}/{n}"),
+        ("rows: pool / test / classes", f"{res.pool_rows} / {res.test_rows} / {res.classes}"),
+    ]
+    show(a, out, table(f"probe: {res.selected_rows} selected rows vs {n} random subsets of the pool", rows), *res.notes)

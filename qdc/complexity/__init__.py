@@ -35,6 +35,7 @@ class ComplexityConfig(StageConfig):
     """Options of the `score-complexity` stage."""
 
     scorer: Literal["heuristic", "judge"] = "heuristic"
+    """heuristic (no model) or judge (DEITA-style 1-6 complexity rubric; needs judge.model and base_url)."""
     judge: JudgeConfig = JudgeConfig(rubric="complexity6")
 
 

@@ -23,7 +23,7 @@ class DedupConfig(StageConfig):
     """Options of the `dedup` stage. The default (exact, then MinHash at Jaccard 0.8) needs no model."""
 
     methods: tuple[Method, ...] = ("exact", "minhash")
-    """Applied in this order; 'exact,minhash' strings are accepted."""
+    """Methods, applied in this order: exact, minhash, semantic (comma-separated)."""
     keep: str = "first"
     """Which row of a group survives: first, longest or best:COLUMN (ties: the earlier row)."""
     field: Literal["text", "prompt", "response"] = "text"
@@ -33,17 +33,20 @@ class DedupConfig(StageConfig):
     threshold: float = Field(default=0.8, gt=0.0, lt=1.0)
     """MinHash: Jaccard similarity of word n-gram sets at which two rows are duplicates."""
     num_perm: int = Field(default=128, ge=8, le=1024)
+    """MinHash permutations."""
     ngram: int = Field(default=3, ge=1, le=32)
     """Words per shingle: 3 keeps one changed word in a 50-word row above Jaccard 0.8 (5-grams do not)."""
     bands: int | None = Field(default=None, ge=1)
+    """LSH bands [default: derived from threshold and num_perm]."""
     rows: int | None = Field(default=None, ge=1)
-    """bands x rows of the LSH; by default derived from threshold and num_perm."""
+    """Rows per LSH band [default: derived from threshold and num_perm]."""
     verify: bool = True
     """Check each LSH candidate pair by its true Jaccard (else by the signature estimate)."""
     backend: Literal["rensa", "datasketch"] = "rensa"
     eps: float = Field(default=0.05, gt=0.0, lt=1.0)
     """Semantic: rows with cosine > 1 - eps to an earlier row of their cluster are duplicates."""
     semantic_mode: Literal["faithful", "greedy"] = "faithful"
+    """faithful (SemDeDup: compare with every earlier row) or greedy (only with rows still kept)."""
     semantic_order: Literal["auto", "hard", "easy", "keep"] = "auto"
     """auto = hard (SemDeDup's keep-the-farthest-from-centroid) with keep=first, else the keep policy."""
     clusters: int | None = Field(default=None, ge=1)

@@ -47,6 +47,7 @@ class DiversityConfig(StageConfig):
     bleu_n: int = 3
     ngram_ns: tuple[int, ...] = (1, 2, 3, 4)
     group_field: str | None = None
+    """Also report the figures for each value of this field."""
     max_groups: int = 50
     seed: int = 0
 

@@ -53,6 +53,8 @@ class QualityConfig(StageConfig):
     """Options of the `score-quality` stage."""
 
     scorer: Literal["learned", "heuristic", "classifier", "judge", "lm"] = "learned"
+    """learned (trees shipped in qdc, no download), heuristic (v1 rules), classifier (needs classifier), judge
+    (needs judge.model and judge.base_url) or lm (a small local language model)."""
     signals: tuple[str, ...] = SIGNALS
     """Heuristic signals to compute (all by default); the others are left out of qdc_quality."""
     classifier: Path | None = None

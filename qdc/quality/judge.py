@@ -41,14 +41,19 @@ class JudgeConfig(StageConfig):
     """Where and how to ask an LLM judge."""
 
     base_url: str = "http://127.0.0.1:8000/v1"
+    """OpenAI-compatible API root, e.g. http://localhost:8000/v1."""
     model: str = ""
+    """Judge model name."""
     api_key_env: str = "OPENAI_API_KEY"
     """Name of the environment variable holding the API key (the key itself is never stored)."""
     rubric: str = "quality6"
     """quality6 (DEITA-style 1-6), quality10 (1-10), complexity6, or a path to a rubric file."""
     concurrency: int = 8
+    """Requests in flight at once."""
     timeout: float = 60.0
+    """Seconds per request."""
     max_retries: int = 4
+    """Retries on 429/5xx/timeouts (exponential backoff)."""
     backoff: float = 1.0
     logprobs: bool = False
     cache: bool = True

@@ -31,6 +31,7 @@ class IterativeConfig(_Section):
     """`iterative`: rounds of cluster re-weighting by the feedback of the rows selected so far."""
 
     rounds: int = Field(default=_IT["rounds"], ge=1)
+    """Rounds of selection, each re-weighting the clusters by its feedback."""
     cluster_temperature: float = Field(default=_IT["cluster_temperature"], gt=0)
     explore: float = Field(default=_IT["explore"], ge=0, le=1)
     """Exploration floor mixed into the cluster weights (explore / active clusters each)."""
@@ -47,17 +48,20 @@ class BanditConfig(_Section):
     block: int | None = Field(default=_BA["block"], ge=1)
     pulls_per_round: int = Field(default=_BA["pulls_per_round"], ge=1)
     alpha: float = Field(default=_BA["alpha"], ge=0)
-    """UCB exploration weight (its one default is in qdc.select.defaults, which the CLI reads too)."""
+    """Rows scored per pull."""
+    """UCB exploration weight."""
     tau: float | None = _BA["tau"]
     tau_rule: Literal["gate", "median"] = _BA["tau_rule"]
     """τ when `tau` is unset: `gate` = the score's junk threshold when the feedback is qdc_quality (else the
     warm-up median); `median` = always the warm-up median (Quad's relative rule)."""
+    """Acceptance threshold on the normalised score [default: by tau_rule]."""
     neighbour_radius: float = Field(default=_BA["neighbour_radius"], ge=0)
     max_rounds: int = Field(default=_BA["max_rounds"], ge=1)
     accept: Literal["block", "scored_only"] = _BA["accept"]
     backfill: bool = _BA["backfill"]
     cluster_cap: float | None = Field(default=_BA["cluster_cap"], gt=0)
     """No cluster takes more than cap x its proportional share of the budget (None = no cap, Quad's rule)."""
+    """block (the probe and the unscored rest of its block) or scored_only."""
     coverage: float = Field(default=_BA["coverage"], ge=0)
     """Weight of the coverage term in the arm score: +coverage·(1 - taken_c / fair_c) for under-served arms."""
 
@@ -108,6 +112,7 @@ class SelectConfig(StageConfig):
     """Duplicates found on the fly: auto = qdc.dedup exact+minhash, exact = qdc.dedup exact (the same
     normalisation as `qdc dedup --method exact`), semantic = exact+minhash then SemDeDup on the embeddings."""
     dedup_eps: float = Field(default=_TOP["dedup_eps"], gt=0.0, lt=1.0)
+    """kmq, iterative, bandit, facility, random, top, deita or kcenter (`qdc strategies`)."""
     """--dedup semantic: rows with cosine > 1 - eps to an earlier eligible row are duplicates."""
     cost_field: str | None = _TOP["cost_field"]
     """Numeric column giving each row's cost for --budget-tokens [default: word+punctuation tokens]."""
@@ -123,6 +128,7 @@ class SelectConfig(StageConfig):
     allocation: Literal["equal", "proportional", "sqrt"] = _TOP["allocation"]
     within: Literal["balanced", "softmax", "top", "random"] = _TOP["within"]
     """Inside a cluster: balanced = representative rows first, the score as a mild preference scaled by
+    """Field whose groups each get a share of the budget (quota)."""
     its reliability (a seeded Gumbel draw); softmax = the paper's p ∝ exp(z/T); top; random."""
     temperature: float = _TOP["temperature"]
     """--within softmax: temperature on the standardised score (0.2 ≈ the original's peakedness)."""
@@ -132,6 +138,7 @@ class SelectConfig(StageConfig):
     """--within balanced: weight of the standardised score, times its reliability (1 - |rank corr. with length|)."""
     junk_gate: bool = _TOP["junk_gate"]
     """Rows with qdc_quality below qdc.quality.JUNK_THRESHOLD are taken only when nothing else fills the budget
+    """Budget per cluster: equal (water-filled), proportional or sqrt."""
     (off by itself when the scorer flags more than 15% of the pool: the threshold does not fit that data)."""
     cluster_quality: bool = _TOP["cluster_quality"]
     """Scale cluster shares by min(1, 2·mean score percentile) so junk-only clusters get ~nothing."""

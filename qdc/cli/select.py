@@ -104,13 +104,15 @@ def _streamed(a: o.Args, cfg: SelectConfig) -> ScaleSelectConfig:
     from qdc.config import validate_config
     from qdc.select.stream import ScaleSelectConfig
 
-    fields = type(cfg).model_fields
+    fields, own = type(cfg).model_fields, ScaleSelectConfig.model_fields
     if cfg.strategy != "kmq" and ("strategy" in a.given or cfg.strategy != fields["strategy"].default):
         raise ConfigError(f"--stream runs kmq; --strategy {cfg.strategy} needs the rows in memory")
-    within = cfg.within if "within" in a.given or cfg.within != fields["within"].default else "softmax"
-    keys = {k: getattr(cfg, k) for k in ("budget", "score", "k", "allocation", "temperature", "cluster_quality")}
-    extra = {} if a.points_per_centroid is None else {"points_per_centroid": a.points_per_centroid}
-    data = {**keys, "within": within, "diversity_weight": cfg.diversity_weight, "seed": cfg.seed, **extra}
+    data = {k: getattr(cfg, k) for k in ("budget", "score", "k", "temperature", "diversity_weight", "seed")}
+    for key in ("within", "allocation", "cluster_quality"):  # an in-memory default gives way to the stream's own
+        value = getattr(cfg, key)
+        data[key] = value if key in a.given or value != fields[key].default else own[key].default
+    if a.points_per_centroid is not None:
+        data["points_per_centroid"] = a.points_per_centroid
     return validate_config(ScaleSelectConfig, data, "--stream")
 
 

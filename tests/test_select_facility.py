@@ -117,3 +117,65 @@ def test_select_facility_groups_tokens_and_manifest() -> None:
     again = select(df, SelectConfig(budget=12, strategy="facility", group_field="group", quota="equal", dedup="off"))
     assert again.selected["id"].to_list() == res.selected["id"].to_list()
     assert res.manifest["strategy"] == "facility"
+
+
+def test_tail_picks_are_each_the_least_covered_row() -> None:
+    x = _blobs(150, seed=6)
+    ids, sims = knn_graph(x, 12)
+    exclude = np.zeros(150, dtype=bool)
+    exclude[::10] = True
+    picks, _ = facility_arrays(x, 20, graph=(ids, sims), exclude=exclude, tail_share=0.25)
+    head, _ = facility_arrays(x, 15, graph=(ids, sims), exclude=exclude)
+    assert picks[:15].tolist() == head.tolist()  # the first 75% are facility's own picks
+    vals = reverse_graph(ids, sims)
+    cov = Coverage(vals[0], vals[1], np.where(exclude[vals[1]], np.float32(0), vals[2]), np.zeros(150))
+    for j in head.tolist():
+        cov.take(j)
+    for j in picks[15:].tolist():  # then each pick is a least-covered row the gate lets through
+        free = np.ones(150, dtype=bool)
+        free[picks[: list(picks).index(j)]] = False
+        free &= ~exclude
+        assert free[j] and cov.cover[j] == cov.cover[free].min()
+        cov.take(j)
+    assert len(set(picks.tolist())) == 20
+
+
+def test_tail_reaches_rows_greedy_leaves_uncovered() -> None:
+    rng = np.random.default_rng(1)
+    dense = _blobs(300, d=32, centres=3, seed=7)
+    # One-off rows between two dense rows: partly covered by the dense picks, so greedy rarely takes them.
+    a, b = rng.integers(300, size=12), rng.integers(300, size=12)
+    mid = dense[a] + dense[b] + 0.3 * rng.normal(size=(12, 32))
+    x = np.concatenate([dense, (mid / np.linalg.norm(mid, axis=1, keepdims=True)).astype(np.float32)])
+    pure, _ = facility_arrays(x, 20)
+    tail, _ = facility_arrays(x, 20, tail_share=0.3)
+    assert (pure >= 300).sum() + 3 <= (tail >= 300).sum()
+    assert (tail[14:] >= 300).all()
+
+
+def _chat_frame(n: int, echo: set[int]) -> pl.DataFrame:
+    x = _blobs(n, seed=8)
+    prompts = [f"Write a short note about topic number {i} for the weekly team newsletter." for i in range(n)]
+    responses = [
+        p if i in echo else f"Here is a note on topic {i}: it went well this week." for i, p in enumerate(prompts)
+    ]
+    return pl.DataFrame(
+        {
+            "id": [f"r{i}" for i in range(n)],
+            schema.ROW_ID: [f"r{i}" for i in range(n)],
+            schema.TEXT: [f"{p}\n{r}" for p, r in zip(prompts, responses, strict=True)],
+            schema.PROMPT: prompts,
+            schema.RESPONSE: responses,
+            schema.QUALITY: [0.9 if i in echo else 0.6 for i in range(n)],  # echoes that the score lets through
+        }
+    ).with_columns(pl.Series(schema.EMBEDDING, x, dtype=pl.Array(pl.Float32, x.shape[1])))
+
+
+def test_junk_gate_holds_back_echoes_the_score_passes() -> None:
+    echo = set(range(0, 80, 8))
+    df = _chat_frame(80, echo)
+    ids = {f"r{i}" for i in echo}
+    gated = select(df, SelectConfig(budget=40, strategy="facility", dedup="off"))
+    assert not ids & set(gated.selected["id"].to_list())
+    open_ = select(df, SelectConfig(budget=40, strategy="facility", dedup="off", junk_gate=False))
+    assert ids & set(open_.selected["id"].to_list())

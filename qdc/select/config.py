@@ -83,6 +83,9 @@ class FacilityConfig(_Section):
     """λ: objective = coverage + λ·(sum of the picks' score percentiles)·(mean coverage gain scale)."""
     epsilon: float = Field(default=_FA["epsilon"], ge=0, lt=1)
     """0 = lazy greedy (exact greedy order); > 0 = stochastic greedy with sample (n/B)·ln(1/ε)."""
+    tail_share: float = Field(default=_FA["tail_share"], ge=0, le=1)
+    """Share of the budget picked last by k-center's rule on the graph: each of these picks is the row least
+    covered by the picks so far (reaches scattered rows that greedy leaves; 0 = pure facility location)."""
 
 
 SECTIONS: dict[str, type[_Section]] = {

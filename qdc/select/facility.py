@@ -130,6 +130,7 @@ def facility_arrays(
     seed: int = 0,
     graph: tuple[np.ndarray, np.ndarray] | None = None,
     exclude: np.ndarray | None = None,
+    tail_share: float = 0.0,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Positions in pick order and a log (objective value, coverage share, graph size)."""
     n = x.shape[0]
@@ -149,7 +150,11 @@ def facility_arrays(
         bonus = np.where(exclude, -1e6, bonus)
     cov = Coverage(ptr, rows, vals, bonus)
     rng = np.random.default_rng(seed)
-    picked = lazy_greedy(cov, budget) if epsilon <= 0 else stochastic_greedy(cov, budget, epsilon, rng)
+    tail = min(budget, round(tail_share * budget))
+    head = budget - tail
+    picked = lazy_greedy(cov, head) if epsilon <= 0 else stochastic_greedy(cov, head, epsilon, rng)
+    if tail:
+        picked += least_covered(cov, tail, picked, exclude)
     if len(picked) < budget:  # the heap ran dry (cannot happen) — keep the contract anyway
         rest = np.setdiff1d(np.arange(n), np.asarray(picked, dtype=np.int64))
         picked.extend(rest[: budget - len(picked)].tolist())
@@ -161,6 +166,32 @@ def facility_arrays(
         "greedy": "lazy" if epsilon <= 0 else f"stochastic (epsilon {epsilon:g})",
     }
     return out, log
+
+
+def least_covered(cov: Coverage, m: int, picked: list[int], exclude: np.ndarray | None) -> list[int]:
+    """m more picks, each the row least covered by the picks so far (k-center's rule on the graph's
+    coverage); ties go to the row with the larger first coverage gain, then the lower position.
+
+    Coverage only grows, so a min-heap of stale values is exact (re-checked on pop, as in lazy greedy).
+    """
+    n = cov.cover.shape[0]
+    first = np.add.reduceat(cov.sims.astype(np.float64), cov.ptr[:-1]) if n else np.zeros(0)
+    skip = np.zeros(n, dtype=bool)
+    skip[picked] = True
+    if exclude is not None:
+        skip |= exclude
+    heap = [(float(cov.cover[j]), -float(first[j]), j) for j in np.flatnonzero(~skip).tolist()]
+    heapq.heapify(heap)
+    out: list[int] = []
+    while heap and len(out) < m:
+        c, g, j = heapq.heappop(heap)
+        now = float(cov.cover[j])
+        if now > c:
+            heapq.heappush(heap, (now, g, j))
+            continue
+        out.append(j)
+        cov.take(j)
+    return out
 
 
 def facility(pool: Pool, budget: int, cfg: SelectConfig, rng: np.random.Generator) -> Picks:
@@ -182,6 +213,10 @@ def facility(pool: Pool, budget: int, cfg: SelectConfig, rng: np.random.Generato
         seed=int(rng.integers(2**31)),
         graph=pool.info[key],
         exclude=gate(pool, budget) if cfg.junk_gate else None,
+        tail_share=fc.tail_share,
     )
-    reasons = [f"facility step={i + 1}" for i in range(picked.shape[0])]
+    head = picked.shape[0] - round(fc.tail_share * picked.shape[0])
+    reasons = [
+        f"facility step={i + 1}" if i < head else f"facility least-covered step={i + 1}" for i in range(picked.shape[0])
+    ]
     return Picks(picked, np.zeros(picked.shape[0], dtype=np.int64), reasons, log)

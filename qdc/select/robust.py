@@ -4,7 +4,8 @@
   LLM judge favours) makes a within-cluster preference pick long rows, which shifts the selection away
   from the data (on SST-2, picks of 28.8 words against 19.0 for random). ``score_reliability`` =
   1 - |Spearman(score, log tokens)|, 0 for a constant score; the within-cluster score weight is scaled by it.
-- **Quality as a gate**: rows with ``qdc_quality`` below ``qdc.quality.JUNK_THRESHOLD`` are taken only when
+- **Quality as a gate**: rows with ``qdc_quality`` below ``qdc.quality.JUNK_THRESHOLD`` (or with an echo or
+  soup defect, `defect_mask`) are taken only when
   the eligible non-junk rows cannot fill the budget (``gate``) -- unless the scorer flags more than
   ``MAX_GATED_SHARE`` of the pool: then the threshold does not fit this data (on SMS Spam the heuristic
   flags 62% of the real spam messages, and gating them cut the minority class and lost 0.04 accuracy) and
@@ -45,12 +46,41 @@ def score_reliability(score: np.ndarray | None, cost: np.ndarray) -> float:
     return float(np.clip(1.0 - abs(rho), 0.0, 1.0)) if np.isfinite(rho) else 0.0
 
 
-def junk_mask(frame: pl.DataFrame) -> np.ndarray | None:
-    """Rows whose qdc_quality is below the junk threshold (None when the column is absent)."""
+# Defects the selection gate also checks with the heuristic signals, because the learned scorer lets them
+# pass: an answer that restates its instruction (echo: on the task mix every planted echo scored 0.58-0.67,
+# like clean rows) and character soup. Both signals flag no more than 0.3% of the mix's clean rows.
+DEFECTS = ("echo", "soup")
+DEFECT_BELOW = 0.5
+
+
+def defect_mask(frame: pl.DataFrame) -> np.ndarray | None:
+    """Rows with a response part whose heuristic `echo` or `soup` signal is below DEFECT_BELOW (None: no
+    prompt/response columns, or no row has a response)."""
+    from qdc.quality.heuristic import score_rows
+
+    if schema.PROMPT not in frame.columns or schema.RESPONSE not in frame.columns:
+        return None
+    responses = frame[schema.RESPONSE].fill_null("").to_list()
+    has = np.asarray([bool(r) for r in responses], dtype=bool)
+    if not has.any():
+        return None
+    prompts = frame[schema.PROMPT].fill_null("").to_list()
+    live = np.flatnonzero(has).tolist()
+    _, cols = score_rows([prompts[i] for i in live], [responses[i] for i in live], DEFECTS)
+    bad = np.zeros(frame.height, dtype=bool)
+    bad[live] = np.minimum.reduce([cols[name] for name in DEFECTS]) < DEFECT_BELOW
+    return bad
+
+
+def junk_mask(frame: pl.DataFrame, defects: bool = True) -> np.ndarray | None:
+    """Rows whose qdc_quality is below the junk threshold, or (``defects``) that `defect_mask` flags
+    (None when the qdc_quality column is absent)."""
     if schema.QUALITY not in frame.columns:
         return None
     q = frame[schema.QUALITY].cast(pl.Float64).fill_null(float("-inf")).to_numpy()
-    return np.asarray(~(q >= JUNK_THRESHOLD), dtype=bool)
+    junk = np.asarray(~(q >= JUNK_THRESHOLD), dtype=bool)
+    extra = defect_mask(frame) if defects else None
+    return junk if extra is None else junk | extra
 
 
 MAX_GATED_SHARE = 0.15

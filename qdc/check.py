@@ -27,7 +27,9 @@ class CheckConfig(StageConfig):
     """Thresholds of `qdc check` (and of the `check` pipeline stage); None = not checked."""
 
     min_rows: int | None = None
+    """At least this many rows."""
     max_rows: int | None = None
+    """At most this many rows."""
     required_fields: list[str] = Field(default_factory=list)
     """Fields every row must have, with a non-null value."""
     field_types: dict[str, JsonType] = Field(default_factory=dict)
@@ -41,8 +43,11 @@ class CheckConfig(StageConfig):
     dedup: dict[str, Any] = Field(default_factory=dict)
     """Options for the dedup stage used by max_dup_rate (its defaults when empty)."""
     min_vendi: float | None = None
+    """Vendi score (effective number of distinct rows) at least this."""
     min_mean_quality: float | None = None
+    """Mean qdc_quality at least this (scored when missing)."""
     max_junk_rate: float | None = None
+    """Fraction of rows with qdc_quality below junk_below, at most this."""
     junk_below: float | None = None
     """qdc_quality below this is junk; default: qdc.quality.JUNK_THRESHOLD, else 0.3."""
     quality: dict[str, Any] = Field(default_factory=dict)
@@ -50,6 +55,7 @@ class CheckConfig(StageConfig):
     max_mean_length: float | None = None
     """Mean length of the analysed text, in characters."""
     min_mean_complexity: float | None = None
+    """Mean qdc_complexity at least this (scored when missing)."""
     complexity: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -106,11 +106,11 @@ def field_help(spec: str, key: str) -> tuple[str, Any]:
     default = (
         getattr(node, last) if node is not None else model.model_fields[last].get_default(call_default_factory=True)
     )
-    return _docs(model).get(last, ""), default
+    return field_docs(model).get(last, ""), default
 
 
 @functools.cache
-def _docs(model: type) -> dict[str, str]:
+def field_docs(model: type) -> dict[str, str]:
     """The attribute docstrings of a config class and its bases (the string under each field)."""
     import ast
     import inspect

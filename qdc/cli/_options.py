@@ -204,11 +204,13 @@ def negate(value: Any) -> bool:
 
 
 def command(
-    parent: typer.Typer, name: str, options: Sequence[Opt], config: str | None = None, section: str | None = None
+    parent: typer.Typer, name: str, options: Sequence[Opt], config: str | None = None, rows: bool = False
 ) -> Callable[[Callable[..., None]], Callable[..., None]]:
     """Register `fn(a: Args[, cfg])` as command `name` with `options` (+ --config/--set when `config`, a
-    'module:Class' path imported only when the command runs, names the stage config). Returns the command
-    as typer calls it (keyword arguments, one per option, and `ctx`)."""
+    'module:Class' path imported only when the command runs, names the stage config; `rows`: a command that
+    reads and writes rows, so INPUT, -o, --columns, --drop-qdc, the input options and --json around them).
+    Returns the command as typer calls it (keyword arguments, one per option, and `ctx`)."""
+    options = (INPUT, OUTPUT, *WRITE, *options, *IO, JSON) if rows else options
     opts = [*options, CONFIG, SET] if config else list(options)
     params = [o.parameter() for o in opts]
     params.append(inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context))
@@ -225,7 +227,7 @@ def command(
             a = Args(kwargs)
             a.given = frozenset(p for p in kwargs if is_given(ctx, p))  # flags given on the command line
             a.flags = flag_names
-            built = () if config is None else (build_config(config, section or name, opts, a, ctx),)
+            built = () if config is None else (build_config(config, name, opts, a, ctx),)
             if State.alias:
                 from qdc.progress import notice
 
@@ -346,6 +348,17 @@ def embedding(a: Args, field: str | None = None) -> EmbedConfig:
         field or a.get("embed_field", "text"),
         a.get("force", False),
     )
+
+
+def transform(a: Args, call: Callable[[pl.DataFrame], pl.DataFrame]) -> pl.DataFrame:
+    """The one path of a command that reads and writes rows: check the outputs, read INPUT, `call` the library,
+    write the rows (--columns / --drop-qdc), then the bad-rows file. Returns the rows written."""
+    check_outputs(a)
+    inputs = read_inputs(a)
+    out = call(inputs.read(a.input))
+    write_rows(a, out)
+    inputs.finish()
+    return out
 
 
 def column_names(a: Args) -> list[str] | None:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from rich.table import Table
 from rich.text import Text
 
 from qdc.cli import _options as o
 from qdc.cli import app
-from qdc.cli._common import State, console, print_json
+from qdc.cli._common import print_json, show, table
 
 if TYPE_CHECKING:
     from qdc.check import CheckConfig
@@ -36,9 +35,9 @@ def _names(text: str) -> list[str]:
     return [f.strip() for f in text.split(",") if f.strip()]
 
 
-def _t(flags: str, type_: Any, help: str, **kw: Any) -> o.Opt:
-    """A threshold: not given (None) leaves the config's value."""
-    return o.Opt(flags, type_ | None, None, help, key=flags[2:].replace("-", "_"), panel=_P, **kw)
+def _t(flags: str, type_: Any, **kw: Any) -> o.Opt:
+    """A threshold: its help is CheckConfig's; not given (None) leaves the config's value."""
+    return o.K(flags, type_, flags[2:].replace("-", "_"), panel=_P, **kw)
 
 
 @o.command(
@@ -46,9 +45,9 @@ def _t(flags: str, type_: Any, help: str, **kw: Any) -> o.Opt:
     "check",
     (
         o.INPUT,
-        _t("--min-rows", int, "At least this many rows."),
-        _t("--max-rows", int, "At most this many rows."),
-        _t("--required-fields", str, "Comma-separated fields every row must have (non-null).", convert=_names),
+        _t("--min-rows", int),
+        _t("--max-rows", int),
+        _t("--required-fields", str, convert=_names),
         o.Opt(
             "--field-type",
             list[str] | None,
@@ -58,15 +57,15 @@ def _t(flags: str, type_: Any, help: str, **kw: Any) -> o.Opt:
             convert=_field_types,
             panel=_P,
         ),
-        _t("--max-bad-rows", int, "At most this many unreadable lines [default: 0]."),
-        _t("--max-empty-rate", float, "At most this fraction of rows with empty text [default: 0]."),
-        _t("--max-dup-rate", float, "At most this fraction of rows removed by dedup (its default methods)."),
-        _t("--min-vendi", float, "Vendi score (effective number of distinct rows) at least this."),
-        _t("--min-mean-quality", float, "Mean qdc_quality at least this (scored when missing)."),
-        _t("--max-junk-rate", float, "At most this fraction of rows with qdc_quality below --junk-below."),
-        _t("--junk-below", float, "Quality under which a row is junk [default: the scorer's, else 0.3]."),
-        _t("--max-mean-length", float, "Mean text length (characters) at most this."),
-        _t("--min-mean-complexity", float, "Mean qdc_complexity at least this (scored when missing)."),
+        _t("--max-bad-rows", int),
+        _t("--max-empty-rate", float),
+        _t("--max-dup-rate", float),
+        _t("--min-vendi", float),
+        _t("--min-mean-quality", float),
+        _t("--max-junk-rate", float),
+        _t("--junk-below", float),
+        _t("--max-mean-length", float),
+        _t("--min-mean-complexity", float),
         o.Opt(
             "--model",
             str | None,
@@ -99,7 +98,7 @@ def check_cmd(a: o.Args, cfg: CheckConfig) -> None:
     report = ReadReport()
     df = read_records(a.input, io, report)
     checks = run_checks(df, cfg, StageContext(seed=seed, embed=embed_cfg), bad_rows=len(report.bad_rows))
-    _show(o.shown(a.input), df.height, checks, a.json)
+    _show(a, df.height, checks)
     if not all(c.passed for c in checks):
         raise CheckFailed(failure_message(checks))
 
@@ -119,25 +118,15 @@ def _context(a: o.Args) -> tuple[EmbedConfig, IOConfig, int]:
     return pipe.embed, type(io)(io.text_field, io.template, io.roles, io.id_field, "skip"), pipe.seed
 
 
-def _show(input: str, rows: int, checks: list[Any], json: bool) -> None:
+def _show(a: o.Args, rows: int, checks: list[Any]) -> None:
     """The checks as JSON on stdout (--json) and as a table on stderr (unless -q)."""
-    passed = all(c.passed for c in checks)
-    if json:
-        print_json(
-            {
-                "input": input,
-                "rows": rows,
-                "passed": passed,
-                "failed": sum(not c.passed for c in checks),
-                "checks": [c.as_dict() for c in checks],
-            }
-        )
-    if not State.quiet:
-        table = Table(title=f"qdc check {input}: {rows} rows", title_justify="left")
-        for col in ("check", "value", "threshold", "result", "detail"):
-            table.add_column(col, overflow="fold")
-        for c in checks:
-            value = f"{c.value:.4g}" if isinstance(c.value, float) else str(c.value)
-            result = Text("pass", style="green") if c.passed else Text("FAIL", style="bold red")  # no markup
-            table.add_row(c.name, value, f"{c.op} {c.threshold}", result, c.detail)
-        console.print(table)
+    shown, passed = o.shown(a.input), all(c.passed for c in checks)
+    body = {"input": shown, "rows": rows, "passed": passed, "failed": sum(not c.passed for c in checks)}
+    if a.json:
+        print_json({**body, "checks": [c.as_dict() for c in checks]})
+    lines = []
+    for c in checks:
+        value = f"{c.value:.4g}" if isinstance(c.value, float) else str(c.value)
+        result = Text("pass", style="green") if c.passed else Text("FAIL", style="bold red")  # no markup
+        lines.append((c.name, value, f"{c.op} {c.threshold}", result, c.detail))
+    show({}, None, table(f"qdc check {shown}: {rows} rows", lines, ("check", "value", "threshold", "result", "detail")))

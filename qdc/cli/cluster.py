@@ -16,18 +16,14 @@ if TYPE_CHECKING:
     app,
     "cluster",
     (
-        o.INPUT,
-        o.OUTPUT,
-        *o.WRITE,
         o.K("--k", int, "k"),
         o.K("--niter", int, "niter"),
         o.K("--sample-per-centroid", int, "max_points_per_centroid"),
         o.SEED,
         *o.EMBED,
-        *o.IO,
-        o.JSON,
     ),
     config="qdc.cluster:ClusterConfig",
+    rows=True,
 )
 def cluster_cmd(a: o.Args, cfg: ClusterConfig) -> None:
     """Add `qdc_cluster` and `qdc_cluster_distance` with spherical k-means (faiss) on the embeddings.
@@ -39,11 +35,7 @@ def cluster_cmd(a: o.Args, cfg: ClusterConfig) -> None:
     """
     from qdc.cluster import cluster, cluster_summary
 
-    o.check_outputs(a)
-    inputs = o.read_inputs(a)
-    out = cluster(inputs.read(a.input), cfg, o.embedding(a))
-    o.write_rows(a, out)
-    inputs.finish()
+    out = o.transform(a, lambda df: cluster(df, cfg, o.embedding(a)))
     summary = cluster_summary(out)
     rows = [(c["cluster"], c["size"], c.get("mean_distance", ""), " | ".join(c["examples"])) for c in summary[:30]]  # type: ignore[arg-type]
     more = f"... and {len(summary) - 30} more clusters (use --json for all)" if len(summary) > 30 else None

@@ -16,8 +16,9 @@ if TYPE_CHECKING:
 @o.command(
     app,
     "score-complexity",
-    (o.INPUT, o.OUTPUT, *o.WRITE, o.K("--scorer", str, "scorer"), EXPLAIN, *JUDGE, NO_CACHE, *o.IO, o.JSON),
+    (o.K("--scorer", str, "scorer"), EXPLAIN, *JUDGE, NO_CACHE),
     config="qdc.complexity:ComplexityConfig",
+    rows=True,
 )
 def score_complexity_cmd(a: o.Args, cfg: ComplexityConfig) -> None:
     """Add `qdc_complexity` (0-1, higher is more demanding) and the `qdc_c_*` signals behind it.

@@ -97,9 +97,6 @@ def _stream(a: o.Args, cfg: DedupConfig, io: IOConfig) -> None:
     app,
     "dedup",
     (
-        o.INPUT,
-        o.OUTPUT,
-        *o.WRITE,
         *DEDUP,
         o.MODEL,
         o.BATCH,
@@ -114,10 +111,9 @@ def _stream(a: o.Args, cfg: DedupConfig, io: IOConfig) -> None:
         *STREAMING,
         _s("--partitions", int | None, "With --stream: band-key partition files [default: ~4M records each]."),
         _s("--work-dir", str | None, "With --stream: folder for temporary files [default: the system temp folder]."),
-        *o.IO,
-        o.JSON,
     ),
     config="qdc.dedup:DedupConfig",
+    rows=True,
 )
 def dedup_cmd(a: o.Args, cfg: DedupConfig) -> None:
     """Remove duplicate rows: exact (normalised text), near (MinHash-LSH) and semantic (SemDeDup).

@@ -11,6 +11,8 @@ from qdc.cli._common import show
 from qdc.errors import ConfigError
 
 if TYPE_CHECKING:
+    import polars as pl
+
     from qdc.embed import EmbedConfig
 
 
@@ -18,19 +20,15 @@ if TYPE_CHECKING:
     app,
     "embed",
     (
-        o.INPUT,
-        o.OUTPUT,
-        *o.WRITE,
         o.MODEL.with_(key="model"),
         o.BATCH.with_(key="batch_size"),
         o.DEVICE.with_(key="device"),
         o.NO_CACHE.with_(key="cache", convert=o.negate),
         o.EMBED_FIELD.with_(key="field"),
         o.K("--force", bool, "force"),
-        *o.IO,
-        o.JSON,
     ),
     config="qdc.embed:EmbedConfig",
+    rows=True,
 )
 def embed_cmd(a: o.Args, cfg: EmbedConfig) -> None:
     """Add `qdc_embedding`: an L2-normalised float32 vector per row.
@@ -43,16 +41,18 @@ def embed_cmd(a: o.Args, cfg: EmbedConfig) -> None:
     """
     from qdc.embed import embed
 
-    o.check_outputs(a)
     if cfg.batch_size < 1:
         raise ConfigError(f"--batch-size must be at least 1 (got {cfg.batch_size})")
-    inputs = o.read_inputs(a)
-    df = inputs.read(a.input)
-    t0 = time.perf_counter()
-    out = embed(df, cfg)
-    seconds = time.perf_counter() - t0
-    o.write_rows(a, out)
-    inputs.finish()
+    took = []
+
+    def timed(df: pl.DataFrame) -> pl.DataFrame:  # the embedding alone, not the reading and writing
+        t0 = time.perf_counter()
+        out = embed(df, cfg)
+        took.append(time.perf_counter() - t0)
+        return out
+
+    out = o.transform(a, timed)
+    seconds = took[0]
     dim = int(out.schema["qdc_embedding"].size)  # type: ignore[attr-defined]
     speed = round(out.height / max(seconds, 1e-9), 1)
     res = {"rows": out.height, "model": cfg.model, "dim": dim, "seconds": round(seconds, 3), "rows_per_second": speed}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from qdc.cli import _options as o
@@ -39,28 +41,52 @@ def strategies_cmd(a: o.Args) -> None:
         typer.echo(f"{r['name']:<{width}}  {r['summary']}")
 
 
-@o.command(app, "stages", (o.JSON,))
+def config_keys(model: Any, node: Any = None, prefix: str = "") -> list[dict[str, Any]]:
+    """Every key a config takes (sections flattened: bandit.alpha), with its default and its docstring: what
+    `--config`, `--set` and a pipeline file may set, documented where the option's help comes from."""
+    from pydantic import BaseModel
+
+    from qdc.cli._layers import field_docs
+
+    out, docs = [], field_docs(model)
+    for name, f in model.model_fields.items():
+        value = getattr(node, name) if node is not None else f.get_default(call_default_factory=True)
+        if isinstance(value, BaseModel):
+            out += config_keys(type(value), value, f"{prefix}{name}.")
+        else:
+            out.append({"key": prefix + name, "default": value, "help": docs.get(name, "")})
+    return out
+
+
+@o.command(app, "stages", (o.Opt("STAGE", str | None, None, "Show this stage's keys with their help."), o.JSON))
 def stages_cmd(a: o.Args) -> None:
-    """List the stages a `qdc run` pipeline file may name, with their options (the config keys).
+    """List the stages a `qdc run` pipeline file may name, with their options (the config keys); with a
+    STAGE, each key's default and help (the same keys `--config FILE` and `--set KEY=VALUE` set).
 
     A stage's options are its command's flags with `_` for `-` (`budget_tokens`); the flag spelling
     (`budget-tokens`, `method` for `methods`) is accepted too.
 
-    **Example:** `qdc stages`
+    **Example:** `qdc stages select`
     """
+    from qdc.errors import ConfigError
     from qdc.pipeline import STAGES
 
+    if a.stage is not None and a.stage not in STAGES:
+        raise ConfigError(f"no stage {a.stage!r} (stages: {', '.join(STAGES)})")
     rows = [
         {"name": name, "summary": spec.summary, "options": list(spec.config.model_fields)}
+        | ({"keys": config_keys(spec.config)} if a.stage is not None else {})
         for name, spec in STAGES.items()
+        if a.stage in (None, name)
     ]
     if a.json:
-        print_json({"stages": rows})
-        return
+        return print_json({"stages": rows})
     width = max(len(r["name"]) for r in rows)
     for r in rows:
         typer.echo(f"{r['name']:<{width}}  {r['summary']}")
         typer.echo(f"{'':<{width}}  options: {', '.join(r['options'])}")
+        for k in r.get("keys", []):
+            typer.echo(f"  {k['key']} = {k['default']!r}: {k['help']}")
 
 
 @o.command(

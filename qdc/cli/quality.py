@@ -77,9 +77,6 @@ def stream_score(a: o.Args, quality: QualityConfig | None, complexity: Complexit
     app,
     "score-quality",
     (
-        o.INPUT,
-        o.OUTPUT,
-        *o.WRITE,
         K("--scorer", str, "scorer"),
         K("--signals", str, "signals"),
         K("--classifier", Path, "classifier"),
@@ -92,12 +89,11 @@ def stream_score(a: o.Args, quality: QualityConfig | None, complexity: Complexit
         NO_CACHE.with_(help="Do not read or write the embedding, judge and lm caches.", key="judge.cache,lm.cache"),
         o.BATCH.with_(help="Rows per model batch (embedder; --scorer lm too).", key="lm.batch_size", given_only=True),
         o.DEVICE.with_(help="auto, cpu or cuda (embedder; --scorer lm too).", key="lm.device", given_only=True),
-        *o.IO,
         STREAM.with_(help="A file larger than memory: scored in batches, same bytes (learned, heuristic)."),
         *STREAMING,
-        o.JSON,
     ),
     config="qdc.quality:QualityConfig",
+    rows=True,
 )
 def score_quality_cmd(a: o.Args, cfg: QualityConfig) -> None:
     """Add `qdc_quality` (0-1, higher is better) and one `qdc_q_<signal>` column per signal.

@@ -151,21 +151,17 @@ def _select_streamed(a: o.Args, cfg: SelectConfig) -> None:
     app,
     "select",
     (
-        o.INPUT,
-        o.OUTPUT,
-        *o.WRITE,
         *SELECT,
         o.Opt("--manifest", str | None, None, "Write a JSON manifest (parameters, per-cluster counts, scorer calls)."),
         o.Opt("--ledger", str | None, None, "Write a JSONL ledger: every input row with selected/not and reason."),
         *o.EMBED,
-        *o.IO,
         STREAM.with_(help="kmq over a memory-mapped --embeddings .npy, read in batches (no dedup, groups, tokens)."),
         EMBEDDINGS,
         o.Opt("--points-per-centroid", int | None, None, "With --stream: k-means sample per centroid [default: 64]."),
         *STREAMING,
-        o.JSON,
     ),
     config="qdc.select:SelectConfig",
+    rows=True,
 )
 def select_cmd(a: o.Args, cfg: SelectConfig) -> None:
     """Select a subset under a budget that balances quality and diversity.

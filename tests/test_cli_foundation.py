@@ -169,17 +169,18 @@ def test_several_inputs_read_in_order_as_one_dataset(runner, tmp_path: Path) -> 
 
 
 def test_stages_documents_every_key_with_the_help_the_flags_show(runner) -> None:  # type: ignore[no-untyped-def]
-    """`qdc stages select --json`: each key (sections flattened) with the config's default and the docstring
+    """`qdc stages --json`: each key (sections flattened) with the config's default and the docstring
     that `qdc select --help` shows for its flag."""
     import json
 
     from qdc.select import SelectConfig
 
-    res = runner.invoke(app, ["stages", "select", "--json"])
+    res = runner.invoke(app, ["stages", "--json"])
     assert res.exit_code == 0, res.stderr
-    (stage,) = json.loads(res.stdout)["stages"]
+    (stage,) = [s for s in json.loads(res.stdout)["stages"] if s["name"] == "select"]
     keys = {k["key"]: k for k in stage["keys"]}
     assert keys["bandit.alpha"]["default"] == SelectConfig.model_fields["bandit"].default.alpha
     assert keys["budget"]["help"].startswith("Rows to select")
     assert "--alpha" in runner.invoke(app, ["select", "--help"]).stdout
-    assert runner.invoke(app, ["stages", "nosuch"]).exit_code == 2
+    alpha = SelectConfig.model_fields["bandit"].default.alpha
+    assert f"bandit.alpha = {alpha!r}: UCB" in runner.invoke(app, ["stages", "--keys"]).stdout

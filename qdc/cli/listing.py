@@ -58,26 +58,23 @@ def config_keys(model: Any, node: Any = None, prefix: str = "") -> list[dict[str
     return out
 
 
-@o.command(app, "stages", (o.Opt("STAGE", str | None, None, "Show this stage's keys with their help."), o.JSON))
+@o.command(app, "stages", (o.Opt("--keys", bool, False, "Also list each key with its default and help."), o.JSON))
 def stages_cmd(a: o.Args) -> None:
-    """List the stages a `qdc run` pipeline file may name, with their options (the config keys); with a
-    STAGE, each key's default and help (the same keys `--config FILE` and `--set KEY=VALUE` set).
+    """List the stages a `qdc run` pipeline file may name, with their options (the config keys); `--keys`
+    (and `--json`) also gives each key's default and help: the keys `--config FILE` and `--set KEY=VALUE` set,
+    and the help their flags show.
 
     A stage's options are its command's flags with `_` for `-` (`budget_tokens`); the flag spelling
     (`budget-tokens`, `method` for `methods`) is accepted too.
 
-    **Example:** `qdc stages select`
+    **Example:** `qdc stages --keys`
     """
-    from qdc.errors import ConfigError
     from qdc.pipeline import STAGES
 
-    if a.stage is not None and a.stage not in STAGES:
-        raise ConfigError(f"no stage {a.stage!r} (stages: {', '.join(STAGES)})")
     rows = [
         {"name": name, "summary": spec.summary, "options": list(spec.config.model_fields)}
-        | ({"keys": config_keys(spec.config)} if a.stage is not None else {})
+        | {"keys": config_keys(spec.config)}
         for name, spec in STAGES.items()
-        if a.stage in (None, name)
     ]
     if a.json:
         return print_json({"stages": rows})
@@ -85,8 +82,8 @@ def stages_cmd(a: o.Args) -> None:
     for r in rows:
         typer.echo(f"{r['name']:<{width}}  {r['summary']}")
         typer.echo(f"{'':<{width}}  options: {', '.join(r['options'])}")
-        for k in r.get("keys", []):
-            typer.echo(f"  {k['key']} = {k['default']!r}: {k['help']}")
+        for k in r["keys"] if a.keys else ():
+            typer.echo(f"{'':<{width}}    {k['key']} = {k['default']!r}: {k['help']}")
 
 
 @o.command(

@@ -153,3 +153,15 @@ def test_score_quality_refuses_the_other_paths_flags(tmp_path: Path, runner: Any
     assert res.exit_code == 2, res.output
     assert says in res.stderr
     assert not out.exists()
+
+
+def test_scale_alias_keeps_the_global_flags(tmp_path: Path, runner: Any) -> None:
+    """`qdc scale dedup` runs `qdc dedup --stream` as a new command line: -q and --log-json reach it."""
+    src = _score_input(tmp_path, n=20)
+    quiet = runner.invoke(app, ["scale", "dedup", src, "-o", str(tmp_path / "q.jsonl"), "-q"])
+    assert quiet.exit_code == 0 and quiet.stderr == ""
+    logged = runner.invoke(app, ["--log-json", "scale", "dedup", src, "-o", str(tmp_path / "j.jsonl")])
+    assert logged.exit_code == 0
+    notice = orjson.loads(logged.stderr.splitlines()[0])
+    assert notice["level"] == "notice" and "qdc dedup --stream" in notice["message"]
+    assert (tmp_path / "q.jsonl").read_bytes() == (tmp_path / "j.jsonl").read_bytes()

@@ -37,7 +37,8 @@ def _alias(name: str, target: str, first: tuple[str, ...] = ()) -> None:
         State.alias = f"this command is now `qdc {target} --stream`; the `scale {name}` alias stays for one release"
         root = ctx.find_root().command
         try:
-            code = root.main([target, "--stream", *defaults, *args], "qdc", standalone_mode=False)
+            flags = [f for f, on in (("-q", State.quiet), ("-v", State.verbose), ("--log-json", State.log_json)) if on]
+            code = root.main([*flags, target, "--stream", *defaults, *args], "qdc", standalone_mode=False)
         finally:
             State.alias = None  # not said when the options were refused
         raise typer.Exit(code or 0)

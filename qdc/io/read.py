@@ -69,7 +69,12 @@ def _reset(builder: _RowBuilder) -> None:
 
 
 def _jsonl_frame(
-    builder: _RowBuilder, objs: list[dict[str, Any]], raws: list[str], good: list[bytes], user_columns: bool, path: str
+    builder: _RowBuilder,
+    objs: list[dict[str, Any]],
+    raws: list[str] | pl.Series,
+    good: list[bytes],
+    user_columns: bool,
+    path: str,
 ) -> pl.DataFrame:
     hidden = builder.hidden_frame()
     if not user_columns:
@@ -144,7 +149,7 @@ def _parquet_frames(path: str, batch_rows: int) -> Iterator[pl.DataFrame]:
         # The row count from the footer, in polars: importing pyarrow.parquet cost more than reading a small file.
         rows = pl.scan_parquet(path, glob=False).select(pl.len()).collect().item()
         if rows <= batch_rows:
-            yield pl.read_parquet(path, glob=False)
+            yield _whole_parquet(path)
             return
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
@@ -158,6 +163,20 @@ def _parquet_frames(path: str, batch_rows: int) -> Iterator[pl.DataFrame]:
         frame = pl.from_arrow(rb)
         assert isinstance(frame, pl.DataFrame)
         yield frame
+
+
+def _whole_parquet(path: str) -> pl.DataFrame:
+    """The whole file; qdc_embedding, when it is a plain list of float32 vectors of one length, decoded by
+    `parquet_vectors.read_vectors` (the same array, without polars' nested-level decoding) and the other
+    columns by polars."""
+    from qdc.io.parquet_vectors import read_vectors
+
+    names = pl.scan_parquet(path, glob=False).collect_schema().names()
+    x = read_vectors(path, schema.EMBEDDING) if schema.EMBEDDING in names and len(names) > 1 else None
+    if x is None:
+        return pl.read_parquet(path, glob=False)
+    df = pl.read_parquet(path, columns=[c for c in names if c != schema.EMBEDDING], glob=False)
+    return df.insert_column(names.index(schema.EMBEDDING), pl.Series(schema.EMBEDDING, x))
 
 
 # What Python's str.strip() removes (str.isspace), for the empty-text tally of the column path.

@@ -208,3 +208,53 @@ def test_hashed_ngram_vendi_equals_the_string_kernel(monkeypatch, dense_df):
         for q in (0.5, 1.0, 2.0):
             assert got[q] == pytest.approx(want[q], rel=1e-9)
     assert ngram_vendi_hashed(token_hashes([]))[1.0] == 0.0
+
+
+def test_token_subset_equals_the_documents_own_tokens():
+    """TokenHashes.subset (binary search over the sorted document column) keeps exactly the chosen
+    documents' tokens, in order, renumbered; empty documents and an empty choice included."""
+    from qdc.diversity.ngrams import token_hashes
+
+    rng = np.random.default_rng(3)
+    texts = [t or "" for t in TRICKY] + [" ".join(["a", "b", "c"][: rng.integers(0, 4)]) for _ in range(40)]
+    tok = token_hashes(texts)
+    for size in (0, 1, 5, len(texts)):
+        rows = np.sort(rng.choice(len(texts), size=size, replace=False))
+        sub = tok.subset(rows)
+        want = token_hashes([texts[i] for i in rows])
+        assert sub.n_docs == size
+        assert np.array_equal(sub.hashes, want.hashes)
+        assert np.array_equal(sub.docs, want.docs)
+
+
+def test_report_is_the_same_with_the_side_thread_serialised(monkeypatch, frame, fake_embed_cfg):
+    """The figures computed on the second thread (Vendi, MPCD, compression, self-BLEU) do not depend on
+    running beside the token counting: the same report when the pool runs each task at once."""
+    import concurrent.futures
+
+    from qdc.diversity import diversity_report
+
+    rng = np.random.default_rng(4)
+    words = [f"w{i}" for i in range(50)]
+    df = frame([{"id": str(i), "text": " ".join(rng.choice(words, size=12).tolist())} for i in range(60)])
+    cfg = DiversityConfig(sample=20)
+    threaded = diversity_report(df, cfg, fake_embed_cfg)
+
+    class Inline:
+        def __init__(self, *_a):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *_a):
+            return False
+
+        def submit(self, fn, *a):
+            fut = concurrent.futures.Future()
+            fut.set_result(fn(*a))
+            return fut
+
+    monkeypatch.setattr(concurrent.futures, "ThreadPoolExecutor", Inline)
+    assert diversity_report(df, cfg, fake_embed_cfg) == threaded
+    assert {"vendi", "mpcd", "compression_ratio", "self_bleu", "distinct_3", "ngram_vendi"} <= set(threaded)

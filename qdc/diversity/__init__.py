@@ -72,37 +72,51 @@ def _embedding_figures(x: np.ndarray) -> dict[str, Any]:
     return {"vendi": vq[1.0], "vendi_q": {order_key(q): v for q, v in vq.items()}, "mpcd": mpcd}
 
 
+def _side_figures(x: np.ndarray | None, texts: pl.Series, idx: np.ndarray, bleu_n: int) -> dict[str, Any]:
+    """The figures that need no token hashes (embedding Vendi and MPCD, compression ratio, self-BLEU on the
+    sample): computed on a second thread while the first hashes tokens and counts n-grams. The big steps
+    on both sides run in numpy, BLAS, zlib and polars, which release the GIL, so on two cores they overlap."""
+    out: dict[str, Any] = {}
+    if x is not None and x.shape[0]:
+        out.update(_embedding_figures(x))
+    out["compression_ratio"] = compression_ratio(texts, threads=1)
+    out["self_bleu"] = self_bleu([tokenize(t) for t in texts.gather(idx).to_list()], bleu_n)
+    return out
+
+
 def _figures(
     texts: pl.Series,
-    tok: TokenHashes,
     x: np.ndarray | None,
     labels: np.ndarray | None,
     k: int | None,
     cfg: DiversityConfig,
-) -> dict[str, Any]:
-    """Every figure for one set of rows. The compression ratio deflates on other threads meanwhile."""
+    tok: TokenHashes | None = None,
+) -> tuple[dict[str, Any], TokenHashes]:
+    """Every figure for one set of rows (and the token hashes, computed here unless given)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    out: dict[str, Any] = {"n": len(texts)}
-    with ThreadPoolExecutor(1) as pool:
-        compression = pool.submit(compression_ratio, texts)
-        if x is not None and x.shape[0]:
-            out.update(_embedding_figures(x))
-        lexical = lexical_figures(tok)
-        out.update({key: lexical[key] for key in ("distinct_1", "distinct_2", "distinct_3")})
-        out["compression_ratio"] = compression.result()
-    out.update({key: lexical[key] for key in ("entropy_1", "entropy_2")})
     idx = _sample(len(texts), cfg.sample, cfg.seed)
-    picked = [tokenize(t) for t in texts.gather(idx).to_list()]
-    out["self_bleu"] = self_bleu(picked, cfg.bleu_n)
-    out["ngram_vendi"] = ngram_vendi_hashed(tok.subset(idx), cfg.ngram_ns)[1.0] if picked else 0.0
-    out["sample"] = len(picked)
+    with ThreadPoolExecutor(1) as pool:
+        side = pool.submit(_side_figures, x, texts, idx, cfg.bleu_n)
+        tok = tok if tok is not None else token_hashes(texts)
+        lexical = lexical_figures(tok)
+        nvendi = ngram_vendi_hashed(tok.subset(idx), cfg.ngram_ns)[1.0] if idx.size else 0.0
+        side_out = side.result()
+    out: dict[str, Any] = {"n": len(texts)}
+    out.update({key: side_out[key] for key in ("vendi", "vendi_q", "mpcd") if key in side_out})
+    out.update({key: lexical[key] for key in ("distinct_1", "distinct_2", "distinct_3")})
+    out["compression_ratio"] = side_out["compression_ratio"]
+    out.update({key: lexical[key] for key in ("entropy_1", "entropy_2")})
+    out["self_bleu"] = side_out["self_bleu"]
+    out["ngram_vendi"] = nvendi
+    out["sample"] = int(idx.size)
     out["tokens"] = lexical["tokens"]
     if labels is not None:
         out.update(cluster_spread(labels, k))
-    return {key: (round(v, 6) if isinstance(v, float) else v) for key, v in out.items()} | (
-        {"vendi_q": {q: round(v, 6) for q, v in out["vendi_q"].items()}} if "vendi_q" in out else {}
-    )
+    rounded = {key: (round(v, 6) if isinstance(v, float) else v) for key, v in out.items()}
+    if "vendi_q" in out:
+        rounded["vendi_q"] = {q: round(v, 6) for q, v in out["vendi_q"].items()}
+    return rounded, tok
 
 
 def diversity_report(
@@ -121,13 +135,12 @@ def diversity_report(
     if cfg.embeddings and df.height:
         df, x = ensure_embeddings(df, embed_cfg, embedder)
     texts = df[column].cast(pl.String).fill_null("")
-    tok = token_hashes(texts)
     labels = k = None
     if schema.CLUSTER in df.columns:
         labels = df[schema.CLUSTER].fill_null(-1).to_numpy().astype(np.int64)
         k = int(labels.max()) + 1 if labels.size and labels.max() >= 0 else 0
     with _one_blas_thread():  # small BLAS calls: spin-waiting threads cost more than they gave on 2 busy cores
-        report = _figures(texts, tok, x, labels, k, cfg)
+        report, tok = _figures(texts, x, labels, k, cfg)
     if cfg.group_field is not None:
         if cfg.group_field not in df.columns:
             raise ConfigError(f"--group-field {cfg.group_field!r}: no such field in the rows")
@@ -143,12 +156,12 @@ def diversity_report(
             rows = np.flatnonzero(keys == value)
             groups[value] = _figures(
                 texts.gather(rows),
-                tok.subset(rows),
                 None if x is None else x[rows],
                 None if labels is None else labels[rows],
                 k,
                 cfg,
-            )
+                tok.subset(rows),
+            )[0]
         report["group_field"] = cfg.group_field
         report["groups"] = groups
     return report

@@ -38,12 +38,14 @@ class TokenHashes:
     n_docs: int
 
     def subset(self, rows: np.ndarray) -> TokenHashes:
-        """The tokens of the documents `rows` (sorted indices), renumbered 0..len(rows)-1."""
-        member = np.zeros(self.n_docs, dtype=bool)
-        member[rows] = True
-        keep = member[self.docs]
-        renumber = np.cumsum(member) - 1
-        return TokenHashes(self.hashes[keep], renumber[self.docs[keep]], len(rows))
+        """The tokens of the documents `rows` (sorted, distinct indices), renumbered 0..len(rows)-1: each
+        document's tokens are one slice (docs is non-decreasing), found by binary search."""
+        rows = np.asarray(rows, dtype=np.int64)
+        lo = np.searchsorted(self.docs, rows, side="left")
+        per = np.searchsorted(self.docs, rows, side="right") - lo
+        starts = np.repeat(lo - (np.cumsum(per) - per), per)  # token index = its rank in the subset + shift
+        take = starts + np.arange(starts.size, dtype=np.int64)
+        return TokenHashes(self.hashes[take], np.repeat(np.arange(rows.size, dtype=np.int64), per), len(rows))
 
 
 def token_hashes(texts: pl.Series | Sequence[str | None]) -> TokenHashes:
@@ -75,6 +77,8 @@ def ngram_keys(tok: TokenHashes, n: int) -> np.ndarray:
 def ngram_keys_and_docs(tok: TokenHashes, n: int) -> tuple[np.ndarray, np.ndarray]:
     """`ngram_keys` and the document of each key."""
     h, d = tok.hashes, tok.docs
+    if n == 1:
+        return h, d  # no copy: callers only read them
     if h.size < n:
         return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
     m = h.size - n + 1

@@ -184,3 +184,4 @@ def test_stages_documents_every_key_with_the_help_the_flags_show(runner) -> None
     assert "--alpha" in runner.invoke(app, ["select", "--help"]).stdout
     alpha = SelectConfig.model_fields["bandit"].default.alpha
     assert f"bandit.alpha = {alpha!r}: UCB" in runner.invoke(app, ["stages", "--keys"]).stdout
+    assert "bandit.alpha" not in runner.invoke(app, ["stages"]).stdout  # the short list without --keys

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from qdc.cli import _options as o
 from qdc.cli import app
 from qdc.cli._common import show
-from qdc.cli.quality import EXPLAIN, JUDGE, NO_CACHE, show_explanation
+from qdc.cli.quality import EXPLAIN, JUDGE, NO_CACHE, score_rows, show_explanation
 
 if TYPE_CHECKING:
     from qdc.complexity import ComplexityConfig
@@ -32,18 +32,8 @@ def score_complexity_cmd(a: o.Args, cfg: ComplexityConfig) -> None:
 
     from qdc.complexity import explain, score_complexity
 
-    o.check_outputs(a)
-    inputs = o.read_inputs(a)
-    df = inputs.read(a.input)
-    info: dict[str, object] | None
-    if a.explain_id is not None and a.output == "-" and cfg.scorer == "heuristic":
-        info = explain(df, a.explain_id)
-    else:
-        df = score_complexity(df, cfg)
-        info = explain(df, a.explain_id) if a.explain_id is not None else None
-        if not (a.explain_id is not None and a.output == "-"):
-            o.write_rows(a, df)
-    inputs.finish()
+    cheap = cfg.scorer == "heuristic"
+    df, info = score_rows(a, cheap, lambda d: score_complexity(d, cfg), lambda d: explain(d, a.explain_id))
     if info is not None:
         return show_explanation(a, info, f"row {a.explain_id} ({info['where']}): complexity {info['complexity']}")
     values = df["qdc_complexity"].to_numpy()

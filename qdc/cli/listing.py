@@ -58,7 +58,11 @@ def config_keys(model: Any, node: Any = None, prefix: str = "") -> list[dict[str
     return out
 
 
-@o.command(app, "stages", (o.Opt("--keys", bool, False, "Also list each key with its default and help."), o.JSON))
+@o.command(
+    app,
+    "stages",
+    (o.Opt("--keys", bool, False, "Also list each key with its default and help.", name="with_keys"), o.JSON),
+)
 def stages_cmd(a: o.Args) -> None:
     """List the stages a `qdc run` pipeline file may name, with their options (the config keys); `--keys`
     (and `--json`) also gives each key's default and help: the keys `--config FILE` and `--set KEY=VALUE` set,
@@ -82,7 +86,7 @@ def stages_cmd(a: o.Args) -> None:
     for r in rows:
         typer.echo(f"{r['name']:<{width}}  {r['summary']}")
         typer.echo(f"{'':<{width}}  options: {', '.join(r['options'])}")
-        for k in r["keys"] if a.keys else ():
+        for k in r["keys"] if a.with_keys else ():
             typer.echo(f"{'':<{width}}    {k['key']} = {k['default']!r}: {k['help']}")
 
 

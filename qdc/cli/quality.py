@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +52,21 @@ def show_explanation(a: o.Args, info: dict[str, Any], title: str) -> None:
         rows.append((name, item.get("score", ""), ", ".join(f"{k}={v}" for k, v in item.items() if k != "score")))
     if not State.quiet and not a.json:
         console.print(table(title, rows, ("signal", "score", "details")))
+
+
+def score_rows(a: o.Args, cheap: bool, score: Callable[[Any], Any], explain: Callable[[Any], Any]) -> tuple[Any, Any]:
+    """(rows, --explain's dict or None) of score-quality and score-complexity: score and write the rows; with
+    --explain ID and no -o only the row's explanation, without scoring every row when the scorer is `cheap`."""
+    o.check_outputs(a)
+    inputs = o.read_inputs(a)
+    df = inputs.read(a.input)
+    only = a.explain_id is not None and a.output == "-"
+    if not (only and cheap):
+        df = score(df)
+        if not only:
+            o.write_rows(a, df)
+    inputs.finish()
+    return df, explain(df) if a.explain_id is not None else None
 
 
 def stream_score(a: o.Args, quality: QualityConfig | None, complexity: ComplexityConfig | None) -> None:
@@ -114,19 +130,9 @@ def score_quality_cmd(a: o.Args, cfg: QualityConfig) -> None:
         raise ConfigError("--signals picks heuristic signals: add --scorer heuristic")
     if a.stream:
         return stream_score(a, cfg, None)
-    o.check_outputs(a)
     ecfg = o.embedding(o.Args({**a, "model": "default"}))  # --model is the judge's here
-    inputs = o.read_inputs(a)
-    df = inputs.read(a.input)
-    info: dict[str, Any] | None
-    if a.explain_id is not None and cfg.scorer in ("heuristic", "learned") and a.output == "-":
-        info = explain(df, a.explain_id, cfg)  # nothing else to compute: no rows are written
-    else:
-        df = score_quality(df, cfg, ecfg)
-        info = explain(df, a.explain_id, cfg) if a.explain_id is not None else None
-        if not (a.explain_id is not None and a.output == "-"):
-            o.write_rows(a, df)
-    inputs.finish()
+    cheap = cfg.scorer in ("heuristic", "learned")
+    df, info = score_rows(a, cheap, lambda d: score_quality(d, cfg, ecfg), lambda d: explain(d, a.explain_id, cfg))
     if info is not None:
         why = f", judged junk by: {info['reason']}" if info.get("reason") else ""
         return show_explanation(a, info, f"row {a.explain_id} ({info['where']}): quality {info['quality']}{why}")

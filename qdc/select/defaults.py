@@ -59,7 +59,7 @@ SECTIONS: dict[str, dict[str, Any]] = {
         "coverage": 0.5,
     },
     "deita": {"ceiling": 0.9},
-    "facility": {"neighbours": None, "quality_weight": 0.0, "epsilon": 0.0, "tail_share": 0.0},
+    "facility": {"neighbours": None, "quality_weight": 0.0, "epsilon": 0.0, "tail_share": 0.2},
 }
 
 

@@ -115,9 +115,13 @@ def test_kmq_covers_every_cluster_and_prefers_quality(df: pl.DataFrame) -> None:
     df = with_task_clusters(df)
     res = select(df, cfg(budget=24, strategy="kmq"))
     assert res.selected["task"].n_unique() == 4
+    # default sqrt shares (sizes 60/30/15/5): between equal and proportional
+    c = [dict(res.selected.group_by("task").len().iter_rows())[f"task{t}"] for t in range(4)]
+    assert c[0] > c[1] > c[2] > c[3] >= 2 and c[0] / c[3] < 60 / 5
     # equal allocation with water-filling: the 5-row task gives all it has, the rest is split (30% of these
     # uniform scores are below the junk threshold: too many to be junk, so the gate stays open).
-    counts = dict(res.selected.group_by("task").len().iter_rows())
+    eq = select(df, cfg(budget=24, strategy="kmq", allocation="equal"))
+    counts = dict(eq.selected.group_by("task").len().iter_rows())
     assert counts["task3"] == 5
     top = select(df, cfg(budget=24, strategy="kmq", within="top"))
     assert top.selected["qdc_quality"].mean() > res.selected["qdc_quality"].mean() - 0.05
@@ -190,6 +194,32 @@ def test_iterative_starves_bad_clusters() -> None:
     assert counts["task0"] > counts["task1"]
 
 
+def test_iterative_cluster_weights_in_effect_size_units() -> None:
+    from qdc.select.iterative import cluster_weights
+
+    means = np.asarray([0.50, 0.52, 0.48, 0.51])  # differences far below the rows' own spread
+    has, left = np.ones(4, dtype=bool), np.full(4, 10)
+    relative = cluster_weights(means, has, left, 1.0, 0.0)  # the original: standardised among themselves
+    effect = cluster_weights(means, has, left, 1.0, 0.0, spread=0.2)
+    assert relative.max() / relative.min() > 10  # noise spans ~±1.5 sd: a 10x preference
+    assert effect.max() / effect.min() < 1.25  # 0.04 / 0.2 = 0.2 sd apart: nearly even
+    assert np.argmax(effect) == 1 and np.argmin(effect) == 2  # same order
+    strong = cluster_weights(np.asarray([0.1, 0.9, 0.5, 0.5]), has, left, 1.0, 0.0, spread=0.2)
+    assert strong[1] / strong[0] > 50  # a real gap (4 sd) still moves the budget
+    assert cluster_weights(means, has, left, 1.0, 0.0, spread=0.0).tolist() == [0.25] * 4
+
+
+def test_iterative_later_rounds_keep_the_allocation_shares() -> None:
+    rows = task_rows(sizes=(80, 20), dups=0)
+    for r in rows:
+        r["qdc_quality"] = 0.8  # equal feedback everywhere
+    d = with_task_clusters(make_frame(rows))
+    res = select(d, cfg(budget=40, strategy="iterative", allocation="proportional", explore=0.0))
+    for rnd in res.manifest["strategy_log"]["rounds"]:
+        w = rnd["cluster_weights"]
+        assert w["0"] == pytest.approx(0.8, abs=0.01) and w["1"] == pytest.approx(0.2, abs=0.01)
+
+
 def test_iterative_gap_mode(df: pl.DataFrame) -> None:
     d2 = df.with_columns((pl.col("qdc_quality") * 2).alias("ref"), pl.col("qdc_quality").alias("cand"))
     res = select(d2, cfg(budget=20, strategy="iterative", gap=("ref", "cand")))
@@ -223,6 +253,25 @@ def test_bandit_tau_is_the_junk_threshold_on_qdc_quality_and_the_median_otherwis
     sizes = np.asarray(log["cluster_cap"])
     taken = np.asarray([log["arms"].get(str(c), {}).get("taken", 0) for c in range(sizes.size)])
     assert (taken <= sizes).all()
+
+
+@pytest.mark.parametrize("share", ["equal", "sqrt", "proportional"])
+def test_bandit_fair_share_sets_the_caps(df: pl.DataFrame, share: str) -> None:
+    d = with_task_clusters(df)
+    res = select(d, cfg(budget=40, strategy="bandit", bandit={"share": share}))
+    caps = res.manifest["strategy_log"]["cluster_cap"]  # ceil(1 x the fair share) per cluster; sizes 60/30/15/5
+    if share == "equal":
+        assert caps == [10, 10, 10, 10]
+    elif share == "sqrt":
+        assert caps[0] > caps[1] > caps[2] > caps[3] and caps[0] < 2 * caps[2]
+    else:
+        assert caps[0] >= 2 * caps[1] - 1 and caps[1] >= 2 * caps[2] - 1 and caps[3] <= 2
+    counts = [dict(res.selected.group_by("task").len().iter_rows()).get(f"task{t}", 0) for t in range(4)]
+    assert sum(counts) == 40
+    if share == "equal":  # the 5-row cluster gives all it has; the uncapped backfill spreads its shortfall
+        assert counts[3] == 5 and min(counts[:3]) >= 10
+    else:  # the caps hold 40 rows: the capped backfill fills the budget
+        assert all(c <= cap for c, cap in zip(counts, caps, strict=True))
 
 
 def test_bandit_without_backfill_may_stop_short(df: pl.DataFrame) -> None:
@@ -431,16 +480,18 @@ def test_junk_gate_holds_back_a_few_low_rows_but_not_a_third_of_the_pool(df: pl.
         assert not picked & low, strategy
         opened = set(select(few, cfg(budget=60, strategy=strategy, junk_gate=False, seed=1)).selected["id"].to_list())
         assert opened & low, strategy
-    # bandit only queues them last in their cluster (its blocks are unscored by design)
+    # bandit keeps them out of its queues: never probed, never in an unscored block, not backfilled
+    scorer = CountingScorer()
     gated = [
-        len(set(select(few, cfg(budget=60, strategy="bandit", seed=s)).selected["id"].to_list()) & low)
+        len(set(select(few, cfg(budget=60, strategy="bandit", seed=s), scorer=scorer).selected["id"].to_list()) & low)
         for s in range(4)
     ]
     opened_b = [
         len(set(select(few, cfg(budget=60, strategy="bandit", seed=s, junk_gate=False)).selected["id"].to_list()) & low)
         for s in range(4)
     ]
-    assert sum(gated) < sum(opened_b)
+    assert gated == [0, 0, 0, 0] and not set(scorer.seen) & low
+    assert sum(opened_b) > 0
     many = set(df.filter(pl.col("qdc_quality") < JUNK_THRESHOLD)["id"].to_list())  # ~30%: gate stays open
     assert set(select(df, cfg(budget=60, strategy="facility")).selected["id"].to_list()) & many
 

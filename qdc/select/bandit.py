@@ -5,15 +5,16 @@ reward is the probe's mean normalised score minus a threshold tau. A positive re
 rows that clear tau plus, in `block` mode, a block of m-b further *unscored* rows from the same cluster
 (this is what makes it cheap: each accepted row costs about b/m scorer calls). Arms are chosen by
 ``CS_c = mean_c + alpha·sqrt(2·ln N / (T_c + 1)) + coverage·(1 - taken_c / fair_c)``: Quad's UCB (+1 form)
-plus a coverage term (ours) that favours arms holding less than their fair share fair_c = B·n_c/n. The
+plus a coverage term (ours) that favours arms holding less than their fair share fair_c (B·n_c/n by default). The
 scorer is never called more than `max_scored` times (enforced by the feedback source).
 
 Diversity (ours, not Quad's): no cluster takes more than ``cluster_cap``·fair_c rows (Quad's block
 acceptance otherwise piles the budget into the few clusters that won early), and the backfill spreads the
 rows still missing over the clusters in proportion to their fair share (weighted by their mean reward
-when it is known), not cluster after cluster. With `junk_gate`, rows whose qdc_quality is below the junk
-threshold are queued last in their cluster. `cluster_cap: null`, `coverage: 0`, `junk_gate: false` and
-`tau_rule: median` restore Quad's behaviour.
+when it is known), not cluster after cluster. With `junk_gate`, rows the gate holds back (qdc_quality below
+the junk threshold) are never probed and are taken only when nothing else fills the budget. The fair share
+is ``share``: proportional to the cluster's size (Quad), sqrt or equal. `cluster_cap: null`, `coverage: 0`,
+`junk_gate: false`, `share: proportional` and `tau_rule: median` restore Quad's behaviour.
 
 Adapted from Quad: a warm-up pull of every cluster (or a random subset when that would spend more than
 half the scorer budget) replaces the index-order sweep; tau defaults to the score's junk threshold when the
@@ -32,6 +33,7 @@ import numpy as np
 
 from qdc.select.allocate import allocate
 from qdc.select.config import SelectConfig
+from qdc.select.kmq import base_weights
 from qdc.select.pool import FeedbackSource, Picks, Pool
 from qdc.select.robust import gate
 
@@ -65,17 +67,21 @@ class Bandit:
         self.b = max(1, int(bc.probe))
         self.m = int(bc.block) if bc.block is not None else max(self.b, math.ceil(self.b * budget / self.max_scored))
         sizes = np.bincount(self.labels, minlength=k)
-        self.fair = budget * sizes / max(pool.n, 1)
+        share = base_weights(sizes, bc.share)
+        self.fair = budget * share / max(float(share.sum()), 1e-300)
         self.cap = (
             np.maximum(np.ceil(bc.cluster_cap * self.fair), 1).astype(np.int64)
             if bc.cluster_cap is not None
             else sizes.astype(np.int64)
         )
-        # Seeded shuffle of each cluster's rows (junk last with the gate): the order probes and blocks pop in.
+        # Seeded shuffle of each cluster's rows: the order probes and blocks pop in. Rows the junk gate holds
+        # back are in no queue (a junk-only cluster is never an arm): they are the backfill's last resort.
         perm = rng.permutation(pool.n)
         junk = gate(pool, budget) if cfg.junk_gate else None
-        last = junk[perm] if junk is not None else np.zeros(pool.n, dtype=bool)
-        perm = perm[np.lexsort((last, self.labels[perm]))]
+        held = junk[perm] if junk is not None else np.zeros(pool.n, dtype=bool)
+        self.held: list[int] = perm[held].tolist()
+        perm = perm[~held]
+        perm = perm[np.argsort(self.labels[perm], kind="stable")]
         self.queues: list[list[int]] = [[] for _ in range(k)]
         for p in perm.tolist():
             self.queues[self.labels[p]].append(p)
@@ -234,6 +240,9 @@ class Bandit:
                     self.backfilled += 1
         for v, p in sorted(self.passed, key=lambda t: (-t[0], t[1]))[: max(0, self.budget - len(self.selected))]:
             self.add(p, int(self.labels[p]), f"bandit backfill scored={v:.4g}", rnd)
+            self.backfilled += 1
+        for p in self.held[: max(0, self.budget - len(self.selected))]:
+            self.add(p, int(self.labels[p]), "bandit backfill below the junk gate", rnd)
             self.backfilled += 1
 
     def picks(self) -> Picks:

@@ -37,6 +37,9 @@ class IterativeConfig(_Section):
     """Exploration floor mixed into the cluster weights (explore / active clusters each)."""
     feedback_portion: float = Field(default=_IT["feedback_portion"], gt=0, le=1)
     """Share of each round's picks that get feedback (a seeded draw)."""
+    effect_size: bool = _IT["effect_size"]
+    """Cluster means enter the softmax in units of the feedback's row-level sd (noise between ten-row means
+    stays small); false = standardised among themselves (the original: any difference spans ~±1.5 sd)."""
 
 
 class BanditConfig(_Section):
@@ -45,25 +48,28 @@ class BanditConfig(_Section):
     max_scored: int | None = Field(default=_BA["max_scored"], ge=1)
     """Hard cap on scorer calls [default: ceil(0.2·B)]."""
     probe: int = Field(default=_BA["probe"], ge=1)
+    """Rows scored per pull."""
     block: int | None = Field(default=_BA["block"], ge=1)
     pulls_per_round: int = Field(default=_BA["pulls_per_round"], ge=1)
     alpha: float = Field(default=_BA["alpha"], ge=0)
-    """Rows scored per pull."""
     """UCB exploration weight."""
     tau: float | None = _BA["tau"]
+    """Acceptance threshold on the normalised score [default: by tau_rule]."""
     tau_rule: Literal["gate", "median"] = _BA["tau_rule"]
     """τ when `tau` is unset: `gate` = the score's junk threshold when the feedback is qdc_quality (else the
     warm-up median); `median` = always the warm-up median (Quad's relative rule)."""
-    """Acceptance threshold on the normalised score [default: by tau_rule]."""
     neighbour_radius: float = Field(default=_BA["neighbour_radius"], ge=0)
     max_rounds: int = Field(default=_BA["max_rounds"], ge=1)
     accept: Literal["block", "scored_only"] = _BA["accept"]
+    """block (the probe and the unscored rest of its block) or scored_only."""
     backfill: bool = _BA["backfill"]
     cluster_cap: float | None = Field(default=_BA["cluster_cap"], gt=0)
     """No cluster takes more than cap x its proportional share of the budget (None = no cap, Quad's rule)."""
-    """block (the probe and the unscored rest of its block) or scored_only."""
     coverage: float = Field(default=_BA["coverage"], ge=0)
     """Weight of the coverage term in the arm score: +coverage·(1 - taken_c / fair_c) for under-served arms."""
+    share: Literal["equal", "proportional", "sqrt"] = _BA["share"]
+    """A cluster's fair share fair_c of the budget (for its cap, the coverage term and the backfill):
+    proportional to its size (Quad), to sqrt(size), or equal."""
 
 
 class DeitaConfig(_Section):
@@ -104,6 +110,7 @@ class SelectConfig(StageConfig):
     budget_tokens: int | None = _TOP["budget_tokens"]
     """Alternatively a token budget: each row costs its token count (or --cost-field)."""
     strategy: Strategy = _TOP["strategy"]
+    """kmq, iterative, bandit, facility, random, top, deita or kcenter (`qdc strategies`)."""
     seed: int = _TOP["seed"]
     score: str | None = _TOP["score"]
     """Score expression over columns, e.g. 'qdc_quality * qdc_complexity' [default: qdc_quality]."""
@@ -115,11 +122,11 @@ class SelectConfig(StageConfig):
     """Duplicates found on the fly: auto = qdc.dedup exact+minhash, exact = qdc.dedup exact (the same
     normalisation as `qdc dedup --method exact`), semantic = exact+minhash then SemDeDup on the embeddings."""
     dedup_eps: float = Field(default=_TOP["dedup_eps"], gt=0.0, lt=1.0)
-    """kmq, iterative, bandit, facility, random, top, deita or kcenter (`qdc strategies`)."""
     """--dedup semantic: rows with cosine > 1 - eps to an earlier eligible row are duplicates."""
     cost_field: str | None = _TOP["cost_field"]
     """Numeric column giving each row's cost for --budget-tokens [default: word+punctuation tokens]."""
     group_field: str | None = _TOP["group_field"]
+    """Field whose groups each get a share of the budget (quota)."""
     quota: str = _TOP["quota"]
     """Per-group share of the budget: equal, proportional, or min:N."""
     # clustering (kmq, iterative, bandit)
@@ -129,10 +136,11 @@ class SelectConfig(StageConfig):
     """Budget rows per cluster when K is not given (the paper: 10)."""
     niter: int = Field(default=_TOP["niter"], ge=1)
     allocation: Literal["equal", "proportional", "sqrt"] = _TOP["allocation"]
+    """Budget per cluster: equal (water-filled), proportional or sqrt."""
     within: Literal["balanced", "softmax", "top", "random"] = _TOP["within"]
-    """Inside a cluster: balanced = representative rows first, the score as a mild preference scaled by
-    """Field whose groups each get a share of the budget (quota)."""
-    its reliability (a seeded Gumbel draw); softmax = the paper's p ∝ exp(z/T); top; random."""
+    """Inside a cluster: balanced = a seeded Gumbel draw with the score as a mild preference scaled by its
+    reliability (and closeness to the centre when `representative` > 0); softmax = the paper's p ∝ exp(z/T);
+    top; random."""
     temperature: float = _TOP["temperature"]
     """--within softmax: temperature on the standardised score (0.2 ≈ the original's peakedness)."""
     representative: float = Field(default=_TOP["representative"], ge=0)
@@ -141,7 +149,6 @@ class SelectConfig(StageConfig):
     """--within balanced: weight of the standardised score, times its reliability (1 - |rank corr. with length|)."""
     junk_gate: bool = _TOP["junk_gate"]
     """Rows with qdc_quality below qdc.quality.JUNK_THRESHOLD are taken only when nothing else fills the budget
-    """Budget per cluster: equal (water-filled), proportional or sqrt."""
     (off by itself when the scorer flags more than 15% of the pool: the threshold does not fit that data)."""
     cluster_quality: bool = _TOP["cluster_quality"]
     """Scale cluster shares by min(1, 2·mean score percentile) so junk-only clusters get ~nothing."""
@@ -227,5 +234,12 @@ def default_of(name: str) -> Any:
 
 
 # The papers' kmq (Diversify and Conquer): softmax of the score inside clusters at the peakedness of the
-# original, no representativeness, no junk gate, K = B/10. Reachable with these options (docs/select.md).
-PAPER_KMQ: dict[str, Any] = {"within": "softmax", "temperature": 0.2, "junk_gate": False, "rows_per_cluster": 10}
+# original, equal cluster shares, no junk gate, K = B/10. Reachable with these options (docs/select.md).
+PAPER_KMQ: dict[str, Any] = {
+    "within": "softmax",
+    "temperature": 0.2,
+    "junk_gate": False,
+    "rows_per_cluster": 10,
+    "allocation": "equal",
+    "cluster_quality": False,
+}

@@ -27,13 +27,13 @@ TOP: dict[str, Any] = {
     "k": None,
     "rows_per_cluster": 10.0,
     "niter": 25,
-    "allocation": "equal",
+    "allocation": "sqrt",
     "within": "balanced",
     "temperature": 0.2,
-    "representative": 1.0,
-    "score_weight": 0.5,
+    "representative": 0.0,
+    "score_weight": 0.25,
     "junk_gate": True,
-    "cluster_quality": True,
+    "cluster_quality": False,
     "diversity_weight": None,
     "feedback": None,
     "gap": None,
@@ -42,7 +42,13 @@ TOP: dict[str, Any] = {
 
 # Per-strategy sections (SelectConfig.iterative, .bandit, .deita, .facility).
 SECTIONS: dict[str, dict[str, Any]] = {
-    "iterative": {"rounds": 3, "cluster_temperature": 1.0, "explore": 0.1, "feedback_portion": 1.0},
+    "iterative": {
+        "rounds": 3,
+        "cluster_temperature": 1.0,
+        "explore": 0.1,
+        "feedback_portion": 1.0,
+        "effect_size": True,
+    },
     "bandit": {
         "max_scored": None,
         "probe": 10,
@@ -57,6 +63,7 @@ SECTIONS: dict[str, dict[str, Any]] = {
         "cluster_cap": 1.0,
         "tau_rule": "gate",
         "coverage": 0.5,
+        "share": "sqrt",
     },
     "deita": {"ceiling": 0.9},
     "facility": {"neighbours": None, "quality_weight": 0.0, "epsilon": 0.0, "tail_share": 0.2},

@@ -23,15 +23,25 @@ import numpy as np
 
 from qdc.select.allocate import allocate, equal_split
 from qdc.select.config import SelectConfig
-from qdc.select.kmq import effective_within, start_weights, take_per_cluster, within_keys
+from qdc.select.kmq import base_weights, effective_within, start_weights, take_per_cluster, within_keys
 from qdc.select.pool import FeedbackSource, Picks, Pool, softmax, standardise
 from qdc.select.robust import within_bias
 
 
 def cluster_weights(
-    means: np.ndarray, has: np.ndarray, remaining: np.ndarray, temperature: float, eps: float
+    means: np.ndarray,
+    has: np.ndarray,
+    remaining: np.ndarray,
+    temperature: float,
+    eps: float,
+    spread: float | None = None,
 ) -> np.ndarray:
-    """Softmax of standardised cluster means + exploration floor; 0 for clusters with nothing left."""
+    """Softmax of the cluster means + exploration floor; 0 for clusters with nothing left.
+
+    With `spread` (the feedback's row-level standard deviation) a mean enters as its distance from the
+    mean of the means in units of `spread` (an effect size: ten rows of noise move a mean ~0.3); without
+    it the means are standardised among themselves (the original: any difference, even noise, spans ~±1.5).
+    """
     s = means.astype(np.float64).copy()
     if has.any():
         s[~has] = float(s[has].mean())
@@ -41,7 +51,12 @@ def cluster_weights(
     w = np.zeros_like(s)
     if not active.any():
         return w
-    w[active] = softmax(standardise(s[active]), temperature)
+    if spread is None:
+        z = standardise(s[active])
+    else:
+        # a constant feedback (its sd only float noise) carries no preference
+        z = (s[active] - s[active].mean()) / spread if spread > 1e-9 else np.zeros(int(active.sum()))
+    w[active] = softmax(z, temperature)
     w[active] = (1.0 - eps) * w[active] + eps / int(active.sum())
     return w / w.sum()  # type: ignore[no-any-return]
 
@@ -64,6 +79,9 @@ def iterative(pool: Pool, budget: int, cfg: SelectConfig, rng: np.random.Generat
     fb_sum = np.zeros(k)
     fb_cnt = np.zeros(k, dtype=np.int64)
     unscored: list[np.ndarray] = []
+    seen: list[np.ndarray] = []
+    # Later rounds scale the allocation's weights (1 each for `equal`, as in the original) by the feedback.
+    alloc = base_weights(np.bincount(labels, minlength=k), cfg.allocation)
     for r in range(rounds):
         remaining = np.bincount(labels[available], minlength=k)
         entry: dict[str, Any] = {"round": r, "budget": per_round[r]}
@@ -76,12 +94,19 @@ def iterative(pool: Pool, budget: int, cfg: SelectConfig, rng: np.random.Generat
                 keep = rng.random(new.size) < cfg.iterative.feedback_portion
                 new = new[keep]
             if new.size:
-                vals = feedback.score(root[new])
+                vals = np.asarray(feedback.score(root[new]), dtype=np.float64)
                 np.add.at(fb_sum, labels[new], vals)
                 np.add.at(fb_cnt, labels[new], 1)
+                seen.append(vals)
             has = fb_cnt > 0
             means = np.where(has, fb_sum / np.maximum(fb_cnt, 1), 0.0)
-            weights = cluster_weights(means, has, remaining, cfg.iterative.cluster_temperature, cfg.iterative.explore)
+            spread = None
+            if cfg.iterative.effect_size:
+                spread = float(np.std(np.concatenate(seen))) if seen else 0.0
+                entry["feedback_sd"] = round(spread, 6)
+            weights = alloc * cluster_weights(
+                means, has, remaining, cfg.iterative.cluster_temperature, cfg.iterative.explore, spread
+            )
             entry["feedback_mean"] = {str(c): round(float(means[c]), 6) for c in np.flatnonzero(has)}
         counts = allocate(per_round[r], weights, remaining)
         keys = within_keys(pool.n, z, mode, temp, rng)

@@ -1,19 +1,29 @@
 """kMQ ("k-means-quality", Diversify and Conquer, Yu et al. 2024; algorithms.md §1.1-1.3).
 
-Cluster the pool with k-means, split the budget over clusters (`equal` as in the original code, or
-`proportional` to cluster size) with water-filling so the total lands exactly on the budget (the original
-leaves small clusters' shortfall unspent), then sample inside each cluster:
+Cluster the pool with k-means, split the budget over clusters (`equal` as in the original code,
+`proportional` to cluster size, or `sqrt` of it, qdc's default) with water-filling so the total lands
+exactly on the budget (the original leaves small clusters' shortfall unspent), then sample inside each
+cluster:
 
 - ``softmax``: without replacement with p ∝ exp(z / T), z = the standardised score (the original uses raw
-  1..36 integer scores at T=1; standardising makes T mean the same for any score scale; the default
-  T=0.2 on z keeps the original's peakedness: raw scores with a spread of ~5 points at T=1 ≈ z/0.2);
+  1..36 integer scores at T=1; standardising makes T mean the same for any score scale; T=0.2 on z keeps
+  the original's peakedness: raw scores with a spread of ~5 points at T=1 ≈ z/0.2);
+- ``balanced`` (the default, qdc.select.robust): a uniform draw nudged by the score times its reliability,
+  behind the junk gate;
 - ``top``: the highest scores; ``random``: uniform (the original's KMeansRandom).
+
+Why `sqrt` shares and a mild score by default (docs/select.md has the figures): equal shares flatten the
+pool's density, which helps when a rare class spreads over clusters of its own and hurts when it is
+compact (SMS spam: fewer clusters, so equal shares cut it); sqrt sits between that and proportional
+(= random). A peaked softmax inside clusters follows whatever the score prefers (length, or against a
+class: the quality scorer rates spam low), which cost accuracy on every planted proxy.
 
 Sampling without replacement uses Gumbel-top-k keys (key = z/T + Gumbel noise, take the k largest per
 cluster), which draws from the same distribution as numpy's sequential ``choice(replace=False, p=...)``
 and is vectorised, so 1M rows take well under a second. Ties break by input order (stable sorts).
 
-Quality-aware cluster shares (``cluster_quality``, on by default; ours, not the paper's): each cluster's
+Quality-aware cluster shares (``cluster_quality``, off by default -- the junk gate already empties junk-only
+clusters, and with a biased score it cuts whole classes; ours, not the paper's): each cluster's
 share is multiplied by ``min(1, 2·m_c)`` where m_c is the mean percentile rank (ties averaged) of its
 rows' scores in the pool. A cluster whose rows are at least typical (m_c >= 0.5) keeps its full share; a
 cluster made of junk (empty answers, refusals, token soup all land together in embedding space) has
@@ -48,7 +58,7 @@ def base_weights(sizes: np.ndarray, allocation: str) -> np.ndarray:
         return sizes.astype(np.float64)
     if allocation == "sqrt":
         return np.sqrt(sizes.astype(np.float64))
-    raise ConfigError(f"--allocation {allocation!r}: expected equal or proportional")
+    raise ConfigError(f"--allocation {allocation!r}: expected equal, proportional or sqrt")
 
 
 def percentile_rank(v: np.ndarray) -> np.ndarray:

@@ -16,6 +16,7 @@ import itertools
 from typing import Any
 
 import orjson
+import polars as pl
 
 from qdc.io.formats import BOM
 from qdc.io.rows import _count_keys, _RowBuilder, duplicate_key
@@ -88,7 +89,7 @@ def _ids(objs: list[dict[str, Any]], field: str) -> list[str] | None:
 
 def add_plain_lines(
     builder: _RowBuilder, lines: list[bytes], offset: int, user_columns: bool
-) -> tuple[list[dict[str, Any]], list[str], list[bytes]] | None:
+) -> tuple[list[dict[str, Any]], list[str] | pl.Series, list[bytes]] | None:
     """Add one batch of JSONL lines (line numbers ``offset + 1 ...``) as `parse_line` would, or nothing.
 
     Returns (objects, raw lines, [the lines' bytes joined]) for `qdc.io.read._jsonl_frame`, or None when the
@@ -118,5 +119,26 @@ def add_plain_lines(
         return None
     builder.adopt(spec, objs[0])
     builder.add_plain(ids, texts, offset, [i for i, t in enumerate(texts) if not t.strip()])
-    raws = [line.decode("utf-8").strip() for line in lines] if user_columns else []
-    return objs, raws, [buf]  # polars reads it as it reads the lines joined: the per-row path's frame
+    # polars reads the lines joined as it reads them one by one: the per-row path's frame
+    return objs, _raw_lines(lines) if user_columns else [], [buf]
+
+
+def _raw_lines(lines: list[bytes]) -> pl.Series:
+    """The lines as the per-row path keeps them (`str.strip()`), decoded by polars all at once.
+
+    Each line parsed, so it is UTF-8 and only JSON whitespace can surround its object. When every line is
+    '{...}' and a newline, dropping the last character is a view of the same bytes (no copy, where stripping
+    copied all of them again; `str.strip()` line by line was 0.35 s of a 100k-row read).
+    """
+    raws = pl.Series(lines, dtype=pl.Binary).cast(pl.String)
+    last = lines[-1]
+    tight = (
+        all(map(bytes.startswith, lines, itertools.repeat(b"{")))
+        and all(map(bytes.endswith, lines[:-1], itertools.repeat(b"}\n")))
+        and last.endswith((b"}\n", b"}"))
+    )
+    if not tight:
+        return raws.str.strip_chars(" \t\r\n")
+    if last.endswith(b"\n"):
+        return raws.str.head(-1)
+    return pl.concat([raws.head(len(lines) - 1).str.head(-1), raws.tail(1)])

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from qdc.cli import app
 from qdc.complexity.mtld import mtld_text, tokens
@@ -258,3 +260,23 @@ def test_report_is_the_same_with_the_side_thread_serialised(monkeypatch, frame, 
     monkeypatch.setattr(concurrent.futures, "ThreadPoolExecutor", Inline)
     assert diversity_report(df, cfg, fake_embed_cfg) == threaded
     assert {"vendi", "mpcd", "compression_ratio", "self_bleu", "distinct_3", "ngram_vendi"} <= set(threaded)
+
+
+_ALPHABET = "ab AB\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0é\u2003ＡßİΣ"
+
+
+@given(st.lists(st.one_of(st.none(), st.text(alphabet=_ALPHABET, max_size=12)), max_size=8))
+@settings(max_examples=200, deadline=None)
+def test_token_hashes_split_as_tokenize_does(texts):
+    """token_hashes gives each row exactly `tokenize`'s tokens: as many, in order, equal hashes exactly
+    for equal tokens (Python's whitespace set, NFKC, lower-case; ASCII and non-ASCII rows)."""
+    from qdc.diversity.ngrams import token_hashes
+
+    tok = token_hashes(texts)
+    words = [w for t in texts for w in tokenize(t or "")]
+    assert tok.hashes.size == len(words)
+    assert np.array_equal(tok.docs, np.repeat(np.arange(len(texts)), [len(tokenize(t or "")) for t in texts]))
+    seen: dict[str, int] = {}
+    for w, h in zip(words, tok.hashes.tolist(), strict=True):
+        assert seen.setdefault(w, h) == h
+    assert len(set(seen.values())) == len(seen)

@@ -1,9 +1,9 @@
 """Corpus n-gram statistics (distinct-n, n-gram entropy) vectorised over all tokens at once.
 
 Tokens are those of `lexical.tokenize` (NFKC, lower-case, split on what Python's str.split calls
-whitespace), byte for byte: ASCII rows are split on bytes in numpy, the rare non-ASCII rows by `tokenize`
-itself. Every token becomes a 64-bit hash (XXH3 of its bytes, `qdc.dedup.tokens`), an n-gram the wrapping
-polynomial combination of its tokens' hashes, and counting runs on those integers. Two different n-grams
+whitespace), byte for byte: ASCII rows are split in polars, the rare non-ASCII rows by `tokenize` itself.
+Every token becomes a 64-bit hash (polars' string hash, seeded), an n-gram the wrapping polynomial
+combination of its tokens' hashes, and counting runs on those integers. Two different n-grams
 share a key with probability about u^2 / 2^65 for u distinct n-grams (under 1e-6 at 5 million), the only
 way a figure can differ from the string-based `lexical.distinct_n` / `lexical.ngram_entropy`.
 """
@@ -19,10 +19,10 @@ import polars as pl
 
 from qdc.diversity.lexical import tokenize
 
-# Bytes of a token: all but Python's str.split() whitespace in the ASCII range (non-ASCII rows are rewritten
-# with single spaces between their tokens first, so their bytes >= 0x80 are always token bytes).
-_TOKEN_BYTE = np.ones(256, dtype=bool)
-_TOKEN_BYTE[[0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x1C, 0x1D, 0x1E, 0x1F, 0x20]] = False
+# What Python's str.split() splits on in the ASCII range besides the space (non-ASCII rows are rewritten with
+# single spaces between their tokens first, so only these matter).
+_PY_ASCII_SPACE = "[\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f]"
+_SEED = 0x51ED  # of the token hash: any fixed value (figures depend on the hash only through collisions)
 _MIX = np.uint64(0x9E3779B97F4A7C15)  # odd: multiplication by it is a bijection on uint64
 _CHUNK = 1 << 20  # bytes per deflate chunk in compression_ratio
 _BLOCK = 1 << 16  # bytes per sampled block above 2 x SAMPLE_BYTES
@@ -49,14 +49,14 @@ class TokenHashes:
 
 
 def token_hashes(texts: pl.Series | Sequence[str | None]) -> TokenHashes:
-    """Tokenise every text (`lexical.tokenize` rules) and hash the tokens (XXH3-64 of their UTF-8 bytes).
+    """Tokenise every text (`lexical.tokenize` rules) and hash the tokens (polars' 64-bit string hash).
 
-    ASCII rows are lower-cased in polars and split on whitespace bytes in numpy; the rare non-ASCII rows are
-    tokenised by `tokenize` itself and rewritten as their tokens joined by single spaces (a token holds no
-    whitespace), so one byte-level pass (`qdc.dedup.tokens`) serves every row.
+    ASCII rows are lower-cased in polars, their Python-whitespace bytes made spaces, split on spaces, and
+    the empty pieces dropped; the rare non-ASCII rows are tokenised by `tokenize` itself and rewritten as
+    their tokens joined by single spaces (a token holds no whitespace), so one polars query serves every
+    row. (Earlier tokens were split on bytes and XXH3-hashed in numpy: the same tokens, 0.53 s of CPU
+    against 0.29 s here on 100k rows / 5.4 million tokens; the hash only needs to tell tokens apart.)
     """
-    from qdc.dedup.tokens import hash_tokens
-
     s = texts if isinstance(texts, pl.Series) else pl.Series(list(texts), dtype=pl.String)
     s = s.cast(pl.String).fill_null("")
     wide = np.flatnonzero((s.str.len_bytes() != s.str.len_chars()).to_numpy())
@@ -64,9 +64,17 @@ def token_hashes(texts: pl.Series | Sequence[str | None]) -> TokenHashes:
     if wide.size:
         rewritten = [" ".join(tokenize(t)) for t in s.gather(wide).to_list()]
         out = out.scatter(wide, pl.Series(rewritten, dtype=pl.String))
-    hashes, per_row = hash_tokens(out, _TOKEN_BYTE)
-    docs = np.repeat(np.arange(len(s), dtype=np.int64), per_row)
-    return TokenHashes(hashes, docs, len(s))
+    words = (
+        pl.DataFrame({"w": out})
+        .lazy()
+        .with_row_index("d")
+        .select(pl.col("d").cast(pl.Int64), pl.col("w").str.replace_all(_PY_ASCII_SPACE, " ").str.split(" "))
+        .explode("w")
+        .filter(pl.col("w").str.len_bytes() > 0)
+        .select(pl.col("w").hash(_SEED), pl.col("d"))
+        .collect()
+    )
+    return TokenHashes(words["w"].to_numpy(), words["d"].to_numpy(), len(s))
 
 
 def ngram_keys(tok: TokenHashes, n: int) -> np.ndarray:

@@ -29,14 +29,14 @@ STREAMING = (BATCH_ROWS, MAX_MEMORY, EXECUTOR, RAY_ADDRESS, RAY_CPUS)
 STREAM_ONLY = (*(opt.param for opt in (EMBEDDINGS, *STREAMING)), "partitions", "work_dir")
 
 
-def refuse_unstreamed(a: Args, in_memory_only: tuple[str, ...]) -> None:
+def refuse_unstreamed(a: Args, in_memory_only: tuple[str, ...], stream_only: tuple[str, ...] = ()) -> None:
     """One line for flags of the other path: streaming ones without --stream, in-memory ones with it."""
 
     def flags(params: tuple[str, ...]) -> str:
         return ", ".join(a.flags.get(p, p) for p in params if p in a.given)
 
-    if not a.get("stream") and flags(STREAM_ONLY):
-        raise ConfigError(f"{flags(STREAM_ONLY)}: only with --stream (streaming options go with --stream)")
+    if not a.get("stream") and flags((*STREAM_ONLY, *stream_only)):
+        raise ConfigError(f"{flags((*STREAM_ONLY, *stream_only))}: only with --stream (they go with --stream)")
     if a.get("stream") and flags(in_memory_only):
         raise ConfigError(f"--stream does not take {flags(in_memory_only)}; run without --stream")
 
@@ -57,14 +57,18 @@ def run_options(a: Args) -> dict[str, Any]:
     }
 
 
-def streamed(a: Args, name: str, engine: Callable[[ReadReport, Any], dict[str, Any]], say: Callable[..., str]) -> None:
+def streamed(
+    a: Args, name: str, engine: Callable[[ReadReport, Any], dict[str, Any]], say: Callable[..., str], rows: bool = True
+) -> None:
     """Run `engine(report, on_estimate)` over the one INPUT file (read twice, so not stdin), write the bad
-    rows as every command does, and report `say(stats)` on stderr or the stats with --json."""
+    rows as every command does, and report `say(stats)` on stderr or the stats with --json. `rows`: -o takes
+    rows (not `embed --stream`'s .npy)."""
     from qdc.io import IOConfig, ReadReport
 
     if a.input == "-" or not isinstance(a.input, str):
         raise ConfigError("streaming runs read one INPUT file twice: pass a file, not '-' (or run without --stream)")
-    check_outputs(a)
+    if rows:
+        check_outputs(a)
     est = None if State.quiet else lambda e: console.print(f"qdc scale {name} {e.describe()}", markup=False)
     report = ReadReport()
     stats = engine(report, est)

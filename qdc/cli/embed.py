@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from qdc.cli import _options as o
 from qdc.cli import app
 from qdc.cli._common import show
+from qdc.cli._stream import STREAM, STREAMING, _s, refuse_unstreamed, run_options, streamed
 from qdc.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -26,6 +27,9 @@ if TYPE_CHECKING:
         o.NO_CACHE.with_(key="cache", convert=o.negate),
         o.EMBED_FIELD.with_(key="field"),
         o.K("--force", bool, "force"),
+        STREAM.with_(help="A file larger than memory: embedded in batches into a memory-mapped -o FILE.npy."),
+        _s("--dtype", str, "With --stream: float16 (half the disk) or float32.", "float16"),
+        *STREAMING,
     ),
     config="qdc.embed:EmbedConfig",
     rows=True,
@@ -37,9 +41,16 @@ def embed_cmd(a: o.Args, cfg: EmbedConfig) -> None:
     by (model, text), so a re-run embeds only rows it has not seen. Parquet output stores them as a
     fixed-size list; JSONL as a list of floats.
 
+    With `--stream` (was `qdc scale embed`) the vectors go to a memory-mapped .npy, row i for input row i
+    (the `--embeddings` of `qdc select --stream`); rows with qdc_embedding are copied.
+
     **Example:** `cat data.jsonl | qdc embed - -o embedded.parquet --model static`
     """
     from qdc.embed import embed
+
+    refuse_unstreamed(a, ("force", "columns", "drop_qdc", "bad_rows_file"), ("dtype",))
+    if a.stream:
+        return _stream(a, cfg)
 
     if cfg.batch_size < 1:
         raise ConfigError(f"--batch-size must be at least 1 (got {cfg.batch_size})")
@@ -57,3 +68,22 @@ def embed_cmd(a: o.Args, cfg: EmbedConfig) -> None:
     speed = round(out.height / max(seconds, 1e-9), 1)
     res = {"rows": out.height, "model": cfg.model, "dim": dim, "seconds": round(seconds, 3), "rows_per_second": speed}
     show(a, res, f"embedded {out.height} rows with {cfg.model} ({dim}-d) in {seconds:.1f}s -> {a.output}")
+
+
+def _stream(a: o.Args, cfg: EmbedConfig) -> None:
+    """`qdc embed --stream`: batches embedded into a memory-mapped .npy (Ray workers with --executor ray)."""
+    from qdc.embed.stream import stream_embed
+
+    if not a.output.endswith(".npy"):
+        raise ConfigError(f"-o {a.output}: --stream writes a .npy file")
+    if a.dtype not in ("float16", "float32"):
+        raise ConfigError(f"--dtype {a.dtype!r}: expected float16 or float32")
+    run, io = run_options(a), o.read_inputs(a).io
+    run["ray_workers"] = run.pop("ray_cpus") or 2
+    streamed(
+        a,
+        "embed",
+        lambda _, est: stream_embed(a.input, a.output, cfg, io, dtype=a.dtype, **run, on_estimate=est),
+        lambda s: f"embedded {s['rows']} rows ({s['dim']}-d {a.dtype}) into {a.output} in {s['seconds']} s",
+        rows=False,
+    )

@@ -1,5 +1,5 @@
-"""`qdc scale embed | score`, and `qdc scale dedup | select`: aliases of `qdc dedup --stream` and `qdc select
---stream`, kept for one release."""
+"""`qdc scale score`, and `qdc scale dedup | select | embed`: aliases of `qdc dedup|select|embed --stream`,
+kept for one release."""
 
 from __future__ import annotations
 
@@ -7,18 +7,17 @@ import typer
 
 from qdc.cli import _options as o
 from qdc.cli import app
-from qdc.cli._stream import EXECUTOR, RAY_ADDRESS, RAY_CPUS, STREAMING, run_options, streamed
+from qdc.cli._stream import STREAMING
 
 scale_app = typer.Typer(
     name="scale",
     no_args_is_help=True,
     rich_markup_mode="markdown",
-    help="Out-of-core embedding and scoring for inputs larger than memory (streamed in batches, memory-mapped "
-    "embeddings); `scale dedup` and `scale select` are the old names of `dedup --stream` and `select --stream`.",
+    help="Out-of-core scoring of inputs larger than memory (streamed in batches); `scale dedup`, `scale select` "
+    "and `scale embed` are the old names of `dedup --stream`, `select --stream` and `embed --stream`.",
 )
 app.add_typer(scale_app, name="scale")
-_READ = (*o.TEXT, o.ON_BAD)  # no --bad-rows-file: the rows are not written
-_OLD = {"--backend": "--executor"}
+_OLD = {"--backend": "--executor", "--out": "--output"}
 
 
 def _alias(name: str, target: str, first: tuple[str, ...] = ()) -> None:
@@ -46,49 +45,7 @@ def _alias(name: str, target: str, first: tuple[str, ...] = ()) -> None:
 
 _alias("dedup", "dedup")
 _alias("select", "select", ("--budget", "0.1"))
-
-
-@o.command(
-    scale_app,
-    "embed",
-    (
-        o.ONE_INPUT,
-        o.Opt("--out -o", str, ..., "The .npy file to write: row i embeds input row i."),
-        o.Opt("--dtype", str, "float16", "float16 (half the disk) or float32."),
-        *o.EMBED,
-        *STREAMING[:2],
-        EXECUTOR.with_(flags="--executor --backend", help="local, or ray: model-holding Ray workers embed batches."),
-        RAY_ADDRESS,
-        RAY_CPUS.with_(type=int, default=2, help="Ray embedding workers (and local Ray CPUs)."),
-        *_READ,
-        o.JSON,
-    ),
-)
-def scale_embed_cmd(a: o.Args) -> None:
-    """Embed a large input into a memory-mapped .npy (the --embeddings of `qdc select --stream`).
-
-    Streams the input in batches; rows with qdc_embedding are copied, the others embedded (with the cache).
-    Prints the memory and disk it expects first; `--max-memory` shrinks the batches to fit or refuses
-    (exit 2).
-
-    **Example:** `qdc scale embed big.jsonl -o big.npy --dtype float16 --max-memory 4G`
-    """
-    from qdc.embed.stream import stream_embed
-    from qdc.errors import ConfigError
-
-    if not a.out.endswith(".npy"):
-        raise ConfigError(f"--out {a.out}: expected a .npy file name")
-    if a.dtype not in ("float16", "float32"):
-        raise ConfigError(f"--dtype {a.dtype!r}: expected float16 or float32")
-    run = run_options(a)
-    run = {"ray_workers": run.pop("ray_cpus"), **run}
-    cfg, io = o.embedding(a), o.read_inputs(a, a.out).io
-    streamed(
-        a,
-        "embed",
-        lambda _, est: stream_embed(a.input, a.out, cfg, io, dtype=a.dtype, **run, on_estimate=est),
-        lambda s: f"embedded {s['rows']} rows ({s['dim']}-d {a.dtype}) into {a.out} in {s['seconds']} s",
-    )
+_alias("embed", "embed")
 
 
 @o.command(

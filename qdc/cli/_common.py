@@ -224,36 +224,34 @@ def handle_errors(fn: F) -> F:
             check_path_params(kwargs)
             with use_reporter(reporter):
                 return fn(*args, **kwargs)
-        except Terminated:
-            reporter.close()
-            raise fail("terminated (SIGTERM); no output was written", 143) from None
         except _PASS_THROUGH:
             raise
-        except QdcError as exc:
-            reporter.close()
-            if State.debug:
-                raise
-            raise fail(str(exc), exc.exit_code) from None
-        except KeyboardInterrupt:
-            reporter.close()
-            raise fail("interrupted; no output was written", 130) from None
         except BrokenPipeError:
             # The reader of stdout went away (e.g. `| head`): not an error of ours.
             sys.stderr.close()
             raise typer.Exit(0) from None
-        except Exception as exc:
-            reporter.close()
-            if State.debug:
+        except (Exception, KeyboardInterrupt) as exc:
+            reporter.close()  # the bars stop before the error line
+            if State.debug and not isinstance(exc, KeyboardInterrupt):
                 raise
-            raise fail(
-                f"internal error: {type(exc).__name__}: {exc} (rerun with qdc --debug for a traceback)", 1
-            ) from None
+            raise fail(*_failure(exc)) from None
         finally:
             reporter.close()
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _failure(exc: BaseException) -> tuple[str, int]:
+    """The one line and exit code of a command that failed with `exc`."""
+    if isinstance(exc, Terminated):
+        return "terminated (SIGTERM); no output was written", 143
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted; no output was written", 130
+    if isinstance(exc, QdcError):
+        return str(exc), exc.exit_code
+    return f"internal error: {type(exc).__name__}: {exc} (rerun with qdc --debug for a traceback)", 1
 
 
 class Terminated(KeyboardInterrupt):

@@ -265,29 +265,6 @@ def io_config(text_field: str | None, template: str | None, roles: str, id_field
     )
 
 
-def embed_config(
-    model: str, batch_size: int, device: str, no_cache: bool, field: str = "text", force: bool = False
-) -> EmbedConfig:
-    from qdc.config import validate_config
-    from qdc.embed import EmbedConfig
-
-    if batch_size < 1:
-        raise ConfigError(f"--batch-size must be at least 1 (got {batch_size})")
-    cfg: EmbedConfig = validate_config(
-        EmbedConfig,
-        {
-            "model": model,
-            "batch_size": batch_size,
-            "device": device,
-            "cache": not no_cache,
-            "field": field,
-            "force": force,
-        },
-        "options",
-    )
-    return cfg
-
-
 class Inputs:
     """Reads the input, remembers quarantined lines, writes them once the command succeeds."""
 
@@ -339,15 +316,14 @@ def read_inputs(a: Args, output: str | None = None) -> Inputs:
 
 
 def embedding(a: Args, field: str | None = None) -> EmbedConfig:
-    """The embedding config of the embedding options."""
-    return embed_config(
-        a.get("model", "default"),
-        a.batch_size,
-        a.get("device", "auto"),
-        a.no_cache,
-        field or a.get("embed_field", "text"),
-        a.get("force", False),
-    )
+    """The embedding config of the embedding options (EmbedConfig checks them: --batch-size 0 is exit 2)."""
+    from qdc.config import validate_config
+    from qdc.embed import EmbedConfig
+
+    keys = {"model": a.get("model", "default"), "device": a.get("device", "auto"), "force": a.get("force", False)}
+    data = {**keys, "batch_size": a.batch_size, "cache": not a.no_cache, "field": field or a.get("embed_field", "text")}
+    cfg: EmbedConfig = validate_config(EmbedConfig, data, "options")
+    return cfg
 
 
 def transform(a: Args, call: Callable[[pl.DataFrame], pl.DataFrame]) -> pl.DataFrame:

@@ -52,8 +52,6 @@ def embed_cmd(a: o.Args, cfg: EmbedConfig) -> None:
     if a.stream:
         return _stream(a, cfg)
 
-    if cfg.batch_size < 1:
-        raise ConfigError(f"--batch-size must be at least 1 (got {cfg.batch_size})")
     took = []
 
     def timed(df: pl.DataFrame) -> pl.DataFrame:  # the embedding alone, not the reading and writing

@@ -8,7 +8,7 @@ from typing import Literal
 
 import numpy as np
 import polars as pl
-from pydantic import field_validator
+from pydantic import Field, field_validator
 
 from qdc import schema
 from qdc.config import StageConfig
@@ -49,7 +49,8 @@ class EmbedConfig(StageConfig):
 
     model: str = DEFAULT_MODEL
     """'default' (bundled all-MiniLM-L6-v2), 'static', 'hash[:DIM]', or a sentence-transformers name/path."""
-    batch_size: int = 64
+    batch_size: int = Field(default=64, ge=1)
+    """Rows per model batch."""
     device: str = "auto"
     field: Literal["text", "prompt", "response"] = "text"
     """Which part of each row to embed (prompt = the instruction / user turns only)."""

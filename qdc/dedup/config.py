@@ -29,7 +29,8 @@ class DedupConfig(StageConfig):
     field: Literal["text", "prompt", "response"] = "text"
     """Part of each row to compare (and to embed for the semantic method)."""
     normalize: tuple[Step, ...] = ALL_STEPS
-    """Exact-match normalisation steps (nfkc, case, punctuation, whitespace); () compares raw text."""
+    """Exact-match normalisation steps: nfkc, case, punctuation, whitespace (comma-separated); none compares raw
+    text."""
     threshold: float = Field(default=0.8, gt=0.0, lt=1.0)
     """MinHash: Jaccard similarity of word n-gram sets at which two rows are duplicates."""
     num_perm: int = Field(default=128, ge=8, le=1024)
@@ -43,6 +44,8 @@ class DedupConfig(StageConfig):
     verify: bool = True
     """Check each LSH candidate pair by its true Jaccard (else by the signature estimate)."""
     backend: Literal["rensa", "datasketch"] = "rensa"
+    threads: int | None = Field(default=None, ge=1, le=64)
+    """MinHash: chunks of rows indexed at once [default: 2 where 2 CPUs are usable]; same result for any value."""
     eps: float = Field(default=0.05, gt=0.0, lt=1.0)
     """Semantic: rows with cosine > 1 - eps to an earlier row of their cluster are duplicates."""
     semantic_mode: Literal["faithful", "greedy"] = "faithful"
@@ -102,6 +105,7 @@ class DedupConfig(StageConfig):
             self.seed,
             self.backend,
             steps,
+            self.threads,
         )
 
     def semantic_params(self) -> semantic_mod.SemanticParams:

@@ -239,11 +239,13 @@ def job_minhash(sizes: list[int], repeats: int) -> list[dict[str, Any]]:
         src = minhash_jsonl(n)
         name = "qdc dedup --method minhash"
         args = ["-q", "dedup", str(src), "--method", "minhash", "--ngram", "5"]
+        one = f"{name} --set threads=1"  # the same run on one thread: CPU and wall of the 2-thread default
         cmds = {
             name: [*QDC, *args, "-o", str(WORK / "mh.out.jsonl")],
+            one: [*QDC, *args, "--set", "threads=1", "-o", str(WORK / "mh.one.jsonl")],
             "datasketch loop": [*peer(PEER_DATASKETCH), str(src), str(WORK / "ds.out.jsonl")],
         }
-        reps = {name: repeats, "datasketch loop": 1 if n > 20_000 else max(1, repeats - 1)}
+        reps = {name: repeats, one: repeats, "datasketch loop": 1 if n > 20_000 else max(1, repeats - 1)}
         if BASELINE:
             label = f"{name} @{BASELINE['name']}"
             cmds = {name: cmds[name], label: baseline_cmd([*QDC, *args, "-o", str(WORK / "mh.base.jsonl")]), **cmds}
@@ -253,6 +255,7 @@ def job_minhash(sizes: list[int], repeats: int) -> list[dict[str, Any]]:
         res = side_by_side(cmds, reps, dict(os.environ))
         entry: dict[str, Any] = {"job": "minhash", "n": n, "load": [load, _load()], "results": res}
         entry["kept_qdc"] = (WORK / "mh.out.jsonl").read_bytes().count(b"\n")
+        entry["same_bytes_one_thread"] = (WORK / "mh.out.jsonl").read_bytes() == (WORK / "mh.one.jsonl").read_bytes()
         if BASELINE:
             entry["same_bytes_as_baseline"] = (WORK / "mh.out.jsonl").read_bytes() == (
                 WORK / "mh.base.jsonl"
@@ -414,6 +417,9 @@ def render(data: dict[str, Any], command: str) -> str:
                     f"{b['wall_s']:.2f} | {b['cpu_s']:.2f} | {b['wall_s'] / a['wall_s']:.1f}x | "
                     f"{b['cpu_s'] / a['cpu_s']:.1f}x |"
                 )
+        if "same_bytes_one_thread" in entry:
+            same = "identical" if entry["same_bytes_one_thread"] else "DIFFERENT"
+            lines.append(f"| | | | kept rows, 1 thread vs 2: {same} ({entry['kept_qdc']:,} rows) | | | | | | | |")
         if "same_bytes_as_baseline" in entry:
             same = "identical" if entry["same_bytes_as_baseline"] else "DIFFERENT"
             lines.append(f"| | | | kept rows vs the baseline: {same} ({entry['kept_qdc']:,} rows) | | | | | | | |")

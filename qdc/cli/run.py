@@ -103,14 +103,6 @@ def print_plan(pipeline: Pipeline, src: str, out: str, wd: str | None, removed: 
         console.print(Text(f"  {st.position:>2} {st.name}: {opts}"), soft_wrap=False, overflow="fold")
 
 
-def side_files(out: str, removed: str | None, manifest: str | None) -> tuple[str, str]:
-    """The ledger and manifest paths `run_file` will write (`qdc.pipeline.files.side_paths`)."""
-    from qdc.pipeline.files import side_paths
-
-    ledger, manifest_file, _ = side_paths(out, removed, manifest)
-    return ledger, manifest_file
-
-
 @o.command(
     app,
     "run",
@@ -163,6 +155,7 @@ def run_cmd(a: o.Args) -> None:
     **Example:** `qdc run configs/default.yaml data.jsonl -o curated.jsonl --set select.budget=400`
     """
     from qdc.pipeline import DEFAULT_WORKDIR, load_pipeline, run_file
+    from qdc.pipeline.files import side_paths
 
     pipeline = load_pipeline(a.config, a.set_ or [])
     src = a.input or pipeline.input or "-"
@@ -171,7 +164,7 @@ def run_cmd(a: o.Args) -> None:
     if a.json and out == "-":
         raise typer.BadParameter("--json prints the manifest on stdout; pass -o FILE for the rows")
     wd = None if a.no_workdir else (a.workdir or pipeline.workdir or DEFAULT_WORKDIR)
-    ledger, manifest_file = side_files(out, a.removed, a.manifest)
+    ledger, manifest_file, _ = side_paths(out, a.removed, a.manifest)  # what run_file will write
     if a.dry_run:
         if src != "-":
             from qdc.io import input_files

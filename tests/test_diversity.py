@@ -280,3 +280,20 @@ def test_token_hashes_split_as_tokenize_does(texts):
     for w, h in zip(words, tok.hashes.tolist(), strict=True):
         assert seen.setdefault(w, h) == h
     assert len(set(seen.values())) == len(seen)
+
+
+def test_report_leaves_the_garbage_collector_as_it_was(frame):
+    """The report pauses cyclic collection while it computes and puts it back as it found it."""
+    import gc
+
+    df = frame([{"id": str(i), "text": f"row {i} of words"} for i in range(20)])
+    cfg = DiversityConfig(embeddings=False)
+    assert gc.isenabled()
+    try:
+        diversity_report(df, cfg)
+        assert gc.isenabled()
+        gc.disable()
+        diversity_report(df, cfg)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

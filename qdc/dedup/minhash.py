@@ -17,6 +17,7 @@ Work is done in chunks of rows so that only the signatures (4 bytes x num_perm p
 
 from __future__ import annotations
 
+import array
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -128,6 +129,17 @@ def shingle_hashes(
     return shingles, offsets
 
 
+def _uint32_rows(rows: list[list[int]], n: int, width: int) -> np.ndarray:
+    """The (n, width) uint32 matrix of equal-length lists of ints: appended to a C array list by list, about
+    half the time of ``np.asarray(rows)`` (rensa's digests leave Rust only as Python lists)."""
+    buf = array.array("I")
+    if buf.itemsize != 4:  # C unsigned int is 32 bits on every platform numpy supports; just in case
+        return np.asarray(rows, dtype=np.uint32).reshape(n, width)
+    for row in rows:
+        buf.extend(row)
+    return np.frombuffer(buf, dtype=np.uint32).reshape(n, width)
+
+
 def signatures(
     shingles: np.ndarray, offsets: np.ndarray, num_perm: int, seed: int, backend: Backend = "rensa"
 ) -> np.ndarray:
@@ -137,7 +149,7 @@ def signatures(
         import rensa
 
         mat = rensa.RMinHash.digest_matrix_from_flat_token_hashes(shingles, offsets, num_perm, seed)
-        return np.asarray(mat.to_rows(), dtype=np.uint32).reshape(n, num_perm)
+        return _uint32_rows(mat.to_rows(), n, num_perm)
     from datasketch import MinHash
 
     bounds = offsets.astype(np.int64)

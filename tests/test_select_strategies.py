@@ -496,6 +496,26 @@ def test_junk_gate_holds_back_a_few_low_rows_but_not_a_third_of_the_pool(df: pl.
     assert set(select(df, cfg(budget=60, strategy="facility")).selected["id"].to_list()) & many
 
 
+def test_a_cluster_flagged_almost_whole_is_held_back_even_when_the_row_gate_opens() -> None:
+    rows = task_rows(sizes=(40, 40, 40, 20), dups=0)
+    for r in rows:
+        t = int(r["task"][4:])
+        # tasks 0-2: a third flagged (the row gate opens: far more than 15% of the pool); task 3: junk region
+        r["qdc_quality"] = (0.1 if int(r["id"].split("-")[1]) % 3 == 0 else 0.8) if t < 3 else 0.05
+    d = with_task_clusters(make_frame(rows))
+    for strategy in ("kmq", "iterative", "bandit"):
+        res = select(d, cfg(budget=40, strategy=strategy))
+        assert "task3" not in res.selected["task"].to_list(), strategy
+        flagged_picked = (res.selected["qdc_quality"] < JUNK_THRESHOLD).sum()
+        assert flagged_picked > 0, strategy  # the row gate is open: flagged rows of tasks 0-2 stay eligible
+        off = select(d, cfg(budget=40, strategy=strategy, junk_region=1.5, seed=1))
+        assert "task3" in off.selected["task"].to_list(), strategy
+    log = select(d, cfg(budget=40, strategy="kmq")).manifest["strategy_log"]["rounds"][0]
+    assert log["junk_regions"] == 1
+    # when the other 120 rows cannot fill the budget, the region is used
+    assert select(d, cfg(budget=125, strategy="kmq")).selected["task"].to_list().count("task3") > 0
+
+
 class _Notes:
     def __init__(self) -> None:
         self.messages: list[str] = []

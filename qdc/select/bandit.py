@@ -33,7 +33,7 @@ import numpy as np
 
 from qdc.select.allocate import allocate
 from qdc.select.config import SelectConfig
-from qdc.select.kmq import base_weights
+from qdc.select.kmq import base_weights, junk_regions
 from qdc.select.pool import FeedbackSource, Picks, Pool
 from qdc.select.robust import gate
 
@@ -78,6 +78,9 @@ class Bandit:
         # back are in no queue (a junk-only cluster is never an arm): they are the backfill's last resort.
         perm = rng.permutation(pool.n)
         junk = gate(pool, budget) if cfg.junk_gate else None
+        if cfg.junk_gate:
+            allowed, _ = junk_regions(pool, self.labels, budget, None if junk is None else ~junk, cfg.junk_region)
+            junk = None if allowed is None else ~allowed
         held = junk[perm] if junk is not None else np.zeros(pool.n, dtype=bool)
         self.held: list[int] = perm[held].tolist()
         perm = perm[~held]

@@ -150,6 +150,9 @@ class SelectConfig(StageConfig):
     junk_gate: bool = _TOP["junk_gate"]
     """Rows with qdc_quality below qdc.quality.JUNK_THRESHOLD are taken only when nothing else fills the budget
     (off by itself when the scorer flags more than 15% of the pool: the threshold does not fit that data)."""
+    junk_region: float = Field(default=_TOP["junk_region"], gt=0)
+    """kmq, iterative, bandit (with the junk gate): a cluster whose rows are at least this share flagged as junk
+    is held back whole, even when the row gate has opened itself (above 1: off)."""
     cluster_quality: bool = _TOP["cluster_quality"]
     """Scale cluster shares by min(1, 2·mean score percentile) so junk-only clusters get ~nothing."""
     diversity_weight: float | None = _TOP["diversity_weight"]

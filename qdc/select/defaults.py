@@ -33,6 +33,7 @@ TOP: dict[str, Any] = {
     "representative": 0.0,
     "score_weight": 0.25,
     "junk_gate": True,
+    "junk_region": 0.75,
     "cluster_quality": False,
     "diversity_weight": None,
     "feedback": None,
@@ -44,7 +45,7 @@ TOP: dict[str, Any] = {
 SECTIONS: dict[str, dict[str, Any]] = {
     "iterative": {
         "rounds": 3,
-        "cluster_temperature": 1.0,
+        "cluster_temperature": 2.0,
         "explore": 0.1,
         "feedback_portion": 1.0,
         "effect_size": True,

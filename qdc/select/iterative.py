@@ -22,10 +22,9 @@ from typing import Any
 import numpy as np
 
 from qdc.select.allocate import allocate, equal_split
-from qdc.select.config import SelectConfig
-from qdc.select.kmq import base_weights, effective_within, start_weights, take_per_cluster, within_keys
+from qdc.select.config import IterativeConfig, SelectConfig
+from qdc.select.kmq import base_weights, effective_within, gated_rows, start_weights, take_per_cluster, within_keys
 from qdc.select.pool import FeedbackSource, Picks, Pool, softmax, standardise
-from qdc.select.robust import within_bias
 
 
 def cluster_weights(
@@ -61,6 +60,39 @@ def cluster_weights(
     return w / w.sum()  # type: ignore[no-any-return]
 
 
+class _Feedback:
+    """Feedback per cluster so far: sums, counts and every value seen (for the row-level spread)."""
+
+    def __init__(
+        self, labels: np.ndarray, k: int, root: np.ndarray, source: FeedbackSource, cfg: IterativeConfig
+    ) -> None:
+        self.labels, self.root, self.source, self.cfg = labels, root, source, cfg
+        self.sum = np.zeros(k)
+        self.cnt = np.zeros(k, dtype=np.int64)
+        self.seen: list[np.ndarray] = []
+
+    def collect(self, new: np.ndarray, rng: np.random.Generator) -> None:
+        """Score the rows picked since the last round (a seeded `feedback_portion` of them)."""
+        if self.cfg.feedback_portion < 1.0 and new.size:
+            new = new[rng.random(new.size) < self.cfg.feedback_portion]
+        if new.size:
+            vals = np.asarray(self.source.score(self.root[new]), dtype=np.float64)
+            np.add.at(self.sum, self.labels[new], vals)
+            np.add.at(self.cnt, self.labels[new], 1)
+            self.seen.append(vals)
+
+    def weights(self, remaining: np.ndarray, entry: dict[str, Any]) -> np.ndarray:
+        """`cluster_weights` of the means so far (logged in `entry`)."""
+        has = self.cnt > 0
+        means = np.where(has, self.sum / np.maximum(self.cnt, 1), 0.0)
+        spread = None
+        if self.cfg.effect_size:
+            spread = float(np.std(np.concatenate(self.seen))) if self.seen else 0.0
+            entry["feedback_sd"] = round(spread, 6)
+        entry["feedback_mean"] = {str(c): round(float(means[c]), 6) for c in np.flatnonzero(has)}
+        return cluster_weights(means, has, remaining, self.cfg.cluster_temperature, self.cfg.explore, spread)
+
+
 def iterative(pool: Pool, budget: int, cfg: SelectConfig, rng: np.random.Generator, feedback: FeedbackSource) -> Picks:
     """Rounds of cluster-reweighted sampling; `feedback` is scored only on already-selected rows."""
     labels = pool.labels()
@@ -70,16 +102,14 @@ def iterative(pool: Pool, budget: int, cfg: SelectConfig, rng: np.random.Generat
     mode, temp = effective_within(cfg.within, cfg.temperature, cfg.diversity_weight)
     rounds = max(1, int(cfg.iterative.rounds))
     per_round = equal_split(budget, rounds)
-    bias, gate, _ = within_bias(pool, cfg, budget, labels)
+    bias, gate, _ = gated_rows(pool, cfg, budget, labels)
     available = np.ones(pool.n, dtype=bool) if gate is None else gate.copy()
     order: list[np.ndarray] = []
     round_of: list[np.ndarray] = []
     reasons: list[str] = []
     log: list[dict[str, Any]] = []
-    fb_sum = np.zeros(k)
-    fb_cnt = np.zeros(k, dtype=np.int64)
+    fb = _Feedback(labels, k, root, feedback, cfg.iterative)
     unscored: list[np.ndarray] = []
-    seen: list[np.ndarray] = []
     # Later rounds scale the allocation's weights (1 each for `equal`, as in the original) by the feedback.
     alloc = base_weights(np.bincount(labels, minlength=k), cfg.allocation)
     for r in range(rounds):
@@ -88,26 +118,9 @@ def iterative(pool: Pool, budget: int, cfg: SelectConfig, rng: np.random.Generat
         if r == 0:
             weights = start_weights(labels, k, pool.score, cfg.allocation, cfg.cluster_quality)[0]
         else:
-            new = np.concatenate(unscored) if unscored else np.zeros(0, dtype=np.int64)
+            fb.collect(np.concatenate(unscored) if unscored else np.zeros(0, dtype=np.int64), rng)
             unscored = []
-            if cfg.iterative.feedback_portion < 1.0 and new.size:
-                keep = rng.random(new.size) < cfg.iterative.feedback_portion
-                new = new[keep]
-            if new.size:
-                vals = np.asarray(feedback.score(root[new]), dtype=np.float64)
-                np.add.at(fb_sum, labels[new], vals)
-                np.add.at(fb_cnt, labels[new], 1)
-                seen.append(vals)
-            has = fb_cnt > 0
-            means = np.where(has, fb_sum / np.maximum(fb_cnt, 1), 0.0)
-            spread = None
-            if cfg.iterative.effect_size:
-                spread = float(np.std(np.concatenate(seen))) if seen else 0.0
-                entry["feedback_sd"] = round(spread, 6)
-            weights = alloc * cluster_weights(
-                means, has, remaining, cfg.iterative.cluster_temperature, cfg.iterative.explore, spread
-            )
-            entry["feedback_mean"] = {str(c): round(float(means[c]), 6) for c in np.flatnonzero(has)}
+            weights = alloc * fb.weights(remaining, entry)
         counts = allocate(per_round[r], weights, remaining)
         keys = within_keys(pool.n, z, mode, temp, rng)
         if bias is not None and mode == "balanced":

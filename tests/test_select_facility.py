@@ -179,3 +179,24 @@ def test_junk_gate_holds_back_echoes_the_score_passes() -> None:
     assert not ids & set(gated.selected["id"].to_list())
     open_ = select(df, SelectConfig(budget=40, strategy="facility", dedup="off", junk_gate=False))
     assert ids & set(open_.selected["id"].to_list())
+
+
+def test_junk_gate_keeps_only_the_best_scored_answer_to_a_prompt() -> None:
+    df = _chat_frame(60, set())
+    prompts = df[schema.PROMPT].to_list()
+    # rows 0-9 get a second, worse-scored answer (a cut-off one) to the same prompt
+    extra = df[:10].with_columns(
+        pl.Series("id", [f"cut{i}" for i in range(10)]),
+        pl.Series(schema.ROW_ID, [f"cut{i}" for i in range(10)]),
+        pl.Series(schema.RESPONSE, ["Here is a note on"] * 10),
+        pl.Series(schema.TEXT, [f"{p}\nHere is a note on" for p in prompts[:10]]),
+        pl.Series(schema.QUALITY, [0.5] * 10),
+        pl.Series(schema.EMBEDDING, _blobs(10, seed=9), dtype=pl.Array(pl.Float32, 16)),
+    )
+    both = pl.concat([df, extra])
+    cut = {f"cut{i}" for i in range(10)}
+    assert not cut & set(
+        select(both, SelectConfig(budget=45, strategy="facility", dedup="off")).selected["id"].to_list()
+    )
+    opened = select(both, SelectConfig(budget=45, strategy="facility", dedup="off", junk_gate=False))
+    assert cut & set(opened.selected["id"].to_list())

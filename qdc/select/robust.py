@@ -72,32 +72,56 @@ def defect_mask(frame: pl.DataFrame) -> np.ndarray | None:
     return bad
 
 
-def junk_mask(frame: pl.DataFrame, defects: bool = True) -> np.ndarray | None:
-    """Rows whose qdc_quality is below the junk threshold, or (``defects``) that `defect_mask` flags
-    (None when the qdc_quality column is absent)."""
+def outscored_mask(frame: pl.DataFrame, quality: np.ndarray, junk: np.ndarray) -> np.ndarray | None:
+    """Rows with a response whose exact prompt has another non-junk row with a higher qdc_quality: of several
+    answers to one instruction only the best-scored ones are candidates (a truncated or degenerate answer
+    beside a full one is the common case). None when there are no prompt/response columns."""
+    if schema.PROMPT not in frame.columns or schema.RESPONSE not in frame.columns:
+        return None
+    has = frame[schema.RESPONSE].fill_null("").str.len_chars().to_numpy() > 0
+    q = np.where(junk, -np.inf, quality)
+    best = pl.DataFrame({"p": frame[schema.PROMPT].fill_null(""), "q": q}).select(pl.col("q").max().over("p"))
+    return np.asarray(has & ~junk & (quality < best["q"].to_numpy()), dtype=bool)
+
+
+def junk_mask(frame: pl.DataFrame, defects: bool = True) -> tuple[np.ndarray, np.ndarray] | None:
+    """(below the junk threshold, held back for another reason): qdc_quality under JUNK_THRESHOLD, and
+    (``defects``) the rows `defect_mask` or `outscored_mask` flags. None without a qdc_quality column."""
     if schema.QUALITY not in frame.columns:
         return None
     q = frame[schema.QUALITY].cast(pl.Float64).fill_null(float("-inf")).to_numpy()
-    junk = np.asarray(~(q >= JUNK_THRESHOLD), dtype=bool)
-    extra = defect_mask(frame) if defects else None
-    return junk if extra is None else junk | extra
+    below = np.asarray(~(q >= JUNK_THRESHOLD), dtype=bool)
+    other = np.zeros_like(below)
+    if defects:
+        found = defect_mask(frame)
+        if found is not None:
+            other |= found & ~below
+        found = outscored_mask(frame, q, below | other)
+        if found is not None:
+            other |= found
+    return below, other
 
 
 MAX_GATED_SHARE = 0.15
 
 
 def gate(pool: Pool, budget: int) -> np.ndarray | None:
-    """Rows the junk gate holds back (None: no gate): junk below the threshold, when it is at most
-    MAX_GATED_SHARE of the pool and the other rows can fill the budget."""
-    junk = junk_mask(pool.frame)
-    if junk is None or not junk.any() or int((~junk).sum()) < budget:
+    """Rows the junk gate holds back (None: no gate) when the other rows can fill the budget: rows below the
+    junk threshold (unless that is more than MAX_GATED_SHARE of the pool: the threshold does not fit this
+    data) and the defects and outscored answers of `junk_mask`."""
+    masks = junk_mask(pool.frame)
+    if masks is None:
         return None
-    share = float(junk.mean())
+    below, other = masks
+    share = float(below.mean()) if below.size else 0.0
     if share > MAX_GATED_SHARE:
         notice(
             f"select: {share:.0%} of the rows score below the junk threshold {JUNK_THRESHOLD:g}; that is more "
             "than junk usually is, so the quality score is not used as a gate here (--min-quality still is)"
         )
+        below = np.zeros_like(below)
+    junk: np.ndarray = below | other
+    if not junk.any() or int((~junk).sum()) < budget:
         return None
     return junk
 

@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 def child(n: int, d: int = 384) -> dict[str, float]:
     """One measurement in this process: build the graph, run the greedy, report times and peak RSS."""
+    from qdc.select.config import FacilityConfig
     from qdc.select.facility import default_neighbours, facility_arrays
     from qdc.select.knn import knn_graph, recall
 
@@ -41,7 +42,7 @@ def child(n: int, d: int = 384) -> dict[str, float]:
     c0, t0 = time.process_time(), time.perf_counter()
     graph = knn_graph(x, k)
     t1 = time.perf_counter()
-    picks, log = facility_arrays(x, b, graph=graph)
+    picks, log = facility_arrays(x, b, graph=graph, tail_share=FacilityConfig().tail_share)  # the default
     t2 = time.perf_counter()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     return {

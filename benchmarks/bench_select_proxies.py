@@ -65,7 +65,7 @@ STRATEGIES: list[tuple[str, dict[str, Any]]] = [
     ("kmq", {"strategy": "kmq"}),
     ("iterative", {"strategy": "iterative"}),
     ("bandit", {"strategy": "bandit"}),
-    ("facility, pure objective (tail_share 0, gate off)", {"facility": {"tail_share": 0.0}, "junk_gate": False}),
+    ("facility pure objective (tail_share 0; gate off)", {"facility": {"tail_share": 0.0}, "junk_gate": False}),
     ("kcenter", {"strategy": "kcenter"}),
     ("deita", {"strategy": "deita"}),
     ("kmq (papers' settings)", {"strategy": "kmq", "preset": "paper"}),

@@ -42,7 +42,7 @@ APPS = 25
 STRATEGIES: list[tuple[str, dict[str, Any]]] = [
     ("random", {"strategy": "random"}),
     ("defaults (facility)", {}),
-    ("facility, pure objective (tail_share 0)", {"facility": {"tail_share": 0.0}}),
+    ("facility pure objective (tail_share 0; gate on)", {"facility": {"tail_share": 0.0}}),
     ("kmq", {"strategy": "kmq"}),
     ("iterative", {"strategy": "iterative"}),
     ("bandit", {"strategy": "bandit"}),

@@ -24,7 +24,7 @@ import benchmarks.bench_select as bs
 ALL = [
     ("random", {"strategy": "random"}),
     ("defaults (facility)", {}),
-    ("facility, pure objective (tail_share 0, gate off)", {"facility": {"tail_share": 0.0}, "junk_gate": False}),
+    ("facility pure objective (tail_share 0; gate off)", {"facility": {"tail_share": 0.0}, "junk_gate": False}),
     ("kmq", {"strategy": "kmq"}),
     ("kmq, paper's settings", {"strategy": "kmq", "within": "softmax", "temperature": 0.2, "junk_gate": False}),
     ("iterative", {"strategy": "iterative"}),

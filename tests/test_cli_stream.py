@@ -165,3 +165,25 @@ def test_scale_alias_keeps_the_global_flags(tmp_path: Path, runner: Any) -> None
     notice = orjson.loads(logged.stderr.splitlines()[0])
     assert notice["level"] == "notice" and "qdc dedup --stream" in notice["message"]
     assert (tmp_path / "q.jsonl").read_bytes() == (tmp_path / "j.jsonl").read_bytes()
+
+
+def test_score_complexity_stream_writes_what_memory_writes(tmp_path: Path, runner: Any) -> None:
+    """`qdc score-complexity --stream` (was `qdc scale score --no-quality`): the same bytes as in memory, and
+    the streaming flags refused without --stream."""
+    src = _score_input(tmp_path)
+    outs = {}
+    for name, cmd in {
+        "stream": ["score-complexity", "--stream", "--batch-rows", "25"],
+        "memory": ["score-complexity"],
+        "scale": ["scale", "score", "--no-quality"],
+    }.items():
+        out = tmp_path / f"{name}.jsonl"
+        _invoke(runner, [*cmd, src, "-o", str(out)])
+        outs[name] = out.read_bytes()
+    assert outs["stream"] == outs["memory"] == outs["scale"] and b"qdc_complexity" in outs["stream"]
+    res = runner.invoke(app, ["score-complexity", src, "-o", str(tmp_path / "x.jsonl"), "--batch-rows", "9"])
+    assert res.exit_code == 2 and "only with --stream" in res.stderr
+    res = runner.invoke(
+        app, ["score-complexity", "--stream", src, "-o", str(tmp_path / "y.jsonl"), "--scorer", "judge"]
+    )
+    assert res.exit_code == 2 and "heuristic scorers" in res.stderr

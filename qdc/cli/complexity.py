@@ -7,8 +7,12 @@ from typing import TYPE_CHECKING
 from qdc.cli import _options as o
 from qdc.cli import app
 from qdc.cli._common import show
-from qdc.cli.quality import EXPLAIN, JUDGE, NO_CACHE, score_rows, show_explanation
+from qdc.cli._stream import STREAM, STREAMING, refuse_unstreamed
+from qdc.cli.quality import EXPLAIN, JUDGE, NO_CACHE, score_rows, show_explanation, stream_score
 
+_STREAM_HELP = (
+    "A file larger than memory: scored in batches, same bytes (heuristic scorer; was `qdc scale score --no-quality`)."
+)
 if TYPE_CHECKING:
     from qdc.complexity import ComplexityConfig
 
@@ -16,7 +20,7 @@ if TYPE_CHECKING:
 @o.command(
     app,
     "score-complexity",
-    (o.K("--scorer", str, "scorer"), EXPLAIN, *JUDGE, NO_CACHE),
+    (o.K("--scorer", str, "scorer"), EXPLAIN, *JUDGE, NO_CACHE, STREAM.with_(help=_STREAM_HELP), *STREAMING),
     config="qdc.complexity:ComplexityConfig",
     rows=True,
 )
@@ -32,6 +36,9 @@ def score_complexity_cmd(a: o.Args, cfg: ComplexityConfig) -> None:
 
     from qdc.complexity import explain, score_complexity
 
+    refuse_unstreamed(a, ("explain_id", "columns", "drop_qdc"))
+    if a.stream:
+        return stream_score(a, None, cfg)  # the heuristic scorer only (the engine refuses the judge)
     cheap = cfg.scorer == "heuristic"
     df, info = score_rows(a, cheap, lambda d: score_complexity(d, cfg), lambda d: explain(d, a.explain_id))
     if info is not None:

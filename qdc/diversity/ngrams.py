@@ -178,17 +178,23 @@ def entropy_of(c: np.ndarray) -> float:
     return float(-(p * np.log(p)).sum())
 
 
-def lexical_figures(tok: TokenHashes) -> dict[str, float | int]:
-    """distinct_1..3, entropy_1..2 and the token count, as `lexical.distinct_n` / `ngram_entropy` define them."""
+def lexical_figures(tok: TokenHashes, parts: Sequence[str] = ("counts", "distinct_3")) -> dict[str, float | int]:
+    """distinct_1..3, entropy_1..2 and the token count, as `lexical.distinct_n` / `ngram_entropy` define them.
+
+    `parts` picks what to compute: "counts" (distinct_1, distinct_2, entropy_1, entropy_2, tokens) and
+    "distinct_3", so the report can run the two on different threads.
+    """
     out: dict[str, float | int] = {}
-    for n in (1, 2):
-        keys = ngram_keys(tok, n)
-        c = counts(keys)
-        out[f"distinct_{n}"] = c.size / keys.size if keys.size else 0.0
-        out[f"entropy_{n}"] = entropy_of(c)
-    keys = ngram_keys(tok, 3)
-    out["distinct_3"] = pl.Series(keys).n_unique() / keys.size if keys.size else 0.0
-    out["tokens"] = int(tok.hashes.size)
+    if "counts" in parts:
+        for n in (1, 2):
+            keys = ngram_keys(tok, n)
+            c = counts(keys)
+            out[f"distinct_{n}"] = c.size / keys.size if keys.size else 0.0
+            out[f"entropy_{n}"] = entropy_of(c)
+        out["tokens"] = int(tok.hashes.size)
+    if "distinct_3" in parts:
+        keys = ngram_keys(tok, 3)
+        out["distinct_3"] = pl.Series(keys).n_unique() / keys.size if keys.size else 0.0
     return out
 
 

@@ -14,6 +14,7 @@ from qdc.diversity import DiversityConfig, diversity_report
 from qdc.diversity.bleu import self_bleu
 from qdc.diversity.embedding import cluster_spread, mean_pairwise_cosine_distance
 from qdc.diversity.lexical import compression_ratio, distinct_n, ngram_entropy, ngram_vendi, tokenize
+from qdc.errors import ConfigError
 from tests.conftest import write_jsonl
 
 DOCS = ["the cat sat on the mat", "the cat sat on the hat", "a dog ran in the park"]
@@ -297,3 +298,59 @@ def test_report_leaves_the_garbage_collector_as_it_was(frame):
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def _shared_texts() -> list[str]:
+    import json
+
+    from tests.conftest import SHARED_DATA
+
+    out = []
+    for path in sorted(SHARED_DATA.glob("*/*.jsonl")):
+        if path.name == "models.jsonl" or path.parent.name in {"stsb", "mrpc"}:
+            continue
+        for line in path.open(encoding="utf-8"):
+            row = json.loads(line)
+            text = row.get("text") or row.get("instruction") or row.get("question") or row.get("sentence")
+            if isinstance(text, str) and text.strip():
+                out.append(text)
+    return out
+
+
+def test_sampled_compression_ratio_is_near_the_exact_one_on_real_texts():
+    """The stated 4 MiB sample of the compression ratio against every byte compressed, on the 17 MB of real
+    texts under ../shared/data in file order (the worst ordering measured: 3.4% low); the JSON says when
+    the figure is sampled, and with compression_sample=None it is not."""
+    from qdc.diversity import ngrams
+
+    texts = _shared_texts()
+    if len(texts) < 50_000:
+        pytest.skip("../shared/data not present")
+    import polars as pl
+
+    s = pl.Series(texts)
+    exact = ngrams.compression_ratio(s, max_bytes=None)
+    sampled = ngrams.compression_ratio(s)
+    assert sampled != exact
+    assert sampled == pytest.approx(exact, rel=0.05)
+    nbytes = int(s.str.len_bytes().sum()) + len(texts) - 1
+    assert ngrams.compression_sample_bytes(nbytes) == ngrams.SAMPLE_BYTES
+    assert ngrams.compression_sample_bytes(nbytes, None) is None
+    assert ngrams.compression_sample_bytes(2 * ngrams.SAMPLE_BYTES) is None
+
+
+def test_report_states_the_compression_sample(frame):
+    rng = np.random.default_rng(6)
+    words = [f"w{i}" for i in range(400)]
+    df = frame([{"id": str(i), "text": " ".join(rng.choice(words, size=12).tolist())} for i in range(4000)])
+    whole = diversity_report(df, DiversityConfig(embeddings=False))
+    assert whole["compression_sample_bytes"] is None  # ~200 KB: every byte compressed
+    sampled = diversity_report(df, DiversityConfig(embeddings=False, compression_sample=65536))
+    assert sampled["compression_sample_bytes"] == 65536
+    assert sampled["compression_ratio"] != whole["compression_ratio"]
+    assert sampled["compression_ratio"] == pytest.approx(whole["compression_ratio"], rel=0.05)
+    exact = diversity_report(df, DiversityConfig(embeddings=False, compression_sample=None))
+    assert exact["compression_sample_bytes"] is None
+    assert exact["compression_ratio"] == whole["compression_ratio"]
+    with pytest.raises(ConfigError):
+        diversity_report(df, DiversityConfig(embeddings=False, compression_sample=1000))

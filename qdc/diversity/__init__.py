@@ -2,7 +2,8 @@
 measures, cluster spread, optionally per group.
 
 JSON keys (cli.md): n, vendi (q = 1, cosine kernel on embeddings), vendi_q {"0.1", "0.5", "1", "2", "inf"},
-distinct_1, distinct_2, compression_ratio; and also distinct_3, entropy_1, entropy_2 (nats), self_bleu
+distinct_1, distinct_2, compression_ratio; and also compression_sample_bytes (bytes deflated for the ratio when it
+is measured on a stated sample of a large text, else null), distinct_3, entropy_1, entropy_2 (nats), self_bleu
 (BLEU-3 on a seeded sample), ngram_vendi (n = 1..4 kernel on a seeded sample), mpcd, tokens, and, when
 rows carry qdc_cluster, clusters / cluster_entropy / cluster_entropy_norm / effective_clusters /
 cluster_coverage. With a group field, `groups` maps each value to the same figures for its rows.
@@ -23,7 +24,15 @@ from qdc.config import StageConfig
 from qdc.diversity.bleu import self_bleu
 from qdc.diversity.embedding import cluster_spread, mean_pairwise_cosine_distance, mpcd_from_sum
 from qdc.diversity.lexical import tokenize
-from qdc.diversity.ngrams import TokenHashes, compression_ratio, lexical_figures, ngram_vendi_hashed, token_hashes
+from qdc.diversity.ngrams import (
+    SAMPLE_BYTES,
+    TokenHashes,
+    compression_ratio,
+    compression_sample_bytes,
+    lexical_figures,
+    ngram_vendi_hashed,
+    token_hashes,
+)
 from qdc.diversity.vendi import (
     ORDERS,
     _one_blas_thread,
@@ -49,6 +58,9 @@ class DiversityConfig(StageConfig):
     """Rows (seeded sample) for self-BLEU and the n-gram Vendi score, whose cost grows as rows^2."""
     bleu_n: int = 3
     ngram_ns: tuple[int, ...] = (1, 2, 3, 4)
+    compression_sample: int | None = SAMPLE_BYTES
+    """Above twice this many bytes of text the compression ratio is measured on a stated sample of this
+    many bytes (evenly spaced 64 KiB blocks; JSON `compression_sample_bytes`); None compresses every byte."""
     group_field: str | None = None
     """Also report the figures for each value of this field."""
     max_groups: int = 50
@@ -87,15 +99,17 @@ def _embedding_figures(x: np.ndarray) -> dict[str, Any]:
     return {"vendi": vq[1.0], "vendi_q": {order_key(q): v for q, v in vq.items()}, "mpcd": mpcd}
 
 
-def _side_figures(x: np.ndarray | None, texts: pl.Series, idx: np.ndarray, bleu_n: int) -> dict[str, Any]:
+def _side_figures(x: np.ndarray | None, texts: pl.Series, idx: np.ndarray, cfg: DiversityConfig) -> dict[str, Any]:
     """The figures that need no token hashes (embedding Vendi and MPCD, compression ratio, self-BLEU on the
     sample): computed on a second thread while the first hashes tokens and counts n-grams. The big steps
     on both sides run in numpy, BLAS, zlib and polars, which release the GIL, so on two cores they overlap."""
     out: dict[str, Any] = {}
     if x is not None and x.shape[0]:
         out.update(_embedding_figures(x))
-    out["compression_ratio"] = compression_ratio(texts, threads=1)
-    out["self_bleu"] = self_bleu([tokenize(t) for t in texts.gather(idx).to_list()], bleu_n)
+    out["compression_ratio"] = compression_ratio(texts, threads=1, max_bytes=cfg.compression_sample)
+    nbytes = int(texts.str.len_bytes().sum() or 0) + max(len(texts) - 1, 0)  # joined by spaces
+    out["compression_sample_bytes"] = compression_sample_bytes(nbytes, cfg.compression_sample)
+    out["self_bleu"] = self_bleu([tokenize(t) for t in texts.gather(idx).to_list()], cfg.bleu_n)
     return out
 
 
@@ -112,7 +126,7 @@ def _figures(
 
     idx = _sample(len(texts), cfg.sample, cfg.seed)
     with ThreadPoolExecutor(1) as pool:
-        side = pool.submit(_side_figures, x, texts, idx, cfg.bleu_n)
+        side = pool.submit(_side_figures, x, texts, idx, cfg)
         tok = tok if tok is not None else token_hashes(texts)
         third = pool.submit(lexical_figures, tok, ("distinct_3",))  # on the second thread, after the rest
         lexical = lexical_figures(tok, ("counts",))
@@ -123,6 +137,7 @@ def _figures(
     out.update({key: side_out[key] for key in ("vendi", "vendi_q", "mpcd") if key in side_out})
     out.update({key: lexical[key] for key in ("distinct_1", "distinct_2", "distinct_3")})
     out["compression_ratio"] = side_out["compression_ratio"]
+    out["compression_sample_bytes"] = side_out["compression_sample_bytes"]
     out.update({key: lexical[key] for key in ("entropy_1", "entropy_2")})
     out["self_bleu"] = side_out["self_bleu"]
     out["ngram_vendi"] = nvendi
@@ -146,6 +161,8 @@ def diversity_report(
     cfg = cfg or DiversityConfig()
     if cfg.sample < 2:
         raise ConfigError(f"diversity sample must be at least 2 (got {cfg.sample})")
+    if cfg.compression_sample is not None and cfg.compression_sample < 1 << 16:
+        raise ConfigError(f"compression_sample must be at least 65536 bytes or null (got {cfg.compression_sample})")
     column = FIELD_COLUMNS[cfg.field]
     schema.require_columns(df, column)
     x: np.ndarray | None = None

@@ -45,7 +45,7 @@ TOP: dict[str, Any] = {
 SECTIONS: dict[str, dict[str, Any]] = {
     "iterative": {
         "rounds": 3,
-        "cluster_temperature": 2.0,
+        "cluster_temperature": 4.0,
         "explore": 0.1,
         "feedback_portion": 1.0,
         "effect_size": True,

@@ -79,24 +79,34 @@ def token_hashes(texts: pl.Series | Sequence[str | None]) -> TokenHashes:
 
 def ngram_keys(tok: TokenHashes, n: int) -> np.ndarray:
     """One uint64 key per n-gram inside a document (never across two), in order."""
-    return ngram_keys_and_docs(tok, n)[0]
+    return _keys(tok, n)[0]
 
 
 def ngram_keys_and_docs(tok: TokenHashes, n: int) -> tuple[np.ndarray, np.ndarray]:
     """`ngram_keys` and the document of each key."""
+    key, inside = _keys(tok, n)
+    if inside is None:
+        return key, tok.docs
+    return key, np.asarray(tok.docs[: inside.size][inside])
+
+
+def _keys(tok: TokenHashes, n: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """The n-gram keys inside documents and the mask over all n-gram positions that chose them (None: all
+    positions, n = 1, where the keys are the token hashes themselves, not a copy)."""
     h, d = tok.hashes, tok.docs
     if n == 1:
-        return h, d  # no copy: callers only read them
+        return h, None
     if h.size < n:
-        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
+        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=bool)
     m = h.size - n + 1
-    key = h[:m].copy()
     with np.errstate(over="ignore"):
-        for j in range(1, n):
+        key = h[:m] * _MIX
+        key ^= h[1 : 1 + m]
+        for j in range(2, n):
             key *= _MIX
             key ^= h[j : j + m]
     inside = d[:m] == d[n - 1 :]
-    return np.asarray(key[inside]), np.asarray(d[:m][inside])
+    return np.asarray(key[inside]), inside
 
 
 _DENSE_DF = 32  # n-grams in more documents than this go through one dense product (BLAS), the rest as pairs

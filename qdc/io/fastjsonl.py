@@ -12,8 +12,9 @@ string or integer id in every row, unique and not seen before. Parsing and check
 
 from __future__ import annotations
 
+import io
 import itertools
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 import polars as pl
@@ -22,9 +23,13 @@ from qdc.io.formats import BOM
 from qdc.io.rows import _count_keys, _RowBuilder, duplicate_key
 from qdc.io.text import RowTextError, detect
 
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ThreadPoolExecutor
+
 
 def _objects(lines: list[bytes], first: bool) -> tuple[list[dict[str, Any]], bytes] | None:
-    """The lines' objects and their bytes joined, or None when any line is not a plain JSON object line."""
+    """The lines' objects and their bytes joined, or None when any line is not a plain JSON object line
+    (keys written twice are `_keys_unique`'s)."""
     if not lines or (first and lines[0].startswith(BOM)):
         return None
     if len(lines) > 1 and not lines[0].endswith(b"\n"):
@@ -38,10 +43,12 @@ def _objects(lines: list[bytes], first: bool) -> tuple[list[dict[str, Any]], byt
         return None  # malformed, or an integer beyond 64 bits: the per-row path says which
     if not all(type(o) is dict for o in objs):
         return None
-    for i in _unproved_lines(lines, buf, objs):
-        if duplicate_key(lines[i], objs[i]) is not None:
-            return None
     return objs, buf
+
+
+def _keys_unique(lines: list[bytes], buf: bytes, objs: list[dict[str, Any]]) -> bool:
+    """No line writes a key twice (a count proves most lines; the others are checked one by one)."""
+    return all(duplicate_key(lines[i], objs[i]) is None for i in _unproved_lines(lines, buf, objs))
 
 
 def _unproved_lines(lines: list[bytes], buf: bytes, objs: list[dict[str, Any]]) -> list[int]:
@@ -87,13 +94,34 @@ def _ids(objs: list[dict[str, Any]], field: str) -> list[str] | None:
     return None  # missing (content ids), null, nested, float, bool or mixed: the per-row path
 
 
-def add_plain_lines(
-    builder: _RowBuilder, lines: list[bytes], offset: int, user_columns: bool
-) -> tuple[list[dict[str, Any]], list[str] | pl.Series, list[bytes]] | None:
+class PlainBatch(NamedTuple):
+    """What `qdc.io.read._jsonl_frame` needs of a batch taken whole."""
+
+    objs: list[dict[str, Any]]
+    raws: list[str] | pl.Series
+    good: list[bytes]
+    """[the lines' bytes joined]: polars reads them as it reads the lines one by one (the per-row frame)."""
+    user: Future[pl.DataFrame] | None
+    """polars' parse of `good` for the user columns, started on a second thread (it releases the GIL) while
+    this thread checks keys and builds the other columns; None without user columns."""
+
+
+_POOL: list[ThreadPoolExecutor] = []
+
+
+def _parse_user(buf: bytes) -> Future[pl.DataFrame]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    if not _POOL:
+        _POOL.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="qdc-jsonl"))
+    return _POOL[0].submit(pl.read_ndjson, io.BytesIO(buf), infer_schema_length=None)
+
+
+def add_plain_lines(builder: _RowBuilder, lines: list[bytes], offset: int, user_columns: bool) -> PlainBatch | None:
     """Add one batch of JSONL lines (line numbers ``offset + 1 ...``) as `parse_line` would, or nothing.
 
-    Returns (objects, raw lines, [the lines' bytes joined]) for `qdc.io.read._jsonl_frame`, or None when the
-    batch needs the per-row path (the builder is then untouched).
+    Returns the batch's pieces for `qdc.io.read._jsonl_frame`, or None when the batch needs the per-row path
+    (the builder is then untouched).
     """
     cfg = builder.cfg
     if cfg.template is not None:
@@ -117,10 +145,12 @@ def add_plain_lines(
         return None
     if builder.seen_ids and not builder.seen_ids.keys().isdisjoint(ids):
         return None
+    user = _parse_user(buf) if user_columns else None
+    if not _keys_unique(lines, buf, objs):
+        return None  # (a duplicate key: rare; the parse started above is dropped)
     builder.adopt(spec, objs[0])
     builder.add_plain(ids, texts, offset, [i for i, t in enumerate(texts) if not t.strip()])
-    # polars reads the lines joined as it reads them one by one: the per-row path's frame
-    return objs, _raw_lines(lines) if user_columns else [], [buf]
+    return PlainBatch(objs, _raw_lines(lines) if user_columns else [], [buf], user)
 
 
 def _raw_lines(lines: list[bytes]) -> pl.Series:

@@ -15,7 +15,7 @@ import os
 import sys
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -34,6 +34,9 @@ from qdc.io.rows import (
     finish_read,
     parse_line,
 )
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 DEFAULT_BATCH_ROWS = 100_000
 WHOLE_FILE = sys.maxsize  # batch_rows of `read_records`: one batch
@@ -75,13 +78,19 @@ def _jsonl_frame(
     good: list[bytes],
     user_columns: bool,
     path: str,
+    parsing: Future[pl.DataFrame] | None = None,
 ) -> pl.DataFrame:
+    """The batch's frame; `parsing`: polars' read of `good` already started (`_user_frame` redoes it, and
+    handles the rows polars cannot type, when it failed)."""
     hidden = builder.hidden_frame()
     if not user_columns:
         if any(builder.derived):
             hidden = hidden.with_columns(pl.col(schema.ROW_ID).alias(schema.ID))
         return hidden
-    user = _user_frame(objs, good)
+    try:
+        user = parsing.result() if parsing is not None else _user_frame(objs, good)
+    except Exception:  # what _user_frame's own read_ndjson would have met: its fallback decides
+        user = _user_frame(objs, good)
     hidden = hidden.with_columns(pl.Series(schema.RAW, raws, dtype=pl.String))
     out = pl.concat([user, hidden], how="horizontal")
     if any(builder.derived):  # qdc_id is the id a row is known by: an old one is replaced
@@ -104,7 +113,7 @@ def _iter_jsonl(
                 break
             offset += len(block)
             total += len(builder.ids)
-            yield _jsonl_frame(builder, *fast, user_columns, path)
+            yield _jsonl_frame(builder, fast.objs, fast.raws, fast.good, user_columns, path, fast.user)
             _reset(builder)
     if total == 0 and not builder.many:
         what = "no readable rows" if builder.report.bad_rows else "empty input (no rows)"

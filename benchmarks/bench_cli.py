@@ -238,7 +238,7 @@ def job_minhash(sizes: list[int], repeats: int) -> list[dict[str, Any]]:
     for n in sizes:
         src = minhash_jsonl(n)
         name = "qdc dedup --method minhash"
-        args = ["-q", "dedup", str(src), "--method", "minhash", "--ngram", "5"]
+        args = ["-q", "dedup", str(src), "--method", "minhash", "--set", "ngram=5"]
         one = f"{name} --set threads=1"  # the same run on one thread: CPU and wall of the 2-thread default
         cmds = {
             name: [*QDC, *args, "-o", str(WORK / "mh.out.jsonl")],

@@ -21,16 +21,16 @@ from .conftest import write_jsonl
 # command -> (config key, value in --config, value in --set, flag, flag value); the values differ from the default
 CASES: dict[str, tuple[str, Any, Any, str, Any]] = {
     "dedup": ("threshold", 0.5, 0.6, "--threshold", 0.7),
-    "select": ("bandit.alpha", 0.5, 0.6, "--alpha", 0.7),
-    "score-quality": ("label_k", 3, 4, "--label-k", 5),
-    "score-complexity": ("judge.concurrency", 2, 3, "--concurrency", 4),
-    "cluster": ("niter", 5, 6, "--niter", 7),
+    "select": ("k", 5, 6, "--k", 7),
+    "score-quality": ("judge.model", "m1", "m2", "--judge-model", "m3"),
+    "score-complexity": ("judge.model", "m1", "m2", "--judge-model", "m3"),
+    "cluster": ("k", 5, 6, "--k", 7),
     "embed": ("batch_size", 8, 9, "--batch-size", 10),
-    "diversity": ("sample", 50, 60, "--sample", 70),
+    "diversity": ("group_field", "g1", "g2", "--group-field", "g3"),
     "check": ("min_rows", 1, 2, "--min-rows", 3),
     "probe": ("seeds", 2, 3, "--seeds", 4),
-    "scale dedup": ("ngram", 2, 4, "--ngram", 5),
-    "scale select": ("temperature", 0.3, 0.4, "--temperature", 0.5),
+    "scale dedup": ("threshold", 0.5, 0.6, "--threshold", 0.7),
+    "scale select": ("k", 5, 6, "--k", 7),
 }
 ROWS = [{"id": f"r{i}", "text": f"row number {i} says {w}"} for i, w in enumerate(["a", "b", "b", "c"])]
 
@@ -120,7 +120,7 @@ def test_unknown_keys_and_bad_values_are_one_line_exit_2(runner: Any, tmp_path: 
     cfg_file.write_bytes(b"bogus_key: 1\n")
     res = _invoke(runner, tmp_path, command, "--config", str(cfg_file))
     assert res.exit_code == 2 and "'bogus_key'" in res.stderr and res.stderr.count("\n") == 1, res.stderr
-    res = _invoke(runner, tmp_path, command, "--set", f"{key}=not-a-number")
+    res = _invoke(runner, tmp_path, command, "--set", f"{key}=[1, 2]")  # a list: no key takes one
     assert res.exit_code == 2 and key.split(".")[-1] in res.stderr and res.stderr.count("\n") == 1, res.stderr
     assert "Traceback" not in res.stderr
 
@@ -206,10 +206,33 @@ def test_score_quality_embedding_flags_set_the_lm_scorer_only_when_given(
     cfg = built[-1]
     assert (cfg.lm.batch_size, cfg.lm.device, cfg.lm.cache, cfg.judge.cache) == (3, "cpu", False, False)
     built.clear()
-    _invoke(runner, tmp_path, "score-quality", "--judge-model", "m1", "--lm-model", "x.gguf", "--lm-max-tokens", "64")
+    _invoke(
+        runner,
+        tmp_path,
+        "score-quality",
+        "--judge-model",
+        "m1",
+        "--set",
+        "lm.model=x.gguf",
+        "--set",
+        "lm.max_tokens=64",
+    )
     assert (built[-1].judge.model, built[-1].lm.model, built[-1].lm.max_tokens) == ("m1", "x.gguf", 64)
 
 
-def test_the_old_judge_model_flag_still_works_with_a_notice(runner: Any, tmp_path: Path, built: list[Any]) -> None:
-    res = _invoke(runner, tmp_path, "score-complexity", "--model", "m2")
-    assert built[-1].judge.model == "m2" and "use --judge-model" in res.stderr
+def test_a_flag_that_became_a_key_says_the_set_item(runner: Any, tmp_path: Path, built: list[Any]) -> None:
+    """A removed strategy knob is a one-line usage error (exit 2) naming its --set item, sections included."""
+    cases = {
+        ("select", "--alpha", "1"): "--alpha is a config key now: use --set bandit.alpha=VALUE",
+        ("select", "--within", "top"): "--within is a config key now: use --set within=VALUE",
+        ("select", "--no-junk-gate"): "--no-junk-gate is a config key now: use --set junk_gate=false",
+        ("dedup", "--num-perm", "64"): "--num-perm is a config key now: use --set num_perm=VALUE",
+        ("score-complexity", "--model", "m2"): "--model is a config key now: use --set judge.model=VALUE",
+        ("scale select", "--within", "top"): "--within is a config key now: use --set within=VALUE",
+    }
+    for (command, *extra), says in cases.items():
+        res = _invoke(runner, tmp_path, command, *extra)
+        assert res.exit_code == 2 and says in res.stderr and res.stderr.count("\n") == 1, res.stderr
+        assert not built  # refused before any config was built
+    res = _invoke(runner, tmp_path, "select", "--no-such-knob", "1")
+    assert res.exit_code == 2 and "No such option: --no-such-knob" in res.stderr and "config key" not in res.stderr

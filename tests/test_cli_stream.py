@@ -38,8 +38,17 @@ def _invoke(runner: Any, args: list[str]) -> Any:
     "extra",
     [
         [],
-        ["--seed", "3", "--within", "top", "--allocation", "proportional", "--k", "5"],
-        ["--temperature", "0.7", "--no-cluster-quality", "--batch-rows", "50", "--points-per-centroid", "8"],
+        ["--seed", "3", "--set", "within=top", "--set", "allocation=proportional", "--k", "5"],
+        [
+            "--set",
+            "temperature=0.7",
+            "--set",
+            "cluster_quality=false",
+            "--batch-rows",
+            "50",
+            "--points-per-centroid",
+            "8",
+        ],
     ],
 )
 def test_select_stream_writes_what_scale_select_writes(tmp_path: Path, runner: Any, extra: list[str]) -> None:
@@ -56,14 +65,18 @@ def test_select_stream_writes_what_scale_select_writes(tmp_path: Path, runner: A
 
 
 def test_select_stream_reads_config_layers(tmp_path: Path, runner: Any) -> None:
-    """--set reaches the streamed config: --set within=top equals the flag, and differs from the default."""
+    """--set reaches the streamed config: --set within=top (also spelt select.within) differs from the default."""
     src, emb = _select_input(tmp_path)
     outs = {}
-    for name, extra in {"set": ["--set", "within=top"], "flag": ["--within", "top"], "default": []}.items():
+    for name, extra in {
+        "set": ["--set", "within=top"],
+        "prefixed": ["--set", "select.within=top"],
+        "default": [],
+    }.items():
         out = tmp_path / f"{name}.jsonl"
         _invoke(runner, ["select", "--stream", src, "-e", emb, "--budget", "30", "-o", str(out), *extra])
         outs[name] = out.read_bytes()
-    assert outs["set"] == outs["flag"] != outs["default"]
+    assert outs["set"] == outs["prefixed"] != outs["default"]
 
 
 def test_select_stream_says_it_runs_kmq(tmp_path: Path, runner: Any) -> None:
@@ -73,7 +86,8 @@ def test_select_stream_says_it_runs_kmq(tmp_path: Path, runner: Any) -> None:
     res = _invoke(runner, ["select", "--stream", src, "-e", emb, "--budget", "30", "-o", str(out)])
     assert "--stream selected with kmq, within softmax (in memory: facility, within balanced" in res.stderr
     res = _invoke(
-        runner, ["select", "--stream", src, "-e", emb, "--budget", "30", "-o", str(out), "-s", "kmq", "--within", "top"]
+        runner,
+        ["select", "--stream", src, "-e", emb, "--budget", "30", "-o", str(out), "-s", "kmq", "--set", "within=top"],
     )
     assert "--stream selected with kmq" not in res.stderr
 
@@ -89,7 +103,8 @@ def test_select_stream_says_it_runs_kmq(tmp_path: Path, runner: Any) -> None:
         (["--stream", "--dedup", "exact", "-e", "EMB"], "does not take --dedup"),
         (["--stream", "--model", "hash", "-e", "EMB"], "does not take --model"),
         (["--stream", "--strategy", "facility", "-e", "EMB"], "--stream runs kmq"),
-        (["--stream", "--within", "balanced", "-e", "EMB"], "within"),
+        (["--stream", "--set", "within=balanced", "-e", "EMB"], "within"),
+        (["--stream", "--set", "quota=equal", "-e", "EMB"], "does not take --set quota"),
         (["--stream"], "--embeddings"),
     ],
 )

@@ -72,7 +72,8 @@ def test_against_decontaminates(tmp_path, runner):
     ref = write_jsonl(tmp_path / "eval.jsonl", [{"id": "e9", "text": "explain how a HASH table resolves collisions"}])
     out, led = tmp_path / "out.jsonl", tmp_path / "removed.jsonl"
     res = runner.invoke(
-        app, ["dedup", str(src), "-o", str(out), "--removed", str(led), "--against", str(ref), "--against-only"]
+        app,
+        ["dedup", str(src), "-o", str(out), "--removed", str(led), "--against", str(ref), "--set", "against_only=true"],
     )
     assert res.exit_code == 0, res.stderr
     assert [r["id"] for r in read_jsonl(out.read_bytes())] == ["1", "2", "3", "4"]
@@ -96,8 +97,8 @@ def test_semantic_with_hash_embedder(tmp_path, runner):
             "--model",
             "hash:64",
             "--no-cache",
-            "--eps",
-            "0.05",
+            "--set",
+            "eps=0.05",
             "--json",
         ],
     )
@@ -127,7 +128,7 @@ def test_bad_input_exit_1_no_output(tmp_path, runner, content, where):
 
 def test_bad_options_exit_2(tmp_path, runner):
     src = write_jsonl(tmp_path / "in.jsonl", rows())
-    for args in (["--keep", "worst"], ["-m", "fuzzy"], ["--threshold", "1.5"], ["--against-only"]):
+    for args in (["--keep", "worst"], ["-m", "fuzzy"], ["--threshold", "1.5"], ["--set", "against_only=true"]):
         res = runner.invoke(app, ["dedup", str(src), "-o", str(tmp_path / "o.jsonl"), *args])
         assert res.exit_code == 2, (args, res.stderr)
     assert not (tmp_path / "o.jsonl").exists()

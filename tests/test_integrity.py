@@ -624,10 +624,10 @@ TWO_ROWS = b'{"id":"a","text":"hello there"}\n{"id":"b","text":"world here"}\n'
         (["cluster", "--seed", "99999999999999999999999"], "--seed"),
         (["select", "--budget", "nan"], "'budget' must be a finite number"),
         (["select", "--budget", "inf"], "budget"),
-        (["select", "--budget", "1", "--budget-tokens", "0"], "'budget_tokens' must be positive"),
-        (["select", "--budget", "1", "--temperature", "-1"], "'temperature' cannot be negative"),
+        (["select", "--budget", "1", "--set", "budget_tokens=0"], "'budget_tokens' must be positive"),
+        (["select", "--budget", "1", "--set", "temperature=-1"], "'temperature' cannot be negative"),
         (["check", "--max-dup-rate", "2"], "'max_dup_rate' is a fraction of rows"),
-        (["dedup", "--method", "minhash", "--bands", "1000"], "must not exceed num_perm (128)"),
+        (["dedup", "--method", "minhash", "--set", "bands=1000"], "must not exceed num_perm (128)"),
         (["check", "--min-rows", "-1"], "'min_rows' counts rows"),
         (["embed", "--device", "tpu"], "'device': expected auto, cpu, cuda, cuda:N or mps"),
         (["embed", "--model", "hash:100000000"], "DIM from 1 to 65536"),
@@ -807,7 +807,16 @@ def test_a_pasted_api_key_is_refused_without_echo(tmp_path: Path, key: str, via:
     src = tmp_path / "in.jsonl"
     src.write_bytes(TWO_ROWS)
     if via == "flag":
-        argv = ["score-quality", str(src), "-o", str(tmp_path / "o.jsonl"), "--scorer", "judge", "--api-key-env", key]
+        argv = [
+            "score-quality",
+            str(src),
+            "-o",
+            str(tmp_path / "o.jsonl"),
+            "--scorer",
+            "judge",
+            "--set",
+            f"judge.api_key_env={key}",
+        ]
     else:
         cfg = tmp_path / "c.yaml"
         cfg.write_text(f"stages:\n  - score-quality: {{scorer: judge, judge: {{api_key_env: '{key}'}}}}\n")

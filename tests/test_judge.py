@@ -197,12 +197,12 @@ def test_cli_judge_never_prints_key(server, tmp_path, runner, monkeypatch):
             "judge",
             "--base-url",
             server,
-            "--model",
+            "--judge-model",
             "judge-1",
-            "--api-key-env",
-            "QDC_TEST_KEY",
-            "--max-retries",
-            "0",
+            "--set",
+            "judge.api_key_env=QDC_TEST_KEY",
+            "--set",
+            "judge.max_retries=0",
         ],
     )
     assert res.exit_code == 0, res.output

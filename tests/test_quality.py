@@ -179,9 +179,11 @@ def test_cli_score_quality_explain_and_train(tmp_path: Path, runner):
     info = orjson.loads(res.stdout)
     assert res.exit_code == 0 and info["id"] == "b" and "soup" in info["signals"]
     assert runner.invoke(app, ["score-quality", str(src), "--explain", "nope"]).exit_code == 1
-    assert runner.invoke(app, ["score-quality", str(src), "--signals", "bogus"]).exit_code == 2
-    assert runner.invoke(app, ["score-quality", str(src), "--signals", "soup"]).exit_code == 2  # learned: no signals
-    res = runner.invoke(app, ["score-quality", str(src), "--signals", "soup, empty", "--scorer", "heuristic"])
+    assert runner.invoke(app, ["score-quality", str(src), "--set", "signals=bogus"]).exit_code == 2
+    assert (
+        runner.invoke(app, ["score-quality", str(src), "--set", "signals=soup"]).exit_code == 2
+    )  # learned: no signals
+    res = runner.invoke(app, ["score-quality", str(src), "--set", "signals=soup, empty", "--scorer", "heuristic"])
     assert res.exit_code == 0, res.output
     assert sorted(k for k in read_jsonl(res.stdout)[0] if k.startswith("qdc_q_")) == ["qdc_q_empty", "qdc_q_soup"]
     g, b = write_jsonl(tmp_path / "g.jsonl", good), write_jsonl(tmp_path / "b.jsonl", bad)

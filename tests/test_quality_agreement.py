@@ -103,7 +103,17 @@ def test_cli_label_field(tmp_path: Path, runner: CliRunner) -> None:
     src = write_jsonl(tmp_path / "in.jsonl", labelled_rows())
     res = runner.invoke(
         app,
-        ["-q", "score-quality", str(src), "-o", str(tmp_path / "o.jsonl"), "--label-field", "label", "--label-k", "5"],
+        [
+            "-q",
+            "score-quality",
+            str(src),
+            "-o",
+            str(tmp_path / "o.jsonl"),
+            "--label-field",
+            "label",
+            "--set",
+            "label_k=5",
+        ],
     )
     assert res.exit_code == 0, res.output
     rows = read_jsonl((tmp_path / "o.jsonl").read_bytes())

@@ -263,7 +263,8 @@ def test_cli_scale_select(tmp_path: Path, runner: Any) -> None:
             "40",
             "-o",
             str(plain),
-            "--no-cluster-quality",
+            "--set",
+            "cluster_quality=false",
         ],
     )
     assert res.exit_code == 0, res.stderr
@@ -556,9 +557,9 @@ def _semantic_runs(tmp_path: Path, runner: Any, method: str, extra: list[str], r
 @pytest.mark.parametrize(
     ("method", "extra"),
     [
-        ("semantic", ["--eps", "0.2"]),
-        ("exact,minhash,semantic", ["--eps", "0.3", "--keep", "longest"]),
-        ("exact,semantic", ["--eps", "0.25", "--semantic-mode", "greedy", "--semantic-order", "easy"]),
+        ("semantic", ["--set", "eps=0.2"]),
+        ("exact,minhash,semantic", ["--set", "eps=0.3", "--keep", "longest"]),
+        ("exact,semantic", ["--set", "eps=0.25", "--set", "semantic_mode=greedy", "--set", "semantic_order=easy"]),
     ],
 )
 def test_streamed_semantic_dedup_is_qdc_dedup_byte_for_byte(

@@ -72,10 +72,10 @@ def test_select_to_stdout_with_fraction_and_group_quota(tmp_path: Path, runner: 
             "0.1",
             "--strategy",
             "random",
-            "--group-field",
-            "task",
-            "--quota",
-            "equal",
+            "--set",
+            "group_field=task",
+            "--set",
+            "quota=equal",
             *HASH,
         ],
     )
@@ -100,8 +100,8 @@ def test_select_semantic_dedup_option(tmp_path: Path, runner: CliRunner) -> None
             "20",
             "--dedup",
             "semantic",
-            "--dedup-eps",
-            "0.3",
+            "--set",
+            "dedup_eps=0.3",
             "--manifest",
             str(tmp_path / "m.json"),
             *HASH,
@@ -111,7 +111,7 @@ def test_select_semantic_dedup_option(tmp_path: Path, runner: CliRunner) -> None
     manifest = orjson.loads((tmp_path / "m.json").read_bytes())
     assert manifest["dedup"] == "qdc.dedup exact+minhash+semantic (eps 0.3)"
     assert manifest["config"]["dedup_eps"] == 0.3 and manifest["selected"] == 20
-    bad = runner.invoke(app, ["select", str(src), "--budget", "5", "--dedup-eps", "1.5", *HASH])
+    bad = runner.invoke(app, ["select", str(src), "--budget", "5", "--set", "dedup_eps=1.5", *HASH])
     assert bad.exit_code == 2 and "dedup_eps" in bad.output
 
 
@@ -157,4 +157,4 @@ def test_select_usage_errors(tmp_path: Path, runner: CliRunner) -> None:
 
 def test_select_help_has_example(runner: CliRunner) -> None:
     res = runner.invoke(app, ["select", "--help"])
-    assert res.exit_code == 0 and "Example" in res.stdout and "--budget-tokens" in res.stdout
+    assert res.exit_code == 0 and "Example" in res.stdout and "--min-quality" in res.stdout

@@ -41,9 +41,18 @@ def hoist_global_flags(args: Sequence[str], commands: Mapping[str, Any]) -> list
 
 
 def _one_line(exc: Any) -> str:
-    """A click usage error as one line: the message, and where help is."""
+    """A click usage error as one line: the message, and where help is. An unknown option that names a key of
+    the command's config says the `--set` item to use instead (strategy knobs are keys, not flags)."""
     message = " ".join(line.strip() for line in exc.format_message().splitlines() if line.strip())
     ctx = getattr(exc, "ctx", None)
+    flag = getattr(exc, "option_name", None) if type(exc).__name__ == "NoSuchOption" else None
+    spec = getattr(getattr(ctx, "command", None), "callback", None)
+    spec = getattr(spec, "qdc_options", ((), None))[1]
+    if flag and spec:
+        from qdc.cli._layers import as_set_item
+
+        item = as_set_item(spec, flag)
+        message = f"{flag} is a config key now: use --set {item}" if item else message
     where = f" (see '{ctx.command_path} -h')" if ctx is not None else ""
     return f"{message}{where}"
 

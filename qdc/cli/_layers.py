@@ -109,6 +109,33 @@ def field_help(spec: str, key: str) -> tuple[str, Any]:
     return field_docs(model).get(last, ""), default
 
 
+def config_keys(model: Any, node: Any = None, prefix: str = "") -> list[dict[str, Any]]:
+    """Every key a config takes (sections flattened: bandit.alpha), with its default and its docstring: what
+    `--config`, `--set` and a pipeline file may set (`qdc stages --keys`)."""
+    from pydantic import BaseModel
+
+    out, docs = [], field_docs(model)
+    for name, f in model.model_fields.items():
+        value = getattr(node, name) if node is not None else f.get_default(call_default_factory=True)
+        if isinstance(value, BaseModel):
+            out += config_keys(type(value), value, f"{prefix}{name}.")
+        else:
+            out.append({"key": prefix + name, "default": value, "help": docs.get(name, "")})
+    return out
+
+
+def as_set_item(spec: str, flag: str) -> str | None:
+    """The `--set` item of a flag that is a config key, not an option (`--alpha` -> 'bandit.alpha=VALUE',
+    `--no-verify` -> 'verify=false'); None when no key has its name. The first key in field order wins."""
+    name = flag.lstrip("-").replace("-", "_")
+    keys = [k["key"] for k in config_keys(config_class(spec))]
+    for want, value in ((name, "VALUE"), (name.removeprefix("no_"), "false")):
+        hit = next((k for k in keys if k.rsplit(".", 1)[-1] in (want, want + "s")), None)  # --method: methods
+        if hit is not None:
+            return f"{hit}={value}"
+    return None
+
+
 @functools.cache
 def field_docs(model: type) -> dict[str, str]:
     """The attribute docstrings of a config class and its bases (the string under each field)."""

@@ -17,8 +17,6 @@ if TYPE_CHECKING:
     "cluster",
     (
         o.K("--k", int, "k"),
-        o.K("--niter", int, "niter"),
-        o.K("--sample-per-centroid", int, "max_points_per_centroid"),
         o.SEED,
         *o.EMBED,
     ),

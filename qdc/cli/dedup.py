@@ -13,24 +13,15 @@ if TYPE_CHECKING:
     from qdc.dedup import DedupConfig
     from qdc.io import IOConfig
 
-_MH, _SEM, K = "MinHash", "Semantic", o.K
-# Help and defaults come from DedupConfig (--help reads them).
+_MH, K = "MinHash", o.K
+# Help and defaults come from DedupConfig (--help reads them); every other key (num_perm, ngram, eps, ...:
+# `qdc stages --keys`) through --set.
 DEDUP = (
     K("--method -m", str, "methods"),
     K("--keep", str, "keep"),
     K("--field", str, "field"),
-    K("--normalize", str, "normalize"),
     K("--threshold", float, "threshold", panel=_MH),
-    K("--num-perm", int, "num_perm", panel=_MH),
-    K("--ngram", int, "ngram", panel=_MH),
-    K("--bands", int, "bands", panel=_MH),
-    K("--rows", int, "rows", panel=_MH),
-    o.Opt("--no-verify", bool, False, "Trust the signature estimate, not true Jaccard.", "verify", _MH, o.negate),
     o.Opt("--explain", bool, False, "Print the LSH S-curve and the memory estimate first.", panel=_MH),
-    K("--eps", float, "eps", panel=_SEM),
-    K("--semantic-mode", str, "semantic_mode", panel=_SEM),
-    K("--semantic-order", str, "semantic_order", panel=_SEM),
-    K("--clusters", int, "clusters", panel=_SEM),
     o.SEED,
 )
 
@@ -103,7 +94,6 @@ def _stream(a: o.Args, cfg: DedupConfig, io: IOConfig) -> None:
         o.DEVICE,
         o.NO_CACHE,
         o.Opt("--against", list[str] | None, None, "Reference file (repeatable): remove input rows that duplicate it."),
-        K("--against-only", bool, "against_only"),
         o.Opt("--removed", str | None, None, "Write every removed row here, with the qdc_dup_* columns."),
         o.Opt("--dry-run", bool, False, "Report what would be removed; write nothing."),
         STREAM.with_(help="A file larger than memory: two passes in batches, band keys on disk (see docs/scale.md)."),
@@ -131,7 +121,7 @@ def dedup_cmd(a: o.Args, cfg: DedupConfig) -> None:
 
     o.check_outputs(a)
     if cfg.against_only and not a.against:
-        raise ConfigError("--against-only needs --against FILE")
+        raise ConfigError("against_only needs --against FILE")
     refuse_unstreamed(a, ("against", "explain", "columns", "drop_qdc"))
     if a.embeddings is not None and "semantic" not in cfg.methods:
         raise ConfigError("--embeddings is for the semantic method; add semantic to --method")

@@ -45,11 +45,9 @@ def _get(report: dict[str, Any], key: str) -> str:
     (
         o.INPUT,
         o.K("--group-field", str, "group_field"),
-        o.K("--lexical-field", str, "field"),
         o.Opt(
             "--no-embeddings", bool, False, "Skip Vendi and MPCD: no model is loaded.", "embeddings", convert=o.negate
         ),
-        o.K("--sample", int, "sample"),
         o.SEED,
         *o.EMBED,
         *o.IO,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import typer
 
 from qdc.cli import _options as o
@@ -41,23 +39,6 @@ def strategies_cmd(a: o.Args) -> None:
         typer.echo(f"{r['name']:<{width}}  {r['summary']}")
 
 
-def config_keys(model: Any, node: Any = None, prefix: str = "") -> list[dict[str, Any]]:
-    """Every key a config takes (sections flattened: bandit.alpha), with its default and its docstring: what
-    `--config`, `--set` and a pipeline file may set, documented where the option's help comes from."""
-    from pydantic import BaseModel
-
-    from qdc.cli._layers import field_docs
-
-    out, docs = [], field_docs(model)
-    for name, f in model.model_fields.items():
-        value = getattr(node, name) if node is not None else f.get_default(call_default_factory=True)
-        if isinstance(value, BaseModel):
-            out += config_keys(type(value), value, f"{prefix}{name}.")
-        else:
-            out.append({"key": prefix + name, "default": value, "help": docs.get(name, "")})
-    return out
-
-
 @o.command(
     app,
     "stages",
@@ -73,6 +54,7 @@ def stages_cmd(a: o.Args) -> None:
 
     **Example:** `qdc stages --keys`
     """
+    from qdc.cli._layers import config_keys
     from qdc.pipeline import STAGES
 
     rows = [

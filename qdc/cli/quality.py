@@ -15,26 +15,14 @@ if TYPE_CHECKING:
     from qdc.complexity import ComplexityConfig
     from qdc.quality import QualityConfig
 
-_J, K, _HIDE = "Judge", o.K, {"hidden": True}
+_J, K = "Judge", o.K
 
 
-def _old_model(value: str) -> str:
-    from qdc.progress import notice
-
-    notice("--model here means the judge model; use --judge-model")
-    return value
-
-
-# The judge's options (`qdc score-quality`, `qdc score-complexity`), keyed into the stage config's `judge`.
+# The judge's everyday options (`qdc score-quality`, `qdc score-complexity`); its other keys (judge.api_key_env,
+# judge.concurrency, judge.rubric, ...: `qdc stages --keys`) through --set.
 JUDGE = (
     K("--base-url", str, "judge.base_url", panel=_J),
     K("--judge-model", str, "judge.model", panel=_J, name="model"),
-    K("--model", str, "judge.model", "Old --judge-model.", panel=_J, convert=_old_model, name="old_model", extra=_HIDE),
-    K("--api-key-env", str, "judge.api_key_env", panel=_J),
-    K("--concurrency", int, "judge.concurrency", panel=_J),
-    K("--timeout", float, "judge.timeout", panel=_J),
-    K("--max-retries", int, "judge.max_retries", panel=_J),
-    K("--rubric", str, "judge.rubric", panel=_J),
 )
 _NO_CACHE = "Do not read or write the embedding and judge caches."
 NO_CACHE = o.NO_CACHE.with_(help=_NO_CACHE, key="judge.cache", convert=o.negate)
@@ -94,13 +82,9 @@ def stream_score(a: o.Args, quality: QualityConfig | None, complexity: Complexit
     "score-quality",
     (
         K("--scorer", str, "scorer"),
-        K("--signals", str, "signals"),
         K("--classifier", Path, "classifier"),
         EXPLAIN,
         K("--label-field", str, "label_field"),
-        K("--label-k", int, "label_k"),
-        K("--lm-model", str, "lm.model", panel="LM"),
-        K("--lm-max-tokens", int, "lm.max_tokens", panel="LM"),
         *JUDGE,
         NO_CACHE.with_(help="Do not read or write the embedding, judge and lm caches.", key="judge.cache,lm.cache"),
         o.BATCH.with_(help="Rows per model batch (embedder; --scorer lm too).", key="lm.batch_size", given_only=True),
@@ -125,9 +109,9 @@ def score_quality_cmd(a: o.Args, cfg: QualityConfig) -> None:
     from qdc.errors import ConfigError
     from qdc.quality import explain, score_quality, summary
 
-    refuse_unstreamed(a, ("explain_id", "label_field", "label_k", "columns", "drop_qdc"))
-    if a.signals is not None and cfg.scorer == "learned":
-        raise ConfigError("--signals picks heuristic signals: add --scorer heuristic")
+    refuse_unstreamed(a, ("explain_id", "label_field", "columns", "drop_qdc"))
+    if cfg.signals != type(cfg).model_fields["signals"].default and cfg.scorer == "learned":
+        raise ConfigError("signals picks heuristic signals: add --scorer heuristic")
     if a.stream:
         return stream_score(a, cfg, None)
     ecfg = o.embedding(o.Args({**a, "model": "default"}))  # --model is the judge's here

@@ -15,9 +15,6 @@ if TYPE_CHECKING:
     from qdc.select import SelectConfig
     from qdc.select.stream import ScaleSelectConfig
 
-_S = "Strategy"
-_Q = "Score and eligibility"
-
 
 def _budget(text: str) -> int | float:
     try:
@@ -31,71 +28,26 @@ def _budget(text: str) -> int | float:
     return value
 
 
-def _gap(text: str) -> tuple[str, str]:
-    parts = [p.strip() for p in text.split(",") if p.strip()]
-    if len(parts) != 2:
-        raise ConfigError(f"--gap {text!r}: expected two columns, REF,CAND")
-    return parts[0], parts[1]
-
-
-def _weights(text: str) -> dict[str, float]:
-    from qdc.select.score import parse_weights
-
-    return parse_weights(text)
-
-
-def _dashes(value: str) -> str:
-    return value.replace("-", "_")
-
-
 _S, _Q, K = "Strategy", "Score and eligibility", o.K
-# Help and defaults come from SelectConfig (--help reads them); strategy knobs without a flag: --set.
+# Help and defaults come from SelectConfig (--help reads them); every other key (allocation, within,
+# bandit.alpha, ...: `qdc stages --keys`) through --set.
 SELECT = (
     K("--budget -b", str, "budget", convert=_budget),
-    K("--budget-tokens", int, "budget_tokens"),
     o.SEED,
     K("--strategy -s", str, "strategy"),
     K("--score", str, "score", panel=_Q),
-    K("--weights", str, "weights", "A weighted sum, e.g. quality=1,complexity=0.5.", panel=_Q, convert=_weights),
     K("--min-quality", float, "min_quality", panel=_Q),
     K("--dedup", str, "dedup", panel=_Q),
-    K("--dedup-eps", float, "dedup_eps", panel=_Q),
-    K("--cost-field", str, "cost_field", panel=_Q),
-    K("--group-field", str, "group_field", panel=_Q),
-    K("--quota", str, "quota", panel=_Q),
-    K("--junk-gate/--no-junk-gate", bool, "junk_gate", panel=_Q),
     K("--k", int, "k", panel=_S),
-    K("--allocation", str, "allocation", panel=_S),
-    K("--within", str, "within", panel=_S),
-    K("--representative", float, "representative", panel=_S),
-    K("--score-weight", float, "score_weight", panel=_S),
-    K("--rows-per-cluster", float, "rows_per_cluster", panel=_S),
-    K("--cluster-quality/--no-cluster-quality", bool, "cluster_quality", panel=_S),
-    K("--temperature", float, "temperature", panel=_S),
-    K("--diversity-weight", float, "diversity_weight", panel=_S),
-    K("--rounds", int, "iterative.rounds", panel=_S),
-    K("--explore", float, "iterative.explore", panel=_S),
-    K("--feedback", str, "feedback", panel=_S),
-    K("--gap", str, "gap", "REF,CAND columns: feedback = REF - CAND (the paper's reward gap).", panel=_S, convert=_gap),
     K("--scorer", str, "scorer", panel=_S),
-    K("--max-scored", int, "bandit.max_scored", panel=_S),
-    K("--probe", int, "bandit.probe", panel=_S),
-    K("--alpha", float, "bandit.alpha", panel=_S),
-    K("--tau", float, "bandit.tau", panel=_S),
-    K("--accept", str, "bandit.accept", panel=_S, convert=_dashes),
-    K("--cluster-cap", float, "bandit.cluster_cap", panel=_S),
-    K("--coverage", float, "bandit.coverage", panel=_S),
-    K("--ceiling", float, "deita.ceiling", panel=_S),
-    K("--neighbours", int, "facility.neighbours", panel=_S),
-    K("--quality-weight", float, "facility.quality_weight", panel=_S),
 )
 _EMBEDDER = ("model", "batch_size", "device", "no_cache", "embed_field")
-_STREAMED = ("budget", "seed", "strategy", "score", "k", "allocation", "within", "temperature", "cluster_quality")
+_STREAMED = ("budget", "seed", "strategy", "score", "k")
 # The options `--stream` (kmq over a memory map, `qdc.select.stream`) has no use for.
 _IN_MEMORY_ONLY = tuple(
     p
     for p in (*(opt.param for opt in SELECT), "manifest", "ledger", "columns", "drop_qdc", "bad_rows_file", *_EMBEDDER)
-    if p not in (*_STREAMED, "diversity_weight")
+    if p not in _STREAMED
 )
 
 
@@ -105,12 +57,15 @@ def _streamed(a: o.Args, cfg: SelectConfig) -> ScaleSelectConfig:
     from qdc.select.stream import ScaleSelectConfig
 
     fields, own = type(cfg).model_fields, ScaleSelectConfig.model_fields
+    named = {item.partition("=")[0].strip().removeprefix("select.") for item in a.set_ or ()}
+    if odd := sorted(k for k in named if k.split(".")[0] not in (*own, "strategy")):
+        raise ConfigError(f"--stream does not take --set {', '.join(odd)}; run without --stream")
     if cfg.strategy != "kmq" and ("strategy" in a.given or cfg.strategy != fields["strategy"].default):
         raise ConfigError(f"--stream runs kmq; --strategy {cfg.strategy} needs the rows in memory")
     data = {k: getattr(cfg, k) for k in ("budget", "score", "k", "temperature", "diversity_weight", "seed")}
     for key in ("within", "allocation", "cluster_quality"):  # an in-memory default gives way to the stream's own
         value = getattr(cfg, key)
-        data[key] = value if key in a.given or value != fields[key].default else own[key].default
+        data[key] = value if key in named or value != fields[key].default else own[key].default
     if a.points_per_centroid is not None:
         data["points_per_centroid"] = a.points_per_centroid
     return validate_config(ScaleSelectConfig, data, "--stream")

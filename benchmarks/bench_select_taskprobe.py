@@ -20,13 +20,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import benchmarks.bench_select as bs
+from qdc.select.config import PAPER_KMQ
 
 ALL = [
     ("random", {"strategy": "random"}),
     ("defaults (facility)", {}),
     ("facility pure objective (tail_share 0; gate off)", {"facility": {"tail_share": 0.0}, "junk_gate": False}),
     ("kmq", {"strategy": "kmq"}),
-    ("kmq, paper's settings", {"strategy": "kmq", "within": "softmax", "temperature": 0.2, "junk_gate": False}),
+    ("kmq, paper's settings", {"strategy": "kmq", **PAPER_KMQ}),
     ("iterative", {"strategy": "iterative"}),
     ("bandit", {"strategy": "bandit"}),
     ("kcenter", {"strategy": "kcenter"}),

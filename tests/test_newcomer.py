@@ -384,18 +384,18 @@ def test_heartbeat_says_a_silent_command_works_and_stops_at_close(capsys: pytest
     from qdc.cli._common import RichReporter
 
     r = RichReporter(quiet=False)
-    r._beat_name = "score-quality"
-    r._beat()  # what the timer calls after HEARTBEAT_S (stderr is not a terminal here: a plain line)
+    r.beat_name = "score-quality"
+    r.beat()  # what the timer calls after HEARTBEAT_S (stderr is not a terminal here: a plain line)
     assert "qdc: score-quality: working" in capsys.readouterr().err
-    r._beat()  # within 30 s of the last line: nothing more
+    r.beat()  # within 30 s of the last line: nothing more
     assert capsys.readouterr().err == ""
     r.close()
-    r._last_line = -100.0
-    r._beat()  # after close: silent
+    r.last_line = -100.0
+    r.beat()  # after close: silent
     assert capsys.readouterr().err == ""
     quiet = RichReporter(quiet=True)
     quiet.start_heartbeat("x")
-    assert quiet._timer is None
+    assert quiet.timer is None
 
 
 def test_a_json_output_is_one_json_array_that_reads_back(runner, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -8,9 +8,10 @@ import functools
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import click
 import typer
@@ -28,9 +29,6 @@ from rich.text import Text
 
 from qdc.errors import QdcError
 
-if TYPE_CHECKING:
-    pass
-
 # Markup off: ids, texts, paths and judge answers printed here may hold '[/b]' or '[/INST]', which rich would
 # read as tags (a MarkupError, or text silently dropped). Styles are given as Text spans instead.
 console = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
@@ -46,10 +44,11 @@ class State:
     alias: str | None = None  # an old command's notice, said once its options are read (`qdc scale dedup`)
 
 
-def _json_line(level: str, message: str) -> None:
+def _json_line(level: str, message: str, **more: Any) -> None:
     import json
 
-    sys.stderr.write(json.dumps({"level": level, "message": message}, ensure_ascii=False) + "\n")
+    key = "task" if more else "message"  # a progress line names its task
+    sys.stderr.write(json.dumps({"level": level, key: message, **more}, ensure_ascii=False) + "\n")
     sys.stderr.flush()
 
 
@@ -60,113 +59,81 @@ HEARTBEAT_S = 1.0
 
 
 class RichReporter:
-    """Draws a progress bar for a task once it has run for half a second; notices go to stderr."""
+    """Progress on stderr. On a terminal, a bar per task once it has run half a second; elsewhere (CI logs,
+    pipes) or with --log-json, one line per task at its start (after half a second), every 10 s and at its end.
+    The heartbeat says that a command whose library reports nothing works: after HEARTBEAT_S, an elapsed-time
+    bar, or a line every 30 s while no other line was written."""
+
+    bar: Progress | None = None
+    timer: threading.Timer | None = None
+    beat_task: Any = None  # the heartbeat's bar
+    closed, beat_name, last_line = False, "", 0.0
 
     def __init__(self, quiet: bool) -> None:
-        import threading
-
-        self.quiet = quiet
-        self._bar: Progress | None = None
-        self.tasks: dict[str, Any] = {}
+        self.quiet, self.plain = quiet, State.log_json or not console.is_terminal
+        self.tasks: dict[str, Any] = {}  # a bar's id, or (plain) the time of the task's last line; inf: ended
         self.started: dict[str, float] = {}
-        # The heartbeat: a command whose library reports no progress still shows that it works, from 1 s on.
-        self._lock = threading.RLock()
-        self._timer: Any = None
-        self._beat_name = ""
-        self._beat_task: Any = None
-        self._t0 = time.monotonic()
-        self._last_line = 0.0
-        self._closed = False
+        self.lock, self.t0 = threading.RLock(), time.monotonic()
 
     def start_heartbeat(self, name: str) -> None:
-        """After HEARTBEAT_S with nothing shown, an elapsed-time bar for the command (or, not on a terminal,
-        a line, repeated every 30 s while no other progress line was written)."""
-        if self.quiet or not name:
-            return
-        self._beat_name, self._t0 = name, time.monotonic()
-        self._arm(HEARTBEAT_S)
+        if not self.quiet and name:
+            self.beat_name, self.t0 = name, time.monotonic()
+            self._arm(HEARTBEAT_S)
 
     def _arm(self, delay: float) -> None:
-        import threading
+        self.timer = threading.Timer(delay, self.beat)
+        self.timer.daemon = True
+        self.timer.start()
 
-        self._timer = threading.Timer(delay, self._beat)
-        self._timer.daemon = True
-        self._timer.start()
-
-    def _beat(self) -> None:
-        with self._lock:
-            if self._closed:
+    def beat(self) -> None:
+        with self.lock:
+            if self.closed:
                 return
-            now = time.monotonic()
-            if State.log_json or not console.is_terminal:
-                if now - self._last_line >= 30 or self._last_line == 0.0:
-                    self._line(self._beat_name, "working", None, now - self._t0, False)
+            if self.plain:
+                if time.monotonic() - self.last_line >= 30 or self.last_line == 0.0:
+                    self._line(self.beat_name, "working", None, time.monotonic() - self.t0, False)
                 self._arm(30.0)  # a CI log needs a sign of life, not a line every few seconds
-            elif not self.tasks and self._beat_task is None:
-                self._beat_task = self.progress_bar().add_task(escape(self._beat_name), total=None)
+            elif not self.tasks and self.beat_task is None:
+                self.beat_task = self._bar().add_task(escape(self.beat_name), total=None)
 
-    def progress_bar(self) -> Progress:
-        if self._bar is None:
-            self._bar = Progress(
-                TextColumn("[bold]{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                TimeRemainingColumn(),
-                console=console,
-                transient=False,
-            )
-            self._bar.start()
-        return self._bar
+    def _bar(self) -> Progress:
+        if self.bar is None:
+            parts = (MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+            self.bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), *parts, console=console)
+            self.bar.start()
+        return self.bar
 
     def progress(self, task: str, done: int, total: int | None) -> None:
         if self.quiet:
             return
-        with self._lock:
-            self._progress(task, done, total)
-
-    def _progress(self, task: str, done: int, total: int | None) -> None:
-        now = time.monotonic()
-        start = self.started.setdefault(task, now)
-        if State.log_json or not console.is_terminal:
-            self._plain(task, done, total, now - start)
-            return
-        if task not in self.tasks:
-            finished = total is not None and done >= total
-            if finished or now - start < 0.5:
+        with self.lock:
+            now = time.monotonic()
+            elapsed, finished = now - self.started.setdefault(task, now), total is not None and done >= total
+            last = self.tasks.get(task)
+            if last is None and (elapsed < 0.5 or (finished and not self.plain)):
+                return  # too short to mention
+            if self.plain:
+                if last != float("inf") and (last is None or finished or now - last >= 10):
+                    self.tasks[task] = float("inf") if finished else now
+                    self._line(task, done, total, elapsed, finished)
                 return
-            self.tasks[task] = self.progress_bar().add_task(escape(task), total=total)  # the column reads markup
-            if self._beat_task is not None:  # a real bar now says the command works
-                self.progress_bar().remove_task(self._beat_task)
-                self._beat_task = None
-        assert self._bar is not None
-        self._bar.update(self.tasks[task], completed=done, total=total)
+            if last is None:
+                self.tasks[task] = self._bar().add_task(escape(task), total=total)  # the column reads markup
+                self._drop_beat()  # a real bar now says the command works
+            self._bar().update(self.tasks[task], completed=done, total=total)
 
-    def _plain(self, task: str, done: int, total: int | None, elapsed: float) -> None:
-        """Not a terminal (CI logs, pipes): one ordered line per task at its start (after half a second),
-        every 10 s, and at its end; no redrawn bars to interleave."""
-        finished = total is not None and done >= total
-        last = self.tasks.get(task)
-        now = time.monotonic()
-        if last == float("inf") or (last is None and elapsed < 0.5):
-            return  # said its end already, or too short to mention
-        if last is not None and not finished and now - last < 10:
-            return
-        self.tasks[task] = now
-        self._line(task, done, total, elapsed, finished)
-        if finished:
-            self.tasks[task] = float("inf")  # said once
+    def _drop_beat(self) -> None:
+        if self.beat_task is not None and self.bar is not None:
+            self.bar.remove_task(self.beat_task)
+        self.beat_task = None
 
     def _line(self, task: str, done: int | str, total: int | None, elapsed: float, finished: bool) -> None:
-        self._last_line = time.monotonic()
+        self.last_line = time.monotonic()
         if State.log_json:
-            import json
-
-            line = {"level": "progress", "task": task, "done": done, "total": total, "seconds": round(elapsed, 1)}
-            sys.stderr.write(json.dumps(line, ensure_ascii=False) + "\n")
-        else:
-            of = f"/{total}" if total is not None else ""
-            sys.stderr.write(f"qdc: {task}: {done}{of} ({elapsed:.1f}s){' done' if finished else ''}\n")
+            _json_line("progress", task, done=done, total=total, seconds=round(elapsed, 1))
+            return
+        of = f"/{total}" if total is not None else ""
+        sys.stderr.write(f"qdc: {task}: {done}{of} ({elapsed:.1f}s){' done' if finished else ''}\n")
         sys.stderr.flush()
 
     def notice(self, message: str) -> None:
@@ -178,16 +145,14 @@ class RichReporter:
             console.print(Text.assemble(("qdc:", "dim"), " ", message), highlight=False)
 
     def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            if self._timer is not None:
-                self._timer.cancel()
-            if self._bar is not None:
-                if self._beat_task is not None:
-                    self._bar.remove_task(self._beat_task)
-                    self._beat_task = None
-                self._bar.stop()
-                self._bar = None
+        with self.lock:
+            self.closed = True
+            if self.timer is not None:
+                self.timer.cancel()
+            self._drop_beat()
+            if self.bar is not None:
+                self.bar.stop()
+                self.bar = None
 
 
 # ----------------------------------------------------------------------------------- error handling
@@ -265,8 +230,6 @@ def _raise_terminated(signum: int, frame: Any) -> None:
 
 def _on_sigterm() -> Any:
     """Install the SIGTERM handler (main thread only); the previous handler, or None when not installed."""
-    import threading
-
     if threading.current_thread() is not threading.main_thread():
         return None
     return signal.signal(signal.SIGTERM, _raise_terminated)

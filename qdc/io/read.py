@@ -178,13 +178,19 @@ def _whole_parquet(path: str) -> pl.DataFrame:
     """The whole file; qdc_embedding, when it is a plain list of float32 vectors of one length, decoded by
     `parquet_vectors.read_vectors` (the same array, without polars' nested-level decoding) and the other
     columns by polars."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from qdc.io.parquet_vectors import read_vectors
 
     names = pl.scan_parquet(path, glob=False).collect_schema().names()
-    x = read_vectors(path, schema.EMBEDDING) if schema.EMBEDDING in names and len(names) > 1 else None
+    if schema.EMBEDDING not in names or len(names) == 1:
+        return pl.read_parquet(path, glob=False)
+    with ThreadPoolExecutor(1) as pool:  # the vectors decode while polars reads the rest (both free the GIL)
+        vectors = pool.submit(read_vectors, path, schema.EMBEDDING)
+        df = pl.read_parquet(path, columns=[c for c in names if c != schema.EMBEDDING], glob=False)
+        x = vectors.result()
     if x is None:
         return pl.read_parquet(path, glob=False)
-    df = pl.read_parquet(path, columns=[c for c in names if c != schema.EMBEDDING], glob=False)
     return df.insert_column(names.index(schema.EMBEDDING), pl.Series(schema.EMBEDDING, x))
 
 

@@ -87,7 +87,7 @@ class DedupConfig(StageConfig):
 
     @model_validator(mode="after")
     def _lsh_fits(self) -> DedupConfig:
-        """bands x rows must fit in the signature (`--bands 1000` indexed past 128 hash values)."""
+        """bands x rows must fit in the signature (`--set bands=1000` indexed past 128 hash values)."""
         b, r = self.bands or 1, self.rows or 1
         if b * r > self.num_perm:
             raise ValueError(f"bands x rows ({b} x {r}) must not exceed num_perm ({self.num_perm})")

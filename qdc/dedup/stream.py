@@ -20,7 +20,7 @@ the kept rows and the ledger of removed rows (same columns and bytes as `qdc ded
 Semantic dedup (SemDeDup) runs last, on the rows exact and MinHash kept, over a memory-mapped embedding file
 (`StreamOptions.embeddings`, one row per input row): `qdc.dedup.stream_semantic`.
 
-Not streamed (refused with exit 2): `--against` reference sets, `--no-verify`, and a method order other
+Not streamed (refused with exit 2): `--against` reference sets, `--set verify=false`, and a method order other
 than exact, minhash, semantic (any of them may be left out).
 """
 
@@ -109,7 +109,7 @@ def _check(cfg: DedupConfig, opts: StreamOptions) -> None:
             "`qdc scale embed INPUT -o X.npy` writes it)"
         )
     if "minhash" in methods and not cfg.verify:
-        raise ConfigError("streaming dedup always verifies candidates by true Jaccard; drop --no-verify")
+        raise ConfigError("streaming dedup always verifies candidates by true Jaccard; drop --set verify=false")
 
 
 def default_partitions(rows: int, bands: int) -> int:

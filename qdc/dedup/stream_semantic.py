@@ -7,7 +7,7 @@ Then one cluster at a time, its rows are gathered from the memory map (sorted in
 read) and deduplicated by `qdc.dedup.semantic.dedup_members`, the in-memory per-cluster step itself (same
 order, eps rule, faithful/greedy mode, matches and similarities).
 
-With one cluster (at most `global_max_rows` rows alive, as in memory, or `--clusters 1`) the alive rows are
+With one cluster (at most `global_max_rows` rows alive, as in memory, or `--set clusters=1`) the alive rows are
 gathered into one block and the in-memory global search runs on it (centroid = normalised mean), so the
 result is the in-memory one bit for bit. With k > 1 the clusters come from the sampled k-means, not from
 `qdc.cluster.kmeans` over every row, so they (and hence the pairs compared) can differ from `qdc dedup`'s.

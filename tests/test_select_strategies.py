@@ -128,6 +128,21 @@ def test_kmq_covers_every_cluster_and_prefers_quality(df: pl.DataFrame) -> None:
     assert res.selected["qdc_quality"].mean() > df["qdc_quality"].mean()
 
 
+def test_kmq_default_keeps_a_cluster_the_score_dislikes_but_does_not_call_junk() -> None:
+    # Two equal clusters; the score rates one lower (like the quality scorer on SMS spam), above the junk
+    # threshold. The default keeps its share; the old quality factor on cluster shares cut it.
+    rows = task_rows(sizes=(40, 40), dups=0)
+    for i, r in enumerate(rows):
+        r["qdc_quality"] = (0.85 if r["task"] == "task0" else 0.4) + 0.001 * (i % 7)
+    d = with_task_clusters(make_frame(rows))
+    counts = dict(select(d, cfg(budget=20, strategy="kmq")).selected.group_by("task").len().iter_rows())
+    assert counts == {"task0": 10, "task1": 10}
+    cut = dict(
+        select(d, cfg(budget=20, strategy="kmq", cluster_quality=True)).selected.group_by("task").len().iter_rows()
+    )
+    assert cut.get("task1", 0) < 10
+
+
 def test_diversity_weight_endpoints(df: pl.DataFrame) -> None:
     df = with_task_clusters(df)
     pure_score = select(df, cfg(budget=15, strategy="kmq", diversity_weight=0.0))

@@ -68,10 +68,10 @@ def token_hashes(texts: pl.Series | Sequence[str | None]) -> TokenHashes:
         pl.DataFrame({"w": out})
         .lazy()
         .with_row_index("d")
-        .select(pl.col("d").cast(pl.Int64), pl.col("w").str.replace_all(_PY_ASCII_SPACE, " ").str.split(" "))
+        .select(pl.col("d"), pl.col("w").str.replace_all(_PY_ASCII_SPACE, " ").str.split(" "))
         .explode("w")
         .filter(pl.col("w").str.len_bytes() > 0)
-        .select(pl.col("w").hash(_SEED), pl.col("d"))
+        .select(pl.col("w").hash(_SEED), pl.col("d").cast(pl.Int64))  # widened after the explode: cheaper
         .collect()
     )
     return TokenHashes(words["w"].to_numpy(), words["d"].to_numpy(), len(s))

@@ -128,11 +128,12 @@ def _figures(
     with ThreadPoolExecutor(1) as pool:
         side = pool.submit(_side_figures, x, texts, idx, cfg)
         tok = tok if tok is not None else token_hashes(texts)
-        third = pool.submit(lexical_figures, tok, ("distinct_3",))  # on the second thread, after the rest
+        third = pool.submit(lexical_figures, tok, ("distinct_3",))  # queued behind the side figures
         lexical = lexical_figures(tok, ("counts",))
         nvendi = ngram_vendi_hashed(tok.subset(idx), cfg.ngram_ns)[1.0] if idx.size else 0.0
+        # Whichever thread is free first counts the trigrams: here, unless the second thread has begun.
+        lexical.update(lexical_figures(tok, ("distinct_3",)) if third.cancel() else third.result())
         side_out = side.result()
-        lexical.update(third.result())
     out: dict[str, Any] = {"n": len(texts)}
     out.update({key: side_out[key] for key in ("vendi", "vendi_q", "mpcd") if key in side_out})
     out.update({key: lexical[key] for key in ("distinct_1", "distinct_2", "distinct_3")})

@@ -345,11 +345,12 @@ def show(a: dict[str, Any], body: Any, *shown: Any) -> None:
             console.print(item)
 
 
-def table(title: str, rows: Any, columns: Any = ("measure", "value"), caption: str | None = None) -> Any:
-    """A rich table: the first column left, the others right-aligned, long cells folded."""
+def table(title: str, rows: Any, columns: Any = ("measure", "value"), caption: str | None = None, **kw: Any) -> Any:
+    """A rich table: the first column left, the others right-aligned, long cells folded (`kw`: rich.table.Table's
+    settings, e.g. box)."""
     from rich.table import Table
 
-    out = Table(title=title, title_justify="left", caption=caption)
+    out = Table(title=title, title_justify="left", caption=caption, **kw)
     for i, col in enumerate(columns):
         out.add_column(col, justify="left" if i == 0 else "right", overflow="fold")
     for row in rows:

@@ -7,12 +7,11 @@ from typing import TYPE_CHECKING
 
 import typer
 from rich import box
-from rich.table import Table
 from rich.text import Text
 
 from qdc.cli import _options as o
 from qdc.cli import app
-from qdc.cli._common import State, console, print_json
+from qdc.cli._common import State, console, print_json, table
 
 if TYPE_CHECKING:
     from qdc.pipeline import Pipeline, RunResult
@@ -45,38 +44,14 @@ def print_summary(result: RunResult, source: str) -> None:
     """The per-stage table on stderr (rows in and out, removed, seconds, peak memory in MB; under 80 columns,
     so it fits a CI log), then one line of notes per stage, wrapped, never cut."""
     rows_in = result.manifest.get("input", {}).get("rows", "?")
-    table = Table(
-        title=f"qdc run {source}: {rows_in} rows in, {result.df.height} out, {result.removed_count} removed",
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-    )
-    width = max([len(r.name) for r in result.stages] + [5])
-    cols = (
-        ("#", "right", 2),
-        ("stage", "left", width),
-        ("status", "left", 6),
-        ("in", "right", 6),
-        ("out", "right", 6),
-        ("removed", "right", 7),
-        ("sec", "right", 6),
-        ("MB", "right", 5),
-    )
-    for col, just, w in cols:
-        table.add_column(col, justify=just, no_wrap=True, min_width=w)  # type: ignore[arg-type]
+    title = f"qdc run {source}: {rows_in} rows in, {result.df.height} out, {result.removed_count} removed"
+    rows = []
     for r in result.stages:
-        status = Text("ran", style="green") if r.status == "ran" else Text("cached", style="dim")  # no markup
-        table.add_row(
-            str(r.position),
-            r.name,
-            status,
-            str(r.rows_in),
-            str(r.rows_out),
-            str(r.removed),
-            f"{r.seconds:.2f}",
-            f"{r.peak_rss / 2**20:.0f}",
-        )
-    console.print(table)
+        status = Text(r.status, style="green" if r.status == "ran" else "dim")  # no markup
+        mb = round(r.peak_rss / 2**20)
+        rows.append((f"{r.position} {r.name}", status, r.rows_in, r.rows_out, r.removed, f"{r.seconds:.2f}", mb))
+    cols = ("stage", "status", "in", "out", "removed", "sec", "MB")
+    console.print(table(title, rows, cols, box=box.SIMPLE_HEAD, pad_edge=False))
     for r in result.stages:
         notes = _notes(r.summary)
         if notes:

@@ -3,7 +3,7 @@ the config key it sets) and `command()` turns the table into typer parameters.
 
 A command with a stage config also takes `--config FILE` and `--set KEY=VALUE` (dotted keys into the stage
 config, e.g. `bandit.alpha=0.5`) and receives its config built in layers: option defaults < --config < --set <
-flags given on the command line (`qdc.cli._layers`). The shared entries (INPUT, OUTPUT, IO, EMBED, SEED, WRITE,
+flags given on the command line (`qdc.cli._layers`, `qdc.pipeline.layers`). The shared entries (INPUT, OUTPUT, IO, EMBED, SEED, WRITE,
 JSON) and the input helpers every command uses are here too.
 """
 
@@ -21,7 +21,7 @@ import typer
 from typer.core import TyperCommand
 
 from qdc.cli._common import State, handle_errors
-from qdc.cli._layers import build_config, field_help, is_given
+from qdc.cli._layers import build_config, is_given
 from qdc.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -87,6 +87,8 @@ class _Command(TyperCommand):
         for param in self.params if spec else ():
             opt = by_name.get(param.name or "")
             if opt is not None and opt.key is not None and getattr(param, "help", "") in (None, "", opt.help):
+                from qdc.pipeline.layers import field_help
+
                 doc, default = field_help(spec, opt.key.split(",")[0])
                 shown = ",".join(map(str, default)) if isinstance(default, (tuple, list)) else default
                 worth = default is not None and (bool(default) or isinstance(default, (int, float)))  # not "", [], {}

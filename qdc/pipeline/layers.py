@@ -1,0 +1,178 @@
+"""A stage's config built in layers, and the keys a config takes.
+
+Each layer is above the last: defaults, a config file, `--set` items (in order), then values given explicitly
+(a command's flags). The file holds the stage's section as in a `qdc run` pipeline, or is a whole pipeline
+file, whose first stage of that name is read (with the pipeline's `seed` when the stage sets none). Keys may
+be written as flags are (`method` for `methods`, `num-perm`), as in `qdc run` files. `config_keys` lists
+every key with its default and docstring (`qdc stages --keys`, and the help of an option that sets a key).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import itertools
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from qdc.errors import ConfigError, quote
+
+if TYPE_CHECKING:
+    from qdc.config import StageConfig
+
+
+def put(target: dict[str, Any], path: Sequence[str], value: Any) -> None:
+    for part in path[:-1]:
+        nxt = target.get(part)
+        if not isinstance(nxt, dict):
+            nxt = target[part] = {}
+        target = nxt
+    target[path[-1]] = value
+
+
+def _merge(target: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    """`top` over `target`, section by section."""
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            _merge(target[key], value)
+        else:
+            target[key] = value
+    return target
+
+
+def stage_config(
+    spec: str, section: str, defaults: dict[str, Any], file: str | None, sets: Sequence[str], given: dict[str, Any]
+) -> StageConfig:
+    """The config of `spec` ('module:Class'): `defaults` < the `file`'s section < `sets` < `given`."""
+    from qdc.config import validate_config
+    from qdc.pipeline.config import flag_names  # `method:` reads as `methods:`, as in `qdc run` files
+
+    cls = config_class(spec)
+    data = dict(defaults)
+    if file is not None:
+        _merge(data, flag_names(read_section(file, section, cls), cls, file))
+    for item in sets:
+        path, value = _override(cls, section, item)
+        put(data, path, value)
+    where = " + ".join([f"--config {file}"] * (file is not None) + ["--set"] * bool(sets) + ["flags"])
+    return validate_config(cls, _merge(data, given), where)
+
+
+def config_class(spec: str) -> type[StageConfig]:
+    """The config class of a 'module:Class' spec (imported now)."""
+    module, _, cls_name = spec.partition(":")
+    cls: type[StageConfig] = getattr(importlib.import_module(module), cls_name)
+    return cls
+
+
+def field_help(spec: str, key: str) -> tuple[str, Any]:
+    """(docstring, default) of the config field at the dotted `key`: an option's help and shown default."""
+    model: Any = config_class(spec)
+    *outer, last = key.split(".")
+    node = None  # the default of the section walked into (ComplexityConfig.judge's rubric is complexity6)
+    for part in outer:
+        node = getattr(node, part) if node is not None else model.model_fields[part].get_default()
+        model = type(node)
+    default = (
+        getattr(node, last) if node is not None else model.model_fields[last].get_default(call_default_factory=True)
+    )
+    return field_docs(model).get(last, ""), default
+
+
+def config_keys(model: Any, node: Any = None, prefix: str = "") -> list[dict[str, Any]]:
+    """Every key a config takes (sections flattened: bandit.alpha), with its default and its docstring: what
+    `--config`, `--set` and a pipeline file may set (`qdc stages --keys`)."""
+    from pydantic import BaseModel
+
+    out, docs = [], field_docs(model)
+    for name, f in model.model_fields.items():
+        value = getattr(node, name) if node is not None else f.get_default(call_default_factory=True)
+        if isinstance(value, BaseModel):
+            out += config_keys(type(value), value, f"{prefix}{name}.")
+        else:
+            out.append({"key": prefix + name, "default": value, "help": docs.get(name, "")})
+    return out
+
+
+def as_set_item(spec: str, flag: str) -> str | None:
+    """The `--set` item of a flag that is a config key, not an option (`--alpha` -> 'bandit.alpha=VALUE',
+    `--no-verify` -> 'verify=false'); None when no key has its name. The first key in field order wins."""
+    name = flag.lstrip("-").replace("-", "_")
+    keys = [k["key"] for k in config_keys(config_class(spec))]
+    for want, value in ((name, "VALUE"), (name.removeprefix("no_"), "false")):
+        hit = next((k for k in keys if k.rsplit(".", 1)[-1] in (want, want + "s")), None)  # --method: methods
+        if hit is not None:
+            return f"{hit}={value}"
+    return None
+
+
+@functools.cache
+def field_docs(model: type) -> dict[str, str]:
+    """The attribute docstrings of a config class and its bases (the string under each field)."""
+    import ast
+    import inspect
+    import textwrap
+
+    docs: dict[str, str] = {}
+    for klass in reversed([k for k in model.__mro__ if k.__module__.startswith("qdc")]):
+        body = ast.parse(textwrap.dedent(inspect.getsource(klass))).body[0].body  # type: ignore[attr-defined]
+        for node, nxt in itertools.pairwise(body):
+            doc = nxt.value.value if isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant) else None
+            if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and isinstance(doc, str):
+                docs[node.target.id] = " ".join(doc.split())
+    return docs
+
+
+def read_section(path: str, section: str, cls: type[StageConfig]) -> dict[str, Any]:
+    """The stage section of a `--config` file: the file itself, the file's one `section:` mapping, or a
+    pipeline file's `section` stage."""
+    from qdc.config import load_yaml
+
+    data = load_yaml(path)
+    if "stages" not in data:
+        own = data.get(section)
+        if section not in cls.model_fields and isinstance(own, dict) and set(data) <= {section, "seed"}:
+            # `select: {budget: 50}`: the section under its stage's name, as a user copies it from a pipeline.
+            return {**({"seed": data["seed"]} if "seed" in data and "seed" in cls.model_fields else {}), **own}
+        return data
+    for item in data.get("stages") or []:
+        if item == section:
+            body: Any = {}
+        elif isinstance(item, dict) and section in item:
+            body = item[section] if item[section] is not None else {}
+        else:
+            continue
+        if not isinstance(body, dict):
+            raise ConfigError(f"{path}: stage '{section}': options must be a mapping (got {quote(body)})")
+        section_data: dict[str, Any] = dict(body)
+        if "seed" in data and "seed" in cls.model_fields:
+            section_data.setdefault("seed", data["seed"])
+        return section_data
+    raise ConfigError(f"{path}: has no `{section}` stage to read options from")
+
+
+def _override(cls: type[StageConfig], section: str, item: str) -> tuple[list[str], Any]:
+    """A `--set` item as (key path, value), the key checked against the config ('select.budget' works too)."""
+    from pydantic import BaseModel
+
+    from qdc.config import parse_override
+    from qdc.pipeline.config import flag_names
+
+    path, value = parse_override(item)
+    if path[0] == section and path[0] not in cls.model_fields and len(path) > 1:
+        path = path[1:]
+    path[0] = next(iter(flag_names({path[0]: None}, cls, f"--set {item}")))
+    model: type[BaseModel] = cls
+    for i, part in enumerate(path):
+        fields = model.model_fields
+        if part not in fields:
+            key = ".".join(path[: i + 1])
+            raise ConfigError(f"--set {item}: unknown key {quote(key)} (allowed: {', '.join(sorted(fields))})")
+        ann = fields[part].annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            model = ann
+        elif i < len(path) - 1 and "dict" not in str(ann):
+            raise ConfigError(f"--set {item}: {quote(part)} is a value, not a section")
+        else:
+            break
+    return path, value

@@ -6,7 +6,7 @@ import typer
 
 from qdc.cli import _options as o
 from qdc.cli import app
-from qdc.cli._common import State, console, print_json
+from qdc.cli._common import print_json, show
 
 # One line per selection strategy; the full table (sources, deviations, figures) is docs/select.md.
 STRATEGY_NOTES = {
@@ -88,10 +88,6 @@ def clean_cmd(a: o.Args) -> None:
     from qdc.pipeline import clean_workdir
 
     files, size = clean_workdir(a.workdir)
-    if a.json:
-        print_json({"workdir": a.workdir, "files_removed": files, "bytes_freed": size})
-    elif not State.quiet:
-        if files == 0 and size == 0:
-            console.print(f"{a.workdir}: nothing to clean (no such folder, or empty)")
-        else:
-            console.print(f"removed {a.workdir}: {files} files, {size / 2**20:.1f} MB")
+    said = f"removed {a.workdir}: {files} files, {size / 2**20:.1f} MB"
+    said = f"{a.workdir}: nothing to clean (no such folder, or empty)" if files == 0 and size == 0 else said
+    show(a, {"workdir": a.workdir, "files_removed": files, "bytes_freed": size}, said)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from qdc.cli import _options as o
 from qdc.cli import app
-from qdc.cli._common import State, console, print_json
+from qdc.cli._common import show
 
 
 @o.command(
@@ -73,10 +73,5 @@ def report_cmd(a: o.Args) -> None:
         tmp.write_text(render_html(data), encoding="utf-8")
     for note in data["notes"]:
         notice(note)
-    if a.json:
-        print_json(data)
-    elif not State.quiet:
-        console.print(
-            f"qdc: wrote {a.output} ({df.height} rows" + (f", compared with {a.compare}" if a.compare else "") + ")",
-            highlight=False,
-        )
+    also = f", compared with {a.compare}" if a.compare else ""
+    show(a, data, f"qdc: wrote {a.output} ({df.height} rows{also})")

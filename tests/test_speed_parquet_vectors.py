@@ -127,3 +127,16 @@ def test_read_records_frame_is_the_same_either_way(tmp_path, monkeypatch):
     assert fast.columns == slow.columns
     assert fast.schema == slow.schema
     assert fast.equals(slow)
+
+
+def test_a_damaged_page_gives_no_fast_result_and_the_reader_reports_it(tmp_path):
+    x = np.random.default_rng(3).standard_normal((2000, 64)).astype(np.float32)
+    path = tmp_path / "bad.parquet"
+    WRITERS["polars"](_table(x, True), str(path))
+    raw = bytearray(path.read_bytes())
+    middle = len(raw) // 2  # inside the embedding column's compressed pages
+    raw[middle : middle + 64] = bytes(64)
+    path.write_bytes(bytes(raw))
+    assert read_vectors(str(path), E) is None
+    with pytest.raises(DataError):
+        read_records(str(path))

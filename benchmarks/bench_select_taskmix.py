@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import os
 import pickle
 import statistics
 import subprocess
@@ -177,7 +178,7 @@ def main() -> None:
         machine=machine(),
         date=time.strftime("%Y-%m-%d"),
         command="nice -n 10 .venv/bin/python benchmarks/bench_select_taskmix.py " + " ".join(sys.argv[1:]),
-        commit=git or "a clean export",
+        commit=os.environ.get("QDC_BENCH_COMMIT") or git or "a clean export",  # a git archive has no .git
         seeds=seeds,
         seconds=time.time() - t0,
     )

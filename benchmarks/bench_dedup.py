@@ -421,7 +421,7 @@ def render(data: dict[str, Any], command: str) -> str:
         f"Machine: {data['machine']}. Command: `{command}`. Wall times are medians of interleaved repeats "
         "(this 2-core machine is shared and noisy; compare the ratios).",
         "",
-        "### MinHash speed at threshold 0.8, 128 permutations, word 5-grams (whole process)",
+        "### MinHash speed at threshold 0.8, 128 permutations, word 5-grams (in one process, texts in memory)",
         "",
         "Documents: about 200 words each, built from random real rows of ../shared/data, 10% planted "
         "near-copies (3 words substituted). *datasketch*: the plain per-document loop "
@@ -430,7 +430,9 @@ def render(data: dict[str, Any], command: str) -> str:
         "(16 bands); "
         "*qdc*: `qdc.dedup.dedup(df, DedupConfig(methods=['minhash']))` on a prepared frame "
         "(tokenise, sign, "
-        "band, verify every candidate by true Jaccard, connected components, output frames).",
+        "band, verify every candidate by true Jaccard, connected components, output frames). Times are "
+        "of the work alone (no start-up, no file reading or writing): `results/cli.md` times the commands "
+        "as a user runs them.",
         "",
     ]
     rows = []
@@ -556,12 +558,17 @@ def main() -> None:
     args = ap.parse_args()
     todo = set(args.sections.split(","))
     command = ".venv/bin/python benchmarks/bench_dedup.py" + (" --quick" if args.quick else "")
+    if args.sections != ap.get_default("sections"):
+        command += f" --sections {args.sections}"  # the other sections are an earlier run's (their date below)
     rows = real_rows()
     data: dict[str, Any] = {}
     last = RESULTS / "dedup.json"
     if todo != {"speed", "semantic", "memory", "accuracy", "mrpc"} and last.exists():
         data = json.loads(last.read_text())
+    earlier = data.get("machine")
     data.update({"machine": machine(), "command": command})
+    if earlier and todo != {"speed", "semantic", "memory", "accuracy", "mrpc"}:
+        data["machine"] += f" ({', '.join(sorted(todo))}; the other sections: {earlier})"
     q = args.quick
     if "speed" in todo:
         data["speed"] = (

@@ -25,7 +25,7 @@ _EXPORTS = {
     "stage_spec": "stage",
     "available_stages": "config",
     "clean_workdir": "workdir",
-    "flag_names": "config",
+    "flag_names": "layers",
     "load_pipeline": "config",
     "load_stage": "config",
     "parse_pipeline": "config",

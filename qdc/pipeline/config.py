@@ -31,6 +31,7 @@ from qdc.embed import EmbedConfig
 from qdc.errors import ConfigError
 from qdc.io import IOConfig
 from qdc.pipeline import stages as _stages
+from qdc.pipeline.layers import flag_names
 from qdc.pipeline.stage import C, StageContext, StageResult, StageSpec, stage_spec
 from qdc.pipeline.workdir import hash_json
 
@@ -227,27 +228,6 @@ def _mapping(data: dict[str, Any], key: str, source: str) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: '{key}' must be a mapping")
     return raw
-
-
-def flag_names(body: dict[str, Any], cls: type[StageConfig], where: str) -> dict[str, Any]:
-    """`body` with keys written as the command's flags renamed to the config's fields: `budget-tokens` ->
-    `budget_tokens`, `method` -> `methods` (the flag is `--method`, the field `methods`), and the reverse.
-
-    A key that is already a field stays; two keys that name one field are an error.
-    """
-    fields = cls.model_fields
-    out: dict[str, Any] = {}
-    for key, value in body.items():
-        name = key.replace("-", "_") if isinstance(key, str) else key
-        if isinstance(name, str) and name not in fields:
-            if name + "s" in fields:
-                name += "s"
-            elif name.endswith("s") and name[:-1] in fields:
-                name = name[:-1]
-        if name in out:
-            raise ConfigError(f"{where}: '{key}' and '{name}' name the same option; keep one")
-        out[name] = value
-    return out
 
 
 def _validate_stages(

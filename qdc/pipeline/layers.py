@@ -45,7 +45,6 @@ def stage_config(
 ) -> StageConfig:
     """The config of `spec` ('module:Class'): `defaults` < the `file`'s section < `sets` < `given`."""
     from qdc.config import validate_config
-    from qdc.pipeline.config import flag_names  # `method:` reads as `methods:`, as in `qdc run` files
 
     cls = config_class(spec)
     data = dict(defaults)
@@ -156,7 +155,6 @@ def _override(cls: type[StageConfig], section: str, item: str) -> tuple[list[str
     from pydantic import BaseModel
 
     from qdc.config import parse_override
-    from qdc.pipeline.config import flag_names
 
     path, value = parse_override(item)
     if path[0] == section and path[0] not in cls.model_fields and len(path) > 1:
@@ -176,3 +174,24 @@ def _override(cls: type[StageConfig], section: str, item: str) -> tuple[list[str
         else:
             break
     return path, value
+
+
+def flag_names(body: dict[str, Any], cls: type[StageConfig], where: str) -> dict[str, Any]:
+    """`body` with keys written as the command's flags renamed to the config's fields: `budget-tokens` ->
+    `budget_tokens`, `method` -> `methods` (the flag is `--method`, the field `methods`), and the reverse.
+
+    A key that is already a field stays; two keys that name one field are an error.
+    """
+    fields = cls.model_fields
+    out: dict[str, Any] = {}
+    for key, value in body.items():
+        name = key.replace("-", "_") if isinstance(key, str) else key
+        if isinstance(name, str) and name not in fields:
+            if name + "s" in fields:
+                name += "s"
+            elif name.endswith("s") and name[:-1] in fields:
+                name = name[:-1]
+        if name in out:
+            raise ConfigError(f"{where}: '{key}' and '{name}' name the same option; keep one")
+        out[name] = value
+    return out

@@ -101,7 +101,7 @@ def _weights(model: str) -> tuple[str, str | None, str]:
         return str(path.parent), path.name, f"{path.resolve()}:{path.stat().st_size}"
     if path.is_dir():
         return str(path), None, str(path.resolve())
-    raise ConfigError(f"--lm-model {model!r}: expected 'smollm2', a .gguf file or a local model folder")
+    raise ConfigError(f"lm.model {model!r}: expected 'smollm2', a .gguf file or a local model folder")
 
 
 # ---------------------------------------------------------------- arithmetic (no model needed)

@@ -33,6 +33,7 @@ class IterativeConfig(_Section):
     rounds: int = Field(default=_IT["rounds"], ge=1)
     """Rounds of selection, each re-weighting the clusters by its feedback."""
     cluster_temperature: float = Field(default=_IT["cluster_temperature"], gt=0)
+    """Softmax temperature over the clusters' feedback means when re-weighting them (higher = flatter)."""
     explore: float = Field(default=_IT["explore"], ge=0, le=1)
     """Exploration floor mixed into the cluster weights (explore / active clusters each)."""
     feedback_portion: float = Field(default=_IT["feedback_portion"], gt=0, le=1)
@@ -50,7 +51,9 @@ class BanditConfig(_Section):
     probe: int = Field(default=_BA["probe"], ge=1)
     """Rows scored per pull."""
     block: int | None = Field(default=_BA["block"], ge=1)
+    """Rows a pull may accept in block mode, probe included [default: max(probe, ceil(probe·B / max_scored))]."""
     pulls_per_round: int = Field(default=_BA["pulls_per_round"], ge=1)
+    """Arms (best UCB scores first) that get a probe in each round."""
     alpha: float = Field(default=_BA["alpha"], ge=0)
     """UCB exploration weight."""
     tau: float | None = _BA["tau"]
@@ -59,10 +62,13 @@ class BanditConfig(_Section):
     """τ when `tau` is unset: `gate` = the score's junk threshold when the feedback is qdc_quality (else the
     warm-up median); `median` = always the warm-up median (Quad's relative rule)."""
     neighbour_radius: float = Field(default=_BA["neighbour_radius"], ge=0)
+    """> 0: a reward also reaches clusters whose centroids lie within this distance, weighted 1 - d/radius."""
     max_rounds: int = Field(default=_BA["max_rounds"], ge=1)
+    """Upper bound on pull rounds (the scorer budget or the pool usually ends them first)."""
     accept: Literal["block", "scored_only"] = _BA["accept"]
     """block (the probe and the unscored rest of its block) or scored_only."""
     backfill: bool = _BA["backfill"]
+    """Fill the budget left after the last round from under-served clusters (gated junk last)."""
     cluster_cap: float | None = Field(default=_BA["cluster_cap"], gt=0)
     """No cluster takes more than cap x its proportional share of the budget (None = no cap, Quad's rule)."""
     coverage: float = Field(default=_BA["coverage"], ge=0)
@@ -108,10 +114,11 @@ class SelectConfig(StageConfig):
     budget: int | float | None = _TOP["budget"]
     """Rows to select (a whole number), or a fraction of the input rows (0 < f < 1)."""
     budget_tokens: int | None = _TOP["budget_tokens"]
-    """Alternatively a token budget: each row costs its token count (or --cost-field)."""
+    """Alternatively a token budget: each row costs its token count (or `cost_field`)."""
     strategy: Strategy = _TOP["strategy"]
     """kmq, iterative, bandit, facility, random, top, deita or kcenter (`qdc strategies`)."""
     seed: int = _TOP["seed"]
+    """Seed of every random step (k-means, draws, tie breaks): same input + seed = same output."""
     score: str | None = _TOP["score"]
     """Score expression over columns, e.g. 'qdc_quality * qdc_complexity' [default: qdc_quality]."""
     weights: dict[str, float] | None = _TOP["weights"]
@@ -124,7 +131,7 @@ class SelectConfig(StageConfig):
     dedup_eps: float = Field(default=_TOP["dedup_eps"], gt=0.0, lt=1.0)
     """--dedup semantic: rows with cosine > 1 - eps to an earlier eligible row are duplicates."""
     cost_field: str | None = _TOP["cost_field"]
-    """Numeric column giving each row's cost for --budget-tokens [default: word+punctuation tokens]."""
+    """Numeric column giving each row's cost for `budget_tokens` [default: word+punctuation tokens]."""
     group_field: str | None = _TOP["group_field"]
     """Field whose groups each get a share of the budget (quota)."""
     quota: str = _TOP["quota"]
@@ -135,6 +142,7 @@ class SelectConfig(StageConfig):
     rows_per_cluster: float = Field(default=_TOP["rows_per_cluster"], gt=0)
     """Budget rows per cluster when K is not given (the paper: 10)."""
     niter: int = Field(default=_TOP["niter"], ge=1)
+    """k-means iterations when clusters are computed here."""
     allocation: Literal["equal", "proportional", "sqrt"] = _TOP["allocation"]
     """Budget per cluster: equal (water-filled), proportional or sqrt."""
     within: Literal["balanced", "softmax", "top", "random"] = _TOP["within"]
@@ -142,11 +150,11 @@ class SelectConfig(StageConfig):
     reliability (and closeness to the centre when `representative` > 0); softmax = the paper's p ∝ exp(z/T);
     top; random."""
     temperature: float = _TOP["temperature"]
-    """--within softmax: temperature on the standardised score (0.2 ≈ the original's peakedness)."""
+    """within=softmax: temperature on the standardised score (0.2 ≈ the original's peakedness)."""
     representative: float = Field(default=_TOP["representative"], ge=0)
-    """--within balanced: weight of closeness to the cluster centre (standardised) in the draw."""
+    """within=balanced: weight of closeness to the cluster centre (standardised) in the draw."""
     score_weight: float = Field(default=_TOP["score_weight"], ge=0)
-    """--within balanced: weight of the standardised score, times its reliability (1 - |rank corr. with length|)."""
+    """within=balanced: weight of the standardised score, times its reliability (1 - |rank corr. with length|)."""
     junk_gate: bool = _TOP["junk_gate"]
     """Rows with qdc_quality below qdc.quality.JUNK_THRESHOLD are taken only when nothing else fills the budget
     (off by itself when the scorer flags more than 15% of the pool: the threshold does not fit that data)."""

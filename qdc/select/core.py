@@ -67,10 +67,12 @@ def _feedback_source(
     elif cfg.feedback is not None:
         text = cfg.feedback
     if text is not None:
-        frame, vals = evaluate(frame, text, "--feedback")
+        frame, vals = evaluate(frame, text, "feedback")
         return FeedbackSource(frame, values=vals, label=text), frame
     if score is None:
-        raise ConfigError(f"--strategy {cfg.strategy} needs feedback: a score, --feedback, --gap or --scorer")
+        raise ConfigError(
+            f"--strategy {cfg.strategy} needs feedback: a score, --scorer, or --set feedback=EXPR / gap=[REF,CAND]"
+        )
     unit = cfg.score is None and not cfg.weights
     if not unit:
         return FeedbackSource(frame, values=score, label="score"), frame

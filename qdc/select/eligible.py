@@ -44,10 +44,10 @@ def texts(df: pl.DataFrame) -> list[str]:
 
 
 def token_counts(df: pl.DataFrame, cost_field: str | None) -> np.ndarray:
-    """Per-row cost for --budget-tokens: a numeric column, else word and punctuation tokens of the text."""
+    """Per-row cost for `budget_tokens`: a numeric column, else word and punctuation tokens of the text."""
     if cost_field is not None:
         if cost_field not in df.columns:
-            raise ConfigError(f"--cost-field {cost_field!r}: no such column")
+            raise ConfigError(f"cost_field {cost_field!r}: no such column")
         vals = df[cost_field].cast(pl.Float64, strict=False).fill_null(0.0).to_numpy()
         return np.maximum(np.ceil(vals), 0).astype(np.int64)  # type: ignore[no-any-return]
     return np.array([len(_WORDS.findall(t)) for t in texts(df)], dtype=np.int64)
@@ -122,7 +122,7 @@ def ensure_columns(df: pl.DataFrame, names: list[str]) -> pl.DataFrame:
 
 
 def score_expression(cfg: SelectConfig, df: pl.DataFrame) -> str:
-    """The expression that defines the score: --score, --weights, else qdc_quality (computed when missing)."""
+    """The expression that defines the score: --score, `weights`, else qdc_quality (computed when missing)."""
     if cfg.score is not None:
         return str(cfg.score)
     if cfg.weights:

@@ -58,7 +58,7 @@ def base_weights(sizes: np.ndarray, allocation: str) -> np.ndarray:
         return sizes.astype(np.float64)
     if allocation == "sqrt":
         return np.sqrt(sizes.astype(np.float64))
-    raise ConfigError(f"--allocation {allocation!r}: expected equal, proportional or sqrt")
+    raise ConfigError(f"allocation {allocation!r}: expected equal, proportional or sqrt")
 
 
 def percentile_rank(v: np.ndarray) -> np.ndarray:
@@ -94,7 +94,7 @@ def within_keys(n: int, z: np.ndarray | None, within: str, temperature: float, r
     """Sort keys for drawing inside clusters (larger first): Gumbel-perturbed z/T, z, or pure noise."""
     if within == "top":
         if z is None:
-            raise ConfigError("--within top needs a score")
+            raise ConfigError("within=top needs a score")
         return np.asarray(z, dtype=np.float64).copy()
     gumbel = rng.gumbel(size=n)
     if within == "random" or z is None or within == "balanced":
@@ -103,7 +103,7 @@ def within_keys(n: int, z: np.ndarray | None, within: str, temperature: float, r
         if temperature <= 0:
             return np.asarray(z, dtype=np.float64).copy()
         return np.asarray(z, dtype=np.float64) / temperature + gumbel
-    raise ConfigError(f"--within {within!r}: expected softmax, top or random")
+    raise ConfigError(f"within {within!r}: expected balanced, softmax, top or random")
 
 
 def take_per_cluster(
@@ -144,7 +144,7 @@ def blended_weights(
 ) -> np.ndarray:
     """(1-w)·shares of the global top-`budget` rows by score + w·shares of `base`."""
     if score is None:
-        raise ConfigError("--diversity-weight needs a score")
+        raise ConfigError("diversity_weight needs a score")
     top = np.lexsort((np.arange(score.shape[0]), -score))[:budget]
     t = np.bincount(labels[top], minlength=k).astype(np.float64)
     t_share = t / max(t.sum(), 1.0)

@@ -42,8 +42,8 @@ def softmax(v: np.ndarray, temperature: float = 1.0) -> np.ndarray:
 class FeedbackSource:
     """Per-row feedback for iterative/bandit: a column (cheap) or a scorer callable (counted, cached).
 
-    `calls` counts rows handed to the scorer; each row is scored at most once. `limit` (bandit's
-    --max-scored) makes `score` raise if it would be exceeded, so a bug can never overspend.
+    `calls` counts rows handed to the scorer; each row is scored at most once. `limit`
+    (bandit.max_scored) makes `score` raise if it would be exceeded, so a bug can never overspend.
     """
 
     frame: pl.DataFrame
@@ -126,7 +126,7 @@ class Pool:
 
     def require_score(self, strategy: str) -> np.ndarray:
         if self.score is None:
-            raise ConfigError(f"--strategy {strategy} needs a score (--score, --weights or qdc_quality)")
+            raise ConfigError(f"--strategy {strategy} needs a score (--score, --set weights=..., or qdc_quality)")
         return self.score
 
     def root_positions(self) -> np.ndarray:

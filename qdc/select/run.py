@@ -114,7 +114,7 @@ def _tokens_run(fn: Strategy, pool: Pool, tokens: int, cfg: SelectConfig, seed: 
 def group_ids(pool: Pool, field: str) -> tuple[list[str], np.ndarray, np.ndarray]:
     """(sorted group names, each row's group index, group sizes); a null value is the group '<null>'."""
     if field not in pool.frame.columns:
-        raise ConfigError(f"--group-field {field!r}: no such column")
+        raise ConfigError(f"group_field {field!r}: no such column")
     values = ["<null>" if v is None else str(v) for v in pool.frame[field].to_list()]
     names = sorted(set(values))
     index = {g: i for i, g in enumerate(names)}
@@ -132,12 +132,12 @@ def group_shares(
     if cfg.quota == "proportional":
         return allocate(int(cfg.budget_tokens or 0), tok.astype(np.float64), tok)
     if cfg.quota.startswith("min:"):
-        notice("--quota min:N with --budget-tokens splits the tokens equally over the groups")
+        notice("quota=min:N with budget_tokens splits the tokens equally over the groups")
     return quota_counts(tok, int(cfg.budget_tokens or 0), "equal")
 
 
 def group_configs(cfg: SelectConfig, shares: np.ndarray) -> list[SelectConfig]:
-    """The config each group runs with: bandit's --max-scored is split over the groups like the budget."""
+    """The config each group runs with: bandit.max_scored is split over the groups like the budget."""
     if cfg.strategy != "bandit" or cfg.bandit.max_scored is None:
         return [cfg] * shares.shape[0]
     total = int(cfg.bandit.max_scored)

@@ -11,7 +11,7 @@ expression (nothing is evaluated as Python). Grammar::
 
 Functions: log, log1p, exp, sqrt, abs (one argument), min, max (two or more), clip(x, lo, hi).
 A bare name is a column; when no such column exists but ``qdc_<name>`` does, that one is used
-(so ``quality * complexity`` works). `--weights quality=1,complexity=0.5` is the weighted sum.
+(so ``quality * complexity`` works). `--set weights=...` (quality=1,complexity=0.5) is the weighted sum.
 """
 
 from __future__ import annotations
@@ -193,16 +193,16 @@ def parse_weights(text: str) -> dict[str, float]:
         name, sep, raw = part.partition("=")
         name = name.strip()
         if not sep or not name:
-            raise ConfigError(f"--weights {text!r}: expected name=number pairs, e.g. quality=1,complexity=.5")
+            raise ConfigError(f"weights {text!r}: expected name=number pairs, e.g. quality=1,complexity=.5")
         try:
             out[name] = float(raw)
         except ValueError:
-            raise ConfigError(f"--weights {text!r}: {raw.strip()!r} is not a number") from None
+            raise ConfigError(f"weights {text!r}: {raw.strip()!r} is not a number") from None
     if not out:
-        raise ConfigError("--weights: name at least one column")
+        raise ConfigError("weights: name at least one column")
     return out
 
 
 def weights_expression(weights: dict[str, float]) -> str:
-    """The --score expression equivalent to --weights (a weighted sum)."""
+    """The --score expression equivalent to `weights` (a weighted sum)."""
     return " + ".join(f"{w!r} * `{name}`" for name, w in weights.items())

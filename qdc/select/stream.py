@@ -177,7 +177,8 @@ def stream_select(
     n, score, expr_text = _scores(path, cfg, io_cfg, rows_per_batch, est.rows)
     if cfg.within != "random" and score is None and cfg.diversity_weight != 1:
         raise ConfigError(
-            "kmq samples by score inside clusters: the input has no qdc_quality; pass --score EXPR or --within random"
+            "kmq samples by score inside clusters: the input has no qdc_quality; "
+            "pass --score EXPR or --set within=random"
         )
     x = open_store(embeddings, rows=n)
     budget = cfg.rows(n)

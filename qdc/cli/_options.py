@@ -87,14 +87,25 @@ class _Command(TyperCommand):
         for param in self.params if spec else ():
             opt = by_name.get(param.name or "")
             if opt is not None and opt.key is not None and getattr(param, "help", "") in (None, "", opt.help):
-                from qdc.pipeline.layers import field_help
-
-                doc, default = field_help(spec, opt.key.split(",")[0])
+                doc, default = _field_help(spec, opt.key.split(",")[0])
                 shown = ",".join(map(str, default)) if isinstance(default, (tuple, list)) else default
                 worth = default is not None and (bool(default) or isinstance(default, (int, float)))  # not "", [], {}
                 more = f" [default: {shown}]" if param.default is None and worth else ""
                 param.help = f"{opt.help or doc}{more}"  # type: ignore[attr-defined]
         super().format_help(ctx, formatter)
+
+
+def _field_help(spec: str, key: str) -> tuple[str, Any]:
+    """A config field's (docstring, default): read from the source when it is a literal there (no import of
+    the config's module and what it imports), else from the imported class."""
+    from qdc.cli._help import static_field_help
+
+    found = static_field_help(spec, key)
+    if found is not None:
+        return found
+    from qdc.pipeline.layers import field_help
+
+    return field_help(spec, key)
 
 
 class Args(dict[str, Any]):

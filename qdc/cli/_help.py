@@ -1,0 +1,142 @@
+"""A config field's docstring and default read from the config module's source, without importing it.
+
+A command's `--help` shows, for each option that sets a config key, the field's docstring and default. Importing
+the config class to read them loads its module and everything that imports (`qdc check --help` pulled in
+qdc.measure -> quality, complexity, numpy: ~0.4 s). The source says the same for most fields: the field is
+written `name: type = <literal>` (or `Field(default=<literal>)` / `Field(default_factory=list)`) followed by its
+docstring. Anything else (a nested section's key, a default that is a name or a call, a class not directly
+under `StageConfig`) returns None and the caller imports the class (`qdc.pipeline.layers.field_help`).
+tests/test_cli_help.py checks that every answer equals the imported one.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+from pathlib import Path
+from typing import Any
+
+_FACTORIES: dict[str, Any] = {"list": list, "dict": dict, "tuple": tuple, "set": set}
+_NOT_READ = object()
+
+
+@functools.cache
+def _tree(module: str) -> ast.Module | None:
+    """The parsed source of a qdc module, found by its path (importing nothing: not even its package)."""
+    root, *parts = module.split(".")
+    if root != "qdc":
+        return None
+    base = Path(__file__).resolve().parents[1].joinpath(*parts)
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if path.is_file():
+            return ast.parse(path.read_text(encoding="utf-8"))
+    return None
+
+
+def _imported_from(tree: ast.Module, module: str, name: str) -> tuple[str, str] | None:
+    """(module, name) that `name` is imported from (`from X import Y as name`, anywhere in the module)."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and node.module != module:
+            for alias in node.names:
+                if (alias.asname or alias.name) == name:
+                    return node.module, alias.name
+    return None
+
+
+def _class_node(module: str, name: str, depth: int = 0) -> tuple[str, ast.ClassDef] | None:
+    """The module defining `module.name` and its class statement, following `from X import name` (a package
+    that re-exports it)."""
+    tree = _tree(module)
+    if tree is None or depth > 3:
+        return None
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name == name:
+            return module, node
+    found = _imported_from(tree, module, name)
+    return None if found is None else _class_node(*found, depth + 1)
+
+
+def _constant(module: str, name: str, depth: int = 0) -> Any:
+    """The literal value of the module-level constant `module.name` (`NAME = <literal>`, or imported by
+    `from X import NAME`), or `_NOT_READ`."""
+    tree = _tree(module)
+    if tree is None or depth > 3:
+        return _NOT_READ
+    values = []
+    for node in tree.body:
+        target = node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else None
+        target = node.target if isinstance(node, ast.AnnAssign) else target
+        if isinstance(target, ast.Name) and target.id == name:
+            values.append(node.value if isinstance(node, (ast.Assign, ast.AnnAssign)) else None)
+    if values:  # a name assigned twice is not a constant
+        return _literal(module, values[0], depth + 1) if len(values) == 1 else _NOT_READ
+    found = _imported_from(tree, module, name)
+    return _NOT_READ if found is None else _constant(*found, depth + 1)
+
+
+def _literal(module: str, value: ast.expr | None, depth: int = 0) -> Any:
+    """The value of a literal, a module constant or a constant's item (`TOP["seed"]`), else `_NOT_READ`."""
+    if value is None:
+        return _NOT_READ
+    if isinstance(value, ast.Name):
+        return _constant(module, value.id, depth)
+    if isinstance(value, ast.Subscript) and isinstance(value.value, ast.Name):
+        outer = _constant(module, value.value.id, depth)
+        key = _literal(module, value.slice, depth)
+        try:
+            return _NOT_READ if outer is _NOT_READ or key is _NOT_READ else outer[key]
+        except (KeyError, IndexError, TypeError):
+            return _NOT_READ
+    try:
+        return ast.literal_eval(value)
+    except (ValueError, TypeError, SyntaxError):
+        return _NOT_READ
+
+
+def _default(module: str, value: ast.expr | None) -> Any:
+    """The default an annotated field assignment gives, or `_NOT_READ` when it is not read from the source."""
+    if value is None:
+        return _NOT_READ  # a required field
+    if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == "Field":
+        if value.args:
+            return _literal(module, value.args[0])
+        for kw in value.keywords:
+            if kw.arg == "default":
+                return _literal(module, kw.value)
+            if kw.arg == "default_factory" and isinstance(kw.value, ast.Name) and kw.value.id in _FACTORIES:
+                return _FACTORIES[kw.value.id]()
+        return _NOT_READ
+    return _literal(module, value)
+
+
+@functools.cache
+def _fields(spec: str) -> dict[str, tuple[str, Any]] | None:
+    """Field name -> (docstring, default) of the class at 'module:Class', for the fields whose default is a
+    literal; None when the class is not a direct `StageConfig` subclass found in the source."""
+    found = _class_node(*spec.partition(":")[::2])
+    if found is None:
+        return None
+    home, node = found
+    if [ast.unparse(b) for b in node.bases] != ["StageConfig"] or node.keywords:
+        return None
+    out: dict[str, tuple[str, Any]] = {}
+    body = node.body
+    for stmt, nxt in zip(body, [*body[1:], None], strict=True):
+        if not (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)):
+            continue
+        doc = nxt.value.value if isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant) else None
+        default = _default(home, stmt.value)
+        if default is not _NOT_READ:  # no docstring: "" (as `field_docs` says)
+            out[stmt.target.id] = (" ".join(doc.split()) if isinstance(doc, str) else "", default)
+    return out
+
+
+def static_field_help(spec: str, key: str) -> tuple[str, Any] | None:
+    """(docstring, default) of the field `key` of the config at `spec`, read from source; None: import it."""
+    if "." in key:
+        return None
+    try:
+        fields = _fields(spec)
+    except (OSError, SyntaxError, ValueError):
+        return None
+    return None if fields is None else fields.get(key)

@@ -1,0 +1,68 @@
+"""A command's --help reads its config fields' docs and defaults from source (`qdc.cli._help`) without importing
+the config's module; every answer it gives must equal the imported class's (`qdc.pipeline.layers.field_help`)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from typing import Any
+
+import typer
+
+from qdc.cli import app
+from qdc.cli._help import static_field_help
+from qdc.pipeline.layers import field_help
+
+
+def _keyed_options() -> list[tuple[str, str, str]]:
+    """(command, config spec, key) of every option that sets a config key, subcommands included."""
+    out: list[tuple[str, str, str]] = []
+
+    def walk(cmd: Any) -> None:
+        for sub in getattr(cmd, "commands", {}).values():
+            walk(sub)
+        options, spec = getattr(cmd.callback, "qdc_options", ((), None)) if cmd.callback else ((), None)
+        out.extend((cmd.name, spec, o.key.split(",")[0]) for o in options if spec and o.key)
+
+    walk(typer.main.get_command(app))
+    return out
+
+
+def test_the_source_reading_equals_the_imported_config() -> None:
+    keyed = _keyed_options()
+    read = 0
+    for name, spec, key in keyed:
+        found = static_field_help(spec, key)
+        if found is not None:
+            read += 1
+            assert found == field_help(spec, key), (name, key)
+            assert type(found[1]) is type(field_help(spec, key)[1]), (name, key)
+    # Top-level keys are read from source (nested sections such as judge.model are imported): most of them.
+    top = [k for k in keyed if "." not in k[2]]
+    assert read == len(top) and read > 20
+
+
+def test_what_the_source_does_not_say_is_left_to_the_import() -> None:
+    assert static_field_help("qdc.quality:QualityConfig", "judge.model") is None  # a nested section's key
+    assert static_field_help("qdc.quality:NoSuchConfig", "x") is None
+    assert static_field_help("qdc.nosuchmodule:X", "x") is None
+    assert static_field_help("qdc.select:SelectConfig", "no_such_key") is None
+
+
+def test_a_command_help_does_not_import_the_library() -> None:
+    """`qdc check --help` once imported qdc.measure (quality, complexity, numpy) to read CheckConfig."""
+    code = (
+        "import sys\n"
+        "from qdc.cli import main\n"
+        "sys.argv = ['qdc', 'check', '--help']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('qdc.check', 'qdc.measure', 'qdc.select.core', 'numpy', 'polars') if m in sys.modules]\n"
+        "sys.stderr.write(repr(heavy))\n"
+    )
+    env = {**os.environ, "COLUMNS": "250"}  # one line per option
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    # The help did read CheckConfig's docs and defaults.
+    assert "Fraction of rows the dedup stage would remove." in out.stdout
+    assert "analysed text is empty or whitespace. [default: 0.0]" in out.stdout
+    assert out.stderr.strip().splitlines()[-1] == "[]"

@@ -54,9 +54,8 @@ def test_a_command_help_does_not_import_the_library() -> None:
     """`qdc check --help` once imported qdc.measure (quality, complexity, numpy) to read CheckConfig."""
     code = (
         "import sys\n"
-        "from qdc.cli import main\n"
-        "sys.argv = ['qdc', 'check', '--help']\n"
-        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "from qdc.cli import app\n"
+        "try:\n    app(['check', '--help'], prog_name='qdc')\nexcept SystemExit:\n    pass\n"
         "heavy = [m for m in ('qdc.check', 'qdc.measure', 'qdc.select.core', 'numpy', 'polars') if m in sys.modules]\n"
         "sys.stderr.write(repr(heavy))\n"
     )

@@ -169,6 +169,45 @@ for _name in _COMMANDS:
     importlib.import_module(f"qdc.cli.{_name}")
 
 
+def _exit_fast(code: object) -> None:
+    """End the process now with `code` (`os._exit`) when nothing is left for Python's shutdown to do; return
+    (the caller raises SystemExit as usual) when something may be.
+
+    Tearing down the interpreter (freeing every module and, after a big run, millions of objects) costs ~0.1 s
+    CPU on a 50-row run and ~0.2 s wall at 100k rows. It is skipped only when the exit handlers are the known
+    ones: logging's (run here) and polars' (nothing to save), no other thread is running (an executor's
+    workers are joined at exit) and stdout/stderr flush. Anything else that registers an exit handler (Ray's
+    shutdown, coverage, a temporary directory's finalizer, torch) makes the count differ: the normal exit.
+    Only the console entry point does this; `app` itself (CliRunner in tests) always returns normally.
+    """
+    import atexit
+    import os
+    import threading
+
+    ncallbacks = getattr(atexit, "_ncallbacks", None)  # CPython's count of registered handlers
+    if ncallbacks is None or not (code is None or isinstance(code, int)):
+        return
+    expected = ("logging" in sys.modules) + ("polars" in sys.modules)
+    if ncallbacks() != expected or any(
+        t is not threading.main_thread() and not t.daemon and t.is_alive() for t in threading.enumerate()
+    ):
+        return
+    if "logging" in sys.modules:
+        import logging
+
+        logging.shutdown()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):  # a closed pipe: let Python's exit report it as it always has
+        return
+    os._exit(code or 0)
+
+
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point (`qdc`, `python -m qdc`): the app, then a fast exit when safe."""
+    try:
+        app()
+    except SystemExit as done:
+        _exit_fast(done.code)
+        raise

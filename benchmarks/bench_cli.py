@@ -98,7 +98,8 @@ df[np.sort(sel.ranking[:k])].drop("qdc_embedding").write_ndjson(sys.argv[2])
 def compile_trees() -> None:
     """Byte-compile qdc (and the baseline's tree) once, and let every child write .pyc files: an installed qdc
     runs from .pyc, while a child that inherits PYTHONDONTWRITEBYTECODE=1 (set in this project's shells) with no
-    .pyc compiles every qdc module from source on every run (~0.4 s CPU of a start-up)."""
+    .pyc compiles every qdc module it imports from source on every run (qdc select on 50 rows: 0.86 s CPU
+    against 0.70 s with .pyc, 7 alternating runs at 75347f8)."""
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)  # children inherit os.environ (peers included)
     root = Path(__file__).resolve().parent.parent
     trees = [root / "qdc", *([Path(BASELINE["dir"]) / "qdc"] if BASELINE else [])]

@@ -11,23 +11,18 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.text import Text
 
 from qdc.errors import QdcError
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 # Markup off: ids, texts, paths and judge answers printed here may hold '[/b]' or '[/INST]', which rich would
 # read as tags (a MarkupError, or text silently dropped). Styles are given as Text spans instead.
@@ -98,6 +93,16 @@ class RichReporter:
 
     def _bar(self) -> Progress:
         if self.bar is None:
+            # Imported here: only a terminal shows bars, and every command's start-up would pay for it.
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
             parts = (MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
             self.bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), *parts, console=console)
             self.bar.start()

@@ -1,0 +1,35 @@
+"""What start-up leaves out must still work when it is needed: the progress bar (rich.progress is imported only
+when a terminal shows one)."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+
+import pytest
+from rich.console import Console
+
+from qdc.cli import _common
+
+
+def test_a_terminal_still_gets_its_progress_bar(monkeypatch: pytest.MonkeyPatch) -> None:
+    out = io.StringIO()
+    monkeypatch.setattr(_common, "console", Console(file=out, force_terminal=True, width=100))
+    reporter = _common.RichReporter(quiet=False)
+    assert not reporter.plain
+    bar = reporter._bar()
+    bar.add_task("embedding", total=10, completed=4)
+    bar.stop()
+    assert "embedding" in out.getvalue() and "4/10" in out.getvalue()
+
+
+def test_the_root_help_does_not_load_the_progress_bar() -> None:
+    code = (
+        "import sys\nfrom qdc.cli import app\n"
+        "try:\n    app(['--help'], prog_name='qdc')\nexcept SystemExit:\n    pass\n"
+        "sys.stderr.write(repr([m for m in ('rich.progress', 'polars', 'numpy') if m in sys.modules]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "Curate synthetic instruction data" in done.stdout
+    assert done.stderr.strip().splitlines()[-1] == "[]"

@@ -6,12 +6,12 @@ top-level `io`, `seed` and an ordered `stages` list; each stage gets only its ow
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from qdc.errors import ConfigError, quote
@@ -108,25 +108,32 @@ def validate_config(cls: type[S], data: dict[str, Any], where: str) -> S:
         raise ConfigError(f"{where}: {quote(key)}: {msg} (got {quote(err.get('input'))})") from None
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """safe_load that refuses a key given twice in one mapping (YAML keeps the last one silently)."""
+@functools.cache
+def _strict_loader() -> Any:
+    """The YAML loader class (yaml is imported here: a command that reads no YAML does not pay for it)."""
+    import yaml
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: dict[Any, int] = {}
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":  # '<<: *base': its keys may be overridden
-                continue
-            key = self.construct_object(key_node, deep=deep)
-            try:
-                first = seen.get(key)
-                seen[key] = key_node.start_mark.line + 1
-            except TypeError:  # an unhashable key: the base class reports it
-                continue
-            if first is not None:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {quote(key)} (first at line {first})", key_node.start_mark
-                )
-        return super().construct_mapping(node, deep=deep)
+    class _StrictLoader(yaml.SafeLoader):
+        """safe_load that refuses a key given twice in one mapping (YAML keeps the last one silently)."""
+
+        def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":  # '<<: *base': its keys may be overridden
+                    continue
+                key = self.construct_object(key_node, deep=deep)
+                try:
+                    first = seen.get(key)
+                    seen[key] = key_node.start_mark.line + 1
+                except TypeError:  # an unhashable key: the base class reports it
+                    continue
+                if first is not None:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {quote(key)} (first at line {first})", key_node.start_mark
+                    )
+            return super().construct_mapping(node, deep=deep)
+
+    return _StrictLoader
 
 
 def expanded_size(data: Any, limit: int = MAX_YAML_VALUES) -> int:
@@ -156,8 +163,10 @@ def expanded_size(data: Any, limit: int = MAX_YAML_VALUES) -> int:
 
 def parse_yaml(text: str, where: str) -> Any:
     """Parse YAML text: safe types only, duplicate keys refused, bounded expansion of anchors."""
+    import yaml
+
     try:
-        data = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass: safe types only
+        data = yaml.load(text, Loader=_strict_loader())  # a SafeLoader subclass: safe types only
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f"{where}:{mark.line + 1}" if mark is not None else where

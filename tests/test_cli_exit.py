@@ -82,3 +82,18 @@ def test_a_running_thread_gets_the_normal_exit(tmp_path: Path) -> None:
     done = _qdc(["-q", "dedup", str(src), "--method", "exact"], tmp_path, extra)
     assert done.returncode == 0
     assert b"thread done" in done.stderr and b"FAST" not in done.stderr
+
+
+def test_a_thread_pool_is_finished_and_joined_then_the_fast_exit(tmp_path: Path) -> None:
+    """An executor's worker (qdc's JSONL reader keeps one idle) is joined as Python's exit joins it: its pending
+    task still runs to the end, and the exit is then the fast one."""
+    src = _rows(tmp_path)
+    extra = (
+        "import time\nfrom concurrent.futures import ThreadPoolExecutor\n"
+        "pool = ThreadPoolExecutor(1)\n"
+        "pool.submit(lambda: (time.sleep(2.0), sys.stderr.write('task done\\n')))"
+    )
+    done = _qdc(["-q", "dedup", str(src), "--method", "exact"], tmp_path, extra)
+    assert done.returncode == 0
+    assert b"task done" in done.stderr and b"FAST 0" in done.stderr
+    assert done.stderr.index(b"task done") < done.stderr.index(b"FAST 0")

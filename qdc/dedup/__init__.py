@@ -57,7 +57,7 @@ def estimate_memory(n: int, text_bytes: int, cfg: DedupConfig, dim: int = 384, f
         need.append(exact_mod.memory_bytes(n, text_bytes))
     if "minhash" in cfg.methods:
         words = text_bytes / 6  # about 6 bytes per word in English text
-        chunk = min(n, minhash_mod.CHUNK_ROWS) * (words / max(n, 1)) * 64 * cfg.threads
+        chunk = min(n, minhash_mod.CHUNK_ROWS) * (words / max(n, 1)) * 64 * minhash_mod.default_threads()
         cache = min(4 * words, 4 * minhash_mod.CACHE_SHINGLES)
         need.append(minhash_mod.memory_bytes(n, cfg.minhash_params()) + int(chunk + cache))
     if "semantic" in cfg.methods:

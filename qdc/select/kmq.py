@@ -47,7 +47,7 @@ from qdc.errors import ConfigError
 from qdc.select.allocate import allocate
 from qdc.select.config import SelectConfig
 from qdc.select.pool import Picks, Pool, standardise
-from qdc.select.robust import junk_mask, within_bias
+from qdc.select.robust import pool_junk_mask, within_bias
 
 
 def base_weights(sizes: np.ndarray, allocation: str) -> np.ndarray:
@@ -206,11 +206,11 @@ def junk_regions(
     threshold to fit): a tight cluster of garbage is flagged almost whole (0.82-0.86 of the planted garbage
     clusters), a real class the scorer dislikes only in part (SMS spam clusters: 0.41-0.58).
     """
-    masks = junk_mask(pool.frame)
+    masks = pool_junk_mask(pool)
     if masks is None or share > 1 or labels.size == 0:
         return allowed, 0
-    # one mask, or (below the threshold, held back for another reason): flagged = any of them
-    flagged = np.any(np.atleast_2d(np.asarray(masks, dtype=bool)), axis=0).astype(np.float64)
+    below, other = masks
+    flagged = (below | other).astype(np.float64)
     k = int(labels.max()) + 1
     frac = np.bincount(labels, weights=flagged, minlength=k) / np.maximum(np.bincount(labels, minlength=k), 1)
     region = frac >= share

@@ -84,22 +84,30 @@ def outscored_mask(frame: pl.DataFrame, quality: np.ndarray, junk: np.ndarray) -
     return np.asarray(has & ~junk & (quality < best["q"].to_numpy()), dtype=bool)
 
 
-def junk_mask(frame: pl.DataFrame, defects: bool = True) -> tuple[np.ndarray, np.ndarray] | None:
-    """(below the junk threshold, held back for another reason): qdc_quality under JUNK_THRESHOLD, and
-    (``defects``) the rows `defect_mask` or `outscored_mask` flags. None without a qdc_quality column."""
+def junk_mask(frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
+    """(below the junk threshold, held back for another reason): qdc_quality under JUNK_THRESHOLD, and the
+    rows `defect_mask` or `outscored_mask` flags. None without a qdc_quality column."""
     if schema.QUALITY not in frame.columns:
         return None
     q = frame[schema.QUALITY].cast(pl.Float64).fill_null(float("-inf")).to_numpy()
     below = np.asarray(~(q >= JUNK_THRESHOLD), dtype=bool)
     other = np.zeros_like(below)
-    if defects:
-        found = defect_mask(frame)
-        if found is not None:
-            other |= found & ~below
-        found = outscored_mask(frame, q, below | other)
-        if found is not None:
-            other |= found
+    found = defect_mask(frame)
+    if found is not None:
+        other |= found & ~below
+    found = outscored_mask(frame, q, below | other)
+    if found is not None:
+        other |= found
     return below, other
+
+
+def pool_junk_mask(pool: Pool) -> tuple[np.ndarray, np.ndarray] | None:
+    """`junk_mask` of the pool's rows, computed once per pool: the gate and the junk regions both read it, and
+    a token budget runs the strategy once per step of its search (the defect signals score every response)."""
+    if "junk_mask" not in pool.info:
+        pool.info["junk_mask"] = junk_mask(pool.frame)
+    masks: tuple[np.ndarray, np.ndarray] | None = pool.info["junk_mask"]
+    return masks
 
 
 MAX_GATED_SHARE = 0.15
@@ -109,7 +117,7 @@ def gate(pool: Pool, budget: int) -> np.ndarray | None:
     """Rows the junk gate holds back (None: no gate) when the other rows can fill the budget: rows below the
     junk threshold (unless that is more than MAX_GATED_SHARE of the pool: the threshold does not fit this
     data) and the defects and outscored answers of `junk_mask`."""
-    masks = junk_mask(pool.frame)
+    masks = pool_junk_mask(pool)
     if masks is None:
         return None
     below, other = masks

@@ -75,7 +75,7 @@ class StageConfig(BaseModel):
                 raise ValueError(f"'{name}' is a fraction of rows: give a value from 0 to 1 (got {value})")
             if name.endswith("_rows") and value < 0:
                 raise ValueError(f"'{name}' counts rows: it cannot be negative (got {value})")
-            if name.startswith("budget") and value <= 0:  # `--budget-tokens 0` wrote an empty output, exit 0
+            if name.startswith("budget") and value <= 0:  # `budget_tokens: 0` wrote an empty output, exit 0
                 raise ValueError(f"'{name}' must be positive (got {value})")
             if name == "temperature" and value < 0:
                 raise ValueError(f"'temperature' cannot be negative (got {value})")

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Opt:
-    """One option: `flags` as typer takes them ("--method -m", "--junk-gate/--no-junk-gate", or an upper-case
+    """One option: `flags` as typer takes them ("--method -m", "--quality/--no-quality", or an upper-case
     name for the positional argument), the python type and default, help, and the dotted config `key` it sets
     (None: the command reads it itself; several keys separated by commas). `convert` turns the flag's value into
     the config's. An option with a key and no help shows its config field's docstring and default (`K`)."""

@@ -119,7 +119,8 @@ def dedup_cmd(a: o.Args, cfg: DedupConfig) -> None:
     from qdc.errors import ConfigError
     from qdc.io import write_records
 
-    o.check_outputs(a)
+    if not a.stream:  # the streamed path checks its outputs itself (`_stream.streamed`)
+        o.check_outputs(a)
     if cfg.against_only and not a.against:
         raise ConfigError("against_only needs --against FILE")
     refuse_unstreamed(a, ("against", "explain", "columns", "drop_qdc"))

@@ -13,7 +13,7 @@ STRATEGY_NOTES = {
     "facility": "facility location on a kNN graph: cover the pool, optionally weighted by a score (default)",
     "kmq": "k-means clusters, a per-cluster budget, score-weighted draws inside each cluster",
     "iterative": "kmq in rounds; each round's feedback on selected rows reweights the clusters",
-    "bandit": "clusters as bandit arms: score probes, spend at most --max-scored scorer calls",
+    "bandit": "clusters as bandit arms: score probes, spend at most bandit.max_scored scorer calls",
     "random": "a seeded random sample (baseline)",
     "top": "highest score first, ties by a seeded draw (baseline: quality only)",
     "deita": "highest score first, skipping rows too similar to one already taken",

@@ -81,10 +81,7 @@ def _select_streamed(a: o.Args, cfg: SelectConfig) -> None:
     run = run_options(a)
 
     def engine(_: object, est: Any) -> dict[str, Any]:
-        stats = stream_select(a.input, a.embeddings, scfg, io, output=a.output, **run, on_estimate=est)
-        if isinstance(scfg.budget, int) and scfg.budget > stats["rows_in"]:
-            notice(f"--budget {scfg.budget} is more than the {stats['rows_in']} rows: all of them are selected")
-        return stats
+        return stream_select(a.input, a.embeddings, scfg, io, output=a.output, **run, on_estimate=est)
 
     streamed(
         a,
@@ -125,8 +122,8 @@ def select_cmd(a: o.Args, cfg: SelectConfig) -> None:
     `iterative` (rounds that re-weight clusters by the feedback of their selected rows; a scorer only sees
     selected rows), `bandit` (UCB over clusters with a hard scorer budget), and the baselines `random`, `top`,
     `deita` (score-first with a cosine ceiling) and `kcenter`; `facility` (facility location: every row
-    close to some pick, on a sparse nearest-neighbour graph; optional --quality-weight). Duplicates are
-    never selected twice. The selected rows are written in input order with `qdc_select_round` and
+    close to some pick, on a sparse nearest-neighbour graph; optional `--set facility.quality_weight=...`).
+    Duplicates are never selected twice. The selected rows are written in input order with `qdc_select_round` and
     `qdc_select_reason`; the same input and seed give identical bytes.
 
     **Example:** `qdc select scored.jsonl -o picked.jsonl --budget 400 --seed 1 --manifest m.json`

@@ -57,7 +57,8 @@ def estimate_memory(n: int, text_bytes: int, cfg: DedupConfig, dim: int = 384, f
         need.append(exact_mod.memory_bytes(n, text_bytes))
     if "minhash" in cfg.methods:
         words = text_bytes / 6  # about 6 bytes per word in English text
-        chunk = min(n, minhash_mod.CHUNK_ROWS) * (words / max(n, 1)) * 64 * minhash_mod.default_threads()
+        workers = cfg.threads or minhash_mod.default_threads()  # chunks indexed at once, as build_index does
+        chunk = min(n, minhash_mod.CHUNK_ROWS) * (words / max(n, 1)) * 64 * workers
         cache = min(4 * words, 4 * minhash_mod.CACHE_SHINGLES)
         need.append(minhash_mod.memory_bytes(n, cfg.minhash_params()) + int(chunk + cache))
     if "semantic" in cfg.methods:

@@ -162,8 +162,6 @@ def _parquet_frames(path: str, batch_rows: int) -> Iterator[pl.DataFrame]:
             return
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise DataError(f"{path}: is a folder, expected a file") from None
     except Exception as exc:
         raise DataError(f"{path}: not a readable Parquet file ({str(exc).splitlines()[0]})") from None
     import pyarrow.parquet as pq

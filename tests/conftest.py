@@ -51,6 +51,24 @@ def write_jsonl(path: Path, rows: Sequence[dict[str, Any]]) -> Path:
     return path
 
 
+def select_input(tmp_path: Path, n: int, dim: int, seed: int) -> tuple[Path, Path]:
+    """A JSONL file of n rows with a random qdc_quality, and their unit vectors in a float16 scale store
+    (`--stream` selection's inputs)."""
+    import numpy as np
+
+    from qdc.scale.store import create
+
+    rng = np.random.default_rng(seed)
+    rows = [{"id": f"r{i}", "text": f"row {i}", "qdc_quality": float(rng.random())} for i in range(n)]
+    src = write_jsonl(tmp_path / "sel.jsonl", rows)
+    v = rng.normal(size=(n, dim))
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    x = create(tmp_path / "emb.npy", n, dim, "float16")
+    x[:] = v
+    x.flush()
+    return src, tmp_path / "emb.npy"
+
+
 def read_jsonl(text: str | bytes) -> list[dict[str, Any]]:
     data = text.encode() if isinstance(text, str) else text
     return [orjson.loads(line) for line in data.splitlines() if line.strip()]

@@ -7,25 +7,16 @@ import random
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import orjson
 import pytest
 
 from qdc.cli import app
-from qdc.scale.store import create
-from tests.conftest import write_jsonl
+from tests.conftest import select_input, write_jsonl
 
 
 def _select_input(tmp_path: Path, n: int = 240, dim: int = 8) -> tuple[str, str]:
-    rng = np.random.default_rng(4)
-    rows = [{"id": f"r{i}", "text": f"row {i}", "qdc_quality": float(rng.random())} for i in range(n)]
-    src = write_jsonl(tmp_path / "sel.jsonl", rows)
-    v = rng.normal(size=(n, dim))
-    v /= np.linalg.norm(v, axis=1, keepdims=True)
-    x = create(tmp_path / "emb.npy", n, dim, "float16")
-    x[:] = v
-    x.flush()
-    return str(src), str(tmp_path / "emb.npy")
+    src, emb = select_input(tmp_path, n, dim, seed=4)
+    return str(src), str(emb)
 
 
 def _invoke(runner: Any, args: list[str]) -> Any:

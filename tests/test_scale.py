@@ -24,7 +24,7 @@ from qdc.scale import memory
 from qdc.scale.store import blocks, create, gather, open_store
 from qdc.scale.store import ragged_gather as store_ragged_gather
 from qdc.select.stream import ScaleSelectConfig, stream_select
-from tests.conftest import write_jsonl
+from tests.conftest import select_input, write_jsonl
 
 
 def _rows(n: int = 360, seed: int = 1) -> list[dict[str, Any]]:
@@ -134,15 +134,7 @@ def test_memmap_store_roundtrip(tmp_path: Path) -> None:
 
 
 def _select_input(tmp_path: Path, n: int = 900, dim: int = 16) -> tuple[Path, Path]:
-    rng = np.random.default_rng(0)
-    rows = [{"id": f"r{i}", "text": f"row {i}", "qdc_quality": float(rng.random())} for i in range(n)]
-    src = write_jsonl(tmp_path / "sel.jsonl", rows)
-    v = rng.normal(size=(n, dim))
-    v /= np.linalg.norm(v, axis=1, keepdims=True)
-    x = create(tmp_path / "emb.npy", n, dim, "float16")
-    x[:] = v
-    x.flush()
-    return src, tmp_path / "emb.npy"
+    return select_input(tmp_path, n, dim, seed=0)
 
 
 def test_kmq_over_memmap_selects_exactly_the_budget_deterministically(tmp_path: Path) -> None:

@@ -239,15 +239,24 @@ def test_a_flag_that_became_a_key_says_the_set_item(runner: Any, tmp_path: Path,
 
 
 def test_an_output_over_a_file_named_by_set_is_refused(runner: Any, tmp_path: Path) -> None:
-    """A file given through a --set key (judge.rubric, lm.model) is an input: -o on it exits 2, file kept."""
+    """A file the config reads (judge.rubric, lm.model), given by --set, a section-prefixed --set or --config,
+    is an input: -o on it exits 2 and the file is kept."""
     src = write_jsonl(tmp_path / "in.jsonl", ROWS)
     for key in ("judge.rubric", "lm.model"):
         target = tmp_path / f"{key}.yaml"
-        target.write_text("kept\n")
-        res = runner.invoke(app, ["score-quality", str(src), "-o", str(target), "--set", f"{key}={target}"])
-        assert res.exit_code == 2, res.output
-        assert f"is the same file as --set {key}" in res.stderr
-        assert target.read_text() == "kept\n"
+        config = tmp_path / f"{key}.config.yaml"
+        section, field = key.split(".")
+        config.write_text(f"{section}:\n  {field}: {target}\n")
+        for how in (
+            ["--set", f"{key}={target}"],
+            ["--set", f"score-quality.{key}={target}"],
+            ["--config", str(config)],
+        ):
+            target.write_text("kept\n")
+            res = runner.invoke(app, ["score-quality", str(src), "-o", str(target), *how])
+            assert res.exit_code == 2, (how, res.output)
+            assert f"is the same file as {key}" in res.stderr, (how, res.stderr)
+            assert target.read_text() == "kept\n"
     ok = runner.invoke(
         app, ["score-quality", str(src), "-o", str(tmp_path / "out.jsonl"), "--set", "judge.rubric=quality6"]
     )

@@ -265,8 +265,16 @@ INPUT_PARAMS = {
     "pool": "--pool",
     "test": "--test",
 }
-# Config keys that name an input file, for `--set KEY=PATH` (their flags became config keys).
-SET_INPUT_KEYS = ("judge.rubric", "lm.model")
+# Config keys that name an input file (set by --config or --set; their flags became config keys).
+CONFIG_INPUT_KEYS = ("judge.rubric", "lm.model")
+
+
+def _output_paths(params: dict[str, Any]) -> dict[str, Any]:
+    outputs = {label: params.get(name) for name, label in OUTPUT_PARAMS.items() if params.get(name) is not None}
+    output = params.get("output", params.get("out"))
+    if params.get("on_bad_rows") == "skip" and params.get("bad_rows_file") is None and output not in (None, "-"):
+        outputs["the bad-rows file"] = f"{output}.bad-rows.jsonl"  # the default of `Inputs.finish`
+    return outputs
 
 
 def check_path_params(params: dict[str, Any]) -> None:
@@ -274,15 +282,23 @@ def check_path_params(params: dict[str, Any]) -> None:
     from qdc.io import check_distinct_paths
 
     inputs = {label: params.get(name) for name, label in INPUT_PARAMS.items() if params.get(name) is not None}
-    for item in params.get("set_") or ():
-        key, sep, value = str(item).partition("=")
-        if sep and key.strip() in SET_INPUT_KEYS and value.strip():
-            inputs[f"--set {key.strip()}"] = value.strip()
-    outputs = {label: params.get(name) for name, label in OUTPUT_PARAMS.items() if params.get(name) is not None}
-    output = params.get("output", params.get("out"))
-    if params.get("on_bad_rows") == "skip" and params.get("bad_rows_file") is None and output not in (None, "-"):
-        outputs["the bad-rows file"] = f"{output}.bad-rows.jsonl"  # the default of `Inputs.finish`
-    check_distinct_paths(inputs, outputs)
+    check_distinct_paths(inputs, _output_paths(params))
+
+
+def check_config_inputs(cfg: Any, params: dict[str, Any]) -> None:
+    """ConfigError (exit 2) when an output parameter names a file the built config reads (CONFIG_INPUT_KEYS),
+    whichever layer set it."""
+    from qdc.io import check_distinct_paths
+
+    inputs: dict[str, Any] = {}
+    for key in CONFIG_INPUT_KEYS:
+        value = cfg
+        for part in key.split("."):
+            value = getattr(value, part, None)
+        if isinstance(value, str) and value:
+            inputs[key] = value
+    if inputs:
+        check_distinct_paths(inputs, _output_paths(params))
 
 
 # ------------------------------------------------------------------------------------------- output

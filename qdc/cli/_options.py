@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from typer.core import TyperCommand
 
-from qdc.cli._common import State, handle_errors
+from qdc.cli._common import State, check_config_inputs, handle_errors
 from qdc.cli._layers import build_config, is_given
 from qdc.errors import ConfigError
 
@@ -241,6 +241,8 @@ def command(
             a.given = frozenset(p for p in kwargs if is_given(ctx, p))  # flags given on the command line
             a.flags = flag_names
             built = () if config is None else (build_config(config, name, opts, a, ctx),)
+            if built:
+                check_config_inputs(built[0], a)
             if State.alias:
                 from qdc.progress import notice
 

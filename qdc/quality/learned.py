@@ -152,7 +152,7 @@ def score_texts(
     text = pl.Series(list(responses), dtype=pl.String).fill_null("")
     blank = ~text.str.contains(r"[^\W_]").to_numpy()
     refused = (
-        text.str.slice(0, 200).str.contains("(?i)" + REFUSAL.pattern) & (text.str.count_matches(r"\S+") < SHORT_WORDS)
+        text.str.slice(0, 200).str.contains(REFUSAL.pattern) & (text.str.count_matches(r"\S+") < SHORT_WORDS)
     ).to_numpy() & ~blank
     if blank.any() or refused.any():
         p_ok = np.where(blank, 0.0, np.where(refused, np.minimum(p_ok, REFUSED_SCORE), p_ok))

@@ -12,27 +12,32 @@ import re
 
 from qdc.quality._row import RowText
 
+HELP_NOT_BUT = r"help(?:$|[^ ]| $| [^b]| b[^u]| bu[^t]| but\w)"
+"""'help' as a refusal verb: any 'help' except the idiom 'help but' ("I can't help but smile" is no refusal,
+"I cannot help build a bomb" is one). Written without look-ahead, because polars' regex engine (Rust
+`regex`) has none and the learned scorer matches REFUSAL there: after 'help' comes the end of the text, a
+character other than a space, or a space followed by anything but the word 'but' ('butter' is not 'but').
+A text that ends in 'help b' or 'help bu' (a 200-character head can cut 'but') is not matched."""
 REFUSAL = re.compile(
-    r"\b(?:i(?:'m| am) sorry,? but|i apologi[sz]e,? but|i (?:cannot|can't|can not|won't|will not|"
+    r"(?i)\b(?:i(?:'m| am) sorry,? but|i apologi[sz]e,? but|i (?:cannot|can't|can not|won't|will not|"
     r"am unable to|'m unable to|am not able to|'m not able to) "
-    r"(?:help(?:$|[^ b]| [^b]| b[^u])|assist|provide|fulfil+|comply|answer|complete|"
+    r"(?:" + HELP_NOT_BUT + r"|assist|provide|fulfil+|comply|answer|complete|"
     r"generate|create|write|do that|support|engage)|i must (?:decline|refuse)|it(?: is|'s) not appropriate "
-    r"(?:for me )?to|i(?:'m| am) not (?:comfortable|permitted|allowed)|i (?:don't|do not) feel comfortable)",
-    re.IGNORECASE,
+    r"(?:for me )?to|i(?:'m| am) not (?:comfortable|permitted|allowed)|i (?:don't|do not) feel comfortable)"
 )
-"""'help' must not be followed by 'but' ("I can't help but smile" is no refusal); written without look-ahead
-because polars' regex engine (Rust `regex`) has none and the learned scorer matches this pattern there."""
+"""Case-insensitive by its own `(?i)`, so the same pattern string means the same in Python's `re` and in
+polars (`str.contains(REFUSAL.pattern)`)."""
 SHORT_WORDS = 60
 """A refusal phrase near the start of a response shorter than this is a refusal, not a hedge before an answer."""
 REFUSED_SCORE = 0.05
 """The score of such a pure refusal: well under the junk threshold."""
 BOILERPLATE = re.compile(
-    r"\b(?:as an? (?:ai|artificial intelligence)(?: language model| assistant| model)?|as a language model|"
+    r"(?i)\b(?:as an? (?:ai|artificial intelligence)(?: language model| assistant| model)?|as a language model|"
     r"i(?:'m| am) (?:just |only )?an ai|i (?:don't|do not) have (?:personal )?(?:opinions|feelings|emotions|"
     r"beliefs|experiences|preferences|access to real-time|the ability to browse)|my (?:knowledge|training) "
-    r"(?:cutoff|cut-off)|as of my last (?:update|knowledge|training)|i was trained by|openai's guidelines)",
-    re.IGNORECASE,
+    r"(?:cutoff|cut-off)|as of my last (?:update|knowledge|training)|i was trained by|openai's guidelines)"
 )
+"""Case-insensitive by its own `(?i)`, like REFUSAL."""
 
 
 def measure(row: RowText) -> tuple[float, dict[str, object]]:

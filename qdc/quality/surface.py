@@ -53,8 +53,8 @@ def columns() -> list[pl.Expr]:
         .cast(pl.Float64)
         .alias("markdown_marks"),
         R.str.contains("```").cast(pl.Float64).alias("has_fence"),
-        R.str.slice(0, 200).str.contains("(?i)" + REFUSAL.pattern).cast(pl.Float64).alias("refusal"),
-        R.str.count_matches("(?i)" + BOILERPLATE.pattern).clip(0, 3).cast(pl.Float64).alias("boilerplate"),
+        R.str.slice(0, 200).str.contains(REFUSAL.pattern).cast(pl.Float64).alias("refusal"),
+        R.str.count_matches(BOILERPLATE.pattern).clip(0, 3).cast(pl.Float64).alias("boilerplate"),
         (nw == 0).cast(pl.Float64).alias("no_words"),
         safe_div(R.str.to_lowercase().str.count_matches(SALAD), nw).alias("function_pairs"),
         safe_div(

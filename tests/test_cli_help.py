@@ -1,5 +1,5 @@
-"""A command's --help reads its config fields' docs and defaults from source (`qdc.cli._help`) without importing
-the config's module; every answer it gives must equal the imported class's (`qdc.pipeline.layers.field_help`)."""
+"""A command's --help reads its config fields' docs and defaults from source (`qdc.pipeline.fields`) without importing
+the config's module; every answer it gives must equal the imported class's (`qdc.pipeline.fields.field_help`)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ from typing import Any
 import typer
 
 from qdc.cli import app
-from qdc.cli._help import static_field_help
-from qdc.pipeline.layers import field_help
+from qdc.pipeline.fields import field_help, static_field_help
 
 
 def _keyed_options() -> list[tuple[str, str, str]]:

@@ -49,7 +49,7 @@ def _one_line(exc: Any) -> str:
     spec = getattr(getattr(ctx, "command", None), "callback", None)
     spec = getattr(spec, "qdc_options", ((), None))[1]
     if flag and spec:
-        from qdc.pipeline.layers import as_set_item
+        from qdc.pipeline.fields import as_set_item
 
         item = as_set_item(spec, flag)
         message = f"{flag} is a config key now: use --set {item}" if item else message

@@ -3,7 +3,7 @@ the config key it sets) and `command()` turns the table into typer parameters.
 
 A command with a stage config also takes `--config FILE` and `--set KEY=VALUE` (dotted keys into the stage
 config, e.g. `bandit.alpha=0.5`) and receives its config built in layers: option defaults < --config < --set <
-flags given on the command line (`qdc.cli._layers`, `qdc.pipeline.layers`). The shared entries (INPUT, OUTPUT,
+flags given on the command line (`qdc.pipeline.layers`). The shared entries (INPUT, OUTPUT,
 IO, EMBED, SEED, WRITE, JSON) and the input helpers every command uses are here too.
 """
 
@@ -21,7 +21,6 @@ import typer
 from typer.core import TyperCommand
 
 from qdc.cli._common import State, check_config_inputs, handle_errors
-from qdc.cli._layers import build_config, is_given
 from qdc.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -82,30 +81,19 @@ class _Command(TyperCommand):
     """A command whose config options take their help from the config, read only when help is shown."""
 
     def format_help(self, ctx: Any, formatter: Any) -> None:
+        from qdc.pipeline.fields import option_help  # reads the config's source, imports it only when needed
+
         options, spec = getattr(self.callback, "qdc_options", ((), ""))
         by_name = {o.param: o for o in options}
         for param in self.params if spec else ():
             opt = by_name.get(param.name or "")
             if opt is not None and opt.key is not None and getattr(param, "help", "") in (None, "", opt.help):
-                doc, default = _field_help(spec, opt.key.split(",")[0])
+                doc, default = option_help(spec, opt.key.split(",")[0])
                 shown = ",".join(map(str, default)) if isinstance(default, (tuple, list)) else default
                 worth = default is not None and (bool(default) or isinstance(default, (int, float)))  # not "", [], {}
                 more = f" [default: {shown}]" if param.default is None and worth else ""
                 param.help = f"{opt.help or doc}{more}"  # type: ignore[attr-defined]
         super().format_help(ctx, formatter)
-
-
-def _field_help(spec: str, key: str) -> tuple[str, Any]:
-    """A config field's (docstring, default): read from the source when it is a literal there (no import of
-    the config's module and what it imports), else from the imported class."""
-    from qdc.cli._help import static_field_help
-
-    found = static_field_help(spec, key)
-    if found is not None:
-        return found
-    from qdc.pipeline.layers import field_help
-
-    return field_help(spec, key)
 
 
 class Args(dict[str, Any]):
@@ -238,9 +226,9 @@ def command(
                 paths = kwargs["input"] or ()
                 kwargs["input"] = list(paths) if len(paths) > 1 else paths[0] if paths else "-"
             a = Args(kwargs)
-            a.given = frozenset(p for p in kwargs if is_given(ctx, p))  # flags given on the command line
+            a.given = frozenset(p for p in kwargs if _given(ctx, p))  # flags given on the command line
             a.flags = flag_names
-            built = () if config is None else (build_config(config, name, opts, a, ctx),)
+            built = () if config is None else (_build_config(config, name, opts, a),)
             if built:
                 check_config_inputs(built[0], a)
             if State.alias:
@@ -258,6 +246,26 @@ def command(
         return registered  # inspect.signature shows the command's options
 
     return decorate
+
+
+def _given(ctx: typer.Context, param: str) -> bool:
+    source = ctx.get_parameter_source(param)
+    return source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT", "PROMPT")
+
+
+def _build_config(spec: str, section: str, opts: Sequence[Opt], a: Args) -> Any:
+    """The stage config: option defaults < --config < --set < flags given on the command line."""
+    from qdc.pipeline.layers import put, stage_config
+
+    layers: tuple[dict[str, Any], dict[str, Any]] = ({}, {})  # option defaults, flags given
+    for o in opts:
+        given = o.param in a.given
+        if o.key is None or (not given and (a[o.param] is None or o.given_only)):
+            continue
+        value = o.convert(a[o.param]) if o.convert is not None else a[o.param]
+        for key in o.key.split(","):
+            put(layers[given], key.split("."), value)
+    return stage_config(spec, section, layers[0], a.config, a.set_ or (), layers[1])
 
 
 # ------------------------------------------------------------------------------------- helpers

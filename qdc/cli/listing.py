@@ -55,7 +55,7 @@ def stages_cmd(a: o.Args) -> None:
     **Example:** `qdc stages --keys`
     """
     from qdc.pipeline import STAGES
-    from qdc.pipeline.layers import config_keys
+    from qdc.pipeline.fields import config_keys
 
     rows = [
         {"name": name, "summary": spec.summary, "options": list(spec.config.model_fields)}

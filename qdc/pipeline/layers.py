@@ -1,21 +1,19 @@
-"""A stage's config built in layers, and the keys a config takes.
+"""A stage's config built in layers.
 
 Each layer is above the last: defaults, a config file, `--set` items (in order), then values given explicitly
 (a command's flags). The file holds the stage's section as in a `qdc run` pipeline, or is a whole pipeline
 file, whose first stage of that name is read (with the pipeline's `seed` when the stage sets none). Keys may
-be written as flags are (`method` for `methods`, `num-perm`), as in `qdc run` files. `config_keys` lists
-every key with its default and docstring (`qdc stages --keys`, and the help of an option that sets a key).
+be written as flags are (`method` for `methods`, `num-perm`), as in `qdc run` files. What the keys are and
+say (docstrings, defaults) is `qdc.pipeline.fields`.
 """
 
 from __future__ import annotations
 
-import functools
-import importlib
-import itertools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from qdc.errors import ConfigError, quote
+from qdc.pipeline.fields import config_class
 
 if TYPE_CHECKING:
     from qdc.config import StageConfig
@@ -55,71 +53,6 @@ def stage_config(
         put(data, path, value)
     where = " + ".join([f"--config {file}"] * (file is not None) + ["--set"] * bool(sets) + ["flags"])
     return validate_config(cls, _merge(data, given), where)
-
-
-def config_class(spec: str) -> type[StageConfig]:
-    """The config class of a 'module:Class' spec (imported now)."""
-    module, _, cls_name = spec.partition(":")
-    cls: type[StageConfig] = getattr(importlib.import_module(module), cls_name)
-    return cls
-
-
-def field_help(spec: str, key: str) -> tuple[str, Any]:
-    """(docstring, default) of the config field at the dotted `key`: an option's help and shown default."""
-    model: Any = config_class(spec)
-    *outer, last = key.split(".")
-    node = None  # the default of the section walked into (ComplexityConfig.judge's rubric is complexity6)
-    for part in outer:
-        node = getattr(node, part) if node is not None else model.model_fields[part].get_default()
-        model = type(node)
-    default = (
-        getattr(node, last) if node is not None else model.model_fields[last].get_default(call_default_factory=True)
-    )
-    return field_docs(model).get(last, ""), default
-
-
-def config_keys(model: Any, node: Any = None, prefix: str = "") -> list[dict[str, Any]]:
-    """Every key a config takes (sections flattened: bandit.alpha), with its default and its docstring: what
-    `--config`, `--set` and a pipeline file may set (`qdc stages --keys`)."""
-    from pydantic import BaseModel
-
-    out, docs = [], field_docs(model)
-    for name, f in model.model_fields.items():
-        value = getattr(node, name) if node is not None else f.get_default(call_default_factory=True)
-        if isinstance(value, BaseModel):
-            out += config_keys(type(value), value, f"{prefix}{name}.")
-        else:
-            out.append({"key": prefix + name, "default": value, "help": docs.get(name, "")})
-    return out
-
-
-def as_set_item(spec: str, flag: str) -> str | None:
-    """The `--set` item of a flag that is a config key, not an option (`--alpha` -> 'bandit.alpha=VALUE',
-    `--no-verify` -> 'verify=false'); None when no key has its name. The first key in field order wins."""
-    name = flag.lstrip("-").replace("-", "_")
-    keys = [k["key"] for k in config_keys(config_class(spec))]
-    for want, value in ((name, "VALUE"), (name.removeprefix("no_"), "false")):
-        hit = next((k for k in keys if k.rsplit(".", 1)[-1] in (want, want + "s")), None)  # --method: methods
-        if hit is not None:
-            return f"{hit}={value}"
-    return None
-
-
-@functools.cache
-def field_docs(model: type) -> dict[str, str]:
-    """The attribute docstrings of a config class and its bases (the string under each field)."""
-    import ast
-    import inspect
-    import textwrap
-
-    docs: dict[str, str] = {}
-    for klass in reversed([k for k in model.__mro__ if k.__module__.startswith("qdc")]):
-        body = ast.parse(textwrap.dedent(inspect.getsource(klass))).body[0].body  # type: ignore[attr-defined]
-        for node, nxt in itertools.pairwise(body):
-            doc = nxt.value.value if isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant) else None
-            if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and isinstance(doc, str):
-                docs[node.target.id] = " ".join(doc.split())
-    return docs
 
 
 def read_section(path: str, section: str, cls: type[StageConfig]) -> dict[str, Any]:

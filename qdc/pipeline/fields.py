@@ -1,23 +1,106 @@
-"""A config field's docstring and default read from the config module's source, without importing it.
+"""What a stage config says about its keys: each field's docstring (the string under it) and default.
 
-A command's `--help` shows, for each option that sets a config key, the field's docstring and default. Importing
-the config class to read them loads its module and everything that imports (`qdc check --help` pulled in
-qdc.measure -> quality, complexity, numpy: ~0.4 s). The source says the same for most fields: the field is
-written `name: type = <literal>` (or `Field(default=<literal>)` / `Field(default_factory=list)`) followed by its
-docstring. Anything else (a nested section's key, a default that is a name or a call, a class not directly
-under `StageConfig`) returns None and the caller imports the class (`qdc.pipeline.layers.field_help`).
-tests/test_cli_help.py checks that every answer equals the imported one.
+One reading of the source serves both ways in: `field_docs` on an imported class (`qdc stages --keys`, the
+`--set` hint of a flag that became a key), and `static_field_help`, which reads a config module's file without
+importing it, so a command's `--help` stays instant (importing CheckConfig loaded qdc.measure -> quality,
+complexity, numpy: ~0.4 s). The source answers for a field written `name: type = <literal>` (or
+`Field(default=<literal>)` / `Field(default_factory=list)`) in a class directly under `StageConfig`; anything
+else (a nested section's key, a default that is a name or a call) returns None and `field_help` imports the
+class. tests/test_cli_help.py checks that every source answer equals the imported one.
 """
 
 from __future__ import annotations
 
 import ast
 import functools
+import importlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from qdc.config import StageConfig
 
 _FACTORIES: dict[str, Any] = {"list": list, "dict": dict, "tuple": tuple, "set": set}
 _NOT_READ = object()
+
+
+def _documented(body: list[ast.stmt]) -> Iterator[tuple[str, ast.expr | None, str | None]]:
+    """(name, default expression, docstring or None) of each annotated field of a class body."""
+    for stmt, nxt in zip(body, [*body[1:], None], strict=True):
+        if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+            doc = nxt.value.value if isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant) else None
+            yield stmt.target.id, stmt.value, " ".join(doc.split()) if isinstance(doc, str) else None
+
+
+@functools.cache
+def field_docs(model: type) -> dict[str, str]:
+    """The attribute docstrings of a config class and its bases (the string under each field)."""
+    import inspect
+    import textwrap
+
+    docs: dict[str, str] = {}
+    for klass in reversed([k for k in model.__mro__ if k.__module__.startswith("qdc")]):
+        body = ast.parse(textwrap.dedent(inspect.getsource(klass))).body[0].body  # type: ignore[attr-defined]
+        docs.update((name, doc) for name, _, doc in _documented(body) if doc is not None)
+    return docs
+
+
+def config_class(spec: str) -> type[StageConfig]:
+    """The config class of a 'module:Class' spec (imported now)."""
+    module, _, cls_name = spec.partition(":")
+    cls: type[StageConfig] = getattr(importlib.import_module(module), cls_name)
+    return cls
+
+
+def field_help(spec: str, key: str) -> tuple[str, Any]:
+    """(docstring, default) of the config field at the dotted `key`, from the imported class."""
+    model: Any = config_class(spec)
+    *outer, last = key.split(".")
+    node = None  # the default of the section walked into (ComplexityConfig.judge's rubric is complexity6)
+    for part in outer:
+        node = getattr(node, part) if node is not None else model.model_fields[part].get_default()
+        model = type(node)
+    default = (
+        getattr(node, last) if node is not None else model.model_fields[last].get_default(call_default_factory=True)
+    )
+    return field_docs(model).get(last, ""), default
+
+
+def option_help(spec: str, key: str) -> tuple[str, Any]:
+    """(docstring, default) of a key: from the source when it says, else from the imported class."""
+    found = static_field_help(spec, key)
+    return found if found is not None else field_help(spec, key)
+
+
+def config_keys(model: Any, node: Any = None, prefix: str = "") -> list[dict[str, Any]]:
+    """Every key a config takes (sections flattened: bandit.alpha), with its default and its docstring: what
+    `--config`, `--set` and a pipeline file may set (`qdc stages --keys`)."""
+    from pydantic import BaseModel
+
+    out, docs = [], field_docs(model)
+    for name, f in model.model_fields.items():
+        value = getattr(node, name) if node is not None else f.get_default(call_default_factory=True)
+        if isinstance(value, BaseModel):
+            out += config_keys(type(value), value, f"{prefix}{name}.")
+        else:
+            out.append({"key": prefix + name, "default": value, "help": docs.get(name, "")})
+    return out
+
+
+def as_set_item(spec: str, flag: str) -> str | None:
+    """The `--set` item of a flag that is a config key, not an option (`--alpha` -> 'bandit.alpha=VALUE',
+    `--no-verify` -> 'verify=false'); None when no key has its name. The first key in field order wins."""
+    name = flag.lstrip("-").replace("-", "_")
+    keys = [k["key"] for k in config_keys(config_class(spec))]
+    for want, value in ((name, "VALUE"), (name.removeprefix("no_"), "false")):
+        hit = next((k for k in keys if k.rsplit(".", 1)[-1] in (want, want + "s")), None)  # --method: methods
+        if hit is not None:
+            return f"{hit}={value}"
+    return None
+
+
+# ------------------------------------------------------------------------ from the source, not imported
 
 
 @functools.cache
@@ -120,14 +203,10 @@ def _fields(spec: str) -> dict[str, tuple[str, Any]] | None:
     if [ast.unparse(b) for b in node.bases] != ["StageConfig"] or node.keywords:
         return None
     out: dict[str, tuple[str, Any]] = {}
-    body = node.body
-    for stmt, nxt in zip(body, [*body[1:], None], strict=True):
-        if not (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)):
-            continue
-        doc = nxt.value.value if isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant) else None
-        default = _default(home, stmt.value)
+    for name, value, doc in _documented(node.body):
+        default = _default(home, value)
         if default is not _NOT_READ:  # no docstring: "" (as `field_docs` says)
-            out[stmt.target.id] = (" ".join(doc.split()) if isinstance(doc, str) else "", default)
+            out[name] = (doc or "", default)
     return out
 
 

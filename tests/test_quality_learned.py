@@ -256,6 +256,23 @@ def test_explain_gives_the_number_and_reason_score_quality_writes(frame):
     assert explain(df, "r")["reason"] == "refusal"
 
 
+def test_explain_computes_the_feature_frame_once(frame, monkeypatch):
+    import qdc.quality.features as features
+
+    calls = []
+    real = features.feature_frame
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(features, "feature_frame", counted)
+    monkeypatch.setattr(learned, "feature_frame", counted)
+    df = frame([{"id": "a", "instruction": ASK, "output": GOOD}, {"id": "b", "instruction": ASK, "output": CODE}])
+    info = explain(df, "b")
+    assert len(calls) == 1 and info["signals"]["refusal"]["value"] == 0.0
+
+
 def test_features_in_chunks_equal_one_batch_and_report_progress(monkeypatch):
     import qdc.quality.features as features
     from qdc import progress

@@ -247,13 +247,13 @@ def _explain_learned(df: pl.DataFrame, i: int) -> dict[str, Any]:
     Computed on the whole frame (the canned-answer signal is a property of the batch).
     """
     from qdc.quality.features import feature_frame
-    from qdc.quality.learned import load_default, score_texts
+    from qdc.quality.learned import load_default, score_frame
 
     model = load_default()
     prompts, responses = df[schema.PROMPT].fill_null("").to_list(), df[schema.RESPONSE].fill_null("").to_list()
     frame = feature_frame(prompts, responses)
-    # score_texts on the whole frame, as score_quality does: the same number and reason, rules included
-    quality, p_ok, grade, reasons = score_texts(prompts, responses, model)
+    # scored from the same frame on the whole batch, as score_quality does: the same number and reason
+    quality, p_ok, grade, reasons = score_frame(model, frame, responses)
     reason = reasons[i]
     signals: dict[str, Any] = {
         "junk": {"score": round(float(p_ok[i]), 4), "judged_junk": bool(quality[i] < model.base), "reason": reason},

@@ -38,7 +38,7 @@ import polars as pl
 
 from qdc.errors import ConfigError
 from qdc.quality.features import feature_frame, matrix
-from qdc.quality.refusal import REFUSAL, REFUSED_SCORE, SHORT_WORDS
+from qdc.quality.refusal import REFUSED_SCORE, SHORT_WORDS
 from qdc.quality.trees import Trees
 
 FORMAT = "qdc-quality-learned"
@@ -128,7 +128,10 @@ def parts(model: LearnedModel, frame: pl.DataFrame) -> tuple[np.ndarray, np.ndar
 
 def predict(model: LearnedModel, frame: pl.DataFrame) -> np.ndarray:
     """qdc_quality in [0, 1] per row of a feature frame."""
-    p_ok, grade = parts(model, frame)
+    return _combine(model, *parts(model, frame))
+
+
+def _combine(model: LearnedModel, p_ok: np.ndarray, grade: np.ndarray) -> np.ndarray:
     cut = model.cut
     return np.asarray(np.where(p_ok >= cut, model.base + (1.0 - model.base) * grade, model.base * p_ok / cut))
 
@@ -136,24 +139,33 @@ def predict(model: LearnedModel, frame: pl.DataFrame) -> np.ndarray:
 def score_texts(
     prompts: Sequence[str], responses: Sequence[str], model: LearnedModel | None = None, task: str | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
-    """(qdc_quality, P(not junk), grade, reason) for parallel prompts and responses (one batch).
+    """(qdc_quality, P(not junk), grade, reason) for parallel prompts and responses (one batch): `score_frame`
+    on their feature frame (the model's features and `refusal`). `task`: report progress under that name
+    while the features are computed."""
+    model = model or load_default()
+    return score_frame(model, feature_frame(prompts, responses, (*model.features, "refusal"), task=task), responses)
+
+
+def score_frame(
+    model: LearnedModel, frame: pl.DataFrame, responses: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """(qdc_quality, P(not junk), grade, reason) from a feature frame that holds the model's features and
+    `refusal` (e.g. the whole `feature_frame`, as --explain shows it), with the responses it was made from.
 
     A response with no letter or digit at all (empty, whitespace, pure symbol strings) is junk by
     definition, as in v1's `empty` gate, whatever the trees make of a text unlike their training rows.
-    So is a short pure refusal: v1's `refusal` rule (a refusal phrase in the first 200 characters of a
-    response under 60 words), which the trees, fit on five refusal templates only, rank just above the
-    cut ('As an AI language model, I cannot help with that request.': P(not junk) 0.19, cut 0.13). `task`: report
-    progress under that name while the features are computed.
+    So is a short pure refusal: v1's `refusal` rule (a refusal phrase in the first 200 characters, the
+    frame's `refusal` feature, of a response under 60 words), which the trees, fit on five refusal
+    templates only, rank just above the cut ('As an AI language model, I cannot help with that request.':
+    P(not junk) 0.19, cut 0.13).
     """
-    model = model or load_default()
-    frame = feature_frame(prompts, responses, model.features, task=task)
-    p_ok, grade = parts(model, frame)
-    quality, reason = predict(model, frame), drivers(model, frame)
+    x = matrix(frame, model.features)
+    raw = model.junk(x)
+    p_ok, grade = _sigmoid(raw), np.clip(model.grade(x), 0.0, 1.0)
+    quality, reason = _combine(model, p_ok, grade), drivers(model, x, raw)
     text = pl.Series(list(responses), dtype=pl.String).fill_null("")
     blank = ~text.str.contains(r"[^\W_]").to_numpy()
-    refused = (
-        text.str.slice(0, 200).str.contains(REFUSAL.pattern) & (text.str.count_matches(r"\S+") < SHORT_WORDS)
-    ).to_numpy() & ~blank
+    refused = (frame["refusal"].to_numpy() > 0) & (text.str.count_matches(r"\S+") < SHORT_WORDS).to_numpy() & ~blank
     if blank.any() or refused.any():
         p_ok = np.where(blank, 0.0, np.where(refused, np.minimum(p_ok, REFUSED_SCORE), p_ok))
         quality = np.where(blank, 0.0, np.where(refused, np.minimum(quality, REFUSED_SCORE), quality))
@@ -164,16 +176,15 @@ def score_texts(
     return quality, p_ok, grade, reason
 
 
-def drivers(model: LearnedModel, frame: pl.DataFrame, top: int = 2) -> list[str]:
-    """Per row judged junk (P(not junk) < cut), the features whose typical value would lift it most.
+def drivers(model: LearnedModel, x: np.ndarray, raw: np.ndarray, top: int = 2) -> list[str]:
+    """Per row judged junk (P(not junk) < cut), the features whose typical value would lift it most; `x`: the
+    model's features as a matrix, `raw`: the junk model's log-odds of its rows.
 
     Each feature in turn is set to its median over honest training rows; the ones that raise the junk
     model's log-odds the most (by at least 0.5) are named, best first; when none gains that much (the
     verdict rests on several features at once) the single best is named, so a junk row always has a
     reason. '' for rows not judged junk. Ties break by feature order.
     """
-    x = matrix(frame, model.features)
-    raw = model.junk(x)
     out = [""] * x.shape[0]
     low = np.flatnonzero(_sigmoid(raw) < model.cut)
     if low.size == 0:

@@ -273,7 +273,9 @@ def _output_paths(params: dict[str, Any]) -> dict[str, Any]:
     outputs = {label: params.get(name) for name, label in OUTPUT_PARAMS.items() if params.get(name) is not None}
     output = params.get("output", params.get("out"))
     if params.get("on_bad_rows") == "skip" and params.get("bad_rows_file") is None and output not in (None, "-"):
-        outputs["the bad-rows file"] = f"{output}.bad-rows.jsonl"  # the default of `Inputs.finish`
+        from qdc.io import bad_rows_path
+
+        outputs["the bad-rows file"] = bad_rows_path(output)
     return outputs
 
 

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     import polars as pl
 
     from qdc.embed import EmbedConfig
-    from qdc.io import IOConfig, ReadReport
+    from qdc.io import IOConfig, Quarantine
 
 
 @dataclass(frozen=True)
@@ -288,41 +288,6 @@ def io_config(text_field: str | None, template: str | None, roles: str, id_field
     )
 
 
-class Inputs:
-    """Reads the input, remembers quarantined lines, writes them once the command succeeds."""
-
-    def __init__(self, io: IOConfig, bad_rows_file: str | None, output: str) -> None:
-        self.io = io
-        self.bad_rows_file = bad_rows_file
-        self.output = output
-        self.reports: list[ReadReport] = []
-
-    def read(self, path: str | list[str]) -> pl.DataFrame:
-        from qdc.io import ReadReport, read_records
-
-        report = ReadReport()
-        df = read_records(path, self.io, report)
-        self.reports.append(report)
-        return df
-
-    def finish(self) -> None:
-        from qdc.io import write_bad_rows
-        from qdc.progress import notice
-
-        bad = [b for r in self.reports for b in r.bad_rows]
-        if not bad:
-            return
-        target = self.bad_rows_file
-        if target is None:
-            target = "qdc.bad-rows.jsonl" if self.output == "-" else str(self.output) + ".bad-rows.jsonl"
-        write_bad_rows(bad, target)
-        first = bad[0]
-        notice(
-            f"skipped {len(bad)} bad line(s), written verbatim to {target} "
-            f"(first: {first.source}:{first.line}: {first.reason})"
-        )
-
-
 def check_output_path(output: str) -> None:
     """Fail early (exit 2) on an output name whose format is unknown or whose folder is missing."""
     from qdc.io import detect_format
@@ -332,10 +297,12 @@ def check_output_path(output: str) -> None:
         raise ConfigError(f"-o {output}: folder {Path(output).parent} does not exist")
 
 
-def read_inputs(a: Args, output: str | None = None) -> Inputs:
-    """The reader of the io options (`Inputs.finish` writes the bad-rows file next to `output`)."""
+def read_inputs(a: Args, output: str | None = None) -> Quarantine:
+    """The reader of the io options (`finish` writes the bad-rows file, by default next to `output`)."""
+    from qdc.io import Quarantine
+
     io = io_config(a.text_field, a.template, a.roles, a.id_field, a.get("on_bad_rows", "error"))
-    return Inputs(io, a.get("bad_rows_file"), output if output is not None else a.get("output", "-"))
+    return Quarantine(io, output if output is not None else a.get("output", "-"), a.get("bad_rows_file"))
 
 
 def embedding(a: Args, field: str | None = None) -> EmbedConfig:

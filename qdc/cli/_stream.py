@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from qdc.cli._common import State, console, show
-from qdc.cli._options import Args, Inputs, Opt, check_outputs
+from qdc.cli._options import Args, Opt, check_outputs
 from qdc.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -63,7 +63,7 @@ def streamed(
     """Run `engine(report, on_estimate)` over the one INPUT file (read twice, so not stdin), write the bad
     rows as every command does, and report `say(stats)` on stderr or the stats with --json. `rows`: -o takes
     rows (not `embed --stream`'s .npy)."""
-    from qdc.io import IOConfig, ReadReport
+    from qdc.io import IOConfig, Quarantine, ReadReport
 
     if a.input == "-" or not isinstance(a.input, str):
         raise ConfigError("streaming runs read one INPUT file twice: pass a file, not '-' (or run without --stream)")
@@ -73,7 +73,7 @@ def streamed(
     report = ReadReport()
     stats = engine(report, est)
     if not a.get("dry_run") and "output" in a:
-        inputs = Inputs(IOConfig(), a.get("bad_rows_file"), a.output)
-        inputs.reports.append(report)
-        inputs.finish()
+        quarantine = Quarantine(IOConfig(), a.output, a.get("bad_rows_file"))
+        quarantine.reports.append(report)
+        quarantine.finish()
     show(a, stats, say(stats))

@@ -1,7 +1,8 @@
 """Reading and writing datasets: JSONL (.jsonl, .jsonl.gz, .jsonl.zst), Parquet, and '-' for stdin/stdout.
 
 One reader (`iter_batches`; `read_records` is its single-batch concatenation), one writer (`write_records`,
-and `open_sink` for batches), one atomic write (`atomic_path`), one bad-rows writer (`write_bad_rows`).
+and `open_sink` for batches), one atomic write (`atomic_path`), one bad-rows writer (`write_bad_rows`) and
+reading with quarantine (`Quarantine`, with the one default bad-rows file name `bad_rows_path`).
 
     formats   which format a name means; compressed streams read with their end verified, and written
     text      which text of a row is analysed (a field, a template, chat turns)
@@ -10,6 +11,7 @@ and `open_sink` for batches), one atomic write (`atomic_path`), one bad-rows wri
     inputs    what an INPUT names (files, folders, globs, several), rows of a JSON-array file
     read      iter_batches, read_records, prepare
     write     JSONL lines from the original bytes, Parquet, bad rows, JSON documents, sinks
+    quarantine  reading that sets bad lines aside and writes them once the work succeeded
     files     atomic replacement, temporaries of killed runs, unwritable places, output aliasing
 """
 
@@ -36,6 +38,7 @@ from qdc.io.formats import (
     detect_format,
 )
 from qdc.io.inputs import input_files
+from qdc.io.quarantine import Quarantine, bad_rows_path
 from qdc.io.read import DEFAULT_BATCH_ROWS, iter_batches, prepare, read_records, sample_lines
 from qdc.io.rows import (
     BadRow,
@@ -71,6 +74,7 @@ __all__ = [
     "ChunkStream",
     "IOConfig",
     "JsonlSink",
+    "Quarantine",
     "ReadReport",
     "_RowBuilder",
     "_dumps",
@@ -81,6 +85,7 @@ __all__ = [
     "add_frame_rows",
     "atomic_path",
     "atomic_write_bytes",
+    "bad_rows_path",
     "check_distinct_paths",
     "compressed_writer",
     "decompressed",

@@ -13,7 +13,8 @@ import polars as pl
 
 from qdc import schema
 from qdc.embed import Embedder
-from qdc.io import detect_format, sweep_stale
+from qdc.io import bad_rows_path, detect_format, sweep_stale
+from qdc.io.quarantine import skipped
 from qdc.pipeline.config import Pipeline
 from qdc.pipeline.manifest import StageMeter, build_manifest, utc_now
 from qdc.pipeline.run import DEFAULT_WORKDIR, RunResult, input_hash, run_pipeline
@@ -84,7 +85,7 @@ def side_paths(output: str, removed: str | None = None, manifest: str | None = N
     """(ledger, manifest, bad-rows file) of a run writing `output`: the given ones, else beside OUTPUT
     (OUTPUT.removed.jsonl, ...), or qdc.removed.jsonl, ... in the current folder for stdout."""
     stem = "qdc" if output == "-" else output
-    return removed or f"{stem}.removed.jsonl", manifest or f"{stem}.manifest.json", f"{stem}.bad-rows.jsonl"
+    return removed or f"{stem}.removed.jsonl", manifest or f"{stem}.manifest.json", bad_rows_path(output)
 
 
 def run_file(
@@ -138,7 +139,7 @@ def run_file(
         qio.write_json(result.manifest, files.path(manifest_path))
         files.commit()
     if report.bad_rows:
-        notice(f"skipped {len(report.bad_rows)} bad line(s), written verbatim to {bad_path}")
+        notice(skipped(report.bad_rows, bad_path))
     if output == "-":
         qio.write_records(rows, output)
     return result

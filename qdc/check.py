@@ -19,6 +19,7 @@ from pydantic import Field
 
 from qdc import measure, schema
 from qdc.config import StageConfig
+from qdc.quality import is_junk
 
 JsonType = Literal["string", "integer", "number", "boolean", "list", "object", "null"]
 
@@ -157,10 +158,11 @@ def run_checks(
         v, _ = measure.vendi(df, ctx)
         out.append(_check("vendi", v, ">=", cfg.min_vendi, f"model {ctx.embed.model}"))
     if cfg.min_mean_quality is not None or cfg.max_junk_rate is not None:
-        q = measure.with_quality(df, ctx, cfg.quality)[schema.QUALITY].cast(pl.Float64).fill_null(0.0)
+        scored = measure.with_quality(df, ctx, cfg.quality)[schema.QUALITY]
+        q = scored.cast(pl.Float64).fill_null(0.0)
         out.append(_check("mean_quality", float(q.mean() or 0.0), ">=", cfg.min_mean_quality))  # type: ignore[arg-type]
         below = cfg.junk_below if cfg.junk_below is not None else measure.junk_threshold()
-        junk = float((q < below).mean() or 0.0) if n else 0.0  # type: ignore[arg-type]
+        junk = float(is_junk(scored, below).mean()) if n else 0.0
         out.append(_check("junk_rate", junk, "<=", cfg.max_junk_rate, f"qdc_quality < {below:g}"))
     out.append(_check("mean_length", measure.mean_length(df), "<=", cfg.max_mean_length, "characters"))
     if cfg.min_mean_complexity is not None:

@@ -38,6 +38,7 @@ __all__ = [
     "QualityConfig",
     "explain",
     "get_scorer",
+    "is_junk",
     "score_quality",
 ]
 
@@ -47,6 +48,15 @@ JUNK_THRESHOLD = 0.3
 rows its junk model rejects below 0.3 (its `junk_threshold`); the heuristic one puts rows with a clear
 defect there (one gate near 0; a one-word reply to an open question still scores about 0.42)."""
 REASON = schema.QUALITY_SIGNAL_PREFIX + "reason"
+
+
+def is_junk(quality: pl.Series, below: float = JUNK_THRESHOLD) -> np.ndarray:
+    """The one junk rule for every reader of qdc_quality (`qdc check`, the report's card and junk section,
+    score-quality's summary): a row is junk when its qdc_quality is under `below` or missing (null or NaN:
+    a judge that gave no score, a row nothing scored), since a row no scorer vouched for is no evidence of
+    quality."""
+    q = quality.cast(pl.Float64).fill_null(float("nan")).to_numpy()
+    return np.asarray(~(q >= below), dtype=bool)
 
 
 class QualityConfig(StageConfig):
@@ -283,7 +293,7 @@ def summary(df: pl.DataFrame) -> dict[str, Any]:
         "mean": round(float(mean), 4) if isinstance(mean, float) else None,
         **quantiles,
         "below_0.5": int((q < 0.5).sum()),
-        "junk": int((q < JUNK_THRESHOLD).sum()),
+        "junk": int(is_junk(df[schema.QUALITY]).sum()),
         "flagged": flagged,
     }
     if REASON in df.columns:

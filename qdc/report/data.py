@@ -18,6 +18,7 @@ import polars as pl
 from qdc import measure, schema
 from qdc.errors import ConfigError, QdcError
 from qdc.progress import progress
+from qdc.quality import is_junk
 from qdc.report.junk import junk_section
 from qdc.select import SelectConfig, select
 
@@ -102,8 +103,8 @@ def metrics(df: pl.DataFrame, x: np.ndarray, dups: measure.Duplicates | None, la
         if col in df.columns:
             out[key] = round(float(df[col].cast(pl.Float64).fill_null(0.0).mean() or 0.0), 4)  # type: ignore[arg-type]
     if schema.QUALITY in df.columns:
-        q = df[schema.QUALITY].cast(pl.Float64).fill_null(0.0).to_numpy()
-        out["junk_rate"] = round(float((q < measure.junk_threshold()).mean()) if q.size else 0.0, 4)
+        junk = is_junk(df[schema.QUALITY], measure.junk_threshold())
+        out["junk_rate"] = round(float(junk.mean()) if junk.size else 0.0, 4)
     if dups is not None:
         out["dup_rate"] = round(dups.rate, 4)
     if labels.size:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from qdc import schema
@@ -14,30 +15,33 @@ LOWEST = 5
 
 
 def junk_section(df: pl.DataFrame, text_width: int = 120) -> dict[str, Any] | None:
-    """Counts by reason and the `LOWEST` lowest rows (ties by input order); None without qdc_quality."""
-    from qdc.quality import JUNK_THRESHOLD, REASON
+    """Counts by reason and the `LOWEST` lowest rows (unscored rows first, then by quality; ties by input
+    order); None without qdc_quality. Junk is `qdc.quality.is_junk`: an unscored row (null qdc_quality) is
+    junk here as in the report's junk-rate card and `qdc check`; its reason is 'unscored'."""
+    from qdc.quality import JUNK_THRESHOLD, REASON, is_junk
 
     if schema.QUALITY not in df.columns:
         return None
     q = df[schema.QUALITY].cast(pl.Float64).fill_null(float("nan")).to_numpy()
-    junk = [i for i in range(df.height) if q[i] < JUNK_THRESHOLD]
+    junk = np.flatnonzero(is_junk(df[schema.QUALITY])).tolist()
+    unscored = np.isnan(q)
     has_reason = REASON in df.columns
     reasons: dict[str, int] = {}
     if has_reason:
         col = df[REASON].cast(pl.String).fill_null("").to_list()
         for i in junk:
-            first = col[i].split(",")[0] if col[i] else "unstated"
+            first = "unscored" if unscored[i] else col[i].split(",")[0] if col[i] else "unstated"
             reasons[first] = reasons.get(first, 0) + 1
         reasons = dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])))
-    order = sorted(junk, key=lambda i: (q[i], i))[:LOWEST]
+    order = sorted(junk, key=lambda i: (not unscored[i], 0.0 if unscored[i] else q[i], i))[:LOWEST]
     part = schema.RESPONSE if schema.RESPONSE in df.columns else schema.TEXT
     texts = df[part].to_list() if part in df.columns else [""] * df.height
     lowest = [
         {
             "where": schema.where(df, i),
             "id": df[schema.ROW_ID][i] if schema.ROW_ID in df.columns else str(i),
-            "quality": round(float(q[i]), 4),
-            "reason": (df[REASON][i] or "") if has_reason else "",
+            "quality": None if unscored[i] else round(float(q[i]), 4),
+            "reason": "unscored" if unscored[i] else (df[REASON][i] or "") if has_reason else "",
             "text": _short(texts[i] or (df[schema.TEXT][i] if schema.TEXT in df.columns else ""), text_width),
         }
         for i in order
@@ -56,6 +60,10 @@ def _short(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def _quality(q: float | None) -> str:
+    return "unscored" if q is None else f"{q:.3g}"
+
+
 def render_junk(j: dict[str, Any] | None) -> str:
     """The section's HTML ('' when the rows have no qdc_quality)."""
     if j is None:
@@ -63,7 +71,7 @@ def render_junk(j: dict[str, Any] | None) -> str:
     head = f'<section id="junk"><h2>Junk (qdc_quality &lt; {j["threshold"]})</h2>'
     if not j["rows"]:
         return head + '<p class="muted">No row scores below the junk threshold.</p></section>'
-    body = [f"<p>{j['rows']} rows ({j['share']:.1%}) score below {j['threshold']}."]
+    body = [f"<p>{j['rows']} rows ({j['share']:.1%}) score below {j['threshold']} or have no score."]
     if j["reasons"] is None:
         body.append(" Their reasons are not on the rows (qdc_q_reason is missing: another scorer made them).</p>")
     else:
@@ -73,7 +81,7 @@ def render_junk(j: dict[str, Any] | None) -> str:
         body.append("</table>")
     body.append("<p>The lowest rows:</p><table><tr><th>where</th><th>quality</th><th>reason</th><th>text</th></tr>")
     body += [
-        f'<tr><td>{esc(r["where"])}</td><td class="num">{r["quality"]:.3g}</td><td>{esc(r["reason"])}</td>'
+        f'<tr><td>{esc(r["where"])}</td><td class="num">{_quality(r["quality"])}</td><td>{esc(r["reason"])}</td>'
         f'<td><div class="text">{esc(r["text"])}</div></td></tr>'
         for r in j["lowest"]
     ]

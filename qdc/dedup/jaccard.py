@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from qdc.dedup.blocks import cost_blocks
+
 _LOW = np.uint64(0xFFFFFFFF)
 _SHIFT = np.uint64(32)
-PAIR_BATCH_VALUES = 1 << 19  # shingles gathered per batch of pairs (4 MB of uint64 keys per side)
-# Batches stay a few MB so numpy's temporaries are reused from malloc's heap: 64 MB ones were fresh mappings
-# each time, and first-touch page faults cost more system time than the work on the 2-core VM.
+PAIR_BATCH_VALUES = 1 << 19  # shingles gathered per batch of pairs (4 MB of uint64 keys per side; see cost_blocks)
 
 
 def ragged_gather(values: np.ndarray, offsets: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -35,10 +35,7 @@ def unique_sets(values: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np
     n = offsets.shape[0] - 1
     parts: list[np.ndarray] = []
     counts = np.zeros(n, dtype=np.int64)
-    first = 0
-    while first < n:
-        last = max(first + 1, int(np.searchsorted(offsets, offsets[first] + PAIR_BATCH_VALUES, side="right")) - 1)
-        last = min(last, n)
+    for first, last in cost_blocks(offsets[1:] - offsets[0], PAIR_BATCH_VALUES):
         seg = values[offsets[first] : offsets[last]]
         lens = np.diff(offsets[first : last + 1])
         row = np.repeat(np.arange(last - first, dtype=np.uint64), lens)
@@ -49,7 +46,6 @@ def unique_sets(values: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np
         key = key[keep]
         counts[first:last] = np.bincount((key >> _SHIFT).astype(np.int64), minlength=last - first)
         parts.append((key & _LOW).astype(np.uint32))
-        first = last
     new_off = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(counts, out=new_off[1:])
     return (np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint32)), new_off
@@ -78,14 +74,8 @@ def pair_jaccard(values: np.ndarray, offsets: np.ndarray, a: np.ndarray, b: np.n
     if a.shape[0] == 0:
         return out
     lens = np.diff(offsets.astype(np.int64))
-    cost = np.cumsum(lens[a] + lens[b])
-    start = 0
-    while start < a.shape[0]:
-        base = cost[start - 1] if start else 0
-        stop = int(np.searchsorted(cost, base + PAIR_BATCH_VALUES, side="right"))
-        stop = max(stop, start + 1)
+    for start, stop in cost_blocks(np.cumsum(lens[a] + lens[b]), PAIR_BATCH_VALUES):
         out[start:stop] = _pair_batch(values, offsets, a[start:stop], b[start:stop])
-        start = stop
     return out
 
 

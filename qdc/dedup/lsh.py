@@ -63,6 +63,11 @@ def band_keys(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
     """(n, bands) uint64 keys: a mix of each band's `rows` signature values."""
     n = sig.shape[0]
     keys = np.empty((n, bands), dtype=np.uint64)
+    from qdc._native import hashing
+
+    if hashing is not None and sig.dtype == np.uint32 and sig.ndim == 2 and bands * rows <= sig.shape[1]:
+        hashing.band_keys(np.ascontiguousarray(sig), sig.shape[1], bands, rows, keys)  # the same keys, compiled
+        return keys
     s = sig.astype(np.uint64, copy=False)
     for b in range(bands):
         h = np.full(n, np.uint64((b * 0xBF58476D1CE4E5B9 + 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF), dtype=np.uint64)

@@ -29,6 +29,7 @@ import polars as pl
 from qdc.dedup.jaccard import ShingleSets, ragged_gather
 from qdc.dedup.lsh import band_keys, band_params, candidate_pairs
 from qdc.dedup.normalize import Step, word_hash_array
+from qdc.dedup.rminhash import native_signatures
 from qdc.progress import progress
 
 Backend = Literal["rensa", "datasketch"]
@@ -91,12 +92,26 @@ def shingle_hashes(
     """
     w, lens = word_hash_array(texts, steps)
     n_rows = lens.shape[0]
+    counts = np.where(lens >= ngram, lens - ngram + 1, np.minimum(lens, 1))
+    offsets = np.zeros(n_rows + 1, dtype=np.uint64)
+    np.cumsum(counts, out=offsets[1:])
+    from qdc._native import hashing
+
+    if hashing is not None:  # the compiled kernel: the same values as the numpy code below
+        out = np.empty(int(offsets[-1]), dtype=np.uint64)
+        hashing.shingles(w, lens.astype(np.int64, copy=False), ngram, out)
+        return out, offsets
+    return _mix(_numpy_shingles(w, lens, counts, ngram)), offsets
+
+
+def _numpy_shingles(w: np.ndarray, lens: np.ndarray, counts: np.ndarray, ngram: int) -> np.ndarray:
+    """Unmixed shingle hashes of every row (`shingle_hashes` without the compiled kernel)."""
+    n_rows = lens.shape[0]
     total = int(lens.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.uint64)
     ends = np.cumsum(lens)
     starts = ends - lens
-    if total == 0:
-        return np.zeros(0, dtype=np.uint64), np.zeros(n_rows + 1, dtype=np.uint64)
-    counts = np.where(lens >= ngram, lens - ngram + 1, np.minimum(lens, 1))
     # Full shingles: mix the ngram word hashes from every position of the flat word array at once (contiguous
     # slices, no gathers), then keep the positions whose n-gram lies inside one row.
     full = lens >= ngram
@@ -123,10 +138,7 @@ def shingle_hashes(
         out[is_short] = hs
         out[~is_short] = h
         h = out
-    shingles = _mix(h)
-    offsets = np.zeros(n_rows + 1, dtype=np.uint64)
-    np.cumsum(counts, out=offsets[1:])
-    return shingles, offsets
+    return h
 
 
 def _uint32_rows(rows: list[list[int]], n: int, width: int) -> np.ndarray:
@@ -146,6 +158,10 @@ def signatures(
     """(n, num_perm) MinHash signatures; rows without shingles get an all-max signature (never banded)."""
     n = offsets.shape[0] - 1
     if backend == "rensa":
+        from qdc._native import hashing
+
+        if hashing is not None:  # rensa's values, computed by qdc's kernel into an array (see qdc.dedup.rminhash)
+            return native_signatures(shingles, offsets, num_perm, seed)
         import rensa
 
         mat = rensa.RMinHash.digest_matrix_from_flat_token_hashes(shingles, offsets, num_perm, seed)

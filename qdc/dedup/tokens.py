@@ -9,10 +9,10 @@ value equals ``xxhash.xxh3_64_intdigest(token_bytes)`` (tested against it).
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import polars as pl
+
+from qdc.dedup.blocks import cost_blocks
 
 _U = np.uint64
 _M32 = _U(0xFFFFFFFF)
@@ -190,18 +190,23 @@ def hash_tokens(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(XXH3-64 of every token of every row, flat; tokens per row), `spans` of `token_byte` runs, a few MB
     of text at a time (see BLOCK_TOKENS for why). `byte_map` (256 bytes, e.g. ASCII_LOWER) rewrites every
-    byte of the text first."""
+    byte of the text first. Uses the compiled kernel (`qdc._native`) when it is built: the same arrays."""
+    from qdc._native import hashing
+
     s = texts.cast(pl.String).fill_null("")
-    n = s.len()
     ends = np.cumsum(s.str.len_bytes().to_numpy().astype(np.int64) + 1)
-    cuts = [0]
-    while cuts[-1] < n:  # row blocks of about block_bytes (at least one row each)
-        base = ends[cuts[-1] - 1] if cuts[-1] else 0
-        cuts.append(max(cuts[-1] + 1, int(np.searchsorted(ends, base + block_bytes, side="right"))))
     hashes: list[np.ndarray] = []
     counts: list[np.ndarray] = []
-    for a, b in itertools.pairwise(cuts):
+    for a, b in cost_blocks(ends, block_bytes):
         buf, offsets = text_buffer(s.slice(a, b - a))
+        if hashing is not None:
+            out = np.empty(buf.shape[0] // 2 + 1, dtype=np.uint64)
+            per_row = np.empty(b - a, dtype=np.int64)
+            table = np.asarray(token_byte, dtype=np.uint8).tobytes()
+            mapping = np.asarray(byte_map, dtype=np.uint8).tobytes() if byte_map is not None else b""
+            hashes.append(out[: hashing.hash_words(buf, offsets, table, mapping, out, per_row)])
+            counts.append(per_row)
+            continue
         if byte_map is not None:
             np.take(byte_map, buf, out=buf)
         starts, stops, per_row = spans(buf, offsets, token_byte)

@@ -1,0 +1,414 @@
+/* qdc's compiled hashing kernels (optional: qdc falls back to its numpy code where this did not build).
+ *
+ * Every function takes whole buffers (the buffer protocol: numpy arrays, bytes), writes into buffers the
+ * caller allocated, and releases the GIL while it works, so chunks hashed on several threads overlap.
+ * Each one is the C form of a numpy function of qdc.dedup, bit for bit (tests/test_minhash_native.py):
+ *
+ *   hash_words  - qdc.dedup.tokens.hash_tokens' block: byte map, runs of token bytes, XXH3-64 of each run;
+ *   shingles    - qdc.dedup.minhash.shingle_hashes' word n-gram mix;
+ *   signatures  - the R-MinHash v2 signature rensa 0.5 computes from flat token hashes (three bucket rounds,
+ *                 then per-coordinate minima for the empty buckets), from its (a, b) permutation pairs;
+ *   band_keys   - qdc.dedup.lsh.band_keys over uint32 signatures;
+ *   json_key_colons - colons outside strings per line (qdc.io.fastjsonl's key count).
+ *
+ * XXH3-64 (seed 0) is written from the algorithm's description, as qdc.dedup.tokens does in numpy.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef uint64_t u64;
+typedef uint32_t u32;
+typedef unsigned __int128 u128;
+
+#define P32_1 0x9E3779B1U
+#define P32_2 0x85EBCA77U
+#define P32_3 0xC2B2AE3DU
+#define P64_1 0x9E3779B185EBCA87ULL
+#define P64_2 0xC2B2AE3D27D4EB4FULL
+#define P64_3 0x165667B19E3779F9ULL
+#define P64_4 0x85EBCA77C2B2AE63ULL
+#define P64_5 0x27D4EB2F165667C5ULL
+#define MX1 0x165667919E3779F9ULL
+#define MX2 0x9FB21C651E98DF25ULL
+
+/* XXH3's default secret (192 bytes). */
+static const uint8_t SECRET[192] = {
+    0xb8, 0xfe, 0x6c, 0x39, 0x23, 0xa4, 0x4b, 0xbe, 0x7c, 0x01, 0x81, 0x2c, 0xf7, 0x21, 0xad, 0x1c, 0xde, 0xd4,
+    0x6d, 0xe9, 0x83, 0x90, 0x97, 0xdb, 0x72, 0x40, 0xa4, 0xa4, 0xb7, 0xb3, 0x67, 0x1f, 0xcb, 0x79, 0xe6, 0x4e,
+    0xcc, 0xc0, 0xe5, 0x78, 0x82, 0x5a, 0xd0, 0x7d, 0xcc, 0xff, 0x72, 0x21, 0xb8, 0x08, 0x46, 0x74, 0xf7, 0x43,
+    0x24, 0x8e, 0xe0, 0x35, 0x90, 0xe6, 0x81, 0x3a, 0x26, 0x4c, 0x3c, 0x28, 0x52, 0xbb, 0x91, 0xc3, 0x00, 0xcb,
+    0x88, 0xd0, 0x65, 0x8b, 0x1b, 0x53, 0x2e, 0xa3, 0x71, 0x64, 0x48, 0x97, 0xa2, 0x0d, 0xf9, 0x4e, 0x38, 0x19,
+    0xef, 0x46, 0xa9, 0xde, 0xac, 0xd8, 0xa8, 0xfa, 0x76, 0x3f, 0xe3, 0x9c, 0x34, 0x3f, 0xf9, 0xdc, 0xbb, 0xc7,
+    0xc7, 0x0b, 0x4f, 0x1d, 0x8a, 0x51, 0xe0, 0x4b, 0xcd, 0xb4, 0x59, 0x31, 0xc8, 0x9f, 0x7e, 0xc9, 0xd9, 0x78,
+    0x73, 0x64, 0xea, 0xc5, 0xac, 0x83, 0x34, 0xd3, 0xeb, 0xc3, 0xc5, 0x81, 0xa0, 0xff, 0xfa, 0x13, 0x63, 0xeb,
+    0x17, 0x0d, 0xdd, 0x51, 0xb7, 0xf0, 0xda, 0x49, 0xd3, 0x16, 0x55, 0x26, 0x29, 0xd4, 0x68, 0x9e, 0x2b, 0x16,
+    0xbe, 0x58, 0x7d, 0x47, 0xa1, 0xfc, 0x8f, 0xf8, 0xb8, 0xd1, 0x7a, 0xd0, 0x31, 0xce, 0x45, 0xcb, 0x3a, 0x8f,
+    0x95, 0x16, 0x04, 0x28, 0xaf, 0xd7, 0xfb, 0xca, 0xbb, 0x4b, 0x40, 0x7e,
+};
+
+static inline u64 rd64(const uint8_t *p) { u64 v; memcpy(&v, p, 8); return v; } /* little-endian hosts */
+static inline u32 rd32(const uint8_t *p) { u32 v; memcpy(&v, p, 4); return v; }
+static inline u64 rotl64(u64 x, int r) { return (x << r) | (x >> (64 - r)); }
+static inline u64 fold128(u64 a, u64 b) { u128 p = (u128)a * b; return (u64)p ^ (u64)(p >> 64); }
+
+static inline u64 avalanche64(u64 h) {
+    h ^= h >> 33; h *= P64_2; h ^= h >> 29; h *= P64_3; return h ^ (h >> 32);
+}
+static inline u64 avalanche3(u64 h) { h ^= h >> 37; h *= MX1; return h ^ (h >> 32); }
+static inline u64 mix16(const uint8_t *in, const uint8_t *sec) {
+    return fold128(rd64(in) ^ rd64(sec), rd64(in + 8) ^ rd64(sec + 8));
+}
+
+static u64 xxh3_long(const uint8_t *in, size_t len) {
+    u64 acc[8] = {P32_3, P64_1, P64_2, P64_3, P64_4, P32_2, P64_5, P32_1};
+    const size_t stripes_per_block = (192 - 64) / 8, block = 64 * stripes_per_block;
+    const size_t blocks = (len - 1) / block;
+    for (size_t n = 0; n <= blocks; n++) {
+        const size_t stripes = n < blocks ? stripes_per_block : ((len - 1) - block * blocks) / 64;
+        for (size_t s = 0; s < stripes; s++) {
+            const uint8_t *p = in + n * block + s * 64, *k = SECRET + s * 8;
+            for (int i = 0; i < 8; i++) {
+                u64 v = rd64(p + 8 * i), key = v ^ rd64(k + 8 * i);
+                acc[i ^ 1] += v;
+                acc[i] += (u64)(u32)key * (key >> 32);
+            }
+        }
+        if (n < blocks) { /* scramble */
+            for (int i = 0; i < 8; i++) {
+                u64 a = acc[i];
+                a ^= a >> 47; a ^= rd64(SECRET + 192 - 64 + 8 * i); acc[i] = a * P32_1;
+            }
+        }
+    }
+    const uint8_t *p = in + len - 64, *k = SECRET + 192 - 64 - 7;
+    for (int i = 0; i < 8; i++) {
+        u64 v = rd64(p + 8 * i), key = v ^ rd64(k + 8 * i);
+        acc[i ^ 1] += v;
+        acc[i] += (u64)(u32)key * (key >> 32);
+    }
+    u64 r = (u64)len * P64_1;
+    for (int i = 0; i < 4; i++)
+        r += fold128(acc[2 * i] ^ rd64(SECRET + 11 + 16 * i), acc[2 * i + 1] ^ rd64(SECRET + 11 + 16 * i + 8));
+    return avalanche3(r);
+}
+
+/* XXH3-64, seed 0, of in[0:len]. */
+static u64 xxh3_64(const uint8_t *in, size_t len) {
+    if (len == 0) return avalanche64(rd64(SECRET + 56) ^ rd64(SECRET + 64));
+    if (len <= 3) {
+        u32 c = ((u32)in[0] << 16) | ((u32)in[len >> 1] << 24) | in[len - 1] | ((u32)len << 8);
+        return avalanche64((u64)c ^ (u64)(rd32(SECRET) ^ rd32(SECRET + 4)));
+    }
+    if (len <= 8) {
+        u64 h = ((u64)rd32(in + len - 4) + ((u64)rd32(in) << 32)) ^ (rd64(SECRET + 8) ^ rd64(SECRET + 16));
+        h ^= rotl64(h, 49) ^ rotl64(h, 24);
+        h *= MX2; h ^= (h >> 35) + len; h *= MX2;
+        return h ^ (h >> 28);
+    }
+    if (len <= 16) {
+        u64 lo = rd64(in) ^ (rd64(SECRET + 24) ^ rd64(SECRET + 32));
+        u64 hi = rd64(in + len - 8) ^ (rd64(SECRET + 40) ^ rd64(SECRET + 48));
+        return avalanche3(len + __builtin_bswap64(lo) + hi + fold128(lo, hi));
+    }
+    u64 acc = (u64)len * P64_1;
+    if (len <= 128) {
+        if (len > 32) {
+            if (len > 64) {
+                if (len > 96) acc += mix16(in + 48, SECRET + 96) + mix16(in + len - 64, SECRET + 112);
+                acc += mix16(in + 32, SECRET + 64) + mix16(in + len - 48, SECRET + 80);
+            }
+            acc += mix16(in + 16, SECRET + 32) + mix16(in + len - 32, SECRET + 48);
+        }
+        acc += mix16(in, SECRET) + mix16(in + len - 16, SECRET + 16);
+        return avalanche3(acc);
+    }
+    if (len <= 240) {
+        for (int i = 0; i < 8; i++) acc += mix16(in + 16 * i, SECRET + 16 * i);
+        acc = avalanche3(acc);
+        for (size_t i = 8; i < len / 16; i++) acc += mix16(in + 16 * i, SECRET + 16 * (i - 8) + 3);
+        acc += mix16(in + len - 16, SECRET + 136 - 17);
+        return avalanche3(acc);
+    }
+    return xxh3_long(in, len);
+}
+
+/* hash_words(buf, offsets, token_byte, byte_map, out_hashes, out_counts) -> tokens
+ *
+ * buf: uint8 text of the rows (writable: byte_map is applied in place when given, else pass b"");
+ * offsets: int64, n + 1 (row i is buf[offsets[i]:offsets[i+1]]); token_byte: 256 bytes, nonzero for a token
+ * byte; out_hashes: uint64, room for every token (len(buf) // 2 + 1 is always enough); out_counts: int64, n.
+ * A token is a maximal run of token bytes inside one row; its value is XXH3-64 of its (mapped) bytes. */
+static PyObject *hash_words(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer buf, off, tok, map, outh, outc;
+    if (!PyArg_ParseTuple(args, "w*y*y*y*w*w*", &buf, &off, &tok, &map, &outh, &outc)) return NULL;
+    PyObject *result = NULL;
+    const Py_ssize_t n = off.len / 8 - 1;
+    if (n < 0 || tok.len != 256 || (map.len != 0 && map.len != 256) || outc.len < n * 8) {
+        PyErr_SetString(PyExc_ValueError, "hash_words: bad buffer sizes");
+        goto done;
+    }
+    const int64_t *o = off.buf;
+    if (n > 0 && (o[0] < 0 || o[n] > buf.len || o[n] < o[0])) {
+        PyErr_SetString(PyExc_ValueError, "hash_words: offsets outside the buffer");
+        goto done;
+    }
+    uint8_t *b = buf.buf;
+    const uint8_t *t = tok.buf, *m = map.len ? map.buf : NULL;
+    u64 *h = outh.buf;
+    int64_t *c = outc.buf;
+    const Py_ssize_t cap = outh.len / 8;
+    Py_ssize_t k = 0;
+    int overflow = 0;
+    Py_BEGIN_ALLOW_THREADS
+    if (m && n > 0)
+        for (int64_t i = o[0]; i < o[n]; i++) b[i] = m[b[i]];
+    for (Py_ssize_t r = 0; r < n && !overflow; r++) {
+        const int64_t end = o[r + 1];
+        int64_t i = o[r], before = k;
+        for (;;) {
+            while (i < end && !t[b[i]]) i++;
+            if (i >= end) break;
+            const int64_t s = i;
+            while (i < end && t[b[i]]) i++;
+            if (k >= cap) { overflow = 1; break; }
+            h[k++] = xxh3_64(b + s, (size_t)(i - s));
+        }
+        c[r] = k - before;
+    }
+    Py_END_ALLOW_THREADS
+    if (overflow) {
+        PyErr_SetString(PyExc_ValueError, "hash_words: out_hashes too small");
+        goto done;
+    }
+    result = PyLong_FromSsize_t(k);
+done:
+    PyBuffer_Release(&buf); PyBuffer_Release(&off); PyBuffer_Release(&tok); PyBuffer_Release(&map);
+    PyBuffer_Release(&outh); PyBuffer_Release(&outc);
+    return result;
+}
+
+#define SH_M1 0x9E3779B97F4A7C15ULL
+#define SH_M2 0xBF58476D1CE4E5B9ULL
+#define SH_M3 0x94D049BB133111EBULL
+
+/* shingles(word_hashes, counts, ngram, out) -> shingles written
+ *
+ * word_hashes: uint64 of every row's words, flat; counts: int64 words per row; out: uint64, room for
+ * sum(max(c - ngram + 1, min(c, 1))). A row's shingles are its word n-grams, or one of all its words when it
+ * has fewer than ngram; each folds its words as h = h * M1 ^ w from h = M1, then mixes (splitmix64's finaliser
+ * with qdc's shifts). */
+static PyObject *shingles(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer wb, cb, ob;
+    Py_ssize_t ngram;
+    if (!PyArg_ParseTuple(args, "y*y*nw*", &wb, &cb, &ngram, &ob)) return NULL;
+    PyObject *result = NULL;
+    const u64 *w = wb.buf;
+    const int64_t *c = cb.buf;
+    u64 *out = ob.buf;
+    const Py_ssize_t n = cb.len / 8, words = wb.len / 8, cap = ob.len / 8;
+    Py_ssize_t need = 0, total = 0;
+    for (Py_ssize_t r = 0; r < n; r++) {
+        if (c[r] < 0) break;
+        total += c[r];
+        need += c[r] >= ngram ? c[r] - ngram + 1 : (c[r] > 0);
+    }
+    if (ngram < 1 || total != words || need > cap) {
+        PyErr_SetString(PyExc_ValueError, "shingles: bad sizes");
+        goto done;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    Py_ssize_t at = 0, k = 0;
+    for (Py_ssize_t r = 0; r < n; r++) {
+        const Py_ssize_t len = (Py_ssize_t)c[r];
+        const Py_ssize_t starts = len >= ngram ? len - ngram + 1 : (len > 0);
+        const Py_ssize_t width = len >= ngram ? ngram : len;
+        for (Py_ssize_t s = 0; s < starts; s++) {
+            u64 h = SH_M1;
+            for (Py_ssize_t j = 0; j < width; j++) h = (h * SH_M1) ^ w[at + s + j];
+            h ^= h >> 31; h *= SH_M2; h ^= h >> 29; h *= SH_M3; h ^= h >> 32;
+            out[k++] = h;
+        }
+        at += len;
+    }
+    Py_END_ALLOW_THREADS
+    result = PyLong_FromSsize_t(need);
+done:
+    PyBuffer_Release(&wb); PyBuffer_Release(&cb); PyBuffer_Release(&ob);
+    return result;
+}
+
+static inline u64 splitmix(u64 x) {
+    x += 0x9E3779B97F4A7C15ULL;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+    return x ^ (x >> 31);
+}
+
+#define RANK_BITS 2
+#define FRACTION_BITS 30
+#define ROUNDS 3
+#define FALLBACK (3U << FRACTION_BITS)
+#define BUCKET_DOMAIN 0x6a09e667f3bcc909ULL
+#define ROUND_DOMAIN 0x3c6ef372fe94f82bULL
+#define FALLBACK_DOMAIN 0xbb67ae8584caa73bULL
+
+/* Bucket of a mixed value among `count` (Lemire's multiply, redrawn below the rejection threshold). */
+static inline u32 bucket_of(u64 mixed, u32 count, u32 threshold) {
+    for (;;) {
+        u64 p = (u64)(u32)mixed * count;
+        if ((u32)p >= threshold) return (u32)(p >> 32);
+        mixed = splitmix(mixed);
+    }
+}
+
+static void row_signature(const u64 *h, Py_ssize_t m, const u64 *a, const u64 *b, u32 np, u32 *v) {
+    for (u32 p = 0; p < np; p++) v[p] = 0xFFFFFFFFU;
+    if (m == 0) return;
+    const u32 threshold = (u32)(-np) % np;
+    for (u32 round = 0; round < ROUNDS; round++) {
+        const u64 seed = b[0] ^ BUCKET_DOMAIN ^ ((u64)round * ROUND_DOMAIN);
+        const u32 prefix = round << FRACTION_BITS;
+        for (Py_ssize_t j = 0; j < m; j++) {
+            const u64 mixed = splitmix(h[j] ^ seed);
+            const u32 bk = bucket_of(mixed, np, threshold);
+            const u32 rank = prefix | (u32)(mixed >> (32 + RANK_BITS));
+            if (rank < v[bk]) v[bk] = rank;
+        }
+        const u32 next = (round + 1) << FRACTION_BITS;
+        u32 worst = 0;
+        for (u32 p = 0; p < np; p++) worst = v[p] > worst ? v[p] : worst;
+        if (worst < next) return; /* every bucket holds a value below the later rounds' */
+    }
+    const u64 fseed = a[0] ^ FALLBACK_DOMAIN;
+    for (u32 p = 0; p < np; p++) {
+        if (v[p] < FALLBACK) continue;
+        u32 best = v[p];
+        for (Py_ssize_t j = 0; j < m; j++) {
+            const u32 rank = FALLBACK | (u32)(((a[p] * splitmix(h[j] ^ fseed) + b[p]) >> (32 + RANK_BITS)) &
+                                               ((1U << FRACTION_BITS) - 1));
+            if (rank < best) best = rank;
+        }
+        v[p] = best;
+    }
+}
+
+/* signatures(hashes, offsets, a, b, out) -> None
+ *
+ * hashes: uint64 shingle hashes, flat; offsets: int64 n + 1; a, b: uint64 permutation pairs (num_perm each);
+ * out: uint32 (n, num_perm). Rows without hashes get all 0xFFFFFFFF. */
+static PyObject *signatures(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer hb, ob, ab, bb, sb;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*w*", &hb, &ob, &ab, &bb, &sb)) return NULL;
+    PyObject *result = NULL;
+    const Py_ssize_t n = ob.len / 8 - 1, np = ab.len / 8, total = hb.len / 8;
+    const int64_t *o = ob.buf;
+    int bad = n < 0 || np < 1 || np > 0x7FFFFFFF || bb.len != ab.len || sb.len != n * np * 4;
+    for (Py_ssize_t r = 0; !bad && r < n; r++) bad = o[r] < 0 || o[r + 1] < o[r] || o[r + 1] > total;
+    if (bad) {
+        PyErr_SetString(PyExc_ValueError, "signatures: bad sizes or offsets");
+        goto done;
+    }
+    const u64 *h = hb.buf, *a = ab.buf, *b = bb.buf;
+    u32 *out = sb.buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t r = 0; r < n; r++) row_signature(h + o[r], o[r + 1] - o[r], a, b, (u32)np, out + r * np);
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    PyBuffer_Release(&hb); PyBuffer_Release(&ob); PyBuffer_Release(&ab); PyBuffer_Release(&bb);
+    PyBuffer_Release(&sb);
+    return result;
+}
+
+/* json_key_colons(buf, line_starts, out) -> None
+ *
+ * buf: bytes of JSON lines, each parsed already (so strings and escapes are well formed); line_starts: int64,
+ * lines + 1; out: int64 per line, the colons outside strings (one per key written, at any depth). */
+static PyObject *json_key_colons(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer db, sb, ob;
+    if (!PyArg_ParseTuple(args, "y*y*w*", &db, &sb, &ob)) return NULL;
+    PyObject *result = NULL;
+    const Py_ssize_t n = sb.len / 8 - 1;
+    const int64_t *s = sb.buf;
+    if (n < 0 || ob.len != n * 8 || (n > 0 && (s[0] < 0 || s[n] > db.len))) {
+        PyErr_SetString(PyExc_ValueError, "json_key_colons: bad sizes");
+        goto done;
+    }
+    const uint8_t *d = db.buf;
+    int64_t *out = ob.buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t r = 0; r < n; r++) {
+        int64_t count = 0;
+        const int64_t end = s[r + 1];
+        for (int64_t i = s[r]; i < end; i++) {
+            const uint8_t ch = d[i];
+            if (ch == ':') count++;
+            else if (ch == '"') { /* skip the string: to the next quote no backslash escapes */
+                for (i++; i < end && d[i] != '"'; i++)
+                    if (d[i] == '\\') i++;
+            }
+        }
+        out[r] = count;
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    PyBuffer_Release(&db); PyBuffer_Release(&sb); PyBuffer_Release(&ob);
+    return result;
+}
+
+
+/* band_keys(sig, width, bands, rows, out) -> None
+ *
+ * sig: uint32 (n, width); out: uint64 (n, bands). Band b's key folds its rows values as
+ * qdc.dedup.lsh.band_keys does: h = b * M2 + M1; h ^= v, h *= M1, h ^= h >> 29 per value; then h *= M2,
+ * h ^= h >> 32. */
+static PyObject *band_keys(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer sb, ob;
+    Py_ssize_t width, bands, rows;
+    if (!PyArg_ParseTuple(args, "y*nnnw*", &sb, &width, &bands, &rows, &ob)) return NULL;
+    PyObject *result = NULL;
+    const Py_ssize_t n = width > 0 ? sb.len / 4 / width : 0;
+    if (width < 1 || bands < 1 || rows < 1 || bands * rows > width || sb.len != n * width * 4 ||
+        ob.len != n * bands * 8) {
+        PyErr_SetString(PyExc_ValueError, "band_keys: bad sizes");
+        goto done;
+    }
+    const u32 *sig = sb.buf;
+    u64 *out = ob.buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t r = 0; r < n; r++) {
+        const u32 *v = sig + r * width;
+        for (Py_ssize_t b = 0; b < bands; b++) {
+            u64 h = (u64)b * SH_M2 + SH_M1;
+            for (Py_ssize_t c = b * rows; c < (b + 1) * rows; c++) {
+                h ^= v[c]; h *= SH_M1; h ^= h >> 29;
+            }
+            h *= SH_M2;
+            out[r * bands + b] = h ^ (h >> 32);
+        }
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    PyBuffer_Release(&sb); PyBuffer_Release(&ob);
+    return result;
+}
+
+static PyMethodDef METHODS[] = {
+    {"hash_words", hash_words, METH_VARARGS, "XXH3-64 of every run of token bytes of every row (see hashing.c)."},
+    {"shingles", shingles, METH_VARARGS, "Word n-gram shingle hashes of every row (see hashing.c)."},
+    {"signatures", signatures, METH_VARARGS, "R-MinHash v2 signatures of flat token hashes (see hashing.c)."},
+    {"band_keys", band_keys, METH_VARARGS, "LSH band keys of uint32 signatures (see hashing.c)."},
+    {"json_key_colons", json_key_colons, METH_VARARGS, "Colons outside strings per JSON line (see hashing.c)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef MODULE = {
+    PyModuleDef_HEAD_INIT, .m_name = "_hashing", .m_doc = "qdc's compiled hashing kernels.", .m_size = -1,
+    .m_methods = METHODS,
+};
+
+PyMODINIT_FUNC PyInit__hashing(void) { return PyModule_Create(&MODULE); }

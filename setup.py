@@ -1,0 +1,18 @@
+"""Build qdc's optional C extension (qdc/_native/hashing.c); everything else is in pyproject.toml.
+
+`optional=True`: where no C compiler is available the build goes on without it and qdc uses its numpy code
+(the same results, slower; `qdc._native.AVAILABLE` says which path is active).
+"""
+
+from setuptools import Extension, setup
+
+setup(
+    ext_modules=[
+        Extension(
+            "qdc._native._hashing",
+            sources=["qdc/_native/hashing.c"],
+            extra_compile_args=["-O3"],
+            optional=True,
+        )
+    ]
+)

@@ -7,18 +7,27 @@ library function and writes its output.
 from __future__ import annotations
 
 import importlib
+import inspect
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Any
+from typing import Any
 
 import typer
 from typer.core import TyperGroup, TyperOption
 
 from qdc.cli._common import State
+from qdc.cli._options import Opt
 
-# Flags of the root command that are also accepted after the subcommand (`qdc select ... -q`): people put
-# them at the end of a line. They are moved in front of the subcommand unless that command has its own.
-GLOBAL_FLAGS = ("-q", "--quiet", "--debug", "-v", "--verbose", "--log-json")
+# The root command's flags, each setting the `State` attribute of its name. They are also accepted after the
+# subcommand (`qdc select ... -q`: people put them at the end of a line) and moved in front of it unless that
+# command has its own; a `qdc scale` alias passes the ones set on to the command it runs.
+ROOT = (
+    Opt("--debug", bool, False, "Show tracebacks for errors."),
+    Opt("--quiet -q", bool, False, "No progress bars, notices or summaries on stderr (errors only)."),
+    Opt("--verbose -v", bool, False, "Also show the library's log messages (INFO) on stderr."),
+    Opt("--log-json", bool, False, "Notices and errors on stderr as JSON lines (for CI logs); no progress bars."),
+)
+GLOBAL_FLAGS = tuple(flag for opt in ROOT for flag in opt.flags.split())
 
 
 def hoist_global_flags(args: Sequence[str], commands: Mapping[str, Any]) -> list[str]:
@@ -122,31 +131,20 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
-def _root(
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
-    quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="No progress bars, notices or summaries on stderr (errors only).")
-    ] = False,
-    verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="Also show the library's log messages (INFO) on stderr.")
-    ] = False,
-    log_json: Annotated[
-        bool,
-        typer.Option("--log-json", help="Notices and errors on stderr as JSON lines (for CI logs); no progress bars."),
-    ] = False,
-    version: Annotated[
-        bool | None, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
-    ] = None,
-) -> None:
-    State.debug = debug or State.debug
-    State.quiet = quiet
-    State.verbose = verbose
-    State.log_json = log_json
-    if verbose:
+def _root(**flags: Any) -> None:
+    flags.pop("version")
+    State.debug = flags.pop("debug") or State.debug
+    for name, value in flags.items():
+        setattr(State, name, value)
+    if State.verbose:
         import logging
 
         logging.basicConfig(level=logging.INFO, format="qdc: %(name)s: %(message)s", stream=sys.stderr)
+
+
+VERSION = Opt("--version", bool | None, None, "Print the version.", extra={"callback": _version, "is_eager": True})
+_root.__signature__ = inspect.Signature([o.parameter() for o in (*ROOT, VERSION)])  # type: ignore[attr-defined]
+app.callback()(_root)
 
 
 # Commands register themselves on `app` when their module is imported (each imports its library lazily).

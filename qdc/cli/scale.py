@@ -29,6 +29,7 @@ def _alias(name: str, target: str, first: tuple[str, ...] = ()) -> None:
         context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []},
     )
     def alias(ctx: typer.Context) -> None:
+        from qdc.cli import ROOT
         from qdc.cli._common import State
 
         args = [_OLD.get(arg, arg) for arg in ctx.args]
@@ -36,7 +37,7 @@ def _alias(name: str, target: str, first: tuple[str, ...] = ()) -> None:
         State.alias = f"this command is now `qdc {target} --stream`; the `scale {name}` alias stays for one release"
         root = ctx.find_root().command
         try:
-            flags = [f for f, on in (("-q", State.quiet), ("-v", State.verbose), ("--log-json", State.log_json)) if on]
+            flags = [opt.flags.split()[0] for opt in ROOT if getattr(State, opt.param)]
             code = root.main([*flags, target, "--stream", *defaults, *args], "qdc", standalone_mode=False)
         finally:
             State.alias = None  # not said when the options were refused

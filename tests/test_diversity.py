@@ -177,19 +177,19 @@ def test_vectorised_ngrams_equal_string_counts():
 
 
 def test_chunked_compression_ratio_matches_gzip():
-    from qdc.diversity import ngrams
+    from qdc.diversity import compress
 
-    assert ngrams.compression_ratio(DOCS * 20) == compression_ratio(DOCS * 20)  # one chunk: exact
+    assert compress.compression_ratio(DOCS * 20) == compression_ratio(DOCS * 20)  # one chunk: exact
     rng = np.random.default_rng(0)
     words = [f"w{i}" for i in range(3000)]
     texts = [" ".join(rng.choice(words, size=40).tolist()) for _ in range(12000)]  # ~2.6 MB: 3 chunks
     exact = compression_ratio(texts)
-    assert ngrams.compression_ratio(texts, threads=2) == pytest.approx(exact, rel=1e-3)
-    assert ngrams.compression_ratio(texts, threads=1) == ngrams.compression_ratio(texts, threads=2)
+    assert compress.compression_ratio(texts, threads=2) == pytest.approx(exact, rel=1e-3)
+    assert compress.compression_ratio(texts, threads=1) == compress.compression_ratio(texts, threads=2)
     # Above 2 x max_bytes: evenly spaced primed 64 KiB blocks, a stated sample close to the whole.
-    sampled = ngrams.compression_ratio(texts, max_bytes=256 << 10)
+    sampled = compress.compression_ratio(texts, max_bytes=256 << 10)
     assert sampled != exact and sampled == pytest.approx(exact, rel=0.02)
-    assert ngrams.compression_ratio(texts, threads=1, max_bytes=256 << 10) == sampled
+    assert compress.compression_ratio(texts, threads=1, max_bytes=256 << 10) == sampled
 
 
 @pytest.mark.parametrize("dense_df", [0, 2, 32, 10**9])
@@ -273,7 +273,7 @@ def test_report_is_the_same_with_the_side_thread_serialised(monkeypatch, frame, 
     assert {"vendi", "mpcd", "compression_ratio", "self_bleu", "distinct_3", "ngram_vendi"} <= set(threaded)
 
 
-_ALPHABET = "ab AB\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0é\u2003ＡßİΣ"
+_ALPHABET = "ab AB\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0é\u2003ＡßİΣ\u1680\u2028\u2029\u202f\u205f\u3000ﬁ①"
 
 
 @given(st.lists(st.one_of(st.none(), st.text(alphabet=_ALPHABET, max_size=12)), max_size=8))
@@ -331,7 +331,7 @@ def test_sampled_compression_ratio_is_near_the_exact_one_on_real_texts():
     """The stated 4 MiB sample of the compression ratio against every byte compressed, on the 17 MB of real
     texts under ../shared/data in file order (the worst ordering measured: 3.4% low); the JSON says when
     the figure is sampled, and with compression_sample=None it is not."""
-    from qdc.diversity import ngrams
+    from qdc.diversity import compress
 
     texts = _shared_texts()
     if len(texts) < 50_000:
@@ -339,14 +339,14 @@ def test_sampled_compression_ratio_is_near_the_exact_one_on_real_texts():
     import polars as pl
 
     s = pl.Series(texts)
-    exact = ngrams.compression_ratio(s, max_bytes=None)
-    sampled = ngrams.compression_ratio(s)
+    exact = compress.compression_ratio(s, max_bytes=None)
+    sampled = compress.compression_ratio(s)
     assert sampled != exact
     assert sampled == pytest.approx(exact, rel=0.05)
     nbytes = int(s.str.len_bytes().sum()) + len(texts) - 1
-    assert ngrams.compression_sample_bytes(nbytes) == ngrams.SAMPLE_BYTES
-    assert ngrams.compression_sample_bytes(nbytes, None) is None
-    assert ngrams.compression_sample_bytes(2 * ngrams.SAMPLE_BYTES) is None
+    assert compress.compression_sample_bytes(nbytes) == compress.SAMPLE_BYTES
+    assert compress.compression_sample_bytes(nbytes, None) is None
+    assert compress.compression_sample_bytes(2 * compress.SAMPLE_BYTES) is None
 
 
 def test_report_states_the_compression_sample(frame):
@@ -364,3 +364,51 @@ def test_report_states_the_compression_sample(frame):
     assert exact["compression_ratio"] == whole["compression_ratio"]
     with pytest.raises(ConfigError):
         diversity_report(df, DiversityConfig(embeddings=False, compression_sample=1000))
+
+
+def test_token_hashes_in_steps_equal_one_step(monkeypatch):
+    """token_hashes works through the rows `_ROWS` at a time: steps that split the rows anywhere (ASCII and
+    non-ASCII rows, empty and null rows on the seams) give the same hashes and documents as one step."""
+    from qdc.diversity import ngrams
+
+    texts = TRICKY * 4
+    whole = ngrams.token_hashes(texts)
+    for rows in (1, 2, 3, 7):
+        monkeypatch.setattr(ngrams, "_ROWS", rows)
+        part = ngrams.token_hashes(texts)
+        assert np.array_equal(part.hashes, whole.hashes)
+        assert np.array_equal(part.docs, whole.docs)
+        assert part.n_docs == whole.n_docs == len(texts)
+
+
+def test_joined_slice_is_the_slice_of_the_whole_join():
+    """joined_slice joins only the rows under a byte range and returns exactly those bytes of the whole join,
+    whatever the range's ends fall on (a separator, an empty row, inside a multi-byte character)."""
+    import polars as pl
+
+    from qdc.diversity.compress import joined_slice
+
+    texts = ["abc", "", "dé f", "", "", "ghij", "ΣΣ", "k", ""]
+    s = pl.Series(texts)
+    whole = " ".join(texts).encode()
+    lens = s.str.len_bytes().to_numpy().astype(np.int64) + 1
+    row_start = np.cumsum(lens) - lens
+    for lo in range(len(whole) + 1):
+        for hi in range(lo, len(whole) + 3):
+            assert joined_slice(s, row_start, lo, hi) == whole[lo:hi], (lo, hi)
+
+
+def test_sampled_compression_joins_only_what_it_deflates(monkeypatch):
+    """The sampled ratio deflates the same bytes as when its blocks are cut from the whole join."""
+    import polars as pl
+
+    from qdc.diversity import compress
+
+    rng = np.random.default_rng(3)
+    words = [f"w{i}" for i in range(2000)] + ["é", "Σα", ""]
+    s = pl.Series([" ".join(rng.choice(words, size=int(rng.integers(0, 60))).tolist()) for _ in range(20000)])
+    got = compress.compression(s, threads=1, max_bytes=1 << 16)
+    whole = " ".join(s.to_list()).encode()
+    monkeypatch.setattr(compress, "joined_slice", lambda _s, _starts, lo, hi: whole[lo:hi])
+    assert got[1] == 65536 and len(whole) > 2 * 65536
+    assert compress.compression(s, threads=2, max_bytes=1 << 16) == got

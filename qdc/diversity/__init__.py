@@ -22,13 +22,11 @@ import polars as pl
 from qdc import schema
 from qdc.config import StageConfig
 from qdc.diversity.bleu import self_bleu
+from qdc.diversity.compress import SAMPLE_BYTES, compression
 from qdc.diversity.embedding import cluster_spread, mean_pairwise_cosine_distance, mpcd_from_sum
 from qdc.diversity.lexical import tokenize
 from qdc.diversity.ngrams import (
-    SAMPLE_BYTES,
     TokenHashes,
-    compression_ratio,
-    compression_sample_bytes,
     lexical_figures,
     ngram_vendi_hashed,
     token_hashes,
@@ -106,9 +104,7 @@ def _side_figures(x: np.ndarray | None, texts: pl.Series, idx: np.ndarray, cfg: 
     out: dict[str, Any] = {}
     if x is not None and x.shape[0]:
         out.update(_embedding_figures(x))
-    out["compression_ratio"] = compression_ratio(texts, threads=1, max_bytes=cfg.compression_sample)
-    nbytes = int(texts.str.len_bytes().sum() or 0) + max(len(texts) - 1, 0)  # joined by spaces
-    out["compression_sample_bytes"] = compression_sample_bytes(nbytes, cfg.compression_sample)
+    out["compression_ratio"], out["compression_sample_bytes"] = compression(texts, 1, cfg.compression_sample)
     out["self_bleu"] = self_bleu([tokenize(t) for t in texts.gather(idx).to_list()], cfg.bleu_n)
     return out
 

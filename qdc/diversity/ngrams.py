@@ -1,7 +1,7 @@
 """Corpus n-gram statistics (distinct-n, n-gram entropy) vectorised over all tokens at once.
 
 Tokens are those of `lexical.tokenize` (NFKC, lower-case, split on what Python's str.split calls
-whitespace), byte for byte: ASCII rows are split in polars, the rare non-ASCII rows by `tokenize` itself.
+whitespace), byte for byte: every row is split in polars, the rare non-ASCII rows normalised by Python first.
 Every token becomes a 64-bit hash (polars' string hash, seeded), an n-gram the wrapping polynomial
 combination of its tokens' hashes, and counting runs on those integers. Two different n-grams
 share a key with probability about u^2 / 2^65 for u distinct n-grams (under 1e-6 at 5 million), the only
@@ -10,23 +10,22 @@ way a figure can differ from the string-based `lexical.distinct_n` / `lexical.ng
 
 from __future__ import annotations
 
-import zlib
+import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 
-from qdc.diversity.lexical import tokenize
-
-# What Python's str.split() splits on in the ASCII range besides the space (non-ASCII rows are rewritten with
-# single spaces between their tokens first, so only these matter).
+# What Python's str.split() splits on in the ASCII range besides the space, replaced in polars (an ASCII class
+# keeps the regex on its byte fast path: the full Unicode class took 10x longer), and beyond ASCII, replaced in
+# Python in the rare non-ASCII rows (after NFKC only U+0085, U+1680, U+2028 and U+2029 of it are left).
 _PY_ASCII_SPACE = "[\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f]"
+_PY_WIDE_SPACE = re.compile("[\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
 _SEED = 0x51ED  # of the token hash: any fixed value (figures depend on the hash only through collisions)
 _MIX = np.uint64(0x9E3779B97F4A7C15)  # odd: multiplication by it is a bijection on uint64
-_CHUNK = 1 << 20  # bytes per deflate chunk in compression_ratio
-_BLOCK = 1 << 16  # bytes per sampled block above 2 x SAMPLE_BYTES
-SAMPLE_BYTES = 4 << 20  # compression_ratio compresses at most this much of a larger text (a stated sample)
+_ROWS = 16384  # rows per token_hashes step: its temporaries (~30 bytes a token) stay small and are reused
 
 
 @dataclass(frozen=True)
@@ -51,30 +50,43 @@ class TokenHashes:
 def token_hashes(texts: pl.Series | Sequence[str | None]) -> TokenHashes:
     """Tokenise every text (`lexical.tokenize` rules) and hash the tokens (polars' 64-bit string hash).
 
-    ASCII rows are lower-cased in polars, their Python-whitespace bytes made spaces, split on spaces, and
-    the empty pieces dropped; the rare non-ASCII rows are tokenised by `tokenize` itself and rewritten as
-    their tokens joined by single spaces (a token holds no whitespace), so one polars query serves every
-    row. (Earlier tokens were split on bytes and XXH3-hashed in numpy: the same tokens, 0.53 s of CPU
-    against 0.29 s here on 100k rows / 5.4 million tokens; the hash only needs to tell tokens apart.)
+    ASCII rows are lower-cased in polars; the rare non-ASCII rows are NFKC-normalised and lower-cased by Python
+    (as `tokenize` does) and their non-ASCII whitespace made spaces; then every row's ASCII Python-whitespace
+    bytes become spaces, rows are split on spaces and the empty pieces dropped, in one polars query per
+    `_ROWS` rows written into one array: the temporaries (lists of string views, ~30 bytes a token) stay
+    small and are reused instead of first touching ~300 MB at 100k rows. (Earlier tokens were split on bytes
+    and XXH3-hashed in numpy: the same tokens, 0.53 s of CPU against 0.29 s here on 100k rows / 5.4 million
+    tokens; the hash only needs to tell tokens apart.)
     """
     s = texts if isinstance(texts, pl.Series) else pl.Series(list(texts), dtype=pl.String)
     s = s.cast(pl.String).fill_null("")
-    wide = np.flatnonzero((s.str.len_bytes() != s.str.len_chars()).to_numpy())
-    out = s.str.to_lowercase()
-    if wide.size:
-        rewritten = [" ".join(tokenize(t)) for t in s.gather(wide).to_list()]
-        out = out.scatter(wide, pl.Series(rewritten, dtype=pl.String))
-    words = (
-        pl.DataFrame({"w": out})
-        .lazy()
-        .with_row_index("d")
-        .select(pl.col("d"), pl.col("w").str.replace_all(_PY_ASCII_SPACE, " ").str.split(" "))
-        .explode("w")
-        .filter(pl.col("w").str.len_bytes() > 0)
-        .select(pl.col("w").hash(_SEED), pl.col("d").cast(pl.Int64))  # widened after the explode: cheaper
-        .collect()
-    )
-    return TokenHashes(words["w"].to_numpy(), words["d"].to_numpy(), len(s))
+    nbytes = s.str.len_bytes()
+    wide = (nbytes != s.str.len_chars()).to_numpy()
+    cap = (int(nbytes.sum() or 0) + len(s)) // 2 + 1  # a token is 1+ bytes and a separator: at most this many
+    hashes, docs = np.empty(cap, dtype=np.uint64), np.empty(cap, dtype=np.int64)  # untouched pages cost nothing
+    used = 0
+    for start in range(0, len(s), _ROWS):
+        part = s.slice(start, _ROWS)
+        lower = part.str.to_lowercase()
+        rows = np.flatnonzero(wide[start : start + _ROWS])
+        if rows.size:
+            redone = [_PY_WIDE_SPACE.sub(" ", unicodedata.normalize("NFKC", t).lower()) for t in part.gather(rows)]
+            lower = lower.scatter(rows, pl.Series(redone, dtype=pl.String))
+        words = (
+            pl.DataFrame({"w": lower})
+            .lazy()
+            .with_row_index("d", offset=start)
+            .select(pl.col("d"), pl.col("w").str.replace_all(_PY_ASCII_SPACE, " ").str.split(" "))
+            .explode("w")
+            .filter(pl.col("w").str.len_bytes() > 0)
+            .select(pl.col("w").hash(_SEED), pl.col("d"))
+            .collect()
+        )
+        k = words.height
+        hashes[used : used + k] = words["w"].to_numpy()
+        docs[used : used + k] = words["d"].to_numpy()
+        used += k
+    return TokenHashes(hashes[:used], docs[:used], len(s))
 
 
 def ngram_keys(tok: TokenHashes, n: int) -> np.ndarray:
@@ -206,64 +218,3 @@ def lexical_figures(tok: TokenHashes, parts: Sequence[str] = ("counts", "distinc
         keys = ngram_keys(tok, 3)
         out["distinct_3"] = pl.Series(keys).n_unique() / keys.size if keys.size else 0.0
     return out
-
-
-def compression_sample_bytes(nbytes: int, max_bytes: int | None = SAMPLE_BYTES) -> int | None:
-    """The bytes `compression_ratio` deflates when it samples a text of `nbytes` bytes, None when it
-    deflates them all (up to 2 x max_bytes, or max_bytes None)."""
-    if max_bytes is None or nbytes <= 2 * max_bytes:
-        return None
-    return max(1, max_bytes // _BLOCK) * _BLOCK
-
-
-def compression_ratio(
-    texts: pl.Series | Sequence[str | None], threads: int | None = None, max_bytes: int | None = SAMPLE_BYTES
-) -> float:
-    """`lexical.compression_ratio` (gzip level 9 of the texts joined by spaces), deflated in pieces, each primed
-    with the 32 KiB before it (as pigz does), on several threads.
-
-    Up to 2 x `max_bytes` (or with ``max_bytes=None``) every byte is compressed, in 1 MiB chunks: up to 1 MiB
-    the size is gzip's exactly, above it the chunk seams cost a few bytes each (-0.008% of the ratio on 32 MB).
-    Above that, a stated sample: `max_bytes` / 64 KiB blocks spaced evenly over the whole text (a stratified
-    sample, so every part of a corpus made of several sources counts by its size), each primed with the
-    32 KiB before it, so a block compresses as it would inside the whole stream; the ratio of their sums.
-    At 4 MiB it was within 0.14% of the exact ratio on the 32 MB real-text mix it was chosen on, and within
-    1.3% on four others (the same texts shuffled, in reverse file order, sorted by length; 24 MB of 200-word
-    documents with near-copies), for 0.28 s of CPU instead of 1.3-2.1 s; a contiguous 8 MiB head had been off
-    by up to 13%. On the 17 MB of ../shared/data texts (questions only) in file order it is 3.4% low (0.4%
-    shuffled, 0.8% sorted by length): the error of the sample is a few per cent, not a few per mille.
-    """
-    import os
-    from concurrent.futures import ThreadPoolExecutor
-
-    s = texts if isinstance(texts, pl.Series) else pl.Series(list(texts), dtype=pl.String)
-    data = s.cast(pl.String).fill_null("").str.join(" ").cast(pl.Binary).item()
-    if not data:
-        return 0.0
-    if compression_sample_bytes(len(data), max_bytes) is None:
-        size, starts = _CHUNK, list(range(0, len(data), _CHUNK))
-    else:
-        m = max(1, (max_bytes or 0) // _BLOCK)
-        stride = len(data) / m
-        size, starts = _BLOCK, [int((j + 0.5) * stride) - _BLOCK // 2 for j in range(m)]
-    last_end = len(data)
-    view = memoryview(data)
-
-    def deflate(start: int) -> tuple[int, int]:
-        prime = bytes(view[max(0, start - 32768) : start])
-        comp = (
-            zlib.compressobj(9, zlib.DEFLATED, -15, zdict=prime) if prime else zlib.compressobj(9, zlib.DEFLATED, -15)
-        )
-        raw = view[start : start + size]
-        body = comp.compress(raw)
-        tail = comp.flush(zlib.Z_FINISH if start + size >= last_end else zlib.Z_FULL_FLUSH)
-        return len(raw), len(body) + len(tail)
-
-    workers = max(1, min(threads or os.cpu_count() or 1, len(starts)))
-    if workers == 1:
-        sizes = [deflate(i) for i in starts]
-    else:
-        with ThreadPoolExecutor(workers) as pool:
-            sizes = list(pool.map(deflate, starts))
-    raw_total = sum(r for r, _ in sizes)
-    return raw_total / (sum(c for _, c in sizes) + 18)  # gzip: 10-byte header, 8-byte trailer

@@ -152,3 +152,28 @@ def test_json_key_colons_equal_the_numpy_count(objs):
     assert native.hashing is not None
     native.hashing.json_key_colons(buf, starts, got)
     assert got.tolist() == _colons_outside_strings(buf, starts, len(lines)).tolist()
+
+
+@needs_native
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 12), max_size=30), min_size=1, max_size=8), st.data())
+def test_pair_jaccard_equals_the_numpy_sets(segments, data):
+    """Set Jaccard of segments with repeats and empty segments, compiled and numpy (sorted unique sets)."""
+    from qdc.dedup.jaccard import ShingleSets
+
+    offsets = np.zeros(len(segments) + 1, dtype=np.int64)
+    np.cumsum([len(s) for s in segments], out=offsets[1:])
+    values = np.array([v for s in segments for v in s], dtype=np.uint32)
+    rows = np.arange(len(segments)) * 3  # row numbers that are not positions
+    pick = st.integers(0, len(segments) - 1)
+    a = rows[data.draw(st.lists(pick, max_size=20))]
+    b = rows[data.draw(st.lists(pick, min_size=len(a), max_size=len(a)))]
+    got = ShingleSets(rows, values, offsets).jaccard(a, b)
+    with pytest.MonkeyPatch.context() as mp:
+        _numpy_path(mp)
+        want = ShingleSets(rows, values, offsets).jaccard(a, b)
+    sets = [set(s) for s in segments]
+    plain = [
+        len(sets[i // 3] & sets[j // 3]) / max(1, len(sets[i // 3] | sets[j // 3])) for i, j in zip(a, b, strict=True)
+    ]
+    assert got.tolist() == want.tolist() == plain

@@ -8,6 +8,8 @@
  *   shingles    - qdc.dedup.minhash.shingle_hashes' word n-gram mix;
  *   signatures  - the R-MinHash v2 signature rensa 0.5 computes from flat token hashes (three bucket rounds,
  *                 then per-coordinate minima for the empty buckets), from its (a, b) permutation pairs;
+ *   index_rows  - the three above per row in reused scratch space (qdc.dedup.minhash's index of a chunk);
+ *   pair_jaccard - qdc.dedup.jaccard's unique_sets + pair_jaccard (set Jaccard of pairs of segments);
  *   band_keys   - qdc.dedup.lsh.band_keys over uint32 signatures;
  *   json_key_colons - colons outside strings per line (qdc.io.fastjsonl's key count).
  *
@@ -16,6 +18,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef uint64_t u64;
@@ -345,9 +348,16 @@ static PyObject *json_key_colons(PyObject *Py_UNUSED(self), PyObject *args) {
         for (int64_t i = s[r]; i < end; i++) {
             const uint8_t ch = d[i];
             if (ch == ':') count++;
-            else if (ch == '"') { /* skip the string: to the next quote no backslash escapes */
-                for (i++; i < end && d[i] != '"'; i++)
-                    if (d[i] == '\\') i++;
+            else if (ch == '"') { /* skip the string: to the next quote after an even run of backslashes */
+                const int64_t open = i;
+                for (;;) {
+                    const uint8_t *q = memchr(d + i + 1, '"', (size_t)(end - i - 1 > 0 ? end - i - 1 : 0));
+                    if (!q) { i = end; break; }
+                    i = q - d;
+                    int64_t run = 0;
+                    while (i - 1 - run > open && d[i - 1 - run] == '\\') run++;
+                    if (run % 2 == 0) break;
+                }
             }
         }
         out[r] = count;
@@ -359,6 +369,186 @@ done:
     return result;
 }
 
+
+typedef struct { u64 *v; size_t cap; } grow_t;
+
+static int grow(grow_t *g, size_t need) {
+    if (need <= g->cap) return 1;
+    size_t cap = g->cap ? g->cap : 1024;
+    while (cap < need) cap *= 2;
+    u64 *v = realloc(g->v, cap * sizeof(u64));
+    if (!v) return 0;
+    g->v = v; g->cap = cap;
+    return 1;
+}
+
+/* XXH3-64 of a token of the text, through the byte map when there is one (into `tmp`, grown as needed). */
+static inline int token_hash(const uint8_t *p, size_t len, const uint8_t *m, grow_t *tmp, u64 *out) {
+    if (!m) { *out = xxh3_64(p, len); return 1; }
+    uint8_t local[64];
+    uint8_t *q = local;
+    if (len > sizeof local) {
+        if (!grow(tmp, len / 8 + 1)) return 0;
+        q = (uint8_t *)tmp->v;
+    }
+    for (size_t i = 0; i < len; i++) q[i] = m[p[i]];
+    *out = xxh3_64(q, len);
+    return 1;
+}
+
+/* Shingles of one row's word hashes into sh (room for max(len - ngram + 1, 1)); returns how many. */
+static size_t row_shingles(const u64 *w, size_t len, size_t ngram, u64 *sh) {
+    const size_t starts = len >= ngram ? len - ngram + 1 : (len > 0), width = len >= ngram ? ngram : len;
+    for (size_t s = 0; s < starts; s++) {
+        u64 h = SH_M1;
+        for (size_t j = 0; j < width; j++) h = (h * SH_M1) ^ w[s + j];
+        h ^= h >> 31; h *= SH_M2; h ^= h >> 29; h *= SH_M3; h ^= h >> 32;
+        sh[s] = h;
+    }
+    return starts;
+}
+
+/* index_rows(buf, offsets, token_byte, byte_map, ngram, a, b, sig_out, counts_out, low_out) -> shingles
+ *
+ * hash_words, shingles and signatures for every row in one pass, row by row in reused scratch space:
+ * buf (read only) and offsets as for hash_words (byte_map b"" for none); a, b: uint64 permutation pairs;
+ * sig_out: uint32 (n, num_perm); counts_out: int64 shingles per row; low_out: uint32, the low 32 bits of
+ * every row's shingle hashes in order (room for len(buf) // 2 + 1 is always enough). */
+static PyObject *index_rows(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer buf, off, tok, map, ab, bb, sb, cb, lb;
+    Py_ssize_t ngram;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*ny*y*w*w*w*", &buf, &off, &tok, &map, &ngram, &ab, &bb, &sb, &cb, &lb))
+        return NULL;
+    PyObject *result = NULL;
+    const Py_ssize_t n = off.len / 8 - 1, np = ab.len / 8;
+    const int64_t *o = off.buf;
+    int bad = n < 0 || ngram < 1 || tok.len != 256 || (map.len != 0 && map.len != 256) || np < 1 ||
+              np > 0x7FFFFFFF || bb.len != ab.len || sb.len != n * np * 4 || cb.len != n * 8;
+    for (Py_ssize_t r = 0; !bad && r < n; r++) bad = o[r] < 0 || o[r + 1] < o[r];
+    if (!bad && n > 0) bad = o[n] > buf.len + 1; /* the last row's separator may be missing */
+    if (bad) {
+        PyErr_SetString(PyExc_ValueError, "index_rows: bad sizes or offsets");
+        goto done;
+    }
+    const uint8_t *b = buf.buf, *t = tok.buf, *m = map.len ? map.buf : NULL;
+    const u64 *pa = ab.buf, *pb = bb.buf;
+    u32 *sig = sb.buf, *low = lb.buf;
+    int64_t *counts = cb.buf;
+    const Py_ssize_t cap = lb.len / 4;
+    uint8_t tt[256]; /* token bytes as seen through the map */
+    for (int c = 0; c < 256; c++) tt[c] = t[m ? m[c] : c] != 0;
+    grow_t words = {0}, sh = {0}, tmp = {0};
+    Py_ssize_t k = 0;
+    int failed = 0; /* 1: out of memory, 2: low_out too small */
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t r = 0; r < n && !failed; r++) {
+        const int64_t end = o[r + 1] < buf.len ? o[r + 1] : buf.len;
+        int64_t i = o[r];
+        size_t nw = 0;
+        for (;;) {
+            while (i < end && !tt[b[i]]) i++;
+            if (i >= end) break;
+            const int64_t st = i;
+            while (i < end && tt[b[i]]) i++;
+            if (!grow(&words, nw + 1) || !token_hash(b + st, (size_t)(i - st), m, &tmp, &words.v[nw])) {
+                failed = 1;
+                break;
+            }
+            nw++;
+        }
+        if (failed || !grow(&sh, nw + 1)) { failed = 1; break; }
+        const size_t ns = row_shingles(words.v, nw, (size_t)ngram, sh.v);
+        if (k + (Py_ssize_t)ns > cap) { failed = 2; break; }
+        row_signature(sh.v, (Py_ssize_t)ns, pa, pb, (u32)np, sig + r * np);
+        for (size_t j = 0; j < ns; j++) low[k + j] = (u32)sh.v[j];
+        k += (Py_ssize_t)ns;
+        counts[r] = (int64_t)ns;
+    }
+    Py_END_ALLOW_THREADS
+    free(words.v); free(sh.v); free(tmp.v);
+    if (failed) {
+        if (failed == 1) PyErr_NoMemory();
+        else PyErr_SetString(PyExc_ValueError, "index_rows: low_out too small");
+        goto done;
+    }
+    result = PyLong_FromSsize_t(k);
+done:
+    PyBuffer_Release(&buf); PyBuffer_Release(&off); PyBuffer_Release(&tok); PyBuffer_Release(&map);
+    PyBuffer_Release(&ab); PyBuffer_Release(&bb); PyBuffer_Release(&sb); PyBuffer_Release(&cb);
+    PyBuffer_Release(&lb);
+    return result;
+}
+
+/* pair_jaccard(values, offsets, a, b, out) -> None
+ *
+ * values: uint32 segments (repeats allowed); offsets: int64 m + 1; a, b: int64 segment numbers; out: float64,
+ * the Jaccard of the sets of segments a[k] and b[k] (0 when both are empty): qdc.dedup.jaccard's
+ * unique_sets + pair_jaccard, by a hash table per pair (entries stamped with the pair, so never cleared). */
+static PyObject *pair_jaccard(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer vb, ob, ab, bb, rb;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*w*", &vb, &ob, &ab, &bb, &rb)) return NULL;
+    PyObject *result = NULL;
+    const Py_ssize_t m = ob.len / 8 - 1, pairs = ab.len / 8, total = vb.len / 4;
+    const int64_t *o = ob.buf, *pa = ab.buf, *pb = bb.buf;
+    int bad = m < 0 || bb.len != ab.len || rb.len != pairs * 8;
+    for (Py_ssize_t r = 0; !bad && r < m; r++) bad = o[r] < 0 || o[r + 1] < o[r] || o[r + 1] > total;
+    int64_t longest = 0;
+    for (Py_ssize_t k = 0; !bad && k < pairs; k++) {
+        bad = pa[k] < 0 || pa[k] >= m || pb[k] < 0 || pb[k] >= m;
+        if (!bad) {
+            const int64_t la = o[pa[k] + 1] - o[pa[k]], lb = o[pb[k] + 1] - o[pb[k]];
+            longest = la + lb > longest ? la + lb : longest;
+        }
+    }
+    if (bad) {
+        PyErr_SetString(PyExc_ValueError, "pair_jaccard: bad sizes or segment numbers");
+        goto done;
+    }
+    int bits = 4;
+    while (((int64_t)1 << bits) < 2 * longest) bits++;
+    const size_t size = (size_t)1 << bits;
+    u32 *keys = malloc(size * sizeof(u32)), *stamps = calloc(size, sizeof(u32));
+    uint8_t *side = malloc(size);
+    if (!keys || !stamps || !side) {
+        free(keys); free(stamps); free(side);
+        PyErr_NoMemory();
+        goto done;
+    }
+    const u32 *v = vb.buf;
+    double *out = rb.buf;
+    Py_BEGIN_ALLOW_THREADS
+    u32 stamp = 0;
+    for (Py_ssize_t k = 0; k < pairs; k++) {
+        if (++stamp == 0) { /* wrapped: clear once */
+            memset(stamps, 0, size * sizeof(u32));
+            stamp = 1;
+        }
+        int64_t ua = 0, ub = 0, inter = 0;
+        for (int pass = 0; pass < 2; pass++) {
+            const int64_t seg = pass ? pb[k] : pa[k];
+            for (int64_t i = o[seg]; i < o[seg + 1]; i++) {
+                const u32 x = v[i];
+                size_t slot = (size_t)(((u64)x * 0x9E3779B97F4A7C15ULL) >> (64 - bits));
+                while (stamps[slot] == stamp && keys[slot] != x) slot = (slot + 1) & (size - 1);
+                if (stamps[slot] != stamp) { /* first time in this pair */
+                    stamps[slot] = stamp; keys[slot] = x; side[slot] = (uint8_t)(pass + 1);
+                    if (pass) ub++; else ua++;
+                } else if (pass && side[slot] == 1) { /* in a, first time in b */
+                    side[slot] = 3; ub++; inter++;
+                }
+            }
+        }
+        const int64_t uni = ua + ub - inter;
+        out[k] = uni > 0 ? (double)inter / (double)uni : 0.0;
+    }
+    Py_END_ALLOW_THREADS
+    free(keys); free(stamps); free(side);
+    result = Py_NewRef(Py_None);
+done:
+    PyBuffer_Release(&vb); PyBuffer_Release(&ob); PyBuffer_Release(&ab); PyBuffer_Release(&bb);
+    PyBuffer_Release(&rb);
+    return result;
+}
 
 /* band_keys(sig, width, bands, rows, out) -> None
  *
@@ -401,6 +591,8 @@ static PyMethodDef METHODS[] = {
     {"hash_words", hash_words, METH_VARARGS, "XXH3-64 of every run of token bytes of every row (see hashing.c)."},
     {"shingles", shingles, METH_VARARGS, "Word n-gram shingle hashes of every row (see hashing.c)."},
     {"signatures", signatures, METH_VARARGS, "R-MinHash v2 signatures of flat token hashes (see hashing.c)."},
+    {"index_rows", index_rows, METH_VARARGS, "Signatures and shingles of every row in one pass (see hashing.c)."},
+    {"pair_jaccard", pair_jaccard, METH_VARARGS, "Jaccard of pairs of uint32 segments as sets (see hashing.c)."},
     {"band_keys", band_keys, METH_VARARGS, "LSH band keys of uint32 signatures (see hashing.c)."},
     {"json_key_colons", json_key_colons, METH_VARARGS, "Colons outside strings per JSON line (see hashing.c)."},
     {NULL, NULL, 0, NULL},

@@ -84,11 +84,22 @@ class ShingleSets:
 
     def __init__(self, rows: np.ndarray, values: np.ndarray, offsets: np.ndarray) -> None:
         """`rows`: sorted unique row numbers; `values`/`offsets`: their raw shingle hashes in that order."""
+        from qdc._native import hashing
+
         self.rows = rows
-        self.values, self.offsets = unique_sets(values, offsets)
+        self._native = hashing
+        if hashing is not None:  # the compiled pair_jaccard takes the raw segments: no sort needed
+            self.values = np.ascontiguousarray(values, dtype=np.uint32)
+            self.offsets = np.ascontiguousarray(offsets, dtype=np.int64)
+        else:
+            self.values, self.offsets = unique_sets(values, offsets)
 
     def jaccard(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Jaccard of rows a[k] and b[k] (row numbers, each among `rows`)."""
         la = np.searchsorted(self.rows, a)
         lb = np.searchsorted(self.rows, b)
-        return pair_jaccard(self.values, self.offsets, la, lb)
+        if self._native is None:
+            return pair_jaccard(self.values, self.offsets, la, lb)
+        out = np.empty(la.shape[0], dtype=np.float64)
+        self._native.pair_jaccard(self.values, self.offsets, la.astype(np.int64), lb.astype(np.int64), out)
+        return out

@@ -29,7 +29,7 @@ import polars as pl
 from qdc.dedup.jaccard import ShingleSets, ragged_gather
 from qdc.dedup.lsh import band_keys, band_params, candidate_pairs
 from qdc.dedup.normalize import Step, word_hash_array
-from qdc.dedup.rminhash import native_signatures
+from qdc.dedup.rminhash import native_index, native_signatures
 from qdc.progress import progress
 
 Backend = Literal["rensa", "datasketch"]
@@ -189,6 +189,11 @@ class MinHashIndex:
 
 def _index_chunk(part: pl.Series, params: MinHashParams) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     bands, rows = params.band_rows()
+    from qdc._native import hashing
+
+    if hashing is not None and params.backend == "rensa":  # the same arrays, in one pass of compiled code
+        sig, count, low = native_index(part, params.ngram, params.steps, params.num_perm, params.seed)
+        return sig, band_keys(sig, bands, rows), count, low
     sh, off = shingle_hashes(part, params.ngram, params.steps)
     sig = signatures(sh, off, params.num_perm, params.seed, params.backend)
     return sig, band_keys(sig, bands, rows), np.diff(off.astype(np.int64)), sh.astype(np.uint32)

@@ -54,6 +54,7 @@ def normalise(texts: pl.Series, steps: Sequence[Step] = ALL_STEPS) -> pl.Series:
 
 
 _WORD_BYTE = np.zeros(256, dtype=bool)
+"""Bytes of \\w tokens: ASCII word characters and every byte of a non-ASCII character."""
 _WORD_BYTE[[ord(c) for c in "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_"]] = True
 _WORD_BYTE[0x80:] = True  # only rows whose non-ASCII characters are all \w hold such bytes
 
@@ -79,7 +80,17 @@ def word_hash_array(texts: pl.Series, steps: Sequence[Step] = ALL_STEPS) -> tupl
     character outside ``\\w`` becomes a space first (a Unicode regex); then every token is hashed in numpy
     (`qdc.dedup.tokens`).
     """
-    from qdc.dedup.tokens import ASCII_LOWER, hash_tokens
+    from qdc.dedup.tokens import hash_tokens
+
+    text, byte_map = word_text(texts, steps)
+    return hash_tokens(text, _WORD_BYTE, byte_map=byte_map)
+
+
+def word_text(texts: pl.Series, steps: Sequence[Step] = ALL_STEPS) -> tuple[pl.Series, np.ndarray | None]:
+    """(the rows as `word_hash_array` splits them, the byte map to apply while splitting): rows with
+    non-ASCII characters NFKC-normalised, lower-cased and with their non-ASCII characters outside \\w replaced
+    by spaces; ASCII rows as they are, for ASCII_LOWER (when ``case``) to lower-case byte by byte."""
+    from qdc.dedup.tokens import ASCII_LOWER
 
     out = base = texts.cast(pl.String).fill_null("")
     wide = np.flatnonzero((base.str.len_bytes() != base.str.len_chars()).to_numpy())
@@ -89,12 +100,11 @@ def word_hash_array(texts: pl.Series, steps: Sequence[Step] = ALL_STEPS) -> tupl
             part = nfkc(part)
         if "case" in steps:
             part = part.str.to_lowercase()
-        # Non-ASCII characters outside \w become spaces: then the byte split below (ASCII word bytes, and
-        # every byte of a non-ASCII character) finds exactly the \w+ runs, 7x cheaper than extracting them.
+        # Non-ASCII characters outside \w become spaces: then the byte split (ASCII word bytes, and every
+        # byte of a non-ASCII character) finds exactly the \w+ runs, 7x cheaper than extracting them.
         out = out.scatter(wide, part.str.replace_all(r"[^\w\x00-\x7F]+", " "))
-    # ASCII rows are lower-cased byte by byte while hashing; the other rows were lower-cased above, and ASCII
-    # lower-casing leaves them as they are.
-    return hash_tokens(out, _WORD_BYTE, byte_map=ASCII_LOWER if "case" in steps else None)
+    # The other rows were lower-cased above, and ASCII lower-casing leaves them as they are.
+    return out, (ASCII_LOWER if "case" in steps else None)
 
 
 def word_hashes(words: pl.Series) -> np.ndarray:

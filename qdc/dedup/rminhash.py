@@ -11,8 +11,14 @@ built, `qdc.dedup.minhash.signatures` calls rensa itself.
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from qdc.dedup.normalize import Step
 
 _M64 = (1 << 64) - 1
 
@@ -63,3 +69,28 @@ def native_signatures(shingles: np.ndarray, offsets: np.ndarray, num_perm: int, 
     a, b = permutations(num_perm, seed)
     hashing.signatures(np.ascontiguousarray(shingles, dtype=np.uint64), offs, a, b, out)
     return out
+
+
+def native_index(
+    texts: pl.Series, ngram: int, steps: tuple[Step, ...], num_perm: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(signatures (n, num_perm) uint32, shingles per row, low 32 bits of every row's shingle hashes) of
+    `texts`: `shingle_hashes` + `signatures` + the Jaccard cache of `qdc.dedup.minhash`, in one pass of the
+    compiled kernel over the rows (scratch space reused row by row, no whole-chunk word or 64-bit shingle
+    arrays). Needs `qdc._native.AVAILABLE`."""
+    from qdc._native import hashing
+    from qdc.dedup.normalize import _WORD_BYTE, word_text
+    from qdc.dedup.tokens import joined_text
+
+    assert hashing is not None, "the compiled kernels are not built"
+    text, byte_map = word_text(texts, steps)
+    joined, offsets = joined_text(text)
+    n = offsets.shape[0] - 1
+    sig = np.empty((n, num_perm), dtype=np.uint32)
+    counts = np.empty(n, dtype=np.int64)
+    low = np.empty(len(joined) // 2 + n + 1, dtype=np.uint32)
+    a, b = permutations(num_perm, seed)
+    table = _WORD_BYTE.astype(np.uint8).tobytes()
+    mapping = byte_map.tobytes() if byte_map is not None else b""
+    k = hashing.index_rows(joined, offsets, table, mapping, ngram, a, b, sig, counts, low)
+    return sig, counts, low[:k]

@@ -38,13 +38,20 @@ def _s32(offset: int) -> int:
     return int.from_bytes(_SECRET[offset : offset + 4], "little")
 
 
-def text_buffer(texts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
-    """(uint8 buffer of every row's UTF-8 bytes, each followed by one space, then 8 zero bytes; int64 row
-    offsets, n + 1): row i is buf[offsets[i] : offsets[i + 1] - 1]. The space keeps tokens inside rows."""
+def joined_text(texts: pl.Series) -> tuple[bytes, np.ndarray]:
+    """(every row's UTF-8 bytes, each but the last followed by one space; int64 row offsets, n + 1): row i is
+    joined[offsets[i] : offsets[i + 1] - 1]. The space keeps tokens inside rows."""
     s = texts.cast(pl.String).fill_null("")
     offsets = np.zeros(s.len() + 1, dtype=np.int64)
     np.cumsum(s.str.len_bytes().to_numpy() + 1, out=offsets[1:])
-    joined = s.str.join(" ").cast(pl.Binary).item() if s.len() else b""
+    joined: bytes = s.str.join(" ").cast(pl.Binary).item() if s.len() else b""
+    return joined, offsets
+
+
+def text_buffer(texts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(uint8 buffer of every row's UTF-8 bytes, each followed by one space, then 8 zero bytes; int64 row
+    offsets, n + 1): `joined_text` with the last row's space and the padding `xxh3_spans` reads past a span."""
+    joined, offsets = joined_text(texts)
     buf = np.zeros(len(joined) + 9, dtype=np.uint8)  # the last row's space, then 8 bytes of padding
     buf[: len(joined)] = np.frombuffer(joined, dtype=np.uint8)
     buf[len(joined) : len(joined) + 1] = 0x20

@@ -132,6 +132,7 @@ def _version(value: bool) -> None:
 
 
 def _root(**flags: Any) -> None:
+    """The root command: the global flags into `State` (--version has answered already: it is eager)."""
     flags.pop("version")
     State.debug = flags.pop("debug") or State.debug
     for name, value in flags.items():

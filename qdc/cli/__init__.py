@@ -28,6 +28,7 @@ ROOT = (
     Opt("--log-json", bool, False, "Notices and errors on stderr as JSON lines (for CI logs); no progress bars."),
 )
 GLOBAL_FLAGS = tuple(flag for opt in ROOT for flag in opt.flags.split())
+_LATE = ", ".join(f"`{opt.flags.split()[-1]}`" for opt in ROOT)
 
 
 def hoist_global_flags(args: Sequence[str], commands: Mapping[str, Any]) -> list[str]:
@@ -113,8 +114,7 @@ app = typer.Typer(
     cls=QdcGroup,
     help="Curate synthetic instruction data: measure quality, diversity and complexity, remove duplicates, "
     "and select a subset under a budget.\n\nExit codes: 0 ok, 1 bad data or run-time failure, "
-    "2 usage or config error, 3 a `qdc check` policy failed. `-q`, `-v`, `--debug` and `--log-json` may also "
-    "follow the command.",
+    f"2 usage or config error, 3 a `qdc check` policy failed. {_LATE} may also follow the command.",
     no_args_is_help=True,
     add_completion=True,
     pretty_exceptions_enable=False,

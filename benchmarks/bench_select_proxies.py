@@ -2,12 +2,15 @@
 
 For each proxy (sst2, sst5, sms_spam, ag_news_test, subj, mr, cr) a seeded sample of its training rows
 (2,600) and of its test rows (1,000) is embedded once with the bundled MiniLM (qdc's embedding cache, and an
-.npz under /tmp/qdc-bench-cache/select/ so later runs embed nothing). Two pools per proxy:
+.npz under /tmp/qdc-bench-cache/select/ so later runs embed nothing). Three pools per proxy:
 
 - planted: the classes made imbalanced (geometric sizes, largest : smallest = 6 : 1, about 1,200 clean
   rows), 10% junk with random labels (half made-up garbage text, half real sentences of the set whose
   label was redrawn), and 5% exact copies;
-- clean: 1,000 rows, every class equal, nothing planted.
+- clean: 1,000 rows, every class equal, nothing planted;
+- junk: as planted, but all of the junk is made-up garbage of the five kinds in issue 13's own recipe
+  (empty, consonant soup, a phrase repeated, a refusal, a row's first two words), random labels: the kind
+  of pool the issue's held-out check uses.
 
 Each strategy selects B rows with `qdc select`'s defaults (plus the strategy); a logistic regression
 (sklearn defaults) trained on the picks' embeddings is scored on the test rows. Differences are paired by
@@ -111,9 +114,13 @@ def load_proxy(name: str) -> dict[str, np.ndarray]:
     return {k: z[k] for k in z.files}
 
 
-def _garbage(rng: np.random.Generator, text: str, j: int) -> str:
+def _garbage(rng: np.random.Generator, text: str, j: int, kinds: int = 4) -> str:
+    """Made-up junk text, kind j % kinds: consonant soup, a phrase repeated 8 times, a refusal, the first two
+    words of a row, and (kinds = 5, the issue's recipe) an empty row."""
     words = text.split()
-    kind = j % 4
+    kind = j % kinds
+    if kind == 4:
+        return ""
     if kind == 0:
         chars = list("bcdfghjklmnpqrstvwxz#$%&*@")
         return " ".join("".join(rng.choice(chars, size=int(rng.integers(2, 8)))) for _ in range(12))
@@ -124,8 +131,10 @@ def _garbage(rng: np.random.Generator, text: str, j: int) -> str:
     return " ".join(words[:2])
 
 
-def planted_pool(p: dict[str, np.ndarray], seed: int = 1) -> dict[str, Any]:
-    """Imbalanced classes (6:1 geometric), 10% junk with random labels, 5% exact copies."""
+def planted_pool(p: dict[str, np.ndarray], seed: int = 1, garbage_only: bool = False) -> dict[str, Any]:
+    """Imbalanced classes (6:1 geometric), 10% junk with random labels, 5% exact copies. The junk is half
+    garbage (four kinds) and half real rows relabelled; with `garbage_only` all of it is garbage of the
+    issue's five kinds (empty, soup, a repeated phrase, a refusal, two words): the `junk` pool."""
     rng = np.random.default_rng(seed)
     y = p["train_y"]
     labels = sorted(set(y.tolist()))
@@ -143,7 +152,8 @@ def planted_pool(p: dict[str, np.ndarray], seed: int = 1) -> dict[str, Any]:
     xs = [p["train_x"][idx]]
     ys = y[idx].tolist()
     kinds = ["clean"] * n_clean
-    garbage = [_garbage(rng, texts[int(rng.integers(n_clean))], j) for j in range(n_junk // 2)]
+    n_garbage = n_junk if garbage_only else n_junk // 2
+    garbage = [_garbage(rng, texts[int(rng.integers(n_clean))], j, 5 if garbage_only else 4) for j in range(n_garbage)]
     xs.append(_embed(garbage))
     texts += garbage
     kinds += ["junk:garbage"] * len(garbage)
@@ -182,6 +192,16 @@ def clean_pool(p: dict[str, np.ndarray], seed: int = 2) -> dict[str, Any]:
         "kind": ["clean"] * idx.size,
         "sizes": {str(c): per for c in labels},
     }
+
+
+def make_pool(p: dict[str, np.ndarray], kind: str, draw: int | None = None) -> dict[str, Any]:
+    """The pool of a kind (planted, clean, junk): the table's pool (draw None: seeds 1 / 2 / 3) or pool
+    draw d (seeds 1000+d / 2000+d / 3000+d)."""
+    base = {"planted": 1, "clean": 2, "junk": 3}[kind]
+    seed = base if draw is None else 1000 * base + draw
+    if kind == "clean":
+        return clean_pool(p, seed=seed)
+    return planted_pool(p, seed=seed, garbage_only=kind == "junk")
 
 
 def frame(pool: dict[str, Any]) -> pl.DataFrame:
@@ -287,13 +307,13 @@ def bench_pool(
 def draws_row(
     name: str, kind: str, p: dict[str, np.ndarray], budget: int, draws: int, labels: list[str]
 ) -> dict[str, Any]:
-    """Expected gain over pool draws: draw d builds its own pool (seed 1000+d planted, 2000+d clean) and runs
+    """Expected gain over pool draws: draw d builds its own pool (seed 1000+d planted, 2000+d clean, 3000+d junk) and runs
     random and each strategy with seed d; one accuracy each, paired by draw. A deterministic strategy
     (facility) gives one selection per pool, so on a single pool its gain is one draw of luck; this averages
     that luck out."""
     table: dict[str, list[float]] = {label: [] for label in labels}
     for d in range(draws):
-        pool = planted_pool(p, seed=1000 + d) if kind == "planted" else clean_pool(p, seed=2000 + d)
+        pool = make_pool(p, kind, d)
         df = frame(pool)
         run_df = (
             with_run_clusters(df, 13) if any(dict(STRATEGIES_ALL)[lb].get("preset") == "run" for lb in labels) else df
@@ -317,7 +337,7 @@ def draws_markdown(res: dict[str, Any]) -> str:
         "",
         f"Machine: {res['machine']}. Date: {res['date']}. Command: `{res['command']}`. Budget {res['budget']}; "
         f"each of {res['draws']} draws builds its own pool of the proxy (the recipe of select_proxies.md, pool "
-        "seed 1000+d planted, 2000+d clean) and runs random and the strategy with seed d; mean paired gain "
+        "seed 1000+d planted, 2000+d clean, 3000+d junk) and runs random and the strategy with seed d; mean paired gain "
         "over random ± its standard error, wins = draws above random. The main table uses one pool per "
         "proxy, where a deterministic strategy (facility) is one draw of luck per pool.",
         "",
@@ -365,7 +385,9 @@ def markdown(res: dict[str, Any]) -> str:
         f"rows; seeds {res['seeds']}; logistic regression (C = 10) on the picks' MiniLM embeddings, "
         "accuracy on 1,000 held-out test rows; 'vs random' = mean of per-seed differences (same seed), wins = "
         "seeds above random. Pools: 'planted' = classes 6:1 geometric, 10% junk with random labels (half "
-        "garbage text, half real rows relabelled), 5% copies; 'clean' = balanced, nothing planted. Defaults "
+        "garbage text, half real rows relabelled), 5% copies; 'clean' = balanced, nothing planted; 'junk' = "
+        "as planted, but all the junk is garbage of the issue's five kinds (empty, soup, a repeated phrase, "
+        "a refusal, two words). Defaults "
         f"were chosen on {', '.join(TUNE)}; {', '.join(REPORT)} were run only after.",
         "",
     ]
@@ -432,7 +454,7 @@ def main() -> None:
     ap.add_argument("--budget", type=int, default=150)
     ap.add_argument("--proxies", default="", help="comma-separated subset")
     ap.add_argument("--only", default="", help="comma-separated strategy labels (random always runs)")
-    ap.add_argument("--pools", default="planted,clean")
+    ap.add_argument("--pools", default="planted,clean,junk")
     ap.add_argument("--out", default="")
     ap.add_argument("--variant", action="append", default=[], help="LABEL=JSON: an extra select config to run")
     ap.add_argument("--pool-draws", type=int, default=0, help="expected gain over N pool draws (see draws_row)")
@@ -452,7 +474,7 @@ def main() -> None:
     for name in names:
         p = load_proxy(name)
         for kind in args.pools.split(","):
-            pool = planted_pool(p) if kind == "planted" else clean_pool(p)
+            pool = make_pool(p, kind)
             t0 = time.perf_counter()
             r = bench_pool(f"{name} {kind}", pool, p, args.budget, seeds, only)
             print(f"{name} {kind}: {time.perf_counter() - t0:.0f}s", file=sys.stderr, flush=True)

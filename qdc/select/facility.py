@@ -74,6 +74,13 @@ class Coverage:
         seg = np.repeat(np.arange(cand.shape[0]), lens)
         return np.asarray(np.bincount(seg, weights=g, minlength=cand.shape[0]) + self.bonus[cand])
 
+    def first_gains(self) -> np.ndarray:
+        """Each row's coverage gain before any pick (float64): the sum of its CSR segment. Every row covers
+        itself, so no segment is empty and reduceat is exact."""
+        if self.ptr.shape[0] <= 1:
+            return np.zeros(0, dtype=np.float64)
+        return np.asarray(np.add.reduceat(self.sims.astype(np.float64), self.ptr[:-1]), dtype=np.float64)
+
     def take(self, j: int) -> None:
         a, b = self.ptr[j], self.ptr[j + 1]
         r = self.rows[a:b]
@@ -85,9 +92,7 @@ class Coverage:
 
 def lazy_greedy(cov: Coverage, budget: int) -> list[int]:
     """Plain greedy's picks via stale upper bounds (valid because gains only shrink)."""
-    n = cov.ptr.shape[0] - 1
-    # Every row covers itself, so no CSR segment is empty and reduceat is each row's first gain.
-    first = np.add.reduceat(cov.sims.astype(np.float64), cov.ptr[:-1]) + cov.bonus if n else cov.bonus.copy()
+    first = cov.first_gains() + cov.bonus
     heap = [(-float(g), j) for j, g in enumerate(first.tolist())]
     heapq.heapify(heap)
     picked: list[int] = []
@@ -175,7 +180,7 @@ def least_covered(cov: Coverage, m: int, picked: list[int], exclude: np.ndarray 
     Coverage only grows, so a min-heap of stale values is exact (re-checked on pop, as in lazy greedy).
     """
     n = cov.cover.shape[0]
-    first = np.add.reduceat(cov.sims.astype(np.float64), cov.ptr[:-1]) if n else np.zeros(0)
+    first = cov.first_gains()
     skip = np.zeros(n, dtype=bool)
     skip[picked] = True
     if exclude is not None:

@@ -5,11 +5,11 @@
   from the data (on SST-2, picks of 28.8 words against 19.0 for random). ``score_reliability`` =
   1 - |Spearman(score, log tokens)|, 0 for a constant score; the within-cluster score weight is scaled by it.
 - **Quality as a gate**: rows with ``qdc_quality`` below ``qdc.quality.JUNK_THRESHOLD`` (or with an echo or
-  soup defect, `defect_mask`) are taken only when
+  soup defect, `defect_mask`; a plain-text fragment, `fragment_mask`) are taken only when
   the eligible non-junk rows cannot fill the budget (``gate``) -- unless the scorer flags more than
   ``MAX_GATED_SHARE`` of the pool: then the threshold does not fit this data (on SMS Spam the heuristic
   flags 62% of the real spam messages, and gating them cut the minority class and lost 0.04 accuracy) and
-  the gate stays open, with a notice.
+  the threshold part opens, with a notice; the defect signals that flag few rows (`signal_mask`) still gate.
 - **Representative rows first**: inside a cluster, rows near its centroid (cosine, standardised per
   cluster) are preferred over its outliers (``representativeness``); a Gumbel draw keeps it a sample.
 """
@@ -51,6 +51,7 @@ def score_reliability(score: np.ndarray | None, cost: np.ndarray) -> float:
 # like clean rows) and character soup. Both signals flag no more than 0.3% of the mix's clean rows.
 DEFECTS = ("echo", "soup")
 DEFECT_BELOW = 0.5
+MAX_GATED_SHARE = 0.15
 
 
 def defect_mask(frame: pl.DataFrame) -> np.ndarray | None:
@@ -84,17 +85,57 @@ def outscored_mask(frame: pl.DataFrame, quality: np.ndarray, junk: np.ndarray) -
     return np.asarray(has & ~junk & (quality < best["q"].to_numpy()), dtype=bool)
 
 
+def signal_mask(frame: pl.DataFrame) -> np.ndarray | None:
+    """Rows that one heuristic defect signal (a `qdc_q_<signal>` column the scorer wrote) puts below
+    JUNK_THRESHOLD, counting only the signals that flag at most MAX_GATED_SHARE of the pool: a signal that
+    flags more does not fit this data (SMS texts without a final full stop read as truncated: 33% of the
+    messages), the others still do (soup, loops, refusals, empty rows). None when no such column exists."""
+    from qdc.quality.heuristic import GATES
+
+    names = [schema.QUALITY_SIGNAL_PREFIX + s for s in GATES]
+    cols = [frame[c].cast(pl.Float64, strict=False).fill_null(1.0).to_numpy() for c in names if c in frame.columns]
+    if not cols or frame.height == 0:
+        return None
+    flags = [c < JUNK_THRESHOLD for c in cols]
+    fitting = [f for f in flags if float(f.mean()) <= MAX_GATED_SHARE]
+    return np.logical_or.reduce(fitting) if fitting else np.zeros(frame.height, dtype=bool)
+
+
+# A plain-text row of at most FRAGMENT_WORDS words with no final full stop, question or exclamation mark,
+# among rows whose median has FRAGMENT_MEDIAN words or more, is a fragment, not an example (a sentence cut
+# after two words); rare fragments only: where they are common (> MAX_GATED_SHARE) they are the data.
+FRAGMENT_WORDS = 2
+FRAGMENT_MEDIAN = 6
+
+
+def fragment_mask(frame: pl.DataFrame) -> np.ndarray | None:
+    """Plain-text fragments (see FRAGMENT_WORDS); None when the rows have a response part, when the pool's
+    rows are short themselves, or when fragments are too common to call rare."""
+    if schema.TEXT not in frame.columns or frame.height == 0:
+        return None
+    if schema.RESPONSE in frame.columns and bool((frame[schema.RESPONSE].fill_null("").str.len_chars() > 0).any()):
+        return None
+    text = frame[schema.TEXT].fill_null("").str.strip_chars()
+    words = text.str.count_matches(r"\S+").to_numpy()
+    # "amazing !" and "why ?" are whole (short sentences of the sentiment sets); "it 's" or "What is" is not
+    short = (words <= FRAGMENT_WORDS) & ~text.str.contains(r"[.!?…]['\"”’)]*$").to_numpy()
+    if float(np.median(words)) < FRAGMENT_MEDIAN or float(short.mean()) > MAX_GATED_SHARE:
+        return None
+    return np.asarray(short, dtype=bool)
+
+
 def junk_mask(frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
-    """(below the junk threshold, held back for another reason): qdc_quality under JUNK_THRESHOLD, and the
-    rows `defect_mask` or `outscored_mask` flags. None without a qdc_quality column."""
+    """(below the junk threshold, held back even when the threshold part opens): qdc_quality under
+    JUNK_THRESHOLD, and the rows `defect_mask`, `signal_mask`, `fragment_mask` or `outscored_mask` flags (a
+    row may be in both). None without a qdc_quality column."""
     if schema.QUALITY not in frame.columns:
         return None
     q = frame[schema.QUALITY].cast(pl.Float64).fill_null(float("-inf")).to_numpy()
     below = np.asarray(~(q >= JUNK_THRESHOLD), dtype=bool)
     other = np.zeros_like(below)
-    found = defect_mask(frame)
-    if found is not None:
-        other |= found & ~below
+    for found in (defect_mask(frame), signal_mask(frame), fragment_mask(frame)):
+        if found is not None:
+            other |= found
     found = outscored_mask(frame, q, below | other)
     if found is not None:
         other |= found
@@ -110,9 +151,6 @@ def pool_junk_mask(pool: Pool) -> tuple[np.ndarray, np.ndarray] | None:
     return masks
 
 
-MAX_GATED_SHARE = 0.15
-
-
 def gate(pool: Pool, budget: int) -> np.ndarray | None:
     """Rows the junk gate holds back (None: no gate) when the other rows can fill the budget: rows below the
     junk threshold (unless that is more than MAX_GATED_SHARE of the pool: the threshold does not fit this
@@ -125,7 +163,8 @@ def gate(pool: Pool, budget: int) -> np.ndarray | None:
     if share > MAX_GATED_SHARE:
         notice(
             f"select: {share:.0%} of the rows score below the junk threshold {JUNK_THRESHOLD:g}; that is more "
-            "than junk usually is, so the quality score is not used as a gate here (--min-quality still is)"
+            "than junk usually is, so the score's threshold is not used as a gate here (defect signals that flag "
+            "few rows, fragments, echoes and outscored answers still are; --min-quality still is)"
         )
         below = np.zeros_like(below)
     junk: np.ndarray = below | other

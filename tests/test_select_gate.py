@@ -1,0 +1,78 @@
+"""The junk gate on plain-text pools: defect signals that fit the data, and fragments (qdc.select.robust)."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from qdc import schema
+from qdc.quality import JUNK_THRESHOLD, QualityConfig, score_quality
+from qdc.select import SelectConfig, select
+from qdc.select.robust import MAX_GATED_SHARE, fragment_mask, junk_mask, signal_mask
+from tests.conftest import make_frame
+
+NOUNS = "garden river teacher window market engine letter island doctor kitchen".split()
+VERBS = "found painted opened cleaned moved fixed watched carried visited checked".split()
+
+
+def _sentence(i: int, end: str = ".") -> str:
+    a, b, c = NOUNS[i % 10], VERBS[(i // 10) % 10], NOUNS[(i * 7 + 3) % 10]
+    return f"The {a} near the {c} was {b} again by the people living there{end}"
+
+
+def _soup(i: int) -> str:
+    rng = np.random.default_rng(i)
+    return " ".join("".join(rng.choice(list("bcdfghjklmnpqrstvwxz#$%&"), size=6)) for _ in range(12))
+
+
+def _embedded(texts: list[str], seed: int = 0) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(len(texts), 16))
+    x = (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+    df = make_frame([{"id": f"r{i}", "text": t} for i, t in enumerate(texts)])
+    return df.with_columns(pl.Series(schema.EMBEDDING, x, dtype=pl.Array(pl.Float32, 16)))
+
+
+def test_a_signal_that_flags_a_large_share_opens_but_the_others_still_gate() -> None:
+    # 50 sentences, 25 without a final full stop (the truncation signal flags them, like SMS texts: far more
+    # than MAX_GATED_SHARE, so the threshold part opens), and 8 rows of consonant soup.
+    texts = [_sentence(i) for i in range(50)] + [_sentence(i, "") for i in range(50, 75)]
+    texts += [_soup(i) for i in range(8)]
+    df = score_quality(_embedded(texts), QualityConfig())
+    q = df[schema.QUALITY].to_numpy()
+    assert (q < JUNK_THRESHOLD).mean() > MAX_GATED_SHARE  # the threshold does not fit this pool
+    trunc = df[schema.QUALITY_SIGNAL_PREFIX + "truncation"].to_numpy() < JUNK_THRESHOLD
+    assert trunc[50:75].all() and not trunc[:50].any()
+    flagged = signal_mask(df)
+    assert flagged is not None
+    assert flagged[75:].all() and not flagged[:75].any()  # soup only; the truncation signal is left out
+    soup = {f"r{i}" for i in range(75, 83)}
+    unpunctuated = {f"r{i}" for i in range(50, 75)}
+    picked = set(select(df, SelectConfig(budget=40, strategy="facility", dedup="off")).selected["id"].to_list())
+    assert not picked & soup and picked & unpunctuated
+    opened = select(df, SelectConfig(budget=40, strategy="facility", dedup="off", junk_gate=False))
+    assert soup & set(opened.selected["id"].to_list())  # without the gate facility takes the soup outliers
+
+
+def test_fragments_are_held_back_in_a_pool_of_sentences_but_whole_short_rows_are_not() -> None:
+    texts = [_sentence(i) for i in range(60)] + ["the garden", "was found", "", "amazing !", "why ?"]
+    df = _embedded(texts, seed=3)
+    found = fragment_mask(df)
+    assert found is not None
+    assert np.flatnonzero(found).tolist() == [60, 61, 62]  # two words without a final mark, and an empty row
+    scored = score_quality(df, QualityConfig())
+    below, other = junk_mask(scored) or (None, None)
+    assert other is not None and other[60:63].all() and not other[63:].any()
+    res = select(scored, SelectConfig(budget=40, strategy="facility", dedup="off"))
+    assert not {"r60", "r61", "r62"} & set(res.selected["id"].to_list())
+
+
+def test_short_rows_are_not_fragments_where_they_are_the_data() -> None:
+    short = _embedded([f"{NOUNS[i % 10]} {VERBS[i // 10 % 10]}" for i in range(40)])
+    assert fragment_mask(short) is None  # the pool's median row has 2 words
+    many = _embedded([_sentence(i) for i in range(30)] + [f"{NOUNS[i % 10]} {i}" for i in range(10)])
+    assert fragment_mask(many) is None  # a quarter of the pool: more than MAX_GATED_SHARE
+    chat = make_frame(
+        [{"instruction": _sentence(i), "output": "Paris" if i % 9 == 0 else _sentence(i + 1)} for i in range(40)]
+    )
+    assert fragment_mask(chat) is None  # rows with a response part: a short answer is an answer

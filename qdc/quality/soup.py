@@ -1,8 +1,13 @@
 """Signal `soup`: token soup, word salad and broken text in the response.
 
 Sub-measures (each 1 under its threshold, falling linearly to 0 at its `zero` value; the signal is their
-product). Code (fenced blocks, or a response that is mostly code) is left out of the symbol measures; all
-scripts count as letters (Devanagari vowel signs, Japanese, ... are not symbols).
+product). Code is left out of the symbol and word-shape measures: fenced blocks, and a response that is
+code without a fence (`RowText.unfenced_code`: mostly code lines, or a one-line statement, data literal or
+regular expression whose brackets balance; soup's brackets do not); word salad is then measured on its
+non-code lines only (`a = a + b` is no "a and"). Markdown table markup and URLs are taken out before the
+symbol and word-shape measures (`plain_words`): a table's bars and a link's ID are not soup, the cells'
+and sentences' words are still measured. All scripts count as letters (Devanagari vowel signs, Japanese,
+... are not symbols).
 - symbol tokens: share of whitespace tokens with no letter or digit (lone math operators and table bars
   of 1-2 characters not counted); threshold 0.25, zero at 0.6 (NeMo's non-alphanumeric cap is 0.25).
   8+ tokens;
@@ -34,7 +39,7 @@ import itertools
 import re
 import unicodedata
 
-from qdc.quality._row import RowText
+from qdc.quality._row import WORD_RE, RowText, code_line
 
 
 def _words(text: str) -> frozenset[str]:
@@ -72,6 +77,9 @@ CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 NON_ASCII = re.compile(r"[^\x00-\x7f]")
 ALPHA_RUN = re.compile(r"(?<![A-Za-z])[a-z]+(?![A-Za-z])")
 URL_RE = re.compile(r"\S*(?:https?://|www\.|\.(?:com|org|net|io|html?)\b)\S*")
+TABLE_RULE = re.compile(r"(?m)^[ \t]*\|(?:[ \t]*:?-+:?[ \t]*\|)+[ \t]*$")
+"""A markdown table's separator row (`|---|:---:|`)."""
+TABLE_ROW = re.compile(r"(?m)^[ \t]*\|(.*)\|[ \t]*$")
 # Real words and abbreviations with no vowel letter.
 CONSONANT_WORDS = _words(
     "www http https html htm xml css sql pdf png jpg gif svg mph kph kmh mpg nth hmm shh "
@@ -170,6 +178,18 @@ def _word_shape(text: str, row: RowText, toks: list[str], details: dict[str, obj
     return score
 
 
+def plain_words(text: str) -> str:
+    """`text` as the symbol and word-shape measures read it: markdown table markup (separator rows, cell bars of
+    rows that start and end with `|`) and URLs (their IDs look like hashes) taken out; the cells' and the
+    sentences' words stay, so a table or a link list of soup is still soup."""
+    if "|" in text:
+        text = TABLE_RULE.sub("", text)
+        text = TABLE_ROW.sub(lambda m: m.group(1).replace("|", " "), text)
+    if "/" in text or "www." in text:
+        text = URL_RE.sub(" ", text)
+    return text
+
+
 def measure(row: RowText) -> tuple[float, dict[str, object]]:
     text = row.prose
     details: dict[str, object] = {}
@@ -177,15 +197,20 @@ def measure(row: RowText) -> tuple[float, dict[str, object]]:
     if not text.strip():
         return 1.0, {}
     if not row.looks_like_code:
-        toks = text.split()
-        score *= _token_shares(text, toks, details)
-        score = _word_shape(text, row, toks, details, _char_shares(text, toks, details, score))
+        plain = plain_words(text)
+        toks = plain.split()
+        score *= _token_shares(plain, toks, details)
+        score = _word_shape(plain, row, toks, details, _char_shares(plain, toks, details, score))
     bad = len(CONTROL.findall(text)) + (0 if text.isascii() else len(MOJIBAKE.findall(text)))
     broken = bad * 100.0 / max(len(text), 1)
     if broken:
         details["broken_per_100_chars"] = round(broken, 3)
         score *= min(0.9, _ramp(broken, 0.0, 1.0))
-    rate, n_det = salad_rate(row.words)
+    # word salad in the prose lines only: code's one-letter names (`a = a + b`) are no "a and"
+    words = row.words
+    if row.unfenced_code:
+        words = WORD_RE.findall("\n".join(ln for ln in row.lines if not code_line(ln)).lower())
+    rate, n_det = salad_rate(words)
     if n_det >= 8:
         details["salad_rate"] = round(rate, 3)
         score *= _ramp(rate, 0.15, 0.4)

@@ -412,3 +412,16 @@ def test_sampled_compression_joins_only_what_it_deflates(monkeypatch):
     monkeypatch.setattr(compress, "joined_slice", lambda _s, _starts, lo, hi: whole[lo:hi])
     assert got[1] == 65536 and len(whole) > 2 * 65536
     assert compress.compression(s, threads=2, max_bytes=1 << 16) == got
+
+
+@given(st.lists(st.integers(min_value=0, max_value=30), min_size=2, max_size=40))
+@settings(max_examples=200, deadline=None)
+def test_closest_other_lengths_is_the_pairwise_minimum(lengths):
+    """self-BLEU's reference lengths from the sorted distinct lengths equal the scan over every other
+    document: the closest length, ties to the shorter."""
+    from qdc.diversity.bleu import closest_other_lengths
+
+    want = [
+        min((abs(lengths[j] - h), lengths[j]) for j in range(len(lengths)) if j != i)[1] for i, h in enumerate(lengths)
+    ]
+    assert closest_other_lengths(lengths) == want

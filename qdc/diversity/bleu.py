@@ -13,6 +13,8 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 
+import numpy as np
+
 from qdc.diversity.lexical import ngrams
 
 
@@ -34,6 +36,7 @@ def self_bleu(docs: Sequence[Sequence[str]], max_n: int = 3) -> float:
                 elif v > second:
                     table[g] = (best, who, v)
     lengths = [len(t) for t in docs]
+    refs = closest_other_lengths(lengths)
     total = 0.0
     weight = 1.0 / max_n
     for i, per_n in enumerate(counts):
@@ -55,7 +58,21 @@ def self_bleu(docs: Sequence[Sequence[str]], max_n: int = 3) -> float:
             log_sum += weight * math.log(p)
         if no_unigram or hyp_len == 0:
             continue  # BLEU 0
-        ref_len = min((abs(lengths[j] - hyp_len), lengths[j]) for j in range(m) if j != i)[1]
+        ref_len = refs[i]
         bp = 1.0 if hyp_len > ref_len else math.exp(1.0 - ref_len / hyp_len)
         total += bp * math.exp(log_sum)
     return total / m
+
+
+def closest_other_lengths(lengths: Sequence[int]) -> list[int]:
+    """For each document, the length closest to its own among the other documents' (ties to the shorter): the
+    reference length of its brevity penalty. From the sorted distinct lengths, O(m log m) instead of a scan
+    of every pair (250,000 tuples at m = 500). Needs 2+ documents."""
+    own = np.asarray(lengths, dtype=np.int64)
+    values, counts = np.unique(own, return_counts=True)
+    pos = np.searchsorted(values, own)
+    far = 1 << 62
+    shorter = np.where(pos > 0, values[np.maximum(pos - 1, 0)], -far)
+    longer = np.where(pos + 1 < values.size, values[np.minimum(pos + 1, values.size - 1)], far)
+    nearest = np.where(own - shorter <= longer - own, shorter, longer)
+    return np.where(counts[pos] > 1, own, nearest).tolist()  # type: ignore[no-any-return]

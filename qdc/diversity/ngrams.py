@@ -183,13 +183,28 @@ def _gram_of_entries(row: np.ndarray, col: np.ndarray, val: np.ndarray, m: int, 
     return k
 
 
+def _sorted(keys: np.ndarray) -> np.ndarray:
+    """The keys sorted, by polars on the calling thread: the report's own two threads keep both cores busy,
+    and polars' parallel sort spent 1.6x the CPU for it (0.111 vs 0.069 s on 5.3 million bigram keys)."""
+    return pl.Series(keys).sort(multithreaded=False).to_numpy()
+
+
 def counts(keys: np.ndarray) -> np.ndarray:
     """How often each distinct key occurs (one sort; order of the counts unspecified)."""
     if not keys.size:
         return np.zeros(0, dtype=np.int64)
-    ordered = pl.Series(keys).sort().to_numpy()
+    ordered = _sorted(keys)
     edges = np.flatnonzero(ordered[1:] != ordered[:-1]) + 1
     return np.diff(np.concatenate(([0], edges, [ordered.size])))
+
+
+def n_distinct(keys: np.ndarray) -> int:
+    """How many distinct keys there are (one sort: 0.08 s of CPU against 0.13 s for polars' n_unique hash
+    table on 5.3 million trigram keys)."""
+    if not keys.size:
+        return 0
+    ordered = _sorted(keys)
+    return int(np.count_nonzero(ordered[1:] != ordered[:-1])) + 1
 
 
 def entropy_of(c: np.ndarray) -> float:
@@ -216,5 +231,5 @@ def lexical_figures(tok: TokenHashes, parts: Sequence[str] = ("counts", "distinc
         out["tokens"] = int(tok.hashes.size)
     if "distinct_3" in parts:
         keys = ngram_keys(tok, 3)
-        out["distinct_3"] = pl.Series(keys).n_unique() / keys.size if keys.size else 0.0
+        out["distinct_3"] = n_distinct(keys) / keys.size if keys.size else 0.0
     return out

@@ -23,7 +23,7 @@ import polars as pl
 
 from qdc import schema
 from qdc.progress import notice
-from qdc.quality import JUNK_THRESHOLD
+from qdc.quality import JUNK_THRESHOLD, is_junk
 from qdc.select.config import SelectConfig
 from qdc.select.pool import Pool, standardise
 
@@ -131,7 +131,7 @@ def junk_mask(frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
     if schema.QUALITY not in frame.columns:
         return None
     q = frame[schema.QUALITY].cast(pl.Float64).fill_null(float("-inf")).to_numpy()
-    below = np.asarray(~(q >= JUNK_THRESHOLD), dtype=bool)
+    below = is_junk(frame[schema.QUALITY])
     other = np.zeros_like(below)
     for found in (defect_mask(frame), signal_mask(frame), fragment_mask(frame)):
         if found is not None:

@@ -90,6 +90,7 @@ def test_select_stream_says_it_runs_kmq(tmp_path: Path, runner: Any) -> None:
         (["--max-memory", "1G"], "only with --stream"),
         (["--executor", "ray"], "only with --stream"),
         (["--batch-rows", "10"], "only with --stream"),
+        (["--points-per-centroid", "8"], "only with --stream"),  # was silently ignored without --stream
         (["--stream", "--manifest", "m.json", "-e", "EMB"], "does not take --manifest"),
         (["--stream", "--dedup", "exact", "-e", "EMB"], "does not take --dedup"),
         (["--stream", "--model", "hash", "-e", "EMB"], "does not take --model"),
@@ -193,3 +194,41 @@ def test_score_complexity_stream_writes_what_memory_writes(tmp_path: Path, runne
         app, ["score-complexity", "--stream", src, "-o", str(tmp_path / "y.jsonl"), "--scorer", "judge"]
     )
     assert res.exit_code == 2 and "heuristic scorers" in res.stderr
+
+
+def _tagged_options() -> list[tuple[str, Any, str | None]]:
+    """(command, option, config spec) of every option that one path of a command with --stream does not take."""
+    import typer
+
+    group = typer.main.get_command(app)
+    out = []
+    for name, cmd in group.commands.items():  # type: ignore[attr-defined]
+        options, spec = getattr(cmd.callback, "qdc_options", ((), None)) if cmd.callback else ((), None)
+        if any(o.param == "stream" for o in options):
+            out += [(name, o, spec) for o in options if o.stream is not None]
+    return out
+
+
+def _value(opt: Any, spec: str | None) -> list[str]:
+    """A value the option takes (its config default where it sets a key, so the config builds), or none."""
+    from qdc.pipeline.fields import option_help
+
+    if opt.type is bool:
+        return []
+    default = option_help(spec, opt.key)[1] if opt.key and spec else None
+    return [str(default) if default not in (None, "", []) else {"embed_field": "text"}.get(opt.param, "8")]
+
+
+@pytest.mark.parametrize(("command", "opt", "spec"), _tagged_options(), ids=lambda x: getattr(x, "param", x))
+def test_every_flag_of_the_other_path_is_refused(
+    tmp_path: Path, runner: Any, command: str, opt: Any, spec: str | None
+) -> None:
+    """Each option tagged for one path (`Opt.stream`) is refused on the other, in one line, exit 2."""
+    src = write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "text": "one row"}])
+    flag = opt.flags.split()[0].split("/")[0]
+    needs = ["--budget", "1"] if command == "select" else []
+    args = [command, str(src), "-o", str(tmp_path / "out.jsonl"), *needs, flag, *_value(opt, spec)]
+    res = runner.invoke(app, args if opt.stream else [*args, "--stream"])
+    assert res.exit_code == 2, (args, res.output)
+    says = f"{flag}: only with --stream" if opt.stream else f"--stream does not take {flag};"
+    assert says in res.stderr and len(res.stderr.strip().splitlines()) == 1

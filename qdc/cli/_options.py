@@ -47,6 +47,7 @@ class Opt:
     name: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # more typer.Option settings: hidden, min, max
     given_only: bool = False  # set the key only when the flag is given (its default is another setting's)
+    stream: bool | None = None  # where the command has --stream: True only with it, False only without it
 
     @property
     def param(self) -> str:
@@ -75,6 +76,11 @@ def K(flags: str, type_: Any, key: str, help: str | None = None, **kw: Any) -> O
     """An option that sets the config field `key`. Its default is None (not given: the config decides) and
     --help shows the field's docstring and the config's default, so neither is typed twice."""
     return Opt(flags, type_ | None, None, help, key=key, **kw)
+
+
+def M(flags: str, type_: Any, default: Any, help: str | None, **kw: Any) -> Opt:
+    """An option of the in-memory path only: refused with --stream (`qdc.cli._stream._s` is the streamed path's)."""
+    return Opt(flags, type_, default, help, stream=False, **kw)
 
 
 class _Command(TyperCommand):
@@ -169,6 +175,7 @@ COLUMNS = Opt(
     "Keep only these qdc_ columns in the output (comma-separated names or globs, e.g. 'qdc_quality,qdc_cluster*'); "
     "input fields are always kept.",
     panel="Output",
+    stream=False,
 )
 DROP_QDC = Opt(
     "--drop-qdc",
@@ -176,6 +183,7 @@ DROP_QDC = Opt(
     False,
     "Write no qdc_ columns (embeddings, scores): the input rows as they were.",
     panel="Output",
+    stream=False,
 )
 WRITE = (COLUMNS, DROP_QDC)
 CONFIG = Opt(
@@ -209,9 +217,14 @@ def command(
 ) -> Callable[[Callable[..., None]], Callable[..., None]]:
     """Register `fn(a: Args[, cfg])` as command `name` with `options` (+ --config/--set when `config`, a
     'module:Class' path imported only when the command runs, names the stage config; `rows`: a command that
-    reads and writes rows, so INPUT, -o, --columns, --drop-qdc, the input options and --json around them).
-    Returns the command as typer calls it (keyword arguments, one per option, and `ctx`)."""
-    options = (INPUT, OUTPUT, *WRITE, *options, *IO, JSON) if rows else options
+    reads and writes rows, so INPUT, -o, --columns, --drop-qdc, the input options and --json around them; an
+    option of `options` named as one of those takes its place). Flags of the other path of a command with
+    --stream are refused (`Opt.stream`). Returns the command as typer calls it (keyword arguments and `ctx`)."""
+    if rows:
+        own, head, tail = {o.param: o for o in options}, (INPUT, OUTPUT, *WRITE), (*IO, JSON)
+        shared = {o.param for o in (*head, *tail)}
+        mine = [o for o in options if o.param not in shared]
+        options = [*(own.get(o.param, o) for o in head), *mine, *(own.get(o.param, o) for o in tail)]
     opts = [*options, CONFIG, SET] if config else list(options)
     params = [o.parameter() for o in opts]
     params.append(inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context))
@@ -231,6 +244,8 @@ def command(
             built = () if config is None else (_build_config(config, name, opts, a),)
             if built:
                 check_config_inputs(built[0], a)
+            if "stream" in a:
+                _refuse_other_path(a, opts)
             if State.alias:
                 from qdc.progress import notice
 
@@ -246,6 +261,15 @@ def command(
         return registered  # inspect.signature shows the command's options
 
     return decorate
+
+
+def _refuse_other_path(a: Args, opts: Sequence[Opt]) -> None:
+    """One line for flags of the other path: streaming ones without --stream, in-memory ones with it."""
+    wrong = ", ".join(a.flags[o.param] for o in opts if o.param in a.given and o.stream is (not a.stream))
+    if wrong and not a.stream:
+        raise ConfigError(f"{wrong}: only with --stream (they go with --stream)")
+    if wrong:
+        raise ConfigError(f"--stream does not take {wrong}; run without --stream")
 
 
 def _given(ctx: typer.Context, param: str) -> bool:

@@ -15,10 +15,11 @@ if TYPE_CHECKING:
 
 
 def _s(flags: str, type_: Any, help: str, default: Any = None) -> Opt:
-    return Opt(flags, type_, default, help, panel="Streaming")
+    """An option of the streamed path only."""
+    return Opt(flags, type_, default, help, panel="Streaming", stream=True)
 
 
-STREAM = _s("--stream", bool, "A file larger than memory, read in batches (see docs/scale.md).", False)
+STREAM = Opt("--stream", bool, False, "Read a file larger than memory in batches.", panel="Streaming")
 EMBEDDINGS = _s("--embeddings -e", str | None, "With --stream: (n, d) float16/float32 .npy, row i embeds row i.")
 BATCH_ROWS = _s("--batch-rows", int | None, "With --stream: rows read at a time [default: 100,000].")
 MAX_MEMORY = _s("--max-memory", str | None, "With --stream: memory limit, e.g. 16G (smaller batches, else exit 2).")
@@ -26,19 +27,6 @@ EXECUTOR = _s("--executor", str, "With --stream: local, or ray (needs qdc[ray]).
 RAY_ADDRESS = _s("--ray-address", str | None, "Existing Ray cluster, e.g. auto [default: start a local one].")
 RAY_CPUS = _s("--ray-cpus", int | None, "CPUs of the local Ray instance [default: all].")
 STREAMING = (BATCH_ROWS, MAX_MEMORY, EXECUTOR, RAY_ADDRESS, RAY_CPUS)
-STREAM_ONLY = (*(opt.param for opt in (EMBEDDINGS, *STREAMING)), "partitions", "work_dir")
-
-
-def refuse_unstreamed(a: Args, in_memory_only: tuple[str, ...], stream_only: tuple[str, ...] = ()) -> None:
-    """One line for flags of the other path: streaming ones without --stream, in-memory ones with it."""
-
-    def flags(params: tuple[str, ...]) -> str:
-        return ", ".join(a.flags.get(p, p) for p in params if p in a.given)
-
-    if not a.get("stream") and flags((*STREAM_ONLY, *stream_only)):
-        raise ConfigError(f"{flags((*STREAM_ONLY, *stream_only))}: only with --stream (they go with --stream)")
-    if a.get("stream") and flags(in_memory_only):
-        raise ConfigError(f"--stream does not take {flags(in_memory_only)}; run without --stream")
 
 
 def run_options(a: Args) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from qdc.cli import _options as o
 from qdc.cli import app
 from qdc.cli._common import show
-from qdc.cli._stream import STREAM, STREAMING, refuse_unstreamed
+from qdc.cli._stream import STREAM, STREAMING
 from qdc.cli.quality import EXPLAIN, JUDGE, NO_CACHE, score_rows, show_explanation, stream_score
 
 _STREAM_HELP = (
@@ -36,7 +36,6 @@ def score_complexity_cmd(a: o.Args, cfg: ComplexityConfig) -> None:
 
     from qdc.complexity import explain, score_complexity
 
-    refuse_unstreamed(a, ("explain_id", "columns", "drop_qdc"))
     if a.stream:
         return stream_score(a, None, cfg)  # the heuristic scorer only (the engine refuses the judge)
     cheap = cfg.scorer == "heuristic"

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from qdc.cli import _options as o
 from qdc.cli import app
 from qdc.cli._common import State, console, show, table
-from qdc.cli._stream import EMBEDDINGS, STREAM, STREAMING, _s, refuse_unstreamed, run_options, streamed
+from qdc.cli._stream import EMBEDDINGS, STREAM, STREAMING, _s, run_options, streamed
 
 if TYPE_CHECKING:
     from qdc.dedup import DedupConfig
@@ -21,7 +21,7 @@ DEDUP = (
     K("--keep", str, "keep"),
     K("--field", str, "field"),
     K("--threshold", float, "threshold", panel=_MH),
-    o.Opt("--explain", bool, False, "Print the LSH S-curve and the memory estimate first.", panel=_MH),
+    o.M("--explain", bool, False, "Print the LSH S-curve and the memory estimate first.", panel=_MH),
     o.SEED,
 )
 
@@ -93,7 +93,7 @@ def _stream(a: o.Args, cfg: DedupConfig, io: IOConfig) -> None:
         o.BATCH,
         o.DEVICE,
         o.NO_CACHE,
-        o.Opt("--against", list[str] | None, None, "Reference file (repeatable): remove input rows that duplicate it."),
+        o.M("--against", list[str] | None, None, "Reference file (repeatable): remove input rows that duplicate it."),
         o.Opt("--removed", str | None, None, "Write every removed row here, with the qdc_dup_* columns."),
         o.Opt("--dry-run", bool, False, "Report what would be removed; write nothing."),
         STREAM.with_(help="A file larger than memory: two passes in batches, band keys on disk (see docs/scale.md)."),
@@ -123,7 +123,6 @@ def dedup_cmd(a: o.Args, cfg: DedupConfig) -> None:
         o.check_outputs(a)
     if cfg.against_only and not a.against:
         raise ConfigError("against_only needs --against FILE")
-    refuse_unstreamed(a, ("against", "explain", "columns", "drop_qdc"))
     if a.embeddings is not None and "semantic" not in cfg.methods:
         raise ConfigError("--embeddings is for the semantic method; add semantic to --method")
     inputs = o.read_inputs(a)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from qdc.cli import _options as o
 from qdc.cli import app
 from qdc.cli._common import show
-from qdc.cli._stream import STREAM, STREAMING, _s, refuse_unstreamed, run_options, streamed
+from qdc.cli._stream import STREAM, STREAMING, _s, run_options, streamed
 from qdc.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -26,7 +26,8 @@ if TYPE_CHECKING:
         o.DEVICE.with_(key="device"),
         o.NO_CACHE.with_(key="cache", convert=o.negate),
         o.EMBED_FIELD.with_(key="field"),
-        o.K("--force", bool, "force"),
+        o.K("--force", bool, "force", stream=False),
+        o.BAD_FILE.with_(stream=False),
         STREAM.with_(help="A file larger than memory: embedded in batches into a memory-mapped -o FILE.npy."),
         _s("--dtype", str, "With --stream: float16 (half the disk) or float32.", "float16"),
         *STREAMING,
@@ -48,7 +49,6 @@ def embed_cmd(a: o.Args, cfg: EmbedConfig) -> None:
     """
     from qdc.embed import embed
 
-    refuse_unstreamed(a, ("force", "columns", "drop_qdc", "bad_rows_file"), ("dtype",))
     if a.stream:
         return _stream(a, cfg)
 

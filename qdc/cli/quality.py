@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from qdc.cli import _options as o
 from qdc.cli import app
 from qdc.cli._common import State, console, print_json, show, table
-from qdc.cli._stream import STREAM, STREAMING, refuse_unstreamed, run_options, streamed
+from qdc.cli._stream import STREAM, STREAMING, run_options, streamed
 
 if TYPE_CHECKING:
     from qdc.complexity import ComplexityConfig
@@ -26,7 +26,7 @@ JUDGE = (
 )
 _NO_CACHE = "Do not read or write the embedding and judge caches."
 NO_CACHE = o.NO_CACHE.with_(help=_NO_CACHE, key="judge.cache", convert=o.negate)
-EXPLAIN = o.Opt("--explain", str | None, None, "Print one row's signals as JSON on stdout.", name="explain_id")
+EXPLAIN = o.M("--explain", str | None, None, "Print one row's signals as JSON on stdout.", name="explain_id")
 
 
 def show_explanation(a: o.Args, info: dict[str, Any], title: str) -> None:
@@ -84,7 +84,7 @@ def stream_score(a: o.Args, quality: QualityConfig | None, complexity: Complexit
         K("--scorer", str, "scorer"),
         K("--classifier", Path, "classifier"),
         EXPLAIN,
-        K("--label-field", str, "label_field"),
+        K("--label-field", str, "label_field", stream=False),
         *JUDGE,
         NO_CACHE.with_(help="Do not read or write the embedding, judge and lm caches.", key="judge.cache,lm.cache"),
         o.BATCH.with_(help="Rows per model batch (embedder; --scorer lm too).", key="lm.batch_size", given_only=True),
@@ -109,7 +109,6 @@ def score_quality_cmd(a: o.Args, cfg: QualityConfig) -> None:
     from qdc.errors import ConfigError
     from qdc.quality import explain, score_quality, summary
 
-    refuse_unstreamed(a, ("explain_id", "label_field", "columns", "drop_qdc"))
     if cfg.signals != type(cfg).model_fields["signals"].default and cfg.scorer == "learned":
         raise ConfigError("signals picks heuristic signals: add --scorer heuristic")
     if a.stream:

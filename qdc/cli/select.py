@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from qdc.cli import _options as o
 from qdc.cli import app
 from qdc.cli._common import show, table
-from qdc.cli._stream import EMBEDDINGS, STREAM, STREAMING, refuse_unstreamed, run_options, streamed
+from qdc.cli._stream import EMBEDDINGS, STREAM, STREAMING, _s, run_options, streamed
 from qdc.errors import ConfigError
 from qdc.progress import notice
 
@@ -36,18 +36,10 @@ SELECT = (
     o.SEED,
     K("--strategy -s", str, "strategy"),
     K("--score", str, "score", panel=_Q),
-    K("--min-quality", float, "min_quality", panel=_Q),
-    K("--dedup", str, "dedup", panel=_Q),
+    K("--min-quality", float, "min_quality", panel=_Q, stream=False),
+    K("--dedup", str, "dedup", panel=_Q, stream=False),
     K("--k", int, "k", panel=_S),
-    K("--scorer", str, "scorer", panel=_S),
-)
-_EMBEDDER = ("model", "batch_size", "device", "no_cache", "embed_field")
-_STREAMED = ("budget", "seed", "strategy", "score", "k")
-# The options `--stream` (kmq over a memory map, `qdc.select.stream`) has no use for.
-_IN_MEMORY_ONLY = tuple(
-    p
-    for p in (*(opt.param for opt in SELECT), "manifest", "ledger", "columns", "drop_qdc", "bad_rows_file", *_EMBEDDER)
-    if p not in _STREAMED
+    K("--scorer", str, "scorer", panel=_S, stream=False),
 )
 
 
@@ -104,12 +96,12 @@ def _select_streamed(a: o.Args, cfg: SelectConfig) -> None:
     "select",
     (
         *SELECT,
-        o.Opt("--manifest", str | None, None, "Write a JSON manifest (parameters, per-cluster counts, scorer calls)."),
-        o.Opt("--ledger", str | None, None, "Write a JSONL ledger: every input row with selected/not and reason."),
-        *o.EMBED,
+        o.M("--manifest", str | None, None, "Write a JSON manifest (parameters, per-cluster counts, scorer calls)."),
+        o.M("--ledger", str | None, None, "Write a JSONL ledger: every input row with selected/not and reason."),
+        *(opt.with_(stream=False) for opt in (*o.EMBED, o.BAD_FILE)),
         STREAM.with_(help="kmq over a memory-mapped --embeddings .npy, read in batches (no dedup, groups, tokens)."),
         EMBEDDINGS,
-        o.Opt("--points-per-centroid", int | None, None, "With --stream: k-means sample per centroid [default: 64]."),
+        _s("--points-per-centroid", int | None, "With --stream: k-means sample per centroid [default: 64]."),
         *STREAMING,
     ),
     config="qdc.select:SelectConfig",
@@ -131,7 +123,6 @@ def select_cmd(a: o.Args, cfg: SelectConfig) -> None:
     from qdc.io import write_json, write_records
     from qdc.select import select
 
-    refuse_unstreamed(a, _IN_MEMORY_ONLY)
     if a.stream:
         _select_streamed(a, cfg)
         return

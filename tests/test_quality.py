@@ -276,3 +276,10 @@ def test_keyboard_mash_soup_is_caught_but_urls_and_units_are_not() -> None:
         "with the pdf and the html files attached as the brief asked."
     )
     assert sig("soup", prose) == 1.0
+
+
+def test_a_final_html_entity_ends_on_the_character_it_stands_for() -> None:
+    text = "Stocks closed higher on Friday as oil prices fell. &lt;B&gt;-The Daily Ledger&lt;/B&gt;"
+    assert sig("truncation", text) == 1.0
+    assert sig("truncation", "The main reasons are the following: cost, speed &amp;") < 0.5  # '&' still dangles
+    assert sig("truncation", "Prices rose in the quarter and the company said it expects;") < 0.5

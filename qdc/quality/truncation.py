@@ -2,7 +2,8 @@
 
 Scores (lower = more surely cut off):
 - 0.05: the last word is a function word that cannot end a sentence ("the", "and", "of", ...);
-- 0.1: the response ends with ',', ':', ';', a dash or an opening bracket;
+- 0.1: the response ends with ',', ':', ';', a dash or an opening bracket (a final HTML entity such as
+  `&gt;` counts as the character it stands for);
 - 0.1: an odd number of ``` fences (a code block was never closed);
 - 0.3: more opening than closing brackets of one kind (outside a closed code block);
 - 0.25: a response of 12+ words whose last line ends without final punctuation in a sentence fragment of
@@ -16,6 +17,7 @@ Scores (lower = more surely cut off):
 
 from __future__ import annotations
 
+import html
 import re
 
 from qdc.quality._row import CODE_BLOCK_RE, FENCE_RE, RowText
@@ -31,6 +33,7 @@ LIST_ITEM = re.compile(r"^(?:[-*•+]|\d+[.)]|[a-zA-Z][.)]|#+)\s")
 WORD_AT_END = re.compile(r"([^\W_]+)\W*$")
 SENTENCE_END = re.compile(r"[.!?。！？]['\"”’)]*\s")
 PAIRS = (("(", ")"), ("[", "]"), ("{", "}"))
+ENTITY_AT_END = re.compile(r"&(?:[A-Za-z]{2,8}|#\d{2,5}|#x[0-9A-Fa-f]{2,4});$")
 
 
 def _unbalanced(row: RowText, text: str) -> tuple[float, dict[str, object]] | None:
@@ -52,6 +55,9 @@ def measure(row: RowText) -> tuple[float, dict[str, object]]:
     text = row.stripped
     if not text:
         return 1.0, {}  # the empty signal covers this
+    entity = ENTITY_AT_END.search(text)
+    if entity:  # HTML-escaped text ("...&lt;/FONT&gt;") ends on the escaped character, not on ';'
+        text = text[: entity.start()] + html.unescape(entity.group(0))
     found = _unbalanced(row, text)
     if found is not None:
         return found

@@ -70,34 +70,44 @@ def token_hashes(texts: pl.Series | Sequence[str | None]) -> TokenHashes:
 
 def ngram_keys(tok: TokenHashes, n: int) -> np.ndarray:
     """One uint64 key per n-gram inside a document (never across two), in order."""
-    return _keys(tok, n)[0]
+    return _keys(tok, n, with_docs=False)[0]
 
 
 def ngram_keys_and_docs(tok: TokenHashes, n: int) -> tuple[np.ndarray, np.ndarray]:
     """`ngram_keys` and the document of each key."""
-    key, inside = _keys(tok, n)
-    if inside is None:
-        return key, tok.docs
-    return key, np.asarray(tok.docs[: inside.size][inside])
+    return _keys(tok, n, with_docs=True)
 
 
-def _keys(tok: TokenHashes, n: int) -> tuple[np.ndarray, np.ndarray | None]:
-    """The n-gram keys inside documents and the mask over all n-gram positions that chose them (None: all
-    positions, n = 1, where the keys are the token hashes themselves, not a copy)."""
+_KEY_BLOCK = 1 << 20  # n-gram positions per step of _keys: its temporaries (8 MB) are reused from step to step
+
+
+def _keys(tok: TokenHashes, n: int, with_docs: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The n-gram keys inside documents (and their documents when `with_docs`, else an empty array); for
+    n = 1 the token hashes themselves, not a copy. Built `_KEY_BLOCK` positions at a time into one array:
+    whole-corpus temporaries were two fresh 43 MB arrays per n at 100k rows, whose first page faults cost
+    more system time than the arithmetic."""
     h, d = tok.hashes, tok.docs
     if n == 1:
-        return h, None
-    if h.size < n:
-        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=bool)
-    m = h.size - n + 1
-    with np.errstate(over="ignore"):
-        key = h[:m] * _MIX
-        key ^= h[1 : 1 + m]
-        for j in range(2, n):
-            key *= _MIX
-            key ^= h[j : j + m]
-    inside = d[:m] == d[n - 1 :]
-    return np.asarray(key[inside]), inside
+        return h, d if with_docs else d[:0]
+    m = max(h.size - n + 1, 0)
+    keys = np.empty(m, dtype=np.uint64)  # room for every position; the pages never written cost nothing
+    docs = np.empty(m if with_docs else 0, dtype=d.dtype)
+    used = 0
+    for lo in range(0, m, _KEY_BLOCK):
+        hi = min(m, lo + _KEY_BLOCK)
+        with np.errstate(over="ignore"):
+            key = h[lo:hi] * _MIX
+            key ^= h[lo + 1 : hi + 1]
+            for j in range(2, n):
+                key *= _MIX
+                key ^= h[lo + j : hi + j]
+        inside = d[lo:hi] == d[lo + n - 1 : hi + n - 1]
+        k = int(np.count_nonzero(inside))
+        np.compress(inside, key, out=keys[used : used + k])
+        if with_docs:
+            np.compress(inside, d[lo:hi], out=docs[used : used + k])
+        used += k
+    return keys[:used], docs[:used]
 
 
 _DENSE_DF = 32  # n-grams in more documents than this go through one dense product (BLAS), the rest as pairs

@@ -191,7 +191,6 @@ def handle_errors(fn: F) -> F:
         reporter.start_heartbeat(getattr(ctx, "info_name", None) or "")
         previous = _on_sigterm()
         try:
-            check_path_params(kwargs)
             with use_reporter(reporter):
                 return fn(*args, **kwargs)
         except _PASS_THROUGH:
@@ -242,7 +241,7 @@ def _on_sigterm() -> Any:
 
 # ------------------------------------------------------------------------------- file parameters
 
-# Every command parameter that names a file, by parameter name, with the name users see. `handle_errors`
+# Every command parameter that names a file, by parameter name, with the name users see. `check_paths`
 # refuses an output that is an input or another output before the command starts, so a command is covered
 # as soon as its parameters use these names (tests/test_integrity.py fails on a path parameter not listed).
 OUTPUT_PARAMS = {
@@ -279,28 +278,19 @@ def _output_paths(params: dict[str, Any]) -> dict[str, Any]:
     return outputs
 
 
-def check_path_params(params: dict[str, Any]) -> None:
-    """ConfigError (exit 2) when an output parameter names an input's file or another output's."""
+def check_paths(params: dict[str, Any], cfg: Any = None) -> None:
+    """ConfigError (exit 2) when an output parameter names another output's file or an input's: a parameter's,
+    or one the built config `cfg` reads (CONFIG_INPUT_KEYS), whichever layer set it."""
     from qdc.io import check_distinct_paths
 
     inputs = {label: params.get(name) for name, label in INPUT_PARAMS.items() if params.get(name) is not None}
-    check_distinct_paths(inputs, _output_paths(params))
-
-
-def check_config_inputs(cfg: Any, params: dict[str, Any]) -> None:
-    """ConfigError (exit 2) when an output parameter names a file the built config reads (CONFIG_INPUT_KEYS),
-    whichever layer set it."""
-    from qdc.io import check_distinct_paths
-
-    inputs: dict[str, Any] = {}
-    for key in CONFIG_INPUT_KEYS:
+    for key in CONFIG_INPUT_KEYS if cfg is not None else ():
         value = cfg
         for part in key.split("."):
             value = getattr(value, part, None)
         if isinstance(value, str) and value:
             inputs[key] = value
-    if inputs:
-        check_distinct_paths(inputs, _output_paths(params))
+    check_distinct_paths(inputs, _output_paths(params))
 
 
 # ------------------------------------------------------------------------------------------- output

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from typer.core import TyperCommand
 
-from qdc.cli._common import State, check_config_inputs, handle_errors
+from qdc.cli._common import State, check_paths, handle_errors
 from qdc.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -241,9 +241,10 @@ def command(
             a = Args(kwargs)
             a.given = frozenset(p for p in kwargs if _given(ctx, p))  # flags given on the command line
             a.flags = flag_names
+            check_paths(a)  # before the config: a usage error there must not hide an output over an input
             built = () if config is None else (_build_config(config, name, opts, a),)
             if built:
-                check_config_inputs(built[0], a)
+                check_paths(a, built[0])  # the files the config reads, whichever layer named them
             if "stream" in a:
                 _refuse_other_path(a, opts)
             if State.alias:

@@ -97,8 +97,10 @@ static u64 xxh3_long(const uint8_t *in, size_t len) {
     return avalanche3(r);
 }
 
-/* XXH3-64, seed 0, of in[0:len]. */
-static u64 xxh3_64(const uint8_t *in, size_t len) {
+static u64 xxh3_mid(const uint8_t *in, size_t len);
+
+/* XXH3-64, seed 0, of in[0:len]: the short branches inline, 17 bytes and more out of line. */
+static inline u64 xxh3_64(const uint8_t *in, size_t len) {
     if (len == 0) return avalanche64(rd64(SECRET + 56) ^ rd64(SECRET + 64));
     if (len <= 3) {
         u32 c = ((u32)in[0] << 16) | ((u32)in[len >> 1] << 24) | in[len - 1] | ((u32)len << 8);
@@ -115,6 +117,10 @@ static u64 xxh3_64(const uint8_t *in, size_t len) {
         u64 hi = rd64(in + len - 8) ^ (rd64(SECRET + 40) ^ rd64(SECRET + 48));
         return avalanche3(len + __builtin_bswap64(lo) + hi + fold128(lo, hi));
     }
+    return xxh3_mid(in, len);
+}
+
+static u64 xxh3_mid(const uint8_t *in, size_t len) {
     u64 acc = (u64)len * P64_1;
     if (len <= 128) {
         if (len > 32) {
@@ -269,28 +275,39 @@ static inline u32 bucket_of(u64 mixed, u32 count, u32 threshold) {
 static void row_signature(const u64 *h, Py_ssize_t m, const u64 *a, const u64 *b, u32 np, u32 *v) {
     for (u32 p = 0; p < np; p++) v[p] = 0xFFFFFFFFU;
     if (m == 0) return;
+    /* The three bucket rounds in one pass: each round's ranks carry the round in their top bits, so the
+     * minimum does not depend on the order (rensa stops early only where later rounds cannot win). */
+    const u64 s0 = b[0] ^ BUCKET_DOMAIN, s1 = s0 ^ ROUND_DOMAIN, s2 = s0 ^ (2 * ROUND_DOMAIN);
+    const int pow2 = (np & (np - 1)) == 0;
+    const int shift = 32 - __builtin_ctz(np);
     const u32 threshold = (u32)(-np) % np;
-    for (u32 round = 0; round < ROUNDS; round++) {
-        const u64 seed = b[0] ^ BUCKET_DOMAIN ^ ((u64)round * ROUND_DOMAIN);
-        const u32 prefix = round << FRACTION_BITS;
-        for (Py_ssize_t j = 0; j < m; j++) {
-            const u64 mixed = splitmix(h[j] ^ seed);
-            const u32 bk = bucket_of(mixed, np, threshold);
-            const u32 rank = prefix | (u32)(mixed >> (32 + RANK_BITS));
-            if (rank < v[bk]) v[bk] = rank;
+    for (Py_ssize_t j = 0; j < m; j++) {
+        const u64 m0 = splitmix(h[j] ^ s0), m1 = splitmix(h[j] ^ s1), m2 = splitmix(h[j] ^ s2);
+        u32 k0, k1, k2;
+        if (pow2) { /* Lemire's product needs no redraw for a power of two (u64 shift: np = 1 too) */
+            k0 = (u32)((u64)(u32)m0 >> shift); k1 = (u32)((u64)(u32)m1 >> shift); k2 = (u32)((u64)(u32)m2 >> shift);
+        } else {
+            k0 = bucket_of(m0, np, threshold); k1 = bucket_of(m1, np, threshold); k2 = bucket_of(m2, np, threshold);
         }
-        const u32 next = (round + 1) << FRACTION_BITS;
-        u32 worst = 0;
-        for (u32 p = 0; p < np; p++) worst = v[p] > worst ? v[p] : worst;
-        if (worst < next) return; /* every bucket holds a value below the later rounds' */
+        const u32 r0 = (u32)(m0 >> (32 + RANK_BITS)), r1 = (1U << FRACTION_BITS) | (u32)(m1 >> (32 + RANK_BITS)),
+                  r2 = (2U << FRACTION_BITS) | (u32)(m2 >> (32 + RANK_BITS));
+        v[k0] = r0 < v[k0] ? r0 : v[k0]; /* branch-free: which bucket improves is unpredictable */
+        v[k1] = r1 < v[k1] ? r1 : v[k1];
+        v[k2] = r2 < v[k2] ? r2 : v[k2];
     }
+    u64 mixed[256]; /* the fallback's per-token mix, computed once for all empty buckets (short rows) */
     const u64 fseed = a[0] ^ FALLBACK_DOMAIN;
+    int ready = 0;
     for (u32 p = 0; p < np; p++) {
         if (v[p] < FALLBACK) continue;
+        if (!ready && m <= 256) {
+            for (Py_ssize_t j = 0; j < m; j++) mixed[j] = splitmix(h[j] ^ fseed);
+            ready = 1;
+        }
         u32 best = v[p];
         for (Py_ssize_t j = 0; j < m; j++) {
-            const u32 rank = FALLBACK | (u32)(((a[p] * splitmix(h[j] ^ fseed) + b[p]) >> (32 + RANK_BITS)) &
-                                               ((1U << FRACTION_BITS) - 1));
+            const u64 x = ready ? mixed[j] : splitmix(h[j] ^ fseed);
+            const u32 rank = FALLBACK | (u32)(((a[p] * x + b[p]) >> (32 + RANK_BITS)) & ((1U << FRACTION_BITS) - 1));
             if (rank < best) best = rank;
         }
         v[p] = best;
@@ -397,9 +414,23 @@ static inline int token_hash(const uint8_t *p, size_t len, const uint8_t *m, gro
 }
 
 /* Shingles of one row's word hashes into sh (room for max(len - ngram + 1, 1)); returns how many. */
+static inline u64 shingle_mix(u64 h) {
+    h ^= h >> 31; h *= SH_M2; h ^= h >> 29; h *= SH_M3;
+    return h ^ (h >> 32);
+}
+
 static size_t row_shingles(const u64 *w, size_t len, size_t ngram, u64 *sh) {
     const size_t starts = len >= ngram ? len - ngram + 1 : (len > 0), width = len >= ngram ? ngram : len;
-    for (size_t s = 0; s < starts; s++) {
+    size_t s = 0;
+    for (; s + 4 <= starts; s += 4) { /* four independent multiply chains at once */
+        u64 h0 = SH_M1, h1 = SH_M1, h2 = SH_M1, h3 = SH_M1;
+        for (size_t j = 0; j < width; j++) {
+            h0 = (h0 * SH_M1) ^ w[s + j]; h1 = (h1 * SH_M1) ^ w[s + 1 + j];
+            h2 = (h2 * SH_M1) ^ w[s + 2 + j]; h3 = (h3 * SH_M1) ^ w[s + 3 + j];
+        }
+        sh[s] = shingle_mix(h0); sh[s + 1] = shingle_mix(h1); sh[s + 2] = shingle_mix(h2); sh[s + 3] = shingle_mix(h3);
+    }
+    for (; s < starts; s++) {
         u64 h = SH_M1;
         for (size_t j = 0; j < width; j++) h = (h * SH_M1) ^ w[s + j];
         h ^= h >> 31; h *= SH_M2; h ^= h >> 29; h *= SH_M3; h ^= h >> 32;
@@ -445,15 +476,29 @@ static PyObject *index_rows(PyObject *Py_UNUSED(self), PyObject *args) {
         const int64_t end = o[r + 1] < buf.len ? o[r + 1] : buf.len;
         int64_t i = o[r];
         size_t nw = 0;
-        for (;;) {
-            while (i < end && !tt[b[i]]) i++;
-            if (i >= end) break;
-            const int64_t st = i;
-            while (i < end && tt[b[i]]) i++;
-            if (!grow(&words, nw + 1) || !token_hash(b + st, (size_t)(i - st), m, &tmp, &words.v[nw])) {
-                failed = 1;
-                break;
+        /* Token runs from a bitmap of 64 bytes at a time: starts and ends are bit transitions, found by
+         * counting trailing zeros, with no branch per byte. */
+        int64_t st = -1;
+        for (int64_t base = i; base < end && !failed; base += 64) {
+            const int cnt = end - base < 64 ? (int)(end - base) : 64;
+            u64 mask = 0;
+            for (int q = 0; q < cnt; q++) mask |= (u64)tt[b[base + q]] << q;
+            const u64 prev = (mask << 1) | (st >= 0);
+            u64 events = (mask & ~prev) | (~mask & prev);
+            while (events) {
+                const int q = __builtin_ctzll(events);
+                events &= events - 1;
+                if (st < 0) { st = base + q; continue; }
+                if (!grow(&words, nw + 1) || !token_hash(b + st, (size_t)(base + q - st), m, &tmp, &words.v[nw])) {
+                    failed = 1;
+                    break;
+                }
+                nw++;
+                st = -1;
             }
+        }
+        if (!failed && st >= 0) { /* a token up to the row's end (the row's length a multiple of 64) */
+            if (!grow(&words, nw + 1) || !token_hash(b + st, (size_t)(end - st), m, &tmp, &words.v[nw])) failed = 1;
             nw++;
         }
         if (failed || !grow(&sh, nw + 1)) { failed = 1; break; }

@@ -155,8 +155,21 @@ def add_plain_lines(builder: _RowBuilder, lines: list[bytes], offset: int, user_
     """Add one batch of JSONL lines (line numbers ``offset + 1 ...``) as `parse_line` would, or nothing.
 
     Returns the batch's pieces for `qdc.io.read._jsonl_frame`, or None when the batch needs the per-row path
-    (the builder is then untouched).
+    (the builder is then untouched). The cyclic garbage collector is paused meanwhile: the batch makes ~10
+    objects per row, none in a cycle, and its full collections over them were ~0.05 s per 100k rows.
     """
+    import gc
+
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return _add_plain_lines(builder, lines, offset, user_columns)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _add_plain_lines(builder: _RowBuilder, lines: list[bytes], offset: int, user_columns: bool) -> PlainBatch | None:
     cfg = builder.cfg
     if cfg.template is not None:
         return None

@@ -11,8 +11,8 @@ from qdc.select import SelectConfig, select
 from qdc.select.robust import MAX_GATED_SHARE, fragment_mask, junk_mask, signal_mask
 from tests.conftest import make_frame
 
-NOUNS = "garden river teacher window market engine letter island doctor kitchen".split()
-VERBS = "found painted opened cleaned moved fixed watched carried visited checked".split()
+NOUNS = ["garden", "river", "teacher", "window", "market", "engine", "letter", "island", "doctor", "kitchen"]
+VERBS = ["found", "painted", "opened", "cleaned", "moved", "fixed", "watched", "carried", "visited", "checked"]
 
 
 def _sentence(i: int, end: str = ".") -> str:
@@ -61,7 +61,7 @@ def test_fragments_are_held_back_in_a_pool_of_sentences_but_whole_short_rows_are
     assert found is not None
     assert np.flatnonzero(found).tolist() == [60, 61, 62]  # two words without a final mark, and an empty row
     scored = score_quality(df, QualityConfig())
-    below, other = junk_mask(scored) or (None, None)
+    _below, other = junk_mask(scored) or (None, None)
     assert other is not None and other[60:63].all() and not other[63:].any()
     res = select(scored, SelectConfig(budget=40, strategy="facility", dedup="off"))
     assert not {"r60", "r61", "r62"} & set(res.selected["id"].to_list())
@@ -76,3 +76,11 @@ def test_short_rows_are_not_fragments_where_they_are_the_data() -> None:
         [{"instruction": _sentence(i), "output": "Paris" if i % 9 == 0 else _sentence(i + 1)} for i in range(40)]
     )
     assert fragment_mask(chat) is None  # rows with a response part: a short answer is an answer
+
+
+def test_select_scores_a_pool_without_quality_and_gates_with_the_signals_it_computed() -> None:
+    texts = [_sentence(i) for i in range(50)] + [_sentence(i, "") for i in range(50, 75)]
+    texts += [_soup(i) for i in range(8)]
+    res = select(_embedded(texts), SelectConfig(budget=40, strategy="facility", dedup="off"))
+    assert schema.QUALITY in res.selected.columns and schema.QUALITY_SIGNAL_PREFIX + "soup" not in res.selected.columns
+    assert not {f"r{i}" for i in range(75, 83)} & set(res.selected["id"].to_list())

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from qdc.dedup.blocks import cost_blocks
+from qdc._native.blocks import cost_blocks
 
 _LOW = np.uint64(0xFFFFFFFF)
 _SHIFT = np.uint64(32)

@@ -78,9 +78,9 @@ def word_hash_array(texts: pl.Series, steps: Sequence[Step] = ALL_STEPS) -> tupl
     Equal to ``word_hashes(word_tokens(...))`` without building a string per token: ASCII rows (NFKC-stable,
     where ``\\w`` is ``[0-9A-Za-z_]``) are lower-cased and split on bytes; in the other rows every non-ASCII
     character outside ``\\w`` becomes a space first (a Unicode regex); then every token is hashed in numpy
-    (`qdc.dedup.tokens`).
+    (`qdc._native.tokens`).
     """
-    from qdc.dedup.tokens import hash_tokens
+    from qdc._native.tokens import hash_tokens
 
     text, byte_map = word_text(texts, steps)
     return hash_tokens(text, _WORD_BYTE, byte_map=byte_map)
@@ -90,7 +90,7 @@ def word_text(texts: pl.Series, steps: Sequence[Step] = ALL_STEPS) -> tuple[pl.S
     """(the rows as `word_hash_array` splits them, the byte map to apply while splitting): rows with
     non-ASCII characters NFKC-normalised, lower-cased and with their non-ASCII characters outside \\w replaced
     by spaces; ASCII rows as they are, for ASCII_LOWER (when ``case``) to lower-case byte by byte."""
-    from qdc.dedup.tokens import ASCII_LOWER
+    from qdc._native.tokens import ASCII_LOWER
 
     out = base = texts.cast(pl.String).fill_null("")
     wide = np.flatnonzero((base.str.len_bytes() != base.str.len_chars()).to_numpy())

@@ -79,8 +79,8 @@ def native_index(
     compiled kernel over the rows (scratch space reused row by row, no whole-chunk word or 64-bit shingle
     arrays). Needs `qdc._native.AVAILABLE`."""
     from qdc._native import hashing
+    from qdc._native.tokens import joined_text
     from qdc.dedup.normalize import _WORD_BYTE, word_text
-    from qdc.dedup.tokens import joined_text
 
     assert hashing is not None, "the compiled kernels are not built"
     text, byte_map = word_text(texts, steps)

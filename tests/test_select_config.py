@@ -84,3 +84,16 @@ def test_zero_token_budget_is_refused() -> None:
     with pytest.raises(ValueError, match="must be positive"):  # the StageConfig rule for counts
         SelectConfig(budget_tokens=0)
     assert SelectConfig(budget_tokens=1).budget_tokens == 1
+
+
+def test_stream_config_swaps_unnamed_in_memory_defaults_and_refuses_what_it_cannot_stream() -> None:
+    from qdc.select.stream import stream_config
+
+    cfg = SelectConfig(budget=10, within="balanced")  # the in-memory default within
+    assert stream_config(cfg, set()).within == "softmax"  # not named: the stream's own default
+    assert stream_config(SelectConfig(budget=10, within="random"), {"within"}).within == "random"
+    assert stream_config(cfg, set(), points_per_centroid=8).points_per_centroid == 8
+    with pytest.raises(ConfigError, match="does not take --set facility.tail_share"):
+        stream_config(cfg, {"facility.tail_share"})
+    with pytest.raises(ConfigError, match="runs kmq"):
+        stream_config(SelectConfig(budget=10, strategy="random"), set(), strategy_named=True)

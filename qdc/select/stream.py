@@ -36,6 +36,7 @@ from qdc.progress import notice, progress
 from qdc.scale import memory
 from qdc.scale.ray import require_ray
 from qdc.scale.store import open_store
+from qdc.select.config import SelectConfig
 
 
 class ScaleSelectConfig(StageConfig):
@@ -71,6 +72,29 @@ class ScaleSelectConfig(StageConfig):
     def rows(self, n: int) -> int:
         """The budget in rows for n input rows."""
         return min(n, round(self.budget * n) if isinstance(self.budget, float) else int(self.budget))
+
+
+def stream_config(
+    cfg: SelectConfig, named: set[str], strategy_named: bool = False, points_per_centroid: int | None = None
+) -> ScaleSelectConfig:
+    """The streaming kmq config for an in-memory `cfg`: `named` are the keys the user set (``--set``, without a
+    ``select.`` prefix), `strategy_named` whether the strategy was chosen explicitly. Raises ConfigError for a
+    key or strategy the stream does not take. Where the user named no value, an in-memory default (within,
+    allocation, cluster_quality) gives way to the stream's own (kmq's softmax, equal shares)."""
+    from qdc.config import validate_config
+
+    fields, own = type(cfg).model_fields, ScaleSelectConfig.model_fields
+    if odd := sorted(k for k in named if k.split(".")[0] not in (*own, "strategy")):
+        raise ConfigError(f"--stream does not take --set {', '.join(odd)}; run without --stream")
+    if cfg.strategy != "kmq" and (strategy_named or cfg.strategy != fields["strategy"].default):
+        raise ConfigError(f"--stream runs kmq; --strategy {cfg.strategy} needs the rows in memory")
+    data = {k: getattr(cfg, k) for k in ("budget", "score", "k", "temperature", "diversity_weight", "seed")}
+    for key in ("within", "allocation", "cluster_quality"):
+        value = getattr(cfg, key)
+        data[key] = value if key in named or value != fields[key].default else own[key].default
+    if points_per_centroid is not None:
+        data["points_per_centroid"] = points_per_centroid
+    return validate_config(ScaleSelectConfig, data, "--stream")
 
 
 def _scores(

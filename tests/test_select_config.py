@@ -93,7 +93,7 @@ def test_stream_config_swaps_unnamed_in_memory_defaults_and_refuses_what_it_cann
     assert stream_config(cfg, set()).within == "softmax"  # not named: the stream's own default
     assert stream_config(SelectConfig(budget=10, within="random"), {"within"}).within == "random"
     assert stream_config(cfg, set(), points_per_centroid=8).points_per_centroid == 8
-    with pytest.raises(ConfigError, match="does not take --set facility.tail_share"):
+    with pytest.raises(ConfigError, match=r"does not take --set facility\.tail_share"):
         stream_config(cfg, {"facility.tail_share"})
     with pytest.raises(ConfigError, match="runs kmq"):
         stream_config(SelectConfig(budget=10, strategy="random"), set(), strategy_named=True)

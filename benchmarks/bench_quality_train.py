@@ -61,12 +61,6 @@ cross-validation over the TUNE instructions (Spearman with p_win): all features 
 four 0.423 (all but the first two 0.425, but it ranks the 5-word reply first), the earlier hand-picked
 size/structure/topicality/style set 0.393 (the defect measures help: judges mark down honest answers that
 trail off or repeat, too). Never compared on the held-out half."""
-LEFT_OUT = ("letter_share", "fineweb_short_lines", "function_pairs", "gopher_stop_words")
-"""The grade (the judge's ranking of honest answers) reads every learned feature but these two, which are
-degenerate on a one-line answer (1.0) and made a 5-word reply outrank a 3-sentence one. Chosen by 2-fold
-cross-validation over the TUNE instructions (Spearman with p_win): all features but these 0.425, all
-features 0.412, the earlier hand-picked size/structure/topicality/style set 0.393 (the defect measures
-help: judges mark down honest answers that trail off or repeat, too). Never compared on the held-out half."""
 LEFT_OUT = ("c4_kept_lines", "c4_sentences", "c4_pass", "fineweb_term_lines", "fineweb_pass", "gopher_pass")
 """Measured but not learned from: they amount to 'lines end in a full stop', which the made junk mostly
 lacks and real lists, tables, code and short answers lack too (the model learnt to reject those)."""

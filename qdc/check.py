@@ -48,7 +48,7 @@ class CheckConfig(StageConfig):
     min_mean_quality: float | None = None
     """Mean qdc_quality at least this (scored when missing)."""
     max_junk_rate: float | None = None
-    """Fraction of rows with qdc_quality below junk_below, at most this."""
+    """Fraction of rows with qdc_quality below junk_below or missing (unscored), at most this."""
     junk_below: float | None = None
     """qdc_quality below this is junk; default: qdc.quality.JUNK_THRESHOLD, else 0.3."""
     quality: dict[str, Any] = Field(default_factory=dict)
@@ -163,7 +163,7 @@ def run_checks(
         out.append(_check("mean_quality", float(q.mean() or 0.0), ">=", cfg.min_mean_quality))  # type: ignore[arg-type]
         below = cfg.junk_below if cfg.junk_below is not None else measure.junk_threshold()
         junk = float(is_junk(scored, below).mean()) if n else 0.0
-        out.append(_check("junk_rate", junk, "<=", cfg.max_junk_rate, f"qdc_quality < {below:g}"))
+        out.append(_check("junk_rate", junk, "<=", cfg.max_junk_rate, f"qdc_quality < {below:g} or unscored"))
     out.append(_check("mean_length", measure.mean_length(df), "<=", cfg.max_mean_length, "characters"))
     if cfg.min_mean_complexity is not None:
         c = measure.with_complexity(df, ctx, cfg.complexity)[schema.COMPLEXITY].cast(pl.Float64)

@@ -428,3 +428,24 @@ def test_closest_other_lengths_is_the_pairwise_minimum(lengths):
         min((abs(lengths[j] - h), lengths[j]) for j in range(len(lengths)) if j != i)[1] for i, h in enumerate(lengths)
     ]
     assert closest_other_lengths(lengths) == want
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gram_blocks_divided_in_place_equal_normalised_copies(dtype):
+    """gram_and_sum divides each block of rows straight into one reused buffer: bit for bit the sums of
+    normalised copies of the blocks (a zero row, a partial last block, float32 and float64 input)."""
+    from qdc.diversity import vendi
+
+    rng = np.random.default_rng(7)
+    for x in (rng.standard_normal((2 * vendi.CHUNK + 5, 24)).astype(np.float32), rng.standard_normal((300, 16))):
+        x[3] = 0
+        want_s, want_t = np.zeros((x.shape[1], x.shape[1])), np.zeros(x.shape[1])
+        for start in range(0, x.shape[0], vendi.CHUNK):
+            block = np.array(x[start : start + vendi.CHUNK], dtype=dtype)
+            norms = np.sqrt(np.einsum("ij,ij->i", block, block, dtype=np.float64))
+            block /= np.where(norms > 0, norms, 1.0).astype(dtype)[:, None]
+            want_s += block.T @ block
+            want_t += block.sum(axis=0, dtype=np.float64)
+        got_s, got_t = vendi.gram_and_sum(x, dtype=dtype)
+        assert np.array_equal(got_s, want_s / x.shape[0])
+        assert np.array_equal(got_t, want_t)

@@ -128,7 +128,8 @@ def match_minhash(pool: Pool, idx: np.ndarray) -> Matches:
     """Connected components of verified MinHash-LSH near-pairs (chains are one group)."""
     cfg = pool.cfg
     params = cfg.minhash_params()
-    found = minhash_mod.find_pairs(pool.texts.gather(idx), params)
+    texts = pool.texts if idx.shape[0] == pool.total else pool.texts.gather(idx)  # no copy when all are alive
+    found = minhash_mod.find_pairs(texts, params)
     out = _group_matches(pool, idx, components(idx.shape[0], found.i, found.j), found)
     bands, rows = params.band_rows()
     out.info = {

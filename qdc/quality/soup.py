@@ -28,9 +28,11 @@ and sentences' words are still measured. All scripts count as letters (Devanagar
   soup almost none. Only for 40+ words of prose (lines averaging 12+ words, not code); threshold 0.1 (below
   it is soup), zero at 0.03;
 - mean length of alphabetic words outside 2.5 ... 12 on 20+ such words (Gopher: 3 ... 10 for web pages);
-- vowelless words: share of lower-case letter runs of 3+ letters without a vowel (a, e, i, o, u, y), on 6+
-  such runs (URLs and a few vowelless words such as "html", "mph" left out); keyboard-mash soup is nearly
-  all vowelless, prose almost never; threshold 0.3, zero at 0.6.
+- vowelless words: share of lower-case letter runs of 3+ letters without a vowel (a, e, i, o, u, y), on 4+
+  such runs (URLs and a few vowelless words such as "html", "mph", "gcd" left out); keyboard-mash soup is
+  nearly all vowelless, prose almost never; threshold 0.3, zero at 0.6. 4 runs, not 6: a 12-token mash of
+  consonants and symbols has 4-5 runs of 3+ letters (planted garbage caught 85% -> 98%; one more false
+  alarm in 59,242 real rows, `benchmarks/results/quality_soup.md`).
 """
 
 from __future__ import annotations
@@ -83,7 +85,7 @@ TABLE_ROW = re.compile(r"(?m)^[ \t]*\|(.*)\|[ \t]*$")
 # Real words and abbreviations with no vowel letter.
 CONSONANT_WORDS = _words(
     "www http https html htm xml css sql pdf png jpg gif svg mph kph kmh mpg nth hmm shh "
-    "psst brr grr tsk pst cwd pwd src std dst ctx cfg msg tmp pkg lbs kgs mrs"
+    "psst brr grr tsk pst cwd pwd src std dst ctx cfg msg tmp pkg lbs kgs mrs gcd lcm npm pnpm nvm ssh cmd dvd"
 )
 VOWELS = frozenset("aeiouy")
 
@@ -164,7 +166,7 @@ def _word_shape(text: str, row: RowText, toks: list[str], details: dict[str, obj
     # English prose has almost none ("nth", "rhythm" has y); acronyms are upper case and code is
     # left out by the caller.
     runs = [w for w in ALPHA_RUN.findall(URL_RE.sub(" ", text)) if len(w) >= 3 and w not in CONSONANT_WORDS]
-    if len(runs) >= 6:
+    if len(runs) >= 4:
         share = sum(1 for w in runs if not VOWELS.intersection(w)) / len(runs)
         details["vowelless_words"] = round(share, 3)
         score *= _ramp(share, 0.3, 0.6)

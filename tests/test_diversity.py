@@ -370,7 +370,7 @@ def test_token_hashes_do_not_depend_on_the_compiled_kernel(monkeypatch):
     """token_hashes gives the same hashes and documents with qdc._native's kernel and with numpy (the
     figures do not depend on whether the extension built), over several of hash_tokens' blocks."""
     import qdc._native
-    from qdc.dedup import tokens
+    from qdc._native import tokens
     from qdc.diversity import ngrams
 
     texts = TRICKY * 40

@@ -177,3 +177,20 @@ def test_pair_jaccard_equals_the_numpy_sets(segments, data):
         len(sets[i // 3] & sets[j // 3]) / max(1, len(sets[i // 3] | sets[j // 3])) for i, j in zip(a, b, strict=True)
     ]
     assert got.tolist() == want.tolist() == plain
+
+
+@needs_native
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 40), st.integers(1, 4), st.integers(1, 5), st.integers(1, 6), st.integers(0, 2**32))
+def test_candidate_pairs_equal_the_sorting_code(n, bands, alphabet, cap, seed):
+    """Buckets of every size (few distinct keys), larger than cap + 1 too, several bands sharing pairs."""
+    from qdc.dedup.lsh import candidate_pairs
+
+    keys = np.random.default_rng(seed).integers(0, alphabet, size=(n, bands)).astype(np.uint64) * np.uint64(
+        0x9E3779B97F4A7C15
+    )
+    gi, gj = candidate_pairs(keys, cap)
+    with pytest.MonkeyPatch.context() as mp:
+        _numpy_path(mp)
+        wi, wj = candidate_pairs(keys, cap)
+    assert gi.tolist() == wi.tolist() and gj.tolist() == wj.tolist()

@@ -11,6 +11,7 @@
  *   index_rows  - the three above per row in reused scratch space (qdc.dedup.minhash's index of a chunk);
  *   pair_jaccard - qdc.dedup.jaccard's unique_sets + pair_jaccard (set Jaccard of pairs of segments);
  *   band_keys   - qdc.dedup.lsh.band_keys over uint32 signatures;
+ *   band_pairs  - qdc.dedup.lsh.candidate_pairs' pairs of rows sharing a band key (hash table, no sort);
  *   json_key_colons - colons outside strings per line (qdc.io.fastjsonl's key count).
  *
  * XXH3-64 (seed 0) is written from the algorithm's description, as qdc.dedup.tokens does in numpy.
@@ -595,6 +596,80 @@ done:
     return result;
 }
 
+typedef struct { u64 key; int64_t head, tail, size; u32 stamp; } group_t;
+
+typedef struct { u64 *v; size_t len, cap; int failed; } codes_t;
+
+static inline void push_code(codes_t *c, u64 code) {
+    if (c->len == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 4096;
+        u64 *v = realloc(c->v, cap * sizeof(u64));
+        if (!v) { c->failed = 1; return; }
+        c->v = v; c->cap = cap;
+    }
+    c->v[c->len++] = code;
+}
+
+/* band_pairs(keys, bands, cap) -> bytes
+ *
+ * keys: uint64 (n, bands). Rows sharing a key in some band, as uint64 codes i * n + j (i < j; repeats
+ * across bands kept, unsorted): every pair of a bucket of up to cap + 1 rows, and in a larger bucket the
+ * pairs at most cap apart in row order (qdc.dedup.lsh.candidate_pairs before its np.unique). Buckets are
+ * found with a hash table per band, where the numpy code sorts every band. */
+static PyObject *band_pairs(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer kb;
+    Py_ssize_t bands, cap;
+    if (!PyArg_ParseTuple(args, "y*nn", &kb, &bands, &cap)) return NULL;
+    PyObject *result = NULL;
+    const Py_ssize_t n = bands > 0 ? kb.len / 8 / bands : 0;
+    if (bands < 1 || cap < 1 || kb.len != n * bands * 8) {
+        PyErr_SetString(PyExc_ValueError, "band_pairs: bad sizes");
+        PyBuffer_Release(&kb);
+        return NULL;
+    }
+    int bits = 4;
+    while (((Py_ssize_t)1 << bits) < 2 * n) bits++;
+    const size_t size = (size_t)1 << bits;
+    group_t *table = calloc(size, sizeof(group_t));
+    int64_t *next = malloc((size_t)(n > 0 ? n : 1) * sizeof(int64_t)), *members = NULL;
+    codes_t codes = {0};
+    const u64 *keys = kb.buf;
+    int nomem = !table || !next;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t b = 0; b < bands && !nomem && !codes.failed; b++) {
+        const u32 stamp = (u32)b + 1;
+        for (Py_ssize_t r = 0; r < n; r++) {
+            const u64 key = keys[r * bands + b];
+            size_t slot = (size_t)((key * 0x9E3779B97F4A7C15ULL) >> (64 - bits));
+            while (table[slot].stamp == stamp && table[slot].key != key) slot = (slot + 1) & (size - 1);
+            group_t *g = &table[slot];
+            if (g->stamp != stamp) {
+                g->stamp = stamp; g->key = key; g->head = g->tail = r; g->size = 1;
+            } else {
+                next[g->tail] = r; g->tail = r; g->size++;
+            }
+        }
+        for (size_t slot = 0; slot < size && !nomem && !codes.failed; slot++) {
+            const group_t *g = &table[slot];
+            if (g->stamp != stamp || g->size < 2) continue;
+            int64_t *m = realloc(members, (size_t)g->size * sizeof(int64_t));
+            if (!m) { nomem = 1; break; }
+            members = m;
+            int64_t r = g->head;
+            for (int64_t k = 0; k < g->size; k++) { members[k] = r; r = next[r]; }
+            for (int64_t a = 0; a < g->size; a++)
+                for (int64_t d = 1; d <= cap && a + d < g->size; d++)
+                    push_code(&codes, (u64)members[a] * (u64)n + (u64)members[a + d]);
+        }
+    }
+    Py_END_ALLOW_THREADS
+    if (nomem || codes.failed) PyErr_NoMemory();
+    else result = PyBytes_FromStringAndSize((const char *)codes.v, (Py_ssize_t)(codes.len * sizeof(u64)));
+    free(table); free(next); free(members); free(codes.v);
+    PyBuffer_Release(&kb);
+    return result;
+}
+
 /* band_keys(sig, width, bands, rows, out) -> None
  *
  * sig: uint32 (n, width); out: uint64 (n, bands). Band b's key folds its rows values as
@@ -638,6 +713,7 @@ static PyMethodDef METHODS[] = {
     {"signatures", signatures, METH_VARARGS, "R-MinHash v2 signatures of flat token hashes (see hashing.c)."},
     {"index_rows", index_rows, METH_VARARGS, "Signatures and shingles of every row in one pass (see hashing.c)."},
     {"pair_jaccard", pair_jaccard, METH_VARARGS, "Jaccard of pairs of uint32 segments as sets (see hashing.c)."},
+    {"band_pairs", band_pairs, METH_VARARGS, "Candidate pair codes of rows sharing a band key (see hashing.c)."},
     {"band_keys", band_keys, METH_VARARGS, "LSH band keys of uint32 signatures (see hashing.c)."},
     {"json_key_colons", json_key_colons, METH_VARARGS, "Colons outside strings per JSON line (see hashing.c)."},
     {NULL, NULL, 0, NULL},

@@ -123,6 +123,12 @@ def run_pairs(pos: np.ndarray, rid: np.ndarray, cap: int) -> tuple[list[np.ndarr
 def candidate_pairs(keys: np.ndarray, cap: int = PAIR_CAP) -> tuple[np.ndarray, np.ndarray]:
     """Unique pairs (i < j) of rows that share at least one band key, sorted by (i, j)."""
     n = keys.shape[0]
+    from qdc._native import hashing
+
+    if hashing is not None and keys.dtype == np.uint64 and keys.ndim == 2 and keys.shape[1] > 0:
+        found = np.frombuffer(hashing.band_pairs(np.ascontiguousarray(keys), keys.shape[1], cap), dtype=np.uint64)
+        codes = np.unique(found)  # the same pairs as the sorting code below (tested)
+        return (codes // np.uint64(max(n, 1))).astype(np.int64), (codes % np.uint64(max(n, 1))).astype(np.int64)
     parts_i: list[np.ndarray] = []
     parts_j: list[np.ndarray] = []
     for b in range(keys.shape[1]):

@@ -165,7 +165,9 @@ def table(group: dict[str, Any], base: dict[str, Any] | None) -> list[str]:
 
 
 NOTES = """Baseline: `git archive 5efe263 qdc | tar -x -C /tmp/qsc/old` (the soup code of the session's start); now:
-feb746e. Read after the rules were fixed: the 10 held-out rows no longer flagged are regular expressions (3), one-line Python,
+e254d70 (feb746e: the code, table and URL rules; e254d70: the vowelless measure from 4 letter runs instead of
+6, which catches 131 more of the 1,000 planted garbage rows and flagged one more design row, 'The gcd of 42
+and 56 is ...', until gcd joined the vowelless words). Read after the rules were fixed: the 10 held-out rows no longer flagged are regular expressions (3), one-line Python,
 a JSON object, link lists (3: one is a made-up Spotify URL ending in "QQQQ...", junk of the looping kind,
 not soup) and sudoku grids (2); none is symbol soup. Planted: 2 shuffled answers are no longer
 caught (a shuffled sudoku table and a shuffled link list: their honest originals were the false alarms) and

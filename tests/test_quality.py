@@ -283,3 +283,10 @@ def test_a_final_html_entity_ends_on_the_character_it_stands_for() -> None:
     assert sig("truncation", text) == 1.0
     assert sig("truncation", "The main reasons are the following: cost, speed &amp;") < 0.5  # '&' still dangles
     assert sig("truncation", "Prices rose in the quarter and the company said it expects;") < 0.5
+
+
+def test_a_short_phrase_looped_is_repetition_but_three_times_or_prose_is_not() -> None:
+    assert sig("repetition", " ".join(["it may ."] * 8)) == 0.0  # 16 words: under the n-gram rules' 20
+    assert sig("repetition", "Let it go, let it go, let it go, let it go!") == 0.0
+    assert sig("repetition", "Let it go, let it go, let it go!") == 1.0  # three times: a chorus, not a loop
+    assert sig("repetition", "No, no, no, I said no to that one.") == 1.0

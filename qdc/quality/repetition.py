@@ -6,7 +6,8 @@ Measured (thresholds from Gopher / datatrove `GopherRepetitionFilter`, see peers
 - duplicated n-gram character fraction > 0.15, 0.14, 0.13, 0.12, 0.11, 0.10 for n = 5 ... 10.
 The n-gram rules apply from 20 words on (below that a single repeated phrase is a large fraction by chance);
 responses of 6-19 words are flagged when one word fills at least half of them and at most a third of the
-words are distinct (a short loop such as "positive positive positive ...").
+words are distinct (a short loop such as "positive positive positive ..."), or when they are one phrase of 2-3
+words repeated end to end 4+ times ("it may . it may . it may ...": score 0).
 Score: the worst ratio r = value / threshold; 1 when r <= 1, falling linearly to 0 at r = 2 (twice the
 threshold), so mild excess costs little and a looping response scores 0.
 """
@@ -24,6 +25,15 @@ DUP_NGRAM = {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10}
 DUP_LINES, DUP_LINE_CHARS = 0.3, 0.2
 MIN_WORDS = 20
 SHORT_LOOP_WORDS = 6
+
+
+def short_period(words: list[str], longest: int = 3) -> int:
+    """The length p <= `longest` of a phrase that `words` repeats end to end at least 4 times (the last
+    repeat may stop early), else 0."""
+    for p in range(1, longest + 1):
+        if len(words) >= 4 * p and all(words[i] == words[i - p] for i in range(p, len(words))):
+            return p
+    return 0
 
 
 def line_stats(lines: list[str]) -> tuple[float, float]:
@@ -165,6 +175,9 @@ def measure(row: RowText) -> tuple[float, dict[str, object]]:
         details["top_word_share"] = round(top / len(words), 3)
         if top >= 4 and top / len(words) >= 0.5 and distinct <= 0.34:
             worst, why = max(worst, 1.0 + top / len(words)), "one word repeated"
+        period = short_period(words)
+        if period > 1:  # "it may . it may . it may ...": a 2-3 word phrase over and over (ratio 2, score 0)
+            worst, why = 2.0, f"a {period}-word phrase repeated"
     details["worst_ratio"] = round(worst, 3)
     if worst <= 1.0:
         return 1.0, details

@@ -13,7 +13,6 @@ from qdc.progress import notice
 
 if TYPE_CHECKING:
     from qdc.select import SelectConfig
-    from qdc.select.stream import ScaleSelectConfig
 
 
 def _budget(text: str) -> int | float:
@@ -43,31 +42,13 @@ SELECT = (
 )
 
 
-def _streamed(a: o.Args, cfg: SelectConfig) -> ScaleSelectConfig:
-    """The streaming kmq config of `qdc select --stream` (the in-memory defaults swapped for kmq, softmax)."""
-    from qdc.config import validate_config
-    from qdc.select.stream import ScaleSelectConfig
-
-    fields, own = type(cfg).model_fields, ScaleSelectConfig.model_fields
-    named = {item.partition("=")[0].strip().removeprefix("select.") for item in a.set_ or ()}
-    if odd := sorted(k for k in named if k.split(".")[0] not in (*own, "strategy")):
-        raise ConfigError(f"--stream does not take --set {', '.join(odd)}; run without --stream")
-    if cfg.strategy != "kmq" and ("strategy" in a.given or cfg.strategy != fields["strategy"].default):
-        raise ConfigError(f"--stream runs kmq; --strategy {cfg.strategy} needs the rows in memory")
-    data = {k: getattr(cfg, k) for k in ("budget", "score", "k", "temperature", "diversity_weight", "seed")}
-    for key in ("within", "allocation", "cluster_quality"):  # an in-memory default gives way to the stream's own
-        value = getattr(cfg, key)
-        data[key] = value if key in named or value != fields[key].default else own[key].default
-    if a.points_per_centroid is not None:
-        data["points_per_centroid"] = a.points_per_centroid
-    return validate_config(ScaleSelectConfig, data, "--stream")
-
-
 def _select_streamed(a: o.Args, cfg: SelectConfig) -> None:
     """`qdc select --stream`: streaming kmq over --embeddings, saying when the in-memory choice was swapped."""
-    from qdc.select.stream import stream_select
+    from qdc.select.stream import stream_config, stream_select
 
-    scfg, io = _streamed(a, cfg), o.read_inputs(a).io
+    named = {item.partition("=")[0].strip().removeprefix("select.") for item in a.set_ or ()}  # keys set by --set
+    scfg = stream_config(cfg, named, "strategy" in a.given, a.points_per_centroid)
+    io = o.read_inputs(a).io
     if a.embeddings is None:
         raise ConfigError("--stream selects over a memory-mapped --embeddings FILE.npy (`qdc scale embed` writes it)")
     run = run_options(a)

@@ -30,16 +30,16 @@ if TYPE_CHECKING:
     import numpy as np
 
 
-def _objects(lines: list[bytes], first: bool) -> tuple[list[dict[str, Any]], bytes] | None:
-    """The lines' objects and their bytes joined, or None when any line is not a plain JSON object line
-    (keys written twice are `_keys_unique`'s)."""
+def _objects(lines: list[bytes], first: bool, joined: bytes | None = None) -> tuple[list[dict[str, Any]], bytes] | None:
+    """The lines' objects and their bytes joined (`joined` when the caller has them), or None when any line is
+    not a plain JSON object line (keys written twice are `_keys_unique`'s)."""
     if not lines or (first and lines[0].startswith(BOM)):
         return None
     if len(lines) > 1 and not lines[0].endswith(b"\n"):
         return None  # the rows of a JSON array: not lines of the file
     if lines[-1].endswith(b"\r") or any(map(bytes.endswith, lines, itertools.repeat(b"\r\n"))):
         return None  # CRLF: the per-row path strips the CR from what it hands polars
-    buf = b"".join(lines)
+    buf = b"".join(lines) if joined is None else joined
     try:
         objs = list(map(orjson.loads, lines))
     except orjson.JSONDecodeError:
@@ -151,8 +151,11 @@ def _parse_user(buf: bytes) -> Future[pl.DataFrame]:
     return _POOL[0].submit(pl.read_ndjson, io.BytesIO(buf), infer_schema_length=None)
 
 
-def add_plain_lines(builder: _RowBuilder, lines: list[bytes], offset: int, user_columns: bool) -> PlainBatch | None:
+def add_plain_lines(
+    builder: _RowBuilder, lines: list[bytes], offset: int, user_columns: bool, joined: bytes | None = None
+) -> PlainBatch | None:
     """Add one batch of JSONL lines (line numbers ``offset + 1 ...``) as `parse_line` would, or nothing.
+    `joined`: the lines' bytes joined, when the caller has them (the whole file it read).
 
     Returns the batch's pieces for `qdc.io.read._jsonl_frame`, or None when the batch needs the per-row path
     (the builder is then untouched). The cyclic garbage collector is paused meanwhile: the batch makes ~10
@@ -163,17 +166,19 @@ def add_plain_lines(builder: _RowBuilder, lines: list[bytes], offset: int, user_
     paused = gc.isenabled()
     gc.disable()
     try:
-        return _add_plain_lines(builder, lines, offset, user_columns)
+        return _add_plain_lines(builder, lines, offset, user_columns, joined)
     finally:
         if paused:
             gc.enable()
 
 
-def _add_plain_lines(builder: _RowBuilder, lines: list[bytes], offset: int, user_columns: bool) -> PlainBatch | None:
+def _add_plain_lines(
+    builder: _RowBuilder, lines: list[bytes], offset: int, user_columns: bool, joined: bytes | None
+) -> PlainBatch | None:
     cfg = builder.cfg
     if cfg.template is not None:
         return None
-    got = _objects(lines, first=offset == 0)
+    got = _objects(lines, first=offset == 0, joined=joined)
     if got is None:
         return None
     objs, buf = got

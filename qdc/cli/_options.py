@@ -3,8 +3,8 @@ the config key it sets) and `command()` turns the table into typer parameters.
 
 A command with a stage config also takes `--config FILE` and `--set KEY=VALUE` (dotted keys into the stage
 config, e.g. `bandit.alpha=0.5`) and receives its config built in layers: option defaults < --config < --set <
-flags given on the command line (`qdc.pipeline.layers`). The shared entries (INPUT, OUTPUT,
-IO, EMBED, SEED, WRITE, JSON) and the input helpers every command uses are here too.
+flags given on the command line (`qdc.pipeline.layers`). The shared entries (INPUT, OUTPUT, IO, EMBED, SEED,
+WRITE, JSON) and the input helpers every command uses are here too.
 """
 
 from __future__ import annotations

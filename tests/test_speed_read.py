@@ -6,6 +6,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from qdc import schema
 from qdc.errors import DataError
 from qdc.io import ReadReport, prepare, read_records
 from qdc.io import read as read_mod
@@ -69,3 +70,33 @@ def test_the_column_path_is_taken_for_plain_rows(monkeypatch):
     monkeypatch.setattr(read_mod, "_column_rows", spy)
     df = prepare(pl.DataFrame({"id": ["a", "b"], "text": ["x", "y"]}))
     assert calls == [True] and df.height == 2
+
+
+def test_column_path_equals_row_path_over_batches(tmp_path, monkeypatch):
+    """Batch after batch (each one's texts kept as a Series, then forgotten), the same frames as row by row."""
+    from qdc.io import iter_batches
+
+    path = tmp_path / "rows.parquet"
+    pl.DataFrame({"id": [f"r{i}" for i in range(10)], "text": [f"text {i}" for i in range(10)]}).write_parquet(path)
+    fast = list(iter_batches(str(path), IOConfig(), batch_rows=4))
+    monkeypatch.setattr(read_mod, "_column_rows", lambda *a: False)
+    slow = list(iter_batches(str(path), IOConfig(), batch_rows=4))
+    assert [f.height for f in fast] == [4, 4, 2]
+    for a, b in zip(fast, slow, strict=True):
+        assert_frame_equal(a, b)
+
+
+def test_hidden_frame_keeps_the_order_of_series_and_list_rows():
+    """A batch's first rows added as a Series and later ones as lists (or the other way round) come out in
+    the order they were added, with prompt = text."""
+    from qdc.io.rows import _RowBuilder
+
+    for first_series in (True, False):
+        b = _RowBuilder("f.parquet", IOConfig(), ReadReport())
+        head = ["a", "b"] if not first_series else pl.Series("text", ["a", "b"])
+        b.add_plain(["1", "2"], head, 0, [])
+        b.add_plain(["3"], pl.Series("text", ["c"]) if not first_series else ["c"], 2, [])
+        frame = b.hidden_frame()
+        assert frame[schema.TEXT].to_list() == ["a", "b", "c"]
+        assert frame[schema.PROMPT].to_list() == ["a", "b", "c"]
+        assert frame[schema.ROW_ID].to_list() == ["1", "2", "3"]

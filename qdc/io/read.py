@@ -69,6 +69,7 @@ def _reset(builder: _RowBuilder) -> None:
     """Forget the rows of the last batch but keep the id table and the text scheme."""
     builder.lines, builder.ids, builder.derived = [], [], []
     builder.texts, builder.prompts, builder.responses = [], [], []
+    builder.column_texts = None
 
 
 def _jsonl_frame(
@@ -249,7 +250,7 @@ def _column_rows(builder: _RowBuilder, user: pl.DataFrame, offset: int) -> bool:
         return False
     builder.adopt(spec, first)
     empty = (texts.str.strip_chars(_PY_SPACE) == "").arg_true().to_list()
-    builder.add_plain(id_list, texts.to_list(), offset, empty)
+    builder.add_plain(id_list, texts, offset, empty)
     return True
 
 

@@ -35,7 +35,7 @@ from qdc.io import IOConfig, ReadReport
 from qdc.io.read import DEFAULT_BATCH_ROWS, iter_batches, sample_lines
 from qdc.io.write import open_sink
 from qdc.progress import progress
-from qdc.quality import SIGNALS, QualityConfig, score_quality
+from qdc.quality import SIGNALS, QualityConfig, is_junk, score_quality
 from qdc.scale import memory
 from qdc.scale.ray import require_ray
 
@@ -163,6 +163,7 @@ class _Totals:
     rows: int = 0
     quality_sum: float = 0.0
     below: int = 0
+    junk: int = 0
     complexity_sum: float = 0.0
 
     def add(self, scores: pl.DataFrame, flagged: dict[str, int]) -> None:
@@ -171,6 +172,7 @@ class _Totals:
             q = scores[schema.QUALITY].to_numpy()
             self.quality_sum += float(q.sum())
             self.below += int((q < 0.5).sum())
+            self.junk += int(is_junk(scores[schema.QUALITY]).sum())
             for name in flagged:  # the learned scorer writes no per-signal gates (plain-text rows do)
                 if schema.QUALITY_SIGNAL_PREFIX + name in scores.columns:
                     flagged[name] += int((scores[schema.QUALITY_SIGNAL_PREFIX + name] < 1.0).sum())
@@ -274,7 +276,8 @@ def _summary(
         "text_as_prompt": not how.has_prompt,
     }
     if quality is not None:
-        stats["quality"] = {"mean": round(totals.quality_sum / n, 4), "below_0.5": totals.below, "flagged": flagged}
+        mean = round(totals.quality_sum / n, 4)
+        stats["quality"] = {"mean": mean, "below_0.5": totals.below, "junk": totals.junk, "flagged": flagged}
     if complexity is not None:
         stats["complexity"] = {"mean": round(totals.complexity_sum / n, 4)}
     return stats

@@ -335,7 +335,8 @@ def draws_markdown(res: dict[str, Any]) -> str:
     lines = [
         "## Selection vs random over pool draws (`benchmarks/bench_select_proxies.py --pool-draws`)",
         "",
-        f"Machine: {res['machine']}. Date: {res['date']}. Command: `{res['command']}`. Budget {res['budget']}; "
+        f"Machine: {res['machine']}. Date: {res['date']}. Command: `{res['command']}`. Code: "
+        f"{res.get('commit', 'not recorded')}. Budget {res['budget']}; "
         f"each of {res['draws']} draws builds its own pool of the proxy (the recipe of select_proxies.md, pool "
         "seed 1000+d planted, 2000+d clean, 3000+d junk) and runs random and the strategy with seed d; mean paired gain "
         "over random ± its standard error, wins = draws above random. The main table uses one pool per "
@@ -381,7 +382,8 @@ def markdown(res: dict[str, Any]) -> str:
     lines = [
         "## Selection on downstream proxies (`benchmarks/bench_select_proxies.py`)",
         "",
-        f"Machine: {res['machine']}. Date: {res['date']}. Command: `{res['command']}`. Budget {res['budget']} "
+        f"Machine: {res['machine']}. Date: {res['date']}. Command: `{res['command']}`. Code: "
+        f"{res.get('commit', 'not recorded')}. Budget {res['budget']} "
         f"rows; seeds {res['seeds']}; logistic regression (C = 10) on the picks' MiniLM embeddings, "
         "accuracy on 1,000 held-out test rows; 'vs random' = mean of per-seed differences (same seed), wins = "
         "seeds above random. Pools: 'planted' = classes 6:1 geometric, 10% junk with random labels (half "
@@ -421,6 +423,18 @@ def markdown(res: dict[str, Any]) -> str:
 STRATEGIES_ALL: list[tuple[str, dict[str, Any]]] = []
 
 
+def code_commit() -> str:
+    """The measured commit: $QDC_BENCH_COMMIT (a clean export, `git archive`, has no .git), else git's HEAD."""
+    import os
+    import subprocess
+
+    env = os.environ.get("QDC_BENCH_COMMIT")
+    if env:
+        return f"commit {env}, run from a clean export of it (`git archive`)"
+    git = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False)
+    return f"the working tree at {git.stdout.strip()} (uncommitted edits included)" if git.stdout.strip() else "?"
+
+
 def pool_draws_main(args: argparse.Namespace) -> None:
     labels = [s for s in args.only.split(",") if s and s != "random"] or ["defaults (qdc select)"]
     names = [s for s in args.proxies.split(",") if s] or list(SETS)
@@ -436,6 +450,7 @@ def pool_draws_main(args: argparse.Namespace) -> None:
         "machine": machine(),
         "date": time.strftime("%Y-%m-%d"),
         "command": "nice -n 10 .venv/bin/python benchmarks/bench_select_proxies.py " + " ".join(sys.argv[1:]),
+        "commit": code_commit(),
         "budget": args.budget,
         "draws": args.pool_draws,
         "results": results,
@@ -486,6 +501,7 @@ def main() -> None:
         "machine": machine(),
         "date": time.strftime("%Y-%m-%d"),
         "command": "nice -n 10 .venv/bin/python benchmarks/bench_select_proxies.py " + " ".join(sys.argv[1:]),
+        "commit": code_commit(),
         "budget": args.budget,
         "seeds": seeds,
         "results": results,

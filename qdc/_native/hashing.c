@@ -144,55 +144,110 @@ static u64 xxh3_mid(const uint8_t *in, size_t len) {
     return xxh3_long(in, len);
 }
 
+typedef struct { u64 *v; size_t cap; } grow_t;
+
+static int grow(grow_t *g, size_t need) {
+    if (need <= g->cap) return 1;
+    size_t cap = g->cap ? g->cap : 1024;
+    while (cap < need) cap *= 2;
+    u64 *v = realloc(g->v, cap * sizeof(u64));
+    if (!v) return 0;
+    g->v = v; g->cap = cap;
+    return 1;
+}
+
+/* XXH3-64 of a token of the text, through the byte map when there is one (into `tmp`, grown as needed). */
+static inline int token_hash(const uint8_t *p, size_t len, const uint8_t *m, grow_t *tmp, u64 *out) {
+    if (!m) { *out = xxh3_64(p, len); return 1; }
+    uint8_t local[64];
+    uint8_t *q = local;
+    if (len > sizeof local) {
+        if (!grow(tmp, len / 8 + 1)) return 0;
+        q = (uint8_t *)tmp->v;
+    }
+    for (size_t i = 0; i < len; i++) q[i] = m[p[i]];
+    *out = xxh3_64(q, len);
+    return 1;
+}
+
+/* The XXH3-64 of every token of b[start:end] (maximal runs of bytes c with tt[c]; hashed through the byte
+ * map m when there is one) into words, from a bitmap of 64 bytes at a time: starts and ends are bit
+ * transitions found by counting trailing zeros, with no branch per byte. Returns the count, -1 when out of
+ * memory. */
+static Py_ssize_t row_words(const uint8_t *b, int64_t start, int64_t end, const uint8_t *tt, const uint8_t *m,
+                            grow_t *words, grow_t *tmp) {
+    size_t nw = 0;
+    int64_t st = -1;
+    for (int64_t base = start; base < end; base += 64) {
+        const int cnt = end - base < 64 ? (int)(end - base) : 64;
+        u64 mask = 0;
+        for (int q = 0; q < cnt; q++) mask |= (u64)tt[b[base + q]] << q;
+        const u64 prev = (mask << 1) | (st >= 0);
+        u64 events = (mask & ~prev) | (~mask & prev);
+        while (events) {
+            const int q = __builtin_ctzll(events);
+            events &= events - 1;
+            if (st < 0) { st = base + q; continue; }
+            if (!grow(words, nw + 1) || !token_hash(b + st, (size_t)(base + q - st), m, tmp, &words->v[nw])) return -1;
+            nw++;
+            st = -1;
+        }
+    }
+    if (st >= 0) { /* a token up to the row's end (the row's length a multiple of 64) */
+        if (!grow(words, nw + 1) || !token_hash(b + st, (size_t)(end - st), m, tmp, &words->v[nw])) return -1;
+        nw++;
+    }
+    return (Py_ssize_t)nw;
+}
+
+/* Token bytes as seen through the byte map (tt[c]: is m[c] a token byte). */
+static void token_table(const uint8_t *t, const uint8_t *m, uint8_t tt[256]) {
+    for (int c = 0; c < 256; c++) tt[c] = t[m ? m[c] : c] != 0;
+}
+
 /* hash_words(buf, offsets, token_byte, byte_map, out_hashes, out_counts) -> tokens
  *
- * buf: uint8 text of the rows (writable: byte_map is applied in place when given, else pass b"");
- * offsets: int64, n + 1 (row i is buf[offsets[i]:offsets[i+1]]); token_byte: 256 bytes, nonzero for a token
- * byte; out_hashes: uint64, room for every token (len(buf) // 2 + 1 is always enough); out_counts: int64, n.
+ * buf: the rows' bytes (joined by a separator byte that is no token byte); offsets: int64, n + 1 (row i is
+ * buf[offsets[i]:offsets[i+1]], the last one may reach one past the end); token_byte:
+ * 256 bytes, nonzero for a token byte; byte_map: 256 bytes applied to every byte first, or b"" for none;
+ * out_hashes: uint64, room for every token (len(buf) // 2 + n + 1 is always enough); out_counts: int64, n.
  * A token is a maximal run of token bytes inside one row; its value is XXH3-64 of its (mapped) bytes. */
 static PyObject *hash_words(PyObject *Py_UNUSED(self), PyObject *args) {
     Py_buffer buf, off, tok, map, outh, outc;
-    if (!PyArg_ParseTuple(args, "w*y*y*y*w*w*", &buf, &off, &tok, &map, &outh, &outc)) return NULL;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*w*w*", &buf, &off, &tok, &map, &outh, &outc)) return NULL;
     PyObject *result = NULL;
     const Py_ssize_t n = off.len / 8 - 1;
-    if (n < 0 || tok.len != 256 || (map.len != 0 && map.len != 256) || outc.len < n * 8) {
-        PyErr_SetString(PyExc_ValueError, "hash_words: bad buffer sizes");
-        goto done;
-    }
     const int64_t *o = off.buf;
-    if (n > 0 && (o[0] < 0 || o[n] > buf.len || o[n] < o[0])) {
-        PyErr_SetString(PyExc_ValueError, "hash_words: offsets outside the buffer");
+    int bad = n < 0 || tok.len != 256 || (map.len != 0 && map.len != 256) || outc.len < n * 8;
+    for (Py_ssize_t r = 0; !bad && r < n; r++) bad = o[r] < 0 || o[r + 1] < o[r];
+    if (!bad && n > 0) bad = o[n] > buf.len + 1; /* the last row's separator may be missing */
+    if (bad) {
+        PyErr_SetString(PyExc_ValueError, "hash_words: bad sizes or offsets");
         goto done;
     }
-    uint8_t *b = buf.buf;
-    const uint8_t *t = tok.buf, *m = map.len ? map.buf : NULL;
+    const uint8_t *m = map.len ? map.buf : NULL;
+    uint8_t tt[256];
+    token_table(tok.buf, m, tt);
     u64 *h = outh.buf;
     int64_t *c = outc.buf;
     const Py_ssize_t cap = outh.len / 8;
+    grow_t words = {0}, tmp = {0};
     Py_ssize_t k = 0;
-    int overflow = 0;
+    int failed = 0; /* 1: out of memory, 2: out_hashes too small */
     Py_BEGIN_ALLOW_THREADS
-    if (m && n > 0)
-        for (int64_t i = o[0]; i < o[n]; i++) b[i] = m[b[i]];
-    for (Py_ssize_t r = 0; r < n && !overflow; r++) {
-        const int64_t end = o[r + 1];
-        int64_t i = o[r], before = k;
-        for (;;) {
-            while (i < end && !t[b[i]]) i++;
-            if (i >= end) break;
-            const int64_t s = i;
-            while (i < end && t[b[i]]) i++;
-            if (k >= cap) { overflow = 1; break; }
-            h[k++] = xxh3_64(b + s, (size_t)(i - s));
-        }
-        c[r] = k - before;
+    for (Py_ssize_t r = 0; r < n; r++) {
+        const Py_ssize_t got = row_words(buf.buf, o[r], o[r + 1] < buf.len ? o[r + 1] : buf.len, tt, m, &words, &tmp);
+        if (got < 0) { failed = 1; break; }
+        if (k + got > cap) { failed = 2; break; }
+        memcpy(h + k, words.v, (size_t)got * sizeof(u64));
+        k += got;
+        c[r] = got;
     }
     Py_END_ALLOW_THREADS
-    if (overflow) {
-        PyErr_SetString(PyExc_ValueError, "hash_words: out_hashes too small");
-        goto done;
-    }
-    result = PyLong_FromSsize_t(k);
+    free(words.v); free(tmp.v);
+    if (failed == 1) PyErr_NoMemory();
+    else if (failed == 2) PyErr_SetString(PyExc_ValueError, "hash_words: out_hashes too small");
+    else result = PyLong_FromSsize_t(k);
 done:
     PyBuffer_Release(&buf); PyBuffer_Release(&off); PyBuffer_Release(&tok); PyBuffer_Release(&map);
     PyBuffer_Release(&outh); PyBuffer_Release(&outc);
@@ -202,6 +257,32 @@ done:
 #define SH_M1 0x9E3779B97F4A7C15ULL
 #define SH_M2 0xBF58476D1CE4E5B9ULL
 #define SH_M3 0x94D049BB133111EBULL
+
+/* Shingles of one row's word hashes into sh (room for max(len - ngram + 1, 1)); returns how many. */
+static inline u64 shingle_mix(u64 h) {
+    h ^= h >> 31; h *= SH_M2; h ^= h >> 29; h *= SH_M3;
+    return h ^ (h >> 32);
+}
+
+static size_t row_shingles(const u64 *w, size_t len, size_t ngram, u64 *sh) {
+    const size_t starts = len >= ngram ? len - ngram + 1 : (len > 0), width = len >= ngram ? ngram : len;
+    size_t s = 0;
+    for (; s + 4 <= starts; s += 4) { /* four independent multiply chains at once */
+        u64 h0 = SH_M1, h1 = SH_M1, h2 = SH_M1, h3 = SH_M1;
+        for (size_t j = 0; j < width; j++) {
+            h0 = (h0 * SH_M1) ^ w[s + j]; h1 = (h1 * SH_M1) ^ w[s + 1 + j];
+            h2 = (h2 * SH_M1) ^ w[s + 2 + j]; h3 = (h3 * SH_M1) ^ w[s + 3 + j];
+        }
+        sh[s] = shingle_mix(h0); sh[s + 1] = shingle_mix(h1); sh[s + 2] = shingle_mix(h2); sh[s + 3] = shingle_mix(h3);
+    }
+    for (; s < starts; s++) {
+        u64 h = SH_M1;
+        for (size_t j = 0; j < width; j++) h = (h * SH_M1) ^ w[s + j];
+        h ^= h >> 31; h *= SH_M2; h ^= h >> 29; h *= SH_M3; h ^= h >> 32;
+        sh[s] = h;
+    }
+    return starts;
+}
 
 /* shingles(word_hashes, counts, ngram, out) -> shingles written
  *
@@ -231,16 +312,8 @@ static PyObject *shingles(PyObject *Py_UNUSED(self), PyObject *args) {
     Py_BEGIN_ALLOW_THREADS
     Py_ssize_t at = 0, k = 0;
     for (Py_ssize_t r = 0; r < n; r++) {
-        const Py_ssize_t len = (Py_ssize_t)c[r];
-        const Py_ssize_t starts = len >= ngram ? len - ngram + 1 : (len > 0);
-        const Py_ssize_t width = len >= ngram ? ngram : len;
-        for (Py_ssize_t s = 0; s < starts; s++) {
-            u64 h = SH_M1;
-            for (Py_ssize_t j = 0; j < width; j++) h = (h * SH_M1) ^ w[at + s + j];
-            h ^= h >> 31; h *= SH_M2; h ^= h >> 29; h *= SH_M3; h ^= h >> 32;
-            out[k++] = h;
-        }
-        at += len;
+        k += (Py_ssize_t)row_shingles(w + at, (size_t)c[r], (size_t)ngram, out + k);
+        at += (Py_ssize_t)c[r];
     }
     Py_END_ALLOW_THREADS
     result = PyLong_FromSsize_t(need);
@@ -388,58 +461,6 @@ done:
 }
 
 
-typedef struct { u64 *v; size_t cap; } grow_t;
-
-static int grow(grow_t *g, size_t need) {
-    if (need <= g->cap) return 1;
-    size_t cap = g->cap ? g->cap : 1024;
-    while (cap < need) cap *= 2;
-    u64 *v = realloc(g->v, cap * sizeof(u64));
-    if (!v) return 0;
-    g->v = v; g->cap = cap;
-    return 1;
-}
-
-/* XXH3-64 of a token of the text, through the byte map when there is one (into `tmp`, grown as needed). */
-static inline int token_hash(const uint8_t *p, size_t len, const uint8_t *m, grow_t *tmp, u64 *out) {
-    if (!m) { *out = xxh3_64(p, len); return 1; }
-    uint8_t local[64];
-    uint8_t *q = local;
-    if (len > sizeof local) {
-        if (!grow(tmp, len / 8 + 1)) return 0;
-        q = (uint8_t *)tmp->v;
-    }
-    for (size_t i = 0; i < len; i++) q[i] = m[p[i]];
-    *out = xxh3_64(q, len);
-    return 1;
-}
-
-/* Shingles of one row's word hashes into sh (room for max(len - ngram + 1, 1)); returns how many. */
-static inline u64 shingle_mix(u64 h) {
-    h ^= h >> 31; h *= SH_M2; h ^= h >> 29; h *= SH_M3;
-    return h ^ (h >> 32);
-}
-
-static size_t row_shingles(const u64 *w, size_t len, size_t ngram, u64 *sh) {
-    const size_t starts = len >= ngram ? len - ngram + 1 : (len > 0), width = len >= ngram ? ngram : len;
-    size_t s = 0;
-    for (; s + 4 <= starts; s += 4) { /* four independent multiply chains at once */
-        u64 h0 = SH_M1, h1 = SH_M1, h2 = SH_M1, h3 = SH_M1;
-        for (size_t j = 0; j < width; j++) {
-            h0 = (h0 * SH_M1) ^ w[s + j]; h1 = (h1 * SH_M1) ^ w[s + 1 + j];
-            h2 = (h2 * SH_M1) ^ w[s + 2 + j]; h3 = (h3 * SH_M1) ^ w[s + 3 + j];
-        }
-        sh[s] = shingle_mix(h0); sh[s + 1] = shingle_mix(h1); sh[s + 2] = shingle_mix(h2); sh[s + 3] = shingle_mix(h3);
-    }
-    for (; s < starts; s++) {
-        u64 h = SH_M1;
-        for (size_t j = 0; j < width; j++) h = (h * SH_M1) ^ w[s + j];
-        h ^= h >> 31; h *= SH_M2; h ^= h >> 29; h *= SH_M3; h ^= h >> 32;
-        sh[s] = h;
-    }
-    return starts;
-}
-
 /* index_rows(buf, offsets, token_byte, byte_map, ngram, a, b, sig_out, counts_out, low_out) -> shingles
  *
  * hash_words, shingles and signatures for every row in one pass, row by row in reused scratch space:
@@ -467,42 +488,17 @@ static PyObject *index_rows(PyObject *Py_UNUSED(self), PyObject *args) {
     u32 *sig = sb.buf, *low = lb.buf;
     int64_t *counts = cb.buf;
     const Py_ssize_t cap = lb.len / 4;
-    uint8_t tt[256]; /* token bytes as seen through the map */
-    for (int c = 0; c < 256; c++) tt[c] = t[m ? m[c] : c] != 0;
+    uint8_t tt[256];
+    token_table(t, m, tt);
     grow_t words = {0}, sh = {0}, tmp = {0};
     Py_ssize_t k = 0;
     int failed = 0; /* 1: out of memory, 2: low_out too small */
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t r = 0; r < n && !failed; r++) {
         const int64_t end = o[r + 1] < buf.len ? o[r + 1] : buf.len;
-        int64_t i = o[r];
-        size_t nw = 0;
-        /* Token runs from a bitmap of 64 bytes at a time: starts and ends are bit transitions, found by
-         * counting trailing zeros, with no branch per byte. */
-        int64_t st = -1;
-        for (int64_t base = i; base < end && !failed; base += 64) {
-            const int cnt = end - base < 64 ? (int)(end - base) : 64;
-            u64 mask = 0;
-            for (int q = 0; q < cnt; q++) mask |= (u64)tt[b[base + q]] << q;
-            const u64 prev = (mask << 1) | (st >= 0);
-            u64 events = (mask & ~prev) | (~mask & prev);
-            while (events) {
-                const int q = __builtin_ctzll(events);
-                events &= events - 1;
-                if (st < 0) { st = base + q; continue; }
-                if (!grow(&words, nw + 1) || !token_hash(b + st, (size_t)(base + q - st), m, &tmp, &words.v[nw])) {
-                    failed = 1;
-                    break;
-                }
-                nw++;
-                st = -1;
-            }
-        }
-        if (!failed && st >= 0) { /* a token up to the row's end (the row's length a multiple of 64) */
-            if (!grow(&words, nw + 1) || !token_hash(b + st, (size_t)(end - st), m, &tmp, &words.v[nw])) failed = 1;
-            nw++;
-        }
-        if (failed || !grow(&sh, nw + 1)) { failed = 1; break; }
+        const Py_ssize_t got = row_words(b, o[r], end, tt, m, &words, &tmp);
+        if (got < 0 || !grow(&sh, (size_t)got + 1)) { failed = 1; break; }
+        const size_t nw = (size_t)got;
         const size_t ns = row_shingles(words.v, nw, (size_t)ngram, sh.v);
         if (k + (Py_ssize_t)ns > cap) { failed = 2; break; }
         row_signature(sh.v, (Py_ssize_t)ns, pa, pb, (u32)np, sig + r * np);

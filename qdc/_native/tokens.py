@@ -207,15 +207,16 @@ def hash_tokens(
     hashes: list[np.ndarray] = []
     counts: list[np.ndarray] = []
     for a, b in cost_blocks(ends, block_bytes):
-        buf, offsets = text_buffer(s.slice(a, b - a))
         if hashing is not None:
-            out = np.empty(buf.shape[0] // 2 + 1, dtype=np.uint64)
+            joined, offsets = joined_text(s.slice(a, b - a))
+            out = np.empty(len(joined) // 2 + (b - a) + 1, dtype=np.uint64)
             per_row = np.empty(b - a, dtype=np.int64)
             table = np.asarray(token_byte, dtype=np.uint8).tobytes()
             mapping = np.asarray(byte_map, dtype=np.uint8).tobytes() if byte_map is not None else b""
-            hashes.append(out[: hashing.hash_words(buf, offsets, table, mapping, out, per_row)])
+            hashes.append(out[: hashing.hash_words(joined, offsets, table, mapping, out, per_row)])
             counts.append(per_row)
             continue
+        buf, offsets = text_buffer(s.slice(a, b - a))
         if byte_map is not None:
             np.take(byte_map, buf, out=buf)
         starts, stops, per_row = spans(buf, offsets, token_byte)

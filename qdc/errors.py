@@ -6,6 +6,8 @@ Exit codes (see README): 0 success, 1 bad data or a run-time failure, 2 usage or
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 
@@ -41,6 +43,19 @@ class CheckFailed(QdcError):
     """A `qdc check` policy failed."""
 
     exit_code = 3
+
+
+@contextmanager
+def opening(path: Any, error: type[QdcError], what: str = "file") -> Iterator[None]:
+    """A block that opens `path`: not found, a folder, or no permission become one line of `error`."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise error(f"{path}: no such {what}") from None
+    except IsADirectoryError:
+        raise error(f"{path}: is a folder, expected a {what}") from None
+    except PermissionError:
+        raise error(f"{path}: permission denied") from None
 
 
 def quote(value: Any, limit: int = 200) -> str:

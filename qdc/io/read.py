@@ -20,7 +20,7 @@ from typing import IO, TYPE_CHECKING, Any
 import polars as pl
 
 from qdc import schema
-from qdc.errors import ConfigError, DataError
+from qdc.errors import ConfigError, DataError, opening
 from qdc.io.columns import _normalise_qdc_dtypes
 from qdc.io.fastjsonl import add_plain_lines
 from qdc.io.formats import STDIO, ChunkStream, decompressed, detect_format
@@ -48,14 +48,8 @@ def _open_lines(path: str, fmt: str) -> Iterator[IO[bytes]]:
     if path == STDIO:
         yield sys.stdin.buffer
         return
-    try:
+    with opening(path, DataError):
         raw = open(path, "rb")  # noqa: SIM115 - closed below
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise DataError(f"{path}: is a folder, expected a file") from None
-    except PermissionError:
-        raise DataError(f"{path}: permission denied") from None
     try:
         if fmt == "jsonl":
             yield raw

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from qdc.errors import ConfigError, DataError
+from qdc.errors import ConfigError, DataError, opening
 
 DTYPES = {"float16": np.float16, "float32": np.float32}
 
@@ -30,9 +30,8 @@ def create(path: str | os.PathLike[str], n: int, dim: int, dtype: str = "float16
 def open_store(path: str | os.PathLike[str], rows: int | None = None) -> np.memmap:
     """Open an existing (n, d) ``.npy`` read-only; `rows` checks n against the input's row count."""
     try:
-        x = np.load(str(path), mmap_mode="r")
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file") from None
+        with opening(path, DataError):
+            x = np.load(str(path), mmap_mode="r")
     except ValueError as exc:
         raise DataError(f"{path}: not a .npy file ({exc})") from None
     if x.ndim != 2 or x.dtype not in (np.float16, np.float32):

@@ -261,7 +261,7 @@ def test_report_is_the_same_with_the_side_thread_serialised(monkeypatch, frame, 
     monkeypatch.setattr(concurrent.futures, "ThreadPoolExecutor", Inline)
     assert diversity_report(df, cfg, fake_embed_cfg) == threaded
 
-    class FirstOnly(Inline):  # runs the side figures, leaves the queued trigram count for the main thread
+    class FirstOnly(Inline):  # runs the side figures, leaves the queued trigram count and Vendi for this thread
         def submit(self, fn, *a):
             if getattr(self, "ran", False):
                 return concurrent.futures.Future()  # pending: cancel() succeeds
@@ -269,6 +269,14 @@ def test_report_is_the_same_with_the_side_thread_serialised(monkeypatch, frame, 
             return super().submit(fn, *a)
 
     monkeypatch.setattr(concurrent.futures, "ThreadPoolExecutor", FirstOnly)
+    assert diversity_report(df, cfg, fake_embed_cfg) == threaded
+
+    class FirstTwo(Inline):  # the second thread has begun the trigram count: the n-gram Vendi score is left here
+        def submit(self, fn, *a):
+            self.n = getattr(self, "n", 0) + 1
+            return concurrent.futures.Future() if self.n > 2 else super().submit(fn, *a)
+
+    monkeypatch.setattr(concurrent.futures, "ThreadPoolExecutor", FirstTwo)
     assert diversity_report(df, cfg, fake_embed_cfg) == threaded
     assert {"vendi", "mpcd", "compression_ratio", "self_bleu", "distinct_3", "ngram_vendi"} <= set(threaded)
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import gc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any, Literal
 
 import numpy as np
@@ -109,6 +110,11 @@ def _side_figures(x: np.ndarray | None, texts: pl.Series, idx: np.ndarray, cfg: 
     return out
 
 
+def _ngram_vendi(tok: TokenHashes, idx: np.ndarray, cfg: DiversityConfig) -> float:
+    """The n-gram Vendi score (q = 1) of the sampled rows."""
+    return ngram_vendi_hashed(tok.subset(idx), cfg.ngram_ns)[1.0] if idx.size else 0.0
+
+
 def _figures(
     texts: pl.Series,
     x: np.ndarray | None,
@@ -124,11 +130,17 @@ def _figures(
     with ThreadPoolExecutor(1) as pool:
         side = pool.submit(_side_figures, x, texts, idx, cfg)
         tok = tok if tok is not None else token_hashes(texts)
-        third = pool.submit(lexical_figures, tok, ("distinct_3",))  # queued behind the side figures
+        # The trigram count and the n-gram Vendi score are queued behind the side figures; when this thread
+        # is done with the counts it takes each of them that the second thread has not begun (in that order).
+        tasks: list[Callable[[], Any]] = [
+            partial(lexical_figures, tok, ("distinct_3",)),
+            partial(_ngram_vendi, tok, idx, cfg),
+        ]
+        queued = [pool.submit(task) for task in tasks]
         lexical = lexical_figures(tok, ("counts",))
-        nvendi = ngram_vendi_hashed(tok.subset(idx), cfg.ngram_ns)[1.0] if idx.size else 0.0
-        # Whichever thread is free first counts the trigrams: here, unless the second thread has begun.
-        lexical.update(lexical_figures(tok, ("distinct_3",)) if third.cancel() else third.result())
+        mine: list[Any] = [task() if fut.cancel() else None for task, fut in zip(tasks, queued, strict=True)]
+        trigrams, nvendi = (m if fut.cancelled() else fut.result() for m, fut in zip(mine, queued, strict=True))
+        lexical.update(trigrams)
         side_out = side.result()
     out: dict[str, Any] = {"n": len(texts)}
     out.update({key: side_out[key] for key in ("vendi", "vendi_q", "mpcd") if key in side_out})

@@ -246,7 +246,6 @@ def _on_sigterm() -> Any:
 # as soon as its parameters use these names (tests/test_integrity.py fails on a path parameter not listed).
 OUTPUT_PARAMS = {
     "output": "-o",
-    "out": "-o",
     "removed": "--removed",
     "manifest": "--manifest",
     "ledger": "--ledger",
@@ -270,7 +269,7 @@ CONFIG_INPUT_KEYS = ("judge.rubric", "lm.model")
 
 def _output_paths(params: dict[str, Any]) -> dict[str, Any]:
     outputs = {label: params.get(name) for name, label in OUTPUT_PARAMS.items() if params.get(name) is not None}
-    output = params.get("output", params.get("out"))
+    output = params.get("output")
     if params.get("on_bad_rows") == "skip" and params.get("bad_rows_file") is None and output not in (None, "-"):
         from qdc.io import bad_rows_path
 

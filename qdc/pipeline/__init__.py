@@ -3,6 +3,8 @@
 - `qdc.pipeline.stage`: the stage interface (`StageContext`, `StageResult`);
 - `qdc.pipeline.stages`: the typed adapter of every library stage, registered by reference;
 - `qdc.pipeline.config`: pipeline files, the stage registry and `--set` overrides;
+- `qdc.pipeline.layers`: one stage's config from defaults, a `--config` file, `--set` items and flags;
+- `qdc.pipeline.fields`: what a config's keys are and say (docstrings, defaults), read from source for `--help`;
 - `qdc.pipeline.workdir`: content-keyed stage artifacts in the work directory;
 - `qdc.pipeline.manifest`: run manifests and the per-stage resource meter;
 - `qdc.pipeline.run`: running the stages (resume, accounting, the ledger frame);

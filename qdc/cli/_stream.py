@@ -51,17 +51,15 @@ def streamed(
     """Run `engine(report, on_estimate)` over the one INPUT file (read twice, so not stdin), write the bad
     rows as every command does, and report `say(stats)` on stderr or the stats with --json. `rows`: -o takes
     rows (not `embed --stream`'s .npy)."""
-    from qdc.io import IOConfig, Quarantine, ReadReport
+    from qdc.io import IOConfig, Quarantine
 
     if a.input == "-" or not isinstance(a.input, str):
         raise ConfigError("streaming runs read one INPUT file twice: pass a file, not '-' (or run without --stream)")
     if rows:
         check_outputs(a)
     est = None if State.quiet else lambda e: console.print(f"qdc scale {name} {e.describe()}", markup=False)
-    report = ReadReport()
-    stats = engine(report, est)
+    quarantine = Quarantine(IOConfig(), a.get("output"), a.get("bad_rows_file"))
+    stats = engine(quarantine.report(), est)
     if not a.get("dry_run") and "output" in a:
-        quarantine = Quarantine(IOConfig(), a.output, a.get("bad_rows_file"))
-        quarantine.reports.append(report)
         quarantine.finish()
     show(a, stats, say(stats))

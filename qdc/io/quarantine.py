@@ -43,10 +43,13 @@ class Quarantine:
         self.target = bad_rows_path(output, path)
         self.reports: list[ReadReport] = []
 
+    def report(self) -> ReadReport:
+        """A read report whose bad lines `finish` writes (`read` takes one; so may a stream engine)."""
+        self.reports.append(ReadReport())
+        return self.reports[-1]
+
     def read(self, path: InputPaths) -> pl.DataFrame:
-        report = ReadReport()
-        self.reports.append(report)
-        return read_records(path, self.io, report)
+        return read_records(path, self.io, self.report())
 
     def finish(self) -> None:
         """Write the quarantined lines, if any, and say so."""

@@ -4,9 +4,10 @@ One reading of the source serves both ways in: `field_docs` on an imported class
 `--set` hint of a flag that became a key), and `static_field_help`, which reads a config module's file without
 importing it, so a command's `--help` stays instant (importing CheckConfig loaded qdc.measure -> quality,
 complexity, numpy: ~0.4 s). The source answers for a field written `name: type = <literal>` (or
-`Field(default=<literal>)` / `Field(default_factory=list)`) in a class directly under `StageConfig`; anything
-else (a nested section's key, a default that is a name or a call) returns None and `field_help` imports the
-class. tests/test_cli_help.py checks that every source answer equals the imported one.
+`Field(default=<literal>)` / `Field(default_factory=list)`) in a class directly under `StageConfig`, and for a
+key in a section written `judge: JudgeConfig = JudgeConfig(rubric="complexity6")`; anything else (a default
+that is a name or another call) returns None and `field_help` imports the class. tests/test_cli_help.py
+checks that every source answer equals the imported one.
 """
 
 from __future__ import annotations
@@ -210,12 +211,37 @@ def _fields(spec: str) -> dict[str, tuple[str, Any]] | None:
     return out
 
 
-def static_field_help(spec: str, key: str) -> tuple[str, Any] | None:
-    """(docstring, default) of the field `key` of the config at `spec`, read from source; None: import it."""
-    if "." in key:
+@functools.cache
+def _section(spec: str, name: str) -> tuple[str, dict[str, Any]] | None:
+    """The section field `name` of the class at `spec`, written `name: Cls = Cls(key=<literal>, ...)`: (the spec
+    of Cls, the keys its default sets); None when it is written otherwise."""
+    found = _class_node(*spec.partition(":")[::2])
+    if found is None:
         return None
+    home, node = found
+    for field, value, _ in _documented(node.body):
+        if field == name and isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and not value.args:
+            sets = {kw.arg: _literal(home, kw.value) for kw in value.keywords if kw.arg is not None}
+            if len(sets) == len(value.keywords) and not any(v is _NOT_READ for v in sets.values()):
+                return f"{home}:{value.func.id}", sets
+    return None
+
+
+def static_field_help(spec: str, key: str) -> tuple[str, Any] | None:
+    """(docstring, default) of the field at the dotted `key` of the config at `spec`, read from source (a key in
+    a section: the section's class, with what the section's default sets); None: import it."""
+    *outer, last = key.split(".")
+    sets: dict[str, Any] = {}
     try:
+        for part in outer:
+            found = _section(spec, part)
+            if found is None:
+                return None
+            spec, sets = found
         fields = _fields(spec)
     except (OSError, SyntaxError, ValueError):
         return None
-    return None if fields is None else fields.get(key)
+    if fields is None or last not in fields:
+        return None
+    doc, default = fields[last]
+    return doc, sets.get(last, default)

@@ -1,4 +1,4 @@
-"""qdc's compiled kernels (qdc/_native/hashing.c) against their numpy oracles and rensa: the same arrays.
+"""qdc's compiled kernels (qdc/_native/*.c) against their numpy oracles and rensa: the same arrays.
 
 Each kernel has a numpy twin that runs where the extension did not build; `monkeypatch` sets
 `qdc._native.hashing` to None to run that twin in the same process. Signatures are compared with rensa's own

@@ -1,4 +1,4 @@
-"""qdc's optional compiled kernels (`hashing.c`), and whether they are in use.
+"""qdc's optional compiled kernels (`hashing.c` and the other C files here), and whether they are in use.
 
 `AVAILABLE` is True when the extension built and imports; callers then use `hashing` (the module) and
 otherwise their numpy code, which gives the same arrays (tests/test_minhash_native.py checks both ways).

@@ -8,7 +8,7 @@ import polars as pl
 from qdc import schema
 from qdc.quality import JUNK_THRESHOLD, QualityConfig, score_quality
 from qdc.select import SelectConfig, select
-from qdc.select.robust import MAX_GATED_SHARE, fragment_mask, junk_mask, signal_mask
+from qdc.select.robust import MAX_GATED_SHARE, STYLE_SHARE, fragment_mask, junk_mask, signal_masks
 from tests.conftest import make_frame
 
 NOUNS = ["garden", "river", "teacher", "window", "market", "engine", "letter", "island", "doctor", "kitchen"]
@@ -43,9 +43,14 @@ def test_a_signal_that_flags_a_large_share_opens_but_the_others_still_gate() -> 
     assert (q < JUNK_THRESHOLD).mean() > MAX_GATED_SHARE  # the threshold does not fit this pool
     trunc = df[schema.QUALITY_SIGNAL_PREFIX + "truncation"].to_numpy() < JUNK_THRESHOLD
     assert trunc[50:75].all() and not trunc[:50].any()
-    flagged = signal_mask(df)
-    assert flagged is not None
-    assert flagged[75:].all() and not flagged[:75].any()  # soup only; the truncation signal is left out
+    masks = signal_masks(df)
+    assert masks is not None
+    fit, unfit = masks
+    assert fit[75:].all() and not fit[:75].any()  # soup only; the truncation signal does not fit this pool
+    assert unfit[50:75].all() and not unfit[:50].any() and not unfit[75:].any()
+    below, other = junk_mask(df) or (None, None)
+    assert below is not None and other is not None
+    assert not below[50:75].any() and other[75:].all()  # what only truncation flags is not junk evidence here
     soup = {f"r{i}" for i in range(75, 83)}
     unpunctuated = {f"r{i}" for i in range(50, 75)}
     picked = set(select(df, SelectConfig(budget=40, strategy="facility", dedup="off")).selected["id"].to_list())
@@ -84,3 +89,21 @@ def test_select_scores_a_pool_without_quality_and_gates_with_the_signals_it_comp
     res = select(_embedded(texts), SelectConfig(budget=40, strategy="facility", dedup="off"))
     assert schema.QUALITY in res.selected.columns and schema.QUALITY_SIGNAL_PREFIX + "soup" not in res.selected.columns
     assert not {f"r{i}" for i in range(75, 83)} & set(res.selected["id"].to_list())
+
+
+def test_truncation_is_style_on_plain_text_past_its_share_but_junk_on_answers() -> None:
+    # 8% of the rows flagged by truncation: more than its plain-text share, less than MAX_GATED_SHARE
+    assert STYLE_SHARE["truncation"] < 0.08 < MAX_GATED_SHARE
+    texts = [_sentence(i) for i in range(92)] + [_sentence(i, "") for i in range(92, 100)]
+    plain = score_quality(_embedded(texts), QualityConfig())
+    below, other = junk_mask(plain) or (None, None)
+    assert below is not None and other is not None
+    assert not (below | other)[92:].any()  # a text without a final full stop is the pool's style
+    rows = [{"instruction": f"Describe place {i}.", "output": _sentence(i)} for i in range(92)]
+    rows += [
+        {"instruction": f"Describe place {i}.", "output": _sentence(i, "").rsplit(" ", 3)[0] + " the"} for i in range(8)
+    ]
+    chat = score_quality(make_frame(rows), QualityConfig(scorer="heuristic"))
+    below, other = junk_mask(chat) or (None, None)
+    assert below is not None and other is not None
+    assert (below & other)[92:].all() and not (below | other)[:92].any()  # a cut answer is junk at any share

@@ -193,12 +193,14 @@ static PyObject *shingles(PyObject *Py_UNUSED(self), PyObject *args) {
     u64 *out = ob.buf;
     const Py_ssize_t n = cb.len / 8, words = wb.len / 8, cap = ob.len / 8;
     Py_ssize_t need = 0, total = 0;
-    for (Py_ssize_t r = 0; r < n; r++) {
-        if (c[r] < 0) break;
+    int bad = ngram < 1;
+    for (Py_ssize_t r = 0; !bad && r < n; r++) { /* every count checked: no negative one, no sum past words */
+        bad = c[r] < 0 || c[r] > words - total;
+        if (bad) break;
         total += c[r];
         need += c[r] >= ngram ? c[r] - ngram + 1 : (c[r] > 0);
     }
-    if (ngram < 1 || total != words || need > cap) {
+    if (bad || total != words || need > cap) {
         PyErr_SetString(PyExc_ValueError, "shingles: bad sizes");
         goto done;
     }

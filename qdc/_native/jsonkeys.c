@@ -11,8 +11,11 @@ PyObject *qdc_json_key_colons(PyObject *Py_UNUSED(self), PyObject *args) {
     PyObject *result = NULL;
     const Py_ssize_t n = sb.len / 8 - 1;
     const int64_t *s = sb.buf;
-    if (n < 0 || ob.len != n * 8 || (n > 0 && (s[0] < 0 || s[n] > db.len))) {
-        PyErr_SetString(PyExc_ValueError, "json_key_colons: bad sizes");
+    int bad = n < 0 || ob.len != n * 8;
+    for (Py_ssize_t r = 0; !bad && r < n; r++) bad = s[r] < 0 || s[r + 1] < s[r]; /* every start, in order */
+    if (!bad && n > 0) bad = s[n] > db.len;
+    if (bad) {
+        PyErr_SetString(PyExc_ValueError, "json_key_colons: bad sizes or line starts");
         goto done;
     }
     const uint8_t *d = db.buf;

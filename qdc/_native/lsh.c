@@ -157,7 +157,8 @@ PyObject *qdc_band_keys(PyObject *Py_UNUSED(self), PyObject *args) {
     if (!PyArg_ParseTuple(args, "y*nnnw*", &sb, &width, &bands, &rows, &ob)) return NULL;
     PyObject *result = NULL;
     const Py_ssize_t n = width > 0 ? sb.len / 4 / width : 0;
-    if (width < 1 || bands < 1 || rows < 1 || rows > width / bands || /* bands * rows <= width, no overflow */ sb.len != n * width * 4 ||
+    /* bands * rows <= width, asked as a division: the product of two caller ints could wrap */
+    if (width < 1 || bands < 1 || rows < 1 || rows > width / bands || sb.len != n * width * 4 ||
         ob.len != n * bands * 8) {
         PyErr_SetString(PyExc_ValueError, "band_keys: bad sizes");
         goto done;

@@ -49,12 +49,21 @@ def _objects(lines: list[bytes], first: bool, joined: bytes | None = None) -> tu
     return objs, buf
 
 
-def _keys_unique(lines: list[bytes], buf: bytes, objs: list[dict[str, Any]]) -> bool:
+def _line_starts(lines: list[bytes]) -> np.ndarray:
+    """int64, len(lines) + 1: where each line starts in the lines' bytes joined, then the total length."""
+    import numpy as np
+
+    starts = np.zeros(len(lines) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, lines), dtype=np.int64, count=len(lines)), out=starts[1:])
+    return starts
+
+
+def _keys_unique(lines: list[bytes], buf: bytes, starts: np.ndarray, objs: list[dict[str, Any]]) -> bool:
     """No line writes a key twice (a count proves most lines; the others are checked one by one)."""
-    return all(duplicate_key(lines[i], objs[i]) is None for i in _unproved_lines(lines, buf, objs))
+    return all(duplicate_key(lines[i], objs[i]) is None for i in _unproved_lines(lines, buf, starts, objs))
 
 
-def _unproved_lines(lines: list[bytes], buf: bytes, objs: list[dict[str, Any]]) -> list[int]:
+def _unproved_lines(lines: list[bytes], buf: bytes, starts: np.ndarray, objs: list[dict[str, Any]]) -> list[int]:
     """The lines whose keys a count does not prove unique; each is then checked alone (`duplicate_key`).
 
     In a valid JSON line every colon outside a string separates a key from its value, so the colons outside
@@ -67,7 +76,6 @@ def _unproved_lines(lines: list[bytes], buf: bytes, objs: list[dict[str, Any]]) 
 
     from qdc._native import hashing
 
-    starts = np.cumsum([0, *map(len, lines)], dtype=np.int64)
     if hashing is not None:  # the same count by the compiled kernel, one pass over the bytes
         counts = np.empty(len(lines), dtype=np.int64)
         hashing.json_key_colons(buf, starts, counts)
@@ -198,14 +206,15 @@ def _add_plain_lines(
     if builder.seen_ids and not builder.seen_ids.keys().isdisjoint(ids):
         return None
     user = _parse_user(buf) if user_columns else None
-    if not _keys_unique(lines, buf, objs):
+    starts = _line_starts(lines)  # once per batch: the key count and the raw lines read it
+    if not _keys_unique(lines, buf, starts, objs):
         return None  # (a duplicate key: rare; the parse started above is dropped)
     builder.adopt(spec, objs[0])
     builder.add_plain(ids, texts, offset, _blank(texts))
-    return PlainBatch(objs, _raw_lines(lines, buf) if user_columns else [], [buf], user)
+    return PlainBatch(objs, _raw_lines(lines, buf, starts) if user_columns else [], [buf], user)
 
 
-def _raw_lines(lines: list[bytes], buf: bytes) -> pl.Series:
+def _raw_lines(lines: list[bytes], buf: bytes, bounds: np.ndarray) -> pl.Series:
     """The lines as the per-row path keeps them (`str.strip()`), decoded by polars all at once.
 
     Each line parsed, so it is UTF-8 and only JSON whitespace can surround its object. When every line is
@@ -217,8 +226,7 @@ def _raw_lines(lines: list[bytes], buf: bytes) -> pl.Series:
     raws = pl.Series(lines, dtype=pl.Binary).cast(pl.String)
     last = lines[-1]
     data = np.frombuffer(buf, dtype=np.uint8)
-    ends = np.cumsum(np.fromiter(map(len, lines), dtype=np.int64, count=len(lines)))
-    starts = ends - np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))
+    starts, ends = bounds[:-1], bounds[1:]  # `_line_starts`
     # Every line parsed as an object, so each holds 2 bytes or more: ends - 2 stays inside its line.
     tight = (
         bool((data[starts] == ord("{")).all())

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from qdc.quality import soup
 from qdc.quality._row import RowText, balanced, code_line
@@ -105,3 +107,33 @@ def test_short_prose_with_vowelless_abbreviations_is_not_soup():
         "The gcd of 42 and 56 is 14, their lcm 168.",
     ):
         assert score(text) >= 0.9, text
+
+
+# Line ends and whitespace Python's splitlines/strip treat specially, and pieces of code lines.
+_PIECES = ["\n", "\r\n", "\r", "\x0b", "\x0c", "\x1c", "\x1e", "\x1f", "\x85", "\u2028", " ", "\t"]
+_PIECES += ["x = 1", "f(a)", "{", "};", "[1, 2]", "return y", "the cat sat", "^a+$", "```", "~~~"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=14).map("".join))
+def test_code_lines_are_the_unfenced_rule_lines(text):
+    """`code_lines` (cached, read by unfenced_code and soup) are code_line of `lines`; without a fence those are
+    the prose's own lines, so unfenced_code reads the same flags it computed before; with one it reads the
+    prose's lines (the fenced blocks out), not the response's."""
+    row = RowText(ASK, text)
+    prose_lines = [ln.strip() for ln in row.prose.strip().splitlines() if ln.strip()]
+    if "```" not in text:
+        assert prose_lines == row.lines
+    assert row.code_lines == [code_line(ln) for ln in row.lines]
+    flags = [code_line(ln) for ln in prose_lines]
+    if flags and sum(flags) >= max(2, 0.4 * len(flags)):
+        assert row.unfenced_code
+    if not flags:
+        assert not row.unfenced_code
+
+
+def test_a_fenced_code_block_does_not_make_the_prose_code():
+    text = "Here is how it works, in words.\n```\nx = 1;\ny = f(x);\nreturn y;\n```"
+    row = RowText(ASK, text)
+    assert sum(row.code_lines) >= 3  # the response's lines, fence included (what soup's word salad reads)
+    assert not row.unfenced_code and row.looks_like_code

@@ -68,15 +68,23 @@ class RowText:
         soup has no code line.
         """
         text = self.prose.strip()
-        lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-        if not lines:
+        if "```" in self.response:  # the prose's lines: fenced blocks taken out
+            flags = [code_line(ln.strip()) for ln in text.splitlines() if ln.strip()]
+        else:  # prose is the response: its lines are `lines` (stripping the whole text drops only blank ones)
+            flags = self.code_lines
+        if not flags:
             return False
-        codey = sum(1 for ln in lines if code_line(ln))
-        if codey >= max(2, 0.4 * len(lines)):
+        codey = sum(flags)
+        if codey >= max(2, 0.4 * len(flags)):
             return True
-        if codey < max(1, 0.4 * len(lines)) and not _REGEX.fullmatch(text):
+        if codey < max(1, 0.4 * len(flags)) and not _REGEX.fullmatch(text):
             return False
         return balanced(text)
+
+    @cached_property
+    def code_lines(self) -> list[bool]:
+        """`code_line` of each of `lines` (read by `unfenced_code` and by the soup's word salad)."""
+        return [code_line(ln) for ln in self.lines]
 
 
 def code_line(line: str) -> bool:

@@ -42,7 +42,7 @@ import itertools
 import re
 import unicodedata
 
-from qdc.quality._row import WORD_RE, RowText, code_line
+from qdc.quality._row import WORD_RE, RowText
 
 
 def _words(text: str) -> frozenset[str]:
@@ -210,7 +210,8 @@ def measure(row: RowText) -> tuple[float, dict[str, object]]:
     # word salad in the prose lines only: code's one-letter names (`a = a + b`) are no "a and"
     words = row.words
     if row.unfenced_code:
-        words = WORD_RE.findall("\n".join(ln for ln in row.lines if not code_line(ln)).lower())
+        prose = (ln for ln, code in zip(row.lines, row.code_lines, strict=True) if not code)
+        words = WORD_RE.findall("\n".join(prose).lower())
     rate, n_det = salad_rate(words)
     if n_det >= 8:
         details["salad_rate"] = round(rate, 3)

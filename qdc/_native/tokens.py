@@ -194,6 +194,12 @@ ASCII_LOWER[ord("A") : ord("Z") + 1] += 32
 `to_lowercase`), at a fraction of its cost (one table look-up per byte of the block)."""
 
 
+def kernel_tables(token_byte: np.ndarray, byte_map: np.ndarray | None) -> tuple[bytes, bytes]:
+    """(token_byte, byte_map) as the compiled kernels take them: 256 bytes each, b"" for no byte map."""
+    table = np.asarray(token_byte, dtype=np.uint8).tobytes()
+    return table, (np.asarray(byte_map, dtype=np.uint8).tobytes() if byte_map is not None else b"")
+
+
 def hash_tokens(
     texts: pl.Series, token_byte: np.ndarray, block_bytes: int = 4 << 20, byte_map: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -206,13 +212,12 @@ def hash_tokens(
     ends = np.cumsum(s.str.len_bytes().to_numpy().astype(np.int64) + 1)
     hashes: list[np.ndarray] = []
     counts: list[np.ndarray] = []
+    table, mapping = kernel_tables(token_byte, byte_map)  # once, not per block
     for a, b in cost_blocks(ends, block_bytes):
         if hashing is not None:
             joined, offsets = joined_text(s.slice(a, b - a))
             out = np.empty(len(joined) // 2 + (b - a) + 1, dtype=np.uint64)
             per_row = np.empty(b - a, dtype=np.int64)
-            table = np.asarray(token_byte, dtype=np.uint8).tobytes()
-            mapping = np.asarray(byte_map, dtype=np.uint8).tobytes() if byte_map is not None else b""
             hashes.append(out[: hashing.hash_words(joined, offsets, table, mapping, out, per_row)])
             counts.append(per_row)
             continue

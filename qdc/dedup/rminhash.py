@@ -79,7 +79,7 @@ def native_index(
     compiled kernel over the rows (scratch space reused row by row, no whole-chunk word or 64-bit shingle
     arrays). Needs `qdc._native.AVAILABLE`."""
     from qdc._native import hashing
-    from qdc._native.tokens import joined_text
+    from qdc._native.tokens import joined_text, kernel_tables
     from qdc.dedup.normalize import _WORD_BYTE, word_text
 
     assert hashing is not None, "the compiled kernels are not built"
@@ -90,7 +90,6 @@ def native_index(
     counts = np.empty(n, dtype=np.int64)
     low = np.empty(len(joined) // 2 + n + 1, dtype=np.uint32)
     a, b = permutations(num_perm, seed)
-    table = _WORD_BYTE.astype(np.uint8).tobytes()
-    mapping = byte_map.tobytes() if byte_map is not None else b""
+    table, mapping = kernel_tables(_WORD_BYTE, byte_map)
     k = hashing.index_rows(joined, offsets, table, mapping, ngram, a, b, sig, counts, low)
     return sig, counts, low[:k]

@@ -122,13 +122,19 @@ def run_pairs(pos: np.ndarray, rid: np.ndarray, cap: int) -> tuple[list[np.ndarr
 
 def candidate_pairs(keys: np.ndarray, cap: int = PAIR_CAP) -> tuple[np.ndarray, np.ndarray]:
     """Unique pairs (i < j) of rows that share at least one band key, sorted by (i, j)."""
-    n = keys.shape[0]
+    n = max(keys.shape[0], 1)
     from qdc._native import hashing
 
     if hashing is not None and keys.dtype == np.uint64 and keys.ndim == 2 and keys.shape[1] > 0:
         found = np.frombuffer(hashing.band_pairs(np.ascontiguousarray(keys), keys.shape[1], cap), dtype=np.uint64)
-        codes = np.unique(found)  # the same pairs as the sorting code below (tested)
-        return (codes // np.uint64(max(n, 1))).astype(np.int64), (codes % np.uint64(max(n, 1))).astype(np.int64)
+        codes = np.unique(found)  # the same pairs as the sorting code (tested)
+    else:
+        codes = _sorted_pair_codes(keys, cap)
+    return (codes // np.uint64(n)).astype(np.int64), (codes % np.uint64(n)).astype(np.int64)
+
+
+def _sorted_pair_codes(keys: np.ndarray, cap: int) -> np.ndarray:
+    """Unique codes i * n + j (uint64, sorted) of the pairs of `candidate_pairs`, by sorting every band."""
     parts_i: list[np.ndarray] = []
     parts_j: list[np.ndarray] = []
     for b in range(keys.shape[1]):
@@ -136,9 +142,7 @@ def candidate_pairs(keys: np.ndarray, cap: int = PAIR_CAP) -> tuple[np.ndarray, 
         parts_i += pi
         parts_j += pj
     if not parts_i:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty
+        return np.zeros(0, dtype=np.uint64)
     i = np.concatenate(parts_i).astype(np.uint64)
     j = np.concatenate(parts_j).astype(np.uint64)
-    codes = np.unique(i * np.uint64(n) + j)
-    return (codes // np.uint64(n)).astype(np.int64), (codes % np.uint64(n)).astype(np.int64)
+    return np.unique(i * np.uint64(keys.shape[0]) + j)

@@ -100,3 +100,17 @@ def test_hidden_frame_keeps_the_order_of_series_and_list_rows():
         assert frame[schema.TEXT].to_list() == ["a", "b", "c"]
         assert frame[schema.PROMPT].to_list() == ["a", "b", "c"]
         assert frame[schema.ROW_ID].to_list() == ["1", "2", "3"]
+
+
+def test_column_path_equals_row_path_over_files(tmp_path, monkeypatch):
+    """A folder of Parquet files: each file's batch keeps its own texts, ids stay unique across files."""
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    for k in range(3):
+        rows = {"id": [f"f{k}-{i}" for i in range(4)], "text": [f"file {k} row {i}" for i in range(4)]}
+        pl.DataFrame(rows).write_parquet(folder / f"part{k}.parquet")
+    fast = read_records(str(folder))
+    monkeypatch.setattr(read_mod, "_column_rows", lambda *a: False)
+    slow = read_records(str(folder))
+    assert fast.height == 12 and fast[schema.TEXT].to_list()[4] == "file 1 row 0"
+    assert_frame_equal(fast, slow)

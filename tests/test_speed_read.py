@@ -114,3 +114,18 @@ def test_column_path_equals_row_path_over_files(tmp_path, monkeypatch):
     slow = read_records(str(folder))
     assert fast.height == 12 and fast[schema.TEXT].to_list()[4] == "file 1 row 0"
     assert_frame_equal(fast, slow)
+
+
+@pytest.mark.parametrize("bad", [0, 4095, 4096, 9000])
+def test_first_non_finite_vector_is_reported_in_any_block(tmp_path, bad):
+    """The finite check runs over 4096-row blocks and still names the first bad row, wherever it falls."""
+    import numpy as np
+
+    x = np.ones((9001, 2), dtype=np.float32)
+    x[bad, 1] = np.inf
+    x[-1, 0] = np.nan  # a later bad row: the first one is reported
+    path = tmp_path / "in.parquet"
+    ids = [str(i) for i in range(len(x))]
+    pl.DataFrame({"id": ids, "text": ids, "qdc_embedding": pl.Series(x)}).write_parquet(path)
+    with pytest.raises(DataError, match=rf"in\.parquet:{bad + 1}: 'qdc_embedding' holds NaN"):
+        read_records(str(path))

@@ -69,7 +69,9 @@ def _check_embeddings(df: pl.DataFrame) -> pl.DataFrame:
     if col.dtype.size == 0:  # type: ignore[attr-defined]
         raise DataError(f"{schema.where(df, 0)}: '{name}' is an empty list, expected a vector")
     values = col.to_numpy()
-    finite = np.isfinite(values).all(axis=1)
+    finite = np.ones(len(values), dtype=bool)
+    for i in range(0, len(values), 4096):  # blocks: a bool array of the whole matrix was 38 MB of fresh memory
+        finite[i : i + 4096] = np.isfinite(values[i : i + 4096]).all(axis=1)
     if not finite.all():
         bad = int(np.argmin(finite))
         raise DataError(f"{schema.where(df, bad)}: '{name}' holds NaN, Infinity or null values")

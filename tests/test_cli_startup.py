@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from rich.console import Console
@@ -33,3 +34,19 @@ def test_the_root_help_does_not_load_the_progress_bar() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "Curate synthetic instruction data" in done.stdout
     assert done.stderr.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize("flags", [["--json"], ["-q"], []])
+def test_a_summary_table_is_built_only_when_shown(tmp_path: Path, flags: list[str]) -> None:
+    """`table()` defers rich.table until the table is printed: --json and -q never print it."""
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"id": "a", "text": "one row of text"}\n{"id": "b", "text": "another row"}\n')
+    args = ["diversity", str(src), "--model", "hash:8", *flags]  # -q after the command: hoisted
+    code = (
+        f"import sys\nfrom qdc.cli import app\ntry:\n    app({args!r}, prog_name='qdc')\nexcept SystemExit:\n    pass\n"
+        "sys.stderr.write('\\nTABLE ' + repr('rich.table' in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    shown = not flags
+    assert out.stderr.strip().splitlines()[-1] == f"TABLE {shown}"
+    assert ("Vendi q=0.5" in out.stderr) is shown

@@ -363,12 +363,20 @@ def show(a: dict[str, Any], body: Any, *shown: Any) -> None:
 
 def table(title: str, rows: Any, columns: Any = ("measure", "value"), caption: str | None = None, **kw: Any) -> Any:
     """A rich table: the first column left, the others right-aligned, long cells folded (`kw`: rich.table.Table's
-    settings, e.g. box)."""
-    from rich.table import Table
+    settings, e.g. box). Built when printed: a summary shown as --json or hidden by -q never imports rich.table."""
+    return _Table(title, list(rows), columns, caption, kw)
 
-    out = Table(title=title, title_justify="left", caption=caption, **kw)
-    for i, col in enumerate(columns):
-        out.add_column(col, justify="left" if i == 0 else "right", overflow="fold")
-    for row in rows:
-        out.add_row(*(c if isinstance(c, Text) else str(c) for c in row))
-    return out
+
+class _Table:
+    def __init__(self, title: str, rows: list[Any], columns: Any, caption: str | None, kw: dict[str, Any]) -> None:
+        self.title, self.rows, self.columns, self.caption, self.kw = title, rows, columns, caption, kw
+
+    def __rich__(self) -> Any:
+        from rich.table import Table
+
+        out = Table(title=self.title, title_justify="left", caption=self.caption, **self.kw)
+        for i, col in enumerate(self.columns):
+            out.add_column(col, justify="left" if i == 0 else "right", overflow="fold")
+        for row in self.rows:
+            out.add_row(*(c if isinstance(c, Text) else str(c) for c in row))
+        return out

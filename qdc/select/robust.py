@@ -54,61 +54,87 @@ DEFECT_BELOW = 0.5
 MAX_GATED_SHARE = 0.15
 
 
-def defect_mask(frame: pl.DataFrame) -> np.ndarray | None:
-    """Rows with a response part whose heuristic `echo` or `soup` signal is below DEFECT_BELOW (None: no
-    prompt/response columns, or no row has a response)."""
-    from qdc.quality.heuristic import score_rows
-
+def response_rows(frame: pl.DataFrame) -> np.ndarray | None:
+    """Which rows have a response part (None: no prompt/response columns). `junk_mask` computes it once and
+    hands it to the masks below; all False means plain text (a classification or pretraining pool)."""
     if schema.PROMPT not in frame.columns or schema.RESPONSE not in frame.columns:
         return None
-    responses = frame[schema.RESPONSE].fill_null("").to_list()
-    has = np.asarray([bool(r) for r in responses], dtype=bool)
-    if not has.any():
+    return np.asarray(frame[schema.RESPONSE].fill_null("").str.len_chars().to_numpy() > 0, dtype=bool)
+
+
+def _is_plain(has: np.ndarray | None) -> bool:
+    return has is None or not bool(has.any())
+
+
+def defect_mask(frame: pl.DataFrame, has: np.ndarray | None = None) -> np.ndarray | None:
+    """Rows with a response part whose heuristic `echo` or `soup` signal is below DEFECT_BELOW (None: no
+    prompt/response columns, or no row has a response). The scorer's `qdc_q_echo` / `qdc_q_soup` columns are
+    read when present (the heuristic, classifier, judge and lm scorers write them from the same prompt and
+    response parts); a signal without its column is scored here."""
+    from qdc.quality.heuristic import score_rows
+
+    has = response_rows(frame) if has is None else has
+    if has is None or not has.any():
         return None
-    prompts = frame[schema.PROMPT].fill_null("").to_list()
-    live = np.flatnonzero(has).tolist()
-    _, cols = score_rows([prompts[i] for i in live], [responses[i] for i in live], DEFECTS)
+    live = np.flatnonzero(has)
+    values: dict[str, np.ndarray] = {}
+    for name in DEFECTS:
+        col = schema.QUALITY_SIGNAL_PREFIX + name
+        if col in frame.columns and frame[col].null_count() == 0:
+            values[name] = frame[col].cast(pl.Float64).to_numpy()[live]
+    missing = tuple(name for name in DEFECTS if name not in values)
+    if missing:
+        prompts = frame[schema.PROMPT].fill_null("").gather(live).to_list()
+        responses = frame[schema.RESPONSE].fill_null("").gather(live).to_list()
+        values.update(score_rows(prompts, responses, missing)[1])
     bad = np.zeros(frame.height, dtype=bool)
-    bad[live] = np.minimum.reduce([cols[name] for name in DEFECTS]) < DEFECT_BELOW
+    bad[live] = np.minimum.reduce([values[name] for name in DEFECTS]) < DEFECT_BELOW
     return bad
 
 
-def outscored_mask(frame: pl.DataFrame, quality: np.ndarray, junk: np.ndarray) -> np.ndarray | None:
+def outscored_mask(
+    frame: pl.DataFrame, quality: np.ndarray, junk: np.ndarray, has: np.ndarray | None = None
+) -> np.ndarray | None:
     """Rows with a response whose exact prompt has another non-junk row with a higher qdc_quality: of several
     answers to one instruction only the best-scored ones are candidates (a truncated or degenerate answer
     beside a full one is the common case). None when there are no prompt/response columns."""
-    if schema.PROMPT not in frame.columns or schema.RESPONSE not in frame.columns:
+    has = response_rows(frame) if has is None else has
+    if has is None:
         return None
-    has = frame[schema.RESPONSE].fill_null("").str.len_chars().to_numpy() > 0
     q = np.where(junk, -np.inf, quality)
     best = pl.DataFrame({"p": frame[schema.PROMPT].fill_null(""), "q": q}).select(pl.col("q").max().over("p"))
     return np.asarray(has & ~junk & (quality < best["q"].to_numpy()), dtype=bool)
 
 
-# A defect signal that flags more than its share of a pool reads the data's style, not junk. `truncation` on
-# plain text (no response part) reads a missing final full stop as a cut: 23% of SMS messages, 10% of AG News
-# descriptions (which the data set itself cut), 0.1-2.7% of the other real plain-text files in ../shared/data;
-# planted junk of one kind is 1-2.5% of a pool. On responses a cut answer is junk at any share.
+# A defect signal that flags more than its share of a pool reads the data's style, not junk. Every signal's
+# share is MAX_GATED_SHARE; on plain text (no response part) `truncation` has a lower one, because there it
+# reads a missing final full stop as a cut: 23% of SMS messages, 10% of AG News descriptions (which the data
+# set itself cut), 0.1-2.7% of the other real plain-text files in ../shared/data; planted junk of one kind is
+# 1-2.5% of a pool. On answers truncation is capped at MAX_GATED_SHARE like every signal.
 STYLE_SHARE = {"truncation": 0.05}
+
+# Scorers whose qdc_quality is not the heuristic product of the qdc_q_<gate> columns they also write: a row
+# with a value in one of these columns was scored by that scorer (a judge's missing score is null there, and
+# with on_error=fallback that row's quality is the heuristic's).
+FOREIGN_SCORES = ("judge", "classifier", "ppl", "ifd", "junk", "grade")
 
 
 def plain_text(frame: pl.DataFrame) -> bool:
     """True when no row has a response part (a classification or pretraining pool, not instruction data)."""
-    if schema.RESPONSE not in frame.columns:
-        return True
-    return not bool((frame[schema.RESPONSE].fill_null("").str.len_chars() > 0).any())
+    return _is_plain(response_rows(frame))
 
 
-def signal_masks(frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
-    """(rows a fitting defect signal puts below JUNK_THRESHOLD, rows only non-fitting signals put there), from
-    the `qdc_q_<signal>` columns the scorer wrote. A signal fits when it flags at most MAX_GATED_SHARE of the
-    pool (on plain text, `STYLE_SHARE` for the signals listed there); one that flags more does not fit this
-    data, and a low score it alone explains is not junk evidence. None when no such column exists."""
+def signal_masks(frame: pl.DataFrame, plain: bool | None = None) -> tuple[np.ndarray, np.ndarray, list[str]] | None:
+    """(rows a fitting defect signal puts below JUNK_THRESHOLD, rows only non-fitting signals put there, the
+    non-fitting signals), from the `qdc_q_<signal>` columns the scorer wrote. A signal fits when it flags at
+    most MAX_GATED_SHARE of the pool (on plain text, `STYLE_SHARE` for the signals listed there); one that
+    flags more does not fit this data. None when no such column exists."""
     from qdc.quality.heuristic import GATES
 
-    plain = plain_text(frame)
+    plain = plain_text(frame) if plain is None else plain
     fit = np.zeros(frame.height, dtype=bool)
     unfit = np.zeros(frame.height, dtype=bool)
+    names: list[str] = []
     found = False
     for name in GATES:
         col = schema.QUALITY_SIGNAL_PREFIX + name
@@ -121,20 +147,54 @@ def signal_masks(frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
             fit |= flags
         else:
             unfit |= flags
-    return (fit, unfit & ~fit) if found else None
+            names.append(name)
+    return (fit, unfit & ~fit, names) if found else None
 
 
-# A plain-text row of at most FRAGMENT_WORDS words with no final full stop, question or exclamation mark,
-# among rows whose median has FRAGMENT_MEDIAN words or more, is a fragment, not an example (a sentence cut
-# after two words); rare fragments only: where they are common (> MAX_GATED_SHARE) they are the data.
+def released(frame: pl.DataFrame, quality: np.ndarray, unfit: list[str]) -> np.ndarray:
+    """Rows whose qdc_quality is the heuristic's (`qdc.quality.heuristic.combine`: the product of the gate
+    columns times BASE + (1 - BASE) * length) and would reach JUNK_THRESHOLD without the `unfit` signals: only
+    those signals explain a low score there. Rows another scorer scored (a value in a `FOREIGN_SCORES` column,
+    or a qdc_quality the columns do not reproduce) are never released: the learned scorer on instruction data,
+    a judge, a classifier or an LM vouch for their score themselves. The product is rebuilt from the columns
+    (no division, so a zero elsewhere stays zero)."""
+    from qdc.quality.heuristic import BASE, GATES
+
+    out = np.zeros(frame.height, dtype=bool)
+    cols = {g: schema.QUALITY_SIGNAL_PREFIX + g for g in (*GATES, "length")}
+    if not unfit or frame.height == 0:
+        return out
+    vals = {g: frame[c].cast(pl.Float64, strict=False).to_numpy() for g, c in cols.items() if c in frame.columns}
+    whole = np.ones(frame.height)
+    kept = np.ones(frame.height)
+    for g in GATES:
+        if g in vals:
+            whole = whole * vals[g]
+            kept = kept * (1.0 if g in unfit else vals[g])
+    fit = vals.get("length", np.ones(frame.height))
+    whole, kept = whole * (BASE + (1.0 - BASE) * fit), kept * (BASE + (1.0 - BASE) * fit)
+    ours = np.abs(np.clip(whole, 0.0, 1.0) - quality) <= 1e-9  # NaN (a null column value) is not ours
+    for name in FOREIGN_SCORES:
+        col = schema.QUALITY_SIGNAL_PREFIX + name
+        if col in frame.columns:
+            ours &= frame[col].is_null().to_numpy()
+    return np.asarray(ours & (kept >= JUNK_THRESHOLD), dtype=bool)
+
+
+# A plain-text row of at most FRAGMENT_WORDS words that does not end in a full stop, question or exclamation
+# mark or an ellipsis (optionally followed by closing quotes or a bracket), among rows whose median has
+# FRAGMENT_MEDIAN words or more, is a fragment, not an example (a sentence cut after two words); rare
+# fragments only: where they are common (> MAX_GATED_SHARE) they are the data.
 FRAGMENT_WORDS = 2
 FRAGMENT_MEDIAN = 6
 
 
-def fragment_mask(frame: pl.DataFrame) -> np.ndarray | None:
+def fragment_mask(frame: pl.DataFrame, plain: bool | None = None) -> np.ndarray | None:
     """Plain-text fragments (see FRAGMENT_WORDS); None when the rows have a response part, when the pool's
     rows are short themselves, or when fragments are too common to call rare."""
-    if schema.TEXT not in frame.columns or frame.height == 0 or not plain_text(frame):
+    if schema.TEXT not in frame.columns or frame.height == 0:
+        return None
+    if not (plain_text(frame) if plain is None else plain):
         return None
     text = frame[schema.TEXT].fill_null("").str.strip_chars()
     words = text.str.count_matches(r"\S+").to_numpy()
@@ -147,22 +207,24 @@ def fragment_mask(frame: pl.DataFrame) -> np.ndarray | None:
 
 def junk_mask(frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
     """(below the junk threshold, held back even when the threshold part opens): qdc_quality under
-    JUNK_THRESHOLD unless only a signal that does not fit the pool explains it, and the rows `defect_mask`,
-    `signal_masks` (fitting signals), `fragment_mask` or `outscored_mask` flags (a row may be in both). None
-    without a qdc_quality column."""
+    JUNK_THRESHOLD unless the quality is the heuristic's and would reach it without the signals that do not
+    fit the pool (`released`), and the rows `defect_mask`, `signal_masks` (fitting signals), `fragment_mask`
+    or `outscored_mask` flags (a row may be in both). None without a qdc_quality column."""
     if schema.QUALITY not in frame.columns:
         return None
     q = frame[schema.QUALITY].cast(pl.Float64).fill_null(float("-inf")).to_numpy()
     below = is_junk(frame[schema.QUALITY])
     other = np.zeros_like(below)
-    signals = signal_masks(frame)
+    has = response_rows(frame)
+    plain = _is_plain(has)
+    signals = signal_masks(frame, plain)
     if signals is not None:
-        below &= ~signals[1]
+        below &= ~released(frame, q, signals[2])
         other |= signals[0]
-    for found in (defect_mask(frame), fragment_mask(frame)):
+    for found in (defect_mask(frame, has), fragment_mask(frame, plain)):
         if found is not None:
             other |= found
-    found = outscored_mask(frame, q, below | other)
+    found = outscored_mask(frame, q, below | other, has)
     if found is not None:
         other |= found
     return below, other

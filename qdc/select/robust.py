@@ -9,7 +9,8 @@
   the eligible non-junk rows cannot fill the budget (``gate``) -- unless the scorer flags more than
   ``MAX_GATED_SHARE`` of the pool: then the threshold does not fit this data (on SMS Spam the heuristic
   flags 62% of the real spam messages, and gating them cut the minority class and lost 0.04 accuracy) and
-  the threshold part opens, with a notice; the defect signals that flag few rows (`signal_masks`) still gate.
+  the threshold part opens, with a notice; the defect signals that flag few rows (`signal_masks`) still gate,
+  and a heuristic score that only a signal flagging many rows explains is not counted (`released`).
 - **Representative rows first**: inside a cluster, rows near its centroid (cosine, standardised per
   cluster) are preferred over its outliers (``representativeness``); a Gumbel draw keeps it a sample.
 """
@@ -242,7 +243,8 @@ def pool_junk_mask(pool: Pool) -> tuple[np.ndarray, np.ndarray] | None:
 def gate(pool: Pool, budget: int) -> np.ndarray | None:
     """Rows the junk gate holds back (None: no gate) when the other rows can fill the budget: rows below the
     junk threshold (unless that is more than MAX_GATED_SHARE of the pool: the threshold does not fit this
-    data) and the defects and outscored answers of `junk_mask`."""
+    data), and, even then, what `junk_mask` holds back besides: rows a fitting defect signal flags
+    (`signal_masks`), echo and soup defects, plain-text fragments and outscored answers."""
     masks = pool_junk_mask(pool)
     if masks is None:
         return None

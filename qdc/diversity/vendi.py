@@ -98,14 +98,10 @@ def gram_and_sum(
 def _accumulate(s: np.ndarray, rows: np.ndarray, normalise: bool, buf: np.ndarray) -> np.ndarray:
     """Add the block's B^T B to `s` and return its column sums, B = the rows in buf's dtype (normalised)."""
     block = buf[: rows.shape[0]]
-    if normalise and rows.dtype == buf.dtype:  # divided straight into the buffer: the same values as a copy
-        norms = np.sqrt(np.einsum("ij,ij->i", rows, rows, dtype=np.float64))
-        np.divide(rows, np.where(norms > 0, norms, 1.0).astype(buf.dtype)[:, None], out=block)
-    else:
-        block[...] = rows
-        if normalise:
-            norms = np.sqrt(np.einsum("ij,ij->i", block, block, dtype=np.float64))
-            block /= np.where(norms > 0, norms, 1.0).astype(buf.dtype)[:, None]
+    block[...] = rows
+    if normalise:
+        norms = np.sqrt(np.einsum("ij,ij->i", block, block, dtype=np.float64))
+        block /= np.where(norms > 0, norms, 1.0).astype(buf.dtype)[:, None]
     s += block.T @ block
     return np.asarray(block.sum(axis=0, dtype=np.float64))
 

@@ -440,7 +440,7 @@ def test_closest_other_lengths_is_the_pairwise_minimum(lengths):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_gram_blocks_divided_in_place_equal_normalised_copies(dtype):
-    """gram_and_sum divides each block of rows straight into one reused buffer: bit for bit the sums of
+    """gram_and_sum copies each block of rows into one reused buffer and divides it there: bit for bit the sums of
     normalised copies of the blocks (a zero row, a partial last block, float32 and float64 input)."""
     from qdc.diversity import vendi
 
@@ -457,3 +457,23 @@ def test_gram_blocks_divided_in_place_equal_normalised_copies(dtype):
         got_s, got_t = vendi.gram_and_sum(x, dtype=dtype)
         assert np.array_equal(got_s, want_s / x.shape[0])
         assert np.array_equal(got_t, want_t)
+
+
+def test_ngram_vendi_runs_on_one_blas_thread_in_the_report_and_every_group(monkeypatch, frame):
+    """threadpoolctl's limit is process-wide: the n-gram Vendi score (which runs beside the side figures)
+    must see one BLAS thread however the two threads' steps interleave, or its last digits change."""
+    from threadpoolctl import threadpool_info
+
+    import qdc.diversity as div
+
+    seen: list[int] = []
+    real = div._ngram_vendi
+
+    def spy(*args, **kwargs):
+        seen.append(max((p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"), default=1))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(div, "_ngram_vendi", spy)
+    rows = [{"id": str(i), "text": f"sample {i} about topic {i % 3} and more", "cat": "ab"[i % 2]} for i in range(12)]
+    diversity_report(frame(rows), DiversityConfig(group_field="cat", embeddings=False))
+    assert len(seen) == 3 and seen == [1, 1, 1]

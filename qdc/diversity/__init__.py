@@ -127,7 +127,10 @@ def _figures(
     from concurrent.futures import ThreadPoolExecutor
 
     idx = _sample(len(texts), cfg.sample, cfg.seed)
-    with ThreadPoolExecutor(1) as pool:
+    # One BLAS thread for both threads' work, set here and held until both are done: threadpoolctl's limit is
+    # process-wide, so a limit entered and left by one thread (gram_dual's) would leave the other thread's
+    # n-gram Vendi on 1 or 2 BLAS threads by timing, and its value differs in the last digits.
+    with _one_blas_thread(), ThreadPoolExecutor(1) as pool:
         side = pool.submit(_side_figures, x, texts, idx, cfg)
         tok = tok if tok is not None else token_hashes(texts)
         # The trigram count and the n-gram Vendi score are queued behind the side figures; when this thread
@@ -182,10 +185,10 @@ def diversity_report(
     if schema.CLUSTER in df.columns:
         labels = df[schema.CLUSTER].fill_null(-1).to_numpy().astype(np.int64)
         k = int(labels.max()) + 1 if labels.size and labels.max() >= 0 else 0
-    # Small BLAS calls: spin-waiting threads cost more than they gave on 2 busy cores. No cyclic garbage
-    # collection meanwhile: self-BLEU's n-gram tuples set off full collections of the whole heap (CLI,
-    # polars, numpy: 0.12 s at 100k), and nothing here makes reference cycles.
-    with _one_blas_thread(), _no_gc():
+    # No cyclic garbage collection meanwhile: self-BLEU's n-gram tuples set off full collections of the whole
+    # heap (CLI, polars, numpy: 0.12 s at 100k), and nothing here makes reference cycles. (`_figures` holds
+    # BLAS to one thread: small calls, where spin-waiting threads cost more than they gave on 2 busy cores.)
+    with _no_gc():
         report, tok = _figures(texts, x, labels, k, cfg)
     if cfg.group_field is not None:
         if cfg.group_field not in df.columns:

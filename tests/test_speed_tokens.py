@@ -1,4 +1,4 @@
-"""The vectorised byte-level tokens and XXH3 of qdc.dedup.tokens against their per-string references."""
+"""The vectorised byte-level tokens and XXH3 of qdc._native.tokens against their per-string references."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import xxhash
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from qdc._native.tokens import spans, text_buffer, xxh3_spans
 from qdc.dedup.normalize import word_hash_array, word_hashes, word_tokens
-from qdc.dedup.tokens import spans, text_buffer, xxh3_spans
 
 TRICKY = [
     "The quick brown fox, jumps_over 42 lazy dogs!",
@@ -72,8 +72,8 @@ def test_word_hash_array_equals_string_tokens_any_text(texts):
 
 
 def test_hash_tokens_in_small_blocks_equals_one_block():
+    from qdc._native.tokens import hash_tokens
     from qdc.dedup.normalize import _WORD_BYTE
-    from qdc.dedup.tokens import hash_tokens
 
     s = pl.Series([t or "" for t in TRICKY] * 3).str.to_lowercase()
     whole = hash_tokens(s, _WORD_BYTE)

@@ -179,17 +179,17 @@ def test_vectorised_ngrams_equal_string_counts():
 def test_chunked_compression_ratio_matches_gzip():
     from qdc.diversity import compress
 
-    assert compress.compression_ratio(DOCS * 20) == compression_ratio(DOCS * 20)  # one chunk: exact
+    assert compress.compression(DOCS * 20)[0] == compression_ratio(DOCS * 20)  # one chunk: exact
     rng = np.random.default_rng(0)
     words = [f"w{i}" for i in range(3000)]
     texts = [" ".join(rng.choice(words, size=40).tolist()) for _ in range(12000)]  # ~2.6 MB: 3 chunks
     exact = compression_ratio(texts)
-    assert compress.compression_ratio(texts, threads=2) == pytest.approx(exact, rel=1e-3)
-    assert compress.compression_ratio(texts, threads=1) == compress.compression_ratio(texts, threads=2)
+    assert compress.compression(texts, threads=2)[0] == pytest.approx(exact, rel=1e-3)
+    assert compress.compression(texts, threads=1)[0] == compress.compression(texts, threads=2)[0]
     # Above 2 x max_bytes: evenly spaced primed 64 KiB blocks, a stated sample close to the whole.
-    sampled = compress.compression_ratio(texts, max_bytes=256 << 10)
+    sampled = compress.compression(texts, max_bytes=256 << 10)[0]
     assert sampled != exact and sampled == pytest.approx(exact, rel=0.02)
-    assert compress.compression_ratio(texts, threads=1, max_bytes=256 << 10) == sampled
+    assert compress.compression(texts, threads=1, max_bytes=256 << 10)[0] == sampled
 
 
 @pytest.mark.parametrize("dense_df", [0, 2, 32, 10**9])
@@ -347,8 +347,8 @@ def test_sampled_compression_ratio_is_near_the_exact_one_on_real_texts():
     import polars as pl
 
     s = pl.Series(texts)
-    exact = compress.compression_ratio(s, max_bytes=None)
-    sampled = compress.compression_ratio(s)
+    exact = compress.compression(s, max_bytes=None)[0]
+    sampled = compress.compression(s)[0]
     assert sampled != exact
     assert sampled == pytest.approx(exact, rel=0.05)
     nbytes = int(s.str.len_bytes().sum()) + len(texts) - 1

@@ -12,22 +12,15 @@ import polars as pl
 _CHUNK = 1 << 20  # bytes per deflate chunk up to 2 x the sample size
 _BLOCK = 1 << 16  # bytes per sampled block above it
 _PRIME = 1 << 15  # bytes before each deflated piece that prime its window (deflate's whole window)
-SAMPLE_BYTES = 4 << 20  # compression_ratio compresses at most this much of a larger text (a stated sample)
+SAMPLE_BYTES = 4 << 20  # `compression` compresses at most this much of a larger text (a stated sample)
 
 
 def compression_sample_bytes(nbytes: int, max_bytes: int | None = SAMPLE_BYTES) -> int | None:
-    """The bytes `compression_ratio` deflates when it samples a text of `nbytes` bytes, None when it
+    """The bytes `compression` deflates when it samples a text of `nbytes` bytes, None when it
     deflates them all (up to 2 x max_bytes, or max_bytes None)."""
     if max_bytes is None or nbytes <= 2 * max_bytes:
         return None
     return max(1, max_bytes // _BLOCK) * _BLOCK
-
-
-def compression_ratio(
-    texts: pl.Series | Sequence[str | None], threads: int | None = None, max_bytes: int | None = SAMPLE_BYTES
-) -> float:
-    """`lexical.compression_ratio` (gzip level 9 of the texts joined by spaces); see `compression`."""
-    return compression(texts, threads, max_bytes)[0]
 
 
 def compression(
@@ -49,6 +42,8 @@ def compression(
     by up to 13%. On the 17 MB of ../shared/data texts (questions only) in file order it is 3.4% low (0.4%
     shuffled, 0.8% sorted by length): the error of the sample is a few per cent, not a few per mille.
     """
+    from qdc._native.tokens import joined_text
+
     s = texts if isinstance(texts, pl.Series) else pl.Series(list(texts), dtype=pl.String)
     s = s.cast(pl.String).fill_null("")
     lens = s.str.len_bytes().to_numpy().astype(np.int64) + 1  # each row and the space after it
@@ -57,7 +52,8 @@ def compression(
         return 0.0, None
     sample = compression_sample_bytes(total, max_bytes)
     if sample is None:
-        view = memoryview(s.str.join(" ").cast(pl.Binary).item())
+        # the whole join (a sample joins only the rows under its blocks: the sizes above decide which path)
+        view = memoryview(joined_text(s)[0])
         size, starts = _CHUNK, list(range(0, total, _CHUNK))
 
         def piece(lo: int, hi: int) -> bytes | memoryview:

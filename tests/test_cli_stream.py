@@ -70,6 +70,19 @@ def test_select_stream_reads_config_layers(tmp_path: Path, runner: Any) -> None:
     assert outs["set"] == outs["prefixed"] != outs["default"]
 
 
+def test_select_stream_takes_a_set_key_spelt_as_its_flag(tmp_path: Path, runner: Any) -> None:
+    """--set cluster-quality=... names the key cluster_quality, as the config is built (it was refused as a key
+    --stream does not take)."""
+    src, emb = _select_input(tmp_path)
+    outs = []
+    for key in ("cluster-quality", "cluster_quality", "select.cluster-quality"):
+        out = tmp_path / f"{key}.jsonl"
+        args = ["select", "--stream", src, "-e", emb, "--budget", "30", "-o", str(out), "--set", f"{key}=true"]
+        _invoke(runner, args)
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1] == outs[2] != b""
+
+
 def test_select_stream_says_it_runs_kmq(tmp_path: Path, runner: Any) -> None:
     """The in-memory default (facility) cannot stream: the swap to kmq is a notice, not silent."""
     src, emb = _select_input(tmp_path)

@@ -44,9 +44,10 @@ SELECT = (
 
 def _select_streamed(a: o.Args, cfg: SelectConfig) -> None:
     """`qdc select --stream`: streaming kmq over --embeddings, saying when the in-memory choice was swapped."""
+    from qdc.pipeline.layers import set_keys
     from qdc.select.stream import stream_config, stream_select
 
-    named = {item.partition("=")[0].strip().removeprefix("select.") for item in a.set_ or ()}  # keys set by --set
+    named = set_keys(type(cfg), "select", a.set_ or ())  # keys set by --set, as the config was built from them
     scfg = stream_config(cfg, named, "strategy" in a.given, a.points_per_centroid)
     io = o.read_inputs(a).io
     if a.embeddings is None:

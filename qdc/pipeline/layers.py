@@ -83,6 +83,12 @@ def read_section(path: str, section: str, cls: type[StageConfig]) -> dict[str, A
     raise ConfigError(f"{path}: has no `{section}` stage to read options from")
 
 
+def set_keys(cls: type[StageConfig], section: str, items: Sequence[str]) -> set[str]:
+    """The dotted config keys that `--set` items name, spelt as the config is built from them
+    ('select.cluster-quality=false' -> 'cluster_quality')."""
+    return {".".join(_override(cls, section, item)[0]) for item in items}
+
+
 def _override(cls: type[StageConfig], section: str, item: str) -> tuple[list[str], Any]:
     """A `--set` item as (key path, value), the key checked against the config ('select.budget' works too)."""
     from pydantic import BaseModel

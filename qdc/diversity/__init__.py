@@ -11,9 +11,7 @@ cluster_coverage. With a group field, `groups` maps each value to the same figur
 
 from __future__ import annotations
 
-import contextlib
-import gc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import partial
 from typing import Any, Literal
 
@@ -42,6 +40,7 @@ from qdc.diversity.vendi import (
 )
 from qdc.embed import FIELD_COLUMNS, EmbedConfig, Embedder, ensure_embeddings
 from qdc.errors import ConfigError
+from qdc.gcpause import no_gc
 
 __all__ = ["DiversityConfig", "diversity_report"]
 
@@ -64,18 +63,6 @@ class DiversityConfig(StageConfig):
     """Also report the figures for each value of this field."""
     max_groups: int = 50
     seed: int = 0
-
-
-@contextlib.contextmanager
-def _no_gc() -> Iterator[None]:
-    """The cyclic garbage collector paused (as it was before afterwards); reference counting still frees."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def _sample(n: int, size: int, seed: int) -> np.ndarray:
@@ -188,7 +175,7 @@ def diversity_report(
     # No cyclic garbage collection meanwhile: self-BLEU's n-gram tuples set off full collections of the whole
     # heap (CLI, polars, numpy: 0.12 s at 100k), and nothing here makes reference cycles. (`_figures` holds
     # BLAS to one thread: small calls, where spin-waiting threads cost more than they gave on 2 busy cores.)
-    with _no_gc():
+    with no_gc():
         report, tok = _figures(texts, x, labels, k, cfg)
     if cfg.group_field is not None:
         if cfg.group_field not in df.columns:

@@ -162,6 +162,15 @@ def test_toml_config(tmp_path: Path) -> None:
     assert p.stage("cluster").k == 2  # type: ignore[union-attr]
 
 
+def test_toml_config_that_cannot_be_opened_is_one_config_error(tmp_path: Path) -> None:
+    """Missing or a folder: one line, exit 2 (YAML files had this; a .toml folder raised IsADirectoryError)."""
+    with pytest.raises(ConfigError, match="no such config file"):
+        load_pipeline(tmp_path / "missing.toml")
+    (tmp_path / "dir.toml").mkdir()
+    with pytest.raises(ConfigError, match="is a folder, expected a config file"):
+        load_pipeline(tmp_path / "dir.toml")
+
+
 def test_registry_names_the_issue_stages() -> None:
     for name in ("embed", "cluster", "dedup", "score-quality", "score-complexity", "select", "diversity", "check"):
         assert name in STAGES

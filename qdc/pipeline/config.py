@@ -28,7 +28,7 @@ import polars as pl
 
 from qdc.config import StageConfig, check_seed, load_yaml, parse_override, validate_config
 from qdc.embed import EmbedConfig
-from qdc.errors import ConfigError
+from qdc.errors import ConfigError, opening
 from qdc.io import IOConfig
 from qdc.pipeline import stages as _stages
 from qdc.pipeline.layers import flag_names
@@ -300,9 +300,9 @@ def load_pipeline(path: str | Path, overrides: Sequence[str] = ()) -> Pipeline:
         except ImportError:  # Python 3.10
             raise ConfigError(f"{path}: TOML configs need Python 3.11 or later; use YAML") from None
         try:
-            data = tomllib.loads(p.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: no such config file") from None
+            with opening(path, ConfigError, "config file"):
+                text = p.read_text(encoding="utf-8")
+            data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: invalid TOML ({exc})") from None
     else:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from qdc.cli import app
@@ -63,25 +64,24 @@ def test_a_written_file_and_an_error_code_survive_the_fast_exit(tmp_path: Path) 
     assert bad.stdout == b""
 
 
-def test_another_exit_handler_gets_the_normal_exit(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("extra", "said"),
+    [
+        ("import atexit\natexit.register(lambda: sys.stderr.write('handler ran\\n'))", b"handler ran"),
+        (  # a thread still at work (here: until the main thread ends) is waited for, as Python's exit does
+            "import threading\n"
+            "def late():\n    threading.main_thread().join(); sys.stderr.write('thread done\\n')\n"
+            "threading.Thread(target=late).start()",
+            b"thread done",
+        ),
+    ],
+    ids=["atexit", "thread"],
+)
+def test_another_exit_handler_or_a_running_thread_gets_the_normal_exit(tmp_path: Path, extra: str, said: bytes) -> None:
     src = _rows(tmp_path)
-    extra = "import atexit\natexit.register(lambda: sys.stderr.write('handler ran\\n'))"
     done = _qdc(["-q", "dedup", str(src), "--method", "exact"], tmp_path, extra)
     assert done.returncode == 0
-    assert b"handler ran" in done.stderr and b"FAST" not in done.stderr
-
-
-def test_a_running_thread_gets_the_normal_exit(tmp_path: Path) -> None:
-    """A thread still at work (here: until the main thread ends) is waited for, as Python's exit does."""
-    src = _rows(tmp_path)
-    extra = (
-        "import threading\n"
-        "def late():\n    threading.main_thread().join(); sys.stderr.write('thread done\\n')\n"
-        "threading.Thread(target=late).start()"
-    )
-    done = _qdc(["-q", "dedup", str(src), "--method", "exact"], tmp_path, extra)
-    assert done.returncode == 0
-    assert b"thread done" in done.stderr and b"FAST" not in done.stderr
+    assert said in done.stderr and b"FAST" not in done.stderr
 
 
 def test_a_thread_pool_is_finished_and_joined_then_the_fast_exit(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""The refusal pattern: 'help' is a refusal verb except in the idiom 'help but', in Python's re and polars alike."""
+"""The refusal pattern: 'help' is a refusal verb except in the idioms 'help but' and 'help <verb>ing', in Python's re
+and polars alike."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ REFUSALS = [
     "Sorry, I can't help.",
     "I cannot help, but I can point you to the official documentation.",
     "I can't help butcher someone's reputation.",
+    "I can't help write malware.",
+    "I can't help - that request breaks the rules.",
 ]
 # Ordinary sentences with 'help' (the first four are real lines of gpteacher roleplay and self_instruct).
 NOT_REFUSALS = [
@@ -32,6 +35,9 @@ NOT_REFUSALS = [
     "Regular exercise can help build muscle and helps you buy time against ageing.",
     "I can help build the app: start with a Flask skeleton.",
     "Here is how to help a friend who is grieving.",
+    "Watching the last scene, I can't help feeling that the ending was rushed.",
+    "I CANNOT HELP THINKING about the old house.",
+    "I can't help noticing how quiet the street has become.",
 ]
 
 

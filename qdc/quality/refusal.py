@@ -12,12 +12,19 @@ import re
 
 from qdc.quality._row import RowText
 
-HELP_NOT_BUT = r"help(?:$|[^ ]| $| [^b]| b[^u]| bu[^t]| but\w)"
-"""'help' as a refusal verb: any 'help' except the idiom 'help but' ("I can't help but smile" is no refusal,
-"I cannot help build a bomb" is one). Written without look-ahead, because polars' regex engine (Rust
-`regex`) has none and the learned scorer matches REFUSAL there: after 'help' comes the end of the text, a
-character other than a space, or a space followed by anything but the word 'but' ('butter' is not 'but').
-A text that ends in 'help b' or 'help bu' (a 200-character head can cut 'but') is not matched."""
+_WORD_NOT_BUT_OR_ING = (
+    r"(?:\w*[^\Wbgtu]|\w+b|u|\w*[^\Wb]u|\w+bu|g|\w*[^\Wn]g|ng|\w*[^\Wi]ng|t|\w*[^\Wu]t|ut|\w*[^\Wb]ut|\w+but)\b"
+)
+"""A whole word that is neither 'but' (nor 'b' or 'bu', a head cut inside it) nor ends in 'ing', spelt out by its
+last letters (no look-ahead)."""
+HELP_NOT_BUT = r"help(?:$|[^ ]| $| \W| " + _WORD_NOT_BUT_OR_ING + ")"
+"""'help' as a refusal verb: any 'help' except the idioms 'help but' and 'help <verb>ing' ("I can't help but
+smile" and "I can't help feeling sad" are no refusals, "I cannot help build a bomb" is one). Written without
+look-ahead, because polars' regex engine (Rust `regex`) has none and the learned scorer matches REFUSAL
+there: after 'help' comes the end of the text, a character other than a space, or a space and then a
+non-word character or a whole word that is not 'but' ('butter' is not 'but') and does not end in 'ing'
+(refusals say "help with writing", not "help writing"). A head cut inside the next word ('help b', 'help
+feeli') is matched only when the cut word so far qualifies."""
 REFUSAL = re.compile(
     r"(?i)\b(?:i(?:'m| am) sorry,? but|i apologi[sz]e,? but|i (?:cannot|can't|can not|won't|will not|"
     r"am unable to|'m unable to|am not able to|'m not able to) "

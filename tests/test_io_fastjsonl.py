@@ -8,6 +8,8 @@ from typing import Any
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import qdc.io.read as read_mod
 from qdc import schema
@@ -171,3 +173,67 @@ def test_key_counts_prove_lines_with_colons_in_strings() -> None:
     ]
     objs = [orjson.loads(line) for line in lines]
     assert _unproved_lines(lines, b"".join(lines), _line_starts(lines), objs) == [2, 3]
+
+
+_SCALAR = st.one_of(
+    st.text(max_size=6),
+    st.integers(min_value=-(1 << 70), max_value=1 << 70),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.booleans(),
+    st.none(),
+    st.lists(st.integers(0, 3), max_size=2),
+    st.dictionaries(st.sampled_from("ab"), st.integers(0, 3), max_size=2),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.dictionaries(st.sampled_from(["id", "text", "n", "x y", "é"]), _SCALAR, min_size=1, max_size=5),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_typed_columns_equal_polars_parse(rows: list[dict[str, Any]]) -> None:
+    """Columns built from the parsed objects are polars' own parse of the lines (names, order, types,
+    values), or None; a plain table of strings, bools or 64-bit ints (one type per key) is always built."""
+    import io
+
+    import orjson
+
+    from qdc.io.fastjsonl import typed_columns
+
+    lines = [json.dumps(r).encode() + b"\n" for r in rows]  # ints past 64 bits too (orjson reads them as floats)
+    objs = [orjson.loads(line) for line in lines]
+    got = typed_columns(objs, {})
+    keys = list(rows[0])
+    plain = all(list(r) == keys or set(r) == set(keys) for r in rows) and all(
+        len({type(r[k]) for r in rows}) == 1
+        and type(rows[0][k]) in (str, bool, int)
+        and (type(rows[0][k]) is not int or all(-(1 << 63) <= r[k] < 1 << 63 for r in rows))
+        for k in keys
+    )
+    assert (got is not None) == plain
+    if got is not None:
+        want = pl.read_ndjson(io.BytesIO(b"".join(lines)), infer_schema_length=None)
+        assert got.schema == want.schema
+        assert got.equals(want)
+
+
+def test_plain_table_is_not_parsed_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plain table's user columns come from the objects (no second parse by polars) and its text column is
+    the hidden text's data; a nested field still goes through polars' parse."""
+    import qdc.io.fastjsonl as fj
+
+    parses: list[int] = []
+    real = fj._parse_user
+    monkeypatch.setattr(fj, "_parse_user", lambda buf: parses.append(len(buf)) or real(buf))
+    path = tmp_path / "data.jsonl"
+    path.write_bytes(CASES["plain"])
+    df = pl.concat(iter_batches(str(path)))
+    assert parses == []
+    assert df["text"].to_list() == df[schema.TEXT].to_list() == [r["text"] for r in PLAIN]
+    assert df["n"].dtype == pl.Int64 and df["n"].to_list() == list(range(7))
+    path.write_bytes(CASES["nested"])
+    df = pl.concat(iter_batches(str(path)))
+    assert len(parses) == 1 and df["meta"].dtype == pl.Struct

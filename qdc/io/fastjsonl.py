@@ -136,6 +136,38 @@ def _ids(objs: list[dict[str, Any]], field: str) -> list[str] | None:
     return None  # missing (content ids), null, nested, float, bool or mixed: the per-row path
 
 
+# polars' type for a JSON field whose every value is exactly one of these Python types (read_ndjson's inference).
+# Not float: orjson reads an integer past 64 bits as a float, where polars reads an Int128.
+_SCALARS = {str: pl.String, int: pl.Int64, bool: pl.Boolean}
+_I64 = 1 << 63
+
+
+def typed_columns(objs: list[dict[str, Any]], known: dict[str, pl.Series]) -> pl.DataFrame | None:
+    """The frame `pl.read_ndjson` gives for these rows, built from the parsed objects, when they form a plain
+    table: every row has the first row's keys and no other, and each key's values are all of one scalar type
+    (str, int within 64 bits or bool; no float, no null). None otherwise: polars parses the lines then.
+
+    Columns keep the first row's key order (polars' order of first appearance). `known`: columns already
+    built from the same values (the text field's), reused instead of a second copy. polars' parse of the
+    lines cost ~4x the CPU of these columns (it reads every value again), and the reader waited on it.
+    """
+    width = len(objs[0])
+    if set(map(len, objs)) != {width}:
+        return None
+    cols = []
+    for key in objs[0]:
+        if key in known:
+            cols.append(known[key].alias(key))
+            continue
+        values = _field(objs, key)
+        kinds = set(map(type, values))
+        dtype = _SCALARS.get(kinds.pop()) if len(kinds) == 1 else None
+        if dtype is None or (dtype == pl.Int64 and not -_I64 <= min(values) <= max(values) < _I64):
+            return None
+        cols.append(pl.Series(key, values, dtype=dtype))
+    return pl.DataFrame(cols)
+
+
 class PlainBatch(NamedTuple):
     """What `qdc.io.read._jsonl_frame` needs of a batch taken whole."""
 
@@ -143,9 +175,10 @@ class PlainBatch(NamedTuple):
     raws: list[str] | pl.Series
     good: list[bytes]
     """[the lines' bytes joined]: polars reads them as it reads the lines one by one (the per-row frame)."""
-    user: Future[pl.DataFrame] | None
-    """polars' parse of `good` for the user columns, started on a second thread (it releases the GIL) while
-    this thread checks keys and builds the other columns; None without user columns."""
+    user: Future[pl.DataFrame] | pl.DataFrame | None
+    """The user columns: built from the objects (`typed_columns`), or else polars' parse of `good`, started on
+    a second thread (it releases the GIL) while this thread checks keys and builds the other columns; None
+    without user columns."""
 
 
 _POOL: list[ThreadPoolExecutor] = []
@@ -200,12 +233,18 @@ def _add_plain_lines(
         return None
     if builder.seen_ids and not builder.seen_ids.keys().isdisjoint(ids):
         return None
-    user = _parse_user(buf) if user_columns else None
     starts = _line_starts(lines)  # once per batch: the key count and the raw lines read it
+    column = pl.Series(name, texts, dtype=pl.String)
+    user: Future[pl.DataFrame] | pl.DataFrame | None = None
+    if user_columns:
+        user = typed_columns(objs, {name: column})
+        user = _parse_user(buf) if user is None else user
     if not _keys_unique(lines, buf, starts, objs):
-        return None  # (a duplicate key: rare; the parse started above is dropped)
+        return None  # (a duplicate key: rare; a parse started above is dropped)
     builder.adopt(spec, objs[0])
-    builder.add_plain(ids, texts, offset, _blank(texts))
+    # The column is the hidden text too when it starts the builder's batch (it does: each batch is reset).
+    whole = not builder.ids and builder.column_texts is None
+    builder.add_plain(ids, column if whole else texts, offset, _blank(texts))
     return PlainBatch(objs, _raw_lines(lines, buf, starts) if user_columns else [], [buf], user)
 
 

@@ -73,19 +73,22 @@ def _jsonl_frame(
     good: list[bytes],
     user_columns: bool,
     path: str,
-    parsing: Future[pl.DataFrame] | None = None,
+    parsing: Future[pl.DataFrame] | pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """The batch's frame; `parsing`: polars' read of `good` already started (`_user_frame` redoes it, and
-    handles the rows polars cannot type, when it failed)."""
+    """The batch's frame; `parsing`: the user columns already built, or polars' read of `good` already started
+    (`_user_frame` redoes it, and handles the rows polars cannot type, when it failed)."""
     hidden = builder.hidden_frame()
     if not user_columns:
         if any(builder.derived):
             hidden = hidden.with_columns(pl.col(schema.ROW_ID).alias(schema.ID))
         return hidden
-    try:
-        user = parsing.result() if parsing is not None else _user_frame(objs, good)
-    except Exception:  # what _user_frame's own read_ndjson would have met: its fallback decides
-        user = _user_frame(objs, good)
+    if isinstance(parsing, pl.DataFrame):
+        user = parsing
+    else:
+        try:
+            user = parsing.result() if parsing is not None else _user_frame(objs, good)
+        except Exception:  # what _user_frame's own read_ndjson would have met: its fallback decides
+            user = _user_frame(objs, good)
     hidden = hidden.with_columns(pl.Series(schema.RAW, raws, dtype=pl.String))
     out = pl.concat([user, hidden], how="horizontal")
     if any(builder.derived):  # qdc_id is the id a row is known by: an old one is replaced

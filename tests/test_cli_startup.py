@@ -9,9 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rich.console import Console
 
 from qdc.cli import _common
+from qdc.config import parse_yaml
 
 
 def test_a_terminal_still_gets_its_progress_bar(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -50,3 +53,36 @@ def test_a_summary_table_is_built_only_when_shown(tmp_path: Path, flags: list[st
     shown = not flags
     assert out.stderr.strip().splitlines()[-1] == f"TABLE {shown}"
     assert ("Vendi q=0.5" in out.stderr) is shown
+
+
+_WORDS = st.sampled_from(["yes", "No", "ON", "off", "true", "FALSE", "null", "~", "y", "n", "inf", ".nan", "<<", "="])
+_NUMBERS = st.from_regex(r"\A[-+]?[0-9_]{0,4}(\.[0-9_]{0,3})?([eE][-+]?[0-9]{1,2})?\Z")
+_NAMES = st.from_regex(r"\A[A-Za-z0-9_.,:\- ]{1,8}\Z")
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(_WORDS, _NUMBERS, _NAMES, st.text(max_size=6)))
+def test_plain_set_values_read_as_yaml_reads_them(raw: str) -> None:
+    """A --set value read without yaml (a number or a word) is exactly what YAML makes of it (type too)."""
+    from qdc.config import _NOT_PLAIN, _plain_scalar, parse_override
+
+    got = _plain_scalar(raw)
+    if got is _NOT_PLAIN:
+        return
+    want = parse_yaml(raw, "--set k")
+    assert type(got) is type(want) and got == want
+    assert parse_override(f"k={raw}") == (["k"], want)
+
+
+def test_a_plain_set_value_does_not_import_yaml(tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"id": "a", "text": "one row of text here"}\n{"id": "b", "text": "one row of text here"}\n')
+    code = (
+        "import sys\nfrom qdc.cli import app\n"
+        f"try:\n    app(['-q', 'dedup', {str(src)!r}, '--method', 'minhash', '--set', 'ngram=2', '--set',"
+        " 'threshold=0.5', '--set', 'keep=first', '-o', '-'], prog_name='qdc')\nexcept SystemExit:\n    pass\n"
+        "sys.stderr.write('\\nYAML ' + repr('yaml' in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stderr.strip().splitlines()[-1] == "YAML False"
+    assert out.stdout.count("\n") == 1  # the two rows are one: the values were read

@@ -201,29 +201,7 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
 _NOT_PLAIN = object()
 # YAML 1.1's plain words that are not strings (PyYAML's bool and null resolvers).
 _YAML_WORDS = frozenset(
-    [
-        "yes",
-        "Yes",
-        "YES",
-        "no",
-        "No",
-        "NO",
-        "true",
-        "True",
-        "TRUE",
-        "false",
-        "False",
-        "FALSE",
-        "on",
-        "On",
-        "ON",
-        "off",
-        "Off",
-        "OFF",
-        "null",
-        "Null",
-        "NULL",
-    ]
+    w for word in ("yes", "no", "true", "false", "on", "off", "null") for w in (word, word.title(), word.upper())
 )
 
 

@@ -168,6 +168,8 @@ def _peak_rss() -> int:
 
 def child(stage: str, args: argparse.Namespace) -> None:
     """One stage in this process; prints one JSON line."""
+    from qdc.scale.options import RunOptions
+
     _watchdog(int(args.rss_limit * 2**30))
     work = Path(args.work)
     t0 = time.perf_counter()
@@ -182,7 +184,7 @@ def child(stage: str, args: argparse.Namespace) -> None:
         out["stats"] = stream_dedup(
             str(work / "in.jsonl"),
             DedupConfig(),
-            opts=StreamOptions(batch_rows=args.batch_rows, work_dir=str(work)),
+            opts=StreamOptions(RunOptions(args.batch_rows), work_dir=str(work)),
             output=str(work / "kept.jsonl"),
             removed=str(work / "removed.jsonl"),
         )
@@ -192,10 +194,8 @@ def child(stage: str, args: argparse.Namespace) -> None:
 
         workers = None if stage == "ray-local" else int(stage.split("-")[1])
         opts = StreamOptions(
-            batch_rows=args.batch_rows,
+            RunOptions(args.batch_rows, backend="local" if workers is None else "ray", ray_cpus=workers),
             work_dir=str(work),
-            backend="local" if workers is None else "ray",
-            ray_cpus=workers,
         )
         out["stats"] = stream_dedup(
             str(work / "in.jsonl"), DedupConfig(), opts=opts, output=str(work / f"kept-{stage}.jsonl")
@@ -240,9 +240,7 @@ def child(stage: str, args: argparse.Namespace) -> None:
             str(work / "emb.npy"),
             ScaleSelectConfig(budget=0.1, score="quality"),
             output=str(work / f"picked-{stage}.jsonl"),
-            batch_rows=args.batch_rows,
-            backend="local" if workers is None else "ray",
-            ray_cpus=workers,
+            run=RunOptions(args.batch_rows, backend="local" if workers is None else "ray", ray_cpus=workers),
         )
         local = work / "picked-rsel-local.jsonl"
         out["same_as_local"] = (
@@ -260,9 +258,7 @@ def child(stage: str, args: argparse.Namespace) -> None:
             quality=QualityConfig(),
             complexity=ComplexityConfig(),
             output=str(scored),
-            batch_rows=args.batch_rows,
-            backend="local" if workers is None else "ray",
-            ray_cpus=workers,
+            run=RunOptions(args.batch_rows, backend="local" if workers is None else "ray", ray_cpus=workers),
         )
         out["output_bytes"] = scored.stat().st_size
         out["seconds"] = round(time.perf_counter() - t0, 2)  # before the comparison below
@@ -287,9 +283,7 @@ def child(stage: str, args: argparse.Namespace) -> None:
             npy,
             cfg,
             dtype="float16",
-            batch_rows=args.batch_rows,
-            backend="local" if workers is None else "ray",
-            ray_workers=workers or 2,
+            run=RunOptions(args.batch_rows, backend="local" if workers is None else "ray", ray_cpus=workers or 2),
         )
         out["seconds"] = round(time.perf_counter() - t0, 2)  # before the comparison below
         if workers is not None:
@@ -316,7 +310,7 @@ def child(stage: str, args: argparse.Namespace) -> None:
         out["stats"] = stream_dedup(
             str(work / name),
             DedupConfig(methods="semantic"),
-            opts=StreamOptions(batch_rows=args.batch_rows, work_dir=str(work), embeddings=str(work / emb)),
+            opts=StreamOptions(RunOptions(args.batch_rows), work_dir=str(work), embeddings=str(work / emb)),
             output=str(work / f"kept-{stage}.jsonl"),
             removed=str(work / f"rm-{stage}.jsonl"),
         )
@@ -351,7 +345,7 @@ def child(stage: str, args: argparse.Namespace) -> None:
             str(work / "emb.npy"),
             ScaleSelectConfig(budget=0.1, score="quality"),
             output=str(work / "picked.jsonl"),
-            batch_rows=args.batch_rows,
+            run=RunOptions(args.batch_rows),
         )
     out.setdefault("seconds", round(time.perf_counter() - t0, 2))
     out["peak_rss_bytes"] = _peak_rss()

@@ -9,6 +9,7 @@ from conftest import write_jsonl
 from qdc.io import IOConfig, read_records
 from qdc.quality import QualityConfig, score_quality, summary
 from qdc.quality.stream import stream_score
+from qdc.scale.options import RunOptions
 
 ASK = "Explain how photosynthesis works in plants."
 GOOD = (
@@ -27,5 +28,7 @@ def test_stream_summary_counts_the_same_junk_rows(tmp_path: Path) -> None:
     src = write_jsonl(tmp_path / "in.jsonl", rows)
     heuristic = QualityConfig(scorer="heuristic")
     want = summary(score_quality(read_records(src, IOConfig()), heuristic))
-    stats = stream_score(str(src), IOConfig(), quality=heuristic, output=str(tmp_path / "out.jsonl"), batch_rows=4)
+    stats = stream_score(
+        str(src), IOConfig(), quality=heuristic, output=str(tmp_path / "out.jsonl"), run=RunOptions(batch_rows=4)
+    )
     assert want["junk"] >= 2 and stats["quality"]["junk"] == want["junk"]

@@ -21,6 +21,7 @@ from qdc.errors import ConfigError
 from qdc.io import IOConfig, read_records, write_records
 from qdc.io.read import iter_batches
 from qdc.scale import memory
+from qdc.scale.options import RunOptions
 from qdc.scale.store import blocks, create, gather, open_store
 from qdc.scale.store import ragged_gather as store_ragged_gather
 from qdc.select.stream import ScaleSelectConfig, stream_select
@@ -59,7 +60,7 @@ def test_streaming_dedup_matches_in_memory(tmp_path: Path, keep: str) -> None:
     stats = stream_dedup(
         str(src),
         cfg,
-        opts=StreamOptions(batch_rows=23, partitions=7),
+        opts=StreamOptions(RunOptions(batch_rows=23), partitions=7),
         output=str(tmp_path / "s.jsonl"),
         removed=str(tmp_path / "s_removed.jsonl"),
     )
@@ -79,7 +80,7 @@ def test_streaming_single_method_matches(tmp_path: Path, methods: str) -> None:
     cfg = DedupConfig(methods=methods, ngram=2, threshold=0.7)
     res = dedup(read_records(src), cfg)
     stats = stream_dedup(
-        str(src), cfg, opts=StreamOptions(batch_rows=50, partitions=3), output=str(tmp_path / "s.jsonl")
+        str(src), cfg, opts=StreamOptions(RunOptions(batch_rows=50), partitions=3), output=str(tmp_path / "s.jsonl")
     )
     assert stats["rows_kept"] == res.kept.height
     kept = [orjson.loads(line)["id"] for line in (tmp_path / "s.jsonl").read_bytes().splitlines()]
@@ -143,7 +144,11 @@ def test_kmq_over_memmap_selects_exactly_the_budget_deterministically(tmp_path: 
     for i, seed in enumerate((5, 5, 6)):
         out = tmp_path / f"o{i}.jsonl"
         stats = stream_select(
-            str(src), str(emb), ScaleSelectConfig(budget=120, seed=seed), output=str(out), batch_rows=200
+            str(src),
+            str(emb),
+            ScaleSelectConfig(budget=120, seed=seed),
+            output=str(out),
+            run=RunOptions(batch_rows=200),
         )
         assert stats["selected"] == 120 and stats["clusters"]["k"] == 12
         outs.append(out.read_bytes())
@@ -156,7 +161,9 @@ def test_kmq_over_memmap_selects_exactly_the_budget_deterministically(tmp_path: 
     assert all(p["qdc_select_reason"].startswith("kmq cluster=") for p in picked)
     # The softmax on quality favours good rows.
     assert np.mean([p["qdc_quality"] for p in picked]) > 0.6
-    frac = stream_select(str(src), str(emb), ScaleSelectConfig(budget=0.1, within="random"), batch_rows=64)
+    frac = stream_select(
+        str(src), str(emb), ScaleSelectConfig(budget=0.1, within="random"), run=RunOptions(batch_rows=64)
+    )
     assert frac["selected"] == 90
 
 
@@ -270,7 +277,7 @@ def test_stream_embed_then_select(tmp_path: Path, runner: Any, fake_embed_cfg: A
 
     rows = [{"id": f"r{i}", "text": f"topic {i % 9} words {i}", "qdc_quality": (i % 10) / 10} for i in range(120)]
     src = write_jsonl(tmp_path / "in.jsonl", rows)
-    stats = stream_embed(str(src), tmp_path / "e.npy", fake_embed_cfg, batch_rows=50)
+    stats = stream_embed(str(src), tmp_path / "e.npy", fake_embed_cfg, run=RunOptions(batch_rows=50))
     assert stats["rows"] == 120 and stats["dim"] == 64
     x = open_store(tmp_path / "e.npy", rows=120)
     want = embed_texts([r["text"] for r in rows], fake_embed_cfg)
@@ -281,7 +288,9 @@ def test_stream_embed_then_select(tmp_path: Path, runner: Any, fake_embed_cfg: A
     )
     assert res.exit_code == 0, res.stderr
     assert np.array_equal(np.load(tmp_path / "c.npy"), np.load(tmp_path / "e.npy"))
-    picked = stream_select(str(src), str(tmp_path / "e.npy"), ScaleSelectConfig(budget=30), batch_rows=50)
+    picked = stream_select(
+        str(src), str(tmp_path / "e.npy"), ScaleSelectConfig(budget=30), run=RunOptions(batch_rows=50)
+    )
     assert picked["selected"] == 30
 
 
@@ -329,7 +338,9 @@ def test_streaming_dedup_is_independent_of_batches_and_partitions(
     src = write_jsonl(tmp_path / f"in-{seed}.jsonl", _rows(90, seed=seed))
     want = dedup(read_records(src), DedupConfig()).kept["id"].to_list()
     out = tmp_path / f"out-{seed}-{batch}-{parts}.jsonl"
-    stream_dedup(str(src), DedupConfig(), opts=StreamOptions(batch_rows=batch, partitions=parts), output=str(out))
+    stream_dedup(
+        str(src), DedupConfig(), opts=StreamOptions(RunOptions(batch_rows=batch), partitions=parts), output=str(out)
+    )
     assert [orjson.loads(line)["id"] for line in out.read_bytes().splitlines()] == want
 
 
@@ -385,7 +396,7 @@ def test_streamed_scores_are_the_in_memory_scores(tmp_path: Path) -> None:
             quality=heuristic,
             complexity=ComplexityConfig(),
             output=str(tmp_path / f"s{batch}.jsonl"),
-            batch_rows=batch,
+            run=RunOptions(batch_rows=batch),
             report=report,
         )
         assert (tmp_path / f"s{batch}.jsonl").read_bytes() == want
@@ -410,7 +421,11 @@ def test_streamed_scores_are_the_in_memory_scores(tmp_path: Path) -> None:
     )
     assert alone["qdc_quality"].to_list() != [0.0, 0.0, 0.0]
     only_q = stream_score(
-        str(src), io, quality=QualityConfig(signals=("empty", "length")), output=str(tmp_path / "q.jsonl"), batch_rows=4
+        str(src),
+        io,
+        quality=QualityConfig(signals=("empty", "length")),
+        output=str(tmp_path / "q.jsonl"),
+        run=RunOptions(batch_rows=4),
     )
     assert "complexity" not in only_q
     write_records(
@@ -432,7 +447,7 @@ def test_streamed_scoring_falls_back_to_the_text_as_the_whole_file_does(tmp_path
         stats = stream_score(
             str(src),
             output=str(tmp_path / "s.jsonl"),
-            batch_rows=2,
+            run=RunOptions(batch_rows=2),
             quality=QualityConfig(),
             complexity=ComplexityConfig(),
         )
@@ -580,7 +595,7 @@ def test_streamed_semantic_with_clusters_finds_planted_copies(tmp_path: Path) ->
     x.flush()
     src = write_jsonl(tmp_path / "in.jsonl", [{"id": f"r{i}", "text": f"row {i}"} for i in range(n)])
     cfg = DedupConfig(methods="semantic", clusters=8)
-    opts = StreamOptions(batch_rows=500, embeddings=str(tmp_path / "e.npy"))
+    opts = StreamOptions(RunOptions(batch_rows=500), embeddings=str(tmp_path / "e.npy"))
     stats = stream_dedup(str(src), cfg, opts=opts, output=str(tmp_path / "o.jsonl"))
     sem = stats["methods"]["semantic"]
     assert sem["clusters"] == 8 and sem["trained_on"] == 512

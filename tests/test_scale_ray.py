@@ -11,6 +11,7 @@ import pytest
 
 from qdc.dedup import DedupConfig
 from qdc.dedup.stream import StreamOptions, stream_dedup
+from qdc.scale.options import RunOptions
 from tests.conftest import write_jsonl
 from tests.test_scale import _rows
 
@@ -33,14 +34,14 @@ def test_ray_backend_keeps_the_local_rows(tmp_path: Path, local_ray: Any, keep: 
     local = stream_dedup(
         str(src),
         cfg,
-        opts=StreamOptions(batch_rows=64, partitions=4),
+        opts=StreamOptions(RunOptions(batch_rows=64), partitions=4),
         output=str(tmp_path / "l.jsonl"),
         removed=str(tmp_path / "l_removed.jsonl"),
     )
     dist = stream_dedup(
         str(src),
         cfg,
-        opts=StreamOptions(batch_rows=64, backend="ray"),
+        opts=StreamOptions(RunOptions(batch_rows=64, backend="ray")),
         output=str(tmp_path / "r.jsonl"),
         removed=str(tmp_path / "r_removed.jsonl"),
     )
@@ -59,8 +60,10 @@ def test_ray_select_assignment_matches_local(tmp_path: Path, local_ray: Any, mon
     monkeypatch.setattr(select_stream, "RANGE_ROWS", 100)  # 7 tasks over the 700 rows
     src, emb = _select_input(tmp_path, n=700)
     cfg = ScaleSelectConfig(budget=90, seed=2)
-    local = stream_select(str(src), str(emb), cfg, output=str(tmp_path / "l.jsonl"), batch_rows=200)
-    dist = stream_select(str(src), str(emb), cfg, output=str(tmp_path / "r.jsonl"), batch_rows=200, backend="ray")
+    local = stream_select(str(src), str(emb), cfg, output=str(tmp_path / "l.jsonl"), run=RunOptions(batch_rows=200))
+    dist = stream_select(
+        str(src), str(emb), cfg, output=str(tmp_path / "r.jsonl"), run=RunOptions(batch_rows=200, backend="ray")
+    )
     assert dist["backend"] == "ray" and dist["selected"] == local["selected"] == 90
     assert (tmp_path / "r.jsonl").read_bytes() == (tmp_path / "l.jsonl").read_bytes()
 
@@ -73,8 +76,10 @@ def test_ray_embedding_batch_map_matches_local(tmp_path: Path, local_ray: Any) -
 
     src = write_jsonl(tmp_path / "in.jsonl", _rows(120, seed=5))
     cfg = EmbedConfig(model="hash:32", cache=False)
-    local = stream_embed(str(src), tmp_path / "l.npy", cfg, dtype="float32", batch_rows=50)
-    dist = stream_embed(str(src), tmp_path / "r.npy", cfg, dtype="float32", batch_rows=50, backend="ray", ray_workers=2)
+    local = stream_embed(str(src), tmp_path / "l.npy", cfg, dtype="float32", run=RunOptions(batch_rows=50))
+    dist = stream_embed(
+        str(src), tmp_path / "r.npy", cfg, dtype="float32", run=RunOptions(batch_rows=50, backend="ray", ray_cpus=2)
+    )
     assert dist["backend"] == "ray" and dist["rows"] == local["rows"] == 120
     assert np.array_equal(np.load(tmp_path / "r.npy"), np.load(tmp_path / "l.npy"))
 
@@ -89,9 +94,11 @@ def test_ray_scoring_batch_map_matches_local(tmp_path: Path, local_ray: Any) -> 
     src = tmp_path / "in.jsonl"
     src.write_bytes(b"\n".join(_score_rows()) + b"\n")
     io = IOConfig(on_bad_rows="skip")
-    kw: dict[str, Any] = {"quality": QualityConfig(), "complexity": ComplexityConfig(), "batch_rows": 15}
-    local = stream_score(str(src), io, output=str(tmp_path / "l.jsonl"), **kw)
-    dist = stream_score(str(src), io, output=str(tmp_path / "r.jsonl"), backend="ray", **kw)
+    kw: dict[str, Any] = {"quality": QualityConfig(), "complexity": ComplexityConfig()}
+    local = stream_score(str(src), io, output=str(tmp_path / "l.jsonl"), run=RunOptions(batch_rows=15), **kw)
+    dist = stream_score(
+        str(src), io, output=str(tmp_path / "r.jsonl"), run=RunOptions(batch_rows=15, backend="ray"), **kw
+    )
     assert dist["backend"] == "ray" and dist["rows"] == local["rows"] == 40 and dist["batches"] == 3
     assert dist["quality"] == local["quality"] and dist["complexity"] == local["complexity"]
     assert (tmp_path / "r.jsonl").read_bytes() == (tmp_path / "l.jsonl").read_bytes()
@@ -126,6 +133,8 @@ def test_ray_embedding_with_the_real_model_is_byte_identical(tmp_path: Path, loc
     rows = [{"id": i, "text": " ".join(rng.choice(words, size=int(rng.integers(2, 40))))} for i in range(300)]
     src = write_jsonl(tmp_path / "in.jsonl", rows)
     cfg = EmbedConfig(model="default", device="cpu", cache=False, batch_size=16)
-    stream_embed(str(src), tmp_path / "l.npy", cfg, dtype="float32", batch_rows=1000)
-    stream_embed(str(src), tmp_path / "r.npy", cfg, dtype="float32", batch_rows=1000, backend="ray", ray_workers=2)
+    stream_embed(str(src), tmp_path / "l.npy", cfg, dtype="float32", run=RunOptions(batch_rows=1000))
+    stream_embed(
+        str(src), tmp_path / "r.npy", cfg, dtype="float32", run=RunOptions(batch_rows=1000, backend="ray", ray_cpus=2)
+    )
     assert np.array_equal(np.load(tmp_path / "r.npy"), np.load(tmp_path / "l.npy"))

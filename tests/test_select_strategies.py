@@ -565,6 +565,7 @@ def test_quality_select_computed_is_written_out() -> None:
 
 def test_scale_select_says_when_the_budget_is_above_the_rows(tmp_path: Path) -> None:
     from qdc.progress import use_reporter
+    from qdc.scale.options import RunOptions
     from qdc.scale.store import create
     from qdc.select.stream import ScaleSelectConfig, stream_select
 
@@ -578,8 +579,12 @@ def test_scale_select_says_when_the_budget_is_above_the_rows(tmp_path: Path) -> 
     x.flush()
     notes = _Notes()
     with use_reporter(notes):
-        big = stream_select(str(src), str(tmp_path / "e.npy"), ScaleSelectConfig(budget=1_000), batch_rows=50)
-        fits = stream_select(str(src), str(tmp_path / "e.npy"), ScaleSelectConfig(budget=20), batch_rows=50)
+        big = stream_select(
+            str(src), str(tmp_path / "e.npy"), ScaleSelectConfig(budget=1_000), run=RunOptions(batch_rows=50)
+        )
+        fits = stream_select(
+            str(src), str(tmp_path / "e.npy"), ScaleSelectConfig(budget=20), run=RunOptions(batch_rows=50)
+        )
     assert big["selected"] == len(rows) and fits["selected"] == 20
     assert [m for m in notes.messages if "--budget" in m] == [
         f"--budget 1000 is more than the {len(rows)} rows: all of them are selected"

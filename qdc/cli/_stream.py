@@ -12,6 +12,7 @@ from qdc.errors import ConfigError
 
 if TYPE_CHECKING:
     from qdc.io import ReadReport
+    from qdc.scale.options import RunOptions
 
 
 def _s(flags: str, type_: Any, help: str, default: Any = None) -> Opt:
@@ -29,20 +30,11 @@ RAY_CPUS = _s("--ray-cpus", int | None, "CPUs of the local Ray instance [default
 STREAMING = (BATCH_ROWS, MAX_MEMORY, EXECUTOR, RAY_ADDRESS, RAY_CPUS)
 
 
-def run_options(a: Args) -> dict[str, Any]:
-    """The engines' shared keywords: batch rows, memory limit, executor and Ray settings."""
-    from qdc.scale.memory import parse_size
+def run_options(a: Args) -> RunOptions:
+    """The engines' shared run options: batch rows, memory limit, executor and Ray settings."""
+    from qdc.scale.options import RunOptions
 
-    if a.executor not in ("local", "ray"):
-        raise ConfigError(f"--executor {a.executor!r}: expected local or ray")
-    if a.executor == "ray":
-        from qdc.scale.ray import require_ray
-
-        require_ray()
-    limit = None if a.max_memory is None else parse_size(a.max_memory)
-    return {"batch_rows": a.batch_rows or 100_000, "max_memory": limit, "backend": a.executor} | {
-        k: a.get(k) for k in ("ray_address", "ray_cpus")
-    }
+    return RunOptions.parse(a.batch_rows, a.max_memory, a.executor, a.get("ray_address"), a.get("ray_cpus"))
 
 
 def streamed(

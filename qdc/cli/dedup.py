@@ -26,25 +26,19 @@ DEDUP = (
 )
 
 
-def _explain(cfg: DedupConfig, refs: list[Any]) -> None:
-    """The LSH S-curve (MinHash) and the memory estimate of the input and reference frames."""
-    from qdc.dedup import FIELD_COLUMNS, estimate_memory
-    from qdc.dedup.lsh import s_curve
-    from qdc.dedup.report import human_bytes
+def _explain(cfg: DedupConfig, frames: list[Any]) -> None:
+    """The LSH S-curve (MinHash) and the memory estimate of the input and reference frames (`qdc.dedup.plan`)."""
+    from qdc.dedup import plan
 
-    if "minhash" in cfg.methods:
-        b, r = cfg.minhash_params().band_rows()
+    known = plan(frames, cfg)
+    if "s_curve" in known:
+        b, r = known["bands"]
         title = f"MinHash LSH: {b} bands x {r} rows ({b * r} of {cfg.num_perm} permutations), word {cfg.ngram}-grams"
-        points = [(f"{p['jaccard']:.2f}", f"{p['p_candidate']:.4f}") for p in s_curve(b, r)]
+        points = [(f"{p['jaccard']:.2f}", f"{p['p_candidate']:.4f}") for p in known["s_curve"]]
         check = "checked by true Jaccard" if cfg.verify else "checked by the signature estimate"
         caption = f"threshold {cfg.threshold}; pairs that become candidates are then {check}"
         console.print(table(title, points, ("Jaccard", "P(candidate)"), caption))
-    n, text = (
-        sum(f.height for f in refs),
-        sum(int(f[FIELD_COLUMNS[cfg.field]].str.len_bytes().sum() or 0) for f in refs),
-    )
-    need = estimate_memory(n, text, cfg, frame_bytes=sum(int(f.estimated_size()) for f in refs))
-    console.print(f"memory estimate for {n} rows: {human_bytes(need)}")
+    console.print(f"memory estimate for {known['rows']} rows: {known['memory_estimate']}")
 
 
 def _summary(stats: dict[str, Any]) -> list[Any]:
@@ -74,7 +68,7 @@ def _stream(a: o.Args, cfg: DedupConfig, io: IOConfig) -> None:
     """`--stream`: exact + MinHash (+ semantic over --embeddings) in two passes over the file."""
     from qdc.dedup.stream import StreamOptions, stream_dedup
 
-    opts = StreamOptions(partitions=a.partitions, work_dir=a.work_dir, embeddings=a.embeddings, **run_options(a))
+    opts = StreamOptions(run_options(a), a.partitions, a.work_dir, embeddings=a.embeddings)
     out, removed = (None, None) if a.dry_run else (a.output, a.removed)
 
     def engine(report: Any, est: Any) -> dict[str, Any]:

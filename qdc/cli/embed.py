@@ -77,11 +77,10 @@ def _stream(a: o.Args, cfg: EmbedConfig) -> None:
     if a.dtype not in ("float16", "float32"):
         raise ConfigError(f"--dtype {a.dtype!r}: expected float16 or float32")
     run, io = run_options(a), o.read_inputs(a).io
-    run["ray_workers"] = run.pop("ray_cpus") or 2
     streamed(
         a,
         "embed",
-        lambda _, est: stream_embed(a.input, a.output, cfg, io, dtype=a.dtype, **run, on_estimate=est),
+        lambda _, est: stream_embed(a.input, a.output, cfg, io, dtype=a.dtype, run=run, on_estimate=est),
         lambda s: f"embedded {s['rows']} rows ({s['dim']}-d {a.dtype}) into {a.output} in {s['seconds']} s",
         rows=False,
     )

@@ -67,7 +67,7 @@ def stream_score(a: o.Args, quality: QualityConfig | None, complexity: Complexit
         a,
         "score",
         lambda r, est: engine(
-            a.input, io, quality=quality, complexity=complexity, output=a.output, **run, report=r, on_estimate=est
+            a.input, io, quality=quality, complexity=complexity, output=a.output, run=run, report=r, on_estimate=est
         ),
         lambda s: (
             f"scored {s['rows']} rows in {s['seconds']['total']} s ("

@@ -55,7 +55,7 @@ def _select_streamed(a: o.Args, cfg: SelectConfig) -> None:
     run = run_options(a)
 
     def engine(_: object, est: Any) -> dict[str, Any]:
-        return stream_select(a.input, a.embeddings, scfg, io, output=a.output, **run, on_estimate=est)
+        return stream_select(a.input, a.embeddings, scfg, io, output=a.output, run=run, on_estimate=est)
 
     streamed(
         a,

@@ -32,7 +32,7 @@ from qdc.dedup.steps import MATCHERS, Pool, removed_rows, resolve
 from qdc.embed import EmbedConfig, Embedder
 from qdc.errors import ConfigError
 
-__all__ = ["FIELD_COLUMNS", "METHODS", "DedupConfig", "DedupResult", "Method", "dedup", "estimate_memory"]
+__all__ = ["FIELD_COLUMNS", "METHODS", "DedupConfig", "DedupResult", "Method", "dedup", "estimate_memory", "plan"]
 
 
 @dataclass
@@ -65,6 +65,21 @@ def estimate_memory(n: int, text_bytes: int, cfg: DedupConfig, dim: int = 384, f
         k = cfg.clusters or semantic_mod.default_clusters(n, cfg.global_max_rows)
         need.append(semantic_mod.memory_bytes(n, dim, k) + 4 * dim * n)
     return max(need) + 48 * n + frame_bytes
+
+
+def plan(frames: Sequence[pl.DataFrame], cfg: DedupConfig, dim: int = 384) -> dict[str, Any]:
+    """What is known before a run over `frames` (the input and reference frames): the memory estimate and,
+    with MinHash, the LSH bands and S-curve. `dedup()`'s stats carry the same figures; `--explain` prints them
+    first."""
+    column = FIELD_COLUMNS[cfg.field]
+    rows = sum(f.height for f in frames)
+    text_bytes = sum(int(f[column].cast(pl.String).str.len_bytes().sum() or 0) for f in frames)
+    need = estimate_memory(rows, text_bytes, cfg, dim, sum(int(f.estimated_size()) for f in frames))
+    out: dict[str, Any] = {"rows": rows, "memory_estimate_bytes": need, "memory_estimate": human_bytes(need)}
+    if "minhash" in cfg.methods:
+        out["bands"] = cfg.minhash_params().band_rows()
+        out["s_curve"] = s_curve(*out["bands"])
+    return out
 
 
 def _texts(frames: Sequence[pl.DataFrame], column: str) -> pl.Series:
@@ -147,7 +162,7 @@ def _stats(
 ) -> dict[str, Any]:
     """The run summary: counts, per-method figures, group sizes and the largest groups, the memory estimate."""
     cfg, n_in = pool.cfg, pool.n_in
-    text_bytes = int(pool.texts.str.len_bytes().sum() or 0)
+    known = plan([*pool.refs, pool.df], cfg, pool.x.shape[1] if pool.x is not None else 384)
     methods_txt = ["" if k < 0 else cfg.methods[k] for k in pool.method_of.tolist()]
     gone = ~pool.alive
     stats: dict[str, Any] = {
@@ -161,18 +176,8 @@ def _stats(
         "largest_groups": largest_groups(
             final, gone, pool.ids, pool.texts, methods_txt, pool.sim, pool.is_ref, top=cfg.top_groups
         ),
-        "memory_estimate_bytes": estimate_memory(
-            pool.total,
-            text_bytes,
-            cfg,
-            pool.x.shape[1] if pool.x is not None else 384,
-            int(pool.df.estimated_size()) + sum(int(f.estimated_size()) for f in pool.refs),
-        ),
+        **{k: v for k, v in known.items() if k not in ("rows", "bands")},
     }
-    stats["memory_estimate"] = human_bytes(stats["memory_estimate_bytes"])
-    if "minhash" in cfg.methods:
-        b, r = cfg.minhash_params().band_rows()
-        stats["s_curve"] = s_curve(b, r)
     if pool.refs:
         stats["against"] = {
             "rows": pool.n_ref,

@@ -34,7 +34,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -55,26 +55,24 @@ from qdc.dedup.stream_minhash import (
 from qdc.dedup.stream_write import METHOD_CODES, write_pass
 from qdc.errors import ConfigError
 from qdc.io import IOConfig, ReadReport, sweep_stale
-from qdc.io.read import DEFAULT_BATCH_ROWS, iter_batches, sample_lines
+from qdc.io.read import iter_batches, sample_lines
 from qdc.progress import progress
 from qdc.scale import memory
+from qdc.scale.options import RunOptions
 
 
 @dataclass
 class StreamOptions:
     """How the streaming run is organised (not what it finds)."""
 
-    batch_rows: int = DEFAULT_BATCH_ROWS
+    run: RunOptions = field(default_factory=RunOptions)
+    """Batch rows, memory limit and executor (with ray, MinHash signatures and band grouping run as Ray Data
+    operations, `qdc.scale.ray`)."""
     partitions: int | None = None
     """Band-key partition files; default: enough for about 4M records (72 MB) each, at least 16."""
     work_dir: str | None = None
     """Folder for the temporary files (default: the system temp folder); removed at the end."""
-    max_memory: int | None = None
     keep_work: bool = False
-    backend: Literal["local", "ray"] = "local"
-    """ray: MinHash signatures and band grouping run as Ray Data operations (`qdc.scale.ray`)."""
-    ray_address: str | None = None
-    ray_cpus: int | None = None
     embeddings: str | None = None
     """The (n, d) float16/float32 .npy of the semantic method (row i embeds input row i), memory-mapped."""
 
@@ -142,11 +140,11 @@ def estimate(path: str, cfg: DedupConfig, opts: StreamOptions) -> tuple[memory.E
             bands,
             parts,
             cfg.keep,
-            driver_texts=opts.backend == "ray",
+            driver_texts=opts.run.ray,
             semantic=sem,
         )
 
-    est, batch_rows = memory.plan(make, opts.batch_rows, opts.max_memory)
+    est, batch_rows = memory.plan(make, opts.run.batch_rows, opts.run.max_memory)
     return est, batch_rows, parts
 
 
@@ -230,10 +228,8 @@ def _step_minhash(run: _Run) -> dict[str, Any]:
     cfg, st, n = run.cfg, run.st, run.st.n
     counts = np.concatenate(st.counts) if st.counts else np.zeros(0, np.int64)
     alive = run.method == 0
-    if run.opts.backend == "ray":
-        from qdc.scale import ray as ray_backend
-
-        ray_backend.init(run.opts.ray_address, run.opts.ray_cpus)
+    if run.opts.run.ray:
+        run.opts.run.start()
         cands = ray_candidates(st.texts, cfg, n, alive)
     else:
         cands = local_candidates(run.work, run.parts_n, n, alive)
@@ -296,16 +292,14 @@ def stream_dedup(
     io_cfg = io_cfg or IOConfig()
     opts = opts or StreamOptions()
     est, batch_rows, parts_n = estimate(path, cfg, opts)
-    memory.announce(est, batch_rows, opts.batch_rows, opts.max_memory, on_estimate)
+    memory.announce(est, batch_rows, opts.run.batch_rows, opts.run.max_memory, on_estimate)
     # The pid in the name lets a later run sweep the folders of runs that were killed (kill -9).
     sweep_stale(Path(opts.work_dir or tempfile.gettempdir()), "qdc-scale-*", 2)
     work = Path(tempfile.mkdtemp(prefix=f"qdc-scale-{os.getpid()}-", dir=opts.work_dir))
     seconds = dict.fromkeys(["read_and_sign", "exact_groups", "minhash_groups", "semantic", "write"], 0.0)
     t0 = time.perf_counter()
     try:
-        st = _pass1(
-            path, cfg, io_cfg, batch_rows, work, parts_n, est.rows, report or ReadReport(), opts.backend == "ray"
-        )
+        st = _pass1(path, cfg, io_cfg, batch_rows, work, parts_n, est.rows, report or ReadReport(), opts.run.ray)
         seconds["read_and_sign"] = time.perf_counter() - t0
         n = st.n
         disk = sum(f.stat().st_size for f in work.iterdir())
@@ -350,8 +344,8 @@ def _summary(
         "methods": per_method,
         "batches": st.batches,
         "batch_rows": batch_rows,
-        "backend": opts.backend,
-        "partitions": run.parts_n if opts.backend == "local" else None,
+        "backend": opts.run.backend,
+        "partitions": None if opts.run.ray else run.parts_n,
         "band_records": st.records,
         "work_disk_bytes": disk,
         "seconds": {**{k: round(v, 3) for k, v in seconds.items()}, "total": round(time.perf_counter() - t0, 3)},

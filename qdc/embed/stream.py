@@ -20,24 +20,14 @@ from qdc import schema
 from qdc.embed import EmbedConfig, Embedder
 from qdc.errors import DataError
 from qdc.io import IOConfig, atomic_path, embeddings_of
-from qdc.io.read import DEFAULT_BATCH_ROWS, iter_batches, sample_lines
+from qdc.io.read import iter_batches, sample_lines
 from qdc.progress import progress
 from qdc.scale import memory
+from qdc.scale.options import RunOptions
 from qdc.scale.ray import require_ray
 from qdc.scale.store import create, release
 
 FIELD_COLUMNS = schema.PART_COLUMNS
-
-
-def estimate(
-    path: str, cfg: EmbedConfig, dtype: str, batch_rows: int, max_memory: int | None, backend: str = "local"
-) -> tuple[memory.Estimate, int]:
-    """(estimate, batch rows) for embedding `path`, the batch shrunk to fit --max-memory."""
-    rows, row_bytes = sample_lines(path)
-    width = 2 if dtype == "float16" else 4
-    return memory.plan(
-        lambda b: memory.embed_estimate(rows, row_bytes, b, cfg.model, width, backend == "ray"), batch_rows, max_memory
-    )
 
 
 def stream_embed(
@@ -47,41 +37,37 @@ def stream_embed(
     io_cfg: IOConfig | None = None,
     *,
     dtype: str = "float16",
-    batch_rows: int = DEFAULT_BATCH_ROWS,
+    run: RunOptions = RunOptions(),
     embedder: Embedder | None = None,
-    backend: str = "local",
-    ray_workers: int = 2,
-    ray_address: str | None = None,
-    max_memory: int | None = None,
     on_estimate: memory.OnEstimate | None = None,
 ) -> dict[str, Any]:
     """Embed every row of `path` into the (n, d) ``.npy`` `out`; returns rows, dim, dtype and seconds.
 
-    With ``backend="ray"`` each batch is embedded as a Ray Data `map_batches` over `ray_workers`
-    model-holding workers (a local Ray instance, or the cluster at `ray_address`); the file is the local one.
-    `max_memory` shrinks the batches to fit the estimate, or refuses (ConfigError) when nothing fits.
+    With ``run.backend="ray"`` each batch is embedded as a Ray Data `map_batches` over `run.ray_cpus`
+    (default 2) model-holding workers (a local Ray instance, or the cluster at `run.ray_address`); the file is
+    the local one. `run.max_memory` shrinks the batches to fit the estimate, or refuses (ConfigError).
     """
     cfg = embed_cfg or EmbedConfig()
-    est, fitted = estimate(path, cfg, dtype, batch_rows, max_memory, backend)
-    memory.announce(est, fitted, batch_rows, max_memory, on_estimate)
-    batch_rows = fitted
-    if backend == "ray":
-        from qdc.scale import ray as ray_backend
-
-        ray_backend.init(ray_address, ray_workers)
+    rows, row_bytes = sample_lines(path)
+    width = 2 if dtype == "float16" else 4
+    est, batch_rows = run.plan(
+        lambda b: memory.embed_estimate(rows, row_bytes, b, cfg.model, width, run.ray), on_estimate
+    )
+    workers = (run.ray_cpus or 2) if run.ray else None
+    run.start(workers)
     io_cfg = io_cfg or IOConfig()
     t0 = time.perf_counter()
     n = sum(b.height for b in iter_batches(path, io_cfg, batch_rows, user_columns=False))
     column = FIELD_COLUMNS[cfg.field]
     with atomic_path(out) as tmp:  # renamed into place only when complete, like every qdc output
-        _fill(path, io_cfg, batch_rows, cfg, embedder, tmp, n, column, dtype, backend, ray_workers)
+        _fill(path, io_cfg, batch_rows, cfg, embedder, tmp, n, column, dtype, workers)
     dim = int(np.load(str(out), mmap_mode="r").shape[1])
     return {
         "rows": n,
         "dim": dim,
         "dtype": dtype,
         "path": str(out),
-        "backend": backend,
+        "backend": run.backend,
         "batch_rows": batch_rows,
         "bytes": int(os.path.getsize(out)),
         "seconds": round(time.perf_counter() - t0, 3),
@@ -99,9 +85,9 @@ def _fill(
     n: int,
     column: str,
     dtype: str = "float16",
-    backend: str = "local",
-    ray_workers: int = 2,
+    ray_workers: int | None = None,
 ) -> None:
+    """Embed batch by batch into the new file `tmp` (on `ray_workers` Ray workers when given)."""
     from qdc.embed import embed_texts
 
     x: np.memmap | None = None
@@ -111,7 +97,7 @@ def _fill(
             v = embeddings_of(batch)
         else:
             texts = batch[column].cast(str).fill_null("").to_list()
-            v = embed_texts_ray(texts, cfg, ray_workers) if backend == "ray" else embed_texts(texts, cfg, embedder)
+            v = embed_texts_ray(texts, cfg, ray_workers) if ray_workers else embed_texts(texts, cfg, embedder)
         if x is None:
             x = create(tmp, n, v.shape[1], dtype)
         if v.shape[1] != x.shape[1]:

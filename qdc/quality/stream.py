@@ -32,12 +32,13 @@ from qdc import schema
 from qdc.complexity import ComplexityConfig, score_complexity
 from qdc.errors import ConfigError, DataError
 from qdc.io import IOConfig, ReadReport
-from qdc.io.read import DEFAULT_BATCH_ROWS, iter_batches, sample_lines
+from qdc.io.read import iter_batches, sample_lines
 from qdc.io.write import open_sink
 from qdc.progress import progress
 from qdc.quality import SIGNALS, QualityConfig, is_junk, score_quality
 from qdc.scale import memory
-from qdc.scale.ray import require_ray
+from qdc.scale.options import RunOptions
+from qdc.scale.ray import cluster_cpus, require_ray
 
 PARTS = (schema.PROMPT, schema.RESPONSE, schema.TEXT)
 """The hidden columns the scorers read: all a Ray worker receives."""
@@ -124,23 +125,15 @@ def scan_parts(
     return has_response, has_prompt, rows
 
 
-def estimate(path: str, batch_rows: int, max_memory: int | None, backend: str = "local") -> tuple[memory.Estimate, int]:
-    """(estimate, batch rows) for a run on `path`, the batch shrunk to fit --max-memory."""
-    rows, row_bytes = sample_lines(path)
-    return memory.plan(
-        lambda b: memory.score_estimate(rows, row_bytes, b, ray=backend == "ray"), batch_rows, max_memory
-    )
-
-
 def _scored(
-    batches: Iterator[pl.DataFrame], how: Scoring, backend: str, workers: int
+    batches: Iterator[pl.DataFrame], how: Scoring, ray: bool, workers: int
 ) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
     """(batch, its score columns) in input order.
 
     With Ray, up to RAY_IN_FLIGHT batches are scored at once (each its own Ray Data run, started from a
     thread): a run takes a moment to bring its second worker in, and the driver reads and writes meanwhile.
     """
-    if backend != "ray":
+    if not ray:
         for batch in batches:
             yield batch, score_columns(batch.select(PARTS), how)
         return
@@ -187,11 +180,7 @@ def stream_score(
     quality: QualityConfig | None = None,
     complexity: ComplexityConfig | None = None,
     output: str | None = None,
-    batch_rows: int = DEFAULT_BATCH_ROWS,
-    max_memory: int | None = None,
-    backend: str = "local",
-    ray_address: str | None = None,
-    ray_cpus: int | None = None,
+    run: RunOptions = RunOptions(),
     report: ReadReport | None = None,
     on_estimate: memory.OnEstimate | None = None,
 ) -> dict[str, Any]:
@@ -202,17 +191,11 @@ def stream_score(
     Returns the run summary (rows, batches, mean scores, seconds).
     """
     _check(quality, complexity)
-    if backend not in ("local", "ray"):
-        raise ConfigError(f"backend {backend!r}: expected local or ray")
     io_cfg = io_cfg or IOConfig()
-    est, rows_per_batch = estimate(path, batch_rows, max_memory, backend)
-    memory.announce(est, rows_per_batch, batch_rows, max_memory, on_estimate)
-    workers = 1
-    if backend == "ray":
-        from qdc.scale import ray as ray_backend
-
-        ray_backend.init(ray_address, ray_cpus)
-        workers = ray_backend.cluster_cpus()
+    rows, row_bytes = sample_lines(path)
+    est, rows_per_batch = run.plan(lambda b: memory.score_estimate(rows, row_bytes, b, ray=run.ray), on_estimate)
+    run.start()
+    workers = cluster_cpus() if run.ray else 1
     t0 = time.perf_counter()
     has_response, has_prompt, counted = scan_parts(
         path, io_cfg, rows_per_batch, quality is not None, complexity is not None
@@ -222,11 +205,11 @@ def stream_score(
     t1 = time.perf_counter()
     flagged = {name: 0 for name in (quality.signals if quality is not None else ()) if name in SIGNALS}
     batches_in = iter_batches(path, io_cfg, rows_per_batch, user_columns=True, report=report)
-    totals, batches = _score_pass(path, _scored(batches_in, how, backend, workers), how, output, flagged, total)
+    totals, batches = _score_pass(path, _scored(batches_in, how, run.ray, workers), how, output, flagged, total)
     if counted is not None and counted != totals.rows:
         raise DataError(f"{path}: the input changed during the run ({counted} rows read first, {totals.rows} now)")
     t2 = time.perf_counter()
-    stats = _summary(totals, batches, rows_per_batch, backend, how, quality, complexity, flagged)
+    stats = _summary(totals, batches, rows_per_batch, run.backend, how, quality, complexity, flagged)
     stats["seconds"] = {"scan": round(t1 - t0, 3), "score_and_write": round(t2 - t1, 3), "total": round(t2 - t0, 3)}
     stats["estimate"] = {"rows": est.rows, "memory_bytes": est.memory, "text": est.describe()}
     return stats

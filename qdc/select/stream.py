@@ -30,10 +30,11 @@ from qdc.cluster import assign as assign_rows
 from qdc.config import StageConfig
 from qdc.errors import ConfigError, DataError
 from qdc.io import IOConfig
-from qdc.io.read import DEFAULT_BATCH_ROWS, iter_batches, sample_lines
+from qdc.io.read import iter_batches, sample_lines
 from qdc.io.write import open_sink
 from qdc.progress import notice, progress
 from qdc.scale import memory
+from qdc.scale.options import RunOptions
 from qdc.scale.ray import require_ray
 from qdc.scale.store import open_store
 from qdc.select.config import SelectConfig
@@ -161,17 +162,15 @@ def assign(
 
 
 def estimate(
-    path: str, embeddings: str, cfg: ScaleSelectConfig, batch_rows: int, max_memory: int | None
+    path: str, embeddings: str, cfg: ScaleSelectConfig, run: RunOptions, on_estimate: memory.OnEstimate | None = None
 ) -> tuple[memory.Estimate, int]:
-    """(estimate, batch rows) for a run, the batch shrunk to fit --max-memory."""
+    """(estimate, batch rows) for a run, the batch shrunk to fit --max-memory (announced to `on_estimate`)."""
     x = open_store(embeddings)
     rows, _ = sample_lines(path)
     rows = rows or x.shape[0]
     budget = cfg.rows(rows)
     k = cfg.k or budget_k(budget, rows)
-    return memory.plan(
-        lambda b: memory.select_estimate(rows, x.shape[1], k, b, cfg.points_per_centroid), batch_rows, max_memory
-    )
+    return run.plan(lambda b: memory.select_estimate(rows, x.shape[1], k, b, cfg.points_per_centroid), on_estimate)
 
 
 def stream_select(
@@ -181,11 +180,7 @@ def stream_select(
     io_cfg: IOConfig | None = None,
     *,
     output: str | None = None,
-    batch_rows: int = DEFAULT_BATCH_ROWS,
-    max_memory: int | None = None,
-    backend: str = "local",
-    ray_address: str | None = None,
-    ray_cpus: int | None = None,
+    run: RunOptions = RunOptions(),
     on_estimate: memory.OnEstimate | None = None,
 ) -> dict[str, Any]:
     """Select `cfg.budget` rows of `path` by kMQ over the (n, d) ``.npy`` `embeddings` (row i embeds row i).
@@ -195,8 +190,7 @@ def stream_select(
     `output` when given; returns the run summary.
     """
     io_cfg = io_cfg or IOConfig()
-    est, rows_per_batch = estimate(path, embeddings, cfg, batch_rows, max_memory)
-    memory.announce(est, rows_per_batch, batch_rows, max_memory, on_estimate)
+    est, rows_per_batch = estimate(path, embeddings, cfg, run, on_estimate)
     t0 = time.perf_counter()
     n, score, expr_text = _scores(path, cfg, io_cfg, rows_per_batch, est.rows)
     if cfg.within != "random" and score is None and cfg.diversity_weight != 1:
@@ -212,11 +206,8 @@ def stream_select(
     t1 = time.perf_counter()
     centroids = train_kmeans(x, k, seed=cfg.seed, niter=cfg.niter, points_per_centroid=cfg.points_per_centroid)
     t2 = time.perf_counter()
-    if backend == "ray":
-        from qdc.scale import ray as ray_backend
-
-        ray_backend.init(ray_address, ray_cpus)
-    labels = assign(x, centroids, ray_path=embeddings if backend == "ray" else None)
+    run.start()
+    labels = assign(x, centroids, ray_path=embeddings if run.ray else None)
     t3 = time.perf_counter()
     picked, log = _pick(labels, score, budget, cfg)
     t4 = time.perf_counter()
@@ -224,8 +215,15 @@ def stream_select(
         _write(path, io_cfg, rows_per_batch, output, picked, labels, score, n)
     t5 = time.perf_counter()
     times = {"read_scores": t1 - t0, "train": t2 - t1, "assign": t3 - t2, "allocate_sample": t4 - t3, "write": t5 - t4}
-    run = {"n": n, "k": k, "budget": budget, "rows_per_batch": rows_per_batch, "backend": backend, "expr": expr_text}
-    return _summary(cfg, run, x, embeddings, labels, picked, log, times, est)
+    facts = {
+        "n": n,
+        "k": k,
+        "budget": budget,
+        "rows_per_batch": rows_per_batch,
+        "backend": run.backend,
+        "expr": expr_text,
+    }
+    return _summary(cfg, facts, x, embeddings, labels, picked, log, times, est)
 
 
 def _pick(labels: np.ndarray, score: np.ndarray | None, budget: int, cfg: ScaleSelectConfig) -> tuple[np.ndarray, Any]:

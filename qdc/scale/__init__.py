@@ -6,6 +6,8 @@
   in blocks whose pages are released after use;
 - `qdc.scale.memory`: the memory and disk a run expects, checked against ``--max-memory``;
 - `qdc.scale.ray`: Ray start-up and resources, and the Ray Data operations the drivers hand work to.
+- `qdc.scale.options.RunOptions`: how a streamed run executes (batch rows, memory limit, local or ray), one
+  frozen value every stream driver takes as `run`.
 
 The stream drivers: `qdc.dedup.stream` (exact + MinHash-LSH, semantic in `qdc.dedup.stream_semantic`),
 `qdc.select.stream` (kMQ over memory-mapped embeddings), `qdc.quality.stream` (heuristic quality and

@@ -261,3 +261,22 @@ def test_an_output_over_a_file_named_by_set_is_refused(runner: Any, tmp_path: Pa
         app, ["score-quality", str(src), "-o", str(tmp_path / "out.jsonl"), "--set", "judge.rubric=quality6"]
     )
     assert ok.exit_code == 0, ok.output
+
+
+def test_paths_are_checked_once_and_before_a_config_error(runner: Any, tmp_path: Path, monkeypatch: Any) -> None:
+    """check_paths runs once per command with a config (the parameters' files and the config's together); when
+    the config is bad too, an output over the input is still what is said."""
+    import qdc.cli._options as options
+
+    calls: list[int] = []
+    real = options.check_paths
+    monkeypatch.setattr(options, "check_paths", lambda *args: (calls.append(len(args)), real(*args))[1])
+    src = write_jsonl(tmp_path / "in.jsonl", ROWS)
+    config = tmp_path / "c.yaml"
+    config.write_text("scorer: heuristic\n")
+    res = runner.invoke(app, ["score-quality", str(src), "-o", str(tmp_path / "o.jsonl"), "--config", str(config)])
+    assert res.exit_code == 0, res.stderr
+    assert calls == [2]  # one call, with the built config
+    config.write_text("no_such_key: 1\n")
+    res = runner.invoke(app, ["score-quality", str(src), "-o", str(src), "--config", str(config)])
+    assert res.exit_code == 2 and "is the same file as the input" in res.stderr, res.stderr

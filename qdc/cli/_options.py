@@ -241,10 +241,12 @@ def command(
             a = Args(kwargs)
             a.given = frozenset(p for p in kwargs if _given(ctx, p))  # flags given on the command line
             a.flags = flag_names
-            check_paths(a)  # before the config: a usage error there must not hide an output over an input
-            built = () if config is None else (_build_config(config, name, opts, a),)
-            if built:
-                check_paths(a, built[0])  # the files the config reads, whichever layer named them
+            try:
+                built = () if config is None else (_build_config(config, name, opts, a),)
+            except Exception:
+                check_paths(a)  # an error in the config must not hide an output over an input
+                raise
+            check_paths(a, *built)  # once: the parameters' files and those the config reads, whichever layer set them
             if "stream" in a:
                 _refuse_other_path(a, opts)
             if State.alias:

@@ -43,3 +43,51 @@ def test_run_options_parse_and_refuse(tmp_path: Path) -> None:
         RunOptions(backend="dask")  # type: ignore[arg-type]
     with pytest.raises(AttributeError):
         run.batch_rows = 3  # type: ignore[misc]  # frozen: one value for the whole run
+
+
+def test_run_plan_resolves_files_as_the_run_writes_them(tmp_path: Path) -> None:
+    from qdc.pipeline import load_pipeline
+    from qdc.pipeline.files import side_paths
+    from qdc.pipeline.report import RunPlan
+
+    cfg = tmp_path / "p.yaml"
+    cfg.write_text(
+        f"input: {tmp_path / 'in.jsonl'}\noutput: {tmp_path / 'o.jsonl'}\nstages: [{{dedup: {{threshold: 0.9}}}}]\n"
+    )
+    pipe = load_pipeline(str(cfg))
+    plan = RunPlan.resolve(pipe)
+    assert (plan.input, plan.output, plan.workdir) == (
+        str(tmp_path / "in.jsonl"),
+        str(tmp_path / "o.jsonl"),
+        ".qdc-work",
+    )
+    assert (plan.ledger, plan.manifest) == side_paths(plan.output)[:2]
+    given = RunPlan.resolve(pipe, "a.jsonl", "-", "w", no_workdir=True, removed="r.jsonl")
+    assert (given.input, given.output, given.workdir, given.ledger) == ("a.jsonl", "-", None, "r.jsonl")
+    assert given.manifest == "qdc.manifest.json"
+    head, stages = given.files(), given.stages()
+    assert "  output:   stdout" in head and "  workdir:  none (--no-workdir)" in head
+    assert stages == ["   1 dedup: threshold=0.9"]
+
+
+def test_stage_notes_read_the_same_fresh_and_cached() -> None:
+    from qdc.pipeline.report import stage_notes
+
+    fresh = stage_notes({"rows": 10, "mean": 0.96491712, "skip": {"a": 1}, "on": True, "name": "x"})
+    cached = stage_notes({"name": "x", "on": True, "mean": "0.96491712", "rows": 10, "skip": [1]})
+    assert fresh == cached == "mean=0.9649, name=x, on=True, rows=10"
+    assert stage_notes({"id": "0012"}) == "id=0012"  # digits kept as written
+
+
+def test_check_context_takes_a_pipeline_files_settings(tmp_path: Path) -> None:
+    from qdc.io import IOConfig
+    from qdc.pipeline.report import check_context
+
+    io = IOConfig(on_bad_rows="skip")
+    assert check_context(None, io, False)[1:] == (io, 0)
+    cfg = tmp_path / "p.yaml"
+    cfg.write_text("seed: 7\nembed: {model: 'hash:32'}\nio: {text_field: body}\nstages: [check]\n")
+    embed, got, seed = check_context(str(cfg), IOConfig(on_bad_rows="skip"), False)
+    assert (embed.model, got.text_field, got.on_bad_rows, seed) == ("hash:32", "body", "skip", 7)
+    mine = IOConfig(text_field="t", on_bad_rows="skip")
+    assert check_context(str(cfg), mine, True)[1].text_field == "t"

@@ -12,8 +12,6 @@ from qdc.cli._common import print_json, show, table
 
 if TYPE_CHECKING:
     from qdc.check import CheckConfig
-    from qdc.embed import EmbedConfig
-    from qdc.io import IOConfig
 
 _P = "Thresholds"
 
@@ -90,9 +88,12 @@ def check_cmd(a: o.Args, cfg: CheckConfig) -> None:
     from qdc.check import failure_message, run_checks
     from qdc.errors import CheckFailed
     from qdc.io import ReadReport, read_records
+    from qdc.pipeline.report import check_context
     from qdc.pipeline.stage import StageContext
 
-    embed_cfg, io, seed = _context(a)
+    io = o.io_config(a.text_field, a.template, a.roles, a.id_field, "skip")
+    io_given = (a.text_field, a.template, a.id_field) != (None, None, "id")
+    embed_cfg, io, seed = check_context(a.config, io, io_given)
     if a.model is not None:
         embed_cfg = embed_cfg.model_copy(update={"model": a.model})
     report = ReadReport()
@@ -101,21 +102,6 @@ def check_cmd(a: o.Args, cfg: CheckConfig) -> None:
     _show(a, df.height, checks)
     if not all(c.passed for c in checks):
         raise CheckFailed(failure_message(checks))
-
-
-def _context(a: o.Args) -> tuple[EmbedConfig, IOConfig, int]:
-    """(embed config, io config, seed): a pipeline `--config`'s (the io flags given win), else the defaults."""
-    from qdc.config import load_yaml
-    from qdc.embed import EmbedConfig
-
-    io = o.io_config(a.text_field, a.template, a.roles, a.id_field, "skip")
-    if a.config is None or "stages" not in load_yaml(a.config):
-        return EmbedConfig(), io, 0
-    from qdc.pipeline import load_pipeline
-
-    pipe = load_pipeline(a.config)
-    io = pipe.io if (a.text_field, a.template, a.id_field) == (None, None, "id") else io
-    return pipe.embed, type(io)(io.text_field, io.template, io.roles, io.id_field, "skip"), pipe.seed
 
 
 def _show(a: o.Args, rows: int, checks: list[Any]) -> None:

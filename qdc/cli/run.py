@@ -14,35 +14,14 @@ from qdc.cli import app
 from qdc.cli._common import State, console, print_json, table
 
 if TYPE_CHECKING:
-    from qdc.pipeline import Pipeline, RunResult
-
-
-def _notes(summary: dict[str, object]) -> str:
-    """A stage's summary as `key=value` pairs, keys sorted: the same order on a fresh and a cached run."""
-    parts = []
-    for k in sorted(summary):
-        v = summary[k]
-        if isinstance(v, (dict, list)):
-            continue
-        parts.append(f"{k}={_value(v)}")
-    return ", ".join(parts)
-
-
-def _value(v: object) -> str:
-    """Numbers to 4 significant digits, also a number a cached record kept as text ('0.964917'), so a
-    cached run's notes read like the fresh run's."""
-    if isinstance(v, int):  # bool included
-        return str(v)
-    try:
-        f = float(v)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return str(v)
-    return str(v) if isinstance(v, str) and v.strip().isdigit() else f"{f:.4g}"
+    from qdc.pipeline import RunResult
 
 
 def print_summary(result: RunResult, source: str) -> None:
     """The per-stage table on stderr (rows in and out, removed, seconds, peak memory in MB; under 80 columns,
     so it fits a CI log), then one line of notes per stage, wrapped, never cut."""
+    from qdc.pipeline.report import stage_notes
+
     rows_in = result.manifest.get("input", {}).get("rows", "?")
     title = f"qdc run {source}: {rows_in} rows in, {result.df.height} out, {result.removed_count} removed"
     rows = []
@@ -53,29 +32,13 @@ def print_summary(result: RunResult, source: str) -> None:
     cols = ("stage", "status", "in", "out", "removed", "sec", "MB")
     console.print(table(title, rows, cols, box=box.SIMPLE_HEAD, pad_edge=False))
     for r in result.stages:
-        notes = _notes(r.summary)
+        notes = stage_notes(r.summary)
         if notes:
             # Wrapped at ', ' with the continuation indented, so each stage's notes read as one block.
             lines = textwrap.wrap(
                 f"{r.position:>2} {r.name}: {notes}", max(console.width - 1, 40), subsequent_indent="      "
             )
             console.print(Text("\n".join(lines)), soft_wrap=True)
-
-
-def print_plan(pipeline: Pipeline, src: str, out: str, wd: str | None, removed: str, manifest: str) -> None:
-    """`--dry-run`: what the run would read, write and do, on stderr (stdout stays empty)."""
-    console.print(f"plan for {pipeline.source} (config valid; nothing was read or written)")
-    console.print(f"  input:    {src}")
-    console.print(f"  output:   {'stdout' if out == '-' else out}")
-    console.print(f"  ledger:   {removed}")
-    console.print(f"  manifest: {manifest}")
-    console.print(f"  workdir:  {wd or 'none (--no-workdir)'}")
-    console.print(f"  seed:     {pipeline.seed}; embedding model: {pipeline.embed.model}")
-    for st in pipeline.stages:
-        changed = st.config.model_dump(mode="json", exclude_defaults=True)
-        changed.pop("seed", None)  # the global seed, shown above
-        opts = ", ".join(f"{k}={v}" for k, v in sorted(changed.items())) or "defaults"
-        console.print(Text(f"  {st.position:>2} {st.name}: {opts}"), soft_wrap=False, overflow="fold")
 
 
 @o.command(
@@ -129,23 +92,24 @@ def run_cmd(a: o.Args) -> None:
 
     **Example:** `qdc run configs/default.yaml data.jsonl -o curated.jsonl --set select.budget=400`
     """
-    from qdc.pipeline import DEFAULT_WORKDIR, load_pipeline, run_file
-    from qdc.pipeline.files import side_paths
+    from qdc.pipeline import load_pipeline, run_file
+    from qdc.pipeline.report import RunPlan
 
     pipeline = load_pipeline(a.config, a.set_ or [])
-    src = a.input or pipeline.input or "-"
-    out = a.output or pipeline.output or "-"
+    plan = RunPlan.resolve(pipeline, a.input, a.output, a.workdir, a.no_workdir, a.removed, a.manifest)
+    out, ledger, manifest_file = plan.output, plan.ledger, plan.manifest
     o.check_output_path(out)
     if a.json and out == "-":
         raise typer.BadParameter("--json prints the manifest on stdout; pass -o FILE for the rows")
-    wd = None if a.no_workdir else (a.workdir or pipeline.workdir or DEFAULT_WORKDIR)
-    ledger, manifest_file, _ = side_paths(out, a.removed, a.manifest)  # what run_file will write
     if a.dry_run:
-        if src != "-":
+        if plan.input != "-":
             from qdc.io import input_files
 
-            input_files(src)  # a folder or pattern with no data files fails here, as the run would
-        print_plan(pipeline, src, out, wd, ledger, manifest_file)
+            input_files(plan.input)  # a folder or pattern with no data files fails here, as the run would
+        for line in plan.files():
+            console.print(line)
+        for line in plan.stages():
+            console.print(Text(line), soft_wrap=False, overflow="fold")
         return
     if out == "-":
         from qdc.progress import notice
@@ -153,9 +117,9 @@ def run_cmd(a: o.Args) -> None:
         notice(f"rows go to stdout; the ledger to {ledger}, the manifest to {manifest_file} (--removed, --manifest)")
     result = run_file(
         pipeline,
-        src,
+        plan.input,
         out,
-        workdir=wd,
+        workdir=plan.workdir,
         removed_path=a.removed,
         manifest_path=a.manifest,
         force=a.force,
@@ -175,4 +139,6 @@ def run_cmd(a: o.Args) -> None:
 
         cache = "off" if not pipeline.embed.cache else str(pipeline.embed.cache_dir or default_cache_dir())
         console.print(f"embedding cache: {cache}", highlight=False)
-        console.print(f"ledger: {ledger}; manifest: {manifest_file}; workdir: {wd or 'none'}", highlight=False)
+        console.print(
+            f"ledger: {ledger}; manifest: {manifest_file}; workdir: {plan.workdir or 'none'}", highlight=False
+        )

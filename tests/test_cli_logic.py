@@ -91,3 +91,34 @@ def test_check_context_takes_a_pipeline_files_settings(tmp_path: Path) -> None:
     assert (embed.model, got.text_field, got.on_bad_rows, seed) == ("hash:32", "body", "skip", 7)
     mine = IOConfig(text_field="t", on_bad_rows="skip")
     assert check_context(str(cfg), mine, True)[1].text_field == "t"
+
+
+def test_envelope_counts_rows_only_where_the_command_does() -> None:
+    from qdc import __version__
+    from qdc.envelope import envelope
+
+    got = envelope("dedup", {"rows_in": 9, "rows_kept": 7, "rows": 3})
+    assert {k: got[k] for k in list(got)[:5]} == {
+        "qdc": __version__,
+        "json_version": 1,
+        "command": "dedup",
+        "rows_in": 9,
+        "rows_out": 7,
+    }
+    assert list(got)[-2:] == ["rows_kept", "rows"]  # the command's own keys after the envelope's
+    assert envelope("score-quality", {"rows": 4})["rows_out"] == 4  # every row read is written
+    assert "rows_out" not in envelope("check", {"rows": 4}) and envelope("check", {"rows": 4})["rows_in"] == 4
+    assert envelope(None, [1, 2]) == {"qdc": __version__, "json_version": 1, "result": [1, 2]}
+    assert "rows_in" not in envelope("x", {"rows": True})  # a bool is not a count
+
+
+def test_config_files_are_the_files_a_config_reads() -> None:
+    from qdc.pipeline.fields import config_files
+    from qdc.quality import QualityConfig
+
+    cfg = QualityConfig.model_validate({"judge": {"rubric": "my-rubric.yaml"}})
+    assert config_files(cfg)["judge.rubric"] == "my-rubric.yaml" and set(config_files(cfg)) <= {
+        "judge.rubric",
+        "lm.model",
+    }
+    assert config_files(object()) == {}  # a config without those sections reads no file

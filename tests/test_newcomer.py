@@ -465,7 +465,7 @@ def test_text_field_naming_chat_turns_reads_them_as_chat(tmp_path: Path) -> None
 
 
 def test_run_notes_read_the_same_fresh_and_cached() -> None:
-    from qdc.cli.run import _notes
+    from qdc.pipeline.report import stage_notes as _notes
 
     fresh = {"mean": 0.964917, "model": "hash:256", "rows": 7, "ok": True, "size": "3.4 MiB", "more": {"a": 1}}
     cached = {**fresh, "mean": "0.964917"}  # a record may keep a number as text

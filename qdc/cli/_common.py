@@ -263,8 +263,6 @@ INPUT_PARAMS = {
     "pool": "--pool",
     "test": "--test",
 }
-# Config keys that name an input file (set by --config or --set; their flags became config keys).
-CONFIG_INPUT_KEYS = ("judge.rubric", "lm.model")
 
 
 def _output_paths(params: dict[str, Any]) -> dict[str, Any]:
@@ -279,62 +277,26 @@ def _output_paths(params: dict[str, Any]) -> dict[str, Any]:
 
 def check_paths(params: dict[str, Any], cfg: Any = None) -> None:
     """ConfigError (exit 2) when an output parameter names another output's file or an input's: a parameter's,
-    or one the built config `cfg` reads (CONFIG_INPUT_KEYS), whichever layer set it."""
+    or one the built config `cfg` reads (`qdc.pipeline.fields.config_files`), whichever layer set it."""
     from qdc.io import check_distinct_paths
 
     inputs = {label: params.get(name) for name, label in INPUT_PARAMS.items() if params.get(name) is not None}
-    for key in CONFIG_INPUT_KEYS if cfg is not None else ():
-        value = cfg
-        for part in key.split("."):
-            value = getattr(value, part, None)
-        if isinstance(value, str) and value:
-            inputs[key] = value
+    if cfg is not None:
+        from qdc.pipeline.fields import config_files
+
+        inputs.update(config_files(cfg))
     check_distinct_paths(inputs, _output_paths(params))
 
 
 # ------------------------------------------------------------------------------------------- output
 
 
-JSON_ENVELOPE_VERSION = 1  # bump when a key of the envelope changes meaning
-
-
-# The command's own keys that already count the rows read and the rows written, first match wins; `rows` is
-# also the rows written only where every row read is written (`qdc check` reads `rows` and writes none).
-_ROWS_IN = ("rows_in", "rows", "n")
-_ROWS_OUT = ("rows_out", "rows_kept", "selected")
-_EVERY_ROW_WRITTEN = frozenset({"embed", "cluster", "score-quality", "score-complexity"})
-
-
-def _row_counts(command: str | None, body: dict[str, Any]) -> dict[str, int]:
-    """{"rows_in": ..., "rows_out": ...} as far as the command's keys say (none invented)."""
-    counts = {}
-    rows_in = next((body[k] for k in _ROWS_IN if type(body.get(k)) is int), None)
-    rows_out = next((body[k] for k in _ROWS_OUT if type(body.get(k)) is int), None)
-    if rows_out is None and command in _EVERY_ROW_WRITTEN and type(body.get("rows")) is int:
-        rows_out = body["rows"]
-    if rows_in is not None:
-        counts["rows_in"] = rows_in
-    if rows_out is not None:
-        counts["rows_out"] = rows_out
-    return counts
-
-
 def json_envelope(obj: Any) -> dict[str, Any]:
-    """Every --json document: {"qdc": version, "json_version": 1, "command": name, "rows_in": n, "rows_out": m,
-    ...the command's keys}.
-
-    `rows_in` (rows read) and `rows_out` (rows written) appear where the command counts them; its own keys
-    (`rows`, `n`, `rows_kept`, `selected`, ...) are kept as they were; a non-object is under "result".
-    """
-    from qdc import __version__
+    """Every --json document: `qdc.envelope.envelope` of the running command's name."""
+    from qdc.envelope import envelope
 
     ctx = click.get_current_context(silent=True) or _typer_context()
-    head: dict[str, Any] = {"qdc": __version__, "json_version": JSON_ENVELOPE_VERSION}
-    if ctx is not None and ctx.info_name:
-        head["command"] = ctx.info_name
-    body = obj if isinstance(obj, dict) else {"result": obj}
-    head.update(_row_counts(head.get("command"), body))
-    return {**head, **{k: v for k, v in body.items() if k not in head}}
+    return envelope(ctx.info_name if ctx is not None else None, obj)
 
 
 def _typer_context() -> Any:

@@ -245,3 +245,19 @@ def static_field_help(spec: str, key: str) -> tuple[str, Any] | None:
         return None
     doc, default = fields[last]
     return doc, sets.get(last, default)
+
+
+FILE_KEYS = ("judge.rubric", "lm.model")
+"""Config keys that name an input file (whichever layer set them: --config, --set, a pipeline file)."""
+
+
+def config_files(cfg: Any) -> dict[str, str]:
+    """{key: path} of the FILE_KEYS the built config `cfg` sets (an output must not overwrite them)."""
+    files = {}
+    for key in FILE_KEYS:
+        value = cfg
+        for part in key.split("."):
+            value = getattr(value, part, None)
+        if isinstance(value, str) and value:
+            files[key] = value
+    return files

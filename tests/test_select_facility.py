@@ -200,3 +200,17 @@ def test_junk_gate_keeps_only_the_best_scored_answer_to_a_prompt() -> None:
     )
     opened = select(both, SelectConfig(budget=45, strategy="facility", dedup="off", junk_gate=False))
     assert cut & set(opened.selected["id"].to_list())
+
+
+def test_local_scale_gives_a_compact_region_more_picks() -> None:
+    # A tight region and a spread one, 60 rows each: the cosine kernel covers the tight one with a pick or two;
+    # the self-tuning kernel measures each row against its own neighbourhood, so the tight region gets picks
+    # nearer its share of the rows.
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=32), rng.normal(size=32)
+    x = np.vstack([a + 0.15 * rng.normal(size=(60, 32)), b + 0.8 * rng.normal(size=(60, 32))]).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    plain, _ = facility_arrays(x, 12, neighbours=20)
+    local, _ = facility_arrays(x, 12, neighbours=20, local_scale=7)
+    assert int((local < 60).sum()) > int((plain < 60).sum())
+    assert np.unique(local).size == 12

@@ -317,12 +317,12 @@ def test_group_quotas(df: pl.DataFrame, quota: str, expected: dict[str, int] | N
 
 
 def test_groups_are_clustered_on_their_own_rows(df: pl.DataFrame) -> None:
-    # K per group is sized for the group's share (clamp(share/10, 2, rows)); clusters drawn for the whole
+    # K per group is sized for the group's share (clamp(round(share/3), 2, rows)); clusters drawn for the whole
     # pool would cut the 5-row group into fragments of clusters sized for the whole budget.
     res = select(df, cfg(budget=80, strategy="kmq", group_field="task", quota="proportional"))
     per = {g["group"]: g for g in res.manifest["groups"]["per_group"]}
     for g in per.values():
-        assert g["k"] == max(2, min(g["eligible"], g["quota"] // 10))
+        assert g["k"] == max(2, min(g["eligible"], round(g["quota"] / 3)))
         assert g["log"]["rounds"][0]["k"] == g["k"]
         assert sum(g["log"]["rounds"][0]["cluster_sizes"]) == g["eligible"]
     assert res.manifest["clusters"]["k"] == sum(g["k"] for g in per.values())
@@ -589,3 +589,15 @@ def test_scale_select_says_when_the_budget_is_above_the_rows(tmp_path: Path) -> 
     assert [m for m in notes.messages if "--budget" in m] == [
         f"--budget 1000 is more than the {len(rows)} rows: all of them are selected"
     ]
+
+
+@pytest.mark.parametrize(
+    ("strategy", "rows_per_cluster", "per"),
+    [("kmq", None, 3), ("iterative", None, 3), ("bandit", None, 10), ("kmq", 10.0, 10), ("bandit", 5.0, 5)],
+)
+def test_k_rule_is_budget_over_the_strategys_rows_per_cluster(
+    df: pl.DataFrame, strategy: str, rows_per_cluster: float | None, per: int
+) -> None:
+    # K = round(B / rows_per_cluster); unset, kmq and iterative take 3 rows per cluster, bandit 10 (its probes).
+    res = select(df, cfg(budget=60, strategy=strategy, rows_per_cluster=rows_per_cluster))
+    assert res.manifest["clusters"]["k"] == round(60 / per)

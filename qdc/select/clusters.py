@@ -12,6 +12,18 @@ import numpy as np
 LEAN_ABOVE = 200_000
 
 
+# Budget rows per cluster when neither `k` nor `rows_per_cluster` is set. 3 for kmq and iterative: chosen on the
+# tuning proxies (sst2, sms_spam, subj over 10 pool draws) and the 8-task probe, where B/3 was at or above B/10
+# for both (docs/select.md); bandit keeps the paper's 10, since a pull probes 10 rows of one cluster.
+ROWS_PER_CLUSTER = 3.0
+ROWS_PER_CLUSTER_BY_STRATEGY = {"bandit": 10.0}
+
+
+def rows_per_cluster(strategy: str, value: float | None) -> float:
+    """The configured rows per cluster, else the strategy's default."""
+    return value if value is not None else ROWS_PER_CLUSTER_BY_STRATEGY.get(strategy, ROWS_PER_CLUSTER)
+
+
 def default_k(budget: int, n: int, rows_per_cluster: float = 10.0) -> int:
     """clamp(round(B / rows_per_cluster), 2, min(1024, n)); 10 rows per cluster is `qdc.cluster.budget_k`."""
     if rows_per_cluster == 10.0:

@@ -98,6 +98,9 @@ class FacilityConfig(_Section):
     tail_share: float = Field(default=_FA["tail_share"], ge=0, le=1)
     """Share of the budget picked last by k-center's rule on the graph: each of these picks is the row least
     covered by the picks so far (reaches scattered rows that greedy leaves; 0 = pure facility location)."""
+    local_scale: int = Field(default=_FA["local_scale"], ge=0)
+    """m > 0: similarity exp(-d²/(σ_i·σ_j)) with d the chord distance and σ_i a row's distance to its m-th
+    neighbour (self-tuning kernel; a dense region needs more picks to count as covered); 0 = cosine."""
 
 
 SECTIONS: dict[str, type[_Section]] = {
@@ -139,8 +142,9 @@ class SelectConfig(StageConfig):
     # clustering (kmq, iterative, bandit)
     k: int | None = Field(default=_TOP["k"], ge=1)
     """Clusters [default: reuse qdc_cluster, else clamp(round(B / rows_per_cluster), 2, 1024)]."""
-    rows_per_cluster: float = Field(default=_TOP["rows_per_cluster"], gt=0)
-    """Budget rows per cluster when K is not given (the paper: 10)."""
+    rows_per_cluster: float | None = Field(default=_TOP["rows_per_cluster"], gt=0)
+    """Budget rows per cluster when K is not given [default: 3 for kmq and iterative (docs/select.md: chosen on
+    the tuning proxies and the 8-task mix), 10 for bandit, whose probes take 10 rows; the paper: 10]."""
     niter: int = Field(default=_TOP["niter"], ge=1)
     """k-means iterations when clusters are computed here."""
     allocation: Literal["equal", "proportional", "sqrt"] = _TOP["allocation"]

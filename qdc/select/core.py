@@ -156,7 +156,9 @@ def _pool(
         k = (
             cfg.k
             if cfg.k is not None
-            else _clusters.default_k(max(p.cluster_budget, 1), max(p.n, 1), cfg.rows_per_cluster)
+            else _clusters.default_k(
+                max(p.cluster_budget, 1), max(p.n, 1), _clusters.rows_per_cluster(cfg.strategy, cfg.rows_per_cluster)
+            )
         )
         return _clusters.compute_labels(p.embeddings(), min(k, max(p.n, 1)), cfg.seed, cfg.niter)
 

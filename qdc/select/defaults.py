@@ -25,7 +25,7 @@ TOP: dict[str, Any] = {
     "group_field": None,
     "quota": "proportional",
     "k": None,
-    "rows_per_cluster": 10.0,
+    "rows_per_cluster": None,
     "niter": 25,
     "allocation": "sqrt",
     "within": "balanced",
@@ -67,7 +67,7 @@ SECTIONS: dict[str, dict[str, Any]] = {
         "share": "sqrt",
     },
     "deita": {"ceiling": 0.9},
-    "facility": {"neighbours": None, "quality_weight": 0.0, "epsilon": 0.0, "tail_share": 0.2},
+    "facility": {"neighbours": None, "quality_weight": 0.0, "epsilon": 0.0, "tail_share": 0.2, "local_scale": 0},
 }
 
 

@@ -36,6 +36,20 @@ def default_neighbours(n: int, budget: int) -> int:
     return int(min(200, max(20, math.ceil(3 * n / max(budget, 1)))))
 
 
+def local_scaled(ids: np.ndarray, sims: np.ndarray, m: int) -> np.ndarray:
+    """Self-tuning kernel on the graph (Zelnik-Manor & Perona 2004): exp(-d²/(σ_i·σ_j)), d² = 2 - 2·cos the
+    squared chord distance, σ_i row i's chord distance to its m-th nearest neighbour (floored at 1e-3 so
+    exact copies do not divide by zero). Missing neighbours (id -1) stay 0."""
+    k = ids.shape[1]
+    if k == 0:
+        return sims
+    d2 = np.maximum(2.0 - 2.0 * sims.astype(np.float64), 0.0)
+    sigma = np.sqrt(d2[:, min(m, k) - 1]).clip(min=1e-3)
+    other = sigma[np.maximum(ids, 0)]
+    out = np.exp(-d2 / (sigma[:, None] * other))
+    return np.where(ids >= 0, out, 0.0).astype(np.float32)
+
+
 def reverse_graph(ids: np.ndarray, sims: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """CSR of who each row covers: ptr (n+1,), rows, sims; every row covers itself at similarity 1."""
     n, k = ids.shape
@@ -136,6 +150,7 @@ def facility_arrays(
     graph: tuple[np.ndarray, np.ndarray] | None = None,
     exclude: np.ndarray | None = None,
     tail_share: float = 0.0,
+    local_scale: int = 0,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Positions in pick order and a log (objective value, coverage share, graph size)."""
     n = x.shape[0]
@@ -145,6 +160,8 @@ def facility_arrays(
     if graph is None:
         graph = knn_graph(x, neighbours if neighbours is not None else default_neighbours(n, budget), seed)
     ids, sims = graph
+    if local_scale > 0:
+        sims = local_scaled(ids, sims, local_scale)
     ptr, rows, vals = reverse_graph(ids, sims)
     bonus = np.zeros(n, dtype=np.float64)
     if quality is not None and quality_weight > 0:
@@ -219,6 +236,7 @@ def facility(pool: Pool, budget: int, cfg: SelectConfig, rng: np.random.Generato
         graph=pool.info[key],
         exclude=gate(pool, budget) if cfg.junk_gate else None,
         tail_share=fc.tail_share,
+        local_scale=fc.local_scale,
     )
     head = picked.shape[0] - round(fc.tail_share * picked.shape[0])
     reasons = [

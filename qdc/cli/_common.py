@@ -15,18 +15,38 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.text import Text
 
 from qdc.errors import QdcError
 
 if TYPE_CHECKING:
     from rich.progress import Progress
 
-# Markup off: ids, texts, paths and judge answers printed here may hold '[/b]' or '[/INST]', which rich would
-# read as tags (a MarkupError, or text silently dropped). Styles are given as Text spans instead.
-console = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
+
+class _Console:
+    """The stderr console, built on first use: a command that says nothing to people (-q, --json) never
+    imports rich.console (~20 ms of start-up). Markup off: ids, texts, paths and judge answers printed here may
+    hold '[/b]' or '[/INST]', which rich would read as tags (a MarkupError, or text silently dropped); styles
+    are given as Text spans instead."""
+
+    real: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(rich_console(self), name)
+
+
+def rich_console(c: Any = None) -> Any:
+    """The real rich Console behind `console` (or `c`, when a test put a Console of its own there)."""
+    c = console if c is None else c
+    if not isinstance(c, _Console):
+        return c
+    if _Console.real is None:
+        from rich.console import Console
+
+        _Console.real = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
+    return _Console.real
+
+
+console: Any = _Console()
 
 
 class State:
@@ -65,10 +85,16 @@ class RichReporter:
     closed, beat_name, last_line = False, "", 0.0
 
     def __init__(self, quiet: bool) -> None:
-        self.quiet, self.plain = quiet, State.log_json or not console.is_terminal
+        self.quiet = quiet
         self.tasks: dict[str, Any] = {}  # a bar's id, or (plain) the time of the task's last line; inf: ended
         self.started: dict[str, float] = {}
         self.lock, self.t0 = threading.RLock(), time.monotonic()
+
+    @functools.cached_property
+    def plain(self) -> bool:
+        """Lines, not bars (CI logs, pipes, --log-json); asked when first needed, so a run that reports nothing
+        never loads rich.console."""
+        return self.quiet or State.log_json or not console.is_terminal
 
     def start_heartbeat(self, name: str) -> None:
         if not self.quiet and name:
@@ -89,6 +115,8 @@ class RichReporter:
                     self._line(self.beat_name, "working", None, time.monotonic() - self.t0, False)
                 self._arm(30.0)  # a CI log needs a sign of life, not a line every few seconds
             elif not self.tasks and self.beat_task is None:
+                from rich.markup import escape
+
                 self.beat_task = self._bar().add_task(escape(self.beat_name), total=None)
 
     def _bar(self) -> Progress:
@@ -104,7 +132,7 @@ class RichReporter:
             )
 
             parts = (MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
-            self.bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), *parts, console=console)
+            self.bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), *parts, console=rich_console())
             self.bar.start()
         return self.bar
 
@@ -123,7 +151,9 @@ class RichReporter:
                     self._line(task, done, total, elapsed, finished)
                 return
             if last is None:
-                self.tasks[task] = self._bar().add_task(escape(task), total=total)  # the column reads markup
+                from rich.markup import escape  # the column reads markup
+
+                self.tasks[task] = self._bar().add_task(escape(task), total=total)
                 self._drop_beat()  # a real bar now says the command works
             self._bar().update(self.tasks[task], completed=done, total=total)
 
@@ -147,6 +177,8 @@ class RichReporter:
         if State.log_json:
             _json_line("notice", message)
         else:
+            from rich.text import Text
+
             console.print(Text.assemble(("qdc:", "dim"), " ", message), highlight=False)
 
     def close(self) -> None:
@@ -175,6 +207,8 @@ def fail(message: str, code: int) -> typer.Exit:
     if State.log_json:
         _json_line("error", message)
         return typer.Exit(code)
+    from rich.text import Text
+
     console.print(Text.assemble(("Error:", "bold red"), " ", message), highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
@@ -335,6 +369,7 @@ class _Table:
 
     def __rich__(self) -> Any:
         from rich.table import Table
+        from rich.text import Text
 
         out = Table(title=self.title, title_justify="left", caption=self.caption, **self.kw)
         for i, col in enumerate(self.columns):

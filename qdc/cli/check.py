@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from rich.text import Text
-
 from qdc.cli import _options as o
 from qdc.cli import app
-from qdc.cli._common import print_json, show, table
+from qdc.cli._common import State, print_json, show, table
 
 if TYPE_CHECKING:
     from qdc.check import CheckConfig
@@ -110,6 +108,10 @@ def _show(a: o.Args, rows: int, checks: list[Any]) -> None:
     body = {"input": shown, "rows": rows, "passed": passed, "failed": sum(not c.passed for c in checks)}
     if a.json:
         print_json({**body, "checks": [c.as_dict() for c in checks]})
+    if State.quiet:
+        return
+    from rich.text import Text
+
     lines = []
     for c in checks:
         value = f"{c.value:.4g}" if isinstance(c.value, float) else str(c.value)

@@ -6,8 +6,6 @@ import textwrap
 from typing import TYPE_CHECKING
 
 import typer
-from rich import box
-from rich.text import Text
 
 from qdc.cli import _options as o
 from qdc.cli import app
@@ -20,6 +18,9 @@ if TYPE_CHECKING:
 def print_summary(result: RunResult, source: str) -> None:
     """The per-stage table on stderr (rows in and out, removed, seconds, peak memory in MB; under 80 columns,
     so it fits a CI log), then one line of notes per stage, wrapped, never cut."""
+    from rich import box
+    from rich.text import Text
+
     from qdc.pipeline.report import stage_notes
 
     rows_in = result.manifest.get("input", {}).get("rows", "?")
@@ -92,6 +93,8 @@ def run_cmd(a: o.Args) -> None:
 
     **Example:** `qdc run configs/default.yaml data.jsonl -o curated.jsonl --set select.budget=400`
     """
+    from rich.text import Text
+
     from qdc.pipeline import load_pipeline, run_file
     from qdc.pipeline.report import RunPlan
 

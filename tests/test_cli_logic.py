@@ -122,3 +122,31 @@ def test_config_files_are_the_files_a_config_reads() -> None:
         "lm.model",
     }
     assert config_files(object()) == {}  # a config without those sections reads no file
+
+
+def test_report_options_parse_and_refuse() -> None:
+    from qdc.report.inputs import options
+
+    got = options("0.1, 400,", "random, kmq")
+    assert got.budgets == (0.1, 400.0) and got.strategies == ("random", "kmq")
+    for bad in ("", "0.1,-2", "a,b"):
+        with pytest.raises(ConfigError, match="--budgets"):
+            options(bad, "random")
+
+
+def test_write_report_writes_the_page_and_refuses_stdout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from qdc.embed import EmbedConfig
+    from qdc.io import IOConfig
+    from qdc.report.inputs import options, write_report
+    from tests.conftest import write_jsonl
+
+    src = write_jsonl(tmp_path / "in.jsonl", _rows(12))
+    ecfg = EmbedConfig(model="hash:32", cache=False)
+    with pytest.raises(ConfigError, match="HTML file"):
+        write_report(str(src), "-", IOConfig(), ecfg)
+    opts = options("0.5", "random")
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    data, rows = write_report(str(src), str(tmp_path / "r.html"), IOConfig(), ecfg, opts=opts, reproducible=True)
+    assert rows == 12 and data["generated"] == ""
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert page.startswith("<!") and "<script" not in page

@@ -43,35 +43,17 @@ def report_cmd(a: o.Args) -> None:
 
     **Example:** `qdc report pool.jsonl -o report.html --compare selected.jsonl`
     """
-    from qdc.errors import ConfigError
-    from qdc.io import atomic_path, read_records
-    from qdc.pipeline.stage import StageContext
-    from qdc.progress import notice
-    from qdc.report import ReportOptions, build_report, render_html
-    from qdc.report.inputs import embedder_for, generated_at
+    from qdc.report.inputs import options, write_report
 
-    if a.output == "-":
-        raise ConfigError("-o: the report is an HTML file; name one, e.g. -o report.html")
-    try:
-        budget_list = tuple(float(b) for b in a.budgets.split(",") if b.strip())
-    except ValueError:
-        raise ConfigError(f"--budgets {a.budgets!r}: expected numbers, e.g. 0.1,0.5,400") from None
-    if not budget_list or any(b <= 0 for b in budget_list):
-        raise ConfigError("--budgets: give positive fractions or row counts")
-    strategy_list = tuple(s.strip() for s in a.strategies.split(",") if s.strip())
-    io = o.read_inputs(a).io
-    ecfg = o.embedding(a)
-    generated = generated_at(a.reproducible)
-    df = read_records(a.input, io)
-    other = read_records(a.compare, io) if a.compare is not None else None
-    embedder = embedder_for(df, other, ecfg, o.shown(a.input), a.compare or "")
-    opts = ReportOptions(budgets=budget_list, strategies=strategy_list)
-    ctx = StageContext(seed=a.seed, embed=ecfg, embedder=embedder)
-    data = build_report(df, ctx, other, opts, source=o.shown(a.input), other_source=a.compare or "")
-    data["generated"] = generated
-    with atomic_path(a.output) as tmp:
-        tmp.write_text(render_html(data), encoding="utf-8")
-    for note in data["notes"]:
-        notice(note)
+    data, rows = write_report(
+        a.input,
+        a.output,
+        o.read_inputs(a).io,
+        o.embedding(a),
+        seed=a.seed,
+        compare=a.compare,
+        opts=options(a.budgets, a.strategies),
+        reproducible=a.reproducible,
+    )
     also = f", compared with {a.compare}" if a.compare else ""
-    show(a, data, f"qdc: wrote {a.output} ({df.height} rows{also})")
+    show(a, data, f"qdc: wrote {a.output} ({rows} rows{also})")

@@ -1,15 +1,17 @@
-"""What `qdc report` needs before it builds: the page's time stamp, and the embedder for rows without vectors
-(checked against the vectors the files carry)."""
+"""`qdc report` from files: its options, the page's time stamp, the embedder for rows without vectors
+(checked against the vectors the files carry), and `write_report`, which reads, builds and writes the page."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import polars as pl
 
     from qdc.embed import EmbedConfig
     from qdc.embed.models import Embedder
+    from qdc.io import IOConfig
+    from qdc.report.data import ReportOptions
 
 
 def generated_at(reproducible: bool) -> str:
@@ -65,3 +67,55 @@ def embedder_for(
     also = f" ({', '.join(carried)} carries its own {next(iter(carried.values()))}-d vectors)" if carried else ""
     notice(f"embedding {what} with --model {ecfg.model}{also}")
     return embedder
+
+
+def options(budgets: str, strategies: str) -> ReportOptions:
+    """ReportOptions from the comma-separated `--budgets` (positive fractions or row counts) and
+    `--strategies`; ConfigError (exit 2) on anything else."""
+    from qdc.errors import ConfigError
+    from qdc.report.data import ReportOptions
+
+    try:
+        budget_list = tuple(float(b) for b in budgets.split(",") if b.strip())
+    except ValueError:
+        raise ConfigError(f"--budgets {budgets!r}: expected numbers, e.g. 0.1,0.5,400") from None
+    if not budget_list or any(b <= 0 for b in budget_list):
+        raise ConfigError("--budgets: give positive fractions or row counts")
+    return ReportOptions(budgets=budget_list, strategies=tuple(s.strip() for s in strategies.split(",") if s.strip()))
+
+
+def write_report(
+    source: str | list[str],
+    output: str,
+    io: IOConfig,
+    ecfg: EmbedConfig,
+    *,
+    seed: int = 0,
+    compare: str | None = None,
+    opts: ReportOptions | None = None,
+    reproducible: bool = False,
+) -> tuple[dict[str, Any], int]:
+    """Read `source` (and `compare`), build the report and write its HTML page to `output` (atomically); the
+    report's notes are said as notices. Returns (the report's data, the rows of `source`)."""
+    from qdc.errors import ConfigError
+    from qdc.io import atomic_path, read_records
+    from qdc.measure import MeasureContext
+    from qdc.progress import notice
+    from qdc.report.data import build_report
+    from qdc.report.html import render_html
+
+    if output == "-":
+        raise ConfigError("-o: the report is an HTML file; name one, e.g. -o report.html")
+    generated = generated_at(reproducible)  # a bad SOURCE_DATE_EPOCH fails before any reading
+    shown = source if isinstance(source, str) else ", ".join(source)
+    df = read_records(source, io)
+    other = read_records(compare, io) if compare is not None else None
+    embedder = embedder_for(df, other, ecfg, shown, compare or "")
+    ctx = MeasureContext(seed=seed, embed=ecfg, embedder=embedder)
+    data = build_report(df, ctx, other, opts, source=shown, other_source=compare or "")
+    data["generated"] = generated
+    with atomic_path(output) as tmp:
+        tmp.write_text(render_html(data), encoding="utf-8")
+    for note in data["notes"]:
+        notice(note)
+    return data, df.height

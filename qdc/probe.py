@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -23,6 +23,9 @@ from pydantic import Field
 
 from qdc.config import StageConfig
 from qdc.errors import ConfigError, MissingColumnError
+
+if TYPE_CHECKING:
+    from qdc.embed import EmbedConfig
 
 
 class ProbeConfig(StageConfig):
@@ -156,3 +159,23 @@ def probe(
         classes=len(set(test_y.tolist()) | set(pool_y.tolist())),
         notes=notes,
     )
+
+
+def probe_frames(
+    selection: pl.DataFrame,
+    pool: pl.DataFrame,
+    test: pl.DataFrame,
+    cfg: ProbeConfig,
+    embed_cfg: EmbedConfig,
+    names: tuple[str, str, str] = ("the selection", "the pool", "the test rows"),
+) -> ProbeResult:
+    """`probe` on prepared frames: their vectors (`qdc_embedding`, else embedded with `embed_cfg`, cached) and
+    `cfg.label_field` labels; `names` say which frame an error is about."""
+    from qdc.embed import ensure_embeddings
+
+    parts: list[tuple[np.ndarray, np.ndarray]] = []
+    for df, what in zip((selection, pool, test), names, strict=True):
+        df, x = ensure_embeddings(df, embed_cfg)
+        parts.append((x, labels_of(df, cfg.label_field, what)))
+    (sx, sy), (px, py), (tx, ty) = parts
+    return probe(sx, sy, px, py, tx, ty, cfg)

@@ -150,3 +150,24 @@ def test_write_report_writes_the_page_and_refuses_stdout(tmp_path: Path, monkeyp
     assert rows == 12 and data["generated"] == ""
     page = (tmp_path / "r.html").read_text(encoding="utf-8")
     assert page.startswith("<!") and "<script" not in page
+
+
+def test_probe_frames_is_probe_on_the_frames_vectors_and_labels() -> None:
+    from qdc.embed import EmbedConfig, ensure_embeddings
+    from qdc.probe import ProbeConfig, labels_of, probe, probe_frames
+
+    def rows(n: int, start: int) -> list[dict[str, str]]:
+        words = ["apple pie", "green tea", "rust code", "jazz band"]
+        return [
+            {"instruction": f"{words[i % 4]} note {i}", "output": f"{words[i % 4]} text", "label": str(i % 4)}
+            for i in range(start, start + n)
+        ]
+
+    sel, pool, test = frame(rows(12, 0)), frame(rows(40, 100)), frame(rows(20, 500))
+    cfg, ecfg = ProbeConfig(label_field="label", seeds=3), EmbedConfig(model="hash:64", cache=False)
+    got = probe_frames(sel, pool, test, cfg, ecfg).as_dict()
+    arrays = [(ensure_embeddings(df, ecfg)[1], labels_of(df, "label", "x")) for df in (sel, pool, test)]
+    want = probe(*arrays[0], *arrays[1], *arrays[2], cfg).as_dict()
+    assert got == want and got["seeds"] == 3
+    with pytest.raises(Exception, match="--test"):
+        probe_frames(sel, pool, test.drop("label"), cfg, ecfg, ("a", "b", "--test (t.jsonl)"))

@@ -40,20 +40,15 @@ def probe_cmd(a: o.Args, cfg: ProbeConfig) -> None:
 
     **Example:** `qdc probe picked.jsonl --pool data.jsonl --test heldout.jsonl --label-field label`
     """
-    from qdc.embed import ensure_embeddings
     from qdc.errors import ConfigError
-    from qdc.probe import labels_of, probe
+    from qdc.probe import probe_frames
 
     if not a.pool or not a.test:
         raise ConfigError("qdc probe needs --pool (the rows selected from) and --test (held-out labelled rows)")
-    ecfg = o.embedding(a)
-    inputs = o.read_inputs(a, "-")
-    parts = {}
-    for what, path in (("the selection", a.input), ("--pool", a.pool), ("--test", a.test)):
-        df = inputs.read(path)
-        df, x = ensure_embeddings(df, ecfg)
-        parts[what] = (x, labels_of(df, cfg.label_field, f"{what} ({path})"))
-    res = probe(*parts["the selection"], *parts["--pool"], *parts["--test"], cfg)
+    ecfg, inputs = o.embedding(a), o.read_inputs(a, "-")
+    names = (f"the selection ({a.input})", f"--pool ({a.pool})", f"--test ({a.test})")
+    selection, pool, test = (inputs.read(path) for path in (a.input, a.pool, a.test))
+    res = probe_frames(selection, pool, test, cfg, ecfg, names)
     inputs.finish()
     out, m, n = res.as_dict(), res.metric, len(res.random)
     rows = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -171,3 +172,26 @@ def test_probe_frames_is_probe_on_the_frames_vectors_and_labels() -> None:
     assert got == want and got["seeds"] == 3
     with pytest.raises(Exception, match="--test"):
         probe_frames(sel, pool, test.drop("label"), cfg, ecfg, ("a", "b", "--test (t.jsonl)"))
+
+
+def test_stream_embed_refuses_a_non_npy_output_and_a_bad_dtype(tmp_path: Path) -> None:
+    from qdc.embed.stream import stream_embed
+    from tests.conftest import write_jsonl
+
+    src = str(write_jsonl(tmp_path / "in.jsonl", _rows(3)))
+    with pytest.raises(ConfigError, match=r"writes a \.npy file"):
+        stream_embed(src, tmp_path / "e.jsonl")
+    with pytest.raises(ConfigError, match="--dtype 'int8'"):
+        stream_embed(src, tmp_path / "e.npy", dtype="int8")
+    assert not (tmp_path / "e.npy").exists()
+
+
+def test_scale_score_with_nothing_to_score_is_the_engines_usage_error(tmp_path: Path, runner: Any) -> None:
+    from qdc.cli import app
+    from tests.conftest import write_jsonl
+
+    src = str(write_jsonl(tmp_path / "in.jsonl", _rows(3)))
+    res = runner.invoke(
+        app, ["scale", "score", src, "-o", str(tmp_path / "o.jsonl"), "--no-quality", "--no-complexity"]
+    )
+    assert res.exit_code == 2 and "nothing to score" in res.stderr and not (tmp_path / "o.jsonl").exists()

@@ -9,7 +9,6 @@ from qdc.cli import _options as o
 from qdc.cli import app
 from qdc.cli._common import show
 from qdc.cli._stream import STREAM, STREAMING, _s, run_options, streamed
-from qdc.errors import ConfigError
 
 if TYPE_CHECKING:
     import polars as pl
@@ -72,10 +71,6 @@ def _stream(a: o.Args, cfg: EmbedConfig) -> None:
     """`qdc embed --stream`: batches embedded into a memory-mapped .npy (Ray workers with --executor ray)."""
     from qdc.embed.stream import stream_embed
 
-    if not a.output.endswith(".npy"):
-        raise ConfigError(f"-o {a.output}: --stream writes a .npy file")
-    if a.dtype not in ("float16", "float32"):
-        raise ConfigError(f"--dtype {a.dtype!r}: expected float16 or float32")
     run, io = run_options(a), o.read_inputs(a).io
     streamed(
         a,

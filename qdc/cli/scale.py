@@ -78,8 +78,6 @@ def scale_score_cmd(a: o.Args) -> None:
     from qdc.errors import ConfigError
     from qdc.quality import QualityConfig
 
-    if not a.quality and not a.complexity:
-        raise ConfigError("nothing to score: --no-quality and --no-complexity together leave nothing")
     if a.signals is not None and not a.quality:
         raise ConfigError("--signals chooses quality signals; drop it or drop --no-quality")
     qcfg = validate_config(QualityConfig, {"signals": a.signals} if a.signals else {}, "options") if a.quality else None

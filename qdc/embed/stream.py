@@ -18,14 +18,14 @@ import numpy as np
 
 from qdc import schema
 from qdc.embed import EmbedConfig, Embedder
-from qdc.errors import DataError
+from qdc.errors import ConfigError, DataError
 from qdc.io import IOConfig, atomic_path, embeddings_of
 from qdc.io.read import iter_batches, sample_lines
 from qdc.progress import progress
 from qdc.scale import memory
 from qdc.scale.options import RunOptions
 from qdc.scale.ray import require_ray
-from qdc.scale.store import create, release
+from qdc.scale.store import DTYPES, create, release
 
 FIELD_COLUMNS = schema.PART_COLUMNS
 
@@ -47,6 +47,10 @@ def stream_embed(
     (default 2) model-holding workers (a local Ray instance, or the cluster at `run.ray_address`); the file is
     the local one. `run.max_memory` shrinks the batches to fit the estimate, or refuses (ConfigError).
     """
+    if not str(out).endswith(".npy"):
+        raise ConfigError(f"-o {out}: --stream writes a .npy file")
+    if dtype not in DTYPES:
+        raise ConfigError(f"--dtype {dtype!r}: expected float16 or float32")
     cfg = embed_cfg or EmbedConfig()
     rows, row_bytes = sample_lines(path)
     width = 2 if dtype == "float16" else 4

@@ -268,3 +268,27 @@ def test_parquet_bad_row_is_quarantined_with_its_whole_row(tmp_path: Path) -> No
     assert df[schema.ROW_ID].to_list() == ["a"]
     assert [b.line for b in report.bad_rows] == [2]
     assert orjson.loads(report.bad_rows[0].raw) == {"id": "b", "text": None, "qdc_embedding": [0.0, 1.0]}
+
+
+def test_parquet_that_cannot_be_opened_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A missing Parquet file, a folder named .parquet and one without read permission get the one-line
+    messages of every input (`qdc.errors.opening`); a file that opens but is not Parquet says so."""
+    import qdc.io.read as read_mod
+
+    with pytest.raises(DataError, match=r"^\S*nope\.parquet: no such file$"):
+        read_records(tmp_path / "nope.parquet")
+    (tmp_path / "dir.parquet").mkdir()
+    with pytest.raises(DataError, match=r"^\S*dir\.parquet: is a folder, expected a file$"):
+        list(read_mod._parquet_frames(str(tmp_path / "dir.parquet"), 10))
+    (tmp_path / "junk.parquet").write_bytes(b"not parquet at all")
+    with pytest.raises(DataError, match=r"junk\.parquet: not a readable Parquet file \("):
+        read_records(tmp_path / "junk.parquet")
+    good = tmp_path / "ok.parquet"
+    pl.DataFrame({"id": ["a"], "text": ["t"]}).write_parquet(good)
+
+    def denied(path: str, mode: str = "r") -> None:
+        raise PermissionError(13, "Permission denied", path)
+
+    monkeypatch.setattr(read_mod, "open", denied, raising=False)  # root reads any file: the error is simulated
+    with pytest.raises(DataError, match=r"^\S*ok\.parquet: permission denied$"):
+        read_records(good)

@@ -157,16 +157,14 @@ def _parquet_frames(path: str, batch_rows: int) -> Iterator[pl.DataFrame]:
     """The file's rows as frames of at most `batch_rows` (the whole file in one read when it fits)."""
     if path == STDIO:
         raise ConfigError("Parquet cannot be read from stdin; pass a file")
-    if os.path.isdir(path):
-        raise DataError(f"{path}: is a folder, expected a file")
+    with opening(path, DataError):  # missing, a folder or no permission: the one line every input gets
+        open(path, "rb").close()
     try:
         # The row count from the footer, in polars: importing pyarrow.parquet cost more than reading a small file.
         rows = pl.scan_parquet(path, glob=False).select(pl.len()).collect().item()
         if rows <= batch_rows:
             yield _whole_parquet(path)
             return
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file") from None
     except Exception as exc:
         raise DataError(f"{path}: not a readable Parquet file ({str(exc).splitlines()[0]})") from None
     import pyarrow.parquet as pq

@@ -69,6 +69,9 @@ def test_run_plan_resolves_files_as_the_run_writes_them(tmp_path: Path) -> None:
     head, stages = given.files(), given.stages()
     assert "  output:   stdout" in head and "  workdir:  none (--no-workdir)" in head
     assert stages == ["   1 dedup: threshold=0.9"]
+    assert plan.embedding_cache() != "off"
+    off = load_pipeline(str(cfg), ["embed.cache=false"])
+    assert RunPlan.resolve(off).embedding_cache() == "off"
 
 
 def test_stage_notes_read_the_same_fresh_and_cached() -> None:
@@ -195,3 +198,19 @@ def test_scale_score_with_nothing_to_score_is_the_engines_usage_error(tmp_path: 
         app, ["scale", "score", src, "-o", str(tmp_path / "o.jsonl"), "--no-quality", "--no-complexity"]
     )
     assert res.exit_code == 2 and "nothing to score" in res.stderr and not (tmp_path / "o.jsonl").exists()
+
+
+def test_select_budget_text_is_judged_by_the_config(tmp_path: Path, runner: Any) -> None:
+    """--budget only turns its text into a number; SelectConfig's one rule refuses 1.0 and 2.5 rows."""
+    from qdc.cli import app
+    from tests.conftest import write_jsonl
+
+    src = str(write_jsonl(tmp_path / "in.jsonl", _rows(8)))
+    said = {}
+    for budget in ("1.0", "2.5", "x", "3", "3.0", "0.5"):
+        res = runner.invoke(app, ["select", src, "-o", str(tmp_path / "o.jsonl"), "--budget", budget, "-s", "random"])
+        said[budget] = (res.exit_code, res.stderr)
+    assert said["1.0"][0] == 2 and "ambiguous" in said["1.0"][1]
+    assert said["2.5"][0] == 2 and "whole number" in said["2.5"][1]
+    assert said["x"][0] == 2 and "expected a row count" in said["x"][1]
+    assert [said[b][0] for b in ("3", "3.0", "0.5")] == [0, 0, 0]

@@ -13,9 +13,10 @@ from qdc.cli._common import State, console, print_json, table
 
 if TYPE_CHECKING:
     from qdc.pipeline import RunResult
+    from qdc.pipeline.report import RunPlan
 
 
-def print_summary(result: RunResult, source: str) -> None:
+def print_summary(result: RunResult, plan: RunPlan) -> None:
     """The per-stage table on stderr (rows in and out, removed, seconds, peak memory in MB; under 80 columns,
     so it fits a CI log), then one line of notes per stage, wrapped, never cut."""
     from rich import box
@@ -24,7 +25,7 @@ def print_summary(result: RunResult, source: str) -> None:
     from qdc.pipeline.report import stage_notes
 
     rows_in = result.manifest.get("input", {}).get("rows", "?")
-    title = f"qdc run {source}: {rows_in} rows in, {result.df.height} out, {result.removed_count} removed"
+    title = f"qdc run {plan.pipeline.source}: {rows_in} rows in, {result.df.height} out, {result.removed_count} removed"
     rows = []
     for r in result.stages:
         status = Text(r.status, style="green" if r.status == "ran" else "dim")  # no markup
@@ -40,6 +41,24 @@ def print_summary(result: RunResult, source: str) -> None:
                 f"{r.position:>2} {r.name}: {notes}", max(console.width - 1, 40), subsequent_indent="      "
             )
             console.print(Text("\n".join(lines)), soft_wrap=True)
+    console.print(f"embedding cache: {plan.embedding_cache()}", highlight=False)
+    console.print(
+        f"ledger: {plan.ledger}; manifest: {plan.manifest}; workdir: {plan.workdir or 'none'}", highlight=False
+    )
+
+
+def _print_plan(plan: RunPlan) -> None:
+    """`--dry-run`: what the run would read, write and do, on stderr (stdout stays empty)."""
+    from rich.text import Text
+
+    if plan.input != "-":
+        from qdc.io import input_files
+
+        input_files(plan.input)  # a folder or pattern with no data files fails here, as the run would
+    for line in plan.files():
+        console.print(line)
+    for line in plan.stages():
+        console.print(Text(line), soft_wrap=False, overflow="fold")
 
 
 @o.command(
@@ -93,35 +112,26 @@ def run_cmd(a: o.Args) -> None:
 
     **Example:** `qdc run configs/default.yaml data.jsonl -o curated.jsonl --set select.budget=400`
     """
-    from rich.text import Text
-
     from qdc.pipeline import load_pipeline, run_file
     from qdc.pipeline.report import RunPlan
 
     pipeline = load_pipeline(a.config, a.set_ or [])
     plan = RunPlan.resolve(pipeline, a.input, a.output, a.workdir, a.no_workdir, a.removed, a.manifest)
-    out, ledger, manifest_file = plan.output, plan.ledger, plan.manifest
-    o.check_output_path(out)
-    if a.json and out == "-":
+    o.check_output_path(plan.output)
+    if a.json and plan.output == "-":
         raise typer.BadParameter("--json prints the manifest on stdout; pass -o FILE for the rows")
     if a.dry_run:
-        if plan.input != "-":
-            from qdc.io import input_files
-
-            input_files(plan.input)  # a folder or pattern with no data files fails here, as the run would
-        for line in plan.files():
-            console.print(line)
-        for line in plan.stages():
-            console.print(Text(line), soft_wrap=False, overflow="fold")
-        return
-    if out == "-":
+        return _print_plan(plan)
+    if plan.output == "-":
         from qdc.progress import notice
 
-        notice(f"rows go to stdout; the ledger to {ledger}, the manifest to {manifest_file} (--removed, --manifest)")
+        notice(
+            f"rows go to stdout; the ledger to {plan.ledger}, the manifest to {plan.manifest} (--removed, --manifest)"
+        )
     result = run_file(
         pipeline,
         plan.input,
-        out,
+        plan.output,
         workdir=plan.workdir,
         removed_path=a.removed,
         manifest_path=a.manifest,
@@ -137,11 +147,4 @@ def run_cmd(a: o.Args) -> None:
         close = getattr(current_reporter(), "close", None)  # finish the stage bars before the table
         if callable(close):
             close()
-        print_summary(result, a.config)
-        from qdc.embed.cache import default_cache_dir  # a config's cache_dir may point anywhere: say where
-
-        cache = "off" if not pipeline.embed.cache else str(pipeline.embed.cache_dir or default_cache_dir())
-        console.print(f"embedding cache: {cache}", highlight=False)
-        console.print(
-            f"ledger: {ledger}; manifest: {manifest_file}; workdir: {plan.workdir or 'none'}", highlight=False
-        )
+        print_summary(result, plan)

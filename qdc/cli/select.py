@@ -16,15 +16,13 @@ if TYPE_CHECKING:
 
 
 def _budget(text: str) -> int | float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise ConfigError(f"--budget {text!r}: expected a row count (400) or a fraction (0.1)") from None
-    if value == 1 and text.strip() != "1":
-        raise ConfigError(f"--budget {text!r} is ambiguous: give 1 for one row, or a fraction below 1 (e.g. 0.5)")
-    if value >= 1 and value.is_integer():
-        return int(value)
-    return value
+    """--budget's text as a number; SelectConfig judges it (1.0 is ambiguous, 2.5 rows is not a count)."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    raise ConfigError(f"--budget {text!r}: expected a row count (400) or a fraction (0.1)")
 
 
 _S, _Q, K = "Strategy", "Score and eligibility", o.K

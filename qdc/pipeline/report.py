@@ -57,6 +57,13 @@ class RunPlan:
             f"  seed:     {p.seed}; embedding model: {p.embed.model}",
         ]
 
+    def embedding_cache(self) -> str:
+        """Where the embedding cache is ("off" when disabled): a config's cache_dir may point anywhere."""
+        from qdc.embed.cache import default_cache_dir
+
+        embed = self.pipeline.embed
+        return "off" if not embed.cache else str(embed.cache_dir or default_cache_dir())
+
     def stages(self) -> list[str]:
         """One line per stage: the keys its config changes from the defaults (the global seed is in `files`)."""
         out = []

@@ -86,3 +86,31 @@ def test_a_plain_set_value_does_not_import_yaml(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stderr.strip().splitlines()[-1] == "YAML False"
     assert out.stdout.count("\n") == 1  # the two rows are one: the values were read
+
+
+def test_the_entry_point_pauses_the_gc_for_start_up_only(tmp_path: Path) -> None:
+    """`qdc` (main) runs start-up with the cyclic GC off and the command with it on, start-up's objects
+    frozen; the app called directly (CliRunner, tests) leaves the GC alone."""
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"instruction": "say hi", "output": "hi"}\n')
+    code = f"""
+import atexit, gc, sys
+import qdc.cli._options as options
+import qdc.complexity as complexity
+seen = []
+check, score = options.check_paths, complexity.score_complexity
+def check_spy(*args):
+    seen.append(("start-up", gc.isenabled()))
+    return check(*args)
+def score_spy(*args, **kw):
+    seen.append(("command", gc.isenabled(), gc.get_freeze_count() > 0))
+    return score(*args, **kw)
+options.check_paths, complexity.score_complexity = check_spy, score_spy
+atexit.register(lambda: sys.stderr.write("SEEN " + repr(seen) + "\\n"))  # also keeps the normal exit
+from qdc.cli import main
+sys.argv = ["qdc", "score-complexity", {str(src)!r}, "-o", {str(tmp_path / "o.jsonl")!r}, "-q"]
+main()
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.strip().splitlines()[-1] == "SEEN [('start-up', False), ('command', True, True)]"

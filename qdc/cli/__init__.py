@@ -209,7 +209,12 @@ def _exit_fast(code: object) -> None:
 
 
 def main() -> None:
-    """Console-script entry point (`qdc`, `python -m qdc`): the app, then a fast exit when safe."""
+    """Console-script entry point (`qdc`, `python -m qdc`): the app (the cyclic GC paused until the command
+    starts: `_common.resume_gc`), then a fast exit when safe."""
+    import gc
+
+    gc.disable()
+    State.gc_paused = True
     try:
         app()
     except SystemExit as done:

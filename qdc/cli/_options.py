@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from typer.core import TyperCommand
 
-from qdc.cli._common import State, check_paths, handle_errors
+from qdc.cli._common import State, check_paths, handle_errors, resume_gc
 from qdc.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -254,6 +254,7 @@ def command(
 
                 notice(State.alias)
                 State.alias = None
+            resume_gc()
             return fn(a, *built)
 
         run.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -29,8 +29,10 @@ from qdc.dedup.config import FIELD_COLUMNS, METHODS, DedupConfig, Method
 from qdc.dedup.lsh import s_curve
 from qdc.dedup.report import group_size_histogram, human_bytes, largest_groups
 from qdc.dedup.steps import MATCHERS, Pool, removed_rows, resolve
-from qdc.embed import EmbedConfig, Embedder
 from qdc.errors import ConfigError
+
+if TYPE_CHECKING:  # qdc.embed (its config model, the cache's sqlite3) only for the semantic method
+    from qdc.embed import EmbedConfig, Embedder
 
 __all__ = ["FIELD_COLUMNS", "METHODS", "DedupConfig", "DedupResult", "Method", "dedup", "estimate_memory", "plan"]
 
@@ -93,7 +95,7 @@ def _texts(frames: Sequence[pl.DataFrame], column: str) -> pl.Series:
 def _embeddings(
     frames: Sequence[pl.DataFrame], cfg: DedupConfig, embed_cfg: EmbedConfig | None, embedder: Embedder | None
 ) -> np.ndarray:
-    from qdc.embed import embed_texts
+    from qdc.embed import EmbedConfig, embed_texts
     from qdc.io import embeddings_of
 
     ecfg = (embed_cfg or EmbedConfig()).model_copy(update={"field": cfg.field})

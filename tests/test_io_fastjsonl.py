@@ -151,10 +151,13 @@ def test_raw_line_writer_equals_row_writer(tmp_path: Path, chunk: int) -> None:
     path.write_bytes(b"".join(json.dumps(r).encode() + b"\n" for r in rows))
     df = read_records(str(path)).drop("qdc_quality")
     out = io.BytesIO()
-    _write_raw_lines(df[schema.RAW].to_list(), out, chunk=chunk)
+    _write_raw_lines(df[schema.RAW], out, chunk=chunk)
     expected = b"".join(line + b"\n" for line in to_jsonl_lines(df))
     assert out.getvalue() == expected
     assert b"qdc_quality" not in expected and expected.count(b"\n") == 7
+    none = io.BytesIO()
+    _write_raw_lines(df[schema.RAW].head(0), none, chunk=chunk)
+    assert none.getvalue() == b""
 
 
 def test_key_counts_prove_lines_with_colons_in_strings() -> None:

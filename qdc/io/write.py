@@ -81,16 +81,19 @@ def to_jsonl_lines(df: pl.DataFrame) -> Iterator[bytes]:
         yield body + sep + parts + b"}"
 
 
-def _write_raw_lines(raws: list[str], out: IO[bytes], chunk: int = 8192) -> None:
-    """Original lines, nothing appended: written a chunk at a time; a chunk that mentions '"qdc_' line by line
-    (`_without_qdc_keys`). The same bytes as `to_jsonl_lines`, without a Python step per row."""
-    for start in range(0, len(raws), chunk):
-        part = raws[start : start + chunk]
-        blob = ("\n".join(part) + "\n").encode("utf-8")
-        if b'"' + schema.PREFIX.encode() not in blob:
+def _write_raw_lines(raws: pl.Series, out: IO[bytes], chunk: int = 8192) -> None:
+    """Original lines, nothing appended: a chunk at a time, joined by polars into one bytes object (no Python
+    str per row: at 100k rows building them was 0.15-0.5 s of the write, the join 0.09 s); a chunk that
+    mentions '"qdc_' line by line (`_without_qdc_keys`). The same bytes as `to_jsonl_lines`."""
+    marker = b'"' + schema.PREFIX.encode()
+    for start in range(0, raws.len(), chunk):
+        part = raws.slice(start, chunk)
+        blob: bytes = part.str.join("\n").cast(pl.Binary).item()
+        if marker not in blob:
             out.write(blob)
+            out.write(b"\n")
             continue
-        for raw in part:
+        for raw in part.to_list():
             out.write(_without_qdc_keys(raw.encode("utf-8")))
             out.write(b"\n")
 
@@ -99,7 +102,7 @@ def _write_jsonl_stream(df: pl.DataFrame, out: IO[bytes], array: _ArrayState | N
     if array is None and schema.RAW in df.columns and not schema.qdc_columns(schema.visible_columns(df)):
         raws = df[schema.RAW]
         if raws.dtype == pl.String and not raws.null_count():
-            _write_raw_lines(raws.to_list(), out)
+            _write_raw_lines(raws, out)
             return
     for line in to_jsonl_lines(df):
         if array is not None:

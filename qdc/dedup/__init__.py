@@ -69,13 +69,16 @@ def estimate_memory(n: int, text_bytes: int, cfg: DedupConfig, dim: int = 384, f
     return max(need) + 48 * n + frame_bytes
 
 
-def plan(frames: Sequence[pl.DataFrame], cfg: DedupConfig, dim: int = 384) -> dict[str, Any]:
+def plan(
+    frames: Sequence[pl.DataFrame], cfg: DedupConfig, dim: int = 384, text_bytes: int | None = None
+) -> dict[str, Any]:
     """What is known before a run over `frames` (the input and reference frames): the memory estimate and,
-    with MinHash, the LSH bands and S-curve. `dedup()`'s stats carry the same figures; `--explain` prints them
-    first."""
-    column = FIELD_COLUMNS[cfg.field]
+    with MinHash, the LSH bands and S-curve. `dedup()`'s stats carry the same figures (passing the pool's
+    `text_bytes`, already at hand); `--explain` prints them first."""
     rows = sum(f.height for f in frames)
-    text_bytes = sum(int(f[column].cast(pl.String).str.len_bytes().sum() or 0) for f in frames)
+    if text_bytes is None:
+        column = FIELD_COLUMNS[cfg.field]
+        text_bytes = sum(int(f[column].cast(pl.String).str.len_bytes().sum() or 0) for f in frames)
     need = estimate_memory(rows, text_bytes, cfg, dim, sum(int(f.estimated_size()) for f in frames))
     out: dict[str, Any] = {"rows": rows, "memory_estimate_bytes": need, "memory_estimate": human_bytes(need)}
     if "minhash" in cfg.methods:
@@ -164,7 +167,8 @@ def _stats(
 ) -> dict[str, Any]:
     """The run summary: counts, per-method figures, group sizes and the largest groups, the memory estimate."""
     cfg, n_in = pool.cfg, pool.n_in
-    known = plan([*pool.refs, pool.df], cfg, pool.x.shape[1] if pool.x is not None else 384)
+    dim = pool.x.shape[1] if pool.x is not None else 384
+    known = plan([*pool.refs, pool.df], cfg, dim, int(pool.texts.str.len_bytes().sum() or 0))
     methods_txt = ["" if k < 0 else cfg.methods[k] for k in pool.method_of.tolist()]
     gone = ~pool.alive
     stats: dict[str, Any] = {

@@ -115,8 +115,11 @@ def default_partitions(rows: int, bands: int) -> int:
     return max(16, -(-rows * bands // 4_000_000))
 
 
-def estimate(path: str, cfg: DedupConfig, opts: StreamOptions) -> tuple[memory.Estimate, int, int]:
-    """(estimate, batch rows, partitions) for a run on `path`, the batch shrunk to fit --max-memory."""
+def estimate(
+    path: str, cfg: DedupConfig, opts: StreamOptions, on_estimate: memory.OnEstimate | None = None
+) -> tuple[memory.Estimate, int, int]:
+    """(estimate, batch rows, partitions) for a run on `path`, the batch shrunk to fit --max-memory (announced
+    as every stream engine does, through `RunOptions.plan`)."""
     _check(cfg, opts)
     rows, row_bytes = sample_lines(path)
     bands = cfg.minhash_params().band_rows()[0] if "minhash" in cfg.methods else 0
@@ -144,7 +147,7 @@ def estimate(path: str, cfg: DedupConfig, opts: StreamOptions) -> tuple[memory.E
             semantic=sem,
         )
 
-    est, batch_rows = memory.plan(make, opts.run.batch_rows, opts.run.max_memory)
+    est, batch_rows = opts.run.plan(make, on_estimate)
     return est, batch_rows, parts
 
 
@@ -291,8 +294,7 @@ def stream_dedup(
     cfg = cfg or DedupConfig()
     io_cfg = io_cfg or IOConfig()
     opts = opts or StreamOptions()
-    est, batch_rows, parts_n = estimate(path, cfg, opts)
-    memory.announce(est, batch_rows, opts.run.batch_rows, opts.run.max_memory, on_estimate)
+    est, batch_rows, parts_n = estimate(path, cfg, opts, on_estimate)
     # The pid in the name lets a later run sweep the folders of runs that were killed (kill -9).
     sweep_stale(Path(opts.work_dir or tempfile.gettempdir()), "qdc-scale-*", 2)
     work = Path(tempfile.mkdtemp(prefix=f"qdc-scale-{os.getpid()}-", dir=opts.work_dir))

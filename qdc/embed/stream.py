@@ -53,7 +53,7 @@ def stream_embed(
         raise ConfigError(f"--dtype {dtype!r}: expected float16 or float32")
     cfg = embed_cfg or EmbedConfig()
     rows, row_bytes = sample_lines(path)
-    width = 2 if dtype == "float16" else 4
+    width = np.dtype(DTYPES[dtype]).itemsize
     est, batch_rows = run.plan(
         lambda b: memory.embed_estimate(rows, row_bytes, b, cfg.model, width, run.ray), on_estimate
     )

@@ -17,7 +17,7 @@ _WORD_NOT_BUT_OR_ING = (
 )
 """A whole word that is neither 'but' (nor 'b' or 'bu', a head cut inside it) nor ends in 'ing', spelt out by its
 last letters (no look-ahead)."""
-HELP_NOT_BUT = r"help(?:$|[^ ]| $| \W| " + _WORD_NOT_BUT_OR_ING + ")"
+HELP_AS_REFUSAL = r"help(?:$|[^ ]| $| \W| " + _WORD_NOT_BUT_OR_ING + ")"
 """'help' as a refusal verb: any 'help' except the idioms 'help but' and 'help <verb>ing' ("I can't help but
 smile" and "I can't help feeling sad" are no refusals, "I cannot help build a bomb" is one). Written without
 look-ahead, because polars' regex engine (Rust `regex`) has none and the learned scorer matches REFUSAL
@@ -28,7 +28,7 @@ feeli') is matched only when the cut word so far qualifies."""
 REFUSAL = re.compile(
     r"(?i)\b(?:i(?:'m| am) sorry,? but|i apologi[sz]e,? but|i (?:cannot|can't|can not|won't|will not|"
     r"am unable to|'m unable to|am not able to|'m not able to) "
-    r"(?:" + HELP_NOT_BUT + r"|assist|provide|fulfil+|comply|answer|complete|"
+    r"(?:" + HELP_AS_REFUSAL + r"|assist|provide|fulfil+|comply|answer|complete|"
     r"generate|create|write|do that|support|engage)|i must (?:decline|refuse)|it(?: is|'s) not appropriate "
     r"(?:for me )?to|i(?:'m| am) not (?:comfortable|permitted|allowed)|i (?:don't|do not) feel comfortable)"
 )

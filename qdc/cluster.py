@@ -74,7 +74,8 @@ def kmeans_plus_plus(x: np.ndarray, k: int, seed: int, max_sample: int = 50_000)
 
 
 def budget_k(budget: int, n: int) -> int:
-    """clamp(floor(B/10), 2, min(1024, n)): about ten picks per cluster, the k of selection (algorithms.md §1.3)."""
+    """clamp(floor(B/10), 2, min(1024, n)): about ten picks per cluster (algorithms.md §1.3). The k of bandit and
+    `select --stream`; in-memory kmq and iterative default to about three picks per cluster (docs/select.md)."""
     return max(1, min(n, max(2, min(1024, budget // 10))))
 
 

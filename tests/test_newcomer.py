@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import re
 from pathlib import Path
 
 import orjson
@@ -293,6 +294,7 @@ def test_clean_removes_a_work_dir_and_refuses_other_folders(runner, tmp_path: Pa
     assert res.exit_code == 0 and (wd / "stages").is_dir()
     res = runner.invoke(app, ["clean", str(wd)])
     assert res.exit_code == 0 and "removed" in res.stderr and not wd.exists()
+    assert re.search(r"\d+ files, [\d.]+ (?:B|KiB|MiB)", res.stderr)  # one byte format: qdc.units.format_bytes
     other = tmp_path / "data"
     other.mkdir()
     (other / "keep.jsonl").write_text("{}\n")
@@ -308,8 +310,8 @@ def test_stages_and_strategies_list_what_configs_accept(runner) -> None:  # type
     assert res.exit_code == 0 and all(name in res.stdout for name in STAGES)
     assert "diversity" in res.stdout
     res = runner.invoke(app, ["strategies"])
-    listed = [line.split()[0] for line in res.stdout.splitlines() if line.strip()]
-    assert listed == list(STRATEGIES)
+    listed = [line.split(maxsplit=1) for line in res.stdout.splitlines() if line.strip()]
+    assert [name for name, _ in listed] == list(STRATEGIES) and all(summary.strip() for _, summary in listed)
 
 
 def test_run_drop_qdc_and_columns_trim_the_output_only(runner, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

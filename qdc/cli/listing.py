@@ -8,18 +8,6 @@ from qdc.cli import _options as o
 from qdc.cli import app
 from qdc.cli._common import print_json, show
 
-# One line per selection strategy; the full table (sources, deviations, figures) is docs/select.md.
-STRATEGY_NOTES = {
-    "facility": "facility location on a kNN graph: cover the pool, optionally weighted by a score (default)",
-    "kmq": "k-means clusters, a per-cluster budget, score-weighted draws inside each cluster",
-    "iterative": "kmq in rounds; each round's feedback on selected rows reweights the clusters",
-    "bandit": "clusters as bandit arms: score probes, spend at most bandit.max_scored scorer calls",
-    "random": "a seeded random sample (baseline)",
-    "top": "highest score first, ties by a seeded draw (baseline: quality only)",
-    "deita": "highest score first, skipping rows too similar to one already taken",
-    "kcenter": "farthest-first traversal: pure coverage (baseline)",
-}
-
 
 @o.command(app, "strategies", (o.JSON,))
 def strategies_cmd(a: o.Args) -> None:
@@ -27,10 +15,10 @@ def strategies_cmd(a: o.Args) -> None:
 
     **Example:** `qdc strategies`
     """
-    from qdc.select.defaults import STRATEGIES, TOP
+    from qdc.select.defaults import STRATEGIES, STRATEGY_SUMMARIES, TOP
 
     default = TOP["strategy"]
-    rows = [{"name": s, "default": s == default, "summary": STRATEGY_NOTES.get(s, "")} for s in STRATEGIES]
+    rows = [{"name": s, "default": s == default, "summary": STRATEGY_SUMMARIES[s]} for s in STRATEGIES]
     if a.json:
         print_json({"strategies": rows})
         return
@@ -86,8 +74,9 @@ def clean_cmd(a: o.Args) -> None:
     **Example:** `qdc clean .qdc-work`
     """
     from qdc.pipeline import clean_workdir
+    from qdc.units import format_bytes
 
     files, size = clean_workdir(a.workdir)
-    said = f"removed {a.workdir}: {files} files, {size / 2**20:.1f} MB"
+    said = f"removed {a.workdir}: {files} files, {format_bytes(size)}"
     said = f"{a.workdir}: nothing to clean (no such folder, or empty)" if files == 0 and size == 0 else said
     show(a, {"workdir": a.workdir, "files_removed": files, "bytes_freed": size}, said)

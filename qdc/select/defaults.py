@@ -9,6 +9,17 @@ from __future__ import annotations
 from typing import Any
 
 STRATEGIES = ("kmq", "iterative", "bandit", "facility", "random", "top", "deita", "kcenter")
+STRATEGY_SUMMARIES = {
+    "facility": "facility location on a kNN graph: cover the pool, optionally weighted by a score (default)",
+    "kmq": "k-means clusters, a per-cluster budget, score-weighted draws inside each cluster",
+    "iterative": "kmq in rounds; each round's feedback on selected rows reweights the clusters",
+    "bandit": "clusters as bandit arms: score probes, spend at most bandit.max_scored scorer calls",
+    "random": "a seeded random sample (baseline)",
+    "top": "highest score first, ties by a seeded draw (baseline: quality only)",
+    "deita": "highest score first, skipping rows too similar to one already taken",
+    "kcenter": "farthest-first traversal: pure coverage (baseline)",
+}
+"""One line per strategy for `qdc strategies`; the full table (sources, deviations, figures) is docs/select.md."""
 
 # Top-level options of SelectConfig that have a default.
 TOP: dict[str, Any] = {

@@ -96,13 +96,14 @@ def stream_score(a: o.Args, quality: QualityConfig | None, complexity: Complexit
     rows=True,
 )
 def score_quality_cmd(a: o.Args, cfg: QualityConfig) -> None:
-    """Add `qdc_quality` (0-1, higher is better) and one `qdc_q_<signal>` column per signal.
+    """Add `qdc_quality` (0-1, higher is better) and the `qdc_q_*` columns behind it.
 
     The default `learned` scorer needs no download: small tree ensembles shipped with qdc, trained on
     public judged answers and junk, read vectorised signals (Gopher/C4/FineWeb rules, completeness,
-    loops, relevance, canned answers, symbol soup). Below 0.3 is junk, and `qdc_q_reason` names the
-    signals that decided it. `--scorer heuristic` is the v1 rule set. `--explain ID` shows why a row got
-    its score (docs/scoring.md).
+    loops, relevance, canned answers, symbol soup). It writes `qdc_q_junk` (the probability that the row
+    is NOT junk), `qdc_q_grade` (the judge-trained grade) and `qdc_q_reason`. Below 0.3 is junk, and
+    `qdc_q_reason` names the signals that decided it. `--scorer heuristic` is the v1 rule set (one
+    `qdc_q_<signal>` column per signal). `--explain ID` shows why a row got its score (docs/scoring.md).
 
     **Example:** `qdc score-quality data.jsonl -o scored.jsonl --explain row-17`
     """

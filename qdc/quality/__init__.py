@@ -1,4 +1,4 @@
-"""The `score-quality` stage: `qdc_quality` in [0, 1] plus one `qdc_q_<signal>` column per signal.
+"""The `score-quality` stage: `qdc_quality` in [0, 1] plus the `qdc_q_*` columns behind it.
 
 Scorers: `learned` (default, no model to download: tree ensembles shipped as JSON in qdc/data, trained on
 public judged answers and junk; see `qdc.quality.learned`), `heuristic` (v1 hand-set gates, the model-free

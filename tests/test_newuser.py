@@ -30,3 +30,19 @@ def test_score_quality_help_names_the_columns_the_default_scorer_writes(runner, 
     help_text = re.sub(r"[\s│]+", " ", runner.invoke(app, ["score-quality", "--help"]).stdout)
     for column in sorted(written):
         assert column in help_text, column
+
+
+def test_explain_an_id_no_row_has_is_a_usage_error_naming_the_input(runner, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # Before: `Error: no row with id 'nosuch'`, exit 1 (bad data), naming neither the flag nor the input,
+    # unlike `--id-field NAME` that no row has (exit 2). The data is fine; the argument is wrong.
+    src = write_jsonl(tmp_path / "in.jsonl", [{"id": f"r{i}", **row} for i, row in enumerate(ALPACA)])
+    for command in ("score-quality", "score-complexity"):
+        out = tmp_path / f"{command}.jsonl"
+        result = runner.invoke(app, [command, str(src), "--explain", "nosuch", "-o", str(out)])
+        assert result.exit_code == 2, (command, result.stderr)
+        line = result.stderr.strip()
+        assert "\n" not in line
+        assert "--explain 'nosuch'" in line and "in.jsonl" in line and "'r0'" in line, line
+        assert not out.exists()
+        ok = runner.invoke(app, [command, str(src), "--explain", "r3", "-o", str(out)])
+        assert ok.exit_code == 0, ok.stderr

@@ -126,7 +126,7 @@ def test_explain_and_scorer(frame):
     info = explain(score_quality(df, HEUR), "b", HEUR)
     assert info["where"].endswith(":2") and info["signals"]["length"]["expected"] == "open-ended"
     assert info["quality"] == pytest.approx(info["stored"]["qdc_quality"], abs=1e-4)
-    with pytest.raises(DataError, match="no row with id"):
+    with pytest.raises(ConfigError, match="no row has this id"):  # the argument is wrong, not the data
         explain(df, "zzz")
     scorer = get_scorer(HEUR)
     got = scorer(df[1:])
@@ -178,7 +178,7 @@ def test_cli_score_quality_explain_and_train(tmp_path: Path, runner):
     res = runner.invoke(app, ["score-quality", str(src), "--explain", "b", "--scorer", "heuristic"])
     info = orjson.loads(res.stdout)
     assert res.exit_code == 0 and info["id"] == "b" and "soup" in info["signals"]
-    assert runner.invoke(app, ["score-quality", str(src), "--explain", "nope"]).exit_code == 1
+    assert runner.invoke(app, ["score-quality", str(src), "--explain", "nope"]).exit_code == 2  # usage
     assert runner.invoke(app, ["score-quality", str(src), "--set", "signals=bogus"]).exit_code == 2
     assert (
         runner.invoke(app, ["score-quality", str(src), "--set", "signals=soup"]).exit_code == 2

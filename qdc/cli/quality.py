@@ -51,10 +51,11 @@ def score_rows(a: o.Args, cheap: bool, score: Callable[[Any], Any], explain: Cal
     only = a.explain_id is not None and a.output == "-"
     if not (only and cheap):
         df = score(df)
-        if not only:
-            o.write_rows(a, df)
+    info = explain(df) if a.explain_id is not None else None  # an unknown id fails before anything is written
+    if not only:
+        o.write_rows(a, df)
     inputs.finish()
-    return df, explain(df) if a.explain_id is not None else None
+    return df, info
 
 
 def stream_score(a: o.Args, quality: QualityConfig | None, complexity: ComplexityConfig | None) -> None:

@@ -25,7 +25,7 @@ from pydantic import Field, field_validator
 from qdc import schema
 from qdc.config import StageConfig
 from qdc.embed import EmbedConfig, Embedder, ensure_embeddings
-from qdc.errors import ConfigError, DataError
+from qdc.errors import ConfigError, quote
 from qdc.quality.heuristic import SIGNALS, explain_row, score_rows
 from qdc.quality.judge import JudgeConfig
 from qdc.quality.lm import LMConfig
@@ -227,10 +227,14 @@ def get_scorer(
 
 
 def _find_row(df: pl.DataFrame, row_id: str) -> int:
+    """The first row whose id is `row_id`; an id no row has is a usage error (the data is fine)."""
     schema.require_columns(df, schema.ROW_ID)
-    hits = np.flatnonzero(np.asarray(df[schema.ROW_ID].cast(pl.String).to_numpy() == str(row_id)))
+    ids = df[schema.ROW_ID].cast(pl.String)
+    hits = np.flatnonzero(np.asarray(ids.to_numpy() == str(row_id)))
     if hits.size == 0:
-        raise DataError(f"no row with id {row_id!r}")
+        source = f" in {df[schema.SRC][0]}" if schema.SRC in df.columns and df.height else ""
+        example = f" (ids look like {quote(ids[0])})" if df.height else ""
+        raise ConfigError(f"--explain {quote(row_id)}: no row has this id{source}{example}")
     return int(hits[0])
 
 

@@ -152,7 +152,7 @@ def test_json_key_colons_equal_the_numpy_count(objs):
     starts = np.cumsum([0, *map(len, lines)], dtype=np.int64)
     got = np.empty(len(lines), dtype=np.int64)
     assert native.hashing is not None
-    native.hashing.json_key_colons(buf, starts, got)
+    native.hashing.json_key_colons(lines, got)  # the lines where they are; the numpy twin reads them joined
     assert got.tolist() == _colons_outside_strings(buf, starts, len(lines)).tolist()
 
 

@@ -49,26 +49,27 @@ def test_shingles_still_takes_good_counts():
 
 @needs_native
 @pytest.mark.parametrize(
-    "starts",
+    ("lines", "out", "error"),
     [
-        [0, 100, 200, 10],  # middle starts past the buffer, last one inside (read out of bounds)
-        [0, 8, 4, 10],  # a start before the previous one
-        [-1, 5, 10],  # a negative first start
-        [0, 5, 11],  # the last start past the buffer
+        ([b'{"a":1}\n', b"{}"], 1, ValueError),  # out shorter than the lines (would write past it)
+        ([b'{"a":1}\n'], 2, ValueError),  # out longer: a caller's mistake, refused too
+        ([b'{"a":1}\n', '{"b":2}'], 2, TypeError),  # a str among the lines
+        ([b'{"a":1}\n', bytearray(b"{}")], 2, TypeError),  # not bytes (could change while the GIL is released)
     ],
 )
-def test_json_key_colons_refuses_bad_line_starts(starts):
+def test_json_key_colons_refuses_bad_arguments(lines, out, error):
     assert native.hashing is not None
-    with pytest.raises(ValueError, match="json_key_colons"):
-        native.hashing.json_key_colons(b'{"a":1}\n{}', np.array(starts, dtype=I64), np.zeros(len(starts) - 1, I64))
+    with pytest.raises(error, match="json_key_colons"):
+        native.hashing.json_key_colons(lines, np.zeros(out, I64))
 
 
 @needs_native
 def test_json_key_colons_still_counts_good_lines():
-    out = np.zeros(2, dtype=I64)
+    out = np.full(3, -1, dtype=I64)
     assert native.hashing is not None
-    native.hashing.json_key_colons(b'{"a":1}\n{"b":{"c":":"}}', np.array([0, 8, 23], dtype=I64), out)
-    assert out.tolist() == [1, 2]
+    native.hashing.json_key_colons([b'{"a":1}\n', b'{"b":{"c":":"}}', b""], out)
+    assert out.tolist() == [1, 2, 0]
+    native.hashing.json_key_colons([], np.zeros(0, I64))  # no lines: nothing to count
 
 
 @needs_native

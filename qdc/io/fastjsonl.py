@@ -30,23 +30,22 @@ if TYPE_CHECKING:
     import numpy as np
 
 
-def _objects(lines: list[bytes], first: bool, joined: bytes | None = None) -> tuple[list[dict[str, Any]], bytes] | None:
-    """The lines' objects and their bytes joined (`joined` when the caller has them), or None when any line is
-    not a plain JSON object line (keys written twice are `_keys_unique`'s)."""
+def _objects(lines: list[bytes], first: bool) -> list[dict[str, Any]] | None:
+    """The lines' objects, or None when any line is not a plain JSON object line (keys written twice are
+    `_keys_unique`'s)."""
     if not lines or (first and lines[0].startswith(BOM)):
         return None
     if len(lines) > 1 and not lines[0].endswith(b"\n"):
         return None  # the rows of a JSON array: not lines of the file
     if lines[-1].endswith(b"\r") or any(map(bytes.endswith, lines, itertools.repeat(b"\r\n"))):
         return None  # CRLF: the per-row path strips the CR from what it hands polars
-    buf = b"".join(lines) if joined is None else joined
     try:
         objs = list(map(orjson.loads, lines))
     except orjson.JSONDecodeError:
         return None  # malformed, or an integer beyond 64 bits: the per-row path says which
     if not _all_of_type(objs, dict):
         return None
-    return objs, buf
+    return objs
 
 
 def _line_starts(lines: list[bytes]) -> np.ndarray:
@@ -58,12 +57,12 @@ def _line_starts(lines: list[bytes]) -> np.ndarray:
     return starts
 
 
-def _keys_unique(lines: list[bytes], buf: bytes, starts: np.ndarray, objs: list[dict[str, Any]]) -> bool:
+def _keys_unique(lines: list[bytes], objs: list[dict[str, Any]]) -> bool:
     """No line writes a key twice (a count proves most lines; the others are checked one by one)."""
-    return all(duplicate_key(lines[i], objs[i]) is None for i in _unproved_lines(lines, buf, starts, objs))
+    return all(duplicate_key(lines[i], objs[i]) is None for i in _unproved_lines(lines, objs))
 
 
-def _unproved_lines(lines: list[bytes], buf: bytes, starts: np.ndarray, objs: list[dict[str, Any]]) -> list[int]:
+def _unproved_lines(lines: list[bytes], objs: list[dict[str, Any]]) -> list[int]:
     """The lines whose keys a count does not prove unique; each is then checked alone (`duplicate_key`).
 
     In a valid JSON line every colon outside a string separates a key from its value, so the colons outside
@@ -76,11 +75,11 @@ def _unproved_lines(lines: list[bytes], buf: bytes, starts: np.ndarray, objs: li
 
     from qdc._native import hashing
 
-    if hashing is not None:  # the same count by the compiled kernel, one pass over the bytes
+    if hashing is not None:  # the same count by the compiled kernel, over the lines where they are
         counts = np.empty(len(lines), dtype=np.int64)
-        hashing.json_key_colons(buf, starts, counts)
+        hashing.json_key_colons(lines, counts)
     else:
-        counts = _colons_outside_strings(buf, starts, len(lines))
+        counts = _colons_outside_strings(b"".join(lines), _line_starts(lines), len(lines))
     keys = np.fromiter(map(len, objs), dtype=np.int64, count=len(objs))
     # A nested object's keys are written too: such a line is proved when they are all in the parsed object.
     return [i for i in np.flatnonzero(counts != keys).tolist() if counts[i] != _count_keys(objs[i])]
@@ -174,7 +173,7 @@ class PlainBatch(NamedTuple):
     objs: list[dict[str, Any]]
     raws: list[str] | pl.Series
     good: list[bytes]
-    """[the lines' bytes joined]: polars reads them as it reads the lines one by one (the per-row frame)."""
+    """[the lines' bytes joined] when `user` is polars' parse of them (its fallback reads them again), else []."""
     user: Future[pl.DataFrame] | pl.DataFrame | None
     """The user columns: built from the objects (`typed_columns`), or else polars' parse of `good`, started on
     a second thread (it releases the GIL) while this thread checks keys and builds the other columns; None
@@ -192,11 +191,8 @@ def _parse_user(buf: bytes) -> Future[pl.DataFrame]:
     return _POOL[0].submit(pl.read_ndjson, io.BytesIO(buf), infer_schema_length=None)
 
 
-def add_plain_lines(
-    builder: _RowBuilder, lines: list[bytes], offset: int, user_columns: bool, joined: bytes | None = None
-) -> PlainBatch | None:
+def add_plain_lines(builder: _RowBuilder, lines: list[bytes], offset: int, user_columns: bool) -> PlainBatch | None:
     """Add one batch of JSONL lines (line numbers ``offset + 1 ...``) as `parse_line` would, or nothing.
-    `joined`: the lines' bytes joined, when the caller has them (the whole file it read).
 
     Returns the batch's pieces for `qdc.io.read._jsonl_frame`, or None when the batch needs the per-row path
     (the builder is then untouched). The cyclic garbage collector is paused meanwhile: the batch makes ~10
@@ -205,19 +201,16 @@ def add_plain_lines(
     from qdc.gcpause import no_gc
 
     with no_gc():
-        return _add_plain_lines(builder, lines, offset, user_columns, joined)
+        return _add_plain_lines(builder, lines, offset, user_columns)
 
 
-def _add_plain_lines(
-    builder: _RowBuilder, lines: list[bytes], offset: int, user_columns: bool, joined: bytes | None
-) -> PlainBatch | None:
+def _add_plain_lines(builder: _RowBuilder, lines: list[bytes], offset: int, user_columns: bool) -> PlainBatch | None:
     cfg = builder.cfg
     if cfg.template is not None:
         return None
-    got = _objects(lines, first=offset == 0, joined=joined)
-    if got is None:
+    objs = _objects(lines, first=offset == 0)
+    if objs is None:
         return None
-    objs, buf = got
     spec = builder.spec
     if spec is None:
         try:
@@ -233,39 +226,36 @@ def _add_plain_lines(
         return None
     if builder.seen_ids and not builder.seen_ids.keys().isdisjoint(ids):
         return None
-    starts = _line_starts(lines)  # once per batch: the key count and the raw lines read it
     column = pl.Series(name, texts, dtype=pl.String)
     user: Future[pl.DataFrame] | pl.DataFrame | None = None
+    good: list[bytes] = []  # the lines joined: only polars' parse reads them (no copy of the file otherwise)
     if user_columns:
         user = typed_columns(objs, {name: column})
-        user = _parse_user(buf) if user is None else user
-    if not _keys_unique(lines, buf, starts, objs):
+        if user is None:
+            good = [b"".join(lines)]
+            user = _parse_user(good[0])
+    if not _keys_unique(lines, objs):
         return None  # (a duplicate key: rare; a parse started above is dropped)
     builder.adopt(spec, objs[0])
     # The column is the hidden text too when it starts the builder's batch (it does: each batch is reset).
     whole = not builder.ids and builder.column_texts is None
     builder.add_plain(ids, column if whole else texts, offset, _blank(texts))
-    return PlainBatch(objs, _raw_lines(lines, buf, starts) if user_columns else [], [buf], user)
+    return PlainBatch(objs, _raw_lines(lines) if user_columns else [], good, user)
 
 
-def _raw_lines(lines: list[bytes], buf: bytes, bounds: np.ndarray) -> pl.Series:
+def _raw_lines(lines: list[bytes]) -> pl.Series:
     """The lines as the per-row path keeps them (`str.strip()`), decoded by polars all at once.
 
     Each line parsed, so it is UTF-8 and only JSON whitespace can surround its object. When every line is
     '{...}' and a newline, dropping the last character is a view of the same bytes (no copy, where stripping
     copied all of them again; `str.strip()` line by line was 0.35 s of a 100k-row read).
     """
-    import numpy as np
-
-    raws = pl.Series(lines, dtype=pl.Binary).cast(pl.String)
+    binary = pl.Series(lines, dtype=pl.Binary)
+    raws = binary.cast(pl.String)
     last = lines[-1]
-    data = np.frombuffer(buf, dtype=np.uint8)
-    starts, ends = bounds[:-1], bounds[1:]  # `_line_starts`
-    # Every line parsed as an object, so each holds 2 bytes or more: ends - 2 stays inside its line.
     tight = (
-        bool((data[starts] == ord("{")).all())
-        and bool((data[ends[:-1] - 1] == ord("\n")).all())
-        and bool((data[ends[:-1] - 2] == ord("}")).all())
+        bool(binary.bin.starts_with(b"{").all())
+        and bool(binary.head(len(lines) - 1).bin.ends_with(b"}\n").all())
         and last.endswith((b"}\n", b"}"))
     )
     if not tight:

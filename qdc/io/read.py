@@ -49,7 +49,7 @@ def _open_lines(path: str, fmt: str) -> Iterator[IO[bytes]]:
         yield sys.stdin.buffer
         return
     with opening(path, DataError):
-        raw = open(path, "rb")  # noqa: SIM115 - closed below
+        raw = open(path, "rb", buffering=1 << 20)  # noqa: SIM115 - closed below; 1 MB: readlines' copies in big reads
     try:
         if fmt == "jsonl":
             yield raw
@@ -103,15 +103,12 @@ def _iter_jsonl(
     with _open_lines(path, fmt) as fh:
         rows = json_rows(fh)
         offset = 0
-        joined: bytes | None = None
         if rows is fh and batch_rows == WHOLE_FILE and fmt == "jsonl" and path != STDIO:
-            # One read and one split of the whole file: the lines' bytes joined are the file (no join), and
-            # BytesIO splits on b"\n" only, as iterating the file does, 0.15 s faster per 100k rows.
-            joined = fh.read()
-            rows = iter(io.BytesIO(joined).readlines())
+            # The whole file split in one call (on b"\n" only, as iterating it does) into the lines' bytes: no
+            # copy of the file beside them (a read() then a split was 0.1 s more per 100k 200-word rows).
+            rows = iter(fh.readlines())
         while block := list(itertools.islice(rows, batch_rows)):
-            fast = add_plain_lines(builder, block, offset, user_columns, joined)
-            joined = None
+            fast = add_plain_lines(builder, block, offset, user_columns)
             if fast is None:  # something unusual in this batch: row by row from here on, as always
                 rest = itertools.chain(block, rows)
                 total += yield from _jsonl_rows(rest, offset, batch_rows, user_columns, builder, path)

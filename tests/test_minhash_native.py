@@ -48,6 +48,20 @@ def test_the_active_path_is_the_built_one():
     assert out.stdout.strip() == "False"
 
 
+def test_a_build_of_other_calling_conventions_is_not_used():
+    """A stale build (an ABI other than qdc._native.ABI, e.g. an old .so after a pull) leaves the numpy path on
+    instead of failing at the first call; the build here is of the current ABI."""
+    code = (
+        "import sys, types\nfake = types.ModuleType('qdc._native._hashing')\nfake.ABI = 1\n"
+        "sys.modules['qdc._native._hashing'] = fake\nimport qdc._native as n\nprint(n.AVAILABLE, n.hashing)"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "QDC_NO_NATIVE"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "None"]
+    if native.AVAILABLE:
+        assert native.hashing is not None and native.hashing.ABI == native.ABI
+
+
 @needs_native
 def test_token_hashes_equal_xxhash_for_every_length():
     """One token per row, 1 to 700 bytes and a few long ones: every XXH3-64 branch, against xxhash."""

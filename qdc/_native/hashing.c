@@ -12,7 +12,7 @@
  *   pair_jaccard - (lsh.c) qdc.dedup.jaccard's unique_sets + pair_jaccard (set Jaccard of pairs of segments);
  *   band_keys   - (lsh.c) qdc.dedup.lsh.band_keys over uint32 signatures;
  *   band_pairs  - (lsh.c) qdc.dedup.lsh.candidate_pairs' pairs of rows sharing a band key (hash table, no sort);
- *   json_key_colons - (jsonkeys.c) colons outside strings per line (qdc.io.fastjsonl's key count).
+ *   json_key_colons - (jsonkeys.c) colons outside strings per line of a list of lines (fastjsonl's key count).
  *
  * XXH3-64 (seed 0, xxh3.h) is written from the algorithm's description, as qdc._native.tokens does in numpy.
  */
@@ -295,5 +295,13 @@ static struct PyModuleDef MODULE = {
     .m_methods = METHODS,
 };
 
-PyMODINIT_FUNC PyInit__hashing(void) { return PyModule_Create(&MODULE); }
+/* The kernels' calling conventions; qdc._native uses a build only when its ABI is the one the Python code
+ * expects (a stale build after a pull falls back to numpy instead of failing). 2: json_key_colons(lines, out). */
+#define QDC_NATIVE_ABI 2
+
+PyMODINIT_FUNC PyInit__hashing(void) {
+    PyObject *m = PyModule_Create(&MODULE);
+    if (m != NULL && PyModule_AddIntConstant(m, "ABI", QDC_NATIVE_ABI) < 0) Py_CLEAR(m);
+    return m;
+}
 

@@ -46,3 +46,30 @@ def test_explain_an_id_no_row_has_is_a_usage_error_naming_the_input(runner, tmp_
         assert not out.exists()
         ok = runner.invoke(app, [command, str(src), "--explain", "r3", "-o", str(out)])
         assert ok.exit_code == 0, ok.stderr
+
+
+def test_a_stage_flag_given_to_run_names_the_set_item_that_works(runner, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # Before: `qdc run cfg data --budget 4` was "No such option: --budget (Possible options: --set)": the
+    # newcomer who just used --budget with `qdc select` was not told the key (select.budget).
+    src = write_jsonl(tmp_path / "in.jsonl", [{"id": f"r{i}", **row} for i, row in enumerate(ALPACA)])
+    cfg = tmp_path / "p.yaml"
+    cfg.write_text("embed: {model: 'hash:64'}\nstages:\n  - embed\n  - cluster: {k: 2}\n  - select: {budget: 3}\n")
+    out = tmp_path / "o.jsonl"
+    cases = {
+        "--budget": ["--set select.budget=VALUE"],
+        "--text-field": ["--set io.text_field=VALUE"],
+        "--on-bad-rows": ["--set io.on_bad_rows=VALUE"],
+        "--model": ["--set embed.model=VALUE"],
+        "--k": ["--set cluster.k=VALUE", "--set select.k=VALUE"],
+    }
+    for flag, items in cases.items():
+        result = runner.invoke(app, ["run", str(cfg), str(src), "-o", str(out), flag, "4"])
+        line = result.stderr.strip()
+        assert result.exit_code == 2 and "\n" not in line, (flag, line)
+        assert all(item in line for item in items), (flag, line)
+        assert not out.exists()
+    ok = runner.invoke(app, ["run", str(cfg), str(src), "-o", str(out), "--set", "select.budget=4", "-q"])
+    assert ok.exit_code == 0, ok.stderr
+    assert len(read_jsonl(out.read_bytes())) == 4
+    typo = runner.invoke(app, ["run", str(cfg), str(src), "-o", str(out), "--budgett", "4"])
+    assert typo.exit_code == 2 and "No such option: --budgett" in typo.stderr  # no key: click's own message

@@ -63,6 +63,11 @@ def _one_line(exc: Any) -> str:
 
         item = as_set_item(spec, flag)
         message = f"{flag} is a config key now: use --set {item}" if item else message
+    elif flag and getattr(getattr(ctx, "command", None), "name", None) == "run":
+        from qdc.pipeline.config import run_set_items  # a stage command's flag: name the key(s) it sets
+
+        items = " or ".join(f"--set {i}" for i in run_set_items(flag))
+        message = f"{flag} is a config key in qdc run: use {items}" if items else message
     where = f" (see '{ctx.command_path} -h')" if ctx is not None else ""
     return f"{message}{where}"
 

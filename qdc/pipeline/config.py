@@ -85,6 +85,25 @@ class IOSection(StageConfig):
 TOP_LEVEL = ("io", "seed", "embed", "stages", "input", "output", "workdir", "name", "description")
 
 
+def run_set_items(flag: str) -> list[str]:
+    """The `qdc run --set` items a stage command's flag stands for (`--budget` -> ['select.budget=VALUE'],
+    `--k` -> cluster's and select's, `--text-field` -> 'io.text_field=VALUE'); [] when no key has its name.
+    A stage's own keys come before keys inside its sections (`--model` is embed.model, not judge.model)."""
+    from qdc.pipeline.fields import config_keys
+
+    name = flag.lstrip("-").replace("-", "_")
+    if name == "seed":
+        return ["seed=VALUE"]
+    keys = [f"io.{k}" for k in IOSection.model_fields]
+    keys += [f"{stage}.{k['key']}" for stage, spec in STAGES.items() for k in config_keys(spec.config)]
+    for want, value in ((name, "VALUE"), (name.removeprefix("no_"), "false")):
+        hits = [k for k in keys if k.rsplit(".", 1)[-1] in (want, want + "s")]  # --method: dedup.methods
+        own = [k for k in hits if k.count(".") == 1]
+        if own or hits:
+            return [f"{k}={value}" for k in (own or hits)[:4]]
+    return []
+
+
 @dataclass(frozen=True)
 class PipelineStage:
     """One entry of the stages list, validated."""

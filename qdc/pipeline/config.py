@@ -89,19 +89,15 @@ def run_set_items(flag: str) -> list[str]:
     """The `qdc run --set` items a stage command's flag stands for (`--budget` -> ['select.budget=VALUE'],
     `--k` -> cluster's and select's, `--text-field` -> 'io.text_field=VALUE'); [] when no key has its name.
     A stage's own keys come before keys inside its sections (`--model` is embed.model, not judge.model)."""
-    from qdc.pipeline.fields import config_keys
+    from qdc.pipeline.fields import config_keys, set_items
 
-    name = flag.lstrip("-").replace("-", "_")
-    if name == "seed":
+    if flag.lstrip("-") == "seed":
         return ["seed=VALUE"]
     keys = [f"io.{k}" for k in IOSection.model_fields]
     keys += [f"{stage}.{k['key']}" for stage, spec in STAGES.items() for k in config_keys(spec.config)]
-    for want, value in ((name, "VALUE"), (name.removeprefix("no_"), "false")):
-        hits = [k for k in keys if k.rsplit(".", 1)[-1] in (want, want + "s")]  # --method: dedup.methods
-        own = [k for k in hits if k.count(".") == 1]
-        if own or hits:
-            return [f"{k}={value}" for k in (own or hits)[:4]]
-    return []
+    items = set_items(keys, flag)
+    own = [i for i in items if i.split("=", 1)[0].count(".") == 1]
+    return (own or items)[:4]
 
 
 @dataclass(frozen=True)

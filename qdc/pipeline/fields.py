@@ -89,16 +89,22 @@ def config_keys(model: Any, node: Any = None, prefix: str = "") -> list[dict[str
     return out
 
 
-def as_set_item(spec: str, flag: str) -> str | None:
-    """The `--set` item of a flag that is a config key, not an option (`--alpha` -> 'bandit.alpha=VALUE',
-    `--no-verify` -> 'verify=false'); None when no key has its name. The first key in field order wins."""
+def set_items(keys: list[str], flag: str) -> list[str]:
+    """The `--set` items among dotted `keys` that a flag names, in `keys` order (`--alpha` ->
+    'bandit.alpha=VALUE', `--no-verify` -> 'verify=false', `--method` -> 'methods=VALUE'); [] when none."""
     name = flag.lstrip("-").replace("-", "_")
-    keys = [k["key"] for k in config_keys(config_class(spec))]
     for want, value in ((name, "VALUE"), (name.removeprefix("no_"), "false")):
-        hit = next((k for k in keys if k.rsplit(".", 1)[-1] in (want, want + "s")), None)  # --method: methods
-        if hit is not None:
-            return f"{hit}={value}"
-    return None
+        hits = [k for k in keys if k.rsplit(".", 1)[-1] in (want, want + "s")]  # --method: methods
+        if hits:
+            return [f"{k}={value}" for k in hits]
+    return []
+
+
+def as_set_item(spec: str, flag: str) -> str | None:
+    """The `--set` item of a flag that is a config key, not an option; None when no key has its name. The
+    first key in field order wins."""
+    items = set_items([k["key"] for k in config_keys(config_class(spec))], flag)
+    return items[0] if items else None
 
 
 # ------------------------------------------------------------------------ from the source, not imported

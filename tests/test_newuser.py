@@ -73,3 +73,22 @@ def test_a_stage_flag_given_to_run_names_the_set_item_that_works(runner, tmp_pat
     assert len(read_jsonl(out.read_bytes())) == 4
     typo = runner.invoke(app, ["run", str(cfg), str(src), "-o", str(out), "--budgett", "4"])
     assert typo.exit_code == 2 and "No such option: --budgett" in typo.stderr  # no key: click's own message
+
+
+def test_a_judge_that_scores_no_row_fails_the_command(runner, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # Before: with the judge unreachable (a wrong --base-url), every row fell back to the heuristic score and
+    # the command printed "scored 5 rows (judge): mean quality 0.79", exit 0, writing the file.
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    src = write_jsonl(tmp_path / "in.jsonl", ALPACA)
+    out = tmp_path / "o.jsonl"
+    args = ["score-quality", str(src), "-o", str(out), "--scorer", "judge", "--judge-model", "m"]
+    args += ["--base-url", f"http://127.0.0.1:{port}/v1", "--set", "judge.max_retries=0", "--no-cache"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1, result.stderr
+    line = result.stderr.strip().splitlines()[-1]
+    assert f"127.0.0.1:{port}" in line and "none of the 6 rows" in line, line
+    assert not out.exists()

@@ -26,7 +26,7 @@ from typing import Literal
 import numpy as np
 
 from qdc.config import StageConfig
-from qdc.errors import ConfigError
+from qdc.errors import ConfigError, DataError
 from qdc.progress import notice, progress
 from qdc.quality.client import AnswerCache, ChatAnswer, ChatClient, JudgeRequestError
 
@@ -169,5 +169,10 @@ class Judge:
         failed = sum(e is not None for e in errors)
         if failed:
             first = next(e for e in errors if e is not None)
+            if failed == n:  # nothing came back: a wrong base_url or model, not a few bad answers to fall back on
+                raise DataError(
+                    f"judge at {self.cfg.base_url} (model {self.cfg.model!r}): none of the {n} rows got a score "
+                    f"(first: {first}); check judge.base_url and judge.model"
+                )
             notice(f"judge: {failed} of {n} rows got no score (first: {first})")
         return scores, errors

@@ -5,6 +5,7 @@ Each test fails on the code before its fix (noted per test).
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -92,3 +93,19 @@ def test_a_judge_that_scores_no_row_fails_the_command(runner, tmp_path: Path) ->
     line = result.stderr.strip().splitlines()[-1]
     assert f"127.0.0.1:{port}" in line and "none of the 6 rows" in line, line
     assert not out.exists()
+
+
+def test_embed_does_not_credit_a_model_it_did_not_run(runner, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # Before: rows embedded with hash:64, then `qdc embed --model hash:32` kept the 64-d vectors (with a
+    # notice) but its summary said "embedded 6 rows with hash:32 (64-d)" and --json gave model "hash:32".
+    src = write_jsonl(tmp_path / "in.jsonl", ALPACA)
+    first = tmp_path / "e.parquet"
+    assert runner.invoke(app, ["embed", str(src), "-o", str(first), "--model", "hash:64", "-q"]).exit_code == 0
+    again = runner.invoke(app, ["embed", str(first), "-o", str(tmp_path / "e2.parquet"), "--model", "hash:32"])
+    assert again.exit_code == 0, again.stderr
+    assert "with hash:32" not in again.stderr and "--force" in again.stderr, again.stderr
+    doc = runner.invoke(app, ["embed", str(first), "-o", str(tmp_path / "e3.parquet"), "--model", "hash:32", "--json"])
+    info = json.loads(doc.stdout)
+    assert info["model"] is None and info["reused"] is True and info["dim"] == 64
+    fresh = runner.invoke(app, ["embed", str(src), "-o", str(tmp_path / "e4.parquet"), "--model", "hash:32", "--json"])
+    assert json.loads(fresh.stdout)["model"] == "hash:32" and json.loads(fresh.stdout)["reused"] is False

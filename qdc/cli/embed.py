@@ -51,10 +51,11 @@ def embed_cmd(a: o.Args, cfg: EmbedConfig) -> None:
     if a.stream:
         return _stream(a, cfg)
 
-    took = []
+    took, reused = [], []
 
     def timed(df: pl.DataFrame) -> pl.DataFrame:  # the embedding alone, not the reading and writing
         t0 = time.perf_counter()
+        reused.append("qdc_embedding" in df.columns and not cfg.force)  # embed() keeps them (and says so)
         out = embed(df, cfg)
         took.append(time.perf_counter() - t0)
         return out
@@ -63,8 +64,12 @@ def embed_cmd(a: o.Args, cfg: EmbedConfig) -> None:
     seconds = took[0]
     dim = int(out.schema["qdc_embedding"].size)  # type: ignore[attr-defined]
     speed = round(out.height / max(seconds, 1e-9), 1)
-    res = {"rows": out.height, "model": cfg.model, "dim": dim, "seconds": round(seconds, 3), "rows_per_second": speed}
-    show(a, res, f"embedded {out.height} rows with {cfg.model} ({dim}-d) in {seconds:.1f}s -> {a.output}")
+    model = None if reused[0] else cfg.model  # kept vectors came from whatever model made them, not --model
+    res = {"rows": out.height, "model": model, "reused": reused[0], "dim": dim, "seconds": round(seconds, 3)}
+    what = f"kept the {dim}-d qdc_embedding of {out.height} rows" if reused[0] else f"embedded {out.height} rows"
+    how = f" (--model {cfg.model} not run: --force re-embeds)" if reused[0] else f" with {cfg.model} ({dim}-d)"
+    res["rows_per_second"] = speed
+    show(a, res, f"{what}{how} in {seconds:.1f}s -> {a.output}")
 
 
 def _stream(a: o.Args, cfg: EmbedConfig) -> None:

@@ -33,6 +33,7 @@ import numpy as np
 
 from qdc.select.allocate import allocate
 from qdc.select.config import SelectConfig
+from qdc.select.held import held_reasons
 from qdc.select.kmq import base_weights, junk_regions
 from qdc.select.pool import FeedbackSource, Picks, Pool
 from qdc.select.robust import gate
@@ -77,10 +78,11 @@ class Bandit:
         # Seeded shuffle of each cluster's rows: the order probes and blocks pop in. Rows the junk gate holds
         # back are in no queue (a junk-only cluster is never an arm): they are the backfill's last resort.
         perm = rng.permutation(pool.n)
-        junk = gate(pool, budget) if cfg.junk_gate else None
+        row_gate = junk = gate(pool, budget) if cfg.junk_gate else None
         if cfg.junk_gate:
             allowed, _ = junk_regions(pool, self.labels, budget, None if junk is None else ~junk, cfg.junk_region)
             junk = None if allowed is None else ~allowed
+        self.held_why = held_reasons(pool, row_gate, junk, self.labels)
         held = junk[perm] if junk is not None else np.zeros(pool.n, dtype=bool)
         self.held: list[int] = perm[held].tolist()
         perm = perm[~held]
@@ -273,7 +275,13 @@ class Bandit:
             "pulls": self.history,
             "ucb": self.ucb_log,
         }
-        return Picks(np.asarray(self.selected, dtype=np.int64), np.asarray(self.rnd, dtype=np.int64), self.why, log)
+        return Picks(
+            np.asarray(self.selected, dtype=np.int64),
+            np.asarray(self.rnd, dtype=np.int64),
+            self.why,
+            log,
+            self.held_why,
+        )
 
 
 def bandit(pool: Pool, budget: int, cfg: SelectConfig, rng: np.random.Generator, feedback: FeedbackSource) -> Picks:

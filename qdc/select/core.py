@@ -17,10 +17,12 @@ from qdc.quality import JUNK_THRESHOLD, QualityConfig, get_scorer
 from qdc.select import clusters as _clusters
 from qdc.select.config import SelectConfig
 from qdc.select.eligible import dedup_duplicates, evaluate, row_ids, score_expression, token_counts
+from qdc.select.held import count_kinds, ledger_reason
 from qdc.select.pool import FeedbackSource, Picks, Pool, Scorer
 from qdc.select.run import run_groups
 
 _COMPUTED = (schema.QUALITY, schema.COMPLEXITY)
+GATED = ("facility", "kmq", "iterative", "bandit")  # the strategies that apply the junk gate (`junk_gate`)
 
 
 @dataclass
@@ -176,8 +178,9 @@ def _pool(
 
 def _assemble(
     df: pl.DataFrame, work: pl.DataFrame, cfg: SelectConfig, live: np.ndarray, picks: Picks, excl: _Exclusions
-) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, np.ndarray]:
-    """Step 4: selected rows (input order) and the others, each with its reason; the ledger; positions."""
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, dict[str, int]]:
+    """Step 4: selected rows (input order) and the others, each with its reason (an exclusion's, the junk
+    gate's, else "not selected"); the ledger; the junk gate's unselected rows per kind."""
     n = df.height
     sel_pos = live[picks.order] if picks.order.size else np.zeros(0, dtype=np.int64)
     round_col: list[int | None] = [None] * n
@@ -187,9 +190,14 @@ def _assemble(
         reason_col[p] = why
     mask = np.zeros(n, dtype=bool)
     mask[sel_pos] = True
+    held_rows: list[int] = []
+    for p, (_kind, detail) in picks.held.items():
+        if not mask[live[p]]:
+            reason_col[live[p]] = ledger_reason(detail)
+            held_rows.append(p)
     not_chosen = f"not selected by {cfg.strategy} (budget, or outranked)"
     for i in range(n):
-        if not mask[i]:
+        if not mask[i] and not reason_col[i]:
             reason_col[i] = excl.reasons[i] or not_chosen
     # Scores select computed itself (qdc_quality, qdc_complexity) are written out, as `qdc score-*` would.
     computed = [pl.col(c) for c in _COMPUTED if c in work.columns and c not in df.columns]
@@ -209,7 +217,7 @@ def _assemble(
         },
         schema={"id": pl.Utf8, "line": pl.Int64, "selected": pl.Boolean, "round": pl.Int64, "reason": pl.Utf8},
     )
-    return selected, unselected, led, sel_pos
+    return selected, unselected, led, count_kinds(picks.held, held_rows)
 
 
 def _manifest(
@@ -222,8 +230,11 @@ def _manifest(
     expr_text: str | None,
     feedback: FeedbackSource | None,
     run_log: dict[str, Any],
+    gated: dict[str, int],
 ) -> dict[str, Any]:
-    """Step 5: parameters, counts, clusters, scorer calls and the strategy's own log."""
+    """Step 5: parameters, counts (`not_selected`: rows per ledger reason, which add up to rows_in - selected;
+    `junk_gate`: the gate's share of them per kind, None when the strategy applies no gate), clusters,
+    scorer calls and the strategy's own log."""
     ks = [pool.cluster_count()] + [g.get("k") for g in run_log.get("groups", {}).get("per_group", [])]
     clustered = [k for k in ks if k is not None]
     cluster_info: dict[str, Any] | None = None
@@ -231,6 +242,10 @@ def _manifest(
         cluster_info = {"source": pool.info["cluster_source"]}
         cluster_info["k"] = clustered[0] if len(clustered) == 1 else sum(clustered)
     score = pool.score
+    held = sum(gated.values())
+    not_selected = {**excl.counts, "junk_gate": held}
+    not_selected["outranked"] = n - int(picks.order.size) - sum(not_selected.values())
+    applies = cfg.junk_gate and cfg.strategy in GATED
     return {
         "stage": "select",
         "strategy": cfg.strategy,
@@ -244,6 +259,8 @@ def _manifest(
         "budget": {"rows": budget_rows, "tokens": cfg.budget_tokens},
         "selected": int(picks.order.size),
         "selected_tokens": int(pool.cost[picks.order].sum()) if picks.order.size else 0,
+        "not_selected": not_selected,
+        "junk_gate": {"held_back": held, "reasons": gated} if applies else None,
         "clusters": cluster_info,
         "scorer_calls": feedback.calls if feedback is not None else 0,
         "feedback": None if feedback is None else feedback.label,
@@ -281,8 +298,8 @@ def select(
     if cfg.strategy in ("iterative", "bandit") and live.size:
         feedback, pool.frame = _feedback_source(cfg, pool.frame, pool.score, scorer)
     picks, run_log = run_groups(pool, cfg, feedback, budget_rows)
-    selected, unselected, led, _ = _assemble(df, work, cfg, live, picks, excl)
-    manifest = _manifest(cfg, df.height, excl, pool, picks, budget_rows, expr_text, feedback, run_log)
+    selected, unselected, led, gated = _assemble(df, work, cfg, live, picks, excl)
+    manifest = _manifest(cfg, df.height, excl, pool, picks, budget_rows, expr_text, feedback, run_log, gated)
     return SelectResult(selected, unselected, manifest, led)
 
 

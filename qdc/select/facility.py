@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from qdc.select.config import SelectConfig
+from qdc.select.held import held_reasons
 from qdc.select.kmq import percentile_rank
 from qdc.select.knn import knn_graph
 from qdc.select.pool import Picks, Pool
@@ -225,6 +226,7 @@ def facility(pool: Pool, budget: int, cfg: SelectConfig, rng: np.random.Generato
     key = f"facility_graph_{k}"
     if key not in pool.info:
         pool.info[key] = knn_graph(pool.embeddings(), k, cfg.seed)
+    exclude = gate(pool, budget) if cfg.junk_gate else None
     picked, log = facility_arrays(
         pool.embeddings(),
         budget,
@@ -234,7 +236,7 @@ def facility(pool: Pool, budget: int, cfg: SelectConfig, rng: np.random.Generato
         epsilon=fc.epsilon,
         seed=int(rng.integers(2**31)),
         graph=pool.info[key],
-        exclude=gate(pool, budget) if cfg.junk_gate else None,
+        exclude=exclude,
         tail_share=fc.tail_share,
         local_scale=fc.local_scale,
     )
@@ -242,4 +244,5 @@ def facility(pool: Pool, budget: int, cfg: SelectConfig, rng: np.random.Generato
     reasons = [
         f"facility step={i + 1}" if i < head else f"facility least-covered step={i + 1}" for i in range(picked.shape[0])
     ]
-    return Picks(picked, np.zeros(picked.shape[0], dtype=np.int64), reasons, log)
+    held = held_reasons(pool, exclude, exclude)
+    return Picks(picked, np.zeros(picked.shape[0], dtype=np.int64), reasons, log, held)

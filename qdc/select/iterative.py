@@ -102,7 +102,7 @@ def iterative(pool: Pool, budget: int, cfg: SelectConfig, rng: np.random.Generat
     mode, temp = effective_within(cfg.within, cfg.temperature, cfg.diversity_weight)
     rounds = max(1, int(cfg.iterative.rounds))
     per_round = equal_split(budget, rounds)
-    bias, gate, _ = gated_rows(pool, cfg, budget, labels)
+    bias, gate, _, held = gated_rows(pool, cfg, budget, labels)
     available = np.ones(pool.n, dtype=bool) if gate is None else gate.copy()
     order: list[np.ndarray] = []
     round_of: list[np.ndarray] = []
@@ -143,4 +143,5 @@ def iterative(pool: Pool, budget: int, cfg: SelectConfig, rng: np.random.Generat
         np.concatenate(round_of) if round_of else picked.copy(),
         reasons,
         {"k": k, "within": mode, "rounds": log},
+        held,
     )

@@ -46,6 +46,7 @@ import numpy as np
 from qdc.errors import ConfigError
 from qdc.select.allocate import allocate
 from qdc.select.config import SelectConfig
+from qdc.select.held import Held, held_reasons
 from qdc.select.pool import Picks, Pool, standardise
 from qdc.select.robust import pool_junk_mask, within_bias
 
@@ -224,14 +225,16 @@ def junk_regions(
 
 def gated_rows(
     pool: Pool, cfg: SelectConfig, budget: int, labels: np.ndarray
-) -> tuple[np.ndarray | None, np.ndarray | None, dict[str, Any]]:
-    """`robust.within_bias` (key bias, rows allowed, log) plus the junk regions when the junk gate is on."""
+) -> tuple[np.ndarray | None, np.ndarray | None, dict[str, Any], Held]:
+    """`robust.within_bias` (key bias, rows allowed, log) plus the junk regions when the junk gate is on, and
+    why each row not allowed was held back (`held.held_reasons`)."""
     bias, available, info = within_bias(pool, cfg, budget, labels)
+    row_gate = None if available is None else ~available
     if cfg.junk_gate:
-        available, held = junk_regions(pool, labels, budget, available, cfg.junk_region)
-        if held:
-            info["junk_regions"] = held
-    return bias, available, info
+        available, regions = junk_regions(pool, labels, budget, available, cfg.junk_region)
+        if regions:
+            info["junk_regions"] = regions
+    return bias, available, info, held_reasons(pool, row_gate, None if available is None else ~available, labels)
 
 
 def kmq(pool: Pool, budget: int, cfg: SelectConfig, rng: np.random.Generator) -> Picks:
@@ -244,7 +247,7 @@ def kmq(pool: Pool, budget: int, cfg: SelectConfig, rng: np.random.Generator) ->
     ):
         pool.require_score("kmq")
     labels = pool.labels()
-    bias, available, info = gated_rows(pool, cfg, budget, labels)
+    bias, available, info, held = gated_rows(pool, cfg, budget, labels)
     picked, log = kmq_arrays(
         labels,
         score,
@@ -260,4 +263,4 @@ def kmq(pool: Pool, budget: int, cfg: SelectConfig, rng: np.random.Generator) ->
     )
     log.update(info)
     reasons = [f"kmq cluster={int(labels[p])}" + ("" if score is None else f" score={score[p]:.4g}") for p in picked]
-    return Picks(picked, np.zeros(picked.shape[0], dtype=np.int64), reasons, {"rounds": [log]})
+    return Picks(picked, np.zeros(picked.shape[0], dtype=np.int64), reasons, {"rounds": [log]}, held)

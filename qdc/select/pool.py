@@ -153,16 +153,19 @@ class Pool:
 
 @dataclass
 class Picks:
-    """A strategy's answer: pool positions in pick order, the round of each, a reason for each, a log."""
+    """A strategy's answer: pool positions in pick order, the round of each, a reason for each, a log, and the
+    rows the junk gate held back."""
 
     order: np.ndarray
     rounds: np.ndarray
     reasons: list[str]
     log: dict[str, Any] = field(default_factory=dict)
+    held: dict[int, tuple[str, str]] = field(default_factory=dict)
+    """Rows the junk gate held back in this run: position -> (kind, detail) (`qdc.select.held`)."""
 
     @staticmethod
     def empty() -> Picks:
         return Picks(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), [])
 
     def head(self, k: int) -> Picks:
-        return Picks(self.order[:k], self.rounds[:k], self.reasons[:k], self.log)
+        return Picks(self.order[:k], self.rounds[:k], self.reasons[:k], self.log, self.held)

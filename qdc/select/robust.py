@@ -17,6 +17,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -67,9 +69,11 @@ def _is_plain(has: np.ndarray | None) -> bool:
     return has is None or not bool(has.any())
 
 
-def defect_mask(frame: pl.DataFrame, has: np.ndarray | None = None) -> np.ndarray | None:
-    """Rows with a response part whose heuristic `echo` or `soup` signal is below DEFECT_BELOW (None: no
-    prompt/response columns, or no row has a response). The scorer's `qdc_q_echo` / `qdc_q_soup` columns are
+def defect_values(
+    frame: pl.DataFrame, has: np.ndarray | None = None
+) -> tuple[np.ndarray, dict[str, np.ndarray]] | None:
+    """(positions of the rows with a response part, each DEFECTS signal's value on them); None: no
+    prompt/response columns, or no row has a response. The scorer's `qdc_q_echo` / `qdc_q_soup` columns are
     read when present (the heuristic, classifier, judge and lm scorers write them from the same prompt and
     response parts); a signal without its column is scored here."""
     from qdc.quality.heuristic import score_rows
@@ -88,6 +92,16 @@ def defect_mask(frame: pl.DataFrame, has: np.ndarray | None = None) -> np.ndarra
         prompts = frame[schema.PROMPT].fill_null("").gather(live).to_list()
         responses = frame[schema.RESPONSE].fill_null("").gather(live).to_list()
         values.update(score_rows(prompts, responses, missing)[1])
+    return live, values
+
+
+def defect_mask(frame: pl.DataFrame, has: np.ndarray | None = None) -> np.ndarray | None:
+    """Rows with a response part whose heuristic `echo` or `soup` signal (`defect_values`) is below
+    DEFECT_BELOW (None: no prompt/response columns, or no row has a response)."""
+    found = defect_values(frame, has)
+    if found is None:
+        return None
+    live, values = found
     bad = np.zeros(frame.height, dtype=bool)
     bad[live] = np.minimum.reduce([values[name] for name in DEFECTS]) < DEFECT_BELOW
     return bad
@@ -125,31 +139,39 @@ def plain_text(frame: pl.DataFrame) -> bool:
     return _is_plain(response_rows(frame))
 
 
-def signal_masks(frame: pl.DataFrame, plain: bool | None = None) -> tuple[np.ndarray, np.ndarray, list[str]] | None:
-    """(rows a fitting defect signal puts below JUNK_THRESHOLD, rows only non-fitting signals put there, the
-    non-fitting signals), from the `qdc_q_<signal>` columns the scorer wrote. A signal fits when it flags at
-    most MAX_GATED_SHARE of the pool (on plain text, `STYLE_SHARE` for the signals listed there); one that
-    flags more does not fit this data. None when no such column exists."""
+def signal_flags(frame: pl.DataFrame, plain: bool | None = None) -> list[tuple[str, np.ndarray, bool]]:
+    """(signal, its values (null: 1), whether it fits) for each `qdc_q_<signal>` gate column the
+    scorer wrote. A signal fits when it flags at most MAX_GATED_SHARE of the pool (on plain text,
+    `STYLE_SHARE` for the signals listed there); one that flags more does not fit this data."""
     from qdc.quality.heuristic import GATES
 
     plain = plain_text(frame) if plain is None else plain
-    fit = np.zeros(frame.height, dtype=bool)
-    unfit = np.zeros(frame.height, dtype=bool)
-    names: list[str] = []
-    found = False
+    out: list[tuple[str, np.ndarray, bool]] = []
     for name in GATES:
         col = schema.QUALITY_SIGNAL_PREFIX + name
         if col not in frame.columns or frame.height == 0:
             continue
-        found = True
-        flags = frame[col].cast(pl.Float64, strict=False).fill_null(1.0).to_numpy() < JUNK_THRESHOLD
+        values = frame[col].cast(pl.Float64, strict=False).fill_null(1.0).to_numpy()
         cap = STYLE_SHARE.get(name, MAX_GATED_SHARE) if plain else MAX_GATED_SHARE
-        if float(flags.mean()) <= cap:
+        out.append((name, values, float((values < JUNK_THRESHOLD).mean()) <= cap))
+    return out
+
+
+def signal_masks(frame: pl.DataFrame, plain: bool | None = None) -> tuple[np.ndarray, np.ndarray, list[str]] | None:
+    """(rows a fitting defect signal puts below JUNK_THRESHOLD, rows only non-fitting signals put there, the
+    non-fitting signals), from `signal_flags`. None when no such column exists."""
+    found = signal_flags(frame, plain)
+    if not found:
+        return None
+    fit = np.zeros(frame.height, dtype=bool)
+    unfit = np.zeros(frame.height, dtype=bool)
+    for _name, values, fits in found:
+        flags = values < JUNK_THRESHOLD
+        if fits:
             fit |= flags
         else:
             unfit |= flags
-            names.append(name)
-    return (fit, unfit & ~fit, names) if found else None
+    return fit, unfit & ~fit, [name for name, _flags, fits in found if not fits]
 
 
 def released(frame: pl.DataFrame, quality: np.ndarray, unfit: list[str]) -> np.ndarray:
@@ -206,55 +228,105 @@ def fragment_mask(frame: pl.DataFrame, plain: bool | None = None) -> np.ndarray 
     return np.asarray(short, dtype=bool)
 
 
-def junk_mask(frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
+def _below(name: str, values: np.ndarray, bound: float) -> Callable[[int], str]:
+    """The detail of a row a signal flags: its name, the row's value and the bound."""
+    return lambda i: f"defect signal: {name} {values[i]:.4g} < {bound:g}"
+
+
+@dataclass(frozen=True)
+class JunkParts:
+    """`junk_mask`'s two masks, and for each row of `other` the first part that flagged it: a kind
+    (`signal:<name>`, `fragment`, `outscored`; the manifest counts by it) and a detail for the ledger."""
+
+    below: np.ndarray
+    other: np.ndarray
+    kind: list[str | None]
+    detail: list[str | None]
+
+
+def junk_parts(frame: pl.DataFrame) -> JunkParts | None:
     """(below the junk threshold, held back even when the threshold part opens): qdc_quality under
     JUNK_THRESHOLD unless the quality is the heuristic's and would reach it without the signals that do not
-    fit the pool (`released`), and the rows `defect_mask`, `signal_masks` (fitting signals), `fragment_mask`
-    or `outscored_mask` flags (a row may be in both). None without a qdc_quality column."""
+    fit the pool (`released`), and the rows a fitting signal (`signal_flags`), `defect_values`,
+    `fragment_mask` or `outscored_mask` flags (a row may be in both). None without a qdc_quality column."""
     if schema.QUALITY not in frame.columns:
         return None
     q = frame[schema.QUALITY].cast(pl.Float64).fill_null(float("-inf")).to_numpy()
     below = is_junk(frame[schema.QUALITY])
-    other = np.zeros_like(below)
+    kind: list[str | None] = [None] * frame.height
+    detail: list[str | None] = [None] * frame.height
+
+    def mark(mask: np.ndarray, what: str, text: Callable[[int], str]) -> None:
+        for i in np.flatnonzero(mask).tolist():
+            if kind[i] is None:
+                kind[i], detail[i] = what, text(i)
+
     has = response_rows(frame)
     plain = _is_plain(has)
-    signals = signal_masks(frame, plain)
-    if signals is not None:
-        below &= ~released(frame, q, signals[2])
-        other |= signals[0]
-    for found in (defect_mask(frame, has), fragment_mask(frame, plain)):
-        if found is not None:
-            other |= found
+    signals = signal_flags(frame, plain)
+    below &= ~released(frame, q, [name for name, _v, fits in signals if not fits])
+    for name, v, fits in signals:
+        if fits:
+            mark(v < JUNK_THRESHOLD, f"signal:{name}", _below(name, v, JUNK_THRESHOLD))
+    defects = defect_values(frame, has)
+    if defects is not None:
+        live, values = defects
+        for name in DEFECTS:
+            full = np.ones(frame.height)
+            full[live] = values[name]
+            mark(full < DEFECT_BELOW, f"signal:{name}", _below(name, full, DEFECT_BELOW))
+    fragments = fragment_mask(frame, plain)
+    if fragments is not None:
+        mark(fragments, "fragment", lambda i: f"a plain-text fragment of at most {FRAGMENT_WORDS} words")
+    other = np.asarray([k is not None for k in kind], dtype=bool)
     found = outscored_mask(frame, q, below | other, has)
     if found is not None:
-        other |= found
-    return below, other
+        mark(found, "outscored", lambda i: f"qdc_quality {q[i]:.4g}; another answer to its prompt scores higher")
+    return JunkParts(below, np.asarray([k is not None for k in kind], dtype=bool), kind, detail)
+
+
+def junk_mask(frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
+    """`junk_parts`' (below the junk threshold, held back even when the threshold part opens)."""
+    parts = junk_parts(frame)
+    return None if parts is None else (parts.below, parts.other)
+
+
+def pool_junk_parts(pool: Pool) -> JunkParts | None:
+    """`junk_parts` of the pool's rows, computed once per pool: the gate, the junk regions and the ledger's
+    reasons read it, and a token budget runs the strategy once per step of its search (the defect signals
+    score every response)."""
+    if "junk_parts" not in pool.info:
+        pool.info["junk_parts"] = junk_parts(pool.frame)
+    parts: JunkParts | None = pool.info["junk_parts"]
+    return parts
 
 
 def pool_junk_mask(pool: Pool) -> tuple[np.ndarray, np.ndarray] | None:
-    """`junk_mask` of the pool's rows, computed once per pool: the gate and the junk regions both read it, and
-    a token budget runs the strategy once per step of its search (the defect signals score every response)."""
-    if "junk_mask" not in pool.info:
-        pool.info["junk_mask"] = junk_mask(pool.frame)
-    masks: tuple[np.ndarray, np.ndarray] | None = pool.info["junk_mask"]
-    return masks
+    """`junk_mask` of the pool's rows (`pool_junk_parts`)."""
+    parts = pool_junk_parts(pool)
+    return None if parts is None else (parts.below, parts.other)
+
+
+def threshold_open(below: np.ndarray) -> bool:
+    """Whether the threshold part of the gate opens: more than MAX_GATED_SHARE of the pool is below it."""
+    return (float(below.mean()) if below.size else 0.0) > MAX_GATED_SHARE
 
 
 def gate(pool: Pool, budget: int) -> np.ndarray | None:
     """Rows the junk gate holds back (None: no gate) when the other rows can fill the budget: rows below the
     junk threshold (unless that is more than MAX_GATED_SHARE of the pool: the threshold does not fit this
     data), and, even then, what `junk_mask` holds back besides: rows a fitting defect signal flags
-    (`signal_masks`), echo and soup defects, plain-text fragments and outscored answers."""
+    (`signal_masks`), echo and soup defects, plain-text fragments and outscored answers. `held_reasons`
+    says why for each row."""
     masks = pool_junk_mask(pool)
     if masks is None:
         return None
     below, other = masks
-    share = float(below.mean()) if below.size else 0.0
-    if share > MAX_GATED_SHARE:
+    if threshold_open(below):
         notice(
-            f"select: {share:.0%} of the rows score below the junk threshold {JUNK_THRESHOLD:g}; that is more "
-            "than junk usually is, so the score's threshold is not used as a gate here (defect signals that flag "
-            "few rows, fragments, echoes and outscored answers still are; --min-quality still is)"
+            f"select: {float(below.mean()):.0%} of the rows score below the junk threshold {JUNK_THRESHOLD:g}; that "
+            "is more than junk usually is, so the score's threshold is not used as a gate here (defect signals that "
+            "flag few rows, fragments, echoes and outscored answers still are; --min-quality still is)"
         )
         below = np.zeros_like(below)
     junk: np.ndarray = below | other

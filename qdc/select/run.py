@@ -169,6 +169,7 @@ def run_groups(
     orders: list[np.ndarray] = []
     rounds: list[np.ndarray] = []
     reasons: list[str] = []
+    held: dict[int, tuple[str, str]] = {}
     groups: list[dict[str, Any]] = []
     for g, name in enumerate(names):
         members = np.flatnonzero(gid == g)
@@ -184,6 +185,7 @@ def run_groups(
         orders.append(members[picks.order])
         rounds.append(picks.rounds)
         reasons.extend(f"{r} group={name}" for r in picks.reasons)
+        held.update({int(members[p]): why for p, why in picks.held.items()})
         groups.append(
             {
                 "group": name,
@@ -194,6 +196,6 @@ def run_groups(
                 "log": picks.log,
             }
         )
-    merged = Picks(np.concatenate(orders).astype(np.int64), np.concatenate(rounds).astype(np.int64), reasons)
+    merged = Picks(np.concatenate(orders).astype(np.int64), np.concatenate(rounds).astype(np.int64), reasons, held=held)
     unit = "rows" if budget_rows is not None else "tokens"
     return merged, {"groups": {"field": cfg.group_field, "quota": cfg.quota, "unit": unit, "per_group": groups}}

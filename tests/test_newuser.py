@@ -109,3 +109,36 @@ def test_embed_does_not_credit_a_model_it_did_not_run(runner, tmp_path: Path) ->
     assert info["model"] is None and info["reused"] is True and info["dim"] == 64
     fresh = runner.invoke(app, ["embed", str(src), "-o", str(tmp_path / "e4.parquet"), "--model", "hash:32", "--json"])
     assert json.loads(fresh.stdout)["model"] == "hash:32" and json.loads(fresh.stdout)["reused"] is False
+
+
+def test_train_quality_reports_a_cross_validated_accuracy(runner, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # Before: only "train accuracy 1.0", which a newcomer reads as the scorer's accuracy; on kto_en_demo
+    # (200 rows) it said 1.0 while the held-out AUC was 0.57. Labels here are unrelated to the text.
+    rows = [
+        {
+            "id": f"r{i}",
+            "instruction": f"Describe item {i}.",
+            "output": f"Item {i} is {'red' if i % 3 else 'a blue thing'}.",
+        }
+        for i in range(40)
+    ]
+    good = write_jsonl(tmp_path / "good.jsonl", rows[::2])
+    bad = write_jsonl(tmp_path / "bad.jsonl", rows[1::2])
+    args = [
+        "train-quality",
+        "--good",
+        str(good),
+        "--bad",
+        str(bad),
+        "-o",
+        str(tmp_path / "m.json"),
+        "--model",
+        "hash:64",
+    ]
+    result = runner.invoke(app, [*args, "--json", "--no-cache"])
+    assert result.exit_code == 0, result.stderr
+    info = json.loads(result.stdout)
+    assert 0.0 <= info["cv_accuracy"] <= 1.0 and info["cv_folds"] == 5
+    assert info["cv_accuracy"] < info["train_accuracy"]  # fit to noise: the held-out figure says so
+    text = runner.invoke(app, [*args, "--no-cache"]).stderr
+    assert "cross-validated" in text, text

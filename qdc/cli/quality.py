@@ -169,5 +169,6 @@ def train_quality_cmd(a: o.Args) -> None:
     clf = train(g, b, o.embedding(a), c=a.c, seed=a.seed)
     save(clf, a.output)
     info = {"model": a.output, "embed_model": clf.embed_model, "features": len(clf.coef), **clf.training}
-    acc = clf.training["train_accuracy"]
-    show(a, info, f"trained on {g.height} good / {b.height} bad rows (train accuracy {acc}) -> {a.output}")
+    acc, cv, k = (clf.training[key] for key in ("train_accuracy", "cv_accuracy", "cv_folds"))
+    held = f"{k}-fold cross-validated {cv}, expect about this on new rows; " if cv is not None else ""
+    show(a, info, f"trained on {g.height} good / {b.height} bad rows ({held}train accuracy {acc}) -> {a.output}")

@@ -430,6 +430,8 @@ def test_cli_run_default_preset_with_budget(tmp_path: Path, runner) -> None:
         "diversity",
     ]
     assert m["stages"][-1]["summary"]["n"] == 400 and m["stages"][-1]["summary"]["vendi"] > 1
+    sel = m["stages"][-2]
+    assert sum(sel["summary"]["not_selected"].values()) == sel["rows_in"] - 400  # every removal has its reason
 
 
 def test_cli_quiet_and_json(tmp_path: Path, runner, data: Path) -> None:

@@ -137,6 +137,8 @@ def test_select_json_summary_and_score_expression(tmp_path: Path, runner: CliRun
     assert res.exit_code == 0, res.output
     summary = orjson.loads(res.stdout)
     assert summary["selected"] == 5 and summary["mean_score_selected"] > 0.8
+    # Every row not selected is counted under its ledger reason, in the summary as in the manifest.
+    assert sum(summary["not_selected"].values()) == summary["rows_in"] - 5
 
 
 def test_select_usage_errors(tmp_path: Path, runner: CliRunner) -> None:

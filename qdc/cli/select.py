@@ -117,13 +117,12 @@ def select_cmd(a: o.Args, cfg: SelectConfig) -> None:
     inputs.finish()
     m = res.manifest
     keys = ("strategy", "rows_in", "dedup", "eligible", "excluded", "budget", "selected", "selected_tokens")
-    summary = {key: m[key] for key in (*keys, "scorer_calls", "mean_score_selected", "mean_score_eligible")}
+    more = ("scorer_calls", "mean_score_selected", "mean_score_eligible", "not_selected")
+    summary = {key: m[key] for key in (*keys, *more)}
+    why = ", ".join(f"{n} {reason}" for reason, n in m["not_selected"].items() if n)  # reason: the ledger's
     groups = [
         (f"group {g['group']}", f"{g['selected']} / quota {g['quota']} of {g['eligible']}")
         for g in (m.get("groups") or {}).get("per_group", [])
     ]
-    show(
-        a,
-        summary,
-        table(f"select ({cfg.strategy}): {m['selected']} of {m['rows_in']} rows", [*summary.items(), *groups]),
-    )
+    rows = [*((k, v) for k, v in summary.items() if k != "not_selected"), ("not selected", why or "0"), *groups]
+    show(a, summary, table(f"select ({cfg.strategy}): {m['selected']} of {m['rows_in']} rows", rows))

@@ -61,7 +61,7 @@ def select_stage(df: pl.DataFrame, cfg: SelectConfig, ctx: StageContext) -> Stag
     if cfg.seed == 0 and ctx.seed:
         cfg = cfg.model_copy(update={"seed": ctx.seed})
     res = select(df, cfg, ctx.embed, ctx.embedder)
-    keys = ("strategy", "eligible", "selected", "excluded", "budget", "scorer_calls")
+    keys = ("strategy", "eligible", "selected", "excluded", "budget", "scorer_calls", "not_selected")
     return StageResult(res.selected, removed=res.unselected, summary={k: res.manifest[k] for k in keys})
 
 

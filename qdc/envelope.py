@@ -21,11 +21,20 @@ def _row_counts(command: str | None, body: dict[str, Any]) -> dict[str, int]:
     rows_out = next((body[k] for k in _ROWS_OUT if type(body.get(k)) is int), None)
     if rows_out is None and command in _EVERY_ROW_WRITTEN and type(body.get("rows")) is int:
         rows_out = body["rows"]
+    rows_in = rows_in if rows_in is not None else _nested_rows(body, "input")  # a run manifest: input.rows
+    rows_out = rows_out if rows_out is not None else _nested_rows(body, "output")
     if rows_in is not None:
         counts["rows_in"] = rows_in
     if rows_out is not None:
         counts["rows_out"] = rows_out
     return counts
+
+
+def _nested_rows(body: dict[str, Any], key: str) -> int | None:
+    """`body[key]["rows"]` when it is a count (`qdc run`'s manifest: {"input": {"rows": 5}, "output": ...})."""
+    part = body.get(key)
+    rows = part.get("rows") if isinstance(part, dict) else None
+    return rows if type(rows) is int else None
 
 
 def envelope(command: str | None, obj: Any) -> dict[str, Any]:

@@ -142,3 +142,26 @@ def test_train_quality_reports_a_cross_validated_accuracy(runner, tmp_path: Path
     assert info["cv_accuracy"] < info["train_accuracy"]  # fit to noise: the held-out figure says so
     text = runner.invoke(app, [*args, "--no-cache"]).stderr
     assert "cross-validated" in text, text
+
+
+def test_log_json_keeps_every_stderr_line_json(runner, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # Before: --log-json ("notices and errors on stderr as JSON lines, for CI logs") still printed each
+    # command's summary table (select: 21 lines of box drawing) among the JSON lines.
+    src = write_jsonl(tmp_path / "in.jsonl", [{"id": f"r{i}", **row} for i, row in enumerate(ALPACA)])
+    cfg = tmp_path / "p.yaml"
+    cfg.write_text("embed: {model: 'hash:64'}\nstages:\n  - embed\n  - select: {budget: 3}\n")
+    runs = {
+        "select": ["select", str(src), "-o", str(tmp_path / "s.jsonl"), "--budget", "3", "--model", "hash:64"],
+        "run": ["run", str(cfg), str(src), "-o", str(tmp_path / "r.jsonl"), "--no-workdir"],
+    }
+    for name, args in runs.items():
+        result = runner.invoke(app, ["--log-json", *args])
+        assert result.exit_code == 0, result.stderr
+        lines = [json.loads(line) for line in result.stderr.splitlines() if line.strip()]  # each one JSON
+        summaries = [d for d in lines if d["level"] == "summary"]
+        assert len(summaries) == 1 and summaries[0]["command"] == name, lines
+        assert summaries[0]["rows_out"] == 3
+    doc = json.loads(runner.invoke(app, [*runs["run"], "--json", "-q"]).stdout)  # README: every --json envelope
+    assert (doc["command"], doc["rows_in"], doc["rows_out"]) == ("run", 6, 3)  # before: run had neither count
+    quiet = runner.invoke(app, ["--log-json", "-q", *runs["select"]])
+    assert quiet.exit_code == 0 and quiet.stderr.strip() == ""

@@ -361,10 +361,15 @@ def print_json(obj: Any) -> None:
 
 
 def show(a: dict[str, Any], body: Any, *shown: Any) -> None:
-    """A command's summary: `body` as the --json document on stdout, else `shown` (lines, tables) on stderr
-    unless -q."""
+    """A command's summary: `body` as the --json document on stdout (with --log-json: one JSON line on stderr),
+    else `shown` (lines, tables) on stderr unless -q."""
     if a.get("json"):
         print_json(body)
+    elif State.log_json and not State.quiet:  # the --json document as one line: every stderr line parses
+        import orjson
+
+        doc = {"level": "summary", **json_envelope(body)}
+        sys.stderr.write(orjson.dumps(doc, option=orjson.OPT_SERIALIZE_NUMPY, default=str).decode() + "\n")
     elif not State.quiet:
         for item in shown:
             console.print(item)

@@ -9,7 +9,7 @@ import typer
 
 from qdc.cli import _options as o
 from qdc.cli import app
-from qdc.cli._common import State, console, print_json, table
+from qdc.cli._common import State, console, print_json, show, table
 
 if TYPE_CHECKING:
     from qdc.pipeline import RunResult
@@ -141,7 +141,9 @@ def run_cmd(a: o.Args) -> None:
     )
     if a.json:
         print_json(result.manifest)
-    if not State.quiet:
+    if State.log_json:
+        show({}, result.manifest)  # one JSON line, not the table
+    elif not State.quiet:
         from qdc.progress import current_reporter
 
         close = getattr(current_reporter(), "close", None)  # finish the stage bars before the table

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -90,6 +91,17 @@ MAX_YAML_VALUES = 1_000_000
 S = TypeVar("S", bound=StageConfig)
 
 
+def unknown_key(key: str, allowed: Iterable[str]) -> str:
+    """The message for a key no config has: the closest allowed name when one is close (difflib's ratio >= 0.75),
+    then all of them: "unknown key 'facilty' (did you mean 'facility'?; allowed: ...)"."""
+    import difflib
+
+    names = sorted(allowed)
+    close = difflib.get_close_matches(key.rsplit(".", 1)[-1], names, n=1, cutoff=0.75)
+    hint = f"did you mean {quote(close[0])}?; " if close else ""
+    return f"unknown key {quote(key)} ({hint}allowed: {', '.join(names)})"
+
+
 def validate_config(cls: type[S], data: dict[str, Any], where: str) -> S:
     """Build `cls` from a dict, turning validation errors into one ConfigError naming key and file."""
     try:
@@ -98,8 +110,7 @@ def validate_config(cls: type[S], data: dict[str, Any], where: str) -> S:
         err = exc.errors()[0]
         key = ".".join(str(p) for p in err["loc"]) or "(section)"
         if err["type"] == "extra_forbidden":
-            allowed = ", ".join(sorted(cls.model_fields))
-            raise ConfigError(f"{where}: unknown key {quote(key)} (allowed: {allowed})") from None
+            raise ConfigError(f"{where}: {unknown_key(key, cls.model_fields)}") from None
         msg = str(err["msg"]).removeprefix("Value error, ")
         if isinstance(err.get("ctx", {}).get("error"), SecretValueError):  # never echo a pasted API key
             raise ConfigError(f"{where}: {msg}") from None

@@ -152,3 +152,18 @@ def test_same_bytes_twice(tmp_path, runner):
         outs.append((out.read_bytes(), led.read_bytes()))
     assert outs[0] == outs[1]
     assert outs[0][1]  # something was removed
+
+
+def test_a_mistyped_config_key_names_the_nearest_key(tmp_path, runner):
+    """A --config file with a typo'd key: exit 2, the key, 'did you mean' the closest allowed one, and the
+    allowed keys; a key like no other gets no guess."""
+    src = tmp_path / "in.jsonl"
+    write_jsonl(src, rows())
+    cfg = tmp_path / "d.yaml"
+    cfg.write_text("treshold: 0.7\n")
+    res = runner.invoke(app, ["dedup", str(src), "-o", str(tmp_path / "o.jsonl"), "--config", str(cfg)])
+    assert res.exit_code == 2
+    assert "unknown key 'treshold' (did you mean 'threshold'?; allowed: " in res.stderr
+    cfg.write_text("zzzz: 1\n")
+    res = runner.invoke(app, ["dedup", str(src), "-o", str(tmp_path / "o.jsonl"), "--config", str(cfg)])
+    assert res.exit_code == 2 and "unknown key 'zzzz' (allowed: " in res.stderr and "did you mean" not in res.stderr

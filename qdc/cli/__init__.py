@@ -25,7 +25,7 @@ ROOT = (
     Opt("--debug", bool, False, "Show tracebacks for errors."),
     Opt("--quiet -q", bool, False, "No progress bars, notices or summaries on stderr (errors only)."),
     Opt("--verbose -v", bool, False, "Also show the library's log messages (INFO) on stderr."),
-    Opt("--log-json", bool, False, "Notices, summaries and errors on stderr as JSON lines (for CI logs); no progress bars."),
+    Opt("--log-json", bool, False, "Notices, summaries, errors as JSON lines on stderr (CI logs); no progress bars."),
 )
 GLOBAL_FLAGS = tuple(flag for opt in ROOT for flag in opt.flags.split())
 _LATE = ", ".join(f"`{opt.flags.split()[-1]}`" for opt in ROOT)

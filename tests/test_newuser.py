@@ -165,3 +165,25 @@ def test_log_json_keeps_every_stderr_line_json(runner, tmp_path: Path) -> None: 
     assert (doc["command"], doc["rows_in"], doc["rows_out"]) == ("run", 6, 3)  # before: run had neither count
     quiet = runner.invoke(app, ["--log-json", "-q", *runs["select"]])
     assert quiet.exit_code == 0 and quiet.stderr.strip() == ""
+
+
+def test_an_explicit_model_that_stored_vectors_make_moot_is_a_notice(runner, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # Before: rows embedded with hash:64, then `qdc dedup --method semantic --model hash:32` (or cluster,
+    # select, diversity) used the stored 64-d vectors and said nothing about the --model it ignored.
+    src = write_jsonl(tmp_path / "in.jsonl", ALPACA)
+    emb = tmp_path / "e.parquet"
+    assert runner.invoke(app, ["embed", str(src), "-o", str(emb), "--model", "hash:64", "-q"]).exit_code == 0
+    out = str(tmp_path / "o.jsonl")
+    for args in (
+        ["dedup", str(emb), "--method", "semantic", "-o", out],
+        ["cluster", str(emb), "--k", "2", "-o", out],
+        ["select", str(emb), "--budget", "2", "-o", out],
+        ["diversity", str(emb)],
+    ):
+        noted = runner.invoke(app, [*args, "--model", "hash:32"])
+        assert noted.exit_code == 0, (args, noted.stderr)
+        assert "--model hash:32 is not used" in noted.stderr and "64-d" in noted.stderr, (args, noted.stderr)
+        plain = runner.invoke(app, args)  # no --model on the line: nothing to say
+        assert plain.exit_code == 0 and "is not used" not in plain.stderr, (args, plain.stderr)
+    fresh = runner.invoke(app, ["cluster", str(src), "--k", "2", "-o", out, "--model", "hash:32"])
+    assert fresh.exit_code == 0 and "is not used" not in fresh.stderr  # rows without vectors: --model is used

@@ -330,7 +330,12 @@ def read_inputs(a: Args, output: str | None = None) -> Quarantine:
     from qdc.io import Quarantine
 
     io = io_config(a.text_field, a.template, a.roles, a.id_field, a.get("on_bad_rows", "error"))
-    return Quarantine(io, output if output is not None else a.get("output", "-"), a.get("bad_rows_file"))
+    reader = Quarantine(io, output if output is not None else a.get("output", "-"), a.get("bad_rows_file"))
+    if "model" in a.given and a.flags.get("model") == "--model" and "force" not in a:  # embed says it itself
+        from qdc.cli._reuse import noting_reuse
+
+        reader.read = noting_reuse(reader.read, a.model)  # type: ignore[method-assign,assignment]
+    return reader
 
 
 def embedding(a: Args, field: str | None = None) -> EmbedConfig:

@@ -187,3 +187,14 @@ def test_an_explicit_model_that_stored_vectors_make_moot_is_a_notice(runner, tmp
         assert plain.exit_code == 0 and "is not used" not in plain.stderr, (args, plain.stderr)
     fresh = runner.invoke(app, ["cluster", str(src), "--k", "2", "-o", out, "--model", "hash:32"])
     assert fresh.exit_code == 0 and "is not used" not in fresh.stderr  # rows without vectors: --model is used
+
+
+def test_a_typo_in_a_set_key_suggests_the_key(runner, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # Before: "--set facilty.k=3: unknown key 'facilty' (allowed: allocation, bandit, ... 31 names)".
+    src = write_jsonl(tmp_path / "in.jsonl", ALPACA)
+    result = runner.invoke(app, ["select", str(src), "--set", "facilty.k=3", "--budget", "2", "-o", "-"])
+    assert result.exit_code == 2 and "did you mean 'facility'?" in result.stderr, result.stderr
+    cfg = tmp_path / "p.yaml"
+    cfg.write_text("embed: {model: 'hash:64'}\nstages:\n  - embed\n  - select: {budget: 3}\n")
+    typo = runner.invoke(app, ["run", str(cfg), str(src), "-o", "-", "--set", "select.budgt=2"])
+    assert typo.exit_code == 2 and "did you mean 'budget'?" in typo.stderr, typo.stderr

@@ -93,7 +93,7 @@ def _override(cls: type[StageConfig], section: str, item: str) -> tuple[list[str
     """A `--set` item as (key path, value), the key checked against the config ('select.budget' works too)."""
     from pydantic import BaseModel
 
-    from qdc.config import parse_override
+    from qdc.config import parse_override, unknown_key
 
     path, value = parse_override(item)
     if path[0] == section and path[0] not in cls.model_fields and len(path) > 1:
@@ -104,7 +104,7 @@ def _override(cls: type[StageConfig], section: str, item: str) -> tuple[list[str
         fields = model.model_fields
         if part not in fields:
             key = ".".join(path[: i + 1])
-            raise ConfigError(f"--set {item}: unknown key {quote(key)} (allowed: {', '.join(sorted(fields))})")
+            raise ConfigError(f"--set {item}: {unknown_key(key, fields)}")
         ann = fields[part].annotation
         if isinstance(ann, type) and issubclass(ann, BaseModel):
             model = ann

@@ -198,3 +198,21 @@ def test_a_typo_in_a_set_key_suggests_the_key(runner, tmp_path: Path) -> None:  
     cfg.write_text("embed: {model: 'hash:64'}\nstages:\n  - embed\n  - select: {budget: 3}\n")
     typo = runner.invoke(app, ["run", str(cfg), str(src), "-o", "-", "--set", "select.budgt=2"])
     assert typo.exit_code == 2 and "did you mean 'budget'?" in typo.stderr, typo.stderr
+
+
+def test_roles_on_rows_read_as_instruction_output_is_a_notice(runner, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # Before: KTO-style rows carry instruction/output AND messages; the instruction/output pair is read, and an
+    # explicit `--roles system` (matching no message) was ignored without a word, exit 0.
+    rows = [
+        {**row, "messages": [{"role": "user", "content": row["instruction"]}, {"role": "assistant", "content": "ok"}]}
+        for row in ALPACA
+    ]
+    src = write_jsonl(tmp_path / "kto.jsonl", rows)
+    out = str(tmp_path / "o.jsonl")
+    noted = runner.invoke(app, ["score-complexity", str(src), "--roles", "system", "-o", out])
+    assert noted.exit_code == 0, noted.stderr
+    assert "--roles system" in noted.stderr and "--text-field messages" in noted.stderr, noted.stderr
+    chat = runner.invoke(app, ["score-complexity", str(src), "--roles", "user", "--text-field", "messages", "-o", out])
+    assert chat.exit_code == 0 and "--roles" not in chat.stderr, chat.stderr  # read as chat: roles apply
+    plain = runner.invoke(app, ["score-complexity", str(src), "-o", out])
+    assert plain.exit_code == 0 and "--roles" not in plain.stderr

@@ -331,10 +331,10 @@ def read_inputs(a: Args, output: str | None = None) -> Quarantine:
 
     io = io_config(a.text_field, a.template, a.roles, a.id_field, a.get("on_bad_rows", "error"))
     reader = Quarantine(io, output if output is not None else a.get("output", "-"), a.get("bad_rows_file"))
-    if "model" in a.given and a.flags.get("model") == "--model" and "force" not in a:  # embed says it itself
-        from qdc.cli._reuse import noting_reuse
+    if a.given & {"model", "roles"}:  # options the rows may make moot: say so after reading
+        from qdc.cli._read_notes import noting
 
-        reader.read = noting_reuse(reader.read, a.model)  # type: ignore[method-assign,assignment]
+        noting(reader, a)
     return reader
 
 

@@ -122,6 +122,28 @@ def test_duplicate_explicit_ids_name_both_lines(tmp_path: Path) -> None:
         read_records(path)
 
 
+@pytest.mark.parametrize("second", ["a2.jsonl", "a2.parquet"])
+@pytest.mark.parametrize("rows", [[{"id": f"r{i}", "text": f"t{i}"} for i in range(3)], ROWS])
+def test_duplicate_id_across_files_names_the_first_file(tmp_path: Path, rows: list[dict], second: str) -> None:
+    # Plain text rows (the batch path) and instruction rows (row by row); the first sighting is a1's line 3.
+    a1 = write_jsonl(tmp_path / "a1.jsonl", rows)
+    a2 = write_jsonl(tmp_path / "a2.jsonl", [{**rows[1], "id": "new"}, rows[2]])
+    if second.endswith(".parquet"):
+        a2 = tmp_path / second
+        pl.read_ndjson(tmp_path / "a2.jsonl").write_parquet(a2)
+    rid = rows[2]["id"]
+    with pytest.raises(DataError, match=rf"{second}:2: duplicate id '{rid}' \(first seen at \S*a1.jsonl:3\)"):
+        read_records([a1, a2])
+    # A repeat inside the second file still says 'line N' of that file; skip mode keeps the first sighting.
+    a3 = write_jsonl(tmp_path / "a3.jsonl", [{**rows[0], "id": "x"}, {**rows[1], "id": "x"}])
+    with pytest.raises(DataError, match=r"a3.jsonl:2: duplicate id 'x' \(first seen at line 1\)"):
+        read_records([a1, a3])
+    report = ReadReport()
+    df = read_records([a1, a2], IOConfig(on_bad_rows="skip"), report=report)
+    assert df.height == 4 and [b.reason.split(" (")[0] for b in report.bad_rows] == [f"duplicate id '{rid}'"]
+    assert "a1.jsonl:3)" in report.bad_rows[0].reason
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [

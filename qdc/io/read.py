@@ -23,6 +23,7 @@ from qdc import schema
 from qdc.errors import ConfigError, DataError, opening
 from qdc.io.columns import _normalise_qdc_dtypes
 from qdc.io.fastjsonl import add_plain_lines
+from qdc.io.finish import finish_read
 from qdc.io.formats import STDIO, ChunkStream, decompressed, detect_format
 from qdc.io.inputs import InputPaths, input_files, json_rows
 from qdc.io.rows import (
@@ -31,7 +32,6 @@ from qdc.io.rows import (
     _RowBuilder,
     _user_frame,
     add_frame_rows,
-    finish_read,
     parse_line,
 )
 
@@ -304,7 +304,7 @@ def iter_batches(
     builder.many = len(files) > 1
     for spath in files:
         fmt = detect_format(spath)
-        builder.source, builder.spec = spath, None  # ids stay unique across files; each file's scheme its own
+        builder.start_file(spath)
         if fmt == "parquet":
             yield from _iter_parquet(spath, batch_rows, user_columns, builder)
         else:

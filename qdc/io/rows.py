@@ -17,7 +17,6 @@ from qdc import schema
 from qdc.errors import DataError, quote
 from qdc.io.formats import BOM
 from qdc.io.text import (
-    DEFAULT_TEXT_FIELD,
     RowTextError,
     TextSpec,
     canonical_roles,
@@ -161,7 +160,11 @@ class _RowBuilder:
         self.prompts: list[str] = []
         self.column_texts: pl.Series | None = None  # a batch's texts added whole by add_plain (prompt = text)
         self.responses: list[str] = []
+        # id -> where it was first seen: (file number << 40) + line, so a duplicate from an earlier file names
+        # that file; one addition per row (`line_base` is the current file's part).
         self.seen_ids: dict[str, int] = {}
+        self.files: list[str] = [source]
+        self.line_base = 0
         self.many = False  # one of several input files: an empty one is not an error by itself
         # Tallies over the whole read (every batch and file), for `finish_read`'s checks.
         self.n_rows = 0
@@ -170,6 +173,17 @@ class _RowBuilder:
         self.first_empty = ""
         self.roles_seen: set[str] = set()
         self.first_fields: list[str] = []
+
+    def start_file(self, source: str) -> None:
+        """Rows from here on come from `source` (ids stay unique across files; each file's scheme its own)."""
+        if source != self.files[-1] or self.seen_ids:
+            self.files.append(source)
+        self.source, self.spec, self.line_base = source, None, (len(self.files) - 1) << 40
+
+    def first_seen(self, rid: str) -> str:
+        """Where id `rid` was first seen: 'line N' in the current file, else 'file:N'."""
+        file_no, line = divmod(self.seen_ids[rid], 1 << 40)
+        return f"line {line}" if file_no == len(self.files) - 1 else f"{self.files[file_no]}:{line}"
 
     def bad(self, line: int, reason: str, raw: RawBytes) -> None:
         if self.cfg.on_bad_rows == "error":
@@ -201,7 +215,7 @@ class _RowBuilder:
             if not derived:
                 self.bad(
                     line,
-                    f"duplicate id {quote(rid)} (first seen at line {self.seen_ids[rid]}); ids in "
+                    f"duplicate id {quote(rid)} (first seen at {self.first_seen(rid)}); ids in "
                     f"'{self.cfg.id_field}' must be unique (use --id-field to pick another field)",
                     raw,
                 )
@@ -210,7 +224,7 @@ class _RowBuilder:
             while f"{base}-{k}" in self.seen_ids:  # identical rows: same hash, so number the repeats
                 k += 1
             rid = f"{base}-{k}"
-        self.seen_ids[rid] = line
+        self.seen_ids[rid] = self.line_base + line
         self.n_rows += 1
         self.n_derived += derived
         if not text.strip():
@@ -242,7 +256,8 @@ class _RowBuilder:
             first = not self.ids and self.column_texts is None
             self.column_texts, texts = (texts, []) if first else (self.column_texts, texts.to_list())
         lines = list(range(offset + 1, offset + n + 1))
-        self.seen_ids.update(zip(ids, lines, strict=True))
+        base = self.line_base + offset
+        self.seen_ids.update(zip(ids, range(base + 1, base + n + 1), strict=True))
         if len(empty):
             self.n_empty += len(empty)
             self.first_empty = self.first_empty or f"{self.source}:{offset + int(empty[0]) + 1}"
@@ -272,47 +287,6 @@ class _RowBuilder:
             schema.RESPONSE: pl.Series(schema.RESPONSE, self.responses, dtype=pl.String),
         }
         return pl.DataFrame(cols)
-
-
-def finish_read(builder: _RowBuilder) -> None:
-    """Checks over a whole read that no single row shows: options that matched nothing.
-
-    Raises ConfigError (exit 2) when `--roles` matched no message in any row, or a `--id-field` other than the
-    default is in no row; DataError (exit 1) when every row's text is empty. Notices for the partial cases
-    (some rows without an id, a role that matched nothing, some empty texts).
-    """
-    from qdc.errors import ConfigError
-    from qdc.progress import notice
-
-    cfg, n, src = builder.cfg, builder.n_rows, builder.source
-    if n == 0:
-        return
-    chat = builder.spec is not None and builder.spec.scheme.startswith("chat:")
-    if chat:
-        wanted = canonical_roles(cfg.roles)
-        missing = [r for r in wanted if r not in builder.roles_seen]
-        have = ", ".join(sorted(builder.roles_seen)) or "none"
-        if len(missing) == len(wanted):
-            raise ConfigError(
-                f"{src}: --roles {','.join(cfg.roles)} matched no message in {n} rows (roles in the file: {have}); "
-                "every text would be empty"
-            )
-        if missing:
-            notice(f"--roles: {', '.join(missing)} matched no message (roles in the file: {have})")
-    if builder.n_empty == n:
-        scheme = builder.spec.describe() if builder.spec is not None else "?"
-        message = f"{src}: the text of every row ({n}) is empty (text from {scheme})"
-        if builder.spec is not None and builder.spec.scheme == f"field:{DEFAULT_TEXT_FIELD}" and not cfg.text_field:
-            notice(message + "; every row will look alike")  # the data's own field, not an option's choice
-        else:
-            raise DataError(message + "; pick another --text-field, --template or --roles")
-    elif builder.n_empty:
-        notice(f"{builder.n_empty} of {n} rows have empty text (first: {builder.first_empty})")
-    if builder.n_derived == n and cfg.id_field != IOConfig.id_field:
-        fields = ", ".join(builder.first_fields[:8]) or "none"
-        raise ConfigError(f"{src}: --id-field {cfg.id_field}: no row has this field (fields: {fields})")
-    if 0 < builder.n_derived < n:
-        notice(f"{builder.n_derived} of {n} rows have no '{cfg.id_field}' field; they got content-hash ids (qdc_id)")
 
 
 def _user_frame(objs: list[dict[str, Any]], good_lines: list[bytes]) -> pl.DataFrame:

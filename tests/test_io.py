@@ -144,6 +144,34 @@ def test_duplicate_id_across_files_names_the_first_file(tmp_path: Path, rows: li
     assert "a1.jsonl:3)" in report.bad_rows[0].reason
 
 
+@pytest.mark.parametrize("buffered", [True, False])
+def test_stdin_gzip_and_zstd_are_decompressed_and_parquet_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, buffered: bool
+) -> None:
+    import io
+    import sys
+
+    import zstandard
+
+    src = write_jsonl(tmp_path / "in.jsonl", ROWS)
+    plain = src.read_bytes()
+    pl.read_ndjson(src).write_parquet(tmp_path / "in.parquet")
+
+    def from_stdin(data: bytes) -> pl.DataFrame:
+        raw = io.BytesIO(data)  # no peek: the head is read and chained back; buffered: peeked
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BufferedReader(raw) if buffered else raw))
+        return read_records("-")
+
+    want = from_stdin(plain).drop(schema.SRC)
+    assert want.height == len(ROWS)
+    for data in (gzip.compress(plain, mtime=0), zstandard.ZstdCompressor().compress(plain)):
+        assert from_stdin(data).drop(schema.SRC).equals(want)
+    with pytest.raises(DataError, match=r"^-: truncated gzip file"):
+        from_stdin(gzip.compress(plain)[:-9])
+    with pytest.raises(DataError, match=r"^-: stdin looks like Parquet .*pass the file name"):
+        from_stdin((tmp_path / "in.parquet").read_bytes())
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io as _io
+import itertools
 import os
 import zlib
 from collections.abc import Callable, Iterator
@@ -125,6 +126,33 @@ def decompressed(read: Callable[[int], bytes], fmt: str, path: str) -> Iterator[
     if fmt == "jsonl.zst":
         return _zstd_chunks(read, path)
     return iter(lambda: read(_CHUNK), b"")
+
+
+# The first bytes of what may be piped into '-': compressed JSONL is read as such, Parquet is refused by name.
+_STDIN_MAGIC = ((b"\x1f\x8b", "jsonl.gz"), (b"\x28\xb5\x2f\xfd", "jsonl.zst"), (b"PAR1", "parquet"))
+
+
+def stdin_jsonl(buf: IO[bytes]) -> IO[bytes]:
+    """The JSONL bytes of stdin: `buf` itself, or its gzip/zstd stream decompressed (`decompressed`, as for a
+    .jsonl.gz/.zst file), told by the first bytes; DataError for Parquet, which needs a file.
+
+    The first bytes are peeked (a buffered stdin: nothing is consumed), or read and put back in front.
+    """
+    peek = getattr(buf, "peek", None)
+    if callable(peek):
+        head = peek(4)[:4]
+    else:  # an unbuffered stream (e.g. a test's BytesIO): read the head and chain it back in front
+        head, read = buf.read(4), buf.read
+        buf = _io.BufferedReader(ChunkStream(itertools.chain([head], iter(lambda: read(_CHUNK), b""))), _CHUNK)
+    fmt = next((f for magic, f in _STDIN_MAGIC if head.startswith(magic)), "jsonl")
+    if fmt == "parquet":
+        raise DataError(
+            f"{STDIO}: stdin looks like Parquet (it starts with PAR1); Parquet cannot be read from a pipe: "
+            "pass the file name"
+        )
+    if fmt == "jsonl":
+        return buf
+    return _io.BufferedReader(ChunkStream(decompressed(buf.read, fmt, STDIO)), buffer_size=_CHUNK)
 
 
 @contextmanager

@@ -24,7 +24,7 @@ from qdc.errors import ConfigError, DataError, opening
 from qdc.io.columns import _normalise_qdc_dtypes
 from qdc.io.fastjsonl import add_plain_lines
 from qdc.io.finish import finish_read
-from qdc.io.formats import STDIO, ChunkStream, decompressed, detect_format
+from qdc.io.formats import STDIO, ChunkStream, decompressed, detect_format, stdin_jsonl
 from qdc.io.inputs import InputPaths, input_files, json_rows
 from qdc.io.rows import (
     IOConfig,
@@ -46,7 +46,7 @@ WHOLE_FILE = sys.maxsize  # batch_rows of `read_records`: one batch
 def _open_lines(path: str, fmt: str) -> Iterator[IO[bytes]]:
     """The file's JSONL bytes (decompressed, with the end of a compressed stream verified), line by line."""
     if path == STDIO:
-        yield sys.stdin.buffer
+        yield stdin_jsonl(sys.stdin.buffer)  # piped gzip/zstd decompressed, Parquet refused by name
         return
     with opening(path, DataError):
         raw = open(path, "rb", buffering=1 << 20)  # noqa: SIM115 - closed below; 1 MB: readlines' copies in big reads
@@ -280,7 +280,8 @@ def iter_batches(
 
     Args:
         path: a .jsonl / .json (JSON lines, or one JSON array of rows) / .jsonl.gz / .jsonl.zst / .parquet
-            file, '-' for JSONL on stdin, a folder (its data files, sorted) or a glob pattern ('data/*.jsonl').
+            file, '-' for JSONL on stdin (plain, or gzip/zstd: told by its first bytes), a folder (its data
+            files, sorted) or a glob pattern ('data/*.jsonl').
             Ids must be unique across the files; each row's source column names its file.
         cfg: text, id and bad-row options.
         batch_rows: rows per frame.

@@ -331,10 +331,9 @@ def read_inputs(a: Args, output: str | None = None) -> Quarantine:
 
     io = io_config(a.text_field, a.template, a.roles, a.id_field, a.get("on_bad_rows", "error"))
     reader = Quarantine(io, output if output is not None else a.get("output", "-"), a.get("bad_rows_file"))
-    if a.given & {"model", "roles"}:  # options the rows may make moot: say so after reading
-        from qdc.cli._read_notes import noting
+    from qdc.cli._read_notes import noting
 
-        noting(reader, a)
+    noting(reader, a)  # what the rows make of the options (a moot --model or --roles, chats without answers)
     return reader
 
 

@@ -1,6 +1,7 @@
 """Notices after reading rows, for options the rows make moot (silent before): an explicit `--model` when the
 rows carry qdc_embedding (used as they are; only `qdc embed --force` re-embeds), and `--roles` when the rows
-are read by their instruction/output (or text) fields, not as chat turns."""
+are read by their instruction/output (or text) fields, not as chat turns; and chat rows whose last turn is
+the user's (DPO/KTO files keep the answers elsewhere), whose response is empty."""
 
 from __future__ import annotations
 
@@ -27,9 +28,22 @@ def noting(reader: Any, a: Any) -> None:
                 "turns; "
                 f"add --text-field {chat} to read the turns"
             )
+        if scheme.startswith("chat:"):
+            _unanswered(df, name)
         return df
 
     reader.read = read_and_note
+
+
+def _unanswered(df: Any, name: str) -> None:
+    from qdc import schema
+
+    empty = int((df[schema.RESPONSE] == "").sum()) if schema.RESPONSE in df.columns else 0
+    if empty:
+        _notice(
+            f"{name}: {empty} of {df.height} rows have no assistant turn after the user's, so their response is "
+            "empty (scored as such); answers in other fields (DPO: chosen)? --template '{instruction}\\n\\n{chosen}'"
+        )
 
 
 def _notice(message: str) -> None:

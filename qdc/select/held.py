@@ -13,7 +13,7 @@ import polars as pl
 from qdc import schema
 from qdc.quality import JUNK_THRESHOLD, REASON
 from qdc.select.pool import Pool
-from qdc.select.robust import pool_junk_parts, threshold_open
+from qdc.select.robust import pool_junk_parts, region_share, threshold_open
 
 GATE_REASON = "held back by the junk gate"
 
@@ -25,13 +25,6 @@ Held = dict[int, tuple[str, str]]
 def ledger_reason(detail: str) -> str:
     """The ledger's reason for a held-back row."""
     return f"{GATE_REASON} ({detail})"
-
-
-def _region_share(flagged: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    k = int(labels.max()) + 1 if labels.size else 0
-    return np.bincount(labels, weights=flagged.astype(np.float64), minlength=k) / np.maximum(
-        np.bincount(labels, minlength=k), 1
-    )
 
 
 def held_reasons(
@@ -48,8 +41,7 @@ def held_reasons(
     q = frame[schema.QUALITY].cast(pl.Float64).to_numpy() if schema.QUALITY in frame.columns else None
     why = frame[REASON].cast(pl.Utf8).to_list() if REASON in frame.columns else None
     opened = parts is None or threshold_open(parts.below)
-    flagged = np.zeros(pool.n, dtype=bool) if parts is None else parts.below | parts.other
-    share = _region_share(flagged, labels) if labels is not None else None
+    share = region_share(pool, labels) if labels is not None else None
     out: Held = {}
     for p in np.flatnonzero(held).tolist():
         kind, detail = parts.kind[p] if parts else None, parts.detail[p] if parts else None

@@ -48,7 +48,7 @@ from qdc.select.allocate import allocate
 from qdc.select.config import SelectConfig
 from qdc.select.held import Held, held_reasons
 from qdc.select.pool import Picks, Pool, standardise
-from qdc.select.robust import pool_junk_mask, within_bias
+from qdc.select.robust import region_share, within_bias
 
 
 def base_weights(sizes: np.ndarray, allocation: str) -> np.ndarray:
@@ -201,19 +201,15 @@ def junk_regions(
     pool: Pool, labels: np.ndarray, budget: int, allowed: np.ndarray | None, share: float
 ) -> tuple[np.ndarray | None, int]:
     """(rows allowed, clusters held back): a cluster where at least `share` of the rows are flagged as junk
-    (`robust.junk_mask`) is a junk region, and none of its rows is taken while the rest can fill the budget.
+    (`robust.region_share`) is a junk region, and none of its rows is taken while the rest can fill the budget.
 
     This holds even when the row gate has opened itself (the scorer flags too much of the pool for its
     threshold to fit): a tight cluster of garbage is flagged almost whole (0.82-0.86 of the planted garbage
     clusters), a real class the scorer dislikes only in part (SMS spam clusters: 0.41-0.58).
     """
-    masks = pool_junk_mask(pool)
-    if masks is None or share > 1 or labels.size == 0:
+    frac = region_share(pool, labels) if share <= 1 else None
+    if frac is None:
         return allowed, 0
-    below, other = masks
-    flagged = (below | other).astype(np.float64)
-    k = int(labels.max()) + 1
-    frac = np.bincount(labels, weights=flagged, minlength=k) / np.maximum(np.bincount(labels, minlength=k), 1)
     region = frac >= share
     if not region.any():
         return allowed, 0

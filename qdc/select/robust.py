@@ -278,11 +278,12 @@ def junk_parts(frame: pl.DataFrame) -> JunkParts | None:
     fragments = fragment_mask(frame, plain)
     if fragments is not None:
         mark(fragments, "fragment", lambda i: f"a plain-text fragment of at most {FRAGMENT_WORDS} words")
-    other = np.asarray([k is not None for k in kind], dtype=bool)
+    other = np.fromiter((k is not None for k in kind), dtype=bool, count=frame.height)
     found = outscored_mask(frame, q, below | other, has)
     if found is not None:
         mark(found, "outscored", lambda i: f"qdc_quality {q[i]:.4g}; another answer to its prompt scores higher")
-    return JunkParts(below, np.asarray([k is not None for k in kind], dtype=bool), kind, detail)
+        other = other | found  # what `mark` just named: the rows no part had named before
+    return JunkParts(below, other, kind, detail)
 
 
 def junk_mask(frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
@@ -305,6 +306,20 @@ def pool_junk_mask(pool: Pool) -> tuple[np.ndarray, np.ndarray] | None:
     """`junk_mask` of the pool's rows (`pool_junk_parts`)."""
     parts = pool_junk_parts(pool)
     return None if parts is None else (parts.below, parts.other)
+
+
+def region_share(pool: Pool, labels: np.ndarray) -> np.ndarray | None:
+    """Per cluster of `labels`, the share of its rows `pool_junk_parts` flags (below the threshold or held
+    back by another part); None without a qdc_quality column. `kmq.junk_regions` holds back the clusters
+    where it is high, and the ledger says it of their rows."""
+    parts = pool_junk_parts(pool)
+    if parts is None or labels.size == 0:
+        return None
+    k = int(labels.max()) + 1
+    flagged = (parts.below | parts.other).astype(np.float64)
+    return np.asarray(
+        np.bincount(labels, weights=flagged, minlength=k) / np.maximum(np.bincount(labels, minlength=k), 1)
+    )
 
 
 def threshold_open(below: np.ndarray) -> bool:

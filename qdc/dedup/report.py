@@ -10,6 +10,8 @@ import polars as pl
 
 SIZE_BUCKETS = ((2, 2), (3, 3), (4, 4), (5, 9), (10, 99), (100, None))
 
+CHAIN_SHARE = 0.10  # above this share of MinHash removals below the threshold, a notice points at the chain rule
+
 
 def _bucket_name(lo: int, hi: int | None) -> str:
     if hi is None:
@@ -82,3 +84,20 @@ def human_bytes(n: int) -> str:
     from qdc.units import format_bytes
 
     return format_bytes(n)
+
+
+def chain_figures(sims: np.ndarray, threshold: float) -> dict[str, Any]:
+    """How many MinHash removals are below `threshold` to the row they lost to (`sims`: each removed row's
+    similarity to its survivor), and the lowest similarity: rows joined to the survivor through a chain of
+    pairs that each pass the threshold. A notice when they are over CHAIN_SHARE of the removals."""
+    from qdc.progress import notice
+
+    below = int(np.count_nonzero(sims < threshold - 1e-12))  # the verification's own tolerance
+    low = round(float(sims.min()), 4) if sims.shape[0] else None
+    if below > CHAIN_SHARE * sims.shape[0]:
+        notice(
+            f"minhash: {below} of {sims.shape[0]} removed rows ({100 * below / sims.shape[0]:.0f}%) are below "
+            f"the threshold {threshold} to the row kept (lowest {low:.3f}): a group is a chain of pairs that each "
+            "pass it (docs/dedup.md, MinHash groups); --removed lists them with qdc_dup_similarity"
+        )
+    return {"below_threshold": below, "min_similarity": low}

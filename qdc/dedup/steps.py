@@ -21,6 +21,7 @@ from qdc.dedup import minhash as minhash_mod
 from qdc.dedup import semantic as semantic_mod
 from qdc.dedup.config import DedupConfig, Method
 from qdc.dedup.groups import components, group_keepers, priority
+from qdc.dedup.report import chain_figures
 
 
 @dataclass
@@ -141,6 +142,7 @@ def match_minhash(pool: Pool, idx: np.ndarray) -> Matches:
         "verify": cfg.verify,
         "candidate_pairs": found.candidates,
         "duplicate_pairs": int(found.i.shape[0]),
+        **chain_figures(out.sim, cfg.threshold),
     }
     return out
 

@@ -44,6 +44,7 @@ from qdc.dedup.config import FIELD_COLUMNS, DedupConfig
 from qdc.dedup.exact import first_of_groups
 from qdc.dedup.groups import batch_priority, parse_keep
 from qdc.dedup.normalize import normalise
+from qdc.dedup.report import chain_figures
 from qdc.dedup.steps import resolve
 from qdc.dedup.stream_minhash import (
     local_candidates,
@@ -247,6 +248,7 @@ def _step_minhash(run: _Run) -> dict[str, Any]:
         "bands": b,
         "rows": r,
         **info,
+        **chain_figures(sims, cfg.threshold),
         "removed": int(members.shape[0]),
     }
 

@@ -256,8 +256,9 @@ class _RowBuilder:
             first = not self.ids and self.column_texts is None
             self.column_texts, texts = (texts, []) if first else (self.column_texts, texts.to_list())
         lines = list(range(offset + 1, offset + n + 1))
-        base = self.line_base + offset
-        self.seen_ids.update(zip(ids, range(base + 1, base + n + 1), strict=True))
+        base = self.line_base + offset  # the first file's values are its lines: the same int objects, no new ones
+        where = lines if not self.line_base else range(base + 1, base + n + 1)
+        self.seen_ids.update(zip(ids, where, strict=True))
         if len(empty):
             self.n_empty += len(empty)
             self.first_empty = self.first_empty or f"{self.source}:{offset + int(empty[0]) + 1}"

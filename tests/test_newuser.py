@@ -9,7 +9,10 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 from qdc.cli import app
+from qdc.cli._common import State
 
 from .conftest import read_jsonl, write_jsonl
 
@@ -144,7 +147,9 @@ def test_train_quality_reports_a_cross_validated_accuracy(runner, tmp_path: Path
     assert "cross-validated" in text, text
 
 
-def test_log_json_keeps_every_stderr_line_json(runner, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_log_json_keeps_every_stderr_line_json(runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    for flag in ("log_json", "quiet"):  # --log-json sets the CLI's global State: restore it afterwards
+        monkeypatch.setattr(State, flag, getattr(State, flag))
     # Before: --log-json ("notices and errors on stderr as JSON lines, for CI logs") still printed each
     # command's summary table (select: 21 lines of box drawing) among the JSON lines.
     src = write_jsonl(tmp_path / "in.jsonl", [{"id": f"r{i}", **row} for i, row in enumerate(ALPACA)])
@@ -233,3 +238,42 @@ def test_chat_rows_without_an_answer_are_a_notice(runner, tmp_path: Path) -> Non
     ok = write_jsonl(tmp_path / "ok.jsonl", rows[-1:])
     clean = runner.invoke(app, ["score-quality", str(ok), "-o", str(tmp_path / "o2.jsonl")])
     assert clean.exit_code == 0 and "assistant turn" not in clean.stderr
+
+
+def test_streamed_select_names_the_commands_as_typed(runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    for flag in ("log_json", "quiet"):  # --log-json sets the CLI's global State: restore it afterwards
+        monkeypatch.setattr(State, flag, getattr(State, flag))
+    # Before: `qdc select --stream` printed "qdc scale select expects about ..." (the old name, as plain text
+    # even under --log-json), and without -e it pointed at `qdc scale embed` (kept for one release only).
+    src = write_jsonl(tmp_path / "in.jsonl", [{"id": f"r{i}", **row} for i, row in enumerate(ALPACA)])
+    npy = tmp_path / "e.npy"
+    assert (
+        runner.invoke(app, ["embed", "--stream", str(src), "-o", str(npy), "--model", "hash:16", "-q"]).exit_code == 0
+    )
+    out = str(tmp_path / "s.jsonl")
+    missing = runner.invoke(app, ["select", "--stream", str(src), "--budget", "2", "-o", out])
+    assert missing.exit_code == 2 and "qdc embed --stream" in missing.stderr, missing.stderr
+    ok = runner.invoke(
+        app, ["select", "--stream", str(src), "-e", str(npy), "--budget", "2", "-o", out, "--set", "within=random"]
+    )
+    assert ok.exit_code == 0 and "expects about" in ok.stderr and "scale select" not in ok.stderr, ok.stderr
+    logged = runner.invoke(
+        app,
+        [
+            "--log-json",
+            "select",
+            "--stream",
+            str(src),
+            "-e",
+            str(npy),
+            "--budget",
+            "2",
+            "-o",
+            out,
+            "--set",
+            "within=random",
+        ],
+    )
+    assert logged.exit_code == 0
+    notes = [json.loads(line) for line in logged.stderr.splitlines() if line.strip()]  # every line is JSON
+    assert any("expects about" in d.get("message", "") for d in notes), notes

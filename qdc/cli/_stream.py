@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from qdc.cli._common import State, console, show
+from qdc.cli._common import State, show
 from qdc.cli._options import Args, Opt, check_outputs
 from qdc.errors import ConfigError
+from qdc.progress import notice
 
 if TYPE_CHECKING:
     from qdc.io import ReadReport
@@ -49,7 +50,7 @@ def streamed(
         raise ConfigError("streaming runs read one INPUT file twice: pass a file, not '-' (or run without --stream)")
     if rows:
         check_outputs(a)
-    est = None if State.quiet else lambda e: console.print(f"qdc scale {name} {e.describe()}", markup=False)
+    est = None if State.quiet else lambda e: notice(f"{name}: {e.describe()}")  # JSON under --log-json
     quarantine = Quarantine(IOConfig(), a.get("output"), a.get("bad_rows_file"))
     stats = engine(quarantine.report(), est)
     if not a.get("dry_run") and "output" in a:

@@ -49,7 +49,9 @@ def _select_streamed(a: o.Args, cfg: SelectConfig) -> None:
     scfg = stream_config(cfg, named, "strategy" in a.given, a.points_per_centroid)
     io = o.read_inputs(a).io
     if a.embeddings is None:
-        raise ConfigError("--stream selects over a memory-mapped --embeddings FILE.npy (`qdc scale embed` writes it)")
+        raise ConfigError(
+            "--stream selects over a memory-mapped --embeddings FILE.npy (`qdc embed --stream` writes it)"
+        )
     run = run_options(a)
 
     def engine(_: object, est: Any) -> dict[str, Any]:

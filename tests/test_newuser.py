@@ -168,6 +168,11 @@ def test_log_json_keeps_every_stderr_line_json(runner, tmp_path: Path, monkeypat
         assert summaries[0]["rows_out"] == 3
     doc = json.loads(runner.invoke(app, [*runs["run"], "--json", "-q"]).stdout)  # README: every --json envelope
     assert (doc["command"], doc["rows_in"], doc["rows_out"]) == ("run", 6, 3)  # before: run had neither count
+    checked = runner.invoke(app, ["--log-json", "check", str(src), "--min-rows", "9"])  # before: {"result": null}
+    assert checked.exit_code == 3
+    check_lines = [json.loads(line) for line in checked.stderr.splitlines() if line.strip()]
+    summary = next(d for d in check_lines if d["level"] == "summary")
+    assert summary["rows_in"] == 6 and summary["failed"] == 1 and summary["checks"][0]["name"]
     quiet = runner.invoke(app, ["--log-json", "-q", *runs["select"]])
     assert quiet.exit_code == 0 and quiet.stderr.strip() == ""
 

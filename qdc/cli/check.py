@@ -106,8 +106,9 @@ def _show(a: o.Args, rows: int, checks: list[Any]) -> None:
     """The checks as JSON on stdout (--json) and as a table on stderr (unless -q)."""
     shown, passed = o.shown(a.input), all(c.passed for c in checks)
     body = {"input": shown, "rows": rows, "passed": passed, "failed": sum(not c.passed for c in checks)}
+    body["checks"] = [c.as_dict() for c in checks]
     if a.json:
-        print_json({**body, "checks": [c.as_dict() for c in checks]})
+        print_json(body)
     if State.quiet:
         return
     from rich.text import Text
@@ -117,4 +118,4 @@ def _show(a: o.Args, rows: int, checks: list[Any]) -> None:
         value = f"{c.value:.4g}" if isinstance(c.value, float) else str(c.value)
         result = Text("pass", style="green") if c.passed else Text("FAIL", style="bold red")  # no markup
         lines.append((c.name, value, f"{c.op} {c.threshold}", result, c.detail))
-    show({}, None, table(f"qdc check {shown}: {rows} rows", lines, ("check", "value", "threshold", "result", "detail")))
+    show({}, body, table(f"qdc check {shown}: {rows} rows", lines, ("check", "value", "threshold", "result", "detail")))

@@ -167,6 +167,9 @@ def test_log_json_keeps_every_stderr_line_json(runner, tmp_path: Path, monkeypat
         assert len(summaries) == 1 and summaries[0]["command"] == name, lines
         assert summaries[0]["rows_out"] == 3
     doc = json.loads(runner.invoke(app, [*runs["run"], "--json", "-q"]).stdout)  # README: every --json envelope
+    both = runner.invoke(app, ["--log-json", *runs["run"], "--json"])  # the manifest once: on stdout
+    assert json.loads(both.stdout)["command"] == "run"
+    assert not [line for line in both.stderr.splitlines() if line.strip() and '"summary"' in line], both.stderr
     assert (doc["command"], doc["rows_in"], doc["rows_out"]) == ("run", 6, 3)  # before: run had neither count
     checked = runner.invoke(app, ["--log-json", "check", str(src), "--min-rows", "9"])  # before: {"result": null}
     assert checked.exit_code == 3
@@ -192,11 +195,11 @@ def test_an_explicit_model_that_stored_vectors_make_moot_is_a_notice(runner, tmp
     ):
         noted = runner.invoke(app, [*args, "--model", "hash:32"])
         assert noted.exit_code == 0, (args, noted.stderr)
-        assert "--model hash:32 is not used" in noted.stderr and "64-d" in noted.stderr, (args, noted.stderr)
+        assert "--model hash:32 is not run" in noted.stderr and "64-d" in noted.stderr, (args, noted.stderr)
         plain = runner.invoke(app, args)  # no --model on the line: nothing to say
-        assert plain.exit_code == 0 and "is not used" not in plain.stderr, (args, plain.stderr)
+        assert plain.exit_code == 0 and "is not run" not in plain.stderr, (args, plain.stderr)
     fresh = runner.invoke(app, ["cluster", str(src), "--k", "2", "-o", out, "--model", "hash:32"])
-    assert fresh.exit_code == 0 and "is not used" not in fresh.stderr  # rows without vectors: --model is used
+    assert fresh.exit_code == 0 and "is not run" not in fresh.stderr  # rows without vectors: --model is used
 
 
 def test_a_typo_in_a_set_key_suggests_the_key(runner, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

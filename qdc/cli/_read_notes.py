@@ -1,5 +1,5 @@
 """Notices after reading rows, for options the rows make moot (silent before): an explicit `--model` when the
-rows carry qdc_embedding (used as they are; only `qdc embed --force` re-embeds), and `--roles` when the rows
+rows carry qdc_embedding (the command uses those; only `qdc embed --force` re-embeds), and `--roles` when the rows
 are read by their instruction/output (or text) fields, not as chat turns; and chat rows whose last turn is
 the user's (DPO/KTO files keep the answers elsewhere), whose response is empty."""
 
@@ -19,7 +19,10 @@ def noting(reader: Any, a: Any) -> None:
         name = " ".join(map(str, path)) if isinstance(path, list | tuple) else str(path)
         if model is not None and "qdc_embedding" in df.columns:
             dim = df.schema["qdc_embedding"].size
-            _notice(f"{name}: rows carry {dim}-d qdc_embedding, used as they are; --model {model} is not used")
+            _notice(
+                f"{name}: rows carry {dim}-d qdc_embedding, which this command uses where it needs embeddings; "
+                f"--model {model} is not run (`qdc embed --force` re-embeds)"
+            )
         scheme = reader.reports[-1].text_scheme if reader.reports else ""
         chat = next((c for c in ("messages", "conversations") if c in df.columns), None)
         if roles is not None and chat is not None and not scheme.startswith("chat:"):

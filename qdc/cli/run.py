@@ -142,7 +142,8 @@ def run_cmd(a: o.Args) -> None:
     if a.json:
         print_json(result.manifest)
     if State.log_json:
-        show({}, result.manifest)  # one JSON line, not the table
+        if not a.json:  # with --json the manifest is on stdout already
+            show({}, result.manifest)  # one JSON line, not the table
     elif not State.quiet:
         from qdc.progress import current_reporter
 

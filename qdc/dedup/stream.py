@@ -105,7 +105,7 @@ def _check(cfg: DedupConfig, opts: StreamOptions) -> None:
     if "semantic" in methods and opts.embeddings is None:
         raise ConfigError(
             "streaming semantic dedup needs --embeddings X.npy (one row per input row; "
-            "`qdc scale embed INPUT -o X.npy` writes it)"
+            "`qdc embed --stream INPUT -o X.npy` writes it)"
         )
     if "minhash" in methods and not cfg.verify:
         raise ConfigError("streaming dedup always verifies candidates by true Jaccard; drop --set verify=false")

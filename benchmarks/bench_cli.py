@@ -407,8 +407,8 @@ def render(data: dict[str, Any], command: str) -> str:
     lines = [
         "## Whole process, as a user runs it (`benchmarks/bench_cli.py`)",
         "",
-        f"Machine: {data['machine']}; shared with five other engineers' tests and benchmarks, so walls are",
-        "noisy: qdc and its peer alternate in one run and the ratios are of medians. CPU = user + sys of the",
+        f"Machine: {data['machine']}; often shared with other jobs (the load column says how busy), so walls",
+        "are noisy: qdc and its peer alternate in one run and the ratios are of medians. CPU = user + sys of the",
         "process (all its threads); load = the 1-minute load average before and after each job (2 cores).",
         "Every process runs with .pyc files, as an installed qdc does: the qdc tree (and a baseline's) is",
         "byte-compiled once before timing and no child runs with PYTHONDONTWRITEBYTECODE.",

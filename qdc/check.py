@@ -111,11 +111,10 @@ def _rows(df: pl.DataFrame, fields: list[str]) -> list[dict[str, Any]]:
     return [dict(row) for row in df.select(present).iter_rows(named=True)]
 
 
-def schema_checks(df: pl.DataFrame, cfg: CheckConfig, bad_rows: int = 0) -> list[Check]:
-    """Bad lines, required fields, field types and empty text."""
-    out: list[Check | None] = [
-        _check("bad_rows", bad_rows, "<=", cfg.max_bad_rows, "unreadable lines (quarantined)" if bad_rows else "")
-    ]
+def schema_checks(df: pl.DataFrame, cfg: CheckConfig, bad_rows: int = 0, first_bad: str = "") -> list[Check]:
+    """Bad lines, required fields, field types and empty text (`first_bad`: where the first bad line is, why)."""
+    detail = f"first at {first_bad}" if bad_rows and first_bad else "unreadable lines" if bad_rows else ""
+    out: list[Check | None] = [_check("bad_rows", bad_rows, "<=", cfg.max_bad_rows, detail)]
     fields = list(dict.fromkeys([*cfg.required_fields, *cfg.field_types]))
     rows = _rows(df, fields) if fields else []
     for f in cfg.required_fields:
@@ -139,11 +138,11 @@ def schema_checks(df: pl.DataFrame, cfg: CheckConfig, bad_rows: int = 0) -> list
 
 
 def run_checks(
-    df: pl.DataFrame, cfg: CheckConfig, ctx: measure.Context | None = None, bad_rows: int = 0
+    df: pl.DataFrame, cfg: CheckConfig, ctx: measure.Context | None = None, bad_rows: int = 0, first_bad: str = ""
 ) -> list[Check]:
     """Every configured check on a prepared frame, in a fixed order."""
     ctx = ctx or measure.MeasureContext()
-    out: list[Check | None] = list(schema_checks(df, cfg, bad_rows))
+    out: list[Check | None] = list(schema_checks(df, cfg, bad_rows, first_bad))
     n = df.height
     out.append(_check("rows", n, ">=", cfg.min_rows))
     out.append(_check("rows", n, "<=", cfg.max_rows))

@@ -96,7 +96,9 @@ def check_cmd(a: o.Args, cfg: CheckConfig) -> None:
         embed_cfg = embed_cfg.model_copy(update={"model": a.model})
     report = ReadReport()
     df = read_records(a.input, io, report)
-    checks = run_checks(df, cfg, StageContext(seed=seed, embed=embed_cfg), bad_rows=len(report.bad_rows))
+    bad = report.bad_rows
+    first_bad = f"{bad[0].source}:{bad[0].line}: {bad[0].reason}" if bad else ""
+    checks = run_checks(df, cfg, StageContext(seed=seed, embed=embed_cfg), len(bad), first_bad)
     _show(a, df.height, checks)
     if not all(c.passed for c in checks):
         raise CheckFailed(failure_message(checks))

@@ -1,0 +1,45 @@
+"""Fixes from the second newcomer audit (real-data runs of check, report, probe, run): each test fails
+without its fix."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+from conftest import make_frame
+from typer.testing import CliRunner
+
+from qdc.cli import app
+from qdc.embed import EmbedConfig
+from qdc.pipeline.stage import StageContext
+from qdc.report import ReportOptions, build_report, render_html
+
+
+def test_check_bad_rows_names_the_first_bad_line(tmp_path: Path) -> None:
+    """The bad_rows check said 'unreadable lines (quarantined)' although qdc check writes no quarantine file."""
+    src = tmp_path / "d.jsonl"
+    good = [json.dumps({"id": f"r{i}", "text": f"row number {i} here"}) for i in range(4)]
+    src.write_text("\n".join([*good[:2], '{"id": "x", "text": ', *good[2:], "[1, 2]"]) + "\n")
+    res = CliRunner().invoke(app, ["check", str(src), "--json"])
+    assert res.exit_code == 3
+    bad = json.loads(res.stdout)["checks"][0]
+    assert bad["name"] == "bad_rows" and bad["value"] == 2 and not bad["passed"]
+    assert bad["detail"].startswith(f"first at {src}:3: ") and "JSON" in bad["detail"]
+    assert "quarantined" not in bad["detail"]
+    assert not list(tmp_path.glob("*bad-rows*"))
+
+
+def test_report_tradeoff_cell_says_when_a_strategy_picked_fewer_rows() -> None:
+    """DEITA can stop below the budget; the table showed its figures under 'N rows' as if it had N."""
+    rows = [
+        {"id": f"r{i}", "instruction": f"Explain topic {i % 5} case {i}.", "output": f"Answer {i}."} for i in range(24)
+    ]
+    ctx = StageContext(seed=1, embed=EmbedConfig(model="hash:64", cache=False))
+    report = build_report(make_frame(rows), ctx, None, ReportOptions(budgets=(0.5,), strategies=("random",)))
+    point = report["tradeoff"]["curves"]["random"][0]
+    assert point["rows"] == point["budget"] == 12
+    assert "(12 rows)" not in render_html(report)
+    short = copy.deepcopy(report)
+    short["tradeoff"]["curves"]["random"][0]["rows"] = 7
+    assert "(7 rows)</td>" in render_html(short)

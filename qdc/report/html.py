@@ -102,6 +102,11 @@ def _histograms(r: dict[str, Any]) -> str:
     )
 
 
+def _short(p: dict[str, Any]) -> str:
+    """A note when a strategy picked fewer rows than the budget (e.g. DEITA stops when no row is novel enough)."""
+    return f" ({p['rows']} rows)" if p["rows"] < p["budget"] else ""
+
+
 def _tradeoff(r: dict[str, Any]) -> str:
     t = r["tradeoff"]
     head = '<section id="tradeoff"><h2>Quality–diversity trade-off</h2>'
@@ -133,7 +138,7 @@ def _tradeoff(r: dict[str, Any]) -> str:
     chart = svg.lines(curves, "mean quality against Vendi", "Vendi of the subset", "mean qdc_quality", marks)
     rows = "".join(
         f"<tr><td>{esc(name)}</td>"
-        + "".join(f'<td class="num">{_num(p["vendi"])} / {_num(p["mean_quality"])}</td>' for p in pts)
+        + "".join(f'<td class="num">{_num(p["vendi"])} / {_num(p["mean_quality"])}{_short(p)}</td>' for p in pts)
         + "</tr>"
         for name, pts in t["curves"].items()
     )
@@ -143,6 +148,7 @@ def _tradeoff(r: dict[str, Any]) -> str:
     return (
         head + '<p class="muted">Each line is a selection strategy; its points are budgets '
         f"{esc(', '.join(str(b) for b in t['budgets']))} rows (Vendi / mean quality in the table). "
+        f"A cell names its row count when the strategy picked fewer rows than the budget. "
         f"Crosses mark the whole input and the compared file. Up and to the right is better.</p>"
         f"{chart}{table}"
         f"{skipped}</section>"

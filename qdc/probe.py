@@ -171,11 +171,22 @@ def probe_frames(
 ) -> ProbeResult:
     """`probe` on prepared frames: their vectors (`qdc_embedding`, else embedded with `embed_cfg`, cached) and
     `cfg.label_field` labels; `names` say which frame an error is about."""
+    from qdc import schema
     from qdc.embed import ensure_embeddings
 
     parts: list[tuple[np.ndarray, np.ndarray]] = []
+    origins: list[str] = []
     for df, what in zip((selection, pool, test), names, strict=True):
+        stored = schema.EMBEDDING in df.columns
         df, x = ensure_embeddings(df, embed_cfg)
         parts.append((x, labels_of(df, cfg.label_field, what)))
+        origins.append(
+            f"{what}: {x.shape[1]}-d " + ("stored qdc_embedding" if stored else f"--model {embed_cfg.model}")
+        )
+    if len({x.shape[1] for x, _ in parts}) > 1:
+        raise ConfigError(
+            f"vectors of different models cannot be compared ({'; '.join(origins)}): pass the --model that made "
+            "the stored vectors, or embed all three with one model (qdc embed FILE --force --model M)"
+        )
     (sx, sy), (px, py), (tx, ty) = parts
     return probe(sx, sy, px, py, tx, ty, cfg)

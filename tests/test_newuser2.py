@@ -43,3 +43,22 @@ def test_report_tradeoff_cell_says_when_a_strategy_picked_fewer_rows() -> None:
     short = copy.deepcopy(report)
     short["tradeoff"]["curves"]["random"][0]["rows"] = 7
     assert "(7 rows)</td>" in render_html(short)
+
+
+def test_probe_dimension_mismatch_names_each_input_and_the_fix() -> None:
+    """The message said only 'different dimensions': not which file, which size, or what to do."""
+    import pytest
+
+    from qdc.embed import ensure_embeddings
+    from qdc.errors import ConfigError
+    from qdc.probe import ProbeConfig, probe_frames
+
+    rows = [{"id": f"r{i}", "text": f"sample text {i} about topic {i % 3}", "label": i % 2} for i in range(12)]
+    pool, _ = ensure_embeddings(make_frame(rows), EmbedConfig(model="hash:64", cache=False))
+    test = make_frame([{**r, "id": f"t{i}"} for i, r in enumerate(rows)])
+    names = ("sel.jsonl", "pool.parquet", "test.jsonl")
+    with pytest.raises(ConfigError) as err:
+        probe_frames(pool.head(4), pool, test, ProbeConfig(seeds=2), EmbedConfig(model="hash:32", cache=False), names)
+    msg = str(err.value)
+    assert "pool.parquet: 64-d stored qdc_embedding" in msg and "test.jsonl: 32-d --model hash:32" in msg
+    assert "--model that made" in msg

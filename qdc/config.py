@@ -9,6 +9,8 @@ from __future__ import annotations
 import functools
 import math
 import re
+import types
+import typing
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -102,16 +104,43 @@ def unknown_key(key: str, allowed: Iterable[str]) -> str:
     return f"unknown key {quote(key)} ({hint}allowed: {', '.join(names)})"
 
 
+def _error_key(cls: type[BaseModel], loc: tuple[Any, ...]) -> tuple[str, Iterable[str]]:
+    """The dotted key a validation error is about, without pydantic's union member tags ('budget', not
+    'budget.int'), and the keys allowed beside it (a nested section's own fields)."""
+    model: Any = cls
+    parts: list[str] = []
+    allowed: Iterable[str] = cls.model_fields
+    skip = False
+    for part in loc:
+        if skip:  # the union member pydantic tried ('int', 'float'): not a key the user wrote
+            skip = False
+            continue
+        parts.append(str(part))
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            continue  # inside a dict or list: keep its keys
+        allowed = model.model_fields
+        field = model.model_fields.get(str(part))
+        model = field.annotation if field else None
+        if typing.get_origin(model) in (typing.Union, types.UnionType):  # X | None is not tagged; X | Y is
+            members = [m for m in typing.get_args(model) if m is not type(None)]
+            model, skip = members[0], len(members) > 1
+    return ".".join(parts), allowed
+
+
 def validate_config(cls: type[S], data: dict[str, Any], where: str) -> S:
     """Build `cls` from a dict, turning validation errors into one ConfigError naming key and file."""
     try:
         return cls.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        key = ".".join(str(p) for p in err["loc"]) or "(section)"
+        errs = exc.errors()
+        err = errs[0]
+        key, allowed = _error_key(cls, err["loc"])
+        key = key or "(section)"
         if err["type"] == "extra_forbidden":
-            raise ConfigError(f"{where}: {unknown_key(key, cls.model_fields)}") from None
-        msg = str(err["msg"]).removeprefix("Value error, ")
+            raise ConfigError(f"{where}: {unknown_key(key, allowed)}") from None
+        tried = [str(e["msg"]).split(",")[0] for e in errs if _error_key(cls, e["loc"])[0] == key]
+        msg = " or ".join(dict.fromkeys(tried)).replace(" or Input should be ", " or ") if len(tried) > 1 else ""
+        msg = msg or str(err["msg"]).removeprefix("Value error, ")
         if isinstance(err.get("ctx", {}).get("error"), SecretValueError):  # never echo a pasted API key
             raise ConfigError(f"{where}: {msg}") from None
         if not err["loc"]:  # a rule over the whole section names its key itself

@@ -62,3 +62,23 @@ def test_probe_dimension_mismatch_names_each_input_and_the_fix() -> None:
     msg = str(err.value)
     assert "pool.parquet: 64-d stored qdc_embedding" in msg and "test.jsonl: 32-d --model hash:32" in msg
     assert "--model that made" in msg
+
+
+def test_config_errors_name_the_key_written_and_the_nested_section_keys() -> None:
+    """'select.facility.tail_shar' listed select's top-level keys; a bad budget was reported as 'budget.int'."""
+    import pytest
+
+    from qdc.config import validate_config
+    from qdc.errors import ConfigError
+    from qdc.select import SelectConfig
+
+    with pytest.raises(ConfigError) as err:
+        validate_config(SelectConfig, {"facility": {"tail_shar": 0.3}}, "c.yaml")
+    msg = str(err.value)
+    assert "did you mean 'tail_share'?" in msg and "allowed: epsilon," in msg and "budget_tokens" not in msg
+    with pytest.raises(ConfigError) as err:
+        validate_config(SelectConfig, {"budget": "abc"}, "c.yaml")
+    assert "'budget': Input should be a valid integer or a valid number (got 'abc')" in str(err.value)
+    with pytest.raises(ConfigError) as err:
+        validate_config(SelectConfig, {"weights": {"quality": "x"}}, "c.yaml")
+    assert "'weights.quality': Input should be a valid number" in str(err.value)

@@ -82,3 +82,17 @@ def test_config_errors_name_the_key_written_and_the_nested_section_keys() -> Non
     with pytest.raises(ConfigError) as err:
         validate_config(SelectConfig, {"weights": {"quality": "x"}}, "c.yaml")
     assert "'weights.quality': Input should be a valid number" in str(err.value)
+
+
+def test_stream_estimate_batch_is_capped_at_the_input_rows() -> None:
+    """2,000 rows were estimated with a 100,000-row batch (851 MiB), so --max-memory refused small inputs."""
+    from qdc.scale import memory
+
+    def make(b: int) -> memory.Estimate:
+        return memory.embed_estimate(2_000, 110.0, b, "hash:64", 2)
+
+    est, fitted = memory.plan(make, 100_000, None)
+    assert est.batch == make(2_000).batch < make(100_000).batch // 10
+    assert fitted == 100_000  # the batch the run asks for is unchanged; the input simply has fewer rows
+    est, fitted = memory.plan(make, 100_000, make(2_000).memory)
+    assert fitted == 100_000 and est.memory == make(2_000).memory

@@ -315,7 +315,7 @@ def test_scale_embed_prints_its_estimate_and_honours_max_memory(tmp_path: Path, 
             "hash:64",
             "--no-cache",
             "--max-memory",
-            "310M",
+            "305M",
             "--json",
         ],
     )

@@ -226,9 +226,11 @@ def plan(make: Callable[[int], Estimate], batch_rows: int, limit: int | None) ->
     fixed part cannot be batched away.
     """
     est = make(batch_rows)
+    if 0 < est.rows < batch_rows:  # a batch never holds more rows than the input (~est.rows)
+        est = make(est.rows)
     if limit is None or est.memory <= limit:
         return est, batch_rows
-    rows = batch_rows
+    rows = min(batch_rows, est.rows or batch_rows)
     while rows > MIN_BATCH_ROWS:
         rows = max(MIN_BATCH_ROWS, rows // 2)
         smaller = make(rows)

@@ -96,3 +96,19 @@ def test_stream_estimate_batch_is_capped_at_the_input_rows() -> None:
     assert fitted == 100_000  # the batch the run asks for is unchanged; the input simply has fewer rows
     est, fitted = memory.plan(make, 100_000, make(2_000).memory)
     assert fitted == 100_000 and est.memory == make(2_000).memory
+
+
+def test_select_says_why_nothing_is_eligible(tmp_path: Path) -> None:
+    """--min-quality above every row said '--budget 3 is more than the 0 eligible rows: all of them are selected'."""
+    src = tmp_path / "d.jsonl"
+    src.write_text(
+        "".join(json.dumps({"id": f"r{i}", "text": f"A plain sentence number {i}."}) + "\n" for i in range(8))
+    )
+    out = tmp_path / "s.jsonl"
+    base = ["select", str(src), "--model", "hash:64", "--no-cache", "--budget", "3", "-o", str(out)]
+    res = CliRunner().invoke(app, [*base, "--min-quality", "1.5"])
+    assert res.exit_code == 0 and out.read_text() == ""
+    assert "--min-quality 1.5 is above every eligible row (highest qdc_quality" in res.stderr
+    assert "no row is eligible (8 below min quality)" in res.stderr and "all of them are selected" not in res.stderr
+    ok = CliRunner().invoke(app, base)
+    assert ok.exit_code == 0 and "no row is eligible" not in ok.stderr

@@ -125,6 +125,12 @@ def _exclusions(
                 excluded[i] = f"quality {q[i]:.4g} below --min-quality {cfg.min_quality:g}"
                 low += 1
         counts["below_min_quality"] = low
+        if low and all(e is not None for e in excluded):
+            top = float(q.max())
+            notice(f"--min-quality {cfg.min_quality:g} is above every eligible row (highest qdc_quality {top:.4g})")
+    if n and all(e is not None for e in excluded):
+        why = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items() if v)
+        notice(f"no row is eligible ({why}): nothing is selected")
     return _Exclusions(excluded, counts, how), work, score_all, expr_text
 
 
@@ -141,7 +147,7 @@ def _pool(
     budget_rows = None
     if cfg.budget is not None:
         wanted = _resolve_rows(cfg, n)
-        if wanted > live.size:
+        if wanted > live.size > 0:
             notice(f"--budget {wanted} is more than the {live.size} eligible rows: all of them are selected")
         budget_rows = min(wanted, int(live.size))
     cost = token_counts(frame, cfg.cost_field) if live.size else np.zeros(0, dtype=np.int64)

@@ -112,3 +112,22 @@ def test_select_says_why_nothing_is_eligible(tmp_path: Path) -> None:
     assert "no row is eligible (8 below min quality)" in res.stderr and "all of them are selected" not in res.stderr
     ok = CliRunner().invoke(app, base)
     assert ok.exit_code == 0 and "no row is eligible" not in ok.stderr
+
+
+def test_score_expression_errors_suggest_and_stay_short() -> None:
+    """A typo got no suggestion; a text column dumped every row's text into the error."""
+    import polars as pl
+    import pytest
+
+    from qdc.errors import ConfigError
+    from qdc.select.eligible import evaluate
+
+    df = pl.DataFrame({"qdc_quality": [0.2, 0.9], "label": [1, 0], "text": ["x" * 500, "y" * 500]})
+    for expr, want in (("qdc_qualty", "did you mean 'qdc_quality'?"), ("qualty", "did you mean 'quality'?")):
+        with pytest.raises(ConfigError) as err:
+            evaluate(df, expr, "--score")
+        assert want in str(err.value)
+    with pytest.raises(ConfigError) as err:
+        evaluate(df, "text + 1", "--score")
+    assert str(err.value) == "--score 'text + 1': column 'text' holds String values, not numbers"
+    assert evaluate(df, "quality + label", "--score")[1].tolist() == [1.2, 0.9]

@@ -136,11 +136,13 @@ def score_expression(cfg: SelectConfig, df: pl.DataFrame) -> str:
 def evaluate(df: pl.DataFrame, expr_text: str, label: str) -> tuple[pl.DataFrame, np.ndarray]:
     """Evaluate an expression (computing missing quality/complexity first); nulls become the minimum."""
     df = ensure_columns(df, referenced_names(expr_text))
-    expr, _ = parse_score(expr_text, df.columns)
+    expr, used = parse_score(expr_text, df.columns)
     try:
         vals = df.select(expr.alias("_s"))["_s"].cast(pl.Float64).to_numpy().astype(np.float64)
     except pl.exceptions.PolarsError as exc:
-        raise ConfigError(f"{label} {expr_text!r}: {exc}") from None
+        texts = [c for c in used if not (df[c].dtype.is_numeric() or df[c].dtype == pl.Boolean)]
+        why = f"column {texts[0]!r} holds {df[texts[0]].dtype} values, not numbers" if texts else str(exc)[:300]
+        raise ConfigError(f"{label} {expr_text!r}: {why}") from None
     bad = ~np.isfinite(vals)
     if bad.all() and vals.size:
         raise ConfigError(f"{label} {expr_text!r}: no row has a finite value")

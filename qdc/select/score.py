@@ -122,8 +122,14 @@ class _Parser:
         elif f"qdc_{name}" in self.columns:
             real = f"qdc_{name}"
         else:
+            import difflib
+
             also = f" (nor qdc_{name})" if not name.startswith("qdc_") else ""
-            raise self.error(f"no column {name!r}{also}")
+            visible = [c for c in self.columns if not c.startswith("__")]  # hidden columns are __qdc_*
+            short = [c.removeprefix("qdc_") for c in visible]  # 'quality' names qdc_quality too
+            close = difflib.get_close_matches(name, short if not name.startswith("qdc_") else visible, 1, 0.75)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise self.error(f"no column {name!r}{also}{hint}")
         self.used.append(real)
         return pl.col(real).cast(pl.Float64)
 

@@ -155,7 +155,9 @@ def run_checks(
         )
     if cfg.min_vendi is not None:
         v, _ = measure.vendi(df, ctx)
-        out.append(_check("vendi", v, ">=", cfg.min_vendi, f"model {ctx.embed.model}"))
+        stored = schema.EMBEDDING in df.columns and df.height  # used as they are, whatever --model says
+        how = f"stored qdc_embedding ({len(df[schema.EMBEDDING][0])}-d)" if stored else f"model {ctx.embed.model}"
+        out.append(_check("vendi", v, ">=", cfg.min_vendi, how))
     if cfg.min_mean_quality is not None or cfg.max_junk_rate is not None:
         scored = measure.with_quality(df, ctx, cfg.quality)[schema.QUALITY]
         q = scored.cast(pl.Float64).fill_null(0.0)

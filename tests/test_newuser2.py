@@ -131,3 +131,21 @@ def test_score_expression_errors_suggest_and_stay_short() -> None:
         evaluate(df, "text + 1", "--score")
     assert str(err.value) == "--score 'text + 1': column 'text' holds String values, not numbers"
     assert evaluate(df, "quality + label", "--score")[1].tolist() == [1.2, 0.9]
+
+
+def test_check_vendi_detail_names_stored_vectors(tmp_path: Path) -> None:
+    """Rows carrying qdc_embedding are measured with those vectors; the detail said 'model <--model>'."""
+    from qdc.embed import ensure_embeddings
+    from qdc.io import write_records
+
+    rows = [{"id": f"r{i}", "text": f"sample text {i} about topic {i % 4}"} for i in range(10)]
+    df, _ = ensure_embeddings(make_frame(rows), EmbedConfig(model="hash:64", cache=False))
+    src = tmp_path / "e.parquet"
+    write_records(df, str(src))
+    res = CliRunner().invoke(app, ["check", str(src), "--min-vendi", "1", "--model", "hash:32", "--json"])
+    vendi = next(c for c in json.loads(res.stdout)["checks"] if c["name"] == "vendi")
+    assert vendi["detail"] == "stored qdc_embedding (64-d)"
+    plain = tmp_path / "p.jsonl"
+    plain.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    res = CliRunner().invoke(app, ["check", str(plain), "--min-vendi", "1", "--model", "hash:32", "--json"])
+    assert next(c for c in json.loads(res.stdout)["checks"] if c["name"] == "vendi")["detail"] == "model hash:32"

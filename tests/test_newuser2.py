@@ -149,3 +149,15 @@ def test_check_vendi_detail_names_stored_vectors(tmp_path: Path) -> None:
     plain.write_text("".join(json.dumps(r) + "\n" for r in rows))
     res = CliRunner().invoke(app, ["check", str(plain), "--min-vendi", "1", "--model", "hash:32", "--json"])
     assert next(c for c in json.loads(res.stdout)["checks"] if c["name"] == "vendi")["detail"] == "model hash:32"
+
+
+def test_config_with_two_stages_of_a_section_is_refused(tmp_path: Path) -> None:
+    """`qdc check --config` silently used the first of two check stages (the second's max_rows was dropped)."""
+    cfg = tmp_path / "two.yaml"
+    cfg.write_text("stages:\n  - check: {min_rows: 1}\n  - check: {max_rows: 2}\n")
+    src = tmp_path / "d.jsonl"
+    src.write_text("".join(json.dumps({"id": f"r{i}", "text": f"row {i}"}) + "\n" for i in range(5)))
+    res = CliRunner().invoke(app, ["check", str(src), "--config", str(cfg)])
+    assert res.exit_code == 2 and "has 2 `check` stages (stages 1, 2)" in res.stderr
+    cfg.write_text("stages:\n  - dedup: {}\n  - check: {max_rows: 2}\n")
+    assert CliRunner().invoke(app, ["check", str(src), "--config", str(cfg)]).exit_code == 3

@@ -67,7 +67,14 @@ def read_section(path: str, section: str, cls: type[StageConfig]) -> dict[str, A
             # `select: {budget: 50}`: the section under its stage's name, as a user copies it from a pipeline.
             return {**({"seed": data["seed"]} if "seed" in data and "seed" in cls.model_fields else {}), **own}
         return data
-    for item in data.get("stages") or []:
+    stages = data.get("stages") or []
+    at = [i for i, item in enumerate(stages, 1) if item == section or (isinstance(item, dict) and section in item)]
+    if len(at) > 1:  # taking the first would drop the others' options without a word
+        raise ConfigError(
+            f"{path}: has {len(at)} `{section}` stages (stages {', '.join(map(str, at))}); --config reads one: "
+            f"put the options you mean in a file of their own, or run the whole file with qdc run"
+        )
+    for item in stages:
         if item == section:
             body: Any = {}
         elif isinstance(item, dict) and section in item:

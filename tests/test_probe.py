@@ -87,3 +87,28 @@ def test_cli_json_and_table(runner, tmp_path: Path) -> None:  # type: ignore[no-
     assert missing.exit_code != 0 and "nope" in missing.stderr
     no_pool = runner.invoke(app, ["probe", str(sel), "--test", str(test)])
     assert no_pool.exit_code == 2
+
+
+def test_the_interval_resamples_the_test_rows_as_well_as_the_seeds() -> None:
+    # On 40 test rows the held-out sample's noise dominates: the bootstrap interval is wider than the t interval
+    # over the seeds alone, and it still holds the mean gain. Before, 'ci' was the seeds-only interval.
+    x, y = _data(seed=4)
+    xt, yt = _data(seed=5, n=40)
+    idx = np.random.default_rng(7).choice(x.shape[0], size=30, replace=False)
+    res = probe(x[idx], y[idx], x, y, xt, yt, ProbeConfig(seeds=10))
+    assert res.high - res.low > res.seeds_high - res.seeds_low
+    assert res.low <= res.gain <= res.high
+    assert probe(x[idx], y[idx], x, y, xt, yt, ProbeConfig(seeds=10)).as_dict() == res.as_dict()  # seeded
+
+
+@pytest.mark.parametrize("metric", ["accuracy", "balanced_accuracy"])
+def test_the_bootstrap_gain_is_exact_where_no_resample_can_move_it(metric: str) -> None:
+    from qdc.probe import bootstrap_interval
+
+    yt = np.array(["a", "b", "a", "c", "b", "a"], dtype=object)
+    wrong = np.array(["b", "a", "c", "a", "c", "b"], dtype=object)
+    cfg = ProbeConfig(metric=metric, resamples=200)
+    assert bootstrap_interval(yt, yt, np.vstack([wrong, wrong, wrong]), cfg) == (1.0, 1.0)  # right vs all wrong
+    assert bootstrap_interval(yt, wrong, np.vstack([wrong, wrong]), cfg) == (0.0, 0.0)  # the same predictions
+    lo, hi = bootstrap_interval(yt, yt, np.vstack([yt, wrong]), cfg)  # random is right for one seed of two
+    assert 0.0 <= lo < hi <= 1.0

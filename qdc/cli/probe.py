@@ -34,8 +34,9 @@ def probe_cmd(a: o.Args, cfg: ProbeConfig) -> None:
     """Check a selection on your own labelled data: a linear probe trained on the selected rows against
     random subsets of the pool of the same size (paired seeds), scored on held-out rows.
 
-    Prints the selection's accuracy, random's, the mean paired gain with a 95% confidence interval and the
-    seeds won (`--json`: one JSON document on stdout). Embeddings are reused from `qdc_embedding` or
+    Prints the selection's accuracy, random's, the mean paired gain with a 95% confidence interval (a paired
+    bootstrap over the test rows and the seeds: the held-out rows are a sample too) and the seeds won
+    (`--json`: one JSON document on stdout). Embeddings are reused from `qdc_embedding` or
     computed with the embedding options (cached).
 
     **Example:** `qdc probe picked.jsonl --pool data.jsonl --test heldout.jsonl --label-field label`
@@ -55,7 +56,8 @@ def probe_cmd(a: o.Args, cfg: ProbeConfig) -> None:
         (f"{m}, selection", f"{res.selected:.4f}"),
         (f"{m}, random (mean)", f"{out['random_mean']:.4f}"),
         ("gain over random", f"{res.gain:+.4f}"),
-        ("95% interval", f"[{res.low:+.4f}, {res.high:+.4f}]"),
+        (f"{cfg.confidence:.0%} interval (test rows and seeds resampled)", f"[{res.low:+.4f}, {res.high:+.4f}]"),
+        ("  over the seeds alone (t)", f"[{res.seeds_low:+.4f}, {res.seeds_high:+.4f}]"),
         ("seeds won", f"{res.wins}/{n}"),
         ("rows: pool / test / classes", f"{res.pool_rows} / {res.test_rows} / {res.classes}"),
     ]

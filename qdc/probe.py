@@ -11,7 +11,7 @@ The interval (`ci`) is a paired bootstrap over the test rows AND the seeds: each
 random subsets with replacement and scores the selection and random on the same rows. The held-out set is a
 sample too: on a few hundred test rows its noise is larger than the spread over seeds, which a t interval
 over the seeds alone (`ci_seeds`, kept beside it) leaves out (sst5, 500 test rows: [+0.008, +0.038] over the
-seeds, [-0.019, +0.066] with the test rows resampled).
+seeds, [-0.021, +0.066] with the test rows resampled).
 
 Rows of the selection, the pool and the test set are matched to nothing: the pool may contain the
 selected rows (it usually does: random subsets are drawn from the same pool as the selection).

@@ -40,9 +40,13 @@ class MissingDependencyError(QdcError):
 
 
 class CheckFailed(QdcError):
-    """A `qdc check` policy failed."""
+    """A `qdc check` policy failed; `checks` holds every check's outcome (dicts) for a --json report."""
 
     exit_code = 3
+
+    def __init__(self, message: str, checks: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.checks = checks or []
 
 
 @contextmanager

@@ -161,3 +161,18 @@ def test_config_with_two_stages_of_a_section_is_refused(tmp_path: Path) -> None:
     assert res.exit_code == 2 and "has 2 `check` stages (stages 1, 2)" in res.stderr
     cfg.write_text("stages:\n  - dedup: {}\n  - check: {max_rows: 2}\n")
     assert CliRunner().invoke(app, ["check", str(src), "--config", str(cfg)]).exit_code == 3
+
+
+def test_run_json_reports_the_failed_check(tmp_path: Path) -> None:
+    """`qdc run ci.yaml data -o x --json > check.json` left check.json empty when a gate failed."""
+    cfg = tmp_path / "ci.yaml"
+    cfg.write_text("stages:\n  - check: {min_rows: 100, max_mean_length: 1000}\n")
+    src = tmp_path / "d.jsonl"
+    src.write_text("".join(json.dumps({"id": f"r{i}", "text": f"row {i}"}) + "\n" for i in range(5)))
+    out = tmp_path / "o.jsonl"
+    res = CliRunner().invoke(app, ["run", str(cfg), str(src), "-o", str(out), "--no-workdir", "--json"])
+    assert res.exit_code == 3 and not out.exists()
+    doc = json.loads(res.stdout)
+    assert doc["command"] == "run" and doc["passed"] is False and "stage 1 'check'" in doc["error"]
+    by_name = {c["name"]: c for c in doc["checks"]}
+    assert by_name["rows"]["value"] == 5 and not by_name["rows"]["passed"] and by_name["mean_length"]["passed"]

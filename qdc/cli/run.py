@@ -112,6 +112,7 @@ def run_cmd(a: o.Args) -> None:
 
     **Example:** `qdc run configs/default.yaml data.jsonl -o curated.jsonl --set select.budget=400`
     """
+    from qdc.errors import CheckFailed
     from qdc.pipeline import load_pipeline, run_file
     from qdc.pipeline.report import RunPlan
 
@@ -128,17 +129,22 @@ def run_cmd(a: o.Args) -> None:
         notice(
             f"rows go to stdout; the ledger to {plan.ledger}, the manifest to {plan.manifest} (--removed, --manifest)"
         )
-    result = run_file(
-        pipeline,
-        plan.input,
-        plan.output,
-        workdir=plan.workdir,
-        removed_path=plan.ledger,
-        manifest_path=plan.manifest,
-        force=a.force,
-        columns=o.column_names(a),
-        drop_qdc=a.drop_qdc,
-    )
+    try:
+        result = run_file(
+            pipeline,
+            plan.input,
+            plan.output,
+            workdir=plan.workdir,
+            removed_path=plan.ledger,
+            manifest_path=plan.manifest,
+            force=a.force,
+            columns=o.column_names(a),
+            drop_qdc=a.drop_qdc,
+        )
+    except CheckFailed as exc:
+        if a.json:  # a CI job keeps the figures of the failed gate, as `qdc check --json` gives them
+            print_json({"passed": False, "error": str(exc), "checks": exc.checks})
+        raise
     if a.json:
         print_json(result.manifest)
     if State.log_json:

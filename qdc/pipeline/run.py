@@ -242,7 +242,9 @@ def _run_stage(
         try:
             res = stage.run(df, stage.config, ctx)
         except QdcError as exc:
-            raise type(exc)(f"stage {stage.position} '{stage.name}': {exc}") from exc
+            named = type(exc)(f"stage {stage.position} '{stage.name}': {exc}")
+            named.__dict__.update(exc.__dict__)  # what the error carries (a check's figures) stays with it
+            raise named from exc
     if not isinstance(res, StageResult):
         raise QdcError(f"stage '{stage.name}' returned {type(res).__name__}, expected StageResult")
     return res, _account(stage, df, res.df, res.removed), meter

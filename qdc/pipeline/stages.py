@@ -74,7 +74,7 @@ def check_stage(df: pl.DataFrame, cfg: CheckConfig, ctx: StageContext) -> StageR
     """`check`: rows pass through unchanged, or the run fails with exit code 3."""
     checks = run_checks(df, cfg, ctx)
     if not all(c.passed for c in checks):
-        raise CheckFailed(failure_message(checks))
+        raise CheckFailed(failure_message(checks), [c.as_dict() for c in checks])
     return StageResult(df, summary={"checks": len(checks), "failed": 0, "results": [c.as_dict() for c in checks]})
 
 

@@ -148,11 +148,10 @@ def run_checks(
     out.append(_check("rows", n, "<=", cfg.max_rows))
     if cfg.max_dup_rate is not None:
         dups = measure.duplicates(df, ctx, cfg.dedup)
-        out.append(
-            _check(
-                "dup_rate", dups.rate, "<=", cfg.max_dup_rate, f"{dups.removed.height} duplicate rows; {dups.method}"
-            )
-        )
+        detail = f"{dups.removed.height} duplicate rows; {dups.method}"
+        if dups.removed.height and schema.DUP_OF in dups.removed.columns:  # one to look at: `qdc dedup --removed`
+            detail += f"; first: {schema.where(dups.removed, 0)} repeats {dups.removed[schema.DUP_OF][0]}"
+        out.append(_check("dup_rate", dups.rate, "<=", cfg.max_dup_rate, detail))
     if cfg.min_vendi is not None:
         v, _ = measure.vendi(df, ctx)
         stored = schema.EMBEDDING in df.columns and df.height  # used as they are, whatever --model says

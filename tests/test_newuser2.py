@@ -176,3 +176,14 @@ def test_run_json_reports_the_failed_check(tmp_path: Path) -> None:
     assert doc["command"] == "run" and doc["passed"] is False and "stage 1 'check'" in doc["error"]
     by_name = {c["name"]: c for c in doc["checks"]}
     assert by_name["rows"]["value"] == 5 and not by_name["rows"]["passed"] and by_name["mean_length"]["passed"]
+
+
+def test_check_dup_rate_detail_points_at_a_duplicate(tmp_path: Path) -> None:
+    """The dup_rate check gave a count only; a CI log now shows one duplicate to look at."""
+    src = tmp_path / "d.jsonl"
+    texts = ["alpha beta gamma delta", "one two three four five", "alpha beta gamma delta", "six seven eight"]
+    src.write_text("".join(json.dumps({"id": f"r{i}", "text": t}) + "\n" for i, t in enumerate(texts)))
+    res = CliRunner().invoke(app, ["check", str(src), "--max-dup-rate", "0", "--json"])
+    assert res.exit_code == 3
+    dup = next(c for c in json.loads(res.stdout)["checks"] if c["name"] == "dup_rate")
+    assert dup["value"] == 0.25 and dup["detail"].endswith(f"first: {src}:3 repeats r0")

@@ -242,4 +242,27 @@ def probe_frames(
             "the stored vectors, or embed all three with one model (qdc embed FILE --force --model M)"
         )
     (sx, sy), (px, py), (tx, ty) = parts
-    return probe(sx, sy, px, py, tx, ty, cfg)
+    res = probe(sx, sy, px, py, tx, ty, cfg)
+    if all(schema.TEXT in df.columns for df in (selection, pool, test)):
+        res.notes.extend(overlap_notes(selection[schema.TEXT], pool[schema.TEXT], test[schema.TEXT], names))
+    return res
+
+
+def overlap_notes(selection: pl.Series, pool: pl.Series, test: pl.Series, names: tuple[str, str, str]) -> list[str]:
+    """What makes the comparison unfair, matched on the rows' text (ids differ across files): test rows that
+    are also in the selection or the pool (their scores are not held out), and selected rows not in the pool
+    (random subsets of the pool are then not a like-for-like baseline)."""
+    notes = []
+    in_sel, in_pool = int(test.is_in(selection.implode()).sum()), int(test.is_in(pool.implode()).sum())
+    if in_sel or in_pool:
+        notes.append(
+            f"{in_sel} of the {test.len()} rows of {names[2]} are also in {names[0]} and {in_pool} in {names[1]} "
+            "(same text): those rows are not held out (a large share inflates the scores)"
+        )
+    outside = int((~selection.is_in(pool.implode())).sum())
+    if outside:
+        notes.append(
+            f"{outside} of the {selection.len()} rows of {names[0]} are not in {names[1]} (same text): random "
+            "subsets of the pool are not a like-for-like baseline for them"
+        )
+    return notes

@@ -112,3 +112,26 @@ def test_the_bootstrap_gain_is_exact_where_no_resample_can_move_it(metric: str) 
     assert bootstrap_interval(yt, wrong, np.vstack([wrong, wrong]), cfg) == (0.0, 0.0)  # the same predictions
     lo, hi = bootstrap_interval(yt, yt, np.vstack([yt, wrong]), cfg)  # random is right for one seed of two
     assert 0.0 <= lo < hi <= 1.0
+
+
+def test_a_selection_of_test_rows_or_from_outside_the_pool_is_named() -> None:
+    # Before: a 'selection' that was 300 of the test rows scored +0.389 over random without a word.
+    from qdc.embed import EmbedConfig
+    from qdc.probe import probe_frames
+    from tests.conftest import make_frame
+
+    x, y = _data(seed=6, n=120)
+    rows = [{"id": f"r{i}", "text": f"row number {i}", "label": str(y[i])} for i in range(120)]
+
+    def frame(idx: range) -> Any:
+        return make_frame([rows[i] for i in idx]).with_columns(
+            __import__("polars").Series("qdc_embedding", x[list(idx)].tolist())
+        )
+
+    cfg, ecfg = ProbeConfig(seeds=3), EmbedConfig(model="hash:8", cache=False)
+    clean = probe_frames(frame(range(10)), frame(range(80)), frame(range(80, 120)), cfg, ecfg)
+    assert not [n for n in clean.notes if "same text" in n]
+    leaked = probe_frames(frame(range(80, 100)), frame(range(80)), frame(range(80, 120)), cfg, ecfg)
+    said = " ".join(leaked.notes)
+    assert "20 of the 40 rows of the test rows are also in the selection and 0 in the pool" in said
+    assert "20 of the 20 rows of the selection are not in the pool" in said

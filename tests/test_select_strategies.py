@@ -552,6 +552,10 @@ def test_oversized_budget_and_k_give_notices(df: pl.DataFrame) -> None:
     assert res.selected.height == res.manifest["eligible"]
     assert any("--budget 10000 is more than" in m for m in notes.messages)
     assert any("--k 500 is more than" in m for m in notes.messages)
+    with use_reporter(notes):  # a token budget no row fits: said (it was an empty output without a word)
+        none = select(df, cfg(budget_tokens=1, strategy="random"))
+    assert none.selected.height == 0
+    assert any("budget_tokens=1: no eligible row fits" in m for m in notes.messages)
 
 
 def test_quality_select_computed_is_written_out() -> None:

@@ -78,6 +78,8 @@ def _rows_run(fn: Strategy, pool: Pool, budget: int, cfg: SelectConfig, seed: An
 def _tokens_run(fn: Strategy, pool: Pool, tokens: int, cfg: SelectConfig, seed: Any, external: bool) -> Picks:
     """The picks of the largest row budget whose total cost fits `tokens`."""
     cost = pool.cost
+    if pool.n and float(cost.min()) > tokens:  # said, not an empty output without a word
+        notice(f"budget_tokens={tokens}: no eligible row fits (the cheapest costs {cost.min():g} tokens)")
     if pool.n == 0 or tokens <= 0:
         return Picks.empty()
     if external:

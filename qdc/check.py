@@ -158,16 +158,18 @@ def run_checks(
         how = f"stored qdc_embedding ({len(df[schema.EMBEDDING][0])}-d)" if stored else f"model {ctx.embed.model}"
         out.append(_check("vendi", v, ">=", cfg.min_vendi, how))
     if cfg.min_mean_quality is not None or cfg.max_junk_rate is not None:
+        how = "stored qdc_quality" if schema.QUALITY in df.columns else "scored now (score-quality defaults)"
         scored = measure.with_quality(df, ctx, cfg.quality)[schema.QUALITY]
         q = scored.cast(pl.Float64).fill_null(0.0)
-        out.append(_check("mean_quality", float(q.mean() or 0.0), ">=", cfg.min_mean_quality))  # type: ignore[arg-type]
+        out.append(_check("mean_quality", float(q.mean() or 0.0), ">=", cfg.min_mean_quality, how))  # type: ignore[arg-type]
         below = cfg.junk_below if cfg.junk_below is not None else measure.junk_threshold()
         junk = float(is_junk(scored, below).mean()) if n else 0.0
         out.append(_check("junk_rate", junk, "<=", cfg.max_junk_rate, f"qdc_quality < {below:g} or unscored"))
     out.append(_check("mean_length", measure.mean_length(df), "<=", cfg.max_mean_length, "characters"))
     if cfg.min_mean_complexity is not None:
+        how = "stored qdc_complexity" if schema.COMPLEXITY in df.columns else "scored now (score-complexity defaults)"
         c = measure.with_complexity(df, ctx, cfg.complexity)[schema.COMPLEXITY].cast(pl.Float64)
-        out.append(_check("mean_complexity", float(c.mean() or 0.0), ">=", cfg.min_mean_complexity))  # type: ignore[arg-type]
+        out.append(_check("mean_complexity", float(c.mean() or 0.0), ">=", cfg.min_mean_complexity, how))  # type: ignore[arg-type]
     return [c for c in out if c is not None]
 
 

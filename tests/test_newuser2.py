@@ -187,3 +187,16 @@ def test_check_dup_rate_detail_points_at_a_duplicate(tmp_path: Path) -> None:
     assert res.exit_code == 3
     dup = next(c for c in json.loads(res.stdout)["checks"] if c["name"] == "dup_rate")
     assert dup["value"] == 0.25 and dup["detail"].endswith(f"first: {src}:3 repeats r0")
+
+
+def test_check_score_details_say_stored_or_scored_now(tmp_path: Path) -> None:
+    """mean_quality / mean_complexity had no detail: a CI log could not tell upstream scores from fresh ones."""
+    src = tmp_path / "d.jsonl"
+    rows = [{"id": f"r{i}", "text": f"A full sentence about item {i}.", "qdc_quality": 0.5} for i in range(4)]
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    res = CliRunner().invoke(
+        app, ["check", str(src), "--min-mean-quality", "0.4", "--min-mean-complexity", "0", "--json"]
+    )
+    by_name = {c["name"]: c for c in json.loads(res.stdout)["checks"]}
+    assert by_name["mean_quality"]["detail"] == "stored qdc_quality" and by_name["mean_quality"]["value"] == 0.5
+    assert by_name["mean_complexity"]["detail"] == "scored now (score-complexity defaults)"

@@ -200,3 +200,12 @@ def test_check_score_details_say_stored_or_scored_now(tmp_path: Path) -> None:
     by_name = {c["name"]: c for c in json.loads(res.stdout)["checks"]}
     assert by_name["mean_quality"]["detail"] == "stored qdc_quality" and by_name["mean_quality"]["value"] == 0.5
     assert by_name["mean_complexity"]["detail"] == "scored now (score-complexity defaults)"
+
+
+def test_check_gives_the_read_notices(tmp_path: Path) -> None:
+    """qdc check read rows without the notices other commands give (dpo_en_demo: chats with no answer)."""
+    src = tmp_path / "c.jsonl"
+    rows = [{"id": f"r{i}", "messages": [{"role": "user", "content": f"Question number {i}?"}]} for i in range(3)]
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    res = CliRunner().invoke(app, ["check", str(src), "--min-rows", "1"])
+    assert res.exit_code == 0 and "3 of 3 rows have no assistant turn" in res.stderr

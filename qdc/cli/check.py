@@ -84,8 +84,9 @@ def check_cmd(a: o.Args, cfg: CheckConfig) -> None:
     **Example:** `qdc check data.jsonl --min-rows 1000 --max-dup-rate 0.02 --min-mean-quality 0.6`
     """
     from qdc.check import failure_message, run_checks
+    from qdc.cli._read_notes import noting
     from qdc.errors import CheckFailed
-    from qdc.io import ReadReport, read_records
+    from qdc.io import Quarantine
     from qdc.pipeline.report import check_context
     from qdc.pipeline.stage import StageContext
 
@@ -94,9 +95,10 @@ def check_cmd(a: o.Args, cfg: CheckConfig) -> None:
     embed_cfg, io, seed = check_context(a.config, io, io_given)
     if a.model is not None:
         embed_cfg = embed_cfg.model_copy(update={"model": a.model})
-    report = ReadReport()
-    df = read_records(a.input, io, report)
-    bad = report.bad_rows
+    reader = Quarantine(io)  # bad lines are counted, not written (no finish)
+    noting(reader, a)  # the notices other commands give after reading (chats without answers, a moot --model)
+    df = reader.read(a.input)
+    bad = reader.reports[-1].bad_rows
     first_bad = f"{bad[0].source}:{bad[0].line}: {bad[0].reason}" if bad else ""
     checks = run_checks(df, cfg, StageContext(seed=seed, embed=embed_cfg), len(bad), first_bad)
     _show(a, df.height, checks)

@@ -209,3 +209,15 @@ def test_check_gives_the_read_notices(tmp_path: Path) -> None:
     src.write_text("".join(json.dumps(r) + "\n" for r in rows))
     res = CliRunner().invoke(app, ["check", str(src), "--min-rows", "1"])
     assert res.exit_code == 0 and "3 of 3 rows have no assistant turn" in res.stderr
+
+
+def test_dry_run_plan_shows_io_settings(tmp_path: Path) -> None:
+    """`--set io.text_field=...` changed how rows are read but the --dry-run plan did not show it."""
+    cfg = tmp_path / "p.yaml"
+    cfg.write_text("stages:\n  - check: {min_rows: 1}\n")
+    src = tmp_path / "d.jsonl"
+    src.write_text(json.dumps({"id": "a", "text": "x", "body": "y"}) + "\n")
+    base = ["run", str(cfg), str(src), "-o", str(tmp_path / "o.jsonl"), "--dry-run"]
+    res = CliRunner().invoke(app, [*base, "--set", "io.text_field=body", "--set", "io.roles=[user]"])
+    assert res.exit_code == 0 and "io:       text_field=body, roles=user" in res.stderr
+    assert "io:" not in CliRunner().invoke(app, base).stderr

@@ -55,7 +55,19 @@ class RunPlan:
             f"  manifest: {self.manifest}",
             f"  workdir:  {self.workdir or 'none (--no-workdir)'}",
             f"  seed:     {p.seed}; embedding model: {p.embed.model}",
-        ]
+        ] + [f"  io:       {io}" for io in [self.io_changes()] if io]
+
+    def io_changes(self) -> str:
+        """How rows are read, where it differs from the defaults ('' when it does not)."""
+        import dataclasses
+
+        from qdc.io import IOConfig
+
+        io, base = self.pipeline.io, IOConfig()
+        changed = {
+            f.name: getattr(io, f.name) for f in dataclasses.fields(io) if getattr(io, f.name) != getattr(base, f.name)
+        }
+        return ", ".join(f"{k}={','.join(v) if isinstance(v, tuple) else v}" for k, v in changed.items())
 
     def embedding_cache(self) -> str:
         """Where the embedding cache is ("off" when disabled): a config's cache_dir may point anywhere."""

@@ -221,3 +221,16 @@ def test_dry_run_plan_shows_io_settings(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, [*base, "--set", "io.text_field=body", "--set", "io.roles=[user]"])
     assert res.exit_code == 0 and "io:       text_field=body, roles=user" in res.stderr
     assert "io:" not in CliRunner().invoke(app, base).stderr
+
+
+def test_report_unknown_strategy_is_a_usage_error() -> None:
+    """--strategies with a typo was 'internal error: ValidationError' (exit 1) after the report was computed."""
+    import pytest
+
+    from qdc.errors import ConfigError
+    from qdc.report.inputs import options
+
+    with pytest.raises(ConfigError) as err:
+        options("0.5", "random,nosuch")
+    assert "expected some of" in str(err.value) and "kcenter" in str(err.value)
+    assert options("0.5", "random, kmq").strategies == ("random", "kmq")

@@ -81,7 +81,16 @@ def options(budgets: str, strategies: str) -> ReportOptions:
         raise ConfigError(f"--budgets {budgets!r}: expected numbers, e.g. 0.1,0.5,400") from None
     if not budget_list or any(b <= 0 for b in budget_list):
         raise ConfigError("--budgets: give positive fractions or row counts")
-    return ReportOptions(budgets=budget_list, strategies=tuple(s.strip() for s in strategies.split(",") if s.strip()))
+    names = tuple(s.strip() for s in strategies.split(",") if s.strip())
+    import typing
+
+    from qdc.select import SelectConfig
+
+    known = typing.get_args(SelectConfig.model_fields["strategy"].annotation)
+    unknown = [s for s in names if s not in known]
+    if unknown or not names:
+        raise ConfigError(f"--strategies {strategies!r}: expected some of {', '.join(known)}")
+    return ReportOptions(budgets=budget_list, strategies=names)
 
 
 def write_report(

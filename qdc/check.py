@@ -155,7 +155,8 @@ def run_checks(
     if cfg.min_vendi is not None:
         v, _ = measure.vendi(df, ctx)
         stored = schema.EMBEDDING in df.columns and df.height  # used as they are, whatever --model says
-        how = f"stored qdc_embedding ({len(df[schema.EMBEDDING][0])}-d)" if stored else f"model {ctx.embed.model}"
+        name = measure.embedding_info(ctx, len(df[schema.EMBEDDING][0]) if stored else None)["name"]
+        how = name if stored else f"model {name}"
         out.append(_check("vendi", v, ">=", cfg.min_vendi, how))
     if cfg.min_mean_quality is not None or cfg.max_junk_rate is not None:
         how = "stored qdc_quality" if schema.QUALITY in df.columns else "scored now (score-quality defaults)"

@@ -112,6 +112,14 @@ def vendi(df: pl.DataFrame, ctx: Context) -> tuple[float, pl.DataFrame]:
     return vendi_of(x), df
 
 
+def embedding_info(ctx: Context, stored_dim: int | None) -> dict[str, Any]:
+    """Which vectors a measure used: the rows' own qdc_embedding (`stored_dim`; then no model ran, whatever
+    --model or the config says), else the context's model."""
+    if stored_dim is not None:
+        return {"name": f"stored qdc_embedding ({stored_dim}-d)", "identity": None}
+    return {"name": ctx.embed.model, "identity": getattr(ctx.embedder, "identity", None)}
+
+
 def mean_length(df: pl.DataFrame) -> float:
     """Mean length of the analysed text in characters."""
     if df.height == 0:

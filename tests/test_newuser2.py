@@ -234,3 +234,19 @@ def test_report_unknown_strategy_is_a_usage_error() -> None:
         options("0.5", "random,nosuch")
     assert "expected some of" in str(err.value) and "kcenter" in str(err.value)
     assert options("0.5", "random, kmq").strategies == ("random", "kmq")
+
+
+def test_report_model_names_stored_vectors() -> None:
+    """Rows that carry qdc_embedding are measured with it; the page header said 'model default' (the setting)."""
+    from qdc.embed import ensure_embeddings
+
+    rows = [
+        {"id": f"r{i}", "instruction": f"Explain topic {i % 5} case {i}.", "output": f"Answer {i}."} for i in range(16)
+    ]
+    opts = ReportOptions(budgets=(0.5,), strategies=("random",))
+    carried, _ = ensure_embeddings(make_frame(rows), EmbedConfig(model="hash:64", cache=False))
+    ctx = StageContext(seed=1, embed=EmbedConfig(model="hash:32", cache=False))
+    report = build_report(carried, ctx, None, opts)
+    assert report["model"] == {"name": "stored qdc_embedding (64-d)", "identity": None}
+    assert "model stored qdc_embedding (64-d)" in render_html(report)
+    assert build_report(make_frame(rows), ctx, None, opts)["model"]["name"] == "hash:32"

@@ -355,6 +355,7 @@ def build_report(
     step = _Steps(5 + len(opts.strategies) * len(opts.budgets) + (other is not None))
     df = _scored(df, ctx, notes)
     step("scores")
+    stored = schema.EMBEDDING in df.columns  # then these vectors are measured, whatever the model setting
     df, x = ensure_embeddings(df, ctx.embed, ctx.embedder)
     step("embeddings")
     labels = _clusters(df, x, ctx.seed)
@@ -374,7 +375,7 @@ def build_report(
         "qdc_version": __version__,
         "input": {"path": source, "rows": df.height},
         "seed": ctx.seed,
-        "model": {"name": ctx.embed.model, "identity": getattr(ctx.embedder, "identity", None)},
+        "model": measure.embedding_info(ctx, x.shape[1] if stored else None),
         "metrics": base,
         "projection": {"explained": explained, "sampled": bool(shown.size < df.height), "points": points},
         **_hists(df),

@@ -15,10 +15,10 @@ from typing import Any, Literal
 
 import orjson
 import polars as pl
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from qdc import measure, schema
-from qdc.config import StageConfig
+from qdc.config import StageConfig, validate_config
 from qdc.quality import is_junk
 
 JsonType = Literal["string", "integer", "number", "boolean", "list", "object", "null"]
@@ -58,6 +58,22 @@ class CheckConfig(StageConfig):
     min_mean_complexity: float | None = None
     """Mean qdc_complexity at least this (scored when missing)."""
     complexity: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _nested_options(self) -> CheckConfig:
+        """The dedup/quality/complexity options are checked with the config (a --dry-run, a file's stage), not
+        only after the data is read."""
+        from qdc.complexity import ComplexityConfig
+        from qdc.dedup import DedupConfig
+        from qdc.errors import ConfigError
+        from qdc.quality import QualityConfig
+
+        for key, cls in (("dedup", DedupConfig), ("quality", QualityConfig), ("complexity", ComplexityConfig)):
+            try:
+                validate_config(cls, getattr(self, key), f"{key} options")
+            except ConfigError as exc:
+                raise ValueError(str(exc)) from None
+        return self
 
 
 @dataclass

@@ -250,3 +250,14 @@ def test_report_model_names_stored_vectors() -> None:
     assert report["model"] == {"name": "stored qdc_embedding (64-d)", "identity": None}
     assert "model stored qdc_embedding (64-d)" in render_html(report)
     assert build_report(make_frame(rows), ctx, None, opts)["model"]["name"] == "hash:32"
+
+
+def test_check_nested_options_are_checked_with_the_config(tmp_path: Path) -> None:
+    """check {dedup: {method: ...}} passed --dry-run ('config valid') and failed only after the data was read."""
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("stages:\n  - check: {max_dup_rate: 0.1, dedup: {method: [exact]}}\n")
+    src = tmp_path / "d.jsonl"
+    src.write_text(json.dumps({"id": "a", "text": "x"}) + "\n")
+    res = CliRunner().invoke(app, ["run", str(cfg), str(src), "-o", str(tmp_path / "o.jsonl"), "--dry-run"])
+    assert res.exit_code == 2
+    assert "stage 1 'check': dedup options: unknown key 'method' (did you mean 'methods'?" in res.stderr

@@ -261,3 +261,17 @@ def test_check_nested_options_are_checked_with_the_config(tmp_path: Path) -> Non
     res = CliRunner().invoke(app, ["run", str(cfg), str(src), "-o", str(tmp_path / "o.jsonl"), "--dry-run"])
     assert res.exit_code == 2
     assert "stage 1 'check': dedup options: unknown key 'method' (did you mean 'methods'?" in res.stderr
+
+
+def test_run_set_errors_do_not_blame_the_file_alone(tmp_path: Path) -> None:
+    """A bad --set value in qdc run was reported as 'p.yaml: stage 1 ...', though the file's value was fine."""
+    cfg = tmp_path / "p.yaml"
+    cfg.write_text("stages:\n  - select: {budget: 4}\n")
+    src = tmp_path / "d.jsonl"
+    src.write_text(json.dumps({"id": "a", "text": "x"}) + "\n")
+    base = ["run", str(cfg), str(src), "-o", str(tmp_path / "o.jsonl"), "--dry-run"]
+    res = CliRunner().invoke(app, [*base, "--set", "select.budget=abc"])
+    assert res.exit_code == 2 and f"{cfg} + --set: stage 1 'select': 'budget':" in res.stderr
+    cfg.write_text("stages:\n  - select: {budget: abc}\n")
+    res = CliRunner().invoke(app, base)
+    assert res.exit_code == 2 and f"{cfg}: stage 1 'select': 'budget':" in res.stderr

@@ -273,13 +273,14 @@ def parse_pipeline(data: dict[str, Any], source: str = "<config>", overrides: Se
     entries = _entries(data.get("stages"), source)
     for item in overrides:
         _apply_override(data, entries, item, source)
-    seed = check_seed(data.get("seed", 0), source)
+    where = f"{source} + --set" if overrides else source  # a bad value may come from the file or from --set
+    seed = check_seed(data.get("seed", 0), where)
     io_sec = validate_config(
-        IOSection, flag_names(_mapping(data, "io", source), IOSection, f"{source}: io"), f"{source}: io"
+        IOSection, flag_names(_mapping(data, "io", where), IOSection, f"{where}: io"), f"{where}: io"
     )
-    embed_raw = flag_names(_mapping(data, "embed", source), EmbedConfig, f"{source}: embed")
-    embed_cfg: EmbedConfig = validate_config(EmbedConfig, embed_raw, f"{source}: embed")
-    stages = _validate_stages(entries, embed_raw, seed, source)
+    embed_raw = flag_names(_mapping(data, "embed", where), EmbedConfig, f"{where}: embed")
+    embed_cfg: EmbedConfig = validate_config(EmbedConfig, embed_raw, f"{where}: embed")
+    stages = _validate_stages(entries, embed_raw, seed, where)
     for st in stages:
         if st.name == "embed" and isinstance(st.config, EmbedConfig):
             embed_cfg = st.config  # the last embed stage's settings embed for every later stage

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -32,8 +33,16 @@ HASH = ["embed.model=hash:64"]
 
 
 @pytest.fixture(autouse=True)
-def _test_stages() -> None:
+def _test_stages() -> Iterator[None]:
+    """The test-only stages, registered for this module's tests and removed after each (the registry is
+    global: other modules' tests that walk every stage must not meet them)."""
+    from qdc.pipeline import STAGES
+
+    before = dict(STAGES)
     pipeline_stages.register()
+    yield
+    STAGES.clear()
+    STAGES.update(before)
 
 
 def rows(n: int = 40) -> list[dict[str, object]]:

@@ -167,7 +167,7 @@ def test_probe_frames_is_probe_on_the_frames_vectors_and_labels() -> None:
             for i in range(start, start + n)
         ]
 
-    sel, pool, test = frame(rows(12, 0)), frame(rows(40, 100)), frame(rows(20, 500))
+    sel, pool, test = frame(rows(12, 100)), frame(rows(40, 100)), frame(rows(20, 500))  # sel: 12 pool rows
     cfg, ecfg = ProbeConfig(label_field="label", seeds=3), EmbedConfig(model="hash:64", cache=False)
     got = probe_frames(sel, pool, test, cfg, ecfg).as_dict()
     arrays = [(ensure_embeddings(df, ecfg)[1], labels_of(df, "label", "x")) for df in (sel, pool, test)]

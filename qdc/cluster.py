@@ -23,7 +23,7 @@ from qdc import schema
 from qdc.config import StageConfig
 from qdc.embed import EmbedConfig, Embedder, ensure_embeddings
 from qdc.errors import ConfigError
-from qdc.progress import progress
+from qdc.progress import notice, progress
 
 
 class ClusterConfig(StageConfig):
@@ -251,6 +251,8 @@ def cluster(
     cfg = cfg or ClusterConfig()
     df, x = ensure_embeddings(df, embed_cfg, embedder)
     k = cfg.k if cfg.k is not None else default_k(df.height)
+    if k > df.height > 0:  # said, as select says it: kmeans clamps k to the rows
+        notice(f"--k {k} is more than the {df.height} rows: {df.height} clusters, one row each")
     res = kmeans(x, k, seed=cfg.seed, niter=cfg.niter, max_points_per_centroid=cfg.max_points_per_centroid)
     return df.with_columns(
         pl.Series(schema.CLUSTER, res.labels, dtype=pl.Int64),

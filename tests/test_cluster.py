@@ -82,6 +82,24 @@ def test_cluster_stage_embeds_when_needed(frame, fake_embed_cfg) -> None:  # typ
     summary = cluster_summary(out)
     assert [s["size"] for s in summary] == [3, 3]
     assert all(len(s["examples"]) == 2 for s in summary)
+    from qdc.progress import use_reporter
+
+    class Notes:
+        def __init__(self) -> None:
+            self.messages: list[str] = []
+
+        def progress(self, task: str, done: int, total: int | None) -> None:
+            return None
+
+        def notice(self, message: str) -> None:
+            self.messages.append(message)
+
+    notes = Notes()
+    with use_reporter(notes):  # more clusters than rows: clamped, and said (it was silent)
+        many = cluster(frame(rows), ClusterConfig(k=50, seed=0), fake_embed_cfg)
+    assert many[schema.CLUSTER].n_unique() == 6 and notes.messages == [
+        "--k 50 is more than the 6 rows: 6 clusters, one row each"
+    ]
 
 
 @pytest.mark.parametrize(("n", "k", "d"), [(50, 3, 64), (700, 12, 32), (3000, 40, 48)])

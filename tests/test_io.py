@@ -222,6 +222,8 @@ def test_outputs_get_ordinary_file_permissions(tmp_path: Path) -> None:
 def test_unknown_extension_is_a_usage_error() -> None:
     with pytest.raises(ConfigError):
         detect_format("data.csv")
+    with pytest.raises(ConfigError, match="redirect"):  # the way to discard rows is said
+        detect_format("/dev/null")
 
 
 def test_atomic_write_leaves_nothing_on_failure(tmp_path: Path) -> None:

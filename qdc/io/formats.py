@@ -42,6 +42,8 @@ def detect_format(path: str | os.PathLike[str]) -> str:
             return "jsonl.zst"
         if name.endswith(suffix):
             return "jsonl"
+    if name == os.devnull:  # outputs are written beside their name and renamed over it: not into /dev
+        raise ConfigError(f"{path}: to discard the rows write them to stdout and redirect it (-o - > {os.devnull})")
     raise ConfigError(f"{path}: unknown format; use a name ending in .jsonl, .jsonl.gz, .jsonl.zst or .parquet, or '-'")
 
 

@@ -115,16 +115,13 @@ def fit_predict(x: np.ndarray, y: np.ndarray, xt: np.ndarray, c: float) -> np.nd
     return np.asarray(LogisticRegression(max_iter=2000, C=c).fit(x, y).predict(xt), dtype=object)
 
 
-def _resampled_scores(ok: np.ndarray, onehot: np.ndarray, counts: np.ndarray, balanced: bool) -> np.ndarray:
-    """Scores (models x resamples) on resampled test rows: `ok` (models x test rows) says which predictions are
-    right, `counts` (resamples x test rows) how often each row was drawn, `onehot` (rows x classes) its class;
-    balanced: the mean recall over the classes drawn."""
-    if not balanced:
-        return np.asarray(ok @ counts.T / counts.shape[1])
+def _resampled_scores(right: np.ndarray, onehot: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Scores (models x resamples) on resampled test rows: `counts` (resamples x test rows) says how often each
+    row was drawn, `onehot` (rows x classes) its class, `right` (rows x (model, class)) whether a model's
+    prediction of it is right; the score is the mean recall over the classes drawn (one class: accuracy)."""
     per_class = counts @ onehot  # resamples x classes: rows drawn of each class
-    m, c = ok.shape[0], onehot.shape[1]
-    right = (ok.T[:, :, None] * onehot[:, None, :]).reshape(ok.shape[1], m * c)  # rows x (model, class)
-    hits = (counts @ right).reshape(-1, m, c)  # resamples x models x classes: one matrix product
+    c = onehot.shape[1]
+    hits = (counts @ right).reshape(counts.shape[0], -1, c)  # resamples x models x classes: one product
     recall = np.where(per_class[:, None, :] > 0, hits / np.maximum(per_class[:, None, :], 1), np.nan)
     return np.asarray(np.nanmean(recall, axis=2).T)
 
@@ -135,10 +132,14 @@ def bootstrap_interval(
     """Percentile interval of the mean paired gain, resampling the test rows and the seeds together:
     `chosen` are the selection's predictions on the test rows, `rand` (seeds x rows) random's."""
     rng = np.random.default_rng([cfg.seed, 1])  # its own stream: the subsets' seeds stay as they were
-    _, codes = np.unique(yt.astype(str), return_inverse=True)
-    onehot = np.eye(int(codes.max()) + 1, dtype=np.float64)[codes]
-    ok = np.vstack([chosen == yt, rand == yt]).astype(np.float64)
     n, s = yt.shape[0], rand.shape[0]
+    if cfg.metric == "balanced_accuracy":
+        _, codes = np.unique(yt.astype(str), return_inverse=True)
+        onehot = np.eye(int(codes.max()) + 1, dtype=np.float64)[codes]
+    else:  # accuracy: every row in one class
+        onehot = np.ones((n, 1))
+    ok = np.vstack([chosen == yt, rand == yt]).astype(np.float64)  # models x rows
+    right = (ok.T[:, :, None] * onehot[:, None, :]).reshape(n, -1)  # built once for every block
     gains: list[np.ndarray] = []
     for start in range(0, cfg.resamples, block):
         b = min(block, cfg.resamples - start)
@@ -146,7 +147,7 @@ def bootstrap_interval(
         seeds = rng.integers(s, size=(b, s))
         drawn = (np.arange(b)[:, None] * n + rows).ravel()
         counts = np.bincount(drawn, minlength=b * n).reshape(b, n).astype(np.float64)
-        scores = _resampled_scores(ok, onehot, counts, cfg.metric == "balanced_accuracy")
+        scores = _resampled_scores(right, onehot, counts)
         gains.append(scores[0] - np.take_along_axis(scores[1:].T, seeds, axis=1).mean(axis=1))
     tail = (1 - cfg.confidence) / 2 * 100
     low, high = np.percentile(np.concatenate(gains), [tail, 100 - tail])

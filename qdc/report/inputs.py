@@ -82,14 +82,11 @@ def options(budgets: str, strategies: str) -> ReportOptions:
     if not budget_list or any(b <= 0 for b in budget_list):
         raise ConfigError("--budgets: give positive fractions or row counts")
     names = tuple(s.strip() for s in strategies.split(",") if s.strip())
-    import typing
+    from qdc.select.defaults import STRATEGIES
 
-    from qdc.select import SelectConfig
-
-    known = typing.get_args(SelectConfig.model_fields["strategy"].annotation)
-    unknown = [s for s in names if s not in known]
+    unknown = [s for s in names if s not in STRATEGIES]
     if unknown or not names:
-        raise ConfigError(f"--strategies {strategies!r}: expected some of {', '.join(known)}")
+        raise ConfigError(f"--strategies {strategies!r}: expected some of {', '.join(STRATEGIES)}")
     return ReportOptions(budgets=budget_list, strategies=names)
 
 

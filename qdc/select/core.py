@@ -125,12 +125,10 @@ def _exclusions(
                 excluded[i] = f"quality {q[i]:.4g} below --min-quality {cfg.min_quality:g}"
                 low += 1
         counts["below_min_quality"] = low
-        if low and all(e is not None for e in excluded):
-            top = float(q.max())
-            notice(f"--min-quality {cfg.min_quality:g} is above every eligible row (highest qdc_quality {top:.4g})")
-    if n and all(e is not None for e in excluded):
+    if n and sum(counts.values()) == n:  # every row excluded, each by one reason
         why = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items() if v)
-        notice(f"no row is eligible ({why}): nothing is selected")
+        top = f"; highest qdc_quality {float(q.max()):.4g}" if counts.get("below_min_quality") else ""
+        notice(f"no row is eligible ({why}{top}): nothing is selected")
     return _Exclusions(excluded, counts, how), work, score_all, expr_text
 
 

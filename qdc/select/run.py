@@ -78,8 +78,6 @@ def _rows_run(fn: Strategy, pool: Pool, budget: int, cfg: SelectConfig, seed: An
 def _tokens_run(fn: Strategy, pool: Pool, tokens: int, cfg: SelectConfig, seed: Any, external: bool) -> Picks:
     """The picks of the largest row budget whose total cost fits `tokens`."""
     cost = pool.cost
-    if pool.n and float(cost.min()) > tokens:  # said, not an empty output without a word
-        notice(f"budget_tokens={tokens}: no eligible row fits (the cheapest costs {cost.min():g} tokens)")
     if pool.n == 0 or tokens <= 0:
         return Picks.empty()
     if external:
@@ -157,6 +155,9 @@ def run_groups(
     external = feedback is not None and feedback.scorer is not None
     if (budget_rows is not None and budget_rows == 0) or pool.n == 0:
         return Picks.empty(), {}
+    if budget_rows is None and float(pool.cost.min()) > (cfg.budget_tokens or 0):  # said, not an empty output
+        cheapest = f"{pool.cost.min():g} tokens"
+        notice(f"budget_tokens={cfg.budget_tokens}: no eligible row fits (the cheapest costs {cheapest})")
     if cfg.group_field is None:
         seed: Any = cfg.seed
         picks = (

@@ -10,8 +10,9 @@ embeddings are reused from the rows when present and computed (by the stages) wh
 from __future__ import annotations
 
 import operator
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 import polars as pl
@@ -20,6 +21,9 @@ from pydantic import Field, model_validator
 from qdc import measure, schema
 from qdc.config import StageConfig, validate_config
 from qdc.quality import is_junk
+
+if TYPE_CHECKING:
+    from qdc.io.rows import BadRow
 
 JsonType = Literal["string", "integer", "number", "boolean", "list", "object", "null"]
 
@@ -127,10 +131,11 @@ def _rows(df: pl.DataFrame, fields: list[str]) -> list[dict[str, Any]]:
     return [dict(row) for row in df.select(present).iter_rows(named=True)]
 
 
-def schema_checks(df: pl.DataFrame, cfg: CheckConfig, bad_rows: int = 0, first_bad: str = "") -> list[Check]:
-    """Bad lines, required fields, field types and empty text (`first_bad`: where the first bad line is, why)."""
-    detail = f"first at {first_bad}" if bad_rows and first_bad else "unreadable lines" if bad_rows else ""
-    out: list[Check | None] = [_check("bad_rows", bad_rows, "<=", cfg.max_bad_rows, detail)]
+def schema_checks(df: pl.DataFrame, cfg: CheckConfig, bad: Sequence[BadRow] = ()) -> list[Check]:
+    """Bad lines (`bad`: the lines the read skipped; the first is named), required fields, field types and
+    empty text."""
+    detail = f"first at {bad[0].place}" if bad else ""
+    out: list[Check | None] = [_check("bad_rows", len(bad), "<=", cfg.max_bad_rows, detail)]
     fields = list(dict.fromkeys([*cfg.required_fields, *cfg.field_types]))
     rows = _rows(df, fields) if fields else []
     for f in cfg.required_fields:
@@ -154,11 +159,11 @@ def schema_checks(df: pl.DataFrame, cfg: CheckConfig, bad_rows: int = 0, first_b
 
 
 def run_checks(
-    df: pl.DataFrame, cfg: CheckConfig, ctx: measure.Context | None = None, bad_rows: int = 0, first_bad: str = ""
+    df: pl.DataFrame, cfg: CheckConfig, ctx: measure.Context | None = None, bad: Sequence[BadRow] = ()
 ) -> list[Check]:
     """Every configured check on a prepared frame, in a fixed order."""
     ctx = ctx or measure.MeasureContext()
-    out: list[Check | None] = list(schema_checks(df, cfg, bad_rows, first_bad))
+    out: list[Check | None] = list(schema_checks(df, cfg, bad))
     n = df.height
     out.append(_check("rows", n, ">=", cfg.min_rows))
     out.append(_check("rows", n, "<=", cfg.max_rows))

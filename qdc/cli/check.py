@@ -98,9 +98,7 @@ def check_cmd(a: o.Args, cfg: CheckConfig) -> None:
     reader = Quarantine(io)  # bad lines are counted, not written (no finish)
     noting(reader, a)  # the notices other commands give after reading (chats without answers, a moot --model)
     df = reader.read(a.input)
-    bad = reader.reports[-1].bad_rows
-    first_bad = f"{bad[0].source}:{bad[0].line}: {bad[0].reason}" if bad else ""
-    checks = run_checks(df, cfg, StageContext(seed=seed, embed=embed_cfg), len(bad), first_bad)
+    checks = run_checks(df, cfg, StageContext(seed=seed, embed=embed_cfg), reader.reports[-1].bad_rows)
     _show(a, df.height, checks)
     if not all(c.passed for c in checks):
         raise CheckFailed(failure_message(checks))

@@ -29,10 +29,7 @@ def bad_rows_path(output: str | None, given: str | None = None) -> str:
 def skipped(bad: Sequence[BadRow], target: str) -> str:
     """The notice of quarantined lines: how many, where they went, and the first one's place and reason."""
     first = bad[0]
-    return (
-        f"skipped {len(bad)} bad line(s), written verbatim to {target} "
-        f"(first: {first.source}:{first.line}: {first.reason})"
-    )
+    return f"skipped {len(bad)} bad line(s), written verbatim to {target} (first: {first.place})"
 
 
 class Quarantine:

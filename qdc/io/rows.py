@@ -55,6 +55,11 @@ class BadRow:
     reason: str
     raw: bytes
 
+    @property
+    def place(self) -> str:
+        """'file:line: reason', as every message that names a bad line says it."""
+        return f"{self.source}:{self.line}: {self.reason}"
+
 
 @dataclass
 class ReadReport:

@@ -77,3 +77,16 @@ def read_jsonl(text: str | bytes) -> list[dict[str, Any]]:
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()
+
+
+class Notes:
+    """A progress reporter that records notices (`with qdc.progress.use_reporter(notes): ...`)."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    def progress(self, task: str, done: int, total: int | None) -> None:
+        return None
+
+    def notice(self, message: str) -> None:
+        self.messages.append(message)

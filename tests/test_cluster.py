@@ -83,16 +83,7 @@ def test_cluster_stage_embeds_when_needed(frame, fake_embed_cfg) -> None:  # typ
     assert [s["size"] for s in summary] == [3, 3]
     assert all(len(s["examples"]) == 2 for s in summary)
     from qdc.progress import use_reporter
-
-    class Notes:
-        def __init__(self) -> None:
-            self.messages: list[str] = []
-
-        def progress(self, task: str, done: int, total: int | None) -> None:
-            return None
-
-        def notice(self, message: str) -> None:
-            self.messages.append(message)
+    from tests.conftest import Notes
 
     notes = Notes()
     with use_reporter(notes):  # more clusters than rows: clamped, and said (it was silent)

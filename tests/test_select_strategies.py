@@ -18,7 +18,7 @@ from qdc.pipeline.stage import StageContext
 from qdc.pipeline.stages import select_stage as run_stage
 from qdc.quality import JUNK_THRESHOLD
 from qdc.select import SelectConfig, select
-from tests.conftest import make_frame
+from tests.conftest import Notes, make_frame
 
 SIZES = (60, 30, 15, 5)
 
@@ -531,21 +531,10 @@ def test_a_cluster_flagged_almost_whole_is_held_back_even_when_the_row_gate_open
     assert select(d, cfg(budget=125, strategy="kmq")).selected["task"].to_list().count("task3") > 0
 
 
-class _Notes:
-    def __init__(self) -> None:
-        self.messages: list[str] = []
-
-    def progress(self, task: str, done: int, total: int | None) -> None:
-        return None
-
-    def notice(self, message: str) -> None:
-        self.messages.append(message)
-
-
 def test_oversized_budget_and_k_give_notices(df: pl.DataFrame) -> None:
     from qdc.progress import use_reporter
 
-    notes = _Notes()
+    notes = Notes()
     with use_reporter(notes):
         res = select(df, cfg(budget=10_000, strategy="random"))
         select(df, cfg(budget=5, strategy="kmq", k=500))
@@ -581,7 +570,7 @@ def test_scale_select_says_when_the_budget_is_above_the_rows(tmp_path: Path) -> 
     x = create(tmp_path / "e.npy", len(rows), 16, "float32")
     x[:] = np.asarray([r["qdc_embedding"] for r in rows], dtype=np.float32)
     x.flush()
-    notes = _Notes()
+    notes = Notes()
     with use_reporter(notes):
         big = stream_select(
             str(src), str(tmp_path / "e.npy"), ScaleSelectConfig(budget=1_000), run=RunOptions(batch_rows=50)

@@ -152,6 +152,9 @@ def test_cli_report_writes_html_and_json(runner, tmp_path: Path) -> None:
     assert out.read_text().startswith("<!DOCTYPE html>")
     bad = runner.invoke(app, ["report", str(pool), "-o", str(out), "--budgets", "x"])
     assert bad.exit_code == 2
+    data_name = tmp_path / "r.json"  # a data file's name: the page is not written into it (it was)
+    named = runner.invoke(app, ["report", str(pool), "-o", str(data_name), "--model", "hash:64"])
+    assert named.exit_code == 2 and "--json prints its data" in named.stderr and not data_name.exists()
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -112,6 +112,8 @@ def write_report(
 
     if output == "-":
         raise ConfigError("-o: the report is an HTML file; name one, e.g. -o report.html")
+    if output.lower().endswith((".json", ".jsonl", ".parquet", ".gz", ".zst", ".csv")):
+        raise ConfigError(f"-o {output}: the report is an HTML page (e.g. -o report.html); --json prints its data")
     generated = generated_at(reproducible)  # a bad SOURCE_DATE_EPOCH fails before any reading
     shown = source if isinstance(source, str) else ", ".join(source)
     df = read_records(source, io)

@@ -175,9 +175,8 @@ def run_checks(
         out.append(_check("dup_rate", dups.rate, "<=", cfg.max_dup_rate, detail))
     if cfg.min_vendi is not None:
         v, _ = measure.vendi(df, ctx)
-        stored = schema.EMBEDDING in df.columns and df.height  # used as they are, whatever --model says
-        name = measure.embedding_info(ctx, len(df[schema.EMBEDDING][0]) if stored else None)["name"]
-        how = name if stored else f"model {name}"
+        name = measure.embedding_info(ctx, df)["name"]
+        how = name if schema.stored_dim(df) is not None else f"model {name}"
         out.append(_check("vendi", v, ">=", cfg.min_vendi, how))
     if cfg.min_mean_quality is not None or cfg.max_junk_rate is not None:
         how = "stored qdc_quality" if schema.QUALITY in df.columns else "scored now (score-quality defaults)"

@@ -112,11 +112,12 @@ def vendi(df: pl.DataFrame, ctx: Context) -> tuple[float, pl.DataFrame]:
     return vendi_of(x), df
 
 
-def embedding_info(ctx: Context, stored_dim: int | None) -> dict[str, Any]:
-    """Which vectors a measure used: the rows' own qdc_embedding (`stored_dim`; then no model ran, whatever
-    --model or the config says), else the context's model."""
-    if stored_dim is not None:
-        return {"name": f"stored qdc_embedding ({stored_dim}-d)", "identity": None}
+def embedding_info(ctx: Context, df: pl.DataFrame) -> dict[str, Any]:
+    """Which vectors a measure of `df` (as read, before any embedding) uses: the rows' own qdc_embedding
+    (`schema.stored_dim`; then no model runs, whatever --model or the config says), else the context's model."""
+    dim = schema.stored_dim(df)
+    if dim is not None:
+        return {"name": f"stored qdc_embedding ({dim}-d)", "identity": None}
     return {"name": ctx.embed.model, "identity": getattr(ctx.embedder, "identity", None)}
 
 

@@ -231,7 +231,7 @@ def probe_frames(
     parts: list[tuple[np.ndarray, np.ndarray]] = []
     origins: list[str] = []
     for df, what in zip((selection, pool, test), names, strict=True):
-        stored = schema.EMBEDDING in df.columns
+        stored = schema.stored_dim(df) is not None
         df, x = ensure_embeddings(df, embed_cfg)
         parts.append((x, labels_of(df, cfg.label_field, what)))
         origins.append(

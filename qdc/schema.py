@@ -81,6 +81,15 @@ def where(df: pl.DataFrame, row: int) -> str:
     return f"row {row + 1}"
 
 
+def stored_dim(df: pl.DataFrame) -> int | None:
+    """The width of the rows' own qdc_embedding, which every command uses as it is (no model runs for them,
+    whatever --model says); None when the rows carry none."""
+    if EMBEDDING not in df.columns or df.height == 0:
+        return None
+    dtype = df.schema[EMBEDDING]
+    return dtype.size if isinstance(dtype, pl.Array) else len(df[EMBEDDING][0])
+
+
 def ids(df: pl.DataFrame) -> list[str]:
     """Row ids as strings."""
     require_columns(df, ROW_ID)

@@ -15,10 +15,12 @@ def noting(reader: Any, a: Any) -> None:
     roles = a.roles if "roles" in a.given else None
 
     def read_and_note(path: Any) -> Any:
+        from qdc import schema
+
         df = read(path)
         name = " ".join(map(str, path)) if isinstance(path, list | tuple) else str(path)
-        if model is not None and "qdc_embedding" in df.columns:
-            dim = df.schema["qdc_embedding"].size
+        dim = schema.stored_dim(df) if model is not None else None
+        if dim is not None:
             _notice(
                 f"{name}: rows carry {dim}-d qdc_embedding, which this command uses where it needs embeddings; "
                 f"--model {model} is not run (`qdc embed --force` re-embeds)"

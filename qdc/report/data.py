@@ -355,7 +355,7 @@ def build_report(
     step = _Steps(5 + len(opts.strategies) * len(opts.budgets) + (other is not None))
     df = _scored(df, ctx, notes)
     step("scores")
-    stored = schema.EMBEDDING in df.columns  # then these vectors are measured, whatever the model setting
+    model = measure.embedding_info(ctx, df)  # taken before embedding: stored vectors are used as they are
     df, x = ensure_embeddings(df, ctx.embed, ctx.embedder)
     step("embeddings")
     labels = _clusters(df, x, ctx.seed)
@@ -375,7 +375,7 @@ def build_report(
         "qdc_version": __version__,
         "input": {"path": source, "rows": df.height},
         "seed": ctx.seed,
-        "model": measure.embedding_info(ctx, x.shape[1] if stored else None),
+        "model": model,
         "metrics": base,
         "projection": {"explained": explained, "sampled": bool(shown.size < df.height), "points": points},
         **_hists(df),

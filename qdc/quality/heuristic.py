@@ -13,7 +13,8 @@ question keeps a high score and a long answer earns nothing beyond the task's sc
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -36,9 +37,10 @@ SIGNALS: tuple[str, ...] = (*GATES, *GRADED)
 BASE = 0.4
 
 
-def combine(scores: dict[str, float]) -> float:
-    """qdc_quality from the signal scores present in `scores` (absent signals count as 1)."""
-    gate = 1.0
+def combine(scores: Mapping[str, Any]) -> Any:
+    """qdc_quality from the signal scores present in `scores` (absent signals count as 1): floats for one row,
+    or arrays for many (the junk gate rebuilds the product from the scorer's columns with it)."""
+    gate: Any = 1.0
     for name in GATES:
         gate *= scores.get(name, 1.0)
     fit = scores.get("length", 1.0)

@@ -164,7 +164,7 @@ class SelectConfig(StageConfig):
     (that part off by itself when the scorer flags more than 15% of the pool: the threshold does not fit that
     data); so are rows a defect signal that flags at most 15% of the pool (on plain text `truncation` at most
     5%) puts below it, answers with an echo or soup defect, answers outscored by another answer to the same
-    prompt, plain-text fragments (`qdc.select.robust.junk_mask`), and, with `junk_region`, whole junk clusters."""
+    prompt, plain-text fragments (`qdc.select.robust.junk_parts`), and, with `junk_region`, whole junk clusters."""
     junk_region: float = Field(default=_TOP["junk_region"], gt=0)
     """kmq, iterative, bandit (with the junk gate): a cluster whose rows are at least this share flagged as junk
     is held back whole, even when the row gate has opened itself (above 1: off)."""

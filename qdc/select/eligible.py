@@ -108,7 +108,7 @@ def _compute_column(df: pl.DataFrame, name: str) -> pl.DataFrame:
         raise MissingColumnError(f"missing column '{name}'")
     if out.height != df.height or name not in out.columns:
         raise ConfigError(f"computing {name} changed the number of rows")
-    # The quality signals come along (qdc_q_<signal>) for the junk gate (`robust.signal_masks`); the output
+    # The quality signals come along (qdc_q_<signal>) for the junk gate (`robust.signal_flags`); the output
     # gets qdc_quality only (core._COMPUTED).
     extra = [c for c in out.columns if c.startswith(schema.QUALITY_SIGNAL_PREFIX) and c not in df.columns]
     return df.with_columns(out[name].cast(pl.Float64).alias(name), *[out[c] for c in extra])

@@ -5,11 +5,11 @@
   from the data (on SST-2, picks of 28.8 words against 19.0 for random). ``score_reliability`` =
   1 - |Spearman(score, log tokens)|, 0 for a constant score; the within-cluster score weight is scaled by it.
 - **Quality as a gate**: rows with ``qdc_quality`` below ``qdc.quality.JUNK_THRESHOLD`` (or with an echo or
-  soup defect, `defect_mask`; a plain-text fragment, `fragment_mask`) are taken only when
+  soup defect, `defect_values`; a plain-text fragment, `fragment_mask`) are taken only when
   the eligible non-junk rows cannot fill the budget (``gate``) -- unless the scorer flags more than
   ``MAX_GATED_SHARE`` of the pool: then the threshold does not fit this data (on SMS Spam the heuristic
   flags 62% of the real spam messages, and gating them cut the minority class and lost 0.04 accuracy) and
-  the threshold part opens, with a notice; the defect signals that flag few rows (`signal_masks`) still gate,
+  the threshold part opens, with a notice; the defect signals that flag few rows (`signal_flags`) still gate,
   and a heuristic score that only a signal flagging many rows explains is not counted (`released`).
 - **Representative rows first**: inside a cluster, rows near its centroid (cosine, standardised per
   cluster) are preferred over its outliers (``representativeness``); a Gumbel draw keeps it a sample.
@@ -181,21 +181,15 @@ def released(frame: pl.DataFrame, quality: np.ndarray, unfit: list[str]) -> np.n
     or a qdc_quality the columns do not reproduce) are never released: the learned scorer on instruction data,
     a judge, a classifier or an LM vouch for their score themselves. The product is rebuilt from the columns
     (no division, so a zero elsewhere stays zero)."""
-    from qdc.quality.heuristic import BASE, GATES
+    from qdc.quality.heuristic import GATES, combine
 
     out = np.zeros(frame.height, dtype=bool)
     cols = {g: schema.QUALITY_SIGNAL_PREFIX + g for g in (*GATES, "length")}
     if not unfit or frame.height == 0:
         return out
     vals = {g: frame[c].cast(pl.Float64, strict=False).to_numpy() for g, c in cols.items() if c in frame.columns}
-    whole = np.ones(frame.height)
-    kept = np.ones(frame.height)
-    for g in GATES:
-        if g in vals:
-            whole = whole * vals[g]
-            kept = kept * (1.0 if g in unfit else vals[g])
-    fit = vals.get("length", np.ones(frame.height))
-    whole, kept = whole * (BASE + (1.0 - BASE) * fit), kept * (BASE + (1.0 - BASE) * fit)
+    whole = np.broadcast_to(combine(vals), frame.height)  # the scorer's own rule, on the columns
+    kept = np.broadcast_to(combine({g: v for g, v in vals.items() if g not in unfit}), frame.height)
     ours = np.abs(np.clip(whole, 0.0, 1.0) - quality) <= 1e-9  # NaN (a null column value) is not ours
     for name in FOREIGN_SCORES:
         col = schema.QUALITY_SIGNAL_PREFIX + name
@@ -302,12 +296,6 @@ def pool_junk_parts(pool: Pool) -> JunkParts | None:
     return parts
 
 
-def pool_junk_mask(pool: Pool) -> tuple[np.ndarray, np.ndarray] | None:
-    """`junk_mask` of the pool's rows (`pool_junk_parts`)."""
-    parts = pool_junk_parts(pool)
-    return None if parts is None else (parts.below, parts.other)
-
-
 def region_share(pool: Pool, labels: np.ndarray) -> np.ndarray | None:
     """Per cluster of `labels`, the share of its rows `pool_junk_parts` flags (below the threshold or held
     back by another part); None without a qdc_quality column. `kmq.junk_regions` holds back the clusters
@@ -330,13 +318,13 @@ def threshold_open(below: np.ndarray) -> bool:
 def gate(pool: Pool, budget: int) -> np.ndarray | None:
     """Rows the junk gate holds back (None: no gate) when the other rows can fill the budget: rows below the
     junk threshold (unless that is more than MAX_GATED_SHARE of the pool: the threshold does not fit this
-    data), and, even then, what `junk_mask` holds back besides: rows a fitting defect signal flags
-    (`signal_masks`), echo and soup defects, plain-text fragments and outscored answers. `held_reasons`
+    data), and, even then, what `junk_parts` holds back besides: rows a fitting defect signal flags
+    (`signal_flags`), echo and soup defects, plain-text fragments and outscored answers. `held_reasons`
     says why for each row."""
-    masks = pool_junk_mask(pool)
-    if masks is None:
+    parts = pool_junk_parts(pool)
+    if parts is None:
         return None
-    below, other = masks
+    below, other = parts.below, parts.other
     if threshold_open(below):
         notice(
             f"select: {float(below.mean()):.0%} of the rows score below the junk threshold {JUNK_THRESHOLD:g}; that "

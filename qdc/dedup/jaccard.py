@@ -82,8 +82,9 @@ def pair_jaccard(values: np.ndarray, offsets: np.ndarray, a: np.ndarray, b: np.n
 class ShingleSets:
     """Unique shingle sets (uint32) of selected rows, addressed by row number."""
 
-    def __init__(self, rows: np.ndarray, values: np.ndarray, offsets: np.ndarray) -> None:
-        """`rows`: sorted unique row numbers; `values`/`offsets`: their raw shingle hashes in that order."""
+    def __init__(self, rows: np.ndarray | None, values: np.ndarray, offsets: np.ndarray) -> None:
+        """`rows`: sorted unique row numbers (None: every row, in order, so a row number is its position);
+        `values`/`offsets`: their raw shingle hashes in that order."""
         from qdc._native import hashing
 
         self.rows = rows
@@ -96,8 +97,8 @@ class ShingleSets:
 
     def jaccard(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Jaccard of rows a[k] and b[k] (row numbers, each among `rows`)."""
-        la = np.searchsorted(self.rows, a)
-        lb = np.searchsorted(self.rows, b)
+        la = a if self.rows is None else np.searchsorted(self.rows, a)
+        lb = b if self.rows is None else np.searchsorted(self.rows, b)
         if self._native is None:
             return pair_jaccard(self.values, self.offsets, la, lb)
         out = np.empty(la.shape[0], dtype=np.float64)

@@ -258,12 +258,13 @@ def shingle_sets(texts: pl.Series, params: MinHashParams, index: MinHashIndex, r
     """Shingle sets of `rows`, from the index's cache or by shingling those rows again."""
     from qdc._native import hashing
 
-    rows = np.unique(rows)
     if index.shingles is not None:
         offsets = np.zeros(index.counts.shape[0] + 1, dtype=np.int64)
         np.cumsum(index.counts, out=offsets[1:])
         if hashing is not None:  # the compiled pair_jaccard reads each row's segment where it is: no gather
-            return ShingleSets(np.arange(index.counts.shape[0]), index.shingles, offsets)
+            return ShingleSets(None, index.shingles, offsets)
+    rows = np.unique(rows)
+    if index.shingles is not None:
         values, off = ragged_gather(index.shingles, offsets, rows)
         return ShingleSets(rows, values, off)
     parts: list[np.ndarray] = []

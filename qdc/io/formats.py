@@ -154,7 +154,12 @@ def stdin_jsonl(buf: IO[bytes]) -> IO[bytes]:
         )
     if fmt == "jsonl":
         return buf
-    return _io.BufferedReader(ChunkStream(decompressed(buf.read, fmt, STDIO)), buffer_size=_CHUNK)
+    return decompressed_reader(buf.read, fmt, STDIO)
+
+
+def decompressed_reader(read: Callable[[int], bytes], fmt: str, path: str) -> _io.BufferedReader:
+    """A buffered binary stream of the decompressed bytes of a gzip or zstd stream read with `read`."""
+    return _io.BufferedReader(ChunkStream(decompressed(read, fmt, path)), buffer_size=_CHUNK)
 
 
 @contextmanager

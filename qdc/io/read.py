@@ -9,7 +9,6 @@ bytes per row, see `qdc.scale.memory`).
 
 from __future__ import annotations
 
-import io
 import itertools
 import os
 import sys
@@ -24,7 +23,7 @@ from qdc.errors import ConfigError, DataError, opening
 from qdc.io.columns import _normalise_qdc_dtypes
 from qdc.io.fastjsonl import add_plain_lines
 from qdc.io.finish import finish_read
-from qdc.io.formats import STDIO, ChunkStream, decompressed, detect_format, stdin_jsonl
+from qdc.io.formats import STDIO, decompressed_reader, detect_format, stdin_jsonl
 from qdc.io.inputs import InputPaths, input_files, json_rows
 from qdc.io.rows import (
     IOConfig,
@@ -54,7 +53,7 @@ def _open_lines(path: str, fmt: str) -> Iterator[IO[bytes]]:
         if fmt == "jsonl":
             yield raw
         else:
-            yield io.BufferedReader(ChunkStream(decompressed(raw.read, fmt, path)), buffer_size=1 << 20)
+            yield decompressed_reader(raw.read, fmt, path)
     finally:
         raw.close()
 
